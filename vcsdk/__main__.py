@@ -1,0 +1,3 @@
+from vcsdk._cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""The ``vcsdk`` command line.
+
+Each command group lives in its own module under ``vcsdk._cli`` and exposes
+``register(subparsers)``; a handler returns the process exit code. Errors from the SDK are printed
+as a JSON problem (``{"code": …, "message": …}``) on stderr with exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vcsdk import __version__
+from vcsdk.errors import VcsdkError
+
+__all__ = ["main"]
+
+#: Command modules, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "vcsdk._cli.keys_cmd",
+    "vcsdk._cli.demo_cmd",
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def print_json(value: Any) -> None:
+    """Write ``value`` as indented JSON on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def fail(error: VcsdkError) -> int:
+    """Report an SDK error as a JSON problem on stderr; return exit code 1."""
+    sys.stderr.write(json.dumps({"error": error.to_dict()}, ensure_ascii=False) + "\n")
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vcsdk",
+        description="Decentralized identity and verifiable credentials: did:ethr, SD-JWT VC, receipts.",
+    )
+    parser.add_argument("--version", action="version", version=f"vcsdk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 success, 1 a reported error, 2 a usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except VcsdkError as exc:
+        return fail(exc)
+    except OSError as exc:
+        # Files the user named that cannot be read: a usage problem, not a crash.
+        return fail(VcsdkError(f"{exc.strerror or 'I/O error'}: {exc.filename or ''}".strip(), code="io_error"))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

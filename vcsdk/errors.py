@@ -1,0 +1,371 @@
+"""The vcsdk error tree.
+
+Every error the SDK raises on purpose derives from :class:`VcsdkError` and carries a stable
+machine-readable ``code`` next to its human message, plus the HTTP status a server should answer
+with. Messages say what failed and what to do; they never contain key material or personal data.
+
+::
+
+    VcsdkError                                   vcsdk_error
+    ├── InvalidInputError (also ValueError)      invalid_input
+    │   ├── InvalidDidError                      invalid_did
+    │   └── InvalidTokenError                    invalid_token
+    ├── UnsupportedAlgorithmError                unsupported_algorithm
+    ├── VerificationError                        verification_failed
+    │   ├── SignatureInvalidError                signature_invalid
+    │   ├── UntrustedKeyError                    untrusted_key
+    │   ├── KeyNotFoundError                     key_not_found
+    │   ├── TokenTypeError                       invalid_typ
+    │   ├── TokenExpiredError                    token_expired
+    │   ├── TokenNotYetValidError                token_not_yet_valid
+    │   ├── ClaimsError                          invalid_claims
+    │   ├── DisclosureError                      invalid_disclosure
+    │   ├── KeyBindingError                      key_binding_invalid
+    │   │   ├── KeyBindingMissingError           key_binding_missing
+    │   │   ├── NonceMismatchError               nonce_mismatch
+    │   │   ├── AudienceMismatchError            audience_mismatch
+    │   │   ├── KeyBindingStaleError             key_binding_stale
+    │   │   └── SdHashMismatchError              sd_hash_mismatch
+    │   ├── CredentialStatusError                credential_status_invalid
+    │   │   ├── CredentialRevokedError           credential_revoked
+    │   │   ├── CredentialSuspendedError         credential_suspended
+    │   │   ├── StatusListUnavailableError       status_list_unavailable
+    │   │   ├── StatusListStaleError             status_list_stale
+    │   │   └── StatusListDigestMismatchError    status_list_digest_mismatch
+    │   ├── IssuerNotAccreditedError             issuer_not_accredited
+    │   └── ProofInvalidError                    proof_invalid
+    ├── DidResolutionError                       did_resolution_failed
+    │   ├── DidNotFoundError                     did_not_found
+    │   ├── DidDeactivatedError                  did_deactivated
+    │   └── UnsupportedDidMethodError            method_not_supported
+    ├── RegistryError                            registry_error
+    │   ├── ChainUnavailableError                chain_unavailable
+    │   ├── ChainIdMismatchError                 wrong_chain_id
+    │   ├── TransactionRevertedError             tx_reverted
+    │   └── RegistryNotConfiguredError           registry_not_configured
+    ├── ResidentRegistryError                    resident_registry_error
+    │   ├── ResidentRegistryUnavailableError     resident_registry_unavailable
+    │   └── ResidentRegistryFaultError           resident_registry_fault
+    ├── ProtocolError                            protocol_error
+    └── StorageError                             storage_error
+        ├── NotFoundError                        not_found
+        └── ConflictError                        conflict
+
+A caller may narrow a class's code for one instance (``RegistryError("…", code="timeout")``);
+the class default is what a program can always rely on.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AudienceMismatchError",
+    "ChainIdMismatchError",
+    "ChainUnavailableError",
+    "ClaimsError",
+    "ConflictError",
+    "CredentialRevokedError",
+    "CredentialStatusError",
+    "CredentialSuspendedError",
+    "DidDeactivatedError",
+    "DidNotFoundError",
+    "DidResolutionError",
+    "DisclosureError",
+    "InvalidDidError",
+    "InvalidInputError",
+    "InvalidTokenError",
+    "IssuerNotAccreditedError",
+    "KeyBindingError",
+    "KeyBindingMissingError",
+    "KeyBindingStaleError",
+    "KeyNotFoundError",
+    "NonceMismatchError",
+    "NotFoundError",
+    "ProofInvalidError",
+    "ProtocolError",
+    "RegistryError",
+    "RegistryNotConfiguredError",
+    "ResidentRegistryError",
+    "ResidentRegistryFaultError",
+    "ResidentRegistryUnavailableError",
+    "SdHashMismatchError",
+    "SignatureInvalidError",
+    "StatusListDigestMismatchError",
+    "StatusListStaleError",
+    "StatusListUnavailableError",
+    "StorageError",
+    "TokenExpiredError",
+    "TokenNotYetValidError",
+    "TokenTypeError",
+    "TransactionRevertedError",
+    "UnsupportedAlgorithmError",
+    "UnsupportedDidMethodError",
+    "UntrustedKeyError",
+    "VcsdkError",
+    "VerificationError",
+]
+
+
+class VcsdkError(Exception):
+    """Root of every error vcsdk raises on purpose.
+
+    :param message: what failed and what to do about it (no secrets, no personal data).
+    :param code: overrides the class's stable ``code`` for this instance.
+    :param details: extra machine-readable facts that are safe to show (never key material).
+    """
+
+    code: ClassVar[str] = "vcsdk_error"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            # An instance attribute shadows the ClassVar on purpose: a narrower code for one case.
+            self.__dict__["code"] = code
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready problem body: ``{"code": …, "message": …}`` plus any safe details."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class InvalidInputError(VcsdkError, ValueError):
+    """Malformed token, DID, JSON or argument."""
+
+    code = "invalid_input"
+    http_status = 400
+
+
+class InvalidDidError(InvalidInputError):
+    """A string that is not a syntactically valid DID (W3C DID Resolution ``invalidDid``)."""
+
+    code = "invalid_did"
+
+
+class InvalidTokenError(InvalidInputError):
+    """A token that cannot be parsed: bad base64url, bad JSON, wrong number of parts, too large."""
+
+    code = "invalid_token"
+
+
+class UnsupportedAlgorithmError(VcsdkError):
+    """An algorithm, key type or digest that is not on the explicit allow-list."""
+
+    code = "unsupported_algorithm"
+    http_status = 400
+
+
+class VerificationError(VcsdkError):
+    """A check on a token, credential, presentation or proof failed."""
+
+    code = "verification_failed"
+    http_status = 401
+
+
+class SignatureInvalidError(VerificationError):
+    code = "signature_invalid"
+
+
+class UntrustedKeyError(VerificationError):
+    """The token tried to choose its own verification key (``jwk``, ``jku``, ``x5u``, ``x5c``)."""
+
+    code = "untrusted_key"
+
+
+class KeyNotFoundError(VerificationError):
+    """No key for the token's ``kid`` in the issuer's DID document (``assertionMethod``)."""
+
+    code = "key_not_found"
+
+
+class TokenTypeError(VerificationError):
+    code = "invalid_typ"
+
+
+class TokenExpiredError(VerificationError):
+    code = "token_expired"
+
+
+class TokenNotYetValidError(VerificationError):
+    code = "token_not_yet_valid"
+
+
+class ClaimsError(VerificationError):
+    """A required claim is missing or has the wrong shape or value."""
+
+    code = "invalid_claims"
+
+
+class DisclosureError(VerificationError):
+    """SD-JWT disclosures: digest seen twice, unreferenced, reserved name, bad shape."""
+
+    code = "invalid_disclosure"
+
+
+class KeyBindingError(VerificationError):
+    code = "key_binding_invalid"
+
+
+class KeyBindingMissingError(KeyBindingError):
+    code = "key_binding_missing"
+
+
+class NonceMismatchError(KeyBindingError):
+    code = "nonce_mismatch"
+
+
+class AudienceMismatchError(KeyBindingError):
+    code = "audience_mismatch"
+
+
+class KeyBindingStaleError(KeyBindingError):
+    code = "key_binding_stale"
+
+
+class SdHashMismatchError(KeyBindingError):
+    code = "sd_hash_mismatch"
+
+
+class CredentialStatusError(VerificationError):
+    code = "credential_status_invalid"
+
+
+class CredentialRevokedError(CredentialStatusError):
+    code = "credential_revoked"
+
+
+class CredentialSuspendedError(CredentialStatusError):
+    code = "credential_suspended"
+
+
+class StatusListUnavailableError(CredentialStatusError):
+    code = "status_list_unavailable"
+    http_status = 503
+
+
+class StatusListStaleError(CredentialStatusError):
+    code = "status_list_stale"
+
+
+class StatusListDigestMismatchError(CredentialStatusError):
+    code = "status_list_digest_mismatch"
+
+
+class IssuerNotAccreditedError(VerificationError):
+    code = "issuer_not_accredited"
+
+
+class ProofInvalidError(VerificationError):
+    """A Merkle inclusion proof or similar structural proof does not check out."""
+
+    code = "proof_invalid"
+
+
+class DidResolutionError(VcsdkError):
+    code = "did_resolution_failed"
+    http_status = 502
+
+
+class DidNotFoundError(DidResolutionError):
+    code = "did_not_found"
+    http_status = 404
+
+
+class DidDeactivatedError(DidResolutionError):
+    code = "did_deactivated"
+    http_status = 410
+
+
+class UnsupportedDidMethodError(DidResolutionError):
+    code = "method_not_supported"
+    http_status = 400
+
+
+class RegistryError(VcsdkError):
+    """A chain adapter failed: node unreachable, transaction reverted, wrong chain."""
+
+    code = "registry_error"
+    http_status = 502
+
+
+class ChainUnavailableError(RegistryError):
+    code = "chain_unavailable"
+    http_status = 503
+
+
+class ChainIdMismatchError(RegistryError):
+    code = "wrong_chain_id"
+
+
+class TransactionRevertedError(RegistryError):
+    """A transaction or call reverted; ``reason`` and ``data`` keep what the chain said."""
+
+    code = "tx_reverted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        data: str | None = None,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        merged = dict(details or {})
+        if reason is not None:
+            merged.setdefault("reason", reason)
+        super().__init__(message, code=code, details=merged)
+        self.reason = reason
+        self.data = data
+
+
+class RegistryNotConfiguredError(RegistryError):
+    """The SDK was asked to act on a registry (address, chain id) it was not configured with."""
+
+    code = "registry_not_configured"
+    http_status = 400
+
+
+class ResidentRegistryError(VcsdkError):
+    """The city's resident registry (SOAP) answered with an error or not at all."""
+
+    code = "resident_registry_error"
+    http_status = 502
+
+
+class ResidentRegistryUnavailableError(ResidentRegistryError):
+    code = "resident_registry_unavailable"
+    http_status = 503
+
+
+class ResidentRegistryFaultError(ResidentRegistryError):
+    code = "resident_registry_fault"
+
+
+class ProtocolError(VcsdkError):
+    """An OpenID4VCI / OpenID4VP message broke the protocol; ``code`` is the spec's error code."""
+
+    code = "protocol_error"
+    http_status = 400
+
+
+class StorageError(VcsdkError):
+    code = "storage_error"
+
+
+class NotFoundError(StorageError):
+    code = "not_found"
+    http_status = 404
+
+
+class ConflictError(StorageError):
+    code = "conflict"
+    http_status = 409

@@ -1,0 +1,24 @@
+"""Keys and algorithms: JWK import/export, RFC 7638 thumbprints, compact JWS behind an allow-list.
+
+Only ``ES256`` (P-256 device keys), ``ES256K`` (did:ethr) and ``EdDSA`` exist here; ``none``,
+``HS*`` and keys carried in a token's own header can never be used to verify.
+"""
+
+from __future__ import annotations
+
+from vcsdk.keys._jws import UnverifiedJws, VerifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.keys._keys import ALGORITHM_FOR_CURVE, DEFAULT_POLICY, AlgorithmPolicy, Key, Kid, Signer
+
+__all__ = [
+    "ALGORITHM_FOR_CURVE",
+    "DEFAULT_POLICY",
+    "AlgorithmPolicy",
+    "Key",
+    "Kid",
+    "Signer",
+    "UnverifiedJws",
+    "VerifiedJws",
+    "decode_jws",
+    "sign_jws",
+    "verify_jws",
+]
