@@ -22,7 +22,6 @@ __all__ = ["main"]
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "vcsdk._cli.keys_cmd",
-    "vcsdk._cli.demo_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
