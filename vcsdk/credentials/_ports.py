@@ -5,8 +5,9 @@ Implementations do not inherit from these protocols (STYLE: ports are ``typing.P
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, Mapping, Protocol
+from typing import Any, Literal, Protocol
 
 from vcsdk.keys import Key
 

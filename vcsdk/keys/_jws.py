@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk._json import parse_json, parse_json_object

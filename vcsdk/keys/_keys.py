@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, NewType, Protocol, get_args
+from typing import Any, Literal, NewType, Protocol, get_args
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jwcrypto import jwk as _jwk
@@ -16,10 +17,10 @@ from vcsdk.errors import InvalidInputError, SignatureInvalidError, UnsupportedAl
 
 __all__ = [
     "ALGORITHM_FOR_CURVE",
+    "DEFAULT_POLICY",
     "Algorithm",
     "AlgorithmPolicy",
     "Curve",
-    "DEFAULT_POLICY",
     "Key",
     "Kid",
     "Signer",
@@ -36,7 +37,7 @@ _CURVE_FOR_ALGORITHM: dict[str, str] = {alg: crv for crv, alg in ALGORITHM_FOR_C
 _KTY_FOR_CURVE = {"P-256": "EC", "secp256k1": "EC", "Ed25519": "OKP"}
 _EC_CURVES: dict[str, ec.EllipticCurve] = {"P-256": ec.SECP256R1(), "secp256k1": ec.SECP256K1()}
 
-_ES256 = ECAlgorithm(ECAlgorithm.SHA256)
+_ECDSA_SHA256 = ECAlgorithm(ECAlgorithm.SHA256)
 _EDDSA = OKPAlgorithm()
 
 
@@ -302,7 +303,8 @@ class Key:
             raise InvalidInputError("cannot sign with a public key")
         if isinstance(self._private, ed25519.Ed25519PrivateKey):
             return _EDDSA.sign(data, self._private)
-        return _ES256.sign(data, self._private) if self.curve == "P-256" else _es256k_sign(data, self._private)
+        # ES256 and ES256K are both ECDSA with SHA-256; the curve comes from the key itself.
+        return _ECDSA_SHA256.sign(data, self._private)
 
     def verify(self, data: bytes, signature: bytes, *, alg: str, policy: AlgorithmPolicy = DEFAULT_POLICY) -> None:
         """Check a raw JWS signature over ``data``.
@@ -319,9 +321,7 @@ class Key:
         if isinstance(self._public, ed25519.Ed25519PublicKey):
             ok = _EDDSA.verify(data, self._public, signature)
         else:
-            ok = _ES256.verify(data, self._public, signature) if checked == "ES256" else _es256k_verify(
-                data, self._public, signature
-            )
+            ok = _ECDSA_SHA256.verify(data, self._public, signature)
         if not ok:
             raise SignatureInvalidError("signature does not verify with the expected key")
 
@@ -330,18 +330,10 @@ class Key:
         return f"Key(curve={self.curve!r}, kid={self.kid!r}, {kind})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Key) and self.public_jwk() == other.public_jwk() and self.is_private == other.is_private
+        if not isinstance(other, Key):
+            return False
+        return self.public_jwk() == other.public_jwk() and self.is_private == other.is_private
 
     def __hash__(self) -> int:
         return hash((self.thumbprint(), self.is_private))
 
-
-_ES256K = ECAlgorithm(ECAlgorithm.SHA256)
-
-
-def _es256k_sign(data: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
-    return _ES256K.sign(data, key)
-
-
-def _es256k_verify(data: bytes, key: ec.EllipticCurvePublicKey, signature: bytes) -> bool:
-    return _ES256K.verify(data, key, signature)
