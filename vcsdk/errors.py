@@ -33,7 +33,13 @@ with. Messages say what failed and what to do; they never contain key material o
     │   │   ├── StatusListStaleError             status_list_stale
     │   │   └── StatusListDigestMismatchError    status_list_digest_mismatch
     │   ├── IssuerNotAccreditedError             issuer_not_accredited
-    │   └── ProofInvalidError                    proof_invalid
+    │   ├── ProofInvalidError                    proof_invalid
+    │   └── ConsentError                         consent_invalid
+    │       ├── ConsentMismatchError             consent_mismatch
+    │       ├── ClaimsNotConsentedError          claims_not_consented
+    │       ├── PurposeNotConsentedError         purpose_not_consented
+    │       ├── ConsentExpiredError              consent_expired
+    │       └── ConsentWithdrawnError            consent_withdrawn
     ├── DidResolutionError                       did_resolution_failed
     │   ├── DidNotFoundError                     did_not_found
     │   ├── DidDeactivatedError                  did_deactivated
@@ -64,7 +70,12 @@ __all__ = [
     "ChainIdMismatchError",
     "ChainUnavailableError",
     "ClaimsError",
+    "ClaimsNotConsentedError",
     "ConflictError",
+    "ConsentError",
+    "ConsentExpiredError",
+    "ConsentMismatchError",
+    "ConsentWithdrawnError",
     "CredentialRevokedError",
     "CredentialStatusError",
     "CredentialSuspendedError",
@@ -84,6 +95,7 @@ __all__ = [
     "NotFoundError",
     "ProofInvalidError",
     "ProtocolError",
+    "PurposeNotConsentedError",
     "RegistryError",
     "RegistryNotConfiguredError",
     "ResidentRegistryError",
@@ -267,6 +279,43 @@ class ProofInvalidError(VerificationError):
     """A Merkle inclusion proof or similar structural proof does not check out."""
 
     code = "proof_invalid"
+
+
+class ConsentError(VerificationError):
+    """An access receipt does not fit the consent it names (ISO/IEC 27560-style consent record)."""
+
+    code = "consent_invalid"
+    http_status = 403
+
+
+class ConsentMismatchError(ConsentError):
+    """The receipt names another consent, service, resident pseudonym or presentation."""
+
+    code = "consent_mismatch"
+
+
+class ClaimsNotConsentedError(ConsentError):
+    """The receipt accessed claims the resident did not disclose under the consent."""
+
+    code = "claims_not_consented"
+
+
+class PurposeNotConsentedError(ConsentError):
+    """The receipt's purpose is not one of the consent's purposes."""
+
+    code = "purpose_not_consented"
+
+
+class ConsentExpiredError(ConsentError):
+    """The access happened after the consent expired."""
+
+    code = "consent_expired"
+
+
+class ConsentWithdrawnError(ConsentError):
+    """The access happened after the resident withdrew the consent."""
+
+    code = "consent_withdrawn"
 
 
 class DidResolutionError(VcsdkError):
