@@ -10,7 +10,9 @@ with. Messages say what failed and what to do; they never contain key material o
     ├── InvalidInputError (also ValueError)      invalid_input
     │   ├── InvalidDidError                      invalid_did
     │   └── InvalidTokenError                    invalid_token
+    │       └── MalformedTokenError              malformed_token
     ├── UnsupportedAlgorithmError                unsupported_algorithm
+    │   └── DisallowedAlgorithmError             algorithm_not_allowed
     ├── VerificationError                        verification_failed
     │   ├── SignatureInvalidError                signature_invalid
     │   ├── UntrustedKeyError                    untrusted_key
@@ -57,6 +59,10 @@ with. Messages say what failed and what to do; they never contain key material o
         ├── NotFoundError                        not_found
         └── ConflictError                        conflict
 
+``MalformedTokenError`` and ``DisallowedAlgorithmError`` are also ``VerificationError``s: a damaged
+presentation or a token naming an algorithm the verifier does not allow is a failed verification
+as well as bad input, so ``except VerificationError`` catches every way a presentation can fail.
+
 A caller may narrow a class's code for one instance (``RegistryError("…", code="timeout")``);
 the class default is what a program can always rely on.
 """
@@ -82,6 +88,7 @@ __all__ = [
     "DidDeactivatedError",
     "DidNotFoundError",
     "DidResolutionError",
+    "DisallowedAlgorithmError",
     "DisclosureError",
     "InvalidDidError",
     "InvalidInputError",
@@ -91,6 +98,7 @@ __all__ = [
     "KeyBindingMissingError",
     "KeyBindingStaleError",
     "KeyNotFoundError",
+    "MalformedTokenError",
     "NonceMismatchError",
     "NotFoundError",
     "ProofInvalidError",
@@ -180,6 +188,22 @@ class VerificationError(VcsdkError):
 
     code = "verification_failed"
     http_status = 401
+
+
+class MalformedTokenError(InvalidTokenError, VerificationError):
+    """A presented token that cannot be parsed (bad base64url, bad JSON, wrong layout, over a limit).
+
+    Both invalid input and a failed verification: ``except VerificationError`` catches a damaged
+    presentation as surely as a bad signature.
+    """
+
+    code = "malformed_token"
+
+
+class DisallowedAlgorithmError(UnsupportedAlgorithmError, VerificationError):
+    """A token names a JWS or digest (``_sd_alg``) algorithm the verifier's policy does not allow."""
+
+    code = "algorithm_not_allowed"
 
 
 class SignatureInvalidError(VerificationError):
