@@ -1,0 +1,78 @@
+"""wallet_server fixtures: a store on real SQLite and on real PostgreSQL, and test settings.
+
+PostgreSQL runs at 127.0.0.1:5432 (database ``test``, trust auth). Each test session makes its own
+schemas (``wstest_<random>_<n>``, one per test for isolation) and drops them all at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from wallet_server.storage import PostgresStore, SqliteStore, Store
+
+PG_DSN = os.environ.get("VCSDK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgres"]
+
+
+class SchemaFactory:
+    def __init__(self) -> None:
+        self.prefix = f"wstest_{secrets.token_hex(4)}"
+        self._counter = itertools.count()
+        self.made: list[str] = []
+
+    def new(self) -> str:
+        name = f"{self.prefix}_{next(self._counter)}"
+        self.made.append(name)
+        return name
+
+
+async def _drop(schemas: list[str]) -> None:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        for name in schemas:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_schemas() -> Iterator[SchemaFactory]:
+    factory = SchemaFactory()
+    yield factory
+    if factory.made:
+        asyncio.run(_drop(factory.made))
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database(backend: str, tmp_path: Path, pg_schemas: SchemaFactory) -> tuple[str, str | None]:
+    """``(database_url, schema)`` for the parametrized backend."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'wallet.db'}", None
+    return PG_DSN, pg_schemas.new()
+
+
+@pytest.fixture
+async def store(database: tuple[str, str | None]) -> AsyncIterator[Store]:
+    url, schema = database
+    opened: Store
+    if schema is None:
+        opened = await SqliteStore.open(url[len("sqlite:///") :])
+    else:
+        opened = await PostgresStore.open(url, schema=schema, max_size=4)
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -1,0 +1,180 @@
+"""One contract suite for every store backend (real SQLite file, real PostgreSQL schema)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from vcsdk.errors import ConflictError, NotFoundError, StorageError
+from wallet_server.storage import Device, EnrolmentCode, RefreshToken, Resident, Store, StoredCredential
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def resident(n: int, *, at: datetime = T0) -> Resident:
+    return Resident(f"res_{n}", "active", at, "k1", b"\x00wrapped" + bytes([n]))
+
+
+def device(n: int, resident_id: str, *, jkt: str | None = None) -> Device:
+    return Device(f"dev_{n}", resident_id, jkt or f"jkt_{n}", '{"kty":"EC"}', f"phone {n}", T0)
+
+
+async def test_migrate_is_idempotent(store: Store) -> None:
+    assert await store.migrate() == []  # type: ignore[attr-defined]
+
+
+async def test_residents_roundtrip_and_conflict(store: Store) -> None:
+    await store.create_resident(resident(1))
+    got = await store.get_resident("res_1")
+    assert got == resident(1)
+    assert isinstance(got.wrapped_key, bytes)
+    with pytest.raises(ConflictError):
+        await store.create_resident(resident(1))
+    with pytest.raises(NotFoundError):
+        await store.get_resident("res_missing")
+
+
+async def test_list_residents_paginates_without_gaps(store: Store) -> None:
+    for n in range(7):
+        # two share a timestamp, so the id breaks the tie
+        await store.create_resident(resident(n, at=T0 + timedelta(seconds=n // 2)))
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await store.list_residents(limit=3, after=after)
+        seen.extend(r.id for r in page.items)
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == [f"res_{n}" for n in range(7)]
+
+
+async def test_replace_resident_key_is_compare_and_set(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.replace_resident_key("res_1", old_key_id="k1", new_key_id="k2", wrapped_key=b"new")
+    got = await store.get_resident("res_1")
+    assert (got.wrap_key_id, got.wrapped_key) == ("k2", b"new")
+    with pytest.raises(ConflictError):
+        await store.replace_resident_key("res_1", old_key_id="k1", new_key_id="k3", wrapped_key=b"x")
+
+
+async def test_enrolment_code_is_single_use_and_expires(store: Store) -> None:
+    await store.create_resident(resident(1))
+    code = EnrolmentCode("h1", "res_1", T0, T0 + timedelta(hours=1), "admin")
+    await store.add_enrolment_code(code)
+    stored = await store.enrol_device("h1", device(1, "ignored"), now=T0)
+    assert stored.resident_id == "res_1"
+    assert await store.get_device("dev_1") == stored
+    with pytest.raises(NotFoundError):
+        await store.enrol_device("h1", device(2, "ignored"), now=T0)
+    await store.add_enrolment_code(EnrolmentCode("h2", "res_1", T0, T0 + timedelta(hours=1), "admin"))
+    with pytest.raises(NotFoundError):
+        await store.enrol_device("h2", device(3, "ignored"), now=T0 + timedelta(hours=2))
+    with pytest.raises(NotFoundError):
+        await store.enrol_device("unknown", device(4, "ignored"), now=T0)
+
+
+async def test_enrolment_with_a_known_key_keeps_the_code(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.add_enrolment_code(EnrolmentCode("h1", "res_1", T0, T0 + timedelta(hours=1), "admin"))
+    await store.add_enrolment_code(EnrolmentCode("h2", "res_1", T0, T0 + timedelta(hours=1), "admin"))
+    await store.enrol_device("h1", device(1, "x", jkt="same"), now=T0)
+    with pytest.raises(ConflictError):
+        await store.enrol_device("h2", device(2, "x", jkt="same"), now=T0)
+    # the failed enrolment rolled back: h2 still works with another key
+    await store.enrol_device("h2", device(3, "x", jkt="other"), now=T0)
+
+
+async def test_devices_are_scoped_to_their_resident(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.create_resident(resident(2))
+    await store.add_device(device(1, "res_1"))
+    await store.add_device(device(2, "res_1"))
+    await store.add_device(device(3, "res_2"))
+    with pytest.raises(ConflictError):
+        await store.add_device(device(9, "res_2", jkt="jkt_1"))
+    assert [d.id for d in await store.list_devices("res_1")] == ["dev_1", "dev_2"]
+    with pytest.raises(NotFoundError):
+        await store.delete_device("res_2", "dev_1")
+    await store.delete_device("res_1", "dev_1")
+    with pytest.raises(NotFoundError):
+        await store.get_device("dev_1")
+    assert [d.id for d in await store.list_devices("res_1")] == ["dev_2"]
+
+
+async def test_credentials_crud_and_scoping(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.create_resident(resident(2))
+    for n in range(5):
+        await store.put_credential(StoredCredential(f"c{n}", "res_1", "dc+sd-jwt", T0, bytes([n]) * 40))
+    with pytest.raises(ConflictError):
+        await store.put_credential(StoredCredential("c0", "res_2", "dc+sd-jwt", T0, b"x"))
+    got = await store.get_credential("res_1", "c3")
+    assert got.ciphertext == bytes([3]) * 40 and got.format == "dc+sd-jwt"
+    with pytest.raises(NotFoundError):
+        await store.get_credential("res_2", "c3")
+    with pytest.raises(NotFoundError):
+        await store.delete_credential("res_2", "c3")
+    first = await store.list_credentials("res_1", limit=2)
+    assert [c.id for c in first.items] == ["c0", "c1"] and first.next_after is not None
+    rest = await store.list_credentials("res_1", limit=10, after=first.next_after)
+    assert [c.id for c in rest.items] == ["c2", "c3", "c4"] and rest.next_after is None
+    assert (await store.list_credentials("res_2", limit=10)).items == ()
+    await store.delete_credential("res_1", "c3")
+    with pytest.raises(NotFoundError):
+        await store.get_credential("res_1", "c3")
+
+
+async def test_challenges_are_single_use_and_expire(store: Store) -> None:
+    await store.add_challenge("n1", expires_at=T0 + timedelta(minutes=2))
+    assert await store.consume_challenge("n1", now=T0)
+    assert not await store.consume_challenge("n1", now=T0)
+    await store.add_challenge("n2", expires_at=T0 + timedelta(minutes=2))
+    assert not await store.consume_challenge("n2", now=T0 + timedelta(minutes=3))
+    assert not await store.consume_challenge("never", now=T0)
+
+
+async def test_concurrent_challenge_consumption_succeeds_once(store: Store) -> None:
+    await store.add_challenge("n1", expires_at=T0 + timedelta(minutes=2))
+    results = await asyncio.gather(*(store.consume_challenge("n1", now=T0) for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+
+
+async def test_jti_replay_cache(store: Store) -> None:
+    assert await store.remember_jti("j1", expires_at=T0 + timedelta(minutes=1))
+    assert not await store.remember_jti("j1", expires_at=T0 + timedelta(minutes=1))
+    assert await store.purge_expired(now=T0 + timedelta(minutes=2)) >= 1
+    assert await store.remember_jti("j1", expires_at=T0 + timedelta(minutes=3))
+
+
+async def test_refresh_token_use_marks_reuse_and_family_revocation(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.add_device(device(1, "res_1"))
+    tok = RefreshToken("r1", "fam", "res_1", "dev_1", T0, T0 + timedelta(days=1))
+    await store.add_refresh_token(tok)
+    await store.add_refresh_token(RefreshToken("r2", "fam", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+    first = await store.use_refresh_token("r1", now=T0)
+    assert first.used_at is None and first.revoked_at is None
+    again = await store.use_refresh_token("r1", now=T0)
+    assert again.used_at is not None
+    await store.revoke_refresh_family("fam", now=T0)
+    assert (await store.use_refresh_token("r2", now=T0)).revoked_at is not None
+    with pytest.raises(NotFoundError):
+        await store.use_refresh_token("nope", now=T0)
+
+
+async def test_deleting_a_device_deletes_its_refresh_tokens(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.add_device(device(1, "res_1"))
+    await store.add_refresh_token(RefreshToken("r1", "fam", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+    await store.delete_device("res_1", "dev_1")
+    with pytest.raises(NotFoundError):
+        await store.use_refresh_token("r1", now=T0)
+
+
+async def test_foreign_key_violation_is_a_conflict(store: Store) -> None:
+    with pytest.raises(ConflictError):
+        await store.add_device(device(1, "res_missing"))
+    assert issubclass(ConflictError, StorageError)

@@ -1,0 +1,50 @@
+"""Storage for ``wallet_server``: small protocols, SQLite and PostgreSQL backends, numbered migrations.
+
+Stores return the dataclasses below, never rows, and raise only :class:`~vcsdk.errors.StorageError`
+and its subclasses :class:`~vcsdk.errors.NotFoundError` and :class:`~vcsdk.errors.ConflictError`.
+Open one from a URL with :func:`open_store`.
+"""
+
+from __future__ import annotations
+
+from wallet_server.storage._models import (
+    Device,
+    EnrolmentCode,
+    Page,
+    RefreshToken,
+    Resident,
+    ResidentStatus,
+    StoredCredential,
+)
+from wallet_server.storage._open import open_store
+from wallet_server.storage._postgres import PostgresStore
+from wallet_server.storage._protocol import (
+    CredentialStore,
+    DeviceStore,
+    EnrolmentStore,
+    RefreshTokenStore,
+    ReplayCache,
+    ResidentStore,
+    Store,
+)
+from wallet_server.storage._sqlite import SqliteStore
+
+__all__ = [
+    "CredentialStore",
+    "Device",
+    "DeviceStore",
+    "EnrolmentCode",
+    "EnrolmentStore",
+    "Page",
+    "PostgresStore",
+    "RefreshToken",
+    "RefreshTokenStore",
+    "ReplayCache",
+    "Resident",
+    "ResidentStatus",
+    "ResidentStore",
+    "SqliteStore",
+    "Store",
+    "StoredCredential",
+    "open_store",
+]

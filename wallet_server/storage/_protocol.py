@@ -1,0 +1,136 @@
+"""The storage ports: small protocols the services depend on; both backends implement them all."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
+
+__all__ = [
+    "CredentialStore",
+    "DeviceStore",
+    "EnrolmentStore",
+    "RefreshTokenStore",
+    "ReplayCache",
+    "ResidentStore",
+    "Store",
+]
+
+Cursor = tuple[datetime, str]
+
+
+class ResidentStore(Protocol):
+    async def create_resident(self, resident: Resident) -> None:
+        """:raises ConflictError: if the id exists."""
+        ...
+
+    async def get_resident(self, resident_id: str) -> Resident:
+        """:raises NotFoundError: if there is no such resident."""
+        ...
+
+    async def list_residents(self, *, limit: int, after: Cursor | None = None) -> Page[Resident]:
+        """Oldest first, ``limit`` at most, strictly after the ``(created_at, id)`` key ``after``."""
+        ...
+
+    async def replace_resident_key(
+        self, resident_id: str, *, old_key_id: str, new_key_id: str, wrapped_key: bytes
+    ) -> None:
+        """Store a re-wrapped data key (server key rotation) if the row still has ``old_key_id``.
+
+        :raises ConflictError: if another instance re-wrapped it first.
+        """
+        ...
+
+
+class EnrolmentStore(Protocol):
+    async def add_enrolment_code(self, code: EnrolmentCode) -> None: ...
+
+    async def enrol_device(self, code_hash: str, device: Device, *, now: datetime) -> Device:
+        """Use a one-time enrolment code and register ``device`` for its resident, atomically.
+
+        ``device.resident_id`` is ignored; the code decides the resident.
+
+        :raises NotFoundError: if the code is unknown, used or expired.
+        :raises ConflictError: if the device key is already registered (the code stays unused).
+        :return: the stored device.
+        """
+        ...
+
+
+class DeviceStore(Protocol):
+    async def add_device(self, device: Device) -> None:
+        """:raises ConflictError: if the key (``jkt``) or id is already registered."""
+        ...
+
+    async def get_device(self, device_id: str) -> Device:
+        """:raises NotFoundError: if there is no such device."""
+        ...
+
+    async def list_devices(self, resident_id: str) -> tuple[Device, ...]: ...
+
+    async def delete_device(self, resident_id: str, device_id: str) -> None:
+        """Remove a resident's device and its refresh tokens.
+
+        :raises NotFoundError: if the resident has no such device.
+        """
+        ...
+
+
+class CredentialStore(Protocol):
+    async def put_credential(self, credential: StoredCredential) -> None:
+        """:raises ConflictError: if the id exists."""
+        ...
+
+    async def get_credential(self, resident_id: str, credential_id: str) -> StoredCredential:
+        """:raises NotFoundError: if the resident has no such credential."""
+        ...
+
+    async def list_credentials(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[StoredCredential]: ...
+
+    async def delete_credential(self, resident_id: str, credential_id: str) -> None:
+        """:raises NotFoundError: if the resident has no such credential."""
+        ...
+
+
+class ReplayCache(Protocol):
+    async def add_challenge(self, nonce_hash: str, *, expires_at: datetime) -> None: ...
+
+    async def consume_challenge(self, nonce_hash: str, *, now: datetime) -> bool:
+        """Delete the challenge; ``True`` only for the first call before it expired."""
+        ...
+
+    async def remember_jti(self, jti_hash: str, *, expires_at: datetime) -> bool:
+        """Record a DPoP proof id; ``False`` if it was seen before (a replay)."""
+        ...
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        """Drop expired challenges, proof ids and refresh tokens; returns how many rows went."""
+        ...
+
+
+class RefreshTokenStore(Protocol):
+    async def add_refresh_token(self, token: RefreshToken) -> None: ...
+
+    async def use_refresh_token(self, token_hash: str, *, now: datetime) -> RefreshToken:
+        """Mark a refresh token used, atomically.
+
+        :raises NotFoundError: if unknown.
+        :return: the record as it was before this call: ``used_at`` set means it was used before.
+        """
+        ...
+
+    async def revoke_refresh_family(self, family_id: str, *, now: datetime) -> None: ...
+
+
+class Store(
+    ResidentStore, EnrolmentStore, DeviceStore, CredentialStore, ReplayCache, RefreshTokenStore, Protocol
+):
+    """Everything ``wallet_server`` keeps; ``SqliteStore`` and ``PostgresStore`` implement it."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    async def close(self) -> None: ...

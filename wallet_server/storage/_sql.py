@@ -1,0 +1,395 @@
+"""The queries, written once; the SQLite and PostgreSQL drivers differ only in how they run them."""
+# ruff: noqa: S608 -- the only interpolated text is the constant column lists below; values are bound.
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, Protocol
+
+from vcsdk.errors import NotFoundError
+from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
+from wallet_server.storage._protocol import Cursor
+
+__all__ = ["Conn", "SqlStore", "from_ts", "load_migrations", "to_ts"]
+
+Row = Sequence[Any]
+
+
+def to_ts(value: datetime) -> int:
+    """Datetimes are stored as whole Unix seconds (UTC)."""
+    return int(value.timestamp())
+
+
+def from_ts(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _ts(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+class Conn(Protocol):
+    """What a driver offers the shared queries: ``?`` placeholders, rows as sequences."""
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement; return the number of rows it changed."""
+        ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+
+_MIGRATION_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)(?:\.(sqlite|postgres))?\.sql")
+
+
+def load_migrations(dialect: str) -> list[tuple[int, str, list[str]]]:
+    """The numbered migrations for ``dialect``: ``(version, name, statements)`` in order.
+
+    ``NNNN_name.sql`` is portable; ``NNNN_name.<dialect>.sql`` replaces it for one dialect.
+    """
+    chosen: dict[int, tuple[str, str, bool]] = {}
+    for entry in resources.files("wallet_server.storage").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match is None or (match.group(3) is not None and match.group(3) != dialect):
+            continue
+        version, specific = int(match.group(1)), match.group(3) is not None
+        if version in chosen and chosen[version][2] and not specific:
+            continue
+        chosen[version] = (match.group(2), entry.read_text(encoding="utf-8"), specific)
+    out = []
+    for version in sorted(chosen):
+        name, text, _ = chosen[version]
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+        statements = [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+        out.append((version, name, statements))
+    return out
+
+
+def _resident(row: Row) -> Resident:
+    return Resident(row[0], row[1], _ts(row[2]), row[3], bytes(row[4]))
+
+
+def _device(row: Row) -> Device:
+    return Device(row[0], row[1], row[2], row[3], row[4], _ts(row[5]))
+
+
+def _credential(row: Row) -> StoredCredential:
+    return StoredCredential(row[0], row[1], row[2], _ts(row[3]), bytes(row[4]))
+
+
+def _refresh(row: Row) -> RefreshToken:
+    return RefreshToken(row[0], row[1], row[2], row[3], _ts(row[4]), _ts(row[5]), from_ts(row[6]), from_ts(row[7]))
+
+
+_RESIDENT_COLS = "id, status, created_at, wrap_key_id, wrapped_key"
+_DEVICE_COLS = "id, resident_id, jkt, public_jwk, name, created_at"
+_CREDENTIAL_COLS = "id, resident_id, format, created_at, ciphertext"
+_REFRESH_COLS = "token_hash, family_id, resident_id, device_id, created_at, expires_at, used_at, revoked_at"
+
+
+class SqlStore:
+    """The shared implementation of :class:`~wallet_server.storage.Store` over a :class:`Conn`.
+
+    Drivers provide ``_conn()`` (one statement) and ``_tx()`` (a transaction) and translate their
+    exceptions into :class:`StorageError`, :class:`NotFoundError` and :class:`ConflictError`.
+    """
+
+    dialect = "sql"
+
+    def _conn(self) -> AbstractAsyncContextManager[Conn]:
+        raise NotImplementedError
+
+    def _tx(self) -> AbstractAsyncContextManager[Conn]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> int:
+        async with self._conn() as conn:
+            return await conn.execute(sql, *args)
+
+    async def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks, each in its own transaction.
+
+        :return: the versions applied now.
+        """
+        applied_now: list[int] = []
+        async with self._tx() as conn:
+            await self._lock_migrations(conn)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            )
+            done = {int(r[0]) for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, statements in load_migrations(self.dialect):
+                if version in done:
+                    continue
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    version,
+                    name,
+                    to_ts(datetime.now(UTC)),
+                )
+                applied_now.append(version)
+        return applied_now
+
+    async def _lock_migrations(self, conn: Conn) -> None:
+        """Serialise migrations between instances starting at once (PostgreSQL overrides)."""
+
+    # -- residents ---------------------------------------------------------------------------
+
+    async def create_resident(self, resident: Resident) -> None:
+        await self._execute(
+            f"INSERT INTO residents ({_RESIDENT_COLS}) VALUES (?, ?, ?, ?, ?)",
+            resident.id,
+            resident.status,
+            to_ts(resident.created_at),
+            resident.wrap_key_id,
+            resident.wrapped_key,
+        )
+
+    async def get_resident(self, resident_id: str) -> Resident:
+        rows = await self._fetch(f"SELECT {_RESIDENT_COLS} FROM residents WHERE id = ?", resident_id)
+        if not rows:
+            raise NotFoundError("no such resident")
+        return _resident(rows[0])
+
+    async def list_residents(self, *, limit: int, after: Cursor | None = None) -> Page[Resident]:
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {_RESIDENT_COLS} FROM residents ORDER BY created_at, id LIMIT ?", limit + 1
+            )
+        else:
+            rows = await self._fetch(
+                f"SELECT {_RESIDENT_COLS} FROM residents WHERE (created_at > ? OR (created_at = ? AND id > ?)) "
+                "ORDER BY created_at, id LIMIT ?",
+                to_ts(after[0]),
+                to_ts(after[0]),
+                after[1],
+                limit + 1,
+            )
+        return _page([_resident(r) for r in rows], limit)
+
+    async def replace_resident_key(
+        self, resident_id: str, *, old_key_id: str, new_key_id: str, wrapped_key: bytes
+    ) -> None:
+        from vcsdk.errors import ConflictError
+
+        changed = await self._execute(
+            "UPDATE residents SET wrap_key_id = ?, wrapped_key = ? WHERE id = ? AND wrap_key_id = ?",
+            new_key_id,
+            wrapped_key,
+            resident_id,
+            old_key_id,
+        )
+        if changed != 1:
+            raise ConflictError("the resident's data key changed meanwhile; read it again")
+
+    # -- enrolment ---------------------------------------------------------------------------
+
+    async def add_enrolment_code(self, code: EnrolmentCode) -> None:
+        await self._execute(
+            "INSERT INTO enrolment_codes (code_hash, resident_id, created_at, expires_at, created_by, used_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            code.code_hash,
+            code.resident_id,
+            to_ts(code.created_at),
+            to_ts(code.expires_at),
+            code.created_by,
+            None,
+        )
+
+    async def enrol_device(self, code_hash: str, device: Device, *, now: datetime) -> Device:
+        async with self._tx() as conn:
+            rows = await conn.fetch(
+                "SELECT resident_id FROM enrolment_codes WHERE code_hash = ? AND used_at IS NULL AND expires_at > ?",
+                code_hash,
+                to_ts(now),
+            )
+            if not rows:
+                raise NotFoundError("the enrolment code is unknown, used or expired; ask the city for a new one")
+            used = await conn.execute(
+                "UPDATE enrolment_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+                to_ts(now),
+                code_hash,
+            )
+            if used != 1:
+                raise NotFoundError("the enrolment code is unknown, used or expired; ask the city for a new one")
+            stored = Device(device.id, rows[0][0], device.jkt, device.public_jwk, device.name, device.created_at)
+            await self._insert_device(conn, stored)
+            return stored
+
+    # -- devices -----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _insert_device(conn: Conn, device: Device) -> None:
+        await conn.execute(
+            f"INSERT INTO devices ({_DEVICE_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+            device.id,
+            device.resident_id,
+            device.jkt,
+            device.public_jwk,
+            device.name,
+            to_ts(device.created_at),
+        )
+
+    async def add_device(self, device: Device) -> None:
+        async with self._conn() as conn:
+            await self._insert_device(conn, device)
+
+    async def get_device(self, device_id: str) -> Device:
+        rows = await self._fetch(f"SELECT {_DEVICE_COLS} FROM devices WHERE id = ?", device_id)
+        if not rows:
+            raise NotFoundError("no such device")
+        return _device(rows[0])
+
+    async def list_devices(self, resident_id: str) -> tuple[Device, ...]:
+        rows = await self._fetch(
+            f"SELECT {_DEVICE_COLS} FROM devices WHERE resident_id = ? ORDER BY created_at, id", resident_id
+        )
+        return tuple(_device(r) for r in rows)
+
+    async def delete_device(self, resident_id: str, device_id: str) -> None:
+        async with self._tx() as conn:
+            await conn.execute(
+                "DELETE FROM refresh_tokens WHERE device_id = ? AND resident_id = ?", device_id, resident_id
+            )
+            if await conn.execute("DELETE FROM devices WHERE id = ? AND resident_id = ?", device_id, resident_id) != 1:
+                raise NotFoundError("no such device")
+
+    # -- credentials -------------------------------------------------------------------------
+
+    async def put_credential(self, credential: StoredCredential) -> None:
+        await self._execute(
+            f"INSERT INTO credentials ({_CREDENTIAL_COLS}) VALUES (?, ?, ?, ?, ?)",
+            credential.id,
+            credential.resident_id,
+            credential.format,
+            to_ts(credential.created_at),
+            credential.ciphertext,
+        )
+
+    async def get_credential(self, resident_id: str, credential_id: str) -> StoredCredential:
+        rows = await self._fetch(
+            f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE id = ? AND resident_id = ?", credential_id, resident_id
+        )
+        if not rows:
+            raise NotFoundError("no such credential")
+        return _credential(rows[0])
+
+    async def list_credentials(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[StoredCredential]:
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE resident_id = ? ORDER BY created_at, id LIMIT ?",
+                resident_id,
+                limit + 1,
+            )
+        else:
+            rows = await self._fetch(
+                f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE resident_id = ? "
+                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
+                resident_id,
+                to_ts(after[0]),
+                to_ts(after[0]),
+                after[1],
+                limit + 1,
+            )
+        return _page([_credential(r) for r in rows], limit)
+
+    async def delete_credential(self, resident_id: str, credential_id: str) -> None:
+        if await self._execute(
+            "DELETE FROM credentials WHERE id = ? AND resident_id = ?", credential_id, resident_id
+        ) != 1:
+            raise NotFoundError("no such credential")
+
+    # -- replay cache ------------------------------------------------------------------------
+
+    async def add_challenge(self, nonce_hash: str, *, expires_at: datetime) -> None:
+        await self._execute(
+            "INSERT INTO challenges (nonce_hash, expires_at) VALUES (?, ?)", nonce_hash, to_ts(expires_at)
+        )
+
+    async def consume_challenge(self, nonce_hash: str, *, now: datetime) -> bool:
+        # Delete first, then judge: a nonce can be consumed once even by two racing requests.
+        async with self._tx() as conn:
+            rows = await conn.fetch("SELECT expires_at FROM challenges WHERE nonce_hash = ?", nonce_hash)
+            deleted = await conn.execute("DELETE FROM challenges WHERE nonce_hash = ?", nonce_hash)
+        return deleted == 1 and bool(rows) and int(rows[0][0]) > to_ts(now)
+
+    async def remember_jti(self, jti_hash: str, *, expires_at: datetime) -> bool:
+        inserted = await self._execute(
+            "INSERT INTO seen_jtis (jti_hash, expires_at) VALUES (?, ?) ON CONFLICT (jti_hash) DO NOTHING",
+            jti_hash,
+            to_ts(expires_at),
+        )
+        return inserted == 1
+
+    async def purge_expired(self, *, now: datetime) -> int:
+        ts = to_ts(now)
+        async with self._tx() as conn:
+            n = await conn.execute("DELETE FROM challenges WHERE expires_at <= ?", ts)
+            n += await conn.execute("DELETE FROM seen_jtis WHERE expires_at <= ?", ts)
+            n += await conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", ts)
+            n += await conn.execute("DELETE FROM enrolment_codes WHERE expires_at <= ?", ts)
+        return n
+
+    # -- refresh tokens ----------------------------------------------------------------------
+
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        await self._execute(
+            f"INSERT INTO refresh_tokens ({_REFRESH_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            token.token_hash,
+            token.family_id,
+            token.resident_id,
+            token.device_id,
+            to_ts(token.created_at),
+            to_ts(token.expires_at),
+            None,
+            None,
+        )
+
+    async def use_refresh_token(self, token_hash: str, *, now: datetime) -> RefreshToken:
+        async with self._tx() as conn:
+            rows = await conn.fetch(f"SELECT {_REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?", token_hash)
+            if not rows:
+                raise NotFoundError("unknown refresh token")
+            changed = await conn.execute(
+                "UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL",
+                to_ts(now),
+                token_hash,
+            )
+        record = _refresh(rows[0])
+        if changed != 1 and record.used_at is None:
+            # Another request used it between our read and our write: that is a reuse too.
+            record = replace(record, used_at=now)
+        return record
+
+    async def revoke_refresh_family(self, family_id: str, *, now: datetime) -> None:
+        await self._execute(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+            to_ts(now),
+            family_id,
+        )
+
+
+def _page(items: list[Any], limit: int) -> Page[Any]:
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        return Page(tuple(items), (last.created_at, last.id))
+    return Page(tuple(items), None)
+
+
