@@ -1,0 +1,41 @@
+"""W3C VC Data Model 2.0 secured as ``vc+jwt`` (VC-JOSE-COSE)."""
+
+from __future__ import annotations
+
+from vcsdk.credentials._w3c._jwt import (
+    VC_JWT_TYP,
+    IssuerAccreditationChecker,
+    UnverifiedVcJwt,
+    VerifiedCredential,
+    issue_vc_jwt,
+    peek_vc_jwt,
+    verify_vc,
+    verify_vc_jwt,
+)
+from vcsdk.credentials._w3c._model import (
+    BITSTRING_STATUS_LIST_ENTRY,
+    VC_V2_CONTEXT,
+    build_credential,
+    format_datetime,
+    parse_datetime,
+    status_entries,
+    validate_credential,
+)
+
+__all__ = [
+    "BITSTRING_STATUS_LIST_ENTRY",
+    "VC_JWT_TYP",
+    "VC_V2_CONTEXT",
+    "IssuerAccreditationChecker",
+    "UnverifiedVcJwt",
+    "VerifiedCredential",
+    "build_credential",
+    "format_datetime",
+    "issue_vc_jwt",
+    "parse_datetime",
+    "peek_vc_jwt",
+    "status_entries",
+    "validate_credential",
+    "verify_vc",
+    "verify_vc_jwt",
+]

@@ -1,0 +1,238 @@
+"""VC-JOSE-COSE: a VC DM 2.0 credential secured as a compact JWS with ``typ`` ``vc+jwt``.
+
+The JWT payload *is* the credential (VC-JOSE-COSE §3.1.1); ``cty`` is optional and, when present,
+must be ``vc``. The issuer key is found by ``kid`` through the caller's resolver, never taken from the
+token's own header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol
+
+from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._w3c._model import (
+    credential_issuer,
+    credential_types,
+    parse_datetime,
+    status_entries,
+    validate_credential,
+)
+from vcsdk.errors import (
+    ClaimsError,
+    InvalidInputError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    TokenTypeError,
+)
+from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
+
+__all__ = [
+    "VC_JWT_CTY",
+    "VC_JWT_TYP",
+    "IssuerAccreditationChecker",
+    "UnverifiedVcJwt",
+    "VerifiedCredential",
+    "issue_vc_jwt",
+    "peek_vc_jwt",
+    "verify_vc",
+    "verify_vc_jwt",
+]
+
+VC_JWT_TYP: Final = "vc+jwt"
+VC_JWT_CTY: Final = "vc"
+MAX_VC_JWT_BYTES: Final = 1_000_000
+DEFAULT_LEEWAY: Final = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedVcJwt:
+    """A parsed ``vc+jwt`` whose signature has not been checked: only for finding the issuer key."""
+
+    header: dict[str, Any]
+    unverified_credential: dict[str, Any]
+    unverified_issuer: str | None
+    kid: str | None
+    jws: UnverifiedJws
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedCredential:
+    """A W3C VC whose signature, type, validity period and data model checked out.
+
+    :ivar credential: the credential (the JWT payload).
+    :ivar issuer: the issuer's URL (DID).
+    :ivar types: the ``type`` values.
+    :ivar valid_from: ``validFrom`` if present.
+    :ivar valid_until: ``validUntil`` if present.
+    :ivar alg: the JWS algorithm used.
+    :ivar kid: the ``kid`` header.
+    """
+
+    credential: dict[str, Any]
+    issuer: str
+    types: tuple[str, ...]
+    valid_from: datetime | None
+    valid_until: datetime | None
+    alg: str
+    kid: str | None
+
+    @property
+    def credential_type(self) -> str:
+        """The most specific type (the last one that is not ``VerifiableCredential``)."""
+        specific = [t for t in self.types if t != "VerifiableCredential"]
+        return specific[-1] if specific else "VerifiableCredential"
+
+    @property
+    def status(self) -> list[dict[str, Any]]:
+        """The ``credentialStatus`` entries."""
+        return status_entries(self.credential)
+
+
+class IssuerAccreditationChecker(Protocol):
+    """Checks the issuer is accredited for a credential type (``vcsdk.trust.AccreditationPolicy``).
+
+    :raises IssuerNotAccreditedError: if it was not accredited at ``issued_at`` or is not at ``now``.
+    """
+
+    async def check(self, issuer: str, credential_type: str, *, issued_at: datetime, now: datetime) -> None: ...
+
+
+def issue_vc_jwt(
+    credential: Mapping[str, Any],
+    signer: Signer,
+    *,
+    kid: str | None = None,
+    cty: bool = False,
+) -> str:
+    """Secure a VC DM 2.0 credential as ``vc+jwt``.
+
+    :param credential: the credential; validated first (see :func:`validate_credential`).
+    :param signer: the issuer's key or remote signer; ``alg`` comes from it.
+    :param kid: the ``kid`` header (a DID URL of a key in the issuer's ``assertionMethod``);
+        defaults to the signer's ``kid``.
+    :param cty: also set ``cty`` to ``vc``.
+    :raises ClaimsError: if the credential breaks the data model.
+    :return: the compact JWS.
+    """
+    vc = validate_credential(credential)
+    header: dict[str, Any] = {}
+    if kid is not None:
+        header["kid"] = kid
+    if cty:
+        header["cty"] = VC_JWT_CTY
+    return sign_jws(vc, signer, typ=VC_JWT_TYP, header=header)
+
+
+def peek_vc_jwt(token: str | bytes) -> UnverifiedVcJwt:
+    """Parse a ``vc+jwt`` without verifying it, to learn which issuer and key to look up.
+
+    :raises InvalidTokenError: if it is not a compact JWS with a JSON-object payload.
+    """
+    jws = decode_jws(token, max_bytes=MAX_VC_JWT_BYTES)
+    payload = jws.unverified_claims()
+    try:
+        issuer: str | None = credential_issuer(payload)
+    except ClaimsError:
+        issuer = None
+    kid = jws.header.get("kid")
+    return UnverifiedVcJwt(jws.header, payload, issuer, kid if isinstance(kid, str) else None, jws)
+
+
+def verify_vc_jwt(
+    token: str | bytes,
+    key: Key,
+    *,
+    now: datetime,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = DEFAULT_LEEWAY,
+    expected_issuer: str | None = None,
+) -> VerifiedCredential:
+    """Verify a ``vc+jwt`` with a key the caller found. Skips status and accreditation (see :func:`verify_vc`).
+
+    :param key: the issuer's verification key.
+    :param now: the verification time; no clock is read.
+    :param policy: the algorithm allow-list.
+    :param leeway: clock skew tolerated on ``validFrom``/``validUntil``.
+    :param expected_issuer: if given, the credential's issuer must equal it.
+    :raises InvalidTokenError: if the token cannot be parsed.
+    :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit ``key``.
+    :raises UntrustedKeyError: if the header carries its own key.
+    :raises TokenTypeError: if ``typ`` is not ``vc+jwt`` or ``cty`` is present and not ``vc``.
+    :raises SignatureInvalidError: if the signature does not verify.
+    :raises ClaimsError: if the credential breaks the data model or the issuer differs.
+    :raises TokenNotYetValidError: if ``validFrom`` is after ``now`` + leeway.
+    :raises TokenExpiredError: if ``validUntil`` is before ``now`` - leeway.
+    :return: the verified credential.
+    """
+    unverified = peek_vc_jwt(token)
+    verified = verify_jws(unverified.jws, key, policy=policy, typ=VC_JWT_TYP)
+    cty = verified.header.get("cty")
+    if cty is not None and (not isinstance(cty, str) or cty.lower() != VC_JWT_CTY):
+        raise TokenTypeError(f"vc+jwt cty must be {VC_JWT_CTY!r} when present")
+    vc = validate_credential(verified.claims())
+    issuer = credential_issuer(vc)
+    # VC-JOSE-COSE §3.1.1: a JWT iss, when present, must agree with the credential's issuer.
+    if "iss" in vc and vc["iss"] != issuer:
+        raise ClaimsError("JWT iss does not match the credential's issuer")
+    if expected_issuer is not None and issuer != expected_issuer:
+        raise ClaimsError("credential issuer is not the expected issuer")
+    if now.tzinfo is None:
+        raise InvalidInputError("now must be a timezone-aware datetime")
+    valid_from = parse_datetime(vc["validFrom"], what="validFrom") if "validFrom" in vc else None
+    valid_until = parse_datetime(vc["validUntil"], what="validUntil") if "validUntil" in vc else None
+    if valid_from is not None and now + leeway < valid_from:
+        raise TokenNotYetValidError("credential is not valid yet (validFrom is in the future)")
+    if valid_until is not None and now - leeway > valid_until:
+        raise TokenExpiredError("credential has expired (validUntil has passed)")
+    return VerifiedCredential(
+        credential=vc,
+        issuer=issuer,
+        types=credential_types(vc),
+        valid_from=valid_from,
+        valid_until=valid_until,
+        alg=verified.alg,
+        kid=verified.kid,
+    )
+
+
+async def verify_vc(
+    token: str | bytes,
+    *,
+    resolver: IssuerKeyResolver,
+    now: datetime,
+    status: StatusChecker | None = None,
+    accreditation: IssuerAccreditationChecker | None = None,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = DEFAULT_LEEWAY,
+) -> VerifiedCredential:
+    """Verify a ``vc+jwt`` end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt`,
+    then each ``credentialStatus`` entry and the issuer's accreditation.
+
+    :param resolver: finds the issuer key (``assertionMethod``) for the token's ``kid``.
+    :param status: checks each ``credentialStatus`` entry; ``None`` skips status (say so to users).
+    :param accreditation: checks the issuer is accredited for the credential's most specific type
+        at ``validFrom`` and at ``now``; ``None`` skips it.
+    :raises VerificationError: the subclass for the first failed check (see :func:`verify_vc_jwt`),
+        ``CredentialRevokedError``/``CredentialSuspendedError``/``StatusList*Error`` from the status
+        checker, ``IssuerNotAccreditedError`` from the accreditation check.
+    :raises DidResolutionError: if the issuer cannot be resolved.
+    :return: the verified credential.
+    """
+    unverified = peek_vc_jwt(token)
+    if unverified.unverified_issuer is None:
+        raise ClaimsError("issuer must be a URL (a DID) or an object whose id is one")
+    key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
+    verified = verify_vc_jwt(token, key, now=now, policy=policy, leeway=leeway)
+    if status is not None:
+        for entry in verified.status:
+            await status.check(entry, issuer=verified.issuer, now=now)
+    if accreditation is not None:
+        await accreditation.check(
+            verified.issuer, verified.credential_type, issued_at=verified.valid_from or now, now=now
+        )
+    return verified
+
+
