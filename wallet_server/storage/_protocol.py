@@ -114,6 +114,10 @@ class ReplayCache(Protocol):
 class RefreshTokenStore(Protocol):
     async def add_refresh_token(self, token: RefreshToken) -> None: ...
 
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken:
+        """:raises NotFoundError: if unknown."""
+        ...
+
     async def use_refresh_token(self, token_hash: str, *, now: datetime) -> RefreshToken:
         """Mark a refresh token used, atomically.
 

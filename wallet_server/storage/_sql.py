@@ -361,6 +361,12 @@ class SqlStore:
             None,
         )
 
+    async def get_refresh_token(self, token_hash: str) -> RefreshToken:
+        rows = await self._fetch(f"SELECT {_REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?", token_hash)
+        if not rows:
+            raise NotFoundError("unknown refresh token")
+        return _refresh(rows[0])
+
     async def use_refresh_token(self, token_hash: str, *, now: datetime) -> RefreshToken:
         async with self._tx() as conn:
             rows = await conn.fetch(f"SELECT {_REFRESH_COLS} FROM refresh_tokens WHERE token_hash = ?", token_hash)

@@ -1,0 +1,366 @@
+"""Device authentication: challenge login, DPoP-bound access tokens (RFC 9449), rotating refresh tokens.
+
+No passwords. A device proves possession of its registered P-256 key three ways:
+
+1. **Login** — it signs a server challenge (single-use nonce, short expiry) as a compact JWS
+   (``typ`` ``wallet-auth+jwt``); the server verifies it with the key registered for the device,
+   never a key from the token.
+2. **Every request** — ``Authorization: DPoP <access token>`` plus a ``DPoP`` proof JWT signed by
+   the same key, with ``htm``, ``htu``, ``iat``, a single-use ``jti`` and ``ath`` (the access token's
+   SHA-256). The access token carries ``cnf.jkt``, the device key's RFC 7638 thumbprint.
+3. **Refresh** — a refresh token is usable once, only with a DPoP proof of its device's key; a token
+   used twice revokes its whole family (RFC 9700 §4.14.2 reuse detection).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from vcsdk._b64 import b64url_encode
+from vcsdk.errors import (
+    InvalidInputError,
+    NotFoundError,
+    TokenExpiredError,
+    UnsupportedAlgorithmError,
+    VerificationError,
+)
+from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
+from wallet_server.errors import AuthenticationError, DpopProofError, DpopReplayError, RefreshTokenReuseError
+from wallet_server.services._common import Clock, new_id, require_str, sha256_hex
+from wallet_server.storage import Device, RefreshToken, Store
+
+__all__ = [
+    "ACCESS_TOKEN_TYP",
+    "DPOP_TYP",
+    "LOGIN_TYP",
+    "AuthService",
+    "Challenge",
+    "Principal",
+    "TokenPair",
+    "access_token_hash",
+    "normalize_htu",
+]
+
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 media type, not a secret
+DPOP_TYP = "dpop+jwt"  # RFC 9449 §4.2
+LOGIN_TYP = "wallet-auth+jwt"
+DEVICE_POLICY = AlgorithmPolicy(("ES256",))
+_MAX_TOKEN = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated caller: a resident acting through one of their devices."""
+
+    resident_id: str
+    device_id: str
+    jkt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A login challenge: sign ``{"nonce", "aud", "iat"}`` with the device key before ``expires_at``."""
+
+    nonce: str
+    audience: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    resident_id: str
+    device_id: str
+
+    def __repr__(self) -> str:
+        # Never print the tokens themselves.
+        return f"TokenPair(resident_id={self.resident_id!r}, device_id={self.device_id!r})"
+
+
+def access_token_hash(access_token: str) -> str:
+    """The DPoP ``ath`` value: base64url SHA-256 of the access token's ASCII (RFC 9449 §4.2)."""
+    return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
+
+
+def normalize_htu(url: str) -> str:
+    """The URL without query and fragment, scheme and host lowercased, default port dropped (RFC 9449 §4.3).
+
+    :raises InvalidInputError: if ``url`` is not an absolute http(s) URL.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise InvalidInputError("htu is not a URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError("htu must be an absolute http or https URL")
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    return urlunsplit((scheme, host, parts.path or "/", "", ""))
+
+
+class AuthService:
+    """Issues and checks the wallet's tokens.
+
+    :param store: the wallet store.
+    :param signing_keys: private P-256 keys; the first signs new access tokens, all of them verify
+        (keep a retired key here for one access-token lifetime after rotating).
+    :param issuer: the ``iss``/``aud`` of tokens and the ``aud`` a login assertion must name.
+    :param clock: returns the current UTC time.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        signing_keys: Sequence[Key],
+        issuer: str,
+        clock: Clock,
+        access_ttl: timedelta = timedelta(minutes=5),
+        refresh_ttl: timedelta = timedelta(days=30),
+        challenge_ttl: timedelta = timedelta(minutes=2),
+        dpop_max_age: timedelta = timedelta(seconds=60),
+        leeway: timedelta = timedelta(seconds=5),
+    ) -> None:
+        if not signing_keys or any(not k.is_private or k.curve != "P-256" for k in signing_keys):
+            raise InvalidInputError("access tokens need at least one private P-256 signing key")
+        self._store = store
+        self._signing = signing_keys[0]
+        self._verifying = {k.kid: k.public_key() for k in signing_keys}
+        self._issuer = issuer
+        self._clock = clock
+        self._access_ttl = access_ttl
+        self._refresh_ttl = refresh_ttl
+        self._challenge_ttl = challenge_ttl
+        self._dpop_max_age = dpop_max_age
+        self._leeway = leeway
+
+    # -- login -------------------------------------------------------------------------------
+
+    async def challenge(self) -> Challenge:
+        """A fresh single-use nonce for :meth:`login`."""
+        nonce = secrets.token_urlsafe(32)
+        expires_at = self._clock() + self._challenge_ttl
+        await self._store.add_challenge(sha256_hex(nonce), expires_at=expires_at)
+        return Challenge(nonce, self._issuer, expires_at)
+
+    async def login(self, device_id: str, assertion: str) -> TokenPair:
+        """Exchange a signed challenge for tokens.
+
+        :param device_id: the device that signed.
+        :param assertion: compact JWS, ``typ`` ``wallet-auth+jwt``, payload ``{"nonce", "aud", "iat"}``.
+        :raises AuthenticationError: unknown device, bad signature, wrong audience, stale ``iat``,
+            or a nonce that is unknown, used or expired (one error for all, on purpose).
+        :return: an access token and a refresh token.
+        """
+        device_id = require_str(device_id, "device_id", max_len=64)
+        assertion = require_str(assertion, "assertion", max_len=_MAX_TOKEN)
+        now = self._clock()
+        device = await self._device_or_fail(device_id)
+        try:
+            claims = verify_jws(assertion, _device_key(device), policy=DEVICE_POLICY, typ=LOGIN_TYP).claims()
+        except (VerificationError, InvalidInputError, UnsupportedAlgorithmError) as exc:
+            raise AuthenticationError("the login assertion does not verify with this device's key") from exc
+        nonce, iat = claims.get("nonce"), claims.get("iat")
+        if claims.get("aud") != self._issuer or not isinstance(nonce, str) or len(nonce) > 128:
+            raise AuthenticationError("the login assertion must name this server as aud and carry the nonce")
+        self._check_iat(iat, max_age=self._challenge_ttl, what="login assertion")
+        if not await self._store.consume_challenge(sha256_hex(nonce), now=now):
+            raise AuthenticationError("the login nonce is unknown, used or expired; ask for a new challenge")
+        return await self._issue(device, family_id=new_id("fam"), now=now)
+
+    async def refresh(self, refresh_token: str, *, dpop: Sequence[str], method: str, url: str) -> TokenPair:
+        """Rotate a refresh token; the request must carry a DPoP proof of the device key.
+
+        :raises AuthenticationError: unknown, expired or revoked refresh token; removed device.
+        :raises DpopProofError: missing or invalid proof.
+        :raises RefreshTokenReuseError: the token was used before; its family is now revoked.
+        :return: a new token pair in the same family.
+        """
+        refresh_token = require_str(refresh_token, "refresh_token", max_len=128)
+        now = self._clock()
+        try:
+            record = await self._store.get_refresh_token(sha256_hex(refresh_token))
+        except NotFoundError:
+            raise AuthenticationError("the refresh token is not valid; log in again") from None
+        if record.revoked_at is not None or record.expires_at <= now:
+            raise AuthenticationError("the refresh token is not valid; log in again")
+        device = await self._device_or_fail(record.device_id)
+        await self._verify_dpop(dpop, device=device, method=method, url=url, access_token=None, now=now)
+        before = await self._store.use_refresh_token(record.token_hash, now=now)
+        if before.used_at is not None:
+            await self._store.revoke_refresh_family(record.family_id, now=now)
+            raise RefreshTokenReuseError("the refresh token was already used; every session of this login ended")
+        return await self._issue(device, family_id=record.family_id, now=now)
+
+    async def logout(self, principal: Principal, refresh_token: str) -> None:
+        """End the login a refresh token belongs to (the caller's own device only).
+
+        :raises NotFoundError: if the token is unknown or belongs to another device.
+        """
+        refresh_token = require_str(refresh_token, "refresh_token", max_len=128)
+        try:
+            record = await self._store.get_refresh_token(sha256_hex(refresh_token))
+        except NotFoundError:
+            raise NotFoundError("no such refresh token") from None
+        if record.device_id != principal.device_id:
+            raise NotFoundError("no such refresh token")
+        await self._store.revoke_refresh_family(record.family_id, now=self._clock())
+
+    # -- per request -------------------------------------------------------------------------
+
+    async def authenticate(
+        self, *, authorization: str | None, dpop: Sequence[str], method: str, url: str
+    ) -> Principal:
+        """Check ``Authorization: DPoP <token>`` and the ``DPoP`` proof of one request.
+
+        :param dpop: every ``DPoP`` header value (exactly one is allowed).
+        :param url: the URL the client used (the public base URL plus the path).
+        :raises AuthenticationError: no or bad access token, removed device.
+        :raises TokenExpiredError: the access token expired (refresh it).
+        :raises DpopProofError: proof missing, malformed, for another method/URL/token or key.
+        :raises DpopReplayError: the proof was used before.
+        :return: who is calling.
+        """
+        if authorization is None:
+            raise AuthenticationError("this route needs Authorization: DPoP <access token> and a DPoP proof")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "dpop" or not token or len(token) > _MAX_TOKEN:
+            raise AuthenticationError("use the DPoP authorization scheme: Authorization: DPoP <access token>")
+        now = self._clock()
+        claims = self._verify_access_token(token.strip(), now=now)
+        device = await self._device_or_fail(claims["dev"])
+        if device.resident_id != claims["sub"] or device.jkt != claims["cnf"]["jkt"]:
+            raise AuthenticationError("the access token does not belong to a registered device")
+        await self._verify_dpop(dpop, device=device, method=method, url=url, access_token=token.strip(), now=now)
+        return Principal(device.resident_id, device.id, device.jkt)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _device_or_fail(self, device_id: str) -> Device:
+        try:
+            return await self._store.get_device(device_id)
+        except NotFoundError:
+            raise AuthenticationError("the device is not registered (or was removed); enrol it again") from None
+
+    async def _issue(self, device: Device, *, family_id: str, now: datetime) -> TokenPair:
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": self._issuer,
+            "sub": device.resident_id,
+            "dev": device.id,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._access_ttl).timestamp()),
+            "jti": secrets.token_urlsafe(16),
+            "cnf": {"jkt": device.jkt},
+        }
+        access = sign_jws(claims, self._signing, typ=ACCESS_TOKEN_TYP)
+        refresh = secrets.token_urlsafe(32)
+        await self._store.add_refresh_token(
+            RefreshToken(sha256_hex(refresh), family_id, device.resident_id, device.id, now, now + self._refresh_ttl)
+        )
+        return TokenPair(access, refresh, int(self._access_ttl.total_seconds()), device.resident_id, device.id)
+
+    def _verify_access_token(self, token: str, *, now: datetime) -> dict[str, Any]:
+        try:
+            unverified = decode_jws(token, max_bytes=_MAX_TOKEN)
+            key = self._verifying.get(unverified.header.get("kid"))  # type: ignore[arg-type]
+            if key is None:
+                raise AuthenticationError("the access token was not issued by this server")
+            claims = verify_jws(unverified, key, policy=DEVICE_POLICY, typ=ACCESS_TOKEN_TYP).claims()
+        except AuthenticationError:
+            raise
+        except (VerificationError, InvalidInputError, UnsupportedAlgorithmError) as exc:
+            raise AuthenticationError("the access token is not valid") from exc
+        exp, cnf = claims.get("exp"), claims.get("cnf")
+        if (
+            claims.get("iss") != self._issuer
+            or not isinstance(exp, int)
+            or not isinstance(claims.get("sub"), str)
+            or not isinstance(claims.get("dev"), str)
+            or not isinstance(cnf, dict)
+            or not isinstance(cnf.get("jkt"), str)
+        ):
+            raise AuthenticationError("the access token is not valid")
+        if exp <= now.timestamp():
+            raise TokenExpiredError("the access token expired; use the refresh token")
+        return claims
+
+    def _check_iat(
+        self, iat: object, *, max_age: timedelta, what: str, error: type[Exception] = AuthenticationError
+    ) -> int:
+        now = self._clock().timestamp()
+        if not isinstance(iat, int) or isinstance(iat, bool):
+            raise error(f"the {what} needs a numeric iat")
+        if iat > now + self._leeway.total_seconds() or iat < now - max_age.total_seconds():
+            raise error(f"the {what} iat is outside the accepted window; check the phone's clock")
+        return iat
+
+    async def _verify_dpop(
+        self,
+        proofs: Sequence[str],
+        *,
+        device: Device,
+        method: str,
+        url: str,
+        access_token: str | None,
+        now: datetime,
+    ) -> None:
+        # RFC 9449 §4.3: exactly one proof, a well-formed JWS with typ dpop+jwt, an allowed asymmetric
+        # alg, a public jwk header whose key verifies it, and matching htm, htu, iat, jti and ath.
+        if len(proofs) != 1:
+            raise DpopProofError("send exactly one DPoP header with a proof for this request")
+        try:
+            unverified = decode_jws(proofs[0], max_bytes=_MAX_TOKEN)
+        except InvalidInputError as exc:
+            raise DpopProofError("the DPoP proof is not a compact JWS") from exc
+        header_jwk = unverified.header.get("jwk")
+        if not isinstance(header_jwk, dict) or "d" in header_jwk:
+            raise DpopProofError("the DPoP proof needs the device's public key as its jwk header")
+        try:
+            header_jkt = Key.from_jwk(header_jwk).thumbprint()
+        except (InvalidInputError, UnsupportedAlgorithmError) as exc:
+            raise DpopProofError("the DPoP proof's jwk header is not a supported public key") from exc
+        if header_jkt != device.jkt:
+            raise DpopProofError("the DPoP proof is signed by another key than the device's")
+        try:
+            # The header key was only compared; the signature is checked with the registered key.
+            claims = verify_jws(
+                unverified, _device_key(device), policy=DEVICE_POLICY, typ=DPOP_TYP, header_keys="ignore"
+            ).claims()
+        except (VerificationError, InvalidInputError, UnsupportedAlgorithmError) as exc:
+            raise DpopProofError("the DPoP proof does not verify with the device's key") from exc
+        if claims.get("htm") != method.upper():
+            raise DpopProofError("the DPoP proof's htm does not match the request method")
+        htu = claims.get("htu")
+        try:
+            if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
+                raise DpopProofError("the DPoP proof's htu does not match the request URL")
+        except InvalidInputError:
+            raise DpopProofError("the DPoP proof's htu does not match the request URL") from None
+        iat = self._check_iat(claims.get("iat"), max_age=self._dpop_max_age, what="DPoP proof", error=DpopProofError)
+        if access_token is not None:
+            if claims.get("ath") != access_token_hash(access_token):
+                raise DpopProofError("the DPoP proof's ath does not match the access token")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+            raise DpopProofError("the DPoP proof needs a unique jti (8 to 128 characters)")
+        expires_at = datetime.fromtimestamp(iat, now.tzinfo) + self._dpop_max_age + self._leeway * 2
+        if not await self._store.remember_jti(sha256_hex(f"{device.jkt}:{jti}"), expires_at=expires_at):
+            raise DpopReplayError("this DPoP proof was used before; make a new proof for every request")
+
+
+def _device_key(device: Device) -> Key:
+    return Key.from_jwk(device.public_jwk)

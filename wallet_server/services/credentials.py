@@ -1,0 +1,137 @@
+"""The resident's credential store: encrypted at rest, paginated, scoped to the resident."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from vcsdk._json import parse_json
+from vcsdk.errors import InvalidInputError, StorageError
+from wallet_server.services._common import Clock, new_id, require_str
+from wallet_server.services._cursor import decode_cursor, encode_cursor
+from wallet_server.services.auth import Principal
+from wallet_server.services.encryption import (
+    KeyProvider,
+    WrappedKey,
+    credential_aad,
+    open_sealed,
+    resident_key_aad,
+    seal,
+)
+from wallet_server.storage import Store, StoredCredential
+
+__all__ = ["CredentialFormat", "CredentialService", "CredentialView", "CredentialsPage"]
+
+CredentialFormat = Literal["dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "vc+jwt"]
+MAX_CREDENTIAL_CHARS = 100_000
+MAX_METADATA_BYTES = 8_192
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialView:
+    """A decrypted credential: ``credential`` is the raw token (e.g. SD-JWT with its disclosures)."""
+
+    id: str
+    format: str
+    created_at: datetime
+    metadata: dict[str, Any]
+    credential: str
+
+    def __repr__(self) -> str:
+        return f"CredentialView(id={self.id!r}, format={self.format!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialsPage:
+    items: tuple[CredentialView, ...]
+    next_cursor: str | None
+
+
+class CredentialService:
+    """Stores, lists, reads and deletes a resident's credentials.
+
+    Each credential (raw token and the app's metadata) is one AES-256-GCM ciphertext under the
+    resident's data key, with associated data naming the resident and the credential id.
+
+    :param store: the wallet store.
+    :param keys: wraps and unwraps residents' data keys.
+    :param clock: returns the current UTC time.
+    """
+
+    def __init__(self, store: Store, *, keys: KeyProvider, clock: Clock) -> None:
+        self._store = store
+        self._keys = keys
+        self._clock = clock
+
+    async def _data_key(self, resident_id: str) -> bytes:
+        resident = await self._store.get_resident(resident_id)
+        wrapped = WrappedKey(resident.wrap_key_id, resident.wrapped_key)
+        return await self._keys.unwrap(wrapped, aad=resident_key_aad(resident_id))
+
+    def _open(self, data_key: bytes, row: StoredCredential) -> CredentialView:
+        plain = open_sealed(data_key, row.ciphertext, aad=credential_aad(row.resident_id, row.id))
+        try:
+            body = json.loads(plain)
+            return CredentialView(row.id, row.format, row.created_at, body["metadata"], body["credential"])
+        except (ValueError, KeyError, TypeError):
+            raise StorageError("a stored credential is not in the expected shape") from None
+
+    async def put(self, principal: Principal, credential: Any, *, format: Any, metadata: Any = None) -> CredentialView:
+        """Encrypt and store a credential the app received.
+
+        :param credential: the raw token (an SD-JWT with its disclosures, or a JWT).
+        :param format: one of ``dc+sd-jwt``, ``vc+sd-jwt``, ``jwt_vc_json``, ``vc+jwt``.
+        :param metadata: a small JSON object the app wants back in listings (display name, type, …).
+        :raises InvalidInputError: if any of them is malformed or too large.
+        :return: the stored credential.
+        """
+        raw = require_str(credential, "credential", max_len=MAX_CREDENTIAL_CHARS)
+        if not raw.isascii() or any(ch.isspace() for ch in raw):
+            raise InvalidInputError("credential must be a compact token: ASCII without whitespace")
+        if format not in get_args(CredentialFormat):
+            raise InvalidInputError(f"format must be one of {', '.join(get_args(CredentialFormat))}")
+        meta = _check_metadata(metadata)
+        data_key = await self._data_key(principal.resident_id)
+        row_id = new_id("cred")
+        plain = json.dumps({"credential": raw, "metadata": meta}, separators=(",", ":")).encode()
+        sealed = seal(data_key, plain, aad=credential_aad(principal.resident_id, row_id))
+        row = StoredCredential(row_id, principal.resident_id, format, self._clock(), sealed)
+        await self._store.put_credential(row)
+        return CredentialView(row.id, row.format, row.created_at, meta, raw)
+
+    async def get(self, principal: Principal, credential_id: str) -> CredentialView:
+        """:raises NotFoundError: if the resident has no such credential."""
+        row = await self._store.get_credential(principal.resident_id, require_str(credential_id, "id", max_len=64))
+        return self._open(await self._data_key(principal.resident_id), row)
+
+    async def list(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> CredentialsPage:
+        """One page, oldest first.
+
+        :raises InvalidInputError: bad ``limit`` or a cursor this server did not make.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._store.list_credentials(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        data_key = await self._data_key(principal.resident_id) if page.items else b""
+        items = tuple(self._open(data_key, row) for row in page.items)
+        return CredentialsPage(items, encode_cursor(page.next_after) if page.next_after else None)
+
+    async def delete(self, principal: Principal, credential_id: str) -> None:
+        """:raises NotFoundError: if the resident has no such credential."""
+        await self._store.delete_credential(principal.resident_id, require_str(credential_id, "id", max_len=64))
+
+
+def _check_metadata(metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise InvalidInputError("metadata must be a JSON object")
+    encoded = json.dumps(metadata, separators=(",", ":"))
+    if len(encoded.encode()) > MAX_METADATA_BYTES:
+        raise InvalidInputError(f"metadata must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    # Re-parse strictly: bounded depth, and what we store is exactly what we return.
+    value: dict[str, Any] = parse_json(encoded, what="metadata", max_depth=8)
+    return value
