@@ -1,0 +1,64 @@
+"""Consent records, access receipts, Merkle batching with inclusion proofs, and open-data export.
+
+This package is the pure core: no I/O and no clock reads (times are ``now=`` parameters). The
+durable outbox, the batcher that anchors roots on chain and the resident view live in
+:mod:`vcsdk.receipts.outbox`.
+"""
+
+from __future__ import annotations
+
+from vcsdk.receipts._consent import (
+    ConsentRecord,
+    ConsentRecordJson,
+    ConsentState,
+    Controller,
+    LegalBasis,
+    Pseudonym,
+    presentation_hash,
+    resident_pseudonym,
+)
+from vcsdk.receipts._export import AccessStatistics, PrivacyParameters, access_statistics
+from vcsdk.receipts._merkle import (
+    InclusionProof,
+    InclusionProofJson,
+    MerkleTree,
+    batch_id_for,
+    receipt_leaf,
+    verify_inclusion,
+)
+from vcsdk.receipts._receipt import (
+    ACCESS_RECEIPT_TYP,
+    AccessReceipt,
+    AccessReceiptClaims,
+    issue_access_receipt,
+    peek_access_receipt,
+    verify_access_receipt,
+    verify_access_receipt_resolved,
+)
+
+__all__ = [
+    "ACCESS_RECEIPT_TYP",
+    "AccessReceipt",
+    "AccessReceiptClaims",
+    "AccessStatistics",
+    "ConsentRecord",
+    "ConsentRecordJson",
+    "ConsentState",
+    "Controller",
+    "InclusionProof",
+    "InclusionProofJson",
+    "LegalBasis",
+    "MerkleTree",
+    "PrivacyParameters",
+    "Pseudonym",
+    "access_statistics",
+    "batch_id_for",
+    "issue_access_receipt",
+    "peek_access_receipt",
+    "presentation_hash",
+    "receipt_leaf",
+    "resident_pseudonym",
+    "verify_access_receipt",
+    "verify_access_receipt_resolved",
+    "verify_inclusion",
+]

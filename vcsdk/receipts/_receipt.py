@@ -1,0 +1,278 @@
+"""Access receipts: a service's signed statement that it accessed a resident's claims under a consent.
+
+The receipt is a compact JWS (``typ`` ``access-receipt+jwt``) signed with a key from the service's
+DID. The wallet verifies it against the consent before accepting it (:func:`verify_access_receipt`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
+
+from vcsdk.credentials._ports import IssuerKeyResolver
+from vcsdk.errors import (
+    ClaimsError,
+    ClaimsNotConsentedError,
+    ConsentExpiredError,
+    ConsentMismatchError,
+    ConsentWithdrawnError,
+    InvalidInputError,
+    KeyNotFoundError,
+    PurposeNotConsentedError,
+    TokenNotYetValidError,
+)
+from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.receipts._consent import ConsentRecord, Pseudonym
+from vcsdk.receipts._time import aware, from_numeric_date, to_numeric_date
+
+__all__ = [
+    "ACCESS_RECEIPT_TYP",
+    "AccessReceipt",
+    "AccessReceiptClaims",
+    "issue_access_receipt",
+    "peek_access_receipt",
+    "verify_access_receipt",
+    "verify_access_receipt_resolved",
+]
+
+#: The JWS ``typ`` of an access receipt (RFC 8725 §3.11 explicit typing).
+ACCESS_RECEIPT_TYP = "access-receipt+jwt"
+MAX_RECEIPT_BYTES = 16_384
+_DEFAULT_LEEWAY = timedelta(seconds=60)
+_ID = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
+
+
+class AccessReceiptClaims(TypedDict):
+    """The JWS payload of an access receipt."""
+
+    iss: str
+    sub: str
+    jti: str
+    iat: int
+    consent_id: str
+    claims: list[str]
+    purpose: str
+    presentation_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessReceipt:
+    """A parsed access receipt; ``token`` is the exact compact JWS the service signed.
+
+    Values come from :func:`verify_access_receipt` (verified) or :func:`peek_access_receipt`
+    (unverified: only for routing, storage lookups and statistics of already-verified tokens).
+    """
+
+    token: str
+    receipt_id: str
+    service_did: str
+    resident_pseudonym: Pseudonym
+    consent_id: str
+    claims_accessed: tuple[str, ...]
+    purpose: str
+    accessed_at: datetime
+    presentation_hash: str
+    kid: str | None
+
+    def to_bytes(self) -> bytes:
+        """The bytes a Merkle leaf commits to: the compact JWS as ASCII."""
+        return self.token.encode("ascii")
+
+
+def issue_access_receipt(
+    signer: Signer,
+    *,
+    consent: ConsentRecord,
+    receipt_id: str,
+    claims: Sequence[str],
+    purpose: str,
+    now: datetime,
+) -> str:
+    """Sign an access receipt for an access the service made under ``consent``.
+
+    :param signer: the service's key; its ``kid`` must be a DID URL of the consent's controller
+        (``did:ethr:…#key-1``) so the wallet can find it by resolving that DID.
+    :param consent: the consent the access relies on.
+    :param receipt_id: a unique id for this receipt (e.g. a UUID).
+    :param claims: the claim names accessed (a subset of the consent's disclosed claims).
+    :param purpose: one of the consent's purposes.
+    :param now: the time of the access.
+    :raises InvalidInputError: if the signer's ``kid`` is not a key of the controller's DID or a
+        field is malformed.
+    :raises ClaimsNotConsentedError: if ``claims`` are not all disclosed under the consent.
+    :raises PurposeNotConsentedError: if ``purpose`` is not a consent purpose.
+    :raises ConsentExpiredError: if the consent expired before ``now``.
+    :raises ConsentWithdrawnError: if the consent was withdrawn before ``now``.
+    :return: the compact JWS.
+    """
+    did = consent.controller.did
+    if signer.kid is None or not signer.kid.startswith(did + "#"):
+        raise InvalidInputError("the signer's kid must be a DID URL of the consent's controller (did#fragment)")
+    if not isinstance(receipt_id, str) or _ID.fullmatch(receipt_id) is None:
+        raise InvalidInputError("receipt_id must be 1-128 characters of [A-Za-z0-9._:~-]")
+    names = tuple(claims)
+    if not names or len(set(names)) != len(names) or not all(isinstance(c, str) and c for c in names):
+        raise InvalidInputError("claims must be a non-empty list of distinct claim names")
+    payload: AccessReceiptClaims = {
+        "iss": did,
+        "sub": consent.resident_pseudonym,
+        "jti": receipt_id,
+        "iat": to_numeric_date(now),
+        "consent_id": consent.record_id,
+        "claims": list(names),
+        "purpose": purpose,
+        "presentation_hash": consent.presentation_hash,
+    }
+    receipt = _receipt_from_claims("", dict(payload), kid=signer.kid)
+    _check_against_consent(receipt, consent, leeway=timedelta(0))
+    return sign_jws(dict(payload), signer, typ=ACCESS_RECEIPT_TYP)
+
+
+def peek_access_receipt(token: str) -> AccessReceipt:
+    """Parse an access receipt without verifying its signature. Trust nothing in it yet.
+
+    :raises InvalidTokenError: if the token is not a compact JWS.
+    :raises ClaimsError: if a receipt claim is missing or malformed.
+    :return: the unverified receipt.
+    """
+    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+    kid = jws.header.get("kid")
+    return _receipt_from_claims(token, jws.unverified_claims(), kid=kid if isinstance(kid, str) else None)
+
+
+def verify_access_receipt(
+    token: str,
+    *,
+    consent: ConsentRecord,
+    service_key: Key,
+    now: datetime,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = _DEFAULT_LEEWAY,
+) -> AccessReceipt:
+    """Verify an access receipt on the wallet side before accepting it.
+
+    Checks, each with its own error: JWS parse, algorithm allow-list, no key in the header, ``typ``,
+    signature with the service's key, ``kid`` under the service's DID, claim shapes, not issued in
+    the future, and consistency with ``consent``.
+
+    :param token: the compact JWS the service returned.
+    :param consent: the consent the wallet holds for this service.
+    :param service_key: the key resolved from the service's DID for the token's ``kid``.
+    :param now: the current time (the receipt's ``iat`` may not be later than ``now + leeway``).
+    :param policy: the algorithm allow-list.
+    :param leeway: clock skew tolerated for ``iat``.
+    :raises InvalidTokenError: if the token cannot be parsed.
+    :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit the key.
+    :raises UntrustedKeyError: if the header carries its own key.
+    :raises TokenTypeError: if ``typ`` is not ``access-receipt+jwt``.
+    :raises SignatureInvalidError: if the signature does not verify.
+    :raises KeyNotFoundError: if ``kid`` is not a DID URL of the receipt's issuer.
+    :raises ClaimsError: if a receipt claim is missing or malformed.
+    :raises TokenNotYetValidError: if ``iat`` is after ``now + leeway``.
+    :raises ConsentMismatchError: if the receipt names another consent, service, resident or
+        presentation, or an access before the consent was given.
+    :raises ClaimsNotConsentedError: if it accessed claims not disclosed under the consent.
+    :raises PurposeNotConsentedError: if its purpose is not a consent purpose.
+    :raises ConsentExpiredError: if the access is at or after the consent's expiry.
+    :raises ConsentWithdrawnError: if the access is at or after the consent's withdrawal.
+    :return: the verified receipt.
+    """
+    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+    verified = verify_jws(jws, service_key, policy=policy, typ=ACCESS_RECEIPT_TYP)
+    receipt = _receipt_from_claims(token, verified.claims(), kid=verified.kid)
+    if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
+        raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
+    if receipt.accessed_at > aware(now, what="now") + leeway:
+        raise TokenNotYetValidError("the receipt's access time is in the future; check the service's clock")
+    _check_against_consent(receipt, consent, leeway=leeway)
+    return receipt
+
+
+async def verify_access_receipt_resolved(
+    token: str,
+    *,
+    consent: ConsentRecord,
+    resolver: IssuerKeyResolver,
+    now: datetime,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = _DEFAULT_LEEWAY,
+) -> AccessReceipt:
+    """Resolve the service's key through ``resolver``, then run :func:`verify_access_receipt`.
+
+    The key is looked up for the consent's controller DID (never for a DID the token chooses),
+    relationship ``assertionMethod``, by the token's ``kid``.
+
+    :raises KeyNotFoundError: if the ``kid`` is missing or not a key of the controller's DID.
+    :raises DidResolutionError: if the controller's DID cannot be resolved.
+    :raises VerificationError: any error :func:`verify_access_receipt` raises.
+    :return: the verified receipt.
+    """
+    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+    kid = jws.header.get("kid")
+    did = consent.controller.did
+    if not isinstance(kid, str) or not kid.startswith(did + "#"):
+        raise KeyNotFoundError("the receipt's kid is not a key of the consent's controller DID")
+    key = await resolver.resolve_key(did, kid, relationship="assertionMethod")
+    return verify_access_receipt(token, consent=consent, service_key=key, now=now, policy=policy, leeway=leeway)
+
+
+def _receipt_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:
+    missing = sorted(set(AccessReceiptClaims.__annotations__) - set(claims))
+    if missing:
+        raise ClaimsError(f"access receipt lacks the claims {missing}")
+    for name in ("iss", "sub", "jti", "consent_id", "purpose", "presentation_hash"):
+        if not isinstance(claims[name], str) or not claims[name]:
+            raise ClaimsError(f"access receipt claim {name!r} must be a non-empty string")
+    accessed = claims["claims"]
+    if (
+        not isinstance(accessed, list)
+        or not accessed
+        or len(accessed) > 64
+        or not all(isinstance(c, str) and c for c in accessed)
+        or len(set(accessed)) != len(accessed)
+    ):
+        raise ClaimsError("access receipt claim 'claims' must be a non-empty list of distinct names")
+    try:
+        accessed_at = from_numeric_date(claims["iat"], what="iat")
+    except InvalidInputError as exc:
+        raise ClaimsError(exc.message) from None
+    return AccessReceipt(
+        token=token,
+        receipt_id=claims["jti"],
+        service_did=claims["iss"],
+        resident_pseudonym=Pseudonym(claims["sub"]),
+        consent_id=claims["consent_id"],
+        claims_accessed=tuple(accessed),
+        purpose=claims["purpose"],
+        accessed_at=accessed_at,
+        presentation_hash=claims["presentation_hash"],
+        kid=kid,
+    )
+
+
+def _check_against_consent(receipt: AccessReceipt, consent: ConsentRecord, *, leeway: timedelta) -> None:
+    if receipt.consent_id != consent.record_id:
+        raise ConsentMismatchError("the receipt names another consent than the one given to this service")
+    if receipt.service_did != consent.controller.did:
+        raise ConsentMismatchError("the receipt's service is not the consent's controller")
+    if receipt.resident_pseudonym != consent.resident_pseudonym:
+        raise ConsentMismatchError("the receipt names another resident pseudonym than the consent")
+    if receipt.presentation_hash != consent.presentation_hash:
+        raise ConsentMismatchError("the receipt covers another presentation than the consent")
+    if receipt.accessed_at < consent.given_at - leeway:
+        raise ConsentMismatchError("the receipt records an access before the consent was given")
+    extra = set(receipt.claims_accessed) - set(consent.claims_disclosed)
+    if extra:
+        # The message counts the claims but never names their values.
+        raise ClaimsNotConsentedError(
+            f"the receipt accessed {len(extra)} claim(s) the resident did not disclose under this consent"
+        )
+    if receipt.purpose not in consent.purposes:
+        raise PurposeNotConsentedError("the receipt's purpose is not one the resident consented to")
+    if consent.expires_at is not None and receipt.accessed_at >= consent.expires_at:
+        raise ConsentExpiredError("the access happened after the consent expired")
+    if consent.withdrawn_at is not None and receipt.accessed_at >= consent.withdrawn_at:
+        raise ConsentWithdrawnError("the access happened after the resident withdrew the consent")
