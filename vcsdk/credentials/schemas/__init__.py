@@ -1,0 +1,1 @@
+"""JSON Schemas of the city credential types (data files)."""
