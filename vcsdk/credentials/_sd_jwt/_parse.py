@@ -1,0 +1,194 @@
+"""Parse SD-JWTs and presentations: compact (``~``-separated) and JWS JSON (RFC 9901 §8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from vcsdk.credentials._sd_jwt._common import SEPARATOR, Disclosure, b64_decode, loads
+from vcsdk.errors import MalformedTokenError
+
+__all__ = ["DEFAULT_LIMITS", "Limits", "Serialization", "UnverifiedSdJwt", "parse", "split_jws"]
+
+Serialization = Literal["compact", "json"]
+
+#: RFC 9901 §8.1: unprotected header members of the JWS JSON serialization.
+JSON_DISCLOSURES_KEY = "disclosures"
+JSON_KB_JWT_KEY = "kb_jwt"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Input limits applied while parsing (a :class:`VerificationPolicy` carries its own)."""
+
+    max_token_bytes: int = 512 * 1024
+    max_disclosures: int = 1000
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedSdJwt:
+    """A parsed SD-JWT or SD-JWT+KB. Nothing in it is verified yet.
+
+    ``issuer_jwt`` is the compact form ``header.payload.signature`` of the Issuer-signed JWT (for
+    the JSON serialization, rebuilt from the signature that carries the Disclosures), and
+    ``sd_hash_input`` is what a KB-JWT's ``sd_hash`` covers.
+    """
+
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+    disclosures: tuple[Disclosure, ...]
+    kb_jwt: str | None
+    serialization: Serialization
+    issuer_jwt: str
+    #: for the JSON serialization: the parsed JSON object, to re-serialize a presentation.
+    json_object: dict[str, Any] | None = None
+
+    @property
+    def sd_hash_input(self) -> str:
+        """``<Issuer-signed JWT>~<Disclosure 1>~…~<Disclosure N>~`` (RFC 9901 §4.3.1, §8)."""
+        parts = [self.issuer_jwt, *(d.encoded for d in self.disclosures)]
+        return SEPARATOR.join(parts) + SEPARATOR
+
+    def __repr__(self) -> str:
+        return (
+            f"UnverifiedSdJwt({self.serialization}, alg={self.header.get('alg')!r}, "
+            f"{len(self.disclosures)} disclosures, key_binding={self.kb_jwt is not None})"
+        )
+
+
+def split_jws(compact: str, what: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """Split and decode a compact JWS: (header, payload bytes, signing input, signature).
+
+    :raises MalformedTokenError: unless three base64url parts with a JSON-object header.
+    """
+    parts = compact.split(".")
+    if len(parts) != 3:
+        raise MalformedTokenError(f"{what} must have three dot-separated parts")
+    h, p, s = parts
+    header = loads(b64_decode(h, f"{what} header"), f"{what} header")
+    if not isinstance(header, dict):
+        raise MalformedTokenError(f"{what} header is not a JSON object")
+    return header, b64_decode(p, f"{what} payload"), f"{h}.{p}".encode("ascii"), b64_decode(s, f"{what} signature")
+
+
+def _payload_object(payload: bytes) -> dict[str, Any]:
+    value = loads(payload, "SD-JWT payload")
+    if not isinstance(value, dict):
+        raise MalformedTokenError("SD-JWT payload is not a JSON object")
+    return value
+
+
+def _text(token: object, limits: Limits) -> str:
+    if isinstance(token, bytes | bytearray):
+        if len(token) > limits.max_token_bytes:
+            raise MalformedTokenError(f"token is larger than {limits.max_token_bytes} bytes", code="token_too_large")
+        try:
+            return bytes(token).decode("ascii")
+        except UnicodeDecodeError:
+            raise MalformedTokenError("token is not ASCII text") from None
+    if not isinstance(token, str):
+        raise MalformedTokenError("token must be a string")
+    if len(token) > limits.max_token_bytes:
+        raise MalformedTokenError(f"token is larger than {limits.max_token_bytes} bytes", code="token_too_large")
+    if not token.isascii():
+        raise MalformedTokenError("token is not ASCII text")
+    return token
+
+
+def parse(token: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> UnverifiedSdJwt:
+    """Parse an SD-JWT (issuance) or SD-JWT+KB (presentation), compact or JWS JSON, unverified.
+
+    Compact: ``<JWT>~<D1>~…~<DN>~[<KB-JWT>]``. JSON (flattened or general): the Disclosures and
+    the KB-JWT sit in the unprotected ``header`` (of the first signature, for general), as
+    RFC 9901 §8 specifies; the pre-RFC layout with top-level ``disclosures`` is refused.
+
+    :param limits: largest token and most Disclosures accepted.
+    :raises MalformedTokenError: (an ``InvalidInputError``) on anything malformed or over a limit.
+    :return: the parts, unverified.
+    """
+    text = _text(token, limits)
+    if text[:1] == "{":
+        return _parse_json(text, limits)
+    parts = text.split(SEPARATOR)
+    if len(parts) < 2:
+        raise MalformedTokenError("an SD-JWT ends with '~' (compact serialization: <JWT>~<Disclosures>~[<KB-JWT>])")
+    if len(parts) - 2 > limits.max_disclosures:
+        raise MalformedTokenError(
+            f"token carries more than {limits.max_disclosures} Disclosures", code="too_many_disclosures"
+        )
+    jwt, *encoded, last = parts
+    header, payload, signing_input, signature = split_jws(jwt, "Issuer-signed JWT")
+    disclosures = []
+    for item in encoded:
+        if not item:
+            raise MalformedTokenError("empty Disclosure between '~' separators")
+        disclosures.append(Disclosure.parse(item))
+    return UnverifiedSdJwt(
+        header,
+        _payload_object(payload),
+        signing_input,
+        signature,
+        tuple(disclosures),
+        last or None,
+        "compact",
+        jwt,
+    )
+
+
+def _parse_json(text: str, limits: Limits) -> UnverifiedSdJwt:
+    obj = loads(text.encode("ascii"), "SD-JWT JSON serialization")
+    if not isinstance(obj, dict):
+        raise MalformedTokenError("SD-JWT JSON serialization is not a JSON object")
+    if JSON_DISCLOSURES_KEY in obj or JSON_KB_JWT_KEY in obj:
+        raise MalformedTokenError(
+            "top-level 'disclosures'/'kb_jwt' is the pre-RFC 9901 layout; "
+            "RFC 9901 §8 puts them in the unprotected 'header'"
+        )
+    payload_b64 = obj.get("payload")
+    if "signatures" in obj:
+        sigs = obj["signatures"]
+        if not isinstance(sigs, list) or not sigs or not all(isinstance(s, dict) for s in sigs):
+            raise MalformedTokenError("general JSON serialization needs a non-empty 'signatures' array")
+        first: dict[str, Any] = sigs[0]
+        for other in sigs[1:]:
+            extra = other.get("header")
+            if isinstance(extra, dict) and (JSON_DISCLOSURES_KEY in extra or JSON_KB_JWT_KEY in extra):
+                # RFC 9901 §8: only the first signature's header may carry them.
+                raise MalformedTokenError("only the first signature's header may carry disclosures or kb_jwt")
+    else:
+        first = obj
+    protected, signature_b64 = first.get("protected"), first.get("signature")
+    unprotected = first.get("header", {})
+    if not all(isinstance(v, str) for v in (payload_b64, protected, signature_b64)) or not isinstance(
+        unprotected, dict
+    ):
+        raise MalformedTokenError("JWS JSON serialization needs string 'payload', 'protected' and 'signature'")
+    encoded = unprotected.get(JSON_DISCLOSURES_KEY, [])
+    kb_jwt = unprotected.get(JSON_KB_JWT_KEY)
+    if not isinstance(encoded, list) or not all(isinstance(e, str) and e for e in encoded):
+        raise MalformedTokenError("header 'disclosures' must be an array of Disclosure strings")
+    if len(encoded) > limits.max_disclosures:
+        raise MalformedTokenError(
+            f"token carries more than {limits.max_disclosures} Disclosures", code="too_many_disclosures"
+        )
+    if kb_jwt is not None and (not isinstance(kb_jwt, str) or not kb_jwt):
+        raise MalformedTokenError("header 'kb_jwt' must be a compact JWT")
+    jwt = f"{protected}.{payload_b64}.{signature_b64}"
+    header, payload, signing_input, signature = split_jws(jwt, "Issuer-signed JWT")
+    # The protected header is what the signature covers; unprotected members other than ours are ignored.
+    return UnverifiedSdJwt(
+        header,
+        _payload_object(payload),
+        signing_input,
+        signature,
+        tuple(Disclosure.parse(e) for e in encoded),
+        kb_jwt,
+        "json",
+        jwt,
+        obj,
+    )

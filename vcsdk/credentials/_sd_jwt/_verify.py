@@ -1,0 +1,467 @@
+"""Verify SD-JWT VCs and presentations: every RFC 9901 §7 and SD-JWT VC check, in order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
+from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._sd_jwt._common import (
+    KB_JWT_TYP,
+    LEGACY_SD_JWT_VC_TYP,
+    NON_DISCLOSABLE_VC_CLAIMS,
+    SD_ALG_KEY,
+    SD_HASH_KEY,
+    SD_JWT_VC_TYP,
+    hash_function,
+    loads,
+)
+from vcsdk.credentials._sd_jwt._parse import Limits, UnverifiedSdJwt, parse, split_jws
+from vcsdk.credentials._sd_jwt._process import process_disclosures
+from vcsdk.errors import (
+    AudienceMismatchError,
+    ClaimsError,
+    CredentialStatusError,
+    DisallowedAlgorithmError,
+    InvalidInputError,
+    KeyBindingError,
+    KeyBindingMissingError,
+    KeyBindingStaleError,
+    MalformedTokenError,
+    NonceMismatchError,
+    SdHashMismatchError,
+    SignatureInvalidError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    TokenTypeError,
+    UnsupportedAlgorithmError,
+    UntrustedKeyError,
+    VcsdkError,
+    VerificationError,
+)
+from vcsdk.keys import Key
+
+__all__ = [
+    "UnverifiedSdJwtVc",
+    "VerifiedPresentation",
+    "peek",
+    "verify_credential",
+    "verify_presentation",
+    "verify_presentation_with_key",
+    "verify_sd_jwt",
+]
+
+#: Header parameters through which a token could choose its own verification key (never used).
+_HEADER_KEY_PARAMS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"})
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedPresentation:
+    """What a verifier learns from a verified SD-JWT VC or presentation.
+
+    :ivar issuer: the ``iss`` claim, whose key verified the signature.
+    :ivar kid: the issuer signature's ``kid`` header.
+    :ivar vct: the credential type.
+    :ivar claims: the processed payload: the disclosed claims plus the always-visible ones
+        (``iss``, ``vct``, ``iat``, ``cnf``, ``status``, …), without ``_sd``/``_sd_alg``.
+    :ivar holder_key: the ``cnf.jwk`` key, if the credential is holder-bound.
+    :ivar issued_at: ``iat``, if present.
+    :ivar expires_at: ``exp``, if present.
+    :ivar status: the ``status`` claim (for the status check), if present.
+    :ivar key_bound: whether a KB-JWT was verified (``nonce``, ``aud``, ``iat``, ``sd_hash``).
+    """
+
+    issuer: str
+    kid: str | None
+    vct: str
+    claims: dict[str, Any]
+    holder_key: Key | None
+    issued_at: datetime | None
+    expires_at: datetime | None
+    status: dict[str, Any] | None
+    key_bound: bool
+
+    def __repr__(self) -> str:
+        # Claims are personal data: show names only.
+        return (
+            f"VerifiedPresentation(issuer={self.issuer!r}, vct={self.vct!r}, claims={sorted(self.claims)}, "
+            f"key_bound={self.key_bound})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedSdJwtVc:
+    """Routing facts read from a token before anything is verified. Trust none of them."""
+
+    unverified_issuer: str | None
+    unverified_kid: str | None
+    unverified_vct: str | None
+    unverified_header: dict[str, Any]
+    unverified_claims: dict[str, Any]
+
+    def __repr__(self) -> str:
+        return (
+            f"UnverifiedSdJwtVc(unverified_issuer={self.unverified_issuer!r}, "
+            f"unverified_kid={self.unverified_kid!r})"
+        )
+
+
+def _limits(policy: VerificationPolicy) -> Limits:
+    return Limits(policy.max_token_bytes, policy.max_disclosures)
+
+
+def _epoch(now: datetime) -> float:
+    if not isinstance(now, datetime):
+        raise InvalidInputError("now must be a datetime")
+    return (now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp()
+
+
+def _check_header(header: Mapping[str, Any], policy: VerificationPolicy, typs: tuple[str, ...], what: str) -> str:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in policy.algorithms:
+        shown = alg if isinstance(alg, str) and len(alg) <= 32 else type(alg).__name__
+        raise DisallowedAlgorithmError(
+            f"{what} algorithm {shown!r} is not allowed; accepted: {list(policy.algorithms)}"
+        )
+    if "crit" in header:
+        # RFC 7515 §4.1.11: a critical extension we do not understand must be refused.
+        raise MalformedTokenError(f"{what} lists critical header extensions this verifier does not understand")
+    if not _HEADER_KEY_PARAMS.isdisjoint(header):
+        raise UntrustedKeyError(
+            f"{what} header carries its own key material; vcsdk verifies only with the issuer's "
+            "resolved key or the credential's cnf key"
+        )
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in typs:
+        shown_typ = typ if isinstance(typ, str) and len(typ) <= 64 else type(typ).__name__
+        raise TokenTypeError(f"{what} typ is {shown_typ!r}; expected {' or '.join(typs)}")
+    return alg
+
+
+def _verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str, policy: VerificationPolicy) -> None:
+    try:
+        key.verify(signing_input, signature, alg=alg, policy=policy.algorithm_policy)
+    except UnsupportedAlgorithmError:
+        raise DisallowedAlgorithmError(
+            f"algorithm {alg} does not fit the {key.curve} key; the token cannot choose the key type",
+            code="alg_key_mismatch",
+        ) from None
+
+
+_P256 = ec.SECP256R1()
+_P256_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use"})
+
+
+def _cnf_key(cnf: object) -> Key:
+    """The holder key from ``cnf.jwk``; P-256 (device keys) takes a fast path."""
+    if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
+        raise ClaimsError("cnf must be an object with a jwk member (SD-JWT VC holder binding)")
+    jwk: dict[str, Any] = cnf["jwk"]
+    if not _HEADER_KEY_PARAMS.isdisjoint(jwk) or "d" in jwk:
+        raise ClaimsError("cnf.jwk must be a bare public key")
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and set(jwk) <= _P256_MEMBERS:
+        x, y = jwk.get("x"), jwk.get("y")
+        if isinstance(x, str) and isinstance(y, str) and len(x) == len(y) == 43 and jwk.get("alg", "ES256") == "ES256":
+            try:
+                point = b"\x04" + b64url_decode(x, what="cnf.jwk x") + b64url_decode(y, what="cnf.jwk y")
+                return Key(ec.EllipticCurvePublicKey.from_encoded_point(_P256, point))
+            except ValueError:
+                raise ClaimsError("cnf.jwk is not a valid P-256 public key") from None
+    try:
+        return Key.from_jwk(jwk).public_key()
+    except VcsdkError:
+        raise ClaimsError("cnf.jwk is not a supported public key (EC P-256, secp256k1 or Ed25519)") from None
+
+
+def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ClaimsError(f"{name} must be a NumericDate (seconds since the epoch)")
+    return float(value)
+
+
+def _as_datetime(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+def _verify_key_binding(
+    parsed: UnverifiedSdJwt,
+    holder_key: Key | None,
+    hash_fn: Any,
+    policy: VerificationPolicy,
+    now: float,
+    audience: str,
+    nonce: str,
+) -> None:
+    assert parsed.kb_jwt is not None
+    if holder_key is None:
+        raise KeyBindingError("the presentation has a KB-JWT but the credential has no cnf key to check it with")
+    header, body, signing_input, signature = split_jws(parsed.kb_jwt, "KB-JWT")
+    # RFC 9901 §7.3 step 5: typ kb+jwt, an allowed alg, then the signature with the cnf key.
+    alg = _check_header(header, policy, (KB_JWT_TYP,), "KB-JWT")
+    try:
+        _verify_signature(holder_key, signing_input, signature, alg, policy)
+    except SignatureInvalidError:
+        raise KeyBindingError(
+            "the KB-JWT signature does not verify with the credential's holder key (cnf)"
+        ) from None
+    payload = loads(body, "KB-JWT payload")
+    if not isinstance(payload, dict):
+        raise MalformedTokenError("KB-JWT payload is not a JSON object")
+    if payload.get("nonce") != nonce:
+        raise NonceMismatchError("presentation nonce does not match the request; ask the wallet for a new presentation")
+    if payload.get("aud") != audience:
+        raise AudienceMismatchError("presentation audience is not this verifier; it was made for another party")
+    iat = payload.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, int | float):
+        raise KeyBindingError("KB-JWT has no numeric iat", code="key_binding_iat_missing")
+    leeway = policy.leeway.total_seconds()
+    if iat > now + leeway:
+        raise KeyBindingStaleError(
+            "KB-JWT iat is in the future; check the wallet's clock", code="key_binding_not_yet_valid"
+        )
+    if iat < now - policy.key_binding_max_age.total_seconds() - leeway:
+        raise KeyBindingStaleError("KB-JWT is older than the policy allows; ask for a fresh presentation")
+    expected = b64url_encode(hash_fn(parsed.sd_hash_input.encode("ascii")).digest())
+    if payload.get(SD_HASH_KEY) != expected:
+        raise SdHashMismatchError(
+            "KB-JWT sd_hash does not match the presented SD-JWT and Disclosures; they were changed after signing"
+        )
+
+
+def _verify_parsed(
+    parsed: UnverifiedSdJwt,
+    issuer_key: Key,
+    policy: VerificationPolicy,
+    now: datetime,
+    *,
+    key_binding: tuple[str, str] | None,
+) -> VerifiedPresentation:
+    now_ts = _epoch(now)
+    typs = (SD_JWT_VC_TYP, LEGACY_SD_JWT_VC_TYP) if policy.accept_legacy_typ else (SD_JWT_VC_TYP,)
+    # RFC 9901 §7.1 step 2: the Issuer-signed JWT, with an allowed alg and the resolved key.
+    alg = _check_header(parsed.header, policy, typs, "SD-JWT")
+    _verify_signature(issuer_key, parsed.signing_input, parsed.signature, alg, policy)
+    payload = parsed.payload
+    hash_fn = hash_function(payload.get(SD_ALG_KEY, "sha-256"), policy.sd_algorithms)
+    # RFC 9901 §7.1 steps 3-4: digests, Disclosures, reserved names, shapes, unreferenced ones.
+    processed = process_disclosures(payload, parsed.disclosures, hash_fn, max_depth=policy.max_depth)
+    claims = processed.claims
+    hidden = processed.disclosed_top_level & NON_DISCLOSABLE_VC_CLAIMS
+    if hidden:
+        raise ClaimsError(f"SD-JWT VC claims {sorted(hidden)} must not be selectively disclosable")
+    # RFC 9901 §7.1 step 5 / RFC 7519 §4.1: validity window with leeway.
+    leeway = policy.leeway.total_seconds()
+    iat, nbf, exp = _timestamp(claims, "iat"), _timestamp(claims, "nbf"), _timestamp(claims, "exp")
+    if iat is not None and iat > now_ts + leeway:
+        raise TokenNotYetValidError(
+            "credential iat is in the future; check the issuer's clock", code="issued_in_future"
+        )
+    if nbf is not None and nbf > now_ts + leeway:
+        raise TokenNotYetValidError("credential is not valid yet (nbf)")
+    if exp is not None and now_ts >= exp + leeway:
+        raise TokenExpiredError("credential has expired (exp); ask the issuer for a new one")
+    # SD-JWT VC §3.2.2: iss and vct are required strings; status and cnf are objects.
+    issuer, vct = claims.get("iss"), claims.get("vct")
+    if not isinstance(issuer, str) or not issuer:
+        raise ClaimsError("SD-JWT VC has no iss claim")
+    if not isinstance(vct, str) or not vct:
+        raise ClaimsError("SD-JWT VC has no vct claim")
+    status = claims.get("status")
+    if status is not None and not isinstance(status, dict):
+        raise ClaimsError("status must be a JSON object")
+    holder_key = _cnf_key(claims["cnf"]) if "cnf" in claims else None
+    key_bound = False
+    if key_binding is not None:
+        if parsed.kb_jwt is None:
+            if policy.require_key_binding:
+                raise KeyBindingMissingError("presentation has no KB-JWT and the policy requires key binding")
+        else:
+            _verify_key_binding(parsed, holder_key, hash_fn, policy, now_ts, *key_binding)
+            key_bound = True
+    kid = parsed.header.get("kid")
+    return VerifiedPresentation(
+        issuer,
+        kid if isinstance(kid, str) else None,
+        vct,
+        claims,
+        holder_key,
+        _as_datetime(iat),
+        _as_datetime(exp),
+        status,
+        key_bound,
+    )
+
+
+def verify_sd_jwt(
+    token: str | bytes,
+    *,
+    issuer_key: Key,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
+    now: datetime,
+) -> VerifiedPresentation:
+    """Verify the Issuer-signed part of an SD-JWT VC with a key the caller found (pure core).
+
+    Runs every check except key binding (a KB-JWT, if present, is not examined) and status.
+
+    :param issuer_key: the issuer's public key, found from ``iss``/``kid`` (never from the token).
+    :raises MalformedTokenError: the token cannot be parsed or is over a limit.
+    :raises DisallowedAlgorithmError: ``alg`` or ``_sd_alg`` not allowed by ``policy``.
+    :raises UntrustedKeyError: the header carries its own key (``jwk``, ``x5c``, …).
+    :raises TokenTypeError: ``typ`` is not ``dc+sd-jwt`` (or legacy ``vc+sd-jwt`` when allowed).
+    :raises SignatureInvalidError: the issuer signature does not verify.
+    :raises DisclosureError: a digest or Disclosure check of RFC 9901 §7.1 fails.
+    :raises TokenNotYetValidError: ``iat`` or ``nbf`` in the future beyond the leeway.
+    :raises TokenExpiredError: ``exp`` passed beyond the leeway.
+    :raises ClaimsError: missing ``iss``/``vct``, hidden ``cnf``/``status``/…, malformed ``cnf``.
+    :return: the verified issuer, type, claims and holder key.
+    """
+    return _verify_parsed(parse(token, limits=_limits(policy)), issuer_key, policy, now, key_binding=None)
+
+
+def verify_presentation_with_key(
+    token: str | bytes,
+    *,
+    issuer_key: Key,
+    audience: str,
+    nonce: str,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
+    now: datetime,
+) -> VerifiedPresentation:
+    """Verify an SD-JWT VC presentation (SD-JWT+KB) with a key the caller found (pure core).
+
+    Everything :func:`verify_sd_jwt` checks, then the KB-JWT (RFC 9901 §7.3).
+
+    :param audience: this verifier's identifier; the KB-JWT ``aud`` must equal it.
+    :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
+    :raises KeyBindingMissingError: no KB-JWT while ``policy.require_key_binding``.
+    :raises KeyBindingError: no ``cnf`` key, or the KB-JWT signature does not verify with it.
+    :raises TokenTypeError: the KB-JWT ``typ`` is not ``kb+jwt``.
+    :raises NonceMismatchError: wrong ``nonce``.
+    :raises AudienceMismatchError: wrong ``aud``.
+    :raises KeyBindingStaleError: KB-JWT ``iat`` in the future or older than the policy allows.
+    :raises SdHashMismatchError: ``sd_hash`` does not cover the presented SD-JWT and Disclosures.
+    :return: the verified presentation.
+    """
+    if not isinstance(audience, str) or not isinstance(nonce, str):
+        raise InvalidInputError("audience and nonce must be strings")
+    parsed = parse(token, limits=_limits(policy))
+    return _verify_parsed(parsed, issuer_key, policy, now, key_binding=(audience, nonce))
+
+
+async def _resolve(
+    parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy: VerificationPolicy
+) -> Key:
+    issuer = parsed.payload.get("iss")
+    if not isinstance(issuer, str) or not issuer:
+        raise ClaimsError("SD-JWT VC has no iss claim, so its issuer key cannot be resolved")
+    kid = parsed.header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise MalformedTokenError("kid header must be a string")
+    at = None
+    if policy.resolve_key_at_issuance:
+        iat = _timestamp(parsed.payload, "iat")
+        at = _as_datetime(iat)
+    return await resolver.resolve_key(issuer, kid, relationship="assertionMethod", at=at)
+
+
+async def _check_status(
+    result: VerifiedPresentation, status: StatusChecker | None, policy: VerificationPolicy, now: datetime
+) -> None:
+    if result.status is None:
+        return
+    if status is None:
+        if policy.check_status:
+            raise CredentialStatusError(
+                "the credential has a status claim but no status checker was given; pass one or use "
+                "a policy with check_status=False",
+                code="status_not_checked",
+            )
+        return
+    await status.check(result.status, issuer=result.issuer, now=now)
+
+
+async def verify_presentation(
+    token: str | bytes,
+    *,
+    audience: str,
+    nonce: str,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
+    resolver: IssuerKeyResolver,
+    status: StatusChecker | None = None,
+    now: datetime,
+) -> VerifiedPresentation:
+    """Verify an SD-JWT VC presentation end to end: the recipe a verifier calls.
+
+    Resolves the issuer key by ``iss`` and ``kid`` (``assertionMethod``), runs every check of
+    :func:`verify_presentation_with_key`, then the credential status through ``status``.
+
+    :param resolver: finds the issuer's key (``vcsdk.did.Resolver``, :class:`StaticKeyResolver`).
+    :param status: checks the ``status`` claim; ``None`` only with ``policy.check_status=False``
+        or for credentials without status.
+    :raises KeyNotFoundError: no key for ``kid`` (from the resolver).
+    :raises DidResolutionError: the issuer DID cannot be resolved (from the resolver).
+    :raises CredentialStatusError: revoked, suspended, list unavailable, or status not checked.
+    :raises VerificationError: the subclass for the first failed check, as listed for
+        :func:`verify_presentation_with_key`.
+    :return: the verified presentation.
+    """
+    if not isinstance(audience, str) or not isinstance(nonce, str):
+        raise InvalidInputError("audience and nonce must be strings")
+    parsed = parse(token, limits=_limits(policy))
+    key = await _resolve(parsed, resolver, policy)
+    result = _verify_parsed(parsed, key, policy, now, key_binding=(audience, nonce))
+    await _check_status(result, status, policy, now)
+    return result
+
+
+async def verify_credential(
+    token: str | bytes,
+    *,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
+    resolver: IssuerKeyResolver,
+    status: StatusChecker | None = None,
+    now: datetime,
+) -> VerifiedPresentation:
+    """Verify an SD-JWT VC as issued (no key binding): issuer key, every SD-JWT check, status.
+
+    :raises VerificationError: the subclass for the first failed check (see :func:`verify_sd_jwt`).
+    :return: the verified credential, with every Disclosure it carries applied.
+    """
+    parsed = parse(token, limits=_limits(policy))
+    key = await _resolve(parsed, resolver, policy)
+    result = _verify_parsed(parsed, key, policy, now, key_binding=None)
+    await _check_status(result, status, policy, now)
+    return result
+
+
+def peek(token: str | bytes) -> UnverifiedSdJwtVc:
+    """Read issuer, ``kid``, ``vct`` and claims from a token without verifying anything (routing).
+
+    :raises InvalidInputError: (as :class:`MalformedTokenError`) if it cannot be parsed.
+    :return: the unverified facts.
+    """
+    parsed = parse(token)
+    try:
+        hash_fn = hash_function(parsed.payload.get(SD_ALG_KEY, "sha-256"))
+        claims = process_disclosures(parsed.payload, parsed.disclosures, hash_fn).claims
+    except VerificationError as exc:
+        if isinstance(exc, MalformedTokenError):
+            raise
+        raise MalformedTokenError(f"token Disclosures cannot be applied: {exc.message}") from None
+    iss, kid, vct = claims.get("iss"), parsed.header.get("kid"), claims.get("vct")
+    return UnverifiedSdJwtVc(
+        iss if isinstance(iss, str) else None,
+        kid if isinstance(kid, str) else None,
+        vct if isinstance(vct, str) else None,
+        parsed.header,
+        claims,
+    )
