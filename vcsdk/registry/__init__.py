@@ -1,0 +1,48 @@
+"""Chains and contracts: the ERC-1056 DID registry and the city's other registries, async first.
+
+``Chain.embedded()`` runs an in-process py-evm chain with no set-up; ``await Chain.connect(url)``
+talks to any JSON-RPC node. Contracts ship as Solidity sources with committed, reproducible
+artifacts (``python -m vcsdk.registry.compile``). Failures surface as :mod:`vcsdk.errors`
+classes: ``ChainUnavailableError``, ``ChainIdMismatchError``, ``TransactionRevertedError``.
+"""
+
+from __future__ import annotations
+
+from vcsdk.registry._artifacts import Artifact, artifact_names, load_artifact
+from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, EmbeddedChain, JsonRpcChain, Sender
+from vcsdk.registry._devnode import DevNode
+from vcsdk.registry._signing import address_topic, key_address, sign_hash
+from vcsdk.registry._types import (
+    BlockId,
+    BlockInfo,
+    ChainId,
+    EventLog,
+    LogEntry,
+    LogFilter,
+    Signature,
+    TxResult,
+)
+
+__all__ = [
+    "Artifact",
+    "BlockId",
+    "BlockInfo",
+    "Chain",
+    "ChainId",
+    "ContractCall",
+    "ContractHandle",
+    "DevNode",
+    "EmbeddedChain",
+    "EventLog",
+    "JsonRpcChain",
+    "LogEntry",
+    "LogFilter",
+    "Sender",
+    "Signature",
+    "TxResult",
+    "address_topic",
+    "artifact_names",
+    "key_address",
+    "load_artifact",
+    "sign_hash",
+]
