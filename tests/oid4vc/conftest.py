@@ -1,0 +1,106 @@
+"""Fixtures for the OpenID4VCI / OpenID4VP tests: fixed clock, counting randomness, keys, DIDs."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from vcsdk.keys import Key
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CITY_DID = "did:ethr:0x539:0x1111111111111111111111111111111111111111"
+SERVICE_DID = "did:ethr:0x539:0x2222222222222222222222222222222222222222"
+OTHER_DID = "did:ethr:0x539:0x3333333333333333333333333333333333333333"
+ISSUER_URL = "https://city.example/issuer"
+VCT = "https://city.example/credentials/ResidentIdentityCredential"
+
+
+class CountingRandomness:
+    """Deterministic, never-repeating bytes (a hash of a counter): tests see stable, distinct values."""
+
+    def __init__(self, seed: str = "t") -> None:
+        self.seed = seed
+        self.count = 0
+
+    def token_bytes(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            self.count += 1
+            out += hashlib.sha256(f"{self.seed}:{self.count}".encode()).digest()
+        return out[:n]
+
+
+class RepeatingRandomness:
+    """A broken source that always returns the same bytes."""
+
+    def token_bytes(self, n: int) -> bytes:
+        return b"\x07" * n
+
+
+class EnclaveSigner:
+    """A Signer that is not a Key: stands in for a phone's secure enclave."""
+
+    def __init__(self, key: Key) -> None:
+        self._key = key
+
+    @property
+    def alg(self) -> str:
+        return "ES256"
+
+    @property
+    def kid(self) -> str | None:
+        return None
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
+
+
+@pytest.fixture
+def randomness() -> CountingRandomness:
+    return CountingRandomness()
+
+
+@pytest.fixture(scope="session")
+def city_key() -> Key:
+    return Key.generate("secp256k1").with_kid(f"{CITY_DID}#controller")
+
+
+@pytest.fixture(scope="session")
+def service_key() -> Key:
+    return Key.generate("secp256k1").with_kid(f"{SERVICE_DID}#controller")
+
+
+@pytest.fixture(scope="session")
+def other_key() -> Key:
+    return Key.generate("secp256k1").with_kid(f"{OTHER_DID}#controller")
+
+
+@pytest.fixture
+def device_key() -> Key:
+    return Key.generate("P-256")
+
+
+RESIDENT_CLAIMS: dict[str, Any] = {
+    "given_name": "Hanako",
+    "family_name": "Yamada",
+    "birthdate": "1990-04-01",
+    "age_equal_or_over": {"18": True, "65": False},
+    "address": {"locality": "Tsukuba", "postal_code": "305-0005", "street_address": "1-1 Tennodai"},
+    "nationalities": ["JP", "FR"],
+}
+DISCLOSABLE: list[tuple[Any, ...]] = [
+    ("given_name",),
+    ("family_name",),
+    ("birthdate",),
+    ("age_equal_or_over",),
+    ("age_equal_or_over", "18"),
+    ("age_equal_or_over", "65"),
+    ("address",),
+    ("address", "locality"),
+    ("address", "postal_code"),
+    ("address", "street_address"),
+    ("nationalities", None),
+]
