@@ -1,0 +1,94 @@
+"""Request parsing and response helpers the handlers share (no business logic here)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from vcsdk._b64 import b64url_encode
+from vcsdk._json import parse_json_object
+from vcsdk.errors import InvalidInputError
+from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, SETTINGS
+from wallet_server.errors import RateLimitedError
+from wallet_server.services import Administrator, AdminRole, Principal
+
+__all__ = ["authenticate", "etag_json", "query_int", "read_json", "request_url", "require_admin"]
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object.
+
+    :raises InvalidInputError: wrong content type, not UTF-8 JSON, duplicate names, not an object.
+    """
+    if request.content_type != "application/json":
+        raise InvalidInputError("send the body as application/json")
+    body = await request.read()  # aiohttp raises 413 past client_max_size
+    return parse_json_object(body, what="request body")
+
+
+def query_int(request: web.Request, name: str, *, default: int) -> int:
+    """An integer query parameter.
+
+    :raises InvalidInputError: if present and not a plain decimal integer.
+    """
+    text = request.query.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or len(text) > 6:
+        raise InvalidInputError(f"{name} must be a positive integer")
+    return int(text)
+
+
+def request_url(request: web.Request) -> str:
+    """The URL the client used, for DPoP ``htu``: the configured public base URL plus the raw path."""
+    base = request.app[SETTINGS].public_base_url
+    origin = base.rstrip("/") if base else f"{request.scheme}://{request.host}"
+    return origin + request.rel_url.raw_path
+
+
+async def authenticate(request: web.Request) -> Principal:
+    """The resident and device behind a DPoP-authenticated request; applies the per-device rate limit.
+
+    :raises AuthenticationError: see :meth:`AuthService.authenticate`.
+    :raises RateLimitedError: this device sent too many requests.
+    """
+    principal = await request.app[AUTH].authenticate(
+        authorization=request.headers.get("Authorization"),
+        dpop=request.headers.getall("DPoP", []),
+        method=request.method,
+        url=request_url(request),
+    )
+    wait = await request.app[DEVICE_LIMITER].acquire(principal.device_id)
+    if wait is not None:
+        raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
+    return principal
+
+
+def require_admin(request: web.Request, role: AdminRole) -> Administrator:
+    """:raises AuthenticationError: no or bad admin token. :raises ForbiddenError: lacks ``role``."""
+    return request.app[ADMIN].authenticate(request.headers.get("Authorization"), role=role)
+
+
+def _etag(body: bytes) -> str:
+    return '"' + b64url_encode(hashlib.sha256(body).digest()[:18]) + '"'
+
+
+def _matches(header: str, etag: str) -> bool:
+    # RFC 9110 §13.1.2: If-None-Match uses the weak comparison.
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def etag_json(request: web.Request, value: Any, *, status: int = 200) -> web.Response:
+    """A JSON response with a strong ``ETag``; ``304 Not Modified`` if ``If-None-Match`` matches."""
+    body = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    etag = _etag(body)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    condition = request.headers.get("If-None-Match")
+    if condition is not None and _matches(condition, etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)

@@ -1,0 +1,133 @@
+"""The application factory: ``create_app(settings)``; state under ``AppKey``s, resources in ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from wallet_server.appkeys import (
+    ADMIN,
+    AUTH,
+    CLOCK,
+    CREDENTIALS,
+    DEVICE_LIMITER,
+    DEVICES,
+    IP_LIMITER,
+    OPENAPI,
+    SETTINGS,
+    STORE,
+)
+from wallet_server.middleware import MIDDLEWARES
+from wallet_server.openapi import build_openapi
+from wallet_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from wallet_server.routes import add_routes
+from wallet_server.services import (
+    AdminService,
+    AuthService,
+    Clock,
+    CredentialService,
+    DeviceService,
+    LocalKeyProvider,
+)
+from wallet_server.settings import Settings
+from wallet_server.storage import open_store
+
+__all__ = ["create_app", "system_clock"]
+
+log = logging.getLogger("wallet_server")
+PURGE_INTERVAL_SECONDS = 60.0
+
+
+def system_clock() -> datetime:
+    """The production clock: now, in UTC."""
+    return datetime.now(UTC)
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings, clock = app[SETTINGS], app[CLOCK]
+    store = await open_store(settings.database_url, schema=settings.database_schema)
+    keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
+    app[STORE] = store
+    app[AUTH] = AuthService(
+        store,
+        signing_keys=settings.token_signing_keys,
+        issuer=settings.issuer,
+        clock=clock,
+        access_ttl=settings.access_token_ttl,
+        refresh_ttl=settings.refresh_token_ttl,
+        challenge_ttl=settings.challenge_ttl,
+        dpop_max_age=settings.dpop_max_age,
+    )
+    app[DEVICES] = DeviceService(store, clock=clock, max_devices=settings.max_devices)
+    app[CREDENTIALS] = CredentialService(store, keys=keys, clock=clock)
+    app[ADMIN] = AdminService(
+        store, keys=keys, tokens=settings.admin_tokens, clock=clock, enrolment_ttl=settings.enrolment_code_ttl
+    )
+    try:
+        yield
+    finally:
+        await store.close()
+
+
+async def _rate_limiters(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    ip: RateLimiter
+    device: RateLimiter
+    if settings.redis_url:
+        import redis.asyncio as redis
+
+        ip = RedisRateLimiter(redis.from_url(settings.redis_url), settings.ip_rate_limit, prefix="wallet:rl:ip")
+        device = RedisRateLimiter(
+            redis.from_url(settings.redis_url), settings.device_rate_limit, prefix="wallet:rl:dev"
+        )
+    else:
+        ip = InProcessRateLimiter(settings.ip_rate_limit)
+        device = InProcessRateLimiter(settings.device_rate_limit)
+    app[IP_LIMITER], app[DEVICE_LIMITER] = ip, device
+    try:
+        yield
+    finally:
+        await ip.close()
+        await device.close()
+
+
+async def _purge_loop(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+        try:
+            await app[STORE].purge_expired(now=app[CLOCK]())
+        except Exception:  # keep purging later; a failed round loses nothing
+            log.warning("purging expired nonces and tokens failed", extra={"event": "purge_failed"})
+
+
+async def _purger(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_purge_loop(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
+    """Build the wallet server application.
+
+    :param settings: loaded once by the entry point (:func:`wallet_server.settings.load_settings`).
+    :param clock: returns the current UTC time (tests may pass a fixed one).
+    :return: an aiohttp application; the database opens when it starts and closes when it stops.
+    """
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.client_max_size)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[OPENAPI] = build_openapi(server_url=settings.public_base_url)
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_rate_limiters)
+    app.cleanup_ctx.append(_purger)
+    add_routes(app)
+    return app

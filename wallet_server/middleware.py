@@ -1,0 +1,171 @@
+"""Request ids, access logs, CORS, per-IP rate limits and the one error → problem+json mapping."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from vcsdk.errors import StorageError, VcsdkError
+from wallet_server.appkeys import IP_LIMITER, SETTINGS
+from wallet_server.errors import DpopProofError, RateLimitedError
+
+__all__ = ["MIDDLEWARES", "problem_response"]
+
+access_log = logging.getLogger("wallet_server.access")
+error_log = logging.getLogger("wallet_server.errors")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_HTTP_CODES = {
+    400: "invalid_input",
+    401: "authentication_failed",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+_ALLOW_HEADERS = "Authorization, DPoP, Content-Type, If-None-Match, X-Request-Id"
+_EXPOSE_HEADERS = "ETag, X-Request-Id, Retry-After, WWW-Authenticate, Location"
+_UNPROTECTED = frozenset({"/health"})
+
+
+def problem_response(
+    request: web.Request, status: int, code: str, detail: str, *, headers: dict[str, str] | None = None
+) -> web.Response:
+    """An RFC 9457 problem body with our stable ``code`` and the request id."""
+    body: dict[str, Any] = {
+        "type": f"urn:vcsdk:problem:{code}",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request.get("request_id", ""),
+    }
+    response = web.json_response(body, status=status, content_type="application/problem+json", headers=headers)
+    return response
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id (``X-Request-Id`` in, or a new one) and a one-line access log without personal data."""
+    incoming = request.headers.get("X-Request-Id", "")
+    request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
+    request["request_id"] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    finally:
+        resource = request.match_info.route.resource
+        access_log.info(
+            "request",
+            extra={
+                "event": "request",
+                "request_id": request_id,
+                "method": request.method,
+                # The route template, not the path: no ids or tokens end up in logs.
+                "route": resource.canonical if resource is not None else "(unmatched)",
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CORS for the configured app origins only; answers preflights itself."""
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and origin in request.app[SETTINGS].cors_origins
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        if not allowed:
+            return problem_response(request, 403, "forbidden", "this origin may not call the API")
+        return web.Response(
+            status=204,
+            headers={
+                "Access-Control-Allow-Origin": origin or "",
+                "Access-Control-Allow-Methods": "GET, POST, DELETE",
+                "Access-Control-Allow-Headers": _ALLOW_HEADERS,
+                "Access-Control-Max-Age": "600",
+                "Vary": "Origin",
+            },
+        )
+    response = await handler(request)
+    if allowed:
+        response.headers["Access-Control-Allow-Origin"] = origin or ""
+        response.headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
+        response.headers.add("Vary", "Origin")
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes ``application/problem+json``; unexpected ones are logged, never shown."""
+    try:
+        return await handler(request)
+    except VcsdkError as exc:
+        return _from_vcsdk(request, exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        return problem_response(request, exc.status, code, exc.reason, headers=headers)
+    except Exception:
+        error_log.exception(
+            "unhandled error", extra={"event": "unhandled_error", "request_id": request.get("request_id", "")}
+        )
+        return problem_response(
+            request, 500, "internal_error", "the server failed; report the request id if it happens again"
+        )
+
+
+def _from_vcsdk(request: web.Request, exc: VcsdkError) -> web.Response:
+    status = exc.http_status
+    headers: dict[str, str] = {}
+    if isinstance(exc, StorageError) and status >= 500:
+        status = 503
+        headers["Retry-After"] = "5"
+    if status >= 500:
+        error_log.error(
+            "service failure",
+            extra={"event": "service_error", "request_id": request.get("request_id", ""), "code": exc.code},
+        )
+    if status == 401:
+        if request.path.startswith("/admin/"):
+            headers["WWW-Authenticate"] = 'Bearer realm="admin"'
+        else:
+            error = "invalid_dpop_proof" if isinstance(exc, DpopProofError) else "invalid_token"
+            headers["WWW-Authenticate"] = f'DPoP algs="ES256", error="{error}"'
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(max(1, round(exc.retry_after + 0.5)))
+    return problem_response(request, status, exc.code, exc.message, headers=headers or None)
+
+
+@web.middleware
+async def ip_rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Per-client-address token bucket (the load balancer's forwarded address when configured)."""
+    if request.path in _UNPROTECTED:
+        return await handler(request)
+    header = request.app[SETTINGS].forwarded_for_header
+    address = request.remote or "unknown"
+    if header is not None and header in request.headers:
+        address = request.headers[header].split(",")[-1].strip() or address
+    wait = await request.app[IP_LIMITER].acquire(address)
+    if wait is not None:
+        raise RateLimitedError("too many requests from this address; slow down", retry_after=wait)
+    return await handler(request)
+
+
+#: Outermost first: request id and log, CORS, errors, then the rate limit inside the error mapping.
+MIDDLEWARES = (request_context, cors, errors, ip_rate_limit)

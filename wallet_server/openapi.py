@@ -1,0 +1,129 @@
+"""The OpenAPI 3.1 document, generated from the route table and :data:`wallet_server.schemas.SCHEMAS`."""
+
+from __future__ import annotations
+
+import html
+import re
+from http import HTTPStatus
+from typing import Any
+
+from vcsdk import __version__
+from wallet_server.routes import ROUTES, Route
+from wallet_server.schemas import SCHEMAS
+
+__all__ = ["build_openapi", "render_docs"]
+
+_PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_QUERY: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+    "cursor": {"type": "string", "maxLength": 200, "description": "Opaque; pass back `next_cursor`."},
+}
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {"description": HTTPStatus(status).phrase, "content": _PROBLEM}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.handler.__name__,
+        "summary": route.summary,
+        "tags": [route.tag],
+    }
+    params: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+        for name in re.findall(r"\{(\w+)\}", route.path)
+    ]
+    params += [{"name": q, "in": "query", "required": False, "schema": _QUERY[q]} for q in route.query]
+    if route.etag:
+        params.append({"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}})
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.body}"}}},
+        }
+    ok: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
+    if route.response is not None:
+        ok["content"] = {"application/json": {"schema": {"$ref": f"#/components/schemas/{route.response}"}}}
+    elif route.path == "/openapi.json":
+        ok["content"] = {"application/json": {"schema": {"type": "object"}}}
+    elif route.path == "/docs":
+        ok["content"] = {"text/html": {"schema": {"type": "string"}}}
+    responses: dict[str, Any] = {str(route.status): ok}
+    if route.etag:
+        responses["304"] = {"description": "Not Modified (the If-None-Match ETag still matches)"}
+    errors = {400, 429, *route.errors}
+    if route.body is not None:
+        errors.add(413)
+    if route.auth != "none":
+        errors.add(401)
+    if route.auth in ("operator", "issuer"):
+        errors.add(403)
+        op["security"] = [{"adminToken": []}]
+    elif route.auth in ("dpop", "dpop-refresh"):
+        op["security"] = [{"dpop": []}]
+    for status in sorted(errors):
+        responses[str(status)] = _problem(status)
+    op["responses"] = responses
+    return op
+
+
+def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for every route in the table."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vcsdk wallet server",
+            "version": __version__,
+            "description": (
+                "Backend of the city's wallet app. Devices authenticate with their P-256 key: "
+                "login by signing a challenge, then `Authorization: DPoP <access token>` and a "
+                "`DPoP` proof (RFC 9449) on every request. Errors are RFC 9457 problem details."
+            ),
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "dpop": {
+                    "type": "http",
+                    "scheme": "DPoP",
+                    "description": "Access token in `Authorization: DPoP <token>` plus a `DPoP` proof JWT "
+                    "(typ dpop+jwt, ES256, jwk header; claims htm, htu, iat, jti, ath).",
+                },
+                "adminToken": {"type": "http", "scheme": "bearer", "description": "City admin API token."},
+            },
+        },
+    }
+    if server_url:
+        doc["servers"] = [{"url": server_url}]
+    return doc
+
+
+def render_docs(doc: dict[str, Any]) -> str:
+    """A self-contained HTML page listing every operation (no scripts, no outside assets)."""
+    rows = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            auth = ", ".join(next(iter(s)) for s in op.get("security", [])) or "none"
+            statuses = ", ".join(op["responses"])
+            rows.append(
+                f"<tr><td><code>{html.escape(method.upper())}</code></td><td><code>{html.escape(path)}</code></td>"
+                f"<td>{html.escape(op['summary'])}</td><td>{html.escape(auth)}</td><td>{html.escape(statuses)}</td></tr>"
+            )
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>vcsdk wallet API</title>"
+        "<style>body{font-family:system-ui;margin:2em}td,th{padding:.3em .8em;text-align:left}"
+        "tr:nth-child(even){background:#f4f4f4}</style>"
+        f"<h1>{html.escape(doc['info']['title'])} {html.escape(doc['info']['version'])}</h1>"
+        f"<p>{html.escape(doc['info']['description'])}</p>"
+        "<p>Machine-readable: <a href=/openapi.json>/openapi.json</a> (OpenAPI 3.1).</p>"
+        "<table><tr><th>method</th><th>path</th><th>what</th><th>auth</th><th>answers</th></tr>"
+        + "".join(rows)
+        + "</table></html>"
+    )

@@ -1,0 +1,242 @@
+"""The one route table. Each handler: validate input → call a service → serialise.
+
+The table also drives the OpenAPI document (:mod:`wallet_server.openapi`): a route's auth kind,
+body schema, answer schema and possible errors are declared next to its handler. Routes for offers,
+presentations and receipts are added here, with their own services, as those SDK parts land.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+
+from wallet_server._http import authenticate, etag_json, query_int, read_json, request_url, require_admin
+from wallet_server.appkeys import ADMIN, AUTH, CREDENTIALS, DEVICES, OPENAPI
+from wallet_server.schemas import (
+    challenge_json,
+    credential_json,
+    credential_summary_json,
+    device_json,
+    enrolment_code_json,
+    resident_json,
+    tokens_json,
+)
+
+__all__ = ["ROUTES", "Route", "add_routes"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Auth = Literal["none", "dpop", "dpop-refresh", "operator", "issuer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One operation: what it answers and what it needs, for the router and the OpenAPI document."""
+
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    auth: Auth = "none"
+    body: str | None = None
+    response: str | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    query: tuple[str, ...] = ()
+    etag: bool = False
+
+
+# -- public ------------------------------------------------------------------------------------
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
+async def docs_page(request: web.Request) -> web.Response:
+    from wallet_server.openapi import render_docs
+
+    return web.Response(text=render_docs(request.app[OPENAPI]), content_type="text/html")
+
+
+# -- enrolment and login ---------------------------------------------------------------------
+
+
+async def enrol(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    device = await request.app[DEVICES].enrol(body.get("code"), body.get("public_jwk"), body.get("name"))
+    return web.json_response({"resident_id": device.resident_id, "device": device_json(device)}, status=201)
+
+
+async def challenge(request: web.Request) -> web.Response:
+    return web.json_response(challenge_json(await request.app[AUTH].challenge()))
+
+
+async def token(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    tokens = await request.app[AUTH].login(body.get("device_id", ""), body.get("assertion", ""))
+    return web.json_response(tokens_json(tokens), headers={"Cache-Control": "no-store"})
+
+
+async def refresh(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    tokens = await request.app[AUTH].refresh(
+        body.get("refresh_token", ""),
+        dpop=request.headers.getall("DPoP", []),
+        method=request.method,
+        url=request_url(request),
+    )
+    return web.json_response(tokens_json(tokens), headers={"Cache-Control": "no-store"})
+
+
+async def logout(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    await request.app[AUTH].logout(principal, body.get("refresh_token", ""))
+    return web.Response(status=204)
+
+
+# -- resident ----------------------------------------------------------------------------------
+
+
+async def me(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return web.json_response({"resident_id": principal.resident_id, "device_id": principal.device_id})
+
+
+async def list_devices(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    devices = await request.app[DEVICES].list(principal)
+    return etag_json(request, {"items": [device_json(d) for d in devices]})
+
+
+async def add_device(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    device = await request.app[DEVICES].add(principal, body.get("public_jwk"), body.get("name"))
+    return web.json_response(device_json(device), status=201)
+
+
+async def remove_device(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    await request.app[DEVICES].remove(principal, request.match_info["device_id"])
+    return web.Response(status=204)
+
+
+async def list_credentials(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    limit = query_int(request, "limit", default=20)
+    page = await request.app[CREDENTIALS].list(principal, limit=limit, cursor=request.query.get("cursor"))
+    items = [credential_summary_json(c) for c in page.items]
+    return etag_json(request, {"items": items, "next_cursor": page.next_cursor})
+
+
+async def store_credential(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    view = await request.app[CREDENTIALS].put(
+        principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata")
+    )
+    return web.json_response(credential_summary_json(view), status=201)
+
+
+async def get_credential(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    view = await request.app[CREDENTIALS].get(principal, request.match_info["credential_id"])
+    return etag_json(request, credential_json(view))
+
+
+async def delete_credential(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    await request.app[CREDENTIALS].delete(principal, request.match_info["credential_id"])
+    return web.Response(status=204)
+
+
+# -- city admin --------------------------------------------------------------------------------
+
+
+async def issue_enrolment_code(request: web.Request) -> web.Response:
+    admin = require_admin(request, "operator")
+    body = await read_json(request)
+    issued = await request.app[ADMIN].issue_enrolment_code(admin, resident_id=body.get("resident_id"))
+    return web.json_response(enrolment_code_json(issued), status=201, headers={"Cache-Control": "no-store"})
+
+
+async def list_residents(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    limit = query_int(request, "limit", default=50)
+    page = await request.app[ADMIN].list_residents(limit=limit, cursor=request.query.get("cursor"))
+    return etag_json(request, {"items": [resident_json(r) for r in page.items], "next_cursor": page.next_cursor})
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/health", health, "Liveness check", "meta", response="Health"),
+    Route("GET", "/openapi.json", openapi_document, "This OpenAPI 3.1 document", "meta"),
+    Route("GET", "/docs", docs_page, "Human-readable API reference", "meta"),
+    Route(
+        "POST", "/v1/enrolment", enrol, "Register a resident's first device with a one-time enrolment code", "auth",
+        body="EnrolmentRequest", response="Enrolment", status=201, errors=(404, 409),
+    ),
+    Route("POST", "/v1/auth/challenge", challenge, "Get a single-use login nonce", "auth", response="Challenge"),
+    Route(
+        "POST", "/v1/auth/token", token, "Log in: exchange a signed challenge for DPoP-bound tokens", "auth",
+        body="TokenRequest", response="Tokens", errors=(401,),
+    ),
+    Route(
+        "POST", "/v1/auth/refresh", refresh, "Rotate a refresh token (needs a DPoP proof)", "auth",
+        auth="dpop-refresh", body="RefreshRequest", response="Tokens", errors=(401,),
+    ),
+    Route(
+        "POST", "/v1/auth/logout", logout, "End the login a refresh token belongs to", "auth",
+        auth="dpop", body="RefreshRequest", status=204, errors=(404,),
+    ),
+    Route("GET", "/v1/me", me, "Who is calling", "resident", auth="dpop", response="Me"),
+    Route(
+        "GET", "/v1/devices", list_devices, "List the resident's devices", "resident",
+        auth="dpop", response="DeviceList", etag=True,
+    ),
+    Route(
+        "POST", "/v1/devices", add_device, "Register another device of the calling resident", "resident",
+        auth="dpop", body="DeviceCreate", response="Device", status=201, errors=(409,),
+    ),
+    Route(
+        "DELETE", "/v1/devices/{device_id}", remove_device, "Remove a device; its tokens stop working", "resident",
+        auth="dpop", status=204, errors=(404,),
+    ),
+    Route(
+        "GET", "/v1/credentials", list_credentials, "List the resident's credentials (metadata)", "resident",
+        auth="dpop", response="CredentialPage", query=("limit", "cursor"), etag=True,
+    ),
+    Route(
+        "POST", "/v1/credentials", store_credential, "Store a credential, encrypted at rest", "resident",
+        auth="dpop", body="CredentialCreate", response="CredentialSummary", status=201,
+    ),
+    Route(
+        "GET", "/v1/credentials/{credential_id}", get_credential, "Get one credential with its raw token",
+        "resident", auth="dpop", response="Credential", errors=(404,), etag=True,
+    ),
+    Route(
+        "DELETE", "/v1/credentials/{credential_id}", delete_credential, "Delete a credential", "resident",
+        auth="dpop", status=204, errors=(404,),
+    ),
+    Route(
+        "POST", "/admin/v1/enrolment-codes", issue_enrolment_code, "Issue a one-time enrolment code", "admin",
+        auth="operator", body="EnrolmentCodeRequest", response="EnrolmentCode", status=201, errors=(404,),
+    ),
+    Route(
+        "GET", "/admin/v1/residents", list_residents, "List residents (metadata only)", "admin",
+        auth="operator", response="ResidentPage", query=("limit", "cursor"), etag=True,
+    ),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every route of :data:`ROUTES` on ``app``."""
+    app.router.add_routes([web.route(r.method, r.path, r.handler) for r in ROUTES])

@@ -1,0 +1,222 @@
+"""Server settings: one frozen dataclass, loaded only by the entry point (file, environment, flags).
+
+Library code never reads the environment; :func:`load_settings` takes the environment as an
+argument so the entry point is the one place that passes ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, cast
+
+from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.errors import InvalidInputError
+from vcsdk.keys import Key
+from wallet_server.ratelimit import RateLimit
+from wallet_server.services.admin import AdminRole, AdminToken
+
+__all__ = ["ENV_PREFIX", "Settings", "add_arguments", "load_settings"]
+
+ENV_PREFIX = "VCSDK_WALLET_"
+log = logging.getLogger("wallet_server.settings")
+_IP_LIMIT = RateLimit(rate=20.0, burst=100)
+_DEVICE_LIMIT = RateLimit(rate=5.0, burst=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the server is configured with. ``repr`` never shows keys or token digests.
+
+    :param database_url: ``sqlite:///file.db`` (default) or ``postgresql://user@host/db``.
+    :param database_schema: PostgreSQL schema for the tables (default: the user's search path).
+    :param rpc_url: an Ethereum JSON-RPC endpoint; ``None`` uses the embedded in-process chain.
+    :param issuer: ``iss``/``aud`` of access tokens and the ``aud`` of login assertions.
+    :param public_base_url: the URL clients use (``https://wallet.city.example``); DPoP ``htu`` is
+        checked against it. ``None`` takes scheme and host from each request (development).
+    :param token_signing_keys: private P-256 keys; the first signs access tokens, all verify.
+    :param data_keys: server keys (id → 32 bytes) that wrap residents' data keys.
+    :param current_data_key: the id in ``data_keys`` new data keys are wrapped with.
+    :param admin_tokens: city admin credentials (SHA-256 of each token, and roles).
+    :param cors_origins: origins of the app allowed to call the API from a browser.
+    :param forwarded_for_header: a header the load balancer sets to the client address
+        (its last entry is used); ``None`` uses the socket peer.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///wallet.sqlite3"
+    database_schema: str | None = None
+    rpc_url: str | None = None
+    issuer: str = "vcsdk-wallet"
+    public_base_url: str | None = None
+    token_signing_keys: tuple[Key, ...] = field(default=(), repr=False)
+    data_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    current_data_key: str = ""
+    admin_tokens: tuple[AdminToken, ...] = field(default=(), repr=False)
+    cors_origins: tuple[str, ...] = ()
+    client_max_size: int = 256 * 1024
+    ip_rate_limit: RateLimit = _IP_LIMIT
+    device_rate_limit: RateLimit = _DEVICE_LIMIT
+    redis_url: str | None = None
+    forwarded_for_header: str | None = None
+    access_token_ttl: timedelta = timedelta(minutes=5)
+    refresh_token_ttl: timedelta = timedelta(days=30)
+    challenge_ttl: timedelta = timedelta(minutes=2)
+    dpop_max_age: timedelta = timedelta(seconds=60)
+    enrolment_code_ttl: timedelta = timedelta(hours=72)
+    max_devices: int = 10
+    log_level: str = "INFO"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line flags of ``python -m wallet_server`` and ``vcsdk serve``."""
+    parser.add_argument("--config", type=Path, help="a TOML settings file")
+    parser.add_argument("--database", dest="database_url", help="sqlite:///file.db or postgresql://user@host/db")
+    parser.add_argument("--database-schema", help="PostgreSQL schema for the tables")
+    parser.add_argument("--rpc-url", help="Ethereum JSON-RPC endpoint (default: the embedded chain)")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--public-base-url", help="the URL clients use, e.g. https://wallet.city.example")
+    parser.add_argument("--redis-url", help="share rate limits through Redis, e.g. redis://127.0.0.1:6379/0")
+    parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed app origin (repeat)")
+    parser.add_argument("--keys-file", type=Path, help="development keys file (made if missing); SQLite only")
+
+
+def _parse_data_keys(value: Any) -> tuple[tuple[str, bytes], ...]:
+    # "id:base64url,id2:base64url" (env) or {"id": "base64url"} (file); the first is current.
+    items = value.items() if isinstance(value, Mapping) else (p.split(":", 1) for p in str(value).split(",") if p)
+    out = []
+    for kid, text in items:
+        key = b64url_decode(str(text).strip(), what="data key")
+        if len(key) != 32:
+            raise InvalidInputError("each data key must be 32 bytes, base64url encoded")
+        out.append((str(kid).strip(), key))
+    return tuple(out)
+
+
+def _parse_admin_tokens(value: Any) -> tuple[AdminToken, ...]:
+    # "name:sha256hex:role+role,…" (env) or [{"name", "sha256", "roles"}] (file)
+    entries: list[tuple[str, str, list[str]]] = []
+    if isinstance(value, list):
+        entries = [(str(e["name"]), str(e["sha256"]), [str(r) for r in e["roles"]]) for e in value]
+    else:
+        for part in str(value).split(","):
+            if part:
+                name, digest, role_text = part.split(":", 2)
+                entries.append((name, digest, role_text.split("+")))
+    out = []
+    for name, digest, roles in entries:
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise InvalidInputError("admin token sha256 must be 64 lowercase hex digits")
+        if not roles or any(r not in ("issuer", "operator") for r in roles):
+            raise InvalidInputError("admin token roles must be issuer and/or operator")
+        out.append(AdminToken(name, digest, frozenset(cast(list[AdminRole], roles))))
+    return tuple(out)
+
+
+def _parse_signing_keys(value: Any) -> tuple[Key, ...]:
+    raw = value if isinstance(value, list) else [value]
+    keys = tuple(Key.from_jwk(v if isinstance(v, dict) else json.loads(v)) for v in raw)
+    if any(not k.is_private or k.curve != "P-256" for k in keys):
+        raise InvalidInputError("token signing keys must be private P-256 JWKs")
+    return keys
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("port", "client_max_size", "max_devices"):
+        return int(value)
+    if name == "cors_origins":
+        return tuple(value) if isinstance(value, list) else tuple(o for o in str(value).split(",") if o)
+    if name == "data_keys":
+        return _parse_data_keys(value)
+    if name == "admin_tokens":
+        return _parse_admin_tokens(value)
+    if name == "token_signing_keys":
+        return _parse_signing_keys(value)
+    if name in ("ip_rate_limit", "device_rate_limit"):
+        rate, burst = (value["rate"], value["burst"]) if isinstance(value, Mapping) else str(value).split("/")
+        return RateLimit(float(rate), int(burst))
+    if name.endswith("_ttl") or name == "dpop_max_age":
+        return timedelta(seconds=float(value))
+    return None if value == "" else str(value)
+
+
+_FIELDS = [f for f in Settings.__dataclass_fields__ if f != "current_data_key"]
+
+
+def _dev_keys(path: Path) -> dict[str, Any]:
+    """Development only: keep generated keys in a 0600 file next to the SQLite database."""
+    if path.exists():
+        loaded: dict[str, Any] = json.loads(path.read_text())
+        return loaded
+    admin_token = secrets.token_urlsafe(32)
+    digest = hashlib.sha256(admin_token.encode()).hexdigest()
+    data = {
+        "token_signing_keys": [Key.generate("P-256").private_jwk()],
+        "data_keys": {"dev-1": b64url_encode(os.urandom(32))},
+        "admin_tokens": [{"name": "dev-admin", "sha256": digest, "roles": ["issuer", "operator"]}],
+        # For the developer to call the admin API with; the server itself uses only the digest.
+        "dev_admin_token": admin_token,
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    log.warning("development keys written to a new keys file; never use them in production")
+    return data
+
+
+def load_settings(args: argparse.Namespace | None, environ: Mapping[str, str]) -> Settings:
+    """Build :class:`Settings` from, in rising precedence, defaults, a TOML file, the environment
+    (``VCSDK_WALLET_<FIELD>``) and command-line flags.
+
+    Without configured keys and with a SQLite database, development keys are generated into a
+    0600 file beside the database (``<db>.keys.json``); a PostgreSQL deployment must configure
+    ``token_signing_keys`` and ``data_keys``.
+
+    :raises InvalidInputError: on a malformed value or missing production keys.
+    :return: the settings.
+    """
+    values: dict[str, Any] = {}
+    config = getattr(args, "config", None) or environ.get(f"{ENV_PREFIX}CONFIG")
+    if config:
+        with Path(config).open("rb") as fh:
+            values.update(tomllib.load(fh))
+    for name in _FIELDS:
+        env = environ.get(f"{ENV_PREFIX}{name.upper()}")
+        if env is not None:
+            values[name] = env
+    for name in _FIELDS:
+        flag = getattr(args, name, None) if args is not None else None
+        if flag is not None:
+            values[name] = flag
+    unknown = set(values) - set(_FIELDS)
+    if unknown:
+        raise InvalidInputError(f"unknown settings: {', '.join(sorted(unknown))}")
+    try:
+        typed = {name: _coerce(name, value) for name, value in values.items()}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidInputError(f"a setting has the wrong shape: {type(exc).__name__}") from None
+    settings = Settings(**typed)
+    if not settings.token_signing_keys or not settings.data_keys:
+        if not settings.database_url.startswith("sqlite:"):
+            raise InvalidInputError("configure token_signing_keys and data_keys (see docs/operations.md)")
+        keys_file = getattr(args, "keys_file", None) or Path(settings.database_url.split("///", 1)[-1] + ".keys.json")
+        dev = _dev_keys(Path(keys_file))
+        settings = replace(
+            settings,
+            token_signing_keys=settings.token_signing_keys or _parse_signing_keys(dev["token_signing_keys"]),
+            data_keys=settings.data_keys or _parse_data_keys(dev["data_keys"]),
+            admin_tokens=settings.admin_tokens or _parse_admin_tokens(dev["admin_tokens"]),
+        )
+    return replace(settings, current_data_key=settings.current_data_key or settings.data_keys[0][0])
+
+
