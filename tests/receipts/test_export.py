@@ -74,7 +74,7 @@ def test_csv_and_json_state_the_parameters() -> None:
     text = stats.to_csv()
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert "# epsilon=0.5" in comments and "# k_threshold=3" in comments
-    rows = list(csv.DictReader(io.StringIO("\n".join(l for l in text.splitlines() if not l.startswith("#")))))
+    rows = list(csv.DictReader(io.StringIO("\n".join(x for x in text.splitlines() if not x.startswith("#")))))
     assert len(rows) == len(body["cells"])
     assert all(int(r["count"]) >= 3 for r in rows)
     # No pseudonym and no receipt id ever appears in the export.

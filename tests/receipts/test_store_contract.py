@@ -1,0 +1,116 @@
+"""One contract suite for the outbox store, run on real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.receipts._factories import T0, make_consent, make_receipt, service_key
+from vcsdk.errors import ConflictError, NotFoundError
+from vcsdk.receipts import ConsentRecord, MerkleTree, peek_access_receipt, receipt_leaf
+from vcsdk.receipts.outbox import Batch, ReceiptStore, StoredReceipt
+
+KEY = service_key()
+CONSENT = make_consent()
+
+
+def stored(i: int, *, consent: ConsentRecord = CONSENT, purpose: str = "age_check") -> StoredReceipt:
+    token = make_receipt(KEY, consent, receipt_id=f"r{i:03d}", purpose=purpose, at=T0 + timedelta(minutes=i))
+    salt = bytes([i]) * 32
+    return StoredReceipt(
+        receipt=peek_access_receipt(token),
+        salt=salt,
+        leaf=receipt_leaf(token.encode(), salt),
+        stored_at=T0 + timedelta(minutes=i, seconds=1),
+    )
+
+
+async def test_add_get_idempotent_and_conflict(receipt_store: ReceiptStore) -> None:
+    first = stored(1)
+    assert await receipt_store.add_receipt(first) == first
+    assert await receipt_store.add_receipt(first) == first
+    got = await receipt_store.get_receipt("r001")
+    assert got == first and got.batch_id is None
+    other = stored(2)
+    clash = StoredReceipt(
+        receipt=other.receipt.__class__(**{**_fields(other.receipt), "receipt_id": "r001"}),
+        salt=other.salt,
+        leaf=other.leaf,
+        stored_at=other.stored_at,
+    )
+    with pytest.raises(ConflictError):
+        await receipt_store.add_receipt(clash)
+    with pytest.raises(NotFoundError):
+        await receipt_store.get_receipt("nope")
+
+
+def _fields(value: object) -> dict[str, object]:
+    return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
+
+
+async def test_queue_batches_and_leaves(receipt_store: ReceiptStore) -> None:
+    items = [stored(i) for i in range(5)]
+    for item in items:
+        await receipt_store.add_receipt(item)
+    queued = await receipt_store.queued_receipts(limit=3)
+    assert [r.receipt_id for r in queued] == ["r000", "r001", "r002"]
+    assert await receipt_store.count_queued() == 5
+    tree = MerkleTree([r.leaf for r in queued])
+    batch = Batch(batch_id=tree.batch_id, root=tree.root, size=3, state="pending", created_at=T0)
+    await receipt_store.create_batch(batch, [r.receipt_id for r in queued])
+    assert await receipt_store.count_queued() == 2
+    assert await receipt_store.batch_leaves(tree.batch_id) == [r.leaf for r in queued]
+    assert (await receipt_store.get_receipt("r002")).leaf_index == 2
+    assert await receipt_store.open_batches() == [batch]
+    # A receipt already in a batch cannot be put in another; nothing of the failed batch remains.
+    other = Batch(batch_id=bytes(32), root=bytes(32), size=2, state="pending", created_at=T0)
+    with pytest.raises(ConflictError):
+        await receipt_store.create_batch(other, ["r003", "r001"])
+    assert await receipt_store.count_queued() == 2
+    with pytest.raises(NotFoundError):
+        await receipt_store.get_batch(bytes(32))
+    await receipt_store.update_batch(tree.batch_id, state="pending", tx_hash="0xab", block_number=None, sent=True)
+    await receipt_store.update_batch(tree.batch_id, state="final", tx_hash="0xab", block_number=7, final_at=T0)
+    final = await receipt_store.get_batch(tree.batch_id)
+    assert (final.state, final.tx_hash, final.block_number, final.attempts, final.final_at) == (
+        "final",
+        "0xab",
+        7,
+        1,
+        T0,
+    )
+    assert await receipt_store.open_batches() == []
+    with pytest.raises(NotFoundError):
+        await receipt_store.update_batch(bytes(32), state="sent", tx_hash=None, block_number=None)
+
+
+async def test_list_filters(receipt_store: ReceiptStore) -> None:
+    other_resident = make_consent(record_id="consent-2", secret=bytes(range(1, 33)))
+    await receipt_store.add_receipt(stored(1))
+    await receipt_store.add_receipt(stored(2, purpose="library_membership"))
+    await receipt_store.add_receipt(stored(3, consent=other_resident))
+    mine = [CONSENT.resident_pseudonym]
+    assert [r.receipt_id for r in await receipt_store.list_receipts(pseudonyms=mine)] == ["r001", "r002"]
+    assert [r.receipt_id for r in await receipt_store.list_receipts(pseudonyms=mine, purpose="age_check")] == ["r001"]
+    since = await receipt_store.list_receipts(pseudonyms=mine, since=T0 + timedelta(minutes=2))
+    assert [r.receipt_id for r in since] == ["r002"]
+    until = await receipt_store.list_receipts(until=T0 + timedelta(minutes=2))
+    assert [r.receipt_id for r in until] == ["r001"]
+    assert await receipt_store.list_receipts(pseudonyms=[]) == []
+    assert len(await receipt_store.list_receipts(service_did=CONSENT.controller.did)) == 3
+
+
+async def test_consents_store_and_only_withdraw(receipt_store: ReceiptStore) -> None:
+    await receipt_store.put_consent(CONSENT)
+    await receipt_store.put_consent(CONSENT)
+    assert await receipt_store.get_consent("consent-1") == CONSENT
+    withdrawn = CONSENT.withdraw(now=T0 + timedelta(days=1))
+    await receipt_store.put_consent(withdrawn)
+    assert await receipt_store.get_consent("consent-1") == withdrawn
+    with pytest.raises(ConflictError):
+        await receipt_store.put_consent(CONSENT)
+    with pytest.raises(ConflictError):
+        await receipt_store.put_consent(make_consent(expires_at=None))
+    with pytest.raises(NotFoundError):
+        await receipt_store.get_consent("consent-9")

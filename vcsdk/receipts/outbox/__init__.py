@@ -1,0 +1,45 @@
+"""The receipt outbox: durable storage, Merkle batching anchored on chain, and the resident's view.
+
+This is the I/O side of :mod:`vcsdk.receipts`: a :class:`ReceiptStore` (SQLite by default,
+PostgreSQL for several servers), the :class:`AccessReceiptRegistry` contract client, the
+:class:`ReceiptOutbox` that accepts and anchors receipts, and the :class:`ResidentView`.
+"""
+
+from __future__ import annotations
+
+from vcsdk.receipts.outbox._chain import AccessReceiptRegistry, AnchorChain, load_registry_artifact
+from vcsdk.receipts.outbox._models import (
+    AnchoringState,
+    AnchorLocation,
+    Batch,
+    BatchState,
+    ReceiptEntry,
+    ReceiptEntryJson,
+    StoredReceipt,
+    TickReport,
+)
+from vcsdk.receipts.outbox._outbox import STEPS, ReceiptOutbox
+from vcsdk.receipts.outbox._postgres import PostgresReceiptStore
+from vcsdk.receipts.outbox._sqlite import SqliteReceiptStore
+from vcsdk.receipts.outbox._store import ReceiptStore
+from vcsdk.receipts.outbox._view import ResidentView
+
+__all__ = [
+    "STEPS",
+    "AccessReceiptRegistry",
+    "AnchorChain",
+    "AnchorLocation",
+    "AnchoringState",
+    "Batch",
+    "BatchState",
+    "PostgresReceiptStore",
+    "ReceiptEntry",
+    "ReceiptEntryJson",
+    "ReceiptOutbox",
+    "ReceiptStore",
+    "ResidentView",
+    "SqliteReceiptStore",
+    "StoredReceipt",
+    "TickReport",
+    "load_registry_artifact",
+]

@@ -1,0 +1,219 @@
+"""The durable outbox: accept receipts (stored before acknowledged), cut Merkle batches, anchor them.
+
+Anchoring is a small state machine per batch, driven by :meth:`ReceiptOutbox.tick`. Every step is
+safe to repeat after a crash at any point, because the chain is asked before anything is sent:
+
+1. receipts without a batch are cut into a batch once ``batch_size`` are queued or the oldest
+   waited ``max_age`` (one database transaction; the batch id derives from the batch's content);
+2. for each open batch the outbox looks for its ``BatchAnchored`` event on the canonical chain;
+   none and no transaction of ours still pending → send ``anchor`` (again). The contract treats
+   the same batch id and root as a no-op, so a repeated send never anchors twice;
+3. once the event's block has ``confirmations`` blocks on top, the batch and its receipts are final.
+   Until then a dropped or reorganised-away transaction is noticed (the event disappears) and re-sent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from vcsdk.errors import InvalidInputError, NotFoundError, RegistryError
+from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key
+from vcsdk.receipts._merkle import MAX_BATCH_SIZE, SALT_BYTES, MerkleTree, receipt_leaf
+from vcsdk.receipts._receipt import peek_access_receipt, verify_access_receipt
+from vcsdk.receipts._time import aware
+from vcsdk.receipts.outbox._chain import AnchorChain
+from vcsdk.receipts.outbox._models import Batch, StoredReceipt, TickReport
+from vcsdk.receipts.outbox._store import ReceiptStore
+
+__all__ = ["STEPS", "ReceiptOutbox"]
+
+#: The points of one anchoring round, in order, reported to ``on_step`` (for logs and crash tests).
+STEPS = ("batch_cut", "before_send", "after_send", "send_recorded", "confirmed", "final_recorded")
+
+_MAX_BATCHES_PER_TICK = 64
+
+
+class ReceiptOutbox:
+    """Accepts access receipts durably and anchors them on chain in Merkle batches.
+
+    :param store: where receipts, batches and consents live.
+    :param chain: the anchoring contract (:class:`AccessReceiptRegistry`).
+    :param batch_size: cut a batch when this many receipts are queued (at most 65,536).
+    :param max_age: or when the oldest queued receipt has waited this long.
+    :param confirmations: blocks (the anchoring block included) before a batch counts as final.
+    :param on_step: called with each name in :data:`STEPS` as anchoring passes it.
+    :param salt_source: returns fresh random salts; default ``secrets.token_bytes``.
+    """
+
+    def __init__(
+        self,
+        store: ReceiptStore,
+        chain: AnchorChain,
+        *,
+        batch_size: int = 1024,
+        max_age: timedelta = timedelta(minutes=5),
+        confirmations: int = 12,
+        on_step: Callable[[str], None] | None = None,
+        salt_source: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        if not 0 < batch_size <= MAX_BATCH_SIZE:
+            raise InvalidInputError(f"batch_size must be 1..{MAX_BATCH_SIZE}")
+        if confirmations < 1:
+            raise InvalidInputError("confirmations must be at least 1 (the anchoring block itself)")
+        self.store = store
+        self.chain = chain
+        self.batch_size = batch_size
+        self.max_age = max_age
+        self.confirmations = confirmations
+        self._on_step = on_step
+        self._salt_source = salt_source
+
+    def _step(self, name: str) -> None:
+        if self._on_step is not None:
+            self._on_step(name)
+
+    # -- accepting ---------------------------------------------------------------------------------
+
+    async def accept(
+        self,
+        token: str,
+        *,
+        service_key: Key,
+        now: datetime,
+        policy: AlgorithmPolicy = DEFAULT_POLICY,
+    ) -> StoredReceipt:
+        """Verify a receipt against its stored consent, then store it durably; acknowledge after this.
+
+        The same receipt again is accepted again (idempotent), so a service may retry.
+
+        :param token: the receipt the service returned.
+        :param service_key: the service's key resolved from its DID for the token's ``kid``.
+        :raises NotFoundError: if the consent it names is not stored.
+        :raises VerificationError: any check of :func:`~vcsdk.receipts.verify_access_receipt`, e.g.
+            :class:`~vcsdk.errors.ConsentWithdrawnError` for an access after a withdrawal.
+        :raises ConflictError: if another receipt with the same id is stored.
+        :return: the stored receipt, with its salt and leaf.
+        """
+        unverified = peek_access_receipt(token)
+        consent = await self.store.get_consent(unverified.consent_id)
+        receipt = verify_access_receipt(
+            token, consent=consent, service_key=service_key, now=now, policy=policy
+        )
+        salt = self._salt_source(SALT_BYTES)
+        stored = StoredReceipt(
+            receipt=receipt, salt=salt, leaf=receipt_leaf(receipt.to_bytes(), salt), stored_at=aware(now)
+        )
+        return await self.store.add_receipt(stored)
+
+    # -- anchoring ---------------------------------------------------------------------------------
+
+    async def tick(self, *, now: datetime) -> TickReport:
+        """Cut due batches and move every open batch one step towards final.
+
+        Chain failures do not raise: the report carries the error code and the work stays queued
+        for the next tick (an RPC outage simply delays anchoring).
+
+        :raises StorageError: if the store fails.
+        :return: what happened.
+        """
+        now = aware(now)
+        cut = await self._cut_batches(now)
+        sent = finalized = 0
+        chain_error: str | None = None
+        for batch in await self.store.open_batches():
+            try:
+                outcome = await self._advance(batch, now)
+            except RegistryError as exc:
+                chain_error = exc.code
+                break
+            sent += outcome == "sent"
+            finalized += outcome == "final"
+        return TickReport(
+            batches_cut=cut,
+            sent=sent,
+            finalized=finalized,
+            open_batches=len(await self.store.open_batches()),
+            queued_receipts=await self.store.count_queued(),
+            chain_error=chain_error,
+        )
+
+    async def _cut_batches(self, now: datetime) -> int:
+        cut = 0
+        while cut < _MAX_BATCHES_PER_TICK:
+            queued = await self.store.queued_receipts(limit=self.batch_size)
+            if not queued:
+                break
+            if len(queued) < self.batch_size and now - queued[0].stored_at < self.max_age:
+                break
+            tree = MerkleTree([r.leaf for r in queued])
+            batch = Batch(
+                batch_id=tree.batch_id, root=tree.root, size=tree.size, state="pending", created_at=now
+            )
+            await self.store.create_batch(batch, [r.receipt_id for r in queued])
+            self._step("batch_cut")
+            cut += 1
+        return cut
+
+    async def _advance(self, batch: Batch, now: datetime) -> str:
+        location = await self.chain.find_anchor(batch.batch_id)
+        if location is None:
+            if batch.tx_hash is not None and await self.chain.tx_pending(batch.tx_hash):
+                return "waiting"
+            self._step("before_send")
+            tx_hash = await self.chain.send_anchor(batch.batch_id, batch.root, batch.size)
+            self._step("after_send")
+            await self.store.update_batch(
+                batch.batch_id, state="pending", tx_hash=tx_hash, block_number=None, sent=True
+            )
+            self._step("send_recorded")
+            return "sent"
+        if location.root != batch.root:
+            # Impossible unless sha256 collides: the batch id is derived from the root.
+            raise RegistryError("the chain holds another root for this batch id", code="batch_conflict")
+        depth = await self.chain.block_number() - location.block_number + 1
+        if depth < self.confirmations:
+            if (batch.state, batch.tx_hash, batch.block_number) != (
+                "sent",
+                location.tx_hash,
+                location.block_number,
+            ):
+                await self.store.update_batch(
+                    batch.batch_id, state="sent", tx_hash=location.tx_hash, block_number=location.block_number
+                )
+            return "waiting"
+        self._step("confirmed")
+        await self.store.update_batch(
+            batch.batch_id,
+            state="final",
+            tx_hash=location.tx_hash,
+            block_number=location.block_number,
+            final_at=now,
+        )
+        self._step("final_recorded")
+        return "final"
+
+    async def drain(self, *, now: datetime, max_ticks: int = 100) -> TickReport:
+        """Tick until nothing is queued or open, a chain error occurs, or ``max_ticks`` pass.
+
+        Meant for shutdown and tests on an auto-mining chain; a server calls :meth:`tick` on a timer.
+
+        :return: the last tick's report.
+        """
+        report = TickReport()
+        for _ in range(max_ticks):
+            report = await self.tick(now=now)
+            if report.chain_error or (report.open_batches == 0 and report.queued_receipts == 0):
+                break
+        return report
+
+    async def batch_of(self, receipt_id: str) -> Batch:
+        """The batch a receipt is in.
+
+        :raises NotFoundError: if the receipt is unknown or not batched yet.
+        """
+        stored = await self.store.get_receipt(receipt_id)
+        if stored.batch_id is None:
+            raise NotFoundError("the receipt is not in a batch yet")
+        return await self.store.get_batch(stored.batch_id)

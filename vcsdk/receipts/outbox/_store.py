@@ -1,0 +1,386 @@
+"""The ``ReceiptStore`` port and the SQL logic its SQLite and PostgreSQL backends share."""
+# ruff: noqa: S608 -- the only interpolated text is constant column lists and "?" placeholders; values are bound.
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, Protocol
+
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
+from vcsdk.receipts._consent import ConsentRecord
+from vcsdk.receipts._receipt import peek_access_receipt
+from vcsdk.receipts.outbox._models import Batch, BatchState, StoredReceipt
+
+__all__ = ["ReceiptStore", "SqlReceiptStore"]
+
+
+class ReceiptStore(Protocol):
+    """Durable storage for the outbox. Implementations: ``SqliteReceiptStore``, ``PostgresReceiptStore``.
+
+    Every method raises only :class:`~vcsdk.errors.StorageError` or its subclasses.
+    """
+
+    async def add_receipt(self, receipt: StoredReceipt) -> StoredReceipt:
+        """Store a receipt durably; the same receipt again returns the stored one.
+
+        :raises ConflictError: if another receipt with the same id is stored.
+        """
+        ...
+
+    async def get_receipt(self, receipt_id: str) -> StoredReceipt:
+        """:raises NotFoundError:."""
+        ...
+
+    async def queued_receipts(self, *, limit: int) -> list[StoredReceipt]:
+        """Receipts not yet in a batch, oldest first."""
+        ...
+
+    async def count_queued(self) -> int: ...
+
+    async def create_batch(self, batch: Batch, receipt_ids: Sequence[str]) -> None:
+        """Record a batch and put the receipts into it, in order, atomically.
+
+        :raises ConflictError: if a receipt is already in a batch or the batch exists.
+        """
+        ...
+
+    async def open_batches(self) -> list[Batch]:
+        """Batches not yet final, oldest first."""
+        ...
+
+    async def get_batch(self, batch_id: bytes) -> Batch:
+        """:raises NotFoundError:."""
+        ...
+
+    async def update_batch(
+        self,
+        batch_id: bytes,
+        *,
+        state: BatchState,
+        tx_hash: str | None,
+        block_number: int | None,
+        final_at: datetime | None = None,
+        sent: bool = False,
+    ) -> None:
+        """Record the batch's anchoring progress (``sent`` counts one more send attempt).
+
+        :raises NotFoundError:.
+        """
+        ...
+
+    async def batch_leaves(self, batch_id: bytes) -> list[bytes]:
+        """The batch's leaves in leaf order."""
+        ...
+
+    async def list_receipts(
+        self,
+        *,
+        pseudonyms: Sequence[str] | None = None,
+        service_did: str | None = None,
+        purpose: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[StoredReceipt]:
+        """Receipts matching every given filter, by access time then id."""
+        ...
+
+    async def put_consent(self, consent: ConsentRecord) -> None:
+        """Store a consent, or its withdrawal (the only change a stored consent may take).
+
+        :raises ConflictError: for any other change to a stored consent.
+        """
+        ...
+
+    async def get_consent(self, record_id: str) -> ConsentRecord:
+        """:raises NotFoundError:."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class _Conn(Protocol):
+    async def execute(self, sql: str, *args: Any) -> int: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
+
+
+def _ts(value: datetime) -> int:
+    if value.tzinfo is None:
+        raise InvalidInputError("times must be timezone-aware")
+    return int(value.timestamp())
+
+
+def _dt(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+
+
+_RECEIPT_COLUMNS = "token, salt, leaf, stored_at, batch_id, leaf_index"
+_BATCH_COLUMNS = "batch_id, root, size, state, created_at, tx_hash, block_number, final_at, attempts"
+
+
+class SqlReceiptStore:
+    """The :class:`ReceiptStore` logic over a minimal connection; backends supply ``_conn``/``_tx``."""
+
+    dialect: ClassVar[Literal["sqlite", "postgres"]]
+
+    def _conn(self) -> AbstractAsyncContextManager[_Conn]:
+        raise NotImplementedError
+
+    def _tx(self) -> AbstractAsyncContextManager[_Conn]:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def _q(self, sql: str) -> str:
+        if self.dialect == "sqlite":
+            return sql
+        counter = iter(range(1, 1000))
+        return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
+
+    # -- receipts ---------------------------------------------------------------------------------
+
+    async def add_receipt(self, receipt: StoredReceipt) -> StoredReceipt:
+        r = receipt.receipt
+        async with self._tx() as conn:
+            rows = await conn.fetch(
+                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
+                r.receipt_id,
+            )
+            if rows:
+                existing = _receipt_row(rows[0])
+                if existing.receipt.token != r.token:
+                    raise ConflictError("another receipt with this id is already stored")
+                return existing
+            await conn.execute(
+                self._q(
+                    "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, "
+                    "consent_id, purpose, accessed_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                r.receipt_id,
+                r.token,
+                receipt.salt,
+                receipt.leaf,
+                r.service_did,
+                r.resident_pseudonym,
+                r.consent_id,
+                r.purpose,
+                _ts(r.accessed_at),
+                _ts(receipt.stored_at),
+            )
+        return receipt
+
+    async def get_receipt(self, receipt_id: str) -> StoredReceipt:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
+                receipt_id,
+            )
+        if not rows:
+            raise NotFoundError("no such receipt")
+        return _receipt_row(rows[0])
+
+    async def queued_receipts(self, *, limit: int) -> list[StoredReceipt]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q(
+                    f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE batch_id IS NULL ORDER BY seq LIMIT ?"
+                ),
+                limit,
+            )
+        return [_receipt_row(row) for row in rows]
+
+    async def count_queued(self) -> int:
+        async with self._conn() as conn:
+            rows = await conn.fetch("SELECT COUNT(*) FROM outbox_receipts WHERE batch_id IS NULL")
+        return int(rows[0][0])
+
+    async def list_receipts(
+        self,
+        *,
+        pseudonyms: Sequence[str] | None = None,
+        service_did: str | None = None,
+        purpose: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[StoredReceipt]:
+        where: list[str] = []
+        args: list[Any] = []
+        if pseudonyms is not None:
+            if not pseudonyms:
+                return []
+            where.append(f"pseudonym IN ({', '.join('?' for _ in pseudonyms)})")
+            args.extend(pseudonyms)
+        for column, value in (("service_did", service_did), ("purpose", purpose)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if since is not None:
+            where.append("accessed_at >= ?")
+            args.append(_ts(since))
+        if until is not None:
+            where.append("accessed_at < ?")
+            args.append(_ts(until))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts {clause} ORDER BY accessed_at, receipt_id LIMIT ?"
+        async with self._conn() as conn:
+            rows = await conn.fetch(self._q(sql), *args, limit)
+        return [_receipt_row(row) for row in rows]
+
+    # -- batches ----------------------------------------------------------------------------------
+
+    async def create_batch(self, batch: Batch, receipt_ids: Sequence[str]) -> None:
+        if len(receipt_ids) != batch.size:
+            raise InvalidInputError("a batch's size must equal its number of receipts")
+        async with self._tx() as conn:
+            await conn.execute(
+                self._q(f"INSERT INTO outbox_batches ({_BATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                batch.batch_id,
+                batch.root,
+                batch.size,
+                batch.state,
+                _ts(batch.created_at),
+                batch.tx_hash,
+                batch.block_number,
+                None if batch.final_at is None else _ts(batch.final_at),
+                batch.attempts,
+            )
+            for index, receipt_id in enumerate(receipt_ids):
+                changed = await conn.execute(
+                    self._q(
+                        "UPDATE outbox_receipts SET batch_id = ?, leaf_index = ? "
+                        "WHERE receipt_id = ? AND batch_id IS NULL"
+                    ),
+                    batch.batch_id,
+                    index,
+                    receipt_id,
+                )
+                if changed != 1:
+                    raise ConflictError("a receipt is missing or already in another batch")
+
+    async def open_batches(self) -> list[Batch]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_BATCH_COLUMNS} FROM outbox_batches WHERE state <> 'final' ORDER BY created_at, batch_id"
+            )
+        return [_batch_row(row) for row in rows]
+
+    async def get_batch(self, batch_id: bytes) -> Batch:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q(f"SELECT {_BATCH_COLUMNS} FROM outbox_batches WHERE batch_id = ?"),
+                batch_id,
+            )
+        if not rows:
+            raise NotFoundError("no such batch")
+        return _batch_row(rows[0])
+
+    async def update_batch(
+        self,
+        batch_id: bytes,
+        *,
+        state: BatchState,
+        tx_hash: str | None,
+        block_number: int | None,
+        final_at: datetime | None = None,
+        sent: bool = False,
+    ) -> None:
+        async with self._conn() as conn:
+            changed = await conn.execute(
+                self._q(
+                    "UPDATE outbox_batches SET state = ?, tx_hash = ?, block_number = ?, final_at = ?, "
+                    "attempts = attempts + ? WHERE batch_id = ?"
+                ),
+                state,
+                tx_hash,
+                block_number,
+                None if final_at is None else _ts(final_at),
+                1 if sent else 0,
+                batch_id,
+            )
+        if changed != 1:
+            raise NotFoundError("no such batch")
+
+    async def batch_leaves(self, batch_id: bytes) -> list[bytes]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q("SELECT leaf FROM outbox_receipts WHERE batch_id = ? ORDER BY leaf_index"), batch_id
+            )
+        return [bytes(row[0]) for row in rows]
+
+    # -- consents ---------------------------------------------------------------------------------
+
+    async def put_consent(self, consent: ConsentRecord) -> None:
+        body = consent.to_bytes().decode("utf-8")
+        async with self._tx() as conn:
+            rows = await conn.fetch(
+                self._q("SELECT body FROM outbox_consents WHERE record_id = ?"), consent.record_id
+            )
+            if not rows:
+                await conn.execute(
+                    self._q(
+                        "INSERT INTO outbox_consents (record_id, pseudonym, service_did, body) VALUES (?, ?, ?, ?)"
+                    ),
+                    consent.record_id,
+                    consent.resident_pseudonym,
+                    consent.controller.did,
+                    body,
+                )
+                return
+            stored = ConsentRecord.from_json(str(rows[0][0]))
+            if stored == consent:
+                return
+            if (
+                stored.state != "given"
+                or consent.state != "withdrawn"
+                or stored.withdraw(now=consent.withdrawn_at or stored.given_at) != consent
+            ):
+                raise ConflictError("a stored consent can only be withdrawn, not changed")
+            await conn.execute(
+                self._q("UPDATE outbox_consents SET body = ? WHERE record_id = ?"), body, consent.record_id
+            )
+
+    async def get_consent(self, record_id: str) -> ConsentRecord:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q("SELECT body FROM outbox_consents WHERE record_id = ?"), record_id
+            )
+        if not rows:
+            raise NotFoundError("no such consent")
+        return ConsentRecord.from_json(str(rows[0][0]))
+
+
+def _receipt_row(row: Sequence[Any]) -> StoredReceipt:
+    token, salt, leaf, stored_at, batch_id, leaf_index = row
+    try:
+        receipt = peek_access_receipt(str(token))
+    except InvalidInputError as exc:  # pragma: no cover - only verified receipts are stored
+        raise StorageError("a stored receipt cannot be read back") from exc
+    return StoredReceipt(
+        receipt=receipt,
+        salt=bytes(salt),
+        leaf=bytes(leaf),
+        stored_at=_dt(stored_at) or datetime.fromtimestamp(0, tz=UTC),
+        batch_id=None if batch_id is None else bytes(batch_id),
+        leaf_index=leaf_index,
+    )
+
+
+def _batch_row(row: Sequence[Any]) -> Batch:
+    batch_id, root, size, state, created_at, tx_hash, block_number, final_at, attempts = row
+    return Batch(
+        batch_id=bytes(batch_id),
+        root=bytes(root),
+        size=int(size),
+        state=state,
+        created_at=_dt(created_at) or datetime.fromtimestamp(0, tz=UTC),
+        tx_hash=tx_hash,
+        block_number=None if block_number is None else int(block_number),
+        final_at=_dt(final_at),
+        attempts=int(attempts),
+    )
