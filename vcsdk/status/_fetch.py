@@ -1,0 +1,229 @@
+"""Fetching status lists over HTTP (aiohttp), with the SSRF rules a verifier needs.
+
+* only ``https`` URLs, except ``http`` to a loopback address when the caller allows it (development);
+* redirects are followed by hand, only to the same origin (scheme, host, port), at most a few hops;
+* the body is read with a size limit and a timeout; transport failures become
+  :class:`~vcsdk.errors.StatusListUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Final, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from vcsdk.errors import StatusListUnavailableError
+
+__all__ = [
+    "FetchedStatusList",
+    "HttpStatusListFetcher",
+    "StaticStatusListSource",
+    "StatusListSource",
+    "check_status_url",
+    "parse_max_age",
+]
+
+DEFAULT_MAX_RESPONSE_BYTES: Final = 4 * 1024 * 1024
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedStatusList:
+    """What a status server answered.
+
+    :ivar body: the token bytes (``None`` when ``not_modified``).
+    :ivar not_modified: the server answered 304 to our ``If-None-Match``.
+    :ivar etag: the ``ETag`` to send next time.
+    :ivar max_age: ``Cache-Control: max-age`` in seconds (0 for ``no-cache``/``no-store``).
+    """
+
+    body: bytes | None
+    not_modified: bool = False
+    etag: str | None = None
+    max_age: int | None = None
+
+
+class StatusListSource(Protocol):
+    """Where a checker gets status list tokens: HTTP in production, files or memory in tools and tests."""
+
+    async def fetch(self, uri: str, *, accept: str, etag: str | None = None) -> FetchedStatusList: ...
+
+
+def parse_max_age(cache_control: str | None) -> int | None:
+    """``max-age`` from a ``Cache-Control`` header; 0 for ``no-cache``/``no-store``; ``None`` if absent."""
+    if not cache_control:
+        return None
+    if _NO_CACHE.search(cache_control):
+        return 0
+    m = _MAX_AGE.search(cache_control)
+    return int(m.group(1)) if m else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_status_url(url: str, *, allow_loopback_http: bool = False) -> None:
+    """Refuse URLs a verifier must not fetch.
+
+    :param allow_loopback_http: accept ``http://127.0.0.1``/``[::1]``/``localhost`` (development only).
+    :raises StatusListUnavailableError: for anything but ``https`` (or allowed loopback ``http``),
+        URLs with credentials, or without a host.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        _ = parts.port
+    except ValueError:
+        raise StatusListUnavailableError("status list URL is malformed") from None
+    if not host:
+        raise StatusListUnavailableError("status list URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise StatusListUnavailableError("status list URL must not carry credentials")
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and allow_loopback_http and _is_loopback(host):
+        return
+    raise StatusListUnavailableError(
+        "status list URL must use https (plain http is allowed only to loopback in development)",
+        details={"scheme": parts.scheme},
+    )
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    p = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(p.scheme)
+    return (p.scheme, (p.hostname or "").lower(), p.port or default)
+
+
+class HttpStatusListFetcher:
+    """Fetch status lists with aiohttp.
+
+    :param session: an existing ``aiohttp.ClientSession`` (the caller closes it); one is made if omitted.
+    :param allow_loopback_http: allow ``http`` to loopback (development and tests).
+    :param timeout: seconds for the whole request.
+    :param max_bytes: the largest body accepted.
+    :param max_redirects: same-origin redirects followed at most.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        allow_loopback_http: bool = False,
+        timeout: float = 10.0,
+        max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        max_redirects: int = 3,
+    ) -> None:
+        self._session = session
+        self._own_session = session is None
+        self.allow_loopback_http = allow_loopback_http
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+
+    async def __aenter__(self) -> HttpStatusListFetcher:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this fetcher made it."""
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def fetch(self, uri: str, *, accept: str, etag: str | None = None) -> FetchedStatusList:
+        """GET ``uri`` under the rules above.
+
+        :raises StatusListUnavailableError: refused URL, cross-origin or too many redirects, a non-2xx
+            answer, a body over the limit, a timeout or a transport error.
+        """
+        check_status_url(uri, allow_loopback_http=self.allow_loopback_http)
+        origin = _origin(uri)
+        headers: dict[str, str] = {"Accept": accept}
+        if etag is not None:
+            headers["If-None-Match"] = etag
+        url = uri
+        try:
+            async with asyncio.timeout(self.timeout):
+                for _ in range(self.max_redirects + 1):
+                    result = await self._once(url, headers)
+                    if isinstance(result, FetchedStatusList):
+                        return result
+                    target = urljoin(url, result)
+                    check_status_url(target, allow_loopback_http=self.allow_loopback_http)
+                    if _origin(target) != origin:
+                        # SSRF: a status server must not bounce the verifier to another host.
+                        raise StatusListUnavailableError("status server redirected to another host; refused")
+                    url = target
+        except TimeoutError:
+            raise StatusListUnavailableError("status server did not answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise StatusListUnavailableError(
+                "status server could not be reached", details={"reason": type(exc).__name__}
+            ) from None
+        raise StatusListUnavailableError("status server redirected too many times")
+
+    async def _once(self, url: str, headers: Mapping[str, str]) -> FetchedStatusList | str:
+        session = self._get_session()
+        async with session.get(url, headers=headers, allow_redirects=False) as resp:
+            if resp.status in _REDIRECTS:
+                location = resp.headers.get("Location")
+                if not location:
+                    raise StatusListUnavailableError("status server sent a redirect without Location")
+                return location
+            etag = resp.headers.get("ETag")
+            max_age = parse_max_age(resp.headers.get("Cache-Control"))
+            if resp.status == 304:
+                return FetchedStatusList(None, not_modified=True, etag=etag, max_age=max_age)
+            if resp.status != 200:
+                raise StatusListUnavailableError(
+                    f"status server answered HTTP {resp.status}", details={"http_status": resp.status}
+                )
+            if resp.content_length is not None and resp.content_length > self.max_bytes:
+                raise StatusListUnavailableError("status list response is larger than this verifier accepts")
+            chunks: list[bytes] = []
+            total = 0
+            async for chunk in resp.content.iter_chunked(64 * 1024):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise StatusListUnavailableError("status list response is larger than this verifier accepts")
+                chunks.append(chunk)
+            return FetchedStatusList(b"".join(chunks), etag=etag, max_age=max_age)
+
+
+class StaticStatusListSource:
+    """Status list tokens held in memory (``uri`` → token), e.g. read from files by the CLI."""
+
+    def __init__(self, tokens: Mapping[str, str | bytes]) -> None:
+        self._tokens = {k: v.encode("ascii") if isinstance(v, str) else v for k, v in tokens.items()}
+
+    async def fetch(self, uri: str, *, accept: str, etag: str | None = None) -> FetchedStatusList:
+        """:raises StatusListUnavailableError: if no token is held for ``uri``."""
+        try:
+            return FetchedStatusList(self._tokens[uri])
+        except KeyError:
+            raise StatusListUnavailableError("no status list was given for this URI") from None
