@@ -88,9 +88,7 @@ def decode_erc1056_log(
             )
         if topic == ATTRIBUTE_CHANGED_TOPIC:
             name, value, valid_to, previous = abi_decode(["bytes32", "bytes", "uint256", "uint256"], data)
-            return DidAttributeChanged(
-                name=name, value=value, valid_to=valid_to, previous_change=previous, **common
-            )
+            return DidAttributeChanged(name=name, value=value, valid_to=valid_to, previous_change=previous, **common)
     except Exception as exc:  # eth_abi raises several decoding error types
         raise InvalidInputError("ERC-1056 log data does not decode; is this the right registry address?") from exc
     return None
@@ -126,9 +124,7 @@ def revoke_delegate_digest(registry: str, nonce: int, identity: str, delegate_ty
     return _digest(registry, nonce, identity, "revokeDelegate", delegate_type, _address(delegate))
 
 
-def set_attribute_digest(
-    registry: str, nonce: int, identity: str, name: bytes, value: bytes, validity: int
-) -> bytes:
+def set_attribute_digest(registry: str, nonce: int, identity: str, name: bytes, value: bytes, validity: int) -> bytes:
     """The hash the identity's owner signs for ``setAttributeSigned``."""
     return _digest(registry, nonce, identity, "setAttribute", name, value, _uint(validity))
 

@@ -123,9 +123,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(name)
 
 
-def _public_key(did: str, vm_id: str, algorithm: str, purpose: str | None, encoding: str | None, value: bytes) -> (
-    dict[str, Any] | None
-):
+def _public_key(
+    did: str, vm_id: str, algorithm: str, purpose: str | None, encoding: str | None, value: bytes
+) -> dict[str, Any] | None:
     legacy = f"{algorithm}{_LEGACY_PURPOSE.get(purpose, purpose) if purpose is not None else 'undefined'}"
     vm_type = _LEGACY_TYPES.get(legacy, algorithm)
     vm: dict[str, Any] = {"id": vm_id, "type": vm_type, "controller": did}

@@ -32,9 +32,7 @@ from vcsdk.keys import Key
 
 __all__ = ["find_verification_method", "key_from_document", "key_from_verification_method", "public_key_from_bytes"]
 
-_SECP256K1_TYPES = frozenset(
-    {"EcdsaSecp256k1VerificationKey2019", "EcdsaSecp256k1RecoveryMethod2020", "Secp256k1"}
-)
+_SECP256K1_TYPES = frozenset({"EcdsaSecp256k1VerificationKey2019", "EcdsaSecp256k1RecoveryMethod2020", "Secp256k1"})
 _ED25519_TYPES = frozenset({"Ed25519VerificationKey2018", "Ed25519VerificationKey2020", "Ed25519"})
 _JWK_TYPES = frozenset({"JsonWebKey", "JsonWebKey2020"})
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})

@@ -70,9 +70,7 @@ def resolve_did_key(did: str | DidUrl) -> DidResolutionResult:
     document: dict[str, Any] = {
         "@context": [_DID_V1, _MULTIKEY_V1],
         "id": url.did,
-        "verificationMethod": [
-            {"id": vm_id, "type": "Multikey", "controller": url.did, "publicKeyMultibase": msid}
-        ],
+        "verificationMethod": [{"id": vm_id, "type": "Multikey", "controller": url.did, "publicKeyMultibase": msid}],
     }
     for relationship in _SIGNING_RELATIONSHIPS:
         document[relationship] = [vm_id]
