@@ -16,11 +16,12 @@ from vcsdk.errors import StorageError, VcsdkError
 from wallet_server.appkeys import IP_LIMITER, SETTINGS
 from wallet_server.errors import DpopProofError, RateLimitedError
 
-__all__ = ["MIDDLEWARES", "problem_response"]
+__all__ = ["MIDDLEWARES", "REQUEST_ID", "problem_response"]
 
 access_log = logging.getLogger("wallet_server.access")
 error_log = logging.getLogger("wallet_server.errors")
 
+REQUEST_ID = web.RequestKey("request_id", str)
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HTTP_CODES = {
     400: "invalid_input",
@@ -47,7 +48,7 @@ def problem_response(
         "status": status,
         "detail": detail,
         "code": code,
-        "request_id": request.get("request_id", ""),
+        "request_id": request.get(REQUEST_ID, ""),
     }
     response = web.json_response(body, status=status, content_type="application/problem+json", headers=headers)
     return response
@@ -58,7 +59,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Request id (``X-Request-Id`` in, or a new one) and a one-line access log without personal data."""
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
     try:
@@ -123,7 +124,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         return problem_response(request, exc.status, code, exc.reason, headers=headers)
     except Exception:
         error_log.exception(
-            "unhandled error", extra={"event": "unhandled_error", "request_id": request.get("request_id", "")}
+            "unhandled error", extra={"event": "unhandled_error", "request_id": request.get(REQUEST_ID, "")}
         )
         return problem_response(
             request, 500, "internal_error", "the server failed; report the request id if it happens again"
@@ -139,7 +140,7 @@ def _from_vcsdk(request: web.Request, exc: VcsdkError) -> web.Response:
     if status >= 500:
         error_log.error(
             "service failure",
-            extra={"event": "service_error", "request_id": request.get("request_id", ""), "code": exc.code},
+            extra={"event": "service_error", "request_id": request.get(REQUEST_ID, ""), "code": exc.code},
         )
     if status == 401:
         if request.path.startswith("/admin/"):

@@ -7,15 +7,22 @@ schemas (``wstest_<random>_<n>``, one per test for isolation) and drops them all
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, SIGNING_KEY, Clock
+from wallet_server.ratelimit import RateLimit
+from wallet_server.services import AdminToken
+from wallet_server.settings import Settings
 from wallet_server.storage import PostgresStore, SqliteStore, Store
 
 PG_DSN = os.environ.get("VCSDK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -76,3 +83,47 @@ async def store(database: tuple[str, str | None]) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+# -- the HTTP app on either backend -------------------------------------------------------------
+
+APP_ORIGIN = "https://app.city.example"
+
+
+def make_settings(database: tuple[str, str | None], **overrides: object) -> Settings:
+    url, schema = database
+    base = Settings(
+        database_url=url,
+        database_schema=schema,
+        issuer="https://wallet.test",
+        token_signing_keys=(SIGNING_KEY,),
+        data_keys=(("k1", b"\x01" * 32),),
+        current_data_key="k1",
+        admin_tokens=(
+            AdminToken("ops", hashlib.sha256(OPERATOR_TOKEN.encode()).hexdigest(), frozenset({"operator"})),
+            AdminToken("iss", hashlib.sha256(ISSUER_TOKEN.encode()).hexdigest(), frozenset({"issuer"})),
+        ),
+        cors_origins=(APP_ORIGIN,),
+        client_max_size=64 * 1024,
+        ip_rate_limit=RateLimit(rate=1000.0, burst=10_000),
+        device_rate_limit=RateLimit(rate=1000.0, burst=10_000),
+        access_token_ttl=timedelta(minutes=5),
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(database: tuple[str, str | None]) -> Settings:
+    return make_settings(database)
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings: Settings, clock: Clock):  # type: ignore[no-untyped-def]
+    from wallet_server import create_app
+
+    return await aiohttp_client(create_app(settings, clock=clock))

@@ -1,0 +1,298 @@
+"""Device authentication over real HTTP: enrolment, challenge login, DPoP, refresh rotation."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import pytest
+
+from tests.wallet_server._helpers import Phone, admin_headers, issue_code, new_resident
+from vcsdk.keys import Key, sign_jws
+
+
+async def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
+    assert resp.status == status, await resp.text()
+    assert resp.content_type == "application/problem+json"
+    body: dict[str, Any] = await resp.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    return body
+
+
+async def test_full_device_auth_flow(client, clock) -> None:
+    code = await issue_code(client)
+    phone = Phone(client, clock)
+    resp = await phone.enrol(code["code"].lower())  # codes are case- and dash-insensitive
+    assert resp.status == 201
+    body = await resp.json()
+    assert body["resident_id"] == code["resident_id"]
+    assert body["device"]["jkt"] == phone.key.thumbprint()
+    phone.resident_id, phone.device_id = body["resident_id"], body["device"]["id"]
+
+    challenge = await (await client.post("/v1/auth/challenge")).json()
+    assert challenge["audience"] == "https://wallet.test"
+    resp = await client.post(
+        "/v1/auth/token", json={"device_id": phone.device_id, "assertion": phone.assertion(challenge["nonce"])}
+    )
+    assert resp.status == 200 and resp.headers["Cache-Control"] == "no-store"
+    tokens = await resp.json()
+    assert tokens["token_type"] == "DPoP" and tokens["expires_in"] == 300
+    phone.take(tokens)
+
+    me = await phone.call("GET", "/v1/me")
+    assert me.status == 200
+    assert await me.json() == {"resident_id": phone.resident_id, "device_id": phone.device_id}
+
+    # refresh: needs a DPoP proof of the device key; rotates the refresh token
+    old_refresh = phone.refresh_token
+    resp = await client.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": old_refresh},
+        headers={"DPoP": phone.proof("POST", "/v1/auth/refresh")},
+    )
+    assert resp.status == 200, await resp.text()
+    phone.take(await resp.json())
+    assert phone.refresh_token != old_refresh
+    assert (await phone.call("GET", "/v1/me")).status == 200
+
+    # the old refresh token again: reuse → the whole family is revoked
+    resp = await client.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": old_refresh},
+        headers={"DPoP": phone.proof("POST", "/v1/auth/refresh")},
+    )
+    await problem(resp, 401, "refresh_token_reused")
+    resp = await client.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": phone.refresh_token},
+        headers={"DPoP": phone.proof("POST", "/v1/auth/refresh")},
+    )
+    await problem(resp, 401, "authentication_failed")
+
+
+async def test_enrolment_code_is_single_use(client, clock) -> None:
+    code = await issue_code(client)
+    assert (await Phone(client, clock).enrol(code["code"])).status == 201
+    await problem(await Phone(client, clock).enrol(code["code"]), 404, "not_found")
+
+
+async def test_enrolling_a_known_key_conflicts(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    code = await issue_code(client)
+    twin = Phone(client, clock, key=phone.key)
+    await problem(await twin.enrol(code["code"]), 409, "conflict")
+
+
+async def test_enrolment_refuses_private_and_non_p256_keys(client, clock) -> None:
+    code = (await issue_code(client))["code"]
+    private = Key.generate("P-256").private_jwk()
+    resp = await client.post("/v1/enrolment", json={"code": code, "public_jwk": private, "name": "p"})
+    await problem(resp, 400, "invalid_input")
+    ed = Key.generate("Ed25519").public_jwk()
+    resp = await client.post("/v1/enrolment", json={"code": code, "public_jwk": ed, "name": "p"})
+    await problem(resp, 400, "unsupported_algorithm")
+
+
+async def test_stolen_access_token_without_the_device_key_is_refused(client, clock) -> None:
+    victim = await new_resident(client, clock)
+    thief = Phone(client, clock)  # another key, the victim's token
+    thief.access_token = victim.access_token
+    # a proof signed with the thief's own key (and its own jwk header)
+    await problem(await thief.call("GET", "/v1/me"), 401, "invalid_dpop_proof")
+    # a proof with the victim's public jwk in the header but signed by the thief
+    forged = thief.proof("GET", "/v1/me", access_token=victim.access_token, key=thief.key).split(".")
+    header = sign_jws({"x": 1}, thief.key, typ="dpop+jwt", header={"jwk": victim.key.public_jwk()}).split(".")[0]
+    resp = await client.get(
+        "/v1/me", headers={"Authorization": f"DPoP {victim.access_token}", "DPoP": ".".join([header, *forged[1:]])}
+    )
+    await problem(resp, 401, "invalid_dpop_proof")
+    # no proof at all, or as a bearer token
+    await problem(
+        await client.get("/v1/me", headers={"Authorization": f"DPoP {victim.access_token}"}), 401, "invalid_dpop_proof"
+    )
+    await problem(
+        await client.get("/v1/me", headers={"Authorization": f"Bearer {victim.access_token}"}),
+        401,
+        "authentication_failed",
+    )
+    resp = await client.get("/v1/me")
+    await problem(resp, 401, "authentication_failed")
+    assert resp.headers["WWW-Authenticate"].startswith("DPoP")
+
+
+async def test_dpop_replay_is_refused(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    headers = phone.auth_headers("GET", "/v1/me")
+    assert (await client.get("/v1/me", headers=headers)).status == 200
+    await problem(await client.get("/v1/me", headers=headers), 401, "dpop_replay")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"htm": "POST"}, id="wrong-htm"),
+        pytest.param({"htu": "https://evil.example/v1/me"}, id="wrong-htu-host"),
+        pytest.param({"htu": "PATH:/v1/devices"}, id="wrong-htu-path"),
+        pytest.param({"ath": "x" * 43}, id="wrong-ath"),
+        pytest.param({"ath": None}, id="missing-ath"),
+        pytest.param({"jti": None}, id="missing-jti"),
+        pytest.param({"iat": None}, id="missing-iat"),
+        pytest.param({"iat": "OLD"}, id="stale-iat"),
+        pytest.param({"iat": "FUTURE"}, id="future-iat"),
+    ],
+)
+async def test_dpop_claim_mismatches_are_refused(client, clock, overrides) -> None:
+    phone = await new_resident(client, clock)
+    now = int(clock().timestamp())
+    if overrides.get("iat") == "OLD":
+        overrides["iat"] = now - 3600
+    if overrides.get("iat") == "FUTURE":
+        overrides["iat"] = now + 3600
+    if str(overrides.get("htu", "")).startswith("PATH:"):
+        overrides["htu"] = phone.url(overrides["htu"][5:])
+    resp = await client.get("/v1/me", headers=phone.auth_headers("GET", "/v1/me", **overrides))
+    await problem(resp, 401, "invalid_dpop_proof")
+
+
+async def test_dpop_proof_shape_is_checked(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    auth = {"Authorization": f"DPoP {phone.access_token}"}
+    claims = {
+        "htm": "GET",
+        "htu": phone.url("/v1/me"),
+        "iat": int(clock().timestamp()),
+        "ath": __import__("wallet_server.services.auth", fromlist=["x"]).access_token_hash(phone.access_token),
+    }
+    cases = {
+        "wrong typ": sign_jws(
+            {**claims, "jti": secrets.token_urlsafe(9)}, phone.key, typ="jwt", header={"jwk": phone.key.public_jwk()}
+        ),
+        "no jwk header": sign_jws({**claims, "jti": secrets.token_urlsafe(9)}, phone.key, typ="dpop+jwt"),
+        "private jwk header": sign_jws(
+            {**claims, "jti": secrets.token_urlsafe(9)},
+            phone.key,
+            typ="dpop+jwt",
+            header={"jwk": phone.key.private_jwk()},
+        ),
+        "not a jws": "abc.def",
+    }
+    for name, proof in cases.items():
+        resp = await client.get("/v1/me", headers={**auth, "DPoP": proof})
+        assert resp.status == 401, name
+        assert (await resp.json())["code"] == "invalid_dpop_proof", name
+    # two proofs in one request
+    headers = [
+        ("Authorization", auth["Authorization"]),
+        ("DPoP", phone.proof("GET", "/v1/me", access_token=phone.access_token)),
+    ]
+    headers.append(("DPoP", phone.proof("GET", "/v1/me", access_token=phone.access_token)))
+    await problem(await client.get("/v1/me", headers=headers), 401, "invalid_dpop_proof")
+
+
+async def test_access_token_expires(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    clock.advance(minutes=6)
+    await problem(await phone.call("GET", "/v1/me"), 401, "token_expired")
+
+
+async def test_forged_and_tampered_access_tokens_are_refused(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    forger = Key.generate("P-256")
+    from tests.wallet_server._helpers import SIGNING_KEY
+
+    claims = {
+        "iss": "https://wallet.test",
+        "sub": phone.resident_id,
+        "dev": phone.device_id,
+        "exp": int(clock().timestamp()) + 60,
+        "cnf": {"jkt": phone.key.thumbprint()},
+    }
+    for token in (
+        sign_jws(claims, forger.with_kid(SIGNING_KEY.kid), typ="at+jwt"),
+        sign_jws(claims, forger, typ="at+jwt"),
+        phone.access_token[:-4] + ("AAAA" if not phone.access_token.endswith("AAAA") else "BBBB"),
+        "not-a-token",
+    ):
+        phone.access_token = token
+        await problem(await phone.call("GET", "/v1/me"), 401, "authentication_failed")
+
+
+async def test_login_failures(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    other = Key.generate("P-256")
+
+    async def login(assertion: str, device_id: str | None = None) -> Any:
+        return await client.post(
+            "/v1/auth/token", json={"device_id": device_id or phone.device_id, "assertion": assertion}
+        )
+
+    nonce = (await (await client.post("/v1/auth/challenge")).json())["nonce"]
+    await problem(await login(phone.assertion(nonce, key=other)), 401, "authentication_failed")
+    await problem(await login(phone.assertion(nonce, aud="https://elsewhere")), 401, "authentication_failed")
+    await problem(await login(phone.assertion(nonce), device_id="dev_unknown"), 401, "authentication_failed")
+    await problem(await login(phone.assertion("never-issued")), 401, "authentication_failed")
+    assert (await login(phone.assertion(nonce))).status == 200
+    await problem(await login(phone.assertion(nonce)), 401, "authentication_failed")  # nonce is single use
+    late = (await (await client.post("/v1/auth/challenge")).json())["nonce"]
+    clock.advance(minutes=3)
+    await problem(await login(phone.assertion(late)), 401, "authentication_failed")  # expired
+
+
+async def test_refresh_needs_the_device_key(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    thief = Key.generate("P-256")
+    body = {"refresh_token": phone.refresh_token}
+    await problem(await client.post("/v1/auth/refresh", json=body), 401, "invalid_dpop_proof")
+    resp = await client.post(
+        "/v1/auth/refresh", json=body, headers={"DPoP": phone.proof("POST", "/v1/auth/refresh", key=thief)}
+    )
+    await problem(resp, 401, "invalid_dpop_proof")
+    # the failed attempts did not burn the token
+    resp = await client.post("/v1/auth/refresh", json=body, headers={"DPoP": phone.proof("POST", "/v1/auth/refresh")})
+    assert resp.status == 200
+
+
+async def test_removing_a_device_kills_its_tokens(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    second = Phone(client, clock, resident_id=phone.resident_id)
+    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
+    assert resp.status == 201
+    second.device_id = (await resp.json())["id"]
+    await second.login()
+    assert (await second.call("GET", "/v1/me")).status == 200
+    assert (await phone.call("DELETE", f"/v1/devices/{second.device_id}")).status == 204
+    await problem(await second.call("GET", "/v1/me"), 401, "authentication_failed")
+    resp = await client.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": second.refresh_token},
+        headers={"DPoP": second.proof("POST", "/v1/auth/refresh")},
+    )
+    await problem(resp, 401, "authentication_failed")
+    assert (await phone.call("GET", "/v1/me")).status == 200
+
+
+async def test_logout_ends_the_login(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    assert (await phone.call("POST", "/v1/auth/logout", json={"refresh_token": phone.refresh_token})).status == 204
+    resp = await client.post(
+        "/v1/auth/refresh",
+        json={"refresh_token": phone.refresh_token},
+        headers={"DPoP": phone.proof("POST", "/v1/auth/refresh")},
+    )
+    await problem(resp, 401, "authentication_failed")
+
+
+async def test_admin_auth_and_roles(client) -> None:
+    await problem(await client.post("/admin/v1/enrolment-codes", json={}), 401, "authentication_failed")
+    resp = await client.post("/admin/v1/enrolment-codes", json={}, headers=admin_headers("wrong"))
+    await problem(resp, 401, "authentication_failed")
+    resp = await client.post(
+        "/admin/v1/enrolment-codes",
+        json={},
+        headers=admin_headers(__import__("tests.wallet_server._helpers", fromlist=["x"]).ISSUER_TOKEN),
+    )
+    await problem(resp, 403, "forbidden")
+    resp = await client.get("/admin/v1/residents", headers={"Authorization": "DPoP abc"})
+    await problem(resp, 401, "authentication_failed")
+    assert resp.headers["WWW-Authenticate"].startswith("Bearer")
