@@ -60,12 +60,24 @@ SPEC_CLAIM_SETS = {
 # OpenID4VP 1.0 Appendix D (examples/query_lang/credentials_alternatives.json, shortened).
 SPEC_CREDENTIAL_SETS = {
     "credentials": [
-        {"id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["https://x.example/pid"]},
-         "claims": [{"path": ["given_name"]}]},
-        {"id": "other_pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["https://x.example/other_pid"]},
-         "claims": [{"path": ["given_name"]}]},
-        {"id": "nice_to_have", "format": "dc+sd-jwt", "meta": {"vct_values": ["https://x.example/company"]},
-         "claims": [{"path": ["company_name"]}]},
+        {
+            "id": "pid",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["https://x.example/pid"]},
+            "claims": [{"path": ["given_name"]}],
+        },
+        {
+            "id": "other_pid",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["https://x.example/other_pid"]},
+            "claims": [{"path": ["given_name"]}],
+        },
+        {
+            "id": "nice_to_have",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": ["https://x.example/company"]},
+            "claims": [{"path": ["company_name"]}],
+        },
     ],
     "credential_sets": [
         {"options": [["pid"], ["other_pid"]]},
@@ -81,15 +93,19 @@ def _query(**extra: Any) -> dict[str, Any]:
 
 
 def _candidate(claims: dict[str, Any] | None = None, *, ref: str = "c1", vct: str = VCT, bound: bool = True):
-    return CandidateCredential(ref=ref, format="dc+sd-jwt", vct=vct, claims=claims or RESIDENT_CLAIMS,
-                               holder_binding=bound)
+    return CandidateCredential(
+        ref=ref, format="dc+sd-jwt", vct=vct, claims=claims or RESIDENT_CLAIMS, holder_binding=bound
+    )
 
 
 # -- parsing ----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("example_query", [SPEC_SIMPLE, SPEC_CLAIM_SETS, SPEC_CREDENTIAL_SETS],
-                         ids=["simple", "claim_sets", "credential_sets"])
+@pytest.mark.parametrize(
+    "example_query",
+    [SPEC_SIMPLE, SPEC_CLAIM_SETS, SPEC_CREDENTIAL_SETS],
+    ids=["simple", "claim_sets", "credential_sets"],
+)
 def test_spec_examples_parse_and_round_trip(example_query):
     query = parse_dcql_query(example_query)
     assert parse_dcql_query(query.to_dict()) == query
@@ -291,8 +307,12 @@ def test_match_dcql_all_credentials_required_without_sets():
 
 def test_match_dcql_credential_sets_alternatives_and_optional():
     q = parse_dcql_query(SPEC_CREDENTIAL_SETS)
-    other = CandidateCredential(ref="o", format="dc+sd-jwt", vct="https://x.example/other_pid", claims={"given_name": "A"})
-    company = CandidateCredential(ref="w", format="dc+sd-jwt", vct="https://x.example/company", claims={"company_name": "B"})
+    other = CandidateCredential(
+        ref="o", format="dc+sd-jwt", vct="https://x.example/other_pid", claims={"given_name": "A"}
+    )
+    company = CandidateCredential(
+        ref="w", format="dc+sd-jwt", vct="https://x.example/company", claims={"company_name": "B"}
+    )
     result = match_dcql(q, [other])
     assert result.selected_query_ids == ("other_pid",)
     assert {k: [m.ref for m in v] for k, v in result.selection().items()} == {"other_pid": ["o"]}

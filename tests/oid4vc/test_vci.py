@@ -61,7 +61,10 @@ def issuer(issued) -> CredentialIssuer:
     )
 
 
-async def _token(issuer: CredentialIssuer, *, tx: TxCode | None = TxCode()) -> str:
+DEFAULT_TX = TxCode()
+
+
+async def _token(issuer: CredentialIssuer, *, tx: TxCode | None = DEFAULT_TX) -> str:
     offer, pin = await issuer.create_offer(CONFIG.id, RESIDENT_CLAIMS, now=NOW, tx_code=tx)
     response = await issuer.token(build_token_request(offer, tx_code=pin), now=NOW)
     return response.access_token
@@ -109,8 +112,11 @@ async def test_offer_by_value_round_trips(issuer):
     uri = offer.uri()
     assert uri.startswith("openid-credential-offer://?credential_offer=")
     body = json.loads(unquote(parse_qs(urlsplit(uri).query)["credential_offer"][0]))
-    assert body["grants"][PRE_AUTHORIZED_GRANT]["tx_code"] == {"input_mode": "numeric", "length": 6,
-                                                              "description": "Sent by SMS"}
+    assert body["grants"][PRE_AUTHORIZED_GRANT]["tx_code"] == {
+        "input_mode": "numeric",
+        "length": 6,
+        "description": "Sent by SMS",
+    }
     assert parse_credential_offer_uri(uri) == offer
     assert offer_qr(uri).startswith(b"<?xml")
 
@@ -154,10 +160,16 @@ def test_bad_offer_uris(uri):
         {"credential_issuer": ISSUER_URL, "credential_configuration_ids": []},
         {"credential_issuer": ISSUER_URL, "credential_configuration_ids": ["a", "a"]},
         {"credential_issuer": ISSUER_URL, "credential_configuration_ids": ["a"], "grants": {}},
-        {"credential_issuer": ISSUER_URL, "credential_configuration_ids": ["a"],
-         "grants": {PRE_AUTHORIZED_GRANT: {"pre-authorized_code": "c", "tx_code": {"input_mode": "emoji"}}}},
-        {"credential_issuer": ISSUER_URL, "credential_configuration_ids": ["a"],
-         "grants": {PRE_AUTHORIZED_GRANT: {"pre-authorized_code": "c", "tx_code": {"description": "x" * 301}}}},
+        {
+            "credential_issuer": ISSUER_URL,
+            "credential_configuration_ids": ["a"],
+            "grants": {PRE_AUTHORIZED_GRANT: {"pre-authorized_code": "c", "tx_code": {"input_mode": "emoji"}}},
+        },
+        {
+            "credential_issuer": ISSUER_URL,
+            "credential_configuration_ids": ["a"],
+            "grants": {PRE_AUTHORIZED_GRANT: {"pre-authorized_code": "c", "tx_code": {"description": "x" * 301}}},
+        },
     ],
 )
 def test_bad_offers(offer):
@@ -269,8 +281,9 @@ async def test_batch_issuance_one_credential_per_key(issuer, issued):
     token = await _token(issuer)
     nonce = (await issuer.nonce(now=NOW))["c_nonce"]
     keys = [Key.generate("P-256") for _ in range(3)]
-    result = await issuer.credential(token, build_credential_request(CONFIG.id, [_proof(k, nonce) for k in keys]),
-                                     now=NOW)
+    result = await issuer.credential(
+        token, build_credential_request(CONFIG.id, [_proof(k, nonce) for k in keys]), now=NOW
+    )
     assert len(result.credentials) == 3
     assert [h for _, h in issued.calls] == [k.public_key() for k in keys]
 
@@ -302,9 +315,14 @@ async def test_reused_c_nonce_is_invalid_nonce(issuer, device_key):
 
 
 async def test_expired_c_nonce_is_invalid_nonce(issued, device_key):
-    issuer = CredentialIssuer(credential_issuer=ISSUER_URL, configurations=[CONFIG], issue=issued,
-                              store=InMemoryStateStore(), randomness=CountingRandomness(),
-                              access_token_ttl=timedelta(hours=1))
+    issuer = CredentialIssuer(
+        credential_issuer=ISSUER_URL,
+        configurations=[CONFIG],
+        issue=issued,
+        store=InMemoryStateStore(),
+        randomness=CountingRandomness(),
+        access_token_ttl=timedelta(hours=1),
+    )
     token = await _token(issuer)
     nonce = (await issuer.nonce(now=NOW))["c_nonce"]
     later = NOW + timedelta(minutes=6)
@@ -320,8 +338,15 @@ async def test_batch_with_different_nonces_is_invalid_nonce(issuer):
     await _code(issuer.credential(token, body, now=NOW), "invalid_nonce")
 
 
-def _raw_proof(key: Key, *, header: dict[str, Any] | None = None, typ: str = "openid4vci-proof+jwt",
-               claims: dict[str, Any] | None = None, jwk: bool = True, nonce: str = "n") -> str:
+def _raw_proof(
+    key: Key,
+    *,
+    header: dict[str, Any] | None = None,
+    typ: str = "openid4vci-proof+jwt",
+    claims: dict[str, Any] | None = None,
+    jwk: bool = True,
+    nonce: str = "n",
+) -> str:
     h: dict[str, Any] = {"jwk": key.public_jwk()} if jwk else {}
     h.update(header or {})
     body = {"aud": ISSUER_URL, "iat": int(NOW.timestamp()), "nonce": nonce}
@@ -380,10 +405,18 @@ async def test_same_key_twice_in_a_batch_is_invalid_proof(issuer, device_key):
         ({"credential_configuration_id": CONFIG.id, "proofs": {}}, "invalid_proof"),
         ({"credential_configuration_id": CONFIG.id, "proofs": {"di_vp": [{}]}}, "invalid_proof"),
         ({"credential_configuration_id": CONFIG.id, "proofs": {"jwt": []}}, "invalid_proof"),
-        ({"credential_configuration_id": CONFIG.id, "proofs": {"jwt": ["a", "b", "c", "d"]}},
-         "invalid_credential_request"),
-        ({"credential_configuration_id": CONFIG.id, "proofs": {"jwt": ["x"]},
-          "credential_response_encryption": {"jwk": {}, "enc": "A128GCM"}}, "invalid_encryption_parameters"),
+        (
+            {"credential_configuration_id": CONFIG.id, "proofs": {"jwt": ["a", "b", "c", "d"]}},
+            "invalid_credential_request",
+        ),
+        (
+            {
+                "credential_configuration_id": CONFIG.id,
+                "proofs": {"jwt": ["x"]},
+                "credential_response_encryption": {"jwk": {}, "enc": "A128GCM"},
+            },
+            "invalid_encryption_parameters",
+        ),
     ],
 )
 async def test_credential_request_errors(issuer, body, code):
@@ -402,8 +435,13 @@ async def test_credential_endpoint_needs_a_valid_access_token(issuer, device_key
 
 async def test_access_token_is_bound_to_the_offered_configuration(issued):
     other = CredentialConfiguration(id="Library", vct="https://city.example/Library")
-    issuer = CredentialIssuer(credential_issuer=ISSUER_URL, configurations=[CONFIG, other], issue=issued,
-                              store=InMemoryStateStore(), randomness=CountingRandomness())
+    issuer = CredentialIssuer(
+        credential_issuer=ISSUER_URL,
+        configurations=[CONFIG, other],
+        issue=issued,
+        store=InMemoryStateStore(),
+        randomness=CountingRandomness(),
+    )
     token = await _token(issuer)
     nonce = (await issuer.nonce(now=NOW))["c_nonce"]
     body = build_credential_request("Library", [_proof(Key.generate("P-256"), nonce)])
@@ -414,8 +452,13 @@ async def test_async_issue_function(device_key):
     async def issue(claims, holder_key):
         return "async-credential~"
 
-    issuer = CredentialIssuer(credential_issuer=ISSUER_URL, configurations=[CONFIG], issue=issue,
-                              store=InMemoryStateStore(), randomness=CountingRandomness())
+    issuer = CredentialIssuer(
+        credential_issuer=ISSUER_URL,
+        configurations=[CONFIG],
+        issue=issue,
+        store=InMemoryStateStore(),
+        randomness=CountingRandomness(),
+    )
     token = await _token(issuer)
     nonce = (await issuer.nonce(now=NOW))["c_nonce"]
     result = await issuer.credential(token, build_credential_request(CONFIG.id, [_proof(device_key, nonce)]), now=NOW)
@@ -444,12 +487,17 @@ async def test_notification(issuer, device_key):
     assert event.event == "credential_accepted" and event.configuration_id == CONFIG.id
     assert await issuer.notification(token, json.dumps(body).encode(), now=NOW) == event  # idempotent
 
-    await _code(issuer.notification(token, {"notification_id": "nope", "event": "credential_accepted"}, now=NOW),
-                "invalid_notification_id")
-    await _code(issuer.notification(token, {"notification_id": result.notification_id, "event": "lost"}, now=NOW),
-                "invalid_notification_request")
-    await _code(issuer.notification(token, {**body, "event_description": "caf\u00e9"}, now=NOW),
-                "invalid_notification_request")
+    await _code(
+        issuer.notification(token, {"notification_id": "nope", "event": "credential_accepted"}, now=NOW),
+        "invalid_notification_id",
+    )
+    await _code(
+        issuer.notification(token, {"notification_id": result.notification_id, "event": "lost"}, now=NOW),
+        "invalid_notification_request",
+    )
+    await _code(
+        issuer.notification(token, {**body, "event_description": "caf\u00e9"}, now=NOW), "invalid_notification_request"
+    )
     await _code(issuer.notification(token, b"{", now=NOW), "invalid_notification_request")
     await _code(issuer.notification(None, body, now=NOW), "invalid_token")
     other = await _token(issuer)

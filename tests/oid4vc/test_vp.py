@@ -71,8 +71,13 @@ PURPOSE = "Check that you are 18 or older before you rent a bicycle."
 @pytest.fixture
 def credential(city_key, device_key) -> str:
     return issue_sd_jwt_vc(
-        RESIDENT_CLAIMS, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE,
-        holder_key=device_key, now=NOW,
+        RESIDENT_CLAIMS,
+        issuer=CITY_DID,
+        signer=city_key,
+        vct=VCT,
+        disclosable=DISCLOSABLE,
+        holder_key=device_key,
+        now=NOW,
     )
 
 
@@ -123,6 +128,11 @@ async def _wallet_fetch(verifier: Verifier, deep_link: str, resolver) -> Authori
     assert http.method == "GET" and http.headers["Accept"] == "application/oauth-authz-req+jwt"
     jwt = await verifier.request_object(_request_id(http.url), now=NOW)
     return await load_request_object(jwt, resolver=resolver, expected_client_id=ref.client_id, now=NOW)
+
+
+async def _fresh(verifier: Verifier, resolver, query=None) -> AuthorizationRequest:
+    created = await verifier.create_request(query or AGE_QUERY, purpose=PURPOSE, now=NOW)
+    return await _wallet_fetch(verifier, created.deep_link, resolver)
 
 
 def _candidate(vc: str) -> CandidateCredential:
@@ -184,8 +194,13 @@ async def test_request_consent_present_verify(verifier, verifier_resolver, crede
 def test_request_object_header_and_claims(service_key):
     async def run():
         v = Verifier(
-            did=SERVICE_DID, signer=service_key, response_uri="https://s.example/r", request_uri_base="https://s.example/q/",
-            store=InMemoryStateStore(), verify=lambda p, *, audience, nonce: {}, randomness=CountingRandomness(),
+            did=SERVICE_DID,
+            signer=service_key,
+            response_uri="https://s.example/r",
+            request_uri_base="https://s.example/q/",
+            store=InMemoryStateStore(),
+            verify=lambda p, *, audience, nonce: {},
+            randomness=CountingRandomness(),
         )
         return await v.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)
 
@@ -218,16 +233,28 @@ def test_qr_codes_render(verifier):
 async def test_multiple_presentations_when_allowed(make_verifier, verifier_resolver, city_key, device_key):
     query = {"credentials": [{**AGE_QUERY["credentials"][0], "multiple": True}]}
     verifier = make_verifier()
-    request = await _wallet_fetch(verifier, (await verifier.create_request(query, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+    request = await _fresh(verifier, verifier_resolver, query)
     copies = [
-        issue_sd_jwt_vc(RESIDENT_CLAIMS, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE,
-                        holder_key=device_key, now=NOW)
+        issue_sd_jwt_vc(
+            RESIDENT_CLAIMS,
+            issuer=CITY_DID,
+            signer=city_key,
+            vct=VCT,
+            disclosable=DISCLOSABLE,
+            holder_key=device_key,
+            now=NOW,
+        )
         for _ in range(2)
     ]
     presentations = [
-        present(c, disclose=[("age_equal_or_over", "18")], holder_signer=device_key, audience=request.client_id,
-                nonce=request.nonce, now=NOW)
+        present(
+            c,
+            disclose=[("age_equal_or_over", "18")],
+            holder_signer=device_key,
+            audience=request.client_id,
+            nonce=request.nonce,
+            now=NOW,
+        )
         for c in copies
     ]
     form = _form(build_authorization_response(request, {"resident": presentations}))
@@ -269,8 +296,7 @@ async def test_response_replayed_is_refused(verifier, verifier_resolver, credent
 
 
 async def test_response_replayed_to_a_second_request_is_refused(verifier, verifier_resolver, credential, device_key):
-    first = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                verifier_resolver)
+    first = await _fresh(verifier, verifier_resolver)
     second = await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)
     stolen = await _answer(first, credential, device_key)
     with pytest.raises(NonceMismatchError):
@@ -278,8 +304,7 @@ async def test_response_replayed_to_a_second_request_is_refused(verifier, verifi
 
 
 async def test_presentation_for_another_verifier_is_refused(verifier, verifier_resolver, credential, device_key):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+    request = await _fresh(verifier, verifier_resolver)
     form = await _answer(request, credential, device_key, audience=f"decentralized_identifier:{OTHER_DID}")
     with pytest.raises(AudienceMismatchError):
         await verifier.handle_response(form, now=NOW)
@@ -293,46 +318,56 @@ async def test_nonce_reuse_is_refused(make_verifier):
 
 
 async def test_over_broad_response_is_refused(verifier, verifier_resolver, credential, device_key):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+    request = await _fresh(verifier, verifier_resolver)
     form = await _answer(request, credential, device_key, disclose=[("age_equal_or_over", "18"), ("given_name",)])
     with pytest.raises(DisclosureError):
         await verifier.handle_response(form, now=NOW)
 
 
-async def test_over_broad_sibling_inside_requested_container_is_refused(verifier, verifier_resolver, credential,
-                                                                         device_key):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
-    form = await _answer(request, credential, device_key,
-                         disclose=[("age_equal_or_over", "18"), ("age_equal_or_over", "65")])
+async def test_over_broad_sibling_inside_requested_container_is_refused(
+    verifier, verifier_resolver, credential, device_key
+):
+    request = await _fresh(verifier, verifier_resolver)
+    form = await _answer(
+        request, credential, device_key, disclose=[("age_equal_or_over", "18"), ("age_equal_or_over", "65")]
+    )
     with pytest.raises(DisclosureError):
         await verifier.handle_response(form, now=NOW)
 
 
 async def test_missing_requested_claim_is_refused(verifier, verifier_resolver, credential, device_key):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+    request = await _fresh(verifier, verifier_resolver)
     form = await _answer(request, credential, device_key, disclose=[])
     with pytest.raises(ClaimsError):
         await verifier.handle_response(form, now=NOW)
 
 
 async def test_wrong_credential_type_is_refused(verifier, verifier_resolver, city_key, device_key):
-    other = issue_sd_jwt_vc(RESIDENT_CLAIMS, issuer=CITY_DID, signer=city_key, vct="https://city.example/Library",
-                            disclosable=DISCLOSABLE, holder_key=device_key, now=NOW)
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
-    presentation = present(other, disclose=[("age_equal_or_over", "18")], holder_signer=device_key,
-                           audience=request.client_id, nonce=request.nonce, now=NOW)
+    other = issue_sd_jwt_vc(
+        RESIDENT_CLAIMS,
+        issuer=CITY_DID,
+        signer=city_key,
+        vct="https://city.example/Library",
+        disclosable=DISCLOSABLE,
+        holder_key=device_key,
+        now=NOW,
+    )
+    request = await _fresh(verifier, verifier_resolver)
+    presentation = present(
+        other,
+        disclose=[("age_equal_or_over", "18")],
+        holder_signer=device_key,
+        audience=request.client_id,
+        nonce=request.nonce,
+        now=NOW,
+    )
     form = _form(build_authorization_response(request, {"resident": presentation}))
     with pytest.raises(ClaimsError):
         await verifier.handle_response(form, now=NOW)
 
 
 async def test_presentation_without_key_binding_is_refused(verifier, verifier_resolver, credential):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+    request = await _fresh(verifier, verifier_resolver)
     presentation = present(credential, disclose=[("age_equal_or_over", "18")])
     form = _form(build_authorization_response(request, {"resident": presentation}))
     with pytest.raises(KeyBindingMissingError):
@@ -340,13 +375,15 @@ async def test_presentation_without_key_binding_is_refused(verifier, verifier_re
 
 
 async def test_tampered_presentation_fails_in_the_verify_function(verifier, verifier_resolver, credential, device_key):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+    request = await _fresh(verifier, verifier_resolver)
     form = await _answer(request, credential, device_key)
     token = form["vp_token"]
     issuer_jwt_sig_start = token.index(".", token.index(".") + 1) + 1
-    flipped = token[:issuer_jwt_sig_start] + ("A" if token[issuer_jwt_sig_start] != "A" else "B") + token[
-        issuer_jwt_sig_start + 1:]
+    flipped = (
+        token[:issuer_jwt_sig_start]
+        + ("A" if token[issuer_jwt_sig_start] != "A" else "B")
+        + token[issuer_jwt_sig_start + 1 :]
+    )
     with pytest.raises(SignatureInvalidError):
         await verifier.handle_response({**form, "vp_token": flipped}, now=NOW)
 
@@ -369,9 +406,10 @@ async def test_tampered_presentation_fails_in_the_verify_function(verifier, veri
         (lambda f: {**f, "error": "bad code!"}, "bad error code"),
     ],
 )
-async def test_malformed_responses_are_invalid_request(verifier, verifier_resolver, credential, device_key, mutate, why):
-    request = await _wallet_fetch(verifier, (await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
+async def test_malformed_responses_are_invalid_request(
+    verifier, verifier_resolver, credential, device_key, mutate, why
+):
+    request = await _fresh(verifier, verifier_resolver)
     form = mutate(await _answer(request, credential, device_key))
     with pytest.raises(ProtocolError) as info:
         await verifier.handle_response(form, now=NOW)
@@ -380,15 +418,22 @@ async def test_malformed_responses_are_invalid_request(verifier, verifier_resolv
 
 async def test_credential_sets_must_be_satisfied(make_verifier, verifier_resolver, credential, device_key):
     query = {
-        "credentials": [AGE_QUERY["credentials"][0],
-                        {"id": "library", "format": "dc+sd-jwt", "meta": {"vct_values": ["https://city.example/Library"]}}],
+        "credentials": [
+            AGE_QUERY["credentials"][0],
+            {"id": "library", "format": "dc+sd-jwt", "meta": {"vct_values": ["https://city.example/Library"]}},
+        ],
         "credential_sets": [{"options": [["library"]]}, {"options": [["resident"]], "required": False}],
     }
     verifier = make_verifier()
-    request = await _wallet_fetch(verifier, (await verifier.create_request(query, purpose=PURPOSE, now=NOW)).deep_link,
-                                  verifier_resolver)
-    presentation = present(credential, disclose=[("age_equal_or_over", "18")], holder_signer=device_key,
-                           audience=request.client_id, nonce=request.nonce, now=NOW)
+    request = await _fresh(verifier, verifier_resolver, query)
+    presentation = present(
+        credential,
+        disclose=[("age_equal_or_over", "18")],
+        holder_signer=device_key,
+        audience=request.client_id,
+        nonce=request.nonce,
+        now=NOW,
+    )
     form = _form(build_authorization_response(request, {"resident": presentation}))
     with pytest.raises(ProtocolError) as info:
         await verifier.handle_response(form, now=NOW)
@@ -414,9 +459,14 @@ async def test_create_request_checks_its_inputs(verifier):
 
 def test_verifier_key_must_belong_to_its_did(other_key):
     with pytest.raises(InvalidInputError):
-        Verifier(did=SERVICE_DID, signer=other_key, response_uri="https://s.example/r",
-                 request_uri_base="https://s.example/q", store=InMemoryStateStore(),
-                 verify=lambda p, *, audience, nonce: {})
+        Verifier(
+            did=SERVICE_DID,
+            signer=other_key,
+            response_uri="https://s.example/r",
+            request_uri_base="https://s.example/q",
+            store=InMemoryStateStore(),
+            verify=lambda p, *, audience, nonce: {},
+        )
 
 
 # -- wallet negative cases ------------------------------------------------------------------------
@@ -425,8 +475,13 @@ def test_verifier_key_must_belong_to_its_did(other_key):
 def _signed_request(key, *, client_did=SERVICE_DID, typ="oauth-authz-req+jwt", kid=None, **overrides) -> str:
     client_id = f"decentralized_identifier:{client_did}"
     claims = AuthorizationRequest(
-        client_id=client_id, response_uri="https://s.example/r", nonce="n-123", state="s-123",
-        dcql_query=parse_dcql_query(AGE_QUERY), purpose=PURPOSE, issued_at=int(NOW.timestamp()),
+        client_id=client_id,
+        response_uri="https://s.example/r",
+        nonce="n-123",
+        state="s-123",
+        dcql_query=parse_dcql_query(AGE_QUERY),
+        purpose=PURPOSE,
+        issued_at=int(NOW.timestamp()),
         expires_at=int(NOW.timestamp()) + 300,
     ).to_claims()
     claims.update(overrides)
@@ -455,20 +510,29 @@ async def test_request_object_with_service_kid_but_other_key_is_refused(other_ke
 async def test_request_object_client_id_must_match_the_link(service_key, verifier_resolver):
     token = _signed_request(service_key)
     with pytest.raises(ProtocolError):
-        await load_request_object(token, resolver=verifier_resolver,
-                                  expected_client_id=f"decentralized_identifier:{OTHER_DID}", now=NOW)
+        await load_request_object(
+            token, resolver=verifier_resolver, expected_client_id=f"decentralized_identifier:{OTHER_DID}", now=NOW
+        )
 
 
 def test_request_object_typ_is_required(service_key):
     with pytest.raises(TokenTypeError):
-        verify_request_object(_signed_request(service_key, typ="JWT"), service_key.public_key(),
-                              expected_client_id=SERVICE_CLIENT_ID, now=NOW)
+        verify_request_object(
+            _signed_request(service_key, typ="JWT"),
+            service_key.public_key(),
+            expected_client_id=SERVICE_CLIENT_ID,
+            now=NOW,
+        )
 
 
 def test_expired_request_object_is_refused(service_key):
     with pytest.raises(TokenExpiredError):
-        verify_request_object(_signed_request(service_key), service_key.public_key(),
-                              expected_client_id=SERVICE_CLIENT_ID, now=NOW + timedelta(minutes=10))
+        verify_request_object(
+            _signed_request(service_key),
+            service_key.public_key(),
+            expected_client_id=SERVICE_CLIENT_ID,
+            now=NOW + timedelta(minutes=10),
+        )
 
 
 @pytest.mark.parametrize(
@@ -497,11 +561,14 @@ def test_request_object_parameters_are_validated(service_key, overrides, code):
 
 def test_wallet_nonce_must_be_echoed(service_key):
     token = _signed_request(service_key, wallet_nonce="w-1")
-    assert verify_request_object(token, service_key.public_key(), expected_client_id=None, now=NOW,
-                                 wallet_nonce="w-1").wallet_nonce == "w-1"
+    assert (
+        verify_request_object(
+            token, service_key.public_key(), expected_client_id=None, now=NOW, wallet_nonce="w-1"
+        ).wallet_nonce
+        == "w-1"
+    )
     with pytest.raises(ProtocolError):
         verify_request_object(token, service_key.public_key(), expected_client_id=None, now=NOW, wallet_nonce="w-2")
-
 
 
 @pytest.mark.parametrize(
@@ -510,12 +577,19 @@ def test_wallet_nonce_must_be_echoed(service_key):
         ("openid4vp://?request_uri=https%3A%2F%2Fs.example%2Fq%2F1", "invalid_request"),
         ("openid4vp://?client_id=x509_san_dns%3As.example&request_uri=https%3A%2F%2Fs.example%2Fq", "invalid_request"),
         (f"openid4vp://?client_id={SERVICE_CLIENT_ID}", "invalid_request"),
-        (f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=https%3A%2F%2Fs.example&request=eyJ", "invalid_request"),
+        (
+            f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=https%3A%2F%2Fs.example&request=eyJ",
+            "invalid_request",
+        ),
         (f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=ftp%3A%2F%2Fs.example", "invalid_request"),
-        (f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=https%3A%2F%2Fs.example&request_uri_method=PUT",
-         "invalid_request_uri_method"),
-        (f"openid4vp://?client_id={SERVICE_CLIENT_ID}&client_id=x&request_uri=https%3A%2F%2Fs.example",
-         "invalid_request"),
+        (
+            f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=https%3A%2F%2Fs.example&request_uri_method=PUT",
+            "invalid_request_uri_method",
+        ),
+        (
+            f"openid4vp://?client_id={SERVICE_CLIENT_ID}&client_id=x&request_uri=https%3A%2F%2Fs.example",
+            "invalid_request",
+        ),
     ],
 )
 def test_bad_request_links_are_refused(uri, code):
@@ -534,8 +608,9 @@ def test_request_by_value_is_accepted(service_key):
 
 
 def test_build_authorization_response_checks_query_ids(service_key):
-    request = verify_request_object(_signed_request(service_key), service_key.public_key(),
-                                    expected_client_id=SERVICE_CLIENT_ID, now=NOW)
+    request = verify_request_object(
+        _signed_request(service_key), service_key.public_key(), expected_client_id=SERVICE_CLIENT_ID, now=NOW
+    )
     with pytest.raises(InvalidInputError):
         build_authorization_response(request, {"unknown": "x~"})
     with pytest.raises(InvalidInputError):
@@ -545,8 +620,9 @@ def test_build_authorization_response_checks_query_ids(service_key):
 
 
 def test_consent_refused_when_wallet_cannot_satisfy(service_key):
-    request = verify_request_object(_signed_request(service_key), service_key.public_key(),
-                                    expected_client_id=SERVICE_CLIENT_ID, now=NOW)
+    request = verify_request_object(
+        _signed_request(service_key), service_key.public_key(), expected_client_id=SERVICE_CLIENT_ID, now=NOW
+    )
     match = match_dcql(request.dcql_query, [CandidateCredential("x", "dc+sd-jwt", VCT, {"given_name": "A"})])
     with pytest.raises(ProtocolError) as info:
         build_consent(request, match)
