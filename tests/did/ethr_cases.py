@@ -73,9 +73,7 @@ class History:
 
     def attribute(self, block: int, name: str | bytes, value: bytes, valid_to: int) -> History:
         raw = bytes32(name)
-        self.events.append(
-            DidAttributeChanged(name=raw, value=value, valid_to=valid_to, **self._common(block))
-        )
+        self.events.append(DidAttributeChanged(name=raw, value=value, valid_to=valid_to, **self._common(block)))
         return self
 
 
@@ -143,7 +141,9 @@ def cases() -> list[Case]:
         Case(
             "delegates",
             DID,
-            History().delegate(3, "veriKey", DELEGATE_1, FAR).delegate(4, "sigAuth", DELEGATE_2, FAR)
+            History()
+            .delegate(3, "veriKey", DELEGATE_1, FAR)
+            .delegate(4, "sigAuth", DELEGATE_2, FAR)
             .delegate(5, "otherType", DELEGATE_2, FAR),
             NOW,
         )

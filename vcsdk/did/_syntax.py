@@ -176,6 +176,8 @@ def parse_ethr_did(text: str | DidUrl) -> EthrDid:
         raise InvalidDidError(
             "did:ethr identifier must be 0x plus a 40-hex-digit address or a 66-hex-digit compressed public key"
         )
+    if any(not segment for segment in segments[:-1]):
+        raise InvalidDidError("did:ethr network segment must not be empty")
     network = ":".join(segments[:-1]) or DEFAULT_ETHR_NETWORK
     if network.startswith("0x"):
         if _HEX_CHAIN_RE.fullmatch(network) is None:
