@@ -7,12 +7,7 @@ import json
 from importlib import resources
 from typing import Any, Protocol
 
-from vcsdk.errors import (
-    ChainUnavailableError,
-    InvalidInputError,
-    RegistryError,
-    TransactionRevertedError,
-)
+from vcsdk.errors import InvalidInputError, TransactionRevertedError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.receipts.outbox._models import AnchorLocation
 
@@ -236,23 +231,17 @@ class AccessReceiptRegistry:
         return tx.get("blockNumber") is None
 
 
-def _translate(exc: BaseException, *, what: str) -> RegistryError:
-    from web3.exceptions import ContractLogicError, Web3Exception
+def _translate(exc: BaseException, *, what: str) -> VcsdkError:
+    from vcsdk.registry._errors import translate
 
-    if isinstance(exc, RegistryError):
-        return exc
-    if isinstance(exc, ContractLogicError):
-        data = exc.data if isinstance(exc.data, str) else None
-        return TransactionRevertedError(
-            f"{what}: the contract refused the call", reason=_reason(data), data=data
-        )
-    if isinstance(exc, OSError | TimeoutError | asyncio.TimeoutError) or type(exc).__module__.startswith(
-        "aiohttp"
-    ):
-        return ChainUnavailableError(f"{what}: the chain node cannot be reached; the outbox retries later")
-    if isinstance(exc, Web3Exception):
-        return RegistryError(f"{what}: the chain node answered with an error")
-    return RegistryError(f"{what}: unexpected chain failure ({type(exc).__name__})")
+    if not isinstance(exc, Exception):  # pragma: no cover - cancellation and exits pass through
+        raise exc
+    error = translate(exc, what=what, endpoint="the configured node", timeout=None)
+    if isinstance(error, TransactionRevertedError) and error.data:
+        name = _reason(error.data)
+        if name is not None:
+            return TransactionRevertedError(f"{what}: the registry refused it ({name})", reason=name, data=error.data)
+    return error
 
 
 _ERRORS = {
