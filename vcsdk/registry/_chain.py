@@ -493,18 +493,21 @@ class Chain:
         """
         return ContractHandle(self, load_artifact(name), address)
 
-    async def deploy(self, name: str, *args: Any, sender: Sender, gas: int | None = None) -> str:
+    async def deploy(
+        self, name: str, *args: Any, sender: Sender, gas: int | None = None, confirmations: int | None = None
+    ) -> str:
         """Deploy contract ``name`` from its artifact with constructor ``args``.
 
+        :param confirmations: override the chain's confirmations for this deployment.
         :raises TransactionRevertedError: if the constructor reverts.
         :raises ChainUnavailableError: if the node does not answer in time.
         :return: the new contract's checksummed address.
         """
-        handle = await self.deploy_contract(name, *args, sender=sender, gas=gas)
+        handle = await self.deploy_contract(name, *args, sender=sender, gas=gas, confirmations=confirmations)
         return handle.address
 
     async def deploy_contract(
-        self, name: str, *args: Any, sender: Sender, gas: int | None = None
+        self, name: str, *args: Any, sender: Sender, gas: int | None = None, confirmations: int | None = None
     ) -> ContractHandle:
         """Like :meth:`deploy`, returning a :class:`ContractHandle` on the new contract."""
         artifact = load_artifact(name)
@@ -515,7 +518,14 @@ class Chain:
             raise InvalidInputError(
                 f"cannot encode the {name} constructor with {len(args)} argument(s): {type(exc).__name__}"
             ) from exc
-        result = await self.send(to=None, data=bytes.fromhex(data.removeprefix("0x")), sender=sender, gas=gas)
+        result = await self.send(
+            to=None,
+            data=bytes.fromhex(data.removeprefix("0x")),
+            sender=sender,
+            gas=gas,
+            confirmations=confirmations,
+            what=f"deploying {name}",
+        )
         if result.contract_address is None:
             raise RegistryError(f"deploying {name} created no contract", code="deploy_failed")
         return ContractHandle(self, artifact, result.contract_address)
@@ -877,5 +887,11 @@ class EmbeddedChain(Chain):
         if seconds < 0:
             raise InvalidInputError("seconds must not be negative")
         latest = await self.get_block("latest")
-        self._tester.time_travel(latest.timestamp + max(seconds, 1))
+        # eth-tester stamps the block it mines with one second less than the time travelled to.
+        target = latest.timestamp + seconds + 1
+        pending = int(self._tester.get_block_by_number("pending")["timestamp"])
+        if target > pending:
+            self._tester.time_travel(target)
+        else:  # the wall clock is already past the target: a plain block carries it
+            self._tester.mine_blocks(1)
         return await self.get_block("latest")
