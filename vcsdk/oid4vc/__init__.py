@@ -69,6 +69,18 @@ from vcsdk.oid4vc._vp import (
     verify_request_object,
 )
 
+#: aiohttp glue, imported on first use so the protocol modules stay free of I/O libraries.
+_HTTP_NAMES = frozenset({"issuer_routes", "run_flow", "send", "verifier_routes"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _HTTP_NAMES:
+        from vcsdk.oid4vc import _http
+
+        return getattr(_http, name)
+    raise AttributeError(f"module 'vcsdk.oid4vc' has no attribute {name!r}")
+
+
 __all__ = [
     "AuthorizationRequest",
     "AuthorizationRequestReference",
@@ -105,6 +117,7 @@ __all__ = [
     "build_error_response",
     "build_token_request",
     "create_key_proof",
+    "issuer_routes",
     "load_request_object",
     "match_credential_query",
     "match_dcql",
@@ -118,6 +131,9 @@ __all__ = [
     "receive_credential",
     "render_qr",
     "request_object_request",
+    "run_flow",
     "select_claims",
+    "send",
+    "verifier_routes",
     "verify_request_object",
 ]

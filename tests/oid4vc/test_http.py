@@ -1,0 +1,184 @@
+"""The aiohttp glue over real HTTP on 127.0.0.1: the issuer's endpoints with the wallet's issuance
+flow, and a service's request_uri/response_uri routes with a wallet answering them."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import parse_qsl
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present, verify_presentation
+from vcsdk.errors import ProtocolError
+from vcsdk.keys import Key
+from vcsdk.oid4vc import (
+    CandidateCredential,
+    CredentialConfiguration,
+    CredentialIssuer,
+    HttpRequest,
+    InMemoryStateStore,
+    Verifier,
+    build_authorization_response,
+    build_consent,
+    issuer_routes,
+    load_request_object,
+    match_dcql,
+    notification_request,
+    parse_authorization_request_uri,
+    parse_credential_offer,
+    parse_credential_offer_uri,
+    parse_response_uri_answer,
+    receive_credential,
+    request_object_request,
+    run_flow,
+    send,
+    verifier_routes,
+)
+
+from .conftest import CITY_DID, DISCLOSABLE, NOW, RESIDENT_CLAIMS, SERVICE_DID, VCT, CountingRandomness
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def city(aiohttp_server, city_key):
+    port = _free_port()
+    issuer = CredentialIssuer(
+        credential_issuer=f"http://127.0.0.1:{port}/issuer",
+        configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
+        issue=lambda claims, holder_key: issue_sd_jwt_vc(
+            claims, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE, holder_key=holder_key, now=NOW
+        ),
+        store=InMemoryStateStore(),
+        randomness=CountingRandomness("city"),
+    )
+    app = web.Application()
+    app.add_routes(issuer_routes(issuer, clock=lambda: NOW))
+    await aiohttp_server(app, host="127.0.0.1", port=port)
+    return issuer
+
+
+async def test_issuance_over_http(city):
+    offer, pin = await city.create_offer("ResidentIdentityCredential", RESIDENT_CLAIMS, now=NOW)
+    uri = await city.publish_offer(offer, now=NOW)
+    device = Key.generate("P-256")
+    async with aiohttp.ClientSession() as session:
+        reference = parse_credential_offer_uri(uri)
+        assert isinstance(reference, str)
+        fetched = await send(session, HttpRequest("GET", reference))
+        assert fetched.headers["Cache-Control"] == "no-store"
+        assert parse_credential_offer(fetched.json_object(what="offer")) == offer
+        issued = await run_flow(receive_credential(offer, tx_code=pin, signers=[device], now=lambda: NOW), session)
+        assert issued.notification_id and issued.notification_endpoint and issued.access_token
+        done = await send(
+            session, notification_request(issued.notification_endpoint, issued.access_token, issued.notification_id)
+        )
+        assert done.status == 204
+    assert peek(issued.credentials[0]).unverified_claims["cnf"]["jwk"] == device.public_jwk()
+
+
+async def test_wrong_tx_code_over_http_is_invalid_grant(city):
+    offer, pin = await city.create_offer("ResidentIdentityCredential", RESIDENT_CLAIMS, now=NOW)
+    wrong = "000000" if pin != "000000" else "111111"
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(ProtocolError) as info:
+            await run_flow(
+                receive_credential(offer, tx_code=wrong, signers=[Key.generate("P-256")], now=lambda: NOW), session
+            )
+    assert info.value.code == "invalid_grant"
+
+
+async def test_credential_endpoint_without_token_is_401(city):
+    async with aiohttp.ClientSession() as session:
+        answer = await send(session, HttpRequest.json(city.credential_endpoint, {}))
+    assert answer.status == 401
+    assert answer.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    assert answer.json_object(what="error")["error"] == "invalid_token"
+
+
+async def test_service_routes_with_a_wallet(aiohttp_server, city_key, service_key, device_key):
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    resolver = StaticKeyResolver({CITY_DID: city_key})
+    results = []
+
+    async def verify(presentation, *, audience, nonce):
+        return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=NOW)
+
+    async def on_result(result):
+        results.append(result)
+        return {"redirect_uri": f"{base}/done#{result.request_id}"}
+
+    verifier = Verifier(
+        did=SERVICE_DID,
+        signer=service_key,
+        response_uri=f"{base}/oid4vp/response",
+        request_uri_base=f"{base}/oid4vp/request",
+        store=InMemoryStateStore(),
+        verify=verify,
+        randomness=CountingRandomness("svc"),
+    )
+    app = web.Application()
+    app.add_routes(verifier_routes(verifier, clock=lambda: NOW, on_result=on_result))
+    await aiohttp_server(app, host="127.0.0.1", port=port)
+
+    credential = issue_sd_jwt_vc(
+        RESIDENT_CLAIMS,
+        issuer=CITY_DID,
+        signer=city_key,
+        vct=VCT,
+        disclosable=DISCLOSABLE,
+        holder_key=device_key,
+        now=NOW,
+    )
+    query = {
+        "credentials": [
+            {
+                "id": "resident",
+                "format": "dc+sd-jwt",
+                "meta": {"vct_values": [VCT]},
+                "claims": [{"path": ["age_equal_or_over", "18"]}],
+            }
+        ]
+    }
+    created = await verifier.create_request(query, purpose="Age check", now=NOW)
+
+    async with aiohttp.ClientSession() as session:
+        ref = parse_authorization_request_uri(created.deep_link)
+        fetched = await send(session, request_object_request(ref))
+        assert fetched.status == 200
+        assert fetched.headers["Content-Type"].startswith("application/oauth-authz-req+jwt")
+        request = await load_request_object(
+            fetched.body,
+            resolver=StaticKeyResolver({SERVICE_DID: service_key}),
+            expected_client_id=ref.client_id,
+            now=NOW,
+        )
+        unverified = peek(credential)
+        candidate = CandidateCredential("vc-1", "dc+sd-jwt", unverified.unverified_vct, unverified.unverified_claims)
+        (chosen,) = build_consent(request, match_dcql(request.dcql_query, [candidate])).credentials
+        presentation = present(
+            credential,
+            disclose=chosen.claims,
+            holder_signer=device_key,
+            audience=request.client_id,
+            nonce=request.nonce,
+            now=NOW,
+        )
+        post = build_authorization_response(request, {chosen.query_id: presentation})
+        answer = await send(session, post)
+        assert parse_response_uri_answer(answer) == f"{base}/done#{created.request_id}"
+        replay = await send(session, post)
+        assert replay.status == 400 and replay.json_object(what="error")["error"] == "invalid_request"
+        missing = await send(session, HttpRequest("GET", f"{base}/oid4vp/request/unknown"))
+        assert missing.status == 400
+        repeated = await send(session, HttpRequest("POST", post.url, post.headers, post.body + b"&state=x"))
+        assert repeated.status == 400
+    assert results[0].claims() == {"age_equal_or_over": {"18": True}}
+    assert dict(parse_qsl(post.body.decode()))["state"] == created.state
