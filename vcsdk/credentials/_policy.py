@@ -31,7 +31,7 @@ class VerificationPolicy:
         (lets credentials signed before a key rotation verify); otherwise the current key.
     :param max_token_bytes: largest token accepted, in characters.
     :param max_disclosures: most Disclosures accepted in one token.
-    :param max_depth: deepest JSON nesting accepted in the processed claims.
+    :param max_depth: deepest JSON nesting accepted in the processed claims (at most 100).
     :raises UnsupportedAlgorithmError: if an algorithm or digest is not one vcsdk supports.
     :raises InvalidInputError: if a duration or limit is negative or zero where it must be positive.
     """
@@ -60,8 +60,10 @@ class VerificationPolicy:
                 )
         if self.leeway < timedelta(0) or self.key_binding_max_age <= timedelta(0):
             raise InvalidInputError("leeway must be >= 0 and key_binding_max_age > 0")
-        if min(self.max_token_bytes, self.max_disclosures, self.max_depth) <= 0:
-            raise InvalidInputError("max_token_bytes, max_disclosures and max_depth must be positive")
+        if min(self.max_token_bytes, self.max_disclosures, self.max_depth) <= 0 or self.max_depth > 100:
+            raise InvalidInputError(
+                "max_token_bytes, max_disclosures and max_depth must be positive; max_depth at most 100"
+            )
 
     def __repr__(self) -> str:
         return (

@@ -38,8 +38,16 @@ def reference_verify(token: str, issuer: Key) -> dict[str, Any]:
 )
 def test_reference_verifies_our_presentations(issuer_key: Key, holder_key: Key, disclose: list[Any]) -> None:
     now = datetime.now(UTC)  # the reference verifier does not check times; ours gets the same clock
-    issued = issue_sd_jwt_vc(CLAIMS, issuer=ISSUER, signer=issuer_key, vct=VCT, disclosable=DISCLOSABLE,
-                             holder_key=holder_key, now=now, decoys=3)
+    issued = issue_sd_jwt_vc(
+        CLAIMS,
+        issuer=ISSUER,
+        signer=issuer_key,
+        vct=VCT,
+        disclosable=DISCLOSABLE,
+        holder_key=holder_key,
+        now=now,
+        decoys=3,
+    )
     token = present(issued, disclose=disclose, holder_signer=holder_key, audience=AUD, nonce=NONCE, now=now)
     ours = verify_presentation_with_key(token, issuer_key=issuer_key.public_key(), audience=AUD, nonce=NONCE, now=now)
     assert reference_verify(token, issuer_key) == ours.claims

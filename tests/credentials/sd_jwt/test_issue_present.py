@@ -65,8 +65,9 @@ def test_salts_have_at_least_128_bits(credential: str) -> None:
 
 def test_a_weak_salt_source_is_refused(issuer_key: Key) -> None:
     with pytest.raises(InvalidInputError):
-        issue_sd_jwt_vc({"a": 1}, issuer=ISSUER, signer=issuer_key, vct=VCT, disclosable=[["a"]], now=NOW,
-                        salt=lambda: "short")
+        issue_sd_jwt_vc(
+            {"a": 1}, issuer=ISSUER, signer=issuer_key, vct=VCT, disclosable=[["a"]], now=NOW, salt=lambda: "short"
+        )
 
 
 def test_recursive_disclosure_nests(credential: str) -> None:
@@ -113,8 +114,17 @@ def test_unsupported_sd_alg(issuer_key: Key) -> None:
 
 def test_other_sd_alg_exp_and_status(issuer_key: Key, holder_key: Key) -> None:
     status = {"status_list": {"idx": 3, "uri": "https://city.example/status/1"}}
-    token = issue_sd_jwt_vc({"a": 1}, issuer=ISSUER, signer=issuer_key, vct=VCT, disclosable=[["a"]], now=NOW,
-                            sd_alg="sha-384", status=status, expires_at=NOW + timedelta(days=365))
+    token = issue_sd_jwt_vc(
+        {"a": 1},
+        issuer=ISSUER,
+        signer=issuer_key,
+        vct=VCT,
+        disclosable=[["a"]],
+        now=NOW,
+        sd_alg="sha-384",
+        status=status,
+        expires_at=NOW + timedelta(days=365),
+    )
     payload = payload_of(token)
     assert payload["_sd_alg"] == "sha-384" and payload["status"] == status
     assert payload["exp"] == int((NOW + timedelta(days=365)).timestamp())
@@ -131,8 +141,9 @@ def test_remote_signer(holder_key: Key) -> None:
         def sign(self, data: bytes) -> bytes:
             return inner.sign(data)
 
-    token = issue_sd_jwt_vc(CLAIMS, issuer=ISSUER, signer=Remote(), vct=VCT, disclosable=[["given_name"]],
-                            holder_key=holder_key, now=NOW)
+    token = issue_sd_jwt_vc(
+        CLAIMS, issuer=ISSUER, signer=Remote(), vct=VCT, disclosable=[["given_name"]], holder_key=holder_key, now=NOW
+    )
     assert verify_sd_jwt(token, issuer_key=inner.public_key(), now=NOW).claims["given_name"] == "Hanako"
 
 
@@ -180,8 +191,9 @@ def test_cannot_present_a_presentation(credential: str, holder_key: Key) -> None
 
 
 def test_two_step_signing_for_a_secure_enclave(credential: str, issuer_key: Key, holder_key: Key) -> None:
-    pending = prepare_presentation(credential, disclose=[["age_equal_or_over", "18"]], audience=AUD, nonce=NONCE,
-                                   now=NOW)
+    pending = prepare_presentation(
+        credential, disclose=[["age_equal_or_over", "18"]], audience=AUD, nonce=NONCE, now=NOW
+    )
     header, payload = (json.loads(b64url_decode(p)) for p in pending.signing_input.decode().split("."))
     assert header == {"alg": "ES256", "typ": "kb+jwt"}
     assert set(payload) == {"iat", "aud", "nonce", "sd_hash"}
@@ -208,8 +220,13 @@ def test_key_bound_presentation_needs_audience_and_nonce(credential: str, holder
 
 def test_json_flattened_round_trip(issuer_key: Key, holder_key: Key) -> None:
     payload = {"iss": ISSUER, "vct": VCT, "iat": int(NOW.timestamp()), **CLAIMS}
-    token = sd_jwt.issue(payload, signer=issuer_key, disclosable=[["given_name"], ["family_name"]],
-                         holder_key=holder_key, serialization="json")
+    token = sd_jwt.issue(
+        payload,
+        signer=issuer_key,
+        disclosable=[["given_name"], ["family_name"]],
+        holder_key=holder_key,
+        serialization="json",
+    )
     obj = json.loads(token)
     assert set(obj) == {"payload", "protected", "signature", "header"}
     assert len(obj["header"]["disclosures"]) == 2
@@ -221,8 +238,9 @@ def test_json_flattened_round_trip(issuer_key: Key, holder_key: Key) -> None:
 
 
 def test_pre_rfc_json_layout_is_refused(issuer_key: Key) -> None:
-    token = json.loads(sd_jwt.issue({"iss": ISSUER, "vct": VCT, "a": 1}, signer=issuer_key, disclosable=[["a"]],
-                                    serialization="json"))
+    token = json.loads(
+        sd_jwt.issue({"iss": ISSUER, "vct": VCT, "a": 1}, signer=issuer_key, disclosable=[["a"]], serialization="json")
+    )
     token["disclosures"] = token.pop("header")["disclosures"]
     with pytest.raises(MalformedTokenError):
         sd_jwt.parse(json.dumps(token))

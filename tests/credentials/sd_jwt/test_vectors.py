@@ -82,8 +82,14 @@ def _issue(case: Case) -> str:
             kid=None if "kid" not in case.extra_header else str(case.extra_header["kid"]),
         )
     payload = {"iss": ISSUER, "iat": SETTINGS["iat"], "exp": SETTINGS["exp"], "vct": VCT, **case.claims}
-    token = sd_jwt.issue(payload, signer=ISSUER_KEY, disclosable=case.disclosable, holder_key=holder,
-                         kid="issuer-key-1", serialization="json")
+    token = sd_jwt.issue(
+        payload,
+        signer=ISSUER_KEY,
+        disclosable=case.disclosable,
+        holder_key=holder,
+        kid="issuer-key-1",
+        serialization="json",
+    )
     return _general(token) if case.name.endswith("general") else token
 
 
@@ -91,12 +97,14 @@ def _issue(case: Case) -> str:
 def test_vcsdk_end_to_end(case: Case) -> None:
     issued = _issue(case)
     if case.key_binding:
-        token = present(issued, disclose=case.disclose, holder_signer=HOLDER_KEY, audience=AUDIENCE, nonce=NONCE,
-                        now=NOW)
+        token = present(
+            issued, disclose=case.disclose, holder_signer=HOLDER_KEY, audience=AUDIENCE, nonce=NONCE, now=NOW
+        )
     else:
         token = present(issued, disclose=case.disclose)
-    result = verify_presentation_with_key(token, issuer_key=ISSUER_KEY.public_key(), audience=AUDIENCE, nonce=NONCE,
-                                          policy=LENIENT, now=NOW)
+    result = verify_presentation_with_key(
+        token, issuer_key=ISSUER_KEY.public_key(), audience=AUDIENCE, nonce=NONCE, policy=LENIENT, now=NOW
+    )
     assert user_claims(result.claims) == case.expected
     assert result.key_bound is case.key_binding
     if case.serialization == "json":
@@ -152,7 +160,8 @@ def test_reference_issued_cases_verify_in_vcsdk(case: Case) -> None:
         return
     # The reference holder stamps the KB-JWT with the real clock.
     now = datetime.now(UTC) if case.key_binding else NOW
-    result = verify_presentation_with_key(token, issuer_key=ISSUER_KEY.public_key(), audience=AUDIENCE, nonce=NONCE,
-                                          policy=LENIENT, now=now)
+    result = verify_presentation_with_key(
+        token, issuer_key=ISSUER_KEY.public_key(), audience=AUDIENCE, nonce=NONCE, policy=LENIENT, now=now
+    )
     assert user_claims(result.claims) == case.expected
     assert result.key_bound is case.key_binding

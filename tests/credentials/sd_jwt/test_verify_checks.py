@@ -94,11 +94,14 @@ def forge(
 
 def check(token: str, issuer: Key, policy: VerificationPolicy | None = None) -> Any:
     kwargs: dict[str, Any] = {"policy": policy} if policy else {}
-    return verify_presentation_with_key(token, issuer_key=issuer.public_key(), audience=AUD, nonce=NONCE, now=NOW, **kwargs)
+    return verify_presentation_with_key(
+        token, issuer_key=issuer.public_key(), audience=AUD, nonce=NONCE, now=NOW, **kwargs
+    )
 
 
-def raises_exactly(cls: type[Exception], token: str, issuer: Key, policy: VerificationPolicy | None = None,
-                   code: str | None = None) -> None:
+def raises_exactly(
+    cls: type[Exception], token: str, issuer: Key, policy: VerificationPolicy | None = None, code: str | None = None
+) -> None:
     with pytest.raises(cls) as info:
         check(token, issuer, policy)
     assert type(info.value) is cls, repr(info.value)
@@ -122,7 +125,7 @@ def test_issuer_signature_with_another_key(issuer_key: Key, holder_key: Key) -> 
 
 def test_issuer_signature_tampered_payload(issuer_key: Key, holder_key: Key) -> None:
     token = forge(issuer_key, holder_key)
-    h, p, rest = token.split(".", 2)
+    h, _p, rest = token.split(".", 2)
     other = forge(issuer_key, holder_key, payload=base_payload(holder_key, iss="did:example:mallory"))
     raises_exactly(SignatureInvalidError, ".".join([h, other.split(".")[1], rest]), issuer_key)
 
@@ -134,7 +137,10 @@ async def test_issuer_key_is_resolved_by_kid(issuer_key: Key, holder_key: Key) -
     with pytest.raises(KeyNotFoundError):
         await verify_presentation(
             forge(issuer_key, holder_key, header={"kid": f"{ISSUER}#key-9"}),
-            audience=AUD, nonce=NONCE, resolver=resolver, now=NOW,
+            audience=AUD,
+            nonce=NONCE,
+            resolver=resolver,
+            now=NOW,
         )
     # Signed by key-2's holder but naming key-1: the resolved key decides, so the signature fails.
     with pytest.raises(SignatureInvalidError):
@@ -165,12 +171,15 @@ def test_algorithm_allow_list(issuer_key: Key, holder_key: Key, alg: str | None)
 
 
 def test_algorithm_outside_the_policy(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(DisallowedAlgorithmError, forge(issuer_key, holder_key), issuer_key,
-                   VerificationPolicy(algorithms=("EdDSA",)))
+    raises_exactly(
+        DisallowedAlgorithmError, forge(issuer_key, holder_key), issuer_key, VerificationPolicy(algorithms=("EdDSA",))
+    )
 
 
 def test_critical_header_extensions_are_refused(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(MalformedTokenError, forge(issuer_key, holder_key, header={"crit": ["b64"], "b64": True}), issuer_key)
+    raises_exactly(
+        MalformedTokenError, forge(issuer_key, holder_key, header={"crit": ["b64"], "b64": True}), issuer_key
+    )
 
 
 @pytest.mark.parametrize("sd_alg", ["md5", "sha-1", "SHA-256", 256])
@@ -181,7 +190,9 @@ def test_sd_alg_allow_list(issuer_key: Key, holder_key: Key, sd_alg: Any) -> Non
 
 def test_sd_alg_other_than_sha256_needs_the_policy(issuer_key: Key, holder_key: Key) -> None:
     d = GIVEN
-    payload = base_payload(holder_key, _sd_alg="sha-512", _sd=[b64url_encode(hashlib.sha512(d.encoded.encode()).digest())])
+    payload = base_payload(
+        holder_key, _sd_alg="sha-512", _sd=[b64url_encode(hashlib.sha512(d.encoded.encode()).digest())]
+    )
     # sd_hash is also sha-512 then (RFC 9901 §4.3.1: the same hash as _sd_alg).
     token = forge(issuer_key, holder_key, payload=payload, sd_hash_alg=hashlib.sha512)
     raises_exactly(DisallowedAlgorithmError, token, issuer_key)
@@ -198,24 +209,28 @@ def test_iat_in_the_future(issuer_key: Key, holder_key: Key) -> None:
 
 
 def test_nbf_in_the_future(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(TokenNotYetValidError, forge(issuer_key, holder_key, payload=base_payload(holder_key, nbf=TS + 61)),
-                   issuer_key)
+    raises_exactly(
+        TokenNotYetValidError, forge(issuer_key, holder_key, payload=base_payload(holder_key, nbf=TS + 61)), issuer_key
+    )
 
 
 def test_exp_passed(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(TokenExpiredError, forge(issuer_key, holder_key, payload=base_payload(holder_key, exp=TS - 60)),
-                   issuer_key)
+    raises_exactly(
+        TokenExpiredError, forge(issuer_key, holder_key, payload=base_payload(holder_key, exp=TS - 60)), issuer_key
+    )
     # Inside the leeway it still verifies.
     assert check(forge(issuer_key, holder_key, payload=base_payload(holder_key, exp=TS - 59)), issuer_key)
     policy = VerificationPolicy(leeway=timedelta(0))
-    raises_exactly(TokenExpiredError, forge(issuer_key, holder_key, payload=base_payload(holder_key, exp=TS)),
-                   issuer_key, policy)
+    raises_exactly(
+        TokenExpiredError, forge(issuer_key, holder_key, payload=base_payload(holder_key, exp=TS)), issuer_key, policy
+    )
 
 
 @pytest.mark.parametrize("claim", ["iat", "exp", "nbf"])
 def test_time_claims_must_be_numbers(issuer_key: Key, holder_key: Key, claim: str) -> None:
-    raises_exactly(ClaimsError, forge(issuer_key, holder_key, payload=base_payload(holder_key, **{claim: "soon"})),
-                   issuer_key)
+    raises_exactly(
+        ClaimsError, forge(issuer_key, holder_key, payload=base_payload(holder_key, **{claim: "soon"})), issuer_key
+    )
 
 
 # -- digests and Disclosures (RFC 9901 §7.1) -------------------------------------------------------
@@ -267,8 +282,12 @@ def test_disclosure_overwriting_a_plain_claim(issuer_key: Key, holder_key: Key) 
 
 
 def test_sd_must_be_an_array(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(DisclosureError, forge(issuer_key, holder_key, payload=base_payload(holder_key, _sd="x")), issuer_key,
-                   code="invalid_digest")
+    raises_exactly(
+        DisclosureError,
+        forge(issuer_key, holder_key, payload=base_payload(holder_key, _sd="x")),
+        issuer_key,
+        code="invalid_digest",
+    )
 
 
 def test_disclosure_that_is_not_an_array(issuer_key: Key, holder_key: Key) -> None:
@@ -303,7 +322,9 @@ def test_vct_and_iss_are_required(issuer_key: Key, holder_key: Key, name: str) -
 
 def test_malformed_cnf(issuer_key: Key, holder_key: Key) -> None:
     for cnf in ({"kid": "x"}, {"jwk": {"kty": "RSA", "n": "x", "e": "AQAB"}}, {"jwk": holder_key.private_jwk()}):
-        raises_exactly(ClaimsError, forge(issuer_key, holder_key, payload=base_payload(holder_key, cnf=cnf)), issuer_key)
+        raises_exactly(
+            ClaimsError, forge(issuer_key, holder_key, payload=base_payload(holder_key, cnf=cnf)), issuer_key
+        )
 
 
 # -- key binding (RFC 9901 §7.3) -------------------------------------------------------------------------
@@ -321,7 +342,9 @@ def test_key_binding_signed_by_another_key(issuer_key: Key, holder_key: Key) -> 
 
 
 def test_key_binding_without_cnf(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(KeyBindingError, forge(issuer_key, holder_key, payload=base_payload(holder_key, cnf=None)), issuer_key)
+    raises_exactly(
+        KeyBindingError, forge(issuer_key, holder_key, payload=base_payload(holder_key, cnf=None)), issuer_key
+    )
 
 
 @pytest.mark.parametrize("typ", ["JWT", None, "dc+sd-jwt"])
@@ -341,7 +364,9 @@ def test_nonce(issuer_key: Key, holder_key: Key) -> None:
 
 
 def test_audience(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(AudienceMismatchError, forge(issuer_key, holder_key, kb={"aud": "https://other.example"}), issuer_key)
+    raises_exactly(
+        AudienceMismatchError, forge(issuer_key, holder_key, kb={"aud": "https://other.example"}), issuer_key
+    )
     raises_exactly(AudienceMismatchError, forge(issuer_key, holder_key, kb={"aud": [AUD]}), issuer_key)
 
 
@@ -351,8 +376,12 @@ def test_key_binding_too_old(issuer_key: Key, holder_key: Key) -> None:
 
 
 def test_key_binding_from_the_future(issuer_key: Key, holder_key: Key) -> None:
-    raises_exactly(KeyBindingStaleError, forge(issuer_key, holder_key, kb={"iat": TS + 61}), issuer_key,
-                   code="key_binding_not_yet_valid")
+    raises_exactly(
+        KeyBindingStaleError,
+        forge(issuer_key, holder_key, kb={"iat": TS + 61}),
+        issuer_key,
+        code="key_binding_not_yet_valid",
+    )
 
 
 def test_key_binding_without_iat(issuer_key: Key, holder_key: Key) -> None:
@@ -364,8 +393,14 @@ def test_sd_hash(issuer_key: Key, holder_key: Key) -> None:
 
 
 def test_sd_hash_catches_a_dropped_disclosure(credential: str, issuer_key: Key, holder_key: Key) -> None:
-    token = present(credential, disclose=[["given_name"], ["family_name"]], holder_signer=holder_key,
-                    audience=AUD, nonce=NONCE, now=NOW)
+    token = present(
+        credential,
+        disclose=[["given_name"], ["family_name"]],
+        holder_signer=holder_key,
+        audience=AUD,
+        nonce=NONCE,
+        now=NOW,
+    )
     parts = token.split("~")
     dropped = "~".join([parts[0], parts[2], parts[-1]])
     raises_exactly(SdHashMismatchError, dropped, issuer_key)
@@ -399,8 +434,9 @@ async def test_status_is_checked_through_the_port(issuer_key: Key, holder_key: K
     result = await verify_presentation(token, audience=AUD, nonce=NONCE, resolver=resolver, status=ok, now=NOW)
     assert result.status == status and ok.calls == [(status, ISSUER)]
     with pytest.raises(CredentialRevokedError):
-        await verify_presentation(token, audience=AUD, nonce=NONCE, resolver=resolver,
-                                  status=RevokedIndexes({7}), now=NOW)
+        await verify_presentation(
+            token, audience=AUD, nonce=NONCE, resolver=resolver, status=RevokedIndexes({7}), now=NOW
+        )
     with pytest.raises(CredentialStatusError) as info:
         await verify_presentation(token, audience=AUD, nonce=NONCE, resolver=resolver, now=NOW)
     assert info.value.code == "status_not_checked"

@@ -46,7 +46,7 @@ _Loader.add_constructor("!sd", _construct_sd)
 
 
 def load(path: Path) -> Any:
-    return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    return yaml.load(path.read_text(), Loader=_Loader)
 
 
 @dataclass(frozen=True)

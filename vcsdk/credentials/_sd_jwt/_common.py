@@ -6,6 +6,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,28 @@ def _bad_constant(name: str) -> Any:
     raise MalformedTokenError(f"token JSON contains {name}, which JSON does not allow")
 
 
+#: Nesting bound checked before the recursive JSON parser runs. The parser's own recursion guard
+#: follows ``sys.getrecursionlimit()``, which some libraries raise far beyond what the C stack holds.
+MAX_PARSE_DEPTH = 100
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def _too_deep(text: str, limit: int) -> bool:
+    # Cheap bound first: fewer opening brackets than the limit cannot nest deeper than it.
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def loads(data: bytes, what: str) -> Any:
     """Strict JSON from UTF-8 bytes: duplicate names and NaN refused; deep nesting fails fast.
 
@@ -114,12 +137,13 @@ def loads(data: bytes, what: str) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedTokenError(f"{what} is not valid UTF-8") from None
+    if _too_deep(text, MAX_PARSE_DEPTH):
+        raise MalformedTokenError(f"{what} nests deeper than {MAX_PARSE_DEPTH} levels", code="token_too_deep")
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
     except MalformedTokenError:
         raise
     except RecursionError:
-        # The C scanner counts its own recursion: a 100k-deep document stops here in microseconds.
         raise MalformedTokenError(f"{what} nests too deeply", code="token_too_deep") from None
     except ValueError:
         raise MalformedTokenError(f"{what} is not valid JSON") from None
