@@ -38,6 +38,7 @@ from vcsdk.errors import (
     DidResolutionError,
     InvalidDidError,
     RegistryError,
+    TransactionRevertedError,
 )
 from vcsdk.registry import Chain, LogFilter, address_topic
 
@@ -237,7 +238,19 @@ class EthrResolver:
         block = await self._resolution_block(net, chain)
         registry = chain.contract("EthereumDIDRegistry", net.config.registry)
         self.rpc_calls += 1
-        head = int(await registry.call("changed", did.address, block=block))  # type: ignore[arg-type]
+        try:
+            head = int(await registry.call("changed", did.address, block=block))  # type: ignore[arg-type]
+        except (ChainUnavailableError, TransactionRevertedError):
+            raise
+        except RegistryError as exc:
+            self.rpc_calls += 1
+            if not await chain.get_code(net.config.registry, block=block):  # type: ignore[arg-type]
+                raise DidResolutionError(
+                    f"no ERC-1056 registry is deployed at {net.config.registry} on chain {net.config.chain_id} "
+                    f"(at block {block}); check the network's registry address",
+                    code="registry_not_found",
+                ) from exc
+            raise
         if cached is not None and cached.head == head:
             cached.checked_at = now
             return cached
