@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from vcsdk._b64 import b64url_decode, b64url_encode
@@ -9,6 +10,8 @@ from vcsdk._json import canonical_json, parse_json
 from vcsdk.errors import InvalidInputError
 
 __all__ = ["decode_cursor", "encode_cursor"]
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def encode_cursor(after: tuple[datetime, str]) -> str:
@@ -32,6 +35,7 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         or not isinstance(value[0], int)
         or isinstance(value[0], bool)
         or not isinstance(value[1], str)
+        or _ID.fullmatch(value[1]) is None
         or not 0 <= value[0] < 2**40
     ):
         raise bad

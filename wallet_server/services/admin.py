@@ -13,7 +13,7 @@ from typing import Literal
 
 from vcsdk.errors import InvalidInputError
 from wallet_server.errors import AuthenticationError, ForbiddenError
-from wallet_server.services._common import Clock, new_id, require_str, sha256_hex
+from wallet_server.services._common import Clock, new_id, require_id, sha256_hex
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.encryption import KeyProvider, new_data_key, resident_key_aad
 from wallet_server.storage import EnrolmentCode, Page, Resident, Store
@@ -131,7 +131,7 @@ class AdminService:
         if resident_id is None:
             resident = await self.create_resident()
         else:
-            resident = await self._store.get_resident(require_str(resident_id, "resident_id", max_len=64))
+            resident = await self._store.get_resident(require_id(resident_id, "resident"))
         code = _enrolment_code()
         now = self._clock()
         expires_at = now + self._enrolment_ttl

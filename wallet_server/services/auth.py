@@ -32,7 +32,7 @@ from vcsdk.errors import (
 )
 from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
 from wallet_server.errors import AuthenticationError, DpopProofError, DpopReplayError, RefreshTokenReuseError
-from wallet_server.services._common import Clock, new_id, require_str, sha256_hex
+from wallet_server.services._common import Clock, new_id, require_id, require_str, sha256_hex
 from wallet_server.storage import Device, RefreshToken, Store
 
 __all__ = [
@@ -165,7 +165,10 @@ class AuthService:
             or a nonce that is unknown, used or expired (one error for all, on purpose).
         :return: an access token and a refresh token.
         """
-        device_id = require_str(device_id, "device_id", max_len=64)
+        try:
+            device_id = require_id(device_id, "device")
+        except NotFoundError:
+            raise AuthenticationError("the device is not registered (or was removed); enrol it again") from None
         assertion = require_str(assertion, "assertion", max_len=_MAX_TOKEN)
         now = self._clock()
         device = await self._device_or_fail(device_id)

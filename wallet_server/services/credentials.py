@@ -9,7 +9,7 @@ from typing import Any, Literal, get_args
 
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, StorageError
-from wallet_server.services._common import Clock, new_id, require_str
+from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
 from wallet_server.services.encryption import (
@@ -104,7 +104,7 @@ class CredentialService:
 
     async def get(self, principal: Principal, credential_id: str) -> CredentialView:
         """:raises NotFoundError: if the resident has no such credential."""
-        row = await self._store.get_credential(principal.resident_id, require_str(credential_id, "id", max_len=64))
+        row = await self._store.get_credential(principal.resident_id, require_id(credential_id, "credential"))
         return self._open(await self._data_key(principal.resident_id), row)
 
     async def list(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> CredentialsPage:
@@ -121,7 +121,7 @@ class CredentialService:
 
     async def delete(self, principal: Principal, credential_id: str) -> None:
         """:raises NotFoundError: if the resident has no such credential."""
-        await self._store.delete_credential(principal.resident_id, require_str(credential_id, "id", max_len=64))
+        await self._store.delete_credential(principal.resident_id, require_id(credential_id, "credential"))
 
 
 def _check_metadata(metadata: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from vcsdk.errors import InvalidInputError, UnsupportedAlgorithmError
 from vcsdk.keys import Key
-from wallet_server.services._common import Clock, new_id, require_str, sha256_hex
+from wallet_server.services._common import Clock, new_id, require_id, require_str, require_text, sha256_hex
 from wallet_server.services.auth import Principal
 from wallet_server.storage import Device, Store
 
@@ -53,7 +53,7 @@ class DeviceService:
 
     def _new_device(self, jwk: Any, name: Any, resident_id: str) -> Device:
         key = parse_device_key(jwk)
-        label = require_str(name, "name", max_len=MAX_DEVICE_NAME)
+        label = require_text(name, "name", max_len=MAX_DEVICE_NAME)
         public = json.dumps(key.public_jwk(), separators=(",", ":"), sort_keys=True)
         return Device(new_id("dev"), resident_id, key.thumbprint(), public, label, self._clock())
 
@@ -89,4 +89,4 @@ class DeviceService:
 
         :raises NotFoundError: if the resident has no such device.
         """
-        await self._store.delete_device(principal.resident_id, require_str(device_id, "device id", max_len=64))
+        await self._store.delete_device(principal.resident_id, require_id(device_id, "device"))

@@ -1,0 +1,181 @@
+"""HTTP hygiene: garbage never gives 5xx, problem+json everywhere, request ids, CORS, limits, logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import pytest
+from aiohttp import web
+
+from tests.wallet_server._helpers import admin_headers, new_resident
+from tests.wallet_server.conftest import APP_ORIGIN, make_settings
+from wallet_server import create_app
+from wallet_server.ratelimit import RateLimit
+from wallet_server.routes import ROUTES
+
+GARBAGE_BODIES: list[tuple[str, bytes]] = [
+    ("application/json", b"{not json"),
+    ("application/json", b"[1, 2, 3]"),
+    ("application/json", b'"a string"'),
+    ("application/json", b"null"),
+    ("application/json", b'{"a": 1, "a": 2}'),
+    ("application/json", b"\xff\xfe\x00"),
+    (
+        "application/json",
+        b'{"code": 1, "public_jwk": "x", "name": [], "device_id": {}, "assertion": 5, '
+        b'"refresh_token": null, "credential": {}, "format": 7, "metadata": "m", "resident_id": []}',
+    ),
+    ("application/json", b"[" * 5000 + b"]" * 5000),
+    ("text/plain", b"hello"),
+    ("application/x-www-form-urlencoded", b"a=1&b=2"),
+]
+BAD_AUTH = [
+    {},
+    {"Authorization": "DPoP"},
+    {"Authorization": "DPoP a.b.c", "DPoP": "x.y.z"},
+    {"Authorization": "Bearer " + "A" * 8100},
+    {"Authorization": "Basic dXNlcjpwYXNz"},
+    {"Authorization": "DPoP eyJhbGciOiJub25lIn0.e30.", "DPoP": "eyJhbGciOiJub25lIn0.e30."},
+]
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{\w+\}", "res_%00%2F..", path)
+
+
+async def assert_client_error(resp, what: str) -> None:
+    assert 400 <= resp.status < 500, f"{what}: {resp.status} {await resp.text()}"
+    assert resp.content_type == "application/problem+json", what
+    body = await resp.json()
+    assert body["status"] == resp.status and body["code"] and "Traceback" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.method != "GET"], ids=lambda r: f"{r.method} {r.path}")
+async def test_garbage_bodies_give_4xx(client, clock, route) -> None:
+    phone = await new_resident(client, clock)
+    path = concrete(route.path)
+    for content_type, body in GARBAGE_BODIES:
+        for headers in ({}, admin_headers(), phone.auth_headers(route.method, path)):
+            resp = await client.request(
+                route.method, path, data=body, headers={"Content-Type": content_type, **headers}
+            )
+            if route.body is None and resp.status < 400:
+                continue  # a route without a body may ignore one; it must just not fail
+            await assert_client_error(resp, f"{content_type} {body[:30]!r}")
+
+
+@pytest.mark.parametrize("route", [r for r in ROUTES if r.auth != "none"], ids=lambda r: f"{r.method} {r.path}")
+async def test_bad_tokens_give_401(client, route) -> None:
+    for headers in BAD_AUTH:
+        resp = await client.request(route.method, concrete(route.path), json={"refresh_token": "rt"}, headers=headers)
+        await assert_client_error(resp, str(headers)[:40])
+        assert resp.status == 401
+
+
+async def test_huge_bodies_are_refused_before_parsing(client, clock) -> None:
+    phone = await new_resident(client, clock)
+    huge = {"credential": "A" * (70 * 1024), "format": "dc+sd-jwt"}
+    resp = await phone.call("POST", "/v1/credentials", json=huge)
+    await assert_client_error(resp, "huge")
+    assert resp.status == 413 and (await resp.json())["code"] == "payload_too_large"
+    for route in [r for r in ROUTES if r.body is not None]:
+        resp = await client.request(
+            route.method,
+            concrete(route.path),
+            data=b"{" + b" " * 70_000 + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert resp.status in (401, 413), route.path
+
+
+async def test_unknown_routes_and_methods_are_problems(client) -> None:
+    resp = await client.get("/nope")
+    await assert_client_error(resp, "unknown path")
+    assert resp.status == 404
+    resp = await client.put("/v1/credentials")
+    await assert_client_error(resp, "wrong method")
+    assert resp.status == 405 and "GET" in resp.headers["Allow"]
+
+
+async def test_unexpected_errors_are_500_problems_without_details(aiohttp_client, settings, caplog) -> None:
+    app = create_app(settings)
+
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("secret internal detail")
+
+    app.router.add_get("/boom", boom)
+    client = await aiohttp_client(app)
+    with caplog.at_level(logging.ERROR, logger="wallet_server.errors"):
+        resp = await client.get("/boom", headers={"X-Request-Id": "req-123"})
+    assert resp.status == 500
+    body = await resp.json()
+    assert body["code"] == "internal_error" and body["request_id"] == "req-123"
+    assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+    assert any(getattr(r, "request_id", None) == "req-123" for r in caplog.records)
+
+
+async def test_request_ids(client) -> None:
+    resp = await client.get("/health", headers={"X-Request-Id": "abc-123"})
+    assert resp.headers["X-Request-Id"] == "abc-123"
+    resp = await client.get("/health", headers={"X-Request-Id": "bad id with spaces\t"})
+    assert re.fullmatch(r"[0-9a-f]{16}", resp.headers["X-Request-Id"])
+    resp = await client.get("/nope")
+    assert (await resp.json())["request_id"] == resp.headers["X-Request-Id"]
+
+
+async def test_cors(client) -> None:
+    preflight = {"Origin": APP_ORIGIN, "Access-Control-Request-Method": "POST"}
+    resp = await client.options("/v1/credentials", headers=preflight)
+    assert resp.status == 204
+    assert resp.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert "DPoP" in resp.headers["Access-Control-Allow-Headers"]
+    resp = await client.options("/v1/credentials", headers={**preflight, "Origin": "https://evil.example"})
+    assert resp.status == 403
+    resp = await client.get("/health", headers={"Origin": APP_ORIGIN})
+    assert resp.headers["Access-Control-Allow-Origin"] == APP_ORIGIN
+    assert "ETag" in resp.headers["Access-Control-Expose-Headers"]
+    resp = await client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_per_ip_rate_limit(aiohttp_client, database, clock) -> None:
+    settings = make_settings(database, ip_rate_limit=RateLimit(rate=0.001, burst=3))
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    statuses = [(await client.post("/v1/auth/challenge")).status for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    resp = await client.post("/v1/auth/challenge")
+    assert resp.content_type == "application/problem+json" and int(resp.headers["Retry-After"]) >= 1
+    assert (await client.get("/health")).status == 200  # health checks are never limited
+
+
+async def test_per_device_rate_limit(aiohttp_client, database, clock) -> None:
+    settings = make_settings(database, device_rate_limit=RateLimit(rate=0.001, burst=2))
+    client = await aiohttp_client(create_app(settings, clock=clock))
+    alice = await new_resident(client, clock)
+    bob = await new_resident(client, clock)
+    assert [(await alice.call("GET", "/v1/me")).status for _ in range(3)] == [200, 200, 429]
+    assert (await bob.call("GET", "/v1/me")).status == 200  # other devices are unaffected
+
+
+async def test_openapi_document_and_docs_page(client) -> None:
+    doc = await (await client.get("/openapi.json")).json()
+    assert doc["openapi"] == "3.1.0"
+    for route in ROUTES:
+        op = doc["paths"][route.path][route.method.lower()]
+        assert str(route.status) in op["responses"]
+    page = await client.get("/docs")
+    assert page.content_type == "text/html"
+    assert "/v1/credentials" in await page.text()
+
+
+async def test_logs_carry_no_tokens_or_keys(client, clock, caplog) -> None:
+    with caplog.at_level(logging.DEBUG):
+        phone = await new_resident(client, clock)
+        await phone.call("GET", "/v1/me")
+        await phone.call("GET", f"/v1/credentials/{'cred_x'}")
+    text = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if r.name.startswith("wallet_server"))
+    assert "request" in text
+    for secret in (phone.access_token, phone.refresh_token, phone.key.public_jwk()["x"], "cred_x"):
+        assert secret not in text
