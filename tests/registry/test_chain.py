@@ -125,10 +125,16 @@ async def test_confirmations_time_out_when_no_blocks_come(anvil_url: str) -> Non
         with pytest.raises(RegistryError) as info:
             await registry.transact("changeOwner", accounts[7], accounts[8], sender=accounts[7])
         assert info.value.code == "confirmation_timeout"
+        assert info.value.details["block_number"] == head + 1
         # The change is mined but not yet final; once blocks come, it counts.
         assert await chain.block_number() == head + 1
         await chain.mine(2)
+        resumed = await chain.wait_for_confirmations(bytes.fromhex(info.value.details["tx_hash"][2:]))
+        assert resumed.block_number == head + 1 and resumed.confirmations == 3
         assert await registry.call("identityOwner", accounts[7]) == accounts[8]
+        with pytest.raises(RegistryError) as unknown:
+            await chain.wait_for_confirmations(b"\x11" * 32)
+        assert unknown.value.code == "tx_dropped"
 
 
 async def test_blocks_and_time(any_chain: Chain) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
@@ -75,6 +76,18 @@ def _log_entry(raw: Any) -> LogEntry:
     )
 
 
+def _result_from_receipt(receipt: Any) -> TxResult:
+    created = receipt.get("contractAddress")
+    return TxResult(
+        tx_hash=bytes(receipt["transactionHash"]),
+        block_number=int(receipt["blockNumber"]),
+        gas_used=int(receipt["gasUsed"]),
+        status=int(receipt["status"]),
+        logs=tuple(_log_entry(log) for log in receipt["logs"]),
+        contract_address=str(to_checksum_address(created)) if created else None,
+    )
+
+
 def _plain(value: Any) -> Any:
     """Turn web3 containers (AttributeDict, HexBytes, lists) into plain Python values."""
     if isinstance(value, bytes | bytearray):
@@ -93,9 +106,7 @@ def _filter_params(flt: LogFilter) -> dict[str, Any]:
     }
     if flt.address is not None:
         params["address"] = (
-            _checksum(flt.address)
-            if isinstance(flt.address, str)
-            else [_checksum(a) for a in flt.address]
+            _checksum(flt.address) if isinstance(flt.address, str) else [_checksum(a) for a in flt.address]
         )
     if flt.topics:
         topics: list[Any] = []
@@ -148,7 +159,8 @@ class ContractHandle:
         self.artifact = artifact
         self.address: str = _checksum(address, what="contract address")
         self._contract: AsyncContract = chain.w3.eth.contract(
-            address=_checksum(address), abi=artifact.abi_list()  # type: ignore[arg-type]
+            address=_checksum(address),
+            abi=artifact.abi_list(),  # type: ignore[arg-type]
         )
 
     @property
@@ -618,16 +630,7 @@ class Chain:
         receipt = await self._wait_receipt(bytes(tx_hash), what=what)
         if int(receipt["status"]) != 1:
             raise await self._replay_revert(tx, int(receipt["blockNumber"]), what=what)
-        created = receipt.get("contractAddress")
-        result = TxResult(
-            tx_hash=bytes(receipt["transactionHash"]),
-            block_number=int(receipt["blockNumber"]),
-            gas_used=int(receipt["gasUsed"]),
-            status=int(receipt["status"]),
-            logs=tuple(_log_entry(log) for log in receipt["logs"]),
-            contract_address=str(to_checksum_address(created)) if created else None,
-        )
-        return await self.wait_for_confirmations(result, confirmations=confirmations)
+        return await self.wait_for_confirmations(_result_from_receipt(receipt), confirmations=confirmations)
 
     async def _fees(self) -> dict[str, int]:
         latest = await self._rpc(self._w3.eth.get_block("latest"), what="eth_getBlockByNumber")
@@ -664,57 +667,67 @@ class Chain:
             code="tx_reverted",
         )
 
-    async def wait_for_confirmations(self, result: TxResult, *, confirmations: int | None = None) -> TxResult:
-        """Wait until ``result``'s transaction has ``confirmations`` blocks (its own included).
+    async def wait_for_confirmations(self, tx: TxResult | bytes, *, confirmations: int | None = None) -> TxResult:
+        """Wait until a transaction has ``confirmations`` blocks (its own included).
 
-        Checks again that the receipt is still on the canonical chain before returning.
+        Checks again that the receipt is still on the canonical chain before returning, and
+        follows the transaction if a reorganisation moved it to another block.
 
+        :param tx: a :class:`TxResult`, or a transaction hash (e.g. from a timed-out wait's
+            ``details["tx_hash"]``) whose receipt is fetched first.
         :raises RegistryError: ``code="confirmation_timeout"`` if the blocks do not come within
-            the transaction timeout, ``code="tx_dropped"`` if a reorganisation removed it.
+            the transaction timeout (``details`` has ``tx_hash`` and ``block_number``),
+            ``code="tx_dropped"`` if a reorganisation removed it.
         :raises ChainUnavailableError: if the node does not answer in time.
-        :return: ``result`` with its ``block_number`` (after a reorganisation) and ``confirmations``.
+        :return: the transaction's result with its current ``block_number`` and ``confirmations``.
         """
         wanted = self._confirmations if confirmations is None else confirmations
         if wanted < 0:
             raise InvalidInputError("confirmations must be 0 or more")
+        result = tx if isinstance(tx, TxResult) else _result_from_receipt(await self._receipt(bytes(tx)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._tx_timeout
-        block_number = result.block_number
         while True:
             head = await self.block_number()
-            target = block_number + wanted - 1
+            target = result.block_number + wanted - 1
             if head < target:
                 if self._mine_to_confirm:
                     await self.mine(min(target - head, _MAX_MINE))
                     continue
                 if loop.time() >= deadline:
                     raise RegistryError(
-                        f"transaction has {max(head - block_number + 1, 0)} of {wanted} confirmations after "
-                        f"{self._tx_timeout:g} s; the chain is not making blocks",
+                        f"transaction has {max(head - result.block_number + 1, 0)} of {wanted} confirmations "
+                        f"after {self._tx_timeout:g} s; the chain is not making blocks",
                         code="confirmation_timeout",
+                        details={"tx_hash": "0x" + result.tx_hash.hex(), "block_number": result.block_number},
                     )
                 await asyncio.sleep(self._poll_interval)
                 continue
             if wanted <= 1:
                 break
+            current = _result_from_receipt(await self._receipt(result.tx_hash))
+            if current.block_number == result.block_number:
+                break
+            result = current  # moved by a reorganisation: wait for confirmations of its new block
+        return replace(result, confirmations=max(head - result.block_number + 1, 0))
+
+    async def _receipt(self, tx_hash: bytes) -> Any:
+        try:
             receipt = await self._rpc(
-                self._w3.eth.get_transaction_receipt(result.tx_hash),  # type: ignore[arg-type]
+                self._w3.eth.get_transaction_receipt(tx_hash),  # type: ignore[arg-type]
                 what="eth_getTransactionReceipt",
             )
-            if receipt is None:
-                raise RegistryError("transaction was dropped by a chain reorganisation", code="tx_dropped")
-            if int(receipt["blockNumber"]) == block_number:
-                break
-            block_number = int(receipt["blockNumber"])
-        return TxResult(
-            tx_hash=result.tx_hash,
-            block_number=block_number,
-            gas_used=result.gas_used,
-            status=result.status,
-            logs=result.logs,
-            contract_address=result.contract_address,
-            confirmations=max(head - block_number + 1, 0),
-        )
+        except RegistryError as exc:
+            if type(exc.__cause__).__name__ != "TransactionNotFound":
+                raise
+            receipt = None
+        if receipt is None:
+            raise RegistryError(
+                "transaction is not on the chain (dropped by a reorganisation, or never mined)",
+                code="tx_dropped",
+                details={"tx_hash": "0x" + tx_hash.hex()},
+            )
+        return receipt
 
     # -- logs -------------------------------------------------------------------------------
 

@@ -77,8 +77,7 @@ def find_tools_dir(start: Path | None = None) -> Path:
         if (candidate / "package.json").is_file():
             return candidate
     raise RegistryError(
-        "cannot find the tools/ folder with package.json; run from a vcsdk source checkout "
-        "or pass tools_dir=",
+        "cannot find the tools/ folder with package.json; run from a vcsdk source checkout or pass tools_dir=",
         code="tools_missing",
     )
 
@@ -126,9 +125,7 @@ def render_artifact(artifact: Mapping[str, Any]) -> bytes:
     return (json.dumps(artifact, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def build_artifacts(
-    *, contracts_dir: Path | None = None, tools_dir: Path | None = None
-) -> dict[str, dict[str, Any]]:
+def build_artifacts(*, contracts_dir: Path | None = None, tools_dir: Path | None = None) -> dict[str, dict[str, Any]]:
     """Compile every ``.sol`` file in ``contracts_dir`` and return the artifacts by contract name.
 
     Contracts without bytecode (interfaces, abstract contracts) get no artifact.
