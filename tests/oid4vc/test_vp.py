@@ -627,3 +627,21 @@ def test_consent_refused_when_wallet_cannot_satisfy(service_key):
     with pytest.raises(ProtocolError) as info:
         build_consent(request, match)
     assert info.value.code == "access_denied"
+
+
+@pytest.mark.parametrize(
+    ("paths", "expected"),
+    [
+        ([("a", "b")], {"a": {"b": 1}}),
+        ([("a",), ("a", "b")], {"a": {"b": 1, "c": 2}}),
+        ([("a", "b"), ("a",)], {"a": {"b": 1, "c": 2}}),
+        ([("n", 1)], {"n": ["FR"]}),
+        ([("d", 0, "t"), ("d", 0, "u"), ("d", 1, "t")], {"d": [{"t": "B", "u": "x"}, {"t": "M"}]}),
+        ([], {}),
+    ],
+)
+def test_disclosed_claims_projection(paths, expected):
+    from vcsdk.oid4vc._vp import _project
+
+    claims = {"a": {"b": 1, "c": 2}, "n": ["JP", "FR"], "d": [{"t": "B", "u": "x"}, {"t": "M", "u": "y"}], "z": 0}
+    assert _project(claims, paths) == expected

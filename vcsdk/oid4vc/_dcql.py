@@ -141,12 +141,6 @@ class DcqlQuery:
                 return c
         raise KeyError(query_id)
 
-    def required_query_ids(self) -> tuple[tuple[str, ...], ...]:
-        """For each required credential set, its options; without sets, every query is required."""
-        if self.credential_sets is None:
-            return tuple((c.id,) for c in self.credentials)
-        return tuple(tuple(o) for s in self.credential_sets if s.required for o in s.options[:1])
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (the ``dcql_query`` request parameter)."""
         out: dict[str, Any] = {"credentials": [c.to_dict() for c in self.credentials]}

@@ -464,29 +464,39 @@ def _claims_of(result: Any) -> Mapping[str, Any]:
 
 
 def _project(claims: Mapping[str, Any], paths: Sequence[tuple[str | int, ...]]) -> dict[str, Any]:
-    """Only the claims at ``paths``, nested like the credential (array elements keep their order)."""
-    out: dict[str, Any] = {}
-    for path in sorted(paths, key=lambda p: [(isinstance(c, int), str(c)) for c in p]):
+    """Only the claims at ``paths``, nested like the credential; selected array elements keep their
+    order (unselected ones are left out, so indexes are not preserved)."""
+    tree: dict[str | int, Any] = {}
+    for path in paths:
         node: Any = claims
-        target: Any = out
+        target = tree
         for i, comp in enumerate(path):
             node = node[comp]
-            last = i == len(path) - 1
-            nxt_is_index = not last and isinstance(path[i + 1], int)
-            if isinstance(target, dict):
-                key = comp
-                if last:
-                    target[key] = node
-                else:
-                    target = target.setdefault(key, [] if nxt_is_index else {})
-            else:  # a list: keep selected elements in order
-                if last:
-                    target.append(node)
-                else:
-                    child: Any = [] if nxt_is_index else {}
-                    target.append(child)
-                    target = child
-    return out
+            if i == len(path) - 1:
+                target[comp] = node
+            else:
+                if comp in target and not _is_branch(target[comp]):
+                    break  # the whole value is already selected by a shorter path
+                target = target.setdefault(comp, {_BRANCH: True})
+
+    def finish(value: Any) -> Any:
+        if not _is_branch(value):
+            return value
+        members = {k: finish(v) for k, v in value.items() if k is not _BRANCH}
+        # JSON object member names are strings, so integer keys can only be array indexes.
+        if members and all(isinstance(k, int) for k in members):
+            return [members[k] for k in sorted(members)]
+        return members
+
+    projected = finish({_BRANCH: True, **tree})
+    return projected if isinstance(projected, dict) else {}
+
+
+_BRANCH: Any = object()
+
+
+def _is_branch(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_BRANCH) is True
 
 
 def _parse_vp_token(raw: Any, query: DcqlQuery) -> dict[str, list[str]]:
@@ -760,6 +770,7 @@ class ConsentCredential:
     query_id: str
     ref: str
     claims: tuple[ClaimPath, ...]
+    concrete_claims: tuple[tuple[str | int, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -780,7 +791,9 @@ def build_consent(request: AuthorizationRequest, match: DcqlMatch) -> ConsentScr
     """
     selection = match.selection()
     creds = tuple(
-        ConsentCredential(query_id=qid, ref=m.ref, claims=m.paths) for qid, ms in selection.items() for m in ms
+        ConsentCredential(query_id=qid, ref=m.ref, claims=m.paths, concrete_claims=m.concrete_paths)
+        for qid, ms in selection.items()
+        for m in ms
     )
     return ConsentScreen(
         service_did=request.verifier_did,
