@@ -23,6 +23,8 @@ __all__ = ["main"]
 COMMAND_MODULES = (
     "vcsdk._cli.keys_cmd",
     "vcsdk._cli.serve_cmd",
+    "vcsdk._cli.vc_cmd",
+    "vcsdk._cli.status_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
