@@ -81,7 +81,8 @@ def test_voting_claims() -> None:
     )
     assert claims == {"election_id": "kaga-2026-mayor", "eligible": True, "district": "Kaga-3", "age_over_18": True}
     assert "birthdate" not in claims
-    assert voting_eligibility_claims(election_id="e", eligible=False, district="d", age_over_18=False)["eligible"] is False
+    direct = voting_eligibility_claims(election_id="e", eligible=False, district="d", age_over_18=False)
+    assert direct["eligible"] is False
     with pytest.raises(InvalidInputError):
         voting_eligibility_claims(election_id="e", eligible=True, district="d")
     with pytest.raises(InvalidInputError):

@@ -1,0 +1,103 @@
+"""``vcsdk vc issue|verify|decode`` in process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vcsdk._cli import main
+from vcsdk.keys import Key
+
+NOW = 1775044800  # 2026-04-01T12:00:00Z
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    issuer = Key.generate("P-256")
+    holder = Key.generate("P-256")
+    paths = {
+        "issuer": tmp_path / "issuer.jwk",
+        "issuer_pub": tmp_path / "issuer.pub.jwk",
+        "holder_pub": tmp_path / "holder.pub.jwk",
+        "other_pub": tmp_path / "other.pub.jwk",
+        "claims": tmp_path / "claims.json",
+        "vc": tmp_path / "vc.jwt",
+    }
+    paths["issuer"].write_text(json.dumps(issuer.private_jwk()))
+    paths["issuer_pub"].write_text(json.dumps(issuer.public_jwk()))
+    paths["holder_pub"].write_text(json.dumps(holder.public_jwk()))
+    paths["other_pub"].write_text(json.dumps(Key.generate("P-256").public_jwk()))
+    paths["claims"].write_text(json.dumps({"locality": "Kaga", "age_over_18": True}))
+    return paths
+
+
+def _issue(files: dict[str, Path], capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    code = main(["vc", "issue", "--issuer-key", str(files["issuer"]), "--claims", str(files["claims"]),
+                 "--holder-key", str(files["holder_pub"]), "--vct", "ResidentIdentityCredential",
+                 "--now", str(NOW), "--valid-days", "30", *extra])
+    out = capsys.readouterr().out.strip()
+    assert code == 0
+    files["vc"].write_text(out)
+    return out
+
+
+def test_issue_verify_decode(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _issue(files, capsys)
+    assert main(["vc", "verify", str(files["vc"]), "--issuer-key", str(files["issuer_pub"]),
+                 "--now", str(NOW + 60)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["verified"] is True and result["type"] == ["VerifiableCredential", "ResidentIdentityCredential"]
+    assert result["credential"]["credentialSubject"]["locality"] == "Kaga"
+    assert result["credential"]["credentialSubject"]["id"].startswith("did:jwk:")
+    assert result["status"] == "none"
+    assert main(["vc", "decode", str(files["vc"])]) == 0
+    assert json.loads(capsys.readouterr().out)["verified"] is False
+
+
+def test_verify_with_resolve_did_jwk(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _issue(files, capsys)
+    assert main(["vc", "verify", str(files["vc"]), "--resolve", "--now", str(NOW + 60)]) == 0
+    assert json.loads(capsys.readouterr().out)["issuer"].startswith("did:jwk:")
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["--issuer-key", "{other_pub}"], "signature_invalid"),
+        (["--issuer-key", "{issuer_pub}", "--now", str(NOW + 31 * 86400)], "token_expired"),
+        (["--issuer-key", "{issuer_pub}", "--now", str(NOW - 86400)], "token_not_yet_valid"),
+        (["--issuer-key", "{issuer_pub}", "--aud", "x"], "invalid_input"),
+    ],
+)
+def test_verify_failures_are_json_errors(files: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                         argv: list[str], code: str) -> None:
+    _issue(files, capsys)
+    args = [a.format(**{k: str(v) for k, v in files.items()}) for a in argv]
+    if "--now" not in args:
+        args += ["--now", str(NOW + 60)]
+    assert main(["vc", "verify", str(files["vc"]), *args]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert json.loads(captured.err)["error"]["code"] == code
+
+
+def test_garbage_token_and_missing_file(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    files["vc"].write_text("not a token")
+    assert main(["vc", "verify", str(files["vc"]), "--issuer-key", str(files["issuer_pub"])]) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "invalid_token"
+    assert main(["vc", "decode", str(files["vc"]) + ".missing"]) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "io_error"
+
+
+def test_sd_paths_are_refused(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["vc", "issue", "--issuer-key", str(files["issuer"]), "--claims", str(files["claims"]),
+                 "--sd", "locality"]) == 1
+    assert "sd-jwt" in json.loads(capsys.readouterr().err)["error"]["message"]
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["vc", "verify", "x"])
+    assert info.value.code == 2

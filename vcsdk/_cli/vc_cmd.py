@@ -1,0 +1,191 @@
+"""``vcsdk vc``: issue, verify and decode W3C VCs secured as ``vc+jwt``.
+
+The options follow ``vcsdk sd-jwt``: ``verify`` prints the verified credential as JSON (exit 0) or a
+JSON error with its ``code`` on stderr (exit 1); a usage error exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from vcsdk._cli import print_json
+from vcsdk._json import parse_json, parse_json_object
+from vcsdk.credentials._ports import IssuerKeyResolver
+from vcsdk.credentials._w3c import (
+    build_credential,
+    issue_vc_jwt,
+    peek_vc_jwt,
+    status_entries,
+    validate_credential,
+    verify_vc,
+)
+from vcsdk.errors import InvalidInputError
+from vcsdk.keys import Key
+
+
+def register(sub: Any) -> None:
+    vc = sub.add_parser("vc", help="issue, verify and decode W3C VCs secured as vc+jwt")
+    vc_sub = vc.add_subparsers(dest="vc_command", metavar="ACTION", required=True)
+
+    issue = vc_sub.add_parser("issue", help="issue a VC DM 2.0 credential as vc+jwt and print it")
+    issue.add_argument("--issuer-key", type=Path, required=True, help="the issuer's private JWK")
+    issue.add_argument("--claims", type=Path, required=True,
+                       help="credentialSubject claims (JSON), or a whole credential if it has @context")
+    issue.add_argument("--holder-key", type=Path, help="holder's public JWK; its did:jwk becomes credentialSubject.id")
+    issue.add_argument("--iss", help="issuer DID (default: the did:jwk of the issuer key)")
+    issue.add_argument("--kid", help="kid header, a DID URL of the issuer's assertionMethod key")
+    issue.add_argument("--vct", "--type", dest="vct", help="the credential type added after VerifiableCredential")
+    issue.add_argument("--sd", action="append", default=[], metavar="PATH",
+                       help="not available for vc+jwt (no selective disclosure); use vcsdk sd-jwt")
+    issue.add_argument("--status", type=Path, help="credentialStatus entry or entries (JSON)")
+    issue.add_argument("--valid-days", type=int, help="validUntil this many days after validFrom")
+    issue.add_argument("--now", type=int, metavar="UNIX", help="validFrom (default: now)")
+    issue.set_defaults(handler=_issue)
+
+    verify = vc_sub.add_parser("verify", help="verify a vc+jwt and print the credential as JSON")
+    verify.add_argument("file", type=Path, help="file holding the vc+jwt ('-' for stdin)")
+    who = verify.add_mutually_exclusive_group(required=True)
+    who.add_argument("--issuer-key", type=Path, help="the issuer's public JWK")
+    who.add_argument("--resolve", action="store_true", help="resolve the issuer DID (did:key, did:jwk, did:ethr)")
+    verify.add_argument("--network", action="append", default=[], metavar="CHAIN_ID=RPC_URL@REGISTRY",
+                        help="a did:ethr network for --resolve")
+    verify.add_argument("--aud", help="not used by vc+jwt (no key binding); refused if given")
+    verify.add_argument("--nonce", help="not used by vc+jwt (no key binding); refused if given")
+    verify.add_argument("--no-kb", action="store_true", help="accepted for symmetry with sd-jwt verify")
+    verify.add_argument("--now", type=int, metavar="UNIX", help="verification time (default: now)")
+    verify.add_argument("--status-list", action="append", default=[], metavar="URI=FILE",
+                        help="a status list credential/token for URI, read from FILE (repeatable)")
+    verify.set_defaults(handler=_verify)
+
+    decode = vc_sub.add_parser("decode", help="show header and credential, UNVERIFIED")
+    decode.add_argument("file", type=Path)
+    decode.set_defaults(handler=_decode)
+
+
+def _read(path: Path) -> str:
+    return (sys.stdin.read() if str(path) == "-" else path.read_text("utf-8")).strip()
+
+
+def _now(unix: int | None) -> datetime:
+    return datetime.fromtimestamp(unix, UTC) if unix is not None else datetime.now(UTC)
+
+
+def _issue(args: argparse.Namespace) -> int:
+    if args.sd:
+        raise InvalidInputError("vc+jwt has no selective disclosure; issue an SD-JWT VC with `vcsdk sd-jwt issue`")
+    key = Key.from_jwk(Path(args.issuer_key).read_bytes())
+    if not key.is_private:
+        raise InvalidInputError("--issuer-key must be a private JWK")
+    from vcsdk.did import did_jwk_for
+
+    issuer = args.iss or did_jwk_for(key)
+    claims = parse_json_object(Path(args.claims).read_bytes(), what="claims file")
+    now = _now(args.now)
+    if "@context" in claims:
+        credential = validate_credential(claims)
+    else:
+        subject = dict(claims)
+        if args.holder_key:
+            subject.setdefault("id", did_jwk_for(Key.from_jwk(Path(args.holder_key).read_bytes())))
+        status: Any = parse_json(Path(args.status).read_bytes(), what="status file") if args.status else None
+        credential = build_credential(
+            issuer=issuer,
+            types=[args.vct] if args.vct else [],
+            subject=subject,
+            valid_from=now,
+            valid_until=now + timedelta(days=args.valid_days) if args.valid_days else None,
+            status=status,
+        )
+    kid = args.kid or (f"{issuer}#0" if issuer.startswith("did:jwk:") else None)
+    sys.stdout.write(issue_vc_jwt(credential, key, kid=kid) + "\n")
+    return 0
+
+
+class _OneKey:
+    """With --issuer-key: the given key signs everything (credential and status lists)."""
+
+    def __init__(self, key: Key) -> None:
+        self.key = key.public_key()
+
+    async def resolve_key(self, issuer: str, kid: str | None, *, relationship: str = "assertionMethod",
+                          at: datetime | None = None) -> Key:
+        return self.key
+
+
+def _networks(specs: list[str]) -> list[Any]:
+    from vcsdk.did import EthrNetwork
+
+    out = []
+    for spec in specs:
+        try:
+            chain_id, rest = spec.split("=", 1)
+            url, registry = rest.rsplit("@", 1)
+            out.append(EthrNetwork(chain_id=int(chain_id, 0), registry=registry, rpc_urls=(url,)))
+        except ValueError:
+            raise InvalidInputError("--network must look like CHAIN_ID=RPC_URL@REGISTRY") from None
+    return out
+
+
+def _status_lists(specs: list[str]) -> dict[str, bytes]:
+    lists: dict[str, bytes] = {}
+    for spec in specs:
+        uri, sep, file = spec.partition("=")
+        if not sep or not uri or not file:
+            raise InvalidInputError("--status-list must look like URI=FILE")
+        lists[uri] = Path(file).read_bytes().strip()
+    return lists
+
+
+def _verify(args: argparse.Namespace) -> int:
+    if args.aud or args.nonce:
+        raise InvalidInputError("vc+jwt has no key binding; --aud and --nonce apply to sd-jwt presentations")
+    token = _read(args.file)
+    return asyncio.run(_verify_async(args, token))
+
+
+async def _verify_async(args: argparse.Namespace, token: str) -> int:
+    from vcsdk.status import StaticStatusListSource, StatusListChecker
+
+    closer: Any = None
+    resolver: IssuerKeyResolver
+    if args.issuer_key:
+        resolver = _OneKey(Key.from_jwk(Path(args.issuer_key).read_bytes()))
+    else:
+        from vcsdk.did import Resolver
+
+        closer = Resolver(_networks(args.network))
+        resolver = closer
+    try:
+        lists = _status_lists(args.status_list)
+        checker = StatusListChecker(resolver=resolver, source=StaticStatusListSource(lists)) if lists else None
+        verified = await verify_vc(token, resolver=resolver, status=checker, now=_now(args.now))
+    finally:
+        if closer is not None:
+            await closer.close()
+    has_status = bool(status_entries(verified.credential))
+    print_json({
+        "verified": True,
+        "issuer": verified.issuer,
+        "type": list(verified.types),
+        "kid": verified.kid,
+        "alg": verified.alg,
+        "status": ("valid" if checker is not None else "not_checked") if has_status else "none",
+        "credential": verified.credential,
+    })
+    return 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    unverified = peek_vc_jwt(_read(args.file))
+    print_json({
+        "verified": False,
+        "warning": "UNVERIFIED: nothing here is trusted until `vcsdk vc verify` succeeds",
+        "header": unverified.header,
+        "credential": unverified.unverified_credential,
+    })
+    return 0
