@@ -22,6 +22,7 @@ __all__ = ["main"]
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
     "vcsdk._cli.keys_cmd",
+    "vcsdk._cli.did_cmd",
     "vcsdk._cli.serve_cmd",
     "vcsdk._cli.vc_cmd",
     "vcsdk._cli.status_cmd",
