@@ -23,6 +23,7 @@ __all__ = ["main"]
 COMMAND_MODULES = (
     "vcsdk._cli.keys_cmd",
     "vcsdk._cli.did_cmd",
+    "vcsdk._cli.sd_jwt_cmd",
     "vcsdk._cli.serve_cmd",
     "vcsdk._cli.vc_cmd",
     "vcsdk._cli.status_cmd",

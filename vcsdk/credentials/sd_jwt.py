@@ -31,6 +31,7 @@ from vcsdk.credentials._sd_jwt._common import (
     SD_DIGESTS_KEY,
     SD_HASH_KEY,
     SD_JWT_VC_TYP,
+    check_claim_path,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "PendingPresentation",
     "Processed",
     "UnverifiedSdJwt",
+    "check_claim_path",
     "finish_presentation",
     "issue",
     "parse",

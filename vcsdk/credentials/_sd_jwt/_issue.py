@@ -205,7 +205,7 @@ def issue(
     payload: dict[str, Any] = builder.build(claims, root, top=True)
     payload[SD_ALG_KEY] = sd_alg
     if holder_key is not None:
-        jwk = (holder_key.public_jwk() if isinstance(holder_key, Key) else Key.from_jwk(holder_key).public_jwk())
+        jwk = holder_key.public_jwk() if isinstance(holder_key, Key) else Key.from_jwk(holder_key).public_jwk()
         payload["cnf"] = {"jwk": jwk}
     extra = dict(header or {})
     if kid is not None:

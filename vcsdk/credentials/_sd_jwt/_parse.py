@@ -54,6 +54,19 @@ class UnverifiedSdJwt:
         parts = [self.issuer_jwt, *(d.encoded for d in self.disclosures)]
         return SEPARATOR.join(parts) + SEPARATOR
 
+    def unverified_kb_jwt(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The KB-JWT's header and payload, unverified (``None`` without a KB-JWT).
+
+        :raises MalformedTokenError: if the KB-JWT cannot be decoded.
+        """
+        if self.kb_jwt is None:
+            return None
+        header, body, _, _ = split_jws(self.kb_jwt, "KB-JWT")
+        payload = loads(body, "KB-JWT payload")
+        if not isinstance(payload, dict):
+            raise MalformedTokenError("KB-JWT payload is not a JSON object")
+        return header, payload
+
     def __repr__(self) -> str:
         return (
             f"UnverifiedSdJwt({self.serialization}, alg={self.header.get('alg')!r}, "

@@ -67,9 +67,7 @@ class _Walker:
                 continue  # a decoy, or a claim the holder did not disclose
             if disclosure.name is None:
                 # RFC 9901 §7.1 step 3.2.2.2.2: an '_sd' digest must point to a [salt, name, value].
-                raise DisclosureError(
-                    "an object digest points to an array-element Disclosure", code="disclosure_shape"
-                )
+                raise DisclosureError("an object digest points to an array-element Disclosure", code="disclosure_shape")
             name = disclosure.name
             if name in _RESERVED_NAMES:
                 raise DisclosureError(

@@ -107,8 +107,7 @@ class UnverifiedSdJwtVc:
 
     def __repr__(self) -> str:
         return (
-            f"UnverifiedSdJwtVc(unverified_issuer={self.unverified_issuer!r}, "
-            f"unverified_kid={self.unverified_kid!r})"
+            f"UnverifiedSdJwtVc(unverified_issuer={self.unverified_issuer!r}, unverified_kid={self.unverified_kid!r})"
         )
 
 
@@ -210,9 +209,7 @@ def _verify_key_binding(
     try:
         _verify_signature(holder_key, signing_input, signature, alg, policy)
     except SignatureInvalidError:
-        raise KeyBindingError(
-            "the KB-JWT signature does not verify with the credential's holder key (cnf)"
-        ) from None
+        raise KeyBindingError("the KB-JWT signature does not verify with the credential's holder key (cnf)") from None
     payload = loads(body, "KB-JWT payload")
     if not isinstance(payload, dict):
         raise MalformedTokenError("KB-JWT payload is not a JSON object")
@@ -357,9 +354,7 @@ def verify_presentation_with_key(
     return _verify_parsed(parsed, issuer_key, policy, now, key_binding=(audience, nonce))
 
 
-async def _resolve(
-    parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy: VerificationPolicy
-) -> Key:
+async def _resolve(parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy: VerificationPolicy) -> Key:
     issuer = parsed.payload.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise ClaimsError("SD-JWT VC has no iss claim, so its issuer key cannot be resolved")
