@@ -645,3 +645,42 @@ def test_disclosed_claims_projection(paths, expected):
 
     claims = {"a": {"b": 1, "c": 2}, "n": ["JP", "FR"], "d": [{"t": "B", "u": "x"}, {"t": "M", "u": "y"}], "z": 0}
     assert _project(claims, paths) == expected
+
+
+class RelationshipResolver:
+    """Answers only for keys listed under one verification relationship, as a DID document would."""
+
+    def __init__(self, key, relationship):
+        self.key, self.relationship, self.asked = key, relationship, []
+
+    async def resolve_key(self, issuer, kid, *, relationship="assertionMethod", at=None):
+        from vcsdk.errors import KeyNotFoundError
+
+        self.asked.append(relationship)
+        if relationship != self.relationship or kid != self.key.kid:
+            raise KeyNotFoundError("no such key for that relationship")
+        return self.key.public_key()
+
+
+@pytest.mark.parametrize(
+    ("relationship", "asked"),
+    [("authentication", ["authentication"]), ("assertionMethod", ["authentication", "assertionMethod"])],
+)
+async def test_request_key_from_authentication_then_assertion_method(service_key, relationship, asked):
+    resolver = RelationshipResolver(service_key, relationship)
+    request = await load_request_object(
+        _signed_request(service_key), resolver=resolver, expected_client_id=SERVICE_CLIENT_ID, now=NOW
+    )
+    assert request.verifier_did == SERVICE_DID and resolver.asked == asked
+
+
+async def test_request_key_missing_from_the_did_document(service_key, other_key):
+    from vcsdk.errors import KeyNotFoundError
+
+    with pytest.raises(KeyNotFoundError):
+        await load_request_object(
+            _signed_request(service_key),
+            resolver=RelationshipResolver(other_key, "authentication"),
+            expected_client_id=SERVICE_CLIENT_ID,
+            now=NOW,
+        )
