@@ -50,6 +50,7 @@ from vcsdk.oid4vc._dcql import (
     SD_JWT_VC_FORMAT,
     CandidateCredential,
     ClaimPath,
+    CredentialQuery,
     DcqlMatch,
     DcqlQuery,
     match_credential_query,
@@ -403,7 +404,7 @@ class Verifier:
             verified[qid] = tuple([await self._check_one(cq, p, nonce) for p in presentations])
         return PresentationResult(**base, credentials=verified)
 
-    async def _check_one(self, cq: Any, presentation: str, nonce: str) -> VerifiedCredential:
+    async def _check_one(self, cq: CredentialQuery, presentation: str, nonce: str) -> VerifiedCredential:
         view = view_sd_jwt(presentation)
         kb = view.key_binding_claims
         if kb is None:
