@@ -55,10 +55,12 @@ from vcsdk.credentials._w3c import (
     VerifiedCredential,
     build_credential,
     issue_vc_jwt,
+    issue_vc_sd_jwt,
     peek_vc_jwt,
     validate_credential,
     verify_vc,
     verify_vc_jwt,
+    verify_vc_sd_jwt,
 )
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "issue_status_list_credential",
     "issue_status_list_token",
     "issue_vc_jwt",
+    "issue_vc_sd_jwt",
     "peek",
     "peek_vc_jwt",
     "prepare_presentation",
@@ -109,5 +112,6 @@ __all__ = [
     "verify_status_list_token",
     "verify_vc",
     "verify_vc_jwt",
+    "verify_vc_sd_jwt",
     "voting_eligibility_claims",
 ]

@@ -21,10 +21,12 @@ from vcsdk.credentials._w3c._model import (
     status_entries,
     validate_credential,
 )
+from vcsdk.credentials._w3c._sd_jwt import VC_SD_JWT_TYP, issue_vc_sd_jwt, verify_vc_sd_jwt
 
 __all__ = [
     "BITSTRING_STATUS_LIST_ENTRY",
     "VC_JWT_TYP",
+    "VC_SD_JWT_TYP",
     "VC_V2_CONTEXT",
     "IssuerAccreditationChecker",
     "UnverifiedVcJwt",
@@ -32,10 +34,12 @@ __all__ = [
     "build_credential",
     "format_datetime",
     "issue_vc_jwt",
+    "issue_vc_sd_jwt",
     "parse_datetime",
     "peek_vc_jwt",
     "status_entries",
     "validate_credential",
     "verify_vc",
     "verify_vc_jwt",
+    "verify_vc_sd_jwt",
 ]
