@@ -4,7 +4,8 @@
 //   {"mode": "wrap", "cases": [{did, address, controllerKey, history, chainId, blockHeight, now}]}
 //       -> the output of EthrDidResolver.wrapDidDocument for each case (no chain needed);
 //   {"mode": "resolve", "rpcUrl", "registry", "chainId", "dids": [...], "now"?: seconds, "repeat"?: n}
-//       -> {"results": [DIDResolutionResult...], "seconds": wall time of the resolves, "rpcCalls": n}.
+//       -> {"results": [DIDResolutionResult...] (first round), "seconds": total wall time, "rpcCalls": n,
+//           "times": [seconds per resolve], "calls": [HTTP requests per resolve]}.
 // "now" pins the clock ethr-did-resolver reads (new Date()), so expiry is judged at the same instant
 // as in the Python resolver under test.
 import { createRequire } from 'node:module'
@@ -86,15 +87,21 @@ async function main() {
     )
     const repeat = req.repeat ?? 1
     const results = []
+    const times = []
+    const calls = []
     const start = process.hrtime.bigint()
     for (let i = 0; i < repeat; i++) {
       for (const did of req.dids) {
+        const before = rpcCalls
+        const t0 = process.hrtime.bigint()
         const r = await resolver.resolve(did)
+        times.push(Number(process.hrtime.bigint() - t0) / 1e9)
+        calls.push(rpcCalls - before)
         if (i === 0) results.push(r)
       }
     }
     const seconds = Number(process.hrtime.bigint() - start) / 1e9
-    process.stdout.write(JSON.stringify({ results, seconds, rpcCalls }, replacer))
+    process.stdout.write(JSON.stringify({ results, seconds, rpcCalls, times, calls }, replacer))
     return
   }
   throw new Error(`unknown mode ${req.mode}`)

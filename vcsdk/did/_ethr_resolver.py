@@ -6,9 +6,9 @@ never with the length of the chain:
 1. ``changed(identity)`` at the resolution block (``head - finality_depth``) gives the newest block
    with a change for this identity;
 2. ``eth_getLogs`` for exactly that block and this identity (topic 1) returns its events, each
-   carrying ``previousChange``; the smallest earlier one is the next block to fetch (the block's
-   header is fetched concurrently, for the timestamp);
-3. until ``previousChange`` is 0.
+   carrying ``previousChange``; the smallest earlier one is the next block to fetch;
+3. until ``previousChange`` is 0; then the headers of those blocks (their timestamps) come in one
+   batched JSON-RPC request.
 
 Events are cached per identity with the head they were read at. Revalidation is one ``changed`` call:
 the same head means nothing changed; a newer head fetches only the blocks after the cached head.
@@ -22,8 +22,9 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from vcsdk.did._document import DidResolutionResult
 from vcsdk.did._erc1056 import decode_erc1056_log
@@ -40,12 +41,14 @@ from vcsdk.errors import (
     RegistryError,
     TransactionRevertedError,
 )
-from vcsdk.registry import Chain, LogFilter, address_topic
+from vcsdk.registry import Chain, JsonRpcChain, LogFilter, address_topic
+from vcsdk.registry._errors import translate
 
 __all__ = ["EthrResolver"]
 
 _MAX_CACHED_IDENTITIES = 10_000
 _MAX_CACHED_RESULTS = 10_000
+_BATCH_TIMEOUT = 30.0
 
 
 @dataclass(slots=True)
@@ -142,6 +145,7 @@ class EthrResolver:
         if did is None:
             self._results.clear()
             self._histories.clear()
+            self._timestamps.clear()
             return
         for key in [k for k in self._results if k.split("?", 1)[0] == did]:
             del self._results[key]
@@ -276,32 +280,33 @@ class EthrResolver:
     ) -> list[Erc1056Event] | None:
         """Events of the blocks in ``(stop_at, head]`` by following ``previousChange``.
 
+        One ``eth_getLogs`` per changed block (each names the next), then the headers of those blocks
+        (for their timestamps) in one batched request.
+
         :return: the events in chain order, or ``None`` if the list skipped past ``stop_at`` (the
             cached history is not a prefix of the new one, e.g. after a reorganisation).
         """
         topic = address_topic(address)
-        collected: list[Erc1056Event] = []
+        per_block: list[tuple[int, list[Erc1056Event]]] = []
         block = head
-        hops = 0
         while block > stop_at:
-            hops += 1
-            if hops > self._max_history:
+            if len(per_block) >= self._max_history:
                 raise DidResolutionError(
                     f"the identity's history spans more than {self._max_history} blocks; raise max_history",
                     code="history_too_long",
                 )
             flt = LogFilter(address=net.config.registry, topics=(None, topic), from_block=block, to_block=block)
-            self.rpc_calls += 2
-            logs, info = await asyncio.gather(chain.get_logs(flt), chain.get_block(block))
-            self._timestamps[(net.config.chain_id, block)] = info.timestamp
+            self.rpc_calls += 1
+            logs = sorted(await chain.get_logs(flt), key=lambda entry: entry.log_index)
             events: list[Erc1056Event] = []
             previous = 0
-            for log in sorted(logs, key=lambda entry: entry.log_index):
+            for log in logs:
+                # The timestamp is filled in below, once the headers are fetched in one batch.
                 event = decode_erc1056_log(
                     log.topics,
                     log.data,
                     block_number=log.block_number,
-                    block_timestamp=info.timestamp,
+                    block_timestamp=0,
                     tx_hash="0x" + log.transaction_hash.hex(),
                     log_index=log.log_index,
                 )
@@ -317,11 +322,43 @@ class EthrResolver:
                     "the node may lack historical logs (use an archive node) or the registry address is wrong",
                     code="history_unavailable",
                 )
-            collected[0:0] = events
+            per_block.append((block, events))
             block = previous
         if stop_at and block != stop_at:
             return None
-        return collected
+        timestamps = await self._block_timestamps(net, chain, [b for b, _ in per_block])
+        return [
+            replace(event, block_timestamp=timestamps[block_number])
+            for block_number, events in reversed(per_block)
+            for event in events
+        ]
+
+    async def _block_timestamps(self, net: _Network, chain: Chain, blocks: list[int]) -> dict[int, int]:
+        """Timestamps of ``blocks``: cached ones from memory, the rest in one JSON-RPC batch."""
+        chain_id = net.config.chain_id
+        out = {b: self._timestamps[(chain_id, b)] for b in blocks if (chain_id, b) in self._timestamps}
+        missing = [b for b in blocks if b not in out]
+        if not missing:
+            return out
+        self.rpc_calls += 1
+        if isinstance(chain, JsonRpcChain):
+            try:
+                async with asyncio.timeout(_BATCH_TIMEOUT):
+                    async with chain.w3.batch_requests() as batch:
+                        for b in missing:
+                            batch.add(chain.w3.eth.get_block(b))
+                        headers: list[Any] = list(await batch.async_execute())
+            except Exception as exc:  # translated at the boundary, as the chain layer does
+                raise translate(
+                    exc, what="eth_getBlockByNumber (batch)", endpoint=chain.endpoint, timeout=_BATCH_TIMEOUT
+                ) from exc
+            stamps = [int(h["timestamp"]) for h in headers]
+        else:  # in process: no HTTP round trips to save
+            stamps = [info.timestamp for info in await asyncio.gather(*(chain.get_block(b) for b in missing))]
+        for b, stamp in zip(missing, stamps, strict=True):
+            self._timestamps[(chain_id, b)] = stamp
+            out[b] = stamp
+        return out
 
     async def close(self) -> None:
         """Close the chain connections this resolver opened."""
