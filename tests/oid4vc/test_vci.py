@@ -502,3 +502,15 @@ async def test_notification(issuer, device_key):
     await _code(issuer.notification(None, body, now=NOW), "invalid_token")
     other = await _token(issuer)
     await _code(issuer.notification(other, body, now=NOW), "invalid_notification_id")
+
+
+def test_offer_from_plain_http_issuer_is_refused():
+    offer = {
+        "credential_issuer": "http://city.example",
+        "credential_configuration_ids": ["a"],
+        "grants": {PRE_AUTHORIZED_GRANT: {"pre-authorized_code": "c"}},
+    }
+    with pytest.raises(ProtocolError):
+        parse_credential_offer(offer)
+    with pytest.raises(ProtocolError):
+        parse_credential_offer_uri("openid-credential-offer://?credential_offer_uri=http%3A%2F%2Fcity.example%2Fo")

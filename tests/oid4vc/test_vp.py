@@ -684,3 +684,27 @@ async def test_request_key_missing_from_the_did_document(service_key, other_key)
             expected_client_id=SERVICE_CLIENT_ID,
             now=NOW,
         )
+
+
+def test_plain_http_only_on_loopback(service_key):
+    from vcsdk.oid4vc._common import is_https_url
+
+    assert is_https_url("https://s.example/r") and is_https_url("http://127.0.0.1:8080/r")
+    assert not is_https_url("http://s.example/r") and not is_https_url("https://s.example/r#f")
+    assert not is_https_url("file:///etc/passwd") and not is_https_url(None)
+    with pytest.raises(InvalidInputError):
+        Verifier(
+            did=SERVICE_DID,
+            signer=service_key,
+            response_uri="http://s.example/r",
+            request_uri_base="https://s.example/q",
+            store=InMemoryStateStore(),
+            verify=lambda p, *, audience, nonce: {},
+        )
+    with pytest.raises(ProtocolError):
+        parse_authorization_request_uri(
+            f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=http%3A%2F%2Fs.example%2Fq"
+        )
+    token = _signed_request(service_key, response_uri="http://s.example/r")
+    with pytest.raises(ProtocolError):
+        verify_request_object(token, service_key.public_key(), expected_client_id=None, now=NOW)

@@ -88,6 +88,24 @@ class HttpResponse:
 Flow = Generator[HttpRequest, HttpResponse, T]
 
 
+def is_https_url(value: object) -> bool:
+    """Whether ``value`` is an ``https`` URL, or ``http`` to the loopback interface (development and
+    tests on 127.0.0.1); the specs require TLS for every endpoint."""
+    if not isinstance(value, str):
+        return False
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    if not parts.netloc or parts.fragment:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 def raise_for_error(response: HttpResponse, *, what: str) -> None:
     """Turn an OAuth-style error answer (``{"error": …}``) into a :class:`ProtocolError` with that code."""
     if 200 <= response.status < 300:

@@ -32,6 +32,7 @@ from vcsdk.oid4vc._common import (
     HttpRequest,
     Randomness,
     StateStore,
+    is_https_url,
     raise_for_error,
     random_code,
     random_token,
@@ -264,11 +265,7 @@ class CredentialIssuer:
         proof_max_age: timedelta = timedelta(minutes=5),
         leeway: timedelta = timedelta(seconds=60),
     ) -> None:
-        if (
-            not credential_issuer.startswith(("https://", "http://"))
-            or "?" in credential_issuer
-            or "#" in credential_issuer
-        ):
+        if not is_https_url(credential_issuer) or "?" in credential_issuer or "#" in credential_issuer:
             raise InvalidInputError("the Credential Issuer Identifier is an https URL without query or fragment")
         if not configurations:
             raise InvalidInputError("an issuer needs at least one credential configuration")
@@ -616,7 +613,7 @@ def parse_credential_offer(value: Mapping[str, Any] | str | bytes) -> Credential
     if not isinstance(value, Mapping):
         raise _err("invalid_request", "the credential offer must be a JSON object")
     issuer = value.get("credential_issuer")
-    if not isinstance(issuer, str) or not issuer.startswith(("https://", "http://")):
+    if not isinstance(issuer, str) or not is_https_url(issuer) or "?" in issuer:
         raise _err("invalid_request", "credential_issuer must be an https URL")
     ids = value.get("credential_configuration_ids")
     if (
@@ -659,7 +656,7 @@ def parse_credential_offer_uri(uri: str) -> CredentialOffer | str:
         raise _err("invalid_request", "exactly one of credential_offer and credential_offer_uri is required")
     if by_ref is not None:
         ref = by_ref[0]
-        if not ref.startswith(("https://", "http://")):
+        if not is_https_url(ref):
             raise _err("invalid_request", "credential_offer_uri must be an https URL")
         return ref
     assert by_value is not None
@@ -792,8 +789,8 @@ def receive_credential(
     token_endpoint = as_meta.get("token_endpoint")
     credential_endpoint = meta.get("credential_endpoint")
     nonce_endpoint = meta.get("nonce_endpoint")
-    if not all(isinstance(u, str) for u in (token_endpoint, credential_endpoint, nonce_endpoint)):
-        raise _err("invalid_response", "the metadata lacks a token, credential or nonce endpoint")
+    if not all(is_https_url(u) for u in (token_endpoint, credential_endpoint, nonce_endpoint)):
+        raise _err("invalid_response", "the metadata lacks an https token, credential or nonce endpoint")
     assert isinstance(token_endpoint, str) and isinstance(credential_endpoint, str) and isinstance(nonce_endpoint, str)
 
     response = yield HttpRequest.form(token_endpoint, form)

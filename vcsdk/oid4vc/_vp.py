@@ -42,6 +42,7 @@ from vcsdk.oid4vc._common import (
     HttpResponse,
     Randomness,
     StateStore,
+    is_https_url,
     raise_for_error,
     random_token,
     render_qr,
@@ -265,7 +266,8 @@ class Verifier:
     :param name: the service name shown to the resident (``client_metadata.client_name``).
     :param randomness: source of ``state``, ``nonce`` and request ids.
     :param request_ttl: how long a request can be answered.
-    :raises InvalidInputError: if the signer's ``kid`` is not a DID URL of ``did``.
+    :raises InvalidInputError: if the signer's ``kid`` is not a DID URL of ``did``, or the URLs are
+        not https (plain http is accepted only for the loopback interface).
     """
 
     def __init__(
@@ -284,6 +286,8 @@ class Verifier:
         kid = signer.kid
         if not isinstance(kid, str) or not kid.startswith(did + "#"):
             raise InvalidInputError("the signer's kid must be a DID URL of the verifier's DID (did#fragment)")
+        if not is_https_url(response_uri) or not is_https_url(request_uri_base):
+            raise InvalidInputError("response_uri and request_uri_base must be https URLs")
         self.did = did
         self.client_id = CLIENT_ID_PREFIX + did
         self._signer = signer
@@ -583,7 +587,7 @@ def parse_authorization_request_uri(uri: str) -> AuthorizationRequestReference:
     method = single.get("request_uri_method", "get")
     if method not in ("get", "post"):
         raise ProtocolError("request_uri_method must be get or post", code="invalid_request_uri_method")
-    if request_uri is not None and not request_uri.startswith(("https://", "http://")):
+    if request_uri is not None and not is_https_url(request_uri):
         raise ProtocolError("request_uri must be an https URL", code="invalid_request")
     return AuthorizationRequestReference(
         client_id=client_id, request_uri=request_uri, request=request, request_uri_method=method
@@ -693,7 +697,7 @@ def verify_request_object(
     if "redirect_uri" in claims:
         raise ProtocolError("redirect_uri must not be present with direct_post", code="invalid_request")
     response_uri = claims.get("response_uri")
-    if not isinstance(response_uri, str) or not response_uri.startswith(("https://", "http://")):
+    if not isinstance(response_uri, str) or not is_https_url(response_uri):
         raise ProtocolError("response_uri must be an https URL", code="invalid_request")
     nonce = claims.get("nonce")
     if not isinstance(nonce, str) or URL_SAFE.fullmatch(nonce) is None:
