@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "vcsdk._cli.serve_cmd",
     "vcsdk._cli.vc_cmd",
     "vcsdk._cli.status_cmd",
+    "vcsdk._cli.issuer_cmd",
     "vcsdk._cli.oid4vc_cmd",
 )
 

@@ -75,7 +75,7 @@ def register(sub: Any) -> None:
     show.set_defaults(handler=_show)
 
 
-def _load(path: Path) -> Issuer:
+def load_issuer(path: Path) -> Issuer:
     state = parse_json_object(path.read_bytes(), what="status list file", max_bytes=64 * 1024 * 1024)
     if state.get("format") == BitstringStatusListIssuer.FORMAT:
         return BitstringStatusListIssuer.from_json(state)
@@ -125,7 +125,7 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _allocate(args: argparse.Namespace) -> int:
-    issuer = _load(args.file)
+    issuer = load_issuer(args.file)
     status = issuer.allocate()
     _save(args.file, issuer)
     print_json(status)
@@ -133,7 +133,7 @@ def _allocate(args: argparse.Namespace) -> int:
 
 
 def _change(args: argparse.Namespace) -> int:
-    issuer = _load(args.file)
+    issuer = load_issuer(args.file)
     getattr(issuer, args.action)(args.index)
     _save(args.file, issuer)
     print_json({"index": args.index, "status": issuer.status(args.index), "version": issuer.version})
@@ -141,7 +141,7 @@ def _change(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    issuer = _load(args.file)
+    issuer = load_issuer(args.file)
     key = Key.from_jwk(args.issuer_key.read_bytes())
     if not key.is_private:
         raise InvalidInputError("--issuer-key must be a private JWK")
@@ -194,7 +194,7 @@ def _show(args: argparse.Namespace) -> int:
         return 0
     data = Path(source).read_bytes().strip()
     if data.startswith(b"{"):
-        issuer = _load(Path(source))
+        issuer = load_issuer(Path(source))
         out = _summary(issuer)
         out["statuses"] = {str(i): issuer.status(i) for i in args.index}
         print_json(out)
