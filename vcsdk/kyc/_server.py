@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import ssl
 from collections.abc import Iterable
 from datetime import date
 from types import TracebackType
@@ -280,6 +281,7 @@ class LocalResidentRegistry:
     :param port: TCP port; ``0`` picks a free one (read it back from :attr:`url`).
     :param residents: the population to serve (the synthetic seed by default).
     :param access_log: log one line per HTTP request (method, path, status; never bodies).
+    :param ssl_context: serve HTTPS with this context (to try a client's TLS settings locally).
     """
 
     def __init__(
@@ -289,8 +291,10 @@ class LocalResidentRegistry:
         port: int = 0,
         residents: Iterable[RegistryEntry] = SEED_RESIDENTS,
         access_log: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._host = host
+        self._ssl_context = ssl_context
         self._port = port
         self._app = create_registry_app(residents=residents)
         self._runner: web.AppRunner | None = None
@@ -311,7 +315,7 @@ class LocalResidentRegistry:
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, self._host, self._port).start()
+            await web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl_context).start()
         except BaseException:
             await runner.cleanup()
             raise
@@ -339,7 +343,8 @@ class LocalResidentRegistry:
         if self._bound_port is None:
             raise RuntimeError("the local registry is not running; use 'async with' or call start()")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self._bound_port}{REGISTRY_PATH}"
+        scheme = "https" if self._ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self._bound_port}{REGISTRY_PATH}"
 
     @property
     def wsdl_url(self) -> str:
