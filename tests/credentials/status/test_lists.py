@@ -178,3 +178,38 @@ def test_million_entry_list_with_one_percent_revoked_is_small() -> None:
     size = len(issuer.statuses.encode())
     assert size < 16 * 1024 * 4 / 3 + 64  # <= 16 KiB compressed, base64url adds a third
     _ = timedelta
+
+
+@given(st.text(max_size=300), st.sampled_from([1, 2, 4, 8]))
+def test_lst_parser_raises_only_invalid_input(text: str, bits: int) -> None:
+    try:
+        TokenStatusList.decode(text, bits=bits, max_bytes=10_000)
+    except InvalidInputError:
+        pass
+
+
+@given(st.text(max_size=300))
+def test_encoded_list_parser_raises_only_invalid_input(text: str) -> None:
+    try:
+        Bitstring.decode("u" + text, max_bytes=100_000)
+    except InvalidInputError:
+        pass
+
+
+@given(st.binary(max_size=300))
+def test_bounded_inflate_raises_only_invalid_input(data: bytes) -> None:
+    for container in ("zlib", "gzip"):
+        try:
+            bounded_inflate(data, container=container, max_bytes=10_000)  # type: ignore[arg-type]
+        except InvalidInputError:
+            pass
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(), st.dictionaries(st.text(max_size=5), st.integers())))
+def test_status_claim_parser_raises_only_claims_error(value: object) -> None:
+    from vcsdk.errors import ClaimsError
+
+    try:
+        parse_status_claim({"status_list": value})
+    except ClaimsError:
+        pass
