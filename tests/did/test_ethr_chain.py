@@ -271,6 +271,20 @@ async def test_cache_revalidates_with_one_call_and_fetches_only_new_blocks(setup
         assert cached.rpc_calls > calls
 
 
+async def test_cost_does_not_grow_with_chain_length(setup: Setup) -> None:
+    s = setup
+    for i in range(2):
+        await s.registry.set_attribute(s.identity, f"did/svc/S{i}", f"https://s{i}.example", sender=s.owner)
+    await s.clock.sync(s.chain)
+    async with s.resolver() as short:
+        await short.resolve(s.did)
+        calls_short = short.rpc_calls
+    await s.chain.mine(300)  # a much longer chain, same identity history
+    async with s.resolver() as long:
+        await long.resolve(s.did)
+        assert long.rpc_calls == calls_short == 1 + 2 + 1
+
+
 async def test_finality_depth_hides_recent_changes(setup: Setup) -> None:
     s = setup
     deep = EthrNetwork(chain_id=s.network.chain_id, registry=s.network.registry, chain=s.chain, finality_depth=3)

@@ -105,7 +105,7 @@ def test_key_lookup_by_kind_of_method() -> None:
     p256 = Key.generate("P-256")
     k1 = Key.generate("secp256k1")
     ed = Key.generate("Ed25519")
-    methods = [
+    methods: list[dict[str, Any]] = [
         {
             "id": "did:example:123#jwk",
             "type": "JsonWebKey",

@@ -28,3 +28,10 @@ def test_public_api_is_small_and_sorted() -> None:
     assert vcsdk.did.__all__ == sorted(vcsdk.did.__all__)
     for name in vcsdk.did.__all__:
         assert getattr(vcsdk.did, name) is not None
+
+
+def test_resolver_is_an_issuer_key_resolver() -> None:
+    from vcsdk.credentials._ports import IssuerKeyResolver
+
+    resolver: IssuerKeyResolver = vcsdk.did.Resolver([])
+    assert callable(resolver.resolve_key)
