@@ -128,6 +128,7 @@ class StatusListChecker:
     :param source: fetches list tokens (:class:`HttpStatusListFetcher` in production).
     :param policy: ages, cache lifetimes and limits.
     :param digests: anchored digests to compare each list with (on-chain), or ``None``.
+    :param max_cached_lists: the cache holds at most this many lists (least recently fetched go first).
     """
 
     def __init__(
@@ -137,6 +138,7 @@ class StatusListChecker:
         source: StatusListSource,
         policy: StatusPolicy = StatusPolicy(),
         digests: StatusDigestSource | None = None,
+        max_cached_lists: int = 1024,
     ) -> None:
         self.resolver = resolver
         self.source = source
@@ -144,6 +146,7 @@ class StatusListChecker:
         self.digests = digests
         self._cache: dict[tuple[str, str], _Entry] = {}
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.max_cached_lists = max_cached_lists
 
     async def check(self, status: Mapping[str, Any], *, issuer: str, now: datetime) -> None:
         """Return if the credential is valid; raise otherwise (the ``StatusChecker`` port).
@@ -220,6 +223,13 @@ class StatusListChecker:
             entry.etag = fetched.etag or entry.etag
             return entry.status_list
         verified = await self._verify(target, fetched.body or b"", issuer=issuer, now=now)
+        self._cache.pop(target.key, None)
+        while len(self._cache) >= self.max_cached_lists:
+            evicted = next(iter(self._cache))  # dicts keep insertion order: the oldest fetch
+            del self._cache[evicted]
+            lock = self._locks.get(evicted)
+            if lock is not None and not lock.locked():
+                del self._locks[evicted]
         self._cache[target.key] = _Entry(verified, self._fresh_until(verified, fetched, now), fetched.etag)
         return verified
 

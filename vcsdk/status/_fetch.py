@@ -118,6 +118,8 @@ class HttpStatusListFetcher:
     :param timeout: seconds for the whole request.
     :param max_bytes: the largest body accepted.
     :param max_redirects: same-origin redirects followed at most.
+    :param allowed_hosts: if given, the only host names status lists may be fetched from (the
+        city's status servers); any other host is refused before a request is made.
     """
 
     def __init__(
@@ -128,8 +130,10 @@ class HttpStatusListFetcher:
         timeout: float = 10.0,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_redirects: int = 3,
+        allowed_hosts: frozenset[str] | set[str] | None = None,
     ) -> None:
         self._session = session
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
         self._own_session = session is None
         self.allow_loopback_http = allow_loopback_http
         self.timeout = timeout
@@ -163,6 +167,8 @@ class HttpStatusListFetcher:
         """
         check_status_url(uri, allow_loopback_http=self.allow_loopback_http)
         origin = _origin(uri)
+        if self.allowed_hosts is not None and origin[1] not in self.allowed_hosts:
+            raise StatusListUnavailableError("status list host is not one this verifier fetches from")
         headers: dict[str, str] = {"Accept": accept}
         if etag is not None:
             headers["If-None-Match"] = etag

@@ -290,3 +290,20 @@ async def test_static_source_for_tools() -> None:
         await checker.check(claim, issuer=ISSUER, now=NOW)
     with pytest.raises(StatusListUnavailableError):
         await checker.check(status_claim("https://city.example/status/2", 1), issuer=ISSUER, now=NOW)
+
+
+async def test_allowed_hosts(status_server: StatusServer) -> None:
+    async with HttpStatusListFetcher(allow_loopback_http=True, allowed_hosts={"status.city.example"}) as f:
+        with pytest.raises(StatusListUnavailableError, match="host"):
+            await f.fetch(status_server.url("/status/1"), accept="*/*")
+    assert status_server.hits == []
+
+
+async def test_cache_is_bounded() -> None:
+    lists = [StatusListIssuer(f"https://city.example/status/{i}", size=64) for i in range(5)]
+    claims = [lst.allocate() for lst in lists]
+    source = StaticStatusListSource({lst.uri: lst.publish(KEY, now=NOW) for lst in lists})
+    checker = StatusListChecker(resolver=FixedResolver(KEY), source=source, max_cached_lists=2)
+    for claim in claims:
+        await checker.check(claim, issuer=ISSUER, now=NOW)
+    assert len(checker._cache) == 2

@@ -209,7 +209,7 @@ async def verify_vc(
     leeway: timedelta = DEFAULT_LEEWAY,
 ) -> VerifiedCredential:
     """Verify a ``vc+jwt`` end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt`,
-    then each ``credentialStatus`` entry and the issuer's accreditation.
+    then the issuer's accreditation and each ``credentialStatus`` entry.
 
     :param resolver: finds the issuer key (``assertionMethod``) for the token's ``kid``.
     :param status: checks each ``credentialStatus`` entry; ``None`` skips status (say so to users).
@@ -226,13 +226,15 @@ async def verify_vc(
         raise ClaimsError("issuer must be a URL (a DID) or an object whose id is one")
     key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
     verified = verify_vc_jwt(token, key, now=now, policy=policy, leeway=leeway)
-    if status is not None:
-        for entry in verified.status:
-            await status.check(entry, issuer=verified.issuer, now=now)
+    # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
+    # the status URLs it chose.
     if accreditation is not None:
         await accreditation.check(
             verified.issuer, verified.credential_type, issued_at=verified.valid_from or now, now=now
         )
+    if status is not None:
+        for entry in verified.status:
+            await status.check(entry, issuer=verified.issuer, now=now)
     return verified
 
 
