@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from vcsdk.credentials._sd_jwt._common import SEPARATOR, Disclosure, b64_decode, loads
 from vcsdk.errors import MalformedTokenError
@@ -26,6 +26,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+class HasLimits(Protocol):
+    """Anything carrying the two parse limits: :class:`Limits` or a ``VerificationPolicy``."""
+
+    @property
+    def max_token_bytes(self) -> int: ...
+
+    @property
+    def max_disclosures(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +106,7 @@ def _payload_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
-def _text(token: object, limits: Limits) -> str:
+def _text(token: object, limits: HasLimits) -> str:
     if isinstance(token, bytes | bytearray):
         if len(token) > limits.max_token_bytes:
             raise MalformedTokenError(f"token is larger than {limits.max_token_bytes} bytes", code="token_too_large")
@@ -113,14 +123,14 @@ def _text(token: object, limits: Limits) -> str:
     return token
 
 
-def parse(token: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> UnverifiedSdJwt:
+def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> UnverifiedSdJwt:
     """Parse an SD-JWT (issuance) or SD-JWT+KB (presentation), compact or JWS JSON, unverified.
 
     Compact: ``<JWT>~<D1>~…~<DN>~[<KB-JWT>]``. JSON (flattened or general): the Disclosures and
     the KB-JWT sit in the unprotected ``header`` (of the first signature, for general), as
     RFC 9901 §8 specifies; the pre-RFC layout with top-level ``disclosures`` is refused.
 
-    :param limits: largest token and most Disclosures accepted.
+    :param limits: largest token and most Disclosures accepted (a :class:`Limits` or a policy).
     :raises MalformedTokenError: (an ``InvalidInputError``) on anything malformed or over a limit.
     :return: the parts, unverified.
     """
@@ -153,7 +163,7 @@ def parse(token: str | bytes, *, limits: Limits = DEFAULT_LIMITS) -> UnverifiedS
     )
 
 
-def _parse_json(text: str, limits: Limits) -> UnverifiedSdJwt:
+def _parse_json(text: str, limits: HasLimits) -> UnverifiedSdJwt:
     obj = loads(text.encode("ascii"), "SD-JWT JSON serialization")
     if not isinstance(obj, dict):
         raise MalformedTokenError("SD-JWT JSON serialization is not a JSON object")

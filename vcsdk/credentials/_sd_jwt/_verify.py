@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt._common import (
@@ -19,10 +21,12 @@ from vcsdk.credentials._sd_jwt._common import (
     SD_ALG_KEY,
     SD_HASH_KEY,
     SD_JWT_VC_TYP,
+    b64_decode,
+    digest,
     hash_function,
     loads,
 )
-from vcsdk.credentials._sd_jwt._parse import Limits, UnverifiedSdJwt, parse, split_jws
+from vcsdk.credentials._sd_jwt._parse import UnverifiedSdJwt, parse, split_jws
 from vcsdk.credentials._sd_jwt._process import process_disclosures
 from vcsdk.errors import (
     AudienceMismatchError,
@@ -111,10 +115,6 @@ class UnverifiedSdJwtVc:
         )
 
 
-def _limits(policy: VerificationPolicy) -> Limits:
-    return Limits(policy.max_token_bytes, policy.max_disclosures)
-
-
 def _epoch(now: datetime) -> float:
     if not isinstance(now, datetime):
         raise InvalidInputError("now must be a datetime")
@@ -144,6 +144,18 @@ def _check_header(header: Mapping[str, Any], policy: VerificationPolicy, typs: t
 
 
 def _verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str, policy: VerificationPolicy) -> None:
+    public = key.cryptography_key
+    if alg == "ES256" and key.curve == "P-256" and isinstance(public, ec.EllipticCurvePublicKey):
+        # The hot path of every presentation: ES256 straight through cryptography (what Key.verify
+        # does via pyjwt, minus two layers of dispatch). alg is already on the policy's allow-list.
+        if len(signature) != 64:
+            raise SignatureInvalidError("signature does not verify with the expected key")
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
+        try:
+            public.verify(der, signing_input, _ECDSA_SHA256)
+        except InvalidSignature:
+            raise SignatureInvalidError("signature does not verify with the expected key") from None
+        return
     try:
         key.verify(signing_input, signature, alg=alg, policy=policy.algorithm_policy)
     except UnsupportedAlgorithmError:
@@ -154,24 +166,32 @@ def _verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str
 
 
 _P256 = ec.SECP256R1()
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _P256_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use"})
 
 
 def _cnf_key(cnf: object) -> Key:
     """The holder key from ``cnf.jwk``; P-256 (device keys) takes a fast path."""
-    if not isinstance(cnf, dict) or not isinstance(cnf.get("jwk"), dict):
+    jwk = cnf.get("jwk") if type(cnf) is dict else None
+    if type(jwk) is not dict:
         raise ClaimsError("cnf must be an object with a jwk member (SD-JWT VC holder binding)")
-    jwk: dict[str, Any] = cnf["jwk"]
     if not _HEADER_KEY_PARAMS.isdisjoint(jwk) or "d" in jwk:
         raise ClaimsError("cnf.jwk must be a bare public key")
-    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and set(jwk) <= _P256_MEMBERS:
-        x, y = jwk.get("x"), jwk.get("y")
-        if isinstance(x, str) and isinstance(y, str) and len(x) == len(y) == 43 and jwk.get("alg", "ES256") == "ES256":
-            try:
-                point = b"\x04" + b64url_decode(x, what="cnf.jwk x") + b64url_decode(y, what="cnf.jwk y")
-                return Key(ec.EllipticCurvePublicKey.from_encoded_point(_P256, point))
-            except ValueError:
-                raise ClaimsError("cnf.jwk is not a valid P-256 public key") from None
+    x, y = jwk.get("x"), jwk.get("y")
+    if (
+        jwk.get("crv") == "P-256"
+        and jwk.get("kty") == "EC"
+        and jwk.keys() <= _P256_MEMBERS
+        and type(x) is str
+        and type(y) is str
+        and len(x) == len(y) == 43
+        and jwk.get("alg", "ES256") == "ES256"
+    ):
+        try:
+            point = b"\x04" + b64_decode(x, "cnf.jwk x") + b64_decode(y, "cnf.jwk y")
+            return Key(ec.EllipticCurvePublicKey.from_encoded_point(_P256, point))
+        except (MalformedTokenError, ValueError):
+            raise ClaimsError("cnf.jwk is not a valid P-256 public key") from None
     try:
         return Key.from_jwk(jwk).public_key()
     except VcsdkError:
@@ -227,8 +247,7 @@ def _verify_key_binding(
         )
     if iat < now - policy.key_binding_max_age.total_seconds() - leeway:
         raise KeyBindingStaleError("KB-JWT is older than the policy allows; ask for a fresh presentation")
-    expected = b64url_encode(hash_fn(parsed.sd_hash_input.encode("ascii")).digest())
-    if payload.get(SD_HASH_KEY) != expected:
+    if payload.get(SD_HASH_KEY) != digest(parsed.sd_hash_input, hash_fn):
         raise SdHashMismatchError(
             "KB-JWT sd_hash does not match the presented SD-JWT and Disclosures; they were changed after signing"
         )
@@ -321,7 +340,7 @@ def verify_sd_jwt(
     :raises ClaimsError: missing ``iss``/``vct``, hidden ``cnf``/``status``/…, malformed ``cnf``.
     :return: the verified issuer, type, claims and holder key.
     """
-    return _verify_parsed(parse(token, limits=_limits(policy)), issuer_key, policy, now, key_binding=None)
+    return _verify_parsed(parse(token, limits=policy), issuer_key, policy, now, key_binding=None)
 
 
 def verify_presentation_with_key(
@@ -350,7 +369,7 @@ def verify_presentation_with_key(
     """
     if not isinstance(audience, str) or not isinstance(nonce, str):
         raise InvalidInputError("audience and nonce must be strings")
-    parsed = parse(token, limits=_limits(policy))
+    parsed = parse(token, limits=policy)
     return _verify_parsed(parsed, issuer_key, policy, now, key_binding=(audience, nonce))
 
 
@@ -411,7 +430,7 @@ async def verify_presentation(
     """
     if not isinstance(audience, str) or not isinstance(nonce, str):
         raise InvalidInputError("audience and nonce must be strings")
-    parsed = parse(token, limits=_limits(policy))
+    parsed = parse(token, limits=policy)
     key = await _resolve(parsed, resolver, policy)
     result = _verify_parsed(parsed, key, policy, now, key_binding=(audience, nonce))
     await _check_status(result, status, policy, now)
@@ -431,7 +450,7 @@ async def verify_credential(
     :raises VerificationError: the subclass for the first failed check (see :func:`verify_sd_jwt`).
     :return: the verified credential, with every Disclosure it carries applied.
     """
-    parsed = parse(token, limits=_limits(policy))
+    parsed = parse(token, limits=policy)
     key = await _resolve(parsed, resolver, policy)
     result = _verify_parsed(parsed, key, policy, now, key_binding=None)
     await _check_status(result, status, policy, now)
