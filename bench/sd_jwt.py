@@ -91,7 +91,7 @@ def _reference() -> tuple[Any, Any, Any, Any]:
 
 def main() -> None:
     logging.getLogger("sd_jwt").setLevel(logging.ERROR)
-    SDObj, SDJWTIssuer, SDJWTHolder, SDJWTVerifier = _reference()  # noqa: N806
+    SDObj, SDJWTIssuer, SDJWTHolder, SDJWTVerifier = _reference()
     issuer, holder = Key.generate("P-256"), Key.generate("P-256")
     issuer_public = issuer.public_key()
 
