@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "vcsdk._cli.status_cmd",
     "vcsdk._cli.issuer_cmd",
     "vcsdk._cli.oid4vc_cmd",
+    "vcsdk._cli.kyc_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
