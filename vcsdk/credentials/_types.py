@@ -9,7 +9,8 @@ Two types are defined, each with a JSON Schema under ``vcsdk/credentials/schemas
 Every claim (and every address part and age threshold) is disclosable on its own. Age booleans are
 derived from the birthdate at an ``as_of`` date so a resident can prove "20 or over" without the
 birthdate. Ages follow the calendar anniversary: someone born on 29 February reaches an age on
-1 March in common years.
+1 March in common years. At the granularity of a date this is also what Japan's Act on the
+Calculation of Age gives (an age is reached at the end of the day before the anniversary).
 """
 
 from __future__ import annotations
