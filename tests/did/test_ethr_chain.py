@@ -3,6 +3,8 @@ signed meta-transactions, resolution with history, caching, finality, and the ty
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -283,6 +285,17 @@ async def test_cost_does_not_grow_with_chain_length(setup: Setup) -> None:
     async with s.resolver() as long:
         await long.resolve(s.did)
         assert long.rpc_calls == calls_short == 1 + 2 + 1
+
+
+async def test_concurrent_cold_resolves_share_one_walk(setup: Setup) -> None:
+    s = setup
+    for i in range(3):
+        await s.registry.set_attribute(s.identity, f"did/svc/S{i}", f"https://s{i}.example", sender=s.owner)
+    await s.clock.sync(s.chain)
+    async with s.resolver() as resolver:
+        results = await asyncio.gather(*(resolver.resolve(s.did) for _ in range(5)))
+        assert resolver.rpc_calls == 1 + 3 + 1
+        assert len({json.dumps(r.to_json(), sort_keys=True) for r in results}) == 1
 
 
 async def test_finality_depth_hides_recent_changes(setup: Setup) -> None:

@@ -123,6 +123,7 @@ class EthrResolver:
         self._histories: OrderedDict[tuple[int, str], _History] = OrderedDict()
         self._results: OrderedDict[str, _CachedResult] = OrderedDict()
         self._timestamps: dict[tuple[int, int], int] = {}
+        self._inflight: dict[tuple[int, str], asyncio.Future[_History]] = {}
         self.rpc_calls = 0
 
     def _network(self, config: EthrNetwork) -> _Network:
@@ -236,9 +237,19 @@ class EthrResolver:
     async def _history(self, net: _Network, chain: Chain, did: EthrDid) -> _History:
         hkey = (net.config.chain_id, did.address)
         cached = self._histories.get(hkey)
-        now = time.monotonic()
-        if cached is not None and now < cached.checked_at + self._ttl:
+        if cached is not None and time.monotonic() < cached.checked_at + self._ttl:
             return cached
+        # Single flight: concurrent resolves of one identity share one walk of its history.
+        task = self._inflight.get(hkey)
+        if task is None:
+            task = asyncio.ensure_future(self._load_history(net, chain, did, hkey))
+            self._inflight[hkey] = task
+            task.add_done_callback(lambda _: self._inflight.pop(hkey, None))
+        return await asyncio.shield(task)
+
+    async def _load_history(self, net: _Network, chain: Chain, did: EthrDid, hkey: tuple[int, str]) -> _History:
+        cached = self._histories.get(hkey)
+        now = time.monotonic()
         block = await self._resolution_block(net, chain)
         registry = chain.contract("EthereumDIDRegistry", net.config.registry)
         self.rpc_calls += 1

@@ -65,6 +65,7 @@ class Resolver:
         self._methods = frozenset(methods)
         self._ethr: EthrResolver | None = None
         self._parsed: dict[str, DidUrl] = {}
+        self._static: dict[str, DidResolutionResult] = {}
 
     @property
     def networks(self) -> tuple[EthrNetwork, ...]:
@@ -96,7 +97,8 @@ class Resolver:
         """Resolve a DID (a fragment is ignored; ``?versionId=<block>`` / ``?versionTime=<UTC time>``
         select a past did:ethr version).
 
-        A deactivated DID resolves normally with ``didDocumentMetadata.deactivated`` set.
+        A deactivated DID resolves normally with ``didDocumentMetadata.deactivated`` set. Results
+        may be served from the cache and shared between callers: treat them as read-only.
 
         :raises InvalidDidError: malformed DID, or a DID URL with a path.
         :raises UnsupportedDidMethodError: a method other than the configured ones.
@@ -114,10 +116,15 @@ class Resolver:
             raise UnsupportedDidMethodError(
                 f"DID method {url.method!r} is not supported; use one of {sorted(self._methods)}"
             )
-        if url.method == "key":
-            return resolve_did_key(url)
-        if url.method == "jwk":
-            return resolve_did_jwk(url)
+        if url.method in ("key", "jwk"):
+            # These documents are a pure function of the DID: expand each once.
+            static = self._static.get(url.did)
+            if static is None:
+                static = resolve_did_key(url) if url.method == "key" else resolve_did_jwk(url)
+                if len(self._static) > 10_000:
+                    self._static.clear()
+                self._static[url.did] = static
+            return static
         ethr = self._ethr_resolver()
         key = str(url.did) + (f"?{url.query}" if url.query else "")
         cached = ethr.cached(key)
