@@ -227,6 +227,9 @@ async def test_recipe_runs_status_and_accreditation() -> None:
     v = await verify_vc(token, resolver=_Resolver(KEY), status=status, accreditation=trust, now=NOW)
     assert v.issuer == ISSUER and status.seen == [STATUS]
     assert trust.calls == [(ISSUER, "ResidentIdentityCredential")]
+    await verify_vc(token, resolver=_Resolver(KEY), accreditation=trust, now=NOW,
+                    accreditation_type="https://credentials.kaga.example/ResidentIdentityCredential")
+    assert trust.calls[-1] == (ISSUER, "https://credentials.kaga.example/ResidentIdentityCredential")
     with pytest.raises(CredentialRevokedError):
         await verify_vc(token, resolver=_Resolver(KEY), status=_Status(True), now=NOW)
     with pytest.raises(IssuerNotAccreditedError):

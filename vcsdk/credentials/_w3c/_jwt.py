@@ -207,6 +207,7 @@ async def verify_vc(
     accreditation: IssuerAccreditationChecker | None = None,
     policy: AlgorithmPolicy = DEFAULT_POLICY,
     leeway: timedelta = DEFAULT_LEEWAY,
+    accreditation_type: str | None = None,
 ) -> VerifiedCredential:
     """Verify a ``vc+jwt`` end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt`,
     then the issuer's accreditation and each ``credentialStatus`` entry.
@@ -215,6 +216,8 @@ async def verify_vc(
     :param status: checks each ``credentialStatus`` entry; ``None`` skips status (say so to users).
     :param accreditation: checks the issuer is accredited for the credential's most specific type
         at ``validFrom`` and at ``now``; ``None`` skips it.
+    :param accreditation_type: the type id the accreditation is registered under, e.g. the ``vct``
+        URL from :class:`~vcsdk.credentials.VctRegistry`; defaults to the most specific ``type``.
     :raises VerificationError: the subclass for the first failed check (see :func:`verify_vc_jwt`),
         ``CredentialRevokedError``/``CredentialSuspendedError``/``StatusList*Error`` from the status
         checker, ``IssuerNotAccreditedError`` from the accreditation check.
@@ -230,7 +233,10 @@ async def verify_vc(
     # the status URLs it chose.
     if accreditation is not None:
         await accreditation.check(
-            verified.issuer, verified.credential_type, issued_at=verified.valid_from or now, now=now
+            verified.issuer,
+            accreditation_type or verified.credential_type,
+            issued_at=verified.valid_from or now,
+            now=now,
         )
     if status is not None:
         for entry in verified.status:
