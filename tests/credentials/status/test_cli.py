@@ -82,3 +82,25 @@ def test_vc_verify_with_a_bitstring_status_list(tmp_path: Path, capsys: pytest.C
     _run(capsys, "status", "revoke", str(lst), idx)
     assert main([*verify, *publish()]) == 1
     assert json.loads(capsys.readouterr().err)["error"]["code"] == "credential_revoked"
+
+
+async def test_show_a_published_url(status_server, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    from datetime import UTC, datetime
+
+    from vcsdk.credentials._status_list import StatusListIssuer
+
+    lst = StatusListIssuer(status_server.url("/status/cli"), size=256)
+    idx = lst.allocate()["status_list"]["idx"]
+    lst.revoke(idx)
+    status_server.store.publish("/status/cli", lst.publish(Key.generate("P-256"), now=datetime.fromtimestamp(NOW, UTC)),
+                                max_age=60)
+    url = status_server.url("/status/cli")
+    # The CLI runs its own event loop: run it in a thread while the server answers on this one.
+    code = await asyncio.to_thread(main, ["status", "show", url, "--allow-loopback-http", "--index", str(idx)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    shown = json.loads(out.out)
+    assert shown["sub"] == url and shown["statuses"] == {str(idx): 1} and shown["verified"] is False
+    code = await asyncio.to_thread(main, ["status", "show", url])
+    assert code == 1 and json.loads(capsys.readouterr().err)["error"]["code"] == "status_list_unavailable"
