@@ -265,3 +265,26 @@ def test_reprs_hide_claim_values(credential: str, issuer_key: Key) -> None:
     result = verify_sd_jwt(credential, issuer_key=issuer_key, now=NOW)
     assert "Hanako" not in repr(result)
     assert all("Hanako" not in repr(d) for d in sd_jwt.parse(credential).disclosures)
+
+
+def test_presenting_with_a_key_other_than_cnf(credential: str, holder_key: Key) -> None:
+    wrong = Key.generate("P-256")
+    with pytest.raises(KeyBindingError):
+        kb_present(credential, wrong, ["given_name"])
+
+    class Enclave:
+        alg = "ES256"
+        kid = None
+
+        def sign(self, data: bytes) -> bytes:
+            return wrong.sign(data)
+
+    with pytest.raises(KeyBindingError):
+        present(credential, disclose=[["given_name"]], holder_signer=Enclave(), audience=AUD, nonce=NONCE, now=NOW)
+
+    class RightEnclave(Enclave):
+        def sign(self, data: bytes) -> bytes:
+            return holder_key.sign(data)
+
+    assert present(credential, disclose=[["given_name"]], holder_signer=RightEnclave(), audience=AUD, nonce=NONCE,
+                   now=NOW).count(".") == 4  # fmt: skip

@@ -174,19 +174,44 @@ def prepare_presentation(
     :raises UnsupportedAlgorithmError: an ``alg`` or ``_sd_alg`` vcsdk does not support.
     :return: the pending presentation and the bytes the holder key must sign.
     """
+    return _prepare(sd_jwt, disclose, audience, nonce, now, alg)[0]
+
+
+def _prepare(
+    sd_jwt: str | bytes, disclose: Sequence[ClaimPath], audience: str, nonce: str, now: datetime, alg: str
+) -> tuple[PendingPresentation, dict[str, Any], Serialization]:
     if not isinstance(audience, str) or not audience or not isinstance(nonce, str) or not nonce:
         raise InvalidInputError("a key-bound presentation needs a non-empty audience and nonce")
     DEFAULT_POLICY.check(alg)
-    issuer_jwt, chosen, hash_fn, _payload, serialization, json_object = _select(sd_jwt, disclose)
+    issuer_jwt, chosen, hash_fn, payload, serialization, json_object = _select(sd_jwt, disclose)
     sd_hash_input = SEPARATOR.join([issuer_jwt, *(d.encoded for d in chosen)]) + SEPARATOR
     kb_header = {"alg": alg, "typ": KB_JWT_TYP}
     kb_payload = {"iat": _timestamp(now), "aud": audience, "nonce": nonce, SD_HASH_KEY: digest(sd_hash_input, hash_fn)}
     signing_input = (
         f"{b64url_encode(dumps(kb_header).encode('utf-8'))}.{b64url_encode(dumps(kb_payload).encode('utf-8'))}"
     )
-    return PendingPresentation(
+    pending = PendingPresentation(
         _with_disclosures(issuer_jwt, chosen, serialization, json_object), signing_input.encode("ascii")
     )
+    return pending, payload, serialization
+
+
+def _holder_jwk(payload: dict[str, Any]) -> dict[str, Any]:
+    cnf = payload.get("cnf")
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    if not isinstance(jwk, dict):
+        raise InvalidInputError("the credential has no cnf.jwk, so it cannot be key-bound")
+    return jwk
+
+
+def _attach(pending: PendingPresentation, signature: bytes, serialization: Serialization) -> str:
+    kb_jwt = f"{pending.signing_input.decode('ascii')}.{b64url_encode(signature)}"
+    if serialization == "compact":
+        return pending.presentation + kb_jwt
+    obj = json.loads(pending.presentation)
+    target = obj["signatures"][0] if "signatures" in obj else obj
+    target.setdefault("header", {})[JSON_KB_JWT_KEY] = kb_jwt
+    return dumps(obj)
 
 
 def finish_presentation(pending: PendingPresentation, signature: bytes) -> str:
@@ -203,10 +228,7 @@ def finish_presentation(pending: PendingPresentation, signature: bytes) -> str:
     if not isinstance(signature, bytes | bytearray):
         raise InvalidInputError("signature must be bytes")
     parsed = parse(pending.presentation)
-    jwk = parsed.payload.get("cnf", {}).get("jwk") if isinstance(parsed.payload.get("cnf"), dict) else None
-    if not isinstance(jwk, dict):
-        raise InvalidInputError("the credential has no cnf.jwk, so it cannot be key-bound")
-    holder = Key.from_jwk(jwk)
+    holder = Key.from_jwk(_holder_jwk(parsed.payload))
     header_b64 = pending.signing_input.split(b".", 1)[0].decode("ascii")
     alg = json.loads(b64url_decode(header_b64, what="KB-JWT header")).get("alg")
     try:
@@ -215,13 +237,7 @@ def finish_presentation(pending: PendingPresentation, signature: bytes) -> str:
         raise KeyBindingError(
             "the KB-JWT signature does not verify with the credential's holder key; sign with the device key"
         ) from None
-    kb_jwt = f"{pending.signing_input.decode('ascii')}.{b64url_encode(bytes(signature))}"
-    if parsed.serialization == "compact":
-        return pending.presentation + kb_jwt
-    obj = json.loads(pending.presentation)
-    target = obj["signatures"][0] if "signatures" in obj else obj
-    target.setdefault("header", {})[JSON_KB_JWT_KEY] = kb_jwt
-    return dumps(obj)
+    return _attach(pending, bytes(signature), parsed.serialization)
 
 
 def present(
@@ -251,7 +267,13 @@ def present(
         return _with_disclosures(issuer_jwt, chosen, serialization, json_object)
     if audience is None or nonce is None or now is None:
         raise InvalidInputError("a key-bound presentation needs audience, nonce and now")
-    pending = prepare_presentation(
-        sd_jwt, disclose=disclose, audience=audience, nonce=nonce, now=now, alg=holder_signer.alg
-    )
+    pending, payload, serialization = _prepare(sd_jwt, disclose, audience, nonce, now, holder_signer.alg)
+    if isinstance(holder_signer, Key):
+        # A local key: comparing it with cnf is enough (and cheaper than verifying what it signs).
+        if holder_signer.public_jwk() != {
+            k: v for k, v in _holder_jwk(payload).items() if k in ("kty", "crv", "x", "y")
+        }:
+            raise KeyBindingError("the holder key is not the credential's cnf key; sign with the bound device key")
+        return _attach(pending, holder_signer.sign(pending.signing_input), serialization)
+    # A remote signer (secure enclave, HSM): check what it returned against cnf.
     return finish_presentation(pending, holder_signer.sign(pending.signing_input))
