@@ -11,22 +11,32 @@ from aiohttp import web
 from vcsdk._b64 import b64url_encode
 from vcsdk._json import parse_json_object
 from vcsdk.errors import InvalidInputError
+from wallet_server._validate import validate
 from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, SETTINGS
 from wallet_server.errors import RateLimitedError
+from wallet_server.schemas import SCHEMAS
 from wallet_server.services import Administrator, AdminRole, Principal
 
-__all__ = ["authenticate", "etag_json", "query_int", "read_json", "request_url", "require_admin"]
+__all__ = ["BODY_SCHEMA", "authenticate", "etag_json", "query_int", "read_json", "request_url", "require_admin"]
+
+
+#: The component schema name of the current route's request body (set by the route table).
+BODY_SCHEMA = web.RequestKey("body_schema", str)
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The body as a JSON object.
+    """The body as a JSON object that fits the route's published request schema.
 
-    :raises InvalidInputError: wrong content type, not UTF-8 JSON, duplicate names, not an object.
+    :raises InvalidInputError: wrong content type, not UTF-8 JSON, duplicate names, not an object,
+        or not what the schema says.
     """
     if request.content_type != "application/json":
         raise InvalidInputError("send the body as application/json")
-    body = await request.read()  # aiohttp raises 413 past client_max_size
-    return parse_json_object(body, what="request body")
+    body = parse_json_object(await request.read(), what="request body")  # aiohttp raises 413 past the limit
+    schema_name = request.get(BODY_SCHEMA)
+    if schema_name is not None:
+        validate(body, SCHEMAS[schema_name], SCHEMAS)
+    return body
 
 
 def query_int(request: web.Request, name: str, *, default: int) -> int:

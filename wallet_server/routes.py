@@ -13,7 +13,8 @@ from typing import Literal
 
 from aiohttp import web
 
-from wallet_server._http import authenticate, etag_json, query_int, read_json, request_url, require_admin
+from vcsdk.errors import InvalidInputError
+from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
 from wallet_server.appkeys import ADMIN, AUTH, CREDENTIALS, DEVICES, OPENAPI
 from wallet_server.schemas import (
     challenge_json,
@@ -237,6 +238,23 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+def _checked(route: Route) -> Handler:
+    """Refuse undeclared query parameters (a typo like ``limt`` fails loudly) and remember the body
+    schema so :func:`~wallet_server._http.read_json` validates against what the document says."""
+    allowed = frozenset(route.query)
+    inner = route.handler
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        unknown = set(request.query) - allowed
+        if unknown:
+            raise InvalidInputError(f"unknown query parameter(s); this route takes {sorted(allowed) or 'none'}")
+        if route.body is not None:
+            request[BODY_SCHEMA] = route.body
+        return await inner(request)
+
+    return handler
+
+
 def add_routes(app: web.Application) -> None:
     """Register every route of :data:`ROUTES` on ``app``."""
-    app.router.add_routes([web.route(r.method, r.path, r.handler) for r in ROUTES])
+    app.router.add_routes([web.route(r.method, r.path, _checked(r)) for r in ROUTES])

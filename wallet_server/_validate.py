@@ -1,0 +1,66 @@
+"""Request bodies are checked against the same JSON Schemas the OpenAPI document publishes.
+
+A small validator for the subset those schemas use (``type``, ``properties``, ``required``,
+``enum``, ``minLength``/``maxLength``, ``minimum``/``maximum``, ``items``, ``$ref``), so the
+document and the server cannot disagree about what a valid request is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from vcsdk.errors import InvalidInputError
+
+__all__ = ["validate"]
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "object": (dict,),
+    "array": (list,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _type_ok(value: Any, name: str) -> bool:
+    if name in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, _TYPES[name])
+
+
+def validate(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any], *, at: str = "body") -> None:
+    """Check ``value`` against ``schema``.
+
+    :param components: the ``#/components/schemas`` table ``$ref`` points into.
+    :raises InvalidInputError: naming the first member that does not fit (never its value).
+    """
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    wanted = schema.get("type")
+    if wanted is not None:
+        names = [wanted] if isinstance(wanted, str) else list(wanted)
+        if not any(_type_ok(value, n) for n in names):
+            raise InvalidInputError(f"{at} must be {' or '.join(names)}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise InvalidInputError(f"{at} must be one of {', '.join(map(str, schema['enum']))}")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
+            raise InvalidInputError(
+                f"{at} must be {schema.get('minLength', 0)} to {schema.get('maxLength', 'any')} characters long"
+            )
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value < schema.get("minimum", value) or value > schema.get("maximum", value):
+            raise InvalidInputError(f"{at} is out of range")
+    if isinstance(value, dict):
+        for name in schema.get("required", ()):
+            if name not in value:
+                raise InvalidInputError(f"{at}.{name} is required")
+        for name, sub in schema.get("properties", {}).items():
+            if name in value:
+                validate(value[name], sub, components, at=f"{at}.{name}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            validate(item, schema["items"], components, at=f"{at}[{i}]")
