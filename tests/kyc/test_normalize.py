@@ -142,3 +142,14 @@ def test_match_fields():
     assert match_fields(
         family_name="高橋", given_name="花", birthdate=date(1992, 11, 4), address="つくば市竹園2-3-4", record=record
     ) == {"familyName", "address"}
+
+
+@given(claimed=st.one_of(st.text(max_size=80), _ADDRESSY), street=st.one_of(st.text(max_size=30), _ADDRESSY))
+@example(claimed="〒305-0032", street="")
+@example(claimed="3050032", street="1")
+def test_address_matching_never_raises(claimed, street):
+    registered = ResidentAddress(postal_code="305-0032", prefecture="茨城県", city="つくば市", street=street)
+    assert address_matches(claimed, registered) in (True, False)
+    # A registered address always matches its own full spelling (when it has a street at all).
+    if normalize_address(street):
+        assert address_matches("茨城県つくば市" + street, registered)

@@ -7,10 +7,13 @@ import asyncio
 import httpx
 import pytest
 import zeep
+from hypothesis import example, given
+from hypothesis import strategies as st
 from lxml import etree
 
 from vcsdk.kyc import WSDL_PATH, XSD_PATH, LocalResidentRegistry, create_registry_app
 from vcsdk.kyc._seed import SEED_RESIDENTS
+from vcsdk.kyc._server import _parse_envelope, _SoapFault
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 RR = "urn:vcsdk:resident-registry:1"
@@ -175,3 +178,15 @@ async def test_url_before_start_is_an_error():
         assert reg.url.startswith("http://127.0.0.1:")
     finally:
         await reg.stop()
+
+
+@given(body=st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode)))
+@example(body=envelope(STATUS_OK))
+@example(body=BILLION_LAUGHS)
+def test_envelope_parser_returns_an_element_or_a_fault(body):
+    try:
+        element = _parse_envelope(body)
+    except _SoapFault as fault:
+        assert fault.faultcode in {"Client", "VersionMismatch", "MustUnderstand"}
+    else:
+        assert isinstance(element.tag, str)
