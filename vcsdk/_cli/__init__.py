@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "vcsdk._cli.issuer_cmd",
     "vcsdk._cli.oid4vc_cmd",
     "vcsdk._cli.kyc_cmd",
+    "vcsdk._cli.demo_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -10,6 +10,8 @@ the spec's error code in :class:`~vcsdk.errors.ProtocolError`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from vcsdk.oid4vc._common import (
     HttpRequest,
     HttpResponse,
@@ -68,6 +70,9 @@ from vcsdk.oid4vc._vp import (
     request_object_request,
     verify_request_object,
 )
+
+if TYPE_CHECKING:  # the type checker sees the real signatures; at run time they load lazily
+    from vcsdk.oid4vc._http import issuer_routes, run_flow, send, verifier_routes
 
 #: aiohttp glue, imported on first use so the protocol modules stay free of I/O libraries.
 _HTTP_NAMES = frozenset({"issuer_routes", "run_flow", "send", "verifier_routes"})

@@ -1,0 +1,45 @@
+"""`vcsdk demo --json` runs the whole story and every step's outcome is the expected one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from vcsdk._cli import main
+
+EXPECTED_OUTCOMES = {
+    "city_accredited",
+    "kyc_partial_refused",
+    "kyc_verified",
+    "credential_received",
+    "shop_verified",
+    "exact_disclosure",
+    "receipt_accepted",
+    "receipt_anchored",
+    "inclusion_proof",
+    "revoked_refused",
+    "open_data",
+}
+
+
+def test_demo_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--json", "--out", str(tmp_path)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"] is True
+    outcomes = {e["name"]: e for e in report["events"] if e["event"] == "outcome"}
+    assert set(outcomes) >= EXPECTED_OUTCOMES
+    assert all(e["ok"] for e in outcomes.values()), [n for n, e in outcomes.items() if not e["ok"]]
+    # Issue 2: a did:ethr document resolved from the embedded chain.
+    (doc_event,) = [e for e in report["events"] if e["event"] == "did_document"]
+    assert doc_event["did"].startswith("did:ethr:0x")
+    assert doc_event["document"]["id"] == doc_event["did"]
+    assert any(vm["id"].endswith("#controller") for vm in doc_event["document"]["verificationMethod"])
+    # The shop learned exactly the two requested claims, and the revocation was a typed refusal.
+    assert set(outcomes["exact_disclosure"]["disclosed"]) == {"age_equal_or_over", "address"}
+    assert outcomes["revoked_refused"]["error"] == "credential_revoked"
+    summary = report["summary"]
+    assert summary["transactions"] > 0 and summary["gas_used"] > 0 and summary["receipts_anchored"] == 1
+    assert (tmp_path / "access_statistics.csv").read_text().strip()
+    assert json.loads((tmp_path / "access_statistics.json").read_text())
