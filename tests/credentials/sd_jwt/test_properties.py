@@ -23,7 +23,7 @@ from vcsdk.keys import Key
 
 ISSUER_KEY = Key.generate("P-256")
 HOLDER_KEY = Key.generate("P-256")
-RESERVED = {"_sd", "...", "iss", "iat", "vct", "exp", "cnf", "status", "_sd_alg"}
+RESERVED = {"_sd", "...", "iss", "iat", "nbf", "vct", "exp", "cnf", "status", "_sd_alg"}
 
 names = st.text(string.ascii_letters + string.digits + "_-. é", min_size=1, max_size=12).filter(
     lambda n: n not in RESERVED
