@@ -30,8 +30,11 @@ def _receipts() -> list[AccessReceipt]:
             consent = make_consent(did=did, record_id=f"c{r}", secret=bytes([r]) * 32, expires_at=None)
             claims = ("age_over_18", "family_name") if r % 3 == 0 else ("age_over_18",)
             month = T0 + timedelta(days=31 * (r % 2))
-            out.append(peek_access_receipt(make_receipt(key, consent, receipt_id=f"r{r}", claims=claims,
-                                                        at=month + timedelta(minutes=r))))
+            out.append(
+                peek_access_receipt(
+                    make_receipt(key, consent, receipt_id=f"r{r}", claims=claims, at=month + timedelta(minutes=r))
+                )
+            )
     return out
 
 
@@ -48,8 +51,10 @@ def test_exact_counts_with_zero_noise_and_suppression() -> None:
 def test_contributions_are_bounded_per_pseudonym() -> None:
     key = service_key()
     consent = make_consent()
-    receipts = [peek_access_receipt(make_receipt(key, consent, receipt_id=f"r{i}", at=T0 + timedelta(minutes=i)))
-                for i in range(50)]
+    receipts = [
+        peek_access_receipt(make_receipt(key, consent, receipt_id=f"r{i}", at=T0 + timedelta(minutes=i)))
+        for i in range(50)
+    ]
     stats = access_statistics(receipts, parameters=near_exact(k_threshold=1, max_contributions=4), rng=random.Random(4))
     assert stats.cells == (((SERVICE_DID, "age_check", "age_over_18", "2026-11"), 4),)
 
@@ -95,8 +100,10 @@ def test_discrete_laplace_distribution() -> None:
         sample_discrete_laplace(Fraction(0), rng)
 
 
-@pytest.mark.parametrize("kwargs", [{"epsilon": 0}, {"epsilon": True}, {"epsilon": 1, "k_threshold": 0},
-                                    {"epsilon": 1, "max_contributions": -1}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"epsilon": 0}, {"epsilon": True}, {"epsilon": 1, "k_threshold": 0}, {"epsilon": 1, "max_contributions": -1}],
+)
 def test_parameter_checks(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError):
         PrivacyParameters(**kwargs)  # type: ignore[arg-type]

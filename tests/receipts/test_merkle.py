@@ -109,8 +109,9 @@ def test_other_tree_size_fails(receipts: list[bytes]) -> None:
     proof = tree.proof(len(leaves) - 1)
     for size in (len(leaves) - 1, len(leaves) + 1, 2 * len(leaves)):
         with pytest.raises(ProofInvalidError):
-            verify_inclusion(leaves[-1], replace(proof, tree_size=size, batch_id=batch_id_for(tree.root, max(size, 1))),
-                             tree.root)
+            verify_inclusion(
+                leaves[-1], replace(proof, tree_size=size, batch_id=batch_id_for(tree.root, max(size, 1))), tree.root
+            )
 
 
 def test_proof_json_round_trip_and_limits() -> None:

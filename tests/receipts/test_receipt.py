@@ -86,8 +86,9 @@ async def test_verify_with_resolver() -> None:
         def __init__(self) -> None:
             self.asked: list[tuple[str, str | None]] = []
 
-        async def resolve_key(self, issuer: str, kid: str | None, *, relationship: str = "assertionMethod",
-                              at: datetime | None = None) -> Key:
+        async def resolve_key(
+            self, issuer: str, kid: str | None, *, relationship: str = "assertionMethod", at: datetime | None = None
+        ) -> Key:
             self.asked.append((issuer, kid))
             if issuer != SERVICE_DID or kid != KEY.kid:
                 raise KeyNotFoundError("no such key")
@@ -228,8 +229,9 @@ def test_issue_refuses_inconsistent_receipts() -> None:
     with pytest.raises(InvalidInputError):
         make_receipt(service_key(OTHER_DID), CONSENT)
     with pytest.raises(InvalidInputError):
-        issue_access_receipt(KEY, consent=CONSENT, receipt_id="r 1", claims=("age_over_18",), purpose="age_check",
-                             now=NOW)
+        issue_access_receipt(
+            KEY, consent=CONSENT, receipt_id="r 1", claims=("age_over_18",), purpose="age_check", now=NOW
+        )
 
 
 def test_every_failure_is_a_verification_error_or_invalid_input() -> None:
