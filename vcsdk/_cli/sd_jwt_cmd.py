@@ -230,12 +230,17 @@ async def _verify_async(args: argparse.Namespace) -> dict[str, Any]:
     status = _status_checker(args, resolver)
     policy = VerificationPolicy(accept_legacy_typ=args.legacy_typ, check_status=not args.skip_status)
     now = _now(args.now)
-    if args.no_kb:
-        result = await verify_credential(token, policy=policy, resolver=resolver, status=status, now=now)
-    else:
-        result = await verify_presentation(
-            token, audience=args.aud, nonce=args.nonce, policy=policy, resolver=resolver, status=status, now=now
-        )
+    try:
+        if args.no_kb:
+            result = await verify_credential(token, policy=policy, resolver=resolver, status=status, now=now)
+        else:
+            result = await verify_presentation(
+                token, audience=args.aud, nonce=args.nonce, policy=policy, resolver=resolver, status=status, now=now
+            )
+    finally:
+        close = getattr(resolver, "close", None)
+        if close is not None:
+            await close()  # a DID resolver's chain connections
     return {
         "verified": True,
         "issuer": result.issuer,
