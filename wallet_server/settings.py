@@ -90,6 +90,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="share rate limits through Redis, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed app origin (repeat)")
     parser.add_argument("--keys-file", type=Path, help="development keys file (made if missing); SQLite only")
+    parser.add_argument(
+        "--rewrap-keys",
+        action="store_true",
+        help="re-wrap residents' data keys under the current data key, then exit (after a key rotation)",
+    )
 
 
 def _parse_data_keys(value: Any) -> tuple[tuple[str, bytes], ...]:
@@ -189,7 +194,10 @@ def load_settings(args: argparse.Namespace | None, environ: Mapping[str, str]) -
     config = getattr(args, "config", None) or environ.get(f"{ENV_PREFIX}CONFIG")
     if config:
         with Path(config).open("rb") as fh:
-            values.update(tomllib.load(fh))
+            try:
+                values.update(tomllib.load(fh))
+            except tomllib.TOMLDecodeError as exc:
+                raise InvalidInputError(f"the settings file is not valid TOML: {exc}") from None
     for name in _FIELDS:
         env = environ.get(f"{ENV_PREFIX}{name.upper()}")
         if env is not None:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from vcsdk.errors import InvalidInputError
+from vcsdk.errors import ConflictError, InvalidInputError
 from wallet_server.errors import AuthenticationError, ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, sha256_hex
 from wallet_server.services._cursor import decode_cursor, encode_cursor
-from wallet_server.services.encryption import KeyProvider, new_data_key, resident_key_aad
+from wallet_server.services.encryption import KeyProvider, WrappedKey, new_data_key, resident_key_aad
 from wallet_server.storage import EnrolmentCode, Page, Resident, Store
 
 __all__ = ["AdminRole", "AdminService", "AdminToken", "Administrator", "IssuedEnrolmentCode", "ResidentsPage"]
@@ -139,6 +139,35 @@ class AdminService:
             EnrolmentCode(sha256_hex(code.replace("-", "")), resident.id, now, expires_at, admin.name)
         )
         return IssuedEnrolmentCode(code, resident.id, expires_at)
+
+    async def rewrap_resident_keys(self, *, batch: int = 500) -> int:
+        """Re-wrap every resident data key that is not under the current server key.
+
+        Run after adding a new current key (old keys still configured); afterwards the old keys
+        can be removed from the settings. Safe to run on several instances at once.
+
+        :return: how many data keys were re-wrapped.
+        """
+        count = 0
+        after = None
+        while True:
+            page = await self._store.list_residents(limit=batch, after=after)
+            for resident in page.items:
+                if resident.wrap_key_id == self._keys.current_key_id:
+                    continue
+                aad = resident_key_aad(resident.id)
+                data_key = await self._keys.unwrap(WrappedKey(resident.wrap_key_id, resident.wrapped_key), aad=aad)
+                fresh = await self._keys.wrap(data_key, aad=aad)
+                try:
+                    await self._store.replace_resident_key(
+                        resident.id, old_key_id=resident.wrap_key_id, new_key_id=fresh.key_id, wrapped_key=fresh.blob
+                    )
+                    count += 1
+                except ConflictError:
+                    continue  # another instance re-wrapped it meanwhile
+            if page.next_after is None:
+                return count
+            after = page.next_after
 
     async def list_residents(self, *, limit: int = 50, cursor: str | None = None) -> ResidentsPage:
         """Residents' metadata (id, status, creation time), oldest first.

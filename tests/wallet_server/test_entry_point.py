@@ -1,0 +1,61 @@
+"""The entry points: ``python -m wallet_server`` serves on a port; ``vcsdk serve`` has the same flags."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from vcsdk._cli import build_parser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_vcsdk_serve_is_registered() -> None:
+    args = build_parser().parse_args(["serve", "--database", "postgresql://x@127.0.0.1/test", "--port", "1"])
+    assert args.database_url == "postgresql://x@127.0.0.1/test" and args.port == 1
+
+
+@pytest.mark.integration
+def test_python_m_wallet_server_serves_health(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wallet_server", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # poll until the port answers (bounded); this is a readiness wait, not a sync sleep
+            try:
+                resp = requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, "server exited early"
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert resp.json() == {"status": "ok"} and resp.headers["X-Request-Id"]
+        assert (tmp_path / "w.db.keys.json").exists()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+
+
+def test_rewrap_keys_flag(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "wallet_server", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--rewrap-keys"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "re-wrapped 0 resident data keys" in out.stdout

@@ -1,0 +1,128 @@
+"""Settings: defaults, TOML file < environment < flags, dev keys, production key requirements."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from vcsdk._b64 import b64url_encode
+from vcsdk.errors import InvalidInputError
+from vcsdk.keys import Key
+from wallet_server.ratelimit import RateLimit
+from wallet_server.settings import Settings, add_arguments, load_settings
+
+DATA_KEY = b64url_encode(b"\x07" * 32)
+SIGNING = json.dumps(Key.generate("P-256").private_jwk())
+DIGEST = "a" * 64
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_defaults_are_sqlite_and_the_embedded_chain() -> None:
+    s = Settings()
+    assert s.database_url.startswith("sqlite:///") and s.rpc_url is None
+    assert s.host == "127.0.0.1"
+
+
+def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
+    config = tmp_path / "wallet.toml"
+    config.write_text(
+        f'''
+database_url = "postgresql://file@127.0.0.1/test"
+port = 9000
+issuer = "from-file"
+cors_origins = ["https://a.example"]
+token_signing_keys = ['{SIGNING}']
+data_keys = {{ k7 = "{DATA_KEY}" }}
+admin_tokens = [{{ name = "ops", sha256 = "{DIGEST}", roles = ["operator"] }}]
+ip_rate_limit = {{ rate = 3, burst = 9 }}
+access_token_ttl = 120
+'''
+    )
+    env = {"VCSDK_WALLET_PORT": "9100", "VCSDK_WALLET_ISSUER": "from-env"}
+    s = load_settings(parse("--config", str(config), "--port", "9200"), env)
+    assert s.port == 9200 and s.issuer == "from-env"
+    assert s.database_url == "postgresql://file@127.0.0.1/test"
+    assert s.cors_origins == ("https://a.example",)
+    assert s.current_data_key == "k7" and dict(s.data_keys)["k7"] == b"\x07" * 32
+    assert s.admin_tokens[0].roles == frozenset({"operator"})
+    assert s.ip_rate_limit == RateLimit(3.0, 9) and s.access_token_ttl == timedelta(seconds=120)
+
+
+def test_environment_formats() -> None:
+    env = {
+        "VCSDK_WALLET_DATABASE_URL": "postgresql://x@127.0.0.1/test",
+        "VCSDK_WALLET_DATA_KEYS": f"new:{DATA_KEY},old:{b64url_encode(bytes(32))}",
+        "VCSDK_WALLET_TOKEN_SIGNING_KEYS": SIGNING,
+        "VCSDK_WALLET_ADMIN_TOKENS": f"ops:{DIGEST}:operator+issuer",
+        "VCSDK_WALLET_CORS_ORIGINS": "https://a.example,https://b.example",
+        "VCSDK_WALLET_DEVICE_RATE_LIMIT": "2/10",
+    }
+    s = load_settings(None, env)
+    assert s.current_data_key == "new" and len(s.data_keys) == 2
+    assert s.admin_tokens[0].roles == frozenset({"operator", "issuer"})
+    assert s.cors_origins == ("https://a.example", "https://b.example")
+    assert s.device_rate_limit == RateLimit(2.0, 10)
+
+
+def test_repr_shows_no_secrets() -> None:
+    s = load_settings(
+        None,
+        {
+            "VCSDK_WALLET_DATABASE_URL": "postgresql://x@127.0.0.1/test",
+            "VCSDK_WALLET_DATA_KEYS": f"k:{DATA_KEY}",
+            "VCSDK_WALLET_TOKEN_SIGNING_KEYS": SIGNING,
+            "VCSDK_WALLET_ADMIN_TOKENS": f"ops:{DIGEST}:operator",
+        },
+    )
+    text = repr(s)
+    assert DIGEST not in text and "\\x07" not in text and json.loads(SIGNING)["d"] not in text
+
+
+def test_postgres_needs_configured_keys() -> None:
+    with pytest.raises(InvalidInputError, match="token_signing_keys and data_keys"):
+        load_settings(parse("--database", "postgresql://x@127.0.0.1/test"), {})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("VCSDK_WALLET_DATA_KEYS", "k:c2hvcnQ"),
+        ("VCSDK_WALLET_ADMIN_TOKENS", "ops:nothex:operator"),
+        ("VCSDK_WALLET_ADMIN_TOKENS", f"ops:{DIGEST}:root"),
+        ("VCSDK_WALLET_PORT", "eighty"),
+        ("VCSDK_WALLET_TOKEN_SIGNING_KEYS", json.dumps(Key.generate("P-256").public_jwk())),
+    ],
+)
+def test_malformed_values_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(InvalidInputError):
+        load_settings(parse("--database", f"sqlite:///{tmp_path / 'w.db'}"), {name: value})
+
+
+def test_unknown_file_settings_and_bad_toml_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "wallet.toml"
+    config.write_text('databse_url = "typo"\n')
+    with pytest.raises(InvalidInputError, match="unknown settings"):
+        load_settings(parse("--config", str(config)), {})
+    config.write_text("port = = 1\n")
+    with pytest.raises(InvalidInputError, match="TOML"):
+        load_settings(parse("--config", str(config)), {})
+
+
+def test_sqlite_development_keys_are_generated_once(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    first = load_settings(parse("--database", f"sqlite:///{db}"), {})
+    keys_file = Path(f"{db}.keys.json")
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    again = load_settings(parse("--database", f"sqlite:///{db}"), {})
+    assert first.token_signing_keys == again.token_signing_keys and first.data_keys == again.data_keys
+    assert "dev_admin_token" in json.loads(keys_file.read_text())
