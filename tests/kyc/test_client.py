@@ -306,6 +306,16 @@ async def test_malformed_answers_are_bad_response_errors(aiohttp_server, body):
     assert hits.count == 1
 
 
+async def test_oversized_answers_are_refused_unparsed(registry):
+    config = dataclasses.replace(FAST, max_response_bytes=200)
+    async with ResidentRegistryClient(registry.url, config=config) as c:
+        with pytest.raises(ResidentRegistryError) as info:
+            await c.check_resident(**YAMADA_KAGA)
+    assert info.value.code == "resident_registry_bad_response"
+    assert "max_response_bytes" in info.value.message
+    assert registry.request_count == 1
+
+
 # --- TLS ------------------------------------------------------------------------------------------
 
 
@@ -402,6 +412,7 @@ async def test_bad_resident_id_is_refused(client, resident_id):
         {"max_attempts": 0},
         {"backoff_initial": -0.1},
         {"client_key_file": "key.pem"},
+        {"max_response_bytes": 0},
     ],
 )
 def test_config_is_validated(kwargs):

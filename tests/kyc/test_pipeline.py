@@ -200,8 +200,10 @@ async def test_a_full_match_without_a_record_is_a_registry_error(issuer):
         ({"device_key": Key.generate("secp256k1").public_key()}, NOW, UnsupportedAlgorithmError),
         ({"device_key": "not a key"}, NOW, InvalidInputError),
         ({}, NOW.replace(tzinfo=None), InvalidInputError),
+        ({"family_name": None}, NOW, InvalidInputError),
+        ({"address": b"bytes"}, NOW, InvalidInputError),
     ],
-    ids=["private-key", "not-p256", "not-a-key", "naive-now"],
+    ids=["private-key", "not-p256", "not-a-key", "naive-now", "none-name", "bytes-address"],
 )
 async def test_malformed_applications(registry, issuer, change, now, error):
     before = registry.request_count

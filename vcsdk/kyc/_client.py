@@ -82,6 +82,7 @@ class RegistryClientConfig:
     :param client_cert_file: PEM certificate for mutual TLS, when the registry asks for one.
     :param client_key_file: PEM private key for ``client_cert_file`` (if not in the same file).
     :param proxy: an HTTP proxy URL; environment variables are never consulted.
+    :param max_response_bytes: the largest answer read; a longer one is refused unparsed.
     """
 
     timeout: float = 10.0
@@ -95,10 +96,13 @@ class RegistryClientConfig:
     client_cert_file: str | os.PathLike[str] | None = None
     client_key_file: str | os.PathLike[str] | None = None
     proxy: str | None = None
+    max_response_bytes: int = 1_000_000
 
     def __post_init__(self) -> None:
         if not self.timeout > 0 or not self.connect_timeout > 0:
             raise InvalidInputError("registry client timeouts must be positive numbers of seconds")
+        if self.max_response_bytes < 1:
+            raise InvalidInputError("max_response_bytes must be positive")
         if self.max_attempts < 1:
             raise InvalidInputError("max_attempts must be at least 1")
         if self.backoff_initial < 0 or self.backoff_max < 0:
@@ -121,6 +125,10 @@ class _RetryableStatus(Exception):
         self.status = status
 
 
+class _ResponseTooLarge(Exception):
+    pass
+
+
 class _UnexpectedStatus(Exception):
     def __init__(self, status: int) -> None:
         super().__init__(f"HTTP {status}")
@@ -129,7 +137,12 @@ class _UnexpectedStatus(Exception):
 
 class _RegistryTransport(AsyncTransport):  # type: ignore[misc]  # zeep ships no type hints
     """zeep's async transport without its debug logging of whole SOAP bodies (they carry personal
-    data), without remote WSDL loading, and with HTTP statuses sorted before zeep parses them."""
+    data), without remote WSDL loading, with HTTP statuses sorted before zeep parses them, and with
+    a bound on the size of an answer."""
+
+    def __init__(self, *, client: httpx.AsyncClient, wsdl_client: httpx.Client, max_response_bytes: int) -> None:
+        super().__init__(client=client, wsdl_client=wsdl_client)  # type: ignore[no-untyped-call]
+        self.max_response_bytes = max_response_bytes
 
     def _load_remote_data(self, url: str) -> bytes:
         raise ResidentRegistryError(
@@ -138,13 +151,20 @@ class _RegistryTransport(AsyncTransport):  # type: ignore[misc]  # zeep ships no
         )
 
     async def post(self, address: str, message: bytes, headers: dict[str, str]) -> httpx.Response:
-        response = await self.client.post(address, content=message, headers=headers)
-        # SOAP 1.1: answers are 200, faults are 500; anything else is not the registry speaking.
-        if response.status_code in _RETRYABLE_HTTP_STATUS:
-            raise _RetryableStatus(response.status_code)
-        if response.status_code not in (200, 500):
-            raise _UnexpectedStatus(response.status_code)
-        return response
+        async with self.client.stream("POST", address, content=message, headers=headers) as response:
+            # SOAP 1.1: answers are 200, faults are 500; anything else is not the registry speaking.
+            if response.status_code in _RETRYABLE_HTTP_STATUS:
+                raise _RetryableStatus(response.status_code)
+            if response.status_code not in (200, 500):
+                raise _UnexpectedStatus(response.status_code)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > self.max_response_bytes:
+                    raise _ResponseTooLarge
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=bytes(body), request=response.request
+        )
 
 
 def _ssl_context(config: RegistryClientConfig) -> ssl.SSLContext:
@@ -257,7 +277,9 @@ class ResidentRegistryClient:
         )
         # zeep wants a synchronous client for WSDL downloads; ours never downloads (see above).
         self._wsdl_http = httpx.Client(verify=ctx, timeout=timeout, trust_env=False)
-        transport = _RegistryTransport(client=self._http, wsdl_client=self._wsdl_http)  # type: ignore[no-untyped-call]
+        transport = _RegistryTransport(
+            client=self._http, wsdl_client=self._wsdl_http, max_response_bytes=config.max_response_bytes
+        )
         settings = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
         try:
             zeep_client = zeep.AsyncClient(  # type: ignore[no-untyped-call]
@@ -383,6 +405,8 @@ class ResidentRegistryClient:
                     code="resident_registry_http_status",
                     details={"operation": operation, "http_status": exc.status},
                 ) from None
+            except _ResponseTooLarge:
+                raise _bad_response(operation, "exceeds max_response_bytes") from None
             except zeep.exceptions.Error:
                 # Unparseable or schema-violating answer; zeep's message may quote the content.
                 raise _bad_response(operation, "could not be parsed") from None

@@ -219,15 +219,14 @@ def address_matches(claimed: str, registered: ResidentAddress) -> bool:
         if f"{postal.group(1)}-{postal.group(2)}" != normalize_postal_code(registered.postal_code):
             return False
         norm = norm[postal.end() :]
-    prefecture = normalize_address(registered.prefecture)
-    city = normalize_address(registered.city)
-    street = normalize_address(registered.street)
-    if not street:
+    pref, city, street = registered.prefecture, registered.city, registered.street
+    if not normalize_address(street):
         return False
-    accepted = {prefecture + city + street, city + street}
+    # Normalise whole spellings, not parts: some rules look at neighbours (松|ヶ丘, 2|丁目).
+    spellings = [pref + city + street, city + street]
     if has_postal:
-        accepted |= {prefecture + street, street}
-    return norm in accepted
+        spellings += [pref + street, street]
+    return any(norm == normalize_address(spelling) for spelling in spellings)
 
 
 def match_fields(

@@ -154,6 +154,12 @@ def _aware(now: datetime) -> datetime:
     return now
 
 
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInputError("names and address in a KYC application must be strings")
+    return tidy_text(value)
+
+
 def _iso_utc(now: datetime) -> str:
     return now.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -276,8 +282,8 @@ class KycPipeline:
             raise InvalidInputError("the application must carry the device's public key, never its private key")
         if device_key.alg != "ES256":
             raise UnsupportedAlgorithmError("device keys must be P-256 (ES256) keys from the phone's secure element")
-        family_name, given_name = tidy_text(application.family_name), tidy_text(application.given_name)
-        birthdate, address = application.birthdate, tidy_text(application.address)
+        family_name, given_name = _text(application.family_name), _text(application.given_name)
+        birthdate, address = application.birthdate, _text(application.address)
         result = await self._registry.check_resident(
             family_name=family_name, given_name=given_name, birthdate=birthdate, address=address
         )
