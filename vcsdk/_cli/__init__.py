@@ -31,6 +31,8 @@ COMMAND_MODULES = (
     "vcsdk._cli.oid4vc_cmd",
     "vcsdk._cli.kyc_cmd",
     "vcsdk._cli.demo_cmd",
+    "vcsdk._cli.deploy_cmd",
+    "vcsdk._cli.receipts_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
