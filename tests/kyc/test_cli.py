@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 
@@ -20,7 +21,10 @@ def served_registry():
         text=True,
     )
     try:
-        line = proc.stdout.readline()  # the process prints its address once it listens
+        # The process prints its address once it listens; a stuck start fails instead of hanging.
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "serve-registry printed nothing within 60 s"
+        line = proc.stdout.readline()
         assert line, proc.stderr.read()
         yield json.loads(line)
     finally:
