@@ -61,8 +61,8 @@ class _Transactor:
     def __init__(self, w3: Any, *, sender: str | None, private_key: Key | None, timeout: float) -> None:
         from web3 import AsyncWeb3
 
-        if (sender is None) == (private_key is None):
-            raise InvalidInputError("give exactly one of sender (a node account) or private_key")
+        if sender is not None and private_key is not None:
+            raise InvalidInputError("give at most one of sender (a node account) or private_key")
         self.w3 = w3
         self.timeout = timeout
         if private_key is not None:
@@ -72,9 +72,11 @@ class _Transactor:
             self.address: str = self._account.address
         else:
             self._account = None
-            self.address = AsyncWeb3.to_checksum_address(sender or "")
+            self.address = AsyncWeb3.to_checksum_address(sender) if sender is not None else ""
 
     async def transact(self, call: Any, *, what: str) -> str:
+        if not self.address:
+            raise InvalidInputError(f"{what}: this registry client is read-only; give sender or private_key")
         if self._account is None:
             tx_hash = await self.call(call.transact({"from": self.address}), what=what)
             return "0x" + bytes(tx_hash).hex()
@@ -104,13 +106,14 @@ class AccessReceiptRegistry:
 
     Transactions come from ``sender`` (an account the node holds, as on a dev node) or are signed
     locally with ``private_key`` (a secp256k1 :class:`~vcsdk.keys.Key`), which is what production uses.
+    With neither, the client is read-only (``root_of``, ``find_anchor``: enough to check proofs).
     Implements :class:`AnchorChain`.
 
     :param w3: an ``AsyncWeb3`` connected to the chain (HTTP JSON-RPC or the embedded tester).
     :param address: the contract address.
     :param from_block: the contract's deployment block; event searches start there.
     :param timeout: seconds to wait for any one node call.
-    :raises InvalidInputError: unless exactly one of ``sender`` and ``private_key`` is given.
+    :raises InvalidInputError: if both ``sender`` and ``private_key`` are given.
     """
 
     def __init__(
