@@ -384,6 +384,15 @@ def test_key_binding_from_the_future(issuer_key: Key, holder_key: Key) -> None:
     )
 
 
+def test_key_binding_exp_and_nbf(issuer_key: Key, holder_key: Key) -> None:
+    raises_exactly(KeyBindingStaleError, forge(issuer_key, holder_key, kb={"exp": TS - 60}), issuer_key,
+                   code="key_binding_expired")  # fmt: skip
+    raises_exactly(KeyBindingStaleError, forge(issuer_key, holder_key, kb={"nbf": TS + 61}), issuer_key,
+                   code="key_binding_not_yet_valid")  # fmt: skip
+    raises_exactly(KeyBindingError, forge(issuer_key, holder_key, kb={"exp": "later"}), issuer_key)
+    assert check(forge(issuer_key, holder_key, kb={"exp": TS + 60, "nbf": TS}), issuer_key).key_bound
+
+
 def test_key_binding_without_iat(issuer_key: Key, holder_key: Key) -> None:
     raises_exactly(KeyBindingError, forge(issuer_key, holder_key, kb={"iat": "now"}), issuer_key)
 

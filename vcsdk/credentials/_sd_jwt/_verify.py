@@ -247,6 +247,15 @@ def _verify_key_binding(
         )
     if iat < now - policy.key_binding_max_age.total_seconds() - leeway:
         raise KeyBindingStaleError("KB-JWT is older than the policy allows; ask for a fresh presentation")
+    # RFC 9901 §7.3 step 5: the KB-JWT is a valid JWT in all other respects (RFC 7519 exp/nbf).
+    exp, nbf = payload.get("exp"), payload.get("nbf")
+    for value in (exp, nbf):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise KeyBindingError("KB-JWT exp and nbf must be NumericDates", code="key_binding_claims")
+    if exp is not None and now >= exp + leeway:
+        raise KeyBindingStaleError("KB-JWT has expired (exp)", code="key_binding_expired")
+    if nbf is not None and nbf > now + leeway:
+        raise KeyBindingStaleError("KB-JWT is not valid yet (nbf)", code="key_binding_not_yet_valid")
     if payload.get(SD_HASH_KEY) != digest(parsed.sd_hash_input, hash_fn):
         raise SdHashMismatchError(
             "KB-JWT sd_hash does not match the presented SD-JWT and Disclosures; they were changed after signing"
