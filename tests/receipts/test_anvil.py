@@ -171,3 +171,71 @@ async def test_killed_at_each_step_then_restarted(
         store = await SqliteReceiptStore.open(str(db))
         await _anchored_exactly_once(chain, registry, store, ids)
         await store.close()
+
+
+# -- dropped and reorganised transactions on a real node -------------------------------------------
+
+
+async def _rpc(chain: Chain, method: str, params: list[Any]) -> Any:
+    answer = await chain.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+async def test_dropped_transaction_is_resent(
+    manual_node: DevNode, manual_registry: dict[str, Any], tmp_path: Path
+) -> None:
+    store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
+    async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
+        registry = AccessReceiptRegistry(
+            chain.w3,
+            manual_registry["address"],
+            sender=manual_registry["sender"],
+            from_block=manual_registry["from_block"],
+        )
+        ids = await _accept(store, registry, 3, "dropped")
+        outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=1)
+        assert (await outbox.tick(now=NOW)).sent == 1
+        (batch,) = await store.open_batches()
+        assert batch.tx_hash is not None and await registry.tx_pending(batch.tx_hash)
+        assert (await outbox.tick(now=NOW)).sent == 0  # still pending: no second send
+        await _rpc(chain, "anvil_dropTransaction", [batch.tx_hash])
+        assert not await registry.tx_pending(batch.tx_hash)
+        assert (await outbox.tick(now=NOW)).sent == 1
+        await chain.mine(1)
+        assert (await outbox.tick(now=NOW)).finalized == 1
+        assert (await store.get_batch(batch.batch_id)).attempts == 2
+        await _anchored_exactly_once(chain, registry, store, ids)
+    await store.close()
+
+
+async def test_reorganised_anchor_is_resent(
+    manual_node: DevNode, manual_registry: dict[str, Any], tmp_path: Path
+) -> None:
+    store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
+    async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
+        registry = AccessReceiptRegistry(
+            chain.w3,
+            manual_registry["address"],
+            sender=manual_registry["sender"],
+            from_block=manual_registry["from_block"],
+        )
+        ids = await _accept(store, registry, 3, "reorg")
+        outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=3)
+        snapshot = await _rpc(chain, "evm_snapshot", [])
+        assert (await outbox.tick(now=NOW)).sent == 1
+        await chain.mine(1)
+        await outbox.tick(now=NOW)
+        (batch,) = await store.open_batches()
+        assert batch.state == "sent" and batch.block_number is not None  # mined, 1 of 3 confirmations
+        await _rpc(chain, "evm_revert", [snapshot])  # the block with the anchor is gone
+        assert await registry.find_anchor(batch.batch_id) is None
+        for _ in range(8):
+            report = await outbox.tick(now=NOW)
+            if report.open_batches == 0:
+                break
+            await chain.mine(1)
+        assert report.open_batches == 0
+        assert (await store.get_batch(batch.batch_id)).attempts == 2
+        await _anchored_exactly_once(chain, registry, store, ids)
+    await store.close()
