@@ -246,3 +246,25 @@ async def test_chain_sees_no_personal_data(
     for blob in blobs:
         for needle in needles:
             assert needle not in blob and needle not in blob.hex().encode()
+
+
+async def test_run_loop_ticks_until_stopped(sqlite_store: ReceiptStore, registry: AccessReceiptRegistry) -> None:
+    import asyncio
+
+    outbox = ReceiptOutbox(sqlite_store, registry, batch_size=2, confirmations=1)
+    await _fill(sqlite_store, outbox, 4)
+    stop = asyncio.Event()
+    calls: list[int] = []
+
+    def clock():  # the loop reads the time once per tick; stop after three ticks
+        calls.append(1)
+        if len(calls) == 3:
+            stop.set()
+        return NOW
+
+    await outbox.run(clock=clock, interval=0, stop=stop)
+    assert len(calls) == 3
+    assert (await outbox.tick(now=NOW)).open_batches == 0
+    assert (await outbox.batch_of("r003")).state == "final"
+    with pytest.raises(NotFoundError):
+        await outbox.batch_of("nope")

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tests.receipts._factories import OTHER_DID, SERVICE_DID, T0, make_consent, make_receipt, service_key
 from vcsdk._b64 import b64url_decode, b64url_encode
@@ -240,3 +242,11 @@ def test_every_failure_is_a_verification_error_or_invalid_input() -> None:
         damaged = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
         with pytest.raises((VerificationError, InvalidInputError, UnsupportedAlgorithmError)):
             _verify(damaged)
+
+
+@given(st.text(max_size=600))
+@example("a.b.c")
+@example("eyJhbGciOiJub25lIn0.e30.")
+def test_arbitrary_text_raises_only_sdk_errors(text: str) -> None:
+    with pytest.raises((VerificationError, InvalidInputError, UnsupportedAlgorithmError)):
+        _verify(text)

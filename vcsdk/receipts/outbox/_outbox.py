@@ -14,6 +14,8 @@ safe to repeat after a crash at any point, because the chain is asked before any
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -207,6 +209,22 @@ class ReceiptOutbox:
             if report.chain_error or (report.open_batches == 0 and report.queued_receipts == 0):
                 break
         return report
+
+    async def run(self, *, clock: Callable[[], datetime], interval: float, stop: asyncio.Event) -> None:
+        """Tick every ``interval`` seconds until ``stop`` is set (a server's background task).
+
+        A failing store is logged by the caller's task supervision; chain outages never end the loop.
+
+        :param clock: returns the current aware time (``lambda: datetime.now(UTC)`` in production).
+        :param interval: seconds between ticks.
+        :param stop: set it to end the loop after the current tick.
+        """
+        if interval < 0:
+            raise InvalidInputError("interval must not be negative")
+        while not stop.is_set():
+            await self.tick(now=clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     async def batch_of(self, receipt_id: str) -> Batch:
         """The batch a receipt is in.
