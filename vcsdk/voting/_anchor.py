@@ -1,0 +1,102 @@
+"""Ballot batch roots on chain, through an ``AccessReceiptRegistry`` deployed for the election.
+
+The contract is a write-once map ``batchId -> root`` with a ``BatchAnchored`` event, which is all a
+ballot box needs: roots cannot be changed once written, a re-sent batch is a no-op, and the events
+list every batch ever anchored. Deploying one instance per election (its address goes in the
+publication) lets an auditor read *all* of the election's batches from the chain alone and notice
+any batch the publication leaves out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vcsdk.errors import RegistryError
+from vcsdk.registry import Chain, ContractHandle, Sender
+
+__all__ = ["ANCHOR_CONTRACT", "AnchoredBatch", "BallotAnchor"]
+
+#: The shipped contract artifact ballot batches are anchored with.
+ANCHOR_CONTRACT = "AccessReceiptRegistry"
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoredBatch:
+    """A batch root on chain: where, and in which transaction."""
+
+    batch_id: bytes
+    root: bytes
+    size: int
+    tx_hash: str
+    block_number: int
+
+
+class BallotAnchor:
+    """Anchors and reads ballot batch roots in one election's anchor contract.
+
+    :param chain: the chain (``Chain.embedded()`` or ``await Chain.connect(url)``).
+    :param address: the election's ``AccessReceiptRegistry`` instance.
+    :param sender: the account allowed to anchor (``None`` for a read-only auditor).
+    """
+
+    def __init__(self, chain: Chain, address: str, *, sender: Sender | None = None) -> None:
+        self.chain = chain
+        self._contract: ContractHandle = chain.contract(ANCHOR_CONTRACT, address)
+        self.address = self._contract.address
+        self._sender = sender
+
+    def __repr__(self) -> str:
+        return f"BallotAnchor({self.address}, chain_id={int(self.chain.chain_id)})"
+
+    @classmethod
+    async def deploy(cls, chain: Chain, *, sender: Sender) -> BallotAnchor:
+        """Deploy a fresh anchor contract for one election; ``sender`` owns it and may anchor.
+
+        :raises TransactionRevertedError: if the deployment fails.
+        :raises ChainUnavailableError: if the node does not answer.
+        """
+        handle = await chain.deploy_contract(ANCHOR_CONTRACT, sender=sender)
+        return cls(chain, handle.address, sender=sender)
+
+    async def anchor(self, batch_id: bytes, root: bytes, size: int) -> AnchoredBatch:
+        """Write one batch root and wait for the chain's confirmations (idempotent on re-send).
+
+        :raises RegistryError: (``read_only``) without a sender; the chain's errors otherwise
+            (``TransactionRevertedError`` for a batch id already anchored with another root).
+        """
+        if self._sender is None:
+            raise RegistryError("this BallotAnchor has no sender; it can only read", code="read_only")
+        await self._contract.transact("anchor", batch_id, root, size, sender=self._sender)
+        located = await self.find(batch_id)
+        if located is None:
+            raise RegistryError("the anchoring transaction was mined but no BatchAnchored event is found")
+        return located
+
+    async def find(self, batch_id: bytes) -> AnchoredBatch | None:
+        """The ``BatchAnchored`` event of ``batch_id``, if any."""
+        for batch in await self.batches(batch_id=batch_id):
+            return batch
+        return None
+
+    async def root_of(self, batch_id: bytes) -> bytes | None:
+        """The root the contract holds for ``batch_id`` (``None`` if not anchored)."""
+        root = bytes(await self._contract.call("rootOf", batch_id))
+        return None if root == bytes(32) else root
+
+    async def batches(self, *, batch_id: bytes | None = None) -> list[AnchoredBatch]:
+        """Every batch anchored in the contract (or the one with ``batch_id``), in chain order."""
+        events = await self._contract.get_events("BatchAnchored", topics=(batch_id,) if batch_id else ())
+        return [
+            AnchoredBatch(
+                batch_id=bytes(e.args["batchId"]),
+                root=bytes(e.args["root"]),
+                size=int(e.args["size"]),
+                tx_hash="0x" + e.log.transaction_hash.hex(),
+                block_number=e.log.block_number,
+            )
+            for e in events
+        ]
+
+    async def anchored_roots(self) -> dict[bytes, bytes]:
+        """``batch_id -> root`` of every anchored batch: the input of ``verify_published_election``."""
+        return {b.batch_id: b.root for b in await self.batches()}
