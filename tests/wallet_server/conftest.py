@@ -1,14 +1,13 @@
 """wallet_server fixtures: a store on real SQLite and on real PostgreSQL, and test settings.
 
 PostgreSQL runs at 127.0.0.1:5432 (database ``test``, trust auth). Each test session makes its own
-schemas (``wstest_<random>_<n>``, one per test for isolation) and drops them all at the end.
+schema (``wstest_<random>``), empties its tables before each test, and drops it at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -29,33 +28,23 @@ PG_DSN = os.environ.get("VCSDK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:54
 BACKENDS = ["sqlite", "postgres"]
 
 
-class SchemaFactory:
-    def __init__(self) -> None:
-        self.prefix = f"wstest_{secrets.token_hex(4)}"
-        self._counter = itertools.count()
-        self.made: list[str] = []
-
-    def new(self) -> str:
-        name = f"{self.prefix}_{next(self._counter)}"
-        self.made.append(name)
-        return name
-
-
-async def _drop(schemas: list[str]) -> None:
-    conn = await asyncpg.connect(PG_DSN)
-    try:
-        for name in schemas:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
-def pg_schemas() -> Iterator[SchemaFactory]:
-    factory = SchemaFactory()
-    yield factory
-    if factory.made:
-        asyncio.run(_drop(factory.made))
+def pg_schema() -> Iterator[str]:
+    """One schema for the whole test session, dropped at the end."""
+    name = f"wstest_{secrets.token_hex(6)}"
+    yield name
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+_TABLES = "residents, enrolment_codes, devices, credentials, challenges, seen_jtis, refresh_tokens"
 
 
 @pytest.fixture(params=BACKENDS)
@@ -64,11 +53,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database(backend: str, tmp_path: Path, pg_schemas: SchemaFactory) -> tuple[str, str | None]:
-    """``(database_url, schema)`` for the parametrized backend."""
+async def database(backend: str, tmp_path: Path, pg_schema: str) -> tuple[str, str | None]:
+    """``(database_url, schema)`` for the parametrized backend; PostgreSQL tables start empty."""
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'wallet.db'}", None
-    return PG_DSN, pg_schemas.new()
+    store = await PostgresStore.open(PG_DSN, schema=pg_schema, min_size=1, max_size=1)
+    try:
+        async with store._tx() as conn:
+            await conn.execute(f"TRUNCATE {_TABLES} CASCADE")
+    finally:
+        await store.close()
+    return PG_DSN, pg_schema
 
 
 @pytest.fixture
