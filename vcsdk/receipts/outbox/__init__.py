@@ -7,7 +7,7 @@ PostgreSQL for several servers), the :class:`AccessReceiptRegistry` contract cli
 
 from __future__ import annotations
 
-from vcsdk.receipts.outbox._chain import AccessReceiptRegistry, AnchorChain, load_registry_artifact
+from vcsdk.receipts.outbox._chain import AccessReceiptRegistry, AnchorChain
 from vcsdk.receipts.outbox._models import (
     AnchoringState,
     AnchorLocation,
@@ -41,5 +41,4 @@ __all__ = [
     "SqliteReceiptStore",
     "StoredReceipt",
     "TickReport",
-    "load_registry_artifact",
 ]

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from importlib import resources
 from typing import Any, Protocol
 
 from vcsdk.errors import InvalidInputError, TransactionRevertedError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.receipts.outbox._models import AnchorLocation
+from vcsdk.registry import Artifact, load_artifact
 
-__all__ = ["AccessReceiptRegistry", "AnchorChain", "load_registry_artifact"]
+__all__ = ["AccessReceiptRegistry", "AnchorChain"]
 
 _EVENT_SIGNATURE = "BatchAnchored(bytes32,bytes32,uint32)"
 
@@ -48,11 +47,8 @@ class AnchorChain(Protocol):
         ...
 
 
-def load_registry_artifact() -> dict[str, Any]:
-    """The compiled ``AccessReceiptRegistry`` artifact (ABI and bytecode) shipped with vcsdk."""
-    raw = resources.files("vcsdk.registry").joinpath("artifacts", "AccessReceiptRegistry.json").read_bytes()
-    artifact: dict[str, Any] = json.loads(raw)
-    return artifact
+def _artifact() -> Artifact:
+    return load_artifact("AccessReceiptRegistry")
 
 
 class _Transactor:
@@ -133,7 +129,7 @@ class AccessReceiptRegistry:
         self.address = AsyncWeb3.to_checksum_address(address)
         self.sender = self._tx.address
         self.from_block = from_block
-        self._contract = w3.eth.contract(address=self.address, abi=load_registry_artifact()["abi"])
+        self._contract = w3.eth.contract(address=self.address, abi=_artifact().abi_list())
         self._topic0 = "0x" + AsyncWeb3.keccak(text=_EVENT_SIGNATURE).hex().removeprefix("0x")
 
     @classmethod
@@ -146,8 +142,8 @@ class AccessReceiptRegistry:
         :raises TransactionRevertedError: if the deployment fails.
         :return: a client bound to the new contract.
         """
-        artifact = load_registry_artifact()
-        factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+        artifact = _artifact()
+        factory = w3.eth.contract(abi=artifact.abi_list(), bytecode=artifact.bytecode)
         tx = _Transactor(w3, sender=sender, private_key=private_key, timeout=timeout)
         receipt = await tx.mined(
             await tx.transact(factory.constructor(), what="deploying AccessReceiptRegistry"),
