@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from vcsdk.keys import Key, sign_jws
+from wallet_server import create_app
 from wallet_server.services.auth import access_token_hash
+from wallet_server.settings import Settings
 
 OPERATOR_TOKEN = "operator-token-" + "x" * 20
 ISSUER_TOKEN = "issuer-token-" + "y" * 20
@@ -121,3 +126,41 @@ async def new_resident(client: TestClient, clock: Clock) -> Phone:  # type: igno
     phone.resident_id, phone.device_id = body["resident_id"], body["device"]["id"]
     await phone.login()
     return phone
+
+
+class ServerThread:
+    """The wallet server on 127.0.0.1 with a free port, in a thread with its own loop."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._start())
+        self._started.set()
+        self._loop.run_forever()
+        if self._runner is not None:
+            self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    async def _start(self) -> None:
+        self._runner = web.AppRunner(create_app(self._settings), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        assert self._started.wait(timeout=30), "server did not start"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)

@@ -7,11 +7,9 @@ each generated request, and the checks reach the handlers instead of stopping at
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,13 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
-from tests.wallet_server._helpers import OPERATOR_TOKEN, SIGNING_KEY
+from tests.wallet_server._helpers import OPERATOR_TOKEN, SIGNING_KEY, ServerThread
 from vcsdk.keys import Key, sign_jws
-from wallet_server import create_app
 from wallet_server.openapi import build_openapi
 from wallet_server.ratelimit import RateLimit
 from wallet_server.services import AdminToken
@@ -36,44 +32,6 @@ from wallet_server.settings import Settings
 
 # Examples per operation and generation mode; raise it for a longer local run.
 MAX_EXAMPLES = int(os.environ.get("WALLET_SCHEMATHESIS_EXAMPLES", "40"))
-
-
-class ServerThread:
-    """The wallet server on 127.0.0.1 with a free port, in a thread with its own loop."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._loop = asyncio.new_event_loop()
-        self._started = threading.Event()
-        self._runner: web.AppRunner | None = None
-        self.base_url = ""
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._start())
-        self._started.set()
-        self._loop.run_forever()
-        if self._runner is not None:
-            self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.close()
-
-    async def _start(self) -> None:
-        self._runner = web.AppRunner(create_app(self._settings), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.base_url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        assert self._started.wait(timeout=30), "server did not start"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=30)
 
 
 class Device:
