@@ -194,7 +194,7 @@ class ContractHandle:
             ) from exc
         return bytes.fromhex(encoded.removeprefix("0x"))
 
-    async def call(self, name: str, /, *args: Any, sender: str | None = None, block: BlockId = "latest") -> Any:
+    async def call(self, name: str, /, *args: Any, sender: Sender | None = None, block: BlockId = "latest") -> Any:
         """Call a view function (``eth_call``) and return its decoded result.
 
         :raises TransactionRevertedError: if the call reverts (``reason`` and ``data`` kept).
@@ -542,15 +542,17 @@ class Chain:
             raise RegistryError(f"deploying {name} created no contract", code="deploy_failed")
         return ContractHandle(self, artifact, result.contract_address)
 
-    async def call(self, call: ContractCall, *, sender: str | None = None, block: BlockId = "latest") -> Any:
+    async def call(self, call: ContractCall, *, sender: Sender | None = None, block: BlockId = "latest") -> Any:
         """Run a contract function with ``eth_call`` and return its decoded result.
 
-        :param sender: the ``msg.sender`` to simulate (an address), if the function cares.
+        :param sender: the ``msg.sender`` to simulate (an address or a key), if the function cares.
         :raises TransactionRevertedError: if the call reverts (``reason`` and ``data`` kept).
         :raises ChainUnavailableError: if the node does not answer in time.
         """
         fn = call.contract.contract.functions[call.function](*call.args)
-        tx: dict[str, Any] = {"from": _checksum(sender, what="sender")} if sender is not None else {}
+        tx: dict[str, Any] = {}
+        if sender is not None:
+            tx["from"] = key_address(sender) if isinstance(sender, Key) else _checksum(sender, what="sender")
         result = await self._rpc(
             fn.call(tx, block_identifier=_block_param(block)),  # type: ignore[arg-type]
             what=f"{call.contract.name}.{call.function}",
