@@ -268,3 +268,20 @@ async def test_run_loop_ticks_until_stopped(sqlite_store: ReceiptStore, registry
     assert (await outbox.batch_of("r003")).state == "final"
     with pytest.raises(NotFoundError):
         await outbox.batch_of("nope")
+
+
+async def test_two_outboxes_on_one_database(receipt_store: ReceiptStore, registry: AccessReceiptRegistry,
+                                            embedded_chain: EmbeddedChain) -> None:
+    import asyncio
+
+    first = ReceiptOutbox(receipt_store, registry, batch_size=3, confirmations=1)
+    second = ReceiptOutbox(receipt_store, registry, batch_size=3, confirmations=1)
+    ids = await _fill(receipt_store, first, 9)
+    for _ in range(4):
+        reports = await asyncio.gather(first.tick(now=NOW), second.tick(now=NOW))
+        assert all(r.chain_error is None for r in reports)
+    assert (await first.tick(now=NOW)).open_batches == 0
+    batch_ids = {(await receipt_store.get_receipt(i)).batch_id for i in ids}
+    assert len(batch_ids) == 3
+    logs = await embedded_chain.get_logs(address=registry.address, topics=[_topic(registry)])
+    assert sorted(bytes(log.topics[1]) for log in logs) == sorted(batch_ids)  # type: ignore[type-var]

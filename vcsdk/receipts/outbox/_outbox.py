@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from vcsdk.errors import InvalidInputError, NotFoundError, RegistryError
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key
 from vcsdk.receipts._merkle import MAX_BATCH_SIZE, SALT_BYTES, MerkleTree, receipt_leaf
 from vcsdk.receipts._receipt import peek_access_receipt, verify_access_receipt
@@ -153,7 +153,11 @@ class ReceiptOutbox:
             batch = Batch(
                 batch_id=tree.batch_id, root=tree.root, size=tree.size, state="pending", created_at=now
             )
-            await self.store.create_batch(batch, [r.receipt_id for r in queued])
+            try:
+                await self.store.create_batch(batch, [r.receipt_id for r in queued])
+            except ConflictError:
+                # Another outbox on the same database cut these receipts first; its batch stands.
+                break
             self._step("batch_cut")
             cut += 1
         return cut
