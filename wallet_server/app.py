@@ -13,6 +13,7 @@ from aiohttp import web
 from wallet_server.appkeys import (
     ADMIN,
     AUTH,
+    CHAIN,
     CLOCK,
     CREDENTIALS,
     DEVICE_LIMITER,
@@ -22,6 +23,7 @@ from wallet_server.appkeys import (
     SETTINGS,
     STORE,
 )
+from wallet_server.chain import LazyChain
 from wallet_server.middleware import MIDDLEWARES
 from wallet_server.openapi import build_openapi
 from wallet_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
@@ -96,6 +98,14 @@ async def _rate_limiters(app: web.Application) -> AsyncIterator[None]:
         await device.close()
 
 
+async def _chain(app: web.Application) -> AsyncIterator[None]:
+    app[CHAIN] = LazyChain(app[SETTINGS].rpc_url)
+    try:
+        yield
+    finally:
+        await app[CHAIN].close()
+
+
 async def _purge_loop(app: web.Application) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
@@ -128,6 +138,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app[OPENAPI] = build_openapi(server_url=settings.public_base_url)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_rate_limiters)
+    app.cleanup_ctx.append(_chain)
     app.cleanup_ctx.append(_purger)
     add_routes(app)
     return app

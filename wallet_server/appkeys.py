@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from wallet_server.chain import LazyChain
 from wallet_server.ratelimit import RateLimiter
 from wallet_server.services import AdminService, AuthService, Clock, CredentialService, DeviceService
 from wallet_server.settings import Settings
@@ -12,6 +13,7 @@ from wallet_server.storage import Store
 __all__ = [
     "ADMIN",
     "AUTH",
+    "CHAIN",
     "CLOCK",
     "CREDENTIALS",
     "DEVICES",
@@ -25,6 +27,7 @@ __all__ = [
 SETTINGS = web.AppKey("settings", Settings)
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 STORE: web.AppKey[Store] = web.AppKey("store")
+CHAIN = web.AppKey("chain", LazyChain)
 IP_LIMITER: web.AppKey[RateLimiter] = web.AppKey("ip_limiter")
 DEVICE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("device_limiter")
 AUTH = web.AppKey("auth", AuthService)
