@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import sqlite3
+
 import pytest
 
 from vcsdk.errors import ConflictError, ProofInvalidError, ProtocolError
