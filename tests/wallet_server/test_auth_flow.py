@@ -140,6 +140,8 @@ async def test_dpop_replay_is_refused(client, clock) -> None:
         pytest.param({"iat": None}, id="missing-iat"),
         pytest.param({"iat": "OLD"}, id="stale-iat"),
         pytest.param({"iat": "FUTURE"}, id="future-iat"),
+        pytest.param({"iat": "1700000000"}, id="string-iat"),
+        pytest.param({"iat": True}, id="boolean-iat"),
     ],
 )
 async def test_dpop_claim_mismatches_are_refused(client, clock, overrides) -> None:
@@ -209,6 +211,8 @@ async def test_forged_and_tampered_access_tokens_are_refused(client, clock) -> N
         "cnf": {"jkt": phone.key.thumbprint()},
     }
     for token in (
+        sign_jws(claims, forger, typ="at+jwt", header={"kid": ["not", "a", "string"]}, include_kid=False),
+        sign_jws(claims, forger, typ="at+jwt", header={"kid": {"x": 1}}, include_kid=False),
         sign_jws(claims, forger.with_kid(SIGNING_KEY.kid), typ="at+jwt"),
         sign_jws(claims, forger, typ="at+jwt"),
         phone.access_token[:-4] + ("AAAA" if not phone.access_token.endswith("AAAA") else "BBBB"),

@@ -138,7 +138,7 @@ class AuthService:
             raise InvalidInputError("access tokens need at least one private P-256 signing key")
         self._store = store
         self._signing = signing_keys[0]
-        self._verifying = {k.kid: k.public_key() for k in signing_keys}
+        self._verifying: dict[str, Key] = {str(k.kid): k.public_key() for k in signing_keys}
         self._issuer = issuer
         self._clock = clock
         self._access_ttl = access_ttl
@@ -279,7 +279,8 @@ class AuthService:
     def _verify_access_token(self, token: str, *, now: datetime) -> dict[str, Any]:
         try:
             unverified = decode_jws(token, max_bytes=_MAX_TOKEN)
-            key = self._verifying.get(unverified.header.get("kid"))  # type: ignore[arg-type]
+            kid = unverified.header.get("kid")
+            key = self._verifying.get(kid) if isinstance(kid, str) else None
             if key is None:
                 raise AuthenticationError("the access token was not issued by this server")
             claims = verify_jws(unverified, key, policy=DEVICE_POLICY, typ=ACCESS_TOKEN_TYP).claims()
@@ -305,11 +306,12 @@ class AuthService:
         self, iat: object, *, max_age: timedelta, what: str, error: type[Exception] = AuthenticationError
     ) -> int:
         now = self._clock().timestamp()
-        if not isinstance(iat, int) or isinstance(iat, bool):
+        # RFC 7519 NumericDate: seconds, possibly with a fraction.
+        if not isinstance(iat, int | float) or isinstance(iat, bool) or iat != iat:
             raise error(f"the {what} needs a numeric iat")
         if iat > now + self._leeway.total_seconds() or iat < now - max_age.total_seconds():
             raise error(f"the {what} iat is outside the accepted window; check the phone's clock")
-        return iat
+        return int(iat)
 
     async def _verify_dpop(
         self,
