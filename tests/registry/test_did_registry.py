@@ -201,7 +201,9 @@ async def test_signatures_cannot_be_replayed_or_forged(embedded_chain: EmbeddedC
 
 @pytest.mark.integration
 @pytest.mark.interop
-async def test_reference_controller_computes_the_same_signed_hashes(anvil_chain: Chain, node_tools: Path) -> None:
+async def test_reference_controller_computes_the_same_signed_hashes(
+    anvil_chain: Chain, anvil_url: str, node_tools: Path
+) -> None:
     """ethr-did-resolver's EthrDidController builds the meta-transaction hashes that wallets sign;
     its hashes must be ours, and a signature over them must be accepted by our contract."""
     registry, accounts = await _setup(anvil_chain)
@@ -226,7 +228,7 @@ const [rpcUrl, registry, identity, newOwner, delegate] = process.argv.slice(1);
     node = shutil.which("node")
     assert node is not None
     proc = subprocess.run(
-        [node, "-e", script, anvil_chain.endpoint, registry.address, identity, new_owner, accounts[6]],
+        [node, "-e", script, anvil_url, registry.address, identity, new_owner, accounts[6]],
         cwd=node_tools,
         capture_output=True,
         timeout=60,

@@ -63,8 +63,17 @@ async def test_closed_port_is_chain_unavailable() -> None:
         with pytest.raises(ChainUnavailableError) as info:
             await Chain.connect(url, timeout=2.0)
     assert info.value.code == "chain_unavailable"
-    assert url in info.value.message
+    assert url in info.value.message  # nothing secret in this URL: shown as is
     assert isinstance(info.value.__cause__, Exception)
+
+
+async def test_error_messages_leave_out_url_secrets() -> None:
+    url = f"http://user:pw@127.0.0.1:{_closed_port()}/v3/secret-api-key?token=also-secret"
+    with pytest.raises(ChainUnavailableError) as info:
+        await Chain.connect(url, timeout=2.0)
+    shown = info.value.message + repr(info.value.details)
+    assert "secret" not in shown and "pw" not in shown
+    assert "http://127.0.0.1:" in shown
 
 
 async def test_port_that_never_answers_is_chain_unavailable_after_the_timeout(silent_port: int) -> None:
@@ -90,6 +99,8 @@ async def test_http_error_status_is_chain_unavailable() -> None:
 
 async def test_json_rpc_error_is_a_registry_error() -> None:
     async def rpc(request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != "Bearer city-node-token":
+            return web.Response(status=401)
         body = await request.json()
         if body["method"] == "eth_chainId":
             return web.json_response({"jsonrpc": "2.0", "id": body["id"], "result": "0x7a69"})
@@ -100,7 +111,10 @@ async def test_json_rpc_error_is_a_registry_error() -> None:
     app.router.add_post("/", rpc)
     runner, url = await _serve(app)
     try:
-        async with await Chain.connect(url, chain_id=31337, timeout=5.0) as chain:
+        with pytest.raises(ChainUnavailableError):
+            await Chain.connect(url, timeout=5.0)  # no credentials: HTTP 401
+        headers = {"Authorization": "Bearer city-node-token"}
+        async with await Chain.connect(url, chain_id=31337, timeout=5.0, headers=headers) as chain:
             with pytest.raises(RegistryError) as info:
                 await chain.block_number()
             assert info.value.code == "rpc_error"

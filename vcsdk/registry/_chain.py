@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
+from urllib.parse import urlsplit
 
 import aiohttp
 from eth_account import Account
@@ -39,6 +40,19 @@ _GAS_MARGIN: Final = 1.25
 _GAS_PAD: Final = 10_000
 _LOG_BATCH: Final = 100
 _MAX_MINE: Final = 10_000
+
+
+def _display_url(url: str) -> str:
+    """``scheme://host[:port]`` only: node URLs often carry API keys in their path or query."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
 
 
 def _checksum(address: str, *, what: str = "address") -> ChecksumAddress:
@@ -349,6 +363,7 @@ class Chain:
         tx_timeout: float = 120.0,
         poll_interval: float = 1.0,
         mine_to_confirm: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> JsonRpcChain:
         """Connect to a JSON-RPC node over HTTP and check its chain id.
 
@@ -359,6 +374,8 @@ class Chain:
         :param tx_timeout: seconds to wait for a transaction to be mined and confirmed.
         :param poll_interval: seconds between polls for receipts and new blocks.
         :param mine_to_confirm: mine missing blocks with ``evm_mine`` (dev nodes such as anvil only).
+        :param headers: extra HTTP headers for every request, e.g. an ``Authorization`` header
+            for a node behind an API gateway (never logged or shown in errors).
         :raises InvalidInputError: if ``rpc_url`` is not an http(s) URL.
         :raises ChainUnavailableError: if the node does not answer within ``timeout``.
         :raises ChainIdMismatchError: if the node's chain id is not ``chain_id``.
@@ -374,22 +391,23 @@ class Chain:
             request_kwargs={"timeout": client_timeout},
             exception_retry_configuration=None,  # one bounded attempt; retries would break the timeout
         )
-        session = aiohttp.ClientSession(raise_for_status=True, timeout=client_timeout)
+        session = aiohttp.ClientSession(raise_for_status=True, timeout=client_timeout, headers=dict(headers or {}))
         await provider.cache_async_session(session)
         w3 = AsyncWeb3(provider)
         chain: JsonRpcChain | None = None
         try:
-            node_chain_id = await _bounded(w3.eth.chain_id, timeout=timeout, what="eth_chainId", endpoint=rpc_url)
+            shown = _display_url(rpc_url)
+            node_chain_id = await _bounded(w3.eth.chain_id, timeout=timeout, what="eth_chainId", endpoint=shown)
             if chain_id is not None and int(node_chain_id) != int(chain_id):
                 raise ChainIdMismatchError(
-                    f"the node at {rpc_url} serves chain id {node_chain_id}, not the configured {chain_id}; "
+                    f"the node at {shown} serves chain id {node_chain_id}, not the configured {chain_id}; "
                     "check the RPC URL or the configured chain id",
                     details={"expected": int(chain_id), "actual": int(node_chain_id)},
                 )
             chain = JsonRpcChain(
                 w3,
                 chain_id=int(node_chain_id),
-                endpoint=rpc_url,
+                endpoint=shown,
                 confirmations=confirmations,
                 timeout=timeout,
                 tx_timeout=tx_timeout,
@@ -421,7 +439,11 @@ class Chain:
 
     @property
     def endpoint(self) -> str:
-        """Where the chain lives: the RPC URL, or ``"embedded"``."""
+        """Where the chain lives: ``scheme://host:port`` of the RPC URL, or ``"embedded"``.
+
+        Path, query and credentials are left out (node URLs often carry API keys), so this is
+        safe to log and is what error messages show.
+        """
         return self._endpoint
 
     # -- plumbing ---------------------------------------------------------------------------
