@@ -77,7 +77,9 @@ def test_vc_verify_with_a_bitstring_status_list(tmp_path: Path, capsys: pytest.C
     verify = ["vc", "verify", str(tmp_path / "vc.jwt"), "--issuer-key", str(tmp_path / "k.pub.jwk"),
               "--now", str(NOW + 10)]
     assert _run(capsys, *verify, *publish())["status"] == "valid"
-    assert _run(capsys, *verify)["status"] == "not_checked"
+    assert _run(capsys, *verify, "--skip-status")["status"] == "not_checked"
+    assert main(verify) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "status_not_checked"
     idx = entries[0]["statusListIndex"]
     _run(capsys, "status", "revoke", str(lst), idx)
     assert main([*verify, *publish()]) == 1

@@ -22,6 +22,7 @@ from vcsdk.credentials._w3c import (
 from vcsdk.errors import (
     ClaimsError,
     CredentialRevokedError,
+    CredentialStatusError,
     InvalidTokenError,
     IssuerNotAccreditedError,
     KeyNotFoundError,
@@ -227,7 +228,10 @@ async def test_recipe_runs_status_and_accreditation() -> None:
     v = await verify_vc(token, resolver=_Resolver(KEY), status=status, accreditation=trust, now=NOW)
     assert v.issuer == ISSUER and status.seen == [STATUS]
     assert trust.calls == [(ISSUER, "ResidentIdentityCredential")]
-    await verify_vc(token, resolver=_Resolver(KEY), accreditation=trust, now=NOW,
+    with pytest.raises(CredentialStatusError) as info:
+        await verify_vc(token, resolver=_Resolver(KEY), now=NOW)
+    assert info.value.code == "status_not_checked"
+    await verify_vc(token, resolver=_Resolver(KEY), accreditation=trust, now=NOW, check_status=False,
                     accreditation_type="https://credentials.kaga.example/ResidentIdentityCredential")
     assert trust.calls[-1] == (ISSUER, "https://credentials.kaga.example/ResidentIdentityCredential")
     with pytest.raises(CredentialRevokedError):

@@ -22,6 +22,7 @@ from vcsdk.credentials._w3c._model import (
 )
 from vcsdk.errors import (
     ClaimsError,
+    CredentialStatusError,
     InvalidInputError,
     TokenExpiredError,
     TokenNotYetValidError,
@@ -208,12 +209,15 @@ async def verify_vc(
     policy: AlgorithmPolicy = DEFAULT_POLICY,
     leeway: timedelta = DEFAULT_LEEWAY,
     accreditation_type: str | None = None,
+    check_status: bool = True,
 ) -> VerifiedCredential:
     """Verify a ``vc+jwt`` end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt`,
     then the issuer's accreditation and each ``credentialStatus`` entry.
 
     :param resolver: finds the issuer key (``assertionMethod``) for the token's ``kid``.
-    :param status: checks each ``credentialStatus`` entry; ``None`` skips status (say so to users).
+    :param status: checks each ``credentialStatus`` entry.
+    :param check_status: with ``status=None``, a credential that has ``credentialStatus`` is refused
+        (``CredentialStatusError``, code ``status_not_checked``) unless this is ``False``.
     :param accreditation: checks the issuer is accredited for the credential's most specific type
         at ``validFrom`` and at ``now``; ``None`` skips it.
     :param accreditation_type: the type id the accreditation is registered under, e.g. the ``vct``
@@ -241,6 +245,12 @@ async def verify_vc(
     if status is not None:
         for entry in verified.status:
             await status.check(entry, issuer=verified.issuer, now=now)
+    elif verified.status and check_status:
+        raise CredentialStatusError(
+            "the credential has a credentialStatus but no status checker was given; pass one or "
+            "check_status=False",
+            code="status_not_checked",
+        )
     return verified
 
 
