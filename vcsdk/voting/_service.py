@@ -18,7 +18,6 @@ salt and batch; the nullifier table gets the nullifier; nothing else about the v
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -51,8 +50,6 @@ from vcsdk.voting._election import Election, check_eligibility_claims
 from vcsdk.voting._store import SqliteBallotStore
 
 __all__ = ["ELIGIBILITY_QUERY_ID", "VotingService", "eligibility_query"]
-
-_log = logging.getLogger("vcsdk.voting")
 
 #: The DCQL credential query id of the eligibility request.
 ELIGIBILITY_QUERY_ID: Final = "eligibility"
@@ -247,7 +244,6 @@ class VotingService:
             self.election_id, nullifier=str(entry["nullifier"]), commitment=commitment, choice=ballot.choice,
             salt=ballot.salt,
         )
-        _log.info("ballot cast in election %s", self.election_id)
         return BallotReceipt(self.election_id, commitment, ballot.choice, ballot.salt, None)
 
     async def anchor_pending(self, *, flush: bool = False) -> list[AnchoredBatch]:
