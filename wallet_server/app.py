@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from vcsdk.errors import InvalidInputError
 from wallet_server.appkeys import (
     ADMIN,
     AUTH,
@@ -81,11 +82,15 @@ async def _rate_limiters(app: web.Application) -> AsyncIterator[None]:
     ip: RateLimiter
     device: RateLimiter
     if settings.redis_url:
-        import redis.asyncio as redis
+        try:
+            import redis.asyncio as redis
+        except ImportError:
+            raise InvalidInputError("redis_url is set but the redis package is missing; install vcsdk[redis]") from None
 
-        ip = RedisRateLimiter(redis.from_url(settings.redis_url), settings.ip_rate_limit, prefix="wallet:rl:ip")
+        prefix = settings.redis_prefix
+        ip = RedisRateLimiter(redis.from_url(settings.redis_url), settings.ip_rate_limit, prefix=f"{prefix}:ip")
         device = RedisRateLimiter(
-            redis.from_url(settings.redis_url), settings.device_rate_limit, prefix="wallet:rl:dev"
+            redis.from_url(settings.redis_url), settings.device_rate_limit, prefix=f"{prefix}:dev"
         )
     else:
         ip = InProcessRateLimiter(settings.ip_rate_limit)

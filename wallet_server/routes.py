@@ -145,7 +145,9 @@ async def store_credential(request: web.Request) -> web.Response:
     view = await request.app[CREDENTIALS].put(
         principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata")
     )
-    return web.json_response(credential_summary_json(view), status=201)
+    return web.json_response(
+        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
+    )
 
 
 async def get_credential(request: web.Request) -> web.Response:

@@ -48,6 +48,7 @@ class Settings:
     :param current_data_key: the id in ``data_keys`` new data keys are wrapped with.
     :param admin_tokens: city admin credentials (SHA-256 of each token, and roles).
     :param cors_origins: origins of the app allowed to call the API from a browser.
+    :param redis_prefix: namespaces the rate-limit keys in Redis (one per deployment).
     :param forwarded_for_header: a header the load balancer sets to the client address
         (its last entry is used); ``None`` uses the socket peer.
     """
@@ -68,6 +69,7 @@ class Settings:
     ip_rate_limit: RateLimit = _IP_LIMIT
     device_rate_limit: RateLimit = _DEVICE_LIMIT
     redis_url: str | None = None
+    redis_prefix: str = "wallet:rl"
     forwarded_for_header: str | None = None
     access_token_ttl: timedelta = timedelta(minutes=5)
     refresh_token_ttl: timedelta = timedelta(days=30)

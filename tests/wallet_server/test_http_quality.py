@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 
 import pytest
 from aiohttp import web
@@ -148,6 +149,19 @@ async def test_per_ip_rate_limit(aiohttp_client, database, clock) -> None:
     resp = await client.post("/v1/auth/challenge")
     assert resp.content_type == "application/problem+json" and int(resp.headers["Retry-After"]) >= 1
     assert (await client.get("/health")).status == 200  # health checks are never limited
+
+
+async def test_rate_limits_shared_through_redis(aiohttp_client, database, clock) -> None:
+    settings = make_settings(
+        database,
+        redis_url="redis://127.0.0.1:6379/0",
+        redis_prefix=f"wallet-test:{secrets.token_hex(6)}",
+        ip_rate_limit=RateLimit(rate=0.001, burst=4),
+    )
+    first = await aiohttp_client(create_app(settings, clock=clock))
+    second = await aiohttp_client(create_app(settings, clock=clock))  # another instance, same Redis
+    statuses = [(await c.post("/v1/auth/challenge")).status for c in (first, second, first, second, first)]
+    assert statuses == [200, 200, 200, 200, 429]
 
 
 async def test_per_device_rate_limit(aiohttp_client, database, clock) -> None:
