@@ -1,0 +1,86 @@
+"""Every ```python block in docs/*.md runs.
+
+How: the blocks of one page run in order, in one namespace, as one asyncio program (top-level
+``await`` allowed), in a fresh Python process whose working directory is a temporary folder. A
+page therefore reads like a session: later blocks use what earlier blocks made. A block marked
+``<!-- not-run: reason -->`` is skipped (keep these rare and say why); one marked
+``<!-- excerpt: examples/name.py -->`` must be a literal excerpt of that example, which
+``tests/examples`` runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.docs._blocks import Block, blocks_of
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+RUNNER = Path(__file__).with_name("_run_page.py")
+TIMEOUT_S = 180
+PAGES = sorted(DOCS.glob("*.md"))
+
+
+def _python_blocks(page: Path) -> list[Block]:
+    return [b for b in blocks_of(page) if b.language in ("python", "py")]
+
+
+def _runnable(page: Path) -> list[Block]:
+    return [b for b in _python_blocks(page) if b.marker is None]
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if _runnable(p)], ids=lambda p: p.name)
+def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
+    blocks = _runnable(page)
+    spec = tmp_path / "blocks.json"
+    spec.write_text(json.dumps([{"page": f"docs/{page.name}", "line": b.line, "source": b.source} for b in blocks]))
+    work = tmp_path / "work"
+    work.mkdir()
+    fixtures = Path(__file__).with_name("pages") / (page.stem.replace("-", "_") + ".py")
+    proc = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", str(RUNNER), str(spec),
+         *([str(fixtures)] if fixtures.is_file() else [])],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert proc.returncode == 0, f"a block of {page.name} failed:\n{proc.stdout[-1500:]}\n{proc.stderr[-4000:]}"
+    assert proc.stdout.count("ok ") == len(blocks)
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if any(b.marker for b in _python_blocks(p))], ids=lambda p: p.name)
+def test_markers_are_valid(page: Path) -> None:
+    for block in _python_blocks(page):
+        if block.marker == "not-run":
+            assert len(block.marker_value) >= 10, f"{block.where}: say why the block cannot run"
+        elif block.marker == "excerpt":
+            example = ROOT / block.marker_value
+            assert example.is_file() and example.parent.name == "examples", f"{block.where}: no such example"
+            _assert_excerpt(block, example.read_text(encoding="utf-8"))
+
+
+def _assert_excerpt(block: Block, text: str) -> None:
+    """Every non-blank line of the block appears in the example, in order (indentation aside)."""
+    lines = [line.strip() for line in text.splitlines()]
+    position = 0
+    for wanted in (line.strip() for line in block.source.splitlines()):
+        if not wanted or wanted in ("...", "…"):
+            continue
+        try:
+            position = lines.index(wanted, position) + 1
+        except ValueError:
+            pytest.fail(f"{block.where}: {wanted!r} is not in {block.marker_value} (in this order)")
+
+
+def test_not_run_blocks_are_rare() -> None:
+    blocks = [b for p in PAGES for b in _python_blocks(p)]
+    skipped = [b.where for b in blocks if b.marker == "not-run"]
+    assert len(skipped) * 10 <= len(blocks), f"too many not-run blocks: {skipped}"
