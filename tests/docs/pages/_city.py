@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from vcsdk.credentials import StatusListIssuer
+from vcsdk.credentials import StatusListIssuer, resident_identity_claims
 from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, EmbeddedChain, key_address
@@ -62,3 +62,12 @@ def city_names(city: City) -> dict[str, Any]:
     """The names pages use for the city."""
     return {"city_did": city.did, "city_key": city.key, "city_kid": city.key.kid, "networks": city.networks,
             "CITY_DID": city.did, "_city": city}
+
+
+def resident_claims(at: datetime) -> dict[str, Any]:
+    """The claims of a made-up resident of Kaga."""
+    return resident_identity_claims(
+        family_name="Kaga", given_name="Hanako", birthdate="1990-04-01", resident_since="2015-04-01",
+        address={"postal_code": "922-8622", "region": "Ishikawa", "locality": "Kaga", "street_address": "1-1"},
+        verification={"level": "substantial", "method": "resident_registry", "time": "2026-01-05T00:00:00Z"},
+        as_of=at.date())

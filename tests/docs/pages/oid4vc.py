@@ -1,0 +1,104 @@
+"""docs/oid4vc.md: a city and a service identified by did:jwk (resolvable with no chain), a resident's
+device key and claims; before the wallet blocks, the issuer and the verifier the page built are
+served on 127.0.0.1 (the page's https URLs are not reachable from a test)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from vcsdk.credentials import RESIDENT_IDENTITY_CREDENTIAL, disclosable_paths, issue_sd_jwt_vc, peek
+from vcsdk.did import Resolver, did_jwk_for
+from vcsdk.keys import Key
+from vcsdk.oid4vc import (
+    CandidateCredential,
+    CredentialConfiguration,
+    CredentialIssuer,
+    InMemoryStateStore,
+    Verifier,
+    issuer_routes,
+    verifier_routes,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _city import now, resident_claims  # noqa: E402
+
+VCT = "https://credentials.kaga.example/ResidentIdentityCredential"
+
+
+def _identity() -> tuple[str, Key]:
+    key = Key.generate("P-256")
+    did = did_jwk_for(key)
+    return did, key.with_kid(did + "#0")
+
+
+async def setup(ns: dict[str, Any]) -> None:
+    city_did, city_key = _identity()
+    service_did, service_key = _identity()
+    device = Key.generate("P-256")
+    granted: list[tuple[str, bool]] = []
+    ns.update(
+        SERVICE_DID=service_did, service_key=service_key, CITY_DID=city_did, city_key=city_key,
+        resolver=Resolver([]), did_resolver=Resolver([]), status_checker=None, RESIDENT_VCT=VCT,
+        grant_access=lambda state, over_18: granted.append((state, over_18)), _granted=granted,
+        show_to_resident=lambda qr, link: None, paths=disclosable_paths(RESIDENT_IDENTITY_CREDENTIAL),
+        store=InMemoryStateStore(), claims=resident_claims(now()), send_sms=lambda phone, pin: None,
+        resident_phone="+81-000-0000-0000", device_signers=[device], device_public_jwks=[device.public_jwk()],
+        device_signer=device, session=aiohttp.ClientSession(), _runners=[],
+    )
+
+
+async def before(source: str, ns: dict[str, Any]) -> None:
+    if "parse_credential_offer_uri(scanned)" in source:
+        base = f"http://127.0.0.1:{_free_port()}"
+        twin = CredentialIssuer(
+            credential_issuer=f"{base}/issuer",
+            configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
+            issue=lambda claims, holder_key: issue_sd_jwt_vc(
+                claims, issuer=ns["CITY_DID"], signer=ns["city_key"], vct=VCT, disclosable=ns["paths"],
+                holder_key=holder_key, now=now()),
+            store=InMemoryStateStore())
+        await _serve_at(ns, issuer_routes(twin, clock=now), base)
+        offer, pin = await twin.create_offer("ResidentIdentityCredential", ns["claims"], now=now())
+        ns.update(scanned=offer.uri(), pin=pin)
+    if "parse_authorization_request_uri(scanned)" in source:
+        base = f"http://127.0.0.1:{_free_port()}"
+        verifier = Verifier(did=ns["SERVICE_DID"], signer=ns["service_key"], name="Tsukuba Bike Share",
+                            verify=ns["verify"], response_uri=f"{base}/oid4vp/response",
+                            request_uri_base=f"{base}/oid4vp/request", store=InMemoryStateStore())
+        await _serve_at(ns, verifier_routes(verifier, clock=now, on_result=ns["on_result"]), base)
+        request = await verifier.create_request(ns["AGE_18"], purpose="Renting a bicycle requires age 18+", now=now())
+        vc = ns["issued"].credentials[0]
+        unverified = peek(vc)
+        ns.update(scanned=request.deep_link, vc=vc, candidates=[
+            CandidateCredential("vc", "dc+sd-jwt", unverified.unverified_vct, unverified.unverified_claims)])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _serve_at(ns: dict[str, Any], routes: list[web.RouteDef], base: str) -> None:
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", int(base.rsplit(":", 1)[1])).start()
+    ns["_runners"].append(runner)
+
+
+async def teardown(ns: dict[str, Any]) -> None:
+    for runner in ns.get("_runners", []):
+        await runner.cleanup()
+    for name in ("session", "resolver", "did_resolver"):
+        if name in ns:
+            await ns[name].close()
+    assert len(ns["_granted"]) == 1 and ns["_granted"][0][1] is True, "the service granted no access"
