@@ -1,0 +1,31 @@
+"""examples/voting_service.py runs as a user would run it and shows every step of the election."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "voting_service.py"
+EXPECTED = [
+    "KG-000101: no credential (outside_districts)",
+    "TK-000202: no credential (not_active)",
+    "eligibility credentials issued to 4 residents",
+    "wallet disclosed [['election_id'], ['eligible'], ['district'], ['age_over_18']]; ballot cast, receipt",
+    "second vote refused: already_voted",
+    "revoked eligibility refused: credential_revoked",
+    "anchored 3 commitments in 1 batch(es) on chain",
+    "inclusion verified against the on-chain root for 3 receipts",
+    "tally: {'Sato': 2, 'Suzuki': 1, 'Takahashi': 0} (recomputed from the publication and the chain)",
+]
+
+
+def test_voting_example_runs(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE)], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for line in EXPECTED:
+        assert line in proc.stdout, f"the example did not print {line!r}:\n{proc.stdout}"
+    assert proc.stdout.count("ballot cast, receipt") == 3
+    assert "Traceback" not in proc.stderr
