@@ -34,6 +34,7 @@ def _obj(properties: dict[str, Schema], *, required: list[str] | None = None) ->
 _ID: Schema = {"type": "string", "minLength": 1, "maxLength": 64}
 _TIME: Schema = {"type": "string", "format": "date-time"}
 _TOKEN: Schema = {"type": "string", "minLength": 1, "maxLength": 8192}
+_UNVERIFIED: Schema = {"type": ["string", "null"], "description": "Read from the token, not verified."}
 _NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 80}
 _FORMATS = ["dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "vc+jwt"]
 
@@ -99,7 +100,14 @@ SCHEMAS: dict[str, Schema] = {
         required=["credential", "format"],
     ),
     "CredentialSummary": _obj(
-        {"id": _ID, "format": {"type": "string"}, "created_at": _TIME, "metadata": {"type": "object"}}
+        {
+            "id": _ID,
+            "format": {"type": "string"},
+            "created_at": _TIME,
+            "metadata": {"type": "object"},
+            "issuer": _UNVERIFIED,
+            "vct": _UNVERIFIED,
+        }
     ),
     "Credential": _obj(
         {
@@ -107,6 +115,8 @@ SCHEMAS: dict[str, Schema] = {
             "format": {"type": "string"},
             "created_at": _TIME,
             "metadata": {"type": "object"},
+            "issuer": _UNVERIFIED,
+            "vct": _UNVERIFIED,
             "credential": {"type": "string"},
         }
     ),
@@ -155,7 +165,14 @@ def tokens_json(tokens: TokenPair) -> dict[str, Any]:
 
 
 def credential_summary_json(view: CredentialView) -> dict[str, Any]:
-    return {"id": view.id, "format": view.format, "created_at": _time(view.created_at), "metadata": view.metadata}
+    return {
+        "id": view.id,
+        "format": view.format,
+        "created_at": _time(view.created_at),
+        "metadata": view.metadata,
+        "issuer": view.issuer,
+        "vct": view.vct,
+    }
 
 
 def credential_json(view: CredentialView) -> dict[str, Any]:

@@ -164,3 +164,22 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=30)
+
+
+CITY_KEY = Key.generate("P-256")
+CITY_DID = "did:example:city"
+
+
+def sd_jwt(n: int = 0, *, holder: Key | None = None) -> str:
+    """A real SD-JWT VC from a test issuer, different for every ``n``."""
+    from vcsdk.credentials import issue_sd_jwt_vc
+
+    return issue_sd_jwt_vc(
+        {"given_name": "Ada", "card_number": n},
+        issuer=CITY_DID,
+        signer=CITY_KEY,
+        vct="urn:city:resident",
+        disclosable=[("given_name",), ("card_number",)],
+        holder_key=holder.public_key() if holder else None,
+        now=datetime.now(UTC),
+    )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.wallet_server._helpers import sd_jwt
 from vcsdk.errors import InvalidInputError, StorageError
 from wallet_server.services import CredentialService, LocalKeyProvider, Principal
 from wallet_server.services.admin import AdminService
@@ -13,6 +14,7 @@ from wallet_server.services.encryption import credential_aad, new_data_key, open
 from wallet_server.storage import Store, StoredCredential
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
+TOKEN = sd_jwt()
 
 
 async def test_wrap_unwrap_and_associated_data() -> None:
@@ -58,17 +60,17 @@ async def test_rotation_keeps_old_data_readable_and_wraps_new_residents_with_the
     resident = await admin.create_resident()
     creds = CredentialService(store, keys=old_keys, clock=lambda: NOW)
     me = Principal(resident.id, "dev_x", "jkt")
-    stored = await creds.put(me, "a.b.c~", format="dc+sd-jwt")
+    stored = await creds.put(me, TOKEN, format="dc+sd-jwt")
 
     rotated = LocalKeyProvider({"k1": b"\x01" * 32, "k2": b"\x02" * 32}, current="k2")
-    assert (await CredentialService(store, keys=rotated, clock=lambda: NOW).get(me, stored.id)).credential == "a.b.c~"
+    assert (await CredentialService(store, keys=rotated, clock=lambda: NOW).get(me, stored.id)).credential == TOKEN
     newcomer = await AdminService(store, keys=rotated, tokens=(), clock=lambda: NOW).create_resident()
     assert newcomer.wrap_key_id == "k2"
     # re-wrap every data key still under k1, then k1 can be retired
     assert await AdminService(store, keys=rotated, tokens=(), clock=lambda: NOW).rewrap_resident_keys(batch=1) == 1
     assert (await store.get_resident(resident.id)).wrap_key_id == "k2"
     only_new = LocalKeyProvider({"k2": b"\x02" * 32}, current="k2")
-    assert (await CredentialService(store, keys=only_new, clock=lambda: NOW).get(me, stored.id)).credential == "a.b.c~"
+    assert (await CredentialService(store, keys=only_new, clock=lambda: NOW).get(me, stored.id)).credential == TOKEN
 
 
 async def test_ciphertext_moved_to_another_record_does_not_decrypt(store: Store) -> None:
@@ -76,7 +78,7 @@ async def test_ciphertext_moved_to_another_record_does_not_decrypt(store: Store)
     resident = await AdminService(store, keys=keys, tokens=(), clock=lambda: NOW).create_resident()
     creds = CredentialService(store, keys=keys, clock=lambda: NOW)
     me = Principal(resident.id, "dev_x", "jkt")
-    first = await creds.put(me, "first.token.x~", format="dc+sd-jwt")
+    first = await creds.put(me, TOKEN, format="dc+sd-jwt")
     row = await store.get_credential(resident.id, first.id)
     await store.put_credential(StoredCredential("cred_copy", resident.id, "dc+sd-jwt", NOW, row.ciphertext))
     with pytest.raises(StorageError):

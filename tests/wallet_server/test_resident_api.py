@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.wallet_server._helpers import Phone, admin_headers, issue_code, new_resident
+from tests.wallet_server._helpers import CITY_DID, Phone, admin_headers, issue_code, new_resident, sd_jwt
 from wallet_server.appkeys import STORE
 
-SD_JWT = "eyJhbGciOiJFUzI1NiJ9.eyJ2Y3QiOiJ1cm46Y2l0eTpyZXNpZGVudCJ9.c2ln~WyJzYWx0IiwibmFtZSIsIkFkYSJd~"
+SD_JWT = sd_jwt()
 
 
 async def store_credential(phone: Phone, n: int = 0, **extra: Any) -> dict[str, Any]:
-    body = {"credential": f"{SD_JWT}{n}", "format": "dc+sd-jwt", "metadata": {"display": f"card {n}"}, **extra}
+    body = {"credential": sd_jwt(n), "format": "dc+sd-jwt", "metadata": {"display": f"card {n}"}, **extra}
     resp = await phone.call("POST", "/v1/credentials", json=body)
     assert resp.status == 201, await resp.text()
     result: dict[str, Any] = await resp.json()
-    return result
+    assert resp.headers["Location"] == f"/v1/credentials/{result['id']}"
+    return {**result, "_token": body["credential"]}
 
 
 async def test_store_get_list_delete(client, clock) -> None:
     phone = await new_resident(client, clock)
     created = await store_credential(phone)
-    assert set(created) == {"id", "format", "created_at", "metadata"}
+    assert set(created) == {"id", "format", "created_at", "metadata", "issuer", "vct", "_token"}
+    assert (created["issuer"], created["vct"]) == (CITY_DID, "urn:city:resident")  # read with peek, unverified
     got = await phone.call("GET", f"/v1/credentials/{created['id']}")
     assert got.status == 200
     body = await got.json()
-    assert body["credential"] == f"{SD_JWT}0" and body["metadata"] == {"display": "card 0"}
+    assert body["credential"] == created["_token"] and body["metadata"] == {"display": "card 0"}
     listing = await (await phone.call("GET", "/v1/credentials")).json()
     assert [c["id"] for c in listing["items"]] == [created["id"]] and listing["next_cursor"] is None
     assert "credential" not in listing["items"][0]
@@ -38,7 +40,10 @@ async def test_credentials_are_encrypted_at_rest(client, clock) -> None:
     phone = await new_resident(client, clock)
     created = await store_credential(phone, metadata={"display": "Voting card"})
     row = await client.app[STORE].get_credential(phone.resident_id, created["id"])
-    assert SD_JWT.encode() not in row.ciphertext and b"Voting" not in row.ciphertext
+    token = created["_token"].encode()
+    assert all(token[i : i + 16] not in row.ciphertext for i in range(0, len(token) - 16, 16))
+    assert b"Voting" not in row.ciphertext
+    assert CITY_DID.encode() not in row.ciphertext
     resident = await client.app[STORE].get_resident(phone.resident_id)
     assert resident.wrap_key_id == "k1" and len(resident.wrapped_key) == 12 + 32 + 16
 
@@ -89,6 +94,8 @@ async def test_store_credential_validation(client, clock) -> None:
         {"format": "dc+sd-jwt"},
         {"credential": SD_JWT, "format": "mdoc"},
         {"credential": "has spaces in it", "format": "dc+sd-jwt"},
+        {"credential": "not.an.sd-jwt~", "format": "dc+sd-jwt"},
+        {"credential": SD_JWT, "format": "vc+jwt"},
         {"credential": SD_JWT, "format": "dc+sd-jwt", "metadata": ["not", "an", "object"]},
         {"credential": SD_JWT, "format": "dc+sd-jwt", "metadata": {"big": "x" * 9000}},
         {"credential": 12, "format": "dc+sd-jwt"},

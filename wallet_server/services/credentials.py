@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
@@ -11,6 +12,7 @@ from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, StorageError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
+from wallet_server.services._describe import CredentialFacts, describe_credential
 from wallet_server.services.auth import Principal
 from wallet_server.services.encryption import (
     KeyProvider,
@@ -39,6 +41,8 @@ class CredentialView:
     created_at: datetime
     metadata: dict[str, Any]
     credential: str
+    issuer: str | None = None
+    vct: str | None = None
 
     def __repr__(self) -> str:
         return f"CredentialView(id={self.id!r}, format={self.format!r})"
@@ -59,12 +63,21 @@ class CredentialService:
     :param store: the wallet store.
     :param keys: wraps and unwraps residents' data keys.
     :param clock: returns the current UTC time.
+    :param describe: reads issuer and type from a token, unverified (default: vcsdk's ``peek``).
     """
 
-    def __init__(self, store: Store, *, keys: KeyProvider, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        keys: KeyProvider,
+        clock: Clock,
+        describe: Callable[[str, str], CredentialFacts] = describe_credential,
+    ) -> None:
         self._store = store
         self._keys = keys
         self._clock = clock
+        self._describe = describe
 
     async def _data_key(self, resident_id: str) -> bytes:
         resident = await self._store.get_resident(resident_id)
@@ -75,7 +88,15 @@ class CredentialService:
         plain = open_sealed(data_key, row.ciphertext, aad=credential_aad(row.resident_id, row.id))
         try:
             body = json.loads(plain)
-            return CredentialView(row.id, row.format, row.created_at, body["metadata"], body["credential"])
+            return CredentialView(
+                row.id,
+                row.format,
+                row.created_at,
+                body["metadata"],
+                body["credential"],
+                body.get("issuer"),
+                body.get("vct"),
+            )
         except (ValueError, KeyError, TypeError):
             raise StorageError("a stored credential is not in the expected shape") from None
 
@@ -85,7 +106,8 @@ class CredentialService:
         :param credential: the raw token (an SD-JWT with its disclosures, or a JWT).
         :param format: one of ``dc+sd-jwt``, ``vc+sd-jwt``, ``jwt_vc_json``, ``vc+jwt``.
         :param metadata: a small JSON object the app wants back in listings (display name, type, …).
-        :raises InvalidInputError: if any of them is malformed or too large.
+        :raises InvalidInputError: if any of them is malformed or too large, or the token is not a
+            well-formed token of ``format``.
         :return: the stored credential.
         """
         raw = require_str(credential, "credential", max_len=MAX_CREDENTIAL_CHARS)
@@ -94,13 +116,15 @@ class CredentialService:
         if format not in get_args(CredentialFormat):
             raise InvalidInputError(f"format must be one of {', '.join(get_args(CredentialFormat))}")
         meta = _check_metadata(metadata)
+        facts = self._describe(format, raw)
         data_key = await self._data_key(principal.resident_id)
         row_id = new_id("cred")
-        plain = json.dumps({"credential": raw, "metadata": meta}, separators=(",", ":")).encode()
+        record = {"credential": raw, "metadata": meta, "issuer": facts.issuer, "vct": facts.vct}
+        plain = json.dumps(record, separators=(",", ":")).encode()
         sealed = seal(data_key, plain, aad=credential_aad(principal.resident_id, row_id))
         row = StoredCredential(row_id, principal.resident_id, format, self._clock(), sealed)
         await self._store.put_credential(row)
-        return CredentialView(row.id, row.format, row.created_at, meta, raw)
+        return CredentialView(row.id, row.format, row.created_at, meta, raw, facts.issuer, facts.vct)
 
     async def get(self, principal: Principal, credential_id: str) -> CredentialView:
         """:raises NotFoundError: if the resident has no such credential."""
