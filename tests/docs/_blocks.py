@@ -6,7 +6,9 @@ between) says otherwise:
 - ``<!-- not-run: reason -->``: deliberately not runnable (e.g. needs a city's real node); the
   reason is required;
 - ``<!-- excerpt: examples/name.py -->``: an excerpt of an example that the tests run; its lines
-  must appear in that file, in order.
+  must appear in that file, in order;
+- ``<!-- run-by: tests/path.py (why) -->``: run by that test instead (e.g. against a real server),
+  which must name the page.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^`\n]*)$")
-_MARKER = re.compile(r"^\s*<!--\s*(?P<kind>not-run|excerpt)\s*:\s*(?P<value>.*?)\s*-->\s*$")
+_MARKER = re.compile(r"^\s*<!--\s*(?P<kind>not-run|excerpt|run-by)\s*:\s*(?P<value>.*?)\s*-->\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,7 @@ class Block:
     language: str
     source: str
     line: int
-    marker: str | None = None  # "not-run" or "excerpt"
+    marker: str | None = None  # "not-run", "excerpt" or "run-by"
     marker_value: str = ""
 
     @property

@@ -5,7 +5,11 @@ How: the blocks of one page run in order, in one namespace, as one asyncio progr
 page therefore reads like a session: later blocks use what earlier blocks made. A block marked
 ``<!-- not-run: reason -->`` is skipped (keep these rare and say why); one marked
 ``<!-- excerpt: examples/name.py -->`` must be a literal excerpt of that example, which
-``tests/examples`` runs.
+``tests/examples`` runs; one marked ``<!-- run-by: tests/….py -->`` is run by that test.
+
+What a page assumes the reader already has (their keys, their DID, a chain) comes from
+``tests/docs/pages/<page>.py`` (see ``_run_page.py``). Pages whose blocks or fixtures start a local
+anvil node are marked ``integration``.
 """
 
 from __future__ import annotations
@@ -34,14 +38,29 @@ def _runnable(page: Path) -> list[Block]:
     return [b for b in _python_blocks(page) if b.marker is None]
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if _runnable(p)], ids=lambda p: p.name)
-def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
+def _fixtures(page: Path) -> Path:
+    return Path(__file__).with_name("pages") / (page.stem.replace("-", "_") + ".py")
+
+
+def _needs_anvil(page: Path) -> bool:
+    fixtures = _fixtures(page)
+    return "DevNode" in page.read_text(encoding="utf-8") or (fixtures.is_file() and "DevNode" in fixtures.read_text())
+
+
+@pytest.mark.parametrize(
+    "page",
+    [pytest.param(p, marks=[pytest.mark.integration] if _needs_anvil(p) else []) for p in PAGES if _runnable(p)],
+    ids=lambda p: p.name,
+)
+def test_python_blocks_run(page: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if _needs_anvil(page):
+        request.getfixturevalue("node_tools")  # installs anvil once if it is missing
     blocks = _runnable(page)
     spec = tmp_path / "blocks.json"
     spec.write_text(json.dumps([{"page": f"docs/{page.name}", "line": b.line, "source": b.source} for b in blocks]))
     work = tmp_path / "work"
     work.mkdir()
-    fixtures = Path(__file__).with_name("pages") / (page.stem.replace("-", "_") + ".py")
+    fixtures = _fixtures(page)
     proc = subprocess.run(
         [sys.executable, "-W", "error::ResourceWarning", str(RUNNER), str(spec),
          *([str(fixtures)] if fixtures.is_file() else [])],
@@ -65,6 +84,10 @@ def test_markers_are_valid(page: Path) -> None:
             example = ROOT / block.marker_value
             assert example.is_file() and example.parent.name == "examples", f"{block.where}: no such example"
             _assert_excerpt(block, example.read_text(encoding="utf-8"))
+        elif block.marker == "run-by":
+            test = ROOT / block.marker_value.split(" ", 1)[0]
+            assert test.is_file() and test.name.startswith("test_"), f"{block.where}: no such test file"
+            assert f"docs/{page.name}" in test.read_text(encoding="utf-8"), f"{block.where}: {test} does not run it"
 
 
 def _assert_excerpt(block: Block, text: str) -> None:

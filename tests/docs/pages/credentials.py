@@ -4,18 +4,17 @@ nonce, and the city's status list (holding index 4711) served from memory."""
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from datetime import timedelta
-
 from vcsdk.credentials import BitstringStatusListIssuer, StatusListIssuer, prepare_presentation
 from vcsdk.did import Resolver, did_key_for
-from vcsdk.trust import TrustRegistry
 from vcsdk.keys import Key
+from vcsdk.trust import TrustRegistry
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _city import City, city_names, now, start_city  # noqa: E402
+from _city import City, city_names, now, start_city
 
 NONCE = "n-0S6_WzA2Mj"
 

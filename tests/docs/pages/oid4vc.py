@@ -25,7 +25,7 @@ from vcsdk.oid4vc import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _city import now, resident_claims  # noqa: E402
+from _city import now, resident_claims
 
 VCT = "https://credentials.kaga.example/ResidentIdentityCredential"
 
