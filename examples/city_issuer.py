@@ -37,7 +37,6 @@ from vcsdk.oid4vc import (
     receive_credential,
     run_flow,
 )
-from vcsdk.receipts.outbox import AccessReceiptRegistry
 from vcsdk.registry import Chain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, status_list_routes
 from vcsdk.trust import StatusDigest, TrustRegistry
@@ -50,8 +49,8 @@ async def main() -> None:
         governance = chain.dev_keys[0]  # the city's Ethereum account (an HSM or KMS in production)
         did_registry = await chain.deploy("EthereumDIDRegistry", sender=governance)
         trust = await TrustRegistry.deploy(chain, sender=governance)
-        receipts = await AccessReceiptRegistry.deploy(chain.w3, sender=key_address(governance))
-        print(f"contracts: DID registry {did_registry}, trust {trust.address}, receipts {receipts.address}")
+        receipts = await chain.deploy("AccessReceiptRegistry", sender=governance)  # the wallet server anchors here
+        print(f"contracts: DID registry {did_registry}, trust {trust.address}, receipts {receipts}")
 
         # -- 2. The city's DID, with a P-256 key published as a Multikey (so it can sign ES256). ----
         network = EthrNetwork(chain_id=int(chain.chain_id), registry=did_registry, chain=chain)

@@ -100,7 +100,7 @@ async def main() -> None:
         print(f"request deep link: {created.deep_link[:60]}…")
         screen, vp, answer = await wallet.answer(created.deep_link, now=now)
         print(f"wallet shows: {screen.service_name} asks for {[list(p) for p in screen.credentials[0].claims]}")
-        disclosed = results[created.request_id].claims()
+        disclosed = dict(sorted(results[created.request_id].claims().items()))
         print(f"verified: issuer signature, key binding, status, accreditation; the service learned {disclosed}")
 
         # -- 4. The access receipt, verified by the wallet against its consent record. ---------------

@@ -92,7 +92,7 @@ async def main() -> None:
                      holder_signer=device, audience=AUDIENCE, nonce=nonce, now=now)
         verified = await verify_presentation(vp, audience=AUDIENCE, nonce=nonce, resolver=resolver,
                                              status=checker_from_files(folder, resolver), now=now)
-        shown = {k: v for k, v in verified.claims.items() if k in ("age_equal_or_over", "address")}
+        shown = {k: verified.claims[k] for k in ("address", "age_equal_or_over")}
         print(f"pinned JWK: verified offline, disclosed {shown}")
 
         # A replayed presentation (another session's nonce) is refused.

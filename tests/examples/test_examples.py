@@ -16,7 +16,7 @@ EXPECTED: dict[str, list[str]] = {
     "third_party_service.py": [
         "service DID: did:ethr:",
         "wallet shows: Kaga Onsen Shop asks for [['age_equal_or_over', '20'], ['address', 'locality']]",
-        "the service learned {'age_equal_or_over': {'20': True}, 'address': {'locality': 'Kaga'}}",
+        "the service learned {'address': {'locality': 'Kaga'}, 'age_equal_or_over': {'20': True}}",
         "claims ['age_equal_or_over.20', 'address.locality']",
         "after revocation the service answers: credential_revoked",
     ],

@@ -3,6 +3,7 @@ resident's blocks, the receipt is stored by a real outbox (SQLite) and anchored 
 
 from __future__ import annotations
 
+import inspect
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -27,7 +28,10 @@ async def setup(ns: dict[str, Any]) -> None:
 async def before(source: str, ns: dict[str, Any]) -> None:
     if "ResidentView(store, registry)" in source:
         chain = await Chain.embedded().__aenter__()
-        registry = await AccessReceiptRegistry.deploy(chain.w3, sender=key_address(chain.dev_keys[0]))
+        if "chain" in inspect.signature(AccessReceiptRegistry.deploy).parameters:  # the client's newer API
+            registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
+        else:
+            registry = await AccessReceiptRegistry.deploy(chain.w3, sender=key_address(chain.dev_keys[0]))
         store = await SqliteReceiptStore.open("receipts.db")
         outbox = ReceiptOutbox(store, registry, batch_size=16, max_age=timedelta(minutes=1), confirmations=1)
         await store.put_consent(ns["consent"])
