@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "vcsdk._cli.demo_cmd",
     "vcsdk._cli.deploy_cmd",
     "vcsdk._cli.receipts_cmd",
+    "vcsdk._cli.voting_cmd",
 )
 
 Handler = Callable[[argparse.Namespace], int]
