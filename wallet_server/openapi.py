@@ -20,8 +20,19 @@ _QUERY: dict[str, dict[str, Any]] = {
 }
 
 
+_STRING = {"schema": {"type": "string"}}
+_PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {**_STRING, "required": True, "description": "`DPoP` or `Bearer` challenge"}},
+    405: {"Allow": {**_STRING, "required": True}},
+    429: {"Retry-After": {**_STRING, "required": True, "description": "seconds to wait"}},
+}
+
+
 def _problem(status: int) -> dict[str, Any]:
-    return {"description": HTTPStatus(status).phrase, "content": _PROBLEM}
+    out: dict[str, Any] = {"description": HTTPStatus(status).phrase, "content": _PROBLEM}
+    if status in _PROBLEM_HEADERS:
+        out["headers"] = _PROBLEM_HEADERS[status]
+    return out
 
 
 def _operation(route: Route) -> dict[str, Any]:
@@ -51,6 +62,8 @@ def _operation(route: Route) -> dict[str, Any]:
         ok["content"] = {"application/json": {"schema": {"type": "object"}}}
     elif route.path == "/docs":
         ok["content"] = {"text/html": {"schema": {"type": "string"}}}
+    if route.etag:
+        ok["headers"] = {"ETag": {**_STRING, "required": True}}
     responses: dict[str, Any] = {str(route.status): ok}
     if route.etag:
         responses["304"] = {"description": "Not Modified (the If-None-Match ETag still matches)"}

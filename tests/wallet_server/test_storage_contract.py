@@ -22,7 +22,7 @@ def device(n: int, resident_id: str, *, jkt: str | None = None) -> Device:
 
 
 async def test_migrate_is_idempotent(store: Store) -> None:
-    assert await store.migrate() == []  # type: ignore[attr-defined]
+    assert await store.migrate() == []
 
 
 async def test_residents_roundtrip_and_conflict(store: Store) -> None:
