@@ -296,3 +296,18 @@ def test_election_round_trip_and_period() -> None:
     assert again == ELECTION
     assert ELECTION.is_open(ELECTION.opens_at) and not ELECTION.is_open(ELECTION.closes_at)
     assert ELECTION.election_day == date(2026, 2, 1) and ELECTION.closes_at - ELECTION.opens_at == timedelta(days=1)
+
+
+def test_publication_with_a_wrong_batch_size_is_refused() -> None:
+    pub, anchored = _publication(["Sato", "Suzuki"])
+    bad = copy.deepcopy(pub)
+    bad["batches"][0]["size"] = 3
+    assert _code(bad, anchored) == "root_mismatch"
+
+
+def test_publication_listing_a_batch_twice_is_invalid() -> None:
+    pub, anchored = _publication(["Sato", "Suzuki"])
+    bad = copy.deepcopy(pub)
+    bad["batches"].append(dict(bad["batches"][0]))
+    with pytest.raises(InvalidInputError):
+        verify_published_election(bad, anchored=anchored)

@@ -123,4 +123,7 @@ def test_from_json_refuses_malformed_descriptions() -> None:
         Election.from_json({**raw, "opens_at": "yesterday"})
     with pytest.raises(InvalidInputError):
         Election.from_json({**raw, "extra": 1})
+    rule = {"district": "a", "city": None, "postal_code_prefixes": "305"}
+    with pytest.raises(InvalidInputError):
+        Election.from_json({**raw, "districts": [rule]})
     assert Election.from_json(raw).opens_at.tzinfo == UTC

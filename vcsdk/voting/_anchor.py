@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vcsdk.errors import RegistryError
-from vcsdk.registry import Chain, ContractHandle, Sender
+from vcsdk.registry import Chain, ContractHandle, EventLog, Sender
 
 __all__ = ["ANCHOR_CONTRACT", "AnchoredBatch", "BallotAnchor"]
 
@@ -37,10 +37,12 @@ class BallotAnchor:
     :param chain: the chain (``Chain.embedded()`` or ``await Chain.connect(url)``).
     :param address: the election's ``AccessReceiptRegistry`` instance.
     :param sender: the account allowed to anchor (``None`` for a read-only auditor).
+    :param from_block: the contract's deployment block; event searches start there.
     """
 
-    def __init__(self, chain: Chain, address: str, *, sender: Sender | None = None) -> None:
+    def __init__(self, chain: Chain, address: str, *, sender: Sender | None = None, from_block: int = 0) -> None:
         self.chain = chain
+        self.from_block = from_block
         self._contract: ContractHandle = chain.contract(ANCHOR_CONTRACT, address)
         self.address = self._contract.address
         self._sender = sender
@@ -56,7 +58,8 @@ class BallotAnchor:
         :raises ChainUnavailableError: if the node does not answer.
         """
         handle = await chain.deploy_contract(ANCHOR_CONTRACT, sender=sender)
-        return cls(chain, handle.address, sender=sender)
+        # No batch can be anchored before the deployment is confirmed: start event searches here.
+        return cls(chain, handle.address, sender=sender, from_block=await chain.block_number())
 
     async def anchor(self, batch_id: bytes, root: bytes, size: int) -> AnchoredBatch:
         """Write one batch root and wait for the chain's confirmations (idempotent on re-send).
@@ -66,7 +69,11 @@ class BallotAnchor:
         """
         if self._sender is None:
             raise RegistryError("this BallotAnchor has no sender; it can only read", code="read_only")
-        await self._contract.transact("anchor", batch_id, root, size, sender=self._sender)
+        result = await self._contract.transact("anchor", batch_id, root, size, sender=self._sender)
+        for event in self._contract.decode_logs(result.logs):
+            if event.event == "BatchAnchored" and bytes(event.args["batchId"]) == batch_id:
+                return _batch(event)
+        # Already anchored by an earlier send (the contract's no-op): report that transaction.
         located = await self.find(batch_id)
         if located is None:
             raise RegistryError("the anchoring transaction was mined but no BatchAnchored event is found")
@@ -85,18 +92,21 @@ class BallotAnchor:
 
     async def batches(self, *, batch_id: bytes | None = None) -> list[AnchoredBatch]:
         """Every batch anchored in the contract (or the one with ``batch_id``), in chain order."""
-        events = await self._contract.get_events("BatchAnchored", topics=(batch_id,) if batch_id else ())
-        return [
-            AnchoredBatch(
-                batch_id=bytes(e.args["batchId"]),
-                root=bytes(e.args["root"]),
-                size=int(e.args["size"]),
-                tx_hash="0x" + e.log.transaction_hash.hex(),
-                block_number=e.log.block_number,
-            )
-            for e in events
-        ]
+        events = await self._contract.get_events(
+            "BatchAnchored", topics=(batch_id,) if batch_id else (), from_block=self.from_block
+        )
+        return [_batch(e) for e in events]
 
     async def anchored_roots(self) -> dict[bytes, bytes]:
         """``batch_id -> root`` of every anchored batch: the input of ``verify_published_election``."""
         return {b.batch_id: b.root for b in await self.batches()}
+
+
+def _batch(event: EventLog) -> AnchoredBatch:
+    return AnchoredBatch(
+        batch_id=bytes(event.args["batchId"]),
+        root=bytes(event.args["root"]),
+        size=int(event.args["size"]),
+        tx_hash="0x" + event.log.transaction_hash.hex(),
+        block_number=event.log.block_number,
+    )

@@ -360,16 +360,24 @@ def verify_published_election(
         by_batch.setdefault(hex32(entry["batch_id"], what="batch_id"), []).append(commitment)
         choices.append(choice)
     published_batches: dict[bytes, bytes] = {}
+    sizes: dict[bytes, object] = {}
     for entry in _list(published["batches"], "batches"):
         if not isinstance(entry, Mapping) or set(entry) != set(PublishedBatchJson.__annotations__):
             raise InvalidInputError(f"a published batch has exactly {sorted(PublishedBatchJson.__annotations__)}")
         batch_id = hex32(entry["batch_id"], what="batch_id")
+        if batch_id in published_batches:
+            raise InvalidInputError("a batch is listed twice")
         published_batches[batch_id] = hex32(entry["root"], what="root")
+        sizes[batch_id] = entry["size"]
     if set(by_batch) != set(published_batches):
         raise ProofInvalidError("ballots and batches of the publication do not match", code="root_mismatch")
     for batch_id, commitments in by_batch.items():
         tree, _ = batch_tree(commitments)
-        if tree.root != published_batches[batch_id] or batch_id_for(tree.root, tree.size) != batch_id:
+        if (
+            tree.root != published_batches[batch_id]
+            or batch_id_for(tree.root, tree.size) != batch_id
+            or sizes[batch_id] != tree.size
+        ):
             raise ProofInvalidError("a batch's ballots do not rebuild its root", code="root_mismatch")
         on_chain = anchored.get(batch_id)
         if on_chain is None:

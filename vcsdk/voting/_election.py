@@ -190,6 +190,10 @@ class Election:
         if not isinstance(value, Mapping) or set(value) != set(ElectionJson.__annotations__):
             raise InvalidInputError(f"an election has exactly the members {sorted(ElectionJson.__annotations__)}")
         try:
+            if not isinstance(value["districts"], list) or not all(
+                isinstance(r, Mapping) and isinstance(r["postal_code_prefixes"], list) for r in value["districts"]
+            ):
+                raise InvalidInputError("districts must be a list of rules, each with a list of postal code prefixes")
             rules = tuple(
                 DistrictRule(r["district"], r["city"], tuple(r["postal_code_prefixes"])) for r in value["districts"]
             )

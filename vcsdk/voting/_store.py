@@ -15,6 +15,7 @@ nullifier decides between concurrent submissions (also across processes sharing 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -125,14 +126,22 @@ class SqliteBallotStore:
             try:
                 await self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StorageError("the ballot database is busy; try again") from exc
+                raise StorageError("the ballot database is busy or failed; try again") from exc
             try:
                 yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StorageError("the ballot database failed; try again later") from exc
                 raise
             else:
-                await self._db.execute("COMMIT")
+                try:
+                    await self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self._db.execute("ROLLBACK")
+                    raise StorageError("the ballot database could not commit; try again later") from exc
 
     async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
         async with self._lock:
