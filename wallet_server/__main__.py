@@ -47,6 +47,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m wallet_server``: returns the exit code (1 for a configuration or startup error)."""
     parser = argparse.ArgumentParser(prog="python -m wallet_server", description="Run the vcsdk wallet server.")
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -27,11 +27,15 @@ class RateLimit:
 
 
 class RateLimiter(Protocol):
+    """A token bucket per key (client address, device id)."""
+
     async def acquire(self, key: str) -> float | None:
         """Take one token for ``key``: ``None`` if allowed, else the seconds to wait."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release connections and memory."""
+        ...
 
 
 class InProcessRateLimiter:

@@ -38,6 +38,8 @@ class AdminToken:
 
 @dataclass(frozen=True, slots=True)
 class Administrator:
+    """An authenticated admin: the configured token's name and roles."""
+
     name: str
     roles: frozenset[AdminRole]
 
@@ -56,6 +58,8 @@ class IssuedEnrolmentCode:
 
 @dataclass(frozen=True, slots=True)
 class ResidentsPage:
+    """One page of residents and the cursor for the next, if any."""
+
     items: tuple[Resident, ...]
     next_cursor: str | None
 

@@ -74,6 +74,8 @@ class Challenge:
 
 @dataclass(frozen=True, slots=True)
 class TokenPair:
+    """What a login or refresh returns: a DPoP-bound access token and a one-time refresh token."""
+
     access_token: str
     refresh_token: str
     expires_in: int

@@ -50,6 +50,8 @@ class CredentialView:
 
 @dataclass(frozen=True, slots=True)
 class CredentialsPage:
+    """One page of credentials and the cursor for the next, if any."""
+
     items: tuple[CredentialView, ...]
     next_cursor: str | None
 

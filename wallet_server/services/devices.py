@@ -82,6 +82,7 @@ class DeviceService:
         return device
 
     async def list(self, principal: Principal) -> tuple[Device, ...]:
+        """The calling resident's devices, oldest first."""
         return await self._store.list_devices(principal.resident_id)
 
     async def remove(self, principal: Principal, device_id: str) -> None:

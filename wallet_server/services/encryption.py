@@ -46,7 +46,9 @@ class KeyProvider(Protocol):
     """Wraps and unwraps data keys with a server key the wallet never stores in its database."""
 
     @property
-    def current_key_id(self) -> str: ...
+    def current_key_id(self) -> str:
+        """The id of the server key new data keys are wrapped with."""
+        ...
 
     async def wrap(self, data_key: bytes, *, aad: bytes) -> WrappedKey:
         """Encrypt ``data_key`` under the current server key."""
@@ -98,10 +100,12 @@ def new_data_key() -> bytes:
 
 
 def resident_key_aad(resident_id: str) -> bytes:
+    """Associated data binding a wrapped data key to its resident."""
     return f"vcsdk-wallet/resident-key/v1/{resident_id}".encode()
 
 
 def credential_aad(resident_id: str, credential_id: str) -> bytes:
+    """Associated data binding a credential ciphertext to its resident and record."""
     return f"vcsdk-wallet/credential/v1/{resident_id}/{credential_id}".encode()
 
 

@@ -21,6 +21,8 @@ Cursor = tuple[datetime, str]
 
 
 class ResidentStore(Protocol):
+    """Residents and their wrapped data keys."""
+
     async def create_resident(self, resident: Resident) -> None:
         """:raises ConflictError: if the id exists."""
         ...
@@ -44,7 +46,11 @@ class ResidentStore(Protocol):
 
 
 class EnrolmentStore(Protocol):
-    async def add_enrolment_code(self, code: EnrolmentCode) -> None: ...
+    """One-time enrolment codes (hashed) and their atomic use."""
+
+    async def add_enrolment_code(self, code: EnrolmentCode) -> None:
+        """Store a code's hash for its resident until it expires or is used."""
+        ...
 
     async def enrol_device(self, code_hash: str, device: Device, *, now: datetime) -> Device:
         """Use a one-time enrolment code and register ``device`` for its resident, atomically.
@@ -59,6 +65,8 @@ class EnrolmentStore(Protocol):
 
 
 class DeviceStore(Protocol):
+    """Residents' devices (public keys only)."""
+
     async def add_device(self, device: Device) -> None:
         """:raises ConflictError: if the key (``jkt``) or id is already registered."""
         ...
@@ -67,7 +75,9 @@ class DeviceStore(Protocol):
         """:raises NotFoundError: if there is no such device."""
         ...
 
-    async def list_devices(self, resident_id: str) -> tuple[Device, ...]: ...
+    async def list_devices(self, resident_id: str) -> tuple[Device, ...]:
+        """The resident's devices, oldest first (none for an unknown resident)."""
+        ...
 
     async def delete_device(self, resident_id: str, device_id: str) -> None:
         """Remove a resident's device and its refresh tokens.
@@ -78,6 +88,8 @@ class DeviceStore(Protocol):
 
 
 class CredentialStore(Protocol):
+    """Encrypted credential rows; every read and delete is scoped to one resident."""
+
     async def put_credential(self, credential: StoredCredential) -> None:
         """:raises ConflictError: if the id exists."""
         ...
@@ -88,7 +100,9 @@ class CredentialStore(Protocol):
 
     async def list_credentials(
         self, resident_id: str, *, limit: int, after: Cursor | None = None
-    ) -> Page[StoredCredential]: ...
+    ) -> Page[StoredCredential]:
+        """The resident's credentials oldest first, ``limit`` at most, after the key ``after``."""
+        ...
 
     async def delete_credential(self, resident_id: str, credential_id: str) -> None:
         """:raises NotFoundError: if the resident has no such credential."""
@@ -96,7 +110,11 @@ class CredentialStore(Protocol):
 
 
 class ReplayCache(Protocol):
-    async def add_challenge(self, nonce_hash: str, *, expires_at: datetime) -> None: ...
+    """Short-lived single-use values: login nonces and DPoP proof ids (stored hashed)."""
+
+    async def add_challenge(self, nonce_hash: str, *, expires_at: datetime) -> None:
+        """Remember a login nonce until ``expires_at``."""
+        ...
 
     async def consume_challenge(self, nonce_hash: str, *, now: datetime) -> bool:
         """Delete the challenge; ``True`` only for the first call before it expired."""
@@ -112,7 +130,11 @@ class ReplayCache(Protocol):
 
 
 class RefreshTokenStore(Protocol):
-    async def add_refresh_token(self, token: RefreshToken) -> None: ...
+    """Refresh tokens (hashed) in families, for rotation and reuse detection."""
+
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        """Store a new, unused refresh token."""
+        ...
 
     async def get_refresh_token(self, token_hash: str) -> RefreshToken:
         """:raises NotFoundError: if unknown."""
@@ -126,7 +148,9 @@ class RefreshTokenStore(Protocol):
         """
         ...
 
-    async def revoke_refresh_family(self, family_id: str, *, now: datetime) -> None: ...
+    async def revoke_refresh_family(self, family_id: str, *, now: datetime) -> None:
+        """Revoke every token of one login (logout, or a detected reuse)."""
+        ...
 
 
 class Store(
@@ -135,10 +159,14 @@ class Store(
     """Everything ``wallet_server`` keeps; ``SqliteStore`` and ``PostgresStore`` implement it."""
 
     @property
-    def dialect(self) -> str: ...
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        ...
 
     async def migrate(self) -> list[int]:
         """Apply missing numbered migrations; returns the versions applied now."""
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close the connection or pool."""
+        ...
