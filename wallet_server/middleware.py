@@ -36,6 +36,12 @@ _HTTP_CODES = {
 _ALLOW_HEADERS = "Authorization, DPoP, Content-Type, If-None-Match, X-Request-Id"
 _EXPOSE_HEADERS = "ETag, X-Request-Id, Retry-After, WWW-Authenticate, Location"
 _UNPROTECTED = frozenset({"/health"})
+# An API answer is never a page to render or frame; the docs page needs inline styles only.
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+}
 
 
 def problem_response(
@@ -80,6 +86,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             },
         )
     response.headers["X-Request-Id"] = request_id
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -117,6 +117,13 @@ async def test_unexpected_errors_are_500_problems_without_details(aiohttp_client
     assert any(getattr(r, "request_id", None) == "req-123" for r in caplog.records)
 
 
+async def test_security_headers(client) -> None:
+    for path in ("/health", "/docs", "/nope"):
+        resp = await client.get(path)
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+
+
 async def test_request_ids(client) -> None:
     resp = await client.get("/health", headers={"X-Request-Id": "abc-123"})
     assert resp.headers["X-Request-Id"] == "abc-123"
