@@ -133,6 +133,7 @@ def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> l
         return web.json_response(dict(service.published()))
 
     return [
+        *([web.get(base, _guard(election))] if base else []),
         web.get(f"{base}/", _guard(election)),
         web.post(f"{base}/sessions", _guard(sessions)),
         web.get(f"{base}/oid4vp/request/{{request_id}}", _guard(request_object)),
