@@ -29,7 +29,7 @@ async def main(
 
     store = await SqliteReceiptStore.open(db)
     async with await Chain.connect(rpc, timeout=10.0) as chain:
-        registry = AccessReceiptRegistry(chain.w3, address, sender=sender, from_block=from_block)
+        registry = AccessReceiptRegistry(chain, address, sender=sender, from_block=from_block)
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=confirmations, on_step=on_step)
         for _ in range(40):
             report = await outbox.tick(now=LATER)

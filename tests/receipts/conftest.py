@@ -80,4 +80,4 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[ReceiptStore]:
 async def registry(embedded_chain: EmbeddedChain) -> AccessReceiptRegistry:
     """An AccessReceiptRegistry deployed on the embedded chain by dev account 0 (owner and anchorer)."""
     sender = (await embedded_chain.dev_accounts())[0]
-    return await AccessReceiptRegistry.deploy(embedded_chain.w3, sender=sender)
+    return await AccessReceiptRegistry.deploy(embedded_chain, sender=sender)

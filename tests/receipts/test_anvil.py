@@ -45,7 +45,7 @@ async def _anchored_exactly_once(
         stored = await store.get_receipt(receipt_id)
         assert stored.batch_id is not None
         batches.setdefault(stored.batch_id, []).append(receipt_id)
-    topic0 = bytes.fromhex(registry._topic0[2:])
+    topic0 = registry.contract.event_topic("BatchAnchored")
     for batch_id, members in batches.items():
         batch = await store.get_batch(batch_id)
         assert batch.state == "final" and batch.size == len(members)
@@ -82,7 +82,7 @@ async def test_rpc_outage_then_queue_drains(proxy: TcpProxy, tmp_path: Path) -> 
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
     async with await Chain.connect(proxy.url, timeout=5.0) as chain:
         sender = (await chain.dev_accounts())[0]
-        registry = await AccessReceiptRegistry.deploy(chain.w3, sender=sender)
+        registry = await AccessReceiptRegistry.deploy(chain, sender=sender)
         ids = await _accept(store, registry, 7, "outage")
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=2)
         await proxy.cut()
@@ -122,7 +122,7 @@ def manual_registry(manual_node: DevNode) -> dict[str, Any]:
     async def setup() -> dict[str, Any]:
         async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
             sender = (await chain.dev_accounts())[0]
-            registry = await AccessReceiptRegistry.deploy(chain.w3, sender=sender)
+            registry = await AccessReceiptRegistry.deploy(chain, sender=sender)
             await chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
             return {"address": registry.address, "sender": sender, "from_block": registry.from_block}
 
@@ -156,7 +156,7 @@ async def test_killed_at_each_step_then_restarted(
     store = await SqliteReceiptStore.open(str(db))
     async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
         registry = AccessReceiptRegistry(
-            chain.w3,
+            chain,
             manual_registry["address"],
             sender=manual_registry["sender"],
             from_block=manual_registry["from_block"],
@@ -188,7 +188,7 @@ async def test_dropped_transaction_is_resent(
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
     async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
         registry = AccessReceiptRegistry(
-            chain.w3,
+            chain,
             manual_registry["address"],
             sender=manual_registry["sender"],
             from_block=manual_registry["from_block"],
@@ -215,7 +215,7 @@ async def test_reorganised_anchor_is_resent(
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
     async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
         registry = AccessReceiptRegistry(
-            chain.w3,
+            chain,
             manual_registry["address"],
             sender=manual_registry["sender"],
             from_block=manual_registry["from_block"],

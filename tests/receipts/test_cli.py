@@ -24,7 +24,7 @@ async def _anchor(url: str, db: Path, n: int) -> tuple[str, list[dict[str, objec
     store = await SqliteReceiptStore.open(str(db))
     async with await Chain.connect(url, timeout=10.0) as chain:
         sender = (await chain.dev_accounts())[0]
-        registry = await AccessReceiptRegistry.deploy(chain.w3, sender=sender)
+        registry = await AccessReceiptRegistry.deploy(chain, sender=sender)
         consent = make_consent()
         await store.put_consent(consent)
         outbox = ReceiptOutbox(store, registry, batch_size=4, confirmations=1)

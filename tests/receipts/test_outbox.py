@@ -100,7 +100,7 @@ async def test_batches_by_size_and_confirmations(
 
 
 def _topic(registry: AccessReceiptRegistry) -> bytes:
-    return bytes.fromhex(registry._topic0[2:])
+    return registry.contract.event_topic("BatchAnchored")
 
 
 async def test_contract_rules(embedded_chain: EmbeddedChain, registry: AccessReceiptRegistry) -> None:
@@ -120,7 +120,7 @@ async def test_contract_rules(embedded_chain: EmbeddedChain, registry: AccessRec
     with pytest.raises(TransactionRevertedError):
         await registry.send_anchor(bytes([1]) * 32, bytes(32), 3)
     accounts = await embedded_chain.dev_accounts()
-    stranger = AccessReceiptRegistry(embedded_chain.w3, registry.address, sender=accounts[1])
+    stranger = AccessReceiptRegistry(embedded_chain, registry.address, sender=accounts[1])
     with pytest.raises(TransactionRevertedError) as refused:
         await stranger.send_anchor(bytes([2]) * 32, tree.root, 3)
     assert refused.value.reason == "not_anchorer"
@@ -136,7 +136,7 @@ async def test_contract_rules(embedded_chain: EmbeddedChain, registry: AccessRec
 
 async def test_signing_key_sender(embedded_chain: EmbeddedChain, sqlite_store: ReceiptStore) -> None:
     key = embedded_chain.dev_keys[2]
-    registry = await AccessReceiptRegistry.deploy(embedded_chain.w3, private_key=key)
+    registry = await AccessReceiptRegistry.deploy(embedded_chain, sender=key)
     outbox = ReceiptOutbox(sqlite_store, registry, batch_size=2, confirmations=1)
     await _fill(sqlite_store, outbox, 2)
     report = await outbox.drain(now=NOW)
@@ -200,7 +200,7 @@ async def test_resident_view_lists_and_proves(
     with pytest.raises(NotFoundError):
         await view.get("nope", pseudonyms=pseudonyms)
     # Against a registry that never anchored the batch, the proof cannot be checked.
-    elsewhere = await AccessReceiptRegistry.deploy(embedded_chain.w3, sender=registry.sender)
+    elsewhere = await AccessReceiptRegistry.deploy(embedded_chain, sender=(await embedded_chain.dev_accounts())[0])
     with pytest.raises(ProofInvalidError):
         await ResidentView(receipt_store, elsewhere).get("m000", pseudonyms=pseudonyms)
 

@@ -152,6 +152,51 @@ async def test_blocks_and_time(any_chain: Chain) -> None:
     assert info.value.code == "block_not_found"
 
 
+async def test_block_headers_in_one_batch(any_chain: Chain) -> None:
+    await any_chain.mine(2)
+    head = await any_chain.block_number()
+    wanted = [head, 0, head - 1, head]
+    headers = await any_chain.get_blocks(wanted)
+    assert headers == [await any_chain.get_block(b) for b in wanted]
+    assert await any_chain.get_blocks([]) == []
+    with pytest.raises(RegistryError) as info:
+        await any_chain.get_blocks([0, head + 1000])
+    assert info.value.code == "block_not_found"
+    with pytest.raises(InvalidInputError):
+        await any_chain.get_blocks([-1])
+
+
+async def test_submit_returns_the_hash_and_the_caller_follows_it(any_chain: Chain) -> None:
+    registry, accounts = await _registry(any_chain)
+    call = registry.function("changeOwner", accounts[3], accounts[4])
+    tx_hash = await any_chain.submit(call, sender=accounts[3])
+    assert len(tx_hash) == 32
+    result = await any_chain.wait_for_confirmations(tx_hash)
+    assert result.tx_hash == tx_hash and result.status == 1
+    assert not await any_chain.transaction_pending(tx_hash)  # mined
+    assert not await any_chain.transaction_pending(b"\x22" * 32)  # never sent
+    assert await registry.call("identityOwner", accounts[3]) == accounts[4]
+    # A call that would revert is refused at estimation and never sent.
+    nonce_before = await any_chain.w3.eth.get_transaction_count(accounts[5])  # type: ignore[arg-type]
+    with pytest.raises(TransactionRevertedError) as info:
+        await any_chain.submit(registry.function("changeOwner", accounts[3], accounts[5]), sender=accounts[5])
+    assert info.value.reason == "bad_actor"
+    assert await any_chain.w3.eth.get_transaction_count(accounts[5]) == nonce_before  # type: ignore[arg-type]
+
+
+async def test_custom_errors_are_named_from_the_abi(any_chain: Chain) -> None:
+    accounts = await any_chain.dev_accounts()
+    receipts = await any_chain.deploy_contract("AccessReceiptRegistry", sender=accounts[0])
+    with pytest.raises(TransactionRevertedError) as info:
+        await receipts.transact("anchor", b"\x01" * 32, b"\x02" * 32, 1, sender=accounts[1])
+    assert receipts.error_name(info.value.data) == "NotAnchorer"
+    assert receipts.error_name(bytes.fromhex(info.value.data[2:])) == "NotAnchorer"  # type: ignore[index]
+    assert receipts.error_name(BAD_ACTOR_DATA) is None  # Error(string), not a custom error
+    assert receipts.error_name(None) is None
+    assert receipts.error_name("0xzz") is None
+    assert receipts.error_name("0x01") is None
+
+
 async def test_logs_single_and_batched(any_chain: Chain) -> None:
     registry, accounts = await _registry(any_chain)
     first = await registry.transact("setAttribute", accounts[1], NAME, b"a", 10, sender=accounts[1])

@@ -76,7 +76,7 @@ async def _root_of(rpc_url: str, address: str, batch_id: bytes, chain_id: int | 
     from vcsdk.registry import Chain
 
     async with await Chain.connect(rpc_url, chain_id=chain_id) as chain:
-        return await AccessReceiptRegistry(chain.w3, address).root_of(batch_id)
+        return await AccessReceiptRegistry(chain, address).root_of(batch_id)
 
 
 def _export(args: argparse.Namespace) -> int:

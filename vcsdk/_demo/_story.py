@@ -213,7 +213,7 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         resolver = Resolver([network], cache_ttl=timedelta(0))
         stack.push_async_callback(resolver.close)
         trust = await TrustRegistry.deploy(chain, sender=governance)
-        receipts_registry = await AccessReceiptRegistry.deploy(chain.w3, sender=key_address(governance))
+        receipts_registry = await AccessReceiptRegistry.deploy(chain, sender=governance)
         narrator.say(f"contracts deployed on the embedded chain (chain id {int(chain.chain_id)})",
                      did_registry=did_registry, trust_registry=trust.address,
                      receipt_registry=receipts_registry.address)

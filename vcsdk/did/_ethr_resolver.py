@@ -24,7 +24,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from vcsdk.did._document import DidResolutionResult
 from vcsdk.did._erc1056 import decode_erc1056_log
@@ -41,14 +40,12 @@ from vcsdk.errors import (
     RegistryError,
     TransactionRevertedError,
 )
-from vcsdk.registry import Chain, JsonRpcChain, LogFilter, address_topic
-from vcsdk.registry._errors import translate
+from vcsdk.registry import Chain, LogFilter, address_topic
 
 __all__ = ["EthrResolver"]
 
 _MAX_CACHED_IDENTITIES = 10_000
 _MAX_CACHED_RESULTS = 10_000
-_BATCH_TIMEOUT = 30.0
 
 
 @dataclass(slots=True)
@@ -352,20 +349,7 @@ class EthrResolver:
         if not missing:
             return out
         self.rpc_calls += 1
-        if isinstance(chain, JsonRpcChain):
-            try:
-                async with asyncio.timeout(_BATCH_TIMEOUT):
-                    async with chain.w3.batch_requests() as batch:
-                        for b in missing:
-                            batch.add(chain.w3.eth.get_block(b))
-                        headers: list[Any] = list(await batch.async_execute())
-            except Exception as exc:  # translated at the boundary, as the chain layer does
-                raise translate(
-                    exc, what="eth_getBlockByNumber (batch)", endpoint=chain.endpoint, timeout=_BATCH_TIMEOUT
-                ) from exc
-            stamps = [int(h["timestamp"]) for h in headers]
-        else:  # in process: no HTTP round trips to save
-            stamps = [info.timestamp for info in await asyncio.gather(*(chain.get_block(b) for b in missing))]
+        stamps = [info.timestamp for info in await chain.get_blocks(missing)]  # one batched request
         for b, stamp in zip(missing, stamps, strict=True):
             self._timestamps[(chain_id, b)] = stamp
             out[b] = stamp

@@ -38,7 +38,7 @@ Sender = Key | str
 _BLOCK_TAGS: Final = frozenset({"latest", "earliest", "pending", "safe", "finalized"})
 _GAS_MARGIN: Final = 1.25
 _GAS_PAD: Final = 10_000
-_LOG_BATCH: Final = 100
+_RPC_BATCH: Final = 100
 _MAX_MINE: Final = 10_000
 
 
@@ -100,6 +100,22 @@ def _result_from_receipt(receipt: Any) -> TxResult:
         logs=tuple(_log_entry(log) for log in receipt["logs"]),
         contract_address=str(to_checksum_address(created)) if created else None,
     )
+
+
+def _block_info(raw: Any) -> BlockInfo:
+    return BlockInfo(number=int(raw["number"]), timestamp=int(raw["timestamp"]), hash=bytes(raw["hash"]))
+
+
+def _missing_block(exc: RegistryError, block: object) -> RegistryError:
+    """``block_not_found`` for web3's "no such block" answers; ``exc`` itself otherwise."""
+    if isinstance(exc.__cause__, Exception) and type(exc.__cause__).__name__ in {
+        "BlockNotFound",
+        "BlockNumberOutOfRange",
+    }:
+        missing = RegistryError(f"block {block} does not exist", code="block_not_found")
+        missing.__cause__ = exc
+        return missing
+    return exc
 
 
 def _plain(value: Any) -> Any:
@@ -245,6 +261,26 @@ class ContractHandle:
                 types = ",".join(str(i["type"]) for i in entry.get("inputs", []))
                 return bytes(AsyncWeb3.keccak(text=f"{event}({types})"))
         raise InvalidInputError(f"contract {self.name} has no event {event!r}")
+
+    def error_name(self, data: str | bytes | None) -> str | None:
+        """The name of the contract's custom error that revert ``data`` encodes, e.g. ``"NotOwner"``.
+
+        Pass a :class:`~vcsdk.errors.TransactionRevertedError`'s ``data``; ``None`` when the data is
+        missing or matches none of the ABI's errors (a plain ``require`` message, a panic).
+        """
+        try:
+            raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else data
+        except ValueError:
+            return None
+        if not raw or len(raw) < 4:
+            return None
+        for entry in self.artifact.abi:
+            if entry.get("type") == "error":
+                types = ",".join(str(i["type"]) for i in entry.get("inputs", []))
+                name = str(entry["name"])
+                if bytes(AsyncWeb3.keccak(text=f"{name}({types})"))[:4] == raw[:4]:
+                    return name
+        return None
 
     def decode_logs(self, logs: Iterable[LogEntry]) -> list[EventLog]:
         """Decode the logs this contract emitted; logs of other contracts or unknown events are skipped."""
@@ -489,15 +525,22 @@ class Chain:
         try:
             raw = await self._rpc(self._w3.eth.get_block(param), what="eth_getBlockByNumber")
         except RegistryError as exc:
-            if isinstance(exc.__cause__, Exception) and type(exc.__cause__).__name__ in {
-                "BlockNotFound",
-                "BlockNumberOutOfRange",
-            }:
-                raise RegistryError(f"block {block} does not exist", code="block_not_found") from exc
-            raise
+            raise _missing_block(exc, block)  # noqa: B904 - the cause is set inside
         if raw is None:
             raise RegistryError(f"block {block} does not exist", code="block_not_found")
-        return BlockInfo(number=int(raw["number"]), timestamp=int(raw["timestamp"]), hash=bytes(raw["hash"]))
+        return _block_info(raw)
+
+    async def get_blocks(self, blocks: Sequence[BlockId]) -> list[BlockInfo]:
+        """Several block headers, batched into few JSON-RPC round trips where the node allows.
+
+        Useful for the timestamps of the blocks an identity's history touched.
+
+        :raises InvalidInputError: for a negative number or an unknown tag.
+        :raises RegistryError: ``code="block_not_found"`` if a block does not exist yet.
+        :raises ChainUnavailableError: if the node does not answer in time.
+        :return: one header per requested block, in the same order.
+        """
+        return [await self.get_block(block) for block in blocks]
 
     async def get_balance(self, address: str, *, block: BlockId = "latest") -> int:
         """The balance of ``address`` in wei."""
@@ -626,6 +669,37 @@ class Chain:
         :raises TransactionRevertedError: if estimation or the mined transaction reverts.
         :raises ChainUnavailableError: if the node does not answer in time.
         """
+        tx_hash, tx = await self._submit(to=to, data=data, value=value, sender=sender, gas=gas, what=what)
+        receipt = await self._wait_receipt(tx_hash, what=what)
+        if int(receipt["status"]) != 1:
+            raise await self._replay_revert(tx, int(receipt["blockNumber"]), what=what)
+        return await self.wait_for_confirmations(_result_from_receipt(receipt), confirmations=confirmations)
+
+    async def submit(self, call: ContractCall, *, sender: Sender, gas: int | None = None, value: int = 0) -> bytes:
+        """Send a transaction calling a contract function and return its hash without waiting.
+
+        For callers that keep their own record of what is in flight (an outbox): follow the
+        transaction with :meth:`transaction_pending` and :meth:`wait_for_confirmations`. Gas is
+        estimated first, so a call that would revert raises here and is never sent.
+
+        :raises TransactionRevertedError: if gas estimation reverts (``reason`` and ``data`` kept).
+        :raises ChainUnavailableError: if the node does not answer in time.
+        :raises RegistryError: ``rpc_error`` or ``tx_rejected`` if the node refuses the transaction.
+        :return: the 32-byte transaction hash.
+        """
+        tx_hash, _ = await self._submit(
+            to=call.contract.address,
+            data=call.calldata(),
+            value=value,
+            sender=sender,
+            gas=gas,
+            what=f"{call.contract.name}.{call.function}",
+        )
+        return tx_hash
+
+    async def _submit(
+        self, *, to: str | None, data: bytes, value: int, sender: Sender, gas: int | None, what: str
+    ) -> tuple[bytes, dict[str, Any]]:
         if value < 0:
             raise InvalidInputError("value must not be negative")
         from_address: str = key_address(sender) if isinstance(sender, Key) else _checksum(sender, what="sender")
@@ -651,10 +725,26 @@ class Chain:
                 )
             else:
                 tx_hash = await self._rpc(self._w3.eth.send_transaction(tx), what=f"{what} (send)")  # type: ignore[arg-type]
-        receipt = await self._wait_receipt(bytes(tx_hash), what=what)
-        if int(receipt["status"]) != 1:
-            raise await self._replay_revert(tx, int(receipt["blockNumber"]), what=what)
-        return await self.wait_for_confirmations(_result_from_receipt(receipt), confirmations=confirmations)
+        return bytes(tx_hash), tx
+
+    async def transaction_pending(self, tx_hash: bytes) -> bool:
+        """Whether the node knows ``tx_hash`` as a sent transaction that is not mined yet.
+
+        ``False`` for a mined transaction and for one the node does not know (never sent, dropped
+        from its pool, or removed by a reorganisation and not re-added).
+
+        :raises ChainUnavailableError: if the node does not answer in time.
+        """
+        try:
+            tx = await self._rpc(
+                self._w3.eth.get_transaction(tx_hash),  # type: ignore[arg-type]
+                what="eth_getTransactionByHash",
+            )
+        except RegistryError as exc:
+            if type(exc.__cause__).__name__ != "TransactionNotFound":
+                raise
+            return False
+        return tx is not None and tx.get("blockNumber") is None
 
     async def _fees(self) -> dict[str, int]:
         latest = await self._rpc(self._w3.eth.get_block("latest"), what="eth_getBlockByNumber")
@@ -866,8 +956,8 @@ class JsonRpcChain(Chain):
 
     async def get_logs_many(self, filters: Sequence[LogFilter]) -> list[list[LogEntry]]:
         out: list[list[LogEntry]] = []
-        for start in range(0, len(filters), _LOG_BATCH):
-            chunk = filters[start : start + _LOG_BATCH]
+        for start in range(0, len(filters), _RPC_BATCH):
+            chunk = filters[start : start + _RPC_BATCH]
             params = [_filter_params(flt) for flt in chunk]
 
             async def run_batch(params: list[dict[str, Any]] = params) -> list[Any]:
@@ -878,6 +968,27 @@ class JsonRpcChain(Chain):
 
             responses = await self._rpc(run_batch(), what="eth_getLogs (batch)")
             out.extend([_log_entry(log) for log in response] for response in responses)
+        return out
+
+    async def get_blocks(self, blocks: Sequence[BlockId]) -> list[BlockInfo]:
+        out: list[BlockInfo] = []
+        for start in range(0, len(blocks), _RPC_BATCH):
+            params = [_block_param(block) for block in blocks[start : start + _RPC_BATCH]]
+
+            async def run_batch(params: list[BlockIdentifier] = params) -> list[Any]:
+                async with self._w3.batch_requests() as batch:
+                    for p in params:
+                        batch.add(self._w3.eth.get_block(p))
+                    return list(await batch.async_execute())
+
+            try:
+                headers = await self._rpc(run_batch(), what="eth_getBlockByNumber (batch)")
+            except RegistryError as exc:
+                raise _missing_block(exc, "in the batch")  # noqa: B904 - the cause is set inside
+            for block, raw in zip(blocks[start : start + _RPC_BATCH], headers, strict=True):
+                if raw is None:
+                    raise RegistryError(f"block {block} does not exist", code="block_not_found")
+                out.append(_block_info(raw))
         return out
 
     async def close(self) -> None:

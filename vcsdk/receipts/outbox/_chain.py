@@ -1,18 +1,26 @@
-"""The chain port of the outbox and its web3 adapter over the ``AccessReceiptRegistry`` contract."""
+"""The chain port of the outbox and its adapter over the ``AccessReceiptRegistry`` contract."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, Protocol
+from typing import Final, Protocol
 
-from vcsdk.errors import InvalidInputError, TransactionRevertedError, VcsdkError
-from vcsdk.keys import Key
+from vcsdk.errors import RegistryError, TransactionRevertedError
 from vcsdk.receipts.outbox._models import AnchorLocation
-from vcsdk.registry import Artifact, load_artifact
+from vcsdk.registry import Chain, ContractHandle, Sender, TxResult, load_artifact
 
 __all__ = ["AccessReceiptRegistry", "AnchorChain"]
 
-_EVENT_SIGNATURE = "BatchAnchored(bytes32,bytes32,uint32)"
+CONTRACT_NAME: Final = "AccessReceiptRegistry"
+
+#: The contract's custom errors, as the ``reason`` of the :class:`TransactionRevertedError` raised.
+_REASONS: Final = {
+    "NotOwner": "not_owner",
+    "NotAnchorer": "not_anchorer",
+    "EmptyRoot": "empty_root",
+    "EmptyBatch": "empty_batch",
+    "ZeroAddress": "zero_address",
+    "BatchConflict": "batch_conflict",
+}
 
 
 class AnchorChain(Protocol):
@@ -47,218 +55,139 @@ class AnchorChain(Protocol):
         ...
 
 
-def _artifact() -> Artifact:
-    return load_artifact("AccessReceiptRegistry")
-
-
-class _Transactor:
-    """Sends transactions from a node account or signs them locally; translates web3 errors."""
-
-    def __init__(self, w3: Any, *, sender: str | None, private_key: Key | None, timeout: float) -> None:
-        from web3 import AsyncWeb3
-
-        if sender is not None and private_key is not None:
-            raise InvalidInputError("give at most one of sender (a node account) or private_key")
-        self.w3 = w3
-        self.timeout = timeout
-        if private_key is not None:
-            from eth_account import Account
-
-            self._account: Any = Account.from_key(private_key.secp256k1_bytes())
-            self.address: str = self._account.address
-        else:
-            self._account = None
-            self.address = AsyncWeb3.to_checksum_address(sender) if sender is not None else ""
-
-    async def transact(self, call: Any, *, what: str) -> str:
-        if not self.address:
-            raise InvalidInputError(f"{what}: this registry client is read-only; give sender or private_key")
-        if self._account is None:
-            tx_hash = await self.call(call.transact({"from": self.address}), what=what)
-            return "0x" + bytes(tx_hash).hex()
-        nonce = await self.call(self.w3.eth.get_transaction_count(self.address, "pending"), what=what)
-        tx = await self.call(call.build_transaction({"from": self.address, "nonce": nonce}), what=what)
-        signed = self._account.sign_transaction(tx)
-        tx_hash = await self.call(self.w3.eth.send_raw_transaction(signed.raw_transaction), what=what)
-        return "0x" + bytes(tx_hash).hex()
-
-    async def mined(self, tx_hash: str, *, what: str) -> Any:
-        receipt = await self.call(
-            self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout), what=what
-        )
-        if receipt["status"] != 1:
-            raise TransactionRevertedError(f"{what}: the transaction reverted")
-        return receipt
-
-    async def call(self, awaitable: Any, *, what: str) -> Any:
-        try:
-            return await asyncio.wait_for(awaitable, self.timeout)
-        except Exception as exc:
-            raise _translate(exc, what=what) from exc
-
-
 class AccessReceiptRegistry:
-    """Typed access to a deployed ``AccessReceiptRegistry`` through web3's ``AsyncWeb3``.
+    """Typed access to a deployed ``AccessReceiptRegistry`` on a :class:`~vcsdk.registry.Chain`.
 
-    Transactions come from ``sender`` (an account the node holds, as on a dev node) or are signed
-    locally with ``private_key`` (a secp256k1 :class:`~vcsdk.keys.Key`), which is what production uses.
-    With neither, the client is read-only (``root_of``, ``find_anchor``: enough to check proofs).
-    Implements :class:`AnchorChain`.
+    Transactions come from ``sender``: a secp256k1 :class:`~vcsdk.keys.Key` (signed locally, what
+    production uses) or the address of an account the node holds unlocked (a dev node). Without a
+    sender the client is read-only (``root_of``, ``find_anchor``: enough to check proofs).
+    Implements :class:`AnchorChain`; node timeouts and confirmations are the chain's.
 
-    :param w3: an ``AsyncWeb3`` connected to the chain (HTTP JSON-RPC or the embedded tester).
+    :param chain: the chain (``Chain.embedded()`` or ``await Chain.connect(url)``).
     :param address: the contract address.
+    :param sender: who sends ``anchor`` and ``setAnchorer`` transactions, if anyone.
     :param from_block: the contract's deployment block; event searches start there.
-    :param timeout: seconds to wait for any one node call.
-    :raises InvalidInputError: if both ``sender`` and ``private_key`` are given.
+    :raises InvalidInputError: if ``address`` is not an address.
     """
 
-    def __init__(
-        self,
-        w3: Any,
-        address: str,
-        *,
-        sender: str | None = None,
-        private_key: Key | None = None,
-        from_block: int = 0,
-        timeout: float = 30.0,
-    ) -> None:
-        from web3 import AsyncWeb3
-
-        self._tx = _Transactor(w3, sender=sender, private_key=private_key, timeout=timeout)
-        self._w3 = w3
-        self.address = AsyncWeb3.to_checksum_address(address)
-        self.sender = self._tx.address
+    def __init__(self, chain: Chain, address: str, *, sender: Sender | None = None, from_block: int = 0) -> None:
+        self.chain = chain
+        self.contract: ContractHandle = chain.contract(CONTRACT_NAME, address)
+        self.sender = sender
         self.from_block = from_block
-        self._contract = w3.eth.contract(address=self.address, abi=_artifact().abi_list())
-        self._topic0 = "0x" + AsyncWeb3.keccak(text=_EVENT_SIGNATURE).hex().removeprefix("0x")
+        self._topic0 = self.contract.event_topic("BatchAnchored")
+
+    @property
+    def address(self) -> str:
+        """The contract address (checksummed)."""
+        return self.contract.address
+
+    def __repr__(self) -> str:
+        return f"AccessReceiptRegistry({self.address}, chain_id={int(self.chain.chain_id)})"
 
     @classmethod
-    async def deploy(
-        cls, w3: Any, *, sender: str | None = None, private_key: Key | None = None, timeout: float = 30.0
-    ) -> AccessReceiptRegistry:
-        """Deploy a new registry; the deployer becomes its owner and first anchorer.
+    async def deploy(cls, chain: Chain, *, sender: Sender) -> AccessReceiptRegistry:
+        """Deploy a new registry; ``sender`` becomes its owner and first anchorer, and the client's sender.
+
+        Waits for the chain's confirmations.
 
         :raises ChainUnavailableError: if the node cannot be reached.
         :raises TransactionRevertedError: if the deployment fails.
-        :return: a client bound to the new contract.
+        :return: a client bound to the new contract, searching events from its deployment block.
         """
-        artifact = _artifact()
-        factory = w3.eth.contract(abi=artifact.abi_list(), bytecode=artifact.bytecode)
-        tx = _Transactor(w3, sender=sender, private_key=private_key, timeout=timeout)
-        receipt = await tx.mined(
-            await tx.transact(factory.constructor(), what="deploying AccessReceiptRegistry"),
-            what="deploying AccessReceiptRegistry",
+        # The constructor takes no arguments: the creation code is the artifact's bytecode.
+        result = await chain.send(
+            to=None, data=load_artifact(CONTRACT_NAME).bytecode, sender=sender, what=f"deploying {CONTRACT_NAME}"
         )
-        return cls(
-            w3,
-            receipt["contractAddress"],
-            sender=sender,
-            private_key=private_key,
-            from_block=int(receipt["blockNumber"]),
-            timeout=timeout,
-        )
+        if result.contract_address is None:
+            raise RegistryError(f"deploying {CONTRACT_NAME} created no contract", code="deploy_failed")
+        return cls(chain, result.contract_address, sender=sender, from_block=result.block_number)
 
-    async def set_anchorer(self, account: str, allowed: bool) -> None:
-        """Allow or disallow ``account`` to anchor (owner only); waits until mined.
+    def _sender_or_raise(self, what: str) -> Sender:
+        if self.sender is None:
+            raise RegistryError(
+                f"{what}: this registry client is read-only; give it a sender", code="read_only"
+            )
+        return self.sender
 
-        :raises TransactionRevertedError: if the sender is not the owner.
+    def _named(self, exc: TransactionRevertedError, what: str) -> TransactionRevertedError:
+        name = _REASONS.get(self.contract.error_name(exc.data) or "")
+        if name is None:
+            return exc
+        return TransactionRevertedError(f"{what}: the registry refused it ({name})", reason=name, data=exc.data)
+
+    async def set_anchorer(self, account: str, allowed: bool) -> TxResult:
+        """Allow or disallow ``account`` to anchor (owner only); waits for the chain's confirmations.
+
+        :raises TransactionRevertedError: ``reason="not_owner"`` if the sender is not the owner.
+        :raises RegistryError: ``code="read_only"`` without a sender.
         """
-        from web3 import AsyncWeb3
-
-        call = self._contract.functions.setAnchorer(AsyncWeb3.to_checksum_address(account), allowed)
-        await self._tx.mined(
-            await self._tx.transact(call, what="setting an anchorer"), what="setting an anchorer"
-        )
+        what = "setting an anchorer"
+        try:
+            return await self.contract.transact(
+                "setAnchorer", account, allowed, sender=self._sender_or_raise(what)
+            )
+        except TransactionRevertedError as exc:
+            raise self._named(exc, what) from exc
 
     async def is_anchorer(self, account: str) -> bool:
         """Whether ``account`` may anchor batches."""
-        from web3 import AsyncWeb3
+        return bool(await self.contract.call("isAnchorer", account))
 
-        call = self._contract.functions.isAnchorer(AsyncWeb3.to_checksum_address(account)).call()
-        return bool(await self._tx.call(call, what="reading isAnchorer"))
+    async def anchor(self, batch_id: bytes, root: bytes, size: int) -> TxResult:
+        """Anchor one batch root and wait for the chain's confirmations (a repeat is a no-op).
+
+        The outbox uses :meth:`send_anchor` instead, which does not wait.
+
+        :raises TransactionRevertedError: ``reason`` ``batch_conflict``, ``not_anchorer``,
+            ``empty_root`` or ``empty_batch``.
+        :raises RegistryError: ``code="read_only"`` without a sender.
+        """
+        what = "anchoring a receipt batch"
+        try:
+            return await self.contract.transact("anchor", batch_id, root, size, sender=self._sender_or_raise(what))
+        except TransactionRevertedError as exc:
+            raise self._named(exc, what) from exc
 
     # -- AnchorChain -----------------------------------------------------------------------------
 
     async def send_anchor(self, batch_id: bytes, root: bytes, size: int) -> str:
         """See :meth:`AnchorChain.send_anchor`."""
-        call = self._contract.functions.anchor(batch_id, root, size)
-        return await self._tx.transact(call, what="anchoring a receipt batch")
+        what = "anchoring a receipt batch"
+        try:
+            tx_hash = await self.chain.submit(
+                self.contract.function("anchor", batch_id, root, size), sender=self._sender_or_raise(what)
+            )
+        except TransactionRevertedError as exc:
+            raise self._named(exc, what) from exc
+        return "0x" + tx_hash.hex()
 
     async def find_anchor(self, batch_id: bytes) -> AnchorLocation | None:
         """See :meth:`AnchorChain.find_anchor`."""
-        params = {
-            "address": self.address,
-            "fromBlock": self.from_block,
-            "toBlock": "latest",
-            "topics": [self._topic0, "0x" + batch_id.hex()],
-        }
-        logs = await self._tx.call(self._w3.eth.get_logs(params), what="reading BatchAnchored events")
+        logs = await self.chain.get_logs(
+            address=self.address, topics=[self._topic0, batch_id], from_block=self.from_block
+        )
         for log in logs:
-            data = bytes(log["data"])
-            if log.get("removed") or len(data) != 64:
+            if len(log.data) != 64:
                 continue
             return AnchorLocation(
                 batch_id=batch_id,
-                root=data[:32],
-                size=int.from_bytes(data[32:], "big"),
-                tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-                block_number=int(log["blockNumber"]),
+                root=log.data[:32],
+                size=int.from_bytes(log.data[32:], "big"),
+                tx_hash="0x" + log.transaction_hash.hex(),
+                block_number=log.block_number,
             )
         return None
 
     async def root_of(self, batch_id: bytes) -> bytes | None:
         """See :meth:`AnchorChain.root_of`."""
-        root = bytes(
-            await self._tx.call(self._contract.functions.rootOf(batch_id).call(), what="reading rootOf")
-        )
+        root = bytes(await self.contract.call("rootOf", batch_id))
         return None if root == bytes(32) else root
 
     async def block_number(self) -> int:
         """See :meth:`AnchorChain.block_number`."""
-        return int(await self._tx.call(self._w3.eth.get_block_number(), what="reading the block number"))
+        return await self.chain.block_number()
 
     async def tx_pending(self, tx_hash: str) -> bool:
         """See :meth:`AnchorChain.tx_pending`."""
-        from web3.exceptions import TransactionNotFound
-
-        try:
-            tx = await asyncio.wait_for(self._w3.eth.get_transaction(tx_hash), self._tx.timeout)
-        except TransactionNotFound:
-            return False
-        except Exception as exc:
-            raise _translate(exc, what="reading a transaction") from exc
-        return tx.get("blockNumber") is None
-
-
-def _translate(exc: BaseException, *, what: str) -> VcsdkError:
-    from vcsdk.registry._errors import translate
-
-    if not isinstance(exc, Exception):  # pragma: no cover - cancellation and exits pass through
-        raise exc
-    error = translate(exc, what=what, endpoint="the configured node", timeout=None)
-    if isinstance(error, TransactionRevertedError) and error.data:
-        name = _reason(error.data)
-        if name is not None:
-            return TransactionRevertedError(f"{what}: the registry refused it ({name})", reason=name, data=error.data)
-    return error
-
-
-_ERRORS = {
-    "NotOwner()": "not_owner",
-    "NotAnchorer()": "not_anchorer",
-    "EmptyRoot()": "empty_root",
-    "EmptyBatch()": "empty_batch",
-    "ZeroAddress()": "zero_address",
-    "BatchConflict(bytes32,bytes32)": "batch_conflict",
-}
-
-
-def _reason(data: str | None) -> str | None:
-    if not data or len(data) < 10:
-        return None
-    from web3 import Web3
-
-    for signature, name in _ERRORS.items():
-        if data[:10] == "0x" + Web3.keccak(text=signature).hex().removeprefix("0x")[:8]:
-            return name
-    return None
+        return await self.chain.transaction_pending(bytes.fromhex(tx_hash.removeprefix("0x")))
