@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vcsdk.errors import ConflictError, NotFoundError, StorageError
 from wallet_server.storage import Device, EnrolmentCode, RefreshToken, Resident, Store, StoredCredential
@@ -178,3 +181,24 @@ async def test_foreign_key_violation_is_a_conflict(store: Store) -> None:
     with pytest.raises(ConflictError):
         await store.add_device(device(1, "res_missing"))
     assert issubclass(ConflictError, StorageError)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(offsets=st.lists(st.integers(min_value=0, max_value=3), min_size=0, max_size=12), limit=st.integers(1, 5))
+async def test_keyset_pagination_returns_every_credential_once_in_order(store: Store, offsets, limit) -> None:
+    owner = f"res_{secrets.token_hex(6)}"
+    await store.create_resident(Resident(owner, "active", T0, "k1", b"x"))
+    expected = []
+    for offset in offsets:
+        row = StoredCredential(f"c_{secrets.token_hex(6)}", owner, "dc+sd-jwt", T0 + timedelta(seconds=offset), b"x")
+        await store.put_credential(row)
+        expected.append((row.created_at, row.id))
+    seen = []
+    after = None
+    for _ in range(len(offsets) + 2):  # bounded: one page per item at most, plus the last
+        page = await store.list_credentials(owner, limit=limit, after=after)
+        seen += [(c.created_at, c.id) for c in page.items]
+        if page.next_after is None:
+            break
+        after = page.next_after
+    assert seen == sorted(expected)
