@@ -45,6 +45,8 @@ async def test_deploy_call_and_transact(any_chain: Chain) -> None:
     result = await registry.transact("changeOwner", identity, accounts[2], sender=identity)
     assert isinstance(result, TxResult)
     assert result.status == 1 and result.gas_used > 0 and result.confirmations >= 1
+    block = await any_chain.get_block(result.block_number)
+    assert (block.transaction_count, block.gas_used) == (1, result.gas_used)
     assert await registry.call("identityOwner", identity) == accounts[2]
     assert await registry.call("changed", identity) == result.block_number
 

@@ -182,13 +182,8 @@ async def _ethr_did_with_p256(
 
 async def _chain_totals(chain: Chain) -> tuple[int, int]:
     """Transactions and gas used on the whole chain so far (the embedded chain holds only the demo)."""
-    w3 = chain.w3
-    txs = gas = 0
-    for number in range(1, await chain.block_number() + 1):
-        block = await w3.eth.get_block(number)
-        txs += len(block["transactions"])
-        gas += int(block["gasUsed"])
-    return txs, gas
+    blocks = await chain.get_blocks(range(1, await chain.block_number() + 1))
+    return sum(b.transaction_count for b in blocks), sum(b.gas_used for b in blocks)
 
 
 async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:

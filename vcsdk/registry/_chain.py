@@ -103,7 +103,13 @@ def _result_from_receipt(receipt: Any) -> TxResult:
 
 
 def _block_info(raw: Any) -> BlockInfo:
-    return BlockInfo(number=int(raw["number"]), timestamp=int(raw["timestamp"]), hash=bytes(raw["hash"]))
+    return BlockInfo(
+        number=int(raw["number"]),
+        timestamp=int(raw["timestamp"]),
+        hash=bytes(raw["hash"]),
+        gas_used=int(raw.get("gasUsed", 0)),
+        transaction_count=len(raw.get("transactions", ())),
+    )
 
 
 def _missing_block(exc: RegistryError, block: object) -> RegistryError:

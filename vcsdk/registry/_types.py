@@ -30,11 +30,15 @@ class BlockInfo:
     :ivar number: block height.
     :ivar timestamp: block time, seconds since the Unix epoch (UTC).
     :ivar hash: the 32-byte block hash.
+    :ivar gas_used: gas used by all of the block's transactions.
+    :ivar transaction_count: how many transactions the block holds.
     """
 
     number: int
     timestamp: int
     hash: bytes
+    gas_used: int = 0
+    transaction_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
