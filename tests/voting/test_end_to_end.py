@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import sqlite3
 
 import pytest
@@ -172,6 +173,10 @@ async def _assert_nothing_identifying(
                     blobs.append(value if isinstance(value, bytes) else str(value).encode("utf-8"))
     for path in town.db_path.parent.glob(town.db_path.name + "*"):
         blobs.append(path.read_bytes())
+
+    # What the service still holds in memory after the election (OpenID4VP state, ballot tokens).
+    state = town.service._state._data  # type: ignore[attr-defined]
+    blobs.append(json.dumps([[k, v[0]] for k, v in state.items()], ensure_ascii=False).encode("utf-8"))
 
     # Every transaction's calldata and every log since genesis (the anchoring ones included).
     w3 = town.chain.w3
