@@ -15,6 +15,7 @@ anvil node are marked ``integration``.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,16 @@ def test_not_run_blocks_are_rare() -> None:
     blocks = [b for p in PAGES for b in _python_blocks(p)]
     skipped = [b.where for b in blocks if b.marker == "not-run"]
     assert len(skipped) * 10 <= len(blocks), f"too many not-run blocks: {skipped}"
+
+
+def test_tests_named_in_the_security_model_exist() -> None:
+    """docs/security.md points at the tests that prove each defence; each must exist."""
+    text = (DOCS / "security.md").read_text(encoding="utf-8")
+    for row in text.splitlines():
+        for match in re.finditer(r"`(tests/[\w/]+\.py)(?:::(\w+))?`((?::\s*(?:`\w+`,?\s*)+))?", row):
+            path = ROOT / match[1]
+            assert path.exists(), f"security.md names {match[1]}, which does not exist"
+            source = path.read_text(encoding="utf-8")
+            names = [match[2]] if match[2] else re.findall(r"`(\w+)`", match[3] or "")
+            for name in names:
+                assert re.search(rf"def {name}\b", source), f"security.md names {match[1]}::{name}, which does not exist"
