@@ -172,6 +172,8 @@ def test_receipt_against_another_root_is_refused() -> None:
         {},
         {"election_id": "e", "commitment": "0x00", "choice": "A", "salt": "0x" + "00" * 32, "proof": None},
         {"election_id": 1, "commitment": "0x" + "00" * 32, "choice": "A", "salt": "0x" + "00" * 32, "proof": None},
+        {"election_id": "e", "commitment": "0x" + "00" * 32, "choice": "A", "salt": "0x" + "00" * 32, "proof": 5},
+        {"election_id": "e", "commitment": "0x" + "00" * 32, "choice": "A", "salt": "0x" + "00" * 32, "proof": {}},
     ],
 )
 def test_malformed_receipts_are_invalid_input(raw: dict) -> None:

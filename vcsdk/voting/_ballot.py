@@ -190,6 +190,8 @@ class BallotReceipt:
         if not isinstance(value["election_id"], str) or not isinstance(value["choice"], str):
             raise InvalidInputError("election_id and choice must be strings")
         proof = value["proof"]
+        if proof is not None and not isinstance(proof, Mapping):
+            raise InvalidInputError("proof must be an inclusion proof object or null")
         return cls(
             election_id=value["election_id"],
             commitment=hex32(value["commitment"], what="commitment"),
