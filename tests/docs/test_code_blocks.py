@@ -120,4 +120,4 @@ def test_tests_named_in_the_security_model_exist() -> None:
             source = path.read_text(encoding="utf-8")
             names = [match[2]] if match[2] else re.findall(r"`(\w+)`", match[3] or "")
             for name in names:
-                assert re.search(rf"def {name}\b", source), f"security.md names {match[1]}::{name}, which does not exist"
+                assert re.search(rf"def {name}\b", source), f"security.md names {match[1]}::{name}: not found"
