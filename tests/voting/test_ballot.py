@@ -313,3 +313,41 @@ def test_publication_listing_a_batch_twice_is_invalid() -> None:
     bad["batches"].append(dict(bad["batches"][0]))
     with pytest.raises(InvalidInputError):
         verify_published_election(bad, anchored=anchored)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _mutations(base: dict) -> st.SearchStrategy[dict]:
+    return st.dictionaries(st.sampled_from(sorted(base)), JSON, max_size=3).map(lambda change: {**base, **change})
+
+
+@given(st.one_of(JSON, _mutations(_receipt()[1].to_json())))  # type: ignore[arg-type]
+def test_receipt_parser_raises_only_invalid_input(value: object) -> None:
+    try:
+        BallotReceipt.from_json(value)  # type: ignore[arg-type]
+    except InvalidInputError:
+        pass
+
+
+@given(st.one_of(JSON, _mutations(_publication(["Sato", "Suzuki"])[0])))
+def test_publication_check_raises_only_sdk_errors(value: object) -> None:
+    _, anchored = _publication(["Sato", "Suzuki"])
+    try:
+        verify_published_election(value, anchored=anchored)  # type: ignore[arg-type]
+    except (InvalidInputError, ProofInvalidError):
+        pass
+
+
+@given(_mutations(dict(ELECTION.to_json())))  # type: ignore[arg-type]
+def test_election_parser_raises_only_invalid_input(value: dict) -> None:
+    from vcsdk.voting import Election
+
+    try:
+        Election.from_json(value)
+    except InvalidInputError:
+        pass

@@ -102,6 +102,10 @@ def test_each_claim_check_has_its_code(change: dict, code: str) -> None:
         {"closes_at": datetime(2026, 2, 2)},
         {"minimum_age": -1},
         {"minimum_age": True},
+        {"minimum_age": "18"},
+        {"opens_at": "2026-02-01T00:00:00+00:00"},
+        {"election_day": "2026-02-01"},
+        {"election_day": T0},
     ],
 )
 def test_malformed_elections_are_refused(change: dict) -> None:

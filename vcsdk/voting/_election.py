@@ -142,11 +142,16 @@ class Election:
             raise InvalidInputError("choices must be distinct")
         if not self.districts or not all(isinstance(d, DistrictRule) for d in self.districts):
             raise InvalidInputError("an election needs at least one DistrictRule")
+        if not isinstance(self.election_day, date) or isinstance(self.election_day, datetime):
+            raise InvalidInputError("election_day must be a date")
+        if not isinstance(self.opens_at, datetime) or not isinstance(self.closes_at, datetime):
+            raise InvalidInputError("opens_at and closes_at must be datetimes")
         if self.opens_at.tzinfo is None or self.closes_at.tzinfo is None:
             raise InvalidInputError("opens_at and closes_at must be timezone-aware")
         if not self.opens_at < self.closes_at:
             raise InvalidInputError("the voting period must end after it starts")
-        if isinstance(self.minimum_age, bool) or not 0 <= self.minimum_age <= 150:
+        age = self.minimum_age
+        if not isinstance(age, int) or isinstance(age, bool) or not 0 <= age <= 150:
             raise InvalidInputError("minimum_age must be an integer in 0..150")
 
     @property
