@@ -72,6 +72,8 @@ class DistrictRule:
 
     def __post_init__(self) -> None:
         _text(self.district, "district")
+        if self.city is not None:
+            _text(self.city, "city")
         if self.city is None and not self.postal_code_prefixes:
             raise InvalidInputError("a district rule needs a city or postal code prefixes")
         if isinstance(self.postal_code_prefixes, str) or not all(
