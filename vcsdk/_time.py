@@ -1,4 +1,8 @@
-"""RFC 3339 / NumericDate conversions shared by consent records and receipts."""
+"""Aware UTC datetimes, RFC 3339 and JWT NumericDate conversions: one helper module for the SDK.
+
+Every time the SDK takes is a timezone-aware ``datetime`` (``now=`` parameters included); a naive one
+is refused, since its zone would be a guess.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,21 @@ __all__ = ["aware", "from_numeric_date", "parse_rfc3339", "to_numeric_date", "to
 
 
 def aware(value: datetime, *, what: str = "time") -> datetime:
-    """Refuse naive datetimes: every time in this package is an aware UTC instant."""
+    """``value`` as an aware UTC instant.
+
+    :raises InvalidInputError: for a naive ``datetime`` or anything that is not one.
+    """
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInputError(f"{what} must be a timezone-aware datetime")
     return value.astimezone(UTC)
 
 
-def to_rfc3339(value: datetime) -> str:
-    """``2026-11-26T06:00:00Z`` (seconds precision, UTC)."""
-    return aware(value).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+def to_rfc3339(value: datetime, *, what: str = "time") -> str:
+    """``2026-11-26T06:00:00Z`` (seconds precision, UTC).
+
+    :raises InvalidInputError: for a naive ``datetime``.
+    """
+    return aware(value, what=what).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_rfc3339(text: object, *, what: str) -> datetime:
@@ -37,9 +47,12 @@ def parse_rfc3339(text: object, *, what: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def to_numeric_date(value: datetime) -> int:
-    """JWT NumericDate (RFC 7519 §2): whole seconds since the epoch."""
-    return int(aware(value).timestamp())
+def to_numeric_date(value: datetime, *, what: str = "time") -> int:
+    """JWT NumericDate (RFC 7519 §2): whole seconds since the epoch.
+
+    :raises InvalidInputError: for a naive ``datetime``.
+    """
+    return int(aware(value, what=what).timestamp())
 
 
 def from_numeric_date(value: object, *, what: str) -> datetime:

@@ -11,9 +11,9 @@ from typing import Any
 
 from vcsdk._cli import print_json
 from vcsdk._json import parse_json_object
+from vcsdk._time import parse_rfc3339
 from vcsdk.errors import InvalidInputError, ProofInvalidError
 from vcsdk.receipts import PrivacyParameters, access_statistics, peek_access_receipt, receipt_leaf, verify_inclusion
-from vcsdk.receipts._time import parse_rfc3339
 
 
 def register(sub: Any) -> None:

@@ -22,9 +22,10 @@ import inspect
 import logging
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, ClassVar, Final, Literal, Protocol, TypeAlias
 
+from vcsdk._time import aware, to_rfc3339
 from vcsdk.credentials import (
     RESIDENT_IDENTITY_CREDENTIAL,
     StatusListIssuer,
@@ -148,20 +149,10 @@ class CredentialIssuer(Protocol):
     ) -> str | Awaitable[str]: ...
 
 
-def _aware(now: datetime) -> datetime:
-    if not isinstance(now, datetime) or now.tzinfo is None or now.utcoffset() is None:
-        raise InvalidInputError("now must be a timezone-aware datetime")
-    return now
-
-
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise InvalidInputError("names and address in a KYC application must be strings")
     return tidy_text(value)
-
-
-def _iso_utc(now: datetime) -> str:
-    return now.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def build_resident_identity_claims(
@@ -184,7 +175,7 @@ def build_resident_identity_claims(
     :raises ClaimsError: the registry's values do not fit the credential's schema.
     :return: the claims object.
     """
-    now = _aware(now)
+    now = aware(now, what="now")
     address = record.address
     return resident_identity_claims(
         family_name=record.family_name,
@@ -197,7 +188,7 @@ def build_resident_identity_claims(
             "street_address": address.street,
         },
         resident_since=record.resident_since,
-        verification={"level": level, "method": "resident_registry", "time": _iso_utc(now)},
+        verification={"level": level, "method": "resident_registry", "time": to_rfc3339(now)},
         as_of=now.astimezone(local_time).date(),
     )
 
@@ -274,7 +265,7 @@ class KycPipeline:
         :raises ResidentRegistryError: the registry's answer broke the WSDL's promises.
         :return: :class:`Verified`, :class:`PartialMatch`, :class:`NoMatch` or :class:`NotActive`.
         """
-        now = _aware(now)
+        now = aware(now, what="now")
         device_key = application.device_key
         if not isinstance(device_key, Key):
             raise InvalidInputError("device_key must be a vcsdk.keys.Key")

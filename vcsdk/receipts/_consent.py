@@ -16,8 +16,8 @@ from typing import Any, Literal, NewType, NotRequired, TypedDict, get_args
 
 from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk._json import canonical_json, parse_json_object
+from vcsdk._time import aware, parse_rfc3339, to_rfc3339
 from vcsdk.errors import ConflictError, InvalidInputError
-from vcsdk.receipts._time import aware, parse_rfc3339, to_rfc3339
 
 __all__ = [
     "CONSENT_RECORD_VERSION",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
+from vcsdk._time import aware, from_numeric_date, to_numeric_date
 from vcsdk.credentials._ports import IssuerKeyResolver
 from vcsdk.errors import (
     ClaimsError,
@@ -26,7 +27,6 @@ from vcsdk.errors import (
 )
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
 from vcsdk.receipts._consent import ConsentRecord, Pseudonym
-from vcsdk.receipts._time import aware, from_numeric_date, to_numeric_date
 
 __all__ = [
     "ACCESS_RECEIPT_TYP",

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from eth_utils.crypto import keccak
 
+from vcsdk._time import to_numeric_date
 from vcsdk.errors import InvalidInputError, IssuerNotAccreditedError
 from vcsdk.registry import Chain, ContractHandle, Sender, TxResult
 from vcsdk.status import AnchoredDigest
@@ -40,11 +41,7 @@ def list_id(uri: str) -> bytes:
 
 
 def _ts(moment: datetime | None) -> int:
-    if moment is None:
-        return 0
-    if moment.tzinfo is None:
-        raise InvalidInputError("times must be timezone-aware datetimes")
-    return int(moment.timestamp())
+    return 0 if moment is None else to_numeric_date(moment, what="times")
 
 
 def _dt(seconds: int) -> datetime | None:

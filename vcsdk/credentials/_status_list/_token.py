@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, TypedDict, TypeGuard
 
+from vcsdk._time import to_numeric_date
 from vcsdk.credentials._status_list._lists import DEFAULT_MAX_INFLATED_BYTES, Bitstring, TokenStatusList
 from vcsdk.errors import (
     ClaimsError,
@@ -97,9 +98,7 @@ def to_unix(moment: datetime) -> int:
 
     :raises InvalidInputError: for a naive ``datetime`` (its zone would be a guess).
     """
-    if moment.tzinfo is None:
-        raise InvalidInputError("times must be timezone-aware datetimes (e.g. datetime.now(timezone.utc))")
-    return int(moment.timestamp())
+    return to_numeric_date(moment, what="times (e.g. datetime.now(timezone.utc))")
 
 
 def _from_unix(value: int) -> datetime:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
+from vcsdk._time import aware
 from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
@@ -23,7 +24,6 @@ from vcsdk.credentials._w3c._model import (
 from vcsdk.errors import (
     ClaimsError,
     CredentialStatusError,
-    InvalidInputError,
     TokenExpiredError,
     TokenNotYetValidError,
     TokenTypeError,
@@ -180,8 +180,7 @@ def verify_vc_jwt(
         raise ClaimsError("JWT iss does not match the credential's issuer")
     if expected_issuer is not None and issuer != expected_issuer:
         raise ClaimsError("credential issuer is not the expected issuer")
-    if now.tzinfo is None:
-        raise InvalidInputError("now must be a timezone-aware datetime")
+    now = aware(now, what="now")
     valid_from = parse_datetime(vc["validFrom"], what="validFrom") if "validFrom" in vc else None
     valid_until = parse_datetime(vc["validUntil"], what="validUntil") if "validUntil" in vc else None
     if valid_from is not None and now + leeway < valid_from:

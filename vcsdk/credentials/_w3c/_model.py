@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
-from vcsdk.errors import ClaimsError, InvalidInputError
+from vcsdk._time import to_rfc3339
+from vcsdk.errors import ClaimsError
 
 __all__ = [
     "BITSTRING_STATUS_LIST_ENTRY",
@@ -56,9 +57,7 @@ def format_datetime(moment: datetime) -> str:
 
     :raises InvalidInputError: for a naive ``datetime``.
     """
-    if moment.tzinfo is None:
-        raise InvalidInputError("times must be timezone-aware datetimes")
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_rfc3339(moment, what="times")
 
 
 def credential_types(vc: Mapping[str, Any]) -> tuple[str, ...]:

@@ -20,11 +20,11 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from vcsdk._time import aware
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key
 from vcsdk.receipts._merkle import MAX_BATCH_SIZE, SALT_BYTES, MerkleTree, receipt_leaf
 from vcsdk.receipts._receipt import peek_access_receipt, verify_access_receipt
-from vcsdk.receipts._time import aware
 from vcsdk.receipts.outbox._chain import AnchorChain
 from vcsdk.receipts.outbox._models import Batch, StoredReceipt, TickReport
 from vcsdk.receipts.outbox._store import ReceiptStore

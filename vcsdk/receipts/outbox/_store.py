@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
 
+from vcsdk._time import to_numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from vcsdk.receipts._consent import ConsentRecord
 from vcsdk.receipts._receipt import peek_access_receipt
@@ -109,9 +110,7 @@ class _Conn(Protocol):
 
 
 def _ts(value: datetime) -> int:
-    if value.tzinfo is None:
-        raise InvalidInputError("times must be timezone-aware")
-    return int(value.timestamp())
+    return to_numeric_date(value, what="times")
 
 
 def _dt(value: int | None) -> datetime | None:
