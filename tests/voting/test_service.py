@@ -281,3 +281,24 @@ def test_service_configuration_is_checked(svc: Svc) -> None:
         VotingService(issuers=[], **kwargs)
     with pytest.raises(InvalidInputError):
         VotingService(issuers=[CITY], min_batch_size=5, batch_size=2, **kwargs)
+
+
+async def test_accreditation_on_chain_when_configured(svc: Svc, embedded_chain: EmbeddedChain) -> None:
+    from vcsdk.trust import AccreditationPolicy, TrustRegistry
+
+    gov = embedded_chain.dev_keys[0]
+    trust = await TrustRegistry.deploy(embedded_chain, sender=gov)
+    service = VotingService(
+        election=ELECTION, did=SERVICE_DID, signer=Key.generate("secp256k1").with_kid(f"{SERVICE_DID}#controller"),
+        base_url="https://vote.tsukuba.example/e/2026", store=svc.store, anchor=svc.service.anchor,
+        resolver=StaticKeyResolver({CITY: svc.city_key}), issuers=[CITY], vct=VCT, status=None, clock=svc.clock,
+        accreditation=AccreditationPolicy(trust),
+    )
+    svc.service = service
+    with pytest.raises(IssuerNotAccreditedError):
+        await svc.admit()
+    await trust.accredit(CITY, VCT, valid_from=svc.clock() - timedelta(days=1), sender=gov)
+    assert await svc.admit()
+    await trust.suspend(CITY, VCT, sender=gov)
+    with pytest.raises(IssuerNotAccreditedError):
+        await svc.admit()

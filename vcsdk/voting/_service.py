@@ -22,7 +22,12 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from vcsdk.credentials import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verify_presentation
+from vcsdk.credentials import (
+    DEFAULT_VERIFICATION_POLICY,
+    IssuerAccreditationChecker,
+    VerificationPolicy,
+    verify_presentation,
+)
 from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
 from vcsdk.errors import (
     ClaimsError,
@@ -94,6 +99,8 @@ class VotingService:
     :param status: checks the credential's status list entry (revocation); ``None`` only with a
         policy that does not check status.
     :param clock: returns the current time (used inside presentation verification).
+    :param accreditation: also require the issuer to be accredited on chain for ``vct``
+        (``vcsdk.trust.AccreditationPolicy``), at issuance and now.
     :param state: short-lived state (OpenID4VP requests, ballot tokens); in memory by default.
     :param randomness: nonces, states and ballot tokens.
     :param policy: the presentation verification policy.
@@ -118,6 +125,7 @@ class VotingService:
         vct: str,
         status: StatusChecker | None,
         clock: Callable[[], datetime],
+        accreditation: IssuerAccreditationChecker | None = None,
         state: StateStore | None = None,
         randomness: Randomness = SYSTEM_RANDOMNESS,
         policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
@@ -139,6 +147,7 @@ class VotingService:
         self.vct = vct
         self._status = status
         self._clock = clock
+        self._accreditation = accreditation
         self._state = state if state is not None else InMemoryStateStore()
         self._randomness = randomness
         self._policy = policy
@@ -197,6 +206,8 @@ class VotingService:
             raise IssuerNotAccreditedError("the eligibility credential is not from a trusted issuer for this election")
         if verified.vct != self.vct:
             raise ClaimsError("the presented credential is not a voting eligibility credential")
+        if self._accreditation is not None:
+            await self._accreditation.check(verified.issuer, verified.vct, issued_at=verified.issued_at or now, now=now)
         check_eligibility_claims(self.election, verified.claims)
         return verified
 
