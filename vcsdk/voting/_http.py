@@ -27,11 +27,9 @@ from aiohttp import web
 
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, ProofInvalidError, ProtocolError, VcsdkError
-from vcsdk.oid4vc._common import HttpRequest, HttpResponse, raise_for_error
-from vcsdk.oid4vc._vp import REQUEST_OBJECT_TYP
+from vcsdk.oid4vc import HttpRequest, HttpResponse
 from vcsdk.receipts import InclusionProof
-from vcsdk.receipts._merkle import hex32
-from vcsdk.voting._ballot import BallotChoice, BallotReceipt
+from vcsdk.voting._ballot import BallotChoice, BallotReceipt, hex32
 from vcsdk.voting._service import VotingService
 
 __all__ = [
@@ -44,6 +42,8 @@ __all__ = [
 ]
 
 NO_STORE = {"Cache-Control": "no-store"}
+#: RFC 9101: the media type of a Request Object.
+REQUEST_OBJECT_MEDIA_TYPE = "application/oauth-authz-req+jwt"
 MAX_BODY = 16 * 1024
 
 
@@ -101,7 +101,7 @@ def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> l
 
     async def request_object(request: web.Request) -> web.StreamResponse:
         jwt = await verifier.request_object(request.match_info["request_id"], now=clock())
-        return web.Response(text=jwt, content_type=f"application/{REQUEST_OBJECT_TYP}", headers=NO_STORE)
+        return web.Response(text=jwt, content_type=REQUEST_OBJECT_MEDIA_TYPE, headers=NO_STORE)
 
     async def response(request: web.Request) -> web.StreamResponse:
         now = clock()
@@ -147,6 +147,21 @@ def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> l
 # -- voter client (I/O-free: send the requests with vcsdk.oid4vc.send) -------------------------
 
 
+def _raise_for_error(answer: HttpResponse, *, what: str) -> None:
+    if 200 <= answer.status < 300:
+        return
+    code, description = "server_error", ""
+    try:
+        body = parse_json(answer.body, what=what)
+    except InvalidInputError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].isidentifier():
+        code = body["error"]
+        desc = body.get("error_description")
+        description = f": {desc[:200]}" if isinstance(desc, str) else ""
+    raise ProtocolError(f"{what} failed with HTTP {answer.status} ({code}){description}", code=code)
+
+
 def ballot_token_from_redirect(redirect_uri: str) -> str:
     """The ballot token in the ``redirect_uri`` the service answered the wallet with.
 
@@ -172,7 +187,7 @@ def parse_cast_answer(answer: HttpResponse, ballot: BallotChoice) -> BallotRecei
         (``already_voted``, ``voting_closed``, ``invalid_ballot_token``, …).
     :raises ProofInvalidError: (``commitment_mismatch``) if the receipt is for another ballot.
     """
-    raise_for_error(answer, what="ballot")
+    _raise_for_error(answer, what="ballot")
     receipt = BallotReceipt.from_json(answer.json_object(what="ballot receipt"))
     if (receipt.commitment, receipt.choice, receipt.election_id) != (
         ballot.commitment,
@@ -193,6 +208,6 @@ def parse_proof_answer(answer: HttpResponse) -> InclusionProof | None:
 
     :raises ProtocolError: with the service's error code.
     """
-    raise_for_error(answer, what="inclusion proof")
+    _raise_for_error(answer, what="inclusion proof")
     proof = answer.json_object(what="inclusion proof").get("proof")
     return InclusionProof.from_json(proof) if proof is not None else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
+from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import (
     VOTING_ELIGIBILITY_CREDENTIAL,
     StatusListIssuer,
@@ -23,11 +24,16 @@ from vcsdk.credentials import (
     issue_sd_jwt_vc,
     voting_eligibility_claims,
 )
-from vcsdk.credentials._status_list import parse_status_claim
 from vcsdk.errors import InvalidInputError, NotFoundError, ProtocolError
 from vcsdk.keys import Key, Signer
-from vcsdk.oid4vc import CredentialConfiguration, CredentialIssuer, CredentialOffer, StateStore
-from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, Randomness, random_token
+from vcsdk.oid4vc import (
+    CredentialConfiguration,
+    CredentialIssuer,
+    CredentialOffer,
+    Randomness,
+    StateStore,
+    SystemRandomness,
+)
 from vcsdk.voting._election import Election, IneligibilityReason, assess_eligibility
 
 if TYPE_CHECKING:
@@ -38,6 +44,7 @@ __all__ = ["EligibilityApplication", "EligibilityIssuer", "EligibilityOffered", 
 _TICKET: Final = "__vcsdk_voting_ticket"
 #: How long after the election the issuance ledger is kept (the credential's lifetime is shorter).
 LEDGER_RETENTION: Final = timedelta(days=90)
+_SYSTEM_RANDOMNESS: Final = SystemRandomness()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +113,7 @@ class EligibilityIssuer:
         clock: Callable[[], datetime],
         vct: str | None = None,
         status_list: StatusListIssuer | None = None,
-        randomness: Randomness = SYSTEM_RANDOMNESS,
+        randomness: Randomness = _SYSTEM_RANDOMNESS,
         expires_at: datetime | None = None,
     ) -> None:
         self.election = election
@@ -168,7 +175,7 @@ class EligibilityIssuer:
             district=decision.district,
             age_over_18=decision.age_over_18,
         )
-        ticket = random_token(self._randomness)
+        ticket = b64url_encode(self._randomness.token_bytes(32))
         await self._store.put(
             "voting_ticket", ticket, {"resident_id": record.resident_id}, expires_at=now + self.oid4vci.offer_ttl
         )
@@ -198,7 +205,7 @@ class EligibilityIssuer:
             await self._store.put(
                 "voting_status",
                 self._ledger_key(resident_id),
-                {"idx": parse_status_claim(status).idx},
+                {"idx": int(status["status_list"]["idx"])},
                 expires_at=self._retention(),
             )
         return issue_sd_jwt_vc(

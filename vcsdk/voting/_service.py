@@ -22,13 +22,15 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import (
     DEFAULT_VERIFICATION_POLICY,
     IssuerAccreditationChecker,
+    IssuerKeyResolver,
+    StatusChecker,
     VerificationPolicy,
     verify_presentation,
 )
-from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
 from vcsdk.errors import (
     ClaimsError,
     ConflictError,
@@ -39,8 +41,15 @@ from vcsdk.errors import (
     RegistryError,
 )
 from vcsdk.keys import Signer
-from vcsdk.oid4vc import InMemoryStateStore, PresentationRequest, PresentationResult, StateStore, Verifier
-from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, Randomness, random_token
+from vcsdk.oid4vc import (
+    InMemoryStateStore,
+    PresentationRequest,
+    PresentationResult,
+    Randomness,
+    StateStore,
+    SystemRandomness,
+    Verifier,
+)
 from vcsdk.receipts import InclusionProof
 from vcsdk.voting._anchor import AnchoredBatch, BallotAnchor
 from vcsdk.voting._ballot import (
@@ -59,6 +68,7 @@ __all__ = ["ELIGIBILITY_QUERY_ID", "VotingService", "eligibility_query"]
 #: The DCQL credential query id of the eligibility request.
 ELIGIBILITY_QUERY_ID: Final = "eligibility"
 _TOKENS: Final = "voting_ballot_token"
+_SYSTEM_RANDOMNESS: Final = SystemRandomness()
 
 
 def eligibility_query(election: Election, *, vct: str) -> dict[str, Any]:
@@ -127,7 +137,7 @@ class VotingService:
         clock: Callable[[], datetime],
         accreditation: IssuerAccreditationChecker | None = None,
         state: StateStore | None = None,
-        randomness: Randomness = SYSTEM_RANDOMNESS,
+        randomness: Randomness = _SYSTEM_RANDOMNESS,
         policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
         batch_size: int = 1024,
         min_batch_size: int = 16,
@@ -228,7 +238,7 @@ class VotingService:
         nullifier = ballot_nullifier(presented[0].presentation, self.election_id)
         if await self.store.has_nullifier(self.election_id, nullifier):
             raise ConflictError("a ballot was already cast with this eligibility credential", code="already_voted")
-        token = random_token(self._randomness)
+        token = b64url_encode(self._randomness.token_bytes(32))
         expires = min(now + self.ballot_token_ttl, self.election.closes_at)
         await self._state.put(_TOKENS, token, {"nullifier": nullifier}, expires_at=expires)
         return token
