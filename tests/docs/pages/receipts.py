@@ -3,7 +3,6 @@ resident's blocks, the receipt is stored by a real outbox (SQLite) and anchored 
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -12,7 +11,7 @@ from vcsdk.credentials import StaticKeyResolver
 from vcsdk.keys import Key
 from vcsdk.receipts import resident_pseudonym
 from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
-from vcsdk.registry import Chain, key_address
+from vcsdk.registry import Chain
 
 SHOP_DID = "did:ethr:0x1:0x5b3b0e1d3c2f9a3e4c5d6e7f8091a2b3c4d5e6f7"
 
@@ -28,10 +27,7 @@ async def setup(ns: dict[str, Any]) -> None:
 async def before(source: str, ns: dict[str, Any]) -> None:
     if "ResidentView(store, registry)" in source:
         chain = await Chain.embedded().__aenter__()
-        if "chain" in inspect.signature(AccessReceiptRegistry.deploy).parameters:  # the client's newer API
-            registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
-        else:
-            registry = await AccessReceiptRegistry.deploy(chain.w3, sender=key_address(chain.dev_keys[0]))
+        registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
         store = await SqliteReceiptStore.open("receipts.db")
         outbox = ReceiptOutbox(store, registry, batch_size=16, max_age=timedelta(minutes=1), confirmations=1)
         await store.put_consent(ns["consent"])
