@@ -12,6 +12,7 @@ import sqlite3
 
 import pytest
 
+from vcsdk.credentials import disclosable_paths, issue_sd_jwt_vc, voting_eligibility_claims
 from vcsdk.errors import ConflictError, ProofInvalidError, ProtocolError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import HttpRequest, send
@@ -71,6 +72,19 @@ async def test_three_residents_vote_and_anyone_can_check(town: Town) -> None:
     with pytest.raises(ProtocolError) as wrong:
         await town.ballot_token(credentials[KAGA], devices[KAGA], honest=False)
     assert wrong.value.code == "wrong_election"
+
+    # A credential for this election that says "not eligible" (a city issuing to every resident,
+    # eligible or not) is refused too, whatever the wallet discloses.
+    device = devices["not-eligible"] = Key.generate("P-256")
+    not_eligible = issue_sd_jwt_vc(
+        voting_eligibility_claims(election_id=election.election_id, eligible=False, district="tsukuba-a",
+                                  age_over_18=False),
+        issuer=town.city_did, signer=town.city_key, vct=town.service.vct, holder_key=device,
+        disclosable=disclosable_paths("VotingEligibilityCredential"), now=town.clock(),
+    )
+    with pytest.raises(ProtocolError) as ineligible:
+        await town.ballot_token(not_eligible, device, honest=False)
+    assert ineligible.value.code == "not_eligible"
 
     # The revoked eligibility is refused (status list).
     with pytest.raises(ProtocolError) as revoked:
