@@ -191,6 +191,7 @@ class VotingService:
         """Create the OpenID4VP request for one voter (show its deep link or QR code).
 
         :raises ConflictError: (``voting_closed``) outside the voting period.
+        :return: the request; its ``deep_link`` goes to the voter's wallet.
         """
         self._require_open(now)
         return await self.verifier.create_request(
@@ -224,7 +225,8 @@ class VotingService:
     async def admit(self, result: PresentationResult, *, now: datetime) -> str:
         """Turn a verified OpenID4VP response into a single-use ballot token.
 
-        :raises ProtocolError: (the wallet's error code) if the wallet declined.
+        :raises ProtocolError: (the wallet's error code) if the wallet declined; (``invalid_request``)
+            without exactly one eligibility presentation.
         :raises ConflictError: (``voting_closed``) outside the period; (``already_voted``) if the
             credential's nullifier is spent.
         :return: the ballot token to hand to the voter's client.
@@ -244,7 +246,8 @@ class VotingService:
         return token
 
     async def cast(self, token: str, ballot: BallotChoice, *, now: datetime) -> BallotReceipt:
-        """Cast one ballot with a ballot token; the token is used up whatever happens.
+        """Cast one ballot with a ballot token; once the ballot is well formed, the token is used up
+        whatever happens next.
 
         :raises ConflictError: (``voting_closed``) outside the period; (``already_voted``) if the
             credential already voted, also when two casts race (one wins).
