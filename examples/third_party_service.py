@@ -64,6 +64,8 @@ async def main() -> None:
             return verified
 
         # -- 2 and 4. The HTTP endpoints: request objects, the wallet's answer, receipts. ----------
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"  # in production: https://shop.example
         results: dict[str, PresentationResult] = {}
 
         async def on_result(result: PresentationResult) -> dict[str, Any]:
@@ -82,8 +84,6 @@ async def main() -> None:
                                          claims=consent.claims_disclosed, purpose=PURPOSE, now=now)
             return web.json_response({"access_receipt": token})
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"  # in production: https://shop.example
         verifier = Verifier(did=did, signer=key, response_uri=f"{base}/oid4vp/response",
                             request_uri_base=f"{base}/oid4vp/request", store=InMemoryStateStore(),
                             verify=verify, name=NAME)

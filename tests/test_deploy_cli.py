@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from vcsdk._cli import main
+from vcsdk._cli.deploy_cmd import CONTRACTS, ethr_network, load_network_config
 from vcsdk.did import EthrNetwork, Resolver
+from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, DevNode, key_address
 from vcsdk.trust import TrustRegistry
@@ -53,6 +57,9 @@ async def test_deploy_writes_a_usable_network_config(
     assert blocks == sorted(blocks) and len({c["address"] for c in config["contracts"].values()}) == 3
 
     chain = anvil_chain
+    # Other commands read the file back.
+    assert load_network_config(out) == config
+    assert ethr_network(config).registry == config["contracts"]["EthereumDIDRegistry"]["address"]
     for entry in config["contracts"].values():
         assert await chain.w3.eth.get_code(entry["address"]) != b""
     # The DID registry from the config resolves a did:ethr on that chain.
@@ -111,3 +118,48 @@ def test_deploy_help_lists_its_options(capsys: pytest.CaptureFixture[str]) -> No
     help_text = capsys.readouterr().out
     for option in ("--rpc-url", "--key", "--chain-id", "--confirmations", "--out"):
         assert option in help_text
+
+
+def _config() -> dict[str, object]:
+    return {"chain_id": 1337, "rpc_url": "http://127.0.0.1:8545", "confirmations": 1, "deployer": "0x" + "1" * 40,
+            "contracts": {name: {"address": "0x" + str(i + 2) * 40, "block": i + 1, "tx": "0x" + "ab" * 32}
+                          for i, name in enumerate(CONTRACTS)}}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: c.pop("chain_id"), "chain_id"),
+        (lambda c: c.update(chain_id=True), "chain_id"),
+        (lambda c: c.update(rpc_url="ws://127.0.0.1"), "rpc_url"),
+        (lambda c: c.update(contracts=[]), "contracts"),
+        (lambda c: c["contracts"].pop("AccessReceiptRegistry"), "AccessReceiptRegistry"),
+        (lambda c: c["contracts"]["TrustedIssuerRegistry"].update(block="1"), "block"),
+    ],
+)
+def test_network_config_is_checked(tmp_path: Path, change: Any, message: str) -> None:
+    config = _config()
+    change(config)
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(InvalidInputError, match=message):
+        load_network_config(path)
+
+
+def test_network_config_that_is_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "network.json"
+    path.write_text("chain_id = 1337")
+    with pytest.raises(InvalidInputError):
+        load_network_config(path)
+    path.write_text("[]")
+    with pytest.raises(InvalidInputError):
+        load_network_config(path)
+
+
+def test_the_documented_config_has_the_written_shape() -> None:
+    """docs/configuration.md shows the file `vcsdk deploy` writes: same members, same contracts."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    example = json.loads(re.search(r"```json\n(.*?)```", doc, re.S)[1].replace('"0x…"', '"0x"'))  # type: ignore[index]
+    assert set(example) == set(_config())
+    assert list(example["contracts"]) == list(CONTRACTS)
+    assert all(set(entry) == {"address", "block", "tx"} for entry in example["contracts"].values())

@@ -15,7 +15,8 @@ The config is one JSON object (see docs/configuration.md)::
     }
 
 The deploying key becomes governance of the TrustedIssuerRegistry and owner (and first anchorer)
-of the AccessReceiptRegistry; the DID registry has no owner.
+of the AccessReceiptRegistry; the DID registry has no owner. Other commands read the file with
+:func:`load_network_config` and build the did:ethr network with :func:`ethr_network`.
 """
 
 from __future__ import annotations
@@ -49,6 +50,52 @@ def register(sub: Any) -> None:
     deploy.add_argument("--timeout", type=float, default=10.0, help="seconds any single RPC request may take")
     deploy.add_argument("--out", type=Path, required=True, help="where to write the network config JSON")
     deploy.set_defaults(handler=_run)
+
+
+def load_network_config(path: Path) -> dict[str, Any]:
+    """Read and check a network config written by ``vcsdk deploy``.
+
+    :param path: the JSON file.
+    :raises InvalidInputError: if it is not a network config (a member missing or of the wrong type).
+    :raises OSError: if the file cannot be read.
+    :return: the config as a dict.
+    """
+    from vcsdk._json import parse_json
+
+    config = parse_json(path.read_bytes(), what="network config")
+    if not isinstance(config, dict):
+        raise InvalidInputError("the network config must be a JSON object")
+    chain_id, rpc_url, contracts = config.get("chain_id"), config.get("rpc_url"), config.get("contracts")
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or chain_id <= 0:
+        raise InvalidInputError("network config: chain_id must be a positive integer")
+    if not isinstance(rpc_url, str) or not rpc_url.startswith(("http://", "https://")):
+        raise InvalidInputError("network config: rpc_url must be an http:// or https:// URL")
+    if not isinstance(contracts, dict):
+        raise InvalidInputError("network config: contracts must be an object")
+    for name in CONTRACTS:
+        entry = contracts.get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("address"), str):
+            raise InvalidInputError(f"network config: contracts.{name}.address is missing")
+        if isinstance(entry.get("block"), bool) or not isinstance(entry.get("block"), int):
+            raise InvalidInputError(f"network config: contracts.{name}.block must be an integer")
+    return config
+
+
+def ethr_network(config: dict[str, Any], *, finality_depth: int = 0) -> Any:
+    """The did:ethr network (a :class:`vcsdk.did.EthrNetwork`) of a network config.
+
+    :param config: a config from :func:`load_network_config`.
+    :param finality_depth: resolve this many blocks below the head.
+    :raises InvalidInputError: if the registry address is malformed.
+    """
+    from vcsdk.did import EthrNetwork
+
+    return EthrNetwork(
+        chain_id=config["chain_id"],
+        registry=config["contracts"]["EthereumDIDRegistry"]["address"],
+        rpc_urls=(config["rpc_url"],),
+        finality_depth=finality_depth,
+    )
 
 
 def _load_key(path: Path) -> Key:
