@@ -45,6 +45,8 @@ def pg_schema() -> Iterator[str]:
 
 
 _TABLES = "residents, enrolment_codes, devices, credentials, challenges, seen_jtis, refresh_tokens"
+# The city back office (migration 0002).
+_TABLES += ", protocol_state, offers, status_lists, issued_credentials"
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,17 +8,23 @@ Open one from a URL with :func:`open_store`.
 from __future__ import annotations
 
 from wallet_server.storage._models import (
+    CredentialState,
     Device,
     EnrolmentCode,
+    IssuedCredential,
+    Offer,
+    OfferState,
     Page,
     RefreshToken,
     Resident,
     ResidentStatus,
+    StatusListRecord,
     StoredCredential,
 )
 from wallet_server.storage._open import open_store
 from wallet_server.storage._postgres import PostgresStore
 from wallet_server.storage._protocol import (
+    BackOfficeStore,
     CredentialStore,
     DeviceStore,
     EnrolmentStore,
@@ -30,11 +36,16 @@ from wallet_server.storage._protocol import (
 from wallet_server.storage._sqlite import SqliteStore
 
 __all__ = [
+    "BackOfficeStore",
+    "CredentialState",
     "CredentialStore",
     "Device",
     "DeviceStore",
     "EnrolmentCode",
     "EnrolmentStore",
+    "IssuedCredential",
+    "Offer",
+    "OfferState",
     "Page",
     "PostgresStore",
     "RefreshToken",
@@ -44,6 +55,7 @@ __all__ = [
     "ResidentStatus",
     "ResidentStore",
     "SqliteStore",
+    "StatusListRecord",
     "Store",
     "StoredCredential",
     "open_store",

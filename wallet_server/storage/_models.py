@@ -7,12 +7,17 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 __all__ = [
+    "CredentialState",
     "Device",
     "EnrolmentCode",
+    "IssuedCredential",
+    "Offer",
+    "OfferState",
     "Page",
     "RefreshToken",
     "Resident",
     "ResidentStatus",
+    "StatusListRecord",
     "StoredCredential",
 ]
 
@@ -92,3 +97,65 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_after: tuple[datetime, str] | None
+
+
+OfferState = Literal["pending", "redeemed", "declined", "expired"]
+CredentialState = Literal["valid", "suspended", "revoked"]
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """A credential offer in a resident's inbox (``offer_uri`` is what the app opens).
+
+    The Transaction Code is never stored here: the city delivers it out of band.
+    """
+
+    id: str
+    resident_id: str
+    configuration_id: str
+    offer_uri: str
+    offer_json: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    state: OfferState
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCredential:
+    """Metadata of a credential the city issued: never its claims."""
+
+    id: str
+    offer_id: str
+    resident_id: str
+    configuration_id: str
+    vct: str
+    status_list_id: int
+    status_index: int
+    issued_at: datetime
+    expires_at: datetime | None
+    state: CredentialState
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListRecord:
+    """One status list as stored: the issuer state (``StatusListIssuer.to_json``), the last
+    published token and the last digest anchored on chain (hex)."""
+
+    id: int
+    uri: str
+    state: dict[str, object]
+    size: int
+    allocated: int
+    version: int
+    created_at: datetime
+    token: str | None = None
+    published_at: datetime | None = None
+    published_version: int | None = None
+    anchored_digest: str | None = None
+    anchored_version: int | None = None
+
+    def __repr__(self) -> str:
+        return f"StatusListRecord(id={self.id}, uri={self.uri!r}, version={self.version}, allocated={self.allocated})"

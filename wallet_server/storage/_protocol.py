@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
+from wallet_server.storage._models import (
+    CredentialState,
+    Device,
+    EnrolmentCode,
+    IssuedCredential,
+    Offer,
+    OfferState,
+    Page,
+    RefreshToken,
+    Resident,
+    StatusListRecord,
+    StoredCredential,
+)
 
 __all__ = [
+    "BackOfficeStore",
     "CredentialStore",
     "DeviceStore",
     "EnrolmentStore",
@@ -18,6 +32,7 @@ __all__ = [
 ]
 
 Cursor = tuple[datetime, str]
+R = TypeVar("R")
 
 
 class ResidentStore(Protocol):
@@ -153,8 +168,113 @@ class RefreshTokenStore(Protocol):
         ...
 
 
+class BackOfficeStore(Protocol):
+    """The city's back office: OpenID4VCI protocol state, the offer inbox, status lists, issued credentials.
+
+    Protocol state keys are SHA-256 digests and values sealed by the caller; the store never sees
+    either in clear. Status lists change only under their row lock (two instances are safe).
+    """
+
+    async def put_state(
+        self, namespace: str, key_hash: str, *, wrap_key_id: str, sealed: bytes, expires_at: datetime
+    ) -> None:
+        """:raises ConflictError: if the key exists."""
+        ...
+
+    async def get_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
+        """``(wrap_key_id, sealed)`` of a live entry, else ``None``."""
+        ...
+
+    async def take_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
+        """Delete and return a live entry, atomically; ``None`` if absent or expired."""
+        ...
+
+    async def incr_state(self, namespace: str, key_hash: str, *, expires_at: datetime, now: datetime) -> int:
+        """Add one to a counter (restarted after it expired) and return the new value, atomically."""
+        ...
+
+    async def add_offer(self, offer: Offer) -> None:
+        """Put an offer in its resident's inbox. :raises ConflictError: if the id exists."""
+        ...
+
+    async def get_offer(self, offer_id: str) -> Offer:
+        """:raises NotFoundError: if there is no such offer."""
+        ...
+
+    async def list_offers(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[Offer]:
+        """The resident's offers oldest first, ``limit`` at most, after the key ``after``."""
+        ...
+
+    async def set_offer_state(
+        self, offer_id: str, state: OfferState, *, now: datetime, expected: OfferState = "pending"
+    ) -> bool:
+        """Move an offer from ``expected`` to ``state``; ``False`` if it was not in ``expected``."""
+        ...
+
+    async def create_status_list(self, record: StatusListRecord) -> None:
+        """:raises ConflictError: if a list with this id or URI exists."""
+        ...
+
+    async def get_status_list(self, list_id: int) -> StatusListRecord:
+        """:raises NotFoundError: if there is no such list."""
+        ...
+
+    async def list_status_lists(self) -> tuple[StatusListRecord, ...]:
+        """Every status list, by id."""
+        ...
+
+    async def published_status_list(self, list_id: int) -> tuple[str, datetime] | None:
+        """The last published token of a list and its publication time, if any."""
+        ...
+
+    async def update_status_list(
+        self, list_id: int, mutate: Callable[[StatusListRecord], tuple[StatusListRecord, R]]
+    ) -> R:
+        """Change one list under its row lock. :raises NotFoundError: if there is no such list."""
+        ...
+
+    async def add_issued_credential(self, credential: IssuedCredential) -> None:
+        """Record an issued credential's metadata."""
+        ...
+
+    async def get_issued_credential(self, credential_id: str) -> IssuedCredential:
+        """:raises NotFoundError: if unknown."""
+        ...
+
+    async def issued_credentials_of_offer(self, offer_id: str) -> tuple[IssuedCredential, ...]:
+        """Every credential issued from one offer (a batch shares its offer)."""
+        ...
+
+    async def list_issued_credentials(
+        self, *, limit: int, after: Cursor | None = None, resident_id: str | None = None
+    ) -> Page[IssuedCredential]:
+        """Issued credentials oldest first (of one resident if given), after the key ``after``."""
+        ...
+
+    async def set_credentials_state(
+        self,
+        credential_ids: Sequence[str],
+        state: CredentialState,
+        *,
+        now: datetime,
+        mutate: Callable[[StatusListRecord, list[int]], StatusListRecord],
+    ) -> tuple[IssuedCredential, ...]:
+        """Change credentials' state and their status-list entries in one transaction.
+
+        :raises NotFoundError: if a credential is unknown.
+        """
+        ...
+
+
 class Store(
-    ResidentStore, EnrolmentStore, DeviceStore, CredentialStore, ReplayCache, RefreshTokenStore, Protocol
+    ResidentStore,
+    EnrolmentStore,
+    DeviceStore,
+    CredentialStore,
+    ReplayCache,
+    RefreshTokenStore,
+    BackOfficeStore,
+    Protocol,
 ):
     """Everything ``wallet_server`` keeps; ``SqliteStore`` and ``PostgresStore`` implement it."""
 

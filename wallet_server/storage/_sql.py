@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any, Protocol
 
 from vcsdk.errors import NotFoundError
+from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
 from wallet_server.storage._protocol import Cursor
 
@@ -91,7 +92,7 @@ _CREDENTIAL_COLS = "id, resident_id, format, created_at, ciphertext"
 _REFRESH_COLS = "token_hash, family_id, resident_id, device_id, created_at, expires_at, used_at, revoked_at"
 
 
-class SqlStore:
+class SqlStore(BackOfficeQueries):
     """The shared implementation of :class:`~wallet_server.storage.Store` over a :class:`Conn`.
 
     Drivers provide ``_conn()`` (one statement) and ``_tx()`` (a transaction) and translate their
@@ -344,6 +345,7 @@ class SqlStore:
             n += await conn.execute("DELETE FROM seen_jtis WHERE expires_at <= ?", ts)
             n += await conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", ts)
             n += await conn.execute("DELETE FROM enrolment_codes WHERE expires_at <= ?", ts)
+            n += await conn.execute("DELETE FROM protocol_state WHERE expires_at <= ?", ts)
         return n
 
     # -- refresh tokens ----------------------------------------------------------------------

@@ -1,0 +1,404 @@
+"""The city back office's queries: OpenID4VCI protocol state, offers, status lists, issued credentials.
+
+A mixin of :class:`~wallet_server.storage._sql.SqlStore`, so both drivers run the same SQL. Status
+list rows are changed only inside a transaction that holds the row (``FOR UPDATE`` on PostgreSQL,
+``BEGIN IMMEDIATE`` on SQLite), so two server instances never hand out the same index or lose an
+update.
+"""
+# ruff: noqa: S608 -- the only interpolated text is the constant column lists below; values are bound.
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from vcsdk.errors import ConflictError, NotFoundError
+from wallet_server.storage._models import (
+    CredentialState,
+    IssuedCredential,
+    Offer,
+    OfferState,
+    Page,
+    StatusListRecord,
+)
+
+__all__ = ["BackOfficeQueries", "StatusListMutation"]
+
+Row = Sequence[Any]
+R = TypeVar("R")
+#: Changes a status list inside the row lock: gets the stored record, returns the new one and a result.
+StatusListMutation = Callable[[StatusListRecord], tuple[StatusListRecord, R]]
+
+
+class _Conn(Protocol):
+    async def execute(self, sql: str, *args: Any) -> int: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
+
+
+def _to_ts(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def _dt(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _at(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+_OFFER_COLS = (
+    "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, updated_at"
+)
+_ISSUED_COLS = (
+    "id, offer_id, resident_id, configuration_id, vct, status_list_id, status_index, issued_at, expires_at, "
+    "state, updated_at"
+)
+_LIST_COLS = (
+    "id, uri, state, size, allocated, version, created_at, token, published_at, published_version, "
+    "anchored_digest, anchored_version"
+)
+
+
+def _offer(row: Row) -> Offer:
+    return Offer(row[0], row[1], row[2], row[3], row[4], row[5], _at(row[6]), _at(row[7]), row[8], _at(row[9]))
+
+
+def _issued(row: Row) -> IssuedCredential:
+    return IssuedCredential(
+        row[0], row[1], row[2], row[3], row[4], int(row[5]), int(row[6]), _at(row[7]), _dt(row[8]), row[9], _at(row[10])
+    )
+
+
+def _status_list(row: Row) -> StatusListRecord:
+    return StatusListRecord(
+        id=int(row[0]),
+        uri=row[1],
+        state=json.loads(row[2]),
+        size=int(row[3]),
+        allocated=int(row[4]),
+        version=int(row[5]),
+        created_at=_at(row[6]),
+        token=row[7],
+        published_at=_dt(row[8]),
+        published_version=None if row[9] is None else int(row[9]),
+        anchored_digest=row[10],
+        anchored_version=None if row[11] is None else int(row[11]),
+    )
+
+
+class BackOfficeQueries:
+    """Queries of :class:`~wallet_server.storage.BackOfficeStore`; the driver supplies the connection."""
+
+    dialect: str
+
+    def _conn(self) -> AbstractAsyncContextManager[_Conn]:
+        raise NotImplementedError
+
+    def _tx(self) -> AbstractAsyncContextManager[_Conn]:
+        raise NotImplementedError
+
+    @property
+    def _for_update(self) -> str:
+        # SQLite's BEGIN IMMEDIATE already holds the database's write lock for the transaction.
+        return " FOR UPDATE" if self.dialect == "postgres" else ""
+
+    async def _rows(self, sql: str, *args: Any) -> list[Row]:
+        async with self._conn() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def _run(self, sql: str, *args: Any) -> int:
+        async with self._conn() as conn:
+            return await conn.execute(sql, *args)
+
+    # -- OpenID4VCI protocol state -----------------------------------------------------------
+
+    async def put_state(
+        self, namespace: str, key_hash: str, *, wrap_key_id: str, sealed: bytes, expires_at: datetime
+    ) -> None:
+        """:raises ConflictError: if the key exists."""
+        await self._run(
+            "INSERT INTO protocol_state (namespace, key_hash, wrap_key_id, sealed, counter, expires_at) "
+            "VALUES (?, ?, ?, ?, 0, ?)",
+            namespace,
+            key_hash,
+            wrap_key_id,
+            sealed,
+            _to_ts(expires_at),
+        )
+
+    async def get_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
+        rows = await self._rows(
+            "SELECT wrap_key_id, sealed FROM protocol_state WHERE namespace = ? AND key_hash = ? AND expires_at > ?",
+            namespace,
+            key_hash,
+            _to_ts(now),
+        )
+        return (rows[0][0], bytes(rows[0][1])) if rows else None
+
+    async def take_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
+        # One DELETE … RETURNING: of two racing requests exactly one gets the row.
+        rows = await self._rows(
+            "DELETE FROM protocol_state WHERE namespace = ? AND key_hash = ? RETURNING wrap_key_id, sealed, expires_at",
+            namespace,
+            key_hash,
+        )
+        if not rows or int(rows[0][2]) <= _to_ts(now):
+            return None
+        return rows[0][0], bytes(rows[0][1])
+
+    async def incr_state(self, namespace: str, key_hash: str, *, expires_at: datetime, now: datetime) -> int:
+        async with self._tx() as conn:
+            await conn.execute(
+                "DELETE FROM protocol_state WHERE namespace = ? AND key_hash = ? AND expires_at <= ?",
+                namespace,
+                key_hash,
+                _to_ts(now),
+            )
+            rows = await conn.fetch(
+                "INSERT INTO protocol_state (namespace, key_hash, wrap_key_id, sealed, counter, expires_at) "
+                "VALUES (?, ?, '', ?, 1, ?) ON CONFLICT (namespace, key_hash) "
+                "DO UPDATE SET counter = protocol_state.counter + 1 RETURNING counter",
+                namespace,
+                key_hash,
+                b"",
+                _to_ts(expires_at),
+            )
+        return int(rows[0][0])
+
+    async def purge_state(self, *, now: datetime) -> int:
+        """Drop expired protocol state; returns how many rows went."""
+        return await self._run("DELETE FROM protocol_state WHERE expires_at <= ?", _to_ts(now))
+
+    # -- offers ------------------------------------------------------------------------------
+
+    async def add_offer(self, offer: Offer) -> None:
+        await self._run(
+            f"INSERT INTO offers ({_OFFER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            offer.id,
+            offer.resident_id,
+            offer.configuration_id,
+            offer.offer_uri,
+            offer.offer_json,
+            offer.created_by,
+            _to_ts(offer.created_at),
+            _to_ts(offer.expires_at),
+            offer.state,
+            _to_ts(offer.updated_at),
+        )
+
+    async def get_offer(self, offer_id: str) -> Offer:
+        rows = await self._rows(f"SELECT {_OFFER_COLS} FROM offers WHERE id = ?", offer_id)
+        if not rows:
+            raise NotFoundError("no such offer")
+        return _offer(rows[0])
+
+    async def list_offers(
+        self, resident_id: str, *, limit: int, after: tuple[datetime, str] | None = None
+    ) -> Page[Offer]:
+        if after is None:
+            rows = await self._rows(
+                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? ORDER BY created_at, id LIMIT ?",
+                resident_id,
+                limit + 1,
+            )
+        else:
+            rows = await self._rows(
+                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? "
+                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
+                resident_id,
+                _to_ts(after[0]),
+                _to_ts(after[0]),
+                after[1],
+                limit + 1,
+            )
+        items = [_offer(r) for r in rows]
+        if len(items) > limit:
+            items = items[:limit]
+            return Page(tuple(items), (items[-1].created_at, items[-1].id))
+        return Page(tuple(items), None)
+
+    async def set_offer_state(
+        self, offer_id: str, state: OfferState, *, now: datetime, expected: OfferState = "pending"
+    ) -> bool:
+        """Move an offer from ``expected`` to ``state``; ``False`` if it was not in ``expected``."""
+        changed = await self._run(
+            "UPDATE offers SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            state,
+            _to_ts(now),
+            offer_id,
+            expected,
+        )
+        return changed == 1
+
+    # -- status lists ------------------------------------------------------------------------
+
+    async def create_status_list(self, record: StatusListRecord) -> None:
+        """:raises ConflictError: if a list with this id or URI exists (another instance made it)."""
+        await self._run(
+            f"INSERT INTO status_lists ({_LIST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            *self._list_values(record),
+        )
+
+    @staticmethod
+    def _list_values(record: StatusListRecord) -> tuple[Any, ...]:
+        return (
+            record.id,
+            record.uri,
+            json.dumps(record.state, separators=(",", ":")),
+            record.size,
+            record.allocated,
+            record.version,
+            _to_ts(record.created_at),
+            record.token,
+            None if record.published_at is None else _to_ts(record.published_at),
+            record.published_version,
+            record.anchored_digest,
+            record.anchored_version,
+        )
+
+    async def get_status_list(self, list_id: int) -> StatusListRecord:
+        rows = await self._rows(f"SELECT {_LIST_COLS} FROM status_lists WHERE id = ?", list_id)
+        if not rows:
+            raise NotFoundError("no such status list")
+        return _status_list(rows[0])
+
+    async def list_status_lists(self) -> tuple[StatusListRecord, ...]:
+        rows = await self._rows(f"SELECT {_LIST_COLS} FROM status_lists ORDER BY id")
+        return tuple(_status_list(r) for r in rows)
+
+    async def published_status_list(self, list_id: int) -> tuple[str, datetime] | None:
+        """The last published token of a list and when it was published, if any."""
+        rows = await self._rows(
+            "SELECT token, published_at FROM status_lists WHERE id = ? AND token IS NOT NULL", list_id
+        )
+        return (rows[0][0], _at(rows[0][1])) if rows else None
+
+    async def update_status_list(self, list_id: int, mutate: StatusListMutation[R]) -> R:
+        """Change one list under its row lock.
+
+        :raises NotFoundError: if there is no such list.
+        :return: what ``mutate`` returned next to the new record.
+        """
+        async with self._tx() as conn:
+            rows = await conn.fetch(f"SELECT {_LIST_COLS} FROM status_lists WHERE id = ?{self._for_update}", list_id)
+            if not rows:
+                raise NotFoundError("no such status list")
+            record, result = mutate(_status_list(rows[0]))
+            await self._write_list(conn, record)
+        return result
+
+    async def _write_list(self, conn: _Conn, record: StatusListRecord) -> None:
+        values = self._list_values(record)
+        await conn.execute(
+            "UPDATE status_lists SET uri = ?, state = ?, size = ?, allocated = ?, version = ?, created_at = ?, "
+            "token = ?, published_at = ?, published_version = ?, anchored_digest = ?, anchored_version = ? "
+            "WHERE id = ?",
+            *values[1:],
+            values[0],
+        )
+
+    # -- issued credentials ------------------------------------------------------------------
+
+    async def add_issued_credential(self, credential: IssuedCredential) -> None:
+        await self._run(
+            f"INSERT INTO issued_credentials ({_ISSUED_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            credential.id,
+            credential.offer_id,
+            credential.resident_id,
+            credential.configuration_id,
+            credential.vct,
+            credential.status_list_id,
+            credential.status_index,
+            _to_ts(credential.issued_at),
+            None if credential.expires_at is None else _to_ts(credential.expires_at),
+            credential.state,
+            _to_ts(credential.updated_at),
+        )
+
+    async def get_issued_credential(self, credential_id: str) -> IssuedCredential:
+        rows = await self._rows(f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE id = ?", credential_id)
+        if not rows:
+            raise NotFoundError("no such issued credential")
+        return _issued(rows[0])
+
+    async def issued_credentials_of_offer(self, offer_id: str) -> tuple[IssuedCredential, ...]:
+        rows = await self._rows(
+            f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE offer_id = ? ORDER BY issued_at, id", offer_id
+        )
+        return tuple(_issued(r) for r in rows)
+
+    async def list_issued_credentials(
+        self, *, limit: int, after: tuple[datetime, str] | None = None, resident_id: str | None = None
+    ) -> Page[IssuedCredential]:
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        if resident_id is not None:
+            where.append("resident_id = ?")
+            args.append(resident_id)
+        if after is not None:
+            where.append("(issued_at > ? OR (issued_at = ? AND id > ?))")
+            args += [_to_ts(after[0]), _to_ts(after[0]), after[1]]
+        rows = await self._rows(
+            f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE {' AND '.join(where)} "
+            "ORDER BY issued_at, id LIMIT ?",
+            *args,
+            limit + 1,
+        )
+        items = [_issued(r) for r in rows]
+        if len(items) > limit:
+            items = items[:limit]
+            return Page(tuple(items), (items[-1].issued_at, items[-1].id))
+        return Page(tuple(items), None)
+
+    async def set_credentials_state(
+        self,
+        credential_ids: Sequence[str],
+        state: CredentialState,
+        *,
+        now: datetime,
+        mutate: Callable[[StatusListRecord, list[int]], StatusListRecord],
+    ) -> tuple[IssuedCredential, ...]:
+        """Change the state of credentials and their status-list entries in one transaction.
+
+        :param mutate: applies the change to one list's record for the given indices (under its lock).
+        :raises NotFoundError: if a credential is unknown.
+        :return: the credentials as they are now.
+        """
+        if not credential_ids:
+            return ()
+        async with self._tx() as conn:
+            found: list[IssuedCredential] = []
+            for credential_id in credential_ids:
+                rows = await conn.fetch(f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE id = ?", credential_id)
+                if not rows:
+                    raise NotFoundError("no such issued credential")
+                found.append(_issued(rows[0]))
+            by_list: dict[int, list[int]] = {}
+            for credential in found:
+                by_list.setdefault(credential.status_list_id, []).append(credential.status_index)
+            for list_id in sorted(by_list):  # a fixed lock order: no deadlock between instances
+                rows = await conn.fetch(
+                    f"SELECT {_LIST_COLS} FROM status_lists WHERE id = ?{self._for_update}", list_id
+                )
+                if not rows:
+                    raise ConflictError("a credential's status list is missing")
+                await self._write_list(conn, mutate(_status_list(rows[0]), by_list[list_id]))
+            for credential in found:
+                await conn.execute(
+                    "UPDATE issued_credentials SET state = ?, updated_at = ? WHERE id = ?",
+                    state,
+                    _to_ts(now),
+                    credential.id,
+                )
+        return tuple(
+            IssuedCredential(
+                c.id, c.offer_id, c.resident_id, c.configuration_id, c.vct, c.status_list_id, c.status_index,
+                c.issued_at, c.expires_at, state, now,
+            )
+            for c in found
+        )
