@@ -15,7 +15,7 @@ import time
 import zlib
 from datetime import UTC, datetime, timedelta
 
-from vcsdk.credentials._status_list import Bitstring, StatusListIssuer, parse_status_claim
+from vcsdk.credentials.status_list import Bitstring, StatusListIssuer, parse_status_claim
 from vcsdk.keys import Key
 from vcsdk.status import StaticStatusListSource, StatusListChecker
 

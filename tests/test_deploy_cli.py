@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._net import free_port
 from vcsdk._cli import main
 from vcsdk._cli.deploy_cmd import CONTRACTS, ethr_network, load_network_config
 from vcsdk.did import EthrNetwork, Resolver
@@ -89,9 +89,7 @@ def test_deploy_refuses_the_wrong_chain_id(anvil_node: DevNode, tmp_path: Path,
 
 
 def test_deploy_to_an_unreachable_node_is_a_json_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with socket.socket() as s:  # a loopback port nobody listens on once this block ends
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # a loopback port nobody listens on
     out = tmp_path / "network.json"
     error = _error(capsys, ["deploy", "--rpc-url", f"http://127.0.0.1:{port}", "--key",
                             str(_key_file(tmp_path, Key.generate("secp256k1"))), "--timeout", "2", "--out", str(out)])

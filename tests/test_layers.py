@@ -19,6 +19,7 @@ PURE_MODULES = [
     "vcsdk.keys",
     "vcsdk.credentials",
     "vcsdk.credentials.sd_jwt",
+    "vcsdk.credentials.status_list",
     "vcsdk.did",
     "vcsdk.receipts",
     "vcsdk.oid4vc",

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from tests._net import free_port
 from vcsdk._cli import main
 from vcsdk.did import did_key_for
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, DevNode, key_address
-from vcsdk.registry._devnode import free_loopback_port
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, Any]:
@@ -58,7 +58,7 @@ def test_resolve_errors_are_json_with_codes(
 
 
 def test_resolve_rpc_down(capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"http://127.0.0.1:{free_loopback_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     code, _, err = run(
         capsys, "resolve", "did:ethr:0x539:0x" + "12" * 20, "--rpc-url", url, "--registry", "0x" + "34" * 20
     )

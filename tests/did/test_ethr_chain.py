@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests._net import free_port
 from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
 from vcsdk.did._erc1056 import bytes32, change_owner_digest
 from vcsdk.errors import (
@@ -28,7 +29,6 @@ from vcsdk.errors import (
 )
 from vcsdk.keys import Key, sign_jws, verify_jws
 from vcsdk.registry import Chain, DevNode, key_address, sign_hash
-from vcsdk.registry._devnode import free_loopback_port
 
 ETH = 10**18
 
@@ -340,7 +340,7 @@ async def test_wrong_registry_address(setup: Setup) -> None:
 
 
 async def test_rpc_down_is_chain_unavailable() -> None:
-    port = free_loopback_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     network = EthrNetwork(chain_id=1337, registry="0x" + "12" * 20, rpc_urls=(f"http://127.0.0.1:{port}",))
     async with Resolver([network]) as resolver:
         with pytest.raises(ChainUnavailableError) as info:
@@ -350,7 +350,7 @@ async def test_rpc_down_is_chain_unavailable() -> None:
 
 @pytest.mark.integration
 async def test_wrong_chain_id_and_failover(anvil_node: DevNode) -> None:
-    dead = f"http://127.0.0.1:{free_loopback_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     wrong = EthrNetwork(chain_id=anvil_node.chain_id + 1, registry="0x" + "12" * 20, rpc_urls=(anvil_node.url,))
     async with Resolver([wrong]) as resolver:
         with pytest.raises(ChainIdMismatchError) as info:

@@ -31,7 +31,7 @@ def test_public_api_is_small_and_sorted() -> None:
 
 
 def test_resolver_is_an_issuer_key_resolver() -> None:
-    from vcsdk.credentials._ports import IssuerKeyResolver
+    from vcsdk.credentials import IssuerKeyResolver
 
     resolver: IssuerKeyResolver = vcsdk.did.Resolver([])
     assert callable(resolver.resolve_key)

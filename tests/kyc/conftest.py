@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 
+from tests._net import free_port
 from vcsdk.kyc import LocalResidentRegistry, RegistryClientConfig, ResidentRegistryClient
 
 #: Fast but real: every call is bounded by these timeouts; backoff waits are zero.
@@ -27,7 +26,4 @@ async def client(registry):
 @pytest.fixture
 def closed_port_url():
     """A loopback URL on which nothing listens (the port was bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/resident-registry"
+    return f"http://127.0.0.1:{free_port()}/resident-registry"

@@ -3,13 +3,13 @@ flow, and a service's request_uri/response_uri routes with a wallet answering th
 
 from __future__ import annotations
 
-import socket
 from urllib.parse import parse_qsl
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from tests._net import free_port
 from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present, verify_presentation
 from vcsdk.errors import ProtocolError
 from vcsdk.keys import Key
@@ -40,15 +40,9 @@ from vcsdk.oid4vc import (
 from .conftest import CITY_DID, DISCLOSABLE, NOW, RESIDENT_CLAIMS, SERVICE_DID, VCT, CountingRandomness
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def city(aiohttp_server, city_key):
-    port = _free_port()
+    port = free_port()
     issuer = CredentialIssuer(
         credential_issuer=f"http://127.0.0.1:{port}/issuer",
         configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
@@ -103,7 +97,7 @@ async def test_credential_endpoint_without_token_is_401(city):
 
 
 async def test_service_routes_with_a_wallet(aiohttp_server, city_key, service_key, device_key):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     resolver = StaticKeyResolver({CITY_DID: city_key})
     results = []

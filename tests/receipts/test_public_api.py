@@ -22,6 +22,7 @@ CORE = [
     "Pseudonym",
     "access_statistics",
     "batch_id_for",
+    "hex32",
     "issue_access_receipt",
     "peek_access_receipt",
     "presentation_hash",

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
 
+from tests._net import free_port, serve
 from vcsdk.errors import (
     ChainIdMismatchError,
     ChainUnavailableError,
@@ -21,12 +21,6 @@ from vcsdk.registry import Chain, DevNode
 # Safety net only: a hang fails the test instead of blocking the run. The chain's own timeout is
 # far shorter; these tests check the error class, never how long it took.
 _GUARD_S = 30
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # closed again when the block ends: nothing listens
 
 
 @pytest.fixture
@@ -48,17 +42,8 @@ async def silent_port() -> AsyncIterator[int]:
         await server.wait_closed()
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    return runner, f"http://127.0.0.1:{port}"
-
-
 async def test_closed_port_is_chain_unavailable() -> None:
-    url = f"http://127.0.0.1:{_closed_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     async with asyncio.timeout(_GUARD_S):
         with pytest.raises(ChainUnavailableError) as info:
             await Chain.connect(url, timeout=2.0)
@@ -68,7 +53,7 @@ async def test_closed_port_is_chain_unavailable() -> None:
 
 
 async def test_error_messages_leave_out_url_secrets() -> None:
-    url = f"http://user:pw@127.0.0.1:{_closed_port()}/v3/secret-api-key?token=also-secret"
+    url = f"http://user:pw@127.0.0.1:{free_port()}/v3/secret-api-key?token=also-secret"
     with pytest.raises(ChainUnavailableError) as info:
         await Chain.connect(url, timeout=2.0)
     shown = info.value.message + repr(info.value.details)
@@ -89,12 +74,9 @@ async def test_http_error_status_is_chain_unavailable() -> None:
 
     app = web.Application()
     app.router.add_post("/", broken)
-    runner, url = await _serve(app)
-    try:
+    async with serve(app) as url:
         with pytest.raises(ChainUnavailableError):
             await Chain.connect(url, timeout=5.0)
-    finally:
-        await runner.cleanup()
 
 
 async def test_json_rpc_error_is_a_registry_error() -> None:
@@ -109,8 +91,7 @@ async def test_json_rpc_error_is_a_registry_error() -> None:
 
     app = web.Application()
     app.router.add_post("/", rpc)
-    runner, url = await _serve(app)
-    try:
+    async with serve(app) as url:
         with pytest.raises(ChainUnavailableError):
             await Chain.connect(url, timeout=5.0)  # no credentials: HTTP 401
         headers = {"Authorization": "Bearer city-node-token"}
@@ -119,8 +100,6 @@ async def test_json_rpc_error_is_a_registry_error() -> None:
                 await chain.block_number()
             assert info.value.code == "rpc_error"
             assert "node is syncing" in info.value.message
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.integration

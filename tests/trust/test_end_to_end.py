@@ -10,10 +10,20 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from aiohttp import web
 
-from vcsdk.credentials import issue_sd_jwt_vc, present, verify_presentation
-from vcsdk.credentials._status_list import BitstringStatusListIssuer, StatusListIssuer, parse_status_claim
-from vcsdk.credentials._types import VctRegistry, disclosable_paths, resident_identity_claims
-from vcsdk.credentials._w3c import build_credential, issue_vc_jwt, verify_vc
+from vcsdk.credentials import (
+    BitstringStatusListIssuer,
+    StatusListIssuer,
+    VctRegistry,
+    build_credential,
+    disclosable_paths,
+    issue_sd_jwt_vc,
+    issue_vc_jwt,
+    present,
+    resident_identity_claims,
+    verify_presentation,
+    verify_vc,
+)
+from vcsdk.credentials.status_list import parse_status_claim
 from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
 from vcsdk.errors import (
     CredentialRevokedError,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,9 @@ def test_issuer_cli_round_trip(anvil_node: DevNode, tmp_path: Path, capsys: pyte
     listed = _run(capsys, "issuer", "list", *chain, *reg)
     assert listed[0]["issuer"] == DID and listed[0]["state"] == "accredited"  # type: ignore[index]
     assert _run(capsys, "issuer", "suspend", DID, VCT, *chain, *reg, "--key", str(key))["state"] == "suspended"  # type: ignore[index]
-    assert main(["issuer", "check", DID, VCT, *chain, *reg]) == 1
+    # Other tests move the shared node's clock ahead of the wall clock: check well after the suspension.
+    later = str(int(time.time()) + 10 * 365 * 86400)
+    assert main(["issuer", "check", DID, VCT, *chain, *reg, "--at", later]) == 1
     assert json.loads(capsys.readouterr().err)["error"]["code"] == "issuer_not_accredited"
     _run(capsys, "issuer", "unsuspend", DID, VCT, *chain, *reg, "--key", str(key))
     assert _run(capsys, "issuer", "revoke", DID, VCT, *chain, *reg, "--key", str(key))["state"] == "revoked"  # type: ignore[index]

@@ -14,7 +14,7 @@ from typing import Any
 
 from vcsdk._cli import print_json
 from vcsdk._json import parse_json_object
-from vcsdk.credentials._status_list import (
+from vcsdk.credentials.status_list import (
     STATUS_INVALID,
     STATUS_SUSPENDED,
     BitstringStatusListIssuer,
@@ -162,7 +162,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _token_summary(token: bytes, indices: list[int]) -> dict[str, Any]:
-    from vcsdk.credentials._status_list import Bitstring
+    from vcsdk.credentials.status_list import Bitstring
 
     peeked = peek_status_list_token(token)
     claims = peeked["claims"]

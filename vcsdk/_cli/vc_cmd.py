@@ -15,15 +15,15 @@ from typing import Any
 
 from vcsdk._cli import print_json
 from vcsdk._json import parse_json, parse_json_object
-from vcsdk.credentials._ports import IssuerKeyResolver
-from vcsdk.credentials._w3c import (
+from vcsdk.credentials import (
+    IssuerKeyResolver,
     build_credential,
     issue_vc_jwt,
     peek_vc_jwt,
-    status_entries,
     validate_credential,
     verify_vc,
 )
+from vcsdk.credentials.status_list import status_entries
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 

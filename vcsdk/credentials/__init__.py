@@ -6,7 +6,7 @@ Recipes here run every check (``issue_sd_jwt_vc``, ``present``, ``verify_present
 
 from __future__ import annotations
 
-from vcsdk.credentials import sd_jwt
+from vcsdk.credentials import sd_jwt, status_list
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt import (
@@ -44,6 +44,7 @@ from vcsdk.credentials._types import (
     VOTING_ELIGIBILITY_CREDENTIAL,
     VctRegistry,
     age_equal_or_over,
+    age_on,
     credential_schema,
     disclosable_paths,
     resident_identity_claims,
@@ -84,6 +85,7 @@ __all__ = [
     "VerifiedPresentation",
     "VerifiedStatusList",
     "age_equal_or_over",
+    "age_on",
     "bitstring_status_entry",
     "build_credential",
     "credential_schema",
@@ -101,6 +103,7 @@ __all__ = [
     "resident_identity_claims",
     "sd_jwt",
     "status_claim",
+    "status_list",
     "status_list_digest",
     "validate_claims",
     "validate_credential",

@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from vcsdk._json import parse_json
-from vcsdk.credentials._ports import IssuerKeyResolver
+from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import (
     AudienceMismatchError,
     ClaimsError,

@@ -23,6 +23,7 @@ from vcsdk.receipts._merkle import (
     InclusionProofJson,
     MerkleTree,
     batch_id_for,
+    hex32,
     receipt_leaf,
     verify_inclusion,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "Pseudonym",
     "access_statistics",
     "batch_id_for",
+    "hex32",
     "issue_access_receipt",
     "peek_access_receipt",
     "presentation_hash",

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from vcsdk._time import aware, from_numeric_date, to_numeric_date
-from vcsdk.credentials._ports import IssuerKeyResolver
+from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import (
     ClaimsError,
     ClaimsNotConsentedError,

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
-from vcsdk.credentials._ports import IssuerKeyResolver
-from vcsdk.credentials._status_list import (
+from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.credentials.status_list import (
+    BITSTRING_STATUS_LIST_ENTRY,
     DEFAULT_MAX_INFLATED_BYTES,
     VerifiedStatusList,
     parse_bitstring_entry,
@@ -24,7 +25,6 @@ from vcsdk.credentials._status_list import (
     verify_status_list_credential,
     verify_status_list_token,
 )
-from vcsdk.credentials._w3c import BITSTRING_STATUS_LIST_ENTRY
 from vcsdk.errors import (
     ClaimsError,
     CredentialStatusError,

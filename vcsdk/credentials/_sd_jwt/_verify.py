@@ -49,7 +49,7 @@ from vcsdk.errors import (
     VcsdkError,
     VerificationError,
 )
-from vcsdk.keys import Key
+from vcsdk.keys import HEADER_KEY_PARAMS, Key
 
 __all__ = [
     "UnverifiedSdJwtVc",
@@ -60,10 +60,6 @@ __all__ = [
     "verify_presentation_with_key",
     "verify_sd_jwt",
 ]
-
-#: Header parameters through which a token could choose its own verification key (never used).
-_HEADER_KEY_PARAMS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"})
-
 
 @dataclass(frozen=True, slots=True)
 class VerifiedPresentation:
@@ -131,7 +127,7 @@ def _check_header(header: Mapping[str, Any], policy: VerificationPolicy, typs: t
     if "crit" in header:
         # RFC 7515 §4.1.11: a critical extension we do not understand must be refused.
         raise MalformedTokenError(f"{what} lists critical header extensions this verifier does not understand")
-    if not _HEADER_KEY_PARAMS.isdisjoint(header):
+    if not HEADER_KEY_PARAMS.isdisjoint(header):
         raise UntrustedKeyError(
             f"{what} header carries its own key material; vcsdk verifies only with the issuer's "
             "resolved key or the credential's cnf key"
@@ -175,7 +171,7 @@ def _cnf_key(cnf: object) -> Key:
     jwk = cnf.get("jwk") if type(cnf) is dict else None
     if type(jwk) is not dict:
         raise ClaimsError("cnf must be an object with a jwk member (SD-JWT VC holder binding)")
-    if not _HEADER_KEY_PARAMS.isdisjoint(jwk) or "d" in jwk:
+    if not HEADER_KEY_PARAMS.isdisjoint(jwk) or "d" in jwk:
         raise ClaimsError("cnf.jwk must be a bare public key")
     x, y = jwk.get("x"), jwk.get("y")
     if (

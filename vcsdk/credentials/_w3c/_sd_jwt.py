@@ -32,8 +32,7 @@ from vcsdk.errors import (
     TokenTypeError,
     UntrustedKeyError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer
-from vcsdk.keys._jws import HEADER_KEY_PARAMS
+from vcsdk.keys import DEFAULT_POLICY, HEADER_KEY_PARAMS, AlgorithmPolicy, Key, Signer
 
 __all__ = ["VC_SD_JWT_TYP", "issue_vc_sd_jwt", "verify_vc_sd_jwt"]
 
