@@ -21,6 +21,11 @@ EXPECTED_OUTCOMES = {
     "inclusion_proof",
     "revoked_refused",
     "open_data",
+    "election_eligibility",
+    "ballots_cast",
+    "double_vote_refused",
+    "ballots_included",
+    "tally_reproduced",
 }
 
 
@@ -39,6 +44,7 @@ def test_demo_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The shop learned exactly the two requested claims, and the revocation was a typed refusal.
     assert set(outcomes["exact_disclosure"]["disclosed"]) == {"age_equal_or_over", "address"}
     assert outcomes["revoked_refused"]["error"] == "credential_revoked"
+    assert outcomes["tally_reproduced"]["tally"] == {"Sato": 2, "Suzuki": 1, "Takahashi": 0}
     summary = report["summary"]
     assert summary["transactions"] > 0 and summary["gas_used"] > 0 and summary["receipts_anchored"] == 1
     assert (tmp_path / "access_statistics.csv").read_text().strip()
