@@ -441,22 +441,22 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         # -- 8. summary ------------------------------------------------------------------------------------
         narrator.step("Summary")
         txs, gas = await _chain_totals(chain)
-        summary = {
+        seen_by: dict[str, Any] = {
+            "city": "the claims it issued: " + ", ".join(seen.get("city", [])),
+            "shop": seen.get("shop"),
+            "voting_service": seen.get("voting_service"),
+            "chain": "contract addresses, DID keys, accreditation, status-list digests, Merkle roots — no personal data",
+        }
+        summary: dict[str, Any] = {
             "transactions": txs,
             "gas_used": gas,
             "receipts_anchored": sum(1 for e in await view.list([pseudonym]) if e.state == "final"),
-            "seen_by": {
-                "city": "the claims it issued: " + ", ".join(seen.get("city", [])),
-                "shop": seen.get("shop"),
-                "voting_service": seen.get("voting_service"),
-                "chain": "contract addresses, DID keys, accreditation, status-list digests, Merkle roots — "
-                         "no personal data",
-            },
+            "seen_by": seen_by,
             "seconds": round(narrator.elapsed, 1),
         }
         narrator.say(f"{txs} transactions, {gas:,} gas; {summary['receipts_anchored']} receipt(s) anchored; "
                      f"{summary['seconds']} s", **summary)
-        for party, what in summary["seen_by"].items():
+        for party, what in seen_by.items():
             narrator.say(f"{party.replace('_', ' ')} saw: {what}")
         return DemoResult(ok=all_ok, events=narrator.events, summary=summary)
 
