@@ -445,7 +445,8 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
             "city": "the claims it issued: " + ", ".join(seen.get("city", [])),
             "shop": seen.get("shop"),
             "voting_service": seen.get("voting_service"),
-            "chain": "contract addresses, DID keys, accreditation, status-list digests, Merkle roots — no personal data",
+            "chain": "contract addresses, DID keys, accreditation, status-list digests, Merkle roots; "
+                     "no personal data",
         }
         summary: dict[str, Any] = {
             "transactions": txs,
