@@ -51,6 +51,21 @@ class Settings:
     :param redis_prefix: namespaces the rate-limit keys in Redis (one per deployment).
     :param forwarded_for_header: a header the load balancer sets to the client address
         (its last entry is used); ``None`` uses the socket peer.
+    :param city_key: the city's private secp256k1 key: owner of its did:ethr, governance of the
+        trusted-issuer registry, the account that anchors status-list digests. ``None`` on the
+        embedded chain uses its first dev account; required with ``rpc_url``.
+    :param city_signing_key: the city's private P-256 key, published on its DID as a Multikey; signs
+        credentials (ES256) and status lists. ``None`` generates one per start (development only).
+    :param network_config: the JSON file ``vcsdk deploy`` wrote (contract addresses); required with
+        ``rpc_url``, ignored on the embedded chain (which deploys the contracts at start).
+    :param kyc_registry_url: the SOAP endpoint of the city's resident registry.
+    :param vct_base: the city's credential type base URL (``https://credentials.city.example``).
+    :param city_name: the issuer's display name in OpenID4VCI metadata.
+    :param status_list_size: entries per status list (a new list starts when one is full).
+    :param status_list_ttl: status list cache lifetime (``ttl`` and ``max-age``); tokens are re-signed
+        when older.
+    :param credential_lifetime: validity of issued credentials.
+    :param offer_ttl: how long a credential offer (and its pre-authorized code) stays redeemable.
     """
 
     host: str = "127.0.0.1"
@@ -78,6 +93,17 @@ class Settings:
     enrolment_code_ttl: timedelta = timedelta(hours=72)
     max_devices: int = 10
     log_level: str = "INFO"
+    # -- the city back office (issuance, status lists, trust, public endpoints)
+    city_key: Key | None = field(default=None, repr=False)
+    city_signing_key: Key | None = field(default=None, repr=False)
+    network_config: str | None = None
+    kyc_registry_url: str | None = None
+    vct_base: str | None = None
+    city_name: str = "City"
+    status_list_size: int = 1 << 20
+    status_list_ttl: timedelta = timedelta(minutes=5)
+    credential_lifetime: timedelta = timedelta(days=365)
+    offer_ttl: timedelta = timedelta(hours=24)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -139,9 +165,21 @@ def _parse_signing_keys(value: Any) -> tuple[Key, ...]:
     return keys
 
 
+def _parse_city_key(name: str, value: Any) -> Key:
+    key = Key.from_jwk(value if isinstance(value, dict) else json.loads(value))
+    curve = "secp256k1" if name == "city_key" else "P-256"
+    if not key.is_private or key.curve != curve:
+        raise InvalidInputError(f"{name} must be a private {curve} JWK")
+    return key
+
+
 def _coerce(name: str, value: Any) -> Any:
-    if name in ("port", "client_max_size", "max_devices"):
+    if name in ("port", "client_max_size", "max_devices", "status_list_size"):
         return int(value)
+    if name in ("city_key", "city_signing_key"):
+        return _parse_city_key(name, value)
+    if name == "credential_lifetime":
+        return timedelta(seconds=float(value))
     if name == "cors_origins":
         return tuple(value) if isinstance(value, list) else tuple(o for o in str(value).split(",") if o)
     if name == "data_keys":
@@ -172,6 +210,7 @@ def _dev_keys(path: Path) -> dict[str, Any]:
         "token_signing_keys": [Key.generate("P-256").private_jwk()],
         "data_keys": {"dev-1": b64url_encode(os.urandom(32))},
         "admin_tokens": [{"name": "dev-admin", "sha256": digest, "roles": ["issuer", "operator"]}],
+        "city_signing_key": Key.generate("P-256").private_jwk(),
         # For the developer to call the admin API with; the server itself uses only the digest.
         "dev_admin_token": admin_token,
     }
@@ -227,6 +266,10 @@ def load_settings(args: argparse.Namespace | None, environ: Mapping[str, str]) -
             data_keys=settings.data_keys or _parse_data_keys(dev["data_keys"]),
             admin_tokens=settings.admin_tokens or _parse_admin_tokens(dev["admin_tokens"]),
         )
+        if settings.city_signing_key is None and "city_signing_key" in dev:
+            settings = replace(
+                settings, city_signing_key=_parse_city_key("city_signing_key", dev["city_signing_key"])
+            )
     return replace(settings, current_data_key=settings.current_data_key or settings.data_keys[0][0])
 
 
