@@ -20,6 +20,8 @@ from vcsdk.credentials import (
     issue_vc_jwt,
     present,
     resident_identity_claims,
+    sd_jwt,
+    verify_credential,
     verify_presentation,
     verify_vc,
 )
@@ -128,8 +130,9 @@ async def test_sd_jwt_vc_issue_verify_revoke_suspend_stale_forked_unaccredited(c
         nonce = f"n-{int(at.timestamp())}"
         vp = present(sd_jwt, disclose=[["address", "locality"], ["age_equal_or_over", "20"]],
                      holder_signer=holder, audience=AUD, nonce=nonce, now=at)
-        v = await verify_presentation(vp, audience=AUD, nonce=nonce, resolver=city.resolver, status=chk, now=at)
-        await accreditation.check(v.issuer, v.vct, issued_at=v.issued_at or at, now=at)
+        v = await verify_presentation(
+            vp, audience=AUD, nonce=nonce, resolver=city.resolver, status=chk, accreditation=accreditation, now=at
+        )
         return v.claims
 
     t0 = city.now
@@ -231,3 +234,59 @@ async def test_w3c_vc_jwt_with_bitstring_status_and_accreditation(city: City) ->
     with pytest.raises(CredentialRevokedError):
         await verify_vc(token, resolver=city.resolver, status=checker, accreditation=accreditation,
                         now=t0 + TTL + timedelta(seconds=1))
+
+
+# -- accreditation inside the verify recipe (verify_presentation and verify_credential) ----------
+
+
+async def _verify_with_accreditation(city: City, recipe: str, vct: str, *, issued: datetime, at: datetime) -> None:
+    holder = Key.generate("P-256")
+    token = issue_sd_jwt_vc({"given_name": "Taro"}, issuer=city.did, signer=city.signer, vct=vct,
+                            disclosable=[["given_name"]], holder_key=holder.public_key(), now=issued)
+    policy = AccreditationPolicy(city.trust)
+    if recipe == "credential":
+        await verify_credential(token, resolver=city.resolver, accreditation=policy, now=at)
+        return
+    vp = present(token, disclose=[["given_name"]], holder_signer=holder, audience=AUD, nonce="n", now=at)
+    await verify_presentation(vp, audience=AUD, nonce="n", resolver=city.resolver, accreditation=policy, now=at)
+
+
+RECIPES = pytest.mark.parametrize("recipe", ["presentation", "credential"])
+
+
+@RECIPES
+async def test_recipe_accepts_an_accredited_issuer(city: City, recipe: str) -> None:
+    await _verify_with_accreditation(city, recipe, VCT, issued=city.now, at=city.now + timedelta(minutes=1))
+
+
+@RECIPES
+async def test_recipe_refuses_an_issuer_never_accredited_for_the_vct(city: City, recipe: str) -> None:
+    with pytest.raises(IssuerNotAccreditedError, match="not accredited by"):
+        await _verify_with_accreditation(city, recipe, VCTS.voting_eligibility, issued=city.now, at=city.now)
+
+
+@RECIPES
+async def test_recipe_refuses_a_credential_issued_before_the_accreditation(city: City, recipe: str) -> None:
+    vct = VCTS.voting_eligibility
+    await city.trust.accredit(city.did, vct, valid_from=city.now + timedelta(days=1), sender=city.gov)
+    with pytest.raises(IssuerNotAccreditedError, match="when it issued it"):
+        await _verify_with_accreditation(city, recipe, vct, issued=city.now, at=city.now + timedelta(days=2))
+    # Issued inside the window, the same issuer and type pass.
+    issued = city.now + timedelta(days=1, minutes=1)
+    await _verify_with_accreditation(city, recipe, vct, issued=issued, at=issued)
+
+
+@RECIPES
+async def test_recipe_refuses_an_issuer_suspended_now(city: City, recipe: str) -> None:
+    await city.trust.suspend(city.did, VCT, sender=city.gov)
+    with pytest.raises(IssuerNotAccreditedError, match="suspended"):
+        await _verify_with_accreditation(city, recipe, VCT, issued=city.now, at=city.now + timedelta(minutes=1))
+
+
+async def test_recipe_refuses_accreditation_without_iat(city: City) -> None:
+    token = sd_jwt.issue({"iss": city.did, "vct": VCT, "given_name": "Taro"}, signer=city.signer,
+                         disclosable=[["given_name"]])
+    await verify_credential(token, resolver=city.resolver, now=city.now)  # iat is optional in SD-JWT VC
+    with pytest.raises(IssuerNotAccreditedError, match="no iat"):
+        await verify_credential(token, resolver=city.resolver, accreditation=AccreditationPolicy(city.trust),
+                                now=city.now)

@@ -311,11 +311,9 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         accreditation = AccreditationPolicy(trust)
 
         async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
-            verified = await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver,
-                                                 status=status_checker, now=now)
-            # Accredited for this type when the credential was issued, and still now.
-            await accreditation.check(verified.issuer, verified.vct, issued_at=verified.issued_at or now, now=now)
-            return verified
+            # Signature, key binding, accredited for this type when issued and still now, then status.
+            return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver,
+                                             status=status_checker, accreditation=accreditation, now=now)
 
         shop_port = _free_port()
         shop_base = f"http://127.0.0.1:{shop_port}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vcsdk.credentials import sd_jwt, status_list
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
-from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt import (
     ClaimPath,
     PendingPresentation,
@@ -52,7 +52,6 @@ from vcsdk.credentials._types import (
     voting_eligibility_claims,
 )
 from vcsdk.credentials._w3c import (
-    IssuerAccreditationChecker,
     VerifiedCredential,
     build_credential,
     issue_vc_jwt,

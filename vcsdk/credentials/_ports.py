@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 
 from vcsdk.keys import Key
 
-__all__ = ["IssuerKeyResolver", "StatusChecker", "VerificationRelationship"]
+__all__ = ["IssuerAccreditationChecker", "IssuerKeyResolver", "StatusChecker", "VerificationRelationship"]
 
 VerificationRelationship = Literal["assertionMethod", "authentication"]
 
@@ -44,3 +44,15 @@ class StatusChecker(Protocol):
     """
 
     async def check(self, status: Mapping[str, Any], *, issuer: str, now: datetime) -> None: ...
+
+
+class IssuerAccreditationChecker(Protocol):
+    """Checks the issuer is accredited for a credential type (``vcsdk.trust.AccreditationPolicy``).
+
+    ``credential_type`` is the SD-JWT VC ``vct`` or the W3C credential type; the check passes only
+    when the issuer was accredited for it at ``issued_at`` and still is at ``now``.
+
+    :raises IssuerNotAccreditedError: if it was not accredited at ``issued_at`` or is not at ``now``.
+    """
+
+    async def check(self, issuer: str, credential_type: str, *, issued_at: datetime, now: datetime) -> None: ...

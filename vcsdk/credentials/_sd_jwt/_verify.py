@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
-from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt._common import (
     KB_JWT_TYP,
     LEGACY_SD_JWT_VC_TYP,
@@ -34,6 +34,7 @@ from vcsdk.errors import (
     CredentialStatusError,
     DisallowedAlgorithmError,
     InvalidInputError,
+    IssuerNotAccreditedError,
     KeyBindingError,
     KeyBindingMissingError,
     KeyBindingStaleError,
@@ -408,6 +409,19 @@ async def _check_status(
     await status.check(result.status, issuer=result.issuer, now=now)
 
 
+async def _check_accreditation(
+    result: VerifiedPresentation, accreditation: IssuerAccreditationChecker | None, now: datetime
+) -> None:
+    if accreditation is None:
+        return
+    if result.issued_at is None:
+        # Accredited "when it issued it" needs the issuance time; without iat it cannot be shown.
+        raise IssuerNotAccreditedError(
+            "the credential has no iat, so the issuer's accreditation at issuance cannot be checked"
+        )
+    await accreditation.check(result.issuer, result.vct, issued_at=result.issued_at, now=now)
+
+
 async def verify_presentation(
     token: str | bytes,
     *,
@@ -416,18 +430,24 @@ async def verify_presentation(
     policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     resolver: IssuerKeyResolver,
     status: StatusChecker | None = None,
+    accreditation: IssuerAccreditationChecker | None = None,
     now: datetime,
 ) -> VerifiedPresentation:
     """Verify an SD-JWT VC presentation end to end: the recipe a verifier calls.
 
     Resolves the issuer key by ``iss`` and ``kid`` (``assertionMethod``), runs every check of
-    :func:`verify_presentation_with_key`, then the credential status through ``status``.
+    :func:`verify_presentation_with_key`, then the issuer's accreditation for the ``vct`` through
+    ``accreditation``, then the credential status through ``status``.
 
     :param resolver: finds the issuer's key (``vcsdk.did.Resolver``, :class:`StaticKeyResolver`).
     :param status: checks the ``status`` claim; ``None`` only with ``policy.check_status=False``
         or for credentials without status.
+    :param accreditation: checks the issuer was accredited for the credential's ``vct`` at its
+        ``iat`` and still is at ``now`` (``vcsdk.trust.AccreditationPolicy``); ``None`` skips it.
     :raises KeyNotFoundError: no key for ``kid`` (from the resolver).
     :raises DidResolutionError: the issuer DID cannot be resolved (from the resolver).
+    :raises IssuerNotAccreditedError: the issuer was not accredited for the ``vct`` when it issued
+        the credential, or is not now (revoked, suspended, window ended), or the credential has no ``iat``.
     :raises CredentialStatusError: revoked, suspended, list unavailable, or status not checked.
     :raises VerificationError: the subclass for the first failed check, as listed for
         :func:`verify_presentation_with_key`.
@@ -438,6 +458,9 @@ async def verify_presentation(
     parsed = parse(token, limits=policy)
     key = await _resolve(parsed, resolver, policy)
     result = _verify_parsed(parsed, key, policy, now, key_binding=(audience, nonce))
+    # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
+    # the status list it chose.
+    await _check_accreditation(result, accreditation, now)
     await _check_status(result, status, policy, now)
     return result
 
@@ -448,16 +471,21 @@ async def verify_credential(
     policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     resolver: IssuerKeyResolver,
     status: StatusChecker | None = None,
+    accreditation: IssuerAccreditationChecker | None = None,
     now: datetime,
 ) -> VerifiedPresentation:
-    """Verify an SD-JWT VC as issued (no key binding): issuer key, every SD-JWT check, status.
+    """Verify an SD-JWT VC as issued (no key binding): issuer key, every SD-JWT check, accreditation, status.
 
+    :param accreditation: checks the issuer was accredited for the credential's ``vct`` at its
+        ``iat`` and still is at ``now`` (``vcsdk.trust.AccreditationPolicy``); ``None`` skips it.
+    :raises IssuerNotAccreditedError: from the accreditation check (see :func:`verify_presentation`).
     :raises VerificationError: the subclass for the first failed check (see :func:`verify_sd_jwt`).
     :return: the verified credential, with every Disclosure it carries applied.
     """
     parsed = parse(token, limits=policy)
     key = await _resolve(parsed, resolver, policy)
     result = _verify_parsed(parsed, key, policy, now, key_binding=None)
+    await _check_accreditation(result, accreditation, now)
     await _check_status(result, status, policy, now)
     return result
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from vcsdk.credentials._w3c._jwt import (
     VC_JWT_TYP,
-    IssuerAccreditationChecker,
     UnverifiedVcJwt,
     VerifiedCredential,
     issue_vc_jwt,
@@ -28,7 +27,6 @@ __all__ = [
     "VC_JWT_TYP",
     "VC_SD_JWT_TYP",
     "VC_V2_CONTEXT",
-    "IssuerAccreditationChecker",
     "UnverifiedVcJwt",
     "VerifiedCredential",
     "build_credential",

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from vcsdk._time import aware
-from vcsdk.credentials._ports import IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
@@ -33,7 +33,6 @@ from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, UnverifiedJ
 __all__ = [
     "VC_JWT_CTY",
     "VC_JWT_TYP",
-    "IssuerAccreditationChecker",
     "UnverifiedVcJwt",
     "VerifiedCredential",
     "issue_vc_jwt",
@@ -90,15 +89,6 @@ class VerifiedCredential:
     def status(self) -> list[dict[str, Any]]:
         """The ``credentialStatus`` entries."""
         return status_entries(self.credential)
-
-
-class IssuerAccreditationChecker(Protocol):
-    """Checks the issuer is accredited for a credential type (``vcsdk.trust.AccreditationPolicy``).
-
-    :raises IssuerNotAccreditedError: if it was not accredited at ``issued_at`` or is not at ``now``.
-    """
-
-    async def check(self, issuer: str, credential_type: str, *, issued_at: datetime, now: datetime) -> None: ...
 
 
 def issue_vc_jwt(
