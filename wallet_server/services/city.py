@@ -1,0 +1,221 @@
+"""The city on chain: its contracts, its did:ethr with a P-256 signing key, its self-accreditation.
+
+On the embedded chain (the default) the three contracts are deployed when the city is first needed
+and the city's DID and accreditation are set up there; with ``rpc_url`` the addresses come from the
+network config ``vcsdk deploy`` wrote, and the keys from settings. Everything else in the back
+office (issuance, status lists, trust, DID resolution) asks :meth:`CitySetup.get`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vcsdk.errors import InvalidInputError, RegistryNotConfiguredError, VcsdkError
+from vcsdk.keys import Key
+
+if TYPE_CHECKING:
+    from vcsdk.did import EthrRegistry, Resolver
+    from vcsdk.registry import Chain
+    from vcsdk.trust import TrustRegistry
+    from wallet_server.chain import LazyChain
+
+__all__ = ["CONTRACTS", "City", "CitySetup", "load_network_config"]
+
+log = logging.getLogger("wallet_server.city")
+
+#: The contracts the city needs, in deployment order (as ``vcsdk deploy`` deploys them).
+CONTRACTS = ("EthereumDIDRegistry", "TrustedIssuerRegistry", "AccessReceiptRegistry")
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    """The city as set up on chain.
+
+    :ivar did: ``did:ethr:<chain id>:<owner address>``.
+    :ivar signing_key: the P-256 key published on the DID (its ``kid`` is the verification method id).
+    :ivar owner: the secp256k1 account that owns the DID and governs the trusted-issuer registry.
+    :ivar addresses: contract name → address.
+    """
+
+    chain: Chain = field(repr=False)
+    did: str
+    signing_key: Key = field(repr=False)
+    owner: Key = field(repr=False)
+    ethr: EthrRegistry = field(repr=False)
+    resolver: Resolver = field(repr=False)
+    trust: TrustRegistry = field(repr=False)
+    addresses: dict[str, str]
+    deployment_blocks: dict[str, int]
+
+    @property
+    def receipt_registry_address(self) -> str:
+        """The ``AccessReceiptRegistry`` address (for the resident side's receipt anchoring)."""
+        return self.addresses["AccessReceiptRegistry"]
+
+
+def load_network_config(path: str) -> dict[str, Any]:
+    """Read the network config ``vcsdk deploy`` wrote.
+
+    :raises InvalidInputError: if it is missing, not JSON, or lacks a contract address.
+    :return: the config object.
+    """
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError("network_config cannot be read as JSON; run vcsdk deploy --out FILE") from exc
+    contracts = config.get("contracts") if isinstance(config, dict) else None
+    if not isinstance(contracts, dict) or any(
+        not isinstance(contracts.get(name), dict) or not isinstance(contracts[name].get("address"), str)
+        for name in CONTRACTS
+    ):
+        raise InvalidInputError(f"network_config must name the addresses of {', '.join(CONTRACTS)}")
+    out: dict[str, Any] = config
+    return out
+
+
+class CitySetup:
+    """Sets the city up once, on first use, and hands out the result.
+
+    :param chain: the app's chain connection.
+    :param city_key: the DID owner and governance key (``None``: the embedded chain's first dev account).
+    :param signing_key: the city's P-256 signing key (``None``: a fresh one, development only).
+    :param network_config: path of the network config (required with a JSON-RPC chain).
+    :param accredit_types: credential types (``vct``) the city accredits itself for.
+    """
+
+    def __init__(
+        self,
+        chain: LazyChain,
+        *,
+        embedded: bool,
+        city_key: Key | None,
+        signing_key: Key | None,
+        network_config: str | None,
+        accredit_types: tuple[str, ...],
+    ) -> None:
+        self._chain = chain
+        self._embedded = embedded
+        self._city_key = city_key
+        self._signing_key = signing_key
+        self._network_config = network_config
+        self._accredit_types = accredit_types
+        self._city: City | None = None
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> City:
+        """The city, set up on the first call.
+
+        :raises RegistryNotConfiguredError: a JSON-RPC chain without ``city_key`` or ``network_config``,
+            or a configured contract that is not deployed.
+        :raises ChainUnavailableError: if the node does not answer (a later call tries again).
+        """
+        if self._city is not None:
+            return self._city
+        async with self._lock:
+            if self._city is None:
+                self._city = await self._set_up()
+            return self._city
+
+    async def close(self) -> None:
+        if self._city is not None:
+            await self._city.resolver.close()
+            self._city = None
+
+    async def _set_up(self) -> City:
+        from vcsdk.did import EthrNetwork, EthrRegistry, Resolver
+        from vcsdk.registry import EmbeddedChain, key_address
+        from vcsdk.trust import TrustRegistry
+
+        chain = await self._chain.get()
+        addresses: dict[str, str] = {}
+        blocks: dict[str, int] = {}
+        if self._embedded:
+            owner = self._city_key
+            if owner is None:
+                if not isinstance(chain, EmbeddedChain):  # pragma: no cover - embedded is embedded
+                    raise RegistryNotConfiguredError("configure city_key")
+                owner = chain.dev_keys[0]
+            for name in CONTRACTS:
+                addresses[name] = await chain.deploy(name, sender=owner)
+                blocks[name] = await chain.block_number()
+            log.info("contracts deployed on the embedded chain", extra={"event": "city_contracts_deployed"})
+        else:
+            if self._city_key is None or self._network_config is None:
+                raise RegistryNotConfiguredError(
+                    "with rpc_url, configure city_key and network_config (see docs/operations.md)"
+                )
+            owner = self._city_key
+            config = load_network_config(self._network_config)
+            if int(config.get("chain_id", 0)) != int(chain.chain_id):
+                raise RegistryNotConfiguredError("network_config names another chain id than the node serves")
+            for name in CONTRACTS:
+                addresses[name] = str(config["contracts"][name]["address"])
+                blocks[name] = int(config["contracts"][name].get("block", 0))
+                if not await chain.get_code(addresses[name]):
+                    raise RegistryNotConfiguredError(f"no {name} contract is deployed at the configured address")
+        network = EthrNetwork(chain_id=int(chain.chain_id), registry=addresses["EthereumDIDRegistry"], chain=chain)
+        ethr = await EthrRegistry.bind(chain, network)
+        resolver = Resolver([network], cache_ttl=timedelta(seconds=1))
+        try:
+            identity = key_address(owner)
+            did = f"did:ethr:{hex(int(chain.chain_id))}:{identity}"
+            signing = await self._publish_signing_key(ethr, resolver, did, identity, owner)
+            trust = TrustRegistry(chain, addresses["TrustedIssuerRegistry"])
+            await self._accredit_self(chain, trust, did, owner)
+        except BaseException:
+            await resolver.close()
+            raise
+        log.info("city set up", extra={"event": "city_ready"})
+        return City(chain, did, signing, owner, ethr, resolver, trust, addresses, blocks)
+
+    async def _publish_signing_key(
+        self, ethr: EthrRegistry, resolver: Resolver, did: str, identity: str, owner: Key
+    ) -> Key:
+        from vcsdk.did import key_attribute, key_from_verification_method
+
+        signing = self._signing_key
+        if signing is None:
+            log.warning("no city_signing_key configured: using a fresh key (development only)",
+                        extra={"event": "city_key_ephemeral"})
+            signing = Key.generate("P-256")
+        published = _find_key(await resolver.resolve(did), signing, key_from_verification_method)
+        if published is None:
+            await ethr.set_attribute(identity, *key_attribute(signing), sender=owner)
+            resolver.invalidate(did)
+            published = _find_key(await resolver.resolve(did), signing, key_from_verification_method)
+        if published is None:  # pragma: no cover - the registry just accepted it
+            raise RegistryNotConfiguredError("the city's signing key does not appear in its DID document")
+        return signing.with_kid(published)
+
+    async def _accredit_self(self, chain: Chain, trust: TrustRegistry, did: str, owner: Key) -> None:
+        latest = datetime.fromtimestamp((await chain.get_block("latest")).timestamp, UTC)
+        for vct in self._accredit_types:
+            current = await trust.accreditation(did, vct)
+            if current is not None and current.active_at(latest):
+                continue
+            try:
+                await trust.accredit(did, vct, valid_from=latest - timedelta(days=1), sender=owner)
+            except VcsdkError as exc:
+                # city_key is not governance of this registry: the operator accredits the city instead.
+                log.warning("the city could not accredit itself", extra={"event": "city_accredit_failed",
+                                                                          "code": exc.code})
+
+
+def _find_key(result: Any, signing: Key, to_key: Any) -> str | None:
+    """The id of the verification method that holds ``signing``'s public key, if any."""
+    wanted = signing.public_jwk()
+    document = result.document_json()
+    for vm in document.get("verificationMethod", []) or []:
+        try:
+            key = to_key(vm)
+        except VcsdkError:
+            continue
+        if key.public_jwk() == wanted:
+            return str(vm["id"])
+    return None
