@@ -15,14 +15,19 @@ from wallet_server.appkeys import (
     ADMIN,
     AUTH,
     CHAIN,
+    CITY,
     CLOCK,
     CREDENTIALS,
     DEVICE_LIMITER,
     DEVICES,
     IP_LIMITER,
+    ISSUANCE,
     OPENAPI,
+    PUBLIC,
     SETTINGS,
+    STATUS_LISTS,
     STORE,
+    TRUST,
 )
 from wallet_server.chain import LazyChain
 from wallet_server.middleware import MIDDLEWARES
@@ -111,6 +116,60 @@ async def _chain(app: web.Application) -> AsyncIterator[None]:
         await app[CHAIN].close()
 
 
+async def _back_office(app: web.Application) -> AsyncIterator[None]:
+    """The city's issuance back office; the chain set-up happens on first use."""
+    from vcsdk.credentials import VctRegistry
+    from wallet_server.services.city import CitySetup
+    from wallet_server.services.issuance import IssuanceService
+    from wallet_server.services.protocol_state import DatabaseStateStore
+    from wallet_server.services.public import PublicService
+    from wallet_server.services.status_lists import StatusListService
+    from wallet_server.services.trust import TrustService
+
+    settings, clock, store = app[SETTINGS], app[CLOCK], app[STORE]
+    vcts = VctRegistry(settings.vct_base) if settings.vct_base else VctRegistry()
+    city = CitySetup(
+        app[CHAIN],
+        embedded=settings.rpc_url is None,
+        city_key=settings.city_key,
+        signing_key=settings.city_signing_key,
+        network_config=settings.network_config,
+        accredit_types=(vcts.resident_identity,),
+    )
+    status_lists = StatusListService(
+        store, city=city, clock=clock, size=settings.status_list_size, ttl=settings.status_list_ttl
+    )
+    registry = None
+    if settings.kyc_registry_url:
+        from vcsdk.kyc import ResidentRegistryClient
+
+        registry = ResidentRegistryClient(settings.kyc_registry_url)
+    keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
+    app[CITY] = city
+    app[STATUS_LISTS] = status_lists
+    app[ISSUANCE] = IssuanceService(
+        store,
+        state=DatabaseStateStore(store, keys=keys),
+        city=city,
+        status_lists=status_lists,
+        registry=registry,
+        clock=clock,
+        public_base_url=settings.public_base_url,
+        vcts=vcts,
+        city_name=settings.city_name,
+        credential_lifetime=settings.credential_lifetime,
+        offer_ttl=settings.offer_ttl,
+    )
+    app[TRUST] = TrustService(city=city, clock=clock)
+    app[PUBLIC] = PublicService(city=city)
+    try:
+        yield
+    finally:
+        if registry is not None:
+            await registry.aclose()
+        await city.close()
+
+
 async def _purge_loop(app: web.Application) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
@@ -144,6 +203,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_rate_limiters)
     app.cleanup_ctx.append(_chain)
+    app.cleanup_ctx.append(_back_office)
     app.cleanup_ctx.append(_purger)
     add_routes(app)
     return app
