@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from vcsdk.credentials import issue_sd_jwt_vc
 from vcsdk.keys import Key
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -104,3 +105,22 @@ DISCLOSABLE: list[tuple[Any, ...]] = [
     ("address", "street_address"),
     ("nationalities", None),
 ]
+#: A DCQL query for one claim: "age 18 or over" from the resident credential.
+AGE_QUERY: dict[str, Any] = {
+    "credentials": [
+        {
+            "id": "resident",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": [VCT]},
+            "claims": [{"path": ["age_equal_or_over", "18"]}],
+        }
+    ]
+}
+
+
+def resident_credential(city_key: Key, device_key: Key, *, vct: str = VCT, now: datetime = NOW) -> str:
+    """The city's resident credential (RESIDENT_CLAIMS, every DISCLOSABLE path selectively disclosable)."""
+    return issue_sd_jwt_vc(
+        RESIDENT_CLAIMS, issuer=CITY_DID, signer=city_key, vct=vct, disclosable=DISCLOSABLE, holder_key=device_key,
+        now=now,
+    )

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present
+from vcsdk.credentials import StaticKeyResolver, peek, present
 from vcsdk.oid4vc import (
     CandidateCredential,
     build_authorization_response,
@@ -17,7 +17,7 @@ from vcsdk.oid4vc import (
     verify_request_object,
 )
 
-from .conftest import CITY_DID, DISCLOSABLE, RESIDENT_CLAIMS, SERVICE_DID, VCT
+from .conftest import CITY_DID, SERVICE_DID, VCT, resident_credential
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "oid4vc.md"
 
@@ -56,15 +56,7 @@ async def test_snippet_runs(city_key, service_key, device_key):
     wallet_request = verify_request_object(
         request.request_object, service_key.public_key(), expected_client_id=request.client_id, now=now
     )
-    vc = issue_sd_jwt_vc(
-        RESIDENT_CLAIMS,
-        issuer=CITY_DID,
-        signer=city_key,
-        vct=VCT,
-        disclosable=DISCLOSABLE,
-        holder_key=device_key,
-        now=now,
-    )
+    vc = resident_credential(city_key, device_key, now=now)
     unverified = peek(vc)
     (chosen,) = build_consent(
         wallet_request,

@@ -34,7 +34,17 @@ from vcsdk.oid4vc import (
     receive_credential,
 )
 
-from .conftest import CITY_DID, DISCLOSABLE, ISSUER_URL, NOW, RESIDENT_CLAIMS, SERVICE_DID, VCT, CountingRandomness
+from .conftest import (
+    AGE_QUERY,
+    CITY_DID,
+    DISCLOSABLE,
+    ISSUER_URL,
+    NOW,
+    RESIDENT_CLAIMS,
+    SERVICE_DID,
+    VCT,
+    CountingRandomness,
+)
 
 
 async def _route(issuer: CredentialIssuer, request: HttpRequest) -> HttpResponse:
@@ -119,17 +129,7 @@ async def test_issue_then_present_then_verify(city_key, service_key):
         name="Tsukuba Bike Share",
         randomness=CountingRandomness("verifier"),
     )
-    query = {
-        "credentials": [
-            {
-                "id": "resident",
-                "format": "dc+sd-jwt",
-                "meta": {"vct_values": [VCT]},
-                "claims": [{"path": ["age_equal_or_over", "18"]}],
-            }
-        ]
-    }
-    created = await verifier.create_request(query, purpose="Renting a bicycle requires age 18+", now=NOW)
+    created = await verifier.create_request(AGE_QUERY, purpose="Renting a bicycle requires age 18+", now=NOW)
 
     # Phone: scan, fetch and verify the signed request, match, show consent, present one fresh copy.
     ref = parse_authorization_request_uri(created.deep_link)

@@ -37,7 +37,17 @@ from vcsdk.oid4vc import (
     verifier_routes,
 )
 
-from .conftest import CITY_DID, DISCLOSABLE, NOW, RESIDENT_CLAIMS, SERVICE_DID, VCT, CountingRandomness
+from .conftest import (
+    AGE_QUERY,
+    CITY_DID,
+    DISCLOSABLE,
+    NOW,
+    RESIDENT_CLAIMS,
+    SERVICE_DID,
+    VCT,
+    CountingRandomness,
+    resident_credential,
+)
 
 
 @pytest.fixture
@@ -122,26 +132,8 @@ async def test_service_routes_with_a_wallet(aiohttp_server, city_key, service_ke
     app.add_routes(verifier_routes(verifier, clock=lambda: NOW, on_result=on_result))
     await aiohttp_server(app, host="127.0.0.1", port=port)
 
-    credential = issue_sd_jwt_vc(
-        RESIDENT_CLAIMS,
-        issuer=CITY_DID,
-        signer=city_key,
-        vct=VCT,
-        disclosable=DISCLOSABLE,
-        holder_key=device_key,
-        now=NOW,
-    )
-    query = {
-        "credentials": [
-            {
-                "id": "resident",
-                "format": "dc+sd-jwt",
-                "meta": {"vct_values": [VCT]},
-                "claims": [{"path": ["age_equal_or_over", "18"]}],
-            }
-        ]
-    }
-    created = await verifier.create_request(query, purpose="Age check", now=NOW)
+    credential = resident_credential(city_key, device_key)
+    created = await verifier.create_request(AGE_QUERY, purpose="Age check", now=NOW)
 
     async with aiohttp.ClientSession() as session:
         ref = parse_authorization_request_uri(created.deep_link)

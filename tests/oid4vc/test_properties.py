@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present, verify_presentation
+from vcsdk.credentials import StaticKeyResolver, peek, present, verify_presentation
 from vcsdk.errors import DisclosureError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
@@ -26,7 +26,15 @@ from vcsdk.oid4vc import (
 )
 from vcsdk.oid4vc._dcql import path_covers
 
-from .conftest import CITY_DID, DISCLOSABLE, NOW, RESIDENT_CLAIMS, SERVICE_DID, VCT, CountingRandomness
+from .conftest import (
+    CITY_DID,
+    NOW,
+    RESIDENT_CLAIMS,
+    SERVICE_DID,
+    VCT,
+    CountingRandomness,
+    resident_credential,
+)
 
 REQUESTABLE = [
     ("given_name",),
@@ -42,9 +50,7 @@ REQUESTABLE = [
 CITY = Key.generate("secp256k1").with_kid(f"{CITY_DID}#controller")
 SERVICE = Key.generate("secp256k1").with_kid(f"{SERVICE_DID}#controller")
 DEVICE = Key.generate("P-256")
-CREDENTIAL = issue_sd_jwt_vc(
-    RESIDENT_CLAIMS, issuer=CITY_DID, signer=CITY, vct=VCT, disclosable=DISCLOSABLE, holder_key=DEVICE, now=NOW
-)
+CREDENTIAL = resident_credential(CITY, DEVICE)
 RESOLVER = StaticKeyResolver({CITY_DID: CITY})
 
 

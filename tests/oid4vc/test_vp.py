@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 
-from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present, verify_presentation
+from vcsdk.credentials import StaticKeyResolver, peek, present, verify_presentation
 from vcsdk.errors import (
     AudienceMismatchError,
     ClaimsError,
@@ -44,41 +44,23 @@ from vcsdk.oid4vc import (
 )
 
 from .conftest import (
+    AGE_QUERY,
     CITY_DID,
-    DISCLOSABLE,
     NOW,
     OTHER_DID,
-    RESIDENT_CLAIMS,
     SERVICE_DID,
     VCT,
     CountingRandomness,
     RepeatingRandomness,
+    resident_credential,
 )
 
-AGE_QUERY = {
-    "credentials": [
-        {
-            "id": "resident",
-            "format": "dc+sd-jwt",
-            "meta": {"vct_values": [VCT]},
-            "claims": [{"path": ["age_equal_or_over", "18"]}],
-        }
-    ]
-}
 PURPOSE = "Check that you are 18 or older before you rent a bicycle."
 
 
 @pytest.fixture
 def credential(city_key, device_key) -> str:
-    return issue_sd_jwt_vc(
-        RESIDENT_CLAIMS,
-        issuer=CITY_DID,
-        signer=city_key,
-        vct=VCT,
-        disclosable=DISCLOSABLE,
-        holder_key=device_key,
-        now=NOW,
-    )
+    return resident_credential(city_key, device_key)
 
 
 @pytest.fixture
@@ -235,15 +217,7 @@ async def test_multiple_presentations_when_allowed(make_verifier, verifier_resol
     verifier = make_verifier()
     request = await _fresh(verifier, verifier_resolver, query)
     copies = [
-        issue_sd_jwt_vc(
-            RESIDENT_CLAIMS,
-            issuer=CITY_DID,
-            signer=city_key,
-            vct=VCT,
-            disclosable=DISCLOSABLE,
-            holder_key=device_key,
-            now=NOW,
-        )
+        resident_credential(city_key, device_key)
         for _ in range(2)
     ]
     presentations = [
@@ -343,15 +317,7 @@ async def test_missing_requested_claim_is_refused(verifier, verifier_resolver, c
 
 
 async def test_wrong_credential_type_is_refused(verifier, verifier_resolver, city_key, device_key):
-    other = issue_sd_jwt_vc(
-        RESIDENT_CLAIMS,
-        issuer=CITY_DID,
-        signer=city_key,
-        vct="https://city.example/Library",
-        disclosable=DISCLOSABLE,
-        holder_key=device_key,
-        now=NOW,
-    )
+    other = resident_credential(city_key, device_key, vct="https://city.example/Library")
     request = await _fresh(verifier, verifier_resolver)
     presentation = present(
         other,

@@ -129,6 +129,11 @@ def manual_registry(manual_node: DevNode) -> dict[str, Any]:
     return asyncio.run(setup())
 
 
+def _bind(chain: Chain, info: dict[str, Any]) -> AccessReceiptRegistry:
+    """A client on the module's registry, as the outbox process builds it."""
+    return AccessReceiptRegistry(chain, info["address"], sender=info["sender"], from_block=info["from_block"])
+
+
 async def _driver(db: Path, node: DevNode, info: dict[str, Any], step: str | None) -> tuple[int, str]:
     args = [str(db), node.url, info["address"], info["sender"], str(info["from_block"]), "2"]
     process = await asyncio.create_subprocess_exec(
@@ -155,12 +160,7 @@ async def test_killed_at_each_step_then_restarted(
     db = tmp_path / "outbox.db"
     store = await SqliteReceiptStore.open(str(db))
     async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
-        registry = AccessReceiptRegistry(
-            chain,
-            manual_registry["address"],
-            sender=manual_registry["sender"],
-            from_block=manual_registry["from_block"],
-        )
+        registry = _bind(chain, manual_registry)
         ids = await _accept(store, registry, 7, "crash-" + "-".join(crashes))
         await store.close()
         for step in crashes:
@@ -187,12 +187,7 @@ async def test_dropped_transaction_is_resent(
 ) -> None:
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
     async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
-        registry = AccessReceiptRegistry(
-            chain,
-            manual_registry["address"],
-            sender=manual_registry["sender"],
-            from_block=manual_registry["from_block"],
-        )
+        registry = _bind(chain, manual_registry)
         ids = await _accept(store, registry, 3, "dropped")
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=1)
         assert (await outbox.tick(now=NOW)).sent == 1
@@ -214,12 +209,7 @@ async def test_reorganised_anchor_is_resent(
 ) -> None:
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
     async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
-        registry = AccessReceiptRegistry(
-            chain,
-            manual_registry["address"],
-            sender=manual_registry["sender"],
-            from_block=manual_registry["from_block"],
-        )
+        registry = _bind(chain, manual_registry)
         ids = await _accept(store, registry, 3, "reorg")
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=3)
         snapshot = await _rpc(chain, "evm_snapshot", [])
