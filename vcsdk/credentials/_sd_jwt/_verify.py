@@ -422,6 +422,27 @@ async def _check_accreditation(
     await accreditation.check(result.issuer, result.vct, issued_at=result.issued_at, now=now)
 
 
+async def _verify_resolved(
+    token: str | bytes,
+    policy: VerificationPolicy,
+    resolver: IssuerKeyResolver,
+    status: StatusChecker | None,
+    accreditation: IssuerAccreditationChecker | None,
+    now: datetime,
+    *,
+    key_binding: tuple[str, str] | None,
+) -> VerifiedPresentation:
+    """The recipe: resolve the issuer key, every SD-JWT (and KB-JWT) check, accreditation, status."""
+    parsed = parse(token, limits=policy)
+    key = await _resolve(parsed, resolver, policy)
+    result = _verify_parsed(parsed, key, policy, now, key_binding=key_binding)
+    # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
+    # the status list it chose.
+    await _check_accreditation(result, accreditation, now)
+    await _check_status(result, status, policy, now)
+    return result
+
+
 async def verify_presentation(
     token: str | bytes,
     *,
@@ -455,14 +476,9 @@ async def verify_presentation(
     """
     if not isinstance(audience, str) or not isinstance(nonce, str):
         raise InvalidInputError("audience and nonce must be strings")
-    parsed = parse(token, limits=policy)
-    key = await _resolve(parsed, resolver, policy)
-    result = _verify_parsed(parsed, key, policy, now, key_binding=(audience, nonce))
-    # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
-    # the status list it chose.
-    await _check_accreditation(result, accreditation, now)
-    await _check_status(result, status, policy, now)
-    return result
+    return await _verify_resolved(
+        token, policy, resolver, status, accreditation, now, key_binding=(audience, nonce)
+    )
 
 
 async def verify_credential(
@@ -482,12 +498,7 @@ async def verify_credential(
     :raises VerificationError: the subclass for the first failed check (see :func:`verify_sd_jwt`).
     :return: the verified credential, with every Disclosure it carries applied.
     """
-    parsed = parse(token, limits=policy)
-    key = await _resolve(parsed, resolver, policy)
-    result = _verify_parsed(parsed, key, policy, now, key_binding=None)
-    await _check_accreditation(result, accreditation, now)
-    await _check_status(result, status, policy, now)
-    return result
+    return await _verify_resolved(token, policy, resolver, status, accreditation, now, key_binding=None)
 
 
 def peek(token: str | bytes) -> UnverifiedSdJwtVc:
