@@ -14,6 +14,7 @@ from typing import Literal
 from aiohttp import web
 
 from vcsdk.errors import InvalidInputError
+from wallet_server import back_office_routes as city
 from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
 from wallet_server.appkeys import ADMIN, AUTH, CREDENTIALS, DEVICES, OPENAPI
 from wallet_server.schemas import (
@@ -237,6 +238,69 @@ ROUTES: tuple[Route, ...] = (
         "GET", "/admin/v1/residents", list_residents, "List residents (metadata only)", "admin",
         auth="operator", response="ResidentPage", query=("limit", "cursor"), etag=True,
     ),
+    # -- the city back office: issuance, status, trust (handlers in back_office_routes) --
+    Route(
+        "POST", "/admin/v1/issuances", city.start_issuance,
+        "Check a resident's identity against the registry; on a match, offer the credential", "admin",
+        auth="issuer", body="IssuanceRequest", response="IssuanceOutcome", errors=(404, 409, 503),
+    ),
+    Route(
+        "GET", "/admin/v1/credentials", city.list_issued_credentials, "List issued credentials (metadata only)",
+        "admin", auth="issuer", response="IssuedCredentialPage", query=("limit", "cursor", "resident_id"),
+        etag=True,
+    ),
+    Route(
+        "GET", "/admin/v1/credentials/{credential_id}", city.get_issued_credential,
+        "One issued credential's metadata", "admin", auth="issuer", response="IssuedCredential",
+        errors=(404,), etag=True,
+    ),
+    Route(
+        "POST", "/admin/v1/credentials/{credential_id}/revoke", city.revoke_credential,
+        "Revoke a credential (and its batch copies); publish the status list and anchor its digest", "admin",
+        auth="issuer", response="IssuedCredentialList", errors=(404,),
+    ),
+    Route(
+        "POST", "/admin/v1/credentials/{credential_id}/suspend", city.suspend_credential,
+        "Suspend a credential (and its batch copies); publish and anchor", "admin",
+        auth="issuer", response="IssuedCredentialList", errors=(404,),
+    ),
+    Route(
+        "POST", "/admin/v1/credentials/{credential_id}/reinstate", city.reinstate_credential,
+        "Lift a suspension; publish and anchor", "admin",
+        auth="issuer", response="IssuedCredentialList", errors=(404,),
+    ),
+    Route(
+        "GET", "/admin/v1/status-lists", city.list_status_lists, "The city's status lists", "admin",
+        auth="issuer", response="StatusListList", etag=True,
+    ),
+    Route(
+        "POST", "/admin/v1/status-lists/publish", city.publish_status_lists,
+        "Re-sign every status list now and anchor changed digests", "admin",
+        auth="issuer", response="StatusListList",
+    ),
+    Route(
+        "POST", "/admin/v1/accreditations", city.accredit_issuer,
+        "Accredit an issuer DID for a credential type on the trusted-issuer registry", "admin",
+        auth="operator", body="AccreditationRequest", response="Accreditation",
+    ),
+    Route(
+        "GET", "/admin/v1/accreditations", city.get_accreditation, "An issuer's accreditation for a type",
+        "admin", auth="operator", response="Accreditation", query=("issuer", "credential_type"), errors=(404,),
+    ),
+    Route(
+        "POST", "/admin/v1/accreditations/suspend", city.suspend_accreditation,
+        "Suspend an issuer's accreditation for a type", "admin",
+        auth="operator", body="AccreditationRef", response="Accreditation", errors=(404, 409),
+    ),
+    Route(
+        "POST", "/admin/v1/accreditations/reinstate", city.reinstate_accreditation,
+        "Lift the suspension of an accreditation", "admin",
+        auth="operator", body="AccreditationRef", response="Accreditation", errors=(404, 409),
+    ),
+    Route(
+        "GET", "/admin/v1/city", city.city_info, "The city's DID, chain and contract addresses", "admin",
+        auth="operator", response="City",
+    ),
 )
 
 
@@ -260,3 +324,4 @@ def _checked(route: Route) -> Handler:
 def add_routes(app: web.Application) -> None:
     """Register every route of :data:`ROUTES` on ``app``."""
     app.router.add_routes([web.route(r.method, r.path, _checked(r)) for r in ROUTES])
+    app.router.add_routes(city.protocol_routes(app))

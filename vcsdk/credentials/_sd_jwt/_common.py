@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import binascii
 import hashlib
 import json
 import json.scanner
@@ -11,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk.credentials._policy import SD_ALGORITHMS
 from vcsdk.errors import DisallowedAlgorithmError, InvalidInputError, MalformedTokenError
 
@@ -74,17 +74,9 @@ def hash_function(sd_alg: object, allowed: Sequence[str] = SD_ALGORITHMS) -> Cal
     return _HASHES[sd_alg]
 
 
-_STD_TO_URL = bytes.maketrans(b"+/", b"-_")
-_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_PADDING = (b"", None, b"==", b"=")
-#: Last characters whose unused low bits are zero, by ``len % 4`` (canonical encodings only).
-_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
-
-
 def b64_encode(data: bytes) -> str:
-    """Unpadded base64url (the same output as :func:`vcsdk._b64.b64url_encode`, on the hot path)."""
-    return binascii.b2a_base64(data, newline=False).translate(_STD_TO_URL).rstrip(b"=").decode("ascii")
+    """Unpadded base64url (:func:`vcsdk._b64.b64url_encode`)."""
+    return b64url_encode(data)
 
 
 def digest(data: str, hash_fn: Callable[..., Any]) -> str:
@@ -94,18 +86,10 @@ def digest(data: str, hash_fn: Callable[..., Any]) -> str:
 
 def b64_decode(text: str, what: str) -> bytes:
     """Strict unpadded base64url, raising :class:`MalformedTokenError` (a presented token's damage)."""
-    # The strictness of vcsdk._b64.b64url_decode (alphabet, no padding, canonical trailing bits)
-    # without its re-encoding round trip: verification decodes every part of every presentation.
-    rest = len(text) % 4
-    padding = _PADDING[rest]
-    if padding is None or _B64URL.fullmatch(text) is None:
-        raise MalformedTokenError(f"{what} is not unpadded base64url")
-    if rest and text[-1] not in _CANONICAL_LAST[rest]:
-        raise MalformedTokenError(f"{what} is not canonical base64url")
     try:
-        return binascii.a2b_base64(text.encode("ascii").translate(_URL_TO_STD) + padding)
-    except binascii.Error:  # pragma: no cover - the checks above leave nothing for it to refuse
-        raise MalformedTokenError(f"{what} is not unpadded base64url") from None
+        return b64url_decode(text, what=what)
+    except InvalidInputError as exc:
+        raise MalformedTokenError(exc.message) from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
