@@ -17,6 +17,9 @@ _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schema
 _QUERY: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 100},
     "cursor": {"type": "string", "maxLength": 200, "description": "Opaque; pass back `next_cursor`."},
+    "resident_id": {"type": "string", "minLength": 1, "maxLength": 64},
+    "issuer": {"type": "string", "minLength": 1, "maxLength": 300, "description": "The issuer's DID."},
+    "credential_type": {"type": "string", "minLength": 1, "maxLength": 300},
 }
 
 

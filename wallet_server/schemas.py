@@ -9,18 +9,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from vcsdk.trust import Accreditation
 from wallet_server.services import Challenge, CredentialView, TokenPair
 from wallet_server.services.admin import IssuedEnrolmentCode
-from wallet_server.storage import Device, Resident
+from wallet_server.services.issuance import IssuanceOutcome
+from wallet_server.storage import Device, IssuedCredential, Offer, Resident, StatusListRecord
 
 __all__ = [
+    "BACK_OFFICE_SCHEMAS",
     "SCHEMAS",
+    "accreditation_json",
     "challenge_json",
     "credential_json",
     "credential_summary_json",
     "device_json",
     "enrolment_code_json",
+    "issuance_outcome_json",
+    "issued_credential_json",
+    "offer_json",
     "resident_json",
+    "status_list_json",
     "tokens_json",
 ]
 
@@ -37,6 +45,115 @@ _TOKEN: Schema = {"type": "string", "minLength": 1, "maxLength": 8192}
 _UNVERIFIED: Schema = {"type": ["string", "null"], "description": "Read from the token, not verified."}
 _NAME: Schema = {"type": "string", "minLength": 1, "maxLength": 80}
 _FORMATS = ["dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "vc+jwt"]
+
+_INT: Schema = {"type": "integer"}
+_NULLABLE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 300}
+_NAME_PART = {"type": "string", "minLength": 1, "maxLength": 100}
+
+#: The city back office: issuance after KYC, issued credentials, status lists, accreditation.
+BACK_OFFICE_SCHEMAS: dict[str, Schema] = {
+    "IssuanceRequest": {
+        "type": "object",
+        "description": "The resident's claimed identity, checked against the resident registry.",
+        "properties": {
+            "resident_id": _ID,
+            "family_name": _NAME_PART,
+            "given_name": _NAME_PART,
+            "birthdate": {"type": "string", "format": "date", "minLength": 10, "maxLength": 10},
+            "address": _TEXT,
+            "device_id": {**_ID, "description": "The device KYC checks the key of; the newest by default."},
+        },
+        "required": ["resident_id", "family_name", "given_name", "birthdate", "address"],
+    },
+    "IssuanceOffer": _obj(
+        {
+            "id": _ID,
+            "resident_id": _ID,
+            "configuration_id": {"type": "string"},
+            "offer_uri": {"type": "string", "description": "openid-credential-offer:// URI (offer by reference)"},
+            "created_at": _TIME,
+            "expires_at": _TIME,
+            "state": {"type": "string", "enum": ["pending", "redeemed", "declined", "expired"]},
+        }
+    ),
+    "IssuanceOutcome": _obj(
+        {
+            "outcome": {"type": "string", "enum": ["verified", "partial_match", "no_match", "not_active"]},
+            "offer": {"oneOf": [{"$ref": "#/components/schemas/IssuanceOffer"}, {"type": "null"}]},
+            "tx_code": {"type": ["string", "null"], "description": "Deliver out of band; shown once."},
+            "matched_fields": {"type": "array", "items": {"type": "string"}},
+            "status": {"type": ["string", "null"], "description": "For not_active: moved_out or deceased."},
+        }
+    ),
+    "IssuedCredential": _obj(
+        {
+            "id": _ID,
+            "offer_id": _ID,
+            "resident_id": _ID,
+            "configuration_id": {"type": "string"},
+            "vct": {"type": "string"},
+            "status_list_id": _INT,
+            "status_index": _INT,
+            "issued_at": _TIME,
+            "expires_at": _NULLABLE_TIME,
+            "state": {"type": "string", "enum": ["valid", "suspended", "revoked"]},
+            "updated_at": _TIME,
+        }
+    ),
+    "IssuedCredentialPage": _obj(
+        {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/IssuedCredential"}},
+            "next_cursor": {"type": ["string", "null"]},
+        }
+    ),
+    "IssuedCredentialList": _obj(
+        {"items": {"type": "array", "items": {"$ref": "#/components/schemas/IssuedCredential"}}}
+    ),
+    "StatusList": _obj(
+        {
+            "id": _INT,
+            "uri": {"type": "string"},
+            "size": _INT,
+            "allocated": _INT,
+            "version": _INT,
+            "published_at": _NULLABLE_TIME,
+            "published_version": {"type": ["integer", "null"]},
+            "anchored_version": {"type": ["integer", "null"]},
+        }
+    ),
+    "StatusListList": _obj({"items": {"type": "array", "items": {"$ref": "#/components/schemas/StatusList"}}}),
+    "AccreditationRequest": {
+        "type": "object",
+        "properties": {
+            "issuer": {**_TEXT, "description": "The issuer's DID."},
+            "credential_type": {**_TEXT, "description": "A vct or W3C credential type."},
+            "valid_from": {"type": "string", "format": "date-time", "maxLength": 40},
+            "valid_until": {"type": "string", "format": "date-time", "maxLength": 40},
+        },
+        "required": ["issuer", "credential_type"],
+    },
+    "AccreditationRef": _obj({"issuer": _TEXT, "credential_type": _TEXT}),
+    "Accreditation": _obj(
+        {
+            "issuer": {"type": "string"},
+            "credential_type": {"type": "string"},
+            "state": {"type": "string", "enum": ["accredited", "suspended", "revoked"]},
+            "valid_from": _TIME,
+            "valid_until": _NULLABLE_TIME,
+            "suspended_since": _NULLABLE_TIME,
+            "revoked_at": _NULLABLE_TIME,
+        }
+    ),
+    "City": _obj(
+        {
+            "did": {"type": "string"},
+            "chain_id": _INT,
+            "contracts": {"type": "object", "additionalProperties": {"type": "string"}},
+            "credential_issuer": {"type": "string"},
+        }
+    ),
+}
 
 SCHEMAS: dict[str, Schema] = {
     "Problem": {
@@ -138,6 +255,7 @@ SCHEMAS: dict[str, Schema] = {
             "next_cursor": {"type": ["string", "null"]},
         }
     ),
+    **BACK_OFFICE_SCHEMAS,
 }
 
 
@@ -185,3 +303,70 @@ def enrolment_code_json(issued: IssuedEnrolmentCode) -> dict[str, Any]:
 
 def resident_json(resident: Resident) -> dict[str, Any]:
     return {"id": resident.id, "status": resident.status, "created_at": _time(resident.created_at)}
+
+
+def _opt_time(value: datetime | None) -> str | None:
+    return None if value is None else _time(value)
+
+
+def offer_json(offer: Offer) -> dict[str, Any]:
+    return {
+        "id": offer.id,
+        "resident_id": offer.resident_id,
+        "configuration_id": offer.configuration_id,
+        "offer_uri": offer.offer_uri,
+        "created_at": _time(offer.created_at),
+        "expires_at": _time(offer.expires_at),
+        "state": offer.state,
+    }
+
+
+def issuance_outcome_json(outcome: IssuanceOutcome) -> dict[str, Any]:
+    return {
+        "outcome": outcome.kind,
+        "offer": None if outcome.offer is None else offer_json(outcome.offer),
+        "tx_code": outcome.tx_code,
+        "matched_fields": list(outcome.matched_fields),
+        "status": outcome.status,
+    }
+
+
+def issued_credential_json(credential: IssuedCredential) -> dict[str, Any]:
+    return {
+        "id": credential.id,
+        "offer_id": credential.offer_id,
+        "resident_id": credential.resident_id,
+        "configuration_id": credential.configuration_id,
+        "vct": credential.vct,
+        "status_list_id": credential.status_list_id,
+        "status_index": credential.status_index,
+        "issued_at": _time(credential.issued_at),
+        "expires_at": _opt_time(credential.expires_at),
+        "state": credential.state,
+        "updated_at": _time(credential.updated_at),
+    }
+
+
+def status_list_json(record: StatusListRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "uri": record.uri,
+        "size": record.size,
+        "allocated": record.allocated,
+        "version": record.version,
+        "published_at": _opt_time(record.published_at),
+        "published_version": record.published_version,
+        "anchored_version": record.anchored_version,
+    }
+
+
+def accreditation_json(accreditation: Accreditation) -> dict[str, Any]:
+    return {
+        "issuer": accreditation.issuer or "",
+        "credential_type": accreditation.credential_type or "",
+        "state": accreditation.state,
+        "valid_from": _time(accreditation.valid_from),
+        "valid_until": _opt_time(accreditation.valid_until),
+        "suspended_since": _opt_time(accreditation.suspended_since),
+        "revoked_at": _opt_time(accreditation.revoked_at),
+    }

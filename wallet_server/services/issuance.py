@@ -118,6 +118,10 @@ class IssuanceService:
         self._issuers: dict[str, CredentialIssuer] = {}
         self._paths = disclosable_paths(RESIDENT_IDENTITY_CREDENTIAL)
 
+    def now(self) -> datetime:
+        """The current time, from the app's clock."""
+        return self._clock()
+
     # -- the OpenID4VCI issuer -------------------------------------------------------------------
 
     def base_url(self, origin: str) -> str:

@@ -1,0 +1,358 @@
+"""Handlers of the city's back office, and the public protocol endpoints.
+
+The admin handlers are declared in :data:`wallet_server.routes.ROUTES` (and so in the OpenAPI
+document). The protocol endpoints follow their own specifications and media types and are
+registered by :func:`protocol_routes`:
+
+* OpenID4VCI 1.0 (``/issuer/…`` and its ``/.well-known/…/issuer`` metadata): errors are the spec's
+  ``{"error": …, "error_description": …}`` bodies.
+* Token Status Lists (``/status/{list_id}``): ``application/statuslist+jwt`` with ETag and
+  Cache-Control.
+* DID resolution in the Universal Resolver's shape (``/1.0/identifiers/{did}``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from vcsdk.errors import (
+    DidDeactivatedError,
+    DidNotFoundError,
+    DidResolutionError,
+    InvalidDidError,
+    InvalidInputError,
+    NotFoundError,
+    ProtocolError,
+    UnsupportedDidMethodError,
+    VcsdkError,
+)
+from wallet_server._http import etag_json, query_int, read_json, require_admin
+from wallet_server.appkeys import CITY, ISSUANCE, PUBLIC, STATUS_LISTS, TRUST
+from wallet_server.middleware import REQUEST_ID
+from wallet_server.schemas import (
+    accreditation_json,
+    issuance_outcome_json,
+    issued_credential_json,
+    status_list_json,
+)
+from wallet_server.services.status_lists import StatusAction
+
+__all__ = [
+    "DID_DOCUMENT_MEDIA_TYPE",
+    "DID_RESOLUTION_MEDIA_TYPE",
+    "accredit_issuer",
+    "city_info",
+    "get_accreditation",
+    "get_issued_credential",
+    "list_issued_credentials",
+    "list_status_lists",
+    "protocol_routes",
+    "publish_status_lists",
+    "reinstate_accreditation",
+    "reinstate_credential",
+    "revoke_credential",
+    "start_issuance",
+    "suspend_accreditation",
+    "suspend_credential",
+]
+
+DID_DOCUMENT_MEDIA_TYPE = "application/did+ld+json"
+DID_RESOLUTION_MEDIA_TYPE = 'application/ld+json;profile="https://w3id.org/did-resolution"'
+STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+# -- admin: issuance ------------------------------------------------------------------------------
+
+
+async def start_issuance(request: web.Request) -> web.Response:
+    admin = require_admin(request, "issuer")
+    body = await read_json(request)
+    outcome = await request.app[ISSUANCE].start(admin, body, origin=_origin(request))
+    return web.json_response(issuance_outcome_json(outcome), headers=NO_STORE)
+
+
+async def list_issued_credentials(request: web.Request) -> web.Response:
+    require_admin(request, "issuer")
+    page = await request.app[ISSUANCE].list_issued(
+        limit=query_int(request, "limit", default=50),
+        cursor=request.query.get("cursor"),
+        resident_id=request.query.get("resident_id"),
+    )
+    items = [issued_credential_json(c) for c in page.items]
+    return etag_json(request, {"items": items, "next_cursor": page.next_cursor})
+
+
+async def get_issued_credential(request: web.Request) -> web.Response:
+    require_admin(request, "issuer")
+    credential = await request.app[ISSUANCE].get_issued(request.match_info["credential_id"])
+    return etag_json(request, issued_credential_json(credential))
+
+
+async def _change(request: web.Request, action: StatusAction) -> web.Response:
+    require_admin(request, "issuer")
+    changed = await request.app[ISSUANCE].change_status(request.match_info["credential_id"], action)
+    return web.json_response({"items": [issued_credential_json(c) for c in changed]})
+
+
+async def revoke_credential(request: web.Request) -> web.Response:
+    return await _change(request, "revoke")
+
+
+async def suspend_credential(request: web.Request) -> web.Response:
+    return await _change(request, "suspend")
+
+
+async def reinstate_credential(request: web.Request) -> web.Response:
+    return await _change(request, "reinstate")
+
+
+async def list_status_lists(request: web.Request) -> web.Response:
+    require_admin(request, "issuer")
+    records = await request.app[STATUS_LISTS].lists()
+    return etag_json(request, {"items": [status_list_json(r) for r in records]})
+
+
+async def publish_status_lists(request: web.Request) -> web.Response:
+    require_admin(request, "issuer")
+    await request.app[STATUS_LISTS].publish()
+    records = await request.app[STATUS_LISTS].lists()
+    return web.json_response({"items": [status_list_json(r) for r in records]})
+
+
+# -- admin: trust ---------------------------------------------------------------------------------
+
+
+async def accredit_issuer(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    body = await read_json(request)
+    accreditation = await request.app[TRUST].accredit(
+        body.get("issuer"), body.get("credential_type"),
+        valid_from=body.get("valid_from"), valid_until=body.get("valid_until"),
+    )
+    return web.json_response(accreditation_json(accreditation))
+
+
+async def get_accreditation(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    accreditation = await request.app[TRUST].get(request.query.get("issuer"), request.query.get("credential_type"))
+    return web.json_response(accreditation_json(accreditation))
+
+
+async def suspend_accreditation(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    body = await read_json(request)
+    accreditation = await request.app[TRUST].suspend(body.get("issuer"), body.get("credential_type"))
+    return web.json_response(accreditation_json(accreditation))
+
+
+async def reinstate_accreditation(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    body = await read_json(request)
+    accreditation = await request.app[TRUST].reinstate(body.get("issuer"), body.get("credential_type"))
+    return web.json_response(accreditation_json(accreditation))
+
+
+async def city_info(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    city = await request.app[CITY].get()
+    issuer = request.app[ISSUANCE].issuer(_origin(request))
+    return web.json_response(
+        {
+            "did": city.did,
+            "chain_id": int(city.chain.chain_id),
+            "contracts": dict(city.addresses),
+            "credential_issuer": issuer.credential_issuer,
+        }
+    )
+
+
+# -- OpenID4VCI (spec error bodies, not problem+json) ---------------------------------------------
+
+
+def _oauth_error(exc: VcsdkError) -> web.Response:
+    status = exc.http_status if 400 <= exc.http_status < 500 else 400
+    headers = dict(NO_STORE)
+    if exc.code == "invalid_token":
+        status = 401
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    elif isinstance(exc, ProtocolError) and exc.code == "server_error":
+        status = 500
+    # RFC 6749 §5.2: error_description is printable ASCII without '"' and '\'.
+    desc = "".join(ch for ch in exc.message if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
+    code = exc.code if isinstance(exc, ProtocolError) else "invalid_request"
+    return web.json_response({"error": code, "error_description": desc}, status=status, headers=headers)
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    if request.content_type != "application/x-www-form-urlencoded":
+        raise ProtocolError("send the token request as application/x-www-form-urlencoded", code="invalid_request")
+    data = await request.post()
+    out: dict[str, str] = {}
+    for name in data:
+        values = data.getall(name)
+        if len(values) != 1 or not isinstance(values[0], str):
+            raise ProtocolError("each form parameter must appear once, as text", code="invalid_request")
+        out[name] = values[0]
+    return out
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" and len(token) <= 1024 else None
+
+
+async def issuer_metadata(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ISSUANCE].issuer(_origin(request)).metadata())
+
+
+async def authorization_server_metadata(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ISSUANCE].issuer(_origin(request)).authorization_server_metadata())
+
+
+async def credential_offer(request: web.Request) -> web.Response:
+    issuer = request.app[ISSUANCE].issuer(_origin(request))
+    try:
+        offer_id = request.match_info["offer_id"]
+        if len(offer_id) > 64:
+            raise ProtocolError("unknown or expired credential offer", code="invalid_request")
+        body = await issuer.offer_by_reference(offer_id, now=request.app[ISSUANCE].now())
+    except VcsdkError as exc:
+        return _oauth_error(exc)
+    return web.json_response(body, headers=NO_STORE)
+
+
+async def token_endpoint(request: web.Request) -> web.Response:
+    issuer = request.app[ISSUANCE].issuer(_origin(request))
+    try:
+        answer = await issuer.token(await _form(request), now=request.app[ISSUANCE].now())
+    except VcsdkError as exc:
+        return _oauth_error(exc)
+    return web.json_response(answer.to_dict(), headers=NO_STORE)
+
+
+async def nonce_endpoint(request: web.Request) -> web.Response:
+    issuer = request.app[ISSUANCE].issuer(_origin(request))
+    return web.json_response(await issuer.nonce(now=request.app[ISSUANCE].now()), headers=NO_STORE)
+
+
+async def credential_endpoint(request: web.Request) -> web.Response:
+    issuer = request.app[ISSUANCE].issuer(_origin(request))
+    try:
+        answer = await issuer.credential(_bearer(request), await request.read(), now=request.app[ISSUANCE].now())
+    except VcsdkError as exc:
+        if isinstance(exc, ProtocolError) or exc.http_status < 500:
+            return _oauth_error(exc)
+        raise  # chain or database trouble: a problem+json 5xx from the error middleware
+    return web.json_response(answer.to_dict(), headers=NO_STORE)
+
+
+async def notification_endpoint(request: web.Request) -> web.Response:
+    issuer = request.app[ISSUANCE].issuer(_origin(request))
+    try:
+        await issuer.notification(_bearer(request), await request.read(), now=request.app[ISSUANCE].now())
+    except VcsdkError as exc:
+        return _oauth_error(exc)
+    return web.Response(status=204)
+
+
+# -- status lists ---------------------------------------------------------------------------------
+
+
+async def status_list(request: web.Request) -> web.Response:
+    text = request.match_info["list_id"]
+    if not text.isdigit() or len(text) > 9 or text.startswith("0"):
+        raise NotFoundError("no such status list")
+    published = await request.app[STATUS_LISTS].served(int(text))
+    headers = {
+        "ETag": published.etag,
+        "Cache-Control": f"public, max-age={published.max_age}",
+        "Last-Modified": _http_date(published.published_at),
+    }
+    condition = request.headers.get("If-None-Match", "")
+    if published.etag in {t.strip().removeprefix("W/") for t in condition.split(",")}:
+        return web.Response(status=304, headers=headers)
+    return web.Response(text=published.token, content_type=STATUS_LIST_MEDIA_TYPE, headers=headers)
+
+
+def _http_date(moment: datetime) -> str:
+    return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+# -- DID resolution (Universal Resolver shape) ----------------------------------------------------
+
+# W3C DID Resolution error names and the HTTP status the Universal Resolver answers with.
+_DID_ERRORS: tuple[tuple[type[VcsdkError], str, int], ...] = (
+    (InvalidDidError, "invalidDid", 400),
+    (InvalidInputError, "invalidDid", 400),
+    (UnsupportedDidMethodError, "methodNotSupported", 400),
+    (DidNotFoundError, "notFound", 404),
+    (DidDeactivatedError, "deactivated", 410),
+)
+
+
+async def resolve_did(request: web.Request) -> web.Response:
+    did = request.match_info["did"]
+    try:
+        result, deactivated = await request.app[PUBLIC].resolve(did)
+    except VcsdkError as exc:
+        return _did_problem(request, exc)
+    accept = request.headers.get("Accept", "")
+    status = 410 if deactivated else 200
+    if DID_DOCUMENT_MEDIA_TYPE in accept and "did-resolution" not in accept:
+        return web.json_response(result["didDocument"], status=status, content_type=DID_DOCUMENT_MEDIA_TYPE)
+    response = web.json_response(result, status=status)
+    response.headers["Content-Type"] = DID_RESOLUTION_MEDIA_TYPE
+    return response
+
+
+def _did_problem(request: web.Request, exc: VcsdkError) -> web.Response:
+    error, status = "internalError", exc.http_status
+    for cls, name, code in _DID_ERRORS:
+        if isinstance(exc, cls):
+            error, status = name, code
+            break
+    else:
+        if isinstance(exc, DidResolutionError) and exc.code == "unknown_network":
+            error, status = "notFound", 404  # a did:ethr on a chain this server does not know
+        elif exc.http_status < 500:
+            error, status = "invalidDid", 400
+        else:
+            raise exc  # the chain is down: the error middleware answers 503 and logs it
+    body: dict[str, Any] = {
+        "type": f"urn:vcsdk:problem:{exc.code}",
+        "title": "Not Found" if status == 404 else "Bad Request" if status == 400 else "Gone",
+        "status": status,
+        "detail": exc.message,
+        "code": exc.code,
+        "request_id": request.get(REQUEST_ID, ""),
+        # The DID Resolution result members, so Universal Resolver clients read the error too.
+        "didResolutionMetadata": {"error": error, "message": exc.message},
+        "didDocument": None,
+        "didDocumentMetadata": {},
+    }
+    return web.json_response(body, status=status, content_type="application/problem+json")
+
+
+def protocol_routes(app: web.Application) -> list[web.RouteDef]:
+    """The OpenID4VCI issuer, status list and DID resolution routes (outside the OpenAPI document)."""
+    del app  # the services are looked up per request; the paths are fixed
+    return [
+        web.get("/.well-known/openid-credential-issuer/issuer", issuer_metadata),
+        web.get("/.well-known/oauth-authorization-server/issuer", authorization_server_metadata),
+        web.get("/issuer/credential-offer/{offer_id}", credential_offer),
+        web.post("/issuer/token", token_endpoint),
+        web.post("/issuer/nonce", nonce_endpoint),
+        web.post("/issuer/credential", credential_endpoint),
+        web.post("/issuer/notification", notification_endpoint),
+        web.get("/status/{list_id}", status_list),
+        web.get("/1.0/identifiers/{did}", resolve_did),
+    ]
+
