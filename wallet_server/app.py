@@ -170,6 +170,66 @@ async def _back_office(app: web.Application) -> AsyncIterator[None]:
         await city.close()
 
 
+async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
+    """The resident side: offers inbox, presentations, consents and receipts, and the anchoring task."""
+    import aiohttp
+
+    from vcsdk.receipts.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
+    from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, RESIDENT_CHAIN, WALLET
+    from wallet_server.services.presentations import PresentationService
+    from wallet_server.services.receipts import CityChainPort, ReceiptService
+    from wallet_server.services.wallet import OutgoingHttp, ResidentVault, WalletService
+    from wallet_server.storage import WalletDataStore
+
+    settings, clock, store = app[SETTINGS], app[CLOCK], app[STORE]
+    receipts_store: ReceiptStore
+    if store.dialect == "sqlite":
+        # The receipt outbox shares the wallet's SQLite file (WAL; its own connection).
+        receipts_store = await SqliteReceiptStore.open(settings.database_url.split("sqlite:///", 1)[-1])
+    else:
+        receipts_store = await PostgresReceiptStore.open(settings.database_url, schema=settings.database_schema)
+    if RESIDENT_CHAIN not in app:
+        app[RESIDENT_CHAIN] = CityChainPort(app[CITY])
+    chain = app[RESIDENT_CHAIN]
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15, connect=5))
+    http = OutgoingHttp(session, allow_loopback_http=settings.allow_loopback_http)
+    data = WalletDataStore(store)
+    keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
+    vault = ResidentVault(store, data, keys=keys, clock=clock)
+    receipts = ReceiptService(
+        data,
+        vault=vault,
+        receipts=receipts_store,
+        chain=chain,
+        clock=clock,
+        batch_size=settings.receipt_batch_size,
+        max_age=settings.receipt_batch_max_age,
+        confirmations=settings.receipt_confirmations,
+    )
+    app[RECEIPTS] = receipts
+    app[WALLET] = WalletService(
+        store, data, vault=vault, credentials=app[CREDENTIALS], http=http, clock=clock,
+        custodial=settings.custodial_keys,
+    )
+    app[PRESENTATIONS] = PresentationService(
+        data, vault=vault, credentials=app[CREDENTIALS], receipts=receipts, chain=chain, http=http, clock=clock,
+        ttl=settings.presentation_ttl, consent_ttl=settings.consent_ttl, custodial=settings.custodial_keys,
+    )
+    stop = asyncio.Event()
+    batcher = asyncio.create_task(
+        receipts.run_batcher(interval=settings.receipt_anchor_interval.total_seconds(), stop=stop)
+    )
+    try:
+        yield
+    finally:
+        stop.set()
+        batcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await batcher
+        await session.close()
+        await receipts_store.close()
+
+
 async def _purge_loop(app: web.Application) -> None:
     while True:
         await asyncio.sleep(PURGE_INTERVAL_SECONDS)
@@ -204,6 +264,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app.cleanup_ctx.append(_rate_limiters)
     app.cleanup_ctx.append(_chain)
     app.cleanup_ctx.append(_back_office)
+    app.cleanup_ctx.append(_resident_wallet)
     app.cleanup_ctx.append(_purger)
     add_routes(app)
     return app

@@ -9,9 +9,12 @@ from wallet_server.ratelimit import RateLimiter
 from wallet_server.services import AdminService, AuthService, Clock, CredentialService, DeviceService
 from wallet_server.services.city import CitySetup
 from wallet_server.services.issuance import IssuanceService
+from wallet_server.services.presentations import PresentationService
 from wallet_server.services.public import PublicService
+from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.status_lists import StatusListService
 from wallet_server.services.trust import TrustService
+from wallet_server.services.wallet import WalletService
 from wallet_server.settings import Settings
 from wallet_server.storage import Store
 
@@ -27,11 +30,15 @@ __all__ = [
     "IP_LIMITER",
     "ISSUANCE",
     "OPENAPI",
+    "PRESENTATIONS",
     "PUBLIC",
+    "RECEIPTS",
+    "RESIDENT_CHAIN",
     "SETTINGS",
     "STATUS_LISTS",
     "STORE",
     "TRUST",
+    "WALLET",
 ]
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -52,3 +59,9 @@ ISSUANCE = web.AppKey("issuance", IssuanceService)
 STATUS_LISTS = web.AppKey("status_lists", StatusListService)
 TRUST = web.AppKey("trust", TrustService)
 PUBLIC = web.AppKey("public", PublicService)
+# The resident side: offers inbox, presentations, consents and receipts. RESIDENT_CHAIN may be set
+# on the app before it starts (tests do); otherwise it comes from the city set-up (CITY).
+WALLET = web.AppKey("wallet", WalletService)
+PRESENTATIONS = web.AppKey("presentations", PresentationService)
+RECEIPTS = web.AppKey("receipts", ReceiptService)
+RESIDENT_CHAIN: web.AppKey[ChainPort] = web.AppKey("resident_chain")

@@ -15,9 +15,12 @@ from aiohttp import web
 
 from vcsdk.errors import InvalidInputError
 from wallet_server import back_office_routes as city
+from wallet_server import resident_routes as rr
 from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
 from wallet_server.appkeys import ADMIN, AUTH, CREDENTIALS, DEVICES, OPENAPI
+from wallet_server.resident_schemas import RESIDENT_SCHEMAS
 from wallet_server.schemas import (
+    SCHEMAS,
     challenge_json,
     credential_json,
     credential_summary_json,
@@ -302,6 +305,91 @@ ROUTES: tuple[Route, ...] = (
         auth="operator", response="City",
     ),
 )
+
+
+# -- resident wallet: offers inbox, presentations, consents, receipts, history --------------------
+# Handlers live in wallet_server.resident_routes, wire shapes in wallet_server.resident_schemas.
+SCHEMAS.update(RESIDENT_SCHEMAS)
+_OFFER = "/v1/offers/{offer_id}"
+_PRESENTATION = "/v1/presentations/{presentation_id}"
+_PAGED = ("limit", "cursor")
+_RESIDENT_WALLET_ROUTES: tuple[Route, ...] = (
+    Route(
+        "GET", "/v1/offers", rr.list_offers, "List the credential offers in the resident's inbox", "offers",
+        auth="dpop", response="OfferPage", query=_PAGED, etag=True,
+    ),
+    Route(
+        "POST", "/v1/offers", rr.scan_offer, "Add a scanned openid-credential-offer:// link to the inbox", "offers",
+        auth="dpop", body="OfferScan", response="Offer", status=201,
+    ),
+    Route(
+        "GET", _OFFER, rr.get_offer, "Get one offer", "offers", auth="dpop", response="Offer", errors=(404,), etag=True,
+    ),
+    Route(
+        "POST", f"{_OFFER}/accept", rr.accept_offer,
+        "Accept an offer (with its tx_code): redeem it at the issuer and get the key proof to sign", "offers",
+        auth="dpop", body="OfferAccept", response="OfferAcceptResult", errors=(403, 404, 409),
+    ),
+    Route(
+        "POST", f"{_OFFER}/signature", rr.sign_offer,
+        "Send the device's signature of the key proof; the credential is issued and stored", "offers",
+        auth="dpop", body="OfferSignature", response="CredentialSummary", status=201, errors=(404, 409),
+    ),
+    Route(
+        "POST", f"{_OFFER}/decline", rr.decline_offer, "Decline an offer", "offers",
+        auth="dpop", response="Offer", errors=(404, 409),
+    ),
+    Route(
+        "POST", "/v1/presentations", rr.start_presentation,
+        "Open a service's openid4vp:// request: verify it and get the consent screen", "presentations",
+        auth="dpop", body="PresentationStart", response="Presentation", status=201, errors=(404,),
+    ),
+    Route(
+        "GET", _PRESENTATION, rr.get_presentation, "Get one presentation and where it stands", "presentations",
+        auth="dpop", response="Presentation", errors=(404,),
+    ),
+    Route(
+        "POST", f"{_PRESENTATION}/consent", rr.consent_presentation,
+        "Consent (choosing credentials): get the KB-JWT signing inputs", "presentations",
+        auth="dpop", body="PresentationConsent", response="Presentation", errors=(403, 404, 409),
+    ),
+    Route(
+        "POST", f"{_PRESENTATION}/signature", rr.sign_presentation,
+        "Send the device's KB-JWT signatures: the presentation goes to the service", "presentations",
+        auth="dpop", body="PresentationSignatures", response="Presentation", errors=(404, 409),
+    ),
+    Route(
+        "POST", f"{_PRESENTATION}/decline", rr.decline_presentation, "Decline: the service gets access_denied",
+        "presentations", auth="dpop", response="Presentation", errors=(404, 409),
+    ),
+    Route(
+        "GET", "/v1/history/presentations", rr.list_presentation_history, "The resident's presentation history",
+        "history", auth="dpop", response="PresentationPage", query=_PAGED, etag=True,
+    ),
+    Route(
+        "GET", "/v1/consents", rr.list_consents, "The consents the resident gave", "history",
+        auth="dpop", response="ConsentPage", query=_PAGED, etag=True,
+    ),
+    Route(
+        "GET", "/v1/consents/{consent_id}", rr.get_consent, "Get one consent", "history",
+        auth="dpop", response="Consent", errors=(404,), etag=True,
+    ),
+    Route(
+        "POST", "/v1/consents/{consent_id}/withdraw", rr.withdraw_consent,
+        "Withdraw a consent: receipts for later accesses under it are refused", "history",
+        auth="dpop", response="Consent", errors=(404, 409),
+    ),
+    Route(
+        "GET", "/v1/receipts", rr.list_receipts, "The resident's access receipts with their anchoring state",
+        "history", auth="dpop", response="ReceiptList", etag=True,
+    ),
+    Route(
+        "GET", "/v1/receipts/{receipt_id}", rr.get_receipt,
+        "One access receipt; a final one's inclusion proof is verified against the chain", "history",
+        auth="dpop", response="Receipt", errors=(404,),
+    ),
+)
+ROUTES += _RESIDENT_WALLET_ROUTES
 
 
 def _checked(route: Route) -> Handler:

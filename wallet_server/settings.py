@@ -66,6 +66,17 @@ class Settings:
         when older.
     :param credential_lifetime: validity of issued credentials.
     :param offer_ttl: how long a credential offer (and its pre-authorized code) stays redeemable.
+    :param allow_loopback_http: development and tests only: let the server call issuers and services
+        at ``http://127.0.0.1`` / ``localhost`` (otherwise only https to public hosts).
+    :param custodial_keys: the custodial option, **off by default**: the server makes and holds a
+        device key for residents whose app cannot keep one, and signs key proofs and presentations
+        itself when the app asks. Credentials accepted this way are bound to that server key.
+    :param presentation_ttl: how long a started presentation can be consented to and signed.
+    :param consent_ttl: how long a consent the resident gives lasts.
+    :param receipt_batch_size: anchor access receipts in Merkle batches of this many…
+    :param receipt_batch_max_age: …or once the oldest queued receipt waited this long.
+    :param receipt_confirmations: blocks (the anchoring block included) before a batch is final.
+    :param receipt_anchor_interval: how often the anchoring task runs.
     """
 
     host: str = "127.0.0.1"
@@ -104,6 +115,15 @@ class Settings:
     status_list_ttl: timedelta = timedelta(minutes=5)
     credential_lifetime: timedelta = timedelta(days=365)
     offer_ttl: timedelta = timedelta(hours=24)
+    # -- the resident side (offers inbox, presentations, consents, receipts)
+    allow_loopback_http: bool = False
+    custodial_keys: bool = False
+    presentation_ttl: timedelta = timedelta(minutes=10)
+    consent_ttl: timedelta = timedelta(days=365)
+    receipt_batch_size: int = 256
+    receipt_batch_max_age: timedelta = timedelta(minutes=5)
+    receipt_confirmations: int = 12
+    receipt_anchor_interval: timedelta = timedelta(seconds=30)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -173,7 +193,24 @@ def _parse_city_key(name: str, value: Any) -> Key:
     return key
 
 
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("not a boolean")
+
+
 def _coerce(name: str, value: Any) -> Any:
+    if name in ("allow_loopback_http", "custodial_keys"):
+        return _parse_bool(value)
+    if name in ("receipt_batch_size", "receipt_confirmations"):
+        return int(value)
+    if name in ("receipt_batch_max_age", "receipt_anchor_interval"):
+        return timedelta(seconds=float(value))
     if name in ("port", "client_max_size", "max_devices", "status_list_size"):
         return int(value)
     if name in ("city_key", "city_signing_key"):

@@ -34,6 +34,13 @@ from wallet_server.storage._protocol import (
     Store,
 )
 from wallet_server.storage._sqlite import SqliteStore
+from wallet_server.storage._wallet import (
+    OfferRow,
+    PresentationRow,
+    ResidentConsentRow,
+    ResidentSecretsRow,
+    WalletDataStore,
+)
 
 __all__ = [
     "BackOfficeStore",
@@ -45,18 +52,23 @@ __all__ = [
     "EnrolmentStore",
     "IssuedCredential",
     "Offer",
+    "OfferRow",
     "OfferState",
     "Page",
     "PostgresStore",
+    "PresentationRow",
     "RefreshToken",
     "RefreshTokenStore",
     "ReplayCache",
     "Resident",
+    "ResidentConsentRow",
+    "ResidentSecretsRow",
     "ResidentStatus",
     "ResidentStore",
     "SqliteStore",
     "StatusListRecord",
     "Store",
     "StoredCredential",
+    "WalletDataStore",
     "open_store",
 ]

@@ -1,0 +1,173 @@
+"""Handlers of the resident's offers, presentations, consents, receipts and history routes.
+
+Each: authenticate → validate → call a service → serialise. They are listed, with their schemas
+and errors, in :data:`wallet_server.routes.ROUTES`.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from wallet_server._http import authenticate, etag_json, query_int, read_json
+from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, WALLET
+from wallet_server.resident_schemas import (
+    consent_json,
+    offer_json,
+    presentation_json,
+    proof_request_json,
+    receipt_json,
+)
+from wallet_server.schemas import credential_summary_json
+from wallet_server.services.wallet import ProofSigningRequest
+
+__all__ = [
+    "accept_offer",
+    "consent_presentation",
+    "decline_offer",
+    "decline_presentation",
+    "get_consent",
+    "get_offer",
+    "get_presentation",
+    "get_receipt",
+    "list_consents",
+    "list_offers",
+    "list_presentation_history",
+    "list_receipts",
+    "scan_offer",
+    "sign_offer",
+    "sign_presentation",
+    "start_presentation",
+    "withdraw_consent",
+]
+
+# -- offers ----------------------------------------------------------------------------------------
+
+
+async def list_offers(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    limit = query_int(request, "limit", default=20)
+    page = await request.app[WALLET].list(principal, limit=limit, cursor=request.query.get("cursor"))
+    return etag_json(request, {"items": [offer_json(o) for o in page.items], "next_cursor": page.next_cursor})
+
+
+async def scan_offer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    view = await request.app[WALLET].add_scanned(principal, body.get("offer_uri"))
+    return web.json_response(offer_json(view), status=201, headers={"Location": f"/v1/offers/{view.id}"})
+
+
+async def get_offer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return etag_json(request, offer_json(await request.app[WALLET].get(principal, request.match_info["offer_id"])))
+
+
+async def accept_offer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    result = await request.app[WALLET].accept(
+        principal, request.match_info["offer_id"], tx_code=body.get("tx_code"), custodial=body.get("custodial") is True
+    )
+    if isinstance(result, ProofSigningRequest):
+        return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
+    return web.json_response(credential_summary_json(result), headers={"Location": f"/v1/credentials/{result.id}"})
+
+
+async def sign_offer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    view = await request.app[WALLET].finish(principal, request.match_info["offer_id"], body.get("signature"))
+    return web.json_response(
+        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
+    )
+
+
+async def decline_offer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return web.json_response(offer_json(await request.app[WALLET].decline(principal, request.match_info["offer_id"])))
+
+
+# -- presentations ---------------------------------------------------------------------------------
+
+
+async def start_presentation(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    view = await request.app[PRESENTATIONS].start(principal, body.get("request_uri"))
+    return web.json_response(
+        presentation_json(view), status=201, headers={"Location": f"/v1/presentations/{view.id}"}
+    )
+
+
+async def get_presentation(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    view = await request.app[PRESENTATIONS].get(principal, request.match_info["presentation_id"])
+    return web.json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
+
+
+async def consent_presentation(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    view = await request.app[PRESENTATIONS].consent(
+        principal,
+        request.match_info["presentation_id"],
+        selections=body.get("selections"),
+        custodial=body.get("custodial") is True,
+    )
+    return web.json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
+
+
+async def sign_presentation(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    presentation_id = request.match_info["presentation_id"]
+    view = await request.app[PRESENTATIONS].sign(principal, presentation_id, body.get("signatures"))
+    return web.json_response(presentation_json(view))
+
+
+async def decline_presentation(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    view = await request.app[PRESENTATIONS].decline(principal, request.match_info["presentation_id"])
+    return web.json_response(presentation_json(view))
+
+
+async def list_presentation_history(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    limit = query_int(request, "limit", default=20)
+    page = await request.app[PRESENTATIONS].history(principal, limit=limit, cursor=request.query.get("cursor"))
+    items = [presentation_json(v) for v in page.items]
+    return etag_json(request, {"items": items, "next_cursor": page.next_cursor})
+
+
+# -- consents and receipts -------------------------------------------------------------------------
+
+
+async def list_consents(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    limit = query_int(request, "limit", default=20)
+    page = await request.app[RECEIPTS].list_consents(principal, limit=limit, cursor=request.query.get("cursor"))
+    return etag_json(request, {"items": [consent_json(c) for c in page.items], "next_cursor": page.next_cursor})
+
+
+async def get_consent(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    view = await request.app[RECEIPTS].get_consent(principal, request.match_info["consent_id"])
+    return etag_json(request, consent_json(view))
+
+
+async def withdraw_consent(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    view = await request.app[RECEIPTS].withdraw(principal, request.match_info["consent_id"])
+    return web.json_response(consent_json(view))
+
+
+async def list_receipts(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    receipts = await request.app[RECEIPTS].list_receipts(principal)
+    return etag_json(request, {"items": [receipt_json(r) for r in receipts]})
+
+
+async def get_receipt(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    view = await request.app[RECEIPTS].get_receipt(principal, request.match_info["receipt_id"])
+    return web.json_response(receipt_json(view), headers={"Cache-Control": "no-store"})

@@ -1,0 +1,279 @@
+"""JSON wire shapes of the resident's offers, presentations, consents and receipts.
+
+Merged into :data:`wallet_server.schemas.SCHEMAS` (so the OpenAPI document publishes them and
+request bodies are validated against them); the functions below are the only way handlers
+serialise these values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vcsdk.receipts import ConsentRecord
+from wallet_server.services.presentations import PresentationView
+from wallet_server.services.receipts import ConsentView, ReceiptView
+from wallet_server.services.wallet import OfferView, ProofSigningRequest
+
+__all__ = [
+    "RESIDENT_SCHEMAS",
+    "consent_json",
+    "offer_json",
+    "presentation_json",
+    "proof_request_json",
+    "receipt_json",
+]
+
+Schema = dict[str, Any]
+
+
+def _obj(properties: dict[str, Schema], *, required: list[str] | None = None) -> Schema:
+    return {"type": "object", "properties": properties, "required": list(properties) if required is None else required}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _page(item: str) -> Schema:
+    return _obj({"items": {"type": "array", "items": _ref(item)}, "next_cursor": {"type": ["string", "null"]}})
+
+
+_ID: Schema = {"type": "string", "minLength": 1, "maxLength": 64}
+_TIME: Schema = {"type": "string", "format": "date-time"}
+_STRINGS: Schema = {"type": "array", "items": {"type": "string"}}
+_PATH: Schema = {
+    "type": "array",
+    "description": "A DCQL claims path pointer: names, array indexes, null for every element.",
+    "items": {"type": ["string", "integer", "null"]},
+}
+_SIGNATURE: Schema = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "description": "base64url (no padding) of the raw ES256 signature (R || S, 64 bytes) over signing_input.",
+}
+
+RESIDENT_SCHEMAS: dict[str, Schema] = {
+    "TxCode": _obj(
+        {
+            "input_mode": {"type": "string", "enum": ["numeric", "text"]},
+            "length": {"type": "integer"},
+            "description": {"type": "string"},
+        },
+        required=["input_mode", "length"],
+    ),
+    "Offer": _obj(
+        {
+            "id": _ID,
+            "state": {"type": "string", "enum": ["pending", "accepting", "redeemed", "declined", "expired", "failed"]},
+            "credential_issuer": {"type": "string"},
+            "configuration_ids": _STRINGS,
+            "tx_code": {
+                "anyOf": [_ref("TxCode"), {"type": "null"}],
+                "description": "Present when the issuer sent a PIN out of band; ask the resident for it.",
+            },
+            "created_at": _TIME,
+            "expires_at": _TIME,
+            "credential_id": {"type": ["string", "null"]},
+        }
+    ),
+    "OfferPage": _page("Offer"),
+    "OfferScan": _obj({"offer_uri": {"type": "string", "minLength": 1, "maxLength": 8192}}),
+    "OfferAccept": _obj(
+        {
+            "tx_code": {"type": "string", "minLength": 1, "maxLength": 32},
+            "custodial": {
+                "type": "boolean",
+                "description": "Custodial option only: the server signs with a key it holds for the resident.",
+            },
+        },
+        required=[],
+    ),
+    "ProofSigningRequest": _obj(
+        {
+            "offer_id": _ID,
+            "signing_input": {"type": "string", "description": "Sign these ASCII bytes with the device key (ES256)."},
+            "alg": {"type": "string", "enum": ["ES256"]},
+            "expires_at": _TIME,
+        }
+    ),
+    "OfferAcceptResult": {
+        "anyOf": [_ref("ProofSigningRequest"), _ref("CredentialSummary")],
+        "description": "What to sign next; or, with the custodial option, the stored credential.",
+    },
+    "OfferSignature": _obj({"signature": _SIGNATURE}),
+    "PresentationStart": _obj({"request_uri": {"type": "string", "minLength": 1, "maxLength": 8192}}),
+    "PresentationSelection": _obj({"query_id": {"type": "string", "maxLength": 200}, "credential_id": _ID}),
+    "PresentationConsent": _obj(
+        {
+            "selections": {"type": "array", "maxItems": 16, "items": _ref("PresentationSelection")},
+            "custodial": {"type": "boolean"},
+        },
+        required=[],
+    ),
+    "PresentationSignatureItem": _obj({"query_id": {"type": "string", "maxLength": 200}, "signature": _SIGNATURE}),
+    "PresentationSignatures": _obj(
+        {"signatures": {"type": "array", "minItems": 1, "maxItems": 16, "items": _ref("PresentationSignatureItem")}}
+    ),
+    "Presentation": _obj(
+        {
+            "id": _ID,
+            "state": {
+                "type": "string",
+                "enum": [
+                    "consent_required", "signature_required", "sending", "shared", "refused", "declined", "expired",
+                ],
+            },
+            "created_at": _TIME,
+            "expires_at": _TIME,
+            "service": _obj({"did": {"type": "string"}, "name": {"type": ["string", "null"]}}),
+            "purpose": {"type": ["string", "null"]},
+            "satisfiable": {"type": "boolean"},
+            "credentials": {
+                "type": "array",
+                "description": "Per requested credential: the stored credentials that answer it and the exact "
+                "claims each would share. The first option is the default.",
+                "items": _obj(
+                    {
+                        "query_id": {"type": "string"},
+                        "options": {
+                            "type": "array",
+                            "items": _obj({"credential_id": _ID, "claims": {"type": "array", "items": _PATH}}),
+                        },
+                    }
+                ),
+            },
+            "signing_inputs": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "query_id": {"type": "string"},
+                        "credential_id": _ID,
+                        "signing_input": {"type": "string"},
+                        "alg": {"type": "string", "enum": ["ES256"]},
+                    }
+                ),
+            },
+            "outcome": {
+                "type": "object",
+                "description": "consent_id, claims, receipt_id, redirect_uri; error or receipt_error codes.",
+            },
+        }
+    ),
+    "PresentationPage": _page("Presentation"),
+    "Consent": _obj(
+        {
+            "id": {"type": "string"},
+            "state": {"type": "string", "enum": ["given", "withdrawn"]},
+            "service": _obj({"did": {"type": "string"}, "name": {"type": "string"}}),
+            "purposes": _STRINGS,
+            "claims": _STRINGS,
+            "given_at": _TIME,
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+            "presentation_id": {"type": "string"},
+            "record": {"type": "object", "description": "The ISO/IEC TS 27560-style consent record as kept."},
+        }
+    ),
+    "ConsentPage": _page("Consent"),
+    "Receipt": _obj(
+        {
+            "id": {"type": "string"},
+            "service_did": {"type": "string"},
+            "consent_id": {"type": "string"},
+            "claims": _STRINGS,
+            "purpose": {"type": "string"},
+            "accessed_at": _TIME,
+            "state": {"type": "string", "enum": ["queued", "anchoring", "final"]},
+            "proof_verified": {
+                "type": "boolean",
+                "description": "True when the inclusion proof was checked against the root on chain now.",
+            },
+            "entry": {
+                "type": "object",
+                "description": "RECEIPT.json: receipt, salt, state and, once batched, proof, root, tx_hash, "
+                "block_number (what `vcsdk receipts verify-proof` reads).",
+            },
+        }
+    ),
+    "ReceiptList": _obj({"items": {"type": "array", "items": _ref("Receipt")}}),
+}
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def offer_json(view: OfferView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "state": view.state,
+        "credential_issuer": view.credential_issuer,
+        "configuration_ids": list(view.configuration_ids),
+        "tx_code": None if view.tx_code is None else view.tx_code.to_dict(),
+        "created_at": _time(view.created_at),
+        "expires_at": _time(view.expires_at),
+        "credential_id": view.credential_id,
+    }
+
+
+def proof_request_json(request: ProofSigningRequest) -> dict[str, Any]:
+    return {
+        "offer_id": request.offer_id,
+        "signing_input": request.signing_input,
+        "alg": request.alg,
+        "expires_at": _time(request.expires_at),
+    }
+
+
+def presentation_json(view: PresentationView) -> dict[str, Any]:
+    return {
+        "id": view.id,
+        "state": view.state,
+        "created_at": _time(view.created_at),
+        "expires_at": _time(view.expires_at),
+        "service": {"did": view.service_did, "name": view.service_name},
+        "purpose": view.purpose,
+        "satisfiable": view.satisfiable,
+        "credentials": [
+            {
+                "query_id": c["query_id"],
+                "options": [{"credential_id": o["credential_id"], "claims": o["claims"]} for o in c["options"]],
+            }
+            for c in view.credentials
+        ],
+        "signing_inputs": list(view.signing_inputs),
+        "outcome": view.outcome,
+    }
+
+
+def consent_json(view: ConsentView) -> dict[str, Any]:
+    record: ConsentRecord = view.record
+    return {
+        "id": record.record_id,
+        "state": record.state,
+        "service": {"did": record.controller.did, "name": record.controller.name},
+        "purposes": list(record.purposes),
+        "claims": list(record.claims_disclosed),
+        "given_at": _time(record.given_at),
+        "expires_at": _time(record.expires_at),
+        "withdrawn_at": _time(record.withdrawn_at),
+        "presentation_id": view.presentation_id,
+        "record": dict(record.to_json()),
+    }
+
+
+def receipt_json(view: ReceiptView) -> dict[str, Any]:
+    receipt = view.receipt
+    return {
+        "id": receipt.receipt_id,
+        "service_did": receipt.service_did,
+        "consent_id": receipt.consent_id,
+        "claims": list(receipt.claims_accessed),
+        "purpose": receipt.purpose,
+        "accessed_at": _time(receipt.accessed_at),
+        "state": view.entry.state,
+        "proof_verified": view.proof_verified,
+        "entry": dict(view.entry.to_json()),
+    }

@@ -1,0 +1,511 @@
+"""Answering a service's OpenID4VP request for a resident, with the phone signing the key binding.
+
+Three calls, so the device key never leaves the phone:
+
+1. :meth:`PresentationService.start` — fetch the Request Object behind an ``openid4vp://`` link,
+   verify its signature against the service's DID, match its DCQL query against the resident's
+   stored credentials, and return the consent screen: who asks, why, and exactly which claims of
+   which credential would be shared.
+2. :meth:`PresentationService.consent` — the resident's choice: the server prepares each
+   presentation (only the requested Disclosures) and returns the KB-JWT signing inputs.
+3. :meth:`PresentationService.sign` — the phone's signatures: the server finishes the
+   presentations, posts them to the service's ``response_uri``, records the consent (under the
+   resident's pseudonym for that service) and verifies and stores the access receipt the service
+   returns, for anchoring.
+
+A service returns its receipt either in the answer to the ``direct_post`` (``access_receipt``) or
+at a ``receipt_uri`` it names there, to which the wallet posts the consent record it keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from vcsdk._b64 import b64url_decode
+from vcsdk.credentials import PendingPresentation, finish_presentation, peek, prepare_presentation
+from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
+from vcsdk.oid4vc import (
+    AuthorizationRequest,
+    CandidateCredential,
+    HttpRequest,
+    build_authorization_response,
+    build_error_response,
+    load_request_object,
+    match_dcql,
+    parse_authorization_request_uri,
+    parse_dcql_query,
+    request_object_request,
+)
+from vcsdk.receipts import ConsentRecord, Controller, presentation_hash
+from wallet_server.errors import ForbiddenError
+from wallet_server.services._common import Clock, new_id, require_id, require_str
+from wallet_server.services._cursor import decode_cursor, encode_cursor
+from wallet_server.services.auth import Principal
+from wallet_server.services.credentials import CredentialService
+from wallet_server.services.receipts import ChainPort, ReceiptService
+from wallet_server.services.wallet import OutgoingHttp, ResidentVault, raise_for_peer_error
+from wallet_server.storage import PresentationRow, WalletDataStore
+
+__all__ = ["PresentationService", "PresentationView", "PresentationsPage", "claim_name"]
+
+MAX_PAGE = 100
+MAX_CREDENTIAL_PAGES = 20
+KB_ALG = "ES256"
+_KIND = "presentation"
+_SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
+_MAX_TEXT = 256
+
+
+def claim_name(path: Any) -> str:
+    """A claims path pointer as a consent record names it: ``["address", "locality"]`` → ``address.locality``
+    (``null``, any array element, is ``*``)."""
+    return ".".join("*" if p is None else str(p) for p in path)
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationView:
+    """A presentation as the app sees it.
+
+    ``state``: ``consent_required`` → ``signature_required`` → ``shared``; or ``refused`` (the
+    service refused the presentation: ``error`` says why), ``declined`` (the resident said no).
+
+    :ivar credentials: per requested credential query: the credentials that can answer it, each
+        with exactly the claims it would share; the first is the default choice.
+    :ivar signing_inputs: while ``signature_required``: what the phone signs (KB-JWT, ES256).
+    :ivar outcome: once finished: consent id, shared claims, receipt id or error codes.
+    """
+
+    id: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    service_did: str
+    service_name: str | None
+    purpose: str | None
+    satisfiable: bool
+    credentials: tuple[dict[str, Any], ...] = ()
+    signing_inputs: tuple[dict[str, Any], ...] = ()
+    outcome: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationsPage:
+    items: tuple[PresentationView, ...]
+    next_cursor: str | None
+
+
+def _request_json(request: AuthorizationRequest) -> dict[str, Any]:
+    return {
+        "client_id": request.client_id,
+        "response_uri": request.response_uri,
+        "nonce": request.nonce,
+        "dcql_query": request.dcql_query.to_dict(),
+        "state": request.state,
+        "purpose": request.purpose,
+        "client_name": request.client_name,
+        "issued_at": request.issued_at,
+        "expires_at": request.expires_at,
+    }
+
+
+def _request_of(body: dict[str, Any]) -> AuthorizationRequest:
+    saved = dict(body["request"])
+    saved["dcql_query"] = parse_dcql_query(saved["dcql_query"])
+    return AuthorizationRequest(**saved)
+
+
+def _text(value: str, *, fallback: str) -> str:
+    text = "".join(ch for ch in value if ch.isprintable()).strip()[:_MAX_TEXT]
+    return text or fallback
+
+
+class PresentationService:
+    """Answers OpenID4VP requests for residents; every method is scoped to the calling resident.
+
+    :param data: the resident-side tables.
+    :param vault: seals each presentation's state under the resident's data key.
+    :param credentials: the resident's stored credentials.
+    :param receipts: records consents and accepts receipts.
+    :param chain: resolves services' DIDs.
+    :param http: calls services.
+    :param clock: returns the current UTC time.
+    :param ttl: how long a started presentation can be finished.
+    :param consent_ttl: how long a consent lasts.
+    :param custodial: whether the custodial key option is enabled (off by default).
+    """
+
+    def __init__(
+        self,
+        data: WalletDataStore,
+        *,
+        vault: ResidentVault,
+        credentials: CredentialService,
+        receipts: ReceiptService,
+        chain: ChainPort,
+        http: OutgoingHttp,
+        clock: Clock,
+        ttl: timedelta = timedelta(minutes=10),
+        consent_ttl: timedelta = timedelta(days=365),
+        custodial: bool = False,
+    ) -> None:
+        self._data = data
+        self._vault = vault
+        self._credentials = credentials
+        self._receipts = receipts
+        self._chain = chain
+        self._http = http
+        self._clock = clock
+        self._ttl = ttl
+        self._consent_ttl = consent_ttl
+        self._custodial = custodial
+
+    # -- reading
+
+    async def _load(self, principal: Principal, presentation_id: str) -> tuple[PresentationRow, dict[str, Any]]:
+        row = await self._data.get_presentation(principal.resident_id, require_id(presentation_id, "presentation"))
+        body = await self._vault.open_json(principal.resident_id, row.body, kind=_KIND, row_id=row.id)
+        return row, body
+
+    def _view(self, row: PresentationRow, body: dict[str, Any], *, with_inputs: bool = True) -> PresentationView:
+        request = body["request"]
+        credentials = tuple(
+            {"query_id": qid, "options": body["options"].get(qid, [])} for qid in body.get("selected") or ()
+        )
+        inputs: tuple[dict[str, Any], ...] = ()
+        if with_inputs and row.state == "signature_required":
+            inputs = tuple(
+                {
+                    "query_id": p["query_id"],
+                    "credential_id": p["credential_id"],
+                    "signing_input": p["signing_input"],
+                    "alg": KB_ALG,
+                }
+                for p in body.get("pending", [])
+            )
+        state = row.state
+        if state in ("consent_required", "signature_required") and self._clock() >= row.expires_at:
+            state = "expired"
+        return PresentationView(
+            id=row.id,
+            state=state,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            service_did=body["service_did"],
+            service_name=request.get("client_name"),
+            purpose=request.get("purpose"),
+            satisfiable=body.get("selected") is not None,
+            credentials=credentials,
+            signing_inputs=inputs,
+            outcome=dict(body.get("outcome") or {}),
+        )
+
+    async def get(self, principal: Principal, presentation_id: str) -> PresentationView:
+        """:raises NotFoundError: if the resident has no such presentation."""
+        row, body = await self._load(principal, presentation_id)
+        return self._view(row, body)
+
+    async def history(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> PresentationsPage:
+        """The resident's presentation history, oldest first.
+
+        :raises InvalidInputError: bad ``limit`` or cursor.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._data.list_presentations(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        items = []
+        for row in page.items:
+            body = await self._vault.open_json(principal.resident_id, row.body, kind=_KIND, row_id=row.id)
+            items.append(self._view(row, body, with_inputs=False))
+        return PresentationsPage(tuple(items), encode_cursor(page.next_after) if page.next_after else None)
+
+    # -- step 1: the request and the consent screen
+
+    async def _candidates(self, principal: Principal) -> list[CandidateCredential]:
+        out: list[CandidateCredential] = []
+        cursor: str | None = None
+        for _ in range(MAX_CREDENTIAL_PAGES):
+            page = await self._credentials.list(principal, limit=MAX_PAGE, cursor=cursor)
+            for view in page.items:
+                if view.format not in _SD_JWT_FORMATS:
+                    continue
+                try:
+                    facts = peek(view.credential)
+                except VcsdkError:
+                    continue
+                claims = facts.unverified_claims
+                out.append(
+                    CandidateCredential(
+                        ref=view.id, format="dc+sd-jwt", vct=facts.unverified_vct, claims=claims,
+                        holder_binding="cnf" in claims,
+                    )
+                )
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        return out
+
+    async def start(self, principal: Principal, request_uri: Any) -> PresentationView:
+        """Load and verify a service's request and build the consent screen.
+
+        :param request_uri: the ``openid4vp://`` link from the QR code.
+        :raises InvalidInputError: not a string of sensible length.
+        :raises ProtocolError: (``invalid_request``) a malformed link or Request Object, a
+            ``client_id`` that is not a DID, a Request Object signed by a key of another DID, a link
+            the server will not fetch; the service's error when fetching fails.
+        :raises VerificationError: the Request Object's signature, type or time checks fail.
+        :raises DidResolutionError: the service's DID cannot be resolved.
+        :return: the presentation in state ``consent_required`` (``satisfiable`` false if the
+            resident holds no credential that answers it: decline it then).
+        """
+        text = require_str(request_uri, "request_uri", max_len=8192)
+        ref = parse_authorization_request_uri(text)
+        if ref.request_uri is not None:
+            response = await self._http.send(request_object_request(ref))
+            raise_for_peer_error(response, what="request object")
+            jwt = response.body.decode("ascii", errors="replace").strip()
+        else:
+            assert ref.request is not None
+            jwt = ref.request
+        now = self._clock()
+        resolver = await self._chain.resolver()
+        request = await load_request_object(jwt, resolver=resolver, expected_client_id=ref.client_id, now=now)
+        self._http.check_url(request.response_uri)
+        match = match_dcql(request.dcql_query, await self._candidates(principal))
+        options = {
+            qid: [
+                {
+                    "credential_id": m.ref,
+                    "claims": [list(p) for p in m.paths],
+                    "concrete": [list(p) for p in m.concrete_paths],
+                }
+                for m in matches
+            ]
+            for qid, matches in match.matches.items()
+        }
+        expires = now + self._ttl
+        if request.expires_at is not None:
+            expires = min(expires, datetime.fromtimestamp(request.expires_at, now.tzinfo))
+        body = {
+            "request": _request_json(request),
+            "service_did": request.verifier_did,
+            "options": options,
+            "selected": list(match.selected_query_ids) if match.selected_query_ids is not None else None,
+        }
+        row_id = new_id("prs")
+        sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
+        row = PresentationRow(row_id, principal.resident_id, "consent_required", now, expires, now, sealed)
+        await self._data.add_presentation(row)
+        return self._view(row, body)
+
+    # -- step 2: consent
+
+    def _check_open(self, row: PresentationRow, state: str) -> None:
+        if row.state != state:
+            raise ConflictError(f"the presentation is {row.state}, not {state}")
+        if self._clock() >= row.expires_at:
+            raise ConflictError("the request has expired; scan the service's QR code again")
+
+    async def consent(
+        self, principal: Principal, presentation_id: str, *, selections: Any = None, custodial: bool = False
+    ) -> PresentationView:
+        """The resident consents: prepare the presentations and return what the phone must sign.
+
+        :param selections: ``[{"query_id", "credential_id"}]`` to choose another of the offered
+            credentials for a query; omitted queries take the first (default) choice.
+        :param custodial: sign with the server-held key and finish at once (custodial option).
+        :raises NotFoundError: no such presentation. :raises ConflictError: not waiting for consent,
+            expired, or nothing the resident holds answers it.
+        :raises InvalidInputError: a selection that is not one of the offered choices.
+        :raises ForbiddenError: ``custodial`` while the option is off.
+        :return: the presentation in state ``signature_required`` (or finished, when custodial).
+        """
+        row, body = await self._load(principal, presentation_id)
+        self._check_open(row, "consent_required")
+        if body.get("selected") is None:
+            raise ConflictError("no stored credential answers this request; decline it instead")
+        if custodial and not self._custodial:
+            raise ForbiddenError("the custodial key option is not enabled on this server")
+        chosen = {qid: body["options"][qid][0] for qid in body["selected"]}
+        for item in selections or []:
+            qid, cid = item.get("query_id"), item.get("credential_id")
+            options = [o for o in body["options"].get(qid, []) if o["credential_id"] == cid]
+            if qid not in chosen or not options:
+                raise InvalidInputError("each selection must name a requested query and one of its offered credentials")
+            chosen[qid] = options[0]
+        request = _request_of(body)
+        now = self._clock()
+        pending = []
+        for qid, option in chosen.items():
+            stored = await self._credentials.get(principal, option["credential_id"])
+            prepared = prepare_presentation(
+                stored.credential,
+                disclose=[tuple(p) for p in option["concrete"]],
+                audience=request.client_id,
+                nonce=request.nonce,
+                now=now,
+                alg=KB_ALG,
+            )
+            pending.append(
+                {
+                    "query_id": qid,
+                    "credential_id": option["credential_id"],
+                    "claims": [claim_name(p) for p in option["claims"]],
+                    "presentation": prepared.presentation,
+                    "signing_input": prepared.signing_input.decode("ascii"),
+                }
+            )
+        body["pending"] = pending
+        sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
+        await self._data.update_presentation(
+            principal.resident_id, row.id, expect_state="consent_required", state="signature_required",
+            body=sealed, now=now,
+        )
+        if custodial:
+            key = await self._vault.custodial_key(principal.resident_id, create=False)
+            if key is None:
+                raise ConflictError("this resident has no custodial key; accept an offer with custodial first")
+            signatures = [
+                {"query_id": p["query_id"], "signature": key.sign(p["signing_input"].encode("ascii"))} for p in pending
+            ]
+            return await self._finish(principal, row.id, signatures)
+        return await self.get(principal, row.id)
+
+    # -- step 3: signatures, the answer, consent record and receipt
+
+    async def sign(self, principal: Principal, presentation_id: str, signatures: Any) -> PresentationView:
+        """Attach the phone's KB-JWT signatures, post the presentations, keep consent and receipt.
+
+        :param signatures: ``[{"query_id", "signature"}]``: base64url raw ES256 signatures over the
+            signing inputs, made with the device key the credentials are bound to.
+        :raises NotFoundError: no such presentation. :raises ConflictError: not waiting for
+            signatures, or expired.
+        :raises InvalidInputError: (``signature_invalid``) a missing signature or one that does not
+            verify with the credential's holder key.
+        :return: the presentation, ``shared`` or ``refused`` (with the service's error code).
+        """
+        decoded = []
+        for item in signatures if isinstance(signatures, list) else []:
+            text = require_str(item.get("signature"), "signature", max_len=200)
+            decoded.append({"query_id": item.get("query_id"), "signature": b64url_decode(text, what="signature")})
+        return await self._finish(principal, presentation_id, decoded)
+
+    async def _finish(
+        self, principal: Principal, presentation_id: str, signatures: list[dict[str, Any]]
+    ) -> PresentationView:
+        row, body = await self._load(principal, presentation_id)
+        self._check_open(row, "signature_required")
+        by_query = {s["query_id"]: s["signature"] for s in signatures}
+        presentations: dict[str, str] = {}
+        for p in body["pending"]:
+            signature = by_query.get(p["query_id"])
+            if not isinstance(signature, bytes):
+                raise InvalidInputError("a signature is missing for a requested credential", code="signature_invalid")
+            pending = PendingPresentation(p["presentation"], p["signing_input"].encode("ascii"))
+            try:
+                presentations[p["query_id"]] = finish_presentation(pending, signature)
+            except VcsdkError:
+                raise InvalidInputError(
+                    "a signature does not verify with the credential's device key; sign the signing_input with ES256",
+                    code="signature_invalid",
+                ) from None
+        request = _request_of(body)
+        answer = build_authorization_response(request, presentations)
+        # Single use on our side too: a second call finds the state moved on.
+        await self._data.update_presentation(
+            principal.resident_id, row.id, expect_state="signature_required", state="sending",
+            body=row.body, now=self._clock(),
+        )
+        try:
+            response = await self._http.send(answer)
+            raise_for_peer_error(response, what="presentation")
+            reply = response.json_object(what="service answer") if response.body else {}
+        except ProtocolError as exc:
+            body["outcome"] = {"error": exc.code}
+            return await self._save(principal, row, body, "refused")
+        outcome = await self._after_shared(principal, row.id, body, request, presentations, reply)
+        body["outcome"] = outcome
+        body.pop("pending", None)
+        return await self._save(principal, row, body, "shared")
+
+    async def _save(
+        self, principal: Principal, row: PresentationRow, body: dict[str, Any], state: str
+    ) -> PresentationView:
+        sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
+        await self._data.update_presentation(
+            principal.resident_id, row.id, expect_state="sending", state=state, body=sealed, now=self._clock()
+        )
+        return await self.get(principal, row.id)
+
+    async def _after_shared(
+        self,
+        principal: Principal,
+        presentation_id: str,
+        body: dict[str, Any],
+        request: AuthorizationRequest,
+        presentations: dict[str, str],
+        reply: dict[str, Any],
+    ) -> dict[str, Any]:
+        now = self._clock()
+        did = request.verifier_did
+        claims = [name for p in body["pending"] for name in p["claims"]]
+        claims = list(dict.fromkeys(claims))
+        # The consent covers exactly what was sent: one presentation's hash, or the vp_token's.
+        if len(presentations) == 1:
+            digest = presentation_hash(next(iter(presentations.values())))
+        else:
+            digest = presentation_hash(json.dumps({k: [v] for k, v in presentations.items()}, separators=(",", ":")))
+        consent = ConsentRecord.give(
+            record_id=new_id("cns"),
+            resident_pseudonym=await self._receipts.pseudonym(principal.resident_id, did),
+            controller=Controller(did=did, name=_text(request.client_name or did, fallback=did)),
+            purposes=(_text(request.purpose or "", fallback="not stated"),),
+            claims_requested=claims,
+            claims_disclosed=claims,
+            presentation_hash=digest,
+            now=now,
+            expires_at=now + self._consent_ttl,
+        )
+        await self._receipts.record_consent(principal.resident_id, presentation_id, consent)
+        outcome: dict[str, Any] = {"consent_id": consent.record_id, "claims": claims}
+        redirect = reply.get("redirect_uri")
+        if isinstance(redirect, str) and redirect.startswith("https://"):
+            outcome["redirect_uri"] = redirect
+        try:
+            token = reply.get("access_receipt")
+            receipt_uri = reply.get("receipt_uri")
+            if not isinstance(token, str) and isinstance(receipt_uri, str):
+                response = await self._http.send(HttpRequest.json(receipt_uri, consent.to_json()))
+                raise_for_peer_error(response, what="access receipt")
+                token = response.json_object(what="access receipt").get("access_receipt")
+            if isinstance(token, str):
+                resolver = await self._chain.resolver()
+                receipt = await self._receipts.accept_receipt(token, consent=consent, resolver=resolver)
+                outcome["receipt_id"] = receipt.receipt_id
+        except VcsdkError as exc:
+            # The data was shared either way; a missing or bad receipt is recorded, not hidden.
+            outcome["receipt_error"] = exc.code
+        return outcome
+
+    # -- declining
+
+    async def decline(self, principal: Principal, presentation_id: str) -> PresentationView:
+        """The resident says no: the service gets ``access_denied`` (best effort).
+
+        :raises NotFoundError: no such presentation. :raises ConflictError: already finished.
+        """
+        row, body = await self._load(principal, presentation_id)
+        if row.state not in ("consent_required", "signature_required"):
+            raise ConflictError(f"the presentation is {row.state}; it can no longer be declined")
+        await self._data.update_presentation(
+            principal.resident_id, row.id, expect_state=row.state, state="sending", body=row.body, now=self._clock()
+        )
+        try:
+            await self._http.send(build_error_response(_request_of(body), error="access_denied"))
+        except VcsdkError:
+            pass  # the service's request simply expires
+        body.pop("pending", None)
+        body["outcome"] = {"error": "access_denied"}
+        return await self._save(principal, row, body, "declined")

@@ -1,0 +1,289 @@
+"""Consents and access receipts for residents: pseudonyms, the outbox, anchoring, proofs.
+
+Consent records and receipts live in the receipt outbox (:mod:`vcsdk.receipts.outbox`) on the
+wallet's own database; ``resident_consents`` says which consents are whose. A resident appears in
+them only as a per-service pseudonym: HMAC-SHA256 of the service's DID under a 32-byte secret the
+server keeps sealed under the resident's data key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.errors import InvalidInputError, KeyNotFoundError, NotFoundError, RegistryNotConfiguredError, VcsdkError
+from vcsdk.receipts import AccessReceipt, ConsentRecord, Pseudonym, peek_access_receipt, resident_pseudonym
+from vcsdk.receipts.outbox import (
+    AnchorChain,
+    AnchorLocation,
+    ReceiptEntry,
+    ReceiptOutbox,
+    ReceiptStore,
+    ResidentView,
+    TickReport,
+)
+from wallet_server.services._common import Clock, require_id
+from wallet_server.services._cursor import decode_cursor, encode_cursor
+from wallet_server.services.auth import Principal
+from wallet_server.services.wallet import ResidentVault
+from wallet_server.storage import ResidentConsentRow, WalletDataStore
+
+__all__ = ["ChainPort", "CityChainPort", "ConsentView", "ConsentsPage", "ReceiptService", "ReceiptView"]
+
+if TYPE_CHECKING:
+    from wallet_server.services.city import CitySetup
+
+log = logging.getLogger("wallet_server.receipts")
+MAX_PAGE = 100
+MAX_RECEIPTS = 1000
+
+
+class ChainPort(Protocol):
+    """What the resident side needs from the chain, opened on first use."""
+
+    async def resolver(self) -> IssuerKeyResolver:
+        """Resolves services' DIDs (request objects, access receipts)."""
+        ...
+
+    async def receipt_registry(self) -> AnchorChain | None:
+        """The access-receipt registry receipts are anchored in; ``None`` if none is configured."""
+        ...
+
+
+class CityChainPort:
+    """The chain as the city set it up (:class:`~wallet_server.services.city.CitySetup`): its DID
+    resolver, and its access-receipt registry, anchored by the city's account (the registry's owner).
+    """
+
+    def __init__(self, city: CitySetup) -> None:
+        self._city = city
+        self._registry: AnchorChain | None = None
+
+    async def resolver(self) -> IssuerKeyResolver:
+        return (await self._city.get()).resolver
+
+    async def receipt_registry(self) -> AnchorChain | None:
+        if self._registry is None:
+            from vcsdk.receipts.outbox import AccessReceiptRegistry
+
+            city = await self._city.get()
+            self._registry = AccessReceiptRegistry(
+                city.chain,
+                city.receipt_registry_address,
+                sender=city.owner,
+                from_block=city.deployment_blocks.get("AccessReceiptRegistry", 0),
+            )
+        return self._registry
+
+
+class _NoChain:
+    """Stands in for the registry when none is configured: receipts stay queued, nothing is read."""
+
+    async def send_anchor(self, batch_id: bytes, root: bytes, size: int) -> str:
+        raise RegistryNotConfiguredError("no access-receipt registry is configured")
+
+    async def find_anchor(self, batch_id: bytes) -> AnchorLocation | None:
+        return None
+
+    async def root_of(self, batch_id: bytes) -> bytes | None:
+        return None
+
+    async def block_number(self) -> int:
+        return 0
+
+    async def tx_pending(self, tx_hash: str) -> bool:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    """A consent the resident gave, with where it stands."""
+
+    record: ConsentRecord
+    presentation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentsPage:
+    items: tuple[ConsentView, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptView:
+    """One access receipt with its anchoring state; ``proof_verified`` once checked against the chain."""
+
+    entry: ReceiptEntry
+    proof_verified: bool = False
+
+    @property
+    def receipt(self) -> AccessReceipt:
+        return self.entry.receipt
+
+
+class ReceiptService:
+    """Consents, receipts and the anchoring batcher.
+
+    :param data: the resident-side tables.
+    :param vault: holds each resident's pseudonym secret.
+    :param receipts: the outbox store (same database as the wallet).
+    :param chain: the resolver and the receipt registry.
+    :param clock: returns the current UTC time.
+    :param batch_size: cut a Merkle batch at this many receipts…
+    :param max_age: …or when the oldest waited this long.
+    :param confirmations: blocks before a batch counts as final.
+    """
+
+    def __init__(
+        self,
+        data: WalletDataStore,
+        *,
+        vault: ResidentVault,
+        receipts: ReceiptStore,
+        chain: ChainPort,
+        clock: Clock,
+        batch_size: int = 256,
+        max_age: timedelta = timedelta(minutes=5),
+        confirmations: int = 12,
+    ) -> None:
+        self._data = data
+        self._vault = vault
+        self.store = receipts
+        self._chain = chain
+        self._clock = clock
+        self.batch_size = batch_size
+        self.max_age = max_age
+        self.confirmations = confirmations
+        self._outbox: ReceiptOutbox | None = None
+
+    async def _anchor_chain(self) -> AnchorChain:
+        registry = await self._chain.receipt_registry()
+        return registry if registry is not None else _NoChain()
+
+    async def outbox(self) -> ReceiptOutbox:
+        """The outbox on the configured registry (made on first use)."""
+        if self._outbox is None:
+            self._outbox = ReceiptOutbox(
+                self.store,
+                await self._anchor_chain(),
+                batch_size=self.batch_size,
+                max_age=self.max_age,
+                confirmations=self.confirmations,
+            )
+        return self._outbox
+
+    # -- pseudonyms and consents
+
+    async def pseudonym(self, resident_id: str, service_did: str) -> Pseudonym:
+        """The resident's pseudonym towards one service."""
+        return resident_pseudonym(await self._vault.pseudonym_secret(resident_id), service_did)
+
+    async def pseudonyms(self, resident_id: str) -> list[str]:
+        """The resident's pseudonyms towards every service they consented to."""
+        secret = await self._vault.pseudonym_secret(resident_id)
+        return [resident_pseudonym(secret, did) for did in await self._data.service_dids(resident_id)]
+
+    async def record_consent(self, resident_id: str, presentation_id: str, consent: ConsentRecord) -> None:
+        """Keep a consent the resident gave (in the outbox, where receipts are checked against it)."""
+        await self.store.put_consent(consent)
+        row = ResidentConsentRow(
+            consent.record_id, resident_id, consent.controller.did, presentation_id, consent.given_at
+        )
+        await self._data.add_consent(row)
+
+    async def list_consents(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> ConsentsPage:
+        """The resident's consents, oldest first.
+
+        :raises InvalidInputError: bad ``limit`` or cursor.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._data.list_consents(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        items = []
+        for row in page.items:
+            items.append(ConsentView(await self.store.get_consent(row.consent_id), row.presentation_id))
+        return ConsentsPage(tuple(items), encode_cursor(page.next_after) if page.next_after else None)
+
+    async def get_consent(self, principal: Principal, consent_id: str) -> ConsentView:
+        """:raises NotFoundError: if the resident gave no such consent."""
+        row = await self._data.get_consent(principal.resident_id, require_id(consent_id, "consent"))
+        return ConsentView(await self.store.get_consent(row.consent_id), row.presentation_id)
+
+    async def withdraw(self, principal: Principal, consent_id: str) -> ConsentView:
+        """Withdraw a consent now: receipts for later accesses under it are refused.
+
+        :raises NotFoundError: no such consent. :raises ConflictError: already withdrawn.
+        """
+        row = await self._data.get_consent(principal.resident_id, require_id(consent_id, "consent"))
+        view = ResidentView(self.store, await self._anchor_chain())
+        pseudonym = await self.pseudonym(principal.resident_id, row.service_did)
+        record = await view.withdraw(row.consent_id, pseudonyms=[pseudonym], now=self._clock())
+        return ConsentView(record, row.presentation_id)
+
+    # -- receipts
+
+    async def accept_receipt(self, token: str, *, consent: ConsentRecord, resolver: IssuerKeyResolver) -> AccessReceipt:
+        """Verify a receipt a service returned against the consent, then store it in the outbox.
+
+        The service's key is resolved from the consent's controller DID (never a DID the token names).
+
+        :raises KeyNotFoundError: the ``kid`` is not a key of the service's DID.
+        :raises VerificationError: any check of :func:`vcsdk.receipts.verify_access_receipt`.
+        :return: the stored receipt.
+        """
+        unverified = peek_access_receipt(token)
+        did = consent.controller.did
+        if unverified.kid is None or not unverified.kid.startswith(did + "#"):
+            raise KeyNotFoundError("the receipt's kid is not a key of the service's DID")
+        key = await resolver.resolve_key(did, unverified.kid, relationship="assertionMethod")
+        outbox = await self.outbox()
+        stored = await outbox.accept(token, service_key=key, now=self._clock())
+        return stored.receipt
+
+    async def list_receipts(self, principal: Principal, *, service_did: str | None = None) -> list[ReceiptView]:
+        """The resident's receipts with anchoring state and proofs (not checked against the chain)."""
+        pseudonyms = await self.pseudonyms(principal.resident_id)
+        if not pseudonyms:
+            return []
+        view = ResidentView(self.store, await self._anchor_chain())
+        entries = await view.list(pseudonyms, service_did=service_did, limit=MAX_RECEIPTS)
+        return [ReceiptView(e) for e in entries]
+
+    async def get_receipt(self, principal: Principal, receipt_id: str) -> ReceiptView:
+        """One receipt; a final one has its inclusion proof verified against the root on chain.
+
+        :raises NotFoundError: no such receipt for this resident.
+        :raises ProofInvalidError: the chain does not hold the root the proof leads to.
+        """
+        if not isinstance(receipt_id, str) or not 0 < len(receipt_id) <= 128:
+            raise NotFoundError("no such receipt for this resident")
+        pseudonyms = await self.pseudonyms(principal.resident_id)
+        view = ResidentView(self.store, await self._anchor_chain())
+        entry = await view.get(receipt_id, pseudonyms=pseudonyms)
+        return ReceiptView(entry, proof_verified=entry.state == "final" and entry.proof is not None)
+
+    # -- anchoring
+
+    async def tick(self) -> TickReport:
+        """One anchoring round: cut due batches, advance open ones (chain errors stay in the report)."""
+        if await self.store.count_queued() == 0 and not await self.store.open_batches():
+            return TickReport()  # nothing to anchor: do not even open the chain
+        return await (await self.outbox()).tick(now=self._clock())
+
+    async def run_batcher(self, *, interval: float, stop: asyncio.Event) -> None:
+        """Anchor on a timer until ``stop`` is set; a failing round is logged and retried next time."""
+        while not stop.is_set():
+            try:
+                report = await self.tick()
+                if report.chain_error:
+                    log.warning("anchoring delayed", extra={"event": "anchor_delayed", "code": report.chain_error})
+            except VcsdkError as exc:
+                log.warning("anchoring round failed", extra={"event": "anchor_failed", "code": exc.code})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+

@@ -1,0 +1,615 @@
+"""The resident's offers inbox: OpenID4VCI run by the server, proof of possession signed by the phone.
+
+Accepting an offer is two calls, so the device key never leaves the phone:
+
+1. :meth:`WalletService.accept` — the server fetches the issuer's metadata, redeems the
+   pre-authorized code with the resident's ``tx_code`` (token endpoint), fetches a ``c_nonce`` and
+   builds the key proof JWT for the calling device's public key; it answers with the proof's JWS
+   signing input.
+2. :meth:`WalletService.finish` — the phone returns the ES256 signature over that input; the server
+   checks it with the device's registered key, sends the Credential Request and stores the
+   credential, encrypted, through :class:`~wallet_server.services.CredentialService`.
+
+The issuer's access token and endpoints stay sealed under the resident's data key in between.
+With the custodial option (off by default) the server holds a device key for the resident and signs
+the proof itself in one call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import secrets
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from vcsdk._b64 import b64url_decode
+from vcsdk._json import parse_json
+from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
+from vcsdk.keys import Key
+from vcsdk.oid4vc import (
+    CredentialOffer,
+    HttpRequest,
+    HttpResponse,
+    TxCode,
+    build_credential_request,
+    create_key_proof,
+    notification_request,
+    parse_credential_offer,
+    parse_credential_offer_uri,
+    receive_credential,
+)
+from wallet_server.errors import ForbiddenError
+from wallet_server.services._common import Clock, new_id, require_id, require_str
+from wallet_server.services._cursor import decode_cursor, encode_cursor
+from wallet_server.services.auth import Principal
+from wallet_server.services.credentials import CredentialService, CredentialView
+from wallet_server.services.encryption import KeyProvider, WrappedKey, open_sealed, resident_key_aad, seal
+from wallet_server.storage import OfferRow, ResidentSecretsRow, Store, WalletDataStore
+
+__all__ = [
+    "OfferView",
+    "OffersPage",
+    "OutgoingHttp",
+    "ProofSigningRequest",
+    "ResidentVault",
+    "WalletService",
+    "raise_for_peer_error",
+]
+
+T = TypeVar("T")
+MAX_PAGE = 100
+MAX_FLOW_STEPS = 8
+PROOF_ALG = "ES256"
+#: How long a scanned offer stays in the inbox (the issuer's own expiry still applies).
+SCANNED_OFFER_TTL = timedelta(days=1)
+#: How long the phone has to sign a proof (the issuer's c_nonce and access token live about as long).
+PROOF_SIGNING_TTL = timedelta(minutes=5)
+_OPEN_STATES = ("pending", "accepting")
+
+
+# -- outgoing HTTP --------------------------------------------------------------------------------
+
+
+def _private_host(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+    return not address.is_global
+
+
+class OutgoingHttp:
+    """Requests the server makes for a resident (issuers, services): https to public hosts only.
+
+    Plain http and private, loopback or link-local address literals are refused, so a link in an
+    offer or a QR code cannot make the server call into the operator's own network. Host names are
+    not resolved here; run the server behind an egress proxy to also refuse names that resolve to
+    private addresses.
+
+    :param session: the app's client session (with its timeouts).
+    :param allow_loopback_http: development and tests only: also ``http(s)://127.0.0.1`` and
+        ``localhost``.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, *, allow_loopback_http: bool = False) -> None:
+        self._session = session
+        self._allow_loopback = allow_loopback_http
+
+    def check_url(self, url: str) -> None:
+        """:raises ProtocolError: (``invalid_request``) for a URL the server will not call."""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            raise ProtocolError("the link is not a valid URL", code="invalid_request") from None
+        if not host:
+            raise ProtocolError("the link has no host", code="invalid_request")
+        if _private_host(host):
+            loopback = host in ("127.0.0.1", "localhost", "::1")
+            if self._allow_loopback and parts.scheme in ("http", "https") and loopback:
+                return
+            raise ProtocolError(
+                "the link points at a private address; the wallet does not call it", code="invalid_request"
+            )
+        if parts.scheme != "https":
+            raise ProtocolError("the link must use https", code="invalid_request")
+
+    async def send(self, request: HttpRequest) -> HttpResponse:
+        """Send one request of a protocol flow.
+
+        :raises ProtocolError: a refused URL, or (``server_unreachable``) the peer did not answer.
+        """
+        self.check_url(request.url)
+        from vcsdk.oid4vc import send
+
+        try:
+            return await send(self._session, request)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ProtocolError(
+                "the issuer or service could not be reached; try again later", code="server_unreachable"
+            ) from exc
+
+    async def run(self, flow: Generator[HttpRequest, HttpResponse, T]) -> T:
+        """Drive a protocol flow to its end (bounded number of steps)."""
+        request = next(flow)
+        for _ in range(MAX_FLOW_STEPS):
+            response = await self.send(request)
+            try:
+                request = flow.send(response)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+        flow.close()
+        raise ProtocolError("the protocol flow did not finish", code="invalid_response")
+
+
+def raise_for_peer_error(response: HttpResponse, *, what: str) -> None:
+    """Turn an OAuth-style ``{"error": …}`` answer into a :class:`ProtocolError` with that code."""
+    if 200 <= response.status < 300:
+        return
+    code = "server_error"
+    try:
+        body = parse_json(response.body, what=what)
+    except InvalidInputError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].isascii():
+        code = body["error"][:64]
+    raise ProtocolError(f"{what} failed with HTTP {response.status} ({code})", code=code)
+
+
+# -- sealed per-resident values -------------------------------------------------------------------
+
+
+class ResidentVault:
+    """Seals JSON under a resident's data key; holds the pseudonym secret and the custodial key.
+
+    Associated data names the kind of record, the resident and the row, so a blob copied to
+    another row or resident does not open.
+    """
+
+    def __init__(self, store: Store, data: WalletDataStore, *, keys: KeyProvider, clock: Clock) -> None:
+        self._store = store
+        self._data = data
+        self._keys = keys
+        self._clock = clock
+
+    async def data_key(self, resident_id: str) -> bytes:
+        resident = await self._store.get_resident(resident_id)
+        wrapped = WrappedKey(resident.wrap_key_id, resident.wrapped_key)
+        return await self._keys.unwrap(wrapped, aad=resident_key_aad(resident_id))
+
+    @staticmethod
+    def _aad(kind: str, resident_id: str, row_id: str) -> bytes:
+        return f"vcsdk-wallet/{kind}/v1/{resident_id}/{row_id}".encode()
+
+    async def seal_json(self, resident_id: str, value: Any, *, kind: str, row_id: str) -> bytes:
+        plain = json.dumps(value, separators=(",", ":")).encode()
+        return seal(await self.data_key(resident_id), plain, aad=self._aad(kind, resident_id, row_id))
+
+    async def open_json(self, resident_id: str, blob: bytes, *, kind: str, row_id: str) -> Any:
+        """:raises StorageError: if the blob was altered or belongs elsewhere."""
+        plain = open_sealed(await self.data_key(resident_id), blob, aad=self._aad(kind, resident_id, row_id))
+        return json.loads(plain)
+
+    async def _secrets(self, resident_id: str) -> ResidentSecretsRow:
+        row = await self._data.get_secrets(resident_id)
+        if row is None:
+            sealed = seal(
+                await self.data_key(resident_id),
+                secrets.token_bytes(32),
+                aad=self._aad("pseudonym-secret", resident_id, "0"),
+            )
+            await self._data.add_secrets(ResidentSecretsRow(resident_id, sealed, None, self._clock()))
+            row = await self._data.get_secrets(resident_id)
+            assert row is not None
+        return row
+
+    async def pseudonym_secret(self, resident_id: str) -> bytes:
+        """The resident's 32-byte secret for per-service pseudonyms (made on first use)."""
+        row = await self._secrets(resident_id)
+        return open_sealed(
+            await self.data_key(resident_id), row.pseudonym_secret, aad=self._aad("pseudonym-secret", resident_id, "0")
+        )
+
+    async def custodial_key(self, resident_id: str, *, create: bool) -> Key | None:
+        """The resident's server-held P-256 key (custodial option), made on first use if ``create``."""
+        row = await self._secrets(resident_id)
+        aad = self._aad("custodial-key", resident_id, "0")
+        if row.custodial_key is None:
+            if not create:
+                return None
+            jwk = Key.generate("P-256").private_jwk()
+            sealed = seal(await self.data_key(resident_id), json.dumps(jwk).encode(), aad=aad)
+            await self._data.set_custodial_key(resident_id, sealed)
+            row = await self._secrets(resident_id)
+            assert row.custodial_key is not None
+        return Key.from_jwk(open_sealed(await self.data_key(resident_id), row.custodial_key, aad=aad))
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """An offer in the inbox, as the app shows it (the pre-authorized code is never shown).
+
+    ``state``: ``pending``, ``accepting`` (waiting for the proof signature), ``redeemed``,
+    ``declined``, or ``expired``.
+    """
+
+    id: str
+    state: str
+    credential_issuer: str
+    configuration_ids: tuple[str, ...]
+    tx_code: TxCode | None
+    created_at: datetime
+    expires_at: datetime
+    credential_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OffersPage:
+    """One page of offers and the cursor for the next, if any."""
+
+    items: tuple[OfferView, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProofSigningRequest:
+    """What the phone signs to finish an offer: ``signing_input`` with its device key (``alg``)."""
+
+    offer_id: str
+    signing_input: str
+    alg: str
+    expires_at: datetime
+
+
+class _CapturingSigner:
+    """Records what the SDK asks the device to sign, so the phone can sign it later."""
+
+    alg = PROOF_ALG
+    kid = None
+
+    def __init__(self) -> None:
+        self.signing_input: bytes | None = None
+
+    def sign(self, data: bytes) -> bytes:
+        self.signing_input = data
+        return bytes(64)  # a placeholder; the phone's signature replaces it
+
+
+def _credentials_of(response: HttpResponse) -> list[str]:
+    raise_for_peer_error(response, what="credential request")
+    answer = response.json_object(what="credential response")
+    creds = answer.get("credentials")
+    if not isinstance(creds, list) or not creds:
+        raise ProtocolError("the credential response has no credentials", code="invalid_response")
+    out = []
+    for c in creds:
+        if not isinstance(c, dict) or not isinstance(c.get("credential"), str):
+            raise ProtocolError("each credentials entry needs a credential string", code="invalid_response")
+        out.append(c["credential"])
+    return out
+
+
+# -- the service ----------------------------------------------------------------------------------
+
+
+class WalletService:
+    """The offers inbox; every method is scoped to the calling resident.
+
+    :param store: the wallet store (devices).
+    :param data: the resident-side tables.
+    :param vault: seals the in-progress flow under the resident's data key.
+    :param credentials: stores the issued credential, encrypted.
+    :param http: calls issuers.
+    :param clock: returns the current UTC time.
+    :param custodial: whether the custodial key option is enabled (off by default).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        data: WalletDataStore,
+        *,
+        vault: ResidentVault,
+        credentials: CredentialService,
+        http: OutgoingHttp,
+        clock: Clock,
+        custodial: bool = False,
+    ) -> None:
+        self._store = store
+        self._data = data
+        self._vault = vault
+        self._credentials = credentials
+        self._http = http
+        self._clock = clock
+        self._custodial = custodial
+
+    # -- delivering offers
+
+    async def deliver_offer(
+        self,
+        resident_id: str,
+        offer: CredentialOffer,
+        *,
+        offer_uri: str,
+        created_by: str,
+        expires_at: datetime,
+    ) -> OfferView:
+        """Put an offer into a resident's inbox (the city's issuance after KYC, or a scanned QR code).
+
+        :param offer: the parsed offer (by value).
+        :param offer_uri: the ``openid-credential-offer://`` URI it came as.
+        :param created_by: who delivered it: an admin name, or ``resident`` for a scan.
+        :raises NotFoundError: if the resident does not exist.
+        :return: the offer as listed.
+        """
+        await self._store.get_resident(resident_id)
+        now = self._clock()
+        row = OfferRow(
+            id=new_id("off"),
+            resident_id=resident_id,
+            configuration_id=offer.credential_configuration_ids[0],
+            offer_uri=offer_uri,
+            offer_json=json.dumps(offer.to_dict(), separators=(",", ":")),
+            created_by=created_by,
+            created_at=now,
+            expires_at=expires_at,
+            state="pending",
+            updated_at=now,
+        )
+        await self._data.add_offer(row)
+        return self._view(row)
+
+    async def add_scanned(self, principal: Principal, uri: Any) -> OfferView:
+        """Add an ``openid-credential-offer://`` link the resident scanned (by value or reference).
+
+        :raises InvalidInputError: if ``uri`` is not a string of sensible length.
+        :raises ProtocolError: (``invalid_request``) a malformed offer or a link the server will not
+            fetch; the issuer's error when fetching by reference fails.
+        """
+        text = require_str(uri, "offer_uri", max_len=8192)
+        if not text.startswith(("openid-credential-offer://", "https://")):
+            raise ProtocolError("offer_uri must be an openid-credential-offer:// link", code="invalid_request")
+        parsed = parse_credential_offer_uri(text)
+        if isinstance(parsed, str):
+            response = await self._http.send(HttpRequest("GET", parsed, {"Accept": "application/json"}))
+            raise_for_peer_error(response, what="credential offer")
+            parsed = parse_credential_offer(response.json_object(what="credential offer"))
+        self._http.check_url(parsed.credential_issuer)
+        return await self.deliver_offer(
+            principal.resident_id,
+            parsed,
+            offer_uri=text,
+            created_by="resident",
+            expires_at=self._clock() + SCANNED_OFFER_TTL,
+        )
+
+    # -- reading
+
+    def _view(self, row: OfferRow) -> OfferView:
+        try:
+            offer = parse_credential_offer(row.offer_json)
+            issuer, ids, tx = offer.credential_issuer, offer.credential_configuration_ids, offer.tx_code
+        except VcsdkError:
+            issuer, ids, tx = "", (row.configuration_id,), None
+        state = row.state
+        if state in _OPEN_STATES and self._clock() >= row.expires_at:
+            state = "expired"
+        return OfferView(row.id, state, issuer, ids, tx, row.created_at, row.expires_at, row.credential_id)
+
+    async def get(self, principal: Principal, offer_id: str) -> OfferView:
+        """:raises NotFoundError: if the resident has no such offer."""
+        return self._view(await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer")))
+
+    async def list(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> OffersPage:
+        """The resident's offers, oldest first.
+
+        :raises InvalidInputError: bad ``limit`` or cursor.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._data.list_offers(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        items = tuple(self._view(r) for r in page.items)
+        return OffersPage(items, encode_cursor(page.next_after) if page.next_after else None)
+
+    async def decline(self, principal: Principal, offer_id: str) -> OfferView:
+        """Decline an open offer; it stays in the list as ``declined``.
+
+        :raises NotFoundError: no such offer. :raises ConflictError: it is not open any more.
+        """
+        row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
+        if row.state not in _OPEN_STATES:
+            raise ConflictError(f"the offer is {row.state}; only an open offer can be declined")
+        await self._data.update_offer(
+            principal.resident_id, row.id, expect_state=_OPEN_STATES, state="declined", now=self._clock()
+        )
+        return await self.get(principal, row.id)
+
+    # -- accepting
+
+    async def _open_row(self, principal: Principal, offer_id: str) -> OfferRow:
+        row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
+        if row.state not in _OPEN_STATES:
+            raise ConflictError(f"the offer is {row.state}; it cannot be accepted again")
+        if self._clock() >= row.expires_at:
+            raise ConflictError("the offer has expired; ask the issuer for a new one")
+        return row
+
+    async def accept(
+        self, principal: Principal, offer_id: str, *, tx_code: Any = None, custodial: bool = False
+    ) -> ProofSigningRequest | CredentialView:
+        """Step one: redeem the offer at the issuer and return the key proof to sign.
+
+        Called again while ``accepting`` (e.g. the phone lost the input, or the issuer refused the
+        proof's nonce), it fetches a fresh ``c_nonce`` and returns a new input.
+
+        :param tx_code: the transaction code (PIN) the resident received out of band.
+        :param custodial: sign with the server-held key and finish at once (needs the custodial
+            option; the credential is then bound to that key, not to the phone).
+        :raises NotFoundError: no such offer. :raises ConflictError: the offer is not open or expired.
+        :raises InvalidInputError: a missing, unexpected or malformed ``tx_code``.
+        :raises ProtocolError: the issuer's error code, e.g. ``invalid_grant`` for a wrong ``tx_code``
+            or an already used offer.
+        :raises ForbiddenError: ``custodial`` while the option is off.
+        :return: the signing request, or (custodial) the stored credential.
+        """
+        row = await self._open_row(principal, offer_id)
+        if tx_code is not None:
+            tx_code = require_str(tx_code, "tx_code", max_len=32)
+        offer = parse_credential_offer(row.offer_json)
+        config_id = row.configuration_id if row.configuration_id in offer.credential_configuration_ids else None
+        if custodial:
+            return await self._accept_custodial(principal, row, offer, tx_code, config_id)
+        device = await self._store.get_device(principal.device_id)
+        jwk = json.loads(device.public_jwk)
+        if row.state == "accepting" and row.flow is not None:
+            return await self._renew_proof(principal, row, jwk)
+        capture = _CapturingSigner()
+        flow = receive_credential(
+            offer, tx_code=tx_code, signers=[capture], jwks=[jwk], now=self._clock, configuration_id=config_id
+        )
+        request = next(flow)
+        metadata: dict[str, Any] | None = None
+        for _ in range(MAX_FLOW_STEPS):
+            if capture.signing_input is not None:
+                break
+            response = await self._http.send(request)
+            if metadata is None and response.status == 200:
+                metadata = response.json_object(what="issuer metadata")
+            request = flow.send(response)
+        flow.close()
+        if capture.signing_input is None or request.body is None:
+            raise ProtocolError("the issuance flow did not reach the credential request", code="invalid_response")
+        body = json.loads(request.body)
+        state = {
+            "credential_issuer": offer.credential_issuer,
+            "credential_endpoint": request.url,
+            "authorization": request.headers["Authorization"],
+            "configuration_id": body["credential_configuration_id"],
+            "nonce_endpoint": (metadata or {}).get("nonce_endpoint"),
+            "notification_endpoint": (metadata or {}).get("notification_endpoint"),
+            "signing_input": capture.signing_input.decode("ascii"),
+            "device_id": principal.device_id,
+        }
+        return await self._save_flow(principal, row, state)
+
+    async def _save_flow(self, principal: Principal, row: OfferRow, state: dict[str, Any]) -> ProofSigningRequest:
+        sealed = await self._vault.seal_json(principal.resident_id, state, kind="offer-flow", row_id=row.id)
+        await self._data.update_offer(
+            principal.resident_id, row.id, expect_state=row.state, state="accepting", now=self._clock(), flow=sealed
+        )
+        expires = min(self._clock() + PROOF_SIGNING_TTL, row.expires_at)
+        return ProofSigningRequest(row.id, state["signing_input"], PROOF_ALG, expires)
+
+    async def _renew_proof(self, principal: Principal, row: OfferRow, jwk: dict[str, str]) -> ProofSigningRequest:
+        assert row.flow is not None
+        state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
+        endpoint = state.get("nonce_endpoint")
+        if not isinstance(endpoint, str):
+            raise ProtocolError("the issuer has no nonce endpoint", code="invalid_response")
+        response = await self._http.send(HttpRequest("POST", endpoint, {"Content-Length": "0"}, b""))
+        raise_for_peer_error(response, what="nonce request")
+        c_nonce = response.json_object(what="nonce response").get("c_nonce")
+        if not isinstance(c_nonce, str):
+            raise ProtocolError("the nonce response has no c_nonce", code="invalid_response")
+        capture = _CapturingSigner()
+        create_key_proof(capture, audience=state["credential_issuer"], nonce=c_nonce, now=self._clock(), jwk=jwk)
+        assert capture.signing_input is not None
+        state["signing_input"] = capture.signing_input.decode("ascii")
+        state["device_id"] = principal.device_id
+        return await self._save_flow(principal, row, state)
+
+    async def finish(self, principal: Principal, offer_id: str, signature: Any) -> CredentialView:
+        """Step two: attach the phone's signature to the key proof, get and store the credential.
+
+        :param signature: base64url of the raw ES256 signature (``R || S``, 64 bytes) over the
+            signing input, made with the key of the device that called :meth:`accept`.
+        :raises NotFoundError: no such offer. :raises ConflictError: not waiting for a signature,
+            or signed on another device than the one that accepted.
+        :raises InvalidInputError: (``signature_invalid``) the signature does not verify with the
+            device's registered key.
+        :raises ProtocolError: the issuer's error, e.g. ``invalid_nonce`` (call accept again for a
+            fresh input) or ``invalid_proof``.
+        :return: the stored credential.
+        """
+        row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
+        if row.state != "accepting" or row.flow is None:
+            raise ConflictError("the offer is not waiting for a proof signature; accept it first")
+        state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
+        if state["device_id"] != principal.device_id:
+            raise ConflictError("sign the proof on the device that accepted the offer")
+        raw = b64url_decode(require_str(signature, "signature", max_len=200), what="signature")
+        device = await self._store.get_device(principal.device_id)
+        signing_input: str = state["signing_input"]
+        try:
+            Key.from_jwk(device.public_jwk).verify(signing_input.encode("ascii"), raw, alg=PROOF_ALG)
+        except VcsdkError:
+            raise InvalidInputError(
+                "the signature does not verify with this device's key; sign the signing_input with ES256",
+                code="signature_invalid",
+            ) from None
+        proof = f"{signing_input}.{require_str(signature, 'signature', max_len=200)}"
+        body = build_credential_request(state["configuration_id"], [proof])
+        response = await self._http.send(
+            HttpRequest.json(state["credential_endpoint"], body, headers={"Authorization": state["authorization"]})
+        )
+        (token, *_) = _credentials_of(response)
+        answer = response.json_object(what="credential response")
+        view = await self._store_credential(principal, row, token, state["credential_issuer"])
+        await self._notify(state.get("notification_endpoint"), state["authorization"], answer.get("notification_id"))
+        return view
+
+    async def _store_credential(self, principal: Principal, row: OfferRow, token: str, issuer: str) -> CredentialView:
+        view = await self._credentials.put(
+            principal,
+            token,
+            format="dc+sd-jwt",
+            metadata={"offer_id": row.id, "credential_issuer": issuer, "configuration_id": row.configuration_id},
+        )
+        await self._data.update_offer(
+            principal.resident_id,
+            row.id,
+            expect_state=_OPEN_STATES,
+            state="redeemed",
+            now=self._clock(),
+            credential_id=view.id,
+        )
+        return view
+
+    async def _notify(self, endpoint: Any, authorization: str, notification_id: Any) -> None:
+        # OpenID4VCI §11: tell the issuer the credential was stored. Best effort: the credential is
+        # already safe, and an issuer that misses the notification loses nothing.
+        if not isinstance(endpoint, str) or not isinstance(notification_id, str):
+            return
+        token = authorization.removeprefix("Bearer ")
+        try:
+            await self._http.send(notification_request(endpoint, token, notification_id))
+        except VcsdkError:
+            return
+
+    async def _accept_custodial(
+        self, principal: Principal, row: OfferRow, offer: CredentialOffer, tx_code: str | None, config_id: str | None
+    ) -> CredentialView:
+        if not self._custodial:
+            raise ForbiddenError("the custodial key option is not enabled on this server")
+        key = await self._vault.custodial_key(principal.resident_id, create=True)
+        assert key is not None
+        if row.state != "pending":
+            raise ConflictError("the offer is already being accepted on a device")
+        issued = await self._http.run(
+            receive_credential(offer, tx_code=tx_code, signers=[key], now=self._clock, configuration_id=config_id)
+        )
+        view = await self._store_credential(principal, row, issued.credentials[0], offer.credential_issuer)
+        await self._notify(
+            issued.notification_endpoint, f"Bearer {issued.access_token or ''}", issued.notification_id
+        )
+        return view
+

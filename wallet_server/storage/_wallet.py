@@ -1,0 +1,324 @@
+"""The resident's wallet tables: offers inbox, presentations, consents index, per-resident secrets.
+
+:class:`WalletDataStore` runs its queries on the connections of a :class:`SqlStore` (SQLite or
+PostgreSQL), so it shares the database, the pool and the migrations. Every read and change is
+scoped to one resident; blobs arrive here already sealed by the services.
+"""
+# ruff: noqa: S608 -- the only interpolated text is the constant column lists below; values are bound.
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
+from wallet_server.storage._models import Page
+from wallet_server.storage._protocol import Cursor, Store
+from wallet_server.storage._sql import SqlStore, to_ts
+
+__all__ = ["OfferRow", "PresentationRow", "ResidentConsentRow", "ResidentSecretsRow", "WalletDataStore"]
+
+
+def _dt(value: int) -> datetime:
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRow:
+    """An offer in a resident's inbox; ``flow`` is the sealed accept state while ``accepting``."""
+
+    id: str
+    resident_id: str
+    configuration_id: str
+    offer_uri: str
+    offer_json: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    state: str
+    updated_at: datetime
+    flow: bytes | None = None
+    credential_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"OfferRow(id={self.id!r}, state={self.state!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class PresentationRow:
+    """A presentation request the resident answers; ``body`` is sealed JSON."""
+
+    id: str
+    resident_id: str
+    state: str
+    created_at: datetime
+    expires_at: datetime
+    updated_at: datetime
+    body: bytes
+
+    def __repr__(self) -> str:
+        return f"PresentationRow(id={self.id!r}, state={self.state!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentConsentRow:
+    """A consent record the resident gave (the record itself lives in the receipt outbox)."""
+
+    consent_id: str
+    resident_id: str
+    service_did: str
+    presentation_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentSecretsRow:
+    """The resident's sealed pseudonym secret and, with the custodial option, sealed device key."""
+
+    resident_id: str
+    pseudonym_secret: bytes
+    custodial_key: bytes | None
+    created_at: datetime
+
+    def __repr__(self) -> str:
+        return f"ResidentSecretsRow(resident_id={self.resident_id!r})"
+
+
+_OFFER_COLS = (
+    "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, "
+    "updated_at, flow, credential_id"
+)
+_PRESENTATION_COLS = "id, resident_id, state, created_at, expires_at, updated_at, body"
+_CONSENT_COLS = "consent_id, resident_id, service_did, presentation_id, created_at"
+
+
+def _offer(row: Sequence[Any]) -> OfferRow:
+    return OfferRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], _dt(row[6]), _dt(row[7]), row[8], _dt(row[9]),
+        None if row[10] is None else bytes(row[10]), row[11],
+    )
+
+
+def _presentation(row: Sequence[Any]) -> PresentationRow:
+    return PresentationRow(row[0], row[1], row[2], _dt(row[3]), _dt(row[4]), _dt(row[5]), bytes(row[6]))
+
+
+def _consent(row: Sequence[Any]) -> ResidentConsentRow:
+    return ResidentConsentRow(row[0], row[1], row[2], row[3], _dt(row[4]))
+
+
+def _page(items: list[Any], limit: int) -> Page[Any]:
+    if len(items) > limit:
+        items = items[:limit]
+        return Page(tuple(items), (items[-1].created_at, items[-1].id))
+    return Page(tuple(items), None)
+
+
+class WalletDataStore:
+    """Queries for the resident-side tables, on the connections of ``store``.
+
+    :param store: an open :class:`~wallet_server.storage.SqliteStore` or ``PostgresStore``.
+    """
+
+    def __init__(self, store: Store) -> None:
+        if not isinstance(store, SqlStore):
+            raise InvalidInputError("the resident wallet tables need the SQLite or PostgreSQL store")
+        self._store = store
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        async with self._store._conn() as conn:
+            return list(await conn.fetch(sql, *args))
+
+    async def _execute(self, sql: str, *args: Any) -> int:
+        async with self._store._conn() as conn:
+            return await conn.execute(sql, *args)
+
+    # -- offers --------------------------------------------------------------------------------
+
+    async def add_offer(self, offer: OfferRow) -> None:
+        """:raises ConflictError: if the id exists."""
+        await self._execute(
+            f"INSERT INTO offers ({_OFFER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            offer.id, offer.resident_id, offer.configuration_id, offer.offer_uri, offer.offer_json,
+            offer.created_by, to_ts(offer.created_at), to_ts(offer.expires_at), offer.state,
+            to_ts(offer.updated_at), offer.flow, offer.credential_id,
+        )
+
+    async def get_offer(self, resident_id: str, offer_id: str) -> OfferRow:
+        """:raises NotFoundError: if the resident has no such offer."""
+        rows = await self._fetch(
+            f"SELECT {_OFFER_COLS} FROM offers WHERE id = ? AND resident_id = ?", offer_id, resident_id
+        )
+        if not rows:
+            raise NotFoundError("no such offer")
+        return _offer(rows[0])
+
+    async def list_offers(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[OfferRow]:
+        """The resident's offers, oldest first, after the ``(created_at, id)`` key ``after``."""
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? ORDER BY created_at, id LIMIT ?",
+                resident_id, limit + 1,
+            )
+        else:
+            rows = await self._fetch(
+                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? "
+                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
+                resident_id, to_ts(after[0]), to_ts(after[0]), after[1], limit + 1,
+            )
+        return _page([_offer(r) for r in rows], limit)
+
+    async def update_offer(
+        self,
+        resident_id: str,
+        offer_id: str,
+        *,
+        expect_state: str | Sequence[str],
+        state: str,
+        now: datetime,
+        flow: bytes | None = None,
+        credential_id: str | None = None,
+    ) -> None:
+        """Move an offer to ``state`` if it is still in ``expect_state`` (compare-and-set).
+
+        :raises ConflictError: if another request changed it first (or it is gone).
+        """
+        expected = [expect_state] if isinstance(expect_state, str) else list(expect_state)
+        marks = ", ".join("?" for _ in expected)
+        changed = await self._execute(
+            f"UPDATE offers SET state = ?, flow = ?, credential_id = ?, updated_at = ? "
+            f"WHERE id = ? AND resident_id = ? AND state IN ({marks})",
+            state, flow, credential_id, to_ts(now), offer_id, resident_id, *expected,
+        )
+        if changed != 1:
+            raise ConflictError("the offer changed meanwhile; read it again")
+
+    # -- presentations ---------------------------------------------------------------------------
+
+    async def add_presentation(self, row: PresentationRow) -> None:
+        await self._execute(
+            f"INSERT INTO presentations ({_PRESENTATION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            row.id, row.resident_id, row.state, to_ts(row.created_at), to_ts(row.expires_at),
+            to_ts(row.updated_at), row.body,
+        )
+
+    async def get_presentation(self, resident_id: str, presentation_id: str) -> PresentationRow:
+        """:raises NotFoundError: if the resident has no such presentation."""
+        rows = await self._fetch(
+            f"SELECT {_PRESENTATION_COLS} FROM presentations WHERE id = ? AND resident_id = ?",
+            presentation_id, resident_id,
+        )
+        if not rows:
+            raise NotFoundError("no such presentation")
+        return _presentation(rows[0])
+
+    async def list_presentations(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[PresentationRow]:
+        """The resident's presentations, oldest first."""
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {_PRESENTATION_COLS} FROM presentations WHERE resident_id = ? "
+                "ORDER BY created_at, id LIMIT ?",
+                resident_id, limit + 1,
+            )
+        else:
+            rows = await self._fetch(
+                f"SELECT {_PRESENTATION_COLS} FROM presentations WHERE resident_id = ? "
+                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
+                resident_id, to_ts(after[0]), to_ts(after[0]), after[1], limit + 1,
+            )
+        return _page([_presentation(r) for r in rows], limit)
+
+    async def update_presentation(
+        self, resident_id: str, presentation_id: str, *, expect_state: str, state: str, body: bytes, now: datetime
+    ) -> None:
+        """Compare-and-set the state and sealed body.
+
+        :raises ConflictError: if another request moved it first.
+        """
+        changed = await self._execute(
+            "UPDATE presentations SET state = ?, body = ?, updated_at = ? "
+            "WHERE id = ? AND resident_id = ? AND state = ?",
+            state, body, to_ts(now), presentation_id, resident_id, expect_state,
+        )
+        if changed != 1:
+            raise ConflictError("the presentation changed meanwhile; read it again")
+
+    # -- consents --------------------------------------------------------------------------------
+
+    async def add_consent(self, row: ResidentConsentRow) -> None:
+        await self._execute(
+            f"INSERT INTO resident_consents ({_CONSENT_COLS}) VALUES (?, ?, ?, ?, ?)",
+            row.consent_id, row.resident_id, row.service_did, row.presentation_id, to_ts(row.created_at),
+        )
+
+    async def get_consent(self, resident_id: str, consent_id: str) -> ResidentConsentRow:
+        """:raises NotFoundError: if the resident has no such consent."""
+        rows = await self._fetch(
+            f"SELECT {_CONSENT_COLS} FROM resident_consents WHERE consent_id = ? AND resident_id = ?",
+            consent_id, resident_id,
+        )
+        if not rows:
+            raise NotFoundError("no such consent")
+        return _consent(rows[0])
+
+    async def list_consents(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[Any]:
+        """The resident's consents, oldest first (``Page[ResidentConsentRow]``)."""
+        if after is None:
+            rows = await self._fetch(
+                f"SELECT {_CONSENT_COLS} FROM resident_consents WHERE resident_id = ? "
+                "ORDER BY created_at, consent_id LIMIT ?",
+                resident_id, limit + 1,
+            )
+        else:
+            rows = await self._fetch(
+                f"SELECT {_CONSENT_COLS} FROM resident_consents WHERE resident_id = ? "
+                "AND (created_at > ? OR (created_at = ? AND consent_id > ?)) ORDER BY created_at, consent_id LIMIT ?",
+                resident_id, to_ts(after[0]), to_ts(after[0]), after[1], limit + 1,
+            )
+        items = [_consent(r) for r in rows]
+        if len(items) > limit:
+            items = items[:limit]
+            return Page(tuple(items), (items[-1].created_at, items[-1].consent_id))
+        return Page(tuple(items), None)
+
+    async def service_dids(self, resident_id: str) -> list[str]:
+        """Every service the resident has consented to (for their per-service pseudonyms)."""
+        rows = await self._fetch(
+            "SELECT DISTINCT service_did FROM resident_consents WHERE resident_id = ? ORDER BY service_did",
+            resident_id,
+        )
+        return [str(r[0]) for r in rows]
+
+    # -- secrets ---------------------------------------------------------------------------------
+
+    async def get_secrets(self, resident_id: str) -> ResidentSecretsRow | None:
+        rows = await self._fetch(
+            "SELECT resident_id, pseudonym_secret, custodial_key, created_at FROM resident_secrets "
+            "WHERE resident_id = ?",
+            resident_id,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return ResidentSecretsRow(r[0], bytes(r[1]), None if r[2] is None else bytes(r[2]), _dt(r[3]))
+
+    async def add_secrets(self, row: ResidentSecretsRow) -> bool:
+        """Store the resident's secrets unless another request stored them first; ``True`` if stored."""
+        inserted = await self._execute(
+            "INSERT INTO resident_secrets (resident_id, pseudonym_secret, custodial_key, created_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (resident_id) DO NOTHING",
+            row.resident_id, row.pseudonym_secret, row.custodial_key, to_ts(row.created_at),
+        )
+        return inserted == 1
+
+    async def set_custodial_key(self, resident_id: str, sealed_key: bytes) -> bool:
+        """Store the custodial key once; ``False`` if one exists already."""
+        changed = await self._execute(
+            "UPDATE resident_secrets SET custodial_key = ? WHERE resident_id = ? AND custodial_key IS NULL",
+            sealed_key, resident_id,
+        )
+        return changed == 1
