@@ -26,7 +26,7 @@ from typing import Any
 
 from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import PendingPresentation, finish_presentation, peek, prepare_presentation
-from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
+from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError, VerificationError
 from vcsdk.oid4vc import (
     AuthorizationRequest,
     CandidateCredential,
@@ -53,6 +53,7 @@ __all__ = ["PresentationService", "PresentationView", "PresentationsPage", "clai
 
 MAX_PAGE = 100
 MAX_CREDENTIAL_PAGES = 20
+MAX_ITEMS = 16
 KB_ALG = "ES256"
 _KIND = "presentation"
 _SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
@@ -255,7 +256,8 @@ class PresentationService:
         :raises ProtocolError: (``invalid_request``) a malformed link or Request Object, a
             ``client_id`` that is not a DID, a Request Object signed by a key of another DID, a link
             the server will not fetch; the service's error when fetching fails.
-        :raises VerificationError: the Request Object's signature, type or time checks fail.
+            A failed signature, type or time check is a ``ProtocolError`` with that check's code
+            (``signature_invalid``, ``invalid_typ``, ``token_expired``, …).
         :raises DidResolutionError: the service's DID cannot be resolved.
         :return: the presentation in state ``consent_required`` (``satisfiable`` false if the
             resident holds no credential that answers it: decline it then).
@@ -271,7 +273,12 @@ class PresentationService:
             jwt = ref.request
         now = self._clock()
         resolver = await self._chain.resolver()
-        request = await load_request_object(jwt, resolver=resolver, expected_client_id=ref.client_id, now=now)
+        try:
+            request = await load_request_object(jwt, resolver=resolver, expected_client_id=ref.client_id, now=now)
+        except VerificationError as exc:
+            # The service's request failed a check: a bad request (400), not the app's own credentials
+            # (401); the specific code (signature_invalid, token_expired, …) is kept.
+            raise ProtocolError(f"the service's request does not verify: {exc.message}", code=exc.code) from None
         self._http.check_url(request.response_uri)
         match = match_dcql(request.dcql_query, await self._candidates(principal))
         options = {
@@ -328,6 +335,8 @@ class PresentationService:
             raise ConflictError("no stored credential answers this request; decline it instead")
         if custodial and not self._custodial:
             raise ForbiddenError("the custodial key option is not enabled on this server")
+        if selections is not None and (not isinstance(selections, list) or len(selections) > MAX_ITEMS):
+            raise InvalidInputError(f"selections must be a list of at most {MAX_ITEMS} choices")
         chosen = {qid: body["options"][qid][0] for qid in body["selected"]}
         for item in selections or []:
             qid, cid = item.get("query_id"), item.get("credential_id")
@@ -386,8 +395,10 @@ class PresentationService:
             verify with the credential's holder key.
         :return: the presentation, ``shared`` or ``refused`` (with the service's error code).
         """
+        if not isinstance(signatures, list) or not 0 < len(signatures) <= MAX_ITEMS:
+            raise InvalidInputError(f"signatures must be a list of 1 to {MAX_ITEMS} signatures")
         decoded = []
-        for item in signatures if isinstance(signatures, list) else []:
+        for item in signatures:
             text = require_str(item.get("signature"), "signature", max_len=200)
             decoded.append({"query_id": item.get("query_id"), "signature": b64url_decode(text, what="signature")})
         return await self._finish(principal, presentation_id, decoded)

@@ -577,7 +577,8 @@ class WalletService:
         await self._data.update_offer(
             principal.resident_id,
             row.id,
-            expect_state=_OPEN_STATES,
+            # The city's own issuer marks its offers redeemed as it issues; that is the same outcome.
+            expect_state=(*_OPEN_STATES, "redeemed"),
             state="redeemed",
             now=self._clock(),
             credential_id=view.id,

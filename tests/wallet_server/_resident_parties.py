@@ -1,0 +1,178 @@
+"""The other parties of the resident-side tests, on 127.0.0.1 and without a chain.
+
+- an OpenID4VCI issuer (vcsdk's ``CredentialIssuer``) whose DID is a did:jwk;
+- a third-party service (vcsdk's ``Verifier``) with a did:jwk, returning access receipts at a
+  ``receipt_uri`` for the consent record the wallet posts (as examples/third_party_service.py does);
+- a chain port that resolves did:jwk / did:key only and has no receipt registry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from tests._net import free_port, serve
+from vcsdk._b64 import b64url_encode
+from vcsdk.credentials import issue_sd_jwt_vc, verify_presentation
+from vcsdk.did import Resolver, did_jwk_for
+from vcsdk.keys import Key
+from vcsdk.oid4vc import (
+    CredentialConfiguration,
+    CredentialIssuer,
+    InMemoryStateStore,
+    PresentationResult,
+    Verifier,
+    issuer_routes,
+    verifier_routes,
+)
+from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
+from vcsdk.receipts.outbox import AnchorChain
+
+VCT = "https://credentials.city.test/ResidentIdentityCredential"
+PURPOSE = "Age check for the sale of alcohol"
+QUERY: dict[str, Any] = {
+    "credentials": [
+        {
+            "id": "resident",
+            "format": "dc+sd-jwt",
+            "meta": {"vct_values": [VCT]},
+            "claims": [{"path": ["age_over_20"]}, {"path": ["address", "locality"]}],
+        }
+    ]
+}
+CLAIMS: dict[str, Any] = {
+    "given_name": "Hanako",
+    "family_name": "Kaga",
+    "age_over_20": True,
+    "address": {"locality": "Kaga", "postal_code": "922-0000"},
+}
+DISCLOSABLE = [("given_name",), ("family_name",), ("age_over_20",), ("address", "locality"), ("address", "postal_code")]
+
+
+def jwk_did(key: Key) -> tuple[str, Key]:
+    """A did:jwk for ``key`` and the key with its DID URL as kid."""
+    did = did_jwk_for(key.public_key())
+    return did, key.with_kid(f"{did}#0")
+
+
+def b64sig(key: Key, signing_input: str) -> str:
+    """What the phone returns: base64url of the raw ES256 signature over the signing input."""
+    return b64url_encode(key.sign(signing_input.encode("ascii")))
+
+
+class StaticChainPort:
+    """Resolves did:jwk and did:key; no receipt registry (receipts stay queued)."""
+
+    def __init__(self, registry: AnchorChain | None = None) -> None:
+        self._resolver = Resolver(methods=("key", "jwk"))
+        self._registry = registry
+
+    async def resolver(self) -> Resolver:
+        return self._resolver
+
+    async def receipt_registry(self) -> AnchorChain | None:
+        return self._registry
+
+
+@dataclass
+class Issuer:
+    url: str
+    oid4vci: CredentialIssuer
+    did: str
+
+    async def offer(self, *, by_reference: bool = True, pin: bool = True) -> tuple[str, str | None]:
+        from vcsdk.oid4vc import TxCode
+
+        now = self.oid4vci_clock()
+        offer, code = await self.oid4vci.create_offer(
+            "ResidentIdentityCredential", CLAIMS, now=now, tx_code=TxCode() if pin else None
+        )
+        uri = await self.oid4vci.publish_offer(offer, now=now) if by_reference else offer.uri()
+        return uri, code
+
+    oid4vci_clock: Any = None
+
+
+@dataclass
+class Service:
+    base: str
+    verifier: Verifier
+    did: str
+    key: Key
+    results: list[PresentationResult] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
+    clock: Any = None
+
+    async def request(self, query: dict[str, Any] | None = None) -> Any:
+        return await self.verifier.create_request(query or QUERY, purpose=PURPOSE, now=self.clock())
+
+
+@asynccontextmanager
+async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
+    """An issuer and a service on 127.0.0.1 sharing the test clock."""
+    async with AsyncExitStack() as stack:
+        issuer_did, issuer_key = jwk_did(Key.generate("P-256"))
+
+        def issue(claims: Any, holder_key: Key) -> str:
+            return issue_sd_jwt_vc(
+                claims, issuer=issuer_did, signer=issuer_key, vct=VCT, disclosable=DISCLOSABLE,
+                holder_key=holder_key, now=clock(), expires_at=clock() + timedelta(days=30),
+            )
+
+        issuer_port = free_port()
+        oid4vci = CredentialIssuer(
+            credential_issuer=f"http://127.0.0.1:{issuer_port}/issuer",
+            configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
+            issue=issue,
+            store=InMemoryStateStore(),
+        )
+        await stack.enter_async_context(serve(issuer_routes(oid4vci, clock=clock), port=issuer_port))
+        issuer = Issuer(oid4vci.credential_issuer, oid4vci, issuer_did)
+        issuer.oid4vci_clock = clock
+
+        service_did, service_key = jwk_did(Key.generate("P-256"))
+        resolver = Resolver(methods=("key", "jwk"))
+        stack.push_async_callback(resolver.close)
+
+        async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
+            return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=clock())
+
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        verifier = Verifier(
+            did=service_did, signer=service_key, response_uri=f"{base}/response", request_uri_base=f"{base}/request",
+            store=InMemoryStateStore(), verify=verify, name="Kaga Sake Shop",
+        )
+        service = Service(base, verifier, service_did, service_key, clock=clock)
+
+        def receipt_for(consent: ConsentRecord) -> str:
+            token = issue_access_receipt(
+                service_key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
+                claims=consent.claims_disclosed, purpose=PURPOSE, now=clock(),
+            )
+            service.receipts.append(token)
+            return token
+
+        async def on_result(result: PresentationResult) -> dict[str, Any]:
+            service.results.append(result)
+            return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+
+        async def receipt(request: web.Request) -> web.Response:
+            result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
+            consent = ConsentRecord.from_json(await request.text())
+            (presented,) = result.credentials["resident"]
+            if consent.controller.did != service_did or consent.presentation_hash != presentation_hash(
+                presented.presentation
+            ):
+                return web.json_response({"error": "invalid_request"}, status=400)
+            return web.json_response({"access_receipt": receipt_for(consent)})
+
+        routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), web.post("/receipts/{request_id}", receipt)]
+        await stack.enter_async_context(serve(routes, port=port))
+        yield issuer, service
