@@ -141,7 +141,9 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
         stack.push_async_callback(resolver.close)
 
         async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
-            return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=clock())
+            return await verify_presentation(
+                presentation, audience=audience, nonce=nonce, resolver=resolver, now=clock()
+            )
 
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -173,6 +175,9 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
                 return web.json_response({"error": "invalid_request"}, status=400)
             return web.json_response({"access_receipt": receipt_for(consent)})
 
-        routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), web.post("/receipts/{request_id}", receipt)]
+        routes = [
+            *verifier_routes(verifier, clock=clock, on_result=on_result),
+            web.post("/receipts/{request_id}", receipt),
+        ]
         await stack.enter_async_context(serve(routes, port=port))
         yield issuer, service

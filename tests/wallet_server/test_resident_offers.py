@@ -29,6 +29,10 @@ async def scan(phone: Phone, uri: str) -> dict[str, Any]:
     return body
 
 
+async def sign(phone: Phone, offer_id: str, key: Key, signing_input: str) -> Any:
+    return await phone.call("POST", f"/v1/offers/{offer_id}/signature", json={"signature": b64sig(key, signing_input)})
+
+
 async def accept(phone: Phone, offer_id: str, **body: Any) -> Any:
     return await phone.call("POST", f"/v1/offers/{offer_id}/accept", json=body)
 
@@ -58,9 +62,7 @@ async def test_scan_accept_sign_stores_a_credential_bound_to_the_device(wallet, 
         )
         assert bad.status == 400 and (await bad.json())["code"] == "signature_invalid"
 
-        done = await phone.call(
-            "POST", f"/v1/offers/{offer['id']}/signature", json={"signature": b64sig(phone.key, to_sign["signing_input"])}
-        )
+        done = await sign(phone, offer["id"], phone.key, to_sign["signing_input"])
         assert done.status == 201, await done.text()
         summary = await done.json()
         assert summary["vct"] and summary["metadata"]["offer_id"] == offer["id"]
@@ -87,9 +89,7 @@ async def test_accept_again_renews_the_proof_and_an_old_nonce_is_refused(wallet,
             "POST", f"/v1/offers/{offer['id']}/signature", json={"signature": b64sig(phone.key, first["signing_input"])}
         )
         assert stale.status == 400 and (await stale.json())["code"] == "signature_invalid"
-        ok = await phone.call(
-            "POST", f"/v1/offers/{offer['id']}/signature", json={"signature": b64sig(phone.key, second["signing_input"])}
-        )
+        ok = await sign(phone, offer["id"], phone.key, second["signing_input"])
         assert ok.status == 201
 
 
