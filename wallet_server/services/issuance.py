@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -42,6 +43,7 @@ CONFIGURATION_ID = RESIDENT_IDENTITY_CREDENTIAL
 #: Where the offer's context travels with its claims through the protocol state (removed before signing).
 _CONTEXT = "\x00wallet_server"
 MAX_PAGE = 100
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 OutcomeKind = Literal["verified", "partial_match", "no_match", "not_active"]
 
 
@@ -247,8 +249,8 @@ class IssuanceService:
         """
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
-        if resident_id is not None:
-            resident_id = require_id(resident_id, "resident")
+        if resident_id is not None and _ID.fullmatch(resident_id) is None:
+            raise InvalidInputError("resident_id is not an id this server makes")
         page = await self._store.list_issued_credentials(
             limit=limit, after=decode_cursor(cursor), resident_id=resident_id
         )
