@@ -9,7 +9,6 @@ office (issuance, status lists, trust, DID resolution) asks :meth:`CitySetup.get
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,23 +59,17 @@ class City:
 
 
 def load_network_config(path: str) -> dict[str, Any]:
-    """Read the network config ``vcsdk deploy`` wrote.
+    """Read and check the network config ``vcsdk deploy`` wrote (its own reader decides the format).
 
-    :raises InvalidInputError: if it is missing, not JSON, or lacks a contract address.
+    :raises InvalidInputError: if it is missing, not JSON, or lacks a member.
     :return: the config object.
     """
+    from vcsdk._cli.deploy_cmd import load_network_config as read_config
+
     try:
-        config = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidInputError("network_config cannot be read as JSON; run vcsdk deploy --out FILE") from exc
-    contracts = config.get("contracts") if isinstance(config, dict) else None
-    if not isinstance(contracts, dict) or any(
-        not isinstance(contracts.get(name), dict) or not isinstance(contracts[name].get("address"), str)
-        for name in CONTRACTS
-    ):
-        raise InvalidInputError(f"network_config must name the addresses of {', '.join(CONTRACTS)}")
-    out: dict[str, Any] = config
-    return out
+        return read_config(Path(path))
+    except OSError as exc:
+        raise InvalidInputError("network_config cannot be read; run vcsdk deploy --out FILE") from exc
 
 
 class CitySetup:
