@@ -15,6 +15,7 @@ from vcsdk.errors import (
     ConsentWithdrawnError,
     NotFoundError,
     ProofInvalidError,
+    RegistryError,
     SignatureInvalidError,
     TransactionRevertedError,
 )
@@ -132,6 +133,25 @@ async def test_contract_rules(embedded_chain: EmbeddedChain, registry: AccessRec
     await stranger.send_anchor(bytes([2]) * 32, tree.root, 3)
     await registry.set_anchorer(accounts[1], False)
     assert not await registry.is_anchorer(accounts[1])
+
+
+async def test_read_only_client_and_waiting_anchor(
+    embedded_chain: EmbeddedChain, registry: AccessReceiptRegistry
+) -> None:
+    tree = MerkleTree([bytes([i]) * 32 for i in range(4)])
+    reader = AccessReceiptRegistry(embedded_chain, registry.address, from_block=registry.from_block)
+    with pytest.raises(RegistryError) as refused:
+        await reader.send_anchor(tree.batch_id, tree.root, 4)
+    assert refused.value.code == "read_only"
+    result = await registry.anchor(tree.batch_id, tree.root, 4)  # waits for the chain's confirmations
+    assert result.status == 1 and result.gas_used > 0
+    location = await reader.find_anchor(tree.batch_id)
+    assert location is not None and location.block_number == result.block_number
+    assert await reader.root_of(tree.batch_id) == tree.root
+    assert not await reader.tx_pending(location.tx_hash)  # mined
+    with pytest.raises(TransactionRevertedError) as conflict:
+        await registry.anchor(tree.batch_id, bytes([7]) * 32, 4)
+    assert conflict.value.reason == "batch_conflict"
 
 
 async def test_signing_key_sender(embedded_chain: EmbeddedChain, sqlite_store: ReceiptStore) -> None:
