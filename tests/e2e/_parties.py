@@ -1,0 +1,246 @@
+"""The three parties of the end-to-end test, each a real aiohttp server or client on 127.0.0.1.
+
+- the wallet server (``create_app``) as the city's issuer and the residents' wallet backend, on the
+  embedded chain where the city sets itself up (DID registry, trusted-issuer registry, receipt
+  registry), with the local SOAP resident registry for KYC;
+- a third-party service built with the SDK: its own did:ethr with a P-256 key on the same chain, a
+  ``Verifier`` behind ``verifier_routes`` checking signature, status (anchored digest) and
+  accreditation, and a receipt endpoint signing access receipts with ``issue_access_receipt``;
+- the phone: a device key that never leaves it, DPoP on every call, an aiohttp client session.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from tests._net import free_port, serve
+from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, Clock
+from tests.wallet_server.conftest import make_settings
+from vcsdk._b64 import b64url_encode
+from vcsdk.credentials import verify_presentation
+from vcsdk.did import key_attribute
+from vcsdk.keys import Key, sign_jws
+from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
+from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
+from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
+from vcsdk.registry import key_address
+from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
+from vcsdk.trust import AccreditationPolicy
+from wallet_server import create_app
+from wallet_server.appkeys import CITY
+from wallet_server.services.auth import access_token_hash
+
+ACTIVE: ResidentRecord = next(e.record for e in SEED_RESIDENTS if e.status == "active")
+SERVICE_NAME = "Kaga Onsen Shop"
+PURPOSE = "Selling sake requires age 20+; the local-resident discount needs your city"
+
+
+def query(vct: str) -> dict[str, Any]:
+    """Only two claims of the city's resident credential."""
+    return {
+        "credentials": [
+            {
+                "id": "resident",
+                "format": "dc+sd-jwt",
+                "meta": {"vct_values": [vct]},
+                "claims": [{"path": ["age_equal_or_over", "20"]}, {"path": ["address", "locality"]}],
+            }
+        ]
+    }
+
+
+def identity(record: ResidentRecord = ACTIVE) -> dict[str, Any]:
+    a = record.address
+    return {
+        "family_name": record.family_name,
+        "given_name": record.given_name,
+        "birthdate": record.birthdate.isoformat(),
+        "address": f"{a.postal_code} {a.prefecture}{a.city}{a.street}",
+    }
+
+
+@dataclass
+class HttpPhone:
+    """The resident's phone over real HTTP: its P-256 key signs logins, DPoP proofs, key proofs and KB-JWTs."""
+
+    session: aiohttp.ClientSession
+    base: str
+    clock: Clock
+    key: Key = field(default_factory=lambda: Key.generate("P-256"))
+    resident_id: str = ""
+    device_id: str = ""
+    access_token: str = ""
+
+    def signature(self, signing_input: str) -> str:
+        """What the secure enclave returns: the raw ES256 signature, base64url."""
+        return b64url_encode(self.key.sign(signing_input.encode("ascii")))
+
+    def _dpop(self, method: str, path: str) -> str:
+        claims = {
+            "htm": method,
+            "htu": self.base + path.split("?")[0],
+            "iat": int(self.clock().timestamp()),
+            "jti": secrets.token_urlsafe(12),
+            "ath": access_token_hash(self.access_token),
+        }
+        return sign_jws(claims, self.key, typ="dpop+jwt", header={"jwk": self.key.public_jwk()}, include_kid=False)
+
+    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"DPoP {self.access_token}", "DPoP": self._dpop(method, path)}
+        async with self.session.request(method, self.base + path, json=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def enrol(self, code: str) -> None:
+        body = {"code": code, "public_jwk": self.key.public_jwk(), "name": "phone"}
+        async with self.session.post(f"{self.base}/v1/enrolment", json=body) as resp:
+            assert resp.status == 201, await resp.text()
+            enrolled = await resp.json()
+        self.resident_id, self.device_id = enrolled["resident_id"], enrolled["device"]["id"]
+        await self.login()
+
+    async def login(self) -> None:
+        async with self.session.post(f"{self.base}/v1/auth/challenge") as resp:
+            challenge = await resp.json()
+        assertion = sign_jws(
+            {"nonce": challenge["nonce"], "aud": challenge["audience"], "iat": int(self.clock().timestamp())},
+            self.key,
+            typ="wallet-auth+jwt",
+        )
+        body = {"device_id": self.device_id, "assertion": assertion}
+        async with self.session.post(f"{self.base}/v1/auth/token", json=body) as resp:
+            assert resp.status == 200, await resp.text()
+            self.access_token = (await resp.json())["access_token"]
+
+
+@dataclass
+class Service:
+    """The third-party service: a Verifier and what it saw."""
+
+    base: str
+    did: str
+    key: Key
+    verifier: Verifier
+    results: list[PresentationResult] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class World:
+    clock: Clock
+    session: aiohttp.ClientSession
+    wallet: web.Application
+    wallet_url: str
+    city: Any
+    service: Service
+    phone: HttpPhone
+    other_did_key: tuple[str, Key]
+
+    async def admin(self, path: str, body: Any, *, token: str = OPERATOR_TOKEN) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self.session.post(self.wallet_url + path, json=body, headers=headers) as resp:
+            return resp.status, await resp.json()
+
+    async def issue_offer(self) -> str:
+        """The city's back office runs KYC for the phone's resident; returns the tx_code (sent by letter)."""
+        status, answer = await self.admin(
+            "/admin/v1/issuances", {"resident_id": self.phone.resident_id, **identity()}, token=ISSUER_TOKEN
+        )
+        assert status == 200 and answer["outcome"] == "verified", answer
+        return str(answer["tx_code"])
+
+
+async def did_with_p256(city: Any, owner: Key) -> tuple[str, Key]:
+    """A did:ethr on the city's chain publishing a fresh P-256 key; the key carries its DID URL."""
+    identity_address = key_address(owner)
+    signing = Key.generate("P-256")
+    await city.ethr.set_attribute(identity_address, *key_attribute(signing), sender=owner)
+    did = f"did:ethr:{hex(int(city.chain.chain_id))}:{identity_address}"
+    published = await city.resolver.resolve_key(did, None)
+    return did, signing.with_kid(published.kid)
+
+
+@asynccontextmanager
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    clock = Clock()
+    async with AsyncExitStack() as stack:
+        registry = await stack.enter_async_context(LocalResidentRegistry())
+        port = free_port()
+        wallet_url = f"http://127.0.0.1:{port}"
+        settings = make_settings(
+            (f"sqlite:///{tmp_path / 'wallet.db'}", None),
+            public_base_url=wallet_url,
+            kyc_registry_url=registry.url,
+            city_signing_key=Key.generate("P-256"),
+            status_list_size=1024,
+            allow_loopback_http=True,
+            receipt_batch_size=1,
+            receipt_confirmations=2,
+            # The test drives anchoring rounds itself (no waiting on a timer).
+            receipt_anchor_interval=timedelta(hours=1),
+        )
+        app = create_app(settings, clock=clock)
+        await stack.enter_async_context(serve(app, port=port))
+        city = await app[CITY].get()
+
+        # -- the third-party service -------------------------------------------------------------
+        did, key = await did_with_p256(city, city.chain.dev_keys[1])
+        other = await did_with_p256(city, city.chain.dev_keys[2])
+        fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
+        status = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
+        accreditation = AccreditationPolicy(city.trust)
+
+        async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
+            return await verify_presentation(
+                presentation, audience=audience, nonce=nonce, resolver=city.resolver, status=status,
+                accreditation=accreditation, now=clock(),
+            )
+
+        service_port = free_port()
+        base = f"http://127.0.0.1:{service_port}"
+        verifier = Verifier(
+            did=did, signer=key, response_uri=f"{base}/oid4vp/response", request_uri_base=f"{base}/oid4vp/request",
+            store=InMemoryStateStore(), verify=verify, name=SERVICE_NAME,
+        )
+        service = Service(base, did, key, verifier)
+
+        async def on_result(result: PresentationResult) -> dict[str, Any]:
+            service.results.append(result)
+            return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+
+        async def receipt(request: web.Request) -> web.Response:
+            # The wallet posts the consent record it keeps; it must describe what was verified.
+            result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
+            consent = ConsentRecord.from_json(await request.text())
+            (presented,) = result.credentials["resident"]
+            if consent.controller.did != did or consent.presentation_hash != presentation_hash(presented.presentation):
+                return web.json_response({"error": "invalid_request"}, status=400)
+            token = issue_access_receipt(
+                key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}", claims=consent.claims_disclosed,
+                purpose=PURPOSE, now=clock(),
+            )
+            service.receipts.append(token)
+            return web.json_response({"access_receipt": token})
+
+        routes = [
+            *verifier_routes(verifier, clock=clock, on_result=on_result),
+            web.post("/receipts/{request_id}", receipt),
+        ]
+        await stack.enter_async_context(serve(routes, port=service_port))
+
+        # -- the phone ---------------------------------------------------------------------------
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        phone = HttpPhone(session, wallet_url, clock)
+        headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        async with session.post(f"{wallet_url}/admin/v1/enrolment-codes", json={}, headers=headers) as resp:
+            code = (await resp.json())["code"]
+        await phone.enrol(code)
+        yield World(clock, session, app, wallet_url, city, service, phone, other)
