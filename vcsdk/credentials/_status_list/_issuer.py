@@ -46,7 +46,7 @@ class _Allocator:
         self._used = bytearray(used) if used is not None else bytearray(-(-size // 8))
         if len(self._used) != -(-size // 8):
             raise InvalidInputError("allocation bitmap does not match the list size")
-        self.count = sum(bin(b).count("1") for b in self._used)
+        self.count = int.from_bytes(self._used, "little").bit_count()
 
     def is_used(self, index: int) -> bool:
         return bool(self._used[index // 8] & (1 << (index % 8)))
