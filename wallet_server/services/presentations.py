@@ -436,7 +436,11 @@ class PresentationService:
         except ProtocolError as exc:
             body["outcome"] = {"error": exc.code}
             return await self._save(principal, row, body, "refused")
-        outcome = await self._after_shared(principal, row.id, body, request, presentations, reply)
+        try:
+            outcome = await self._after_shared(principal, row.id, body, request, presentations, reply)
+        except VcsdkError as exc:
+            # The service has the data; that the consent could not be recorded must show, not hide.
+            outcome = {"consent_error": exc.code}
         body["outcome"] = outcome
         body.pop("pending", None)
         return await self._save(principal, row, body, "shared")
