@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 from tests._net import free_port, serve
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, Clock
-from tests.wallet_server.conftest import make_settings
+from tests.wallet_server.conftest import PG_DSN, make_settings
 from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import verify_presentation
 from vcsdk.did import key_attribute
@@ -169,14 +170,32 @@ async def did_with_p256(city: Any, owner: Key) -> tuple[str, Key]:
 
 
 @asynccontextmanager
-async def world(tmp_path: Path) -> AsyncIterator[World]:
+async def _database(tmp_path: Path, backend: str) -> AsyncIterator[tuple[str, str | None]]:
+    """SQLite in the test's folder, or a fresh PostgreSQL schema dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'wallet.db'}", None
+        return
+    schema = f"e2e_{secrets.token_hex(6)}"
+    try:
+        yield PG_DSN, schema
+    finally:
+        conn = await asyncpg.connect(PG_DSN)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+
+@asynccontextmanager
+async def world(tmp_path: Path, backend: str = "sqlite") -> AsyncIterator[World]:
     clock = Clock()
     async with AsyncExitStack() as stack:
+        database = await stack.enter_async_context(_database(tmp_path, backend))
         registry = await stack.enter_async_context(LocalResidentRegistry())
         port = free_port()
         wallet_url = f"http://127.0.0.1:{port}"
         settings = make_settings(
-            (f"sqlite:///{tmp_path / 'wallet.db'}", None),
+            database,
             public_base_url=wallet_url,
             kyc_registry_url=registry.url,
             city_signing_key=Key.generate("P-256"),

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+
 from tests.e2e._parties import ACTIVE, PURPOSE, SERVICE_NAME, World, query, world
 from vcsdk.credentials import present
 from vcsdk.keys import decode_jws, sign_jws
@@ -56,8 +58,9 @@ async def post_form(w: World, url: str, fields: dict[str, str]) -> tuple[int, An
     return response.status, json.loads(response.body)
 
 
-async def test_offer_to_anchored_receipt(tmp_path: Path) -> None:
-    async with world(tmp_path) as w:
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str) -> None:
+    async with world(tmp_path, backend) as w:
         # -- issuance: KYC at the city, offer in the inbox, tx_code by letter, proof signed on the phone
         tx_code = await w.issue_offer()
         status, inbox = await w.phone.call("GET", "/v1/offers")
