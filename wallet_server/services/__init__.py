@@ -12,6 +12,9 @@ from wallet_server.services.auth import AuthService, Challenge, Principal, Token
 from wallet_server.services.credentials import CredentialService, CredentialsPage, CredentialView
 from wallet_server.services.devices import DeviceService
 from wallet_server.services.encryption import KeyProvider, LocalKeyProvider, WrappedKey
+from wallet_server.services.presentations import PresentationService, PresentationView
+from wallet_server.services.receipts import ChainPort, CityChainPort, ReceiptService
+from wallet_server.services.wallet import OfferView, OutgoingHttp, ProofSigningRequest, ResidentVault, WalletService
 
 __all__ = [
     "AdminRole",
@@ -19,7 +22,9 @@ __all__ = [
     "AdminToken",
     "Administrator",
     "AuthService",
+    "ChainPort",
     "Challenge",
+    "CityChainPort",
     "Clock",
     "CredentialService",
     "CredentialView",
@@ -27,7 +32,15 @@ __all__ = [
     "DeviceService",
     "KeyProvider",
     "LocalKeyProvider",
+    "OfferView",
+    "OutgoingHttp",
+    "PresentationService",
+    "PresentationView",
     "Principal",
+    "ProofSigningRequest",
+    "ReceiptService",
+    "ResidentVault",
     "TokenPair",
+    "WalletService",
     "WrappedKey",
 ]
