@@ -224,7 +224,8 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     finally:
         stop.set()
         batcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        # Cancelled, or failed: either way the resources below must close.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
             await batcher
         await session.close()
         await receipts_store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.wallet_server._helpers import new_resident
@@ -49,6 +50,21 @@ class StopWhenAnchored:
 
     async def tx_pending(self, tx_hash: str) -> bool:
         return await self._registry.tx_pending(tx_hash)
+
+
+@pytest.fixture(autouse=True)
+async def empty_outbox(database: tuple[str, str | None]) -> None:
+    """The receipt outbox's tables are not among the wallet tables the shared fixture empties: on
+    PostgreSQL (one schema per session) start these tests with no receipts left by earlier ones."""
+    url, schema = database
+    if schema is None:
+        return
+    conn = await asyncpg.connect(url, server_settings={"search_path": schema})
+    try:
+        if await conn.fetchval("SELECT to_regclass('outbox_receipts')") is not None:
+            await conn.execute("TRUNCATE outbox_receipts, outbox_batches, outbox_consents")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

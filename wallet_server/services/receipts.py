@@ -284,6 +284,8 @@ class ReceiptService:
                     log.warning("anchoring delayed", extra={"event": "anchor_delayed", "code": report.chain_error})
             except VcsdkError as exc:
                 log.warning("anchoring round failed", extra={"event": "anchor_failed", "code": exc.code})
+            except Exception:  # a background loop must outlive any one failed round
+                log.exception("anchoring round failed", extra={"event": "anchor_failed", "code": "internal_error"})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval)
 
