@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -27,13 +28,14 @@ from tests._net import free_port, serve
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, Clock
 from tests.wallet_server.conftest import PG_DSN, make_settings
 from vcsdk._b64 import b64url_encode
+from vcsdk._cli.deploy_cmd import deploy_contracts
 from vcsdk.credentials import verify_presentation
 from vcsdk.did import key_attribute
 from vcsdk.keys import Key, sign_jws
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
 from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
-from vcsdk.registry import key_address
+from vcsdk.registry import Chain, DevNode, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
 from vcsdk.trust import AccreditationPolicy
 from wallet_server import create_app
@@ -186,16 +188,34 @@ async def _database(tmp_path: Path, backend: str) -> AsyncIterator[tuple[str, st
             await conn.close()
 
 
+async def _on_node(node: DevNode, tmp_path: Path) -> tuple[dict[str, Any], list[Key]]:
+    """A real node: the city's key and two service owners funded, the contracts deployed as ``vcsdk
+    deploy`` does; returns the settings that point the wallet server at them, and the owners."""
+    city_key = Key.generate("secp256k1")
+    owners = [Key.generate("secp256k1") for _ in range(2)]
+    async with await Chain.connect(node.url, chain_id=node.chain_id) as funding:
+        for key in (city_key, *owners):
+            await funding.fund(key_address(key), 10**18)
+    config = await deploy_contracts(node.url, city_key, chain_id=node.chain_id)
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(config))
+    return {"rpc_url": node.url, "city_key": city_key, "network_config": str(path)}, owners
+
+
 @asynccontextmanager
-async def world(tmp_path: Path, backend: str = "sqlite") -> AsyncIterator[World]:
+async def world(tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None = None) -> AsyncIterator[World]:
+    """The three parties. ``backend``: the wallet's database (``sqlite``, ``postgres``); ``node``: a
+    real JSON-RPC node (anvil) instead of the embedded chain."""
     clock = Clock()
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(_database(tmp_path, backend))
         registry = await stack.enter_async_context(LocalResidentRegistry())
+        chain_settings, owners = await _on_node(node, tmp_path) if node is not None else ({}, [])
         port = free_port()
         wallet_url = f"http://127.0.0.1:{port}"
         settings = make_settings(
             database,
+            **chain_settings,
             public_base_url=wallet_url,
             kyc_registry_url=registry.url,
             city_signing_key=Key.generate("P-256"),
@@ -211,8 +231,9 @@ async def world(tmp_path: Path, backend: str = "sqlite") -> AsyncIterator[World]
         city = await app[CITY].get()
 
         # -- the third-party service -------------------------------------------------------------
-        did, key = await did_with_p256(city, city.chain.dev_keys[1])
-        other = await did_with_p256(city, city.chain.dev_keys[2])
+        owners = owners or city.chain.dev_keys[1:3]
+        did, key = await did_with_p256(city, owners[0])
+        other = await did_with_p256(city, owners[1])
         fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
         status = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
         accreditation = AccreditationPolicy(city.trust)

@@ -58,9 +58,13 @@ async def post_form(w: World, url: str, fields: dict[str, str]) -> tuple[int, An
     return response.status, json.loads(response.body)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str) -> None:
-    async with world(tmp_path, backend) as w:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", "postgres", pytest.param("anvil", marks=pytest.mark.integration)]
+)
+async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> None:
+    # "anvil": SQLite, and a real JSON-RPC node with the contracts `vcsdk deploy` puts there.
+    node = request.getfixturevalue("anvil_node") if backend == "anvil" else None
+    async with world(tmp_path, "sqlite" if backend == "anvil" else backend, node=node) as w:
         # -- issuance: KYC at the city, offer in the inbox, tx_code by letter, proof signed on the phone
         tx_code = await w.issue_offer()
         status, inbox = await w.phone.call("GET", "/v1/offers")
