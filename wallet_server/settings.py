@@ -137,6 +137,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--public-base-url", help="the URL clients use, e.g. https://wallet.city.example")
     parser.add_argument("--redis-url", help="share rate limits through Redis, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed app origin (repeat)")
+    parser.add_argument("--network-config", help="the network.json vcsdk deploy wrote (needed with --rpc-url)")
+    parser.add_argument("--kyc-registry-url", help="SOAP endpoint of the city's resident registry")
     parser.add_argument("--keys-file", type=Path, help="development keys file (made if missing); SQLite only")
     parser.add_argument(
         "--rewrap-keys",
