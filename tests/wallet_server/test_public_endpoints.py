@@ -151,3 +151,17 @@ async def test_garbage_to_protocol_routes_gives_4xx(client, clock, method, path)
             if resp.status >= 400 and path.startswith("/issuer/"):
                 error = await resp.json()
                 assert error["error"] and "Traceback" not in json.dumps(error)
+
+
+async def test_deactivated_did_is_410_with_its_resolution_result(client) -> None:
+    from vcsdk.registry import key_address
+
+    city = await client.server.app[CITY].get()
+    owner = city.chain.dev_keys[1]  # type: ignore[attr-defined]
+    identity = key_address(owner)
+    await city.ethr.deactivate(identity, sender=owner)
+    did = f"did:ethr:{hex(int(city.chain.chain_id))}:{identity}"
+    resp = await client.get(f"/1.0/identifiers/{did}")
+    assert resp.status == 410 and resp.headers["Content-Type"] == RESOLUTION
+    result = json.loads(await resp.text())
+    assert result["didDocumentMetadata"]["deactivated"] is True and result["didDocument"]["id"] == did
