@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from vcsdk.credentials import StatusListIssuer
-from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, TransactionRevertedError
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError, TransactionRevertedError
 from wallet_server.services._common import Clock
 from wallet_server.services.city import CitySetup
 from wallet_server.storage import BackOfficeStore, CredentialState, IssuedCredential, StatusListRecord
@@ -136,9 +136,13 @@ class StatusListService:
 
     # -- publication ----------------------------------------------------------------------------
 
-    async def publish(self, *, list_ids: Sequence[int] | None = None) -> list[PublishedList]:
+    async def publish(
+        self, *, list_ids: Sequence[int] | None = None, if_older_than: timedelta | None = None
+    ) -> list[PublishedList]:
         """Sign the current version of lists (all by default), store the tokens, anchor changed digests.
 
+        :param if_older_than: re-sign only a token at least this old (decided under the row lock, so
+            many requests arriving at once sign once).
         :raises NotFoundError: for an unknown list id.
         :raises RegistryError: if anchoring fails (the tokens are published regardless).
         """
@@ -147,6 +151,11 @@ class StatusListService:
         ids = list(list_ids) if list_ids is not None else [r.id for r in await self._store.list_status_lists()]
 
         def sign(record: StatusListRecord) -> tuple[StatusListRecord, StatusListRecord]:
+            fresh = record.published_at is not None and record.token is not None and (
+                if_older_than is not None and now - record.published_at < if_older_than
+            )
+            if fresh and record.published_version == record.version:
+                return record, record
             issuer = StatusListIssuer.from_json(dict(record.state))
             token = issuer.publish(city.signing_key, now=now, ttl=self.ttl, lifetime=TOKEN_LIFETIME, iss=city.did)
             updated = replace(record, token=token, published_at=now, published_version=issuer.version)
@@ -172,10 +181,14 @@ class StatusListService:
                 [StatusDigest(record.uri, issuer.digest, issuer.version)], sender=city.owner
             )
         except TransactionRevertedError:
-            # Another instance anchored this or a newer version meanwhile; the chain is up to date.
+            # StaleVersion: another instance anchored meanwhile. This version is on chain: done. A newer
+            # one: that instance publishes the newer state. Anything else is a real failure.
             anchored = await city.trust.status_digest(record.uri)
             if anchored is None or anchored.version < issuer.version:
                 raise
+            if anchored.digest != issuer.digest:
+                log.info("a newer status digest is anchored", extra={"event": "status_anchor_superseded"})
+                return record
             log.info("status digest already anchored", extra={"event": "status_anchor_raced"})
 
         def mark(current: StatusListRecord) -> tuple[StatusListRecord, StatusListRecord]:
@@ -200,9 +213,17 @@ class StatusListService:
         :raises NotFoundError: if there is no such list.
         """
         record = await self._store.get_status_list(list_id)
-        if record.token is None or record.published_at is None or record.published_at + self.ttl <= self._clock():
-            (published,) = await self.publish(list_ids=[list_id])
-            return published
+        now = self._clock()
+        if record.token is None or record.published_at is None or record.published_at + self.ttl <= now:
+            try:
+                (published,) = await self.publish(list_ids=[list_id], if_older_than=self.ttl)
+                return published
+            except RegistryError:
+                # The chain is unreachable: a token that has not expired is still the truth to serve.
+                record = await self._store.get_status_list(list_id)
+                if record.token is None or record.published_at is None or record.published_at + TOKEN_LIFETIME <= now:
+                    raise
+                log.warning("serving a status list without re-signing it", extra={"event": "status_resign_failed"})
         return self._published(record)
 
     async def lists(self) -> tuple[StatusListRecord, ...]:
