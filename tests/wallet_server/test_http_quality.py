@@ -10,7 +10,7 @@ import secrets
 import pytest
 from aiohttp import web
 
-from tests.wallet_server._helpers import admin_headers, new_resident
+from tests.wallet_server._helpers import ISSUER_TOKEN, admin_headers, new_resident
 from tests.wallet_server.conftest import APP_ORIGIN, make_settings
 from wallet_server import create_app
 from wallet_server.ratelimit import RateLimit
@@ -27,6 +27,16 @@ GARBAGE_BODIES: list[tuple[str, bytes]] = [
         "application/json",
         b'{"code": 1, "public_jwk": "x", "name": [], "device_id": {}, "assertion": 5, '
         b'"refresh_token": null, "credential": {}, "format": 7, "metadata": "m", "resident_id": []}',
+    ),
+    (
+        "application/json",
+        b'{"resident_id": "res_x", "family_name": 1, "given_name": [], "birthdate": 5, "address": {}, '
+        b'"device_id": null, "issuer": 3, "credential_type": [], "valid_from": 1, "valid_until": "x"}',
+    ),
+    (
+        "application/json",
+        b'{"resident_id": "res_x", "family_name": "a", "given_name": "b", "birthdate": "1990-13-45", '
+        b'"address": "c", "issuer": "did:x", "credential_type": "t", "valid_from": "0000-00-00T00:00:00Z"}',
     ),
     ("application/json", b"[" * 5000 + b"]" * 5000),
     ("text/plain", b"hello"),
@@ -58,7 +68,8 @@ async def test_garbage_bodies_give_4xx(client, clock, route) -> None:
     phone = await new_resident(client, clock)
     path = concrete(route.path)
     for content_type, body in GARBAGE_BODIES:
-        for headers in ({}, admin_headers(), phone.auth_headers(route.method, path)):
+        # Operator and issuer tokens both: each admin route's body is parsed by the role it needs.
+        for headers in ({}, admin_headers(), admin_headers(ISSUER_TOKEN), phone.auth_headers(route.method, path)):
             resp = await client.request(
                 route.method, path, data=body, headers={"Content-Type": content_type, **headers}
             )
