@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from aiohttp import web
 
-from vcsdk.errors import VcsdkError
+from vcsdk.errors import ChainUnavailableError, VcsdkError
 from wallet_server._logging import configure_logging
 from wallet_server.app import create_app, system_clock
+from wallet_server.appkeys import CITY
 from wallet_server.services import AdminService, LocalKeyProvider
 from wallet_server.settings import Settings, add_arguments, load_settings
 from wallet_server.storage import open_store
@@ -30,6 +32,20 @@ async def _rewrap(settings: Settings) -> int:
         await store.close()
 
 
+async def _set_up_city(app: web.Application) -> None:
+    """Set the city up on chain at start (contracts on the embedded chain, DID, accreditation).
+
+    A misconfiguration stops the start; a node that does not answer yet only delays the set-up to
+    the first request that needs it.
+    """
+    try:
+        await app[CITY].get()
+    except ChainUnavailableError:
+        logging.getLogger("wallet_server.city").warning(
+            "the chain node does not answer; the city is set up on first use", extra={"event": "city_deferred"}
+        )
+
+
 def serve(args: argparse.Namespace) -> int:
     """Load settings (the one place that reads ``os.environ``) and run the server until interrupted.
 
@@ -42,7 +58,9 @@ def serve(args: argparse.Namespace) -> int:
         sys.stdout.write(f"re-wrapped {count} resident data keys under {settings.current_data_key}\n")
         return 0
     # aiohttp's own access log would print client addresses and full paths; ours logs route templates.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None)
+    app = create_app(settings)
+    app.on_startup.append(_set_up_city)  # after the app's own start-up contexts
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
     return 0
 
 
