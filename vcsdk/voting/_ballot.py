@@ -25,7 +25,7 @@ from typing import Any, Final, TypedDict
 
 from vcsdk.errors import InvalidInputError, ProofInvalidError
 from vcsdk.oid4vc import Randomness, SystemRandomness
-from vcsdk.receipts import InclusionProof, InclusionProofJson, MerkleTree, batch_id_for, verify_inclusion
+from vcsdk.receipts import InclusionProof, InclusionProofJson, MerkleTree, batch_id_for, hex32, verify_inclusion
 from vcsdk.voting._election import Election, ElectionJson
 
 __all__ = [
@@ -56,19 +56,6 @@ PUBLICATION_FORMAT: Final = "vcsdk-election-results/v1"
 SALT_BYTES: Final = 32
 MAX_PRESENTATION_CHARS: Final = 256 * 1024
 _SYSTEM_RANDOMNESS: Final = SystemRandomness()
-
-
-def hex32(value: object, *, what: str) -> bytes:
-    """Read a ``0x``-prefixed 32-byte hex string (commitments, salts, batch ids, roots).
-
-    :raises InvalidInputError: otherwise.
-    """
-    if not isinstance(value, str) or len(value) != 66 or not value.startswith("0x"):
-        raise InvalidInputError(f"{what} must be 0x followed by 64 hex digits")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError:
-        raise InvalidInputError(f"{what} must be 0x followed by 64 hex digits") from None
 
 
 def _field(value: str) -> bytes:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final, Literal, Protocol, TypedDict
 
-from vcsdk.credentials._types import age_on
+from vcsdk.credentials import age_on
 from vcsdk.errors import ClaimsError, InvalidInputError
 
 __all__ = [

@@ -28,8 +28,8 @@ from aiohttp import web
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, ProofInvalidError, ProtocolError, VcsdkError
 from vcsdk.oid4vc import HttpRequest, HttpResponse
-from vcsdk.receipts import InclusionProof
-from vcsdk.voting._ballot import BallotChoice, BallotReceipt, hex32
+from vcsdk.receipts import InclusionProof, hex32
+from vcsdk.voting._ballot import BallotChoice, BallotReceipt
 from vcsdk.voting._service import VotingService
 
 __all__ = [

@@ -211,14 +211,13 @@ class VotingService:
             policy=self._policy,
             resolver=self._resolver,
             status=self._status,
+            accreditation=self._accreditation,
             now=now,
         )
         if verified.issuer not in self.issuers:
             raise IssuerNotAccreditedError("the eligibility credential is not from a trusted issuer for this election")
         if verified.vct != self.vct:
             raise ClaimsError("the presented credential is not a voting eligibility credential")
-        if self._accreditation is not None:
-            await self._accreditation.check(verified.issuer, verified.vct, issued_at=verified.issued_at or now, now=now)
         check_eligibility_claims(self.election, verified.claims)
         return verified
 
