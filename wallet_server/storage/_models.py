@@ -99,7 +99,7 @@ class Page(Generic[T]):
     next_after: tuple[datetime, str] | None
 
 
-OfferState = Literal["pending", "redeemed", "declined", "expired"]
+OfferState = Literal["pending", "accepting", "redeemed", "declined", "expired", "failed"]
 CredentialState = Literal["valid", "suspended", "revoked"]
 
 
