@@ -1,0 +1,115 @@
+"""Each package's public names, pinned: exporting or dropping a name is a deliberate act (httpx does this)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC_API: dict[str, set[str]] = {
+    "vcsdk.keys": {
+        "ALGORITHM_FOR_CURVE", "AlgorithmPolicy", "DEFAULT_POLICY", "HEADER_KEY_PARAMS", "Key", "Kid", "Signer",
+        "UnverifiedJws", "VerifiedJws", "decode_jws", "sign_jws", "verify_jws",
+    },
+    "vcsdk.did": {
+        "Did", "DidAttributeChanged", "DidDelegateChanged", "DidDocument", "DidDocumentMetadata", "DidOwnerChanged",
+        "DidResolutionMetadata", "DidResolutionResult", "DidUrl", "Erc1056Event", "EthrDid", "EthrDocument",
+        "EthrNetwork", "EthrRegistry", "Resolver", "build_ethr_document", "decode_erc1056_log", "did_jwk_for",
+        "did_key_for", "document_from_json", "key_attribute", "key_from_document", "key_from_verification_method",
+        "parse_did_url", "parse_ethr_did",
+    },
+    "vcsdk.credentials": {
+        "Bitstring", "BitstringStatusListIssuer", "ClaimPath", "DEFAULT_VERIFICATION_POLICY",
+        "IssuerAccreditationChecker", "IssuerKeyResolver", "PendingPresentation", "RESIDENT_IDENTITY_CREDENTIAL",
+        "StaticKeyResolver", "StatusChecker", "StatusListIssuer", "TokenStatusList", "UnverifiedSdJwtVc",
+        "VOTING_ELIGIBILITY_CREDENTIAL", "VctRegistry", "VerificationPolicy", "VerifiedCredential",
+        "VerifiedPresentation", "VerifiedStatusList", "age_equal_or_over", "age_on", "bitstring_status_entry",
+        "build_credential", "credential_schema", "disclosable_paths", "finish_presentation", "issue_sd_jwt_vc",
+        "issue_status_list_credential", "issue_status_list_token", "issue_vc_jwt", "issue_vc_sd_jwt", "peek",
+        "peek_vc_jwt", "prepare_presentation", "present", "resident_identity_claims", "sd_jwt", "status_claim",
+        "status_list", "status_list_digest", "validate_claims", "validate_credential", "verify_credential",
+        "verify_presentation", "verify_presentation_with_key", "verify_sd_jwt", "verify_status_list_credential",
+        "verify_status_list_token", "verify_vc", "verify_vc_jwt", "verify_vc_sd_jwt", "voting_eligibility_claims",
+    },
+    "vcsdk.credentials.sd_jwt": {
+        "ARRAY_DIGEST_KEY", "ClaimPath", "Disclosure", "KB_JWT_TYP", "LEGACY_SD_JWT_VC_TYP", "Limits",
+        "PendingPresentation", "Processed", "SD_ALG_KEY", "SD_DIGESTS_KEY", "SD_HASH_KEY", "SD_JWT_VC_TYP",
+        "UnverifiedSdJwt", "check_claim_path", "finish_presentation", "issue", "parse", "prepare_presentation",
+        "present", "process_disclosures",
+    },
+    "vcsdk.credentials.status_list": {
+        "BITSTRING_STATUS_LIST", "BITSTRING_STATUS_LIST_CREDENTIAL", "BITSTRING_STATUS_LIST_ENTRY", "Bitstring",
+        "BitstringEntryRef", "BitstringStatusListIssuer", "DEFAULT_MAX_INFLATED_BYTES", "STATUS_INVALID",
+        "STATUS_LIST_TOKEN_TYP", "STATUS_SUSPENDED", "STATUS_VALID", "StatusListClaim", "StatusListIssuer",
+        "StatusListReference", "TokenStatusList", "VerifiedStatusList", "parse_bitstring_entry",
+        "parse_status_claim", "peek_status_list_token", "raise_for_status", "status_entries", "status_list_digest",
+        "verify_status_list_credential", "verify_status_list_token",
+    },
+    "vcsdk.status": {
+        "AnchoredDigest", "FetchedStatusList", "HttpStatusListFetcher", "PublishedStatusList",
+        "StaticStatusListSource", "StatusDigestSource", "StatusListChecker", "StatusListSource", "StatusListStore",
+        "StatusPolicy", "check_status_url", "create_status_app", "status_list_routes",
+    },
+    "vcsdk.trust": {
+        "Accreditation", "AccreditationPolicy", "StatusDigest", "TrustRegistry", "list_id", "text_id",
+    },
+    "vcsdk.registry": {
+        "Artifact", "BlockId", "BlockInfo", "Chain", "ChainId", "ContractCall", "ContractHandle", "DevNode",
+        "EmbeddedChain", "EventLog", "JsonRpcChain", "LogEntry", "LogFilter", "Sender", "Signature", "TxResult",
+        "address_topic", "artifact_names", "key_address", "load_artifact", "sign_hash",
+    },
+    "vcsdk.kyc": {
+        "CheckResult", "CredentialIssuer", "JST", "KycApplication", "KycOutcome", "KycPipeline",
+        "LocalResidentRegistry", "NoMatch", "NotActive", "PartialMatch", "RegistryClientConfig", "RegistryEntry",
+        "ResidentAddress", "ResidentRecord", "ResidentRegistry", "ResidentRegistryClient", "ResidentStatus",
+        "SEED_RESIDENTS", "Verified", "WSDL_PATH", "XSD_PATH", "address_matches", "build_resident_identity_claims",
+        "create_registry_app", "match_fields", "normalize_address", "normalize_kana", "normalize_name",
+        "resident_identity_issuer",
+    },
+    "vcsdk.receipts": {
+        "ACCESS_RECEIPT_TYP", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics", "ConsentRecord",
+        "ConsentRecordJson", "ConsentState", "Controller", "InclusionProof", "InclusionProofJson", "LegalBasis",
+        "MerkleTree", "PrivacyParameters", "Pseudonym", "access_statistics", "batch_id_for", "hex32",
+        "issue_access_receipt", "peek_access_receipt", "presentation_hash", "receipt_leaf", "resident_pseudonym",
+        "verify_access_receipt", "verify_access_receipt_resolved", "verify_inclusion",
+    },
+    "vcsdk.receipts.outbox": {
+        "AccessReceiptRegistry", "AnchorChain", "AnchorLocation", "AnchoringState", "Batch", "BatchState",
+        "PostgresReceiptStore", "ReceiptEntry", "ReceiptEntryJson", "ReceiptOutbox", "ReceiptStore", "ResidentView",
+        "STEPS", "SqliteReceiptStore", "StoredReceipt", "TickReport",
+    },
+    "vcsdk.oid4vc": {
+        "AuthorizationRequest", "AuthorizationRequestReference", "CandidateCredential", "ClaimPath", "ClaimsQuery",
+        "ConsentCredential", "ConsentScreen", "CredentialConfiguration", "CredentialIssuer", "CredentialMatch",
+        "CredentialOffer", "CredentialQuery", "CredentialSetQuery", "DcqlMatch", "DcqlQuery", "HttpRequest",
+        "HttpResponse", "InMemoryStateStore", "IssuedCredentials", "NotificationEvent", "PresentationRequest",
+        "PresentationResult", "Randomness", "StateStore", "SystemRandomness", "TokenResponse", "TxCode",
+        "VerifiedCredential", "Verifier", "build_authorization_response", "build_consent",
+        "build_credential_request", "build_error_response", "build_token_request", "create_key_proof",
+        "issuer_routes", "load_request_object", "match_credential_query", "match_dcql", "notification_request",
+        "parse_authorization_request_uri", "parse_credential_offer", "parse_credential_offer_uri",
+        "parse_dcql_query", "parse_response_uri_answer", "peek_request_object", "receive_credential", "render_qr",
+        "request_object_request", "run_flow", "select_claims", "send", "verifier_routes", "verify_request_object",
+    },
+    "vcsdk.voting": {
+        "AnchoredBatch", "BallotAnchor", "BallotChoice", "BallotReceipt", "DistrictRule", "ELIGIBILITY_QUERY_ID",
+        "Election", "ElectionTally", "EligibilityApplication", "EligibilityDecision", "EligibilityIssuer",
+        "EligibilityOffered", "NotEligible", "PublishedElectionJson", "SqliteBallotStore", "StoredBallot",
+        "StoredBatch", "VotingService", "assess_eligibility", "ballot_commitment", "ballot_nullifier",
+        "ballot_token_from_redirect", "batch_tree", "build_publication", "cast_request", "check_eligibility_claims",
+        "eligibility_query", "parse_cast_answer", "parse_proof_answer", "prepare_ballot", "proof_request", "tally",
+        "verify_ballot_receipt", "verify_published_election", "voting_routes",
+    },
+    "wallet_server": {
+        "Settings", "create_app", "load_settings",
+    },
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC_API))
+def test_public_names_are_pinned(module: str) -> None:
+    mod = importlib.import_module(module)
+    assert set(mod.__all__) == PUBLIC_API[module]
+    assert len(mod.__all__) == len(set(mod.__all__)), "a name is exported twice"
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, name
