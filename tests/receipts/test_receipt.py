@@ -77,6 +77,17 @@ def test_issue_and_verify(curve: str) -> None:
     assert receipt.kid == f"{SERVICE_DID}#key-1"
 
 
+def test_access_in_the_same_second_as_a_sub_second_consent() -> None:
+    # iat has whole-second precision; a consent given at x.5 s and used at once is not "later".
+    given = T0 + timedelta(microseconds=500_000)
+    consent = replace(CONSENT, given_at=given)
+    token = make_receipt(KEY, consent, at=given)
+    receipt = verify_access_receipt(token, consent=consent, service_key=KEY.public_key(), now=given)
+    assert receipt.accessed_at == T0
+    with pytest.raises(ConsentMismatchError):
+        make_receipt(KEY, consent, at=T0 - timedelta(seconds=1))
+
+
 def test_receipt_carries_no_claim_values_only_names() -> None:
     receipt = peek_access_receipt(make_receipt(KEY, CONSENT, claims=("family_name", "age_over_18")))
     assert receipt.claims_accessed == ("family_name", "age_over_18")

@@ -262,7 +262,9 @@ def _check_against_consent(receipt: AccessReceipt, consent: ConsentRecord, *, le
         raise ConsentMismatchError("the receipt names another resident pseudonym than the consent")
     if receipt.presentation_hash != consent.presentation_hash:
         raise ConsentMismatchError("the receipt covers another presentation than the consent")
-    if receipt.accessed_at < consent.given_at - leeway:
+    # iat is a whole-second NumericDate (RFC 7519): compare at that granularity, so an access in the
+    # same second as the consent is not "before" it.
+    if receipt.accessed_at < consent.given_at.replace(microsecond=0) - leeway:
         raise ConsentMismatchError("the receipt records an access before the consent was given")
     extra = set(receipt.claims_accessed) - set(consent.claims_disclosed)
     if extra:
