@@ -1,4 +1,4 @@
-"""W3C VC Data Model 2.0 secured as ``vc+jwt`` (VC-JOSE-COSE)."""
+"""W3C VC Data Model 2.0 secured as ``vc+jwt`` and ``vc+sd-jwt`` (VC-JOSE-COSE)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from vcsdk.credentials._w3c._model import (
     status_entries,
     validate_credential,
 )
-from vcsdk.credentials._w3c._sd_jwt import VC_SD_JWT_TYP, issue_vc_sd_jwt, verify_vc_sd_jwt
+from vcsdk.credentials._w3c._sd_jwt import VC_SD_JWT_TYP, issue_vc_sd_jwt, peek_vc_sd_jwt, verify_vc_sd_jwt
 
 __all__ = [
     "BITSTRING_STATUS_LIST_ENTRY",
@@ -35,6 +35,7 @@ __all__ = [
     "issue_vc_sd_jwt",
     "parse_datetime",
     "peek_vc_jwt",
+    "peek_vc_sd_jwt",
     "status_entries",
     "validate_credential",
     "verify_vc",

@@ -2,10 +2,9 @@
 
 Issuance hides members of ``credentialSubject`` behind Disclosures (the SD-JWT engine of
 :mod:`vcsdk.credentials.sd_jwt` does the work); the data-model members (``@context``, ``type``,
-``issuer``, validity, ``credentialStatus``) always stay visible. Verification here covers the
-issuer-signed part and its Disclosures; a presentation carrying a KB-JWT is refused, because key
-binding for ``vc+sd-jwt`` is not verified yet (use SD-JWT VC, ``dc+sd-jwt``, for key-bound
-presentations).
+``issuer``, validity, ``credentialStatus``, ``cnf``) always stay visible. The holder presents with
+:func:`vcsdk.credentials.present` (selected Disclosures and a KB-JWT); verification runs the
+SD-JWT engine's Disclosure and KB-JWT checks (RFC 9901 §7.1, §7.3) and the VC data-model checks.
 """
 
 from __future__ import annotations
@@ -14,9 +13,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from vcsdk._time import aware
 from vcsdk.credentials import _sd_jwt as sd_jwt
+from vcsdk.credentials._policy import VerificationPolicy
 from vcsdk.credentials._sd_jwt._common import hash_function
-from vcsdk.credentials._w3c._jwt import DEFAULT_LEEWAY, VerifiedCredential
+
+# The SD-JWT engine's own holder-key and KB-JWT checks (RFC 9901 §7.3), called rather than copied.
+from vcsdk.credentials._sd_jwt._verify import _cnf_key, _verify_key_binding
+from vcsdk.credentials._w3c._jwt import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
@@ -27,6 +31,7 @@ from vcsdk.errors import (
     ClaimsError,
     InvalidInputError,
     KeyBindingError,
+    KeyBindingMissingError,
     TokenExpiredError,
     TokenNotYetValidError,
     TokenTypeError,
@@ -34,7 +39,7 @@ from vcsdk.errors import (
 )
 from vcsdk.keys import DEFAULT_POLICY, HEADER_KEY_PARAMS, AlgorithmPolicy, Key, Signer
 
-__all__ = ["VC_SD_JWT_TYP", "issue_vc_sd_jwt", "verify_vc_sd_jwt"]
+__all__ = ["VC_SD_JWT_TYP", "issue_vc_sd_jwt", "peek_vc_sd_jwt", "verify_vc_sd_jwt"]
 
 VC_SD_JWT_TYP: Final = "vc+sd-jwt"
 _VISIBLE: Final = frozenset(
@@ -76,28 +81,69 @@ def issue_vc_sd_jwt(
                         kid=kid, decoys=decoys)
 
 
+def peek_vc_sd_jwt(token: str | bytes) -> tuple[str, str | None]:
+    """Read the issuer and ``kid`` of a ``vc+sd-jwt`` without verifying anything (to find the key).
+
+    :raises InvalidInputError: if the token cannot be parsed.
+    :raises ClaimsError: if the visible ``issuer`` is not a URL or an object whose id is one.
+    :return: ``(issuer, kid)``.
+    """
+    parsed = sd_jwt.parse(token)
+    kid = parsed.header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise InvalidInputError("kid header must be a string")
+    return credential_issuer(parsed.payload), kid
+
+
 def verify_vc_sd_jwt(
     token: str | bytes,
     key: Key,
     *,
     now: datetime,
+    audience: str | None = None,
+    nonce: str | None = None,
     policy: AlgorithmPolicy = DEFAULT_POLICY,
     leeway: timedelta = DEFAULT_LEEWAY,
+    key_binding_max_age: timedelta = DEFAULT_KEY_BINDING_MAX_AGE,
     sd_algorithms: Sequence[str] = ("sha-256",),
 ) -> VerifiedCredential:
-    """Verify a ``vc+sd-jwt`` (issuer-signed part and Disclosures) with a key the caller found.
+    """Verify a ``vc+sd-jwt`` credential or key-bound presentation with a key the caller found.
 
-    :raises InvalidInputError: if the token cannot be parsed.
+    Skips status and accreditation (see :func:`~vcsdk.credentials.verify_vc`, which runs them).
+    With ``audience`` and ``nonce`` the token must carry a KB-JWT, checked by the SD-JWT engine:
+    ``typ`` ``kb+jwt``, signature with the credential's ``cnf`` key, ``nonce``, ``aud``, ``iat``
+    freshness, ``sd_hash``. Without them, a token that carries a KB-JWT is refused (it cannot be
+    checked without the verifier's nonce and audience).
+
+    :param key: the issuer's verification key (resolved from ``issuer`` and ``kid``).
+    :param now: the verification time; no clock is read.
+    :param audience: this verifier's identifier; the KB-JWT ``aud`` must equal it.
+    :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
+    :param policy: the algorithm allow-list, for the issuer signature and the KB-JWT.
+    :param leeway: clock skew tolerated on ``validFrom``/``validUntil`` and the KB-JWT ``iat``.
+    :param key_binding_max_age: how old a KB-JWT (by its ``iat``) may be.
+    :param sd_algorithms: digest algorithms accepted as ``_sd_alg``.
+    :raises InvalidInputError: if the token cannot be parsed, or only one of ``audience``/``nonce`` is given.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit ``key``.
     :raises UntrustedKeyError: if the header carries its own key.
-    :raises TokenTypeError: if ``typ`` is not ``vc+sd-jwt``.
+    :raises TokenTypeError: if ``typ`` is not ``vc+sd-jwt``, or the KB-JWT ``typ`` is not ``kb+jwt``.
     :raises SignatureInvalidError: if the signature does not verify.
     :raises DisclosureError: the RFC 9901 Disclosure checks.
-    :raises ClaimsError: data model broken, or a data-model member hidden behind a Disclosure.
+    :raises ClaimsError: data model broken, a data-model member hidden behind a Disclosure, bad ``cnf``.
     :raises TokenNotYetValidError: / :raises TokenExpiredError: ``validFrom`` / ``validUntil``.
-    :raises KeyBindingError: if a KB-JWT is attached (not verified for ``vc+sd-jwt`` yet).
+    :raises KeyBindingMissingError: ``audience``/``nonce`` given but no KB-JWT.
+    :raises KeyBindingError: a KB-JWT without ``audience``/``nonce``, no ``cnf`` key, or a KB-JWT
+        signature that does not verify with it.
+    :raises NonceMismatchError: / :raises AudienceMismatchError: wrong KB-JWT ``nonce`` / ``aud``.
+    :raises KeyBindingStaleError: KB-JWT ``iat`` in the future or older than ``key_binding_max_age``.
+    :raises SdHashMismatchError: ``sd_hash`` does not cover the presented SD-JWT and Disclosures.
     :return: the credential with the presented Disclosures applied.
     """
+    if (audience is None) != (nonce is None):
+        raise InvalidInputError("audience and nonce go together: pass both to verify key binding, or neither")
+    if audience is not None and (not isinstance(audience, str) or not isinstance(nonce, str)):
+        raise InvalidInputError("audience and nonce must be strings")
+    now = aware(now, what="now")
     parsed = sd_jwt.parse(token)
     header = parsed.header
     alg = policy.check(header.get("alg"))
@@ -107,8 +153,10 @@ def verify_vc_sd_jwt(
     if not isinstance(typ, str) or typ.lower() != VC_SD_JWT_TYP:
         raise TokenTypeError(f"token typ is {typ!r}; expected {VC_SD_JWT_TYP}")
     key.verify(parsed.signing_input, parsed.signature, alg=alg, policy=policy)
-    if parsed.kb_jwt is not None:
-        raise KeyBindingError("key binding of vc+sd-jwt presentations is not verified by vcsdk yet; refused")
+    if parsed.kb_jwt is not None and audience is None:
+        raise KeyBindingError(
+            "the presentation carries a KB-JWT; pass the audience and nonce of the request to verify it"
+        )
     hash_fn = hash_function(parsed.payload.get("_sd_alg", "sha-256"), tuple(sd_algorithms))
     processed = sd_jwt.process_disclosures(parsed.payload, list(parsed.disclosures), hash_fn)
     hidden = processed.disclosed_top_level & _VISIBLE
@@ -125,8 +173,19 @@ def verify_vc_sd_jwt(
         raise TokenNotYetValidError("credential is not valid yet (validFrom is in the future)")
     if valid_until is not None and now - leeway > valid_until:
         raise TokenExpiredError("credential has expired (validUntil has passed)")
+    holder_key = _cnf_key(vc["cnf"]) if "cnf" in vc else None
+    key_bound = False
+    if audience is not None and nonce is not None:
+        if parsed.kb_jwt is None:
+            raise KeyBindingMissingError("presentation has no KB-JWT; ask the wallet for a key-bound presentation")
+        kb_policy = VerificationPolicy(
+            algorithms=policy.names, leeway=leeway, key_binding_max_age=key_binding_max_age,
+            sd_algorithms=tuple(sd_algorithms),
+        )
+        _verify_key_binding(parsed, holder_key, hash_fn, kb_policy, now.timestamp(), audience, nonce)
+        key_bound = True
     kid = header.get("kid")
     return VerifiedCredential(
         credential=vc, issuer=issuer, types=credential_types(vc), valid_from=valid_from, valid_until=valid_until,
-        alg=alg, kid=kid if isinstance(kid, str) else None,
+        alg=alg, kid=kid if isinstance(kid, str) else None, holder_key=holder_key, key_bound=key_bound,
     )
