@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import binascii
-import re
 
 from vcsdk.errors import InvalidInputError
 
 __all__ = ["b64url_decode", "b64url_encode"]
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _STD_TO_URL = bytes.maketrans(b"+/", b"-_")
-_URL_TO_STD = bytes.maketrans(b"-_", b"+/")
 #: The padding a ``len % 4`` needs; ``None``: no base64 text has that length.
-_PADDING = (b"", None, b"==", b"=")
+_PADDING = ("", None, "==", "=")
 #: Last characters whose unused low bits are zero, by ``len % 4`` (canonical encodings only).
 _CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
 
@@ -43,12 +40,14 @@ def b64url_decode(text: str | bytes, *, what: str = "value") -> bytes:
         raise InvalidInputError(f"{what} is not unpadded base64url")
     rest = len(text) % 4
     padding = _PADDING[rest]
-    if padding is None or _B64URL.fullmatch(text) is None:
+    # The standard alphabet's '+' and '/' and any '=' are refused here; after mapping '-' and '_'
+    # to them, strict decoding refuses every other character (whitespace, non-ASCII, ...).
+    if padding is None or "+" in text or "/" in text or "=" in text:
         raise InvalidInputError(f"{what} is not unpadded base64url")
     # Canonical form only: trailing bits that the encoder would have set to zero must be zero.
     if rest and text[-1] not in _CANONICAL_LAST[rest]:
         raise InvalidInputError(f"{what} is not canonical base64url")
     try:
-        return binascii.a2b_base64(text.encode("ascii").translate(_URL_TO_STD) + padding)
-    except binascii.Error:  # pragma: no cover - the checks above leave nothing for it to refuse
+        return binascii.a2b_base64(text.replace("-", "+").replace("_", "/") + padding, strict_mode=True)
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise InvalidInputError(f"{what} is not unpadded base64url") from None

@@ -57,10 +57,15 @@ class UnverifiedSdJwt:
     issuer_jwt: str
     #: for the JSON serialization: the parsed JSON object, to re-serialize a presentation.
     json_object: dict[str, Any] | None = None
+    #: for the compact serialization: the presented text up to and including the last ``~``.
+    presented_sd_jwt: str | None = None
 
     @property
     def sd_hash_input(self) -> str:
         """``<Issuer-signed JWT>~<Disclosure 1>~…~<Disclosure N>~`` (RFC 9901 §4.3.1, §8)."""
+        if self.presented_sd_jwt is not None:
+            # Compact: exactly the presented characters, which parse split into these parts.
+            return self.presented_sd_jwt
         parts = [self.issuer_jwt, *(d.encoded for d in self.disclosures)]
         return SEPARATOR.join(parts) + SEPARATOR
 
@@ -84,6 +89,14 @@ class UnverifiedSdJwt:
         )
 
 
+def _part_names(what: str) -> tuple[str, str, str]:
+    return f"{what} header", f"{what} payload", f"{what} signature"
+
+
+#: The part names of the JWS every presentation carries, built once rather than per call.
+_PART_NAMES = {what: _part_names(what) for what in ("Issuer-signed JWT", "KB-JWT")}
+
+
 def split_jws(compact: str, what: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
     """Split and decode a compact JWS: (header, payload bytes, signing input, signature).
 
@@ -93,10 +106,13 @@ def split_jws(compact: str, what: str) -> tuple[dict[str, Any], bytes, bytes, by
     if len(parts) != 3:
         raise MalformedTokenError(f"{what} must have three dot-separated parts")
     h, p, s = parts
-    header = loads(b64_decode(h, f"{what} header"), f"{what} header")
+    header_name, payload_name, signature_name = _PART_NAMES.get(what) or _part_names(what)
+    header = loads(b64_decode(h, header_name), header_name)
     if not isinstance(header, dict):
         raise MalformedTokenError(f"{what} header is not a JSON object")
-    return header, b64_decode(p, f"{what} payload"), f"{h}.{p}".encode("ascii"), b64_decode(s, f"{what} signature")
+    # The signing input is the presented ASCII text before the second dot (RFC 7515 §5.2).
+    signing_input = compact[: len(h) + 1 + len(p)].encode("ascii")
+    return header, b64_decode(p, payload_name), signing_input, b64_decode(s, signature_name)
 
 
 def _payload_object(payload: bytes) -> dict[str, Any]:
@@ -146,20 +162,20 @@ def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> Unverifi
         )
     jwt, *encoded, last = parts
     header, payload, signing_input, signature = split_jws(jwt, "Issuer-signed JWT")
-    disclosures = []
-    for item in encoded:
-        if not item:
-            raise MalformedTokenError("empty Disclosure between '~' separators")
-        disclosures.append(Disclosure.parse(item))
+    if "" in encoded:
+        raise MalformedTokenError("empty Disclosure between '~' separators")
+    parse_disclosure = Disclosure.parse
     return UnverifiedSdJwt(
         header,
         _payload_object(payload),
         signing_input,
         signature,
-        tuple(disclosures),
+        tuple([parse_disclosure(item) for item in encoded]),
         last or None,
         "compact",
         jwt,
+        None,
+        text[: len(text) - len(last)],
     )
 
 
