@@ -220,6 +220,8 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         receipts.run_batcher(interval=settings.receipt_anchor_interval.total_seconds(), stop=stop)
     )
     try:
+        # A presentation left "sending" by a server that stopped mid-send shows as "unknown", never re-sent.
+        await app[PRESENTATIONS].settle_interrupted()
         yield
     finally:
         stop.set()

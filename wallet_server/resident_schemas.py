@@ -8,12 +8,13 @@ serialise these values.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from vcsdk.receipts import ConsentRecord
 from wallet_server.services.presentations import PresentationView
 from wallet_server.services.receipts import ConsentView, ReceiptView
 from wallet_server.services.wallet import OfferView, ProofSigningRequest
+from wallet_server.storage import PresentationState
 
 __all__ = [
     "RESIDENT_SCHEMAS",
@@ -121,9 +122,10 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             "id": _ID,
             "state": {
                 "type": "string",
-                "enum": [
-                    "consent_required", "signature_required", "sending", "shared", "refused", "declined", "expired",
-                ],
+                "enum": list(get_args(PresentationState)),
+                "description": "unknown: the server stopped while sending the presentation, so the service may "
+                "or may not have received it (outcome.error is delivery_unknown); it is never sent again: start "
+                "again from the service's QR code.",
             },
             "created_at": _TIME,
             "expires_at": _TIME,
@@ -157,7 +159,8 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             },
             "outcome": {
                 "type": "object",
-                "description": "consent_id, claims, receipt_id, redirect_uri; error or receipt_error codes.",
+                "description": "consent_id, claims, receipt_id, redirect_uri; error (access_denied, "
+                "delivery_unknown, or the service's error code), receipt_error or consent_error codes.",
             },
         }
     ),

@@ -20,7 +20,7 @@ at a ``receipt_uri`` it names there, to which the wallet posts the consent recor
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,9 +47,9 @@ from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService
 from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.wallet import OutgoingHttp, ResidentVault, raise_for_peer_error
-from wallet_server.storage import PresentationRow, WalletDataStore
+from wallet_server.storage import PresentationRow, PresentationState, WalletDataStore
 
-__all__ = ["PresentationService", "PresentationView", "PresentationsPage", "claim_name"]
+__all__ = ["DELIVERY_UNKNOWN", "PresentationService", "PresentationView", "PresentationsPage", "claim_name"]
 
 MAX_PAGE = 100
 MAX_CREDENTIAL_PAGES = 20
@@ -58,6 +58,8 @@ KB_ALG = "ES256"
 _KIND = "presentation"
 _SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
 _MAX_TEXT = 256
+#: The ``outcome.error`` of a presentation whose send to the service was interrupted.
+DELIVERY_UNKNOWN = "delivery_unknown"
 
 
 def claim_name(path: Any) -> str:
@@ -70,8 +72,11 @@ def claim_name(path: Any) -> str:
 class PresentationView:
     """A presentation as the app sees it.
 
-    ``state``: ``consent_required`` → ``signature_required`` → ``shared``; or ``refused`` (the
-    service refused the presentation: ``error`` says why), ``declined`` (the resident said no).
+    ``state``: ``consent_required`` → ``signature_required`` → ``sending`` → ``shared``; or
+    ``refused`` (the service refused the presentation: ``error`` says why), ``declined`` (the
+    resident said no), ``expired`` (not finished in time), ``unknown`` (the server stopped while
+    sending it: the service may or may not have received it; ``error`` is ``delivery_unknown``; it
+    is never sent again, the resident starts again from the service's QR code).
 
     :ivar credentials: per requested credential query: the credentials that can answer it, each
         with exactly the claims it would share; the first is the default choice.
@@ -80,7 +85,7 @@ class PresentationView:
     """
 
     id: str
-    state: str
+    state: PresentationState
     created_at: datetime
     expires_at: datetime
     service_did: str
@@ -136,6 +141,8 @@ class PresentationService:
     :param ttl: how long a started presentation can be finished.
     :param consent_ttl: how long a consent lasts.
     :param custodial: whether the custodial key option is enabled (off by default).
+    :param sending_timeout: how long a presentation may stay ``sending`` before it counts as
+        interrupted and shows as ``unknown``; longer than any send (outgoing calls time out sooner).
     """
 
     def __init__(
@@ -151,6 +158,7 @@ class PresentationService:
         ttl: timedelta = timedelta(minutes=10),
         consent_ttl: timedelta = timedelta(days=365),
         custodial: bool = False,
+        sending_timeout: timedelta = timedelta(minutes=2),
     ) -> None:
         self._data = data
         self._vault = vault
@@ -162,11 +170,37 @@ class PresentationService:
         self._ttl = ttl
         self._consent_ttl = consent_ttl
         self._custodial = custodial
+        self._sending_timeout = sending_timeout
 
     # -- reading
 
+    async def settle_interrupted(self) -> int:
+        """Mark every presentation left ``sending`` for longer than the timeout as ``unknown``.
+
+        Run at start-up: a server that stopped mid-send left them so. They are never sent again.
+
+        :return: how many changed.
+        """
+        now = self._clock()
+        return await self._data.settle_interrupted_presentations(sending_before=now - self._sending_timeout, now=now)
+
+    async def _settle(self, row: PresentationRow) -> PresentationRow:
+        """A ``sending`` row older than the timeout, read by any instance, becomes ``unknown``."""
+        now = self._clock()
+        if row.state != "sending" or now - row.updated_at < self._sending_timeout:
+            return row
+        try:
+            await self._data.update_presentation(
+                row.resident_id, row.id, expect_state="sending", state="unknown", body=row.body, now=now
+            )
+        except ConflictError:
+            # The send finished meanwhile after all: read what it wrote.
+            return await self._data.get_presentation(row.resident_id, row.id)
+        return replace(row, state="unknown", updated_at=now)
+
     async def _load(self, principal: Principal, presentation_id: str) -> tuple[PresentationRow, dict[str, Any]]:
         row = await self._data.get_presentation(principal.resident_id, require_id(presentation_id, "presentation"))
+        row = await self._settle(row)
         body = await self._vault.open_json(principal.resident_id, row.body, kind=_KIND, row_id=row.id)
         return row, body
 
@@ -187,8 +221,15 @@ class PresentationService:
                 for p in body.get("pending", [])
             )
         state = row.state
+        outcome = dict(body.get("outcome") or {})
         if state in ("consent_required", "signature_required") and self._clock() >= row.expires_at:
             state = "expired"
+        elif state == "unknown":
+            if body.get("sending") == "decline":
+                # Only the refusal was on its way: nothing of the resident's was shared.
+                state, outcome = "declined", {"error": "access_denied"}
+            else:
+                outcome = {"error": DELIVERY_UNKNOWN}
         return PresentationView(
             id=row.id,
             state=state,
@@ -200,7 +241,7 @@ class PresentationService:
             satisfiable=body.get("selected") is not None,
             credentials=credentials,
             signing_inputs=inputs,
-            outcome=dict(body.get("outcome") or {}),
+            outcome=outcome,
         )
 
     async def get(self, principal: Principal, presentation_id: str) -> PresentationView:
@@ -218,6 +259,7 @@ class PresentationService:
         page = await self._data.list_presentations(principal.resident_id, limit=limit, after=decode_cursor(cursor))
         items = []
         for row in page.items:
+            row = await self._settle(row)
             body = await self._vault.open_json(principal.resident_id, row.body, kind=_KIND, row_id=row.id)
             items.append(self._view(row, body, with_inputs=False))
         return PresentationsPage(tuple(items), encode_cursor(page.next_after) if page.next_after else None)
@@ -446,7 +488,7 @@ class PresentationService:
         return await self._save(principal, row, body, "shared")
 
     async def _save(
-        self, principal: Principal, row: PresentationRow, body: dict[str, Any], state: str
+        self, principal: Principal, row: PresentationRow, body: dict[str, Any], state: PresentationState
     ) -> PresentationView:
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
         await self._data.update_presentation(
@@ -514,8 +556,12 @@ class PresentationService:
         row, body = await self._load(principal, presentation_id)
         if row.state not in ("consent_required", "signature_required"):
             raise ConflictError(f"the presentation is {row.state}; it can no longer be declined")
+        # Marked, so that an interrupted refusal shows as declined rather than as unknown.
+        marked = await self._vault.seal_json(
+            principal.resident_id, {**body, "sending": "decline"}, kind=_KIND, row_id=row.id
+        )
         await self._data.update_presentation(
-            principal.resident_id, row.id, expect_state=row.state, state="sending", body=row.body, now=self._clock()
+            principal.resident_id, row.id, expect_state=row.state, state="sending", body=marked, now=self._clock()
         )
         try:
             await self._http.send(build_error_response(_request_of(body), error="access_denied"))

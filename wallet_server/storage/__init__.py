@@ -37,6 +37,7 @@ from wallet_server.storage._sqlite import SqliteStore
 from wallet_server.storage._wallet import (
     OfferRow,
     PresentationRow,
+    PresentationState,
     ResidentConsentRow,
     ResidentSecretsRow,
     WalletDataStore,
@@ -57,6 +58,7 @@ __all__ = [
     "Page",
     "PostgresStore",
     "PresentationRow",
+    "PresentationState",
     "RefreshToken",
     "RefreshTokenStore",
     "ReplayCache",

@@ -11,14 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
 from wallet_server.storage._models import Page
 from wallet_server.storage._protocol import Cursor, Store
 from wallet_server.storage._sql import SqlStore, to_ts
 
-__all__ = ["OfferRow", "PresentationRow", "ResidentConsentRow", "ResidentSecretsRow", "WalletDataStore"]
+__all__ = [
+    "OfferRow",
+    "PresentationRow",
+    "PresentationState",
+    "ResidentConsentRow",
+    "ResidentSecretsRow",
+    "WalletDataStore",
+]
+
+#: A presentation's state. ``sending`` while the answer is on its way to the service; ``unknown``
+#: when that send was interrupted (the server stopped) and nobody can tell whether the service got
+#: it; ``expired`` is never stored: an open presentation past its ``expires_at`` shows as expired.
+PresentationState = Literal[
+    "consent_required", "signature_required", "sending", "shared", "refused", "declined", "unknown", "expired"
+]
 
 
 def _dt(value: int) -> datetime:
@@ -52,7 +66,7 @@ class PresentationRow:
 
     id: str
     resident_id: str
-    state: str
+    state: PresentationState
     created_at: datetime
     expires_at: datetime
     updated_at: datetime
@@ -233,7 +247,14 @@ class WalletDataStore:
         return _page([_presentation(r) for r in rows], limit)
 
     async def update_presentation(
-        self, resident_id: str, presentation_id: str, *, expect_state: str, state: str, body: bytes, now: datetime
+        self,
+        resident_id: str,
+        presentation_id: str,
+        *,
+        expect_state: PresentationState,
+        state: PresentationState,
+        body: bytes,
+        now: datetime,
     ) -> None:
         """Compare-and-set the state and sealed body.
 
@@ -246,6 +267,20 @@ class WalletDataStore:
         )
         if changed != 1:
             raise ConflictError("the presentation changed meanwhile; read it again")
+
+    async def settle_interrupted_presentations(self, *, sending_before: datetime, now: datetime) -> int:
+        """Move every presentation still ``sending`` since before ``sending_before`` to ``unknown``.
+
+        A send interrupted by a stopped server leaves its presentation ``sending``; it is never sent
+        again (a presentation is single use), so the resident sees that it may or may not have arrived.
+        All residents at once: run at start-up.
+
+        :return: how many presentations changed.
+        """
+        return await self._execute(
+            "UPDATE presentations SET state = 'unknown', updated_at = ? WHERE state = 'sending' AND updated_at < ?",
+            to_ts(now), to_ts(sending_before),
+        )
 
     # -- consents --------------------------------------------------------------------------------
 

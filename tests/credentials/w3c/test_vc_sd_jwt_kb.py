@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,13 +77,13 @@ def _vc(**kw: Any) -> dict[str, Any]:
 ISSUED = issue_vc_sd_jwt(_vc(), KEY, disclosable=DISCLOSABLE, holder_key=HOLDER.public_key(), decoys=2)
 
 
-def _present(leaves: list[tuple[str, ...]], *, token: str = ISSUED, holder: Key = HOLDER, aud: str = AUD,
+def _present(leaves: Sequence[tuple[str, ...]], *, token: str = ISSUED, holder: Key = HOLDER, aud: str = AUD,
              nonce: str = NONCE, at: datetime = NOW) -> str:
     return present(token, disclose=[("credentialSubject", *leaf) for leaf in leaves], holder_signer=holder,
                    audience=aud, nonce=nonce, now=at)
 
 
-def _expected(leaves: list[tuple[str, ...]]) -> dict[str, Any]:
+def _expected(leaves: Sequence[tuple[str, ...]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for leaf in leaves:
         src: Any = SUBJECT
