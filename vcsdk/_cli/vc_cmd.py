@@ -1,4 +1,4 @@
-"""``vcsdk vc``: issue, verify and decode W3C VCs secured as ``vc+jwt``.
+"""``vcsdk vc``: issue, present, verify and decode W3C VCs secured as ``vc+jwt`` or ``vc+sd-jwt``.
 
 The options follow ``vcsdk sd-jwt``: ``verify`` prints the verified credential as JSON (exit 0) or a
 JSON error with its ``code`` on stderr (exit 1); a usage error exits 2.
@@ -19,7 +19,9 @@ from vcsdk.credentials import (
     IssuerKeyResolver,
     build_credential,
     issue_vc_jwt,
+    issue_vc_sd_jwt,
     peek_vc_jwt,
+    present,
     validate_credential,
     verify_vc,
 )
@@ -29,34 +31,45 @@ from vcsdk.keys import Key
 
 
 def register(sub: Any) -> None:
-    vc = sub.add_parser("vc", help="issue, verify and decode W3C VCs secured as vc+jwt")
+    vc = sub.add_parser("vc", help="issue, present, verify and decode W3C VCs secured as vc+jwt or vc+sd-jwt")
     vc_sub = vc.add_subparsers(dest="vc_command", metavar="ACTION", required=True)
 
-    issue = vc_sub.add_parser("issue", help="issue a VC DM 2.0 credential as vc+jwt and print it")
+    issue = vc_sub.add_parser("issue", help="issue a VC DM 2.0 credential as vc+jwt (or vc+sd-jwt with --sd)")
     issue.add_argument("--issuer-key", type=Path, required=True, help="the issuer's private JWK")
     issue.add_argument("--claims", type=Path, required=True,
                        help="credentialSubject claims (JSON), or a whole credential if it has @context")
-    issue.add_argument("--holder-key", type=Path, help="holder's public JWK; its did:jwk becomes credentialSubject.id")
+    issue.add_argument("--holder-key", type=Path,
+                       help="holder's public JWK; its did:jwk becomes credentialSubject.id (and cnf with --sd)")
     issue.add_argument("--iss", help="issuer DID (default: the did:jwk of the issuer key)")
     issue.add_argument("--kid", help="kid header, a DID URL of the issuer's assertionMethod key")
     issue.add_argument("--vct", "--type", dest="vct", help="the credential type added after VerifiableCredential")
     issue.add_argument("--sd", action="append", default=[], metavar="PATH",
-                       help="not available for vc+jwt (no selective disclosure); use vcsdk sd-jwt")
+                       help="a credentialSubject member (dotted path) to make disclosable: issues vc+sd-jwt")
     issue.add_argument("--status", type=Path, help="credentialStatus entry or entries (JSON)")
     issue.add_argument("--valid-days", type=int, help="validUntil this many days after validFrom")
     issue.add_argument("--now", type=int, metavar="UNIX", help="validFrom (default: now)")
     issue.set_defaults(handler=_issue)
 
-    verify = vc_sub.add_parser("verify", help="verify a vc+jwt and print the credential as JSON")
-    verify.add_argument("file", type=Path, help="file holding the vc+jwt ('-' for stdin)")
+    present_cmd = vc_sub.add_parser("present", help="present a vc+sd-jwt with chosen members and a KB-JWT")
+    present_cmd.add_argument("file", type=Path, help="file holding the vc+sd-jwt ('-' for stdin)")
+    present_cmd.add_argument("--holder-key", type=Path, required=True, help="the holder's private JWK (cnf key)")
+    present_cmd.add_argument("--disclose", nargs="+", action="extend", default=[], metavar="PATH",
+                             help="credentialSubject members to disclose (dotted paths)")
+    present_cmd.add_argument("--aud", required=True, help="the verifier the presentation is for")
+    present_cmd.add_argument("--nonce", required=True, help="the verifier's nonce")
+    present_cmd.add_argument("--now", type=int, metavar="UNIX", help="KB-JWT iat (default: now)")
+    present_cmd.set_defaults(handler=_present)
+
+    verify = vc_sub.add_parser("verify", help="verify a vc+jwt or vc+sd-jwt and print the credential as JSON")
+    verify.add_argument("file", type=Path, help="file holding the vc+jwt or vc+sd-jwt ('-' for stdin)")
     who = verify.add_mutually_exclusive_group(required=True)
     who.add_argument("--issuer-key", type=Path, help="the issuer's public JWK")
     who.add_argument("--resolve", action="store_true", help="resolve the issuer DID (did:key, did:jwk, did:ethr)")
     verify.add_argument("--network", action="append", default=[], metavar="CHAIN_ID=RPC_URL@REGISTRY",
                         help="a did:ethr network for --resolve")
-    verify.add_argument("--aud", help="not used by vc+jwt (no key binding); refused if given")
-    verify.add_argument("--nonce", help="not used by vc+jwt (no key binding); refused if given")
-    verify.add_argument("--no-kb", action="store_true", help="accepted for symmetry with sd-jwt verify")
+    verify.add_argument("--aud", help="this verifier: require a vc+sd-jwt KB-JWT for this audience (with --nonce)")
+    verify.add_argument("--nonce", help="the nonce the KB-JWT must carry (with --aud)")
+    verify.add_argument("--no-kb", action="store_true", help="no key binding expected (the default without --aud)")
     verify.add_argument("--now", type=int, metavar="UNIX", help="verification time (default: now)")
     verify.add_argument("--status-list", action="append", default=[], metavar="URI=FILE",
                         help="a status list credential/token for URI, read from FILE (repeatable)")
@@ -76,9 +89,14 @@ def _now(unix: int | None) -> datetime:
     return datetime.fromtimestamp(unix, UTC) if unix is not None else datetime.now(UTC)
 
 
+def _subject_path(text: str) -> tuple[str, ...]:
+    parts = tuple(p for p in text.split(".") if p)
+    if not parts:
+        raise InvalidInputError("a disclosure path must name a credentialSubject member, e.g. address.locality")
+    return parts
+
+
 def _issue(args: argparse.Namespace) -> int:
-    if args.sd:
-        raise InvalidInputError("vc+jwt has no selective disclosure; issue an SD-JWT VC with `vcsdk sd-jwt issue`")
     key = Key.from_jwk(Path(args.issuer_key).read_bytes())
     if not key.is_private:
         raise InvalidInputError("--issuer-key must be a private JWK")
@@ -103,7 +121,28 @@ def _issue(args: argparse.Namespace) -> int:
             status=status,
         )
     kid = args.kid or (f"{issuer}#0" if issuer.startswith("did:jwk:") else None)
-    sys.stdout.write(issue_vc_jwt(credential, key, kid=kid) + "\n")
+    if args.sd:
+        holder = Key.from_jwk(Path(args.holder_key).read_bytes()).public_key() if args.holder_key else None
+        paths = [".".join(_subject_path(p)) for p in args.sd]
+        sys.stdout.write(issue_vc_sd_jwt(credential, key, disclosable=paths, holder_key=holder, kid=kid) + "\n")
+    else:
+        sys.stdout.write(issue_vc_jwt(credential, key, kid=kid) + "\n")
+    return 0
+
+
+def _present(args: argparse.Namespace) -> int:
+    holder = Key.from_jwk(Path(args.holder_key).read_bytes())
+    if not holder.is_private:
+        raise InvalidInputError("--holder-key must be the holder's private JWK")
+    token = present(
+        _read(args.file),
+        disclose=[("credentialSubject", *_subject_path(p)) for p in args.disclose],
+        holder_signer=holder,
+        audience=args.aud,
+        nonce=args.nonce,
+        now=_now(args.now),
+    )
+    sys.stdout.write(token + "\n")
     return 0
 
 
@@ -143,8 +182,8 @@ def _status_lists(specs: list[str]) -> dict[str, bytes]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    if args.aud or args.nonce:
-        raise InvalidInputError("vc+jwt has no key binding; --aud and --nonce apply to sd-jwt presentations")
+    if args.no_kb and (args.aud is not None or args.nonce is not None):
+        raise InvalidInputError("--no-kb and --aud/--nonce exclude each other")
     token = _read(args.file)
     return asyncio.run(_verify_async(args, token))
 
@@ -166,7 +205,7 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
         checker = StatusListChecker(resolver=resolver, source=StaticStatusListSource(lists)) if lists else None
         verified = await verify_vc(
             token, resolver=resolver, status=None if args.skip_status else checker, now=_now(args.now),
-            check_status=not args.skip_status,
+            check_status=not args.skip_status, audience=args.aud, nonce=args.nonce,
         )
     finally:
         if closer is not None:
@@ -178,6 +217,7 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
         "type": list(verified.types),
         "kid": verified.kid,
         "alg": verified.alg,
+        "key_bound": verified.key_bound,
         "status": ("not_checked" if args.skip_status else "valid") if has_status else "none",
         "credential": verified.credential,
     })
@@ -185,7 +225,25 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    unverified = peek_vc_jwt(_read(args.file))
+    token = _read(args.file)
+    if "~" in token:
+        # A vc+sd-jwt: header, payload (with _sd digests), every Disclosure, and whether a KB-JWT follows.
+        from vcsdk.credentials.sd_jwt import parse
+
+        parsed = parse(token)
+        print_json({
+            "verified": False,
+            "warning": "UNVERIFIED: nothing here is trusted until `vcsdk vc verify` succeeds",
+            "header": parsed.header,
+            "payload": parsed.payload,
+            "disclosures": [
+                {"name": d.name, "value": d.value} if d.name is not None else {"array_element": True, "value": d.value}
+                for d in parsed.disclosures
+            ],
+            "key_binding_jwt": parsed.kb_jwt is not None,
+        })
+        return 0
+    unverified = peek_vc_jwt(token)
     print_json({
         "verified": False,
         "warning": "UNVERIFIED: nothing here is trusted until `vcsdk vc verify` succeeds",

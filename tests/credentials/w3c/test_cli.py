@@ -1,4 +1,4 @@
-"""``vcsdk vc issue|verify|decode`` in process."""
+"""``vcsdk vc issue|present|verify|decode`` in process."""
 
 from __future__ import annotations
 
@@ -91,10 +91,41 @@ def test_garbage_token_and_missing_file(files: dict[str, Path], capsys: pytest.C
     assert json.loads(capsys.readouterr().err)["error"]["code"] == "io_error"
 
 
-def test_sd_paths_are_refused(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["vc", "issue", "--issuer-key", str(files["issuer"]), "--claims", str(files["claims"]),
-                 "--sd", "locality"]) == 1
-    assert "sd-jwt" in json.loads(capsys.readouterr().err)["error"]["message"]
+def test_vc_sd_jwt_issue_present_verify(files: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    holder = Key.generate("P-256")
+    (tmp_path / "holder.jwk").write_text(json.dumps(holder.private_jwk()))
+    (tmp_path / "holder.pub.jwk").write_text(json.dumps(holder.public_jwk()))
+    files["holder_pub"] = tmp_path / "holder.pub.jwk"
+    _issue(files, capsys, "--sd", "locality", "--sd", "age_over_18")
+    assert main(["vc", "decode", str(files["vc"])]) == 0
+    decoded = json.loads(capsys.readouterr().out)
+    assert decoded["header"]["typ"] == "vc+sd-jwt" and decoded["verified"] is False
+    assert sorted(d["name"] for d in decoded["disclosures"]) == ["age_over_18", "locality"]
+
+    vp = tmp_path / "vp.txt"
+    assert main(["vc", "present", str(files["vc"]), "--holder-key", str(tmp_path / "holder.jwk"),
+                 "--disclose", "age_over_18", "--aud", "https://shop.example", "--nonce", "n1",
+                 "--now", str(NOW + 60)]) == 0
+    vp.write_text(capsys.readouterr().out.strip())
+    base = ["vc", "verify", str(vp), "--issuer-key", str(files["issuer_pub"]), "--now", str(NOW + 60)]
+    assert main([*base, "--aud", "https://shop.example", "--nonce", "n1"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["key_bound"] is True
+    assert result["credential"]["credentialSubject"] == {"id": result["credential"]["credentialSubject"]["id"],
+                                                         "age_over_18": True}
+    for extra, code in ((["--aud", "https://shop.example", "--nonce", "n2"], "nonce_mismatch"),
+                        (["--aud", "https://other.example", "--nonce", "n1"], "audience_mismatch"),
+                        ([], "key_binding_invalid")):
+        assert main([*base, *extra]) == 1
+        assert json.loads(capsys.readouterr().err)["error"]["code"] == code
+
+
+def test_aud_and_nonce_on_a_vc_jwt_want_key_binding(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    _issue(files, capsys)
+    assert main(["vc", "verify", str(files["vc"]), "--issuer-key", str(files["issuer_pub"]), "--now", str(NOW + 60),
+                 "--aud", "a", "--nonce", "n"]) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "key_binding_missing"
 
 
 def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
