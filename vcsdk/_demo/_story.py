@@ -302,7 +302,8 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         await publish_status(now)
         check("credential_received", peek(credential).unverified_claims["cnf"]["jwk"] == device.public_jwk(),
               "the wallet holds an SD-JWT VC bound to the device key")
-        seen["city"] = sorted(k for k in peek(credential).unverified_claims if not k.startswith("_"))
+        envelope = {"iss", "iat", "exp", "nbf", "vct", "cnf", "status", "sub"}  # JWT and SD-JWT VC claims
+        seen["city"] = sorted(k for k in peek(credential).unverified_claims if k not in envelope and k[0] != "_")
 
         # -- 3. the shop asks, the resident consents ---------------------------------------------------
         narrator.step("A shop asks for 'age over 20 and city' (OpenID4VP + DCQL); the resident consents")
