@@ -97,6 +97,9 @@ class Signer(Protocol):
 PrivateKeyTypes = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 PublicKeyTypes = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 
+#: cryptography's curve names for the elliptic curves a Key may use.
+_CURVE_NAMES = {"secp256r1": "P-256", "secp256k1": "secp256k1"}
+
 
 class Key:
     """A P-256, secp256k1 or Ed25519 key, public or private, exchanged as JWK.
@@ -108,24 +111,29 @@ class Key:
     __slots__ = ("_kid", "_private", "_public", "curve")
 
     def __init__(self, key: PrivateKeyTypes | PublicKeyTypes, *, kid: str | None = None) -> None:
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            self._private: PrivateKeyTypes | None = key
-            self._public: PublicKeyTypes = key.public_key()
+        # Public EC keys first: every verification builds one (the issuer's, the holder's cnf key).
+        private: PrivateKeyTypes | None
+        public: PublicKeyTypes
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            private, public = None, key
+        elif isinstance(key, ec.EllipticCurvePrivateKey):
+            private, public = key, key.public_key()
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            private, public = None, key
         elif isinstance(key, ed25519.Ed25519PrivateKey):
-            self._private = key
-            self._public = key.public_key()
-        elif isinstance(key, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
-            self._private = None
-            self._public = key
+            private, public = key, key.public_key()
         else:
             raise UnsupportedAlgorithmError(f"key type {type(key).__name__} is not supported")
-        if isinstance(self._public, ed25519.Ed25519PublicKey):
-            self.curve: str = "Ed25519"
-        else:
-            name = self._public.curve.name
-            self.curve = {"secp256r1": "P-256", "secp256k1": "secp256k1"}.get(name, "")
-            if not self.curve:
+        if isinstance(public, ec.EllipticCurvePublicKey):
+            name = public.curve.name
+            curve = _CURVE_NAMES.get(name)
+            if curve is None:
                 raise UnsupportedAlgorithmError(f"elliptic curve {name} is not supported")
+            self.curve: str = curve
+        else:
+            self.curve = "Ed25519"
+        self._private: PrivateKeyTypes | None = private
+        self._public: PublicKeyTypes = public
         self._kid = kid
 
     # -- construction -------------------------------------------------------------------------

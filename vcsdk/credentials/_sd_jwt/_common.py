@@ -86,10 +86,7 @@ def digest(data: str, hash_fn: Callable[..., Any]) -> str:
 
 def b64_decode(text: str, what: str) -> bytes:
     """Strict unpadded base64url, raising :class:`MalformedTokenError` (a presented token's damage)."""
-    try:
-        return b64url_decode(text, what=what)
-    except InvalidInputError as exc:
-        raise MalformedTokenError(exc.message) from None
+    return b64url_decode(text, what=what, error=MalformedTokenError)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -141,7 +138,9 @@ def loads(data: bytes, what: str) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise MalformedTokenError(f"{what} is not valid UTF-8") from None
-    if _too_deep(text, MAX_PARSE_DEPTH):
+    # Cheap bound inline (every JOSE part goes through here): fewer opening brackets than the
+    # limit cannot nest deeper than it.
+    if text.count("[") + text.count("{") > MAX_PARSE_DEPTH and _too_deep(text, MAX_PARSE_DEPTH):
         raise MalformedTokenError(f"{what} nests deeper than {MAX_PARSE_DEPTH} levels", code="token_too_deep")
     try:
         if text and text[0] not in _WHITESPACE and text[-1] not in _WHITESPACE:

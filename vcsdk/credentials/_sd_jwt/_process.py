@@ -61,8 +61,16 @@ class _Walker:
             return out
         if type(digests) is not list:
             raise DisclosureError("an '_sd' member must be an array of digests", code="invalid_digest")
+        seen, by_digest = self.seen, self.by_digest
         for digest in digests:
-            disclosure = self._reference(digest)
+            # Inlined _reference (the loop runs once per digest of every presentation).
+            if type(digest) is not str:
+                raise DisclosureError("a digest in the SD-JWT is not a string", code="invalid_digest")
+            # RFC 9901 §7.1 step 3.2.2/3.3.2: a digest may appear only once in the whole SD-JWT.
+            if digest in seen:
+                raise DisclosureError("the SD-JWT references the same digest twice", code="duplicate_digest")
+            seen.add(digest)
+            disclosure = by_digest.get(digest)
             if disclosure is None:
                 continue  # a decoy, or a claim the holder did not disclose
             if disclosure.name is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -141,10 +141,11 @@ def _check_header(header: Mapping[str, Any], policy: VerificationPolicy, typs: t
 
 
 def _verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str, policy: VerificationPolicy) -> None:
-    public = key.cryptography_key
-    if alg == "ES256" and key.curve == "P-256" and isinstance(public, ec.EllipticCurvePublicKey):
+    if alg == "ES256" and key.curve == "P-256":
         # The hot path of every presentation: ES256 straight through cryptography (what Key.verify
-        # does via pyjwt, minus two layers of dispatch). alg is already on the policy's allow-list.
+        # does via pyjwt, minus two layers of dispatch). alg is already on the policy's allow-list,
+        # and a Key on P-256 always holds an EllipticCurvePublicKey.
+        public = cast(ec.EllipticCurvePublicKey, key.cryptography_key)
         if len(signature) != 64:
             raise SignatureInvalidError("signature does not verify with the expected key")
         der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
