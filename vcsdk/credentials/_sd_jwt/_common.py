@@ -192,7 +192,7 @@ class Disclosure:
         :raises MalformedTokenError: if it is not base64url of a JSON array of two or three
             elements whose salt (and claim name) are strings.
         """
-        value = loads(b64_decode(encoded, "a Disclosure"), "a Disclosure")
+        value = loads(b64url_decode(encoded, what="a Disclosure", error=MalformedTokenError), "a Disclosure")
         if not isinstance(value, list) or len(value) not in (2, 3) or not isinstance(value[0], str):
             raise MalformedTokenError("a Disclosure must be a JSON array [salt, value] or [salt, name, value]")
         if len(value) == 2:

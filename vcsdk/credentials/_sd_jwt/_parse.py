@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from vcsdk.credentials._sd_jwt._common import SEPARATOR, Disclosure, b64_decode, loads
+from vcsdk._b64 import b64url_decode
+from vcsdk.credentials._sd_jwt._common import SEPARATOR, Disclosure, loads
 from vcsdk.errors import MalformedTokenError
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Serialization", "UnverifiedSdJwt", "parse", "split_jws"]
@@ -107,12 +108,13 @@ def split_jws(compact: str, what: str) -> tuple[dict[str, Any], bytes, bytes, by
         raise MalformedTokenError(f"{what} must have three dot-separated parts")
     h, p, s = parts
     header_name, payload_name, signature_name = _PART_NAMES.get(what) or _part_names(what)
-    header = loads(b64_decode(h, header_name), header_name)
+    header = loads(b64url_decode(h, what=header_name, error=MalformedTokenError), header_name)
     if not isinstance(header, dict):
         raise MalformedTokenError(f"{what} header is not a JSON object")
     # The signing input is the presented ASCII text before the second dot (RFC 7515 §5.2).
     signing_input = compact[: len(h) + 1 + len(p)].encode("ascii")
-    return header, b64_decode(p, payload_name), signing_input, b64_decode(s, signature_name)
+    payload = b64url_decode(p, what=payload_name, error=MalformedTokenError)
+    return header, payload, signing_input, b64url_decode(s, what=signature_name, error=MalformedTokenError)
 
 
 def _payload_object(payload: bytes) -> dict[str, Any]:
