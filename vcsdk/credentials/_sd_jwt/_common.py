@@ -81,7 +81,7 @@ def b64_encode(data: bytes) -> str:
 
 def digest(data: str, hash_fn: Callable[..., Any]) -> str:
     """base64url(HASH(ASCII(data))): the digest of a Disclosure or of a presentation (``sd_hash``)."""
-    return b64_encode(hash_fn(data.encode("ascii")).digest())
+    return b64url_encode(hash_fn(data.encode("ascii")).digest())
 
 
 def b64_decode(text: str, what: str) -> bytes:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vcsdk.credentials._sd_jwt._common import ARRAY_DIGEST_KEY, SD_ALG_KEY, SD_DIGESTS_KEY, Disclosure
+from vcsdk.credentials._sd_jwt._common import digest as disclosure_digest
 from vcsdk.errors import DisclosureError, MalformedTokenError
 
 __all__ = ["Processed", "process_disclosures"]
@@ -129,7 +130,7 @@ def process_disclosures(
     """
     by_digest: dict[str, Disclosure] = {}
     for disclosure in disclosures:
-        key = disclosure.digest(hash_fn)
+        key = disclosure_digest(disclosure.encoded, hash_fn)
         if key in by_digest:
             raise DisclosureError("the same Disclosure is presented twice", code="duplicate_disclosure")
         by_digest[key] = disclosure
