@@ -89,7 +89,9 @@ class _Walker:
             self.used += 1
             if top:
                 self.top_level.add(name)
-            out[name] = self.walk(disclosure.value, depth + 1)
+            value = disclosure.value
+            # walk() only for containers, or where it must refuse the depth (a scalar too).
+            out[name] = self.walk(value, depth + 1) if depth >= self.max_depth or type(value) in (dict, list) else value
         return out
 
     def _array(self, arr: list[Any], depth: int) -> list[Any]:

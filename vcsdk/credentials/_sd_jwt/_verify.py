@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from vcsdk._b64 import b64url_decode
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt._common import (
@@ -21,7 +22,6 @@ from vcsdk.credentials._sd_jwt._common import (
     SD_ALG_KEY,
     SD_HASH_KEY,
     SD_JWT_VC_TYP,
-    b64_decode,
     digest,
     hash_function,
     loads,
@@ -186,7 +186,11 @@ def _cnf_key(cnf: object) -> Key:
         and jwk.get("alg", "ES256") == "ES256"
     ):
         try:
-            point = b"\x04" + b64_decode(x, "cnf.jwk x") + b64_decode(y, "cnf.jwk y")
+            point = (
+                b"\x04"
+                + b64url_decode(x, what="cnf.jwk x", error=MalformedTokenError)
+                + b64url_decode(y, what="cnf.jwk y", error=MalformedTokenError)
+            )
             return Key(ec.EllipticCurvePublicKey.from_encoded_point(_P256, point))
         except (MalformedTokenError, ValueError):
             raise ClaimsError("cnf.jwk is not a valid P-256 public key") from None
