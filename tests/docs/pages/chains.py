@@ -1,10 +1,18 @@
-"""docs/chains.md: the reader's open chain, a deployed DID registry and an identity's owner key."""
+"""docs/chains.md: the city's node (chain id 1337) as a local anvil node, the reader's open chain,
+a deployed DID registry and an identity's owner key."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from vcsdk.registry import Chain, key_address
+from vcsdk.registry import Chain, DevNode, key_address
+
+CITY_CHAIN_ID = 1337
+
+
+async def setup(ns: dict[str, Any]) -> None:
+    node = DevNode.start(chain_id=CITY_CHAIN_ID)
+    ns.update(_node=node, node_url=node.url)
 
 
 async def before(source: str, ns: dict[str, Any]) -> None:
@@ -22,5 +30,9 @@ async def before(source: str, ns: dict[str, Any]) -> None:
 
 async def teardown(ns: dict[str, Any]) -> None:
     chain = ns.get("chain")
-    if chain is not None:
-        await chain.close()
+    try:
+        if chain is not None:
+            await chain.close()
+    finally:
+        if "_node" in ns:
+            ns["_node"].stop()
