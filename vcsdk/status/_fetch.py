@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from vcsdk.errors import StatusListUnavailableError
+from vcsdk.errors import InvalidInputError, StatusListUnavailableError
 
 __all__ = [
     "FetchedStatusList",
@@ -120,6 +121,11 @@ class HttpStatusListFetcher:
     :param max_redirects: same-origin redirects followed at most.
     :param allowed_hosts: if given, the only host names status lists may be fetched from (the
         city's status servers); any other host is refused before a request is made.
+    :param ssl_context: TLS settings for the session this fetcher makes, e.g.
+        ``ssl.create_default_context(cafile="city-ca.pem")`` for a status server whose certificate
+        comes from the city's private CA; default: the system's trust store.
+    :raises InvalidInputError: both ``session`` and ``ssl_context`` were given (configure TLS on
+        your own session instead).
     """
 
     def __init__(
@@ -131,7 +137,11 @@ class HttpStatusListFetcher:
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         max_redirects: int = 3,
         allowed_hosts: frozenset[str] | set[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        if session is not None and ssl_context is not None:
+            raise InvalidInputError("pass either session or ssl_context, not both; set TLS on your own session")
+        self._ssl_context = ssl_context
         self._session = session
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
         self._own_session = session is None
@@ -156,7 +166,8 @@ class HttpStatusListFetcher:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession()
+            connector = aiohttp.TCPConnector(ssl=self._ssl_context) if self._ssl_context is not None else None
+            self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
     async def fetch(self, uri: str, *, accept: str, etag: str | None = None) -> FetchedStatusList:
