@@ -7,19 +7,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import ipaddress
 import logging
-import ssl
 from datetime import date
 
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from tests.kyc.conftest import FAST
+from tests.tls_fixtures import make_ca
 from vcsdk.errors import (
     InvalidInputError,
     ResidentRegistryError,
@@ -320,43 +315,19 @@ async def test_oversized_answers_are_refused_unparsed(registry):
 
 
 @pytest.fixture(scope="module")
-def loopback_cert(tmp_path_factory):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "resident registry test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    folder = tmp_path_factory.mktemp("tls")
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_file, key_file
+def city_ca(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
-async def tls_registry(loopback_cert):
-    cert_file, key_file = loopback_cert
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert_file, key_file)
-    async with LocalResidentRegistry(ssl_context=ctx) as reg:
+async def tls_registry(city_ca):
+    async with LocalResidentRegistry(ssl_context=city_ca.server_context()) as reg:
         yield reg
 
 
-async def test_tls_with_the_city_ca(tls_registry, loopback_cert):
+async def test_tls_with_the_city_ca(tls_registry, city_ca):
     assert tls_registry.url.startswith("https://127.0.0.1:")
-    config = dataclasses.replace(FAST, ca_file=loopback_cert[0])
+    config = dataclasses.replace(FAST, ca_file=city_ca.ca_file)
     async with ResidentRegistryClient(tls_registry.url, config=config) as c:
         assert (await c.get_resident_status("KG-000101")).status == "active"
 
