@@ -18,11 +18,12 @@ from wallet_server import create_app
 from wallet_server.appkeys import STATUS_LISTS, STORE
 from wallet_server.settings import Settings
 
+# Several instances share one database server: PostgreSQL only.
+pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
 
 @pytest.fixture
 async def two_instances(aiohttp_client, database, clock):  # type: ignore[no-untyped-def]
-    if database[1] is None:
-        pytest.skip("several instances share PostgreSQL")
     async with LocalResidentRegistry() as registry:
         settings: Settings = make_settings(database, kyc_registry_url=registry.url,
                                            city_signing_key=CITY_SIGNING_KEY, status_list_size=64)

@@ -69,9 +69,8 @@ async def test_status_list_updates_are_serialised(store: Store) -> None:
     assert await store.published_status_list(1) is None
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # two pools on one database server
 async def test_status_list_lock_across_two_instances(backend: str, database) -> None:  # type: ignore[no-untyped-def]
-    if backend != "postgres":
-        pytest.skip("two pools on one database: PostgreSQL")
     url, schema = database
     a = await PostgresStore.open(url, schema=schema, max_size=4)
     b = await PostgresStore.open(url, schema=schema, max_size=4)
