@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
 
-from vcsdk.errors import ConflictError, InvalidInputError, StorageError
-from wallet_server.storage._sql import Conn, Row, SqlStore
+from vcsdk._sql import PostgresConn, pg_connection, pg_transaction
+from vcsdk.errors import InvalidInputError, StorageError
+from wallet_server.storage._sql import Conn, SqlStore
 
 __all__ = ["PostgresStore"]
 
@@ -24,21 +24,6 @@ def _numbered(sql: str) -> str:
     """Our queries use ``?``; asyncpg wants ``$1, $2, …`` (no query has a literal ``?``)."""
     counter = iter(range(1, 1000))
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
-
-
-class _PgConn:
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        status: str = await self._conn.execute(_numbered(sql), *args)
-        tail = status.rsplit(" ", 1)[-1]
-        return int(tail) if tail.isdigit() else 0
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        return list(await self._conn.fetch(_numbered(sql), *args))
 
 
 class PostgresStore(SqlStore):
@@ -92,24 +77,8 @@ class PostgresStore(SqlStore):
     async def _lock_migrations(self, conn: Conn) -> None:
         await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[_PgConn]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield _PgConn(conn)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise _translate(exc) from exc
+    def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
+        return pg_connection(self._pool, rewrite=_numbered)
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_PgConn]:
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield _PgConn(conn)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-            raise _translate(exc) from exc
-
-
-def _translate(exc: Exception) -> StorageError:
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-        return ConflictError("the record conflicts with one that exists")
-    return StorageError("the database failed; try again later")
+    def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
+        return pg_transaction(self._pool, rewrite=_numbered)

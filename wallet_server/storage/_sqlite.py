@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager
 
 import aiosqlite
 
-from vcsdk.errors import ConflictError, StorageError
-from wallet_server.storage._sql import Row, SqlStore
+from vcsdk._sql import SqliteConn, sqlite_connection, sqlite_transaction
+from vcsdk.errors import StorageError
+from wallet_server.storage._sql import SqlStore
 
 __all__ = ["SqliteStore"]
-
-
-class _SqliteConn:
-    __slots__ = ("_db",)
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        async with self._db.execute(sql, args) as cursor:
-            return cursor.rowcount
-
-    async def fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._db.execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
 
 
 class SqliteStore(SqlStore):
@@ -71,38 +55,8 @@ class SqliteStore(SqlStore):
     async def close(self) -> None:
         await self._db.close()
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[_SqliteConn]:
-        async with self._lock:
-            try:
-                yield _SqliteConn(self._db)
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
+    def _conn(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_connection(self._db, self._lock)
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_SqliteConn]:
-        async with self._lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
-            try:
-                yield _SqliteConn(self._db)
-            except BaseException as exc:
-                await self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc) from exc
-                raise
-            else:
-                try:
-                    await self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    raise _translate(exc) from exc
-
-
-def _translate(exc: sqlite3.Error) -> StorageError:
-    if isinstance(exc, sqlite3.IntegrityError):
-        return ConflictError("the record conflicts with one that exists")
-    return StorageError("the database failed; try again later")
-
-
+    def _tx(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_transaction(self._db, self._lock)

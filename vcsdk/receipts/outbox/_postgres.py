@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
-from vcsdk.errors import ConflictError, InvalidInputError, StorageError
+from vcsdk._sql import PostgresConn, pg_connection, pg_transaction
+from vcsdk.errors import InvalidInputError, StorageError
 from vcsdk.receipts.outbox._store import SqlReceiptStore
 
 __all__ = ["PostgresReceiptStore"]
@@ -56,22 +55,6 @@ CREATE TABLE IF NOT EXISTS outbox_consents (
 """
 
 
-class _Conn:
-    __slots__ = ("_conn",)
-
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        status: str = await self._conn.execute(sql, *args)
-        # asyncpg returns the command tag, e.g. "UPDATE 1" or "INSERT 0 1".
-        tail = status.rsplit(" ", 1)[-1]
-        return int(tail) if tail.isdigit() else 0
-
-    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        return [tuple(r) for r in await self._conn.fetch(sql, *args)]
-
-
 class PostgresReceiptStore(SqlReceiptStore):
     """The :class:`ReceiptStore` on PostgreSQL; open with :meth:`open`."""
 
@@ -110,24 +93,8 @@ class PostgresReceiptStore(SqlReceiptStore):
     async def close(self) -> None:
         await self._pool.close()
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[_Conn]:
-        try:
-            async with self._pool.acquire() as conn:
-                yield _Conn(conn)
-        except asyncpg.PostgresError as exc:
-            raise _translate(exc) from exc
+    def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
+        return pg_connection(self._pool)
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_Conn]:
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield _Conn(conn)
-        except asyncpg.PostgresError as exc:
-            raise _translate(exc) from exc
-
-
-def _translate(exc: asyncpg.PostgresError) -> StorageError:
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-        return ConflictError("the record conflicts with one that is stored")
-    return StorageError("the receipt database failed; try again later")
+    def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
+        return pg_transaction(self._pool)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager
 
 import aiosqlite
 
-from vcsdk.errors import ConflictError, StorageError
+from vcsdk._sql import SqliteConn, sqlite_connection, sqlite_transaction
+from vcsdk.errors import StorageError
 from vcsdk.receipts.outbox._store import SqlReceiptStore
 
 __all__ = ["SqliteReceiptStore"]
@@ -55,21 +54,6 @@ CREATE TABLE IF NOT EXISTS outbox_consents (
 """
 
 
-class _Conn:
-    __slots__ = ("_db",)
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        async with self._db.execute(sql, args) as cursor:
-            return cursor.rowcount
-
-    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._db.execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
-
-
 class SqliteReceiptStore(SqlReceiptStore):
     """The :class:`ReceiptStore` on one SQLite file in WAL mode; open with :meth:`open`.
 
@@ -105,36 +89,8 @@ class SqliteReceiptStore(SqlReceiptStore):
     async def close(self) -> None:
         await self._db.close()
 
-    @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[_Conn]:
-        async with self._lock:
-            try:
-                yield _Conn(self._db)
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
+    def _conn(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_connection(self._db, self._lock)
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_Conn]:
-        async with self._lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
-            try:
-                yield _Conn(self._db)
-            except BaseException as exc:
-                await self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise _translate(exc) from exc
-                raise
-            else:
-                try:
-                    await self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    raise _translate(exc) from exc
-
-
-def _translate(exc: sqlite3.Error) -> StorageError:
-    if isinstance(exc, sqlite3.IntegrityError):
-        return ConflictError("the record conflicts with one that is stored")
-    return StorageError("the receipt database failed; try again later")
+    def _tx(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_transaction(self._db, self._lock)
