@@ -57,8 +57,11 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     )
 
 
-def make_ca(folder: Path, *, common_name: str = "city test CA") -> ThrowawayCa:
-    """Create a CA in ``folder`` and issue a ``127.0.0.1`` server certificate and a client certificate."""
+def make_ca(folder: Path, *, common_name: str = "city test CA", server_names: tuple[str, ...] = ()) -> ThrowawayCa:
+    """Create a CA in ``folder`` and issue a ``127.0.0.1`` server certificate and a client certificate.
+
+    :param server_names: DNS names the server certificate also carries (served on loopback in tests).
+    """
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -71,9 +74,17 @@ def make_ca(folder: Path, *, common_name: str = "city test CA") -> ThrowawayCa:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
@@ -94,20 +105,24 @@ def make_ca(folder: Path, *, common_name: str = "city test CA") -> ThrowawayCa:
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-            )
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         )
         if san:
             builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
         return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM), key
 
     folder.mkdir(parents=True, exist_ok=True)
-    ca = ThrowawayCa(folder / "city-ca.pem", folder / "server.pem", folder / "server.key",
-                folder / "client.pem", folder / "client.key")
+    ca = ThrowawayCa(
+        folder / "city-ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "client.pem",
+        folder / "client.key",
+    )
     ca.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    server_pem, server_key = issue("127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH,
-                                   [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    server_san: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    server_san += [x509.DNSName(name) for name in server_names]
+    server_pem, server_key = issue("127.0.0.1", ExtendedKeyUsageOID.SERVER_AUTH, server_san)
     ca.server_cert_file.write_bytes(server_pem)
     _write_key(server_key, ca.server_key_file)
     client_pem, client_key = issue("city issuer", ExtendedKeyUsageOID.CLIENT_AUTH, [])

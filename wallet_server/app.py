@@ -23,6 +23,7 @@ from wallet_server.appkeys import (
     IP_LIMITER,
     ISSUANCE,
     OPENAPI,
+    OUTGOING_DNS,
     PUBLIC,
     SETTINGS,
     STATUS_LISTS,
@@ -178,7 +179,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, RESIDENT_CHAIN, WALLET
     from wallet_server.services.presentations import PresentationService
     from wallet_server.services.receipts import CityChainPort, ReceiptService
-    from wallet_server.services.wallet import OutgoingHttp, ResidentVault, WalletService
+    from wallet_server.services.wallet import OutgoingHttp, PublicAddressResolver, ResidentVault, WalletService
     from wallet_server.storage import WalletDataStore
 
     settings, clock, store = app[SETTINGS], app[CLOCK], app[STORE]
@@ -191,8 +192,18 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     if RESIDENT_CHAIN not in app:
         app[RESIDENT_CHAIN] = CityChainPort(app[CITY])
     chain = app[RESIDENT_CHAIN]
-    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15, connect=5))
-    http = OutgoingHttp(session, allow_loopback_http=settings.allow_loopback_http)
+    # Outgoing calls for residents: every host name is resolved through PublicAddressResolver.
+    resolver = PublicAddressResolver(
+        allow_loopback=settings.allow_loopback_http,
+        private_hosts=settings.outgoing_private_hosts,
+        upstream=app.get(OUTGOING_DNS),
+    )
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=15, connect=5), connector=aiohttp.TCPConnector(resolver=resolver)
+    )
+    http = OutgoingHttp(
+        session, allow_loopback_http=settings.allow_loopback_http, private_hosts=settings.outgoing_private_hosts
+    )
     data = WalletDataStore(store)
     keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
     vault = ResidentVault(store, data, keys=keys, clock=clock)
@@ -208,12 +219,25 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     )
     app[RECEIPTS] = receipts
     app[WALLET] = WalletService(
-        store, data, vault=vault, credentials=app[CREDENTIALS], http=http, clock=clock,
+        store,
+        data,
+        vault=vault,
+        credentials=app[CREDENTIALS],
+        http=http,
+        clock=clock,
         custodial=settings.custodial_keys,
     )
     app[PRESENTATIONS] = PresentationService(
-        data, vault=vault, credentials=app[CREDENTIALS], receipts=receipts, chain=chain, http=http, clock=clock,
-        ttl=settings.presentation_ttl, consent_ttl=settings.consent_ttl, custodial=settings.custodial_keys,
+        data,
+        vault=vault,
+        credentials=app[CREDENTIALS],
+        receipts=receipts,
+        chain=chain,
+        http=http,
+        clock=clock,
+        ttl=settings.presentation_ttl,
+        consent_ttl=settings.consent_ttl,
+        custodial=settings.custodial_keys,
     )
     stop = asyncio.Event()
     batcher = asyncio.create_task(
@@ -230,6 +254,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await batcher
         await session.close()
+        await resolver.close()
         await receipts_store.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver
 
 from wallet_server.chain import LazyChain
 from wallet_server.ratelimit import RateLimiter
@@ -30,6 +31,7 @@ __all__ = [
     "IP_LIMITER",
     "ISSUANCE",
     "OPENAPI",
+    "OUTGOING_DNS",
     "PRESENTATIONS",
     "PUBLIC",
     "RECEIPTS",
@@ -65,3 +67,6 @@ WALLET = web.AppKey("wallet", WalletService)
 PRESENTATIONS = web.AppKey("presentations", PresentationService)
 RECEIPTS = web.AppKey("receipts", ReceiptService)
 RESIDENT_CHAIN: web.AppKey[ChainPort] = web.AppKey("resident_chain")
+# The name lookup under outgoing calls (the system's by default; tests set an in-memory zone). The
+# app always wraps it in PublicAddressResolver with the settings' rules.
+OUTGOING_DNS: web.AppKey[AbstractResolver] = web.AppKey("outgoing_dns")

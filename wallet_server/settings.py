@@ -68,6 +68,9 @@ class Settings:
     :param offer_ttl: how long a credential offer (and its pre-authorized code) stays redeemable.
     :param allow_loopback_http: development and tests only: let the server call issuers and services
         at ``http://127.0.0.1`` / ``localhost`` (otherwise only https to public hosts).
+    :param outgoing_private_hosts: host names the server may call for residents although they
+        resolve to private addresses (the city's own issuer reached through split-horizon DNS);
+        every other name resolving to a private, loopback or link-local address is refused.
     :param custodial_keys: the custodial option, **off by default**: the server makes and holds a
         device key for residents whose app cannot keep one, and signs key proofs and presentations
         itself when the app asks. Credentials accepted this way are bound to that server key.
@@ -117,6 +120,7 @@ class Settings:
     offer_ttl: timedelta = timedelta(hours=24)
     # -- the resident side (offers inbox, presentations, consents, receipts)
     allow_loopback_http: bool = False
+    outgoing_private_hosts: tuple[str, ...] = ()
     custodial_keys: bool = False
     presentation_ttl: timedelta = timedelta(minutes=10)
     consent_ttl: timedelta = timedelta(days=365)
@@ -219,7 +223,7 @@ def _coerce(name: str, value: Any) -> Any:
         return _parse_city_key(name, value)
     if name == "credential_lifetime":
         return timedelta(seconds=float(value))
-    if name == "cors_origins":
+    if name in ("cors_origins", "outgoing_private_hosts"):
         return tuple(value) if isinstance(value, list) else tuple(o for o in str(value).split(",") if o)
     if name == "data_keys":
         return _parse_data_keys(value)
@@ -306,9 +310,5 @@ def load_settings(args: argparse.Namespace | None, environ: Mapping[str, str]) -
             admin_tokens=settings.admin_tokens or _parse_admin_tokens(dev["admin_tokens"]),
         )
         if settings.city_signing_key is None and "city_signing_key" in dev:
-            settings = replace(
-                settings, city_signing_key=_parse_city_key("city_signing_key", dev["city_signing_key"])
-            )
+            settings = replace(settings, city_signing_key=_parse_city_key("city_signing_key", dev["city_signing_key"]))
     return replace(settings, current_data_key=settings.current_data_key or settings.data_keys[0][0])
-
-

@@ -20,13 +20,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
-from collections.abc import Generator
+import socket
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
 
 from vcsdk._b64 import b64url_decode
 from vcsdk._json import parse_json
@@ -78,28 +81,95 @@ _OPEN_STATES = ("pending", "accepting")
 
 def _private_host(host: str) -> bool:
     try:
-        address = ipaddress.ip_address(host)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
+        try:
+            # Legacy IPv4 spellings the system resolver still maps (127.1, 0x7f.1, 2130706433, 0).
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return host == "localhost" or host.endswith(".localhost")
     return not address.is_global
+
+
+def _normal_host(host: str) -> str:
+    return host.lower().rstrip(".")
+
+
+class PrivateAddressError(OSError):
+    """A host name of an outgoing call resolved to an address the server does not call."""
+
+
+class PublicAddressResolver(AbstractResolver):
+    """Resolve host names for outgoing calls; refuse a name if any address it resolves to is not public.
+
+    The connector then connects to exactly the addresses checked here, so a name whose DNS answer
+    changes between a check and the connection (DNS rebinding) cannot reach a private address.
+
+    :param allow_loopback: development and tests only: loopback addresses count as allowed.
+    :param private_hosts: host names that may resolve to private addresses (the city's own issuer
+        on its internal network, through split-horizon DNS).
+    :param upstream: the resolver asked first (aiohttp's default one if omitted).
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_loopback: bool = False,
+        private_hosts: Iterable[str] = (),
+        upstream: AbstractResolver | None = None,
+    ) -> None:
+        self._upstream = upstream if upstream is not None else DefaultResolver()
+        self._allow_loopback = allow_loopback
+        self._private_hosts = frozenset(_normal_host(h) for h in private_hosts)
+
+    def _allowed(self, text: str) -> bool:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:  # e.g. an IPv6 address with a zone index: link-local
+            return False
+        return address.is_global or (self._allow_loopback and address.is_loopback)
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """:raises PrivateAddressError: ``host`` resolves to a private, loopback or reserved address."""
+        results = await self._upstream.resolve(host, port, family)
+        if _normal_host(host) in self._private_hosts:
+            return results
+        if not all(self._allowed(result["host"]) for result in results):
+            raise PrivateAddressError(f"{host} resolves to a private address")
+        return results
+
+    async def close(self) -> None:
+        await self._upstream.close()
 
 
 class OutgoingHttp:
     """Requests the server makes for a resident (issuers, services): https to public hosts only.
 
-    Plain http and private, loopback or link-local address literals are refused, so a link in an
-    offer or a QR code cannot make the server call into the operator's own network. Host names are
-    not resolved here; run the server behind an egress proxy to also refuse names that resolve to
-    private addresses.
+    Plain http and private, loopback or link-local address literals are refused before a request
+    is made, so a link in an offer or a QR code cannot make the server call into the operator's own
+    network. Host names are checked where they are resolved: give the session a connector with a
+    :class:`PublicAddressResolver` (the app does), and a name resolving to a private address is
+    refused too.
 
-    :param session: the app's client session (with its timeouts).
+    :param session: the app's client session (with its timeouts and resolver).
     :param allow_loopback_http: development and tests only: also ``http(s)://127.0.0.1`` and
         ``localhost``.
+    :param private_hosts: host names allowed although they are private (see
+        :class:`PublicAddressResolver`).
     """
 
-    def __init__(self, session: aiohttp.ClientSession, *, allow_loopback_http: bool = False) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        allow_loopback_http: bool = False,
+        private_hosts: Iterable[str] = (),
+    ) -> None:
         self._session = session
         self._allow_loopback = allow_loopback_http
+        self._private_hosts = frozenset(_normal_host(h) for h in private_hosts)
 
     def check_url(self, url: str) -> None:
         """:raises ProtocolError: (``invalid_request``) for a URL the server will not call."""
@@ -110,7 +180,7 @@ class OutgoingHttp:
             raise ProtocolError("the link is not a valid URL", code="invalid_request") from None
         if not host:
             raise ProtocolError("the link has no host", code="invalid_request")
-        if _private_host(host):
+        if _private_host(host) and _normal_host(host) not in self._private_hosts:
             loopback = host in ("127.0.0.1", "localhost", "::1")
             if self._allow_loopback and parts.scheme in ("http", "https") and loopback:
                 return
@@ -123,13 +193,23 @@ class OutgoingHttp:
     async def send(self, request: HttpRequest) -> HttpResponse:
         """Send one request of a protocol flow.
 
-        :raises ProtocolError: a refused URL, or (``server_unreachable``) the peer did not answer.
+        :raises ProtocolError: a refused URL or (``invalid_request``) a host resolving to a private
+            address, or (``server_unreachable``) the peer did not answer.
         """
         self.check_url(request.url)
         from vcsdk.oid4vc import send
 
         try:
             return await send(self._session, request)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, PrivateAddressError):
+                raise ProtocolError(
+                    "the link's host resolves to a private address; the wallet does not call it",
+                    code="invalid_request",
+                ) from None
+            raise ProtocolError(
+                "the issuer or service could not be reached; try again later", code="server_unreachable"
+            ) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ProtocolError(
                 "the issuer or service could not be reached; try again later", code="server_unreachable"
@@ -609,8 +689,5 @@ class WalletService:
             receive_credential(offer, tx_code=tx_code, signers=[key], now=self._clock, configuration_id=config_id)
         )
         view = await self._store_credential(principal, row, issued.credentials[0], offer.credential_issuer)
-        await self._notify(
-            issued.notification_endpoint, f"Bearer {issued.access_token or ''}", issued.notification_id
-        )
+        await self._notify(issued.notification_endpoint, f"Bearer {issued.access_token or ''}", issued.notification_id)
         return view
-
