@@ -67,9 +67,9 @@ PUBLIC_API: dict[str, set[str]] = {
         "resident_identity_issuer",
     },
     "vcsdk.receipts": {
-        "ACCESS_RECEIPT_TYP", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics", "ConsentRecord",
-        "ConsentRecordJson", "ConsentState", "Controller", "InclusionProof", "InclusionProofJson", "LegalBasis",
-        "MerkleTree", "PrivacyParameters", "Pseudonym", "access_statistics", "batch_id_for", "hex32",
+        "ACCESS_RECEIPT_TYP", "AccessCounter", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics",
+        "ConsentRecord", "ConsentRecordJson", "ConsentState", "Controller", "InclusionProof", "InclusionProofJson",
+        "LegalBasis", "MerkleTree", "PrivacyParameters", "Pseudonym", "access_statistics", "batch_id_for", "hex32",
         "issue_access_receipt", "peek_access_receipt", "presentation_hash", "receipt_leaf", "resident_pseudonym",
         "verify_access_receipt", "verify_access_receipt_resolved", "verify_inclusion",
     },

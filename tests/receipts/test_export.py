@@ -13,7 +13,7 @@ import pytest
 
 from tests.receipts._factories import OTHER_DID, SERVICE_DID, T0, make_consent, make_receipt, service_key
 from vcsdk.errors import InvalidInputError
-from vcsdk.receipts import AccessReceipt, PrivacyParameters, access_statistics, peek_access_receipt
+from vcsdk.receipts import AccessCounter, AccessReceipt, PrivacyParameters, access_statistics, peek_access_receipt
 from vcsdk.receipts._export import sample_discrete_laplace
 
 
@@ -107,3 +107,26 @@ def test_discrete_laplace_distribution() -> None:
 def test_parameter_checks(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidInputError):
         PrivacyParameters(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_counter_fed_in_order_gives_the_same_export_as_the_in_memory_call() -> None:
+    receipts = _receipts()
+    parameters = PrivacyParameters(epsilon=0.5, k_threshold=2, max_contributions=2)
+    counter = AccessCounter(parameters)
+    for receipt in sorted(receipts, key=lambda r: (r.accessed_at, r.receipt_id)):
+        counter.add(receipt)
+    assert counter.receipts == len(receipts)
+    streamed = counter.statistics(rng=random.Random(11))
+    in_memory = access_statistics(list(reversed(receipts)), parameters=parameters, rng=random.Random(11))
+    assert streamed == in_memory and streamed.cells
+
+
+def test_a_counter_refuses_receipts_out_of_order() -> None:
+    receipts = sorted(_receipts(), key=lambda r: r.accessed_at)
+    counter = AccessCounter(near_exact())
+    assert receipts[0].accessed_at == receipts[1].accessed_at < receipts[-1].accessed_at
+    counter.add(receipts[1])
+    counter.add(receipts[0])  # the same access time again is in order
+    counter.add(receipts[-1])
+    with pytest.raises(InvalidInputError, match="order of access time"):
+        counter.add(receipts[0])

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
-from vcsdk.errors import ConflictError, NotFoundError
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
 from vcsdk.receipts import ConsentRecord, MerkleTree, peek_access_receipt, receipt_leaf
 from vcsdk.receipts.outbox import Batch, ReceiptStore, StoredReceipt
 
@@ -99,6 +99,29 @@ async def test_list_filters(receipt_store: ReceiptStore) -> None:
     assert [r.receipt_id for r in until] == ["r001"]
     assert await receipt_store.list_receipts(pseudonyms=[]) == []
     assert len(await receipt_store.list_receipts(service_did=CONSENT.controller.did)) == 3
+
+
+async def test_iter_receipts_pages_by_access_time_then_id(receipt_store: ReceiptStore) -> None:
+    """Keyset pages: ties in access time are split by id, nothing repeats, nothing is skipped."""
+    same_minute = [(f"r{i:03d}", 5) for i in range(7)]  # seven receipts in one second
+    spread = [(f"r{i:03d}", i) for i in range(7, 20)]
+    for receipt_id, minute in same_minute + spread:
+        token = make_receipt(KEY, CONSENT, receipt_id=receipt_id, at=T0 + timedelta(minutes=minute))
+        salt = receipt_id.encode().ljust(32, b"0")
+        await receipt_store.add_receipt(
+            StoredReceipt(peek_access_receipt(token), salt, receipt_leaf(token.encode(), salt), T0)
+        )
+    everything = await receipt_store.list_receipts(limit=100)
+    for page_size in (1, 3, 7, 100):
+        streamed = [r async for r in receipt_store.iter_receipts(page_size=page_size)]
+        assert [r.receipt_id for r in streamed] == [r.receipt_id for r in everything]
+    assert len(everything) == 20
+    window = [r.receipt_id async for r in receipt_store.iter_receipts(
+        since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=9), page_size=2
+    )]  # fmt: skip
+    assert window == [f"r{i:03d}" for i in range(7)] + ["r007", "r008"]
+    with pytest.raises(InvalidInputError):
+        [r async for r in receipt_store.iter_receipts(page_size=0)]
 
 
 async def test_consents_store_and_only_withdraw(receipt_store: ReceiptStore) -> None:

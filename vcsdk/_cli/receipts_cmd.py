@@ -13,7 +13,7 @@ from vcsdk._cli import print_json
 from vcsdk._json import parse_json_object
 from vcsdk._time import parse_rfc3339
 from vcsdk.errors import InvalidInputError, ProofInvalidError
-from vcsdk.receipts import PrivacyParameters, access_statistics, peek_access_receipt, receipt_leaf, verify_inclusion
+from vcsdk.receipts import AccessCounter, PrivacyParameters, peek_access_receipt, receipt_leaf, verify_inclusion
 
 
 def register(sub: Any) -> None:
@@ -85,8 +85,8 @@ def _export(args: argparse.Namespace) -> int:
     until = parse_rfc3339(args.until, what="--until") if args.until else None
     if args.schema and not args.postgres:
         raise InvalidInputError("--schema goes with --postgres")
-    receipts = asyncio.run(_load(args, since, until))
-    stats = access_statistics([r.receipt for r in receipts], parameters=params)
+    counter = asyncio.run(_count(args, params, since, until))
+    stats = counter.statistics()
     text = stats.to_csv() if args.format == "csv" else stats.to_json_text()
     if args.out:
         args.out.write_text(text, encoding="utf-8")
@@ -95,7 +95,10 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load(args: argparse.Namespace, since: datetime | None, until: datetime | None) -> list[Any]:
+async def _count(
+    args: argparse.Namespace, params: PrivacyParameters, since: datetime | None, until: datetime | None
+) -> AccessCounter:
+    """Stream the period's receipts from the store into a counter (memory: one page, not the period)."""
     from vcsdk.receipts.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
 
     store: ReceiptStore
@@ -105,7 +108,10 @@ async def _load(args: argparse.Namespace, since: datetime | None, until: datetim
         store = await SqliteReceiptStore.open(str(args.db))
     else:
         store = await PostgresReceiptStore.open(args.postgres, schema=args.schema)
+    counter = AccessCounter(params)
     try:
-        return await store.list_receipts(since=since, until=until, limit=100_000_000)
+        async for stored in store.iter_receipts(since=since, until=until):
+            counter.add(stored.receipt)
     finally:
         await store.close()
+    return counter

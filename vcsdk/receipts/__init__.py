@@ -17,7 +17,7 @@ from vcsdk.receipts._consent import (
     presentation_hash,
     resident_pseudonym,
 )
-from vcsdk.receipts._export import AccessStatistics, PrivacyParameters, access_statistics
+from vcsdk.receipts._export import AccessCounter, AccessStatistics, PrivacyParameters, access_statistics
 from vcsdk.receipts._merkle import (
     InclusionProof,
     InclusionProofJson,
@@ -39,6 +39,7 @@ from vcsdk.receipts._receipt import (
 
 __all__ = [
     "ACCESS_RECEIPT_TYP",
+    "AccessCounter",
     "AccessReceipt",
     "AccessReceiptClaims",
     "AccessStatistics",

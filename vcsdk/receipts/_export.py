@@ -21,6 +21,7 @@ import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import Literal, Protocol, TypedDict
 
@@ -28,6 +29,7 @@ from vcsdk.errors import InvalidInputError
 from vcsdk.receipts._receipt import AccessReceipt
 
 __all__ = [
+    "AccessCounter",
     "AccessStatistics",
     "CellKey",
     "PrivacyParameters",
@@ -143,6 +145,70 @@ class AccessStatistics:
         return out.getvalue()
 
 
+class AccessCounter:
+    """The counting half of :func:`access_statistics`, fed one receipt at a time.
+
+    Receipts must come in order of access time (a store's ``iter_receipts`` streams them so), which
+    is what lets contribution bounding keep each pseudonym's earliest accesses without holding the
+    receipts: memory grows with the number of pseudonyms and cells, not with the number of receipts.
+
+    :param parameters: epsilon, suppression threshold and contribution bound.
+    """
+
+    __slots__ = ("_counts", "_last", "_used", "parameters", "receipts")
+
+    def __init__(self, parameters: PrivacyParameters) -> None:
+        self.parameters = parameters
+        self.receipts = 0
+        self._used: dict[tuple[str, str], int] = defaultdict(int)
+        self._counts: dict[CellKey, int] = defaultdict(int)
+        self._last: datetime | None = None
+
+    def add(self, receipt: AccessReceipt) -> None:
+        """Count one verified receipt.
+
+        :raises InvalidInputError: if it was accessed before the previous one (out of order).
+        """
+        if self._last is not None and receipt.accessed_at < self._last:
+            raise InvalidInputError("receipts must be counted in order of access time")
+        self._last = receipt.accessed_at
+        self.receipts += 1
+        # Contribution bounding: a pseudonym's earliest accesses count, up to the sensitivity.
+        unit = (receipt.service_did, receipt.resident_pseudonym)
+        month = receipt.accessed_at.strftime("%Y-%m")
+        for claim in sorted(receipt.claims_accessed):
+            if self._used[unit] >= self.parameters.max_contributions:
+                break
+            self._used[unit] += 1
+            self._counts[(receipt.service_did, receipt.purpose, claim, month)] += 1
+
+    def statistics(
+        self, *, rng: RandomSource | None = None, domain: Iterable[CellKey] | None = None
+    ) -> AccessStatistics:
+        """Add noise to every cell and suppress the small ones (see :func:`access_statistics`).
+
+        :raises InvalidInputError: if a domain month is not ``YYYY-MM``.
+        """
+        source: RandomSource = rng if rng is not None else random.SystemRandom()
+        counts = self._counts
+        if domain is not None:
+            keys = sorted(set(domain))
+            for key in keys:
+                if len(key) != 4 or len(key[3]) != 7 or key[3][4] != "-":
+                    raise InvalidInputError("a domain cell is (service, purpose, claim, 'YYYY-MM')")
+            kind: Literal["public", "observed"] = "public"
+        else:
+            keys = sorted(counts)
+            kind = "observed"
+        parameters = self.parameters
+        cells = []
+        for key in keys:
+            noisy = counts.get(key, 0) + sample_discrete_laplace(parameters.scale, source)
+            if noisy >= parameters.k_threshold:
+                cells.append((key, noisy))
+        return AccessStatistics(parameters=parameters, cells=tuple(cells), cell_domain=kind)
+
+
 def access_statistics(
     receipts: Iterable[AccessReceipt],
     *,
@@ -151,6 +217,9 @@ def access_statistics(
     domain: Iterable[CellKey] | None = None,
 ) -> AccessStatistics:
     """Count accesses per (service, purpose, claim, month), add noise, suppress small cells.
+
+    Sorts the receipts in memory; for a month of a city's receipts, stream them from the store into
+    an :class:`AccessCounter` instead (``vcsdk receipts export`` does).
 
     :param receipts: verified receipts (e.g. everything the outbox stored for a period).
     :param parameters: epsilon, suppression threshold and contribution bound.
@@ -161,34 +230,10 @@ def access_statistics(
     :raises InvalidInputError: if a domain month is not ``YYYY-MM``.
     :return: the noisy, suppressed statistics, sorted by cell.
     """
-    source: RandomSource = rng if rng is not None else random.SystemRandom()
-    used: dict[tuple[str, str], int] = defaultdict(int)
-    counts: dict[CellKey, int] = defaultdict(int)
-    # Contribution bounding: a pseudonym's earliest accesses count, up to the sensitivity.
-    for r in sorted(receipts, key=lambda r: (r.accessed_at, r.receipt_id)):
-        unit = (r.service_did, r.resident_pseudonym)
-        month = r.accessed_at.strftime("%Y-%m")
-        for claim in sorted(r.claims_accessed):
-            if used[unit] >= parameters.max_contributions:
-                break
-            used[unit] += 1
-            counts[(r.service_did, r.purpose, claim, month)] += 1
-    if domain is not None:
-        keys = sorted(set(domain))
-        for key in keys:
-            if len(key) != 4 or len(key[3]) != 7 or key[3][4] != "-":
-                raise InvalidInputError("a domain cell is (service, purpose, claim, 'YYYY-MM')")
-        kind: Literal["public", "observed"] = "public"
-    else:
-        keys = sorted(counts)
-        kind = "observed"
-    scale = parameters.scale
-    cells = []
-    for key in keys:
-        noisy = counts.get(key, 0) + sample_discrete_laplace(scale, source)
-        if noisy >= parameters.k_threshold:
-            cells.append((key, noisy))
-    return AccessStatistics(parameters=parameters, cells=tuple(cells), cell_domain=kind)
+    counter = AccessCounter(parameters)
+    for receipt in sorted(receipts, key=lambda r: (r.accessed_at, r.receipt_id)):
+        counter.add(receipt)
+    return counter.statistics(rng=rng, domain=domain)
 
 
 def sample_discrete_laplace(scale: Fraction, rng: RandomSource) -> int:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
@@ -85,8 +85,20 @@ class ReceiptStore(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        after: tuple[datetime, str] | None = None,
     ) -> list[StoredReceipt]:
-        """Receipts matching every given filter, by access time then id."""
+        """Receipts matching every given filter, by access time then id.
+
+        :param after: the (access time, receipt id) of the last receipt of the previous page: only
+            receipts after it (keyset pagination, stable while receipts are added).
+        """
+        ...
+
+    def iter_receipts(
+        self, *, since: datetime | None = None, until: datetime | None = None, page_size: int = 1000
+    ) -> AsyncIterator[StoredReceipt]:
+        """Every receipt accessed in ``[since, until)``, by access time then id, a page at a time
+        (memory stays at one page; feed them to :class:`~vcsdk.receipts.AccessCounter`)."""
         ...
 
     async def put_consent(self, consent: ConsentRecord) -> None:
@@ -207,9 +219,13 @@ class SqlReceiptStore:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        after: tuple[datetime, str] | None = None,
     ) -> list[StoredReceipt]:
         where: list[str] = []
         args: list[Any] = []
+        if after is not None:
+            where.append("(accessed_at > ? OR (accessed_at = ? AND receipt_id > ?))")
+            args.extend((_ts(after[0]), _ts(after[0]), after[1]))
         if pseudonyms is not None:
             if not pseudonyms:
                 return []
@@ -230,6 +246,21 @@ class SqlReceiptStore:
         async with self._conn() as conn:
             rows = await conn.fetch(self._q(sql), *args, limit)
         return [_receipt_row(row) for row in rows]
+
+    async def iter_receipts(
+        self, *, since: datetime | None = None, until: datetime | None = None, page_size: int = 1000
+    ) -> AsyncIterator[StoredReceipt]:
+        if page_size <= 0:
+            raise InvalidInputError("page_size must be positive")
+        after: tuple[datetime, str] | None = None
+        while True:
+            page = await self.list_receipts(since=since, until=until, limit=page_size, after=after)
+            for stored in page:
+                yield stored
+            if len(page) < page_size:
+                return
+            last = page[-1].receipt
+            after = (last.accessed_at, last.receipt_id)
 
     # -- batches ----------------------------------------------------------------------------------
 
