@@ -1,6 +1,7 @@
-"""In-memory end to end: the city issues over OpenID4VCI (offer → tx_code → token → nonce →
-credential, batch of two), the wallet stores the copies, a service asks over OpenID4VP for one claim,
-the wallet shows consent and presents, and the service verifies exactly the requested claim.
+"""End to end: the city issues over OpenID4VCI (offer → tx_code → token → nonce → credential,
+batch of two), the wallet stores the copies, a service asks over OpenID4VP for one claim, the wallet
+shows consent and presents, and the service verifies exactly the requested claim. The service runs
+as two instances sharing their protocol state (in memory, or in Redis as across machines).
 
 HTTP is replaced by a router that hands each :class:`HttpRequest` the flows yield to the issuer's
 endpoint methods: the same messages the aiohttp glue carries.
@@ -9,8 +10,11 @@ endpoint methods: the same messages the aiohttp glue carries.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import pytest
 
 from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present, verify_presentation
 from vcsdk.errors import ProtocolError
@@ -82,7 +86,26 @@ async def _drive(flow, issuer: CredentialIssuer):
             return done.value
 
 
-async def test_issue_then_present_then_verify(city_key, service_key):
+@pytest.fixture(params=["memory", "redis"])
+async def verifier_state(request):
+    """The service's protocol state: in memory (one process) or in Redis (shared by instances)."""
+    if request.param == "memory":
+        yield InMemoryStateStore()
+        return
+    from vcsdk.oid4vc import RedisStateStore
+
+    prefix = f"vcsdk-test:{secrets.token_hex(8)}"
+    store = RedisStateStore.from_url("redis://127.0.0.1:6379/0", prefix=prefix)
+    try:
+        yield store
+    finally:
+        keys = [k async for k in store._client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await store._client.delete(*keys)
+        await store.close()
+
+
+async def test_issue_then_present_then_verify(city_key, service_key, verifier_state):
     store = InMemoryStateStore()
     issuer = CredentialIssuer(
         credential_issuer=ISSUER_URL,
@@ -119,21 +142,26 @@ async def test_issue_then_present_then_verify(city_key, service_key):
     async def verify(presentation: str, *, audience: str, nonce: str):
         return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=NOW)
 
-    verifier = Verifier(
-        did=SERVICE_DID,
-        signer=service_key,
-        response_uri="https://bikes.example/oid4vp/response",
-        request_uri_base="https://bikes.example/oid4vp/request",
-        store=InMemoryStateStore(),
-        verify=verify,
-        name="Tsukuba Bike Share",
-        randomness=CountingRandomness("verifier"),
-    )
+    def service_instance(name: str) -> Verifier:
+        return Verifier(
+            did=SERVICE_DID,
+            signer=service_key,
+            response_uri="https://bikes.example/oid4vp/response",
+            request_uri_base="https://bikes.example/oid4vp/request",
+            store=verifier_state,
+            verify=verify,
+            name="Tsukuba Bike Share",
+            randomness=CountingRandomness(name),
+        )
+
+    # Two instances of the service behind a load balancer share the protocol state: the request
+    # is made on one, fetched and answered on the other.
+    verifier, other_instance = service_instance("verifier-a"), service_instance("verifier-b")
     created = await verifier.create_request(AGE_QUERY, purpose="Renting a bicycle requires age 18+", now=NOW)
 
     # Phone: scan, fetch and verify the signed request, match, show consent, present one fresh copy.
     ref = parse_authorization_request_uri(created.deep_link)
-    jwt = await verifier.request_object(urlsplit(ref.request_uri).path.rsplit("/", 1)[1], now=NOW)
+    jwt = await other_instance.request_object(urlsplit(ref.request_uri).path.rsplit("/", 1)[1], now=NOW)
     request = await load_request_object(
         jwt, resolver=StaticKeyResolver({SERVICE_DID: service_key}), expected_client_id=ref.client_id, now=NOW
     )
@@ -153,6 +181,6 @@ async def test_issue_then_present_then_verify(city_key, service_key):
     post = build_authorization_response(request, {chosen.query_id: presentation})
 
     # Service: verify; the disclosed claims equal exactly the DCQL-requested ones.
-    result = await verifier.handle_response(dict(parse_qsl(post.body.decode())), now=NOW)
+    result = await other_instance.handle_response(dict(parse_qsl(post.body.decode())), now=NOW)
     assert result.claims() == {"age_equal_or_over": {"18": True}}
     assert result.credentials["resident"][0].verified.issuer == CITY_DID

@@ -73,8 +73,10 @@ from vcsdk.oid4vc._vp import (
 
 if TYPE_CHECKING:  # the type checker sees the real signatures; at run time they load lazily
     from vcsdk.oid4vc._http import issuer_routes, run_flow, send, verifier_routes
+    from vcsdk.oid4vc._redis import RedisStateStore
 
-#: aiohttp glue, imported on first use so the protocol modules stay free of I/O libraries.
+#: aiohttp glue and the Redis state store, imported on first use so the protocol modules stay free
+#: of I/O libraries.
 _HTTP_NAMES = frozenset({"issuer_routes", "run_flow", "send", "verifier_routes"})
 
 
@@ -83,6 +85,10 @@ def __getattr__(name: str) -> object:
         from vcsdk.oid4vc import _http
 
         return getattr(_http, name)
+    if name == "RedisStateStore":
+        from vcsdk.oid4vc._redis import RedisStateStore
+
+        return RedisStateStore
     raise AttributeError(f"module 'vcsdk.oid4vc' has no attribute {name!r}")
 
 
@@ -110,6 +116,7 @@ __all__ = [
     "PresentationRequest",
     "PresentationResult",
     "Randomness",
+    "RedisStateStore",
     "StateStore",
     "SystemRandomness",
     "TokenResponse",
