@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +123,27 @@ AGE_QUERY: dict[str, Any] = {
 def resident_credential(city_key: Key, device_key: Key, *, vct: str = VCT, now: datetime = NOW) -> str:
     """The city's resident credential (RESIDENT_CLAIMS, every DISCLOSABLE path selectively disclosable)."""
     return issue_sd_jwt_vc(
-        RESIDENT_CLAIMS, issuer=CITY_DID, signer=city_key, vct=vct, disclosable=DISCLOSABLE, holder_key=device_key,
+        RESIDENT_CLAIMS,
+        issuer=CITY_DID,
+        signer=city_key,
+        vct=vct,
+        disclosable=DISCLOSABLE,
+        holder_key=device_key,
         now=now,
     )
+
+
+@pytest.fixture
+async def redis_store() -> AsyncIterator[Any]:
+    """A RedisStateStore on the machine's Redis (127.0.0.1:6379) under a prefix of its own, emptied after."""
+    from vcsdk.oid4vc import RedisStateStore
+
+    prefix = f"vcsdk-test:{secrets.token_hex(8)}"
+    store = RedisStateStore.from_url("redis://127.0.0.1:6379/0", prefix=prefix)
+    try:
+        yield store
+    finally:
+        keys = [k async for k in store._client.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await store._client.delete(*keys)
+        await store.close()

@@ -10,7 +10,6 @@ endpoint methods: the same messages the aiohttp glue carries.
 from __future__ import annotations
 
 import json
-import secrets
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -87,22 +86,9 @@ async def _drive(flow, issuer: CredentialIssuer):
 
 
 @pytest.fixture(params=["memory", "redis"])
-async def verifier_state(request):
+def verifier_state(request):
     """The service's protocol state: in memory (one process) or in Redis (shared by instances)."""
-    if request.param == "memory":
-        yield InMemoryStateStore()
-        return
-    from vcsdk.oid4vc import RedisStateStore
-
-    prefix = f"vcsdk-test:{secrets.token_hex(8)}"
-    store = RedisStateStore.from_url("redis://127.0.0.1:6379/0", prefix=prefix)
-    try:
-        yield store
-    finally:
-        keys = [k async for k in store._client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await store._client.delete(*keys)
-        await store.close()
+    return InMemoryStateStore() if request.param == "memory" else request.getfixturevalue("redis_store")
 
 
 async def test_issue_then_present_then_verify(city_key, service_key, verifier_state):

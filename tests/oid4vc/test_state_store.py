@@ -37,24 +37,6 @@ async def test_in_memory_state_store():
     assert "InMemoryStateStore" in repr(store)
 
 
-@pytest.fixture
-async def redis_store():
-    """A RedisStateStore on the machine's Redis (127.0.0.1:6379), under a prefix of its own."""
-    import secrets
-
-    from vcsdk.oid4vc import RedisStateStore
-
-    prefix = f"vcsdk-test:{secrets.token_hex(8)}"
-    store = RedisStateStore.from_url("redis://127.0.0.1:6379/0", prefix=prefix)
-    try:
-        yield store
-    finally:
-        keys = [k async for k in store._client.scan_iter(match=f"{prefix}:*")]
-        if keys:
-            await store._client.delete(*keys)
-        await store.close()
-
-
 async def test_redis_state_store(redis_store) -> None:
     await check_state_store_contract(redis_store)
     assert "RedisStateStore" in repr(redis_store)
