@@ -1,6 +1,8 @@
 """Fetching status lists over HTTP (aiohttp), with the SSRF rules a verifier needs.
 
 * only ``https`` URLs, except ``http`` to a loopback address when the caller allows it (development);
+* no private, loopback or link-local host: address literals are refused before a request, host
+  names where they are resolved (unless listed in ``private_hosts``);
 * redirects are followed by hand, only to the same origin (scheme, host, port), at most a few hops;
 * the body is read with a size limit and a timeout; transport failures become
   :class:`~vcsdk.errors.StatusListUnavailableError`.
@@ -12,7 +14,7 @@ import asyncio
 import ipaddress
 import re
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final, Protocol
@@ -20,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from vcsdk._egress import PrivateAddressError, PublicAddressResolver, normal_host, private_host_literal
 from vcsdk.errors import InvalidInputError, StatusListUnavailableError
 
 __all__ = [
@@ -78,12 +81,14 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_status_url(url: str, *, allow_loopback_http: bool = False) -> None:
+def check_status_url(url: str, *, allow_loopback_http: bool = False, private_hosts: Iterable[str] = ()) -> None:
     """Refuse URLs a verifier must not fetch.
 
     :param allow_loopback_http: accept ``http://127.0.0.1``/``[::1]``/``localhost`` (development only).
+    :param private_hosts: private hosts (names or addresses) the verifier may fetch from anyway.
     :raises StatusListUnavailableError: for anything but ``https`` (or allowed loopback ``http``),
-        URLs with credentials, or without a host.
+        a private, loopback or link-local address (unless allowed), URLs with credentials, or
+        without a host.
     """
     try:
         parts = urlsplit(url)
@@ -95,14 +100,18 @@ def check_status_url(url: str, *, allow_loopback_http: bool = False) -> None:
         raise StatusListUnavailableError("status list URL has no host")
     if parts.username is not None or parts.password is not None:
         raise StatusListUnavailableError("status list URL must not carry credentials")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and allow_loopback_http and _is_loopback(host):
-        return
-    raise StatusListUnavailableError(
-        "status list URL must use https (plain http is allowed only to loopback in development)",
-        details={"scheme": parts.scheme},
-    )
+    loopback_allowed = allow_loopback_http and _is_loopback(host)
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback_allowed):
+        raise StatusListUnavailableError(
+            "status list URL must use https (plain http is allowed only to loopback in development)",
+            details={"scheme": parts.scheme},
+        )
+    if (
+        private_host_literal(host)
+        and not loopback_allowed
+        and normal_host(host) not in set(map(normal_host, private_hosts))
+    ):
+        raise StatusListUnavailableError("status list URL points at a private address; refused")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -121,6 +130,9 @@ class HttpStatusListFetcher:
     :param max_redirects: same-origin redirects followed at most.
     :param allowed_hosts: if given, the only host names status lists may be fetched from (the
         city's status servers); any other host is refused before a request is made.
+    :param private_hosts: host names or addresses of the city's status servers on a private
+        network; every other host that is, or resolves to, a private, loopback or link-local address
+        is refused (with a ``session`` of your own, give its connector a ``PublicAddressResolver``).
     :param ssl_context: TLS settings for the session this fetcher makes, e.g.
         ``ssl.create_default_context(cafile="city-ca.pem")`` for a status server whose certificate
         comes from the city's private CA; default: the system's trust store.
@@ -138,6 +150,7 @@ class HttpStatusListFetcher:
         max_redirects: int = 3,
         allowed_hosts: frozenset[str] | set[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        private_hosts: Iterable[str] = (),
     ) -> None:
         if session is not None and ssl_context is not None:
             raise InvalidInputError("pass either session or ssl_context, not both; set TLS on your own session")
@@ -146,6 +159,7 @@ class HttpStatusListFetcher:
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
         self._own_session = session is None
         self.allow_loopback_http = allow_loopback_http
+        self.private_hosts = frozenset(normal_host(h) for h in private_hosts)
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
@@ -166,7 +180,9 @@ class HttpStatusListFetcher:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self._ssl_context) if self._ssl_context is not None else None
+            resolver = PublicAddressResolver(allow_loopback=self.allow_loopback_http, private_hosts=self.private_hosts)
+            ssl_setting: ssl.SSLContext | bool = self._ssl_context if self._ssl_context is not None else True
+            connector = aiohttp.TCPConnector(ssl=ssl_setting, resolver=resolver)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
@@ -176,7 +192,7 @@ class HttpStatusListFetcher:
         :raises StatusListUnavailableError: refused URL, cross-origin or too many redirects, a non-2xx
             answer, a body over the limit, a timeout or a transport error.
         """
-        check_status_url(uri, allow_loopback_http=self.allow_loopback_http)
+        check_status_url(uri, allow_loopback_http=self.allow_loopback_http, private_hosts=self.private_hosts)
         origin = _origin(uri)
         if self.allowed_hosts is not None and origin[1] not in self.allowed_hosts:
             raise StatusListUnavailableError("status list host is not one this verifier fetches from")
@@ -191,13 +207,21 @@ class HttpStatusListFetcher:
                     if isinstance(result, FetchedStatusList):
                         return result
                     target = urljoin(url, result)
-                    check_status_url(target, allow_loopback_http=self.allow_loopback_http)
+                    check_status_url(
+                        target, allow_loopback_http=self.allow_loopback_http, private_hosts=self.private_hosts
+                    )
                     if _origin(target) != origin:
                         # SSRF: a status server must not bounce the verifier to another host.
                         raise StatusListUnavailableError("status server redirected to another host; refused")
                     url = target
         except TimeoutError:
             raise StatusListUnavailableError("status server did not answer in time") from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, PrivateAddressError):
+                raise StatusListUnavailableError("status list host resolves to a private address; refused") from None
+            raise StatusListUnavailableError(
+                "status server could not be reached", details={"reason": type(exc).__name__}
+            ) from None
         except aiohttp.ClientError as exc:
             raise StatusListUnavailableError(
                 "status server could not be reached", details={"reason": type(exc).__name__}

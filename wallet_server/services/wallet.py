@@ -17,10 +17,8 @@ the proof itself in one call.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import secrets
-import socket
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,10 +26,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from vcsdk._b64 import b64url_decode
+from vcsdk._egress import PrivateAddressError, PublicAddressResolver, normal_host, private_host_literal
 from vcsdk._json import parse_json
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
 from vcsdk.keys import Key
@@ -59,7 +56,9 @@ __all__ = [
     "OfferView",
     "OffersPage",
     "OutgoingHttp",
+    "PrivateAddressError",
     "ProofSigningRequest",
+    "PublicAddressResolver",
     "ResidentVault",
     "WalletService",
     "raise_for_peer_error",
@@ -77,71 +76,6 @@ _OPEN_STATES = ("pending", "accepting")
 
 
 # -- outgoing HTTP --------------------------------------------------------------------------------
-
-
-def _private_host(host: str) -> bool:
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            # Legacy IPv4 spellings the system resolver still maps (127.1, 0x7f.1, 2130706433, 0).
-            address = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return host == "localhost" or host.endswith(".localhost")
-    return not address.is_global
-
-
-def _normal_host(host: str) -> str:
-    return host.lower().rstrip(".")
-
-
-class PrivateAddressError(OSError):
-    """A host name of an outgoing call resolved to an address the server does not call."""
-
-
-class PublicAddressResolver(AbstractResolver):
-    """Resolve host names for outgoing calls; refuse a name if any address it resolves to is not public.
-
-    The connector then connects to exactly the addresses checked here, so a name whose DNS answer
-    changes between a check and the connection (DNS rebinding) cannot reach a private address.
-
-    :param allow_loopback: development and tests only: loopback addresses count as allowed.
-    :param private_hosts: host names that may resolve to private addresses (the city's own issuer
-        on its internal network, through split-horizon DNS).
-    :param upstream: the resolver asked first (aiohttp's default one if omitted).
-    """
-
-    def __init__(
-        self,
-        *,
-        allow_loopback: bool = False,
-        private_hosts: Iterable[str] = (),
-        upstream: AbstractResolver | None = None,
-    ) -> None:
-        self._upstream = upstream if upstream is not None else DefaultResolver()
-        self._allow_loopback = allow_loopback
-        self._private_hosts = frozenset(_normal_host(h) for h in private_hosts)
-
-    def _allowed(self, text: str) -> bool:
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:  # e.g. an IPv6 address with a zone index: link-local
-            return False
-        return address.is_global or (self._allow_loopback and address.is_loopback)
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """:raises PrivateAddressError: ``host`` resolves to a private, loopback or reserved address."""
-        results = await self._upstream.resolve(host, port, family)
-        if _normal_host(host) in self._private_hosts:
-            return results
-        if not all(self._allowed(result["host"]) for result in results):
-            raise PrivateAddressError(f"{host} resolves to a private address")
-        return results
-
-    async def close(self) -> None:
-        await self._upstream.close()
 
 
 class OutgoingHttp:
@@ -169,7 +103,7 @@ class OutgoingHttp:
     ) -> None:
         self._session = session
         self._allow_loopback = allow_loopback_http
-        self._private_hosts = frozenset(_normal_host(h) for h in private_hosts)
+        self._private_hosts = frozenset(normal_host(h) for h in private_hosts)
 
     def check_url(self, url: str) -> None:
         """:raises ProtocolError: (``invalid_request``) for a URL the server will not call."""
@@ -180,7 +114,7 @@ class OutgoingHttp:
             raise ProtocolError("the link is not a valid URL", code="invalid_request") from None
         if not host:
             raise ProtocolError("the link has no host", code="invalid_request")
-        if _private_host(host) and _normal_host(host) not in self._private_hosts:
+        if private_host_literal(host) and normal_host(host) not in self._private_hosts:
             loopback = host in ("127.0.0.1", "localhost", "::1")
             if self._allow_loopback and parts.scheme in ("http", "https") and loopback:
                 return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -55,8 +56,16 @@ async def fetcher():  # type: ignore[no-untyped-def]
         yield f
 
 
-def _publish(srv: StatusServer, issuer: StatusListIssuer, path: str, *, now: datetime, ttl: int = 300,
-             max_age: int | None = None, key: Key = KEY) -> None:
+def _publish(
+    srv: StatusServer,
+    issuer: StatusListIssuer,
+    path: str,
+    *,
+    now: datetime,
+    ttl: int = 300,
+    max_age: int | None = None,
+    key: Key = KEY,
+) -> None:
     token = issuer.publish(key, now=now, ttl=timedelta(seconds=ttl), iss=ISSUER)
     srv.store.publish(path, token, max_age=ttl if max_age is None else max_age)
 
@@ -120,7 +129,8 @@ async def test_list_older_than_max_age_is_refused(status_server: StatusServer, f
     # A fresh checker fetching the same old token refuses it as well.
     with pytest.raises(StatusListStaleError):
         await _checker(fetcher, policy=StatusPolicy(max_age=timedelta(hours=1))).check(
-            claim, issuer=ISSUER, now=NOW + timedelta(hours=2))
+            claim, issuer=ISSUER, now=NOW + timedelta(hours=2)
+        )
 
 
 async def test_expired_token_is_stale(status_server: StatusServer, fetcher) -> None:
@@ -203,8 +213,9 @@ async def test_index_outside_list(status_server: StatusServer, fetcher) -> None:
 async def test_compressed_bomb_in_a_signed_list_is_refused(status_server: StatusServer, fetcher) -> None:
     uri = status_server.url("/status/bomb")
     bomb = b64url_encode(zlib.compress(bytes(64 * 1024 * 1024), 9))  # 64 MiB of zeros in ~64 KB
-    token = sign_jws({"sub": uri, "iat": int(NOW.timestamp()), "status_list": {"bits": 1, "lst": bomb}}, KEY,
-                     typ="statuslist+jwt")
+    token = sign_jws(
+        {"sub": uri, "iat": int(NOW.timestamp()), "status_list": {"bits": 1, "lst": bomb}}, KEY, typ="statuslist+jwt"
+    )
     status_server.store.publish("/status/bomb", token, max_age=60)
     with pytest.raises(StatusListUnavailableError, match="compression bomb"):
         await _checker(fetcher).check(status_claim(uri, 1), issuer=ISSUER, now=NOW)
@@ -221,12 +232,59 @@ def test_url_policy() -> None:
     check_status_url("https://city.example/status/1")
     check_status_url("http://127.0.0.1:8080/s", allow_loopback_http=True)
     check_status_url("http://[::1]/s", allow_loopback_http=True)
-    for bad in ("http://127.0.0.1/s", "ftp://city.example/s", "file:///etc/passwd", "https://user:pw@city.example/",
-                "https:///nohost"):
+    for bad in (
+        "http://127.0.0.1/s",
+        "ftp://city.example/s",
+        "file:///etc/passwd",
+        "https://user:pw@city.example/",
+        "https:///nohost",
+    ):
         with pytest.raises(StatusListUnavailableError):
             check_status_url(bad)
     with pytest.raises(StatusListUnavailableError):
         check_status_url("http://city.example/s", allow_loopback_http=True)
+
+
+def test_private_addresses_are_refused_unless_listed() -> None:
+    for bad in (
+        "https://10.0.0.5/s",
+        "https://169.254.169.254/latest",
+        "https://127.1/s",
+        "https://[::1]/s",
+        "https://0/s",
+        "https://localhost/s",
+        "https://[fd00::1]/s",
+    ):
+        with pytest.raises(StatusListUnavailableError, match="private address"):
+            check_status_url(bad)
+    check_status_url("https://10.0.0.5/s", private_hosts=["10.0.0.5"])
+    check_status_url("https://status.city.internal/s", private_hosts=["STATUS.city.internal."])
+
+
+async def test_a_status_host_resolving_to_a_private_address_is_refused() -> None:
+    """The fetcher's own session resolves through PublicAddressResolver; here one with a fixed zone."""
+    import socket
+
+    from aiohttp.abc import AbstractResolver, ResolveResult
+
+    from vcsdk._egress import PublicAddressResolver
+
+    class Zone(AbstractResolver):
+        async def resolve(
+            self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+        ) -> list[ResolveResult]:
+            return [ResolveResult(hostname=host, host="10.1.2.3", port=port, family=socket.AF_INET, proto=0, flags=0)]
+
+        async def close(self) -> None:
+            pass
+
+    connector = aiohttp.TCPConnector(resolver=PublicAddressResolver(upstream=Zone()))
+    async with aiohttp.ClientSession(connector=connector) as session, HttpStatusListFetcher(session) as f:
+        with pytest.raises(StatusListUnavailableError, match="resolves to a private address"):
+            await f.fetch("https://status.city.example/lists/1", accept="*/*")
+    async with HttpStatusListFetcher() as own:  # the fetcher's own session uses the same rule
+        resolver = own._get_session().connector._resolver  # type: ignore[union-attr]
+        assert isinstance(resolver, PublicAddressResolver)
 
 
 async def test_plain_http_refused_without_the_development_flag(status_server: StatusServer) -> None:
@@ -245,7 +303,8 @@ async def test_redirects_same_origin_only(status_server: StatusServer, fetcher) 
     assert got.body is not None and got.body.count(b".") == 2
     port = status_server.base.rsplit(":", 1)[1]
     status_server.extra["/status/away"] = lambda: web.Response(
-        status=302, headers={"Location": f"http://localhost:{port}/status/real"})
+        status=302, headers={"Location": f"http://localhost:{port}/status/real"}
+    )
     with pytest.raises(StatusListUnavailableError, match="another host"):
         await fetcher.fetch(status_server.url("/status/away"), accept="*/*")
     status_server.extra["/status/loop"] = lambda: web.Response(status=302, headers={"Location": "/status/loop"})
@@ -261,8 +320,9 @@ async def test_w3c_entries_through_the_checker(status_server: StatusServer, fetc
 
     def publish(now: datetime) -> None:
         for purpose, path in (("revocation", "/w3c/rev"), ("suspension", "/w3c/sus")):
-            status_server.store.publish(path, pair.publish(KEY, purpose, now=now), max_age=300,
-                                        media_type="application/vc+jwt")
+            status_server.store.publish(
+                path, pair.publish(KEY, purpose, now=now), max_age=300, media_type="application/vc+jwt"
+            )
 
     publish(NOW)
     checker = _checker(fetcher)
@@ -284,8 +344,9 @@ async def test_static_source_for_tools() -> None:
     lst = StatusListIssuer("https://city.example/status/1", size=64)
     claim = lst.allocate()
     lst.revoke(parse_status_claim(claim).idx)
-    checker = StatusListChecker(resolver=FixedResolver(KEY),
-                                source=StaticStatusListSource({lst.uri: lst.publish(KEY, now=NOW)}))
+    checker = StatusListChecker(
+        resolver=FixedResolver(KEY), source=StaticStatusListSource({lst.uri: lst.publish(KEY, now=NOW)})
+    )
     with pytest.raises(CredentialRevokedError):
         await checker.check(claim, issuer=ISSUER, now=NOW)
     with pytest.raises(StatusListUnavailableError):

@@ -59,6 +59,7 @@ async def _https_status_server(ns: dict[str, Any]) -> None:
 
     at, city_did, city_key, vct = ns["now"], ns["city_did"], ns["city_key"], ns["vct"]
     status_list = StatusListIssuer(f"https://127.0.0.1:{port}/lists/1")
+    ns["internal_status_hosts"] = {"127.0.0.1"}  # the stand-in for the city's internal status server
     holder = Key.generate("P-256")
     credential = issue_sd_jwt_vc(
         ns["claims"], issuer=city_did, signer=city_key, vct=vct,
