@@ -46,9 +46,9 @@ PUBLIC_API: dict[str, set[str]] = {
         "verify_status_list_credential", "verify_status_list_token",
     },
     "vcsdk.status": {
-        "AnchoredDigest", "FetchedStatusList", "HttpStatusListFetcher", "PublishedStatusList",
-        "StaticStatusListSource", "StatusDigestSource", "StatusListChecker", "StatusListSource", "StatusListStore",
-        "StatusPolicy", "check_status_url", "create_status_app", "status_list_routes",
+        "AnchoredDigest", "FetchedStatusList", "HttpStatusListFetcher", "PublicAddressResolver",
+        "PublishedStatusList", "StaticStatusListSource", "StatusDigestSource", "StatusListChecker", "StatusListSource",
+        "StatusListStore", "StatusPolicy", "check_status_url", "create_status_app", "status_list_routes",
     },
     "vcsdk.trust": {
         "Accreditation", "AccreditationPolicy", "StatusDigest", "TrustRegistry", "list_id", "text_id",

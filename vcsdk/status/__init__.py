@@ -9,6 +9,7 @@ from vcsdk.status._checker import AnchoredDigest, StatusDigestSource, StatusList
 from vcsdk.status._fetch import (
     FetchedStatusList,
     HttpStatusListFetcher,
+    PublicAddressResolver,
     StaticStatusListSource,
     StatusListSource,
     check_status_url,
@@ -19,6 +20,7 @@ __all__ = [
     "AnchoredDigest",
     "FetchedStatusList",
     "HttpStatusListFetcher",
+    "PublicAddressResolver",
     "PublishedStatusList",
     "StaticStatusListSource",
     "StatusDigestSource",

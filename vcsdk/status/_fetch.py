@@ -28,6 +28,7 @@ from vcsdk.errors import InvalidInputError, StatusListUnavailableError
 __all__ = [
     "FetchedStatusList",
     "HttpStatusListFetcher",
+    "PublicAddressResolver",
     "StaticStatusListSource",
     "StatusListSource",
     "check_status_url",
@@ -156,6 +157,7 @@ class HttpStatusListFetcher:
             raise InvalidInputError("pass either session or ssl_context, not both; set TLS on your own session")
         self._ssl_context = ssl_context
         self._session = session
+        self._resolver: PublicAddressResolver | None = None
         self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts) if allowed_hosts is not None else None
         self._own_session = session is None
         self.allow_loopback_http = allow_loopback_http
@@ -177,12 +179,17 @@ class HttpStatusListFetcher:
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:
+            await self._resolver.close()
+            self._resolver = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = PublicAddressResolver(allow_loopback=self.allow_loopback_http, private_hosts=self.private_hosts)
+            self._resolver = PublicAddressResolver(
+                allow_loopback=self.allow_loopback_http, private_hosts=self.private_hosts
+            )
             ssl_setting: ssl.SSLContext | bool = self._ssl_context if self._ssl_context is not None else True
-            connector = aiohttp.TCPConnector(ssl=ssl_setting, resolver=resolver)
+            connector = aiohttp.TCPConnector(ssl=ssl_setting, resolver=self._resolver)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
