@@ -432,6 +432,7 @@ class ProtocolError(VcsdkError):
 
 class StorageError(VcsdkError):
     code = "storage_error"
+    http_status = 503  # the database or state store is unavailable: retry later
 
 
 class NotFoundError(StorageError):

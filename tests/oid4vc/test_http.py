@@ -168,3 +168,37 @@ async def test_service_routes_with_a_wallet(aiohttp_server, city_key, service_ke
         assert repeated.status == 400
     assert results[0].claims() == {"age_equal_or_over": {"18": True}}
     assert dict(parse_qsl(post.body.decode()))["state"] == created.state
+
+
+async def test_state_store_outage_is_a_503_not_a_500(aiohttp_server, service_key):
+    """Redis down behind a service's OpenID4VP routes: the wallet gets a typed, retryable answer."""
+    from vcsdk.oid4vc import RedisStateStore
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    store = RedisStateStore.from_url("redis://127.0.0.1:1/0", timeout=1.0)
+
+    async def verify(presentation, *, audience, nonce):  # never reached
+        raise AssertionError("no presentation should be verified")
+
+    verifier = Verifier(
+        did=SERVICE_DID,
+        signer=service_key,
+        response_uri=f"{base}/oid4vp/response",
+        request_uri_base=f"{base}/oid4vp/request",
+        store=store,
+        verify=verify,
+        randomness=CountingRandomness("svc"),
+    )
+    app = web.Application()
+    app.add_routes(verifier_routes(verifier, clock=lambda: NOW))
+    await aiohttp_server(app, host="127.0.0.1", port=port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            calls = (("GET", "/oid4vp/request/abc", None), ("POST", "/oid4vp/response", {"state": "s"}))
+            for method, path, data in calls:
+                async with session.request(method, base + path, data=data) as resp:
+                    assert resp.status == 503, await resp.text()
+                    assert (await resp.json())["error"] == "storage_error"
+    finally:
+        await store.close()
