@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -30,9 +31,11 @@ from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute  # noqa
 from vcsdk.keys import Key  # noqa: E402
 from vcsdk.registry import Chain, DevNode, key_address  # noqa: E402
 
-CHANGES = 50
-COLD_ROUNDS = 7
-WARM_RESOLVES = 200_000
+#: VCSDK_BENCH_QUICK=1: a short history and few rounds, for the test that keeps the benchmarks running.
+QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
+CHANGES = 8 if QUICK else 50
+COLD_ROUNDS = 2 if QUICK else 7
+WARM_RESOLVES = 2_000 if QUICK else 200_000
 SCRIPT = ROOT / "tests" / "did" / "ethr_reference.mjs"
 
 

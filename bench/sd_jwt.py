@@ -24,6 +24,7 @@ import hashlib
 import importlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -57,6 +58,8 @@ CLAIMS: dict[str, Any] = {
     "age_over_20": True,
 }
 CHOSEN = ["locality", "age_over_20", "resident_since"]
+#: VCSDK_BENCH_QUICK=1: a few short rounds, for the test that keeps the benchmarks running.
+QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
 
 
 def _batch(fn: Callable[[], object], seconds: float) -> float:
@@ -70,7 +73,9 @@ def _batch(fn: Callable[[], object], seconds: float) -> float:
             return count / (now - start)
 
 
-def rates(*fns: Callable[[], object], rounds: int = 12, seconds: float = 0.08) -> list[float]:
+def rates(
+    *fns: Callable[[], object], rounds: int = 2 if QUICK else 12, seconds: float = 0.005 if QUICK else 0.08
+) -> list[float]:
     """Operations per second for each function: the best of ``rounds`` short batches, the functions
     interleaved so that they share the machine's conditions (other processes, frequency scaling)."""
     for fn in fns:
