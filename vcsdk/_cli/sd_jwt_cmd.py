@@ -10,11 +10,12 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
+from vcsdk._cli._common import PinnedKeyResolver, moment, read_token, status_list_tokens
 from vcsdk.errors import InvalidInputError, MalformedTokenError
 from vcsdk.keys import Key
 
@@ -104,23 +105,10 @@ def parse_path(text: str) -> list[str | int | None]:
     return steps
 
 
-def _read_token(path: Path) -> str:
-    """A token file's text; bytes that are not ASCII become a ``MalformedTokenError``, not a crash."""
-    data = path.read_bytes().strip()
-    try:
-        return data.decode("ascii")
-    except UnicodeDecodeError:
-        raise MalformedTokenError(f"{path.name} does not hold a token (not ASCII text)") from None
-
-
 def _read_json_object(path: Path, what: str) -> dict[str, Any]:
     from vcsdk._json import parse_json_object
 
     return parse_json_object(path.read_bytes(), what=what)
-
-
-def _now(unix: int | None) -> datetime:
-    return datetime.fromtimestamp(unix, tz=UTC) if unix is not None else datetime.now(UTC)
 
 
 # -- handlers ---------------------------------------------------------------------------------------------
@@ -142,7 +130,7 @@ def _issue(args: argparse.Namespace) -> int:
     kid = args.kid or (f"{iss}#0" if args.iss is None else key.kid)
     paths = [parse_path(p) for p in args.sd] if args.sd else [[name] for name in claims]
     holder = Key.from_jwk(args.holder_key.read_bytes()).public_key() if args.holder_key else None
-    now = _now(args.now)
+    now = moment(args.now)
     token = issue_sd_jwt_vc(
         claims,
         issuer=iss,
@@ -167,33 +155,20 @@ def _present(args: argparse.Namespace) -> int:
     if not holder.is_private:
         raise InvalidInputError("--holder-key must be the holder's private JWK")
     token = present(
-        _read_token(args.sd_jwt),
+        read_token(args.sd_jwt),
         disclose=[parse_path(p) for p in args.disclose],
         holder_signer=holder,
         audience=args.aud,
         nonce=args.nonce,
-        now=_now(args.now),
+        now=moment(args.now),
     )
     sys.stdout.write(token + "\n")
     return 0
 
 
-class _PinnedKey:
-    """The operator named the issuer key on the command line: use it for any issuer and kid."""
-
-    def __init__(self, key: Key) -> None:
-        self.key = key
-
-    async def resolve_key(
-        self, issuer: str, kid: str | None, *, relationship: str = "assertionMethod", at: datetime | None = None
-    ) -> Key:
-        return self.key
-
-
 def _resolver(args: argparse.Namespace) -> Any:
     if args.issuer_key is not None:
-        key = Key.from_jwk(args.issuer_key.read_bytes()).public_key()
-        return _PinnedKey(key)
+        return PinnedKeyResolver(Key.from_jwk(args.issuer_key.read_bytes()))
     from vcsdk.did import EthrNetwork, Resolver
 
     networks = []
@@ -209,13 +184,7 @@ def _status_checker(args: argparse.Namespace, resolver: Any) -> Any:
         return None
     from vcsdk.status import StaticStatusListSource, StatusListChecker
 
-    tokens: dict[str, str] = {}
-    for item in args.status_list:
-        uri, sep, file = item.rpartition("=")
-        if not sep or not uri or not file:
-            raise InvalidInputError("--status-list takes URI=FILE")
-        tokens[uri] = _read_token(Path(file))
-    return StatusListChecker(resolver=resolver, source=StaticStatusListSource(tokens))
+    return StatusListChecker(resolver=resolver, source=StaticStatusListSource(status_list_tokens(args.status_list)))
 
 
 async def _verify_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -225,11 +194,11 @@ async def _verify_async(args: argparse.Namespace) -> dict[str, Any]:
         raise InvalidInputError("--no-kb verifies the credential alone; drop --aud and --nonce")
     if not args.no_kb and not (args.aud and args.nonce):
         raise InvalidInputError("give --aud and --nonce to verify a presentation, or --no-kb for a credential")
-    token = _read_token(args.token)
+    token = read_token(args.token)
     resolver = _resolver(args)
     status = _status_checker(args, resolver)
     policy = VerificationPolicy(accept_legacy_typ=args.legacy_typ, check_status=not args.skip_status)
-    now = _now(args.now)
+    now = moment(args.now)
     try:
         if args.no_kb:
             result = await verify_credential(token, policy=policy, resolver=resolver, status=status, now=now)
@@ -263,7 +232,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _decode(args: argparse.Namespace) -> int:
     from vcsdk.credentials.sd_jwt import parse
 
-    parsed = parse(_read_token(args.token))
+    parsed = parse(read_token(args.token))
     out: dict[str, Any] = {
         "verified": False,
         "warning": "decoded only: no signature, time, key binding or status was checked",

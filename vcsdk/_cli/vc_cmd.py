@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
+from vcsdk._cli._common import PinnedKeyResolver, moment, read_token, status_list_tokens
 from vcsdk._json import parse_json, parse_json_object
 from vcsdk.credentials import (
     IssuerKeyResolver,
@@ -81,14 +82,6 @@ def register(sub: Any) -> None:
     decode.set_defaults(handler=_decode)
 
 
-def _read(path: Path) -> str:
-    return (sys.stdin.read() if str(path) == "-" else path.read_text("utf-8")).strip()
-
-
-def _now(unix: int | None) -> datetime:
-    return datetime.fromtimestamp(unix, UTC) if unix is not None else datetime.now(UTC)
-
-
 def _subject_path(text: str) -> tuple[str, ...]:
     parts = tuple(p for p in text.split(".") if p)
     if not parts:
@@ -104,7 +97,7 @@ def _issue(args: argparse.Namespace) -> int:
 
     issuer = args.iss or did_jwk_for(key)
     claims = parse_json_object(Path(args.claims).read_bytes(), what="claims file")
-    now = _now(args.now)
+    now = moment(args.now)
     if "@context" in claims:
         credential = validate_credential(claims)
     else:
@@ -135,26 +128,15 @@ def _present(args: argparse.Namespace) -> int:
     if not holder.is_private:
         raise InvalidInputError("--holder-key must be the holder's private JWK")
     token = present(
-        _read(args.file),
+        read_token(args.file),
         disclose=[("credentialSubject", *_subject_path(p)) for p in args.disclose],
         holder_signer=holder,
         audience=args.aud,
         nonce=args.nonce,
-        now=_now(args.now),
+        now=moment(args.now),
     )
     sys.stdout.write(token + "\n")
     return 0
-
-
-class _OneKey:
-    """With --issuer-key: the given key signs everything (credential and status lists)."""
-
-    def __init__(self, key: Key) -> None:
-        self.key = key.public_key()
-
-    async def resolve_key(self, issuer: str, kid: str | None, *, relationship: str = "assertionMethod",
-                          at: datetime | None = None) -> Key:
-        return self.key
 
 
 def _networks(specs: list[str]) -> list[Any]:
@@ -171,20 +153,10 @@ def _networks(specs: list[str]) -> list[Any]:
     return out
 
 
-def _status_lists(specs: list[str]) -> dict[str, bytes]:
-    lists: dict[str, bytes] = {}
-    for spec in specs:
-        uri, sep, file = spec.partition("=")
-        if not sep or not uri or not file:
-            raise InvalidInputError("--status-list must look like URI=FILE")
-        lists[uri] = Path(file).read_bytes().strip()
-    return lists
-
-
 def _verify(args: argparse.Namespace) -> int:
     if args.no_kb and (args.aud is not None or args.nonce is not None):
         raise InvalidInputError("--no-kb and --aud/--nonce exclude each other")
-    token = _read(args.file)
+    token = read_token(args.file)
     return asyncio.run(_verify_async(args, token))
 
 
@@ -194,17 +166,17 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
     closer: Any = None
     resolver: IssuerKeyResolver
     if args.issuer_key:
-        resolver = _OneKey(Key.from_jwk(Path(args.issuer_key).read_bytes()))
+        resolver = PinnedKeyResolver(Key.from_jwk(Path(args.issuer_key).read_bytes()))
     else:
         from vcsdk.did import Resolver
 
         closer = Resolver(_networks(args.network))
         resolver = closer
     try:
-        lists = _status_lists(args.status_list)
+        lists = status_list_tokens(args.status_list)
         checker = StatusListChecker(resolver=resolver, source=StaticStatusListSource(lists)) if lists else None
         verified = await verify_vc(
-            token, resolver=resolver, status=None if args.skip_status else checker, now=_now(args.now),
+            token, resolver=resolver, status=None if args.skip_status else checker, now=moment(args.now),
             check_status=not args.skip_status, audience=args.aud, nonce=args.nonce,
         )
     finally:
@@ -225,7 +197,7 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    token = _read(args.file)
+    token = read_token(args.file)
     if "~" in token:
         # A vc+sd-jwt: header, payload (with _sd digests), every Disclosure, and whether a KB-JWT follows.
         from vcsdk.credentials.sd_jwt import parse

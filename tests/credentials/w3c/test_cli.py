@@ -91,6 +91,23 @@ def test_garbage_token_and_missing_file(files: dict[str, Path], capsys: pytest.C
     assert json.loads(capsys.readouterr().err)["error"]["code"] == "io_error"
 
 
+def test_non_text_token_and_status_files_are_json_errors(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes that are not ASCII text, as the token or as a status list file: a JSON error, never a traceback."""
+    _issue(files, capsys)
+    binary = files["vc"].with_name("binary.bin")
+    binary.write_bytes(b"\xff\xfe\x00 not text")
+    for argv in (
+        ["vc", "verify", str(binary), "--issuer-key", str(files["issuer_pub"])],
+        ["vc", "decode", str(binary)],
+        ["vc", "verify", str(files["vc"]), "--issuer-key", str(files["issuer_pub"]),
+         "--status-list", f"https://status.example/lists?id=1={binary}"],
+    ):  # fmt: skip
+        assert main(argv) == 1, argv
+        assert json.loads(capsys.readouterr().err)["error"]["code"] == "malformed_token", argv
+
+
 def test_vc_sd_jwt_issue_present_verify(files: dict[str, Path], capsys: pytest.CaptureFixture[str],
                                         tmp_path: Path) -> None:
     holder = Key.generate("P-256")
