@@ -67,7 +67,8 @@ async def run_flow(flow: Flow[T], session: aiohttp.ClientSession) -> T:
     raise ProtocolError("the protocol flow did not finish", code="invalid_response")
 
 
-def _error_response(exc: VcsdkError) -> web.Response:
+def error_response(exc: VcsdkError) -> web.Response:
+    """An error as the OAuth-style JSON answer (``error``, ``error_description``) with its HTTP status."""
     status = exc.http_status if 400 <= exc.http_status < 600 else 400
     headers = dict(NO_STORE)
     if exc.code == "invalid_token":
@@ -78,7 +79,11 @@ def _error_response(exc: VcsdkError) -> web.Response:
     return web.json_response({"error": exc.code, "error_description": desc}, status=status, headers=headers)
 
 
-async def _form(request: web.Request) -> dict[str, str]:
+async def read_form(request: web.Request) -> dict[str, str]:
+    """A form-encoded body as name → value.
+
+    :raises ProtocolError: (``invalid_request``) if a parameter repeats or is not text.
+    """
     data = await request.post()
     out: dict[str, str] = {}
     for name in data:
@@ -116,14 +121,14 @@ def verifier_routes(
         try:
             jwt = await verifier.request_object(request.match_info["request_id"], now=clock())
         except VcsdkError as exc:
-            return _error_response(exc)
+            return error_response(exc)
         return web.Response(text=jwt, content_type=f"application/{REQUEST_OBJECT_TYP}", headers=NO_STORE)
 
     async def response(request: web.Request) -> web.Response:
         try:
-            result = await verifier.handle_response(await _form(request), now=clock())
+            result = await verifier.handle_response(await read_form(request), now=clock())
         except VcsdkError as exc:
-            return _error_response(exc)
+            return error_response(exc)
         extra = await on_result(result) if on_result is not None else None
         return web.json_response(dict(extra or {}), headers=NO_STORE)
 
@@ -151,14 +156,14 @@ def issuer_routes(issuer: CredentialIssuer, *, clock: Clock) -> list[web.RouteDe
         try:
             body = await issuer.offer_by_reference(request.match_info["offer_id"], now=clock())
         except VcsdkError as exc:
-            return _error_response(exc)
+            return error_response(exc)
         return web.json_response(body, headers=NO_STORE)
 
     async def token(request: web.Request) -> web.Response:
         try:
-            answer = await issuer.token(await _form(request), now=clock())
+            answer = await issuer.token(await read_form(request), now=clock())
         except VcsdkError as exc:
-            return _error_response(exc)
+            return error_response(exc)
         return web.json_response(answer.to_dict(), headers=NO_STORE)
 
     async def nonce(_: web.Request) -> web.Response:
@@ -168,14 +173,14 @@ def issuer_routes(issuer: CredentialIssuer, *, clock: Clock) -> list[web.RouteDe
         try:
             answer = await issuer.credential(_bearer(request), await request.read(), now=clock())
         except VcsdkError as exc:
-            return _error_response(exc)
+            return error_response(exc)
         return web.json_response(answer.to_dict(), headers=NO_STORE)
 
     async def notification(request: web.Request) -> web.Response:
         try:
             await issuer.notification(_bearer(request), await request.read(), now=clock())
         except VcsdkError as exc:
-            return _error_response(exc)
+            return error_response(exc)
         return web.Response(status=204)
 
     return [

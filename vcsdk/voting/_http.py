@@ -28,6 +28,8 @@ from aiohttp import web
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, ProofInvalidError, ProtocolError, VcsdkError
 from vcsdk.oid4vc import HttpRequest, HttpResponse
+from vcsdk.oid4vc._http import NO_STORE, error_response, read_form
+from vcsdk.oid4vc._vp import REQUEST_OBJECT_TYP
 from vcsdk.receipts import InclusionProof, hex32
 from vcsdk.voting._ballot import BallotChoice, BallotReceipt
 from vcsdk.voting._service import VotingService
@@ -41,16 +43,7 @@ __all__ = [
     "voting_routes",
 ]
 
-NO_STORE = {"Cache-Control": "no-store"}
-#: RFC 9101: the media type of a Request Object.
-REQUEST_OBJECT_MEDIA_TYPE = "application/oauth-authz-req+jwt"
 MAX_BODY = 16 * 1024
-
-
-def _error(exc: VcsdkError) -> web.Response:
-    status = exc.http_status if 400 <= exc.http_status < 600 else 400
-    desc = "".join(ch for ch in exc.message if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
-    return web.json_response({"error": exc.code, "error_description": desc}, status=status, headers=NO_STORE)
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,20 +54,9 @@ def _guard(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except VcsdkError as exc:
-            return _error(exc)
+            return error_response(exc)
 
     return run
-
-
-async def _form(request: web.Request) -> dict[str, str]:
-    data = await request.post()
-    out: dict[str, str] = {}
-    for name in data:
-        values = data.getall(name)
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise ProtocolError(f"form parameter {name!r} must appear once, as text", code="invalid_request")
-        out[name] = values[0]
-    return out
 
 
 def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> list[web.RouteDef]:
@@ -101,11 +83,11 @@ def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> l
 
     async def request_object(request: web.Request) -> web.StreamResponse:
         jwt = await verifier.request_object(request.match_info["request_id"], now=clock())
-        return web.Response(text=jwt, content_type=REQUEST_OBJECT_MEDIA_TYPE, headers=NO_STORE)
+        return web.Response(text=jwt, content_type=f"application/{REQUEST_OBJECT_TYP}", headers=NO_STORE)
 
     async def response(request: web.Request) -> web.StreamResponse:
         now = clock()
-        result = await verifier.handle_response(await _form(request), now=now)
+        result = await verifier.handle_response(await read_form(request), now=now)
         if result.error is not None:
             return web.json_response({}, headers=NO_STORE)
         token = await service.admit(result, now=now)
