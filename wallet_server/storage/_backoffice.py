@@ -24,6 +24,7 @@ from wallet_server.storage._models import (
     Page,
     StatusListRecord,
 )
+from wallet_server.storage._paging import keyset_query, page_of, to_ts
 
 __all__ = ["BackOfficeQueries", "StatusListMutation"]
 
@@ -37,10 +38,6 @@ class _Conn(Protocol):
     async def execute(self, sql: str, *args: Any) -> int: ...
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
-
-
-def _to_ts(value: datetime) -> int:
-    return int(value.timestamp())
 
 
 def _dt(value: int | None) -> datetime | None:
@@ -128,7 +125,7 @@ class BackOfficeQueries:
             key_hash,
             wrap_key_id,
             sealed,
-            _to_ts(expires_at),
+            to_ts(expires_at),
         )
 
     async def get_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
@@ -136,7 +133,7 @@ class BackOfficeQueries:
             "SELECT wrap_key_id, sealed FROM protocol_state WHERE namespace = ? AND key_hash = ? AND expires_at > ?",
             namespace,
             key_hash,
-            _to_ts(now),
+            to_ts(now),
         )
         return (rows[0][0], bytes(rows[0][1])) if rows else None
 
@@ -147,7 +144,7 @@ class BackOfficeQueries:
             namespace,
             key_hash,
         )
-        if not rows or int(rows[0][2]) <= _to_ts(now):
+        if not rows or int(rows[0][2]) <= to_ts(now):
             return None
         return rows[0][0], bytes(rows[0][1])
 
@@ -157,7 +154,7 @@ class BackOfficeQueries:
                 "DELETE FROM protocol_state WHERE namespace = ? AND key_hash = ? AND expires_at <= ?",
                 namespace,
                 key_hash,
-                _to_ts(now),
+                to_ts(now),
             )
             rows = await conn.fetch(
                 "INSERT INTO protocol_state (namespace, key_hash, wrap_key_id, sealed, counter, expires_at) "
@@ -166,13 +163,13 @@ class BackOfficeQueries:
                 namespace,
                 key_hash,
                 b"",
-                _to_ts(expires_at),
+                to_ts(expires_at),
             )
         return int(rows[0][0])
 
     async def purge_state(self, *, now: datetime) -> int:
         """Drop expired protocol state; returns how many rows went."""
-        return await self._run("DELETE FROM protocol_state WHERE expires_at <= ?", _to_ts(now))
+        return await self._run("DELETE FROM protocol_state WHERE expires_at <= ?", to_ts(now))
 
     # -- offers ------------------------------------------------------------------------------
 
@@ -185,10 +182,10 @@ class BackOfficeQueries:
             offer.offer_uri,
             offer.offer_json,
             offer.created_by,
-            _to_ts(offer.created_at),
-            _to_ts(offer.expires_at),
+            to_ts(offer.created_at),
+            to_ts(offer.expires_at),
             offer.state,
-            _to_ts(offer.updated_at),
+            to_ts(offer.updated_at),
         )
 
     async def get_offer(self, offer_id: str) -> Offer:
@@ -200,27 +197,10 @@ class BackOfficeQueries:
     async def list_offers(
         self, resident_id: str, *, limit: int, after: tuple[datetime, str] | None = None
     ) -> Page[Offer]:
-        if after is None:
-            rows = await self._rows(
-                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? ORDER BY created_at, id LIMIT ?",
-                resident_id,
-                limit + 1,
-            )
-        else:
-            rows = await self._rows(
-                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? "
-                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
-                resident_id,
-                _to_ts(after[0]),
-                _to_ts(after[0]),
-                after[1],
-                limit + 1,
-            )
-        items = [_offer(r) for r in rows]
-        if len(items) > limit:
-            items = items[:limit]
-            return Page(tuple(items), (items[-1].created_at, items[-1].id))
-        return Page(tuple(items), None)
+        sql, args = keyset_query(
+            f"SELECT {_OFFER_COLS} FROM offers", where="resident_id = ?", args=[resident_id], after=after, limit=limit
+        )
+        return page_of([_offer(r) for r in await self._rows(sql, *args)], limit)
 
     async def set_offer_state(
         self, offer_id: str, state: OfferState, *, now: datetime, expected: OfferState = "pending"
@@ -229,7 +209,7 @@ class BackOfficeQueries:
         changed = await self._run(
             "UPDATE offers SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
             state,
-            _to_ts(now),
+            to_ts(now),
             offer_id,
             expected,
         )
@@ -253,9 +233,9 @@ class BackOfficeQueries:
             record.size,
             record.allocated,
             record.version,
-            _to_ts(record.created_at),
+            to_ts(record.created_at),
             record.token,
-            None if record.published_at is None else _to_ts(record.published_at),
+            None if record.published_at is None else to_ts(record.published_at),
             record.published_version,
             record.anchored_digest,
             record.anchored_version,
@@ -314,10 +294,10 @@ class BackOfficeQueries:
             credential.vct,
             credential.status_list_id,
             credential.status_index,
-            _to_ts(credential.issued_at),
-            None if credential.expires_at is None else _to_ts(credential.expires_at),
+            to_ts(credential.issued_at),
+            None if credential.expires_at is None else to_ts(credential.expires_at),
             credential.state,
-            _to_ts(credential.updated_at),
+            to_ts(credential.updated_at),
         )
 
     async def get_issued_credential(self, credential_id: str) -> IssuedCredential:
@@ -342,7 +322,7 @@ class BackOfficeQueries:
             args.append(resident_id)
         if after is not None:
             where.append("(issued_at > ? OR (issued_at = ? AND id > ?))")
-            args += [_to_ts(after[0]), _to_ts(after[0]), after[1]]
+            args += [to_ts(after[0]), to_ts(after[0]), after[1]]
         rows = await self._rows(
             f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE {' AND '.join(where)} "
             "ORDER BY issued_at, id LIMIT ?",
@@ -392,7 +372,7 @@ class BackOfficeQueries:
                 await conn.execute(
                     "UPDATE issued_credentials SET state = ?, updated_at = ? WHERE id = ?",
                     state,
-                    _to_ts(now),
+                    to_ts(now),
                     credential.id,
                 )
         return tuple(

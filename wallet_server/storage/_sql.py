@@ -14,16 +14,12 @@ from typing import Any, Protocol
 from vcsdk.errors import NotFoundError
 from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
+from wallet_server.storage._paging import keyset_query, page_of, to_ts
 from wallet_server.storage._protocol import Cursor
 
 __all__ = ["Conn", "SqlStore", "from_ts", "load_migrations", "to_ts"]
 
 Row = Sequence[Any]
-
-
-def to_ts(value: datetime) -> int:
-    """Datetimes are stored as whole Unix seconds (UTC)."""
-    return int(value.timestamp())
 
 
 def from_ts(value: int | None) -> datetime | None:
@@ -167,20 +163,9 @@ class SqlStore(BackOfficeQueries):
         return _resident(rows[0])
 
     async def list_residents(self, *, limit: int, after: Cursor | None = None) -> Page[Resident]:
-        if after is None:
-            rows = await self._fetch(
-                f"SELECT {_RESIDENT_COLS} FROM residents ORDER BY created_at, id LIMIT ?", limit + 1
-            )
-        else:
-            rows = await self._fetch(
-                f"SELECT {_RESIDENT_COLS} FROM residents WHERE (created_at > ? OR (created_at = ? AND id > ?)) "
-                "ORDER BY created_at, id LIMIT ?",
-                to_ts(after[0]),
-                to_ts(after[0]),
-                after[1],
-                limit + 1,
-            )
-        return _page([_resident(r) for r in rows], limit)
+        sql, args = keyset_query(f"SELECT {_RESIDENT_COLS} FROM residents", after=after, limit=limit)
+        rows = await self._fetch(sql, *args)
+        return page_of([_resident(r) for r in rows], limit)
 
     async def replace_resident_key(
         self, resident_id: str, *, old_key_id: str, new_key_id: str, wrapped_key: bytes
@@ -292,23 +277,12 @@ class SqlStore(BackOfficeQueries):
     async def list_credentials(
         self, resident_id: str, *, limit: int, after: Cursor | None = None
     ) -> Page[StoredCredential]:
-        if after is None:
-            rows = await self._fetch(
-                f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE resident_id = ? ORDER BY created_at, id LIMIT ?",
-                resident_id,
-                limit + 1,
-            )
-        else:
-            rows = await self._fetch(
-                f"SELECT {_CREDENTIAL_COLS} FROM credentials WHERE resident_id = ? "
-                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
-                resident_id,
-                to_ts(after[0]),
-                to_ts(after[0]),
-                after[1],
-                limit + 1,
-            )
-        return _page([_credential(r) for r in rows], limit)
+        sql, args = keyset_query(
+            f"SELECT {_CREDENTIAL_COLS} FROM credentials", where="resident_id = ?", args=[resident_id], after=after,
+            limit=limit,
+        )
+        rows = await self._fetch(sql, *args)
+        return page_of([_credential(r) for r in rows], limit)
 
     async def delete_credential(self, resident_id: str, credential_id: str) -> None:
         if await self._execute(
@@ -393,11 +367,6 @@ class SqlStore(BackOfficeQueries):
         )
 
 
-def _page(items: list[Any], limit: int) -> Page[Any]:
-    if len(items) > limit:
-        items = items[:limit]
-        last = items[-1]
-        return Page(tuple(items), (last.created_at, last.id))
-    return Page(tuple(items), None)
+
 
 

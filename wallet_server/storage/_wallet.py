@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
 from wallet_server.storage._models import Page
+from wallet_server.storage._paging import keyset_query, page_of, to_ts
 from wallet_server.storage._protocol import Cursor, Store
-from wallet_server.storage._sql import SqlStore, to_ts
+from wallet_server.storage._sql import SqlStore
 
 __all__ = [
     "OfferRow",
@@ -123,13 +124,6 @@ def _consent(row: Sequence[Any]) -> ResidentConsentRow:
     return ResidentConsentRow(row[0], row[1], row[2], row[3], _dt(row[4]))
 
 
-def _page(items: list[Any], limit: int) -> Page[Any]:
-    if len(items) > limit:
-        items = items[:limit]
-        return Page(tuple(items), (items[-1].created_at, items[-1].id))
-    return Page(tuple(items), None)
-
-
 class WalletDataStore:
     """Queries for the resident-side tables, on the connections of ``store``.
 
@@ -171,18 +165,11 @@ class WalletDataStore:
 
     async def list_offers(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[OfferRow]:
         """The resident's offers, oldest first, after the ``(created_at, id)`` key ``after``."""
-        if after is None:
-            rows = await self._fetch(
-                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? ORDER BY created_at, id LIMIT ?",
-                resident_id, limit + 1,
-            )
-        else:
-            rows = await self._fetch(
-                f"SELECT {_OFFER_COLS} FROM offers WHERE resident_id = ? "
-                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
-                resident_id, to_ts(after[0]), to_ts(after[0]), after[1], limit + 1,
-            )
-        return _page([_offer(r) for r in rows], limit)
+        sql, args = keyset_query(
+            f"SELECT {_OFFER_COLS} FROM offers", where="resident_id = ?", args=[resident_id], after=after, limit=limit
+        )
+        rows = await self._fetch(sql, *args)
+        return page_of([_offer(r) for r in rows], limit)
 
     async def update_offer(
         self,
@@ -232,19 +219,12 @@ class WalletDataStore:
         self, resident_id: str, *, limit: int, after: Cursor | None = None
     ) -> Page[PresentationRow]:
         """The resident's presentations, oldest first."""
-        if after is None:
-            rows = await self._fetch(
-                f"SELECT {_PRESENTATION_COLS} FROM presentations WHERE resident_id = ? "
-                "ORDER BY created_at, id LIMIT ?",
-                resident_id, limit + 1,
-            )
-        else:
-            rows = await self._fetch(
-                f"SELECT {_PRESENTATION_COLS} FROM presentations WHERE resident_id = ? "
-                "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
-                resident_id, to_ts(after[0]), to_ts(after[0]), after[1], limit + 1,
-            )
-        return _page([_presentation(r) for r in rows], limit)
+        sql, args = keyset_query(
+            f"SELECT {_PRESENTATION_COLS} FROM presentations", where="resident_id = ?", args=[resident_id], after=after,
+            limit=limit,
+        )
+        rows = await self._fetch(sql, *args)
+        return page_of([_presentation(r) for r in rows], limit)
 
     async def update_presentation(
         self,
