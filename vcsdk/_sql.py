@@ -8,6 +8,7 @@ aiosqlite or asyncpg, how a transaction is opened and closed, and how driver err
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -100,7 +101,8 @@ async def sqlite_transaction(db: aiosqlite.Connection, lock: asyncio.Lock) -> As
         try:
             yield SqliteConn(db)
         except BaseException as exc:
-            await db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # the original error is the one to report
+                await db.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):
                 raise _sqlite_error(exc) from exc
             raise
@@ -108,6 +110,8 @@ async def sqlite_transaction(db: aiosqlite.Connection, lock: asyncio.Lock) -> As
             try:
                 await db.execute("COMMIT")
             except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
                 raise _sqlite_error(exc) from exc
 
 

@@ -15,15 +15,15 @@ nullifier decides between concurrent submissions (also across processes sharing 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiosqlite
 
+from vcsdk._sql import SqliteConn, sqlite_connection, sqlite_transaction
 from vcsdk.errors import ConflictError, NotFoundError, StorageError
 
 __all__ = ["SqliteBallotStore", "StoredBallot", "StoredBatch"]
@@ -120,36 +120,12 @@ class SqliteBallotStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StorageError("the ballot database is busy or failed; try again") from exc
-            try:
-                yield self._db
-            except BaseException as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    await self._db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise StorageError("the ballot database failed; try again later") from exc
-                raise
-            else:
-                try:
-                    await self._db.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    with contextlib.suppress(sqlite3.Error):
-                        await self._db.execute("ROLLBACK")
-                    raise StorageError("the ballot database could not commit; try again later") from exc
+    def _tx(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_transaction(self._db, self._lock)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._lock:
-            try:
-                async with self._db.execute(sql, args) as cursor:
-                    return list(await cursor.fetchall())
-            except sqlite3.Error as exc:
-                raise StorageError("the ballot database failed; try again later") from exc
+        async with sqlite_connection(self._db, self._lock) as conn:
+            return await conn.fetch(sql, *args)
 
     async def has_nullifier(self, election_id: str, nullifier: str) -> bool:
         """Whether a ballot was already cast with this nullifier."""
@@ -168,7 +144,7 @@ class SqliteBallotStore:
         async with self._tx() as db:
             try:
                 await db.execute(
-                    "INSERT INTO voting_nullifiers (election_id, nullifier) VALUES (?, ?)", (election_id, nullifier)
+                    "INSERT INTO voting_nullifiers (election_id, nullifier) VALUES (?, ?)", election_id, nullifier
                 )
             except sqlite3.IntegrityError:
                 raise ConflictError(
@@ -178,7 +154,10 @@ class SqliteBallotStore:
                 await db.execute(
                     "INSERT INTO voting_ballots (election_id, commitment, choice, salt, batch_id) "
                     "VALUES (?, ?, ?, ?, NULL)",
-                    (election_id, commitment, choice, salt),
+                    election_id,
+                    commitment,
+                    choice,
+                    salt,
                 )
             except sqlite3.IntegrityError:
                 raise ConflictError("this ballot commitment is already stored; use a fresh salt") from None
@@ -202,18 +181,23 @@ class SqliteBallotStore:
             try:
                 await db.execute(
                     "INSERT INTO voting_batches (election_id, batch_id, root, size, state) VALUES (?, ?, ?, ?, 'sent')",
-                    (election_id, batch_id, root, len(commitments)),
+                    election_id,
+                    batch_id,
+                    root,
+                    len(commitments),
                 )
             except sqlite3.IntegrityError:
                 raise ConflictError("this batch is already recorded") from None
             for commitment in commitments:
-                async with db.execute(
+                changed = await db.execute(
                     "UPDATE voting_ballots SET batch_id = ? WHERE election_id = ? AND commitment = ? "
                     "AND batch_id IS NULL",
-                    (batch_id, election_id, commitment),
-                ) as cursor:
-                    if cursor.rowcount != 1:
-                        raise ConflictError("a ballot of the batch is unknown or already in a batch")
+                    batch_id,
+                    election_id,
+                    commitment,
+                )
+                if changed != 1:
+                    raise ConflictError("a ballot of the batch is unknown or already in a batch")
 
     async def mark_anchored(self, election_id: str, batch_id: bytes, *, tx_hash: str, block_number: int) -> None:
         """Record where a batch was anchored.
@@ -221,13 +205,16 @@ class SqliteBallotStore:
         :raises NotFoundError: for an unknown batch.
         """
         async with self._tx() as db:
-            async with db.execute(
+            changed = await db.execute(
                 "UPDATE voting_batches SET state = 'anchored', tx_hash = ?, block_number = ? "
                 "WHERE election_id = ? AND batch_id = ?",
-                (tx_hash, block_number, election_id, batch_id),
-            ) as cursor:
-                if cursor.rowcount != 1:
-                    raise NotFoundError("unknown batch")
+                tx_hash,
+                block_number,
+                election_id,
+                batch_id,
+            )
+            if changed != 1:
+                raise NotFoundError("unknown batch")
 
     async def batches(self, election_id: str, *, state: Literal["sent", "anchored"] | None = None) -> list[StoredBatch]:
         """The election's batches (optionally only those in ``state``)."""
