@@ -9,7 +9,8 @@ from typing import Any, Final
 
 from vcsdk.credentials._status_list._lists import DEFAULT_MAX_INFLATED_BYTES, Bitstring
 from vcsdk.credentials._status_list._token import VerifiedStatusList, status_list_digest
-from vcsdk.credentials._w3c._jwt import DEFAULT_LEEWAY, issue_vc_jwt, verify_vc_jwt
+from vcsdk.credentials._w3c._common import DEFAULT_LEEWAY
+from vcsdk.credentials._w3c._jwt import issue_vc_jwt, verify_vc_jwt
 from vcsdk.credentials._w3c._model import BITSTRING_STATUS_LIST_ENTRY, build_credential
 from vcsdk.errors import (
     ClaimsError,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from vcsdk.credentials._w3c._common import VerifiedCredential
 from vcsdk.credentials._w3c._jwt import (
     VC_JWT_TYP,
     UnverifiedVcJwt,
-    VerifiedCredential,
     issue_vc_jwt,
     peek_vc_jwt,
-    verify_vc,
     verify_vc_jwt,
 )
 from vcsdk.credentials._w3c._model import (
@@ -21,6 +20,7 @@ from vcsdk.credentials._w3c._model import (
     validate_credential,
 )
 from vcsdk.credentials._w3c._sd_jwt import VC_SD_JWT_TYP, issue_vc_sd_jwt, peek_vc_sd_jwt, verify_vc_sd_jwt
+from vcsdk.credentials._w3c._verify import verify_vc
 
 __all__ = [
     "BITSTRING_STATUS_LIST_ENTRY",

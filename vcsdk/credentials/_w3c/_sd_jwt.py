@@ -20,7 +20,7 @@ from vcsdk.credentials._sd_jwt._common import hash_function
 
 # The SD-JWT engine's own holder-key and KB-JWT checks (RFC 9901 §7.3), called rather than copied.
 from vcsdk.credentials._sd_jwt._verify import _cnf_key, _verify_key_binding
-from vcsdk.credentials._w3c._jwt import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
+from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,

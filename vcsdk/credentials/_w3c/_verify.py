@@ -1,0 +1,98 @@
+"""Verify a W3C VC end to end, whichever way it is secured (``vc+jwt`` or ``vc+sd-jwt``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
+from vcsdk.credentials._w3c._jwt import peek_vc_jwt, verify_vc_jwt
+from vcsdk.credentials._w3c._sd_jwt import peek_vc_sd_jwt, verify_vc_sd_jwt
+from vcsdk.errors import ClaimsError, CredentialStatusError, InvalidInputError, KeyBindingMissingError
+from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy
+
+__all__ = ["verify_vc"]
+
+
+async def verify_vc(
+    token: str | bytes,
+    *,
+    resolver: IssuerKeyResolver,
+    now: datetime,
+    status: StatusChecker | None = None,
+    accreditation: IssuerAccreditationChecker | None = None,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = DEFAULT_LEEWAY,
+    accreditation_type: str | None = None,
+    check_status: bool = True,
+    audience: str | None = None,
+    nonce: str | None = None,
+    key_binding_max_age: timedelta = DEFAULT_KEY_BINDING_MAX_AGE,
+) -> VerifiedCredential:
+    """Verify a W3C VC end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt` (for
+    ``vc+jwt``) or of :func:`~vcsdk.credentials.verify_vc_sd_jwt` (for ``vc+sd-jwt``, with its KB-JWT
+    when ``audience`` and ``nonce`` are given), then the issuer's accreditation and each
+    ``credentialStatus`` entry.
+
+    A token with a ``~`` is read as a ``vc+sd-jwt``; any other as a ``vc+jwt``.
+
+    :param resolver: finds the issuer key (``assertionMethod``) for the token's ``kid``.
+    :param status: checks each ``credentialStatus`` entry.
+    :param check_status: with ``status=None``, a credential that has ``credentialStatus`` is refused
+        (``CredentialStatusError``, code ``status_not_checked``) unless this is ``False``.
+    :param accreditation: checks the issuer is accredited for the credential's most specific type
+        at ``validFrom`` and at ``now``; ``None`` skips it.
+    :param accreditation_type: the type id the accreditation is registered under, e.g. the ``vct``
+        URL from :class:`~vcsdk.credentials.VctRegistry`; defaults to the most specific ``type``.
+    :param audience: this verifier's identifier; with ``nonce``, a key-bound ``vc+sd-jwt``
+        presentation is required and its KB-JWT ``aud`` must equal it.
+    :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
+    :param key_binding_max_age: how old a KB-JWT (by its ``iat``) may be.
+    :raises KeyBindingMissingError: ``audience``/``nonce`` given but the token carries no KB-JWT
+        (a ``vc+jwt`` never does).
+    :raises KeyBindingError: the KB-JWT checks (see :func:`~vcsdk.credentials.verify_vc_sd_jwt`).
+    :raises VerificationError: the subclass for the first failed check (see :func:`verify_vc_jwt`),
+        ``CredentialRevokedError``/``CredentialSuspendedError``/``StatusList*Error`` from the status
+        checker, ``IssuerNotAccreditedError`` from the accreditation check.
+    :raises DidResolutionError: if the issuer cannot be resolved.
+    :return: the verified credential.
+    """
+    if (audience is None) != (nonce is None):
+        raise InvalidInputError("audience and nonce go together: pass both to verify key binding, or neither")
+    text = token.decode("ascii", errors="replace") if isinstance(token, bytes) else token
+    if isinstance(text, str) and "~" in text:
+        issuer, kid = peek_vc_sd_jwt(text)
+        key = await resolver.resolve_key(issuer, kid, relationship="assertionMethod")
+        verified = verify_vc_sd_jwt(
+            text, key, now=now, policy=policy, leeway=leeway, audience=audience, nonce=nonce,
+            key_binding_max_age=key_binding_max_age,
+        )
+    else:
+        if audience is not None:
+            raise KeyBindingMissingError("a vc+jwt carries no key binding; ask for a key-bound vc+sd-jwt presentation")
+        unverified = peek_vc_jwt(token)
+        if unverified.unverified_issuer is None:
+            raise ClaimsError("issuer must be a URL (a DID) or an object whose id is one")
+        key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
+        verified = verify_vc_jwt(token, key, now=now, policy=policy, leeway=leeway)
+    # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
+    # the status URLs it chose.
+    if accreditation is not None:
+        await accreditation.check(
+            verified.issuer,
+            accreditation_type or verified.credential_type,
+            issued_at=verified.valid_from or now,
+            now=now,
+        )
+    if status is not None:
+        for entry in verified.status:
+            await status.check(entry, issuer=verified.issuer, now=now)
+    elif verified.status and check_status:
+        raise CredentialStatusError(
+            "the credential has a credentialStatus but no status checker was given; pass one or "
+            "check_status=False",
+            code="status_not_checked",
+        )
+    return verified
+
+
