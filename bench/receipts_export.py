@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from vcsdk.keys import Key
+from vcsdk.outbox import SqliteReceiptStore, StoredReceipt
 from vcsdk.receipts import (
     AccessCounter,
     ConsentRecord,
@@ -39,7 +40,6 @@ from vcsdk.receipts import (
     receipt_leaf,
     resident_pseudonym,
 )
-from vcsdk.receipts.outbox import SqliteReceiptStore, StoredReceipt
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PARAMETERS = PrivacyParameters(epsilon=1.0, k_threshold=10, max_contributions=16)

@@ -10,8 +10,8 @@ import asyncio
 import math
 import secrets
 
+from vcsdk.outbox import AccessReceiptRegistry
 from vcsdk.receipts import MerkleTree, receipt_leaf
-from vcsdk.receipts.outbox import AccessReceiptRegistry
 from vcsdk.registry import Chain
 
 SIZES = (1, 16, 256, 1024)

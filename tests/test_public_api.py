@@ -69,11 +69,12 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.receipts": {
         "ACCESS_RECEIPT_TYP", "AccessCounter", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics",
         "ConsentRecord", "ConsentRecordJson", "ConsentState", "Controller", "InclusionProof", "InclusionProofJson",
-        "LegalBasis", "MerkleTree", "PrivacyParameters", "Pseudonym", "access_statistics", "batch_id_for", "hex32",
-        "issue_access_receipt", "peek_access_receipt", "presentation_hash", "receipt_leaf", "resident_pseudonym",
-        "verify_access_receipt", "verify_access_receipt_resolved", "verify_inclusion",
+        "LegalBasis", "MAX_BATCH_SIZE", "MerkleTree", "PrivacyParameters", "Pseudonym", "SALT_BYTES",
+        "access_statistics", "batch_id_for", "hex32", "issue_access_receipt", "peek_access_receipt",
+        "presentation_hash", "receipt_leaf", "resident_pseudonym", "verify_access_receipt",
+        "verify_access_receipt_resolved", "verify_inclusion",
     },
-    "vcsdk.receipts.outbox": {
+    "vcsdk.outbox": {
         "AccessReceiptRegistry", "AnchorChain", "AnchorLocation", "AnchoringState", "Batch", "BatchState",
         "PostgresReceiptStore", "ReceiptEntry", "ReceiptEntryJson", "ReceiptOutbox", "ReceiptStore", "ResidentView",
         "STEPS", "SqliteReceiptStore", "StoredReceipt", "TickReport",

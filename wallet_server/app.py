@@ -175,7 +175,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     """The resident side: offers inbox, presentations, consents and receipts, and the anchoring task."""
     import aiohttp
 
-    from vcsdk.receipts.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
+    from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
     from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, RESIDENT_CHAIN, WALLET
     from wallet_server.services.presentations import PresentationService
     from wallet_server.services.receipts import CityChainPort, ReceiptService

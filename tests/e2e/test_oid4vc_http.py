@@ -21,8 +21,8 @@ from tests.e2e._parties import ACTIVE, PURPOSE, SERVICE_NAME, World, query, worl
 from vcsdk.credentials import present
 from vcsdk.keys import decode_jws, sign_jws
 from vcsdk.oid4vc import HttpRequest, create_key_proof, parse_credential_offer, send
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptEntry
 from vcsdk.receipts import receipt_leaf, verify_inclusion
-from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptEntry
 from wallet_server.appkeys import RECEIPTS, STORE
 
 

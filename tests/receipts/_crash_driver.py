@@ -14,7 +14,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 
-from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
 from vcsdk.registry import Chain
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from vcsdk.receipts.outbox import AccessReceiptRegistry, PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
+from vcsdk.outbox import AccessReceiptRegistry, PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
 from vcsdk.registry import EmbeddedChain
 
 PG_DSN = os.environ.get("VCSDK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")

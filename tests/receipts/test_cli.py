@@ -13,7 +13,7 @@ import pytest
 
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from vcsdk._cli import main
-from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
 from vcsdk.registry import Chain, DevNode
 
 KEY = service_key()
@@ -86,8 +86,8 @@ def test_verify_proof_needs_proof_material(tmp_path: Path, capsys: pytest.Captur
 def test_export_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     async def fill() -> None:
         store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
+        from vcsdk.outbox import StoredReceipt
         from vcsdk.receipts import peek_access_receipt, receipt_leaf
-        from vcsdk.receipts.outbox import StoredReceipt
 
         for r in range(40):
             consent = make_consent(record_id=f"c{r}", secret=bytes([r + 1]) * 32)

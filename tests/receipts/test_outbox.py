@@ -19,8 +19,8 @@ from vcsdk.errors import (
     SignatureInvalidError,
     TransactionRevertedError,
 )
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptEntry, ReceiptOutbox, ReceiptStore, ResidentView
 from vcsdk.receipts import ConsentRecord, MerkleTree, receipt_leaf, resident_pseudonym, verify_inclusion
-from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptEntry, ReceiptOutbox, ReceiptStore, ResidentView
 from vcsdk.registry import EmbeddedChain
 
 KEY = service_key()

@@ -8,8 +8,8 @@ import pytest
 
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
+from vcsdk.outbox import Batch, ReceiptStore, StoredReceipt
 from vcsdk.receipts import ConsentRecord, MerkleTree, peek_access_receipt, receipt_leaf
-from vcsdk.receipts.outbox import Batch, ReceiptStore, StoredReceipt
 
 KEY = service_key()
 CONSENT = make_consent()

@@ -31,8 +31,8 @@ from vcsdk.oid4vc import (
     issuer_routes,
     verifier_routes,
 )
+from vcsdk.outbox import AnchorChain
 from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
-from vcsdk.receipts.outbox import AnchorChain
 
 VCT = "https://credentials.city.test/ResidentIdentityCredential"
 PURPOSE = "Age check for the sale of alcohol"

@@ -14,7 +14,7 @@ from tests.wallet_server._resident_parties import StaticChainPort, parties
 from tests.wallet_server.conftest import make_settings
 from tests.wallet_server.test_resident_presentations import credential_for, share
 from vcsdk.errors import ChainUnavailableError
-from vcsdk.receipts.outbox import AccessReceiptRegistry, AnchorLocation, ReceiptEntry
+from vcsdk.outbox import AccessReceiptRegistry, AnchorLocation, ReceiptEntry
 from vcsdk.registry import Chain
 from wallet_server import create_app
 from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN

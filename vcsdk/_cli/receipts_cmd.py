@@ -47,7 +47,7 @@ def register(sub: Any) -> None:
 
 
 def _verify_proof(args: argparse.Namespace) -> int:
-    from vcsdk.receipts.outbox import ReceiptEntry
+    from vcsdk.outbox import ReceiptEntry
 
     body = parse_json_object(args.receipt.read_bytes(), what="RECEIPT.json")
     token, salt, proof = ReceiptEntry.proof_material(body)
@@ -72,7 +72,7 @@ def _verify_proof(args: argparse.Namespace) -> int:
 
 
 async def _root_of(rpc_url: str, address: str, batch_id: bytes, chain_id: int | None) -> bytes | None:
-    from vcsdk.receipts.outbox import AccessReceiptRegistry
+    from vcsdk.outbox import AccessReceiptRegistry
     from vcsdk.registry import Chain
 
     async with await Chain.connect(rpc_url, chain_id=chain_id) as chain:
@@ -99,7 +99,7 @@ async def _count(
     args: argparse.Namespace, params: PrivacyParameters, since: datetime | None, until: datetime | None
 ) -> AccessCounter:
     """Stream the period's receipts from the store into a counter (memory: one page, not the period)."""
-    from vcsdk.receipts.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
+    from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
 
     store: ReceiptStore
     if args.db is not None:

@@ -69,6 +69,7 @@ from vcsdk.oid4vc import (
     send,
     verifier_routes,
 )
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
 from vcsdk.receipts import (
     ConsentRecord,
     Controller,
@@ -79,7 +80,6 @@ from vcsdk.receipts import (
     resident_pseudonym,
     verify_inclusion,
 )
-from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
 from vcsdk.registry import Chain, EmbeddedChain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, StatusPolicy, status_list_routes
 from vcsdk.trust import AccreditationPolicy, StatusDigest, TrustRegistry

@@ -1,8 +1,8 @@
 """Consent records, access receipts, Merkle batching with inclusion proofs, and open-data export.
 
 This package is the pure core: no I/O and no clock reads (times are ``now=`` parameters). The
-durable outbox, the batcher that anchors roots on chain and the resident view live in
-:mod:`vcsdk.receipts.outbox`.
+durable outbox, the batcher that anchors roots on chain and the resident view are an adapter on
+top of it: :mod:`vcsdk.outbox`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from vcsdk.receipts._consent import (
 )
 from vcsdk.receipts._export import AccessCounter, AccessStatistics, PrivacyParameters, access_statistics
 from vcsdk.receipts._merkle import (
+    MAX_BATCH_SIZE,
+    SALT_BYTES,
     InclusionProof,
     InclusionProofJson,
     MerkleTree,
@@ -39,6 +41,8 @@ from vcsdk.receipts._receipt import (
 
 __all__ = [
     "ACCESS_RECEIPT_TYP",
+    "MAX_BATCH_SIZE",
+    "SALT_BYTES",
     "AccessCounter",
     "AccessReceipt",
     "AccessReceiptClaims",

@@ -1,6 +1,6 @@
 """Consents and access receipts for residents: pseudonyms, the outbox, anchoring, proofs.
 
-Consent records and receipts live in the receipt outbox (:mod:`vcsdk.receipts.outbox`) on the
+Consent records and receipts live in the receipt outbox (:mod:`vcsdk.outbox`) on the
 wallet's own database; ``resident_consents`` says which consents are whose. A resident appears in
 them only as a per-service pseudonym: HMAC-SHA256 of the service's DID under a 32-byte secret the
 server keeps sealed under the resident's data key.
@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import InvalidInputError, KeyNotFoundError, NotFoundError, RegistryNotConfiguredError, VcsdkError
-from vcsdk.receipts import AccessReceipt, ConsentRecord, Pseudonym, peek_access_receipt, resident_pseudonym
-from vcsdk.receipts.outbox import (
+from vcsdk.outbox import (
     AnchorChain,
     AnchorLocation,
     ReceiptEntry,
@@ -27,6 +26,7 @@ from vcsdk.receipts.outbox import (
     ResidentView,
     TickReport,
 )
+from vcsdk.receipts import AccessReceipt, ConsentRecord, Pseudonym, peek_access_receipt, resident_pseudonym
 from wallet_server.services._common import Clock, require_id
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
@@ -69,7 +69,7 @@ class CityChainPort:
 
     async def receipt_registry(self) -> AnchorChain | None:
         if self._registry is None:
-            from vcsdk.receipts.outbox import AccessReceiptRegistry
+            from vcsdk.outbox import AccessReceiptRegistry
 
             city = await self._city.get()
             self._registry = AccessReceiptRegistry(

@@ -9,8 +9,8 @@ from typing import Any
 
 from vcsdk.credentials import StaticKeyResolver
 from vcsdk.keys import Key
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
 from vcsdk.receipts import resident_pseudonym
-from vcsdk.receipts.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
 from vcsdk.registry import Chain
 
 SHOP_DID = "did:ethr:0x1:0x5b3b0e1d3c2f9a3e4c5d6e7f8091a2b3c4d5e6f7"

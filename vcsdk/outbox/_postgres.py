@@ -9,7 +9,7 @@ import asyncpg
 
 from vcsdk._sql import PostgresConn, pg_connection, pg_transaction
 from vcsdk.errors import InvalidInputError, StorageError
-from vcsdk.receipts.outbox._store import SqlReceiptStore
+from vcsdk.outbox._store import SqlReceiptStore
 
 __all__ = ["PostgresReceiptStore"]
 

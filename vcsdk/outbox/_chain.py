@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final, Protocol
 
 from vcsdk.errors import RegistryError, TransactionRevertedError
-from vcsdk.receipts.outbox._models import AnchorLocation
+from vcsdk.outbox._models import AnchorLocation
 from vcsdk.registry import Chain, ContractHandle, Sender, TxResult, load_artifact
 
 __all__ = ["AccessReceiptRegistry", "AnchorChain"]

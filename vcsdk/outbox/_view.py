@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from vcsdk.errors import NotFoundError, ProofInvalidError
-from vcsdk.receipts._consent import ConsentRecord
-from vcsdk.receipts._merkle import MerkleTree, verify_inclusion
-from vcsdk.receipts.outbox._chain import AnchorChain
-from vcsdk.receipts.outbox._models import AnchoringState, Batch, ReceiptEntry, StoredReceipt
-from vcsdk.receipts.outbox._store import ReceiptStore
+from vcsdk.outbox._chain import AnchorChain
+from vcsdk.outbox._models import AnchoringState, Batch, ReceiptEntry, StoredReceipt
+from vcsdk.outbox._store import ReceiptStore
+from vcsdk.receipts import ConsentRecord, MerkleTree, verify_inclusion
 
 __all__ = ["ResidentView"]
 

@@ -8,8 +8,7 @@ from typing import Literal, NotRequired, TypedDict
 
 from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk.errors import InvalidInputError
-from vcsdk.receipts._merkle import InclusionProof, InclusionProofJson, hex32, receipt_leaf
-from vcsdk.receipts._receipt import AccessReceipt
+from vcsdk.receipts import AccessReceipt, InclusionProof, InclusionProofJson, hex32, receipt_leaf
 
 __all__ = [
     "AnchorLocation",

@@ -11,9 +11,8 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from vcsdk._time import to_numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
-from vcsdk.receipts._consent import ConsentRecord
-from vcsdk.receipts._receipt import peek_access_receipt
-from vcsdk.receipts.outbox._models import Batch, BatchState, StoredReceipt
+from vcsdk.outbox._models import Batch, BatchState, StoredReceipt
+from vcsdk.receipts import ConsentRecord, peek_access_receipt
 
 __all__ = ["ReceiptStore", "SqlReceiptStore"]
 

@@ -10,7 +10,7 @@ import aiosqlite
 
 from vcsdk._sql import SqliteConn, sqlite_connection, sqlite_transaction
 from vcsdk.errors import StorageError
-from vcsdk.receipts.outbox._store import SqlReceiptStore
+from vcsdk.outbox._store import SqlReceiptStore
 
 __all__ = ["SqliteReceiptStore"]
 

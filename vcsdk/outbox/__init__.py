@@ -7,8 +7,8 @@ PostgreSQL for several servers), the :class:`AccessReceiptRegistry` contract cli
 
 from __future__ import annotations
 
-from vcsdk.receipts.outbox._chain import AccessReceiptRegistry, AnchorChain
-from vcsdk.receipts.outbox._models import (
+from vcsdk.outbox._chain import AccessReceiptRegistry, AnchorChain
+from vcsdk.outbox._models import (
     AnchoringState,
     AnchorLocation,
     Batch,
@@ -18,11 +18,11 @@ from vcsdk.receipts.outbox._models import (
     StoredReceipt,
     TickReport,
 )
-from vcsdk.receipts.outbox._outbox import STEPS, ReceiptOutbox
-from vcsdk.receipts.outbox._postgres import PostgresReceiptStore
-from vcsdk.receipts.outbox._sqlite import SqliteReceiptStore
-from vcsdk.receipts.outbox._store import ReceiptStore
-from vcsdk.receipts.outbox._view import ResidentView
+from vcsdk.outbox._outbox import STEPS, ReceiptOutbox
+from vcsdk.outbox._postgres import PostgresReceiptStore
+from vcsdk.outbox._sqlite import SqliteReceiptStore
+from vcsdk.outbox._store import ReceiptStore
+from vcsdk.outbox._view import ResidentView
 
 __all__ = [
     "STEPS",

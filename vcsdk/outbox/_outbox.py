@@ -23,11 +23,17 @@ from datetime import datetime, timedelta
 from vcsdk._time import aware
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key
-from vcsdk.receipts._merkle import MAX_BATCH_SIZE, SALT_BYTES, MerkleTree, receipt_leaf
-from vcsdk.receipts._receipt import peek_access_receipt, verify_access_receipt
-from vcsdk.receipts.outbox._chain import AnchorChain
-from vcsdk.receipts.outbox._models import Batch, StoredReceipt, TickReport
-from vcsdk.receipts.outbox._store import ReceiptStore
+from vcsdk.outbox._chain import AnchorChain
+from vcsdk.outbox._models import Batch, StoredReceipt, TickReport
+from vcsdk.outbox._store import ReceiptStore
+from vcsdk.receipts import (
+    MAX_BATCH_SIZE,
+    SALT_BYTES,
+    MerkleTree,
+    peek_access_receipt,
+    receipt_leaf,
+    verify_access_receipt,
+)
 
 __all__ = ["STEPS", "ReceiptOutbox"]
 
