@@ -17,6 +17,7 @@ from vcsdk.errors import InvalidInputError
 from wallet_server import back_office_routes as city
 from wallet_server import resident_routes as rr
 from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
+from wallet_server.api_docs import render_docs
 from wallet_server.appkeys import ADMIN, AUTH, CREDENTIALS, DEVICES, OPENAPI
 from wallet_server.resident_schemas import RESIDENT_SCHEMAS
 from wallet_server.schemas import (
@@ -66,8 +67,6 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    from wallet_server.openapi import render_docs
-
     return web.Response(text=render_docs(request.app[OPENAPI]), content_type="text/html")
 
 
