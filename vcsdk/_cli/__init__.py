@@ -1,14 +1,17 @@
 """The ``vcsdk`` command line.
 
 Each command group lives in its own module under ``vcsdk._cli`` and exposes
-``register(subparsers)``; a handler returns the process exit code. Errors from the SDK are printed
-as a JSON problem (``{"code": …, "message": …}``) on stderr with exit code 1, never a traceback.
+``register(subparsers)``; a handler returns the process exit code. Other installed packages add
+commands the same way through the ``vcsdk.commands`` entry point group (``wallet_server`` adds
+``serve``), so the SDK never imports them. Errors from the SDK are printed as a JSON problem
+(``{"code": …, "message": …}``) on stderr with exit code 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -24,7 +27,6 @@ COMMAND_MODULES = (
     "vcsdk._cli.keys_cmd",
     "vcsdk._cli.did_cmd",
     "vcsdk._cli.sd_jwt_cmd",
-    "vcsdk._cli.serve_cmd",
     "vcsdk._cli.vc_cmd",
     "vcsdk._cli.status_cmd",
     "vcsdk._cli.issuer_cmd",
@@ -35,6 +37,9 @@ COMMAND_MODULES = (
     "vcsdk._cli.receipts_cmd",
     "vcsdk._cli.voting_cmd",
 )
+
+#: Entry point group of commands other installed packages add (``name = "module:register"``).
+PLUGIN_GROUP = "vcsdk.commands"
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -59,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for entry in sorted(importlib.metadata.entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        entry.load()(sub)
     return parser
 
 
