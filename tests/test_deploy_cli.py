@@ -13,11 +13,10 @@ import pytest
 
 from tests._net import free_port
 from vcsdk._cli import main
-from vcsdk._cli.deploy_cmd import CONTRACTS, ethr_network, load_network_config
 from vcsdk.did import EthrNetwork, Resolver
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
-from vcsdk.registry import Chain, DevNode, key_address
+from vcsdk.registry import CONTRACTS, Chain, DevNode, key_address, load_network_config
 from vcsdk.trust import TrustRegistry
 
 
@@ -59,7 +58,7 @@ async def test_deploy_writes_a_usable_network_config(
     chain = anvil_chain
     # Other commands read the file back.
     assert load_network_config(out) == config
-    assert ethr_network(config).registry == config["contracts"]["EthereumDIDRegistry"]["address"]
+    assert EthrNetwork.from_network_config(config).registry == config["contracts"]["EthereumDIDRegistry"]["address"]
     for entry in config["contracts"].values():
         assert await chain.w3.eth.get_code(entry["address"]) != b""
     # The DID registry from the config resolves a did:ethr on that chain.
@@ -142,6 +141,18 @@ def test_network_config_is_checked(tmp_path: Path, change: Any, message: str) ->
     path.write_text(json.dumps(config))
     with pytest.raises(InvalidInputError, match=message):
         load_network_config(path)
+
+
+def test_ethr_network_from_a_network_config() -> None:
+    config = _config()
+    network = EthrNetwork.from_network_config(config, finality_depth=2)
+    assert (network.chain_id, network.rpc_urls, network.finality_depth) == (1337, ("http://127.0.0.1:8545",), 2)
+    assert network.registry.lower() == "0x" + "2" * 40
+    del config["contracts"]["EthereumDIDRegistry"]  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInputError, match="not a network config"):
+        EthrNetwork.from_network_config(config)
+    with pytest.raises(InvalidInputError, match="not a network config"):
+        EthrNetwork.from_network_config({"chain_id": 1337, "rpc_url": "http://127.0.0.1:8545", "contracts": []})
 
 
 def test_network_config_that_is_not_json(tmp_path: Path) -> None:

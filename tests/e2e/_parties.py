@@ -28,14 +28,13 @@ from tests._net import free_port, serve
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, Clock
 from tests.wallet_server.conftest import PG_DSN, make_settings
 from vcsdk._b64 import b64url_encode
-from vcsdk._cli.deploy_cmd import deploy_contracts
 from vcsdk.credentials import verify_presentation
 from vcsdk.did import key_attribute
 from vcsdk.keys import Key, sign_jws
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
 from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
-from vcsdk.registry import Chain, DevNode, key_address
+from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
 from vcsdk.trust import AccreditationPolicy
 from wallet_server import create_app

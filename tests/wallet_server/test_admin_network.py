@@ -12,10 +12,9 @@ import pytest
 from tests.wallet_server._city import issue_to, verify
 from tests.wallet_server._helpers import OPERATOR_TOKEN, admin_headers, new_resident
 from tests.wallet_server.conftest import make_settings
-from vcsdk._cli.deploy_cmd import deploy_contracts
 from vcsdk.keys import Key
 from vcsdk.kyc import LocalResidentRegistry
-from vcsdk.registry import Chain, DevNode, key_address
+from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
 from wallet_server import create_app
 
 pytestmark = pytest.mark.integration

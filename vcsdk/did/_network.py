@@ -6,7 +6,7 @@ Pure: values only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,27 @@ class EthrNetwork:
             raise InvalidInputError("finality_depth must be 0 or more")
         if self.chain is None and not self.rpc_urls:
             raise InvalidInputError("a network needs rpc_urls or a connected chain")
+
+    @classmethod
+    def from_network_config(cls, config: Mapping[str, Any], *, finality_depth: int = 0) -> EthrNetwork:
+        """The did:ethr network of a network config (:func:`vcsdk.registry.load_network_config`).
+
+        :param config: the config ``vcsdk deploy`` wrote, as read by ``load_network_config``.
+        :param finality_depth: resolve this many blocks below the head.
+        :raises InvalidInputError: if the config lacks the chain id, RPC URL or DID registry address,
+            or the address is malformed.
+        """
+        try:
+            return cls(
+                chain_id=config["chain_id"],
+                registry=config["contracts"]["EthereumDIDRegistry"]["address"],
+                rpc_urls=(config["rpc_url"],),
+                finality_depth=finality_depth,
+            )
+        except (KeyError, TypeError):
+            raise InvalidInputError(
+                "not a network config: read it with vcsdk.registry.load_network_config"
+            ) from None
 
     @property
     def hex_chain_id(self) -> str:

@@ -1,9 +1,11 @@
 """Chains and contracts: the ERC-1056 DID registry and the city's other registries, async first.
 
 ``Chain.embedded()`` runs an in-process py-evm chain with no set-up; ``await Chain.connect(url)``
-talks to any JSON-RPC node. Contracts ship as Solidity sources with committed, reproducible
-artifacts (``python -m vcsdk.registry.compile``). Failures surface as :mod:`vcsdk.errors`
-classes: ``ChainUnavailableError``, ``ChainIdMismatchError``, ``TransactionRevertedError``.
+talks to any JSON-RPC node. :func:`deploy_contracts` puts the city's contracts on a chain and
+returns the network config that :func:`load_network_config` reads back. Contracts ship as Solidity
+sources with committed, reproducible artifacts (``python -m vcsdk.registry.compile``). Failures
+surface as :mod:`vcsdk.errors` classes: ``ChainUnavailableError``, ``ChainIdMismatchError``,
+``TransactionRevertedError``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from vcsdk.registry._artifacts import Artifact, artifact_names, load_artifact
 from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, EmbeddedChain, JsonRpcChain, Sender
 from vcsdk.registry._devnode import DevNode
+from vcsdk.registry._network_config import CONTRACTS, deploy_contracts, load_network_config
 from vcsdk.registry._signing import address_topic, key_address, sign_hash
 from vcsdk.registry._types import (
     BlockId,
@@ -24,6 +27,7 @@ from vcsdk.registry._types import (
 )
 
 __all__ = [
+    "CONTRACTS",
     "Artifact",
     "BlockId",
     "BlockInfo",
@@ -42,7 +46,9 @@ __all__ = [
     "TxResult",
     "address_topic",
     "artifact_names",
+    "deploy_contracts",
     "key_address",
     "load_artifact",
+    "load_network_config",
     "sign_hash",
 ]

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vcsdk.errors import InvalidInputError, RegistryNotConfiguredError, VcsdkError
@@ -24,13 +23,9 @@ if TYPE_CHECKING:
     from vcsdk.trust import TrustRegistry
     from wallet_server.chain import LazyChain
 
-__all__ = ["CONTRACTS", "City", "CitySetup", "load_network_config"]
+__all__ = ["City", "CitySetup", "load_network_config"]
 
 log = logging.getLogger("wallet_server.city")
-
-#: The contracts the city needs, in deployment order (as ``vcsdk deploy`` deploys them).
-CONTRACTS = ("EthereumDIDRegistry", "TrustedIssuerRegistry", "AccessReceiptRegistry")
-
 
 @dataclass(frozen=True, slots=True)
 class City:
@@ -64,10 +59,10 @@ def load_network_config(path: str) -> dict[str, Any]:
     :raises InvalidInputError: if it is missing, not JSON, or lacks a member.
     :return: the config object.
     """
-    from vcsdk._cli.deploy_cmd import load_network_config as read_config
+    from vcsdk.registry import load_network_config as read_config
 
     try:
-        return read_config(Path(path))
+        return read_config(path)
     except OSError as exc:
         raise InvalidInputError("network_config cannot be read; run vcsdk deploy --out FILE") from exc
 
@@ -122,7 +117,7 @@ class CitySetup:
 
     async def _set_up(self) -> City:
         from vcsdk.did import EthrNetwork, EthrRegistry, Resolver
-        from vcsdk.registry import EmbeddedChain, key_address
+        from vcsdk.registry import CONTRACTS, EmbeddedChain, key_address
         from vcsdk.trust import TrustRegistry
 
         chain = await self._chain.get()
