@@ -10,8 +10,10 @@ surface as :mod:`vcsdk.errors` classes: ``ChainUnavailableError``, ``ChainIdMism
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from vcsdk.registry._artifacts import Artifact, artifact_names, load_artifact
-from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, EmbeddedChain, JsonRpcChain, Sender
+from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, JsonRpcChain, Sender
 from vcsdk.registry._devnode import DevNode
 from vcsdk.registry._network_config import CONTRACTS, deploy_contracts, load_network_config
 from vcsdk.registry._signing import address_topic, key_address, sign_hash
@@ -25,6 +27,9 @@ from vcsdk.registry._types import (
     Signature,
     TxResult,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from vcsdk.registry._embedded import EmbeddedChain
 
 __all__ = [
     "CONTRACTS",
@@ -52,3 +57,12 @@ __all__ = [
     "load_network_config",
     "sign_hash",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Start-up cost: py-evm loads only for the embedded chain (Chain.embedded() makes one).
+    if name == "EmbeddedChain":
+        from vcsdk.registry._embedded import EmbeddedChain
+
+        return EmbeddedChain
+    raise AttributeError(f"module 'vcsdk.registry' has no attribute {name!r}")

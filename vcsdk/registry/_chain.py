@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -16,7 +16,6 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
 from web3 import AsyncWeb3
 from web3.contract import AsyncContract
-from web3.providers.eth_tester import AsyncEthereumTesterProvider
 from web3.providers.rpc import AsyncHTTPProvider
 from web3.types import BlockIdentifier, RPCEndpoint
 
@@ -27,7 +26,10 @@ from vcsdk.registry._errors import revert_error, translate
 from vcsdk.registry._signing import key_address
 from vcsdk.registry._types import BlockId, BlockInfo, ChainId, EventLog, LogEntry, LogFilter, TxResult
 
-__all__ = ["Chain", "ContractCall", "ContractHandle", "EmbeddedChain", "JsonRpcChain", "Sender"]
+if TYPE_CHECKING:  # pragma: no cover
+    from vcsdk.registry._embedded import EmbeddedChain
+
+__all__ = ["Chain", "ContractCall", "ContractHandle", "JsonRpcChain", "Sender"]
 
 T = TypeVar("T")
 
@@ -393,6 +395,9 @@ class Chain:
         :param confirmations: blocks a transaction needs before it counts; the chain mines the
             missing empty blocks itself, since nothing else makes blocks here.
         """
+        # Imported here for start-up cost: py-evm loads only for the embedded chain.
+        from vcsdk.registry._embedded import EmbeddedChain
+
         return EmbeddedChain(confirmations=confirmations)
 
     @staticmethod
@@ -1002,50 +1007,3 @@ class JsonRpcChain(Chain):
         if isinstance(provider, AsyncHTTPProvider):
             with contextlib.suppress(Exception):
                 await provider.disconnect()
-
-
-class EmbeddedChain(Chain):
-    """An in-process chain on py-evm (web3's ``AsyncEthereumTesterProvider``), made fresh each time.
-
-    Ten dev accounts are funded and unlocked (:meth:`dev_accounts`); their keys are in
-    :attr:`dev_keys`. Mining is instant; confirmations beyond 1 are mined as empty blocks.
-    """
-
-    def __init__(self, *, confirmations: int = 1) -> None:
-        provider = AsyncEthereumTesterProvider()
-        tester = provider.ethereum_tester
-        super().__init__(
-            AsyncWeb3(provider),
-            chain_id=int(tester.backend.chain.chain_id),
-            endpoint="embedded",
-            confirmations=confirmations,
-            timeout=None,  # in process: nothing to wait for
-            tx_timeout=60.0,
-            poll_interval=0.0,
-            mine_to_confirm=True,
-        )
-        self._tester = tester
-
-    @property
-    def dev_keys(self) -> list[Key]:
-        """Private keys of the funded dev accounts (test use only; never on a real chain)."""
-        return [Key.from_secp256k1_bytes(k.to_bytes()) for k in self._tester.backend.account_keys]
-
-    async def mine(self, blocks: int = 1) -> int:
-        if not 0 < blocks <= _MAX_MINE:
-            raise InvalidInputError(f"blocks must be between 1 and {_MAX_MINE}")
-        self._tester.mine_blocks(blocks)
-        return await self.block_number()
-
-    async def advance_time(self, seconds: int) -> BlockInfo:
-        if seconds < 0:
-            raise InvalidInputError("seconds must not be negative")
-        latest = await self.get_block("latest")
-        # eth-tester stamps the block it mines with one second less than the time travelled to.
-        target = latest.timestamp + seconds + 1
-        pending = int(self._tester.get_block_by_number("pending")["timestamp"])
-        if target > pending:
-            self._tester.time_travel(target)
-        else:  # the wall clock is already past the target: a plain block carries it
-            self._tester.mine_blocks(1)
-        return await self.get_block("latest")

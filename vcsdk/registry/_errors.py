@@ -8,6 +8,7 @@ from typing import Any, Final
 import aiohttp
 from eth_abi import abi as eth_abi
 from eth_abi.exceptions import DecodingError
+from eth_utils.exceptions import ValidationError as EthValidationError
 from web3 import exceptions as w3exc
 
 from vcsdk.errors import (
@@ -18,7 +19,7 @@ from vcsdk.errors import (
     VcsdkError,
 )
 
-__all__ = ["revert_error", "translate"]
+__all__ = ["add_backend_errors", "revert_error", "translate"]
 
 #: Solidity's ``Error(string)`` and ``Panic(uint256)`` selectors.
 ERROR_SELECTOR: Final = bytes.fromhex("08c379a0")
@@ -27,33 +28,20 @@ _REVERTED_PREFIX: Final = "execution reverted"
 _MAX_NODE_MESSAGE: Final = 300
 
 
-def _eth_tester_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from eth_tester import exceptions as tester_exc
-    except ImportError:  # pragma: no cover - eth-tester is a dependency, but keep the boundary robust
-        return ()
-    return (tester_exc.TransactionFailed,)
+# Exceptions of in-process backends, added by the backend's module when it loads (the embedded
+# chain adds eth-tester's), so that this module does not import py-evm for JSON-RPC users.
+_REVERTED: list[type[BaseException]] = []
+_REJECTED: list[type[BaseException]] = [EthValidationError]
 
 
-def _eth_validation_errors() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = []
-    try:
-        from eth_tester.exceptions import ValidationError as TesterValidationError
+def add_backend_errors(
+    *, reverted: tuple[type[BaseException], ...] = (), rejected: tuple[type[BaseException], ...] = ()
+) -> None:
+    """Teach :func:`translate` a backend's own exceptions: ``reverted`` become ``TransactionRevertedError``,
+    ``rejected`` a ``RegistryError`` with code ``tx_rejected``."""
+    _REVERTED.extend(e for e in reverted if e not in _REVERTED)
+    _REJECTED.extend(e for e in rejected if e not in _REJECTED)
 
-        found.append(TesterValidationError)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from eth_utils.exceptions import ValidationError as EthValidationError
-
-        found.append(EthValidationError)
-    except ImportError:  # pragma: no cover
-        pass
-    return tuple(found)
-
-
-_TESTER_FAILED: Final = _eth_tester_errors()
-_TESTER_REJECTED: Final = _eth_validation_errors()
 
 _UNAVAILABLE: Final[tuple[type[BaseException], ...]] = (
     TimeoutError,
@@ -152,7 +140,7 @@ def translate(exc: Exception, *, what: str, endpoint: str, timeout: float | None
     """Map any exception raised while talking to a chain to a :class:`VcsdkError`."""
     if isinstance(exc, VcsdkError):
         return exc
-    if isinstance(exc, w3exc.ContractLogicError | w3exc.OffchainLookup) or isinstance(exc, _TESTER_FAILED):
+    if isinstance(exc, w3exc.ContractLogicError | w3exc.OffchainLookup) or isinstance(exc, tuple(_REVERTED)):
         return revert_error(exc, what=what)
     if isinstance(exc, _UNAVAILABLE):
         within = f" within {timeout:g} s" if timeout is not None else ""
@@ -167,7 +155,7 @@ def translate(exc: Exception, *, what: str, endpoint: str, timeout: float | None
         )
     if isinstance(exc, w3exc.Web3RPCError):
         return RegistryError(f"{what}: the node refused the request: {_short(exc.message)}", code="rpc_error")
-    if isinstance(exc, _TESTER_REJECTED):
+    if isinstance(exc, tuple(_REJECTED)):
         return RegistryError(f"{what}: the chain refused the transaction: {_short(exc)}", code="tx_rejected")
     if isinstance(exc, _BAD_INPUT):
         return InvalidInputError(f"{what}: invalid arguments for the contract ABI: {_short(exc)}")
