@@ -54,9 +54,10 @@ PUBLIC_API: dict[str, set[str]] = {
         "Accreditation", "AccreditationPolicy", "StatusDigest", "TrustRegistry", "list_id", "text_id",
     },
     "vcsdk.registry": {
-        "Artifact", "BlockId", "BlockInfo", "Chain", "ChainId", "ContractCall", "ContractHandle", "DevNode",
-        "EmbeddedChain", "EventLog", "JsonRpcChain", "LogEntry", "LogFilter", "Sender", "Signature", "TxResult",
-        "address_topic", "artifact_names", "key_address", "load_artifact", "sign_hash",
+        "Artifact", "BlockId", "BlockInfo", "CONTRACTS", "Chain", "ChainId", "ContractCall", "ContractHandle",
+        "DevNode", "EmbeddedChain", "EventLog", "JsonRpcChain", "LogEntry", "LogFilter", "Sender", "Signature",
+        "TxResult", "address_topic", "artifact_names", "deploy_contracts", "key_address", "load_artifact",
+        "load_network_config", "sign_hash",
     },
     "vcsdk.kyc": {
         "CheckResult", "CredentialIssuer", "JST", "KycApplication", "KycOutcome", "KycPipeline",
