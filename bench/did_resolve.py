@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute  # noqa: E402
+from vcsdk.did import EthrNetwork, key_attribute  # noqa: E402
+from vcsdk.ethr import EthrRegistry, Resolver  # noqa: E402
 from vcsdk.keys import Key  # noqa: E402
 from vcsdk.registry import Chain, DevNode, key_address  # noqa: E402
 

@@ -27,7 +27,8 @@ from vcsdk.credentials import (
     present,
     resident_identity_claims,
 )
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CandidateCredential,

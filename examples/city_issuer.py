@@ -23,8 +23,9 @@ from vcsdk.credentials import (
     peek,
     verify_credential,
 )
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
 from vcsdk.errors import CredentialRevokedError
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, KycApplication, KycPipeline, LocalResidentRegistry, ResidentRegistryClient
 from vcsdk.oid4vc import (

@@ -32,8 +32,9 @@ from vcsdk.credentials import (
     resident_identity_claims,
     verify_presentation,
 )
-from vcsdk.did import Resolver, did_jwk_for
+from vcsdk.did import did_jwk_for
 from vcsdk.errors import CredentialRevokedError, NonceMismatchError, VcsdkError
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.status import StaticStatusListSource, StatusListChecker
 

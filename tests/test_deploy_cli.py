@@ -13,8 +13,9 @@ import pytest
 
 from tests._net import free_port
 from vcsdk._cli import main
-from vcsdk.did import EthrNetwork, Resolver
+from vcsdk.did import EthrNetwork
 from vcsdk.errors import InvalidInputError
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.registry import CONTRACTS, Chain, DevNode, key_address, load_network_config
 from vcsdk.trust import TrustRegistry

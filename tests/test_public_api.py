@@ -14,9 +14,17 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.did": {
         "Did", "DidAttributeChanged", "DidDelegateChanged", "DidDocument", "DidDocumentMetadata", "DidOwnerChanged",
         "DidResolutionMetadata", "DidResolutionResult", "DidUrl", "Erc1056Event", "EthrDid", "EthrDocument",
-        "EthrNetwork", "EthrRegistry", "Resolver", "build_ethr_document", "decode_erc1056_log", "did_jwk_for",
-        "did_key_for", "document_from_json", "key_attribute", "key_from_document", "key_from_verification_method",
-        "parse_did_url", "parse_ethr_did",
+        "EthrNetwork", "NetworkTable", "build_ethr_document", "decode_erc1056_log", "did_jwk_for", "did_key_for",
+        "document_from_json", "key_attribute", "key_from_document", "key_from_verification_method", "parse_did_url",
+        "parse_ethr_did", "parse_version_id", "parse_version_time", "resolve_did_jwk", "resolve_did_key",
+    },
+    "vcsdk.did.erc1056": {
+        "ATTRIBUTE_CHANGED_TOPIC", "DELEGATE_CHANGED_TOPIC", "NULL_ADDRESS", "OWNER_CHANGED_TOPIC",
+        "add_delegate_digest", "bytes32", "change_owner_digest", "decode_erc1056_log", "revoke_attribute_digest",
+        "revoke_delegate_digest", "set_attribute_digest",
+    },
+    "vcsdk.ethr": {
+        "EthrRegistry", "Resolver",
     },
     "vcsdk.credentials": {
         "Bitstring", "BitstringStatusListIssuer", "ClaimPath", "DEFAULT_VERIFICATION_POLICY",

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from vcsdk.did._erc1056 import bytes32
 from vcsdk.did._events import DidAttributeChanged, DidDelegateChanged, DidOwnerChanged, Erc1056Event
 from vcsdk.did._syntax import EthrDid, parse_ethr_did
+from vcsdk.did.erc1056 import bytes32
 
 ADDRESS = "0xB9C5714089478a327F09197987f16f9E5d936E8a"
 DID = f"did:ethr:0x539:{ADDRESS.lower()}"

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests._net import free_port
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
-from vcsdk.did._erc1056 import bytes32, change_owner_digest
+from vcsdk.did import EthrNetwork, key_attribute
+from vcsdk.did.erc1056 import bytes32, change_owner_digest
 from vcsdk.errors import (
     ChainIdMismatchError,
     ChainUnavailableError,
@@ -27,6 +27,7 @@ from vcsdk.errors import (
     TransactionRevertedError,
     UnsupportedDidMethodError,
 )
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key, sign_jws, verify_jws
 from vcsdk.registry import Chain, DevNode, key_address, sign_hash
 

@@ -16,7 +16,8 @@ import base58
 import pytest
 
 from tests.did._reference import require_reference, run_reference
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, DevNode, key_address
 

@@ -26,7 +26,7 @@ from vcsdk.credentials import (
     verify_vc,
 )
 from vcsdk.credentials.status_list import parse_status_claim
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
 from vcsdk.errors import (
     CredentialRevokedError,
     CredentialSuspendedError,
@@ -34,6 +34,7 @@ from vcsdk.errors import (
     StatusListDigestMismatchError,
     StatusListStaleError,
 )
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.registry import EmbeddedChain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, StatusPolicy, status_list_routes

@@ -13,8 +13,9 @@ import aiohttp
 from aiohttp import web
 
 from vcsdk.credentials import StaticKeyResolver, StatusListIssuer, VctRegistry, peek, present
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
 from vcsdk.errors import ProtocolError
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, RegistryEntry, ResidentRegistryClient
 from vcsdk.oid4vc import (

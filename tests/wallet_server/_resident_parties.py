@@ -20,7 +20,8 @@ from aiohttp import web
 from tests._net import free_port, serve
 from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import issue_sd_jwt_vc, verify_presentation
-from vcsdk.did import Resolver, did_jwk_for
+from vcsdk.did import did_jwk_for
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CredentialConfiguration,

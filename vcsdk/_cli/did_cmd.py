@@ -98,7 +98,8 @@ def _run(coro: Callable[[], Awaitable[int]]) -> int:
 
 
 def _resolve(args: argparse.Namespace) -> int:
-    from vcsdk.did import Resolver, parse_did_url
+    from vcsdk.did import parse_did_url
+    from vcsdk.ethr import Resolver
 
     url = parse_did_url(args.did)
     networks = []
@@ -146,7 +147,8 @@ def _load_key(path: Path) -> Key:
 
 
 async def _update(args: argparse.Namespace, action: Callable[[Any, str, Key, Key | None], Awaitable[Any]]) -> int:
-    from vcsdk.did import EthrRegistry, parse_ethr_did
+    from vcsdk.did import parse_ethr_did
+    from vcsdk.ethr import EthrRegistry
     from vcsdk.registry import Chain
 
     network = _network(args, args.did)

@@ -169,7 +169,8 @@ def _present(args: argparse.Namespace) -> int:
 def _resolver(args: argparse.Namespace) -> Any:
     if args.issuer_key is not None:
         return PinnedKeyResolver(Key.from_jwk(args.issuer_key.read_bytes()))
-    from vcsdk.did import EthrNetwork, Resolver
+    from vcsdk.did import EthrNetwork
+    from vcsdk.ethr import Resolver
 
     networks = []
     if args.chain_id is not None or args.registry is not None or args.rpc_url:

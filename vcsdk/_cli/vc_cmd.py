@@ -168,7 +168,7 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
     if args.issuer_key:
         resolver = PinnedKeyResolver(Key.from_jwk(Path(args.issuer_key).read_bytes()))
     else:
-        from vcsdk.did import Resolver
+        from vcsdk.ethr import Resolver
 
         closer = Resolver(_networks(args.network))
         resolver = closer

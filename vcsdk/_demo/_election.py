@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from vcsdk.credentials import StatusChecker, StatusListIssuer, peek, present
-from vcsdk.did import Resolver
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key, Signer
 from vcsdk.kyc import SEED_RESIDENTS, ResidentRegistry
 from vcsdk.oid4vc import (

@@ -17,7 +17,7 @@ VerificationRelationship = Literal["assertionMethod", "authentication"]
 
 
 class IssuerKeyResolver(Protocol):
-    """Finds an issuer's public key, e.g. by resolving its DID (``vcsdk.did.Resolver`` implements it).
+    """Finds an issuer's public key, e.g. by resolving its DID (``vcsdk.ethr.Resolver`` implements it).
 
     ``kid`` is the token's ``kid`` header (often a DID URL); ``at`` asks for the key as it was at a
     past time (the credential's issuance) where the policy allows it.

@@ -1,23 +1,19 @@
-"""DIDs: did:ethr on an ERC-1056 registry (resolve, update, deactivate, history), did:key, did:jwk.
+"""DIDs, pure: documents, DID URL syntax, did:key and did:jwk, did:ethr documents from ERC-1056 events.
 
-Resolve any supported DID and find an issuer's key::
+Nothing here does I/O. Resolving a did:ethr needs a chain: that is :mod:`vcsdk.ethr`
+(``Resolver``, ``EthrRegistry``), an adapter on top of this package and :mod:`vcsdk.registry`.
 
-    resolver = Resolver([EthrNetwork(chain_id=1337, registry="0x…", rpc_urls=("http://127.0.0.1:8545",))])
-    result = await resolver.resolve("did:ethr:0x539:0x…")
-    key = await resolver.resolve_key(issuer_did, kid)           # vcsdk.credentials.IssuerKeyResolver
+Expand a did:key or did:jwk and find a key in any resolved document::
 
-Update a did:ethr through its registry (``EthrRegistry``, imported on first use so that the pure parts
-of this package never import web3)::
+    result = resolve_did_key("did:key:z6Mk…")
+    key = key_from_document(result.did_document, kid, relationship="assertionMethod")
 
-    registry = await EthrRegistry.bind(chain, networks)
-    await registry.set_attribute(identity, *key_attribute(city_p256_key), sender=owner_key)
-
-The pure functions (:func:`build_ethr_document`, :func:`key_from_document`, the parsers) do no I/O.
+Build a did:ethr document from the registry's events (what :class:`vcsdk.ethr.Resolver` does)
+with :func:`build_ethr_document`; publish a key on a did:ethr as the attribute :func:`key_attribute`
+returns.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from vcsdk.did._document import (
     DidDocument,
@@ -26,17 +22,21 @@ from vcsdk.did._document import (
     DidResolutionResult,
     document_from_json,
 )
-from vcsdk.did._erc1056 import decode_erc1056_log
-from vcsdk.did._ethr_document import EthrDocument, build_ethr_document
+from vcsdk.did._ethr_document import EthrDocument, build_ethr_document, key_attribute
 from vcsdk.did._events import DidAttributeChanged, DidDelegateChanged, DidOwnerChanged, Erc1056Event
 from vcsdk.did._key_lookup import key_from_document, key_from_verification_method
-from vcsdk.did._key_methods import did_jwk_for, did_key_for
-from vcsdk.did._network import EthrNetwork
-from vcsdk.did._resolver import Resolver
-from vcsdk.did._syntax import Did, DidUrl, EthrDid, parse_did_url, parse_ethr_did
-
-if TYPE_CHECKING:  # pragma: no cover
-    from vcsdk.did._ethr_registry import EthrRegistry, key_attribute
+from vcsdk.did._key_methods import did_jwk_for, did_key_for, resolve_did_jwk, resolve_did_key
+from vcsdk.did._network import EthrNetwork, NetworkTable
+from vcsdk.did._syntax import (
+    Did,
+    DidUrl,
+    EthrDid,
+    parse_did_url,
+    parse_ethr_did,
+    parse_version_id,
+    parse_version_time,
+)
+from vcsdk.did.erc1056 import decode_erc1056_log
 
 __all__ = [
     "Did",
@@ -52,8 +52,7 @@ __all__ = [
     "EthrDid",
     "EthrDocument",
     "EthrNetwork",
-    "EthrRegistry",
-    "Resolver",
+    "NetworkTable",
     "build_ethr_document",
     "decode_erc1056_log",
     "did_jwk_for",
@@ -64,15 +63,8 @@ __all__ = [
     "key_from_verification_method",
     "parse_did_url",
     "parse_ethr_did",
+    "parse_version_id",
+    "parse_version_time",
+    "resolve_did_jwk",
+    "resolve_did_key",
 ]
-
-_LAZY = {"EthrRegistry", "key_attribute"}
-
-
-def __getattr__(name: str) -> Any:
-    # The registry binding imports web3; load it only when asked for.
-    if name in _LAZY:
-        from vcsdk.did import _ethr_registry
-
-        return getattr(_ethr_registry, name)
-    raise AttributeError(f"module 'vcsdk.did' has no attribute {name!r}")

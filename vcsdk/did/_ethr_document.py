@@ -34,14 +34,17 @@ from vcsdk.did._events import (
     DidOwnerChanged,
     Erc1056Event,
 )
-from vcsdk.did._multiformats import encode_multibase
+from vcsdk.did._multiformats import CODEC_FOR_CURVE, encode_multibase
 from vcsdk.did._syntax import EthrDid
+from vcsdk.errors import InvalidInputError
+from vcsdk.keys import Key
 
 __all__ = [
     "ETHR_CONTEXT",
     "EthrDocument",
     "build_ethr_document",
     "iso_timestamp",
+    "key_attribute",
 ]
 
 #: JSON-LD contexts of a did:ethr document (as ethr-did-resolver emits for application/did+ld+json).
@@ -334,3 +337,23 @@ def build_ethr_document(
     if agreement:
         document["keyAgreement"] = list(agreement.values())
     return EthrDocument(document=document, metadata=metadata, deactivated=False, next_expiry=next_expiry)
+
+
+def key_attribute(key: Key, *, purpose: str = "veriKey") -> tuple[str, bytes]:
+    """The did:ethr attribute (name, value) that publishes ``key`` in the DID document.
+
+    P-256 keys become ``did/pub/Multikey/<purpose>/hex`` with a multicodec-prefixed compressed point
+    (resolved as a ``Multikey`` with ``publicKeyMultibase``, so a city can sign ES256);
+    secp256k1 keys ``did/pub/Secp256k1/<purpose>/hex``; Ed25519 keys ``did/pub/Ed25519/<purpose>/base58``.
+
+    :param purpose: ``veriKey`` (assertionMethod) or ``sigAuth`` (also authentication).
+    :raises InvalidInputError: for another purpose.
+    """
+    if purpose not in ("veriKey", "sigAuth"):
+        raise InvalidInputError("purpose must be veriKey or sigAuth")
+    public = key.compressed_public_bytes()
+    if key.curve == "P-256":
+        return f"did/pub/Multikey/{purpose}/hex", CODEC_FOR_CURVE["P-256"] + public
+    if key.curve == "secp256k1":
+        return f"did/pub/Secp256k1/{purpose}/hex", public
+    return f"did/pub/Ed25519/{purpose}/base58", public

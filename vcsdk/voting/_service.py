@@ -103,7 +103,7 @@ class VotingService:
         the OpenID4VP endpoints are ``<base_url>/oid4vp/request/<id>`` and ``<base_url>/oid4vp/response``.
     :param store: the ballot store.
     :param anchor: the election's anchor contract, with a sender allowed to anchor.
-    :param resolver: resolves the city's DID to its keys (``vcsdk.did.Resolver``).
+    :param resolver: resolves the city's DID to its keys (``vcsdk.ethr.Resolver``).
     :param issuers: the DIDs trusted to issue eligibility for this election (the city's).
     :param vct: the eligibility credential type.
     :param status: checks the credential's status list entry (revocation); ``None`` only with a

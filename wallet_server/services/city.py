@@ -18,7 +18,7 @@ from vcsdk.errors import InvalidInputError, RegistryNotConfiguredError, VcsdkErr
 from vcsdk.keys import Key
 
 if TYPE_CHECKING:
-    from vcsdk.did import EthrRegistry, Resolver
+    from vcsdk.ethr import EthrRegistry, Resolver
     from vcsdk.registry import Chain
     from vcsdk.trust import TrustRegistry
     from wallet_server.chain import LazyChain
@@ -116,7 +116,8 @@ class CitySetup:
             self._city = None
 
     async def _set_up(self) -> City:
-        from vcsdk.did import EthrNetwork, EthrRegistry, Resolver
+        from vcsdk.did import EthrNetwork
+        from vcsdk.ethr import EthrRegistry, Resolver
         from vcsdk.registry import CONTRACTS, EmbeddedChain, key_address
         from vcsdk.trust import TrustRegistry
 

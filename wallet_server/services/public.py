@@ -27,7 +27,7 @@ class PublicService:
         :raises InvalidDidError: a malformed DID.
         :raises UnsupportedDidMethodError: another method.
         :raises DidResolutionError: (``unknown_network``) a did:ethr on another chain; and the other
-            errors of :meth:`vcsdk.did.Resolver.resolve`.
+            errors of :meth:`vcsdk.ethr.Resolver.resolve`.
         :return: the W3C DID resolution result and whether the DID is deactivated.
         """
         if not did or len(did) > MAX_DID_LENGTH or any(ord(ch) < 33 or ord(ch) > 126 for ch in did):

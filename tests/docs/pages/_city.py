@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vcsdk.credentials import StatusListIssuer, resident_identity_claims
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, EmbeddedChain, key_address
 from vcsdk.status import StaticStatusListSource, StatusListChecker

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk.credentials import BitstringStatusListIssuer, StatusListIssuer, prepare_presentation
-from vcsdk.did import Resolver, did_key_for
+from vcsdk.did import did_key_for
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.trust import TrustRegistry
 

@@ -10,7 +10,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from vcsdk.did import EthrNetwork, EthrRegistry, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
+from vcsdk.ethr import EthrRegistry
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, DevNode, key_address
 

@@ -12,7 +12,8 @@ import aiohttp
 from aiohttp import web
 
 from vcsdk.credentials import RESIDENT_IDENTITY_CREDENTIAL, disclosable_paths, issue_sd_jwt_vc, peek
-from vcsdk.did import Resolver, did_jwk_for
+from vcsdk.did import did_jwk_for
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CandidateCredential,

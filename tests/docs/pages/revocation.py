@@ -21,7 +21,7 @@ from aiohttp import web
 
 from tests.tls_fixtures import make_ca
 from vcsdk.credentials import StatusListIssuer, disclosable_paths, issue_sd_jwt_vc, present
-from vcsdk.did import Resolver
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.status import StatusListStore, status_list_routes
 from vcsdk.trust import StatusDigest, TrustRegistry

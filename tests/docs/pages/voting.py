@@ -17,7 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from vcsdk.credentials import StatusListIssuer, VctRegistry, peek, present
-from vcsdk.did import Resolver
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import LocalResidentRegistry, ResidentRegistryClient
 from vcsdk.oid4vc import (

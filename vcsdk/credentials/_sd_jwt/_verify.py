@@ -465,7 +465,7 @@ async def verify_presentation(
     :func:`verify_presentation_with_key`, then the issuer's accreditation for the ``vct`` through
     ``accreditation``, then the credential status through ``status``.
 
-    :param resolver: finds the issuer's key (``vcsdk.did.Resolver``, :class:`StaticKeyResolver`).
+    :param resolver: finds the issuer's key (``vcsdk.ethr.Resolver``, :class:`StaticKeyResolver`).
     :param status: checks the ``status`` claim; ``None`` only with ``policy.check_status=False``
         or for credentials without status.
     :param accreditation: checks the issuer was accredited for the credential's ``vct`` at its

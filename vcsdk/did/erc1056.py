@@ -1,10 +1,12 @@
 """ERC-1056 wire formats: event topics, log decoding, and the digests ``…Signed`` calls verify.
 
-Pure: bytes in, values out. The signed digests follow the ERC-1056 reference registry exactly:
+Pure: bytes in, values out. The lower level under :mod:`vcsdk.ethr` (the registry binding and
+the resolver's history walk); most callers never need it. The signed digests follow the ERC-1056
+reference registry exactly:
 ``keccak256(0x19 ‖ 0x00 ‖ registry ‖ nonce ‖ identity ‖ "<function>" ‖ args…)`` (``abi.encodePacked``).
 They contain the registry address but **no chain id**: a signature is valid on every chain where a
 registry sits at the same address with the same nonce. :mod:`vcsdk.did` therefore only signs for
-registries it was configured with (see ``EthrRegistry``).
+registries it was configured with (see :class:`vcsdk.ethr.EthrRegistry`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from vcsdk.did._events import DidAttributeChanged, DidDelegateChanged, DidOwnerChanged, Erc1056Event
+from vcsdk.did._events import NULL_ADDRESS, DidAttributeChanged, DidDelegateChanged, DidOwnerChanged, Erc1056Event
 from vcsdk.errors import InvalidInputError
 
 __all__ = [
     "ATTRIBUTE_CHANGED_TOPIC",
     "DELEGATE_CHANGED_TOPIC",
+    "NULL_ADDRESS",
     "OWNER_CHANGED_TOPIC",
     "add_delegate_digest",
     "bytes32",

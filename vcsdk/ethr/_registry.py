@@ -1,6 +1,7 @@
 """The ERC-1056 ``EthereumDIDRegistry`` binding: typed reads, updates, and signed meta-transactions.
 
-Adapter (async, chain I/O through :mod:`vcsdk.registry`). Updates are sent by the identity's owner
+Adapter (async, chain I/O through :mod:`vcsdk.registry`). Publish a key with
+:func:`vcsdk.did.key_attribute`. Updates are sent by the identity's owner
 (``sender``), or signed by the owner's key and submitted by a relayer that pays for gas
 (``…_signed`` methods).
 
@@ -18,7 +19,9 @@ from datetime import timedelta
 
 from eth_utils.address import to_checksum_address
 
-from vcsdk.did._erc1056 import (
+from vcsdk.did import EthrNetwork, NetworkTable
+from vcsdk.did.erc1056 import (
+    NULL_ADDRESS,
     add_delegate_digest,
     bytes32,
     change_owner_digest,
@@ -26,14 +29,11 @@ from vcsdk.did._erc1056 import (
     revoke_delegate_digest,
     set_attribute_digest,
 )
-from vcsdk.did._events import NULL_ADDRESS
-from vcsdk.did._multiformats import CODEC_FOR_CURVE
-from vcsdk.did._network import EthrNetwork, NetworkTable
 from vcsdk.errors import InvalidInputError, RegistryNotConfiguredError
 from vcsdk.keys import Key
 from vcsdk.registry import BlockId, Chain, ContractHandle, Sender, Signature, TxResult, key_address, sign_hash
 
-__all__ = ["EthrRegistry", "key_attribute"]
+__all__ = ["EthrRegistry"]
 
 REGISTRY_CONTRACT = "EthereumDIDRegistry"
 #: Ten years: the default lifetime of a delegate or attribute (ERC-1056 has no "forever").
@@ -56,26 +56,6 @@ def _address(value: str, *, what: str) -> str:
 
 def _value(value: bytes | str) -> bytes:
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def key_attribute(key: Key, *, purpose: str = "veriKey") -> tuple[str, bytes]:
-    """The did:ethr attribute (name, value) that publishes ``key`` in the DID document.
-
-    P-256 keys become ``did/pub/Multikey/<purpose>/hex`` with a multicodec-prefixed compressed point
-    (resolved as a ``Multikey`` with ``publicKeyMultibase``, so a city can sign ES256);
-    secp256k1 keys ``did/pub/Secp256k1/<purpose>/hex``; Ed25519 keys ``did/pub/Ed25519/<purpose>/base58``.
-
-    :param purpose: ``veriKey`` (assertionMethod) or ``sigAuth`` (also authentication).
-    :raises InvalidInputError: for another purpose.
-    """
-    if purpose not in ("veriKey", "sigAuth"):
-        raise InvalidInputError("purpose must be veriKey or sigAuth")
-    public = key.compressed_public_bytes()
-    if key.curve == "P-256":
-        return f"did/pub/Multikey/{purpose}/hex", CODEC_FOR_CURVE["P-256"] + public
-    if key.curve == "secp256k1":
-        return f"did/pub/Secp256k1/{purpose}/hex", public
-    return f"did/pub/Ed25519/{purpose}/base58", public
 
 
 class EthrRegistry:

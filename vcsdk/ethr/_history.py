@@ -25,12 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from vcsdk.did._document import DidResolutionResult
-from vcsdk.did._erc1056 import decode_erc1056_log
-from vcsdk.did._ethr_document import build_ethr_document
-from vcsdk.did._events import Erc1056Event
-from vcsdk.did._network import EthrNetwork
-from vcsdk.did._syntax import DidUrl, EthrDid, parse_version_id, parse_version_time
+from vcsdk.did import (
+    DidResolutionResult,
+    DidUrl,
+    Erc1056Event,
+    EthrDid,
+    EthrNetwork,
+    build_ethr_document,
+    decode_erc1056_log,
+    parse_version_id,
+    parse_version_time,
+)
 from vcsdk.errors import (
     ChainIdMismatchError,
     ChainUnavailableError,

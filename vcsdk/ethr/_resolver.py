@@ -1,7 +1,7 @@
 """One resolver for did:ethr, did:key and did:jwk; also the credential verifiers' issuer-key port.
 
-did:key and did:jwk resolve without I/O. did:ethr needs chain access; the chain adapter is imported on
-first use, so importing this module does not import web3.
+did:key and did:jwk resolve without I/O (:func:`vcsdk.did.resolve_did_key`, :func:`vcsdk.did.resolve_did_jwk`);
+did:ethr reads the ERC-1056 registry through :mod:`vcsdk.registry`.
 """
 
 from __future__ import annotations
@@ -9,18 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal, Self
+from typing import Literal, Self
 
-from vcsdk.did._document import DidResolutionResult
-from vcsdk.did._key_lookup import key_from_document
-from vcsdk.did._key_methods import resolve_did_jwk, resolve_did_key
-from vcsdk.did._network import EthrNetwork, NetworkTable
-from vcsdk.did._syntax import DidUrl, parse_did_url, parse_ethr_did
+from vcsdk.did import (
+    DidResolutionResult,
+    DidUrl,
+    EthrNetwork,
+    NetworkTable,
+    key_from_document,
+    parse_did_url,
+    parse_ethr_did,
+    resolve_did_jwk,
+    resolve_did_key,
+)
 from vcsdk.errors import DidDeactivatedError, InvalidDidError, InvalidInputError, UnsupportedDidMethodError
+from vcsdk.ethr._history import EthrResolver
 from vcsdk.keys import Key
-
-if TYPE_CHECKING:  # pragma: no cover
-    from vcsdk.did._ethr_resolver import EthrResolver
 
 __all__ = ["Resolver"]
 
@@ -79,8 +83,6 @@ class Resolver:
 
     def _ethr_resolver(self) -> EthrResolver:
         if self._ethr is None:
-            from vcsdk.did._ethr_resolver import EthrResolver
-
             self._ethr = EthrResolver(clock=self._clock, cache_ttl=self._ttl, max_history=self._max_history)
         return self._ethr
 
