@@ -17,6 +17,7 @@ FORBIDDEN = ("web3", "aiohttp", "sqlite3", "aiosqlite", "asyncpg", "zeep", "http
 PURE_MODULES = [
     "vcsdk.errors",
     "vcsdk.keys",
+    "vcsdk.blindrsa",
     "vcsdk.credentials",
     "vcsdk.credentials.sd_jwt",
     "vcsdk.credentials.status_list",

@@ -7,6 +7,12 @@ import importlib
 import pytest
 
 PUBLIC_API: dict[str, set[str]] = {
+    "vcsdk.blindrsa": {
+        "ALLOWED_MODULUS_BITS", "BlindRsaVariant", "Blinded", "PUBLIC_EXPONENT", "RSABSSA_SHA384_PSSZERO_DETERMINISTIC",
+        "RSABSSA_SHA384_PSSZERO_RANDOMIZED", "RSABSSA_SHA384_PSS_DETERMINISTIC", "RSABSSA_SHA384_PSS_RANDOMIZED",
+        "Randomness", "VARIANTS", "blind", "blind_sign", "finalize", "generate_key", "key_id", "load_private_key",
+        "load_public_key", "prepare", "private_key_to_pem", "public_key_to_der", "verify",
+    },
     "vcsdk.keys": {
         "ALGORITHM_FOR_CURVE", "AlgorithmPolicy", "DEFAULT_POLICY", "HEADER_KEY_PARAMS", "Key", "Kid", "Signer",
         "UnverifiedJws", "VerifiedJws", "decode_jws", "sign_jws", "verify_jws",

@@ -21,6 +21,7 @@ with. Messages say what failed and what to do; they never contain key material o
     │   ├── TokenExpiredError                    token_expired
     │   ├── TokenNotYetValidError                token_not_yet_valid
     │   ├── ClaimsError                          invalid_claims
+    │   │   └── NotEligibleError                 not_eligible
     │   ├── DisclosureError                      invalid_disclosure
     │   ├── KeyBindingError                      key_binding_invalid
     │   │   ├── KeyBindingMissingError           key_binding_missing
@@ -36,6 +37,8 @@ with. Messages say what failed and what to do; they never contain key material o
     │   │   └── StatusListDigestMismatchError    status_list_digest_mismatch
     │   ├── IssuerNotAccreditedError             issuer_not_accredited
     │   ├── ProofInvalidError                    proof_invalid
+    │   ├── TokenKeyError                        token_key_not_committed
+    │   ├── BallotTokenError                     invalid_ballot_token
     │   └── ConsentError                         consent_invalid
     │       ├── ConsentMismatchError             consent_mismatch
     │       ├── ClaimsNotConsentedError          claims_not_consented
@@ -55,9 +58,12 @@ with. Messages say what failed and what to do; they never contain key material o
     │   ├── ResidentRegistryUnavailableError     resident_registry_unavailable
     │   └── ResidentRegistryFaultError           resident_registry_fault
     ├── ProtocolError                            protocol_error
+    ├── SigningFailedError                       signing_failure
     └── StorageError                             storage_error
         ├── NotFoundError                        not_found
         └── ConflictError                        conflict
+            ├── AlreadyVotedError                already_voted
+            └── TokenAlreadyIssuedError          token_already_issued
 
 ``MalformedTokenError`` and ``DisallowedAlgorithmError`` are also ``VerificationError``s: a damaged
 presentation or a token naming an algorithm the verifier does not allow is a failed verification
@@ -72,7 +78,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 __all__ = [
+    "AlreadyVotedError",
     "AudienceMismatchError",
+    "BallotTokenError",
     "ChainIdMismatchError",
     "ChainUnavailableError",
     "ClaimsError",
@@ -100,6 +108,7 @@ __all__ = [
     "KeyNotFoundError",
     "MalformedTokenError",
     "NonceMismatchError",
+    "NotEligibleError",
     "NotFoundError",
     "ProofInvalidError",
     "ProtocolError",
@@ -111,11 +120,14 @@ __all__ = [
     "ResidentRegistryUnavailableError",
     "SdHashMismatchError",
     "SignatureInvalidError",
+    "SigningFailedError",
     "StatusListDigestMismatchError",
     "StatusListStaleError",
     "StatusListUnavailableError",
     "StorageError",
+    "TokenAlreadyIssuedError",
     "TokenExpiredError",
+    "TokenKeyError",
     "TokenNotYetValidError",
     "TokenTypeError",
     "TransactionRevertedError",
@@ -295,6 +307,13 @@ class StatusListDigestMismatchError(CredentialStatusError):
     code = "status_list_digest_mismatch"
 
 
+class NotEligibleError(ClaimsError):
+    """The resident may not vote in this election (registry status, district or age)."""
+
+    code = "not_eligible"
+    http_status = 403
+
+
 class IssuerNotAccreditedError(VerificationError):
     code = "issuer_not_accredited"
 
@@ -303,6 +322,18 @@ class ProofInvalidError(VerificationError):
     """A Merkle inclusion proof or similar structural proof does not check out."""
 
     code = "proof_invalid"
+
+
+class TokenKeyError(VerificationError):
+    """A blind-signature token key differs from the one committed on chain (or none is committed)."""
+
+    code = "token_key_not_committed"
+
+
+class BallotTokenError(VerificationError):
+    """A ballot token is malformed, for another election or district, or its signature is forged."""
+
+    code = "invalid_ballot_token"
 
 
 class ConsentError(VerificationError):
@@ -430,6 +461,13 @@ class ProtocolError(VcsdkError):
     http_status = 400
 
 
+class SigningFailedError(VcsdkError):
+    """A private-key operation failed its own check (a fault) and returned nothing; try again."""
+
+    code = "signing_failure"
+    http_status = 503
+
+
 class StorageError(VcsdkError):
     code = "storage_error"
     http_status = 503  # the database or state store is unavailable: retry later
@@ -443,3 +481,15 @@ class NotFoundError(StorageError):
 class ConflictError(StorageError):
     code = "conflict"
     http_status = 409
+
+
+class AlreadyVotedError(ConflictError):
+    """A ballot was already cast with this token (its serial is spent)."""
+
+    code = "already_voted"
+
+
+class TokenAlreadyIssuedError(ConflictError):
+    """The resident already received this election's ballot token (one blind signature each)."""
+
+    code = "token_already_issued"
