@@ -38,6 +38,7 @@ from vcsdk.voting import (
     EligibilityIssuer,
     EligibilityOffered,
     SqliteBallotStore,
+    SqliteIssuanceLedger,
     VotingService,
     ballot_token_from_redirect,
     cast_request,
@@ -83,10 +84,13 @@ async def main() -> None:
         local_registry = await stack.enter_async_context(LocalResidentRegistry(port=0))
         registry = await stack.enter_async_context(ResidentRegistryClient(local_registry.url))
         city_port = free_port()
+        folder = stack.enter_context(tempfile.TemporaryDirectory())
+        ledger = await SqliteIssuanceLedger.open(str(Path(folder) / "city-ledger.db"))  # durable: one per resident
+        stack.push_async_callback(ledger.close)
         issuer = EligibilityIssuer(
             election=election, registry=registry, issuer=city.did, signer=city.key, vct=VCTS.voting_eligibility,
-            credential_issuer=f"http://127.0.0.1:{city_port}/voting", store=InMemoryStateStore(), clock=now,
-            status_list=city.status_list,
+            credential_issuer=f"http://127.0.0.1:{city_port}/voting", store=InMemoryStateStore(), ledger=ledger,
+            clock=now, status_list=city.status_list,
         )
         await stack.enter_async_context(serve(issuer_routes(issuer.oid4vci, clock=now), city_port))
         wallets: dict[str, Wallet] = {}
@@ -106,7 +110,6 @@ async def main() -> None:
         # -- 2. The voting service: its DID, the anchor contract, the ballot store, the routes. -----
         did, key = await did_with_p256_key(city.chain, city.ethr, city.resolver, city.chain.dev_keys[1])
         anchor = await BallotAnchor.deploy(city.chain, sender=city.chain.dev_keys[2])
-        folder = stack.enter_context(tempfile.TemporaryDirectory())
         store = await SqliteBallotStore.open(str(Path(folder) / "ballots.db"))
         stack.push_async_callback(store.close)
         fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))

@@ -111,7 +111,8 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.voting": {
         "AnchoredBatch", "BallotAnchor", "BallotChoice", "BallotReceipt", "DistrictRule", "ELIGIBILITY_QUERY_ID",
         "Election", "ElectionTally", "EligibilityApplication", "EligibilityDecision", "EligibilityIssuer",
-        "EligibilityOffered", "NotEligible", "PublishedElectionJson", "SqliteBallotStore", "StoredBallot",
+        "EligibilityOffered", "IssuanceLedger", "NotEligible", "PostgresIssuanceLedger", "PublishedElectionJson",
+        "SqliteBallotStore", "SqliteIssuanceLedger", "StoredBallot",
         "StoredBatch", "VotingService", "assess_eligibility", "ballot_commitment", "ballot_nullifier",
         "ballot_token_from_redirect", "batch_tree", "build_publication", "cast_request", "check_eligibility_claims",
         "eligibility_query", "parse_cast_answer", "parse_proof_answer", "prepare_ballot", "proof_request", "tally",

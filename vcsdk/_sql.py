@@ -1,26 +1,30 @@
-"""Connections and transactions for the SQL stores (receipt outbox, wallet server), in one place.
+"""Connections, transactions and migrations for the SQL stores (receipt outbox, wallet server, voting
+ledger and ballot box), in one place.
 
-Both stores keep their own schemas and queries; what they share is how a statement runs on
-aiosqlite or asyncpg, how a transaction is opened and closed, and how driver errors become
-:class:`~vcsdk.errors.StorageError` (never a driver exception, never the SQL or its values).
+Each store keeps its own schema and queries; what they share is how a statement runs on aiosqlite or
+asyncpg, how a transaction is opened and closed, how driver errors become
+:class:`~vcsdk.errors.StorageError` (never a driver exception, never the SQL or its values), how a
+PostgreSQL pool is opened in its own schema, and how numbered migration files are applied.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from importlib.resources.abc import Traversable
+from typing import Any, Protocol
 
 import aiosqlite
 import asyncpg
 
-from vcsdk.errors import ConflictError, StorageError
+from vcsdk.errors import ConflictError, InvalidInputError, StorageError
 
-__all__ = ["PostgresConn", "SqliteConn", "pg_connection", "pg_transaction", "sqlite_connection",
-           "sqlite_transaction"]
+__all__ = ["Migration", "PostgresConn", "SqliteConn", "apply_migrations", "load_migrations", "numbered_placeholders",
+           "open_pg_pool", "pg_connection", "pg_transaction", "sqlite_connection", "sqlite_transaction"]
 
 _CONFLICT = "the record conflicts with one that is stored"
 _FAILED = "the database failed; try again later"
@@ -140,3 +144,104 @@ async def pg_transaction(pool: Any, *, rewrite: Callable[[str], str] | None = No
             yield PostgresConn(conn, rewrite=rewrite)
     except _PG_ERRORS as exc:
         raise _pg_error(exc) from exc
+
+
+# -- PostgreSQL pools ---------------------------------------------------------------------------------
+
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def numbered_placeholders(sql: str) -> str:
+    """Our queries use ``?``; asyncpg wants ``$1, $2, …`` (no query has a literal ``?``)."""
+    counter = iter(range(1, 1000))
+    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
+
+
+async def open_pg_pool(dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10) -> Any:
+    """An asyncpg pool on ``dsn``, its ``search_path`` set to ``schema`` (created if missing).
+
+    :raises InvalidInputError: if ``schema`` is not a lowercase SQL identifier.
+    :raises StorageError: if the database cannot be reached.
+    """
+    settings: dict[str, str] = {}
+    if schema is not None:
+        if _IDENTIFIER.fullmatch(schema) is None:
+            raise InvalidInputError("the PostgreSQL schema must be a lowercase identifier")
+        settings["search_path"] = schema
+    try:
+        if schema is not None:
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            finally:
+                await conn.close()
+        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, server_settings=settings)
+    except _PG_ERRORS as exc:
+        raise StorageError("cannot connect to PostgreSQL; check the database URL and that it is running") from exc
+
+
+# -- migrations -------------------------------------------------------------------------------------
+
+#: ``NNNN_name.sql`` (portable) or ``NNNN_name.<dialect>.sql`` (replaces it for one dialect).
+_MIGRATION_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)(?:\.(sqlite|postgres))?\.sql")
+
+Migration = tuple[int, str, list[str]]
+
+
+class _Conn(Protocol):
+    async def execute(self, sql: str, *args: Any) -> int: ...
+
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
+
+
+def load_migrations(folder: Traversable, dialect: str) -> list[Migration]:
+    """The numbered migrations in ``folder`` for ``dialect``: ``(version, name, statements)`` in order.
+
+    ``NNNN_name.sql`` is portable; ``NNNN_name.<dialect>.sql`` replaces it for one dialect. Lines
+    starting with ``--`` are comments; statements are separated by ``;``.
+    """
+    chosen: dict[int, tuple[str, str, bool]] = {}
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.fullmatch(entry.name)
+        if match is None or (match.group(3) is not None and match.group(3) != dialect):
+            continue
+        version, specific = int(match.group(1)), match.group(3) is not None
+        if version in chosen and chosen[version][2] and not specific:
+            continue
+        chosen[version] = (match.group(2), entry.read_text(encoding="utf-8"), specific)
+    out = []
+    for version in sorted(chosen):
+        name, text, _ = chosen[version]
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+        statements = [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+        out.append((version, name, statements))
+    return out
+
+
+async def apply_migrations(conn: _Conn, migrations: Sequence[Migration], *, table: str, applied_at: int) -> list[int]:
+    """Apply the migrations ``table`` does not list yet, inside the caller's transaction.
+
+    :param table: the bookkeeping table (a constant of the store; created if missing).
+    :param applied_at: the time written next to each version (seconds since the epoch).
+    :return: the versions applied now.
+    """
+    if _IDENTIFIER.fullmatch(table) is None:
+        raise InvalidInputError("the migrations table must be a lowercase identifier")
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} "
+        "(version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+    )
+    done = {int(r[0]) for r in await conn.fetch(f"SELECT version FROM {table}")}  # noqa: S608 - constant name
+    applied: list[int] = []
+    for version, name, statements in migrations:
+        if version in done:
+            continue
+        for statement in statements:
+            await conn.execute(statement)
+        await conn.execute(
+            f"INSERT INTO {table} (version, name, applied_at) VALUES (?, ?, ?)",  # noqa: S608 - constant name
+            version, name, applied_at,
+        )
+        applied.append(version)
+    return applied

@@ -47,6 +47,7 @@ from vcsdk.voting import (
     EligibilityIssuer,
     EligibilityOffered,
     SqliteBallotStore,
+    SqliteIssuanceLedger,
     VotingService,
     ballot_token_from_redirect,
     cast_request,
@@ -223,15 +224,16 @@ async def build_town(aiohttp_server: Any, chain: EmbeddedChain, tmp_path: Path, 
     # The city's OpenID4VCI issuer for the election, checking the SOAP resident registry.
     election = tsukuba_election()
     city_port = free_port()
+    ledger = await SqliteIssuanceLedger.open(str(tmp_path / "ledger.db"))
     issuer = EligibilityIssuer(
         election=election, registry=registry, issuer=city_did, signer=city_key,
-        credential_issuer=f"http://127.0.0.1:{city_port}/issuer", store=InMemoryStateStore(), clock=clock,
-        vct=VCTS.voting_eligibility, status_list=status_list,
+        credential_issuer=f"http://127.0.0.1:{city_port}/issuer", store=InMemoryStateStore(), ledger=ledger,
+        clock=clock, vct=VCTS.voting_eligibility, status_list=status_list,
     )
     kaga = EligibilityIssuer(
         election=kaga_election(), registry=registry, issuer=city_did, signer=city_key,
-        credential_issuer=f"http://127.0.0.1:{city_port}/kaga", store=InMemoryStateStore(), clock=clock,
-        vct=VCTS.voting_eligibility,
+        credential_issuer=f"http://127.0.0.1:{city_port}/kaga", store=InMemoryStateStore(), ledger=ledger,
+        clock=clock, vct=VCTS.voting_eligibility,
     )
     city_app = web.Application()
     city_app.add_routes(issuer_routes(issuer.oid4vci, clock=clock))

@@ -41,6 +41,7 @@ from vcsdk.voting import (
     EligibilityIssuer,
     EligibilityOffered,
     SqliteBallotStore,
+    SqliteIssuanceLedger,
     VotingService,
     ballot_token_from_redirect,
     cast_request,
@@ -115,10 +116,13 @@ async def run_election(
         election_day=now.date(), opens_at=now - timedelta(hours=1), closes_at=now + timedelta(hours=8),
     )
     port = ctx.free_port()
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="vcsdk-election-"))
+    ledger = await SqliteIssuanceLedger.open(str(Path(folder) / "city-ledger.db"))
+    stack.push_async_callback(ledger.close)
     issuer = EligibilityIssuer(
         election=election, registry=ctx.registry, issuer=ctx.city_did, signer=ctx.city_key, vct=ctx.vct,
-        credential_issuer=f"http://127.0.0.1:{port}/voting", store=InMemoryStateStore(), clock=lambda: clock[0],
-        status_list=ctx.status_list,
+        credential_issuer=f"http://127.0.0.1:{port}/voting", store=InMemoryStateStore(), ledger=ledger,
+        clock=lambda: clock[0], status_list=ctx.status_list,
     )
     await stack.enter_async_context(ctx.serve(issuer_routes(issuer.oid4vci, clock=lambda: clock[0]), port))
     voters: dict[str, tuple[Key, str]] = {}
@@ -136,7 +140,6 @@ async def run_election(
     await ctx.publish_status(clock[0])
 
     anchor = await BallotAnchor.deploy(ctx.chain, sender=ctx.anchor_sender)
-    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="vcsdk-ballots-"))
     store = await SqliteBallotStore.open(str(Path(folder) / "ballots.db"))
     stack.push_async_callback(store.close)
     vport = ctx.free_port()

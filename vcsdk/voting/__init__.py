@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         proof_request,
         voting_routes,
     )
+    from vcsdk.voting._ledger import IssuanceLedger, PostgresIssuanceLedger, SqliteIssuanceLedger
     from vcsdk.voting._service import ELIGIBILITY_QUERY_ID, VotingService, eligibility_query
     from vcsdk.voting._store import SqliteBallotStore, StoredBallot, StoredBatch
 
@@ -60,6 +61,9 @@ _LAZY = {
     "AnchoredBatch": "_anchor",
     "BallotAnchor": "_anchor",
     "ELIGIBILITY_QUERY_ID": "_service",
+    "IssuanceLedger": "_ledger",
+    "PostgresIssuanceLedger": "_ledger",
+    "SqliteIssuanceLedger": "_ledger",
     "SqliteBallotStore": "_store",
     "StoredBallot": "_store",
     "StoredBatch": "_store",
@@ -96,9 +100,12 @@ __all__ = [
     "EligibilityDecision",
     "EligibilityIssuer",
     "EligibilityOffered",
+    "IssuanceLedger",
     "NotEligible",
+    "PostgresIssuanceLedger",
     "PublishedElectionJson",
     "SqliteBallotStore",
+    "SqliteIssuanceLedger",
     "StoredBallot",
     "StoredBatch",
     "VotingService",

@@ -3,16 +3,17 @@ through OpenID4VCI (pre-authorized code with a transaction code).
 
 One credential per resident per election: the OpenID4VCI issuer runs with ``batch_size=1``, each
 offer carries a single-use ticket (a second Credential Request with the same access token gets
-nothing), and a ledger refuses a second credential for the same resident. The ballot box relies on
-this: its double-vote key is derived from the credential, so a second credential would be a second
-vote.
+nothing), and the durable issuance ledger (:class:`IssuanceLedger`, SQLite or PostgreSQL) refuses a
+second credential for the same resident, also after a restart. The ledger also remembers which
+resident holds which credential (a digest of its issuer-signed part) and its status index.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 from vcsdk._b64 import b64url_encode
@@ -24,7 +25,7 @@ from vcsdk.credentials import (
     issue_sd_jwt_vc,
     voting_eligibility_claims,
 )
-from vcsdk.errors import InvalidInputError, NotFoundError, ProtocolError
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, ProtocolError
 from vcsdk.keys import Key, Signer
 from vcsdk.oid4vc import (
     CredentialConfiguration,
@@ -38,13 +39,38 @@ from vcsdk.voting._election import Election, IneligibilityReason, assess_eligibi
 
 if TYPE_CHECKING:
     from vcsdk.kyc import ResidentRegistry
+    from vcsdk.voting._ledger import IssuanceLedger
 
-__all__ = ["EligibilityApplication", "EligibilityIssuer", "EligibilityOffered", "NotEligible"]
+__all__ = ["CREDENTIAL_DIGEST_DOMAIN", "EligibilityApplication", "EligibilityIssuer", "EligibilityOffered",
+           "NotEligible", "credential_digest"]
 
 _TICKET: Final = "__vcsdk_voting_ticket"
-#: How long after the election the issuance ledger is kept (the credential's lifetime is shorter).
-LEDGER_RETENTION: Final = timedelta(days=90)
+CREDENTIAL_DIGEST_DOMAIN: Final = b"vcsdk/voting/credential/v1"
+MAX_CREDENTIAL_CHARS: Final = 256 * 1024
 _SYSTEM_RANDOMNESS: Final = SystemRandomness()
+
+
+def credential_digest(credential: str, election_id: str) -> bytes:
+    """The ledger's name for an eligibility credential: a digest of its issuer-signed part.
+
+    ``SHA-256(domain || len || election_id || header.payload)``: every presentation of the credential
+    gives the same value (disclosures and key binding are not part of it); the signature is left
+    out because an ECDSA signature has a twin that verifies too.
+
+    :param credential: the SD-JWT VC or any presentation of it (``jwt~…``).
+    :raises InvalidInputError: if it does not start with a three-part JWT.
+    :return: 32 bytes.
+    """
+    if not isinstance(credential, str) or len(credential) > MAX_CREDENTIAL_CHARS:
+        raise InvalidInputError("the credential must be a string within the size limit")
+    parts = credential.split("~", 1)[0].split(".")
+    if len(parts) != 3 or not all(parts) or not all(p.isascii() for p in parts):
+        raise InvalidInputError("the credential does not start with an issuer-signed JWT")
+    election = election_id.encode("utf-8")
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    return hashlib.sha256(
+        CREDENTIAL_DIGEST_DOMAIN + len(election).to_bytes(4, "big") + election + signing_input
+    ).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +119,8 @@ class EligibilityIssuer:
     :param issuer: the city's DID (``iss``).
     :param signer: the city's signing key; its ``kid`` is a DID URL of ``issuer``.
     :param credential_issuer: the Credential Issuer Identifier (an https URL).
-    :param store: offers, tokens, tickets and the issuance ledger (a shared database in production).
+    :param store: offers, tokens and tickets (short-lived; shared between processes in production).
+    :param ledger: the durable issuance ledger (``SqliteIssuanceLedger`` / ``PostgresIssuanceLedger``).
     :param clock: returns the current time (the issue step of OpenID4VCI has no ``now`` of its own).
     :param vct: the credential type; the city's ``VotingEligibilityCredential`` by default.
     :param status_list: allocates a status entry per credential so it can be revoked.
@@ -110,6 +137,7 @@ class EligibilityIssuer:
         signer: Signer,
         credential_issuer: str,
         store: StateStore,
+        ledger: IssuanceLedger,
         clock: Callable[[], datetime],
         vct: str | None = None,
         status_list: StatusListIssuer | None = None,
@@ -121,6 +149,7 @@ class EligibilityIssuer:
         self.issuer = issuer
         self._signer = signer
         self._store = store
+        self.ledger = ledger
         self._clock = clock
         self.vct = vct or VctRegistry().voting_eligibility
         self.status_list = status_list
@@ -137,12 +166,6 @@ class EligibilityIssuer:
 
     def __repr__(self) -> str:
         return f"EligibilityIssuer(election={self.election.election_id!r}, issuer={self.issuer!r})"
-
-    def _ledger_key(self, resident_id: str) -> str:
-        return f"{self.election.election_id}:{resident_id}"
-
-    def _retention(self) -> datetime:
-        return self.election.closes_at + LEDGER_RETENTION
 
     async def offer(self, application: EligibilityApplication, *, now: datetime) -> EligibilityOffered | NotEligible:
         """Check the applicant against the registry and, if eligible, prepare the credential offer.
@@ -167,7 +190,7 @@ class EligibilityIssuer:
         )
         if not decision.eligible or decision.district is None:
             return NotEligible(decision.reason or "outside_districts")
-        if await self._store.get("voting_issued", self._ledger_key(record.resident_id), now=now) is not None:
+        if await self.ledger.has_credential(self.election.election_id, record.resident_id):
             return NotEligible("already_issued")
         claims = voting_eligibility_claims(
             election_id=self.election.election_id,
@@ -192,23 +215,14 @@ class EligibilityIssuer:
         if taken is None:
             raise ProtocolError("this offer was already redeemed", code="invalid_credential_request")
         resident_id = str(taken["resident_id"])
-        count = await self._store.incr(
-            "voting_issued", self._ledger_key(resident_id), expires_at=self._retention(), now=now
-        )
-        if count != 1:
+        election_id = self.election.election_id
+        if await self.ledger.has_credential(election_id, resident_id):
             raise ProtocolError(
                 "a voting credential for this election was already issued to this resident",
                 code="invalid_credential_request",
             )
         status = self.status_list.allocate() if self.status_list is not None else None
-        if status is not None:
-            await self._store.put(
-                "voting_status",
-                self._ledger_key(resident_id),
-                {"idx": int(status["status_list"]["idx"])},
-                expires_at=self._retention(),
-            )
-        return issue_sd_jwt_vc(
+        credential = issue_sd_jwt_vc(
             {k: v for k, v in claims.items() if k != _TICKET},
             issuer=self.issuer,
             signer=self._signer,
@@ -219,6 +233,18 @@ class EligibilityIssuer:
             now=now,
             expires_at=self.expires_at,
         )
+        try:
+            # Recorded before it is handed out: of two racing requests one records, the other fails.
+            await self.ledger.record_credential(
+                election_id, resident_id, credential_digest=credential_digest(credential, election_id),
+                status_index=int(status["status_list"]["idx"]) if status is not None else None,
+            )
+        except ConflictError:
+            raise ProtocolError(
+                "a voting credential for this election was already issued to this resident",
+                code="invalid_credential_request",
+            ) from None
+        return credential
 
     async def revoke(self, resident_id: str, *, now: datetime) -> int:
         """Revoke the resident's credential for this election in the status list (publish it after).
@@ -229,9 +255,8 @@ class EligibilityIssuer:
         """
         if self.status_list is None:
             raise InvalidInputError("this issuer has no status list; credentials cannot be revoked")
-        entry = await self._store.get("voting_status", self._ledger_key(resident_id), now=now)
-        if entry is None:
+        idx = await self.ledger.status_index(self.election.election_id, resident_id)
+        if idx is None:
             raise NotFoundError("no revocable voting credential was issued to this resident")
-        idx = int(entry["idx"])
         self.status_list.revoke(idx)
         return idx

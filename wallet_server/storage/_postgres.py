@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import asyncpg
-
-from vcsdk._sql import PostgresConn, pg_connection, pg_transaction
-from vcsdk.errors import InvalidInputError, StorageError
+from vcsdk._sql import PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
 from wallet_server.storage._sql import Conn, SqlStore
 
 __all__ = ["PostgresStore"]
 
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_PLACEHOLDER = re.compile(r"\?")
 # Any constant works; it only has to be the same for every instance migrating this database.
 _MIGRATION_LOCK = 0x76637364_6B_77
-
-
-def _numbered(sql: str) -> str:
-    """Our queries use ``?``; asyncpg wants ``$1, $2, …`` (no query has a literal ``?``)."""
-    counter = iter(range(1, 1000))
-    return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 
 
 class PostgresStore(SqlStore):
@@ -47,21 +35,7 @@ class PostgresStore(SqlStore):
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        settings: dict[str, str] = {}
-        if schema is not None:
-            if _IDENTIFIER.fullmatch(schema) is None:
-                raise InvalidInputError("the PostgreSQL schema must be a lowercase identifier")
-            settings["search_path"] = schema
-        try:
-            if schema is not None:
-                conn = await asyncpg.connect(dsn)
-                try:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                finally:
-                    await conn.close()
-            pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, server_settings=settings)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StorageError("cannot connect to PostgreSQL; check the database URL and that it is running") from exc
+        pool = await open_pg_pool(dsn, schema=schema, min_size=min_size, max_size=max_size)
         store = cls(pool)
         if migrate:
             try:
@@ -78,7 +52,7 @@ class PostgresStore(SqlStore):
         await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
 
     def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, rewrite=_numbered)
+        return pg_connection(self._pool, rewrite=numbered_placeholders)
 
     def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, rewrite=_numbered)
+        return pg_transaction(self._pool, rewrite=numbered_placeholders)

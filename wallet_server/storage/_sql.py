@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
@@ -11,6 +10,8 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Protocol
 
+from vcsdk._sql import apply_migrations
+from vcsdk._sql import load_migrations as _load_migrations
 from vcsdk.errors import NotFoundError
 from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
@@ -40,30 +41,12 @@ class Conn(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
 
 
-_MIGRATION_NAME = re.compile(r"(\d{4})_([a-z0-9_]+)(?:\.(sqlite|postgres))?\.sql")
-
-
 def load_migrations(dialect: str) -> list[tuple[int, str, list[str]]]:
     """The numbered migrations for ``dialect``: ``(version, name, statements)`` in order.
 
     ``NNNN_name.sql`` is portable; ``NNNN_name.<dialect>.sql`` replaces it for one dialect.
     """
-    chosen: dict[int, tuple[str, str, bool]] = {}
-    for entry in resources.files("wallet_server.storage").joinpath("migrations").iterdir():
-        match = _MIGRATION_NAME.fullmatch(entry.name)
-        if match is None or (match.group(3) is not None and match.group(3) != dialect):
-            continue
-        version, specific = int(match.group(1)), match.group(3) is not None
-        if version in chosen and chosen[version][2] and not specific:
-            continue
-        chosen[version] = (match.group(2), entry.read_text(encoding="utf-8"), specific)
-    out = []
-    for version in sorted(chosen):
-        name, text, _ = chosen[version]
-        lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
-        statements = [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-        out.append((version, name, statements))
-    return out
+    return _load_migrations(resources.files("wallet_server.storage").joinpath("migrations"), dialect)
 
 
 def _resident(row: Row) -> Resident:
@@ -119,27 +102,11 @@ class SqlStore(BackOfficeQueries):
 
         :return: the versions applied now.
         """
-        applied_now: list[int] = []
         async with self._tx() as conn:
             await self._lock_migrations(conn)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
+            return await apply_migrations(
+                conn, load_migrations(self.dialect), table="schema_migrations", applied_at=to_ts(datetime.now(UTC))
             )
-            done = {int(r[0]) for r in await conn.fetch("SELECT version FROM schema_migrations")}
-            for version, name, statements in load_migrations(self.dialect):
-                if version in done:
-                    continue
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    version,
-                    name,
-                    to_ts(datetime.now(UTC)),
-                )
-                applied_now.append(version)
-        return applied_now
 
     async def _lock_migrations(self, conn: Conn) -> None:
         """Serialise migrations between instances starting at once (PostgreSQL overrides)."""

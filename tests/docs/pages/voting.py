@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,14 @@ from vcsdk.oid4vc import (
 )
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, status_list_routes
 from vcsdk.trust import AccreditationPolicy, TrustRegistry
-from vcsdk.voting import EligibilityIssuer, EligibilityOffered, VotingService, ballot_token_from_redirect, voting_routes
+from vcsdk.voting import (
+    EligibilityIssuer,
+    EligibilityOffered,
+    SqliteIssuanceLedger,
+    VotingService,
+    ballot_token_from_redirect,
+    voting_routes,
+)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _city import start_city
@@ -60,6 +69,13 @@ async def _serve(ns: dict[str, Any], routes: list[web.RouteDef], port: int = 0) 
     await web.TCPSite(runner, "127.0.0.1", port).start()
     ns["_cleanup"].append(runner.cleanup)
     return f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+def _async(fn: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        fn()
+
+    return run
 
 
 def _port() -> int:
@@ -94,6 +110,12 @@ async def setup(ns: dict[str, Any]) -> None:
     await trust.accredit(city.did, vcts.voting_eligibility, valid_from=datetime(2026, 1, 1, tzinfo=UTC),
                          sender=city.governance)
     shown: list[str] = []
+    folder = tempfile.TemporaryDirectory()
+    ns["_cleanup"].append(_async(folder.cleanup))
+    issuance_ledger = await SqliteIssuanceLedger.open(str(Path(folder.name) / "ledger.db"))
+    twin_ledger = await SqliteIssuanceLedger.open(str(Path(folder.name) / "twin-ledger.db"))
+    ns["_cleanup"].extend([issuance_ledger.close, twin_ledger.close])
+    ns.update(issuance_ledger=issuance_ledger, _twin_ledger=twin_ledger)
     ns.update(
         _city=city, _status_store=status_store, _shown=shown, registry_client=client, city_did=city.did,
         city_key=city.key, vcts=vcts, trust_registry=trust, state_store=InMemoryStateStore(),
@@ -125,7 +147,7 @@ async def _vote_until_the_ballot_token(ns: dict[str, Any]) -> None:
     issuer = EligibilityIssuer(
         election=election, registry=ns["registry_client"], issuer=ns["city_did"], signer=ns["city_key"],
         vct=ns["vcts"].voting_eligibility, credential_issuer=f"http://127.0.0.1:{issuer_port}/voting",
-        store=InMemoryStateStore(), clock=clock, status_list=ns["voting_status_list"])
+        store=InMemoryStateStore(), ledger=ns["_twin_ledger"], clock=clock, status_list=ns["voting_status_list"])
     await _serve(ns, issuer_routes(issuer.oid4vci, clock=clock), issuer_port)
     outcome = await issuer.offer(EligibilityApplication(ns["family_name"], ns["given_name"], ns["birthdate"],
                                                         ns["address"]), now=clock())
