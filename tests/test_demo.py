@@ -47,5 +47,13 @@ def test_demo_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert outcomes["tally_reproduced"]["tally"] == {"Sato": 2, "Suzuki": 1, "Takahashi": 0}
     summary = report["summary"]
     assert summary["transactions"] > 0 and summary["gas_used"] > 0 and summary["receipts_anchored"] == 1
+    # Open data: the demo prints epsilon and k, never suppresses below k = 10, and charges its ledger.
+    (released,) = [e for e in report["events"] if e.get("epsilon") is not None and "k_threshold" in e]
+    assert released["epsilon"] == 0.5 and released["k_threshold"] == 10
+    assert "epsilon = 0.5" in released["text"] and "k = 10" in released["text"]
     assert (tmp_path / "access_statistics.csv").read_text().strip()
-    assert json.loads((tmp_path / "access_statistics.json").read_text())
+    stats = json.loads((tmp_path / "access_statistics.json").read_text())
+    assert stats["parameters"]["k_threshold"] == 10 and stats["parameters"]["epsilon"] == 0.5
+    assert all(c["count"] is None or c["count"] >= 10 for c in stats["cells"])
+    ledger = json.loads((tmp_path / "privacy_ledger.json").read_text())
+    assert [e["epsilon"] for e in ledger["entries"]] == ["0.5"]

@@ -23,6 +23,7 @@ PURE_MODULES = [
     "vcsdk.credentials.status_list",
     "vcsdk.did",
     "vcsdk.receipts",
+    "vcsdk.registration",
     "vcsdk.oid4vc",
 ]
 

@@ -39,12 +39,15 @@ with. Messages say what failed and what to do; they never contain key material o
     │   ├── ProofInvalidError                    proof_invalid
     │   ├── TokenKeyError                        token_key_not_committed
     │   ├── BallotTokenError                     invalid_ballot_token
-    │   └── ConsentError                         consent_invalid
-    │       ├── ConsentMismatchError             consent_mismatch
-    │       ├── ClaimsNotConsentedError          claims_not_consented
-    │       ├── PurposeNotConsentedError         purpose_not_consented
-    │       ├── ConsentExpiredError              consent_expired
-    │       └── ConsentWithdrawnError            consent_withdrawn
+    │   ├── ConsentError                         consent_invalid
+    │   │   ├── ConsentMismatchError             consent_mismatch
+    │   │   ├── ClaimsNotConsentedError          claims_not_consented
+    │   │   ├── PurposeNotConsentedError         purpose_not_consented
+    │   │   ├── ConsentExpiredError              consent_expired
+    │   │   └── ConsentWithdrawnError            consent_withdrawn
+    │   └── RegistrationError                    registration_invalid
+    │       ├── ServiceNotRegisteredError        service_not_registered
+    │       └── RequestNotRegisteredError        request_not_registered
     ├── DidResolutionError                       did_resolution_failed
     │   ├── DidNotFoundError                     did_not_found
     │   ├── DidDeactivatedError                  did_deactivated
@@ -59,6 +62,7 @@ with. Messages say what failed and what to do; they never contain key material o
     │   └── ResidentRegistryFaultError           resident_registry_fault
     ├── ProtocolError                            protocol_error
     ├── SigningFailedError                       signing_failure
+    ├── PrivacyBudgetExceededError               privacy_budget_exceeded
     └── StorageError                             storage_error
         ├── NotFoundError                        not_found
         └── ConflictError                        conflict
@@ -110,15 +114,19 @@ __all__ = [
     "NonceMismatchError",
     "NotEligibleError",
     "NotFoundError",
+    "PrivacyBudgetExceededError",
     "ProofInvalidError",
     "ProtocolError",
     "PurposeNotConsentedError",
+    "RegistrationError",
     "RegistryError",
     "RegistryNotConfiguredError",
+    "RequestNotRegisteredError",
     "ResidentRegistryError",
     "ResidentRegistryFaultError",
     "ResidentRegistryUnavailableError",
     "SdHashMismatchError",
+    "ServiceNotRegisteredError",
     "SignatureInvalidError",
     "SigningFailedError",
     "StatusListDigestMismatchError",
@@ -373,6 +381,28 @@ class ConsentWithdrawnError(ConsentError):
     code = "consent_withdrawn"
 
 
+class RegistrationError(VerificationError):
+    """A service's registration with the city does not cover its request (relying-party registration).
+
+    The message is written for the resident: it says who asked for what, never a claim's value.
+    """
+
+    code = "registration_invalid"
+    http_status = 403
+
+
+class ServiceNotRegisteredError(RegistrationError):
+    """The service has no valid registration from the city (none, another service's, expired, revoked)."""
+
+    code = "service_not_registered"
+
+
+class RequestNotRegisteredError(RegistrationError):
+    """The service asks for a claim, credential type or purpose its registration does not allow."""
+
+    code = "request_not_registered"
+
+
 class DidResolutionError(VcsdkError):
     code = "did_resolution_failed"
     http_status = 502
@@ -466,6 +496,13 @@ class SigningFailedError(VcsdkError):
 
     code = "signing_failure"
     http_status = 503
+
+
+class PrivacyBudgetExceededError(VcsdkError):
+    """An open-data release would spend more privacy-loss budget (epsilon) than its period has left."""
+
+    code = "privacy_budget_exceeded"
+    http_status = 409
 
 
 class StorageError(VcsdkError):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.receipts._factories import T0, make_consent, make_receipt, service_key
+from tests.receipts._factories import SERVICE_DID, T0, make_consent, make_receipt, service_key
+from tests.registration._factories import registration_token
 from vcsdk._cli import main
 from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
 from vcsdk.registry import Chain, DevNode
@@ -105,34 +106,28 @@ def test_export_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
     asyncio.run(fill())
     db = str(tmp_path / "outbox.db")
-    assert main(["receipts", "export", "--epsilon", "50", "--db", db, "--k", "5", "--max-contributions", "1"]) == 0
+    regs = tmp_path / "registrations.txt"
+    regs.write_text("# the city's registrations\n" + registration_token(SERVICE_DID) + "\n\n")
+    ledger = str(tmp_path / "ledger.json")
+    common = ["receipts", "export", "--period", "2026-11", "--registrations", str(regs), "--ledger", ledger, "--db", db]
+    assert main([*common, "--epsilon", "10", "--budget", "12", "--release-id", "nov-1"]) == 0
     text = capsys.readouterr().out
-    assert "# epsilon=50.0" in text and "# k_threshold=5" in text
+    assert "# epsilon=10.0" in text and "# k_threshold=10" in text and "# sensitivity=1" in text
     rows = list(csv.DictReader(io.StringIO("\n".join(x for x in text.splitlines() if not x.startswith("#")))))
-    assert [(r["claim"], r["month"]) for r in rows] == [("age_over_18", "2026-11")]
-    assert 35 <= int(rows[0]["count"]) <= 45
+    assert [(r["claim_set"], r["period"]) for r in rows] == [("age", "2026-11"), ("name", "2026-11")]
+    assert 35 <= int(rows[0]["count"]) <= 45 and rows[1]["suppressed"] == "true"
     out = tmp_path / "stats.json"
-    assert (
-        main(
-            [
-                "receipts",
-                "export",
-                "--epsilon",
-                "1",
-                "--db",
-                db,
-                "--format",
-                "json",
-                "--out",
-                str(out),
-                "--since",
-                "2026-11-01T09:20:00Z",
-            ]
-        )
-        == 0
-    )
+    assert main([*common, "--epsilon", "1", "--format", "json", "--out", str(out)]) == 0
     body = json.loads(out.read_text())
-    assert body["parameters"]["epsilon"] == 1.0 and body["parameters"]["sensitivity"] == 16
-    assert main(["receipts", "export", "--epsilon", "0", "--db", db]) == 1
-    assert main(["receipts", "export", "--epsilon", "1", "--db", str(tmp_path / "missing.db")]) == 1
+    assert body["parameters"]["epsilon"] == 1.0 and body["parameters"]["sensitivity"] == 1
+    assert json.loads(Path(ledger).read_text())["budget_per_period"] == "12"
+    # The ledger has 1 left of 12: a release of 2 is refused and nothing is written.
+    assert main([*common, "--epsilon", "2", "--out", str(tmp_path / "refused.csv")]) == 1
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "privacy_budget_exceeded"
+    assert not (tmp_path / "refused.csv").exists()
+    assert main([*common, "--epsilon", "1", "--k", "5"]) == 1  # k below 10
+    assert main([*common, "--epsilon", "0"]) == 1
+    assert main([*common[:-1], str(tmp_path / "missing.db"), "--epsilon", "1"]) == 1
+    fresh = [*common[:-3], str(tmp_path / "new-ledger.json"), "--db", db, "--epsilon", "1"]
+    assert main(fresh) == 1  # a new ledger needs its budget
     capsys.readouterr()

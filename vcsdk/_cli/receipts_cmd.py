@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
 from vcsdk._json import parse_json_object
-from vcsdk._time import parse_rfc3339
 from vcsdk.errors import InvalidInputError, ProofInvalidError
-from vcsdk.receipts import AccessCounter, PrivacyParameters, peek_access_receipt, receipt_leaf, verify_inclusion
+from vcsdk.receipts import (
+    AccessCounter,
+    CellDomain,
+    PrivacyParameters,
+    peek_access_receipt,
+    receipt_leaf,
+    verify_inclusion,
+)
+from vcsdk.registration import RelyingPartyRegistration, peek_registration
 
 
 def register(sub: Any) -> None:
@@ -29,18 +37,26 @@ def register(sub: Any) -> None:
     proof.add_argument("--chain-id", type=int, help="refuse a node serving another chain id")
     proof.set_defaults(handler=_verify_proof)
 
-    export = r.add_parser("export", help="differentially private access statistics as CSV or JSON")
-    export.add_argument("--epsilon", type=float, required=True, help="privacy budget of this export, e.g. 1.0")
+    export = r.add_parser(
+        "export", help="one month's differentially private access statistics (OpenDP), charged to a budget ledger"
+    )
+    export.add_argument("--period", required=True, help="the calendar month to release, YYYY-MM")
+    export.add_argument("--epsilon", type=float, required=True, help="privacy budget this release spends, e.g. 0.5")
+    export.add_argument(
+        "--registrations", type=Path, required=True,
+        help="the city's relying-party registrations, one token per line: the public cell domain",
+    )
+    export.add_argument("--ledger", type=Path, required=True, help="the budget ledger (JSON); created if missing")
+    export.add_argument("--budget", help="epsilon per month for a new ledger (must match an existing one)")
+    export.add_argument("--release-id", help="the release's name in the ledger (default access-PERIOD-TIME-RANDOM)")
     source = export.add_mutually_exclusive_group(required=True)
     source.add_argument("--db", type=Path, help="the outbox's SQLite file")
     source.add_argument("--postgres", metavar="DSN", help="the outbox's PostgreSQL DSN")
     export.add_argument("--schema", help="PostgreSQL schema of the outbox tables")
-    export.add_argument("--k", type=int, default=10, help="suppress cells whose noisy count is below K (10)")
+    export.add_argument("--k", type=int, default=10, help="suppress cells whose noisy count is below K (10, the least)")
     export.add_argument(
-        "--max-contributions", type=int, default=16, help="cells one pseudonym may add to (sensitivity, 16)"
+        "--per-service", type=int, default=1, help="accesses counted per resident per service in the month (1)"
     )
-    export.add_argument("--since", help="first access time to count (RFC 3339)")
-    export.add_argument("--until", help="end of the period, exclusive (RFC 3339)")
     export.add_argument("--format", choices=["csv", "json"], default="csv")
     export.add_argument("--out", type=Path, help="write here instead of stdout")
     export.set_defaults(handler=_export)
@@ -80,13 +96,19 @@ async def _root_of(rpc_url: str, address: str, batch_id: bytes, chain_id: int | 
 
 
 def _export(args: argparse.Namespace) -> int:
-    params = PrivacyParameters(epsilon=args.epsilon, k_threshold=args.k, max_contributions=args.max_contributions)
-    since = parse_rfc3339(args.since, what="--since") if args.since else None
-    until = parse_rfc3339(args.until, what="--until") if args.until else None
+    from vcsdk.outbox import LedgerFile
+
+    params = PrivacyParameters(epsilon=args.epsilon, k_threshold=args.k, per_service=args.per_service)
+    domain = CellDomain.from_registrations(_read_registrations(args.registrations), period=args.period)
     if args.schema and not args.postgres:
         raise InvalidInputError("--schema goes with --postgres")
-    counter = asyncio.run(_count(args, params, since, until))
-    stats = counter.statistics()
+    ledger = LedgerFile(args.ledger, budget_per_period=args.budget)
+    ledger.read()  # fail on a missing budget or a bad ledger before reading a month of receipts
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    release_id = args.release_id or f"access-{args.period}-{stamp}-{secrets.token_hex(3)}"
+    counter = asyncio.run(_count(args, AccessCounter(domain, params)))
+    stats = counter.statistics(ledger=ledger, release_id=release_id, now=now)
     text = stats.to_csv() if args.format == "csv" else stats.to_json_text()
     if args.out:
         args.out.write_text(text, encoding="utf-8")
@@ -95,10 +117,20 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _count(
-    args: argparse.Namespace, params: PrivacyParameters, since: datetime | None, until: datetime | None
-) -> AccessCounter:
-    """Stream the period's receipts from the store into a counter (memory: one page, not the period)."""
+def _read_registrations(path: Path) -> list[RelyingPartyRegistration]:
+    """One compact JWS per line (blank lines and ``#`` comments skipped): the city's own list."""
+    try:
+        lines = path.read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        raise InvalidInputError("--registrations must name a text file of registration tokens") from None
+    tokens = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not tokens:
+        raise InvalidInputError("--registrations lists no registration")
+    return [peek_registration(t) for t in tokens]
+
+
+async def _count(args: argparse.Namespace, counter: AccessCounter) -> AccessCounter:
+    """Stream the month's receipts from the store into the counter (memory: one page, not the month)."""
     from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
 
     store: ReceiptStore
@@ -108,7 +140,7 @@ async def _count(
         store = await SqliteReceiptStore.open(str(args.db))
     else:
         store = await PostgresReceiptStore.open(args.postgres, schema=args.schema)
-    counter = AccessCounter(params)
+    since, until = counter.domain.bounds
     try:
         async for stored in store.iter_receipts(since=since, until=until):
             counter.add(stored.receipt)

@@ -70,8 +70,10 @@ from vcsdk.oid4vc import (
     send,
     verifier_routes,
 )
-from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
+from vcsdk.outbox import AccessReceiptRegistry, LedgerFile, ReceiptOutbox, ResidentView, SqliteReceiptStore
 from vcsdk.receipts import (
+    MIN_K_THRESHOLD,
+    CellDomain,
     ConsentRecord,
     Controller,
     PrivacyParameters,
@@ -81,6 +83,7 @@ from vcsdk.receipts import (
     resident_pseudonym,
     verify_inclusion,
 )
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 from vcsdk.registry import Chain, EmbeddedChain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, StatusPolicy, status_list_routes
 from vcsdk.trust import AccreditationPolicy, StatusDigest, TrustRegistry
@@ -89,6 +92,9 @@ __all__ = ["DemoResult", "Narrator", "run_story"]
 
 VCTS = VctRegistry("https://credentials.kaga.example")
 STATUS_TTL = timedelta(minutes=5)
+#: Open data: each release spends DEMO_EPSILON of the month's DEMO_BUDGET; k is never below 10.
+DEMO_EPSILON = 0.5
+DEMO_BUDGET = 1.0
 SHOP_NAME = "Kaga Onsen Shop"
 SHOP_PURPOSE = "Selling sake requires age 20+; local-resident discount needs your city"
 SHOP_QUERY: dict[str, Any] = {
@@ -226,6 +232,18 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         check("city_accredited", True, "the city is accredited on chain to issue ResidentIdentityCredential")
         shop_did, shop_key = await _ethr_did_with_p256(chain, ethr, resolver, shop_owner)
         narrator.say(f"the shop has its own DID: {shop_did}", shop_did=shop_did)
+        shop_registration = RelyingPartyRegistration(
+            issuer=city_did, service_did=shop_did, registration_id=f"reg-{secrets.token_hex(6)}", name=SHOP_NAME,
+            purposes=(Purpose("age_and_discount", SHOP_PURPOSE),),
+            claim_sets=(ClaimSet("age", VCTS.resident_identity, (("age_equal_or_over", "20"),)),
+                        ClaimSet("locality", VCTS.resident_identity, (("address", "locality"),))),
+            retention_days=30, receipt_endpoint="https://shop.kaga.example/receipts",
+            privacy_policy="https://shop.kaga.example/privacy", jurisdiction="JP-17",
+            issued_at=start, expires_at=start + timedelta(days=365),
+        )
+        narrator.say(f"the city registers the shop: it may ask {[c.id for c in shop_registration.claim_sets]} "
+                     f"and keeps data {shop_registration.retention_days} days",
+                     registration=issue_registration(city_key, shop_registration))
 
         # Status lists: served over HTTP by the city, digests anchored on chain.
         status_port = _free_port()
@@ -431,11 +449,22 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         await run_election(ctx, stack, now=now, check=check, say=narrator.say)
 
         # -- 7. open data --------------------------------------------------------------------------------
-        narrator.step("Open data: anonymized access statistics")
+        narrator.step("Open data: differentially private access statistics (OpenDP)")
         receipts = [e.receipt for e in await view.list([pseudonym])]
-        stats = access_statistics(receipts, parameters=PrivacyParameters(epsilon=1.0, k_threshold=1))
+        period = f"{receipts[0].accessed_at:%Y-%m}"
+        ledger = LedgerFile(out_dir / "privacy_ledger.json", budget_per_period=DEMO_BUDGET)
+        params = PrivacyParameters(epsilon=DEMO_EPSILON, k_threshold=MIN_K_THRESHOLD)
+        stats = access_statistics(
+            receipts, domain=CellDomain.from_registrations([shop_registration], period=period), parameters=params,
+            ledger=ledger, release_id=f"access-{period}-{secrets.token_hex(4)}", now=now,
+        )
         (out_dir / "access_statistics.csv").write_text(stats.to_csv())
         (out_dir / "access_statistics.json").write_text(stats.to_json_text())
+        published = sum(1 for _, n in stats.cells if n is not None)
+        narrator.say(f"epsilon = {params.epsilon} of this month's budget {DEMO_BUDGET} (ledger: "
+                     f"{ledger.path.name}), k = {params.k_threshold}: {published} of {len(stats.cells)} cells "
+                     "published, the rest suppressed", epsilon=params.epsilon, k_threshold=params.k_threshold,
+                     cells=len(stats.cells), published=published)
         check("open_data", True, f"wrote {out_dir / 'access_statistics.csv'} and .json")
 
         # -- 8. summary ------------------------------------------------------------------------------------

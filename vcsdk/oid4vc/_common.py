@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from vcsdk._json import parse_json
+from vcsdk._url import is_https_url as is_https_url  # re-exported for the protocol modules
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError
 
 __all__ = [
@@ -86,24 +87,6 @@ class HttpResponse:
 
 #: A protocol flow: yields the requests it needs, is sent the responses, returns its result.
 Flow = Generator[HttpRequest, HttpResponse, T]
-
-
-def is_https_url(value: object) -> bool:
-    """Whether ``value`` is an ``https`` URL, or ``http`` to the loopback interface (development and
-    tests on 127.0.0.1); the specs require TLS for every endpoint."""
-    if not isinstance(value, str):
-        return False
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return False
-    if not parts.netloc or parts.fragment:
-        return False
-    if parts.scheme == "https":
-        return True
-    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def raise_for_error(response: HttpResponse, *, what: str) -> None:

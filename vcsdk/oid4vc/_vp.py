@@ -33,6 +33,7 @@ from vcsdk.errors import (
     ProtocolError,
     TokenExpiredError,
     TokenNotYetValidError,
+    VcsdkError,
 )
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
 from vcsdk.oid4vc._common import (
@@ -59,10 +60,12 @@ from vcsdk.oid4vc._dcql import (
     path_covers,
 )
 from vcsdk.oid4vc._sd_jwt_view import view_sd_jwt
+from vcsdk.registration import MAX_REGISTRATION_BYTES, RelyingPartyRegistration, check_request, peek_registration
 
 __all__ = [
     "CLIENT_ID_PREFIX",
     "PURPOSE_FORMAT",
+    "REGISTRATION_FORMAT",
     "REQUEST_OBJECT_TYP",
     "AuthorizationRequest",
     "AuthorizationRequestReference",
@@ -93,6 +96,9 @@ SELF_ISSUED_AUDIENCE = "https://self-issued.me/v2"
 #: The ``verifier_info`` format (OpenID4VP §5.1, §5.11) carrying the purpose shown to the resident.
 #: It is bound to the verifier by the Request Object's signature (a claim-bound attestation).
 PURPOSE_FORMAT = "urn:vcsdk:verifier-info:purpose"
+#: The ``verifier_info`` format carrying the service's registration with the city (a compact JWS the
+#: city signed, :mod:`vcsdk.registration`); the wallet checks the request against it before consent.
+REGISTRATION_FORMAT = "urn:vcsdk:verifier-info:registration"
 DEEP_LINK_SCHEME = "openid4vp://"
 MAX_PURPOSE_CHARS = 500
 MAX_REQUEST_OBJECT_BYTES = 64 * 1024
@@ -129,6 +135,7 @@ class AuthorizationRequest:
     issued_at: int | None = None
     expires_at: int | None = None
     wallet_nonce: str | None = None
+    registration: str | None = None
 
     @property
     def verifier_did(self) -> str:
@@ -156,8 +163,13 @@ class AuthorizationRequest:
             out["client_metadata"]["client_name"] = self.client_name
         if self.state is not None:
             out["state"] = self.state
+        info: list[dict[str, Any]] = []
         if self.purpose is not None:
-            out["verifier_info"] = [{"format": PURPOSE_FORMAT, "data": {"purpose": self.purpose}}]
+            info.append({"format": PURPOSE_FORMAT, "data": {"purpose": self.purpose}})
+        if self.registration is not None:
+            info.append({"format": REGISTRATION_FORMAT, "data": self.registration})
+        if info:
+            out["verifier_info"] = info
         if self.issued_at is not None:
             out["iat"] = self.issued_at
         if self.expires_at is not None:
@@ -266,8 +278,11 @@ class Verifier:
     :param name: the service name shown to the resident (``client_metadata.client_name``).
     :param randomness: source of ``state``, ``nonce`` and request ids.
     :param request_ttl: how long a request can be answered.
-    :raises InvalidInputError: if the signer's ``kid`` is not a DID URL of ``did``, or the URLs are
-        not https (plain http is accepted only for the loopback interface).
+    :param registration: the service's registration the city signed (:mod:`vcsdk.registration`);
+        attached to every request, and every request is checked against it before it is signed.
+    :raises InvalidInputError: if the signer's ``kid`` is not a DID URL of ``did``, the URLs are
+        not https (plain http is accepted only for the loopback interface), or the registration is
+        malformed or registers another DID.
     """
 
     def __init__(
@@ -282,6 +297,7 @@ class Verifier:
         name: str | None = None,
         randomness: Randomness = SYSTEM_RANDOMNESS,
         request_ttl: timedelta = timedelta(minutes=5),
+        registration: str | None = None,
     ) -> None:
         kid = signer.kid
         if not isinstance(kid, str) or not kid.startswith(did + "#"):
@@ -298,6 +314,15 @@ class Verifier:
         self.name = name
         self._randomness = randomness
         self.request_ttl = request_ttl
+        self.registration = registration
+        self._registered: RelyingPartyRegistration | None = None
+        if registration is not None:
+            try:
+                self._registered = peek_registration(registration)
+            except VcsdkError as exc:
+                raise InvalidInputError(f"the registration does not parse: {exc.message}") from None
+            if self._registered.service_did != did:
+                raise InvalidInputError("the registration is for another DID than this verifier's")
 
     def __repr__(self) -> str:
         return f"Verifier(client_id={self.client_id!r}, response_uri={self.response_uri!r})"
@@ -307,15 +332,20 @@ class Verifier:
     ) -> PresentationRequest:
         """Create and sign a request for the claims in ``dcql_query``, with a fresh nonce and state.
 
-        :param purpose: why the service asks, shown to the resident before consent.
+        :param purpose: why the service asks, shown to the resident before consent; with a
+            registration, the id of one of its registered purposes.
         :raises ProtocolError: (``invalid_request``) if the DCQL query is malformed.
         :raises InvalidInputError: if the purpose is empty or too long.
+        :raises RequestNotRegisteredError: with a registration, if the query or purpose goes beyond it
+            (the wallet would refuse the request).
         :raises ConflictError: if the randomness source repeats a nonce or state (never in production).
         :return: the request with its deep link and request object.
         """
         query = dcql_query if isinstance(dcql_query, DcqlQuery) else parse_dcql_query(dcql_query)
         if not isinstance(purpose, str) or not purpose.strip() or len(purpose) > MAX_PURPOSE_CHARS:
             raise InvalidInputError(f"purpose must be a non-empty text of at most {MAX_PURPOSE_CHARS} characters")
+        if self._registered is not None:
+            check_request(self._registered, service_did=self.did, credentials=query.credentials, purpose=purpose)
         state = random_token(self._randomness)
         nonce = random_token(self._randomness)
         request_id = random_token(self._randomness)
@@ -330,6 +360,7 @@ class Verifier:
             client_name=self.name,
             issued_at=int(now.timestamp()),
             expires_at=int(expires.timestamp()),
+            registration=self.registration,
         )
         jwt = sign_jws(request.to_claims(), self._signer, typ=REQUEST_OBJECT_TYP)
         # A nonce is never handed out twice (OpenID4VP §5.2: fresh for every request).
@@ -721,6 +752,7 @@ def verify_request_object(
         dcql_query=query,
         state=state,
         purpose=_purpose_of(claims.get("verifier_info")),
+        registration=_registration_of(claims.get("verifier_info")),
         client_name=name[:200] if isinstance(name, str) else None,
         issued_at=int(iat) if iat is not None else None,
         expires_at=int(exp) if exp is not None else None,
@@ -737,6 +769,20 @@ def _purpose_of(info: Any) -> str | None:
             if isinstance(data, Mapping) and isinstance(data.get("purpose"), str):
                 return str(data["purpose"])[:MAX_PURPOSE_CHARS]
     return None
+
+
+def _registration_of(info: Any) -> str | None:
+    if not isinstance(info, list):
+        return None
+    found = [e for e in info if isinstance(e, Mapping) and e.get("format") == REGISTRATION_FORMAT]
+    if len(found) > 1:
+        raise ProtocolError("the request carries more than one registration", code="invalid_request")
+    if not found:
+        return None
+    data = found[0].get("data")
+    if not isinstance(data, str) or len(data) > MAX_REGISTRATION_BYTES:
+        raise ProtocolError("the request's registration is not a compact JWS", code="invalid_request")
+    return data
 
 
 async def load_request_object(

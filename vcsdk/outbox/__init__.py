@@ -8,6 +8,7 @@ PostgreSQL for several servers), the :class:`AccessReceiptRegistry` contract cli
 from __future__ import annotations
 
 from vcsdk.outbox._chain import AccessReceiptRegistry, AnchorChain
+from vcsdk.outbox._ledger import LedgerFile
 from vcsdk.outbox._models import (
     AnchoringState,
     AnchorLocation,
@@ -32,6 +33,7 @@ __all__ = [
     "AnchoringState",
     "Batch",
     "BatchState",
+    "LedgerFile",
     "PostgresReceiptStore",
     "ReceiptEntry",
     "ReceiptEntryJson",

@@ -17,7 +17,17 @@ from vcsdk.receipts._consent import (
     presentation_hash,
     resident_pseudonym,
 )
-from vcsdk.receipts._export import AccessCounter, AccessStatistics, PrivacyParameters, access_statistics
+from vcsdk.receipts._export import (
+    MIN_K_THRESHOLD,
+    AccessCounter,
+    AccessStatistics,
+    BudgetLedger,
+    CellDomain,
+    PrivacyParameters,
+    ServiceCells,
+    access_statistics,
+)
+from vcsdk.receipts._ledger import LedgerEntry, PrivacyLedger
 from vcsdk.receipts._merkle import (
     MAX_BATCH_SIZE,
     SALT_BYTES,
@@ -42,21 +52,27 @@ from vcsdk.receipts._receipt import (
 __all__ = [
     "ACCESS_RECEIPT_TYP",
     "MAX_BATCH_SIZE",
+    "MIN_K_THRESHOLD",
     "SALT_BYTES",
     "AccessCounter",
     "AccessReceipt",
     "AccessReceiptClaims",
     "AccessStatistics",
+    "BudgetLedger",
+    "CellDomain",
     "ConsentRecord",
     "ConsentRecordJson",
     "ConsentState",
     "Controller",
     "InclusionProof",
     "InclusionProofJson",
+    "LedgerEntry",
     "LegalBasis",
     "MerkleTree",
+    "PrivacyLedger",
     "PrivacyParameters",
     "Pseudonym",
+    "ServiceCells",
     "access_statistics",
     "batch_id_for",
     "hex32",

@@ -4,13 +4,14 @@ resident's blocks, the receipt is stored by a real outbox (SQLite) and anchored 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from vcsdk.credentials import StaticKeyResolver
 from vcsdk.keys import Key
 from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
 from vcsdk.receipts import resident_pseudonym
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration
 from vcsdk.registry import Chain
 
 SHOP_DID = "did:ethr:0x1:0x5b3b0e1d3c2f9a3e4c5d6e7f8091a2b3c4d5e6f7"
@@ -18,6 +19,15 @@ SHOP_DID = "did:ethr:0x1:0x5b3b0e1d3c2f9a3e4c5d6e7f8091a2b3c4d5e6f7"
 
 async def setup(ns: dict[str, Any]) -> None:
     key = Key.generate("P-256")
+    now = datetime.now(UTC)
+    ns["shop_registration"] = RelyingPartyRegistration(
+        issuer="did:ethr:0x1:0x00000000000000000000000000000000000000c1", service_did=SHOP_DID,
+        registration_id="reg-bookshop", name="Kaga Bookshop", purposes=(Purpose("age_check", "Age check"),),
+        claim_sets=(ClaimSet("age", "https://city.example/ResidentIdentityCredential", (("age_over_18",),)),),
+        retention_days=30, receipt_endpoint="https://bookshop.example/receipts",
+        privacy_policy="https://bookshop.example/privacy", jurisdiction="JP", issued_at=now - timedelta(days=1),
+        expires_at=now + timedelta(days=365),
+    )
     ns.update(shop_did=SHOP_DID, key=key, presentation="eyJ…~WyJ…~eyJ…",
               pseudonym=resident_pseudonym(secrets.token_bytes(32), SHOP_DID),
               key_from_did_document=key.public_key().with_kid(SHOP_DID + "#key-1"),
