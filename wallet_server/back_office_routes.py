@@ -4,8 +4,9 @@ The admin handlers are declared in :data:`wallet_server.routes.ROUTES` (and so i
 document). The protocol endpoints follow their own specifications and media types and are
 registered by :func:`protocol_routes`:
 
-* OpenID4VCI 1.0 (``/issuer/…`` and its ``/.well-known/…/issuer`` metadata): errors are the spec's
-  ``{"error": …, "error_description": …}`` bodies.
+* OpenID4VCI 1.0 (``/issuer/…`` and its ``/.well-known/…/issuer`` metadata): the SDK's
+  :func:`vcsdk.oid4vc.issuer_routes`; errors are the spec's ``{"error": …, "error_description": …}``
+  bodies.
 * Token Status Lists (``/status/{list_id}``): ``application/statuslist+jwt`` with ETag and
   Cache-Control.
 * DID resolution in the Universal Resolver's shape (``/1.0/identifiers/{did}``).
@@ -25,12 +26,12 @@ from vcsdk.errors import (
     InvalidDidError,
     InvalidInputError,
     NotFoundError,
-    ProtocolError,
     UnsupportedDidMethodError,
     VcsdkError,
 )
+from vcsdk.oid4vc import CredentialIssuer, issuer_routes
 from wallet_server._http import etag_json, query_int, read_json, require_admin
-from wallet_server.appkeys import CITY, ISSUANCE, PUBLIC, STATUS_LISTS, TRUST
+from wallet_server.appkeys import CITY, CLOCK, ISSUANCE, PUBLIC, STATUS_LISTS, TRUST
 from wallet_server.middleware import REQUEST_ID
 from wallet_server.schemas import (
     accreditation_json,
@@ -38,6 +39,7 @@ from wallet_server.schemas import (
     issued_credential_json,
     status_list_json,
 )
+from wallet_server.services.issuance import ISSUER_PATH
 from wallet_server.services.status_lists import StatusAction
 
 __all__ = [
@@ -174,95 +176,6 @@ async def city_info(request: web.Request) -> web.Response:
     )
 
 
-# -- OpenID4VCI (spec error bodies, not problem+json) ---------------------------------------------
-
-
-def _oauth_error(exc: VcsdkError) -> web.Response:
-    status = exc.http_status if 400 <= exc.http_status < 500 else 400
-    headers = dict(NO_STORE)
-    if exc.code == "invalid_token":
-        status = 401
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    elif isinstance(exc, ProtocolError) and exc.code == "server_error":
-        status = 500
-    # RFC 6749 §5.2: error_description is printable ASCII without '"' and '\'.
-    desc = "".join(ch for ch in exc.message if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
-    code = exc.code if isinstance(exc, ProtocolError) else "invalid_request"
-    return web.json_response({"error": code, "error_description": desc}, status=status, headers=headers)
-
-
-async def _form(request: web.Request) -> dict[str, str]:
-    if request.content_type != "application/x-www-form-urlencoded":
-        raise ProtocolError("send the token request as application/x-www-form-urlencoded", code="invalid_request")
-    data = await request.post()
-    out: dict[str, str] = {}
-    for name in data:
-        values = data.getall(name)
-        if len(values) != 1 or not isinstance(values[0], str):
-            raise ProtocolError("each form parameter must appear once, as text", code="invalid_request")
-        out[name] = values[0]
-    return out
-
-
-def _bearer(request: web.Request) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" and len(token) <= 1024 else None
-
-
-async def issuer_metadata(request: web.Request) -> web.Response:
-    return web.json_response(request.app[ISSUANCE].issuer(_origin(request)).metadata())
-
-
-async def authorization_server_metadata(request: web.Request) -> web.Response:
-    return web.json_response(request.app[ISSUANCE].issuer(_origin(request)).authorization_server_metadata())
-
-
-async def credential_offer(request: web.Request) -> web.Response:
-    issuer = request.app[ISSUANCE].issuer(_origin(request))
-    try:
-        offer_id = request.match_info["offer_id"]
-        if len(offer_id) > 64:
-            raise ProtocolError("unknown or expired credential offer", code="invalid_request")
-        body = await issuer.offer_by_reference(offer_id, now=request.app[ISSUANCE].now())
-    except VcsdkError as exc:
-        return _oauth_error(exc)
-    return web.json_response(body, headers=NO_STORE)
-
-
-async def token_endpoint(request: web.Request) -> web.Response:
-    issuer = request.app[ISSUANCE].issuer(_origin(request))
-    try:
-        answer = await issuer.token(await _form(request), now=request.app[ISSUANCE].now())
-    except VcsdkError as exc:
-        return _oauth_error(exc)
-    return web.json_response(answer.to_dict(), headers=NO_STORE)
-
-
-async def nonce_endpoint(request: web.Request) -> web.Response:
-    issuer = request.app[ISSUANCE].issuer(_origin(request))
-    return web.json_response(await issuer.nonce(now=request.app[ISSUANCE].now()), headers=NO_STORE)
-
-
-async def credential_endpoint(request: web.Request) -> web.Response:
-    issuer = request.app[ISSUANCE].issuer(_origin(request))
-    try:
-        answer = await issuer.credential(_bearer(request), await request.read(), now=request.app[ISSUANCE].now())
-    except VcsdkError as exc:
-        if isinstance(exc, ProtocolError) or exc.http_status < 500:
-            return _oauth_error(exc)
-        raise  # chain or database trouble: a problem+json 5xx from the error middleware
-    return web.json_response(answer.to_dict(), headers=NO_STORE)
-
-
-async def notification_endpoint(request: web.Request) -> web.Response:
-    issuer = request.app[ISSUANCE].issuer(_origin(request))
-    try:
-        await issuer.notification(_bearer(request), await request.read(), now=request.app[ISSUANCE].now())
-    except VcsdkError as exc:
-        return _oauth_error(exc)
-    return web.Response(status=204)
-
-
 # -- status lists ---------------------------------------------------------------------------------
 
 
@@ -341,17 +254,15 @@ def _did_problem(request: web.Request, exc: VcsdkError) -> web.Response:
     return web.json_response(body, status=status, content_type="application/problem+json")
 
 
+def _issuer(request: web.Request) -> CredentialIssuer:
+    return request.app[ISSUANCE].issuer(_origin(request))
+
+
 def protocol_routes(app: web.Application) -> list[web.RouteDef]:
-    """The OpenID4VCI issuer, status list and DID resolution routes (outside the OpenAPI document)."""
-    del app  # the services are looked up per request; the paths are fixed
+    """The OpenID4VCI issuer (the SDK's routes, for the issuer at this server's URL), status list and
+    DID resolution routes (outside the OpenAPI document)."""
     return [
-        web.get("/.well-known/openid-credential-issuer/issuer", issuer_metadata),
-        web.get("/.well-known/oauth-authorization-server/issuer", authorization_server_metadata),
-        web.get("/issuer/credential-offer/{offer_id}", credential_offer),
-        web.post("/issuer/token", token_endpoint),
-        web.post("/issuer/nonce", nonce_endpoint),
-        web.post("/issuer/credential", credential_endpoint),
-        web.post("/issuer/notification", notification_endpoint),
+        *issuer_routes(_issuer, clock=app[CLOCK], base_path=ISSUER_PATH),
         web.get("/status/{list_id}", status_list),
         web.get("/1.0/identifiers/{did}", resolve_did),
     ]

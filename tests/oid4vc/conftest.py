@@ -147,3 +147,28 @@ async def redis_store() -> AsyncIterator[Any]:
         if keys:
             await store._client.delete(*keys)
         await store.close()
+
+
+@pytest.fixture
+async def city(aiohttp_server, city_key):  # type: ignore[no-untyped-def]
+    """The city's CredentialIssuer served by the aiohttp glue on 127.0.0.1 (batches of up to two keys)."""
+    from aiohttp import web
+
+    from tests._net import free_port
+    from vcsdk.oid4vc import CredentialConfiguration, CredentialIssuer, InMemoryStateStore, issuer_routes
+
+    port = free_port()
+    issuer = CredentialIssuer(
+        credential_issuer=f"http://127.0.0.1:{port}/issuer",
+        configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
+        issue=lambda claims, holder_key: issue_sd_jwt_vc(
+            claims, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE, holder_key=holder_key, now=NOW
+        ),
+        store=InMemoryStateStore(),
+        randomness=CountingRandomness("city"),
+        batch_size=2,
+    )
+    app = web.Application()
+    app.add_routes(issuer_routes(issuer, clock=lambda: NOW))
+    await aiohttp_server(app, host="127.0.0.1", port=port)
+    return issuer

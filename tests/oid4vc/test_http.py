@@ -10,19 +10,16 @@ import pytest
 from aiohttp import web
 
 from tests._net import free_port
-from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, peek, present, verify_presentation
+from vcsdk.credentials import StaticKeyResolver, peek, present, verify_presentation
 from vcsdk.errors import ProtocolError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CandidateCredential,
-    CredentialConfiguration,
-    CredentialIssuer,
     HttpRequest,
     InMemoryStateStore,
     Verifier,
     build_authorization_response,
     build_consent,
-    issuer_routes,
     load_request_object,
     match_dcql,
     notification_request,
@@ -40,32 +37,12 @@ from vcsdk.oid4vc import (
 from .conftest import (
     AGE_QUERY,
     CITY_DID,
-    DISCLOSABLE,
     NOW,
     RESIDENT_CLAIMS,
     SERVICE_DID,
-    VCT,
     CountingRandomness,
     resident_credential,
 )
-
-
-@pytest.fixture
-async def city(aiohttp_server, city_key):
-    port = free_port()
-    issuer = CredentialIssuer(
-        credential_issuer=f"http://127.0.0.1:{port}/issuer",
-        configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
-        issue=lambda claims, holder_key: issue_sd_jwt_vc(
-            claims, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE, holder_key=holder_key, now=NOW
-        ),
-        store=InMemoryStateStore(),
-        randomness=CountingRandomness("city"),
-    )
-    app = web.Application()
-    app.add_routes(issuer_routes(issuer, clock=lambda: NOW))
-    await aiohttp_server(app, host="127.0.0.1", port=port)
-    return issuer
 
 
 async def test_issuance_over_http(city):

@@ -97,7 +97,7 @@ async def _round(paths, extra=()):
 
 
 def _expected(paths):
-    from vcsdk.oid4vc._vp import _project
+    from vcsdk.oid4vc._verifier import _project
 
     concrete = []
     for p in paths:

@@ -23,7 +23,7 @@ from vcsdk.oid4vc import (
     parse_credential_offer,
     parse_credential_offer_uri,
 )
-from vcsdk.oid4vc._vci import PRE_AUTHORIZED_GRANT, offer_qr
+from vcsdk.oid4vc._vci_messages import PRE_AUTHORIZED_GRANT, offer_qr
 
 from .conftest import ISSUER_URL, NOW, RESIDENT_CLAIMS, VCT, CountingRandomness, EnclaveSigner
 

@@ -607,7 +607,7 @@ def test_consent_refused_when_wallet_cannot_satisfy(service_key):
     ],
 )
 def test_disclosed_claims_projection(paths, expected):
-    from vcsdk.oid4vc._vp import _project
+    from vcsdk.oid4vc._verifier import _project
 
     claims = {"a": {"b": 1, "c": 2}, "n": ["JP", "FR"], "d": [{"t": "B", "u": "x"}, {"t": "M", "u": "y"}], "z": 0}
     assert _project(claims, paths) == expected

@@ -31,7 +31,7 @@ from vcsdk.oid4vc import (
     load_request_object,
     parse_dcql_query,
 )
-from vcsdk.oid4vc._vp import REGISTRATION_FORMAT, REQUEST_OBJECT_TYP
+from vcsdk.oid4vc._vp_messages import REGISTRATION_FORMAT, REQUEST_OBJECT_TYP
 from vcsdk.registration import ClaimSet, check_registered_request, issue_registration
 from vcsdk.status import StaticStatusListSource, StatusListChecker
 

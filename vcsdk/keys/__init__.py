@@ -6,7 +6,15 @@ Only ``ES256`` (P-256 device keys), ``ES256K`` (did:ethr) and ``EdDSA`` exist he
 
 from __future__ import annotations
 
-from vcsdk.keys._jws import HEADER_KEY_PARAMS, UnverifiedJws, VerifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.keys._jws import (
+    HEADER_KEY_PARAMS,
+    UnverifiedJws,
+    VerifiedJws,
+    decode_jws,
+    jws_signing_input,
+    sign_jws,
+    verify_jws,
+)
 from vcsdk.keys._keys import ALGORITHM_FOR_CURVE, DEFAULT_POLICY, AlgorithmPolicy, Key, Kid, Signer
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "UnverifiedJws",
     "VerifiedJws",
     "decode_jws",
+    "jws_signing_input",
     "sign_jws",
     "verify_jws",
 ]

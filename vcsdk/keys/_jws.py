@@ -17,7 +17,16 @@ from vcsdk.errors import (
 )
 from vcsdk.keys._keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer
 
-__all__ = ["HEADER_KEY_PARAMS", "MAX_JWS_BYTES", "UnverifiedJws", "VerifiedJws", "decode_jws", "sign_jws", "verify_jws"]
+__all__ = [
+    "HEADER_KEY_PARAMS",
+    "MAX_JWS_BYTES",
+    "UnverifiedJws",
+    "VerifiedJws",
+    "decode_jws",
+    "jws_signing_input",
+    "sign_jws",
+    "verify_jws",
+]
 
 #: Header parameters through which a token could try to choose its own verification key.
 HEADER_KEY_PARAMS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256"})
@@ -91,17 +100,35 @@ def sign_jws(
     :raises UnsupportedAlgorithmError: if the signer's algorithm is not one vcsdk supports.
     :return: ``header.payload.signature``.
     """
-    alg = DEFAULT_POLICY.check(signer.alg)
-    protected: dict[str, Any] = {"alg": alg}
+    kid = signer.kid if include_kid else None
+    signing_input = jws_signing_input(payload, alg=signer.alg, typ=typ, kid=kid, header=header)
+    return f"{signing_input.decode('ascii')}.{b64url_encode(signer.sign(signing_input))}"
+
+
+def jws_signing_input(
+    payload: Mapping[str, Any] | bytes,
+    *,
+    alg: str,
+    typ: str | None = None,
+    kid: str | None = None,
+    header: Mapping[str, Any] | None = None,
+) -> bytes:
+    """The bytes a JWS signature covers (``base64url(header).base64url(payload)``), for a key that
+    signs elsewhere (a phone's secure enclave) and returns the signature later.
+
+    :func:`sign_jws` builds its tokens with this function, so both give the same bytes.
+    :raises UnsupportedAlgorithmError: if ``alg`` is not one vcsdk supports.
+    :return: the ASCII signing input; append ``.`` and the base64url signature to make the token.
+    """
+    protected: dict[str, Any] = {"alg": DEFAULT_POLICY.check(alg)}
     if typ is not None:
         protected["typ"] = typ
-    if include_kid and signer.kid is not None:
-        protected["kid"] = signer.kid
+    if kid is not None:
+        protected["kid"] = kid
     if header:
         protected.update({k: v for k, v in header.items() if k != "alg"})
     body = payload if isinstance(payload, bytes) else _json_bytes(payload)
-    signing_input = f"{b64url_encode(_json_bytes(protected))}.{b64url_encode(body)}".encode("ascii")
-    return f"{signing_input.decode('ascii')}.{b64url_encode(signer.sign(signing_input))}"
+    return f"{b64url_encode(_json_bytes(protected))}.{b64url_encode(body)}".encode("ascii")
 
 
 def decode_jws(token: str | bytes, *, max_bytes: int = MAX_JWS_BYTES) -> UnverifiedJws:

@@ -1,11 +1,18 @@
-"""OpenID4VCI 1.0 and OpenID4VP 1.0 (with DCQL) as I/O-free state machines.
+"""OpenID4VCI 1.0 and OpenID4VP 1.0 (with DCQL) as I/O-free state machines, one module per role.
 
-Issuer (the city): :class:`CredentialIssuer`. Wallet: :func:`parse_credential_offer_uri`,
-:func:`receive_credential`, :func:`load_request_object`, :func:`match_dcql`, :func:`build_consent`,
-:func:`build_authorization_response`. Verifier (a service): :class:`Verifier`. Each server endpoint
-is one method taking the parsed message and ``now=``; each client flow yields the
-:class:`HttpRequest` it needs and is sent the :class:`HttpResponse`. Errors a peer must see carry
-the spec's error code in :class:`~vcsdk.errors.ProtocolError`.
+* Issuer (the city), ``_issuer``: :class:`CredentialIssuer`.
+* Verifier (a service), ``_verifier``: :class:`Verifier`.
+* Holder (a resident's wallet, keys on the phone), ``_holder``: two-phase issuance
+  (:func:`prepare_issuance` → the phone signs → :func:`finish_issuance`; :func:`receive_credential`
+  for a key that signs at once) and :class:`HolderPresentation` (consent screen → Key Binding JWT
+  signing inputs → Authorization Response).
+* Wallet messages, ``_wallet``: the pure functions the holder strings together
+  (:func:`parse_credential_offer_uri`, :func:`load_request_object`, :func:`build_consent`,
+  :func:`build_authorization_response`, …), for wallets that drive the protocol themselves.
+
+Each server endpoint is one method taking the parsed message and ``now=``; each client flow yields
+the :class:`HttpRequest` it needs and is sent the :class:`HttpResponse`. Errors a peer must see
+carry the spec's error code in :class:`~vcsdk.errors.ProtocolError`.
 """
 
 from __future__ import annotations
@@ -35,35 +42,42 @@ from vcsdk.oid4vc._dcql import (
     parse_dcql_query,
     select_claims,
 )
-from vcsdk.oid4vc._vci import (
+from vcsdk.oid4vc._holder import (
+    HolderPresentation,
+    PendingIssuance,
+    PreparedPresentation,
+    fetch_credential_offer,
+    fetch_request_object,
+    finish_issuance,
+    prepare_issuance,
+    receive_credential,
+    renew_issuance,
+)
+from vcsdk.oid4vc._issuer import CredentialIssuer
+from vcsdk.oid4vc._vci_messages import (
     CredentialConfiguration,
-    CredentialIssuer,
     CredentialOffer,
     IssuedCredentials,
     NotificationEvent,
     TokenResponse,
     TxCode,
-    build_credential_request,
-    build_token_request,
-    create_key_proof,
-    notification_request,
     parse_credential_offer,
     parse_credential_offer_uri,
-    receive_credential,
 )
-from vcsdk.oid4vc._vp import (
-    AuthorizationRequest,
-    AuthorizationRequestReference,
+from vcsdk.oid4vc._verifier import PresentationResult, VerifiedCredential, Verifier
+from vcsdk.oid4vc._vp_messages import AuthorizationRequest, AuthorizationRequestReference, PresentationRequest
+from vcsdk.oid4vc._wallet import (
     ConsentCredential,
     ConsentScreen,
-    PresentationRequest,
-    PresentationResult,
-    VerifiedCredential,
-    Verifier,
     build_authorization_response,
     build_consent,
+    build_credential_request,
     build_error_response,
+    build_token_request,
+    create_key_proof,
+    key_proof_signing_input,
     load_request_object,
+    notification_request,
     parse_authorization_request_uri,
     parse_response_uri_answer,
     peek_request_object,
@@ -108,11 +122,14 @@ __all__ = [
     "CredentialSetQuery",
     "DcqlMatch",
     "DcqlQuery",
+    "HolderPresentation",
     "HttpRequest",
     "HttpResponse",
     "InMemoryStateStore",
     "IssuedCredentials",
     "NotificationEvent",
+    "PendingIssuance",
+    "PreparedPresentation",
     "PresentationRequest",
     "PresentationResult",
     "Randomness",
@@ -129,7 +146,11 @@ __all__ = [
     "build_error_response",
     "build_token_request",
     "create_key_proof",
+    "fetch_credential_offer",
+    "fetch_request_object",
+    "finish_issuance",
     "issuer_routes",
+    "key_proof_signing_input",
     "load_request_object",
     "match_credential_query",
     "match_dcql",
@@ -140,8 +161,10 @@ __all__ = [
     "parse_dcql_query",
     "parse_response_uri_answer",
     "peek_request_object",
+    "prepare_issuance",
     "receive_credential",
     "render_qr",
+    "renew_issuance",
     "request_object_request",
     "run_flow",
     "select_claims",

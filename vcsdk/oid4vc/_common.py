@@ -84,6 +84,26 @@ class HttpResponse:
             raise ProtocolError(f"{what} is not a JSON object", code="invalid_response")
         return value
 
+    def raise_for_error(self, *, what: str) -> None:
+        """Unless the status is 2xx, raise the peer's OAuth-style error (``{"error": …}``, RFC 6749
+        §5.2) as a :class:`ProtocolError` with that code (``server_error`` if the body has none).
+
+        :param what: the request, for the message (``"token request"``).
+        """
+        if 200 <= self.status < 300:
+            return
+        code = "server_error"
+        description = ""
+        try:
+            body = parse_json(self.body, what=what)
+        except InvalidInputError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("error"), str) and URL_SAFE.fullmatch(body["error"]):
+            code = body["error"][:64]
+            desc = body.get("error_description")
+            description = f": {desc[:200]}" if isinstance(desc, str) else ""
+        raise ProtocolError(f"{what} failed with HTTP {self.status} ({code}){description}", code=code)
+
 
 #: A protocol flow: yields the requests it needs, is sent the responses, returns its result.
 Flow = Generator[HttpRequest, HttpResponse, T]
@@ -91,19 +111,7 @@ Flow = Generator[HttpRequest, HttpResponse, T]
 
 def raise_for_error(response: HttpResponse, *, what: str) -> None:
     """Turn an OAuth-style error answer (``{"error": …}``) into a :class:`ProtocolError` with that code."""
-    if 200 <= response.status < 300:
-        return
-    code = "server_error"
-    description = ""
-    try:
-        body = parse_json(response.body, what=what)
-    except InvalidInputError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str) and URL_SAFE.fullmatch(body["error"]):
-        code = body["error"]
-        desc = body.get("error_description")
-        description = f": {desc[:200]}" if isinstance(desc, str) else ""
-    raise ProtocolError(f"{what} failed with HTTP {response.status} ({code}){description}", code=code)
+    response.raise_for_error(what=what)
 
 
 class Randomness(Protocol):

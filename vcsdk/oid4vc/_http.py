@@ -23,15 +23,20 @@ from aiohttp import web
 
 from vcsdk.errors import ProtocolError, VcsdkError
 from vcsdk.oid4vc._common import Flow, HttpRequest, HttpResponse
-from vcsdk.oid4vc._vci import CredentialIssuer
-from vcsdk.oid4vc._vp import REQUEST_OBJECT_TYP, PresentationResult, Verifier
+from vcsdk.oid4vc._issuer import CredentialIssuer
+from vcsdk.oid4vc._verifier import PresentationResult, Verifier
+from vcsdk.oid4vc._vp_messages import REQUEST_OBJECT_TYP
 
 __all__ = ["issuer_routes", "run_flow", "send", "verifier_routes"]
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
+#: Finds the issuer serving a request (a server whose public URL follows the request's host).
+IssuerLookup = Callable[[web.Request], CredentialIssuer]
 MAX_FLOW_STEPS = 16
 MAX_RESPONSE_BYTES = 2_000_000
+MAX_TOKEN_CHARS = 1024
+MAX_ID_CHARS = 64
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -49,16 +54,32 @@ async def send(session: aiohttp.ClientSession, request: HttpRequest) -> HttpResp
         return HttpResponse(resp.status, body, {k: v for k, v in resp.headers.items()})
 
 
-async def run_flow(flow: Flow[T], session: aiohttp.ClientSession) -> T:
-    """Drive a protocol flow (e.g. :func:`~vcsdk.oid4vc.receive_credential`) over ``session``.
+async def run_flow(
+    flow: Flow[T], transport: aiohttp.ClientSession | Callable[[HttpRequest], Awaitable[HttpResponse]]
+) -> T:
+    """Drive a protocol flow (e.g. :func:`~vcsdk.oid4vc.receive_credential`) to its end.
 
+    :param transport: an aiohttp session (each request goes through :func:`send`), or a function
+        performing a request (a server's own egress rules).
     :raises ProtocolError: whatever the flow raises, or (``invalid_response``) a flow that does not
         finish within a bounded number of steps.
     :return: the flow's result.
     """
-    request = next(flow)
+    perform: Callable[[HttpRequest], Awaitable[HttpResponse]]
+    if isinstance(transport, aiohttp.ClientSession):
+        session = transport
+
+        async def perform(request: HttpRequest) -> HttpResponse:
+            return await send(session, request)
+
+    else:
+        perform = transport
+    try:
+        request = next(flow)
+    except StopIteration as done:  # a flow that needed nothing (an offer passed by value)
+        return done.value  # type: ignore[no-any-return]
     for _ in range(MAX_FLOW_STEPS):
-        response = await send(session, request)
+        response = await perform(request)
         try:
             request = flow.send(response)
         except StopIteration as done:
@@ -67,23 +88,36 @@ async def run_flow(flow: Flow[T], session: aiohttp.ClientSession) -> T:
     raise ProtocolError("the protocol flow did not finish", code="invalid_response")
 
 
-def error_response(exc: VcsdkError) -> web.Response:
-    """An error as the OAuth-style JSON answer (``error``, ``error_description``) with its HTTP status."""
+def error_response(exc: VcsdkError, *, oauth: bool = False) -> web.Response:
+    """An error as the OAuth-style JSON answer (``error``, ``error_description``) with its HTTP status.
+
+    :param oauth: the endpoint follows OAuth 2.0 (RFC 6749 §5.2, RFC 6750 §3.1): an input error that
+        is not a protocol error is answered ``invalid_request`` rather than with its own code.
+    """
     status = exc.http_status if 400 <= exc.http_status < 600 else 400
+    code = exc.code
     headers = dict(NO_STORE)
-    if exc.code == "invalid_token":
+    if code == "invalid_token":
         status = 401
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    elif isinstance(exc, ProtocolError) and code == "server_error":
+        status = 500
+    elif oauth and not isinstance(exc, ProtocolError) and status < 500:
+        code = "invalid_request"
     # RFC 6749 §5.2: error_description is printable ASCII without '"' and '\'.
     desc = "".join(ch for ch in exc.message if 0x20 <= ord(ch) <= 0x7E and ch not in '"\\')
-    return web.json_response({"error": exc.code, "error_description": desc}, status=status, headers=headers)
+    return web.json_response({"error": code, "error_description": desc}, status=status, headers=headers)
 
 
-async def read_form(request: web.Request) -> dict[str, str]:
+async def read_form(request: web.Request, *, strict: bool = False) -> dict[str, str]:
     """A form-encoded body as name → value.
 
-    :raises ProtocolError: (``invalid_request``) if a parameter repeats or is not text.
+    :param strict: refuse another content type (OAuth endpoints, RFC 6749 §3.2).
+    :raises ProtocolError: (``invalid_request``) if a parameter repeats or is not text, or (strict)
+        the body is not ``application/x-www-form-urlencoded``.
     """
+    if strict and request.content_type != "application/x-www-form-urlencoded":
+        raise ProtocolError("send the request as application/x-www-form-urlencoded", code="invalid_request")
     data = await request.post()
     out: dict[str, str] = {}
     for name in data:
@@ -94,10 +128,11 @@ async def read_form(request: web.Request) -> dict[str, str]:
     return out
 
 
-def _bearer(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    scheme, _, token = auth.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+def bearer_token(request: web.Request) -> str | None:
+    """The access token of an ``Authorization: Bearer`` header (RFC 6750 §2.1), or ``None``."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token and len(token) <= MAX_TOKEN_CHARS else None
 
 
 def verifier_routes(
@@ -135,60 +170,79 @@ def verifier_routes(
     return [web.get(request_path, request_object), web.post(response_path, response)]
 
 
-def issuer_routes(issuer: CredentialIssuer, *, clock: Clock) -> list[web.RouteDef]:
+def issuer_routes(
+    issuer: CredentialIssuer | IssuerLookup, *, clock: Clock, base_path: str | None = None
+) -> list[web.RouteDef]:
     """Routes for every endpoint of a :class:`~vcsdk.oid4vc.CredentialIssuer`, at the paths of its
     Credential Issuer Identifier (well-known metadata inserted before the path, §12.2.2).
 
+    :param issuer: the issuer, or a function finding it for each request (a server answering under
+        several host names, each its own Credential Issuer Identifier with the same path).
+    :param clock: returns the current time.
+    :param base_path: the path of the Credential Issuer Identifier; required with a function.
     :return: routes for ``app.add_routes``.
     """
-    base = urlsplit(issuer.credential_issuer).path.rstrip("/")
+    lookup: IssuerLookup
+    if isinstance(issuer, CredentialIssuer):
+        fixed = issuer
+        base = urlsplit(issuer.credential_issuer).path.rstrip("/")
+        lookup = lambda _: fixed  # noqa: E731
+    else:
+        if base_path is None:
+            raise ValueError("pass base_path with an issuer lookup function")
+        base = base_path.rstrip("/")
+        lookup = issuer
 
-    def path(url: str) -> str:
-        return urlsplit(url).path
+    async def metadata(request: web.Request) -> web.Response:
+        return web.json_response(lookup(request).metadata())
 
-    async def metadata(_: web.Request) -> web.Response:
-        return web.json_response(issuer.metadata())
-
-    async def as_metadata(_: web.Request) -> web.Response:
-        return web.json_response(issuer.authorization_server_metadata())
+    async def as_metadata(request: web.Request) -> web.Response:
+        return web.json_response(lookup(request).authorization_server_metadata())
 
     async def offer(request: web.Request) -> web.Response:
         try:
-            body = await issuer.offer_by_reference(request.match_info["offer_id"], now=clock())
+            offer_id = request.match_info["offer_id"]
+            if len(offer_id) > MAX_ID_CHARS:
+                raise ProtocolError("unknown or expired credential offer", code="invalid_request")
+            body = await lookup(request).offer_by_reference(offer_id, now=clock())
         except VcsdkError as exc:
-            return error_response(exc)
+            return error_response(exc, oauth=True)
         return web.json_response(body, headers=NO_STORE)
 
     async def token(request: web.Request) -> web.Response:
         try:
-            answer = await issuer.token(await read_form(request), now=clock())
+            answer = await lookup(request).token(await read_form(request, strict=True), now=clock())
         except VcsdkError as exc:
-            return error_response(exc)
+            return error_response(exc, oauth=True)
         return web.json_response(answer.to_dict(), headers=NO_STORE)
 
-    async def nonce(_: web.Request) -> web.Response:
-        return web.json_response(await issuer.nonce(now=clock()), headers=NO_STORE)
+    async def nonce(request: web.Request) -> web.Response:
+        try:
+            answer = await lookup(request).nonce(now=clock())
+        except VcsdkError as exc:
+            return error_response(exc, oauth=True)
+        return web.json_response(answer, headers=NO_STORE)
 
     async def credential(request: web.Request) -> web.Response:
         try:
-            answer = await issuer.credential(_bearer(request), await request.read(), now=clock())
+            answer = await lookup(request).credential(bearer_token(request), await request.read(), now=clock())
         except VcsdkError as exc:
-            return error_response(exc)
+            return error_response(exc, oauth=True)
         return web.json_response(answer.to_dict(), headers=NO_STORE)
 
     async def notification(request: web.Request) -> web.Response:
         try:
-            await issuer.notification(_bearer(request), await request.read(), now=clock())
+            await lookup(request).notification(bearer_token(request), await request.read(), now=clock())
         except VcsdkError as exc:
-            return error_response(exc)
+            return error_response(exc, oauth=True)
         return web.Response(status=204)
 
     return [
         web.get(f"/.well-known/openid-credential-issuer{base}", metadata),
         web.get(f"/.well-known/oauth-authorization-server{base}", as_metadata),
-        web.get(path(issuer.credential_offer_uri("{offer_id}")), offer),
-        web.post(path(issuer.token_endpoint), token),
-        web.post(path(issuer.nonce_endpoint), nonce),
-        web.post(path(issuer.credential_endpoint), credential),
-        web.post(path(issuer.notification_endpoint), notification),
+        web.get(f"{base}/credential-offer/{{offer_id}}", offer),
+        web.post(f"{base}/token", token),
+        web.post(f"{base}/nonce", nonce),
+        web.post(f"{base}/credential", credential),
+        web.post(f"{base}/notification", notification),
     ]

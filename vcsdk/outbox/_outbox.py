@@ -29,6 +29,7 @@ from vcsdk.outbox._store import ReceiptStore
 from vcsdk.receipts import (
     MAX_BATCH_SIZE,
     SALT_BYTES,
+    AccessReceipt,
     MerkleTree,
     peek_access_receipt,
     receipt_leaf,
@@ -109,6 +110,15 @@ class ReceiptOutbox:
         receipt = verify_access_receipt(
             token, consent=consent, service_key=service_key, now=now, policy=policy
         )
+        return await self.keep(receipt, now=now)
+
+    async def keep(self, receipt: AccessReceipt, *, now: datetime) -> StoredReceipt:
+        """Store a receipt the caller verified against its stored consent (e.g. with
+        :func:`~vcsdk.receipts.verify_access_receipt_resolved`); acknowledge after this.
+
+        :raises ConflictError: if another receipt with the same id is stored.
+        :return: the stored receipt, with its salt and leaf.
+        """
         salt = self._salt_source(SALT_BYTES)
         stored = StoredReceipt(
             receipt=receipt, salt=salt, leaf=receipt_leaf(receipt.to_bytes(), salt), stored_at=aware(now)

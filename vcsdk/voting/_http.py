@@ -29,7 +29,7 @@ from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, ProofInvalidError, ProtocolError, VcsdkError
 from vcsdk.oid4vc import HttpRequest, HttpResponse
 from vcsdk.oid4vc._http import NO_STORE, error_response, read_form
-from vcsdk.oid4vc._vp import REQUEST_OBJECT_TYP
+from vcsdk.oid4vc._vp_messages import REQUEST_OBJECT_TYP
 from vcsdk.receipts import InclusionProof, hex32
 from vcsdk.voting._ballot import BallotChoice, BallotReceipt
 from vcsdk.voting._service import VotingService

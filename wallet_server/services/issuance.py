@@ -33,6 +33,7 @@ from wallet_server.storage import IssuedCredential, Offer, Store
 
 __all__ = [
     "CONFIGURATION_ID",
+    "ISSUER_PATH",
     "IssuanceOutcome",
     "IssuanceService",
     "IssuedCredentialsPage",
@@ -40,6 +41,8 @@ __all__ = [
 
 log = logging.getLogger("wallet_server.issuance")
 CONFIGURATION_ID = RESIDENT_IDENTITY_CREDENTIAL
+#: The Credential Issuer Identifier is ``<base URL>/issuer``; the SDK's issuer routes are mounted there.
+ISSUER_PATH = "/issuer"
 #: Where the offer's context travels with its claims through the protocol state (removed before signing).
 _CONTEXT = "\x00wallet_server"
 MAX_PAGE = 100
@@ -141,7 +144,7 @@ class IssuanceService:
             if len(self._issuers) > 8:  # only ever one in production; bounded for development hosts
                 self._issuers.clear()
             found = CredentialIssuer(
-                credential_issuer=f"{base}/issuer",
+                credential_issuer=f"{base}{ISSUER_PATH}",
                 configurations=[
                     CredentialConfiguration(
                         id=CONFIGURATION_ID, vct=self.vcts.resident_identity, display_name="Resident identity",

@@ -1,17 +1,19 @@
 """Answering a service's OpenID4VP request for a resident, with the phone signing the key binding.
 
-Three calls, so the device key never leaves the phone:
+The protocol is the SDK's holder state machine, :class:`vcsdk.oid4vc.HolderPresentation`; this
+service stores it (sealed under the resident's data key) between three calls, so the device key
+never leaves the phone:
 
 1. :meth:`PresentationService.start` — fetch the Request Object behind an ``openid4vp://`` link,
-   verify its signature against the service's DID, match its DCQL query against the resident's
-   stored credentials, and return the consent screen: who asks, why, and exactly which claims of
-   which credential would be shared.
-2. :meth:`PresentationService.consent` — the resident's choice: the server prepares each
-   presentation (only the requested Disclosures) and returns the KB-JWT signing inputs.
-3. :meth:`PresentationService.sign` — the phone's signatures: the server finishes the
-   presentations, posts them to the service's ``response_uri``, records the consent (under the
-   resident's pseudonym for that service) and verifies and stores the access receipt the service
-   returns, for anchoring.
+   verify its signature against the service's DID, and start the holder presentation against the
+   resident's stored credentials: the consent screen says who asks, why, and exactly which claims
+   of which credential would be shared.
+2. :meth:`PresentationService.consent` — the resident's choice: the holder prepares each
+   presentation (only the requested Disclosures) and the KB-JWT signing inputs go to the phone.
+3. :meth:`PresentationService.sign` — the phone's signatures: the holder finishes the
+   presentations, the server posts them to the service's ``response_uri``, records the consent
+   (under the resident's pseudonym for that service) and verifies and stores the access receipt the
+   service returns, for anchoring.
 
 A service returns its receipt either in the answer to the ``direct_post`` (``access_receipt``) or
 at a ``receipt_uri`` it names there, to which the wallet posts the consent record it keeps.
@@ -25,19 +27,23 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vcsdk._b64 import b64url_decode
-from vcsdk.credentials import PendingPresentation, finish_presentation, peek, prepare_presentation
-from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError, VerificationError
+from vcsdk.credentials import peek
+from vcsdk.errors import (
+    ConflictError,
+    InvalidInputError,
+    KeyBindingError,
+    ProtocolError,
+    VcsdkError,
+    VerificationError,
+)
 from vcsdk.oid4vc import (
-    AuthorizationRequest,
     CandidateCredential,
+    ConsentCredential,
+    HolderPresentation,
     HttpRequest,
-    build_authorization_response,
-    build_error_response,
+    fetch_request_object,
     load_request_object,
-    match_dcql,
     parse_authorization_request_uri,
-    parse_dcql_query,
-    request_object_request,
 )
 from vcsdk.receipts import ConsentRecord, Controller, presentation_hash
 from wallet_server.errors import ForbiddenError
@@ -46,7 +52,7 @@ from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService
 from wallet_server.services.receipts import ChainPort, ReceiptService
-from wallet_server.services.wallet import OutgoingHttp, ResidentVault, raise_for_peer_error
+from wallet_server.services.wallet import OutgoingHttp, ResidentVault
 from wallet_server.storage import PresentationRow, PresentationState, WalletDataStore
 
 __all__ = ["DELIVERY_UNKNOWN", "PresentationService", "PresentationView", "PresentationsPage", "claim_name"]
@@ -103,24 +109,17 @@ class PresentationsPage:
     next_cursor: str | None
 
 
-def _request_json(request: AuthorizationRequest) -> dict[str, Any]:
+def _holder(body: dict[str, Any]) -> HolderPresentation:
+    """The SDK's holder presentation the body keeps (next to this service's ``outcome`` and ``sending``)."""
+    return HolderPresentation.from_state(body)
+
+
+def _option_json(option: ConsentCredential) -> dict[str, Any]:
     return {
-        "client_id": request.client_id,
-        "response_uri": request.response_uri,
-        "nonce": request.nonce,
-        "dcql_query": request.dcql_query.to_dict(),
-        "state": request.state,
-        "purpose": request.purpose,
-        "client_name": request.client_name,
-        "issued_at": request.issued_at,
-        "expires_at": request.expires_at,
+        "credential_id": option.ref,
+        "claims": [list(p) for p in option.claims],
+        "concrete": [list(p) for p in option.concrete_claims],
     }
-
-
-def _request_of(body: dict[str, Any]) -> AuthorizationRequest:
-    saved = dict(body["request"])
-    saved["dcql_query"] = parse_dcql_query(saved["dcql_query"])
-    return AuthorizationRequest(**saved)
 
 
 def _text(value: str, *, fallback: str) -> str:
@@ -205,20 +204,21 @@ class PresentationService:
         return row, body
 
     def _view(self, row: PresentationRow, body: dict[str, Any], *, with_inputs: bool = True) -> PresentationView:
-        request = body["request"]
+        holder = _holder(body)
         credentials = tuple(
-            {"query_id": qid, "options": body["options"].get(qid, [])} for qid in body.get("selected") or ()
+            {"query_id": qid, "options": [_option_json(o) for o in holder.options.get(qid, ())]}
+            for qid in holder.selected or ()
         )
         inputs: tuple[dict[str, Any], ...] = ()
         if with_inputs and row.state == "signature_required":
             inputs = tuple(
                 {
-                    "query_id": p["query_id"],
-                    "credential_id": p["credential_id"],
-                    "signing_input": p["signing_input"],
+                    "query_id": p.query_id,
+                    "credential_id": p.ref,
+                    "signing_input": p.signing_input.decode("ascii"),
                     "alg": KB_ALG,
                 }
-                for p in body.get("pending", [])
+                for p in holder.prepared
             )
         state = row.state
         outcome = dict(body.get("outcome") or {})
@@ -235,10 +235,10 @@ class PresentationService:
             state=state,
             created_at=row.created_at,
             expires_at=row.expires_at,
-            service_did=body["service_did"],
-            service_name=request.get("client_name"),
-            purpose=request.get("purpose"),
-            satisfiable=body.get("selected") is not None,
+            service_did=holder.request.verifier_did,
+            service_name=holder.request.client_name,
+            purpose=holder.request.purpose,
+            satisfiable=holder.satisfiable,
             credentials=credentials,
             signing_inputs=inputs,
             outcome=outcome,
@@ -306,13 +306,7 @@ class PresentationService:
         """
         text = require_str(request_uri, "request_uri", max_len=8192)
         ref = parse_authorization_request_uri(text)
-        if ref.request_uri is not None:
-            response = await self._http.send(request_object_request(ref))
-            raise_for_peer_error(response, what="request object")
-            jwt = response.body.decode("ascii", errors="replace").strip()
-        else:
-            assert ref.request is not None
-            jwt = ref.request
+        jwt = await self._http.run(fetch_request_object(ref))
         now = self._clock()
         resolver = await self._chain.resolver()
         try:
@@ -322,27 +316,11 @@ class PresentationService:
             # (401); the specific code (signature_invalid, token_expired, …) is kept.
             raise ProtocolError(f"the service's request does not verify: {exc.message}", code=exc.code) from None
         self._http.check_url(request.response_uri)
-        match = match_dcql(request.dcql_query, await self._candidates(principal))
-        options = {
-            qid: [
-                {
-                    "credential_id": m.ref,
-                    "claims": [list(p) for p in m.paths],
-                    "concrete": [list(p) for p in m.concrete_paths],
-                }
-                for m in matches
-            ]
-            for qid, matches in match.matches.items()
-        }
+        holder = HolderPresentation.start(request, await self._candidates(principal))
         expires = now + self._ttl
         if request.expires_at is not None:
             expires = min(expires, datetime.fromtimestamp(request.expires_at, now.tzinfo))
-        body = {
-            "request": _request_json(request),
-            "service_did": request.verifier_did,
-            "options": options,
-            "selected": list(match.selected_query_ids) if match.selected_query_ids is not None else None,
-        }
+        body = holder.to_state()
         row_id = new_id("prs")
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
         row = PresentationRow(row_id, principal.resident_id, "consent_required", now, expires, now, sealed)
@@ -373,42 +351,24 @@ class PresentationService:
         """
         row, body = await self._load(principal, presentation_id)
         self._check_open(row, "consent_required")
-        if body.get("selected") is None:
+        holder = _holder(body)
+        if not holder.satisfiable:
             raise ConflictError("no stored credential answers this request; decline it instead")
         if custodial and not self._custodial:
             raise ForbiddenError("the custodial key option is not enabled on this server")
         if selections is not None and (not isinstance(selections, list) or len(selections) > MAX_ITEMS):
             raise InvalidInputError(f"selections must be a list of at most {MAX_ITEMS} choices")
-        chosen = {qid: body["options"][qid][0] for qid in body["selected"]}
+        picked: dict[str, str] = {}
         for item in selections or []:
-            qid, cid = item.get("query_id"), item.get("credential_id")
-            options = [o for o in body["options"].get(qid, []) if o["credential_id"] == cid]
-            if qid not in chosen or not options:
+            qid, cid = (item.get("query_id"), item.get("credential_id")) if isinstance(item, dict) else (None, None)
+            if not isinstance(qid, str) or not isinstance(cid, str):
                 raise InvalidInputError("each selection must name a requested query and one of its offered credentials")
-            chosen[qid] = options[0]
-        request = _request_of(body)
+            picked[qid] = cid
+        chosen = holder.consent_screen.choose(picked)
+        stored = {c.ref: (await self._credentials.get(principal, c.ref)).credential for c in chosen}
         now = self._clock()
-        pending = []
-        for qid, option in chosen.items():
-            stored = await self._credentials.get(principal, option["credential_id"])
-            prepared = prepare_presentation(
-                stored.credential,
-                disclose=[tuple(p) for p in option["concrete"]],
-                audience=request.client_id,
-                nonce=request.nonce,
-                now=now,
-                alg=KB_ALG,
-            )
-            pending.append(
-                {
-                    "query_id": qid,
-                    "credential_id": option["credential_id"],
-                    "claims": [claim_name(p) for p in option["claims"]],
-                    "presentation": prepared.presentation,
-                    "signing_input": prepared.signing_input.decode("ascii"),
-                }
-            )
-        body["pending"] = pending
+        holder = holder.consent(stored, now=now, selections=picked, alg=KB_ALG)
+        body.update(holder.to_state())
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
         await self._data.update_presentation(
             principal.resident_id, row.id, expect_state="consent_required", state="signature_required",
@@ -418,9 +378,7 @@ class PresentationService:
             key = await self._vault.custodial_key(principal.resident_id, create=False)
             if key is None:
                 raise ConflictError("this resident has no custodial key; accept an offer with custodial first")
-            signatures = [
-                {"query_id": p["query_id"], "signature": key.sign(p["signing_input"].encode("ascii"))} for p in pending
-            ]
+            signatures = [{"query_id": p.query_id, "signature": key.sign(p.signing_input)} for p in holder.prepared]
             return await self._finish(principal, row.id, signatures)
         return await self.get(principal, row.id)
 
@@ -441,6 +399,8 @@ class PresentationService:
             raise InvalidInputError(f"signatures must be a list of 1 to {MAX_ITEMS} signatures")
         decoded = []
         for item in signatures:
+            if not isinstance(item, dict):
+                raise InvalidInputError("each signature is an object with query_id and signature")
             text = require_str(item.get("signature"), "signature", max_len=200)
             decoded.append({"query_id": item.get("query_id"), "signature": b64url_decode(text, what="signature")})
         return await self._finish(principal, presentation_id, decoded)
@@ -450,41 +410,35 @@ class PresentationService:
     ) -> PresentationView:
         row, body = await self._load(principal, presentation_id)
         self._check_open(row, "signature_required")
-        by_query = {s["query_id"]: s["signature"] for s in signatures}
-        presentations: dict[str, str] = {}
-        for p in body["pending"]:
-            signature = by_query.get(p["query_id"])
-            if not isinstance(signature, bytes):
-                raise InvalidInputError("a signature is missing for a requested credential", code="signature_invalid")
-            pending = PendingPresentation(p["presentation"], p["signing_input"].encode("ascii"))
-            try:
-                presentations[p["query_id"]] = finish_presentation(pending, signature)
-            except VcsdkError:
-                raise InvalidInputError(
-                    "a signature does not verify with the credential's device key; sign the signing_input with ES256",
-                    code="signature_invalid",
-                ) from None
-        request = _request_of(body)
-        answer = build_authorization_response(request, presentations)
+        holder = _holder(body)
+        by_query = {s["query_id"]: s["signature"] for s in signatures if isinstance(s.get("query_id"), str)}
+        try:
+            presentations, answer = holder.finish(by_query)
+        except KeyBindingError:
+            raise InvalidInputError(
+                "a signature is missing or does not verify with the credential's device key; "
+                "sign the signing_input with ES256",
+                code="signature_invalid",
+            ) from None
         # Single use on our side too: a second call finds the state moved on.
         await self._data.update_presentation(
             principal.resident_id, row.id, expect_state="signature_required", state="sending",
             body=row.body, now=self._clock(),
         )
         try:
-            response = await self._http.send(answer)
-            raise_for_peer_error(response, what="presentation")
-            reply = response.json_object(what="service answer") if response.body else {}
+            reply = await self._http.send(answer)
+            reply.raise_for_error(what="presentation")
+            answered = reply.json_object(what="service answer") if reply.body else {}
         except ProtocolError as exc:
             body["outcome"] = {"error": exc.code}
             return await self._save(principal, row, body, "refused")
         try:
-            outcome = await self._after_shared(principal, row.id, body, request, presentations, reply)
+            outcome = await self._after_shared(principal, row.id, holder, presentations, answered)
         except VcsdkError as exc:
             # The service has the data; that the consent could not be recorded must show, not hide.
             outcome = {"consent_error": exc.code}
         body["outcome"] = outcome
-        body.pop("pending", None)
+        body["pending"] = []
         return await self._save(principal, row, body, "shared")
 
     async def _save(
@@ -500,15 +454,14 @@ class PresentationService:
         self,
         principal: Principal,
         presentation_id: str,
-        body: dict[str, Any],
-        request: AuthorizationRequest,
+        holder: HolderPresentation,
         presentations: dict[str, str],
         reply: dict[str, Any],
     ) -> dict[str, Any]:
         now = self._clock()
+        request = holder.request
         did = request.verifier_did
-        claims = [name for p in body["pending"] for name in p["claims"]]
-        claims = list(dict.fromkeys(claims))
+        claims = list(dict.fromkeys(claim_name(c) for p in holder.prepared for c in p.claims))
         # The consent covers exactly what was sent: one presentation's hash, or the vp_token's.
         if len(presentations) == 1:
             digest = presentation_hash(next(iter(presentations.values())))
@@ -535,7 +488,7 @@ class PresentationService:
             receipt_uri = reply.get("receipt_uri")
             if not isinstance(token, str) and isinstance(receipt_uri, str):
                 response = await self._http.send(HttpRequest.json(receipt_uri, consent.to_json()))
-                raise_for_peer_error(response, what="access receipt")
+                response.raise_for_error(what="access receipt")
                 token = response.json_object(what="access receipt").get("access_receipt")
             if isinstance(token, str):
                 resolver = await self._chain.resolver()
@@ -564,9 +517,9 @@ class PresentationService:
             principal.resident_id, row.id, expect_state=row.state, state="sending", body=marked, now=self._clock()
         )
         try:
-            await self._http.send(build_error_response(_request_of(body), error="access_denied"))
+            await self._http.send(_holder(body).decline(error="access_denied"))
         except VcsdkError:
             pass  # the service's request simply expires
-        body.pop("pending", None)
+        body["pending"] = []
         body["outcome"] = {"error": "access_denied"}
         return await self._save(principal, row, body, "declined")

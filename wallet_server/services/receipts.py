@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from vcsdk.credentials import IssuerKeyResolver
-from vcsdk.errors import InvalidInputError, KeyNotFoundError, NotFoundError, RegistryNotConfiguredError, VcsdkError
+from vcsdk.errors import InvalidInputError, NotFoundError, RegistryNotConfiguredError, VcsdkError
 from vcsdk.outbox import (
     AnchorChain,
     AnchorLocation,
@@ -26,7 +26,13 @@ from vcsdk.outbox import (
     ResidentView,
     TickReport,
 )
-from vcsdk.receipts import AccessReceipt, ConsentRecord, Pseudonym, peek_access_receipt, resident_pseudonym
+from vcsdk.receipts import (
+    AccessReceipt,
+    ConsentRecord,
+    Pseudonym,
+    resident_pseudonym,
+    verify_access_receipt_resolved,
+)
 from wallet_server.services._common import Clock, require_id
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
@@ -228,21 +234,20 @@ class ReceiptService:
     # -- receipts
 
     async def accept_receipt(self, token: str, *, consent: ConsentRecord, resolver: IssuerKeyResolver) -> AccessReceipt:
-        """Verify a receipt a service returned against the consent, then store it in the outbox.
+        """Verify a receipt a service returned against the consent as stored now (a withdrawn one
+        refuses it), then store it in the outbox.
 
-        The service's key is resolved from the consent's controller DID (never a DID the token names).
+        The service's key is resolved from the consent's controller DID (never a DID the token
+        names), by :func:`vcsdk.receipts.verify_access_receipt_resolved`.
 
         :raises KeyNotFoundError: the ``kid`` is not a key of the service's DID.
         :raises VerificationError: any check of :func:`vcsdk.receipts.verify_access_receipt`.
         :return: the stored receipt.
         """
-        unverified = peek_access_receipt(token)
-        did = consent.controller.did
-        if unverified.kid is None or not unverified.kid.startswith(did + "#"):
-            raise KeyNotFoundError("the receipt's kid is not a key of the service's DID")
-        key = await resolver.resolve_key(did, unverified.kid, relationship="assertionMethod")
-        outbox = await self.outbox()
-        stored = await outbox.accept(token, service_key=key, now=self._clock())
+        current = await self.store.get_consent(consent.record_id)
+        now = self._clock()
+        receipt = await verify_access_receipt_resolved(token, consent=current, resolver=resolver, now=now)
+        stored = await (await self.outbox()).keep(receipt, now=now)
         return stored.receipt
 
     async def list_receipts(self, principal: Principal, *, service_did: str | None = None) -> list[ReceiptView]:

@@ -1,16 +1,17 @@
-"""The resident's offers inbox: OpenID4VCI run by the server, proof of possession signed by the phone.
+"""The resident's offers inbox: the SDK's two-phase holder issuance, the proof signed by the phone.
 
 Accepting an offer is two calls, so the device key never leaves the phone:
 
-1. :meth:`WalletService.accept` — the server fetches the issuer's metadata, redeems the
-   pre-authorized code with the resident's ``tx_code`` (token endpoint), fetches a ``c_nonce`` and
-   builds the key proof JWT for the calling device's public key; it answers with the proof's JWS
-   signing input.
-2. :meth:`WalletService.finish` — the phone returns the ES256 signature over that input; the server
-   checks it with the device's registered key, sends the Credential Request and stores the
-   credential, encrypted, through :class:`~wallet_server.services.CredentialService`.
+1. :meth:`WalletService.accept` runs :func:`vcsdk.oid4vc.prepare_issuance` (issuer metadata, the
+   pre-authorized code redeemed with the resident's ``tx_code``, a ``c_nonce``) for the calling
+   device's public key and answers with the key proof's JWS signing input.
+2. :meth:`WalletService.finish` — the phone returns the ES256 signature over that input;
+   :func:`vcsdk.oid4vc.finish_issuance` checks it with the device's registered key and sends the
+   Credential Request; the credential is stored, encrypted, through
+   :class:`~wallet_server.services.CredentialService`.
 
-The issuer's access token and endpoints stay sealed under the resident's data key in between.
+The SDK's :class:`~vcsdk.oid4vc.PendingIssuance` (the issuer's access token and endpoints) stays
+sealed under the resident's data key in between.
 With the custodial option (off by default) the server holds a device key for the resident and signs
 the proof itself in one call.
 """
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Generator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -29,20 +30,24 @@ import aiohttp
 
 from vcsdk._b64 import b64url_decode
 from vcsdk._egress import PrivateAddressError, PublicAddressResolver, normal_host, private_host_literal
-from vcsdk._json import parse_json
-from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
+from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, SignatureInvalidError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CredentialOffer,
     HttpRequest,
     HttpResponse,
+    IssuedCredentials,
+    PendingIssuance,
     TxCode,
-    build_credential_request,
-    create_key_proof,
+    fetch_credential_offer,
+    finish_issuance,
     notification_request,
     parse_credential_offer,
-    parse_credential_offer_uri,
+    prepare_issuance,
     receive_credential,
+    renew_issuance,
+    run_flow,
+    send,
 )
 from wallet_server.errors import ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
@@ -61,12 +66,10 @@ __all__ = [
     "PublicAddressResolver",
     "ResidentVault",
     "WalletService",
-    "raise_for_peer_error",
 ]
 
 T = TypeVar("T")
 MAX_PAGE = 100
-MAX_FLOW_STEPS = 8
 PROOF_ALG = "ES256"
 #: How long a scanned offer stays in the inbox (the issuer's own expiry still applies).
 SCANNED_OFFER_TTL = timedelta(days=1)
@@ -131,7 +134,6 @@ class OutgoingHttp:
             address, or (``server_unreachable``) the peer did not answer.
         """
         self.check_url(request.url)
-        from vcsdk.oid4vc import send
 
         try:
             return await send(self._session, request)
@@ -150,30 +152,8 @@ class OutgoingHttp:
             ) from exc
 
     async def run(self, flow: Generator[HttpRequest, HttpResponse, T]) -> T:
-        """Drive a protocol flow to its end (bounded number of steps)."""
-        request = next(flow)
-        for _ in range(MAX_FLOW_STEPS):
-            response = await self.send(request)
-            try:
-                request = flow.send(response)
-            except StopIteration as done:
-                return done.value  # type: ignore[no-any-return]
-        flow.close()
-        raise ProtocolError("the protocol flow did not finish", code="invalid_response")
-
-
-def raise_for_peer_error(response: HttpResponse, *, what: str) -> None:
-    """Turn an OAuth-style ``{"error": …}`` answer into a :class:`ProtocolError` with that code."""
-    if 200 <= response.status < 300:
-        return
-    code = "server_error"
-    try:
-        body = parse_json(response.body, what=what)
-    except InvalidInputError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].isascii():
-        code = body["error"][:64]
-    raise ProtocolError(f"{what} failed with HTTP {response.status} ({code})", code=code)
+        """Drive a protocol flow to its end (bounded number of steps), every request through :meth:`send`."""
+        return await run_flow(flow, self.send)
 
 
 # -- sealed per-resident values -------------------------------------------------------------------
@@ -284,34 +264,6 @@ class ProofSigningRequest:
     expires_at: datetime
 
 
-class _CapturingSigner:
-    """Records what the SDK asks the device to sign, so the phone can sign it later."""
-
-    alg = PROOF_ALG
-    kid = None
-
-    def __init__(self) -> None:
-        self.signing_input: bytes | None = None
-
-    def sign(self, data: bytes) -> bytes:
-        self.signing_input = data
-        return bytes(64)  # a placeholder; the phone's signature replaces it
-
-
-def _credentials_of(response: HttpResponse) -> list[str]:
-    raise_for_peer_error(response, what="credential request")
-    answer = response.json_object(what="credential response")
-    creds = answer.get("credentials")
-    if not isinstance(creds, list) or not creds:
-        raise ProtocolError("the credential response has no credentials", code="invalid_response")
-    out = []
-    for c in creds:
-        if not isinstance(c, dict) or not isinstance(c.get("credential"), str):
-            raise ProtocolError("each credentials entry needs a credential string", code="invalid_response")
-        out.append(c["credential"])
-    return out
-
-
 # -- the service ----------------------------------------------------------------------------------
 
 
@@ -392,11 +344,7 @@ class WalletService:
         text = require_str(uri, "offer_uri", max_len=8192)
         if not text.startswith(("openid-credential-offer://", "https://")):
             raise ProtocolError("offer_uri must be an openid-credential-offer:// link", code="invalid_request")
-        parsed = parse_credential_offer_uri(text)
-        if isinstance(parsed, str):
-            response = await self._http.send(HttpRequest("GET", parsed, {"Accept": "application/json"}))
-            raise_for_peer_error(response, what="credential offer")
-            parsed = parse_credential_offer(response.json_object(what="credential offer"))
+        parsed = await self._http.run(fetch_credential_offer(text))
         self._http.check_url(parsed.credential_issuer)
         return await self.deliver_offer(
             principal.resident_id,
@@ -485,61 +433,42 @@ class WalletService:
         device = await self._store.get_device(principal.device_id)
         jwk = json.loads(device.public_jwk)
         if row.state == "accepting" and row.flow is not None:
-            return await self._renew_proof(principal, row, jwk)
-        capture = _CapturingSigner()
-        flow = receive_credential(
-            offer, tx_code=tx_code, signers=[capture], jwks=[jwk], now=self._clock, configuration_id=config_id
-        )
-        request = next(flow)
-        metadata: dict[str, Any] | None = None
-        for _ in range(MAX_FLOW_STEPS):
-            if capture.signing_input is not None:
-                break
-            response = await self._http.send(request)
-            if metadata is None and response.status == 200:
-                metadata = response.json_object(what="issuer metadata")
-            request = flow.send(response)
-        flow.close()
-        if capture.signing_input is None or request.body is None:
-            raise ProtocolError("the issuance flow did not reach the credential request", code="invalid_response")
-        body = json.loads(request.body)
-        state = {
-            "credential_issuer": offer.credential_issuer,
-            "credential_endpoint": request.url,
-            "authorization": request.headers["Authorization"],
-            "configuration_id": body["credential_configuration_id"],
-            "nonce_endpoint": (metadata or {}).get("nonce_endpoint"),
-            "notification_endpoint": (metadata or {}).get("notification_endpoint"),
-            "signing_input": capture.signing_input.decode("ascii"),
-            "device_id": principal.device_id,
-        }
-        return await self._save_flow(principal, row, state)
+            # Accepting again (the phone lost the input, or the issuer refused the nonce): a fresh
+            # c_nonce, and the proof is now for the device that called.
+            pending = replace(await self._pending(principal, row, jwk, same_device=False), jwks=(jwk,))
+            pending = await self._http.run(renew_issuance(pending, now=self._clock))
+        else:
+            pending = await self._http.run(
+                prepare_issuance(offer, tx_code=tx_code, jwks=[jwk], now=self._clock, configuration_id=config_id)
+            )
+        return await self._save_flow(principal, row, pending)
 
-    async def _save_flow(self, principal: Principal, row: OfferRow, state: dict[str, Any]) -> ProofSigningRequest:
+    async def _pending(
+        self, principal: Principal, row: OfferRow, jwk: dict[str, str], *, same_device: bool = True
+    ) -> PendingIssuance:
+        assert row.flow is not None
+        state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
+        if same_device and state.get("device_id") != principal.device_id:
+            raise ConflictError("sign the proof on the device that accepted the offer")
+        if "pending" not in state:
+            # Saved before the SDK kept the flow: the same facts under their old names.
+            auth = str(state.get("authorization", ""))
+            state["pending"] = {
+                **state,
+                "access_token": auth.removeprefix("Bearer "),
+                "jwks": [jwk],
+                "signing_inputs": [state.get("signing_input", "")],
+            }
+        return PendingIssuance.from_state(state["pending"])
+
+    async def _save_flow(self, principal: Principal, row: OfferRow, pending: PendingIssuance) -> ProofSigningRequest:
+        state = {"pending": pending.to_state(), "device_id": principal.device_id}
         sealed = await self._vault.seal_json(principal.resident_id, state, kind="offer-flow", row_id=row.id)
         await self._data.update_offer(
             principal.resident_id, row.id, expect_state=row.state, state="accepting", now=self._clock(), flow=sealed
         )
         expires = min(self._clock() + PROOF_SIGNING_TTL, row.expires_at)
-        return ProofSigningRequest(row.id, state["signing_input"], PROOF_ALG, expires)
-
-    async def _renew_proof(self, principal: Principal, row: OfferRow, jwk: dict[str, str]) -> ProofSigningRequest:
-        assert row.flow is not None
-        state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
-        endpoint = state.get("nonce_endpoint")
-        if not isinstance(endpoint, str):
-            raise ProtocolError("the issuer has no nonce endpoint", code="invalid_response")
-        response = await self._http.send(HttpRequest("POST", endpoint, {"Content-Length": "0"}, b""))
-        raise_for_peer_error(response, what="nonce request")
-        c_nonce = response.json_object(what="nonce response").get("c_nonce")
-        if not isinstance(c_nonce, str):
-            raise ProtocolError("the nonce response has no c_nonce", code="invalid_response")
-        capture = _CapturingSigner()
-        create_key_proof(capture, audience=state["credential_issuer"], nonce=c_nonce, now=self._clock(), jwk=jwk)
-        assert capture.signing_input is not None
-        state["signing_input"] = capture.signing_input.decode("ascii")
-        state["device_id"] = principal.device_id
-        return await self._save_flow(principal, row, state)
+        return ProofSigningRequest(row.id, pending.signing_inputs[0].decode("ascii"), pending.alg, expires)
 
     async def finish(self, principal: Principal, offer_id: str, signature: Any) -> CredentialView:
         """Step two: attach the phone's signature to the key proof, get and store the credential.
@@ -557,28 +486,18 @@ class WalletService:
         row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
         if row.state != "accepting" or row.flow is None:
             raise ConflictError("the offer is not waiting for a proof signature; accept it first")
-        state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
-        if state["device_id"] != principal.device_id:
-            raise ConflictError("sign the proof on the device that accepted the offer")
-        raw = b64url_decode(require_str(signature, "signature", max_len=200), what="signature")
         device = await self._store.get_device(principal.device_id)
-        signing_input: str = state["signing_input"]
+        pending = await self._pending(principal, row, json.loads(device.public_jwk))
+        raw = b64url_decode(require_str(signature, "signature", max_len=200), what="signature")
         try:
-            Key.from_jwk(device.public_jwk).verify(signing_input.encode("ascii"), raw, alg=PROOF_ALG)
-        except VcsdkError:
+            issued = await self._http.run(finish_issuance(pending, [raw]))
+        except SignatureInvalidError:
             raise InvalidInputError(
                 "the signature does not verify with this device's key; sign the signing_input with ES256",
                 code="signature_invalid",
             ) from None
-        proof = f"{signing_input}.{require_str(signature, 'signature', max_len=200)}"
-        body = build_credential_request(state["configuration_id"], [proof])
-        response = await self._http.send(
-            HttpRequest.json(state["credential_endpoint"], body, headers={"Authorization": state["authorization"]})
-        )
-        (token, *_) = _credentials_of(response)
-        answer = response.json_object(what="credential response")
-        view = await self._store_credential(principal, row, token, state["credential_issuer"])
-        await self._notify(state.get("notification_endpoint"), state["authorization"], answer.get("notification_id"))
+        view = await self._store_credential(principal, row, issued.credentials[0], pending.credential_issuer)
+        await self._notify(issued)
         return view
 
     async def _store_credential(self, principal: Principal, row: OfferRow, token: str, issuer: str) -> CredentialView:
@@ -599,14 +518,14 @@ class WalletService:
         )
         return view
 
-    async def _notify(self, endpoint: Any, authorization: str, notification_id: Any) -> None:
+    async def _notify(self, issued: IssuedCredentials) -> None:
         # OpenID4VCI §11: tell the issuer the credential was stored. Best effort: the credential is
         # already safe, and an issuer that misses the notification loses nothing.
-        if not isinstance(endpoint, str) or not isinstance(notification_id, str):
+        endpoint, token, nid = issued.notification_endpoint, issued.access_token, issued.notification_id
+        if endpoint is None or token is None or nid is None:
             return
-        token = authorization.removeprefix("Bearer ")
         try:
-            await self._http.send(notification_request(endpoint, token, notification_id))
+            await self._http.send(notification_request(endpoint, token, nid))
         except VcsdkError:
             return
 
@@ -623,5 +542,5 @@ class WalletService:
             receive_credential(offer, tx_code=tx_code, signers=[key], now=self._clock, configuration_id=config_id)
         )
         view = await self._store_credential(principal, row, issued.credentials[0], offer.credential_issuer)
-        await self._notify(issued.notification_endpoint, f"Bearer {issued.access_token or ''}", issued.notification_id)
+        await self._notify(issued)
         return view

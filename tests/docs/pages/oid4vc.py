@@ -65,7 +65,13 @@ async def before(source: str, ns: dict[str, Any]) -> None:
             store=InMemoryStateStore())
         await _serve_at(ns, issuer_routes(twin, clock=now), base)
         offer, pin = await twin.create_offer("ResidentIdentityCredential", ns["claims"], now=now())
-        ns.update(scanned=offer.uri(), pin=pin)
+        ns.update(scanned=offer.uri(), pin=pin, _twin=twin)
+    if "prepare_issuance(" in source:
+        twin = ns["_twin"]
+        offer, pin = await twin.create_offer("ResidentIdentityCredential", ns["claims"], now=now())
+        phone = Key.generate("P-256")
+        ns.update(scanned_offer=await twin.publish_offer(offer, now=now()), offer_pin=pin, phone=phone,
+                  phone_jwk=phone.public_jwk())
     if "parse_authorization_request_uri(scanned)" in source:
         base = f"http://127.0.0.1:{_free_port()}"
         verifier = Verifier(did=ns["SERVICE_DID"], signer=ns["service_key"], name="Tsukuba Bike Share",
@@ -75,7 +81,15 @@ async def before(source: str, ns: dict[str, Any]) -> None:
         request = await verifier.create_request(ns["AGE_18"], purpose="Renting a bicycle requires age 18+", now=now())
         vc = ns["issued"].credentials[0]
         unverified = peek(vc)
-        ns.update(scanned=request.deep_link, vc=vc, candidates=[
+        ns.update(scanned=request.deep_link, vc=vc, _verifier=verifier, candidates=[
+            CandidateCredential("vc", "dc+sd-jwt", unverified.unverified_vct, unverified.unverified_claims)])
+    if "HolderPresentation.start(" in source:
+        # The phone's key is the one the credential the previous block issued is bound to.
+        request = await ns["_verifier"].create_request(
+            ns["AGE_18"], purpose="Renting a bicycle requires age 18+", now=now())
+        vc = ns["issued"].credentials[0]
+        unverified = peek(vc)
+        ns.update(scanned=request.deep_link, vc=vc, phone=ns["phone"], candidates=[
             CandidateCredential("vc", "dc+sd-jwt", unverified.unverified_vct, unverified.unverified_claims)])
 
 
@@ -102,4 +116,4 @@ async def teardown(ns: dict[str, Any]) -> None:
     for name in ("session", "resolver", "did_resolver"):
         if name in ns:
             await ns[name].close()
-    assert len(ns["_granted"]) == 1 and ns["_granted"][0][1] is True, "the service granted no access"
+    assert len(ns["_granted"]) == 2 and all(g[1] is True for g in ns["_granted"]), "the service granted no access"

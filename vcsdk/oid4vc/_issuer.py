@@ -1,220 +1,52 @@
-"""OpenID for Verifiable Credential Issuance 1.0: the issuer's and the wallet's side.
+"""OpenID for Verifiable Credential Issuance 1.0: the Credential Issuer (and its Authorization Server).
 
-Issuer (the city): metadata (§12.2, §12.3), Credential Offers by value and by reference (§4.1),
-the Pre-Authorized Code grant with a Transaction Code (§6), the Nonce Endpoint (§7), the Credential
-Endpoint with ``jwt`` key proofs (§8, Appendix F.1) and batch issuance, and the Notification Endpoint
-(§11). :class:`CredentialIssuer` takes an ``issue(claims, holder_key)`` callable and a
+Metadata (§12.2, §12.3), Credential Offers by value and by reference (§4.1), the Pre-Authorized Code
+grant with a Transaction Code (§6), the Nonce Endpoint (§7), the Credential Endpoint with ``jwt`` key
+proofs (§8, Appendix F.1) and batch issuance, and the Notification Endpoint (§11).
+:class:`CredentialIssuer` takes an ``issue(claims, holder_key)`` callable and a
 :class:`~vcsdk.oid4vc.StateStore`; each endpoint is one method: message in, message out. Errors are
 :class:`~vcsdk.errors.ProtocolError` carrying the spec's error code.
-
-Wallet: :func:`parse_credential_offer_uri`, :func:`create_key_proof` (signed through any
-:class:`~vcsdk.keys.Signer`, e.g. a phone's secure enclave) and :func:`receive_credential`, an
-I/O-free flow that yields the HTTP requests it needs.
 """
 
 from __future__ import annotations
 
 import hmac
 import inspect
-import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, TypedDict
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from typing import Any, Protocol
 
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, ProtocolError, VcsdkError
-from vcsdk.keys import AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, decode_jws, verify_jws
 from vcsdk.oid4vc._common import (
     SYSTEM_RANDOMNESS,
-    Flow,
-    HttpRequest,
     Randomness,
     StateStore,
     is_https_url,
-    raise_for_error,
     random_code,
     random_token,
-    render_qr,
+)
+from vcsdk.oid4vc._vci_messages import (
+    NOTIFICATION_EVENTS,
+    PRE_AUTHORIZED_GRANT,
+    PROOF_ALGORITHMS,
+    PROOF_TYP,
+    CredentialConfiguration,
+    CredentialOffer,
+    IssuedCredentials,
+    NonceResponseBody,
+    NotificationEvent,
+    TokenResponse,
+    TxCode,
+    offer_reference_uri,
 )
 
-__all__ = [
-    "PRE_AUTHORIZED_GRANT",
-    "PROOF_TYP",
-    "CredentialConfiguration",
-    "CredentialIssuer",
-    "CredentialOffer",
-    "IssueFn",
-    "IssuedCredentials",
-    "NotificationEvent",
-    "TokenResponse",
-    "TxCode",
-    "build_credential_request",
-    "build_token_request",
-    "create_key_proof",
-    "notification_request",
-    "offer_qr",
-    "offer_reference_uri",
-    "parse_credential_offer",
-    "parse_credential_offer_uri",
-    "receive_credential",
-]
+__all__ = ["CredentialIssuer", "IssueFn"]
 
-#: OpenID4VCI §4.1.1: the Pre-Authorized Code grant type.
-PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-#: OpenID4VCI Appendix F.1: the ``typ`` of a JWT key proof.
-PROOF_TYP = "openid4vci-proof+jwt"
-OFFER_SCHEME = "openid-credential-offer://"
-NOTIFICATION_EVENTS = ("credential_accepted", "credential_failure", "credential_deleted")
-#: HAIP: device keys are P-256; proofs are ES256.
-PROOF_ALGORITHMS = AlgorithmPolicy(("ES256",))
+#: A six-digit numeric Transaction Code, the default shape of an offer's PIN.
+DEFAULT_TX_CODE = TxCode()
 
-
-# -- wire shapes ----------------------------------------------------------------------------------
-
-
-class TokenResponseBody(TypedDict):
-    access_token: str
-    token_type: str
-    expires_in: int
-
-
-class NonceResponseBody(TypedDict):
-    c_nonce: str
-
-
-class CredentialObject(TypedDict):
-    credential: str
-
-
-class CredentialResponseBody(TypedDict, total=False):
-    credentials: list[CredentialObject]
-    notification_id: str
-
-
-# -- values ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TxCode:
-    """How the Transaction Code (PIN sent out of band) looks (§4.1.1): mode, length, description."""
-
-    input_mode: Literal["numeric", "text"] = "numeric"
-    length: int = 6
-    description: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.input_mode not in ("numeric", "text"):
-            raise InvalidInputError("tx_code input_mode is numeric or text")
-        if not 4 <= self.length <= 32:
-            raise InvalidInputError("tx_code length must be between 4 and 32")
-        if self.description is not None and len(self.description) > 300:
-            raise InvalidInputError("tx_code description must not exceed 300 characters (§4.1.1)")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"input_mode": self.input_mode, "length": self.length}
-        if self.description is not None:
-            out["description"] = self.description
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialOffer:
-    """A Credential Offer (§4.1.1) with the Pre-Authorized Code grant."""
-
-    credential_issuer: str
-    credential_configuration_ids: tuple[str, ...]
-    pre_authorized_code: str
-    tx_code: TxCode | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        grant: dict[str, Any] = {"pre-authorized_code": self.pre_authorized_code}
-        if self.tx_code is not None:
-            grant["tx_code"] = self.tx_code.to_dict()
-        return {
-            "credential_issuer": self.credential_issuer,
-            "credential_configuration_ids": list(self.credential_configuration_ids),
-            "grants": {PRE_AUTHORIZED_GRANT: grant},
-        }
-
-    def uri(self) -> str:
-        """``openid-credential-offer://?credential_offer=…`` (the offer by value)."""
-        text = json.dumps(self.to_dict(), separators=(",", ":"))
-        return f"{OFFER_SCHEME}?credential_offer={quote(text, safe='')}"
-
-
-def offer_reference_uri(credential_offer_uri: str) -> str:
-    """``openid-credential-offer://?credential_offer_uri=…`` (the offer by reference)."""
-    return f"{OFFER_SCHEME}?{urlencode({'credential_offer_uri': credential_offer_uri})}"
-
-
-@dataclass(frozen=True, slots=True)
-class CredentialConfiguration:
-    """One entry of ``credential_configurations_supported`` (§12.2.4) for an SD-JWT VC (A.3)."""
-
-    id: str
-    vct: str
-    display_name: str | None = None
-    claims: tuple[tuple[str, ...], ...] = ()
-    signing_algorithms: tuple[str, ...] = ("ES256K", "ES256")
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "format": "dc+sd-jwt",
-            "vct": self.vct,
-            "scope": self.id,
-            "credential_signing_alg_values_supported": list(self.signing_algorithms),
-            "cryptographic_binding_methods_supported": ["jwk"],
-            "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": list(PROOF_ALGORITHMS.names)}},
-        }
-        meta: dict[str, Any] = {}
-        if self.display_name is not None:
-            meta["display"] = [{"name": self.display_name}]
-        if self.claims:
-            meta["claims"] = [{"path": list(p)} for p in self.claims]
-        if meta:
-            out["credential_metadata"] = meta
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class TokenResponse:
-    """A successful Token Response (§6.2)."""
-
-    access_token: str
-    token_type: str
-    expires_in: int
-
-    def to_dict(self) -> TokenResponseBody:
-        return {"access_token": self.access_token, "token_type": self.token_type, "expires_in": self.expires_in}
-
-
-@dataclass(frozen=True, slots=True)
-class IssuedCredentials:
-    """A Credential Response (§8.3): one credential per proven key, and the notification id."""
-
-    credentials: tuple[str, ...]
-    notification_id: str | None = None
-    configuration_id: str | None = None
-    access_token: str | None = field(default=None, repr=False)
-    notification_endpoint: str | None = None
-
-    def to_dict(self) -> CredentialResponseBody:
-        out: CredentialResponseBody = {"credentials": [{"credential": c} for c in self.credentials]}
-        if self.notification_id is not None:
-            out["notification_id"] = self.notification_id
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationEvent:
-    """What a Notification Request (§11.1) told the issuer."""
-
-    notification_id: str
-    event: str
-    event_description: str | None
-    configuration_id: str
 
 
 class IssueFn(Protocol):
@@ -344,7 +176,7 @@ class CredentialIssuer:
         claims: Mapping[str, Any],
         *,
         now: datetime,
-        tx_code: TxCode | None = TxCode(),
+        tx_code: TxCode | None = DEFAULT_TX_CODE,
     ) -> tuple[CredentialOffer, str | None]:
         """Prepare issuance of ``claims`` (already checked against the resident registry).
 
@@ -594,245 +426,3 @@ class CredentialIssuer:
             raise _err("invalid_notification_id", "unknown notification_id")
         return NotificationEvent(nid, str(event), desc, str(record["configuration_id"]))
 
-
-# -- wallet ---------------------------------------------------------------------------------------
-
-
-def parse_credential_offer(value: Mapping[str, Any] | str | bytes) -> CredentialOffer:
-    """Parse a Credential Offer object (§4.1.1) that carries the Pre-Authorized Code grant.
-
-    The offer is not trusted (§13.3): the wallet still checks the issuer's metadata.
-
-    :raises ProtocolError: (``invalid_request``) if it is malformed or has no pre-authorized grant.
-    """
-    if isinstance(value, str | bytes):
-        try:
-            value = parse_json(value, what="credential offer", max_bytes=64 * 1024)
-        except InvalidInputError as exc:
-            raise _err("invalid_request", "the credential offer is not valid JSON") from exc
-    if not isinstance(value, Mapping):
-        raise _err("invalid_request", "the credential offer must be a JSON object")
-    issuer = value.get("credential_issuer")
-    if not isinstance(issuer, str) or not is_https_url(issuer) or "?" in issuer:
-        raise _err("invalid_request", "credential_issuer must be an https URL")
-    ids = value.get("credential_configuration_ids")
-    if (
-        not isinstance(ids, list)
-        or not ids
-        or not all(isinstance(i, str) and i for i in ids)
-        or len(set(ids)) != len(ids)
-    ):
-        raise _err("invalid_request", "credential_configuration_ids must be a non-empty array of unique strings")
-    grants = value.get("grants")
-    grant = grants.get(PRE_AUTHORIZED_GRANT) if isinstance(grants, Mapping) else None
-    if not isinstance(grant, Mapping) or not isinstance(grant.get("pre-authorized_code"), str):
-        raise _err("invalid_request", "the offer has no pre-authorized code grant")
-    tx: TxCode | None = None
-    if "tx_code" in grant:
-        raw = grant["tx_code"]
-        if not isinstance(raw, Mapping):
-            raise _err("invalid_request", "tx_code must be an object")
-        try:
-            tx = TxCode(
-                input_mode=raw.get("input_mode", "numeric"),
-                length=raw.get("length", 6) if isinstance(raw.get("length", 6), int) else -1,
-                description=raw.get("description") if isinstance(raw.get("description"), str) else None,
-            )
-        except InvalidInputError as exc:
-            raise _err("invalid_request", f"tx_code: {exc.message}") from exc
-    return CredentialOffer(issuer.rstrip("/"), tuple(ids), grant["pre-authorized_code"], tx)
-
-
-def parse_credential_offer_uri(uri: str) -> CredentialOffer | str:
-    """Parse an ``openid-credential-offer://`` URI (or a wallet link with the same query).
-
-    :raises ProtocolError: (``invalid_request``) unless exactly one of ``credential_offer`` and
-        ``credential_offer_uri`` is present and well formed.
-    :return: the offer (by value), or the https URL to GET it from (by reference).
-    """
-    params = parse_qs(urlsplit(uri).query, keep_blank_values=True)
-    by_value, by_ref = params.get("credential_offer"), params.get("credential_offer_uri")
-    if (by_value is None) == (by_ref is None) or len(by_value or by_ref or []) != 1:
-        raise _err("invalid_request", "exactly one of credential_offer and credential_offer_uri is required")
-    if by_ref is not None:
-        ref = by_ref[0]
-        if not is_https_url(ref):
-            raise _err("invalid_request", "credential_offer_uri must be an https URL")
-        return ref
-    assert by_value is not None
-    return parse_credential_offer(by_value[0])
-
-
-def offer_qr(uri: str, *, kind: Literal["svg", "png"] = "svg", scale: int = 4) -> bytes:
-    """An offer URI as a QR code image."""
-    return render_qr(uri, kind=kind, scale=scale)
-
-
-def build_token_request(offer: CredentialOffer, *, tx_code: str | None) -> dict[str, str]:
-    """The Token Request form (§6.1) for the Pre-Authorized Code grant.
-
-    :raises InvalidInputError: if the offer needs a Transaction Code and none is given, or the
-        reverse, or it does not fit the announced shape.
-    """
-    form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": offer.pre_authorized_code}
-    if offer.tx_code is not None:
-        if tx_code is None:
-            raise InvalidInputError("this offer needs the transaction code sent to the resident")
-        if offer.tx_code.input_mode == "numeric" and not tx_code.isdigit():
-            raise InvalidInputError("the transaction code is numeric")
-        form["tx_code"] = tx_code
-    elif tx_code is not None:
-        raise InvalidInputError("this offer does not use a transaction code")
-    return form
-
-
-def create_key_proof(
-    signer: Signer,
-    *,
-    audience: str,
-    nonce: str,
-    now: datetime,
-    jwk: Mapping[str, str] | None = None,
-) -> str:
-    """A ``jwt`` key proof (Appendix F.1): ``typ`` ``openid4vci-proof+jwt``, the device public key in
-    the ``jwk`` header, ``aud`` the Credential Issuer, ``nonce`` the ``c_nonce``, ``iat`` now.
-
-    ``iss`` is omitted, as required for anonymous Pre-Authorized Code access.
-
-    :param signer: the device key or anything signing for it (secure enclave).
-    :param jwk: the public JWK; defaults to ``signer.public_jwk()`` when the signer is a :class:`Key`.
-    :raises InvalidInputError: if no public JWK is available.
-    """
-    if jwk is None:
-        if not isinstance(signer, Key):
-            raise InvalidInputError("pass the device's public JWK for a signer that is not a Key")
-        jwk = signer.public_jwk()
-    public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
-    claims = {"aud": audience, "iat": _ts(now), "nonce": nonce}
-    return sign_jws(claims, signer, typ=PROOF_TYP, header={"jwk": public}, include_kid=False)
-
-
-def build_credential_request(configuration_id: str, proofs: Sequence[str]) -> dict[str, Any]:
-    """A Credential Request body (§8.2) with one ``jwt`` proof per key (several = batch issuance)."""
-    if not proofs:
-        raise InvalidInputError("a credential request needs at least one key proof")
-    return {"credential_configuration_id": configuration_id, "proofs": {"jwt": list(proofs)}}
-
-
-def notification_request(
-    endpoint: str, access_token: str, notification_id: str, *, event: str = "credential_accepted"
-) -> HttpRequest:
-    """The Notification Request (§11.1) telling the issuer the credentials were stored (or not)."""
-    if event not in NOTIFICATION_EVENTS:
-        raise InvalidInputError(f"event is one of {', '.join(NOTIFICATION_EVENTS)}")
-    return HttpRequest.json(
-        endpoint,
-        {"notification_id": notification_id, "event": event},
-        headers={"Authorization": f"Bearer {access_token}"},
-    )
-
-
-def _well_known(identifier: str, name: str) -> str:
-    # §12.2.2 / RFC 8414 §3: insert the well-known segment between host and path.
-    parts = urlsplit(identifier)
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme}://{parts.netloc}/.well-known/{name}{path}"
-
-
-def receive_credential(
-    offer: CredentialOffer,
-    *,
-    tx_code: str | None,
-    signers: Sequence[Signer],
-    now: Callable[[], datetime],
-    jwks: Sequence[Mapping[str, str]] | None = None,
-    configuration_id: str | None = None,
-) -> Flow[IssuedCredentials]:
-    """The wallet's issuance flow: metadata → token → nonce → credential, I/O-free.
-
-    Drive it like an httpx auth flow: ``request = next(flow)``, then ``flow.send(response)`` until it
-    returns (``StopIteration.value``); :func:`vcsdk.oid4vc.run_flow` does that over aiohttp.
-
-    :param signers: one per device key; several make a batch request (one credential per key).
-    :param now: the clock, read when the proofs are signed.
-    :raises ProtocolError: with the issuer's error code, or ``invalid_response`` for a bad answer.
-    :return: (as the generator's value) the issued credentials, with the access token for the
-        notification.
-    """
-    if not signers:
-        raise InvalidInputError("at least one device key is needed")
-    config_id = configuration_id or offer.credential_configuration_ids[0]
-    if config_id not in offer.credential_configuration_ids:
-        raise InvalidInputError("the offer does not include that credential configuration")
-    form = build_token_request(offer, tx_code=tx_code)
-
-    response = yield HttpRequest("GET", _well_known(offer.credential_issuer, "openid-credential-issuer"))
-    raise_for_error(response, what="issuer metadata")
-    meta = response.json_object(what="issuer metadata")
-    if meta.get("credential_issuer") != offer.credential_issuer:
-        raise _err("invalid_response", "the metadata's credential_issuer differs from the offer's")
-    configs = meta.get("credential_configurations_supported")
-    if not isinstance(configs, Mapping) or config_id not in configs:
-        raise _err("invalid_response", "the issuer's metadata does not describe the offered credential")
-    batch = meta.get("batch_credential_issuance")
-    limit = batch.get("batch_size", 1) if isinstance(batch, Mapping) else 1
-    if len(signers) > max(1, int(limit) if isinstance(limit, int) else 1):
-        raise InvalidInputError("the issuer does not accept that many keys in one request")
-    servers = meta.get("authorization_servers")
-    as_id = (
-        servers[0] if isinstance(servers, list) and servers and isinstance(servers[0], str) else offer.credential_issuer
-    )
-
-    response = yield HttpRequest("GET", _well_known(as_id, "oauth-authorization-server"))
-    raise_for_error(response, what="authorization server metadata")
-    as_meta = response.json_object(what="authorization server metadata")
-    token_endpoint = as_meta.get("token_endpoint")
-    credential_endpoint = meta.get("credential_endpoint")
-    nonce_endpoint = meta.get("nonce_endpoint")
-    if not all(is_https_url(u) for u in (token_endpoint, credential_endpoint, nonce_endpoint)):
-        raise _err("invalid_response", "the metadata lacks an https token, credential or nonce endpoint")
-    assert isinstance(token_endpoint, str) and isinstance(credential_endpoint, str) and isinstance(nonce_endpoint, str)
-
-    response = yield HttpRequest.form(token_endpoint, form)
-    raise_for_error(response, what="token request")
-    token = response.json_object(what="token response")
-    access_token = token.get("access_token")
-    if not isinstance(access_token, str) or str(token.get("token_type", "")).lower() != "bearer":
-        raise _err("invalid_response", "the token response has no bearer access token")
-
-    response = yield HttpRequest("POST", nonce_endpoint, {"Content-Length": "0"}, b"")
-    raise_for_error(response, what="nonce request")
-    c_nonce = response.json_object(what="nonce response").get("c_nonce")
-    if not isinstance(c_nonce, str):
-        raise _err("invalid_response", "the nonce response has no c_nonce")
-
-    at = now()
-    proofs = [
-        create_key_proof(s, audience=offer.credential_issuer, nonce=c_nonce, now=at, jwk=(jwks[i] if jwks else None))
-        for i, s in enumerate(signers)
-    ]
-    body = build_credential_request(config_id, proofs)
-    response = yield HttpRequest.json(credential_endpoint, body, headers={"Authorization": f"Bearer {access_token}"})
-    raise_for_error(response, what="credential request")
-    answer = response.json_object(what="credential response")
-    creds = answer.get("credentials")
-    if not isinstance(creds, list) or not creds:
-        raise _err(
-            "invalid_response", "the credential response has no credentials (deferred issuance is not supported)"
-        )
-    out: list[str] = []
-    for c in creds:
-        if not isinstance(c, Mapping) or not isinstance(c.get("credential"), str):
-            raise _err("invalid_response", "each credentials entry needs a credential string")
-        out.append(c["credential"])
-    if len(out) > len(signers):
-        raise _err("invalid_response", "the issuer returned more credentials than keys were proven")
-    nid = answer.get("notification_id")
-    endpoint = meta.get("notification_endpoint")
-    return IssuedCredentials(
-        tuple(out),
-        nid if isinstance(nid, str) else None,
-        config_id,
-        access_token,
-        endpoint if isinstance(endpoint, str) else None,
-    )
