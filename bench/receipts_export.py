@@ -34,33 +34,32 @@ from vcsdk.receipts import (
     AccessCounter,
     CellDomain,
     ConsentRecord,
-    Controller,
     PrivacyLedger,
     PrivacyParameters,
-    ServiceCells,
     issue_access_receipt,
     peek_access_receipt,
     presentation_hash,
     receipt_leaf,
     resident_pseudonym,
 )
-from vcsdk.registration import ClaimSet
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 PARAMETERS = PrivacyParameters(epsilon=1.0, k_threshold=10, per_service=1)
 SERVICES = 5
 VCT = "https://city.example/ResidentIdentityCredential"
-DOMAIN = CellDomain(
-    period="2026-11",
-    services=tuple(
-        ServiceCells(
-            f"did:ethr:0x1:0x{s:040x}",
-            f"Service {s}",
-            (ClaimSet("age", VCT, (("age_over_18",),)), ClaimSet("locality", VCT, (("locality",),))),
-        )
-        for s in range(SERVICES)
-    ),
-)
+REGISTRATIONS = [
+    RelyingPartyRegistration(
+        issuer="did:ethr:0x1:0x00000000000000000000000000000000000000c1", service_did=f"did:ethr:0x1:0x{s:040x}",
+        registration_id=f"reg-{s}", name=f"Service {s}", purposes=(Purpose("age_check", "Age check"),),
+        claim_sets=(ClaimSet("age", VCT, (("age_over_18",),)), ClaimSet("locality", VCT, (("locality",),))),
+        retention_days=30, receipt_endpoint="https://service.example/withdrawals",
+        privacy_policy="https://service.example/privacy", jurisdiction="JP", issued_at=T0 - timedelta(days=30),
+        expires_at=T0 + timedelta(days=365),
+    )
+    for s in range(SERVICES)
+]
+DOMAIN = CellDomain.from_registrations(REGISTRATIONS, period="2026-11")
 
 
 def _peak_kib() -> int:
@@ -80,7 +79,7 @@ async def _fill(path: str, n: int) -> None:
             consent = ConsentRecord.give(
                 record_id=f"c{resident}-{service}",
                 resident_pseudonym=resident_pseudonym(resident.to_bytes(32, "big"), did),
-                controller=Controller(did=did, name=f"Service {service}"),
+                registration=REGISTRATIONS[service],
                 purposes=("age_check",),
                 claims_requested=("age_over_18", "locality"),
                 claims_disclosed=("age_over_18", "locality"),

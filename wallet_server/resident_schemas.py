@@ -160,7 +160,14 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             "outcome": {
                 "type": "object",
                 "description": "consent_id, claims, receipt_id, redirect_uri; error (access_denied, "
-                "delivery_unknown, or the service's error code), receipt_error or consent_error codes.",
+                "delivery_unknown, or the service's error code), receipt_error or consent_error codes. "
+                "When the wallet refused the request itself (state refused, refused_by wallet): error is "
+                "service_not_registered or request_not_registered and reason is a sentence for the resident.",
+            },
+            "registration": {
+                "type": ["object", "null"],
+                "description": "What the city registered the service for: name, purposes (id, description), "
+                "retention_days, privacy_policy, jurisdiction, recipients. Null when the wallet refused it.",
             },
         }
     ),
@@ -248,6 +255,7 @@ def presentation_json(view: PresentationView) -> dict[str, Any]:
         ],
         "signing_inputs": list(view.signing_inputs),
         "outcome": view.outcome,
+        "registration": view.registration,
     }
 
 

@@ -33,17 +33,19 @@ from vcsdk.did import key_attribute
 from vcsdk.keys import Key, sign_jws
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
-from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
+from vcsdk.receipts import issue_access_receipt, presentation_hash, verify_consent_record_resolved
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
 from vcsdk.trust import AccreditationPolicy
 from wallet_server import create_app
-from wallet_server.appkeys import CITY
+from wallet_server.appkeys import CITY, ISSUANCE
 from wallet_server.services.auth import access_token_hash
 
 ACTIVE: ResidentRecord = next(e.record for e in SEED_RESIDENTS if e.status == "active")
 SERVICE_NAME = "Kaga Onsen Shop"
-PURPOSE = "Selling sake requires age 20+; the local-resident discount needs your city"
+PURPOSE = "Selling sake requires age 20+; the local-resident discount needs your city"  # registered description
+PURPOSE_ID = "age_and_discount"  # the registered purpose requests name
 
 
 def query(vct: str) -> dict[str, Any]:
@@ -245,9 +247,20 @@ async def world(tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None
 
         service_port = free_port()
         base = f"http://127.0.0.1:{service_port}"
+        # The city registers the service: these two claims of its resident credential, this purpose.
+        vct = app[ISSUANCE].vcts.resident_identity
+        now = clock()
+        registration = issue_registration(city.signing_key, RelyingPartyRegistration(
+            issuer=city.did, service_did=did, registration_id=f"reg-{secrets.token_hex(4)}", name=SERVICE_NAME,
+            purposes=(Purpose(PURPOSE_ID, PURPOSE),),
+            claim_sets=(ClaimSet("age", vct, (("age_equal_or_over", "20"),)),
+                        ClaimSet("locality", vct, (("address", "locality"),))),
+            retention_days=30, receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy",
+            jurisdiction="JP-17", issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
+        ))
         verifier = Verifier(
             did=did, signer=key, response_uri=f"{base}/oid4vp/response", request_uri_base=f"{base}/oid4vp/request",
-            store=InMemoryStateStore(), verify=verify, name=SERVICE_NAME,
+            store=InMemoryStateStore(), verify=verify, name=SERVICE_NAME, registration=registration,
         )
         service = Service(base, did, key, verifier)
 
@@ -256,15 +269,18 @@ async def world(tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None
             return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
 
         async def receipt(request: web.Request) -> web.Response:
-            # The wallet posts the consent record it keeps; it must describe what was verified.
+            # The wallet posts the consent record it signed (the city's DID key); it must describe what was
+            # verified, and the service keeps it as evidence.
             result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
-            consent = ConsentRecord.from_json(await request.text())
+            consent = await verify_consent_record_resolved(
+                (await request.json())["consent_record"], wallet_did=city.did, resolver=city.resolver
+            )
             (presented,) = result.credentials["resident"]
             if consent.controller.did != did or consent.presentation_hash != presentation_hash(presented.presentation):
                 return web.json_response({"error": "invalid_request"}, status=400)
             token = issue_access_receipt(
                 key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}", claims=consent.claims_disclosed,
-                purpose=PURPOSE, now=clock(),
+                purpose=PURPOSE_ID, now=clock(),
             )
             service.receipts.append(token)
             return web.json_response({"access_receipt": token})

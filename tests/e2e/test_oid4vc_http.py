@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.e2e._parties import ACTIVE, PURPOSE, SERVICE_NAME, World, query, world
+from tests.e2e._parties import ACTIVE, PURPOSE, PURPOSE_ID, SERVICE_NAME, World, query, world
 from vcsdk.credentials import present
 from vcsdk.keys import decode_jws, sign_jws
 from vcsdk.oid4vc import HttpRequest, create_key_proof, parse_credential_offer, send
@@ -78,7 +78,7 @@ async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str, request: 
         assert inbox["items"][0]["state"] == "redeemed"
 
         # -- the service asks for two claims; the resident sees who, why and exactly what
-        request = await w.service.verifier.create_request(query(credential["vct"]), purpose=PURPOSE, now=w.clock())
+        request = await w.service.verifier.create_request(query(credential["vct"]), purpose=PURPOSE_ID, now=w.clock())
         status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": request.deep_link})
         assert status == 201, screen
         assert screen["service"] == {"did": w.service.did, "name": SERVICE_NAME} and screen["purpose"] == PURPOSE
@@ -119,7 +119,7 @@ async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str, request: 
         assert report.finalized == 1, report
         status, one = await w.phone.call("GET", f"/v1/receipts/{receipt_id}")
         assert status == 200 and one["state"] == "final" and one["proof_verified"] is True
-        assert one["claims"] == ["age_equal_or_over.20", "address.locality"] and one["purpose"] == PURPOSE
+        assert one["claims"] == ["age_equal_or_over.20", "address.locality"] and one["purpose"] == PURPOSE_ID
         # the resident can check the proof alone, against the root the chain holds
         token, salt, proof = ReceiptEntry.proof_material(one["entry"])
         registry = AccessReceiptRegistry(w.city.chain, w.city.receipt_registry_address)
@@ -178,7 +178,7 @@ async def test_refusals_with_the_specs_errors(tmp_path: Path) -> None:
         verifier = w.service.verifier
 
         # -- a request object signed by another DID than its client_id: refused before consent
-        genuine = await verifier.create_request(query(vct), purpose=PURPOSE, now=w.clock())
+        genuine = await verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
         _, other_key = w.other_did_key
         forged = sign_jws(decode_jws(genuine.request_object).unverified_claims(), other_key, typ="oauth-authz-req+jwt")
         link = "openid4vp://?" + urlencode({"client_id": genuine.client_id, "request": forged})
@@ -190,7 +190,7 @@ async def test_refusals_with_the_specs_errors(tmp_path: Path) -> None:
         assert first["done"]["state"] == "shared"
         (result,) = w.service.results
         vp = result.credentials["resident"][0].presentation
-        second = await verifier.create_request(query(vct), purpose=PURPOSE, now=w.clock())
+        second = await verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
         token_field = json.dumps({"resident": [vp]})
         status, error = await post_form(w, verifier.response_uri, {"vp_token": token_field, "state": second.state})
         # (the SDK's verifier answers a failed verification with 401, a malformed answer with 400)
@@ -206,7 +206,7 @@ async def test_refusals_with_the_specs_errors(tmp_path: Path) -> None:
         assert status == 409
 
         # -- an over-broad response (a Disclosure nobody asked for): invalid_disclosure
-        third = await verifier.create_request(query(vct), purpose=PURPOSE, now=w.clock())
+        third = await verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
         status, raw = await w.phone.call("GET", f"/v1/credentials/{credential_id}")
         too_much = present(
             raw["credential"],

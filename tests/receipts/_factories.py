@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from tests.registration._factories import make_registration
 from vcsdk.keys import Key
 from vcsdk.receipts import (
     ConsentRecord,
-    Controller,
     issue_access_receipt,
     presentation_hash,
     resident_pseudonym,
@@ -34,7 +34,7 @@ def make_consent(
     return ConsentRecord.give(
         record_id=record_id,
         resident_pseudonym=resident_pseudonym(secret, did),
-        controller=Controller(did=did, name="Kaga Library"),
+        registration=make_registration(did, name="Kaga Library"),
         purposes=("library_membership", "age_check"),
         claims_requested=("given_name", "family_name", "age_over_18", "address"),
         claims_disclosed=("family_name", "age_over_18"),

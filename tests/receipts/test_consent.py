@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.receipts._factories import OTHER_DID, RESIDENT_SECRET, SERVICE_DID, T0, make_consent
+from tests.receipts._factories import OTHER_DID, PRESENTATION, RESIDENT_SECRET, SERVICE_DID, T0, make_consent
+from tests.registration._factories import make_registration
 from vcsdk.errors import ConflictError, InvalidInputError
-from vcsdk.receipts import ConsentRecord, resident_pseudonym
+from vcsdk.receipts import ConsentEvent, ConsentRecord, presentation_hash, resident_pseudonym
 
 
 def test_json_round_trip_given_and_withdrawn() -> None:
@@ -60,6 +61,17 @@ def test_withdraw_twice_conflicts() -> None:
         ("state", "withdrawn"),
         ("presentation_hash", "abc"),
         ("surprise", 1),
+        ("notice", "http://shop.example/privacy"),
+        ("registration_id", ""),
+        ("data_categories", "age"),
+        ("recipients", ["x"] * 65),
+        ("retention_days", -1),
+        ("jurisdiction", "Japan"),
+        ("receipt_endpoint", "ftp://shop.example"),
+        ("consent_type", "assumed"),
+        ("events", []),
+        ("events", [{"type": "given", "at": "2026-11-02T09:00:00Z", "by": "resident"}]),
+        ("events", [{"type": "given", "at": "2026-11-01T09:00:00Z", "by": "service"}]),
     ],
 )
 def test_malformed_json_is_invalid_input(member: str, value: object) -> None:
@@ -98,3 +110,43 @@ def test_from_json_text_raises_only_invalid_input(text: str) -> None:
         ConsentRecord.from_json(text)
     except InvalidInputError:
         pass
+
+
+def test_the_iso_27560_fields_come_from_the_registration() -> None:
+    consent = make_consent()
+    reg = make_registration(SERVICE_DID, name="Kaga Library")
+    wire = consent.to_json()
+    assert wire["version"] == "vcsdk-consent-2"
+    assert wire["controller"] == {"did": SERVICE_DID, "name": "Kaga Library"}
+    assert wire["notice"] == reg.privacy_policy and wire["registration_id"] == reg.registration_id
+    assert wire["data_categories"] == ["age", "name"]  # the registered claim sets of the disclosed claims
+    assert wire["recipients"] == [] and wire["retention_days"] == 30 and wire["jurisdiction"] == "JP"
+    assert wire["receipt_endpoint"] == reg.receipt_endpoint and wire["consent_type"] == "explicit"
+    assert wire["events"] == [{"type": "given", "at": "2026-11-01T09:00:00Z", "by": "resident"}]
+    withdrawn = consent.withdraw(now=T0 + timedelta(days=1, microseconds=5))
+    assert withdrawn.events == (ConsentEvent("given", T0), ConsentEvent("withdrawn", T0 + timedelta(days=1)))
+    assert ConsentRecord.from_json(withdrawn.to_json()) == withdrawn
+
+
+def test_a_consent_needs_registered_purposes() -> None:
+    with pytest.raises(InvalidInputError, match="registered purposes"):
+        ConsentRecord.give(
+            record_id="c", resident_pseudonym=resident_pseudonym(RESIDENT_SECRET, SERVICE_DID),
+            registration=make_registration(SERVICE_DID), purposes=("marketing",), claims_requested=("age_over_18",),
+            claims_disclosed=("age_over_18",), presentation_hash=presentation_hash(PRESENTATION), now=T0,
+        )
+
+
+def test_records_kept_before_the_iso_fields_are_still_read() -> None:
+    legacy = {
+        "version": "vcsdk-consent-1", "record_id": "old-1",
+        "resident_pseudonym": resident_pseudonym(RESIDENT_SECRET, SERVICE_DID),
+        "controller": {"did": SERVICE_DID, "name": "Kaga Library"}, "purposes": ["age_check"],
+        "claims_requested": ["age_over_18"], "claims_disclosed": ["age_over_18"], "legal_basis": "consent",
+        "given_at": "2026-11-01T09:00:00Z", "state": "given", "presentation_hash": presentation_hash(PRESENTATION),
+    }
+    record = ConsentRecord.from_json(legacy)
+    assert record.registration_id is None and record.events == (ConsentEvent("given", T0),)
+    assert record.to_json() == legacy  # written back as it was
+    with pytest.raises(InvalidInputError):
+        ConsentRecord.from_json({**legacy, "notice": "https://x.example/p"})

@@ -1,9 +1,11 @@
 """The other parties of the resident-side tests, on 127.0.0.1 and without a chain.
 
 - an OpenID4VCI issuer (vcsdk's ``CredentialIssuer``) whose DID is a did:jwk;
-- a third-party service (vcsdk's ``Verifier``) with a did:jwk, returning access receipts at a
-  ``receipt_uri`` for the consent record the wallet posts (as examples/third_party_service.py does);
-- a chain port that resolves did:jwk / did:key only and has no receipt registry.
+- a third-party service (vcsdk's ``Verifier``) with a did:jwk, registered by the city (a did:jwk
+  here) for exactly the claims of ``QUERY``, returning access receipts at a ``receipt_uri`` for the
+  signed consent record the wallet posts;
+- a chain port that resolves did:jwk / did:key only, has no receipt registry, names the city as the
+  registration authority and signs consent records with the city's key.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -33,10 +35,12 @@ from vcsdk.oid4vc import (
     verifier_routes,
 )
 from vcsdk.outbox import AnchorChain
-from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
+from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash, verify_consent_record_resolved
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 
 VCT = "https://credentials.city.test/ResidentIdentityCredential"
-PURPOSE = "Age check for the sale of alcohol"
+PURPOSE = "Age check for the sale of alcohol"  # the registered purpose's description
+PURPOSE_ID = "age_check"  # what requests name
 QUERY: dict[str, Any] = {
     "credentials": [
         {
@@ -67,8 +71,33 @@ def b64sig(key: Key, signing_input: str) -> str:
     return b64url_encode(key.sign(signing_input.encode("ascii")))
 
 
+CITY_DID, CITY_KEY = jwk_did(Key.generate("P-256"))
+
+
+def register(
+    service_did: str, *, name: str = "Kaga Sake Shop", paths: tuple[tuple[str, ...], ...] | None = None,
+    base: str = "https://service.example",
+) -> str:
+    """The city's registration of a service (by default for exactly the claims of ``QUERY``)."""
+    now = datetime.now(UTC)
+    sets = (
+        (ClaimSet("age", VCT, (("age_over_20",),)), ClaimSet("locality", VCT, (("address", "locality"),)))
+        if paths is None
+        else (ClaimSet("claims", VCT, paths),)
+    )
+    return issue_registration(
+        CITY_KEY,
+        RelyingPartyRegistration(
+            issuer=CITY_DID, service_did=service_did, registration_id=f"reg-{secrets.token_hex(4)}", name=name,
+            purposes=(Purpose(PURPOSE_ID, PURPOSE),), claim_sets=sets, retention_days=30,
+            receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy", jurisdiction="JP-17",
+            issued_at=now - timedelta(days=400), expires_at=now + timedelta(days=3650),
+        ),
+    )
+
+
 class StaticChainPort:
-    """Resolves did:jwk and did:key; no receipt registry (receipts stay queued)."""
+    """Resolves did:jwk and did:key; no receipt registry (receipts stay queued); the city is a did:jwk."""
 
     def __init__(self, registry: AnchorChain | None = None) -> None:
         self._resolver = Resolver(methods=("key", "jwk"))
@@ -79,6 +108,12 @@ class StaticChainPort:
 
     async def receipt_registry(self) -> AnchorChain | None:
         return self._registry
+
+    async def registration_authority(self) -> str:
+        return CITY_DID
+
+    async def consent_signer(self) -> Key:
+        return CITY_KEY
 
 
 @dataclass
@@ -111,7 +146,7 @@ class Service:
     clock: Any = None
 
     async def request(self, query: dict[str, Any] | None = None) -> Any:
-        return await self.verifier.create_request(query or QUERY, purpose=PURPOSE, now=self.clock())
+        return await self.verifier.create_request(query or QUERY, purpose=PURPOSE_ID, now=self.clock())
 
 
 @asynccontextmanager
@@ -151,13 +186,14 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
         verifier = Verifier(
             did=service_did, signer=service_key, response_uri=f"{base}/response", request_uri_base=f"{base}/request",
             store=InMemoryStateStore(), verify=verify, name="Kaga Sake Shop",
+            registration=register(service_did, base=base),
         )
         service = Service(base, verifier, service_did, service_key, clock=clock)
 
         def receipt_for(consent: ConsentRecord) -> str:
             token = issue_access_receipt(
                 service_key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
-                claims=consent.claims_disclosed, purpose=PURPOSE, now=clock(),
+                claims=consent.claims_disclosed, purpose=PURPOSE_ID, now=clock(),
             )
             service.receipts.append(token)
             return token
@@ -168,7 +204,10 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
 
         async def receipt(request: web.Request) -> web.Response:
             result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
-            consent = ConsentRecord.from_json(await request.text())
+            # The wallet posts the consent record it signed (the city's key): verify it, keep it as evidence.
+            consent = await verify_consent_record_resolved(
+                (await request.json())["consent_record"], wallet_did=CITY_DID, resolver=resolver
+            )
             (presented,) = result.credentials["resident"]
             if consent.controller.did != service_did or consent.presentation_hash != presentation_hash(
                 presented.presentation

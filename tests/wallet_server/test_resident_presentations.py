@@ -16,6 +16,7 @@ from tests.wallet_server._helpers import Phone, new_resident
 from tests.wallet_server._resident_parties import (
     CLAIMS,
     PURPOSE,
+    PURPOSE_ID,
     StaticChainPort,
     b64sig,
     jwk_did,
@@ -84,7 +85,12 @@ async def test_consent_screen_then_two_step_signing_shares_exactly_the_requested
         screen = await resp.json()
         assert screen["state"] == "consent_required" and screen["satisfiable"] is True
         assert screen["service"] == {"did": service.did, "name": "Kaga Sake Shop"}
-        assert screen["purpose"] == PURPOSE
+        assert screen["purpose"] == PURPOSE  # the registered description of the purpose the request names
+        # The consent screen shows what the city registered: name, purposes, retention.
+        registered = screen["registration"]
+        assert registered["name"] == "Kaga Sake Shop" and registered["retention_days"] == 30
+        assert registered["purposes"] == [{"id": PURPOSE_ID, "description": PURPOSE}]
+        assert registered["jurisdiction"] == "JP-17" and registered["privacy_policy"].endswith("/privacy")
         (query,) = screen["credentials"]
         assert query["query_id"] == "resident"
         assert query["options"] == [{"credential_id": cred_id, "claims": [["age_over_20"], ["address", "locality"]]}]
@@ -121,7 +127,7 @@ async def test_consent_screen_then_two_step_signing_shares_exactly_the_requested
         consents = (await (await phone.call("GET", "/v1/consents")).json())["items"]
         assert [c["id"] for c in consents] == [done["outcome"]["consent_id"]]
         (given,) = consents
-        assert given["service"]["did"] == service.did and given["purposes"] == [PURPOSE]
+        assert given["service"]["did"] == service.did and given["purposes"] == [PURPOSE_ID]
         assert given["claims"] == ["age_over_20", "address.locality"] and given["state"] == "given"
         assert given["presentation_id"] == screen["id"]
         receipts = (await (await phone.call("GET", "/v1/receipts")).json())["items"]

@@ -75,7 +75,6 @@ from vcsdk.receipts import (
     MIN_K_THRESHOLD,
     CellDomain,
     ConsentRecord,
-    Controller,
     PrivacyParameters,
     access_statistics,
     issue_access_receipt,
@@ -83,7 +82,13 @@ from vcsdk.receipts import (
     resident_pseudonym,
     verify_inclusion,
 )
-from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
+from vcsdk.registration import (
+    ClaimSet,
+    Purpose,
+    RelyingPartyRegistration,
+    check_registered_request,
+    issue_registration,
+)
 from vcsdk.registry import Chain, EmbeddedChain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, StatusPolicy, status_list_routes
 from vcsdk.trust import AccreditationPolicy, StatusDigest, TrustRegistry
@@ -97,6 +102,7 @@ DEMO_EPSILON = 0.5
 DEMO_BUDGET = 1.0
 SHOP_NAME = "Kaga Onsen Shop"
 SHOP_PURPOSE = "Selling sake requires age 20+; local-resident discount needs your city"
+SHOP_PURPOSE_ID = "age_and_discount"
 SHOP_QUERY: dict[str, Any] = {
     "credentials": [
         {
@@ -234,16 +240,16 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         narrator.say(f"the shop has its own DID: {shop_did}", shop_did=shop_did)
         shop_registration = RelyingPartyRegistration(
             issuer=city_did, service_did=shop_did, registration_id=f"reg-{secrets.token_hex(6)}", name=SHOP_NAME,
-            purposes=(Purpose("age_and_discount", SHOP_PURPOSE),),
+            purposes=(Purpose(SHOP_PURPOSE_ID, SHOP_PURPOSE),),
             claim_sets=(ClaimSet("age", VCTS.resident_identity, (("age_equal_or_over", "20"),)),
                         ClaimSet("locality", VCTS.resident_identity, (("address", "locality"),))),
             retention_days=30, receipt_endpoint="https://shop.kaga.example/receipts",
             privacy_policy="https://shop.kaga.example/privacy", jurisdiction="JP-17",
             issued_at=start, expires_at=start + timedelta(days=365),
         )
+        shop_registration_token = issue_registration(city_key, shop_registration)
         narrator.say(f"the city registers the shop: it may ask {[c.id for c in shop_registration.claim_sets]} "
-                     f"and keeps data {shop_registration.retention_days} days",
-                     registration=issue_registration(city_key, shop_registration))
+                     f"and keeps data {shop_registration.retention_days} days", registration=shop_registration_token)
 
         # Status lists: served over HTTP by the city, digests anchored on chain.
         status_port = _free_port()
@@ -345,15 +351,19 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
 
         shop = Verifier(did=shop_did, signer=shop_key, response_uri=f"{shop_base}/oid4vp/response",
                         request_uri_base=f"{shop_base}/oid4vp/request", store=InMemoryStateStore(),
-                        verify=verify, name=SHOP_NAME)
+                        verify=verify, name=SHOP_NAME, registration=shop_registration_token)
         await stack.enter_async_context(_serve(verifier_routes(shop, clock=lambda: now, on_result=on_result),
                                                shop_port))
+
+        registered: list[RelyingPartyRegistration] = []  # what the wallet checked, for its consent screen
 
         async def wallet_answers(deep_link: str) -> tuple[Any, str, str | None]:
             """The phone: fetch and verify the request, match, show consent, present, post."""
             ref = parse_authorization_request_uri(deep_link)
             jwt = (await send(session, request_object_request(ref))).body.decode()
             request = await load_request_object(jwt, resolver=resolver, expected_client_id=ref.client_id, now=now)
+            # Before the resident sees anything: is the service registered with the city for this request?
+            registered.append(await check_registered_request(request, city_did=city_did, resolver=resolver, now=now))
             candidate = CandidateCredential(ref="kyc", format="dc+sd-jwt", vct=peek(credential).unverified_vct,
                                             claims=peek(credential).unverified_claims)
             consent = build_consent(request, match_dcql(request.dcql_query, [candidate]))
@@ -364,11 +374,15 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
             error = None if answer.status == 200 else str(answer.json_object(what="error").get("error"))
             return consent, vp, error
 
-        created = await shop.create_request(SHOP_QUERY, purpose=SHOP_PURPOSE, now=now)
+        created = await shop.create_request(SHOP_QUERY, purpose=SHOP_PURPOSE_ID, now=now)
         narrator.say(f"the shop shows a QR code: {created.deep_link[:72]}…")
         consent_screen, vp, _ = await wallet_answers(created.deep_link)
-        narrator.say(f"the wallet shows: '{consent_screen.service_name or shop_did}' asks for "
-                     f"{[list(c) for c in consent_screen.credentials[0].claims]} — purpose: {consent_screen.purpose}")
+        shown = registered[-1]
+        purpose_shown = shown.purpose(consent_screen.purpose or "")
+        narrator.say(f"the wallet checked the shop's registration and shows: '{shown.name}' asks for "
+                     f"{[list(c) for c in consent_screen.credentials[0].claims]} — purpose: "
+                     f"{purpose_shown.description if purpose_shown else consent_screen.purpose}; "
+                     f"kept {shown.retention_days} days")
         check("shop_verified", len(results) == 1, "the shop verified signature, accreditation, status and key binding")
         disclosed = results[0].claims() if results else {}
         check("exact_disclosure", disclosed == {"age_equal_or_over": {"20": True},
@@ -383,17 +397,16 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         outbox = ReceiptOutbox(store, receipts_registry, batch_size=16, max_age=timedelta(minutes=1), confirmations=2)
         resident_secret = secrets.token_bytes(32)  # kept by the wallet; pseudonyms are per service
         pseudonym = resident_pseudonym(resident_secret, shop_did)
-        consent = ConsentRecord(
+        consent = ConsentRecord.give(
             record_id=f"consent-{secrets.token_hex(8)}", resident_pseudonym=pseudonym,
-            controller=Controller(did=shop_did, name=SHOP_NAME), purposes=(SHOP_PURPOSE,),
+            registration=shop_registration, purposes=(SHOP_PURPOSE_ID,),
             claims_requested=("age_equal_or_over.20", "address.locality"),
-            claims_disclosed=("age_equal_or_over.20", "address.locality"), legal_basis="consent", given_at=now,
-            expires_at=now + timedelta(days=30), state="given", withdrawn_at=None,
-            presentation_hash=presentation_hash(vp),
+            claims_disclosed=("age_equal_or_over.20", "address.locality"),
+            presentation_hash=presentation_hash(vp), now=now, expires_at=now + timedelta(days=30),
         )
         await store.put_consent(consent)
         receipt_token = issue_access_receipt(shop_key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
-                                             claims=consent.claims_disclosed, purpose=SHOP_PURPOSE, now=now)
+                                             claims=consent.claims_disclosed, purpose=SHOP_PURPOSE_ID, now=now)
         stored = await outbox.accept(receipt_token, service_key=await resolver.resolve_key(shop_did, shop_key.kid),
                                      now=now)
         check("receipt_accepted", True, "the wallet verified the receipt against the consent and stored it")
@@ -426,7 +439,7 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         now += timedelta(seconds=30)
         await publish_status(now)
         narrator.say("the city publishes the new status list and anchors its digest on chain")
-        again = await shop.create_request(SHOP_QUERY, purpose=SHOP_PURPOSE, now=now)
+        again = await shop.create_request(SHOP_QUERY, purpose=SHOP_PURPOSE_ID, now=now)
         _, _, error = await wallet_answers(again.deep_link)
         refused = len(results) == 1 and error == CredentialRevokedError.code
         check("revoked_refused", refused,

@@ -34,6 +34,7 @@ from vcsdk.receipts import (
     peek_access_receipt,
     receipt_leaf,
     verify_access_receipt,
+    verify_withdrawal_receipt,
 )
 
 __all__ = ["STEPS", "ReceiptOutbox"]
@@ -95,6 +96,10 @@ class ReceiptOutbox:
     ) -> StoredReceipt:
         """Verify a receipt against its stored consent, then store it durably; acknowledge after this.
 
+        An access receipt is checked with :func:`~vcsdk.receipts.verify_access_receipt`, a withdrawal
+        receipt (for a consent stored as withdrawn) with :func:`~vcsdk.receipts.verify_withdrawal_receipt`;
+        both are anchored alike.
+
         The same receipt again is accepted again (idempotent), so a service may retry.
 
         :param token: the receipt the service returned.
@@ -107,14 +112,14 @@ class ReceiptOutbox:
         """
         unverified = peek_access_receipt(token)
         consent = await self.store.get_consent(unverified.consent_id)
-        receipt = verify_access_receipt(
-            token, consent=consent, service_key=service_key, now=now, policy=policy
-        )
+        verify = verify_withdrawal_receipt if unverified.kind == "withdrawal" else verify_access_receipt
+        receipt = verify(token, consent=consent, service_key=service_key, now=now, policy=policy)
         return await self.keep(receipt, now=now)
 
     async def keep(self, receipt: AccessReceipt, *, now: datetime) -> StoredReceipt:
         """Store a receipt the caller verified against its stored consent (e.g. with
-        :func:`~vcsdk.receipts.verify_access_receipt_resolved`); acknowledge after this.
+        :func:`~vcsdk.receipts.verify_access_receipt_resolved` or
+        :func:`~vcsdk.receipts.verify_withdrawal_receipt`); acknowledge after this.
 
         :raises ConflictError: if another receipt with the same id is stored.
         :return: the stored receipt, with its salt and leaf.

@@ -322,7 +322,7 @@ class AccessCounter:
         self.receipts += 1
         start, end = self.domain.bounds
         service = self.domain.service(receipt.service_did)
-        if service is None or not start <= receipt.accessed_at < end:
+        if receipt.kind != "access" or service is None or not start <= receipt.accessed_at < end:
             return
         unit = (receipt.service_did, receipt.resident_pseudonym)
         for cell in service.cells_of(receipt.claims_accessed):

@@ -1,17 +1,22 @@
-"""Access receipts: a service's signed statement that it accessed a resident's claims under a consent.
+"""Receipts: a service's signed statements about a resident's consent.
 
-The receipt is a compact JWS (``typ`` ``access-receipt+jwt``) signed with a key from the service's
-DID. The wallet verifies it against the consent before accepting it (:func:`verify_access_receipt`).
+An *access receipt* (``typ`` ``access-receipt+jwt``) says the service accessed claims under a
+consent; a *withdrawal receipt* (``typ`` ``withdrawal-receipt+jwt``) says the service received the
+resident's withdrawal of a consent. Both are compact JWS signed with a key from the service's DID;
+the wallet verifies each against the consent before accepting it (:func:`verify_access_receipt`,
+:func:`verify_withdrawal_receipt`) and anchors both the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
+from vcsdk._b64 import b64url_encode
 from vcsdk._time import aware, from_numeric_date, to_numeric_date
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import (
@@ -30,16 +35,24 @@ from vcsdk.receipts._consent import ConsentRecord, Pseudonym
 
 __all__ = [
     "ACCESS_RECEIPT_TYP",
+    "WITHDRAWAL_RECEIPT_TYP",
     "AccessReceipt",
     "AccessReceiptClaims",
+    "ReceiptKind",
+    "WithdrawalReceiptClaims",
     "issue_access_receipt",
+    "issue_withdrawal_receipt",
     "peek_access_receipt",
     "verify_access_receipt",
     "verify_access_receipt_resolved",
+    "verify_withdrawal_receipt",
 ]
 
 #: The JWS ``typ`` of an access receipt (RFC 8725 §3.11 explicit typing).
 ACCESS_RECEIPT_TYP = "access-receipt+jwt"
+#: The JWS ``typ`` of a withdrawal receipt.
+WITHDRAWAL_RECEIPT_TYP = "withdrawal-receipt+jwt"
+ReceiptKind = Literal["access", "withdrawal"]
 MAX_RECEIPT_BYTES = 16_384
 _DEFAULT_LEEWAY = timedelta(seconds=60)
 _ID = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
@@ -58,12 +71,28 @@ class AccessReceiptClaims(TypedDict):
     presentation_hash: str
 
 
+class WithdrawalReceiptClaims(TypedDict):
+    """The JWS payload of a withdrawal receipt."""
+
+    iss: str
+    sub: str
+    jti: str
+    iat: int
+    consent_id: str
+    presentation_hash: str
+    withdrawn_at: int
+    record_hash: str
+
+
 @dataclass(frozen=True, slots=True)
 class AccessReceipt:
-    """A parsed access receipt; ``token`` is the exact compact JWS the service signed.
+    """A parsed receipt; ``token`` is the exact compact JWS the service signed.
 
-    Values come from :func:`verify_access_receipt` (verified) or :func:`peek_access_receipt`
-    (unverified: only for routing, storage lookups and statistics of already-verified tokens).
+    Values come from :func:`verify_access_receipt` / :func:`verify_withdrawal_receipt` (verified)
+    or :func:`peek_access_receipt` (unverified: only for routing, storage lookups and statistics of
+    already-verified tokens). A withdrawal receipt (``kind`` ``withdrawal``) accessed no claims
+    (``claims_accessed`` is empty, ``purpose`` is ``""``); its ``accessed_at`` is when the service
+    received the withdrawal.
     """
 
     token: str
@@ -76,6 +105,7 @@ class AccessReceipt:
     accessed_at: datetime
     presentation_hash: str
     kid: str | None
+    kind: ReceiptKind = "access"
 
     def to_bytes(self) -> bytes:
         """The bytes a Merkle leaf commits to: the compact JWS as ASCII."""
@@ -132,7 +162,7 @@ def issue_access_receipt(
 
 
 def peek_access_receipt(token: str) -> AccessReceipt:
-    """Parse an access receipt without verifying its signature. Trust nothing in it yet.
+    """Parse a receipt (access or withdrawal, by its ``typ``) without verifying it. Trust nothing in it yet.
 
     :raises InvalidTokenError: if the token is not a compact JWS.
     :raises ClaimsError: if a receipt claim is missing or malformed.
@@ -140,7 +170,10 @@ def peek_access_receipt(token: str) -> AccessReceipt:
     """
     jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
     kid = jws.header.get("kid")
-    return _receipt_from_claims(token, jws.unverified_claims(), kid=kid if isinstance(kid, str) else None)
+    kid = kid if isinstance(kid, str) else None
+    if jws.header.get("typ") == WITHDRAWAL_RECEIPT_TYP:
+        return _withdrawal_from_claims(token, jws.unverified_claims(), kid=kid)
+    return _receipt_from_claims(token, jws.unverified_claims(), kid=kid)
 
 
 def verify_access_receipt(
@@ -278,3 +311,118 @@ def _check_against_consent(receipt: AccessReceipt, consent: ConsentRecord, *, le
         raise ConsentExpiredError("the access happened after the consent expired")
     if consent.withdrawn_at is not None and receipt.accessed_at >= consent.withdrawn_at:
         raise ConsentWithdrawnError("the access happened after the resident withdrew the consent")
+
+
+# -- withdrawal receipts ---------------------------------------------------------------------------
+
+
+def _record_hash(consent: ConsentRecord) -> str:
+    return b64url_encode(hashlib.sha256(consent.to_bytes()).digest())
+
+
+def issue_withdrawal_receipt(signer: Signer, *, consent: ConsentRecord, receipt_id: str, now: datetime) -> str:
+    """Sign the receipt a service returns for a withdrawal it received (:func:`accept_withdrawal`).
+
+    :param signer: the service's key; its ``kid`` a DID URL of the consent's controller.
+    :param consent: the withdrawn record, as the wallet delivered it.
+    :param receipt_id: a unique id for this receipt.
+    :param now: when the service received the withdrawal.
+    :raises InvalidInputError: if the consent is not withdrawn, the ``kid`` is not the controller's,
+        or ``now`` is before the withdrawal.
+    :return: the compact JWS.
+    """
+    did = consent.controller.did
+    if signer.kid is None or not signer.kid.startswith(did + "#"):
+        raise InvalidInputError("the signer's kid must be a DID URL of the consent's controller (did#fragment)")
+    if not isinstance(receipt_id, str) or _ID.fullmatch(receipt_id) is None:
+        raise InvalidInputError("receipt_id must be 1-128 characters of [A-Za-z0-9._:~-]")
+    if consent.withdrawn_at is None:
+        raise InvalidInputError("a withdrawal receipt is for a withdrawn consent")
+    if aware(now, what="now") < consent.withdrawn_at:
+        raise InvalidInputError("a withdrawal cannot be received before it was made")
+    payload: WithdrawalReceiptClaims = {
+        "iss": did,
+        "sub": consent.resident_pseudonym,
+        "jti": receipt_id,
+        "iat": to_numeric_date(now),
+        "consent_id": consent.record_id,
+        "presentation_hash": consent.presentation_hash,
+        "withdrawn_at": to_numeric_date(consent.withdrawn_at),
+        "record_hash": _record_hash(consent),
+    }
+    return sign_jws(dict(payload), signer, typ=WITHDRAWAL_RECEIPT_TYP)
+
+
+def verify_withdrawal_receipt(
+    token: str,
+    *,
+    consent: ConsentRecord,
+    service_key: Key,
+    now: datetime,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = _DEFAULT_LEEWAY,
+) -> AccessReceipt:
+    """Verify a withdrawal receipt on the wallet side: signed by the service, for exactly the
+    withdrawn record the wallet delivered.
+
+    :param consent: the withdrawn record the wallet delivered.
+    :raises InvalidTokenError: if the token cannot be parsed.
+    :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit the key.
+    :raises UntrustedKeyError: if the header carries its own key.
+    :raises TokenTypeError: if ``typ`` is not ``withdrawal-receipt+jwt``.
+    :raises SignatureInvalidError: if the signature does not verify.
+    :raises KeyNotFoundError: if ``kid`` is not a DID URL of the service's DID.
+    :raises ClaimsError: if a claim is missing or malformed.
+    :raises TokenNotYetValidError: if ``iat`` is after ``now + leeway``.
+    :raises ConsentMismatchError: another consent, service, resident, presentation, withdrawal time or
+        record, or a receipt dated before the withdrawal.
+    :return: the verified receipt (``kind`` ``withdrawal``).
+    """
+    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+    verified = verify_jws(jws, service_key, policy=policy, typ=WITHDRAWAL_RECEIPT_TYP)
+    receipt = _withdrawal_from_claims(token, verified.claims(), kid=verified.kid)
+    if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
+        raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
+    if receipt.accessed_at > aware(now, what="now") + leeway:
+        raise TokenNotYetValidError("the receipt's time is in the future; check the service's clock")
+    claims = verified.claims()
+    if receipt.consent_id != consent.record_id or receipt.service_did != consent.controller.did:
+        raise ConsentMismatchError("the withdrawal receipt names another consent or service")
+    if receipt.resident_pseudonym != consent.resident_pseudonym:
+        raise ConsentMismatchError("the withdrawal receipt names another resident pseudonym")
+    if receipt.presentation_hash != consent.presentation_hash:
+        raise ConsentMismatchError("the withdrawal receipt covers another presentation")
+    if consent.withdrawn_at is None or claims["withdrawn_at"] != to_numeric_date(consent.withdrawn_at):
+        raise ConsentMismatchError("the withdrawal receipt names another withdrawal time")
+    if claims["record_hash"] != _record_hash(consent):
+        raise ConsentMismatchError("the withdrawal receipt is for another version of the consent record")
+    if receipt.accessed_at < consent.withdrawn_at - leeway:
+        raise ConsentMismatchError("the withdrawal receipt is dated before the withdrawal")
+    return receipt
+
+
+def _withdrawal_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:
+    missing = sorted(set(WithdrawalReceiptClaims.__annotations__) - set(claims))
+    if missing:
+        raise ClaimsError(f"withdrawal receipt lacks the claims {missing}")
+    for name in ("iss", "sub", "jti", "consent_id", "presentation_hash", "record_hash"):
+        if not isinstance(claims[name], str) or not claims[name]:
+            raise ClaimsError(f"withdrawal receipt claim {name!r} must be a non-empty string")
+    try:
+        received_at = from_numeric_date(claims["iat"], what="iat")
+        from_numeric_date(claims["withdrawn_at"], what="withdrawn_at")
+    except InvalidInputError as exc:
+        raise ClaimsError(exc.message) from None
+    return AccessReceipt(
+        token=token,
+        receipt_id=claims["jti"],
+        service_did=claims["iss"],
+        resident_pseudonym=Pseudonym(claims["sub"]),
+        consent_id=claims["consent_id"],
+        claims_accessed=(),
+        purpose="",
+        accessed_at=received_at,
+        presentation_hash=claims["presentation_hash"],
+        kid=kid,
+        kind="withdrawal",
+    )

@@ -15,8 +15,12 @@ never leaves the phone:
    (under the resident's pseudonym for that service) and verifies and stores the access receipt the
    service returns, for anchoring.
 
+Before the resident is asked anything, the request is checked against the service's registration
+with the city (:func:`vcsdk.registration.check_registered_request`): an unregistered service, or one
+asking beyond its registration, is refused there and the refusal kept in the resident's history.
+
 A service returns its receipt either in the answer to the ``direct_post`` (``access_receipt``) or
-at a ``receipt_uri`` it names there, to which the wallet posts the consent record it keeps.
+at a ``receipt_uri`` it names there, to which the wallet posts the consent record it signed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from vcsdk.errors import (
     InvalidInputError,
     KeyBindingError,
     ProtocolError,
+    RegistrationError,
     VcsdkError,
     VerificationError,
 )
@@ -45,7 +50,8 @@ from vcsdk.oid4vc import (
     load_request_object,
     parse_authorization_request_uri,
 )
-from vcsdk.receipts import ConsentRecord, Controller, presentation_hash
+from vcsdk.receipts import ConsentRecord, presentation_hash, sign_consent_record
+from vcsdk.registration import RelyingPartyRegistration, check_registered_request, claim_path_name, peek_registration
 from wallet_server.errors import ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
@@ -63,15 +69,14 @@ MAX_ITEMS = 16
 KB_ALG = "ES256"
 _KIND = "presentation"
 _SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
-_MAX_TEXT = 256
 #: The ``outcome.error`` of a presentation whose send to the service was interrupted.
 DELIVERY_UNKNOWN = "delivery_unknown"
 
 
 def claim_name(path: Any) -> str:
     """A claims path pointer as a consent record names it: ``["address", "locality"]`` → ``address.locality``
-    (``null``, any array element, is ``*``)."""
-    return ".".join("*" if p is None else str(p) for p in path)
+    (``null``, any array element, is ``*``); :func:`vcsdk.registration.claim_path_name`."""
+    return claim_path_name(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +92,13 @@ class PresentationView:
     :ivar credentials: per requested credential query: the credentials that can answer it, each
         with exactly the claims it would share; the first is the default choice.
     :ivar signing_inputs: while ``signature_required``: what the phone signs (KB-JWT, ES256).
-    :ivar outcome: once finished: consent id, shared claims, receipt id or error codes.
+    :ivar outcome: once finished: consent id, shared claims, receipt id or error codes. A request the
+        wallet refused before asking the resident (``refused``: an unregistered service, or one asking
+        beyond its registration) has ``error`` (``service_not_registered`` / ``request_not_registered``),
+        ``reason`` (a sentence for the resident) and ``refused_by`` ``wallet``.
+    :ivar registration: what the city registered the service for, for the consent screen: ``name``,
+        ``purposes`` (``id``, ``description``), ``retention_days``, ``privacy_policy``,
+        ``jurisdiction``, ``recipients``.
     """
 
     id: str
@@ -101,6 +112,7 @@ class PresentationView:
     credentials: tuple[dict[str, Any], ...] = ()
     signing_inputs: tuple[dict[str, Any], ...] = ()
     outcome: dict[str, Any] = field(default_factory=dict)
+    registration: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +134,23 @@ def _option_json(option: ConsentCredential) -> dict[str, Any]:
     }
 
 
-def _text(value: str, *, fallback: str) -> str:
-    text = "".join(ch for ch in value if ch.isprintable()).strip()[:_MAX_TEXT]
-    return text or fallback
+def _registered(body: dict[str, Any], holder: HolderPresentation) -> RelyingPartyRegistration | None:
+    """The registration the wallet checked at the start (``registered`` marks a checked one)."""
+    token = holder.request.registration
+    return peek_registration(token) if isinstance(token, str) and body.get("registered") else None
+
+
+def _registration_json(registration: RelyingPartyRegistration | None) -> dict[str, Any] | None:
+    if registration is None:
+        return None
+    return {
+        "name": registration.name,
+        "purposes": [{"id": p.id, "description": p.description} for p in registration.purposes],
+        "retention_days": registration.retention_days,
+        "privacy_policy": registration.privacy_policy,
+        "jurisdiction": registration.jurisdiction,
+        "recipients": list(registration.recipients),
+    }
 
 
 class PresentationService:
@@ -230,18 +256,26 @@ class PresentationService:
                 state, outcome = "declined", {"error": "access_denied"}
             else:
                 outcome = {"error": DELIVERY_UNKNOWN}
+        registration = _registered(body, holder)
+        name, purpose = holder.request.client_name, holder.request.purpose
+        if registration is not None:
+            # The consent screen shows what the city registered, not what the service says of itself.
+            registered_purpose = registration.purpose(purpose) if isinstance(purpose, str) else None
+            name = registration.name
+            purpose = registered_purpose.description if registered_purpose is not None else purpose
         return PresentationView(
             id=row.id,
             state=state,
             created_at=row.created_at,
             expires_at=row.expires_at,
             service_did=holder.request.verifier_did,
-            service_name=holder.request.client_name,
-            purpose=holder.request.purpose,
+            service_name=name,
+            purpose=purpose,
             satisfiable=holder.satisfiable,
             credentials=credentials,
             signing_inputs=inputs,
             outcome=outcome,
+            registration=_registration_json(registration),
         )
 
     async def get(self, principal: Principal, presentation_id: str) -> PresentationView:
@@ -315,15 +349,36 @@ class PresentationService:
             # The service's request failed a check: a bad request (400), not the app's own credentials
             # (401); the specific code (signature_invalid, token_expired, …) is kept.
             raise ProtocolError(f"the service's request does not verify: {exc.message}", code=exc.code) from None
+        try:
+            await check_registered_request(
+                request, city_did=await self._chain.registration_authority(), resolver=resolver, now=now
+            )
+        except RegistrationError as exc:
+            # Refused before the resident is asked anything, and kept in their history with the reason.
+            # The service is not told: an unregistered party learns nothing, not even that it was scanned.
+            return await self._refuse(principal, HolderPresentation.start(request, []), exc, now=now)
         self._http.check_url(request.response_uri)
         holder = HolderPresentation.start(request, await self._candidates(principal))
         expires = now + self._ttl
         if request.expires_at is not None:
             expires = min(expires, datetime.fromtimestamp(request.expires_at, now.tzinfo))
-        body = holder.to_state()
+        body = {**holder.to_state(), "registered": True}
         row_id = new_id("prs")
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
         row = PresentationRow(row_id, principal.resident_id, "consent_required", now, expires, now, sealed)
+        await self._data.add_presentation(row)
+        return self._view(row, body)
+
+    async def _refuse(
+        self, principal: Principal, holder: HolderPresentation, exc: RegistrationError, *, now: datetime
+    ) -> PresentationView:
+        body = {
+            **holder.to_state(),
+            "outcome": {"error": exc.code, "reason": exc.message, "refused_by": "wallet"},
+        }
+        row_id = new_id("prs")
+        sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
+        row = PresentationRow(row_id, principal.resident_id, "refused", now, now, now, sealed)
         await self._data.add_presentation(row)
         return self._view(row, body)
 
@@ -433,7 +488,7 @@ class PresentationService:
             body["outcome"] = {"error": exc.code}
             return await self._save(principal, row, body, "refused")
         try:
-            outcome = await self._after_shared(principal, row.id, holder, presentations, answered)
+            outcome = await self._after_shared(principal, row.id, body, holder, presentations, answered)
         except VcsdkError as exc:
             # The service has the data; that the consent could not be recorded must show, not hide.
             outcome = {"consent_error": exc.code}
@@ -454,6 +509,7 @@ class PresentationService:
         self,
         principal: Principal,
         presentation_id: str,
+        body: dict[str, Any],
         holder: HolderPresentation,
         presentations: dict[str, str],
         reply: dict[str, Any],
@@ -467,11 +523,14 @@ class PresentationService:
             digest = presentation_hash(next(iter(presentations.values())))
         else:
             digest = presentation_hash(json.dumps({k: [v] for k, v in presentations.items()}, separators=(",", ":")))
+        registration = _registered(body, holder)
+        if registration is None or request.purpose is None:
+            raise ConflictError("this presentation was not checked against a registration")
         consent = ConsentRecord.give(
             record_id=new_id("cns"),
             resident_pseudonym=await self._receipts.pseudonym(principal.resident_id, did),
-            controller=Controller(did=did, name=_text(request.client_name or did, fallback=did)),
-            purposes=(_text(request.purpose or "", fallback="not stated"),),
+            registration=registration,
+            purposes=(request.purpose,),
             claims_requested=claims,
             claims_disclosed=claims,
             presentation_hash=digest,
@@ -479,6 +538,7 @@ class PresentationService:
             expires_at=now + self._consent_ttl,
         )
         await self._receipts.record_consent(principal.resident_id, presentation_id, consent)
+        signed = sign_consent_record(consent, await self._chain.consent_signer())
         outcome: dict[str, Any] = {"consent_id": consent.record_id, "claims": claims}
         redirect = reply.get("redirect_uri")
         if isinstance(redirect, str) and redirect.startswith("https://"):
@@ -487,7 +547,8 @@ class PresentationService:
             token = reply.get("access_receipt")
             receipt_uri = reply.get("receipt_uri")
             if not isinstance(token, str) and isinstance(receipt_uri, str):
-                response = await self._http.send(HttpRequest.json(receipt_uri, consent.to_json()))
+                # The service gets the record signed by the wallet, to hold as evidence of the consent.
+                response = await self._http.send(HttpRequest.json(receipt_uri, {"consent_record": signed}))
                 response.raise_for_error(what="access receipt")
                 token = response.json_object(what="access receipt").get("access_receipt")
             if isinstance(token, str):

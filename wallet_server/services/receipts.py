@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import InvalidInputError, NotFoundError, RegistryNotConfiguredError, VcsdkError
+from vcsdk.keys import Signer
 from vcsdk.outbox import (
     AnchorChain,
     AnchorLocation,
@@ -60,10 +61,21 @@ class ChainPort(Protocol):
         """The access-receipt registry receipts are anchored in; ``None`` if none is configured."""
         ...
 
+    async def registration_authority(self) -> str:
+        """The DID whose relying-party registrations the wallet accepts (the city's)."""
+        ...
+
+    async def consent_signer(self) -> Signer:
+        """Signs the consent records the wallet gives services (a key of a DID services resolve)."""
+        ...
+
 
 class CityChainPort:
     """The chain as the city set it up (:class:`~wallet_server.services.city.CitySetup`): its DID
-    resolver, and its access-receipt registry, anchored by the city's account (the registry's owner).
+    resolver, its access-receipt registry (anchored by the city's account, the registry's owner), the
+    city as the authority that registers services, and the city's P-256 DID key, which signs the
+    consent records its wallet gives services (``typ`` ``consent-record+jwt``, so a record can never
+    pass for a credential).
     """
 
     def __init__(self, city: CitySetup) -> None:
@@ -72,6 +84,12 @@ class CityChainPort:
 
     async def resolver(self) -> IssuerKeyResolver:
         return (await self._city.get()).resolver
+
+    async def registration_authority(self) -> str:
+        return (await self._city.get()).did
+
+    async def consent_signer(self) -> Signer:
+        return (await self._city.get()).signing_key
 
     async def receipt_registry(self) -> AnchorChain | None:
         if self._registry is None:

@@ -15,6 +15,7 @@ from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration
 from vcsdk.registry import Chain
 
 SHOP_DID = "did:ethr:0x1:0x5b3b0e1d3c2f9a3e4c5d6e7f8091a2b3c4d5e6f7"
+WALLET_DID = "did:ethr:0x1:0x00000000000000000000000000000000000000c1"  # the city's DID: its wallet signs
 
 
 async def setup(ns: dict[str, Any]) -> None:
@@ -28,10 +29,12 @@ async def setup(ns: dict[str, Any]) -> None:
         privacy_policy="https://bookshop.example/privacy", jurisdiction="JP", issued_at=now - timedelta(days=1),
         expires_at=now + timedelta(days=365),
     )
+    wallet_key = Key.generate("P-256").with_kid(WALLET_DID + "#city-p256")
+    ns.update(wallet_did=WALLET_DID, wallet_key=wallet_key)
     ns.update(shop_did=SHOP_DID, key=key, presentation="eyJ…~WyJ…~eyJ…",
               pseudonym=resident_pseudonym(secrets.token_bytes(32), SHOP_DID),
               key_from_did_document=key.public_key().with_kid(SHOP_DID + "#key-1"),
-              resolver=StaticKeyResolver({SHOP_DID: key.with_kid(SHOP_DID + "#key-1")}))
+              resolver=StaticKeyResolver({SHOP_DID: key.with_kid(SHOP_DID + "#key-1"), WALLET_DID: wallet_key}))
 
 
 async def before(source: str, ns: dict[str, Any]) -> None:

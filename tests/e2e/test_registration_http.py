@@ -1,0 +1,113 @@
+"""Relying-party registration, end to end over real HTTP on 127.0.0.1 (see ``_parties.py``).
+
+The city (the wallet server's own DID on the chain) registered the shop for two claims and one
+purpose. The phone asks the wallet server to answer requests that go beyond that, or come from a
+service the city never registered: the wallet refuses before the resident is asked anything, tells
+the resident why in a sentence, keeps the refusal in the resident's history, and sends the service
+nothing at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.e2e._parties import PURPOSE_ID, SERVICE_NAME, World, query, world
+from tests.e2e.test_oid4vc_http import accept_offer, answer
+from vcsdk.keys import Key, sign_jws
+from vcsdk.oid4vc import AuthorizationRequest, parse_dcql_query
+from vcsdk.oid4vc._vp_messages import REQUEST_OBJECT_TYP
+from vcsdk.registration import issue_registration, peek_registration
+
+
+def _link(w: World, did: str, key: Key, dcql: dict[str, Any], *, registration: str | None, purpose: str) -> str:
+    """A request object signed by ``did`` (whatever the SDK's own Verifier would refuse), by value."""
+    request = AuthorizationRequest(
+        client_id="decentralized_identifier:" + did,
+        response_uri=w.service.verifier.response_uri,
+        nonce="n-" + did[-6:],
+        state="s-" + did[-6:],
+        dcql_query=parse_dcql_query(dcql),
+        purpose=purpose,
+        client_name="Totally Legit Shop",
+        registration=registration,
+        issued_at=int(w.clock().timestamp()),
+    )
+    jwt = sign_jws(request.to_claims(), key, typ=REQUEST_OBJECT_TYP)
+    return "openid4vp://?" + urlencode({"client_id": request.client_id, "request": jwt})
+
+
+async def _refused(w: World, link: str) -> dict[str, Any]:
+    status, view = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+    assert status == 201, view
+    assert view["state"] == "refused" and view["outcome"]["refused_by"] == "wallet", view
+    assert view["credentials"] == [] and view["signing_inputs"] == [] and view["registration"] is None
+    # Nothing can follow: no consent, no signature.
+    status, problem = await w.phone.call("POST", f"/v1/presentations/{view['id']}/consent", {})
+    assert status == 409, problem
+    return view
+
+
+async def test_unregistered_and_over_asking_services_are_refused_before_consent(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        tx_code = await w.issue_offer()
+        issued = await accept_offer(w, tx_code)
+        vct = issued["credential"]["vct"]
+        two_claims = query(vct)
+        with_name = query(vct)
+        with_name["credentials"][0]["claims"].append({"path": ["family_name"]})
+        other_did, other_key = w.other_did_key
+        registration = w.service.verifier.registration
+        assert registration is not None
+
+        # -- a service the city never registered
+        unregistered = await _refused(w, _link(w, other_did, other_key, two_claims, registration=None,
+                                               purpose=PURPOSE_ID))
+        assert unregistered["outcome"]["error"] == "service_not_registered"
+        assert "not registered with the city" in unregistered["outcome"]["reason"]
+
+        # -- a service showing the shop's registration as its own
+        borrowed = await _refused(w, _link(w, other_did, other_key, two_claims, registration=registration,
+                                           purpose=PURPOSE_ID))
+        assert borrowed["outcome"]["error"] == "service_not_registered"
+        assert "another service" in borrowed["outcome"]["reason"]
+
+        # -- a service that wrote its own registration (signed with its own key under the city's kid)
+        own = replace(peek_registration(registration), service_did=other_did)
+        forged_registration = issue_registration(other_key.with_kid(w.city.did + "#controller"), own)
+        forged = await _refused(w, _link(w, other_did, other_key, two_claims, registration=forged_registration,
+                                         purpose=PURPOSE_ID))
+        assert forged["outcome"]["error"] == "service_not_registered"
+        assert "not valid" in forged["outcome"]["reason"]
+
+        # -- the registered shop asking for one claim more than it is registered for
+        over = await _refused(w, _link(w, w.service.did, w.service.key, with_name, registration=registration,
+                                       purpose=PURPOSE_ID))
+        assert over["outcome"]["error"] == "request_not_registered"
+        reason = over["outcome"]["reason"]
+        assert SERVICE_NAME in reason and "family_name" in reason and "more than the city allows" in reason
+
+        # -- the registered shop giving a purpose it is not registered for
+        purpose = await _refused(w, _link(w, w.service.did, w.service.key, two_claims, registration=registration,
+                                          purpose="marketing"))
+        assert purpose["outcome"]["error"] == "request_not_registered" and "purpose" in purpose["outcome"]["reason"]
+
+        # The service was told nothing and got nothing.
+        assert w.service.results == []
+
+        # The refusals are in the resident's history, each with its reason (all at one clock time here).
+        status, history = await w.phone.call("GET", "/v1/history/presentations")
+        assert status == 200
+        refused = {h["id"]: (h["state"], h["outcome"]["error"], h["outcome"]["reason"]) for h in history["items"]}
+        for view in (unregistered, borrowed, forged, over, purpose):
+            assert refused[view["id"]] == ("refused", view["outcome"]["error"], view["outcome"]["reason"])
+        assert len(refused) == 5
+
+        # The registered request itself goes through, and its consent screen shows the registration.
+        request = await w.service.verifier.create_request(two_claims, purpose=PURPOSE_ID, now=w.clock())
+        done = await answer(w, request.deep_link)
+        screen = done["screen"]
+        assert screen["registration"]["name"] == SERVICE_NAME and screen["registration"]["retention_days"] == 30
+        assert done["done"]["state"] == "shared" and len(w.service.results) == 1
