@@ -148,6 +148,11 @@ class AuthService:
         self._challenge_ttl = challenge_ttl
         self._dpop_max_age = dpop_max_age
         self._leeway = leeway
+        # Per process and bounded: access tokens whose signature and shape checked out (``exp`` is
+        # still compared on every request), and parsed device keys by thumbprint. Neither holds a
+        # secret; both only spare the same signature check and JWK parse on every request.
+        self._verified_tokens: dict[str, dict[str, Any]] = {}
+        self._device_keys: dict[str, tuple[Key, tuple[object, ...]]] = {}
 
     # -- login -------------------------------------------------------------------------------
 
@@ -175,7 +180,7 @@ class AuthService:
         now = self._clock()
         device = await self._device_or_fail(device_id)
         try:
-            claims = verify_jws(assertion, _device_key(device), policy=DEVICE_POLICY, typ=LOGIN_TYP).claims()
+            claims = verify_jws(assertion, self._device_key(device), policy=DEVICE_POLICY, typ=LOGIN_TYP).claims()
         except (VerificationError, InvalidInputError, UnsupportedAlgorithmError) as exc:
             raise AuthenticationError("the login assertion does not verify with this device's key") from exc
         nonce, iat = claims.get("nonce"), claims.get("iat")
@@ -203,7 +208,12 @@ class AuthService:
         if record.revoked_at is not None or record.expires_at <= now:
             raise AuthenticationError("the refresh token is not valid; log in again")
         device = await self._device_or_fail(record.device_id)
-        await self._verify_dpop(dpop, device=device, method=method, url=url, access_token=None, now=now)
+        self._device_key(device)  # the registered key is the one a proof for this jkt must carry
+        jti_hash, expires_at = self._check_proof(
+            dpop, jkt=device.jkt, method=method, url=url, access_token=None, now=now
+        )
+        if not await self._store.remember_jti(jti_hash, expires_at=expires_at):
+            raise DpopReplayError("this DPoP proof was used before; make a new proof for every request")
         before = await self._store.use_refresh_token(record.token_hash, now=now)
         if before.used_at is not None:
             await self._store.revoke_refresh_family(record.family_id, now=now)
@@ -245,12 +255,19 @@ class AuthService:
         if scheme.lower() != "dpop" or not token or len(token) > _MAX_TOKEN:
             raise AuthenticationError("use the DPoP authorization scheme: Authorization: DPoP <access token>")
         now = self._clock()
-        claims = self._verify_access_token(token.strip(), now=now)
-        device = await self._device_or_fail(claims["dev"])
-        if device.resident_id != claims["sub"] or device.jkt != claims["cnf"]["jkt"]:
-            raise AuthenticationError("the access token does not belong to a registered device")
-        await self._verify_dpop(dpop, device=device, method=method, url=url, access_token=token.strip(), now=now)
-        return Principal(device.resident_id, device.id, device.jkt)
+        token = token.strip()
+        claims = self._verify_access_token(token, now=now)
+        jkt: str = claims["cnf"]["jkt"]
+        jti_hash, expires_at = self._check_proof(dpop, jkt=jkt, method=method, url=url, access_token=token, now=now)
+        # The proof's key is the token's cnf key; the device must still hold it (one round trip).
+        outcome = await self._store.use_device_proof(
+            jti_hash, expires_at=expires_at, device_id=claims["dev"], resident_id=claims["sub"], jkt=jkt
+        )
+        if outcome == "no_device":
+            raise AuthenticationError("the device is not registered (or was removed); enrol it again")
+        if outcome == "replay":
+            raise DpopReplayError("this DPoP proof was used before; make a new proof for every request")
+        return Principal(claims["sub"], claims["dev"], jkt)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -279,6 +296,15 @@ class AuthService:
         return TokenPair(access, refresh, int(self._access_ttl.total_seconds()), device.resident_id, device.id)
 
     def _verify_access_token(self, token: str, *, now: datetime) -> dict[str, Any]:
+        claims = self._verified_tokens.get(token)
+        if claims is None:
+            claims = self._verify_access_token_signature(token)
+            _remember(self._verified_tokens, token, claims)
+        if claims["exp"] <= now.timestamp():
+            raise TokenExpiredError("the access token expired; use the refresh token")
+        return claims
+
+    def _verify_access_token_signature(self, token: str) -> dict[str, Any]:
         try:
             unverified = decode_jws(token, max_bytes=_MAX_TOKEN)
             kid = unverified.header.get("kid")
@@ -294,15 +320,40 @@ class AuthService:
         if (
             claims.get("iss") != self._issuer
             or not isinstance(exp, int)
+            or isinstance(exp, bool)
             or not isinstance(claims.get("sub"), str)
             or not isinstance(claims.get("dev"), str)
             or not isinstance(cnf, dict)
             or not isinstance(cnf.get("jkt"), str)
         ):
             raise AuthenticationError("the access token is not valid")
-        if exp <= now.timestamp():
-            raise TokenExpiredError("the access token expired; use the refresh token")
         return claims
+
+    def _device_key(self, device: Device) -> Key:
+        """The registered key of a device, parsed once per process."""
+        cached = self._device_keys.get(device.jkt)
+        if cached is not None:
+            return cached[0]
+        key = Key.from_jwk(device.public_jwk)
+        _remember(self._device_keys, device.jkt, (key, _key_members(key.public_jwk())))
+        return key
+
+    def _proof_key(self, header_jwk: dict[str, Any], jkt: str) -> Key:
+        """The key of a proof's ``jwk`` header, which must be the key with thumbprint ``jkt``."""
+        cached = self._device_keys.get(jkt)
+        if cached is not None and _key_members(header_jwk) == cached[1]:
+            # Same required members as a key whose RFC 7638 thumbprint is jkt: the same key.
+            return cached[0]
+        try:
+            key = Key.from_jwk(header_jwk)
+            header_jkt = key.thumbprint()
+        except (InvalidInputError, UnsupportedAlgorithmError) as exc:
+            raise DpopProofError("the DPoP proof's jwk header is not a supported public key") from exc
+        if header_jkt != jkt:
+            raise DpopProofError("the DPoP proof is signed by another key than the device's")
+        if cached is None:
+            _remember(self._device_keys, jkt, (key, _key_members(key.public_jwk())))
+        return key
 
     def _check_iat(
         self, iat: object, *, max_age: timedelta, what: str, error: type[Exception] = AuthenticationError
@@ -315,16 +366,20 @@ class AuthService:
             raise error(f"the {what} iat is outside the accepted window; check the phone's clock")
         return int(iat)
 
-    async def _verify_dpop(
+    def _check_proof(
         self,
         proofs: Sequence[str],
         *,
-        device: Device,
+        jkt: str,
         method: str,
         url: str,
         access_token: str | None,
         now: datetime,
-    ) -> None:
+    ) -> tuple[str, datetime]:
+        """Check a DPoP proof made with the key ``jkt``; return its replay-cache key and expiry.
+
+        The caller records the ``jti`` (and, per request, that the device still holds that key).
+        """
         # RFC 9449 §4.3: exactly one proof, a well-formed JWS with typ dpop+jwt, an allowed asymmetric
         # alg, a public jwk header whose key verifies it, and matching htm, htu, iat, jti and ath.
         if len(proofs) != 1:
@@ -336,17 +391,9 @@ class AuthService:
         header_jwk = unverified.header.get("jwk")
         if not isinstance(header_jwk, dict) or "d" in header_jwk:
             raise DpopProofError("the DPoP proof needs the device's public key as its jwk header")
+        key = self._proof_key(header_jwk, jkt)
         try:
-            header_jkt = Key.from_jwk(header_jwk).thumbprint()
-        except (InvalidInputError, UnsupportedAlgorithmError) as exc:
-            raise DpopProofError("the DPoP proof's jwk header is not a supported public key") from exc
-        if header_jkt != device.jkt:
-            raise DpopProofError("the DPoP proof is signed by another key than the device's")
-        try:
-            # The header key was only compared; the signature is checked with the registered key.
-            claims = verify_jws(
-                unverified, _device_key(device), policy=DEVICE_POLICY, typ=DPOP_TYP, header_keys="ignore"
-            ).claims()
+            claims = verify_jws(unverified, key, policy=DEVICE_POLICY, typ=DPOP_TYP, header_keys="ignore").claims()
         except (VerificationError, InvalidInputError, UnsupportedAlgorithmError) as exc:
             raise DpopProofError("the DPoP proof does not verify with the device's key") from exc
         if claims.get("htm") != method.upper():
@@ -365,9 +412,20 @@ class AuthService:
         if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
             raise DpopProofError("the DPoP proof needs a unique jti (8 to 128 characters)")
         expires_at = datetime.fromtimestamp(iat, now.tzinfo) + self._dpop_max_age + self._leeway * 2
-        if not await self._store.remember_jti(sha256_hex(f"{device.jkt}:{jti}"), expires_at=expires_at):
-            raise DpopReplayError("this DPoP proof was used before; make a new proof for every request")
+        return sha256_hex(f"{jkt}:{jti}"), expires_at
 
 
-def _device_key(device: Device) -> Key:
-    return Key.from_jwk(device.public_jwk)
+_CACHE_ENTRIES = 10_000
+_KEY_MEMBERS = ("kty", "crv", "x", "y")
+
+
+def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
+    """Add to a bounded cache, dropping the oldest entry when full."""
+    if len(cache) >= _CACHE_ENTRIES:
+        del cache[next(iter(cache))]
+    cache[key] = value
+
+
+def _key_members(jwk: dict[str, Any]) -> tuple[object, ...]:
+    # The members an RFC 7638 thumbprint of an EC or OKP key covers.
+    return tuple(jwk.get(name) for name in _KEY_MEMBERS)

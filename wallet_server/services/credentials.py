@@ -8,20 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, StorageError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services._describe import CredentialFacts, describe_credential
 from wallet_server.services.auth import Principal
-from wallet_server.services.encryption import (
-    KeyProvider,
-    WrappedKey,
-    credential_aad,
-    open_sealed,
-    resident_key_aad,
-    seal,
-)
+from wallet_server.services.encryption import DataKeys, KeyProvider, credential_aad, open_sealed, seal
 from wallet_server.storage import Store, StoredCredential
 
 __all__ = ["CredentialFormat", "CredentialService", "CredentialView", "CredentialsPage"]
@@ -77,16 +72,14 @@ class CredentialService:
         describe: Callable[[str, str], CredentialFacts] = describe_credential,
     ) -> None:
         self._store = store
-        self._keys = keys
+        self._data_keys = DataKeys(store, keys)
         self._clock = clock
         self._describe = describe
 
-    async def _data_key(self, resident_id: str) -> bytes:
-        resident = await self._store.get_resident(resident_id)
-        wrapped = WrappedKey(resident.wrap_key_id, resident.wrapped_key)
-        return await self._keys.unwrap(wrapped, aad=resident_key_aad(resident_id))
+    async def _data_key(self, resident_id: str) -> AESGCM:
+        return await self._data_keys.cipher(resident_id)
 
-    def _open(self, data_key: bytes, row: StoredCredential) -> CredentialView:
+    def _open(self, data_key: AESGCM, row: StoredCredential) -> CredentialView:
         plain = open_sealed(data_key, row.ciphertext, aad=credential_aad(row.resident_id, row.id))
         try:
             body = json.loads(plain)
@@ -141,7 +134,9 @@ class CredentialService:
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
         page = await self._store.list_credentials(principal.resident_id, limit=limit, after=decode_cursor(cursor))
-        data_key = await self._data_key(principal.resident_id) if page.items else b""
+        if not page.items:
+            return CredentialsPage((), None)
+        data_key = await self._data_key(principal.resident_id)
         items = tuple(self._open(data_key, row) for row in page.items)
         return CredentialsPage(items, encode_cursor(page.next_after) if page.next_after else None)
 

@@ -10,14 +10,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vcsdk.errors import InvalidInputError, StorageError
 
+if TYPE_CHECKING:
+    from wallet_server.storage import ResidentStore
+
 __all__ = [
+    "DataKeys",
     "KeyProvider",
     "LocalKeyProvider",
     "WrappedKey",
@@ -92,6 +96,44 @@ class LocalKeyProvider:
 
     def __repr__(self) -> str:
         return f"LocalKeyProvider(current={self._current!r}, key_ids={sorted(self._keys)!r})"
+
+
+class DataKeys:
+    """Residents' data keys, unwrapped once per process and kept in a bounded cache.
+
+    A resident's data key never changes (re-wrapping under a new server key keeps it), so a cached
+    key is never stale; the cache only spares the resident row read and the unwrap per request.
+
+    :param store: where the wrapped keys are.
+    :param keys: unwraps them.
+    :param max_entries: residents kept; the oldest is dropped first.
+    """
+
+    __slots__ = ("_cache", "_keys", "_max", "_store")
+
+    def __init__(self, store: ResidentStore, keys: KeyProvider, *, max_entries: int = 10_000) -> None:
+        self._store = store
+        self._keys = keys
+        self._max = max_entries
+        self._cache: dict[str, AESGCM] = {}
+
+    async def cipher(self, resident_id: str) -> AESGCM:
+        """The resident's data key, ready to seal and open.
+
+        :raises NotFoundError: no such resident. :raises StorageError: the key does not unwrap.
+        """
+        cipher = self._cache.get(resident_id)
+        if cipher is None:
+            resident = await self._store.get_resident(resident_id)
+            wrapped = WrappedKey(resident.wrap_key_id, resident.wrapped_key)
+            cipher = AESGCM(await self._keys.unwrap(wrapped, aad=resident_key_aad(resident_id)))
+            if len(self._cache) >= self._max:
+                del self._cache[next(iter(self._cache))]
+            self._cache[resident_id] = cipher
+        return cipher
+
+    def __repr__(self) -> str:
+        return f"DataKeys(cached={len(self._cache)})"
 
 
 def new_data_key() -> bytes:

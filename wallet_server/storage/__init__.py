@@ -26,6 +26,7 @@ from wallet_server.storage._postgres import PostgresStore
 from wallet_server.storage._protocol import (
     BackOfficeStore,
     CredentialStore,
+    DeviceProofOutcome,
     DeviceStore,
     EnrolmentStore,
     RefreshTokenStore,
@@ -48,6 +49,7 @@ __all__ = [
     "CredentialState",
     "CredentialStore",
     "Device",
+    "DeviceProofOutcome",
     "DeviceStore",
     "EnrolmentCode",
     "EnrolmentStore",

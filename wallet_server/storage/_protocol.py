@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from wallet_server.storage._models import (
     CredentialState,
@@ -23,6 +23,7 @@ from wallet_server.storage._models import (
 __all__ = [
     "BackOfficeStore",
     "CredentialStore",
+    "DeviceProofOutcome",
     "DeviceStore",
     "EnrolmentStore",
     "RefreshTokenStore",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 Cursor = tuple[datetime, str]
+#: What :meth:`ReplayCache.use_device_proof` found.
+DeviceProofOutcome = Literal["ok", "replay", "no_device"]
 R = TypeVar("R")
 
 
@@ -137,6 +140,13 @@ class ReplayCache(Protocol):
 
     async def remember_jti(self, jti_hash: str, *, expires_at: datetime) -> bool:
         """Record a DPoP proof id; ``False`` if it was seen before (a replay)."""
+        ...
+
+    async def use_device_proof(
+        self, jti_hash: str, *, expires_at: datetime, device_id: str, resident_id: str, jkt: str
+    ) -> DeviceProofOutcome:
+        """Record a DPoP proof id if the device is (still) registered to ``resident_id`` with key
+        ``jkt``, in one statement: ``"ok"``, ``"replay"`` (the id was seen before) or ``"no_device"``."""
         ...
 
     async def purge_expired(self, *, now: datetime) -> int:

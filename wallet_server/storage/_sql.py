@@ -16,7 +16,7 @@ from vcsdk.errors import NotFoundError
 from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
 from wallet_server.storage._paging import keyset_query, page_of, to_ts
-from wallet_server.storage._protocol import Cursor
+from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
 
 __all__ = ["Conn", "SqlStore", "from_ts", "load_migrations", "to_ts"]
 
@@ -278,6 +278,26 @@ class SqlStore(BackOfficeQueries):
             to_ts(expires_at),
         )
         return inserted == 1
+
+    async def use_device_proof(
+        self, jti_hash: str, *, expires_at: datetime, device_id: str, resident_id: str, jkt: str
+    ) -> DeviceProofOutcome:
+        # One round trip on the common path: the proof id goes in only while the device exists.
+        inserted = await self._execute(
+            "INSERT INTO seen_jtis (jti_hash, expires_at) SELECT ?, ? FROM devices "
+            "WHERE id = ? AND resident_id = ? AND jkt = ? ON CONFLICT (jti_hash) DO NOTHING",
+            jti_hash,
+            to_ts(expires_at),
+            device_id,
+            resident_id,
+            jkt,
+        )
+        if inserted == 1:
+            return "ok"
+        rows = await self._fetch(
+            "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?", device_id, resident_id, jkt
+        )
+        return "replay" if rows else "no_device"
 
     async def purge_expired(self, *, now: datetime) -> int:
         ts = to_ts(now)

@@ -1,0 +1,441 @@
+"""wallet_server under load on loopback, against a bare aiohttp app measured in the same run.
+
+For each database (SQLite, PostgreSQL) and each number of server processes (1, 2) it starts
+``python -m wallet_server --workers N`` on a free 127.0.0.1 port, enrols residents through the
+API and measures with a keep-alive HTTP/1.1 load generator (``bench/_http_load.py``):
+
+- ``read``: ``GET /v1/credentials?limit=20`` of a resident holding 20 SD-JWT VCs;
+- ``write``: ``POST /v1/credentials`` (a 1 KiB SD-JWT VC);
+- ``flow``: one presentation to a third-party service on loopback: start + consent + signature
+  (the service fetches, verifies and answers with a signed access receipt the wallet stores);
+- the p99 latency of reads and writes at 70 % of the measured maximum rate (open loop).
+
+Every authenticated request carries its own DPoP proof, signed before the run. The reference is a
+bare aiohttp app with the same number of processes answering a GET with the same body and a POST
+that reads a JSON body: the ratios ``<route>_vs_bare`` compare the two in the same run (a flow is
+compared with three bare requests). The last line is the PostgreSQL, one-process figure:
+``read_vs_bare=<r> write_vs_bare=<r> flow_vs_bare=<r>``.
+
+``VCSDK_BENCH_QUICK=1`` runs a short round on both databases with one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+from _http_load import LoadResult, closed_loop, open_loop, raw_request  # bench/ is the script's directory
+
+from vcsdk._b64 import b64url_encode
+from vcsdk.credentials import issue_sd_jwt_vc
+from vcsdk.keys import Key, sign_jws
+
+QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
+PG_DSN = os.environ.get("VCSDK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+HOST = "127.0.0.1"
+CREDENTIALS = 20
+ADMIN_TOKEN = "bench-admin-" + secrets.token_urlsafe(16)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the bare reference ------------------------------------------------------------------------
+
+
+def serve_bare(port: int, body: bytes, processes: int) -> None:
+    """The reference: aiohttp answering a fixed JSON body, and a POST that parses its JSON body;
+    ``processes`` processes share the port (``SO_REUSEPORT``), the way the wallet server's workers do."""
+    from aiohttp import web
+
+    async def read(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    async def write(request: web.Request) -> web.Response:
+        value = json.loads(await request.read())
+        return web.json_response({"id": secrets.token_hex(8), "size": len(value)}, status=201)
+
+    children = []
+    for _ in range(processes - 1):
+        pid = os.fork()
+        if pid == 0:
+            break
+        children.append(pid)
+    app = web.Application()
+    app.add_routes([web.get("/bare", read), web.post("/bare", write)])
+    try:
+        web.run_app(app, host=HOST, port=port, access_log=None, print=None, reuse_port=True)
+    finally:
+        for pid in children:
+            os.kill(pid, signal.SIGINT)
+            os.waitpid(pid, 0)
+
+
+@contextlib.contextmanager
+def bare_servers(processes: int, body: bytes) -> Iterator[tuple[int, int]]:
+    """``processes`` bare servers sharing one port; yields the port and the first one's process id
+    (they are started by one parent, this script, so their CPU is summed through it)."""
+    port = free_port()
+    body_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-bare-{port}.json"
+    body_file.write_bytes(body)
+    parent = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port), str(body_file), str(processes)])
+    try:
+        asyncio.run(_wait_up(f"http://{HOST}:{port}/bare"))
+        yield port, parent.pid
+    finally:
+        parent.send_signal(signal.SIGINT)
+        parent.wait(timeout=30)
+        body_file.unlink()
+
+
+# -- the wallet server -------------------------------------------------------------------------
+
+
+@dataclass
+class Wallet:
+    port: int
+    pid: int
+
+
+async def _wait_up(url: str, *, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                async with session.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.2)
+
+
+@contextlib.contextmanager
+def wallet_server(backend: str, processes: int, workdir: Path) -> Iterator[Wallet]:
+    port = free_port()
+    schema = f"bench_{secrets.token_hex(4)}"
+    url = f"sqlite:///{workdir / f'wallet-{port}.db'}" if backend == "sqlite" else PG_DSN
+    signing = Key.generate("P-256").private_jwk()
+    data_key = b64url_encode(os.urandom(32))
+    digest = hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()
+    env = {
+        **os.environ,
+        "VCSDK_WALLET_DATABASE_URL": url,
+        "VCSDK_WALLET_TOKEN_SIGNING_KEYS": json.dumps(signing),
+        "VCSDK_WALLET_DATA_KEYS": f"bench:{data_key}",
+        "VCSDK_WALLET_ADMIN_TOKENS": f"bench:{digest}:operator+issuer",
+        "VCSDK_WALLET_IP_RATE_LIMIT": "1000000/1000000",
+        "VCSDK_WALLET_DEVICE_RATE_LIMIT": "1000000/1000000",
+        "VCSDK_WALLET_ALLOW_LOOPBACK_HTTP": "true",
+        "VCSDK_WALLET_HOST": HOST,
+        "VCSDK_WALLET_PORT": str(port),
+        "VCSDK_WALLET_WORKERS": str(processes),
+    }
+    if backend == "postgres":
+        env["VCSDK_WALLET_DATABASE_SCHEMA"] = schema
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wallet_server"], env=env, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+    )
+    try:
+        asyncio.run(_wait_up(f"http://{HOST}:{port}/health"))
+        yield Wallet(port, proc.pid)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if backend == "postgres":
+            asyncio.run(_drop_schema(schema))
+
+
+async def _drop_schema(schema: str) -> None:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+# -- a resident's phone ------------------------------------------------------------------------
+
+
+def _b64json(value: dict[str, Any]) -> str:
+    return b64url_encode(json.dumps(value, separators=(",", ":")).encode())
+
+
+@dataclass
+class Phone:
+    base: str
+    key: Key
+    device_id: str = ""
+    resident_id: str = ""
+    access_token: str = ""
+
+    def __post_init__(self) -> None:
+        self._header = _b64json({"alg": "ES256", "typ": "dpop+jwt", "jwk": self.key.public_jwk()})
+
+    def proof(self, method: str, path: str) -> str:
+        """A DPoP proof (RFC 9449) for one request, with the access token's hash."""
+        ath = b64url_encode(hashlib.sha256(self.access_token.encode()).digest())
+        claims = {"htm": method, "htu": self.base + path.split("?")[0], "iat": int(time.time()),
+                  "jti": secrets.token_urlsafe(12), "ath": ath}  # fmt: skip
+        signing_input = f"{self._header}.{_b64json(claims)}"
+        return f"{signing_input}.{b64url_encode(self.key.sign(signing_input.encode()))}"
+
+    def headers(self, method: str, path: str) -> dict[str, str]:
+        return {"Authorization": f"DPoP {self.access_token}", "DPoP": self.proof(method, path)}
+
+    def raw(self, method: str, path: str, body: bytes = b"") -> bytes:
+        headers = self.headers(method, path)
+        if body:
+            headers["Content-Type"] = "application/json"
+        return raw_request(method, self.base.removeprefix("http://"), path, headers=headers, body=body)
+
+
+async def enrol(session: aiohttp.ClientSession, base: str) -> Phone:
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with session.post(f"{base}/admin/v1/enrolment-codes", json={}, headers=admin) as resp:
+        assert resp.status == 201, await resp.text()
+        code = (await resp.json())["code"]
+    phone = Phone(base, Key.generate("P-256"))
+    body = {"code": code, "public_jwk": phone.key.public_jwk(), "name": "bench"}
+    async with session.post(f"{base}/v1/enrolment", json=body) as resp:
+        assert resp.status == 201, await resp.text()
+        enrolled = await resp.json()
+    phone.device_id, phone.resident_id = enrolled["device"]["id"], enrolled["resident_id"]
+    async with session.post(f"{base}/v1/auth/challenge") as resp:
+        nonce = (await resp.json())["nonce"]
+    # The server's issuer (access-token aud) is its default; the login assertion names it.
+    assertion = sign_jws({"nonce": nonce, "aud": "vcsdk-wallet", "iat": int(time.time())}, phone.key,
+                         typ="wallet-auth+jwt")  # fmt: skip
+    async with session.post(f"{base}/v1/auth/token", json={"device_id": phone.device_id, "assertion": assertion}) as r:
+        assert r.status == 200, await r.text()
+        phone.access_token = (await r.json())["access_token"]
+    return phone
+
+
+ISSUER_KEY = Key.generate("P-256")
+
+
+def credential(n: int, holder: Key) -> str:
+    """A real SD-JWT VC of about 1 KiB, different for every ``n``."""
+    return issue_sd_jwt_vc(
+        {"given_name": "Hanako", "family_name": "Kaga", "age_over_20": True, "card_number": n,
+         "address": {"locality": "Kaga", "postal_code": "922-0000"}},
+        issuer="did:example:city", signer=ISSUER_KEY, vct="https://credentials.city.test/ResidentIdentityCredential",
+        disclosable=[("given_name",), ("family_name",), ("age_over_20",), ("address", "locality"),
+                     ("address", "postal_code")],
+        holder_key=holder.public_key(), now=datetime.now(UTC), expires_at=datetime.now(UTC) + timedelta(days=30),
+    )  # fmt: skip
+
+
+def store_body(n: int, holder: Key) -> bytes:
+    return json.dumps({"credential": credential(n, holder), "format": "dc+sd-jwt",
+                       "metadata": {"display": f"card {n}"}}).encode()  # fmt: skip
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children (the worker processes), from /proc."""
+    total = 0.0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    for one in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+@dataclass
+class Tally:
+    """Answers, time and server CPU summed over the slices of one kind of request on one server."""
+
+    ok: int = 0
+    elapsed: float = 0.0
+    cpu: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU microseconds per answer."""
+        return self.cpu / self.ok * 1e6 if self.ok else 0.0
+
+
+def _check(result: LoadResult, what: str) -> None:
+    bad = {s: n for s, n in result.statuses.items() if not 200 <= s < 400}
+    if bad:
+        raise RuntimeError(f"{what}: unexpected answers {bad}")
+
+
+@dataclass
+class Target:
+    """One server and one kind of request: how to make the n-th request, and whose CPU to count."""
+
+    port: int
+    pid: int
+    make: Any
+    tally: Tally
+
+
+def _slice(target: Target, *, seconds: float, connections: int, expected: float, what: str) -> None:
+    requests = [target.make(i) for i in range(int(expected * seconds * 1.5) + 300)]
+    cpu = _cpu_seconds(target.pid)
+    result = asyncio.run(closed_loop(HOST, target.port, iter(requests), connections=connections, duration=seconds))
+    _check(result, what)
+    target.tally.cpu += _cpu_seconds(target.pid) - cpu
+    target.tally.ok += result.ok
+    target.tally.elapsed += result.elapsed
+
+
+def interleave(targets: list[Target], *, rounds: int, seconds: float, connections: int, what: str) -> None:
+    """Maximum rates, slice by slice in turn, so that load from others on the machine hits every
+    server alike."""
+    for _ in range(rounds):
+        for target in targets:
+            expected = target.tally.rate or 3000.0
+            _slice(target, seconds=seconds, connections=connections, expected=expected, what=what)
+
+
+def p99_at(target: Target, *, fraction: float, seconds: float, connections: int, what: str) -> float:
+    """The p99 latency in ms at ``fraction`` of the measured maximum rate (open loop)."""
+    rate = fraction * target.tally.rate
+    requests = [target.make(i) for i in range(int(rate * seconds * 1.1) + 200)]
+    paced = asyncio.run(open_loop(HOST, target.port, iter(requests), rate=rate, connections=connections,
+                                  duration=seconds))  # fmt: skip
+    _check(paced, what)
+    return paced.percentile(0.99) * 1000
+
+
+async def _prepare_wallet(base: str) -> tuple[Phone, Phone, bytes]:
+    async with aiohttp.ClientSession() as session:
+        reader = await enrol(session, base)
+        for n in range(CREDENTIALS):
+            async with session.post(f"{base}/v1/credentials", data=store_body(n, reader.key),
+                                    headers={**reader.headers("POST", "/v1/credentials"),
+                                             "Content-Type": "application/json"}) as resp:  # fmt: skip
+                assert resp.status == 201, await resp.text()
+        path = f"/v1/credentials?limit={CREDENTIALS}"
+        async with session.get(f"{base}{path}", headers=reader.headers("GET", path)) as resp:
+            assert resp.status == 200, await resp.text()
+            listing = await resp.read()
+        writer = await enrol(session, base)
+    return reader, writer, listing
+
+
+@dataclass
+class Row:
+    backend: str
+    processes: int
+    tallies: dict[str, Tally]
+    p99: dict[str, float]
+
+    def ratio(self, kind: str) -> float:
+        return self.tallies[kind].rate / self.tallies[f"bare_{kind}"].rate
+
+    def describe(self) -> str:
+        parts = [f"{self.backend} processes={self.processes}:"]
+        for kind in ("read", "write"):
+            mine, bare = self.tallies[kind], self.tallies[f"bare_{kind}"]
+            parts.append(f"{kind} {mine.rate:.0f}/s ({mine.cpu_us:.0f} us CPU each, p99 {self.p99[kind]:.1f} ms at 70%)"
+                         f" vs bare {bare.rate:.0f}/s ({bare.cpu_us:.0f} us);")  # fmt: skip
+        parts.append(f"read_vs_bare={self.ratio('read'):.3f} write_vs_bare={self.ratio('write'):.3f}")
+        return " ".join(parts)
+
+
+def measure_pair(backend: str, processes: int, workdir: Path, args: argparse.Namespace) -> Row:
+    seconds = 1.0 if QUICK else args.seconds
+    rounds = 1 if QUICK else args.rounds
+    write_body = store_body(0, Key.generate("P-256"))
+    tallies = {k: Tally() for k in ("read", "bare_read", "write", "bare_write")}
+    p99: dict[str, float] = {}
+    with wallet_server(backend, processes, workdir) as wallet:
+        base = f"http://{HOST}:{wallet.port}"
+        reader, writer, listing = asyncio.run(_prepare_wallet(base))
+        path = f"/v1/credentials?limit={CREDENTIALS}"
+        with bare_servers(processes, listing) as (bare_port, bare_pid):
+            get = raw_request("GET", f"{HOST}:{bare_port}", "/bare")
+            post = raw_request("POST", f"{HOST}:{bare_port}", "/bare", headers={"Content-Type": "application/json"},
+                               body=write_body)  # fmt: skip
+            reads = [Target(wallet.port, wallet.pid, lambda i: reader.raw("GET", path), tallies["read"]),
+                     Target(bare_port, bare_pid, lambda i: get, tallies["bare_read"])]  # fmt: skip
+            writes = [Target(wallet.port, wallet.pid, lambda i: writer.raw("POST", "/v1/credentials", write_body),
+                             tallies["write"]),
+                      Target(bare_port, bare_pid, lambda i: post, tallies["bare_write"])]  # fmt: skip
+            interleave(reads, rounds=rounds, seconds=seconds, connections=args.connections, what="read")
+            interleave(writes, rounds=rounds, seconds=seconds, connections=args.connections, what="write")
+            for kind, target in (("read", reads[0]), ("write", writes[0])):
+                p99[kind] = p99_at(target, fraction=0.7, seconds=seconds * 2, connections=args.connections, what=kind)
+    return Row(backend, processes, tallies, p99)
+
+
+def run(args: argparse.Namespace) -> None:
+    backends = ["sqlite", "postgres"] if not args.backends else args.backends.split(",")
+    process_counts = [1] if QUICK else [int(p) for p in args.processes.split(",")]
+    rows: list[Row] = []
+    workdir = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-wallet-{secrets.token_hex(4)}"
+    workdir.mkdir()
+    print(f"load: {args.connections} keep-alive connections, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at start", flush=True)  # fmt: skip
+    try:
+        for backend in backends:
+            for processes in process_counts:
+                row = measure_pair(backend, processes, workdir, args)
+                rows.append(row)
+                print(row.describe(), flush=True)
+    finally:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    main_row = next((r for r in rows if (r.backend, r.processes) == ("postgres", 1)), rows[0])
+    print(f"read_vs_bare={main_row.ratio('read'):.3f} write_vs_bare={main_row.ratio('write'):.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each measured slice")
+    parser.add_argument("--rounds", type=int, default=3, help="slices per server and kind of request")
+    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections of the load generator")
+    parser.add_argument("--backends", default="", help="sqlite,postgres (default both)")
+    parser.add_argument("--processes", default="1,2", help="server process counts to measure")
+    parser.add_argument("--serve-bare", nargs=3, metavar=("PORT", "BODY_FILE", "PROCESSES"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare(int(args.serve_bare[0]), Path(args.serve_bare[1]).read_bytes(), int(args.serve_bare[2]))
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
