@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 __all__ = ["LoadResult", "closed_loop", "open_loop", "raw_request"]
 
 
-def raw_request(method: str, host: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
+def raw_request(
+    method: str, host: str, path: str, *, headers: dict[str, str] | None = None, body: bytes = b""
+) -> bytes:
     """One HTTP/1.1 request, ready to write."""
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     for name, value in (headers or {}).items():

@@ -46,6 +46,7 @@ from _http_load import LoadResult, closed_loop, open_loop, raw_request  # bench/
 from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import issue_sd_jwt_vc
 from vcsdk.keys import Key, sign_jws
+from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
 
 QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
 PG_DSN = os.environ.get("VCSDK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -132,8 +133,44 @@ async def _wait_up(url: str, *, timeout: float = 120.0) -> None:
             await asyncio.sleep(0.2)
 
 
+async def _deploy_city(url: str, workdir: Path) -> dict[str, str]:
+    """Fund a city key on the dev node and deploy the contracts, as ``vcsdk deploy`` does."""
+    city_key = Key.generate("secp256k1")
+    chain = await Chain.connect(url, mine_to_confirm=True)
+    try:
+        await chain.fund(key_address(city_key), 10**20)
+    finally:
+        await chain.close()
+    config = await deploy_contracts(url, city_key)
+    path = workdir / f"network-{secrets.token_hex(4)}.json"
+    path.write_text(json.dumps(config))
+    return {
+        "VCSDK_WALLET_RPC_URL": url,
+        "VCSDK_WALLET_NETWORK_CONFIG": str(path),
+        "VCSDK_WALLET_CITY_KEY": json.dumps(city_key.private_jwk()),
+        "VCSDK_WALLET_CITY_SIGNING_KEY": json.dumps(Key.generate("P-256").private_jwk()),
+    }
+
+
+@contextlib.contextmanager
+def chain_node(processes: int, workdir: Path) -> Iterator[dict[str, str]]:
+    """One process: the embedded chain. Several: every worker must see one chain, so an anvil dev
+    node (from tools/node_modules) with the contracts deployed."""
+    if processes == 1:
+        yield {}
+        return
+    with DevNode.start(tools_dir=Path(__file__).resolve().parents[1] / "tools", startup_timeout=60.0) as node:
+        yield asyncio.run(_deploy_city(node.url, workdir))
+
+
 @contextlib.contextmanager
 def wallet_server(backend: str, processes: int, workdir: Path) -> Iterator[Wallet]:
+    with chain_node(processes, workdir) as chain_env, _wallet_process(backend, processes, workdir, chain_env) as w:
+        yield w
+
+
+@contextlib.contextmanager
+def _wallet_process(backend: str, processes: int, workdir: Path, chain_env: dict[str, str]) -> Iterator[Wallet]:
     port = free_port()
     schema = f"bench_{secrets.token_hex(4)}"
     url = f"sqlite:///{workdir / f'wallet-{port}.db'}" if backend == "sqlite" else PG_DSN
@@ -152,6 +189,7 @@ def wallet_server(backend: str, processes: int, workdir: Path) -> Iterator[Walle
         "VCSDK_WALLET_HOST": HOST,
         "VCSDK_WALLET_PORT": str(port),
         "VCSDK_WALLET_WORKERS": str(processes),
+        **chain_env,
     }
     if backend == "postgres":
         env["VCSDK_WALLET_DATABASE_SCHEMA"] = schema

@@ -24,7 +24,7 @@ NEEDS_NODE = {"did_resolve.py"}  # anvil and the npm reference resolver
 @pytest.mark.parametrize(
     "script",
     [pytest.param(p.name, marks=pytest.mark.integration) if p.name in NEEDS_NODE else p.name
-     for p in sorted(BENCH.glob("*.py"))],
+     for p in sorted(BENCH.glob("*.py")) if not p.name.startswith("_")],
 )  # fmt: skip
 def test_benchmark_runs_and_reports(script: str) -> None:
     env = {**os.environ, "VCSDK_BENCH_QUICK": "1"}

@@ -15,6 +15,7 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from typing import Any, Protocol
 
@@ -23,8 +24,9 @@ import asyncpg
 
 from vcsdk.errors import ConflictError, InvalidInputError, StorageError
 
-__all__ = ["Migration", "PostgresConn", "SqliteConn", "apply_migrations", "load_migrations", "numbered_placeholders",
-           "open_pg_pool", "pg_connection", "pg_transaction", "sqlite_connection", "sqlite_transaction"]
+__all__ = ["Migration", "PgTimeouts", "PostgresConn", "SqliteConn", "apply_migrations", "load_migrations",
+           "numbered_placeholders", "open_pg_pool", "pg_connection", "pg_transaction", "sqlite_connection",
+           "sqlite_transaction"]
 
 _CONFLICT = "the record conflicts with one that is stored"
 _FAILED = "the database failed; try again later"
@@ -119,29 +121,49 @@ async def sqlite_transaction(db: aiosqlite.Connection, lock: asyncio.Lock) -> As
                 raise _sqlite_error(exc) from exc
 
 
+async def _acquire(pool: Any, timeout: float | None) -> Any:
+    # asyncio.timeout arms one timer; asyncpg's own acquire timeout runs a task per acquire.
+    if timeout is None:
+        return await pool.acquire()
+    async with asyncio.timeout(timeout):
+        return await pool.acquire()
+
+
 @asynccontextmanager
-async def pg_connection(pool: Any, *, rewrite: Callable[[str], str] | None = None) -> AsyncIterator[PostgresConn]:
+async def pg_connection(
+    pool: Any, *, rewrite: Callable[[str], str] | None = None, acquire_timeout: float | None = None
+) -> AsyncIterator[PostgresConn]:
     """A pooled connection in autocommit mode.
 
+    :param acquire_timeout: seconds to wait for a free connection (``None``: as long as it takes).
     :raises ConflictError: on a constraint violation; :raises StorageError: on any other failure,
         including an unreachable server.
     """
     try:
-        async with pool.acquire() as conn:
+        conn = await _acquire(pool, acquire_timeout)
+        try:
             yield PostgresConn(conn, rewrite=rewrite)
-    except _PG_ERRORS as exc:
+        finally:
+            await pool.release(conn)
+    except _PG_ERRORS as exc:  # TimeoutError is an OSError
         raise _pg_error(exc) from exc
 
 
 @asynccontextmanager
-async def pg_transaction(pool: Any, *, rewrite: Callable[[str], str] | None = None) -> AsyncIterator[PostgresConn]:
+async def pg_transaction(
+    pool: Any, *, rewrite: Callable[[str], str] | None = None, acquire_timeout: float | None = None
+) -> AsyncIterator[PostgresConn]:
     """A pooled connection inside one transaction (rolled back on any exception).
 
     :raises ConflictError: on a constraint violation; :raises StorageError: on any other failure.
     """
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            yield PostgresConn(conn, rewrite=rewrite)
+        conn = await _acquire(pool, acquire_timeout)
+        try:
+            async with conn.transaction():
+                yield PostgresConn(conn, rewrite=rewrite)
+        finally:
+            await pool.release(conn)
     except _PG_ERRORS as exc:
         raise _pg_error(exc) from exc
 
@@ -158,9 +180,43 @@ def numbered_placeholders(sql: str) -> str:
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 
 
-async def open_pg_pool(dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10) -> Any:
+@dataclass(frozen=True, slots=True)
+class PgTimeouts:
+    """How long a PostgreSQL caller may wait, in seconds; a frozen or unreachable server then
+    fails the call with :class:`~vcsdk.errors.StorageError` instead of holding it.
+
+    :param statement: one statement (the server's ``statement_timeout`` and the client's command
+        timeout, which also covers a server that stopped answering).
+    :param acquire: waiting for a free pooled connection.
+    :param connect: opening a new connection.
+    """
+
+    statement: float = 5.0
+    acquire: float = 5.0
+    connect: float = 5.0
+
+    def __post_init__(self) -> None:
+        if min(self.statement, self.acquire, self.connect) <= 0:
+            raise InvalidInputError("PostgreSQL timeouts must be positive")
+
+
+async def _keep_session(conn: Any) -> None:
+    """Pool reset: the stores change no session state, so a released connection needs no ``RESET
+    ALL`` round trip (asyncpg still rolls back an open transaction first)."""
+
+
+async def open_pg_pool(
+    dsn: str,
+    *,
+    schema: str | None = None,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeouts: PgTimeouts | None = None,
+) -> Any:
     """An asyncpg pool on ``dsn``, its ``search_path`` set to ``schema`` (created if missing).
 
+    :param timeouts: bounds for every statement of the pool; ``None`` for a pool without them
+        (one that runs migrations, which may take as long as they need).
     :raises InvalidInputError: if ``schema`` is not a lowercase SQL identifier.
     :raises StorageError: if the database cannot be reached.
     """
@@ -169,14 +225,23 @@ async def open_pg_pool(dsn: str, *, schema: str | None = None, min_size: int = 1
         if _IDENTIFIER.fullmatch(schema) is None:
             raise InvalidInputError("the PostgreSQL schema must be a lowercase identifier")
         settings["search_path"] = schema
+    options: dict[str, Any] = {}
+    if timeouts is not None:
+        settings["statement_timeout"] = str(int(timeouts.statement * 1000))
+        # A transaction left open by a client that stopped answering releases its locks.
+        settings["idle_in_transaction_session_timeout"] = str(int(timeouts.statement * 2000))
+        # The client gives the server a little longer than its own statement timeout to report it.
+        options = {"command_timeout": timeouts.statement + 1.0, "timeout": timeouts.connect}
     try:
         if schema is not None:
-            conn = await asyncpg.connect(dsn)
+            conn = await asyncpg.connect(dsn, timeout=timeouts.connect if timeouts else 60.0)
             try:
                 await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             finally:
                 await conn.close()
-        return await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, server_settings=settings)
+        return await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, server_settings=settings, reset=_keep_session, **options
+        )
     except _PG_ERRORS as exc:
         raise StorageError("cannot connect to PostgreSQL; check the database URL and that it is running") from exc
 

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
+import time
 from collections.abc import Sequence
 
 from aiohttp import web
 
-from vcsdk.errors import ChainUnavailableError, VcsdkError
+from vcsdk.errors import ChainUnavailableError, InvalidInputError, VcsdkError
 from wallet_server._logging import configure_logging
 from wallet_server.app import create_app, system_clock
 from wallet_server.appkeys import CITY
@@ -50,6 +54,7 @@ def serve(args: argparse.Namespace) -> int:
     """Load settings (the one place that reads ``os.environ``) and run the server until interrupted.
 
     With ``--rewrap-keys``: re-wrap residents' data keys under the current server key, then exit.
+    With ``workers`` above one: that many processes serve the same listening socket.
     """
     settings = load_settings(args, os.environ)
     configure_logging(settings.log_level)
@@ -57,11 +62,73 @@ def serve(args: argparse.Namespace) -> int:
         count = asyncio.run(_rewrap(settings))
         sys.stdout.write(f"re-wrapped {count} resident data keys under {settings.current_data_key}\n")
         return 0
+    if settings.workers == 1:
+        _run(settings)
+        return 0
+    if settings.rpc_url is None:
+        raise InvalidInputError(
+            "several workers need a chain node (rpc_url): the embedded chain lives inside one process"
+        )
+    _run_workers(settings)
+    return 0
+
+
+def _run(settings: Settings, sock: socket.socket | None = None) -> None:
     # aiohttp's own access log would print client addresses and full paths; ours logs route templates.
     app = create_app(settings)
     app.on_startup.append(_set_up_city)  # after the app's own start-up contexts
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
-    return 0
+    if sock is None:
+        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    else:
+        web.run_app(app, sock=sock, access_log=None, print=None)
+
+
+def _run_workers(settings: Settings) -> None:
+    """Fork ``settings.workers`` processes onto one listening socket; restart any that dies.
+
+    Forked before any event loop or thread exists. SIGTERM or SIGINT stops them all.
+    """
+    log = logging.getLogger("wallet_server.workers")
+    sock = socket.create_server((settings.host, settings.port), backlog=1024)
+    stopping = False
+
+    def spawn() -> int:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            code = 0
+            try:
+                _run(settings, sock)
+            except BaseException:
+                log.exception("worker failed", extra={"event": "worker_failed"})
+                code = 1
+            os._exit(code)
+        return pid
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+
+    children = {spawn(): time.monotonic() for _ in range(settings.workers)}
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None or stopping:
+            continue
+        log.warning("a worker stopped; starting another", extra={"event": "worker_restarted"})
+        if time.monotonic() - started < 1.0:
+            time.sleep(1.0)  # a worker that dies at start must not spin
+        children[spawn()] = time.monotonic()
+    sock.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from vcsdk.errors import InvalidInputError
+from vcsdk._sql import PgTimeouts
 from wallet_server.appkeys import (
     ADMIN,
     AUTH,
@@ -22,18 +22,27 @@ from wallet_server.appkeys import (
     DEVICES,
     IP_LIMITER,
     ISSUANCE,
+    METRICS,
     OPENAPI,
     OUTGOING_DNS,
     PUBLIC,
+    REDIS_BREAKER,
     SETTINGS,
     STATUS_LISTS,
     STORE,
     TRUST,
 )
 from wallet_server.chain import LazyChain
+from wallet_server.metrics import Metrics
 from wallet_server.middleware import MIDDLEWARES
 from wallet_server.openapi import build_openapi
-from wallet_server.ratelimit import InProcessRateLimiter, RateLimiter, RedisRateLimiter
+from wallet_server.ratelimit import (
+    CircuitBreaker,
+    InProcessRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+    redis_client,
+)
 from wallet_server.routes import add_routes
 from wallet_server.services import (
     AdminService,
@@ -52,6 +61,20 @@ log = logging.getLogger("wallet_server")
 PURGE_INTERVAL_SECONDS = 60.0
 
 
+def pg_timeouts(settings: Settings) -> PgTimeouts:
+    """The PostgreSQL waits the settings allow."""
+    return PgTimeouts(
+        statement=settings.database_timeout.total_seconds(),
+        acquire=settings.database_pool_timeout.total_seconds(),
+        connect=settings.database_timeout.total_seconds(),
+    )
+
+
+def anchor_lease_ttl(settings: Settings) -> timedelta:
+    """How long the anchorer's lease lasts unrenewed: two rounds and their pauses, at least 5 s."""
+    return max(timedelta(seconds=5), 2 * settings.receipt_anchor_interval + timedelta(seconds=2))
+
+
 def system_clock() -> datetime:
     """The production clock: now, in UTC."""
     return datetime.now(UTC)
@@ -59,7 +82,12 @@ def system_clock() -> datetime:
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings, clock = app[SETTINGS], app[CLOCK]
-    store = await open_store(settings.database_url, schema=settings.database_schema)
+    store = await open_store(
+        settings.database_url,
+        schema=settings.database_schema,
+        timeouts=pg_timeouts(settings),
+        pool_size=settings.database_pool_size,
+    )
     keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
     app[STORE] = store
     app[AUTH] = AuthService(
@@ -88,16 +116,19 @@ async def _rate_limiters(app: web.Application) -> AsyncIterator[None]:
     ip: RateLimiter
     device: RateLimiter
     if settings.redis_url:
-        try:
-            import redis.asyncio as redis
-        except ImportError:
-            raise InvalidInputError("redis_url is set but the redis package is missing; install vcsdk[redis]") from None
-
+        timeout = settings.redis_timeout.total_seconds()
+        breaker = CircuitBreaker("redis", event="ratelimit")
         prefix = settings.redis_prefix
-        ip = RedisRateLimiter(redis.from_url(settings.redis_url), settings.ip_rate_limit, prefix=f"{prefix}:ip")
-        device = RedisRateLimiter(
-            redis.from_url(settings.redis_url), settings.device_rate_limit, prefix=f"{prefix}:dev"
+        ip = RedisRateLimiter(
+            redis_client(settings.redis_url, timeout=timeout), settings.ip_rate_limit, prefix=f"{prefix}:ip",
+            breaker=breaker,
         )
+        device = RedisRateLimiter(
+            redis_client(settings.redis_url, timeout=timeout), settings.device_rate_limit, prefix=f"{prefix}:dev",
+            breaker=breaker,
+        )
+        app[REDIS_BREAKER] = breaker
+        app[METRICS].watch_breaker(breaker)
     else:
         ip = InProcessRateLimiter(settings.ip_rate_limit)
         device = InProcessRateLimiter(settings.device_rate_limit)
@@ -177,6 +208,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
 
     from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
     from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, RESIDENT_CHAIN, WALLET
+    from wallet_server.services.lease import Lease
     from wallet_server.services.presentations import PresentationService
     from wallet_server.services.receipts import CityChainPort, ReceiptService
     from wallet_server.services.wallet import OutgoingHttp, PublicAddressResolver, ResidentVault, WalletService
@@ -188,7 +220,9 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         # The receipt outbox shares the wallet's SQLite file (WAL; its own connection).
         receipts_store = await SqliteReceiptStore.open(settings.database_url.split("sqlite:///", 1)[-1])
     else:
-        receipts_store = await PostgresReceiptStore.open(settings.database_url, schema=settings.database_schema)
+        receipts_store = await PostgresReceiptStore.open(
+            settings.database_url, schema=settings.database_schema, timeouts=pg_timeouts(settings)
+        )
     if RESIDENT_CHAIN not in app:
         app[RESIDENT_CHAIN] = CityChainPort(app[CITY])
     chain = app[RESIDENT_CHAIN]
@@ -240,9 +274,10 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         custodial=settings.custodial_keys,
     )
     stop = asyncio.Event()
-    batcher = asyncio.create_task(
-        receipts.run_batcher(interval=settings.receipt_anchor_interval.total_seconds(), stop=stop)
-    )
+    interval = settings.receipt_anchor_interval.total_seconds()
+    # Every instance (and worker) runs the batcher; the lease lets one anchor at a time.
+    lease = Lease(store, "receipt-anchorer", ttl=anchor_lease_ttl(settings), clock=clock)
+    batcher = asyncio.create_task(receipts.run_batcher(interval=interval, stop=stop, lease=lease))
     try:
         # A presentation left "sending" by a server that stopped mid-send shows as "unknown", never re-sent.
         await app[PRESENTATIONS].settle_interrupted()
@@ -288,6 +323,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[OPENAPI] = build_openapi(server_url=settings.public_base_url)
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_rate_limiters)
     app.cleanup_ctx.append(_chain)

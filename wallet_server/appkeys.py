@@ -6,7 +6,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 from wallet_server.chain import LazyChain
-from wallet_server.ratelimit import RateLimiter
+from wallet_server.metrics import Metrics
+from wallet_server.ratelimit import CircuitBreaker, RateLimiter
 from wallet_server.services import AdminService, AuthService, Clock, CredentialService, DeviceService
 from wallet_server.services.city import CitySetup
 from wallet_server.services.issuance import IssuanceService
@@ -30,11 +31,13 @@ __all__ = [
     "DEVICE_LIMITER",
     "IP_LIMITER",
     "ISSUANCE",
+    "METRICS",
     "OPENAPI",
     "OUTGOING_DNS",
     "PRESENTATIONS",
     "PUBLIC",
     "RECEIPTS",
+    "REDIS_BREAKER",
     "RESIDENT_CHAIN",
     "SETTINGS",
     "STATUS_LISTS",
@@ -49,6 +52,8 @@ STORE: web.AppKey[Store] = web.AppKey("store")
 CHAIN = web.AppKey("chain", LazyChain)
 IP_LIMITER: web.AppKey[RateLimiter] = web.AppKey("ip_limiter")
 DEVICE_LIMITER: web.AppKey[RateLimiter] = web.AppKey("device_limiter")
+REDIS_BREAKER = web.AppKey("redis_breaker", CircuitBreaker)
+METRICS = web.AppKey("metrics", Metrics)
 AUTH = web.AppKey("auth", AuthService)
 DEVICES = web.AppKey("devices", DeviceService)
 CREDENTIALS = web.AppKey("credentials", CredentialService)

@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from vcsdk.errors import StorageError, VcsdkError
-from wallet_server.appkeys import IP_LIMITER, SETTINGS
+from vcsdk.errors import ChainUnavailableError, StorageError, VcsdkError
+from wallet_server.appkeys import IP_LIMITER, METRICS, SETTINGS
 from wallet_server.errors import DpopProofError, RateLimitedError
 
 __all__ = ["MIDDLEWARES", "REQUEST_ID", "problem_response"]
@@ -35,7 +35,8 @@ _HTTP_CODES = {
 }
 _ALLOW_HEADERS = "Authorization, DPoP, Content-Type, If-None-Match, X-Request-Id"
 _EXPOSE_HEADERS = "ETag, X-Request-Id, Retry-After, WWW-Authenticate, Location"
-_UNPROTECTED = frozenset({"/health"})
+#: Probes and scrapes: never rate limited, so a busy server still answers its load balancer.
+_UNPROTECTED = frozenset({"/health", "/ready", "/metrics"})
 # An API answer is never a page to render or frame; the docs page needs inline styles only.
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -73,16 +74,19 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = response.status
     finally:
         resource = request.match_info.route.resource
+        # The route template, not the path: no ids or tokens end up in logs or metrics.
+        route = resource.canonical if resource is not None else "(unmatched)"
+        elapsed = time.perf_counter() - started
+        request.app[METRICS].observe(request.method, route, status, elapsed)
         access_log.info(
             "request",
             extra={
                 "event": "request",
                 "request_id": request_id,
                 "method": request.method,
-                # The route template, not the path: no ids or tokens end up in logs.
-                "route": resource.canonical if resource is not None else "(unmatched)",
+                "route": route,
                 "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "duration_ms": round(elapsed * 1000, 1),
             },
         )
     response.headers["X-Request-Id"] = request_id
@@ -145,6 +149,9 @@ def _from_vcsdk(request: web.Request, exc: VcsdkError) -> web.Response:
     if isinstance(exc, StorageError) and status >= 500:
         status = 503
         headers["Retry-After"] = "5"
+        request.app[METRICS].dependency_failed("database")
+    elif isinstance(exc, ChainUnavailableError):
+        request.app[METRICS].dependency_failed("chain")
     if status >= 500:
         error_log.error(
             "service failure",

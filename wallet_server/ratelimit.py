@@ -9,7 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["InProcessRateLimiter", "RateLimit", "RateLimiter", "RedisRateLimiter"]
+from vcsdk.errors import InvalidInputError
+
+__all__ = ["CircuitBreaker", "InProcessRateLimiter", "RateLimit", "RateLimiter", "RedisRateLimiter", "redis_client"]
 
 log = logging.getLogger("wallet_server.ratelimit")
 
@@ -31,6 +33,10 @@ class RateLimiter(Protocol):
 
     async def acquire(self, key: str) -> float | None:
         """Take one token for ``key``: ``None`` if allowed, else the seconds to wait."""
+        ...
+
+    async def ping(self) -> None:
+        """Check the shared store is there (for readiness); raises if not."""
         ...
 
     async def close(self) -> None:
@@ -66,6 +72,9 @@ class InProcessRateLimiter:
             self._buckets.popitem(last=False)
         return wait
 
+    async def ping(self) -> None:
+        return None
+
     async def close(self) -> None:
         self._buckets.clear()
 
@@ -88,30 +97,113 @@ return tostring(wait)
 """
 
 
+class CircuitBreaker:
+    """Stops calling a dependency that failed, for ``cooldown`` seconds, then lets one call try it.
+
+    Callers ask :meth:`allow` before a call and report :meth:`failure` or :meth:`success`. While
+    open, callers skip the dependency at once instead of each waiting for its timeout. The outage
+    is logged once when it starts and once when it ends, never per request.
+
+    :param name: the dependency, for logs and metrics (``redis``).
+    :param event: the log events are ``<event>_down`` and ``<event>_up`` (default: ``name``).
+    :param cooldown: seconds to stay open before the next try.
+    :param clock: monotonic seconds (tests pass their own).
+    """
+
+    def __init__(
+        self, name: str, *, event: str | None = None, cooldown: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.name = name
+        self._event = event or name
+        self._cooldown = cooldown
+        self._clock = clock
+        self._open_until: float | None = None
+        self._probing = False
+        #: Failed calls since the start (for metrics).
+        self.failures = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._open_until is not None
+
+    def allow(self) -> bool:
+        """Whether to call the dependency now (closed, or one trial call after the cooldown)."""
+        if self._open_until is None:
+            return True
+        if self._probing or self._clock() < self._open_until:
+            return False
+        self._probing = True
+        return True
+
+    def success(self) -> None:
+        if self._open_until is not None:
+            log.warning(f"{self.name} answers again", extra={"event": f"{self._event}_up"})
+        self._open_until = None
+        self._probing = False
+
+    def failure(self, exc: BaseException) -> None:
+        self.failures += 1
+        if self._open_until is None:
+            log.warning(
+                f"{self.name} unavailable; going on without it",
+                extra={"event": f"{self._event}_down", "error": type(exc).__name__},
+            )
+        self._open_until = self._clock() + self._cooldown
+        self._probing = False
+
+
+def redis_client(url: str, *, timeout: float) -> Any:
+    """A ``redis.asyncio`` client whose every call ends within ``timeout`` seconds: socket and
+    connect timeouts, and no retries (a retry would wait the timeout again).
+
+    :raises InvalidInputError: if the redis package is not installed.
+    """
+    try:
+        import redis.asyncio as redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+    except ImportError:
+        raise InvalidInputError("redis_url is set but the redis package is missing; install vcsdk[redis]") from None
+    return redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+    )
+
+
 class RedisRateLimiter:
     """Token buckets in Redis (``redis.asyncio``), shared by every instance behind the load balancer.
 
-    If Redis cannot be reached the request is let through and a warning logged: losing rate
-    limiting for a moment is better than losing the API.
+    If Redis cannot be reached the request is let through: losing rate limiting for a moment is
+    better than losing the API. The circuit breaker makes that fast (no request waits for a Redis
+    that just failed) and quiet (one log line per outage).
 
-    :param client: a ``redis.asyncio.Redis`` client (the limiter closes it).
+    :param client: a ``redis.asyncio`` client with socket timeouts (:func:`redis_client`); the
+        limiter closes it.
     :param prefix: namespaces the keys, e.g. per limit kind.
+    :param breaker: shared by every limiter on the same Redis.
     """
 
-    def __init__(self, client: Any, limit: RateLimit, *, prefix: str) -> None:
+    def __init__(self, client: Any, limit: RateLimit, *, prefix: str, breaker: CircuitBreaker | None = None) -> None:
         self._client = client
         self._limit = limit
         self._prefix = prefix
         self._script = client.register_script(_BUCKET_LUA)
+        self._breaker = breaker or CircuitBreaker("redis", event="ratelimit")
 
     async def acquire(self, key: str) -> float | None:
+        if not self._breaker.allow():
+            return None
         try:
             args = [self._limit.rate, self._limit.burst]
             wait = float(await self._script(keys=[f"{self._prefix}:{key}"], args=args))
-        except Exception as exc:  # any Redis or network failure: fail open, loudly
-            log.warning("rate limiter unavailable", extra={"event": "ratelimit_down", "error": type(exc).__name__})
+        except Exception as exc:  # any Redis or network failure, timeouts included: fail open
+            self._breaker.failure(exc)
             return None
+        self._breaker.success()
         return wait if wait > 0 else None
+
+    async def ping(self) -> None:
+        """:raises Exception: whatever the Redis client raises when Redis does not answer in time."""
+        await self._client.ping()
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -18,7 +18,22 @@ from wallet_server import back_office_routes as city
 from wallet_server import resident_routes as rr
 from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
 from wallet_server.api_docs import render_docs
-from wallet_server.appkeys import ADMIN, AUTH, CREDENTIALS, DEVICES, OPENAPI
+from wallet_server.appkeys import (
+    ADMIN,
+    AUTH,
+    CHAIN,
+    CLOCK,
+    CREDENTIALS,
+    DEVICES,
+    IP_LIMITER,
+    METRICS,
+    OPENAPI,
+    RECEIPTS,
+    REDIS_BREAKER,
+    STORE,
+)
+from wallet_server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from wallet_server.metrics import check_ready
 from wallet_server.resident_schemas import RESIDENT_SCHEMAS
 from wallet_server.schemas import (
     SCHEMAS,
@@ -31,7 +46,10 @@ from wallet_server.schemas import (
     tokens_json,
 )
 
-__all__ = ["ROUTES", "Route", "add_routes"]
+__all__ = ["READY_TIMEOUT", "ROUTES", "Route", "add_routes"]
+
+#: Seconds each readiness check may take.
+READY_TIMEOUT = 2.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Auth = Literal["none", "dpop", "dpop-refresh", "operator", "issuer"]
@@ -60,6 +78,26 @@ class Route:
 
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    checks = await check_ready(_readiness_checks(request.app), timeout=READY_TIMEOUT)
+    up = all(c.state != "down" for c in checks)
+    body = {"status": "ready" if up else "not_ready", "checks": {c.name: c.state for c in checks}}
+    return web.json_response(body, status=200 if up else 503, headers={"Cache-Control": "no-store"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = await request.app[METRICS].render(request.app[RECEIPTS].outbox_figures, request.app[CLOCK]())
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE, "Cache-Control": "no-store"})
+
+
+def _readiness_checks(app: web.Application) -> dict[str, Callable[[], Awaitable[object]] | None]:
+    async def chain() -> None:
+        await (await app[CHAIN].get()).block_number()
+
+    redis = app[IP_LIMITER].ping if REDIS_BREAKER in app else None
+    return {"database": app[STORE].ping, "redis": redis, "chain": chain}
 
 
 async def openapi_document(request: web.Request) -> web.Response:
@@ -137,7 +175,7 @@ async def remove_device(request: web.Request) -> web.Response:
 async def list_credentials(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     limit = query_int(request, "limit", default=20)
-    page = await request.app[CREDENTIALS].list(principal, limit=limit, cursor=request.query.get("cursor"))
+    page = await request.app[CREDENTIALS].summaries(principal, limit=limit, cursor=request.query.get("cursor"))
     items = [credential_summary_json(c) for c in page.items]
     return etag_json(request, {"items": items, "next_cursor": page.next_cursor})
 
@@ -184,6 +222,11 @@ async def list_residents(request: web.Request) -> web.Response:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", health, "Liveness check", "meta", response="Health"),
+    Route(
+        "GET", "/ready", ready, "Readiness: the database, Redis (if configured) and the chain answer in time", "meta",
+        response="Ready", errors=(503,),
+    ),
+    Route("GET", "/metrics", metrics, "Prometheus metrics (text exposition format)", "meta"),
     Route("GET", "/openapi.json", openapi_document, "This OpenAPI 3.1 document", "meta"),
     Route("GET", "/docs", docs_page, "Human-readable API reference", "meta"),
     Route(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from vcsdk.trust import Accreditation
-from wallet_server.services import Challenge, CredentialView, TokenPair
+from wallet_server.services import Challenge, CredentialSummary, CredentialView, TokenPair
 from wallet_server.services.admin import IssuedEnrolmentCode
 from wallet_server.services.issuance import IssuanceOutcome
 from wallet_server.storage import Device, IssuedCredential, Offer, Resident, StatusListRecord
@@ -170,6 +170,16 @@ SCHEMAS: dict[str, Schema] = {
         "required": ["type", "title", "status", "code"],
     },
     "Health": _obj({"status": {"type": "string", "enum": ["ok"]}}),
+    "Ready": _obj(
+        {
+            "status": {"type": "string", "enum": ["ready", "not_ready"]},
+            "checks": {
+                "type": "object",
+                "description": "Each dependency: ok, down (failed or timed out) or not_configured.",
+                "additionalProperties": {"type": "string", "enum": ["ok", "down", "not_configured"]},
+            },
+        }
+    ),
     "PublicJwk": {
         "type": "object",
         "description": "The device's EC P-256 public key as a JWK (never the private part).",
@@ -282,7 +292,7 @@ def tokens_json(tokens: TokenPair) -> dict[str, Any]:
     }
 
 
-def credential_summary_json(view: CredentialView) -> dict[str, Any]:
+def credential_summary_json(view: CredentialView | CredentialSummary) -> dict[str, Any]:
     return {
         "id": view.id,
         "format": view.format,

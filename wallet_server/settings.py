@@ -80,6 +80,11 @@ class Settings:
     :param receipt_batch_max_age: …or once the oldest queued receipt waited this long.
     :param receipt_confirmations: blocks (the anchoring block included) before a batch is final.
     :param receipt_anchor_interval: how often the anchoring task runs.
+    :param workers: server processes sharing the port (each with its own pool and tasks).
+    :param database_timeout: seconds one PostgreSQL statement may take (then ``503``).
+    :param database_pool_timeout: seconds a request may wait for a free PostgreSQL connection.
+    :param database_pool_size: PostgreSQL connections per process.
+    :param redis_timeout: seconds a Redis call may take before rate limiting lets the request through.
     """
 
     host: str = "127.0.0.1"
@@ -128,6 +133,18 @@ class Settings:
     receipt_batch_max_age: timedelta = timedelta(minutes=5)
     receipt_confirmations: int = 12
     receipt_anchor_interval: timedelta = timedelta(seconds=30)
+    # -- processes and bounded waits
+    workers: int = 1
+    database_timeout: timedelta = timedelta(seconds=5)
+    database_pool_timeout: timedelta = timedelta(seconds=2)
+    database_pool_size: int = 10
+    redis_timeout: timedelta = timedelta(milliseconds=250)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.database_pool_size < 1:
+            raise InvalidInputError("workers and database_pool_size must be at least 1")
+        if min(self.database_timeout, self.database_pool_timeout, self.redis_timeout) <= timedelta(0):
+            raise InvalidInputError("database_timeout, database_pool_timeout and redis_timeout must be positive")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -138,6 +155,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpc-url", help="Ethereum JSON-RPC endpoint (default: the embedded chain)")
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
     parser.add_argument("--public-base-url", help="the URL clients use, e.g. https://wallet.city.example")
     parser.add_argument("--redis-url", help="share rate limits through Redis, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed app origin (repeat)")
@@ -217,7 +235,9 @@ def _coerce(name: str, value: Any) -> Any:
         return int(value)
     if name in ("receipt_batch_max_age", "receipt_anchor_interval"):
         return timedelta(seconds=float(value))
-    if name in ("port", "client_max_size", "max_devices", "status_list_size"):
+    if name in ("database_timeout", "database_pool_timeout", "redis_timeout"):
+        return timedelta(seconds=float(value))
+    if name in ("port", "client_max_size", "max_devices", "status_list_size", "workers", "database_pool_size"):
         return int(value)
     if name in ("city_key", "city_signing_key"):
         return _parse_city_key(name, value)

@@ -46,7 +46,7 @@ def pg_schema() -> Iterator[str]:
 
 _TABLES = "residents, enrolment_codes, devices, credentials, challenges, seen_jtis, refresh_tokens"
 # The city back office (migration 0002).
-_TABLES += ", protocol_state, offers, status_lists, issued_credentials"
+_TABLES += ", protocol_state, offers, status_lists, issued_credentials, leases"
 
 
 @pytest.fixture(params=BACKENDS)

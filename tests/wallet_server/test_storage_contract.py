@@ -152,6 +152,49 @@ async def test_jti_replay_cache(store: Store) -> None:
     assert await store.remember_jti("j1", expires_at=T0 + timedelta(minutes=3))
 
 
+async def test_device_proof_is_recorded_only_while_the_device_holds_the_key(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.create_resident(resident(2))
+    await store.add_device(device(1, "res_1"))
+    exp = T0 + timedelta(minutes=1)
+    proof = {"expires_at": exp, "device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1"}
+    assert await store.use_device_proof("j1", **proof) == "ok"  # type: ignore[arg-type]
+    assert await store.use_device_proof("j1", **proof) == "replay"  # type: ignore[arg-type]
+    # Another resident, another key or a removed device: refused, and the proof id is not spent.
+    for wrong in ({"resident_id": "res_2"}, {"jkt": "jkt_9"}, {"device_id": "dev_9"}):
+        assert await store.use_device_proof("j2", **{**proof, **wrong}) == "no_device"  # type: ignore[arg-type]
+    assert await store.use_device_proof("j2", **proof) == "ok"  # type: ignore[arg-type]
+    await store.delete_device("res_1", "dev_1")
+    assert await store.use_device_proof("j3", **proof) == "no_device"  # type: ignore[arg-type]
+    assert await store.remember_jti("j3", expires_at=exp)
+
+
+async def test_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
+    t1 = T0 + timedelta(seconds=10)
+    assert await store.take_lease("job", "a", until=t1, now=T0)
+    assert not await store.take_lease("job", "b", until=t1, now=T0)  # held by a
+    assert await store.take_lease("job", "a", until=t1 + timedelta(seconds=10), now=T0 + timedelta(seconds=5))
+    assert await store.take_lease("other", "b", until=t1, now=T0)  # leases are per name
+    # a stops renewing: once its lease has expired, b takes over, and a cannot renew any more.
+    later = t1 + timedelta(seconds=11)
+    assert await store.take_lease("job", "b", until=later + timedelta(seconds=10), now=later)
+    assert not await store.take_lease("job", "a", until=later + timedelta(seconds=10), now=later)
+    await store.release_lease("job", "a")  # not a's to release: no effect
+    assert not await store.take_lease("job", "c", until=later + timedelta(seconds=10), now=later)
+    await store.release_lease("job", "b")
+    assert await store.take_lease("job", "c", until=later + timedelta(seconds=10), now=later)
+
+
+async def test_concurrent_lease_takers_get_one_holder(store: Store) -> None:
+    until = T0 + timedelta(seconds=10)
+    got = await asyncio.gather(*(store.take_lease("job", f"h{n}", until=until, now=T0) for n in range(6)))
+    assert sorted(got) == [False] * 5 + [True]
+
+
+async def test_ping_answers(store: Store) -> None:
+    await store.ping()
+
+
 async def test_refresh_token_use_marks_reuse_and_family_revocation(store: Store) -> None:
     await store.create_resident(resident(1))
     await store.add_device(device(1, "res_1"))

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
-from vcsdk._sql import PostgresConn, pg_connection, pg_transaction
-from vcsdk.errors import InvalidInputError, StorageError
+from vcsdk._sql import PgTimeouts, PostgresConn, open_pg_pool, pg_connection, pg_transaction
+from vcsdk.errors import StorageError
 from vcsdk.outbox._store import SqlReceiptStore
 
 __all__ = ["PostgresReceiptStore"]
 
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_receipts (
@@ -61,41 +59,37 @@ class PostgresReceiptStore(SqlReceiptStore):
 
     dialect = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float | None = None) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
-    async def open(cls, dsn: str, *, schema: str | None = None, max_size: int = 10) -> PostgresReceiptStore:
+    async def open(
+        cls, dsn: str, *, schema: str | None = None, max_size: int = 10, timeouts: PgTimeouts | None = None
+    ) -> PostgresReceiptStore:
         """Connect a pool and create the tables.
 
         :param schema: keep the tables in this schema (created if missing); a lowercase identifier.
+        :param timeouts: how long statements, pool waits and connects may take (defaults of
+            :class:`~vcsdk._sql.PgTimeouts`).
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        settings: dict[str, str] = {}
-        if schema is not None:
-            if _IDENTIFIER.fullmatch(schema) is None:
-                raise InvalidInputError("the PostgreSQL schema must be a lowercase identifier")
-            settings["search_path"] = schema
+        timeouts = timeouts or PgTimeouts()
+        pool = await open_pg_pool(dsn, schema=schema, min_size=1, max_size=max_size, timeouts=timeouts)
         try:
-            if schema is not None:
-                conn = await asyncpg.connect(dsn)
-                try:
-                    await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-                finally:
-                    await conn.close()
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max_size, server_settings=settings)
             async with pool.acquire() as conn:
                 await conn.execute(SCHEMA)
         except (OSError, asyncpg.PostgresError) as exc:
+            await pool.close()
             raise StorageError("cannot reach or prepare the PostgreSQL database; check the DSN") from exc
-        return cls(pool)
+        return cls(pool, acquire_timeout=timeouts.acquire)
 
     async def close(self) -> None:
         await self._pool.close()
 
     def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool)
+        return pg_connection(self._pool, acquire_timeout=self._acquire_timeout)
 
     def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool)
+        return pg_transaction(self._pool, acquire_timeout=self._acquire_timeout)

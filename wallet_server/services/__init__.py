@@ -9,7 +9,12 @@ from __future__ import annotations
 from wallet_server.services._common import Clock
 from wallet_server.services.admin import Administrator, AdminRole, AdminService, AdminToken
 from wallet_server.services.auth import AuthService, Challenge, Principal, TokenPair
-from wallet_server.services.credentials import CredentialService, CredentialsPage, CredentialView
+from wallet_server.services.credentials import (
+    CredentialService,
+    CredentialsPage,
+    CredentialSummary,
+    CredentialView,
+)
 from wallet_server.services.devices import DeviceService
 from wallet_server.services.encryption import KeyProvider, LocalKeyProvider, WrappedKey
 from wallet_server.services.presentations import PresentationService, PresentationView
@@ -27,6 +32,7 @@ __all__ = [
     "CityChainPort",
     "Clock",
     "CredentialService",
+    "CredentialSummary",
     "CredentialView",
     "CredentialsPage",
     "DeviceService",

@@ -400,7 +400,8 @@ class AuthService:
             raise DpopProofError("the DPoP proof's htm does not match the request method")
         htu = claims.get("htu")
         try:
-            if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
+            # The same text is the same URL; only a differently spelt one needs normalising.
+            if not isinstance(htu, str) or (htu != url and normalize_htu(htu) != normalize_htu(url)):
                 raise DpopProofError("the DPoP proof's htu does not match the request URL")
         except InvalidInputError:
             raise DpopProofError("the DPoP proof's htu does not match the request URL") from None

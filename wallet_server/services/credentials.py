@@ -19,7 +19,8 @@ from wallet_server.services.auth import Principal
 from wallet_server.services.encryption import DataKeys, KeyProvider, credential_aad, open_sealed, seal
 from wallet_server.storage import Store, StoredCredential
 
-__all__ = ["CredentialFormat", "CredentialService", "CredentialView", "CredentialsPage"]
+__all__ = ["CredentialFormat", "CredentialService", "CredentialSummary", "CredentialView", "CredentialsPage",
+           "SummariesPage"]
 
 CredentialFormat = Literal["dc+sd-jwt", "vc+sd-jwt", "jwt_vc_json", "vc+jwt"]
 MAX_CREDENTIAL_CHARS = 100_000
@@ -41,6 +42,26 @@ class CredentialView:
 
     def __repr__(self) -> str:
         return f"CredentialView(id={self.id!r}, format={self.format!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSummary:
+    """What a listing shows of a credential: everything but the token itself."""
+
+    id: str
+    format: str
+    created_at: datetime
+    metadata: dict[str, Any]
+    issuer: str | None = None
+    vct: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SummariesPage:
+    """One page of credential summaries and the cursor for the next, if any."""
+
+    items: tuple[CredentialSummary, ...]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +96,14 @@ class CredentialService:
         self._data_keys = DataKeys(store, keys)
         self._clock = clock
         self._describe = describe
+        # A stored credential never changes: its summary is decrypted once per process (bounded).
+        self._summaries: dict[str, CredentialSummary] = {}
+
+    def _remember(self, summary: CredentialSummary) -> CredentialSummary:
+        if len(self._summaries) >= _SUMMARIES:
+            del self._summaries[next(iter(self._summaries))]
+        self._summaries[summary.id] = summary
+        return summary
 
     async def _data_key(self, resident_id: str) -> AESGCM:
         return await self._data_keys.cipher(resident_id)
@@ -119,7 +148,9 @@ class CredentialService:
         sealed = seal(data_key, plain, aad=credential_aad(principal.resident_id, row_id))
         row = StoredCredential(row_id, principal.resident_id, format, self._clock(), sealed)
         await self._store.put_credential(row)
-        return CredentialView(row.id, row.format, row.created_at, meta, raw, facts.issuer, facts.vct)
+        view = CredentialView(row.id, row.format, row.created_at, meta, raw, facts.issuer, facts.vct)
+        self._remember(_summary(view))
+        return view
 
     async def get(self, principal: Principal, credential_id: str) -> CredentialView:
         """:raises NotFoundError: if the resident has no such credential."""
@@ -140,9 +171,34 @@ class CredentialService:
         items = tuple(self._open(data_key, row) for row in page.items)
         return CredentialsPage(items, encode_cursor(page.next_after) if page.next_after else None)
 
+    async def summaries(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> SummariesPage:
+        """One page of summaries (no tokens), oldest first: what the app's credential list shows.
+
+        :raises InvalidInputError: bad ``limit`` or a cursor this server did not make.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._store.list_credentials(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        items = []
+        for row in page.items:
+            summary = self._summaries.get(row.id)
+            if summary is None or summary.created_at != row.created_at:
+                view = self._open(await self._data_key(principal.resident_id), row)
+                summary = self._remember(_summary(view))
+            items.append(summary)
+        return SummariesPage(tuple(items), encode_cursor(page.next_after) if page.next_after else None)
+
     async def delete(self, principal: Principal, credential_id: str) -> None:
         """:raises NotFoundError: if the resident has no such credential."""
         await self._store.delete_credential(principal.resident_id, require_id(credential_id, "credential"))
+        self._summaries.pop(credential_id, None)
+
+
+_SUMMARIES = 50_000
+
+
+def _summary(view: CredentialView) -> CredentialSummary:
+    return CredentialSummary(view.id, view.format, view.created_at, view.metadata, view.issuer, view.vct)
 
 
 def _check_metadata(metadata: Any) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from vcsdk.credentials import IssuerKeyResolver
@@ -37,6 +37,7 @@ from vcsdk.receipts import (
 from wallet_server.services._common import Clock, require_id
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
+from wallet_server.services.lease import Lease
 from wallet_server.services.wallet import ResidentVault
 from wallet_server.storage import ResidentConsentRow, WalletDataStore
 
@@ -292,19 +293,45 @@ class ReceiptService:
 
     # -- anchoring
 
+    async def outbox_figures(self) -> tuple[int, int, datetime | None]:
+        """Receipts waiting for a batch, batches not yet final, and when the oldest receipt not
+        yet final was stored (or its batch cut, whichever is earlier known), for metrics."""
+        queued = await self.store.queued_receipts(limit=1)
+        batches = await self.store.open_batches()
+        times = [b.created_at for b in batches[:1]] + [r.stored_at for r in queued]
+        return await self.store.count_queued(), len(batches), min(times) if times else None
+
     async def tick(self) -> TickReport:
         """One anchoring round: cut due batches, advance open ones (chain errors stay in the report)."""
         if await self.store.count_queued() == 0 and not await self.store.open_batches():
             return TickReport()  # nothing to anchor: do not even open the chain
         return await (await self.outbox()).tick(now=self._clock())
 
-    async def run_batcher(self, *, interval: float, stop: asyncio.Event) -> None:
-        """Anchor on a timer until ``stop`` is set; a failing round is logged and retried next time."""
+    async def run_batcher(self, *, interval: float, stop: asyncio.Event, lease: Lease | None = None) -> None:
+        """Anchor on a timer until ``stop`` is set; a failing round is logged and retried next time.
+
+        :param lease: when several instances share the database, only the lease's holder anchors;
+            the others take over once it stops renewing (see :class:`~wallet_server.services.lease.Lease`).
+        """
+        try:
+            await self._batcher_loop(interval=interval, stop=stop, lease=lease)
+        finally:
+            if lease is not None:
+                with contextlib.suppress(VcsdkError):
+                    await lease.release()
+
+    async def _batcher_loop(self, *, interval: float, stop: asyncio.Event, lease: Lease | None) -> None:
         while not stop.is_set():
             try:
-                report = await self.tick()
-                if report.chain_error:
-                    log.warning("anchoring delayed", extra={"event": "anchor_delayed", "code": report.chain_error})
+                was_holder = lease is not None and lease.held
+                if lease is None or await lease.hold():
+                    if lease is not None and not was_holder:
+                        log.info("this instance anchors receipts now", extra={"event": "anchorer_elected"})
+                    report = await self.tick()
+                    if report.chain_error:
+                        log.warning(
+                            "anchoring delayed", extra={"event": "anchor_delayed", "code": report.chain_error}
+                        )
             except VcsdkError as exc:
                 log.warning("anchoring round failed", extra={"event": "anchor_failed", "code": exc.code})
             except Exception:  # a background loop must outlive any one failed round

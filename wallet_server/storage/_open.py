@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from vcsdk._sql import PgTimeouts
 from vcsdk.errors import InvalidInputError
 from wallet_server.storage._protocol import Store
 
 __all__ = ["open_store"]
 
 
-async def open_store(url: str, *, schema: str | None = None) -> Store:
+async def open_store(
+    url: str, *, schema: str | None = None, timeouts: PgTimeouts | None = None, pool_size: int = 10
+) -> Store:
     """Open and migrate the store a URL names.
 
     :param url: ``sqlite:///relative.db``, ``sqlite:////absolute/path.db`` or
         ``postgresql://user@host:5432/db``.
     :param schema: PostgreSQL only: keep the tables in this schema.
+    :param timeouts: PostgreSQL only: statement, pool and connect timeouts.
+    :param pool_size: PostgreSQL only: connections in the pool.
     :raises InvalidInputError: for another scheme.
     :raises StorageError: if the database cannot be opened.
     :return: a migrated store; close it with ``await store.close()``.
@@ -32,5 +37,5 @@ async def open_store(url: str, *, schema: str | None = None) -> Store:
             raise InvalidInputError("a sqlite URL needs a file: sqlite:///wallet.db")
         return await SqliteStore.open(path)
     if scheme in ("postgres", "postgresql"):
-        return await PostgresStore.open(url, schema=schema)
+        return await PostgresStore.open(url, schema=schema, timeouts=timeouts, max_size=pool_size)
     raise InvalidInputError("the database URL must start with sqlite:// or postgresql://")

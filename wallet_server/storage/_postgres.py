@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from vcsdk._sql import PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
+from vcsdk._sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
 from wallet_server.storage._sql import Conn, SqlStore
 
 __all__ = ["PostgresStore"]
@@ -22,28 +22,39 @@ class PostgresStore(SqlStore):
 
     dialect = "postgres"
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, acquire_timeout: float | None = None) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
     async def open(
-        cls, dsn: str, *, schema: str | None = None, min_size: int = 1, max_size: int = 10, migrate: bool = True
+        cls,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        migrate: bool = True,
+        timeouts: PgTimeouts | None = None,
     ) -> PostgresStore:
         """Connect a pool to ``dsn`` and apply migrations.
 
         :param schema: a lowercase SQL identifier; the pool's ``search_path``.
+        :param timeouts: how long statements, pool waits and connects may take (defaults of
+            :class:`~vcsdk._sql.PgTimeouts`); migrations run on their own connection without them.
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        pool = await open_pg_pool(dsn, schema=schema, min_size=min_size, max_size=max_size)
-        store = cls(pool)
+        timeouts = timeouts or PgTimeouts()
         if migrate:
+            # Migrations may take as long as they need, on a connection of their own.
+            migrating = await open_pg_pool(dsn, schema=schema, min_size=1, max_size=1, timeouts=None)
             try:
-                await store.migrate()
-            except BaseException:
-                await pool.close()
-                raise
-        return store
+                await cls(migrating).migrate()
+            finally:
+                await migrating.close()
+        pool = await open_pg_pool(dsn, schema=schema, min_size=min_size, max_size=max_size, timeouts=timeouts)
+        return cls(pool, acquire_timeout=timeouts.acquire)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -52,7 +63,7 @@ class PostgresStore(SqlStore):
         await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
 
     def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, rewrite=numbered_placeholders)
+        return pg_connection(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)
 
     def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, rewrite=numbered_placeholders)
+        return pg_transaction(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)

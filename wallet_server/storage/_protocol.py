@@ -153,6 +153,15 @@ class ReplayCache(Protocol):
         """Drop expired challenges, proof ids and refresh tokens; returns how many rows went."""
         ...
 
+    async def take_lease(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
+        """Take or renew the lease ``name`` for ``holder`` until ``until``, atomically: ``True``
+        if ``holder`` now holds it (it was free, expired, or already its own)."""
+        ...
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up if ``holder`` holds it, so another instance takes it at once."""
+        ...
+
 
 class RefreshTokenStore(Protocol):
     """Refresh tokens (hashed) in families, for rotation and reuse detection."""
@@ -295,6 +304,10 @@ class Store(
 
     async def migrate(self) -> list[int]:
         """Apply missing numbered migrations; returns the versions applied now."""
+        ...
+
+    async def ping(self) -> None:
+        """One trivial query. :raises StorageError: if the database does not answer."""
         ...
 
     async def close(self) -> None:

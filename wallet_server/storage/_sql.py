@@ -111,6 +111,9 @@ class SqlStore(BackOfficeQueries):
     async def _lock_migrations(self, conn: Conn) -> None:
         """Serialise migrations between instances starting at once (PostgreSQL overrides)."""
 
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1")
+
     # -- residents ---------------------------------------------------------------------------
 
     async def create_resident(self, resident: Resident) -> None:
@@ -298,6 +301,22 @@ class SqlStore(BackOfficeQueries):
             "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?", device_id, resident_id, jkt
         )
         return "replay" if rows else "no_device"
+
+    async def take_lease(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
+        # One statement: insert, or take over an expired lease, or renew our own; never another's.
+        changed = await self._execute(
+            "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+            "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
+            name,
+            holder,
+            to_ts(until),
+            to_ts(now),
+        )
+        return changed == 1
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._execute("DELETE FROM leases WHERE name = ? AND holder = ?", name, holder)
 
     async def purge_expired(self, *, now: datetime) -> int:
         ts = to_ts(now)
