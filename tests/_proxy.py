@@ -1,94 +1,101 @@
-"""A TCP proxy on 127.0.0.1 for fault tests: forward to a real service, then break the way networks do.
+"""A TCP forwarder on 127.0.0.1 in front of a real service (node, PostgreSQL, Redis), for fault tests.
 
-- :meth:`TcpProxy.freeze`: connections stay open but nothing is forwarded (a hung server, a
-  partition): callers see no answer, only their own timeouts end the wait;
-- :meth:`TcpProxy.thaw`: forwarding resumes (bytes held meanwhile are delivered);
-- :meth:`TcpProxy.kill`: every connection is reset and new ones are refused (a crashed server);
-- :meth:`TcpProxy.revive`: listening again on the same port.
+- :meth:`TcpProxy.cut` / :meth:`TcpProxy.restore`: an outage (open connections dropped, new ones
+  closed at once) and the end of it;
+- :meth:`TcpProxy.freeze` / :meth:`TcpProxy.thaw`: a hung service (connections stay open, nothing
+  is forwarded; only the callers' own timeouts end their wait), then the bytes held flow on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-
-__all__ = ["TcpProxy"]
 
 
 class TcpProxy:
-    """Forwards ``127.0.0.1:<port>`` to ``target``; use ``async with`` or :meth:`start`/:meth:`close`."""
+    """Forwards 127.0.0.1:<port> to 127.0.0.1:<target_port>; ``async with`` starts and closes it."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self._target = (target_host, target_port)
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.available = True
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
 
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def start(self) -> TcpProxy:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
-        return self
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
 
     async def __aenter__(self) -> TcpProxy:
-        return await self.start()
+        await self.start()
+        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>``, for URLs of other schemes (``redis://``, ``postgresql://``)."""
+        return f"127.0.0.1:{self.port}"
+
     def freeze(self) -> None:
+        """Stop forwarding; connections stay open (a hung service)."""
         self._flowing.clear()
 
     def thaw(self) -> None:
         self._flowing.set()
 
-    async def kill(self) -> None:
-        """Reset every connection and stop listening."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for writer in list(self._writers):
-            with contextlib.suppress(OSError):
-                sock = writer.get_extra_info("socket")
-                if sock is not None:  # RST rather than FIN, as a crashed peer's kernel sends
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.available:
             writer.close()
-        self._writers.clear()
-        self._flowing.set()
-
-    async def revive(self) -> None:
-        await self.start()
-
-    async def close(self) -> None:
-        await self.kill()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
-        except OSError:
-            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
             return
-        self._writers.update((writer, up_writer))
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers |= {writer, up_writer}
+        pumps = [asyncio.create_task(self._pump(reader, up_writer)), asyncio.create_task(self._pump(up_reader, writer))]
+        self._tasks.update(pumps)
+        await asyncio.gather(*pumps, return_exceptions=True)
+        self._tasks.difference_update(pumps)
         for w in (writer, up_writer):
             self._writers.discard(w)
             w.close()
+            with contextlib.suppress(ConnectionError):
+                await w.wait_closed()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
                 await self._flowing.wait()
-                if writer.is_closing():
-                    return
                 writer.write(data)
                 await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
         finally:
             writer.close()
+
+    async def cut(self) -> None:
+        """The outage: refuse new connections and drop the open ones."""
+        self.available = False
+        self._flowing.set()
+        for task in list(self._tasks):
+            task.cancel()
+        for writer in list(self._writers):
+            writer.close()
+        await asyncio.sleep(0)  # let the handlers observe the cancellation
+
+    def restore(self) -> None:
+        self.available = True
+
+    async def close(self) -> None:
+        await self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

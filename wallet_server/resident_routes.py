@@ -163,8 +163,9 @@ async def withdraw_consent(request: web.Request) -> web.Response:
 
 async def list_receipts(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    receipts = await request.app[RECEIPTS].list_receipts(principal)
-    return etag_json(request, {"items": [receipt_json(r) for r in receipts]})
+    limit = query_int(request, "limit", default=20)
+    page = await request.app[RECEIPTS].list_receipts(principal, limit=limit, cursor=request.query.get("cursor"))
+    return etag_json(request, {"items": [receipt_json(r) for r in page.items], "next_cursor": page.next_cursor})
 
 
 async def get_receipt(request: web.Request) -> web.Response:

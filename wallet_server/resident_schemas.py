@@ -207,7 +207,7 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             },
         }
     ),
-    "ReceiptList": _obj({"items": {"type": "array", "items": _ref("Receipt")}}),
+    "ReceiptPage": _page("Receipt"),
 }
 
 

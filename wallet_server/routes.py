@@ -423,7 +423,7 @@ _RESIDENT_WALLET_ROUTES: tuple[Route, ...] = (
     ),
     Route(
         "GET", "/v1/receipts", rr.list_receipts, "The resident's access receipts with their anchoring state",
-        "history", auth="dpop", response="ReceiptList", etag=True,
+        "history", auth="dpop", response="ReceiptPage", query=("limit", "cursor"), etag=True,
     ),
     Route(
         "GET", "/v1/receipts/{receipt_id}", rr.get_receipt,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from tests._proxy import TcpProxy
 from tests.chain_fixtures import REPO_ROOT
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
-from tests.receipts._proxy import TcpProxy
 from vcsdk.outbox import STEPS, AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
 from vcsdk.receipts import verify_inclusion
 from vcsdk.registry import Chain, DevNode

@@ -137,3 +137,41 @@ async def test_consents_store_and_only_withdraw(receipt_store: ReceiptStore) -> 
         await receipt_store.put_consent(make_consent(expires_at=None))
     with pytest.raises(NotFoundError):
         await receipt_store.get_consent("consent-9")
+
+
+async def test_a_residents_pages_hold_every_receipt_once_in_order(receipt_store: ReceiptStore) -> None:
+    """Keyset pages over several pseudonyms (one per service): ties in access time split by id,
+    other residents' receipts never appear, receipts added while paging come at the end."""
+    dids = [f"did:example:service{n}" for n in range(3)]
+    consents = [make_consent(did=did, record_id=f"c-{n}") for n, did in enumerate(dids)]
+    stranger = make_consent(did=dids[0], record_id="c-x", secret=bytes(range(1, 33)))
+    keys = [service_key(did) for did in dids]
+    expected: list[str] = []
+    for i in range(40):
+        which = i % 3
+        # Several receipts share each second, across services, so pages must split ties by id.
+        at = T0 + timedelta(seconds=i // 4)
+        token = make_receipt(keys[which], consents[which], receipt_id=f"r{i:03d}-{which}", at=at)
+        salt = bytes([i]) * 32
+        await receipt_store.add_receipt(
+            StoredReceipt(peek_access_receipt(token), salt, receipt_leaf(token.encode(), salt), at)
+        )
+        expected.append(f"r{i:03d}-{which}")
+        if i % 5 == 0:  # someone else's history, interleaved
+            other = make_receipt(keys[0], stranger, receipt_id=f"x{i:03d}", at=at)
+            await receipt_store.add_receipt(
+                StoredReceipt(peek_access_receipt(other), salt, receipt_leaf(other.encode(), salt), at)
+            )
+    mine = [c.resident_pseudonym for c in consents]
+    seen: list[str] = []
+    after = None
+    for _ in range(20):  # bounded: 40 receipts in pages of 7
+        page = await receipt_store.list_receipts(pseudonyms=mine, limit=7, after=after)
+        seen += [r.receipt_id for r in page]
+        if len(page) < 7:
+            break
+        after = (page[-1].receipt.accessed_at, page[-1].receipt.receipt_id)
+    ordered = sorted(expected, key=lambda rid: (int(rid[1:4]) // 4, rid))
+    assert seen == ordered
+    only_one = await receipt_store.list_receipts(pseudonyms=mine[1:2], limit=100)
+    assert [r.receipt_id for r in only_one] == [rid for rid in ordered if rid.endswith("-1")]

@@ -136,7 +136,7 @@ async def test_ready_is_red_when_redis_or_the_chain_is_down(aiohttp_client, data
 
 
 async def test_ready_follows_redis_down_and_back(aiohttp_client, database, clock) -> None:  # type: ignore[no-untyped-def]
-    async with TcpProxy("127.0.0.1", 6379) as redis:
+    async with TcpProxy(6379) as redis:
         settings = make_settings(database, redis_url=f"redis://{redis.address}/0")
         client = await aiohttp_client(create_app(settings, clock=clock))
         assert (await client.get("/ready")).status == 200
@@ -144,9 +144,9 @@ async def test_ready_follows_redis_down_and_back(aiohttp_client, database, clock
         body = await (await client.get("/ready")).json()
         assert body["checks"]["redis"] == "down"
         redis.thaw()
-        await redis.kill()  # Redis is gone
+        await redis.cut()  # Redis is gone
         assert (await client.get("/ready")).status == 503
-        await redis.revive()
+        redis.restore()
         resp = await client.get("/ready")
         assert resp.status == 200, await resp.text()
 

@@ -4,6 +4,7 @@ embedded chain, and come back final with a proof the chain confirms; chain failu
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,8 @@ from vcsdk.errors import ChainUnavailableError
 from vcsdk.outbox import AccessReceiptRegistry, AnchorLocation, ReceiptEntry
 from vcsdk.registry import Chain
 from wallet_server import create_app
-from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN
+from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN, STORE
+from wallet_server.services.lease import Lease
 
 
 class StopWhenAnchored:
@@ -78,7 +80,10 @@ async def test_batcher_anchors_receipts_and_proofs_verify(aiohttp_client, databa
     registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
     stop = asyncio.Event()
     anchoring = StopWhenAnchored(registry, stop, failures=failures)
-    settings = make_settings(database, allow_loopback_http=True, receipt_batch_size=2, receipt_confirmations=1)
+    settings = make_settings(
+        database, allow_loopback_http=True, receipt_batch_size=2, receipt_confirmations=1,
+        receipt_anchor_interval=timedelta(hours=1),
+    )
     app = create_app(settings, clock=clock)
     app[RESIDENT_CHAIN] = StaticChainPort(registry=anchoring)
     wallet = await aiohttp_client(app)
@@ -90,9 +95,34 @@ async def test_batcher_anchors_receipts_and_proofs_verify(aiohttp_client, databa
     ids = sorted([first["outcome"]["receipt_id"], second["outcome"]["receipt_id"]])
     listing = (await (await phone.call("GET", "/v1/receipts")).json())["items"]
     assert sorted(r["id"] for r in listing) == ids and {r["state"] for r in listing} == {"queued"}
+    # By cursor, a page at a time: each receipt once, in access order, and the last page says so.
+    first_page = await (await phone.call("GET", "/v1/receipts?limit=1")).json()
+    assert len(first_page["items"]) == 1 and first_page["next_cursor"]
+    second_page = await (await phone.call("GET", f"/v1/receipts?limit=1&cursor={first_page['next_cursor']}")).json()
+    assert [i["id"] for i in first_page["items"] + second_page["items"]] == [r["id"] for r in listing]
+    assert second_page["next_cursor"] is None
+    assert (await phone.call("GET", "/v1/receipts?cursor=bogus")).status == 400
+
+    # The app's own batcher (its first round ran at start, the next is an hour away) holds the
+    # anchorer's lease: another instance does not anchor while it does.
+    lease = Lease(app[STORE], "receipt-anchorer", ttl=timedelta(minutes=1), clock=clock)
+    refused = asyncio.Event()
+    hold = lease.hold
+
+    async def hold_then_stop() -> bool:
+        held = await hold()
+        refused.set()  # one round is enough to see it
+        return held
+
+    lease.hold = hold_then_stop  # type: ignore[method-assign]
+    await asyncio.wait_for(app[RECEIPTS].run_batcher(interval=0, stop=refused, lease=lease), timeout=60)
+    assert anchoring.sends == 0 and not lease.held
+    clock.advance(hours=3)  # the holder stopped renewing: the other instance takes over
+    await phone.login()  # the phone's access token expired meanwhile
 
     # the app's anchoring loop, run until the chain shows the batch (bounded by the stop event)
-    await asyncio.wait_for(app[RECEIPTS].run_batcher(interval=0, stop=stop), timeout=60)
+    lease = Lease(app[STORE], "receipt-anchorer", ttl=timedelta(minutes=1), clock=clock)
+    await asyncio.wait_for(app[RECEIPTS].run_batcher(interval=0, stop=stop, lease=lease), timeout=60)
     assert anchoring.sends == 1 and anchoring.failures == 0  # outages only delayed it; one batch of two
 
     roots = set()

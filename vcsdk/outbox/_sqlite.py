@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS outbox_receipts (
 CREATE INDEX IF NOT EXISTS outbox_receipts_queued ON outbox_receipts (seq) WHERE batch_id IS NULL;
 CREATE INDEX IF NOT EXISTS outbox_receipts_batch ON outbox_receipts (batch_id, leaf_index);
 CREATE INDEX IF NOT EXISTS outbox_receipts_pseudonym ON outbox_receipts (pseudonym, accessed_at);
+CREATE INDEX IF NOT EXISTS outbox_receipts_pseudonym_page ON outbox_receipts (pseudonym, accessed_at, receipt_id);
 CREATE INDEX IF NOT EXISTS outbox_receipts_time ON outbox_receipts (accessed_at, receipt_id);
 CREATE TABLE IF NOT EXISTS outbox_batches (
     batch_id BLOB PRIMARY KEY,

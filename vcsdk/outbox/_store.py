@@ -220,16 +220,29 @@ class SqlReceiptStore:
         limit: int = 1000,
         after: tuple[datetime, str] | None = None,
     ) -> list[StoredReceipt]:
-        where: list[str] = []
-        args: list[Any] = []
-        if after is not None:
-            where.append("(accessed_at > ? OR (accessed_at = ? AND receipt_id > ?))")
-            args.extend((_ts(after[0]), _ts(after[0]), after[1]))
         if pseudonyms is not None:
             if not pseudonyms:
                 return []
-            where.append(f"pseudonym IN ({', '.join('?' for _ in pseudonyms)})")
-            args.extend(pseudonyms)
+            return await self._list_for_pseudonyms(
+                pseudonyms, service_did=service_did, purpose=purpose, since=since, until=until, limit=limit,
+                after=after,
+            )
+        where, args = self._filters(service_did=service_did, purpose=purpose, since=since, until=until)
+        if after is not None:
+            where.append("(accessed_at > ? OR (accessed_at = ? AND receipt_id > ?))")
+            args.extend((_ts(after[0]), _ts(after[0]), after[1]))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts {clause} ORDER BY accessed_at, receipt_id LIMIT ?"
+        async with self._conn() as conn:
+            rows = await conn.fetch(self._q(sql), *args, limit)
+        return [_receipt_row(row) for row in rows]
+
+    @staticmethod
+    def _filters(
+        *, service_did: str | None, purpose: str | None, since: datetime | None, until: datetime | None
+    ) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (("service_did", service_did), ("purpose", purpose)):
             if value is not None:
                 where.append(f"{column} = ?")
@@ -240,8 +253,36 @@ class SqlReceiptStore:
         if until is not None:
             where.append("accessed_at < ?")
             args.append(_ts(until))
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts {clause} ORDER BY accessed_at, receipt_id LIMIT ?"
+        return where, args
+
+    async def _list_for_pseudonyms(
+        self,
+        pseudonyms: Sequence[str],
+        *,
+        service_did: str | None,
+        purpose: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
+    ) -> list[StoredReceipt]:
+        # One index range per pseudonym on (pseudonym, accessed_at, receipt_id), each cut at
+        # ``limit``, merged: a page costs the same however long the resident's history is.
+        filters, filter_args = self._filters(service_did=service_did, purpose=purpose, since=since, until=until)
+        parts: list[str] = []
+        args: list[Any] = []
+        for pseudonym in dict.fromkeys(pseudonyms):
+            where = ["pseudonym = ?", *filters]
+            args.extend((pseudonym, *filter_args))
+            if after is not None:
+                where.append("(accessed_at, receipt_id) > (?, ?)")
+                args.extend((_ts(after[0]), after[1]))
+            parts.append(
+                f"SELECT * FROM (SELECT {_RECEIPT_COLUMNS}, accessed_at AS k1, receipt_id AS k2 FROM outbox_receipts "
+                f"WHERE {' AND '.join(where)} ORDER BY accessed_at, receipt_id LIMIT ?) AS p{len(parts)}"
+            )
+            args.append(limit)
+        sql = f"SELECT {_RECEIPT_COLUMNS} FROM ({' UNION ALL '.join(parts)}) AS page ORDER BY k1, k2 LIMIT ?"
         async with self._conn() as conn:
             rows = await conn.fetch(self._q(sql), *args, limit)
         return [_receipt_row(row) for row in rows]

@@ -37,10 +37,12 @@ class ResidentView:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 1000,
+        after: tuple[datetime, str] | None = None,
     ) -> list[ReceiptEntry]:
         """The resident's receipts with their anchoring state, oldest access first (no chain reads).
 
         :param pseudonyms: the resident's pseudonyms, one per service.
+        :param after: the (access time, receipt id) of the last receipt of the previous page.
         :return: entries with proofs for batched receipts (not yet checked against the chain).
         """
         stored = await self.store.list_receipts(
@@ -50,6 +52,7 @@ class ResidentView:
             since=since,
             until=until,
             limit=limit,
+            after=after,
         )
         batches: dict[bytes, tuple[Batch, MerkleTree]] = {}
         out = []

@@ -18,8 +18,9 @@ def encode_cursor(after: tuple[datetime, str]) -> str:
     return b64url_encode(canonical_json([int(after[0].timestamp()), after[1]]))
 
 
-def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    """:raises InvalidInputError: if the cursor is not one this server made."""
+def decode_cursor(cursor: str | None, *, ids: re.Pattern[str] = _ID) -> tuple[datetime, str] | None:
+    """:param ids: what the id part may look like (default: the server's own ids).
+    :raises InvalidInputError: if the cursor is not one this server made."""
     if cursor is None:
         return None
     bad = InvalidInputError("cursor is not one this server issued; start again without it")
@@ -35,7 +36,7 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         or not isinstance(value[0], int)
         or isinstance(value[0], bool)
         or not isinstance(value[1], str)
-        or _ID.fullmatch(value[1]) is None
+        or ids.fullmatch(value[1]) is None
         or not 0 <= value[0] < 2**40
     ):
         raise bad

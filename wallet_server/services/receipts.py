@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -41,14 +42,15 @@ from wallet_server.services.lease import Lease
 from wallet_server.services.wallet import ResidentVault
 from wallet_server.storage import ResidentConsentRow, WalletDataStore
 
-__all__ = ["ChainPort", "CityChainPort", "ConsentView", "ConsentsPage", "ReceiptService", "ReceiptView"]
+__all__ = ["ChainPort", "CityChainPort", "ConsentView", "ConsentsPage", "ReceiptService", "ReceiptView", "ReceiptsPage"]
 
 if TYPE_CHECKING:
     from wallet_server.services.city import CitySetup
 
 log = logging.getLogger("wallet_server.receipts")
 MAX_PAGE = 100
-MAX_RECEIPTS = 1000
+#: Receipt ids are the services' own (vcsdk.receipts allows 1-128 of these characters).
+_RECEIPT_ID = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
 
 
 class ChainPort(Protocol):
@@ -136,6 +138,12 @@ class ConsentView:
 @dataclass(frozen=True, slots=True)
 class ConsentsPage:
     items: tuple[ConsentView, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptsPage:
+    items: tuple[ReceiptView, ...]
     next_cursor: str | None
 
 
@@ -269,14 +277,28 @@ class ReceiptService:
         stored = await (await self.outbox()).keep(receipt, now=now)
         return stored.receipt
 
-    async def list_receipts(self, principal: Principal, *, service_did: str | None = None) -> list[ReceiptView]:
-        """The resident's receipts with anchoring state and proofs (not checked against the chain)."""
+    async def list_receipts(
+        self, principal: Principal, *, limit: int = 20, cursor: str | None = None, service_did: str | None = None
+    ) -> ReceiptsPage:
+        """One page of the resident's receipts, oldest access first, with anchoring state and proofs
+        (not checked against the chain); a page costs the same however long the history is.
+
+        :raises InvalidInputError: bad ``limit`` or cursor.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        after = decode_cursor(cursor, ids=_RECEIPT_ID)
         pseudonyms = await self.pseudonyms(principal.resident_id)
         if not pseudonyms:
-            return []
+            return ReceiptsPage((), None)
         view = ResidentView(self.store, await self._anchor_chain())
-        entries = await view.list(pseudonyms, service_did=service_did, limit=MAX_RECEIPTS)
-        return [ReceiptView(e) for e in entries]
+        entries = await view.list(pseudonyms, service_did=service_did, limit=limit + 1, after=after)
+        next_cursor = None
+        if len(entries) > limit:
+            entries = entries[:limit]
+            last = entries[-1].receipt
+            next_cursor = encode_cursor((last.accessed_at, last.receipt_id))
+        return ReceiptsPage(tuple(ReceiptView(e) for e in entries), next_cursor)
 
     async def get_receipt(self, principal: Principal, receipt_id: str) -> ReceiptView:
         """One receipt; a final one has its inclusion proof verified against the root on chain.
