@@ -136,7 +136,7 @@ class Settings:
     # -- processes and bounded waits
     workers: int = 1
     database_timeout: timedelta = timedelta(seconds=5)
-    database_pool_timeout: timedelta = timedelta(seconds=2)
+    database_pool_timeout: timedelta = timedelta(seconds=5)
     database_pool_size: int = 10
     redis_timeout: timedelta = timedelta(milliseconds=250)
 

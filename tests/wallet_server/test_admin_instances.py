@@ -4,6 +4,7 @@ never handed out twice, and an OpenID4VCI pre-authorized code redeemed on one is
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -25,8 +26,11 @@ pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 @pytest.fixture
 async def two_instances(aiohttp_client, database, clock):  # type: ignore[no-untyped-def]
     async with LocalResidentRegistry() as registry:
+        # 80 allocations at once queue behind one row lock by design: wait as long as that takes here.
         settings: Settings = make_settings(database, kyc_registry_url=registry.url,
-                                           city_signing_key=CITY_SIGNING_KEY, status_list_size=64)
+                                           city_signing_key=CITY_SIGNING_KEY, status_list_size=64,
+                                           database_timeout=timedelta(seconds=60),
+                                           database_pool_timeout=timedelta(seconds=60))
         a = await aiohttp_client(create_app(settings, clock=clock))
         b = await aiohttp_client(create_app(settings, clock=clock))
         yield a, b
