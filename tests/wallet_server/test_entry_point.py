@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from vcsdk._cli import build_parser
+from vcsdk.errors import InvalidInputError
 
 
 def free_port() -> int:
@@ -59,3 +60,28 @@ def test_rewrap_keys_flag(tmp_path: Path) -> None:
         check=True,
     )
     assert "re-wrapped 0 resident data keys" in out.stdout
+
+
+def test_several_workers_need_a_chain_node(tmp_path: Path) -> None:
+    # The embedded chain lives inside one process: workers would each have their own chain.
+    out = subprocess.run(
+        [sys.executable, "-m", "wallet_server", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert "several workers need a chain node (rpc_url)" in out.stderr and "invalid_input" in out.stderr
+
+
+def test_worker_count_and_timeouts_are_checked() -> None:
+    from datetime import timedelta
+
+    from wallet_server.settings import Settings
+
+    with pytest.raises(InvalidInputError):
+        Settings(workers=0)
+    with pytest.raises(InvalidInputError):
+        Settings(database_timeout=timedelta(0))
+    assert Settings(workers=3).workers == 3
