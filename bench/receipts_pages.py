@@ -24,19 +24,20 @@ from vcsdk.keys import Key
 from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, ResidentView, SqliteReceiptStore, StoredReceipt
 from vcsdk.receipts import (
     ConsentRecord,
-    Controller,
     issue_access_receipt,
     peek_access_receipt,
     presentation_hash,
     receipt_leaf,
     resident_pseudonym,
 )
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration
 
 QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
 LONG = 1_000 if QUICK else 10_000
 PAGE = 10
 PG_DSN = os.environ.get("VCSDK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+VCT = "https://city.example/ResidentIdentityCredential"
 
 
 class _NoChain:
@@ -63,10 +64,16 @@ async def _fill(store: ReceiptStore, secret: bytes, count: int, keys: list[Key],
     consents = []
     for n, key in enumerate(keys):
         did = key.kid.split("#")[0]
+        registration = RelyingPartyRegistration(
+            issuer="did:example:city", service_did=did, registration_id=f"reg-{n}", name=f"Service {n}",
+            purposes=(Purpose("age_check", "Age check"),), claim_sets=(ClaimSet("age", VCT, (("age_over_18",),)),),
+            retention_days=30, receipt_endpoint="https://service.example/withdrawals",
+            privacy_policy="https://service.example/privacy", jurisdiction="JP", issued_at=T0 - timedelta(days=30),
+            expires_at=T0 + timedelta(days=365),
+        )
         consent = ConsentRecord.give(
-            record_id=f"{tag}-c{n}", resident_pseudonym=resident_pseudonym(secret, did),
-            controller=Controller(did=did, name=f"Service {n}"), purposes=("age_check",),
-            claims_requested=("age_over_18",), claims_disclosed=("age_over_18",),
+            record_id=f"{tag}-c{n}", resident_pseudonym=resident_pseudonym(secret, did), registration=registration,
+            purposes=("age_check",), claims_requested=("age_over_18",), claims_disclosed=("age_over_18",),
             presentation_hash=presentation_hash("p"), now=T0, expires_at=None,
         )  # fmt: skip
         consents.append(consent)
