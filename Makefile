@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := tools/node_modules/.installed
+# Browser assets copied from the pinned npm packages (tools/web-vendor.js); not committed.
+WEB_VENDOR := wallet_server/web/vendor/VERSIONS.json
 
-.PHONY: demo test test-fast lint setup clean contracts bench
+.PHONY: demo test test-fast lint setup clean contracts bench screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +19,10 @@ $(NODE_STAMP): tools/package.json tools/package-lock.json
 	cd tools && npm ci --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-setup: $(STAMP) $(NODE_STAMP)
+$(WEB_VENDOR): $(NODE_STAMP) tools/web-vendor.js
+	node tools/web-vendor.js
+
+setup: $(STAMP) $(NODE_STAMP) $(WEB_VENDOR)
 
 demo: setup
 	$(VENV)/bin/vcsdk demo
@@ -25,7 +30,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# Everything but the slow suites, for quick local edits.
+# Everything but the slow suites (load, soak, fuzz, browser), for quick local edits.
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
@@ -40,4 +45,8 @@ bench: setup
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) tools/node_modules wallet_server/web/vendor .pytest_cache .mypy_cache .ruff_cache
+
+# Re-take the phone-size screenshots of every web screen into docs/screenshots (the browser tests).
+screenshots: setup
+	VCSDK_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q -m browser tests/browser

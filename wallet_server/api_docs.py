@@ -1,15 +1,25 @@
-"""The human-readable API page: every operation of an OpenAPI document as one HTML table."""
+"""The API reference page at ``/docs``: Swagger UI over ``/openapi.json``, served from this server.
+
+Swagger UI comes from the pinned npm package ``swagger-ui-dist`` (copied into ``web/vendor/`` by
+``make setup``); nothing is loaded from another origin. Every operation is also listed as a plain
+HTML table for readers without JavaScript.
+"""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
-__all__ = ["render_docs"]
+__all__ = ["DOCS_CSP", "render_docs"]
+
+#: Swagger UI sets inline styles on its own elements; scripts and everything else come from here.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 
 
-def render_docs(doc: dict[str, Any]) -> str:
-    """A self-contained HTML page listing every operation (no scripts, no outside assets)."""
+def _operations_table(doc: dict[str, Any]) -> str:
     rows = []
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
@@ -20,13 +30,28 @@ def render_docs(doc: dict[str, Any]) -> str:
                 f"<td>{html.escape(op['summary'])}</td><td>{html.escape(auth)}</td><td>{html.escape(statuses)}</td></tr>"
             )
     return (
-        "<!doctype html><html lang=en><meta charset=utf-8><title>vcsdk wallet API</title>"
-        "<style>body{font-family:system-ui;margin:2em}td,th{padding:.3em .8em;text-align:left}"
-        "tr:nth-child(even){background:#f4f4f4}</style>"
-        f"<h1>{html.escape(doc['info']['title'])} {html.escape(doc['info']['version'])}</h1>"
-        f"<p>{html.escape(doc['info']['description'])}</p>"
-        "<p>Machine-readable: <a href=/openapi.json>/openapi.json</a> (OpenAPI 3.1).</p>"
-        "<table><tr><th>method</th><th>path</th><th>what</th><th>auth</th><th>answers</th></tr>"
-        + "".join(rows)
-        + "</table></html>"
+        "<table><caption>Every operation</caption>"
+        "<tr><th scope=col>method</th><th scope=col>path</th><th scope=col>what</th><th scope=col>auth</th>"
+        "<th scope=col>answers</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def render_docs(doc: dict[str, Any]) -> str:
+    """The ``/docs`` page: Swagger UI, with every operation as an HTML table inside ``<noscript>``."""
+    title = f"{doc['info']['title']} {doc['info']['version']}"
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)} — API reference</title>"
+        "<link rel=stylesheet href=/static/vendor/swagger-ui/swagger-ui.css>"
+        "<link rel=stylesheet href=/static/docs/docs.css>"
+        "</head><body>"
+        "<header class=docs-header><h1>API reference</h1>"
+        f"<p>{html.escape(title)}. Machine-readable: <a href=/openapi.json>/openapi.json</a> (OpenAPI 3.1). "
+        "Guides: <code>docs/wallet-api.md</code>.</p></header>"
+        "<main id=swagger-ui aria-label='API operations'></main>"
+        "<noscript>" + _operations_table(doc) + "</noscript>"
+        "<script src=/static/vendor/swagger-ui/swagger-ui-bundle.js></script>"
+        "<script src=/static/docs/docs.js></script>"
+        "</body></html>"
     )

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 from vcsdk import __version__
+from wallet_server.openapi_public import PUBLIC_PATHS, PUBLIC_SCHEMAS
 from wallet_server.routes import ROUTES, Route
 from wallet_server.schemas import SCHEMAS
 
@@ -86,10 +87,12 @@ def _operation(route: Route) -> dict[str, Any]:
 
 
 def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for every route in the table."""
+    """The OpenAPI 3.1 document for every route in the table and the public protocol endpoints."""
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    for path, ops in PUBLIC_PATHS.items():
+        paths.setdefault(path, {}).update(ops)
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -98,12 +101,14 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
             "description": (
                 "Backend of the city's wallet app. Devices authenticate with their P-256 key: "
                 "login by signing a challenge, then `Authorization: DPoP <access token>` and a "
-                "`DPoP` proof (RFC 9449) on every request. Errors are RFC 9457 problem details."
+                "`DPoP` proof (RFC 9449) on every request. Errors are RFC 9457 problem details. "
+                "The public endpoints (OpenID4VCI issuer and its metadata, Token Status Lists, DID "
+                "resolution) follow their own specifications' media types and error bodies."
             ),
         },
         "paths": paths,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **PUBLIC_SCHEMAS},
             "securitySchemes": {
                 "dpop": {
                     "type": "http",
@@ -112,6 +117,11 @@ def build_openapi(*, server_url: str | None = None) -> dict[str, Any]:
                     "(typ dpop+jwt, ES256, jwk header; claims htm, htu, iat, jti, ath).",
                 },
                 "adminToken": {"type": "http", "scheme": "bearer", "description": "City admin API token."},
+                "issuerAccessToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The OpenID4VCI access token from `/issuer/token`.",
+                },
             },
         },
     }

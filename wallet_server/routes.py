@@ -17,7 +17,7 @@ from vcsdk.errors import InvalidInputError
 from wallet_server import back_office_routes as city
 from wallet_server import resident_routes as rr
 from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
-from wallet_server.api_docs import render_docs
+from wallet_server.api_docs import DOCS_CSP, render_docs
 from wallet_server.appkeys import (
     ADMIN,
     AUTH,
@@ -34,6 +34,7 @@ from wallet_server.appkeys import (
 )
 from wallet_server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from wallet_server.metrics import check_ready
+from wallet_server.pages import page_routes
 from wallet_server.resident_schemas import RESIDENT_SCHEMAS
 from wallet_server.schemas import (
     SCHEMAS,
@@ -105,7 +106,9 @@ async def openapi_document(request: web.Request) -> web.Response:
 
 
 async def docs_page(request: web.Request) -> web.Response:
-    return web.Response(text=render_docs(request.app[OPENAPI]), content_type="text/html")
+    return web.Response(
+        text=render_docs(request.app[OPENAPI]), content_type="text/html", headers={"Content-Security-Policy": DOCS_CSP}
+    )
 
 
 # -- enrolment and login ---------------------------------------------------------------------
@@ -228,7 +231,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("GET", "/metrics", metrics, "Prometheus metrics (text exposition format)", "meta"),
     Route("GET", "/openapi.json", openapi_document, "This OpenAPI 3.1 document", "meta"),
-    Route("GET", "/docs", docs_page, "Human-readable API reference", "meta"),
+    Route("GET", "/docs", docs_page, "Interactive API reference (Swagger UI, served from this server)", "meta"),
     Route(
         "POST", "/v1/enrolment", enrol, "Register a resident's first device with a one-time enrolment code", "auth",
         body="EnrolmentRequest", response="Enrolment", status=201, errors=(404, 409),
@@ -455,3 +458,4 @@ def add_routes(app: web.Application) -> None:
     """Register every route of :data:`ROUTES` on ``app``."""
     app.router.add_routes([web.route(r.method, r.path, _checked(r)) for r in ROUTES])
     app.router.add_routes(city.protocol_routes(app))
+    app.router.add_routes(page_routes())

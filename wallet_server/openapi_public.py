@@ -1,0 +1,312 @@
+"""The public protocol endpoints in the OpenAPI document.
+
+These routes follow their own specifications (OpenID4VCI 1.0 and RFC 8414 metadata, the IETF Token
+Status List, W3C DID Resolution in the Universal Resolver's shape), with their own media types and
+error bodies, so they are described here rather than generated from the route table. The paths
+are what matters: whichever module mounts the handlers, ``tests/wallet_server/test_openapi.py``
+checks that every route the server answers is in the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["PUBLIC_PATHS", "PUBLIC_SCHEMAS"]
+
+_NO_STORE = {"Cache-Control": {"schema": {"type": "string"}, "required": True, "description": "`no-store`"}}
+_JSON = "application/json"
+_PROBLEM = "application/problem+json"
+_DID_RESOLUTION = 'application/ld+json;profile="https://w3id.org/did-resolution"'
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, media: str = _JSON) -> dict[str, Any]:
+    return {media: {"schema": _ref(name)}}
+
+
+def _oauth_error(description: str) -> dict[str, Any]:
+    return {"description": description, "headers": _NO_STORE, "content": _json("OAuthError")}
+
+
+def _op(operation_id: str, summary: str, tag: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"operationId": operation_id, "summary": summary, "tags": [tag], "responses": responses, **extra}
+
+
+_TOO_MANY = {"description": "Too Many Requests", "content": _json("Problem", _PROBLEM)}
+
+PUBLIC_SCHEMAS: dict[str, Any] = {
+    "OAuthError": {
+        "type": "object",
+        "description": "RFC 6749 §5.2 / OpenID4VCI §6.3, §8.3.1 error body.",
+        "required": ["error"],
+        "properties": {
+            "error": {"type": "string", "examples": ["invalid_grant", "invalid_proof", "invalid_nonce"]},
+            "error_description": {"type": "string"},
+        },
+    },
+    "CredentialIssuerMetadata": {
+        "type": "object",
+        "description": "OpenID4VCI 1.0 §12.2.4 Credential Issuer Metadata.",
+        "required": ["credential_issuer", "credential_endpoint", "credential_configurations_supported"],
+        "properties": {
+            "credential_issuer": {"type": "string", "format": "uri"},
+            "credential_endpoint": {"type": "string", "format": "uri"},
+            "nonce_endpoint": {"type": "string", "format": "uri"},
+            "notification_endpoint": {"type": "string", "format": "uri"},
+            "credential_configurations_supported": {"type": "object", "additionalProperties": {"type": "object"}},
+            "batch_credential_issuance": {"type": "object", "properties": {"batch_size": {"type": "integer"}}},
+            "display": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "AuthorizationServerMetadata": {
+        "type": "object",
+        "description": "RFC 8414 metadata for the Pre-Authorized Code grant (OpenID4VCI §12.3).",
+        "required": ["issuer", "token_endpoint"],
+        "properties": {
+            "issuer": {"type": "string", "format": "uri"},
+            "token_endpoint": {"type": "string", "format": "uri"},
+            "grant_types_supported": {"type": "array", "items": {"type": "string"}},
+            "pre-authorized_grant_anonymous_access_supported": {"type": "boolean"},
+            "token_endpoint_auth_methods_supported": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "CredentialOfferObject": {
+        "type": "object",
+        "description": "OpenID4VCI §4.1.1 Credential Offer (fetched by reference from `credential_offer_uri`).",
+        "required": ["credential_issuer", "credential_configuration_ids", "grants"],
+        "properties": {
+            "credential_issuer": {"type": "string", "format": "uri"},
+            "credential_configuration_ids": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "grants": {"type": "object"},
+        },
+    },
+    "IssuerTokenRequest": {
+        "type": "object",
+        "description": "OpenID4VCI §6.1 Token Request with the Pre-Authorized Code grant.",
+        "required": ["grant_type", "pre-authorized_code"],
+        "properties": {
+            "grant_type": {"type": "string", "const": "urn:ietf:params:oauth:grant-type:pre-authorized_code"},
+            "pre-authorized_code": {"type": "string", "maxLength": 512},
+            "tx_code": {"type": "string", "maxLength": 64, "description": "The PIN the resident received by letter."},
+        },
+    },
+    "IssuerTokenResponse": {
+        "type": "object",
+        "required": ["access_token", "token_type", "expires_in"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"type": "string"},
+            "expires_in": {"type": "integer"},
+        },
+    },
+    "NonceResponse": {
+        "type": "object",
+        "required": ["c_nonce"],
+        "properties": {"c_nonce": {"type": "string"}},
+    },
+    "IssuerCredentialRequest": {
+        "type": "object",
+        "description": "OpenID4VCI §8.2: `credential_configuration_id` and key proofs "
+        "(`proofs.jwt`: one `openid4vci-proof+jwt` per key; several keys issue batch copies).",
+        "properties": {
+            "credential_configuration_id": {"type": "string"},
+            "proofs": {"type": "object", "properties": {"jwt": {"type": "array", "items": {"type": "string"}}}},
+        },
+    },
+    "IssuerCredentialResponse": {
+        "type": "object",
+        "required": ["credentials"],
+        "properties": {
+            "credentials": {
+                "type": "array",
+                "items": {
+                    "type": "object", "required": ["credential"], "properties": {"credential": {"type": "string"}},
+                },
+            },
+            "notification_id": {"type": "string"},
+        },
+    },
+    "NotificationRequest": {
+        "type": "object",
+        "description": "OpenID4VCI §11.1.",
+        "required": ["notification_id", "event"],
+        "properties": {
+            "notification_id": {"type": "string"},
+            "event": {"type": "string", "enum": ["credential_accepted", "credential_failure", "credential_deleted"]},
+            "event_description": {"type": "string"},
+        },
+    },
+    "DidResolutionResult": {
+        "type": "object",
+        "description": "W3C DID Resolution result, as the Universal Resolver answers.",
+        "required": ["didResolutionMetadata", "didDocument", "didDocumentMetadata"],
+        "properties": {
+            "didResolutionMetadata": {"type": "object"},
+            "didDocument": {"type": ["object", "null"]},
+            "didDocumentMetadata": {"type": "object"},
+        },
+    },
+    "DidDocument": {
+        "type": "object",
+        "required": ["id"],
+        "properties": {"id": {"type": "string"}, "verificationMethod": {"type": "array", "items": {"type": "object"}}},
+    },
+    "DidProblem": {
+        "type": "object",
+        "description": "An RFC 9457 problem that also carries the DID Resolution members "
+        "(`didResolutionMetadata.error`: `invalidDid`, `methodNotSupported`, `notFound`).",
+        "required": ["type", "status", "code", "didResolutionMetadata"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+            "request_id": {"type": "string"},
+            "didResolutionMetadata": {"type": "object", "properties": {"error": {"type": "string"}}},
+            "didDocument": {"type": "null"},
+            "didDocumentMetadata": {"type": "object"},
+        },
+    },
+}
+
+_ISSUER = "OpenID4VCI issuer"
+_BEARER: list[dict[str, list[str]]] = [{"issuerAccessToken": []}]
+
+PUBLIC_PATHS: dict[str, dict[str, Any]] = {
+    "/.well-known/openid-credential-issuer/issuer": {
+        "get": _op(
+            "issuer_metadata", "Credential Issuer Metadata (OpenID4VCI §12.2)", _ISSUER,
+            {"200": {"description": "OK", "content": _json("CredentialIssuerMetadata")}, "429": _TOO_MANY},
+        )
+    },
+    "/.well-known/oauth-authorization-server/issuer": {
+        "get": _op(
+            "authorization_server_metadata", "OAuth Authorization Server Metadata (RFC 8414)", _ISSUER,
+            {"200": {"description": "OK", "content": _json("AuthorizationServerMetadata")}, "429": _TOO_MANY},
+        )
+    },
+    "/issuer/credential-offer/{offer_id}": {
+        "get": _op(
+            "credential_offer", "A Credential Offer by reference (the `credential_offer_uri` of an offer link)",
+            _ISSUER,
+            {
+                "200": {"description": "OK", "headers": _NO_STORE, "content": _json("CredentialOfferObject")},
+                "400": _oauth_error("unknown or expired offer (`invalid_request`)"),
+                "429": _TOO_MANY,
+            },
+            parameters=[
+                {"name": "offer_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+            ],
+        )
+    },
+    "/issuer/token": {
+        "post": _op(
+            "issuer_token", "Token endpoint: redeem a pre-authorized code with its Transaction Code", _ISSUER,
+            {
+                "200": {"description": "OK", "headers": _NO_STORE, "content": _json("IssuerTokenResponse")},
+                "400": _oauth_error("`invalid_request`, `invalid_grant` (wrong PIN, used or expired code), "
+                                    "`unsupported_grant_type`"),
+                "413": {"description": "Payload Too Large", "content": _json("Problem", _PROBLEM)},
+                "429": _TOO_MANY,
+            },
+            requestBody={
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": _ref("IssuerTokenRequest")}},
+            },
+        )
+    },
+    "/issuer/nonce": {
+        "post": _op(
+            "issuer_nonce", "Nonce endpoint: a fresh `c_nonce` for key proofs (OpenID4VCI §7)", _ISSUER,
+            {"200": {"description": "OK", "headers": _NO_STORE, "content": _json("NonceResponse")}, "429": _TOO_MANY},
+        )
+    },
+    "/issuer/credential": {
+        "post": _op(
+            "issuer_credential", "Credential endpoint: the SD-JWT VC bound to each proven key", _ISSUER,
+            {
+                "200": {"description": "OK", "headers": _NO_STORE, "content": _json("IssuerCredentialResponse")},
+                "400": _oauth_error("`invalid_credential_request`, `invalid_proof`, `invalid_nonce`, "
+                                    "`unknown_credential_configuration`"),
+                "401": _oauth_error("`invalid_token`: the access token is missing, expired or used"),
+                "413": {"description": "Payload Too Large", "content": _json("Problem", _PROBLEM)},
+                "429": _TOO_MANY,
+                "503": {
+                    "description": "The chain or the database is unavailable", "content": _json("Problem", _PROBLEM),
+                },
+            },
+            security=_BEARER,
+            requestBody={"required": True, "content": _json("IssuerCredentialRequest")},
+        )
+    },
+    "/issuer/notification": {
+        "post": _op(
+            "issuer_notification", "Notification endpoint: the wallet reports what became of a credential", _ISSUER,
+            {
+                "204": {"description": "No Content"},
+                "400": _oauth_error("`invalid_notification_id`, `invalid_notification_request`"),
+                "401": _oauth_error("`invalid_token`"),
+                "413": {"description": "Payload Too Large", "content": _json("Problem", _PROBLEM)},
+                "429": _TOO_MANY,
+            },
+            security=_BEARER,
+            requestBody={"required": True, "content": _json("NotificationRequest")},
+        )
+    },
+    "/status/{list_id}": {
+        "get": _op(
+            "status_list", "A Token Status List (IETF draft-ietf-oauth-status-list), signed by the city",
+            "status lists",
+            {
+                "200": {
+                    "description": "OK",
+                    "headers": {
+                        "ETag": {"schema": {"type": "string"}, "required": True},
+                        "Cache-Control": {
+                            "schema": {"type": "string"}, "required": True, "description": "`public, max-age=<ttl>`",
+                        },
+                    },
+                    "content": {"application/statuslist+jwt": {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not Modified (the If-None-Match ETag still matches)"},
+                "404": {"description": "Not Found", "content": _json("Problem", _PROBLEM)},
+                "429": _TOO_MANY,
+            },
+            parameters=[
+                {"name": "list_id", "in": "path", "required": True,
+                 "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"}},
+                {"name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"}},
+            ],
+        )
+    },
+    "/1.0/identifiers/{did}": {
+        "get": _op(
+            "resolve_did", "Resolve a DID (did:ethr on the city's chain, did:key, did:jwk)", "DID resolution",
+            {
+                "200": {
+                    "description": "OK (`Accept: application/did+ld+json` answers the document alone)",
+                    "content": {
+                        _DID_RESOLUTION: {"schema": _ref("DidResolutionResult")},
+                        "application/did+ld+json": {"schema": _ref("DidDocument")},
+                    },
+                },
+                "400": {"description": "`invalidDid`, `methodNotSupported`", "content": _json("DidProblem", _PROBLEM)},
+                "404": {"description": "`notFound`", "content": _json("DidProblem", _PROBLEM)},
+                "410": {
+                    "description": "Deactivated: the resolution result with `deactivated: true`",
+                    "content": {_DID_RESOLUTION: {"schema": _ref("DidResolutionResult")}},
+                },
+                "429": _TOO_MANY,
+                "503": {"description": "The chain is unavailable", "content": _json("Problem", _PROBLEM)},
+            },
+            parameters=[
+                {"name": "did", "in": "path", "required": True,
+                 "schema": {"type": "string", "minLength": 1, "maxLength": 2048}},
+            ],
+        )
+    },
+}

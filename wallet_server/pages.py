@@ -1,0 +1,60 @@
+"""The web pages the server hosts, and their static files.
+
+- ``/docs``: the API reference (Swagger UI, :mod:`wallet_server.api_docs`);
+- ``/static/…``: files under ``wallet_server/web/`` (the pages' scripts and styles, and the pinned
+  third-party assets ``make setup`` copies into ``web/vendor/``).
+
+Every file comes from this origin; the pages' Content-Security-Policy allows nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from vcsdk.errors import NotFoundError
+
+__all__ = ["STATIC_PREFIX", "WEB_DIR", "page_routes"]
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+STATIC_PREFIX = "/static/"
+# Only these kinds of file are served; anything else under web/ is not a web asset.
+_MEDIA_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".html": "text/html",
+}
+# Plain names only: no "..", no hidden files, no NUL, backslash or percent tricks.
+_RELATIVE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}){0,5}")
+# Revalidate on every use (the file's ETag makes that a 304): a server upgrade shows at once.
+_STATIC_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def _web_file(relative: str) -> Path:
+    """The file under :data:`WEB_DIR` that ``relative`` names.
+
+    :raises NotFoundError: for anything outside it, hidden, of an unknown kind, or missing.
+    """
+    if not _RELATIVE.fullmatch(relative):
+        raise NotFoundError("no such file")
+    path = (WEB_DIR / relative).resolve()
+    if not path.is_relative_to(WEB_DIR) or path.suffix not in _MEDIA_TYPES or not path.is_file():
+        raise NotFoundError("no such file")
+    return path
+
+
+async def static_file(request: web.Request) -> web.FileResponse:
+    path = _web_file(request.match_info["path"])
+    return web.FileResponse(path, headers={**_STATIC_HEADERS, "Content-Type": _MEDIA_TYPES[path.suffix]})
+
+
+def page_routes() -> list[web.RouteDef]:
+    """The static-file route (the pages themselves are declared in the route table)."""
+    return [web.get(STATIC_PREFIX + "{path:.+}", static_file)]
