@@ -77,8 +77,9 @@ async def authenticate(request: web.Request) -> Principal:
     return principal
 
 
-def require_admin(request: web.Request, role: AdminRole) -> Administrator:
-    """:raises AuthenticationError: no or bad admin token. :raises ForbiddenError: lacks ``role``."""
+def require_admin(request: web.Request, role: AdminRole | None) -> Administrator:
+    """:raises AuthenticationError: no or bad admin token. :raises ForbiddenError: lacks ``role``
+    (``None``: any valid admin token will do)."""
     return request.app[ADMIN].authenticate(request.headers.get("Authorization"), role=role)
 
 

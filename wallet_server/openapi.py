@@ -75,7 +75,7 @@ def _operation(route: Route) -> dict[str, Any]:
         errors.add(413)
     if route.auth != "none":
         errors.add(401)
-    if route.auth in ("operator", "issuer"):
+    if route.auth in ("operator", "issuer", "admin"):
         errors.add(403)
         op["security"] = [{"adminToken": []}]
     elif route.auth in ("dpop", "dpop-refresh"):

@@ -1,5 +1,8 @@
 """The web pages the server hosts, and their static files.
 
+- ``/app/``: the residents' web wallet (a PWA: plain ES modules, no build step; the device key is a
+  non-extractable WebCrypto key in the browser's IndexedDB);
+- ``/console/``: the city staff's console (admin tokens);
 - ``/docs``: the API reference (Swagger UI, :mod:`wallet_server.api_docs`);
 - ``/static/…``: files under ``wallet_server/web/`` (the pages' scripts and styles, and the pinned
   third-party assets ``make setup`` copies into ``web/vendor/``).
@@ -16,7 +19,7 @@ from aiohttp import web
 
 from vcsdk.errors import NotFoundError
 
-__all__ = ["STATIC_PREFIX", "WEB_DIR", "page_routes"]
+__all__ = ["PAGE_CSP", "PAGE_PREFIXES", "STATIC_PREFIX", "WEB_DIR", "page_routes"]
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 STATIC_PREFIX = "/static/"
@@ -33,6 +36,20 @@ _MEDIA_TYPES = {
 }
 # Plain names only: no "..", no hidden files, no NUL, backslash or percent tricks.
 _RELATIVE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}){0,5}")
+#: Scripts, styles, images and API calls from this origin only; the camera for QR codes; no framing.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+_PAGE_HEADERS = {
+    "Content-Security-Policy": PAGE_CSP,
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+}
+#: Where the pages live (not API operations, so not in the OpenAPI document).
+PAGE_PREFIXES = ("/app", "/console", STATIC_PREFIX)
 # Revalidate on every use (the file's ETag makes that a 304): a server upgrade shows at once.
 _STATIC_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
@@ -55,6 +72,43 @@ async def static_file(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={**_STATIC_HEADERS, "Content-Type": _MEDIA_TYPES[path.suffix]})
 
 
+def _page(relative: str) -> web.FileResponse:
+    path = _web_file(relative)
+    return web.FileResponse(path, headers={**_PAGE_HEADERS, "Content-Type": _MEDIA_TYPES[path.suffix]})
+
+
+async def wallet_page(request: web.Request) -> web.FileResponse:
+    return _page("app/index.html")
+
+
+async def wallet_manifest(request: web.Request) -> web.FileResponse:
+    return _page("app/manifest.webmanifest")
+
+
+async def wallet_worker(request: web.Request) -> web.FileResponse:
+    # Served under /app/ so that its scope is the wallet's.
+    return _page("app/sw.js")
+
+
+async def console_page(request: web.Request) -> web.FileResponse:
+    return _page("console/index.html")
+
+
+def _redirect(to: str) -> web.RouteDef:
+    async def handler(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(to)
+
+    return web.get(to.rstrip("/"), handler)
+
+
 def page_routes() -> list[web.RouteDef]:
-    """The static-file route (the pages themselves are declared in the route table)."""
-    return [web.get(STATIC_PREFIX + "{path:.+}", static_file)]
+    """The pages and their static files (``/docs`` is declared in the route table)."""
+    return [
+        web.get("/app/", wallet_page),
+        web.get("/app/manifest.webmanifest", wallet_manifest),
+        web.get("/app/sw.js", wallet_worker),
+        web.get("/console/", console_page),
+        _redirect("/app/"),
+        _redirect("/console/"),
+        web.get(STATIC_PREFIX + "{path:.+}", static_file),
+    ]

@@ -38,6 +38,8 @@ from wallet_server.pages import page_routes
 from wallet_server.resident_schemas import RESIDENT_SCHEMAS
 from wallet_server.schemas import (
     SCHEMAS,
+    admin_json,
+    anchoring_json,
     challenge_json,
     credential_json,
     credential_summary_json,
@@ -53,7 +55,8 @@ __all__ = ["READY_TIMEOUT", "ROUTES", "Route", "add_routes"]
 READY_TIMEOUT = 2.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Auth = Literal["none", "dpop", "dpop-refresh", "operator", "issuer"]
+#: ``admin``: any valid admin token, whatever its roles.
+Auth = Literal["none", "dpop", "dpop-refresh", "operator", "issuer", "admin"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +219,15 @@ async def issue_enrolment_code(request: web.Request) -> web.Response:
     return web.json_response(enrolment_code_json(issued), status=201, headers={"Cache-Control": "no-store"})
 
 
+async def admin_me(request: web.Request) -> web.Response:
+    return web.json_response(admin_json(require_admin(request, None)), headers={"Cache-Control": "no-store"})
+
+
+async def anchoring(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    return web.json_response(anchoring_json(await request.app[RECEIPTS].anchoring_overview()))
+
+
 async def list_residents(request: web.Request) -> web.Response:
     require_admin(request, "operator")
     limit = query_int(request, "limit", default=50)
@@ -277,6 +289,15 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "DELETE", "/v1/credentials/{credential_id}", delete_credential, "Delete a credential", "resident",
         auth="dpop", status=204, errors=(404,),
+    ),
+    Route(
+        "GET", "/admin/v1/me", admin_me, "The calling admin token's name and roles (the console's sign-in)",
+        "admin", auth="admin", response="AdminMe",
+    ),
+    Route(
+        "GET", "/admin/v1/receipts/anchoring", anchoring,
+        "Where access-receipt anchoring stands: receipts queued, batches open, the newest batches", "admin",
+        auth="operator", response="Anchoring",
     ),
     Route(
         "POST", "/admin/v1/enrolment-codes", issue_enrolment_code, "Issue a one-time enrolment code", "admin",

@@ -11,14 +11,17 @@ from typing import Any
 
 from vcsdk.trust import Accreditation
 from wallet_server.services import Challenge, CredentialSummary, CredentialView, TokenPair
-from wallet_server.services.admin import IssuedEnrolmentCode
+from wallet_server.services.admin import Administrator, IssuedEnrolmentCode
 from wallet_server.services.issuance import IssuanceOutcome
+from wallet_server.services.receipts import AnchoringOverview
 from wallet_server.storage import Device, IssuedCredential, Offer, Resident, StatusListRecord
 
 __all__ = [
     "BACK_OFFICE_SCHEMAS",
     "SCHEMAS",
     "accreditation_json",
+    "admin_json",
+    "anchoring_json",
     "challenge_json",
     "credential_json",
     "credential_summary_json",
@@ -265,6 +268,35 @@ SCHEMAS: dict[str, Schema] = {
             "next_cursor": {"type": ["string", "null"]},
         }
     ),
+    "AdminMe": _obj(
+        {
+            "name": {"type": "string", "description": "The configured token's name."},
+            "roles": {"type": "array", "items": {"type": "string", "enum": ["issuer", "operator"]}},
+        }
+    ),
+    "AnchoringBatch": _obj(
+        {
+            "batch_id": {"type": "string", "description": "hex"},
+            "root": {"type": "string", "description": "hex Merkle root (what goes on chain)"},
+            "size": _INT,
+            "state": {"type": "string", "enum": ["pending", "sent", "final"]},
+            "created_at": _TIME,
+            "tx_hash": {"type": ["string", "null"]},
+            "block_number": {"type": ["integer", "null"]},
+            "final_at": _NULLABLE_TIME,
+            "attempts": _INT,
+        }
+    ),
+    "Anchoring": _obj(
+        {
+            "queued": {**_INT, "description": "receipts waiting for a batch"},
+            "open_batches": {**_INT, "description": "batches sent or pending, not yet final"},
+            "batches": {"type": "array", "items": {"$ref": "#/components/schemas/AnchoringBatch"}},
+            "batch_size": _INT,
+            "max_age_seconds": _INT,
+            "confirmations": _INT,
+        }
+    ),
     **BACK_OFFICE_SCHEMAS,
 }
 
@@ -379,4 +411,32 @@ def accreditation_json(accreditation: Accreditation) -> dict[str, Any]:
         "valid_until": _opt_time(accreditation.valid_until),
         "suspended_since": _opt_time(accreditation.suspended_since),
         "revoked_at": _opt_time(accreditation.revoked_at),
+    }
+
+
+def admin_json(admin: Administrator) -> dict[str, Any]:
+    return {"name": admin.name, "roles": sorted(admin.roles)}
+
+
+def anchoring_json(overview: AnchoringOverview) -> dict[str, Any]:
+    return {
+        "queued": overview.queued,
+        "open_batches": overview.open_batches,
+        "batches": [
+            {
+                "batch_id": b.batch_id.hex(),
+                "root": "0x" + b.root.hex(),
+                "size": b.size,
+                "state": b.state,
+                "created_at": _time(b.created_at),
+                "tx_hash": b.tx_hash,
+                "block_number": b.block_number,
+                "final_at": _opt_time(b.final_at),
+                "attempts": b.attempts,
+            }
+            for b in overview.recent
+        ],
+        "batch_size": overview.batch_size,
+        "max_age_seconds": int(overview.max_age.total_seconds()),
+        "confirmations": overview.confirmations,
     }

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, async_playwright
+from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Response, async_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -85,6 +85,8 @@ class Screen:
         blocking = [v for v in violations if v["impact"] in _BLOCKING]
         assert not blocking, f"{name}: axe-core found\n" + json.dumps(blocking, indent=1, ensure_ascii=False)
         self.shots.mkdir(parents=True, exist_ok=True)
+        if full_page:
+            await self.page.evaluate("window.scrollTo(0, 0)")
         await self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full_page)
         self.checked.append(name)
 
@@ -102,8 +104,15 @@ async def open_screen(browser: Browser, shots: Path, *, locale: str = "en-GB", *
     screen = Screen(page, shots)
 
     def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
+        # An API's 4xx answer (a wrong PIN) is part of the journey; responses are judged below.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
             screen.problems.append(f"console: {message.text}")
+
+    def on_response(response: Response) -> None:
+        path = urlsplit(response.url).path
+        api = path.startswith(("/v1/", "/admin/", "/issuer/"))
+        if response.status >= 500 or (response.status >= 400 and not api):
+            screen.problems.append(f"{response.status} for {response.request.method} {path}")
 
     def on_request(request: Request) -> None:
         if not _is_local(request.url):
@@ -112,9 +121,33 @@ async def open_screen(browser: Browser, shots: Path, *, locale: str = "en-GB", *
     page.on("console", on_console)
     page.on("pageerror", lambda exc: screen.problems.append(f"uncaught: {exc}"))
     page.on("request", on_request)
+    page.on("response", on_response)
 
     async def refuse_outside(route: Any) -> None:
         await (route.continue_() if _is_local(route.request.url) else route.abort())
 
     await ctx.route("**/*", refuse_outside)
     return screen
+
+
+def qr_video(text: str, path: Path, *, width: int = 640, height: int = 480) -> Path:
+    """A one-frame Y4M video of ``text`` as a QR code, for Chromium's fake camera
+    (``--use-file-for-fake-video-capture``): the wallet's scanner reads it as a phone camera would."""
+    import segno
+
+    qr = segno.make(text, error="m")
+    rows = list(qr.matrix_iter(scale=1, border=4))
+    scale = min(width, height) * 9 // 10 // len(rows)
+    size = len(rows) * scale
+    left, top = (width - size) // 2, (height - size) // 2
+    luma = bytearray(b"\xeb" * (width * height))  # white (Y'=235)
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                for dy in range(scale):
+                    start = (top + y * scale + dy) * width + left + x * scale
+                    luma[start : start + scale] = b"\x10" * scale  # black (Y'=16)
+    chroma = b"\x80" * (width // 2 * height // 2)
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n" + bytes(luma) + chroma + chroma)
+    return path

@@ -203,11 +203,80 @@ async def _on_node(node: DevNode, tmp_path: Path) -> tuple[dict[str, Any], list[
     return {"rpc_url": node.url, "city_key": city_key, "network_config": str(path)}, owners
 
 
+async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, clock: Any, owner: Key, *,
+                        name: str = SERVICE_NAME) -> Service:
+    """A third-party service on 127.0.0.1: a did:ethr with a P-256 key on the city's chain, registered
+    by the city for two claims and one purpose; a ``Verifier`` checking signature, status (anchored
+    digest) and accreditation; and a receipt endpoint that signs an access receipt for the consent
+    record the wallet posts."""
+    did, key = await did_with_p256(city, owner)
+    fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
+    status = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
+    accreditation = AccreditationPolicy(city.trust)
+
+    async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
+        return await verify_presentation(
+            presentation, audience=audience, nonce=nonce, resolver=city.resolver, status=status,
+            accreditation=accreditation, now=clock(),
+        )
+
+    service_port = free_port()
+    base = f"http://127.0.0.1:{service_port}"
+    # The city registers the service: these two claims of its resident credential, this purpose.
+    vct = app[ISSUANCE].vcts.resident_identity
+    now = clock()
+    registration = issue_registration(city.signing_key, RelyingPartyRegistration(
+        issuer=city.did, service_did=did, registration_id=f"reg-{secrets.token_hex(4)}", name=name,
+        purposes=(Purpose(PURPOSE_ID, PURPOSE),),
+        claim_sets=(ClaimSet("age", vct, (("age_equal_or_over", "20"),)),
+                    ClaimSet("locality", vct, (("address", "locality"),))),
+        retention_days=30, receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy",
+        jurisdiction="JP-17", issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
+    ))
+    verifier = Verifier(
+        did=did, signer=key, response_uri=f"{base}/oid4vp/response", request_uri_base=f"{base}/oid4vp/request",
+        store=InMemoryStateStore(), verify=verify, name=name, registration=registration,
+    )
+    service = Service(base, did, key, verifier)
+
+    async def on_result(result: PresentationResult) -> dict[str, Any]:
+        service.results.append(result)
+        return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+
+    async def receipt(request: web.Request) -> web.Response:
+        # The wallet posts the consent record it signed (the city's DID key); it must describe what was
+        # verified, and the service keeps it as evidence.
+        result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
+        consent = await verify_consent_record_resolved(
+            (await request.json())["consent_record"], wallet_did=city.did, resolver=city.resolver
+        )
+        (presented,) = result.credentials["resident"]
+        if consent.controller.did != did or consent.presentation_hash != presentation_hash(presented.presentation):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        token = issue_access_receipt(
+            key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}", claims=consent.claims_disclosed,
+            purpose=PURPOSE_ID, now=clock(),
+        )
+        service.receipts.append(token)
+        return web.json_response({"access_receipt": token})
+
+    routes = [
+        *verifier_routes(verifier, clock=clock, on_result=on_result),
+        web.post("/receipts/{request_id}", receipt),
+    ]
+    await stack.enter_async_context(serve(routes, port=service_port))
+    return service
+
+
 @asynccontextmanager
-async def world(tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None = None) -> AsyncIterator[World]:
+async def world(
+    tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None = None, clock: Any = None, phone: bool = True
+) -> AsyncIterator[World]:
     """The three parties. ``backend``: the wallet's database (``sqlite``, ``postgres``); ``node``: a
-    real JSON-RPC node (anvil) instead of the embedded chain."""
-    clock = Clock()
+    real JSON-RPC node (anvil) instead of the embedded chain; ``clock``: the parties' clock (a
+    :class:`Clock` the test moves by default); ``phone``: enrol the Python phone (a browser test
+    enrols its own)."""
+    clock = clock or Clock()
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(_database(tmp_path, backend))
         registry = await stack.enter_async_context(LocalResidentRegistry())
@@ -231,71 +300,16 @@ async def world(tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None
         await stack.enter_async_context(serve(app, port=port))
         city = await app[CITY].get()
 
-        # -- the third-party service -------------------------------------------------------------
         owners = owners or city.chain.dev_keys[1:3]
-        did, key = await did_with_p256(city, owners[0])
+        service = await serve_service(stack, app, city, clock, owners[0])
         other = await did_with_p256(city, owners[1])
-        fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
-        status = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
-        accreditation = AccreditationPolicy(city.trust)
-
-        async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
-            return await verify_presentation(
-                presentation, audience=audience, nonce=nonce, resolver=city.resolver, status=status,
-                accreditation=accreditation, now=clock(),
-            )
-
-        service_port = free_port()
-        base = f"http://127.0.0.1:{service_port}"
-        # The city registers the service: these two claims of its resident credential, this purpose.
-        vct = app[ISSUANCE].vcts.resident_identity
-        now = clock()
-        registration = issue_registration(city.signing_key, RelyingPartyRegistration(
-            issuer=city.did, service_did=did, registration_id=f"reg-{secrets.token_hex(4)}", name=SERVICE_NAME,
-            purposes=(Purpose(PURPOSE_ID, PURPOSE),),
-            claim_sets=(ClaimSet("age", vct, (("age_equal_or_over", "20"),)),
-                        ClaimSet("locality", vct, (("address", "locality"),))),
-            retention_days=30, receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy",
-            jurisdiction="JP-17", issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
-        ))
-        verifier = Verifier(
-            did=did, signer=key, response_uri=f"{base}/oid4vp/response", request_uri_base=f"{base}/oid4vp/request",
-            store=InMemoryStateStore(), verify=verify, name=SERVICE_NAME, registration=registration,
-        )
-        service = Service(base, did, key, verifier)
-
-        async def on_result(result: PresentationResult) -> dict[str, Any]:
-            service.results.append(result)
-            return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
-
-        async def receipt(request: web.Request) -> web.Response:
-            # The wallet posts the consent record it signed (the city's DID key); it must describe what was
-            # verified, and the service keeps it as evidence.
-            result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
-            consent = await verify_consent_record_resolved(
-                (await request.json())["consent_record"], wallet_did=city.did, resolver=city.resolver
-            )
-            (presented,) = result.credentials["resident"]
-            if consent.controller.did != did or consent.presentation_hash != presentation_hash(presented.presentation):
-                return web.json_response({"error": "invalid_request"}, status=400)
-            token = issue_access_receipt(
-                key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}", claims=consent.claims_disclosed,
-                purpose=PURPOSE_ID, now=clock(),
-            )
-            service.receipts.append(token)
-            return web.json_response({"access_receipt": token})
-
-        routes = [
-            *verifier_routes(verifier, clock=clock, on_result=on_result),
-            web.post("/receipts/{request_id}", receipt),
-        ]
-        await stack.enter_async_context(serve(routes, port=service_port))
 
         # -- the phone ---------------------------------------------------------------------------
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        phone = HttpPhone(session, wallet_url, clock)
-        headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-        async with session.post(f"{wallet_url}/admin/v1/enrolment-codes", json={}, headers=headers) as resp:
-            code = (await resp.json())["code"]
-        await phone.enrol(code)
-        yield World(clock, session, app, wallet_url, city, service, phone, other)
+        python_phone = HttpPhone(session, wallet_url, clock)
+        if phone:
+            headers = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+            async with session.post(f"{wallet_url}/admin/v1/enrolment-codes", json={}, headers=headers) as resp:
+                code = (await resp.json())["code"]
+            await python_phone.enrol(code)
+        yield World(clock, session, app, wallet_url, city, service, python_phone, other)

@@ -81,8 +81,24 @@ async def test_queue_batches_and_leaves(receipt_store: ReceiptStore) -> None:
         T0,
     )
     assert await receipt_store.open_batches() == []
+    assert await receipt_store.recent_batches(limit=5) == [final]
     with pytest.raises(NotFoundError):
         await receipt_store.update_batch(bytes(32), state="sent", tx_hash=None, block_number=None)
+
+
+async def test_recent_batches_newest_first_in_any_state(receipt_store: ReceiptStore) -> None:
+    for i in range(4):
+        await receipt_store.add_receipt(stored(i))
+    batches = []
+    for i in range(4):
+        batch = Batch(batch_id=bytes([i + 1]) * 32, root=bytes([i]) * 32, size=1, state="pending",
+                      created_at=T0 + timedelta(minutes=i))
+        await receipt_store.create_batch(batch, [f"r{i:03d}"])
+        batches.append(batch)
+    await receipt_store.update_batch(batches[0].batch_id, state="final", tx_hash="0x01", block_number=3, final_at=T0)
+    recent = await receipt_store.recent_batches(limit=3)
+    assert [b.batch_id for b in recent] == [b.batch_id for b in reversed(batches[1:])]
+    assert (await receipt_store.recent_batches(limit=10))[-1].state == "final"
 
 
 async def test_list_filters(receipt_store: ReceiptStore) -> None:

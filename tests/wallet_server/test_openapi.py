@@ -7,10 +7,10 @@ import json
 import re
 
 from wallet_server.openapi import build_openapi
-from wallet_server.pages import STATIC_PREFIX, WEB_DIR
+from wallet_server.pages import PAGE_PREFIXES, STATIC_PREFIX, WEB_DIR
 
-# Not API operations: the pages' static files (their own tests are in tests/browser).
-_NOT_API = (STATIC_PREFIX,)
+# Not API operations: the web pages and their files (their own tests are in tests/browser).
+_NOT_API = PAGE_PREFIXES
 
 
 def _template(canonical: str) -> str:

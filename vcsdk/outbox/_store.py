@@ -51,6 +51,10 @@ class ReceiptStore(Protocol):
         """Batches not yet final, oldest first."""
         ...
 
+    async def recent_batches(self, *, limit: int) -> list[Batch]:
+        """The newest batches in any state, newest first (for an operator's overview)."""
+        ...
+
     async def get_batch(self, batch_id: bytes) -> Batch:
         """:raises NotFoundError:."""
         ...
@@ -337,6 +341,16 @@ class SqlReceiptStore:
         async with self._conn() as conn:
             rows = await conn.fetch(
                 f"SELECT {_BATCH_COLUMNS} FROM outbox_batches WHERE state <> 'final' ORDER BY created_at, batch_id"
+            )
+        return [_batch_row(row) for row in rows]
+
+    async def recent_batches(self, *, limit: int) -> list[Batch]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q(
+                    f"SELECT {_BATCH_COLUMNS} FROM outbox_batches ORDER BY created_at DESC, batch_id DESC LIMIT ?"
+                ),
+                limit,
             )
         return [_batch_row(row) for row in rows]
 

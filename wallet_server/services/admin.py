@@ -95,8 +95,8 @@ class AdminService:
         self._clock = clock
         self._enrolment_ttl = enrolment_ttl
 
-    def authenticate(self, authorization: str | None, *, role: AdminRole) -> Administrator:
-        """Check ``Authorization: Bearer <admin token>`` and the role.
+    def authenticate(self, authorization: str | None, *, role: AdminRole | None) -> Administrator:
+        """Check ``Authorization: Bearer <admin token>`` and the role (``None``: any admin token).
 
         :raises AuthenticationError: no or unknown token.
         :raises ForbiddenError: the token lacks ``role``.
@@ -112,7 +112,7 @@ class AdminService:
                 found = candidate
         if found is None:
             raise AuthenticationError("the admin token is not valid")
-        if role not in found.roles:
+        if role is not None and role not in found.roles:
             raise ForbiddenError(f"this admin token lacks the {role} role")
         return Administrator(found.name, found.roles)
 

@@ -22,6 +22,7 @@ from vcsdk.keys import Signer
 from vcsdk.outbox import (
     AnchorChain,
     AnchorLocation,
+    Batch,
     ReceiptEntry,
     ReceiptOutbox,
     ReceiptStore,
@@ -42,7 +43,16 @@ from wallet_server.services.lease import Lease
 from wallet_server.services.wallet import ResidentVault
 from wallet_server.storage import ResidentConsentRow, WalletDataStore
 
-__all__ = ["ChainPort", "CityChainPort", "ConsentView", "ConsentsPage", "ReceiptService", "ReceiptView", "ReceiptsPage"]
+__all__ = [
+    "AnchoringOverview",
+    "ChainPort",
+    "CityChainPort",
+    "ConsentView",
+    "ConsentsPage",
+    "ReceiptService",
+    "ReceiptView",
+    "ReceiptsPage",
+]
 
 if TYPE_CHECKING:
     from wallet_server.services.city import CitySetup
@@ -157,6 +167,18 @@ class ReceiptView:
     @property
     def receipt(self) -> AccessReceipt:
         return self.entry.receipt
+
+
+@dataclass(frozen=True, slots=True)
+class AnchoringOverview:
+    """Where anchoring stands, for the city's operators: no receipt contents, only counts and batches."""
+
+    queued: int
+    open_batches: int
+    recent: tuple[Batch, ...]
+    batch_size: int
+    max_age: timedelta
+    confirmations: int
 
 
 class ReceiptService:
@@ -322,6 +344,17 @@ class ReceiptService:
         batches = await self.store.open_batches()
         times = [b.created_at for b in batches[:1]] + [r.stored_at for r in queued]
         return await self.store.count_queued(), len(batches), min(times) if times else None
+
+    async def anchoring_overview(self, *, limit: int = 20) -> AnchoringOverview:
+        """Receipts waiting for a batch, batches not yet final, and the newest batches."""
+        return AnchoringOverview(
+            queued=await self.store.count_queued(),
+            open_batches=len(await self.store.open_batches()),
+            recent=tuple(await self.store.recent_batches(limit=limit)),
+            batch_size=self.batch_size,
+            max_age=self.max_age,
+            confirmations=self.confirmations,
+        )
 
     async def tick(self) -> TickReport:
         """One anchoring round: cut due batches, advance open ones (chain errors stay in the report)."""

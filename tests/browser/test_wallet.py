@@ -1,0 +1,169 @@
+"""A resident in the web wallet, in headless Chromium, against the real parties: enrolment with a
+code → the city's offer with its PIN → the consent screen for a service → history with each
+receipt's on-chain proof checked → consents and withdrawal → settings. Keyboard only where it
+matters; every screen passes axe-core and is photographed at 390x844."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.async_api import expect
+
+from tests.browser._chromium import open_screen
+from tests.browser._world import (
+    anchor_receipts,
+    browser_world,
+    enrolment_code,
+    kyc_offer,
+    screen_title,
+    tab_to,
+)
+from tests.e2e._parties import ACTIVE, PURPOSE, PURPOSE_ID, SERVICE_NAME, query
+from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
+
+_DEVICE_KEY = """async () => {
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open('vcsdk-wallet'); r.onsuccess = () => ok(r.result); r.onerror = no })
+  const record = await new Promise((ok) => {
+    const r = db.transaction('device').objectStore('device').get('current'); r.onsuccess = () => ok(r.result) })
+  let exported = 'exported'
+  try { await crypto.subtle.exportKey('jwk', record.keyPair.privateKey) } catch (e) { exported = e.name }
+  return {extractable: record.keyPair.privateKey.extractable, algorithm: record.keyPair.privateKey.algorithm,
+          exported, publicJwk: record.publicJwk, deviceId: record.deviceId, residentId: record.residentId}
+}"""
+
+
+async def test_resident_enrols_receives_consents_and_checks_history(browser, shots: Path, tmp_path: Path) -> None:
+    async with browser_world(tmp_path) as w:
+        screen = await open_screen(browser, shots)
+        page = screen.page
+        await page.goto(f"{w.wallet_url}/app/")
+
+        # -- enrolment, with the keyboard alone
+        await screen_title(page, "Set up your City Wallet")
+        await screen.check("wallet-welcome")
+        code = await enrolment_code(w)
+        await tab_to(page, page.get_by_label("Enrolment code"))
+        await page.keyboard.type(code)
+        await tab_to(page, page.get_by_role("button", name="Register this phone"))
+        await page.keyboard.press("Enter")
+        await screen_title(page, "Your wallet")
+        await expect(page.get_by_text("No credentials yet")).to_be_visible()
+        await screen.check("wallet-empty")
+
+        # the device key: P-256, non-extractable, in IndexedDB; the server knows only its public half
+        key = await page.evaluate(_DEVICE_KEY)
+        assert key["extractable"] is False and key["exported"] == "InvalidAccessError"
+        assert key["algorithm"] == {"name": "ECDSA", "namedCurve": "P-256"}
+        assert set(key["publicJwk"]) == {"kty", "crv", "x", "y"}
+        async with w.session.get(
+            f"{w.wallet_url}/admin/v1/residents", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+        ) as resp:
+            residents = (await resp.json())["items"]
+        assert [r["id"] for r in residents] == [key["residentId"]]
+
+        # -- the city checks the identity (KYC over SOAP) and offers the credential; the PIN comes by letter
+        pin = await kyc_offer(w, key["residentId"])
+        await page.reload()
+        await screen_title(page, "Your wallet")
+        await expect(page.get_by_role("heading", name="Offers waiting for you")).to_be_visible()
+        await screen.check("wallet-offers")
+        await tab_to(page, page.get_by_role("link", name="Review offer"))
+        await page.keyboard.press("Enter")
+        await screen_title(page, "Credential offer")
+        await expect(page.get_by_label("PIN (6 digits)")).to_be_visible()
+        await screen.check("wallet-offer")
+        await tab_to(page, page.get_by_label("PIN (6 digits)"))
+        await page.keyboard.type("000000" if pin != "000000" else "111111")  # a wrong PIN first
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#status")).to_contain_text("The PIN is wrong")
+        await page.get_by_label("PIN (6 digits)").fill(pin)
+        await page.keyboard.press("Enter")
+        await screen_title(page, "Resident card")
+        claims = page.locator("dl.claims").first
+        await expect(claims).to_contain_text(ACTIVE.family_name)
+        await expect(claims).to_contain_text(ACTIVE.address.city)
+        await expect(claims).to_contain_text("Aged 20 or over")
+        await screen.check("wallet-credential", full_page=True)
+
+        # -- a service asks (its link pasted into Scan): who, the purpose, exactly what goes and what stays
+        async with w.session.get(f"{w.wallet_url}/admin/v1/credentials", headers=_issuer_headers()) as resp:
+            (issued,) = (await resp.json())["items"]
+        request = await w.service.verifier.create_request(query(issued["vct"]), purpose=PURPOSE_ID, now=w.clock())
+        await page.get_by_role("link", name="Scan").click()
+        await screen_title(page, "Scan a QR code")
+        await screen.check("wallet-scan")
+        await page.get_by_label("Or paste a link").fill(request.deep_link)
+        await page.get_by_role("button", name="Open link").click()
+        await screen_title(page, "Share your data?")
+        await expect(page.locator(".service-name")).to_have_text(SERVICE_NAME)
+        await expect(page.locator(".purpose")).to_have_text(PURPOSE)
+        shares = page.locator("ul.share li")
+        await expect(shares).to_have_text(["Aged 20 or over: Yes", f"City: {ACTIVE.address.city}"])
+        withheld = await page.locator("ul.withhold li").all_inner_texts()
+        for hidden in ("Family name", "Given name", "Date of birth", "Street address", "Postal code",
+                       "Aged 18 or over"):
+            assert hidden in withheld, (hidden, withheld)
+        assert "Aged 20 or over" not in withheld and "City" not in withheld
+        await screen.check("wallet-consent", full_page=True)
+        await tab_to(page, page.get_by_role("button", name="Share", exact=True))
+        await page.keyboard.press("Enter")
+        await expect(page.locator(".notice.ok")).to_have_text(f"Shared with {SERVICE_NAME}.")
+        await screen.check("wallet-shared")
+        # the service verified it (signature, status, accreditation on chain) and saw exactly the two claims
+        (result,) = w.service.results
+        expected = {"age_equal_or_over": {"20": True}, "address": {"locality": ACTIVE.address.city}}
+        assert dict(result.claims()) == expected
+
+        # -- history: recorded, then anchored on chain; the page checks each proof against the chain
+        await page.get_by_role("link", name="See your activity").click()
+        await screen_title(page, "Activity")
+        receipt = page.locator("li.receipt")
+        await expect(receipt).to_have_attribute("data-state", "queued")
+        await screen.check("wallet-activity-queued")
+        await anchor_receipts(w)
+        await page.reload()
+        await screen_title(page, "Activity")
+        await expect(receipt).to_have_attribute("data-state", "final")
+        await expect(receipt).to_have_attribute("data-verified", "true")
+        await expect(receipt).to_contain_text("Proof checked against the blockchain")
+        block = int(await receipt.locator(".block-number").inner_text())
+        assert block >= 1
+        await screen.check("wallet-activity", full_page=True)
+
+        # -- consents, and withdrawing one (a native dialog; keyboard)
+        await page.get_by_role("link", name="Your consents").click()
+        await screen_title(page, "Your consents")
+        consent = page.locator("li.consent")
+        await expect(consent).to_have_attribute("data-state", "given")
+        await screen.check("wallet-consents")
+        await tab_to(page, page.get_by_role("button", name="Withdraw consent"))
+        await page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_be_visible()
+        await screen.check("wallet-withdraw-dialog")
+        await tab_to(page, dialog.get_by_role("button", name="Withdraw consent"))
+        await page.keyboard.press("Enter")
+        # the list is read again from the server after the withdrawal
+        await expect(consent).to_have_attribute("data-state", "withdrawn")
+        await expect(consent).to_contain_text("Withdrawn")
+
+        # -- settings: devices, language
+        await page.get_by_role("link", name="Settings").click()
+        await screen_title(page, "Settings")
+        await screen.check("wallet-settings", full_page=True)
+        await page.get_by_label("Language").select_option("ja")
+        await screen_title(page, "設定")
+        assert await page.evaluate("document.documentElement.lang") == "ja"
+        await expect(page.get_by_role("navigation")).to_contain_text("ウォレット")
+        await screen.check("wallet-settings-ja")
+        await page.get_by_role("link", name="ウォレット").click()
+        await screen_title(page, "ウォレット")
+        await expect(page.locator("li.credential h3")).to_have_text("住民証明書")
+        await screen.check("wallet-ja")
+        assert not screen.problems
+
+
+
+def _issuer_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ISSUER_TOKEN}"}

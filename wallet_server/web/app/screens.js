@@ -1,0 +1,555 @@
+// The resident's screens. Each takes (app, main, ...route arguments), reads the API and renders.
+
+import { signAscii } from '../shared/device.js'
+import { LANGUAGES, claimLabel, claimValue, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
+import { readSdJwt, shareSplit } from '../shared/sdjwt.js'
+import { credentialStatus } from '../shared/status.js'
+import { announce, busy, button, confirmDialog, field, h, render, shortDid, uniqueId } from '../shared/ui.js'
+
+const OFFER_SCHEME = 'openid-credential-offer://'
+const REQUEST_SCHEME = 'openid4vp://'
+
+async function allPages(app, path, max = 10) {
+  const items = []
+  let cursor = null
+  for (let i = 0; i < max; i++) {
+    const join = path.includes('?') ? '&' : '?'
+    const page = await app.api.call('GET', cursor ? `${path}${join}cursor=${encodeURIComponent(cursor)}` : path)
+    items.push(...page.items)
+    cursor = page.next_cursor
+    if (!cursor) break
+  }
+  return items
+}
+
+function host(url) {
+  try {
+    return new URL(url).host
+  } catch {
+    return String(url)
+  }
+}
+
+function claimList(entries, { values = true, className = 'share' } = {}) {
+  return h(
+    'ul',
+    { class: `tags ${className}` },
+    entries.map(([path, value]) => h('li', {}, values ? `${claimLabel(path)}: ${claimValue(value)}` : claimLabel(path))),
+  )
+}
+
+// -- wallet: offers waiting and credentials ----------------------------------------------------
+
+async function wallet(app, main) {
+  const [offers, credentials] = await Promise.all([allPages(app, '/v1/offers'), allPages(app, '/v1/credentials')])
+  const open = offers.filter((o) => o.state === 'pending' || o.state === 'accepting')
+  const sections = []
+  if (open.length) {
+    sections.push(
+      h('h2', {}, t('wallet.offers')),
+      h(
+        'ul',
+        { class: 'list' },
+        open.map((offer) =>
+          h(
+            'li',
+            { class: 'card' },
+            h('h3', {}, t('wallet.offer.item', { type: typeLabel(offer.configuration_ids[0]), issuer: host(offer.credential_issuer) })),
+            h('p', { class: 'muted' }, t('wallet.offer.expires', { date: formatDate(offer.expires_at, { time: true }) })),
+            h('a', { class: 'button', href: `#/offer/${encodeURIComponent(offer.id)}` }, t('wallet.offer.review')),
+          ),
+        ),
+      ),
+    )
+  }
+  sections.push(h('h2', {}, t('wallet.credentials')))
+  if (!credentials.length) sections.push(h('p', { class: 'muted' }, t('wallet.empty')))
+  sections.push(
+    h(
+      'ul',
+      { class: 'list' },
+      credentials
+        .slice()
+        .reverse()
+        .map((c) => {
+          const type = typeLabel(c.vct || (c.metadata && c.metadata.vct))
+          return h(
+            'li',
+            { class: 'card credential' },
+            h('h3', {}, h('a', { href: `#/credential/${encodeURIComponent(c.id)}`, 'aria-label': t('wallet.open', { type }) }, type)),
+            h('p', { class: 'muted' }, shortDid(c.issuer)),
+            h('p', { class: 'muted' }, t('wallet.issued', { date: formatDate(c.created_at) })),
+          )
+        }),
+    ),
+  )
+  render(main, t('wallet.title'), sections)
+}
+
+// -- one credential ---------------------------------------------------------------------------
+
+async function credential(app, main, id) {
+  const stored = await app.api.call('GET', `/v1/credentials/${encodeURIComponent(id)}`)
+  const read = stored.format.includes('sd-jwt') ? await readSdJwt(stored.credential) : null
+  const { shared, withheld } = read ? shareSplit(read, read.selective) : { shared: [], withheld: [] }
+  const entries = [...shared, ...withheld]
+  const claims = h('dl', { class: 'claims' }, entries.map(([path, value]) => [h('dt', {}, claimLabel(path)), h('dd', {}, claimValue(value))]))
+  const payload = read ? read.payload : {}
+  const status = await credentialStatus(payload).catch(() => null)
+  const about = h(
+    'dl',
+    { class: 'claims' },
+    h('dt', {}, t('credential.issuer')), h('dd', { class: 'mono' }, stored.issuer || ''),
+    h('dt', {}, t('credential.type')), h('dd', {}, typeLabel(stored.vct)),
+    payload.exp ? [h('dt', {}, t('credential.valid')), h('dd', {}, formatDate(payload.exp))] : null,
+    h('dt', {}, t('credential.stored')), h('dd', {}, formatDate(stored.created_at)),
+    status ? [h('dt', {}, t('credential.status')), h('dd', {}, h('span', { class: `badge ${status === 'valid' ? 'ok' : 'warn'}`, id: 'credential-status', dataset: { status } }, t(`credential.status.${status}`)))] : null,
+  )
+  const remove = button(t('credential.delete'), async () => {
+    if (!(await confirmDialog(t('credential.delete.confirm'), t('credential.delete')))) return
+    await busy(remove, async () => {
+      await app.api.call('DELETE', `/v1/credentials/${encodeURIComponent(id)}`)
+      announce(t('credential.deleted'))
+      app.go('#/wallet')
+    })
+  }, { class: 'button secondary' })
+  render(
+    main,
+    typeLabel(stored.vct),
+    h('h2', {}, t('credential.claims')),
+    claims,
+    h('h2', {}, t('credential.about')),
+    about,
+    h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '#/wallet' }, t('app.back')), remove),
+  )
+}
+
+// -- a credential offer: PIN, then the device signs the key proof ------------------------------
+
+async function offer(app, main, id) {
+  const item = await app.api.call('GET', `/v1/offers/${encodeURIComponent(id)}`)
+  const facts = h(
+    'dl',
+    { class: 'claims' },
+    h('dt', {}, t('offer.from')), h('dd', {}, host(item.credential_issuer)),
+    h('dt', {}, t('offer.what')), h('dd', {}, item.configuration_ids.map(typeLabel).join(', ')),
+    h('dt', {}, t('offer.until')), h('dd', {}, formatDate(item.expires_at, { time: true })),
+  )
+  if (item.state !== 'pending' && item.state !== 'accepting') {
+    render(main, t('offer.title'), facts, h('p', { class: 'notice' }, t('offer.closed', { state: t(`state.${item.state}`) })),
+      h('a', { class: 'button', href: '#/wallet' }, t('nav.wallet')))
+    return
+  }
+  const tx = item.tx_code
+  const pin = tx
+    ? field(
+        t(tx.input_mode === 'numeric' ? 'offer.pin' : 'offer.pin.text', { length: tx.length }),
+        {
+          name: 'pin',
+          class: 'pin',
+          inputmode: tx.input_mode === 'numeric' ? 'numeric' : 'text',
+          pattern: tx.input_mode === 'numeric' ? '[0-9]*' : null,
+          maxlength: String(tx.length),
+          autocomplete: 'one-time-code',
+          required: true,
+        },
+        tx.description || t('offer.pin.hint'),
+      )
+    : null
+  const accept = h('button', { type: 'submit', class: 'button block' }, t('offer.accept'))
+  const decline = button(t('offer.decline'), async () => {
+    await busy(decline, async () => {
+      await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/decline`)
+      announce(t('offer.declined'))
+      app.go('#/wallet')
+    }, { context: 'offer' })
+  }, { class: 'button secondary block' })
+  const form = h('form', { novalidate: true }, pin && pin.wrap, h('div', { class: 'actions stack' }, accept, decline))
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const code = pin ? pin.input.value.trim() : null
+    if (pin && code.length !== tx.length) {
+      pin.input.setAttribute('aria-invalid', 'true')
+      pin.input.focus()
+      announce(t('error.required', { field: t('offer.pin', { length: tx.length }) }), { error: true })
+      return
+    }
+    await busy(accept, async () => {
+      const toSign = await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/accept`, code ? { tx_code: code } : {})
+      const signature = await signAscii(app.device.keyPair.privateKey, toSign.signing_input)
+      const stored = await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/signature`, { signature })
+      announce(t('offer.done'))
+      app.go(`#/credential/${encodeURIComponent(stored.id)}`)
+    }, { context: 'offer', working: t('offer.working') })
+  })
+  render(main, t('offer.title'), facts, form)
+}
+
+// -- scan: camera (jsQR) or a pasted link ------------------------------------------------------
+
+let camera = null
+
+function stopCamera() {
+  if (camera) {
+    camera.stream.getTracks().forEach((track) => track.stop())
+    cancelAnimationFrame(camera.frame)
+    camera = null
+  }
+}
+
+window.addEventListener('hashchange', stopCamera)
+
+async function openLink(app, link) {
+  const text = link.trim()
+  if (text.startsWith(OFFER_SCHEME)) {
+    const added = await app.api.call('POST', '/v1/offers', { offer_uri: text })
+    app.go(`#/offer/${encodeURIComponent(added.id)}`)
+  } else if (text.startsWith(REQUEST_SCHEME)) {
+    const started = await app.api.call('POST', '/v1/presentations', { request_uri: text })
+    app.go(`#/consent/${encodeURIComponent(started.id)}`)
+  } else {
+    announce(t('scan.unknown'), { error: true })
+  }
+}
+
+async function loadJsQr() {
+  if (window.jsQR) return window.jsQR
+  await new Promise((resolve, reject) => {
+    const script = h('script', { src: '/static/vendor/jsqr/jsQR.js' })
+    script.onload = resolve
+    script.onerror = reject
+    document.head.append(script)
+  })
+  return window.jsQR
+}
+
+async function scan(app, main) {
+  const video = h('video', { playsinline: true, muted: true, 'aria-label': t('scan.video') })
+  const box = h('div', { class: 'scanner', hidden: true }, video)
+  const start = button(t('scan.start'), async () => {
+    if (camera) {
+      stopCamera()
+      box.hidden = true
+      start.textContent = t('scan.start')
+      return
+    }
+    await busy(start, async () => {
+      if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error('no camera')
+      const jsQR = await loadJsQr()
+      const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false })
+      camera = { stream, frame: 0 }
+      video.srcObject = stream
+      box.hidden = false
+      start.textContent = t('scan.stop')
+      await video.play()
+      announce(t('scan.looking'))
+      const canvas = document.createElement('canvas')
+      const context = canvas.getContext('2d', { willReadFrequently: true })
+      const tick = () => {
+        if (!camera) return
+        if (video.readyState >= 2 && video.videoWidth) {
+          canvas.width = video.videoWidth
+          canvas.height = video.videoHeight
+          context.drawImage(video, 0, 0)
+          const image = context.getImageData(0, 0, canvas.width, canvas.height)
+          const code = jsQR(image.data, image.width, image.height, { inversionAttempts: 'dontInvert' })
+          if (code && code.data) {
+            stopCamera()
+            announce(t('scan.found'))
+            openLink(app, code.data).catch((error) => announce(String(error.message || error), { error: true }))
+            return
+          }
+        }
+        camera.frame = requestAnimationFrame(tick)
+      }
+      camera.frame = requestAnimationFrame(tick)
+    }).then((ok) => {
+      if (ok === undefined && !camera) announce(t('scan.nocamera'), { error: true })
+    })
+  }, { class: 'button block' })
+  const link = field(t('scan.paste'), { name: 'link', multiline: true, rows: '3', autocomplete: 'off', spellcheck: 'false' }, t('scan.paste.hint'))
+  const openButton = h('button', { type: 'submit', class: 'button secondary block' }, t('scan.open'))
+  const form = h('form', { novalidate: true }, link.wrap, openButton)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    if (!link.input.value.trim()) {
+      link.input.focus()
+      announce(t('error.required', { field: t('scan.paste') }), { error: true })
+      return
+    }
+    await busy(openButton, () => openLink(app, link.input.value), { context: 'scan' })
+  })
+  render(main, t('scan.title'), h('p', {}, t('scan.intro')), start, box, form)
+}
+
+// -- consent: who asks, the registered purpose, exactly what is shared and what is withheld ------
+
+async function consentScreen(app, main, id, chosen = {}) {
+  const presentation = await app.api.call('GET', `/v1/presentations/${encodeURIComponent(id)}`)
+  if (presentation.state !== 'consent_required') return result(app, main, presentation)
+  const service = presentation.service
+  const serviceName = service.name || shortDid(service.did)
+  const who = h(
+    'div',
+    { class: 'card' },
+    h('h2', {}, t('consent.who')),
+    h('p', { class: 'service-name' }, h('strong', {}, serviceName)),
+    h('p', { class: 'mono' }, service.did),
+    registration(presentation),
+    h('h2', {}, t('consent.purpose')),
+    h('p', { class: 'purpose' }, presentation.purpose || '—'),
+  )
+  const parts = [who]
+  const selections = []
+  if (!presentation.satisfiable) {
+    parts.push(h('p', { class: 'notice error' }, t('consent.unsatisfiable')))
+  }
+  for (const query of presentation.satisfiable ? presentation.credentials : []) {
+    const selectedId = chosen[query.query_id] || query.options[0].credential_id
+    const option = query.options.find((o) => o.credential_id === selectedId) || query.options[0]
+    selections.push({ query_id: query.query_id, credential_id: option.credential_id })
+    const stored = await app.api.call('GET', `/v1/credentials/${encodeURIComponent(option.credential_id)}`)
+    const read = await readSdJwt(stored.credential)
+    const { shared, withheld } = shareSplit(read, option.claims)
+    const section = h('section', { class: 'card', 'aria-label': typeLabel(stored.vct) })
+    if (query.options.length > 1) {
+      const name = uniqueId('cred')
+      const group = h('fieldset', {}, h('legend', {}, t('consent.credential')))
+      for (const o of query.options) {
+        const inputId = uniqueId('opt')
+        const radio = h('input', { type: 'radio', name, id: inputId, value: o.credential_id, checked: o.credential_id === option.credential_id })
+        radio.addEventListener('change', () => consentScreen(app, main, id, { ...chosen, [query.query_id]: o.credential_id }))
+        group.append(h('div', {}, radio, h('label', { for: inputId }, `${typeLabel(stored.vct)} · ${o.credential_id}`)))
+      }
+      section.append(group)
+    }
+    section.append(
+      h('h2', {}, t('consent.shares')),
+      claimList(shared.length ? shared : option.claims.map((p) => [p, '']), { values: shared.length > 0 }),
+      h('h2', {}, t('consent.withholds')),
+      withheld.length ? claimList(withheld, { values: false, className: 'withhold' }) : h('p', { class: 'muted' }, t('consent.withholds.none')),
+      h('p', { class: 'muted' }, t('consent.always')),
+    )
+    parts.push(section)
+  }
+  parts.push(h('p', { class: 'muted' }, t('consent.expires', { date: formatDate(presentation.expires_at, { time: true }) })))
+  const share = button(t('consent.share'), async () => {
+    const done = await busy(share, async () => {
+      let answer = await app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/consent`, { selections })
+      const signatures = []
+      for (const item of answer.signing_inputs) {
+        signatures.push({ query_id: item.query_id, signature: await signAscii(app.device.keyPair.privateKey, item.signing_input) })
+      }
+      answer = await app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/signature`, { signatures })
+      return answer
+    }, { context: 'consent', working: t('consent.working') })
+    if (done) result(app, main, done)
+  }, { class: 'button block' })
+  const decline = button(t('consent.decline'), async () => {
+    const done = await busy(decline, () => app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/decline`), { context: 'consent' })
+    if (done) result(app, main, done)
+  }, { class: 'button secondary block' })
+  // Nothing answers the request: the resident can only decline.
+  parts.push(h('div', { class: 'actions stack' }, presentation.satisfiable ? share : null, decline))
+  render(main, t('consent.title'), parts)
+}
+
+function registration(presentation) {
+  const reg = presentation.registration
+  if (reg === undefined) return null // this server does not report registrations
+  if (!reg) return h('p', { class: 'badge warn' }, t('consent.not_registered'))
+  return h(
+    'div',
+    {},
+    h('p', { class: 'badge ok' }, `✓ ${t('consent.registered')}`),
+    reg.purposes && reg.purposes.length
+      ? [h('p', { class: 'muted' }, t('consent.registered.purposes')), h('ul', { class: 'tags' }, reg.purposes.map((p) => h('li', {}, p)))]
+      : null,
+  )
+}
+
+function result(app, main, presentation) {
+  const service = presentation.service.name || shortDid(presentation.service.did)
+  const outcome = presentation.outcome || {}
+  const lines = []
+  if (presentation.state === 'shared') {
+    lines.push(h('p', { class: 'notice ok' }, t('consent.shared', { service })))
+    if (outcome.claims) lines.push(h('h2', {}, t('activity.shares')), claimList(outcome.claims.map((c) => [c.split('.'), '']), { values: false }))
+    lines.push(h('p', {}, outcome.receipt_id ? t('consent.receipt') : t('consent.noreceipt', { code: outcome.receipt_error || '-' })))
+  } else if (presentation.state === 'refused') {
+    lines.push(h('p', { class: 'notice error' }, t('consent.refused', { service, code: outcome.error || '-' })))
+  } else if (presentation.state === 'declined') {
+    lines.push(h('p', { class: 'notice' }, t('consent.declined')))
+  } else if (presentation.state === 'unknown') {
+    lines.push(h('p', { class: 'notice error' }, t('consent.unknown')))
+  } else {
+    lines.push(h('p', { class: 'notice' }, t('consent.expired')))
+  }
+  lines.push(h('div', { class: 'actions stack' }, h('a', { class: 'button', href: '#/activity' }, t('consent.activity')), h('a', { class: 'button secondary', href: '#/wallet' }, t('nav.wallet'))))
+  render(main, t('consent.title'), lines)
+}
+
+// -- activity: every access with its receipt's proof checked on chain --------------------------
+
+function receiptCard(receipt, names) {
+  const service = names.get(receipt.consent_id) || shortDid(receipt.service_did)
+  const entry = receipt.entry || {}
+  const state = h('p', {}, h('span', { class: `badge ${receipt.state === 'final' ? 'ok' : 'off'}` }, t(`activity.state.${receipt.state}`)))
+  const proof = h('div', { class: 'proof' })
+  if (receipt.state === 'final') {
+    proof.append(
+      h('p', {}, h('span', { class: `badge ${receipt.proof_verified ? 'ok' : 'warn'}` }, receipt.proof_verified ? `✓ ${t('activity.verified')}` : t('activity.unverified'))),
+      h(
+        'dl',
+        { class: 'claims' },
+        h('dt', {}, t('activity.block')), h('dd', { class: 'block-number' }, String(entry.block_number ?? '')),
+        h('dt', {}, t('activity.root')), h('dd', { class: 'mono' }, String(entry.root ?? '')),
+        h('dt', {}, t('activity.tx')), h('dd', { class: 'mono' }, String(entry.tx_hash ?? '')),
+      ),
+    )
+  }
+  return h(
+    'li',
+    { class: 'card receipt', dataset: { receipt: receipt.id, state: receipt.state, verified: String(receipt.proof_verified) } },
+    h('h3', {}, t('activity.accessed', { service, date: formatDate(receipt.accessed_at, { time: true }) })),
+    h('p', { class: 'muted' }, `${t('activity.purpose')}: ${receipt.purpose}`),
+    claimList(receipt.claims.map((c) => [c.split('.'), '']), { values: false }),
+    state,
+    proof,
+  )
+}
+
+async function activity(app, main) {
+  const [receipts, consents] = await Promise.all([
+    allPages(app, '/v1/receipts?limit=100'),
+    allPages(app, '/v1/consents'),
+  ])
+  const names = new Map(consents.map((c) => [c.id, c.service.name || shortDid(c.service.did)]))
+  // Each anchored receipt's inclusion proof is checked against the root on chain, now.
+  const checked = []
+  for (const receipt of receipts.slice().reverse().slice(0, 50)) {
+    checked.push(receipt.state === 'final' ? await app.api.call('GET', `/v1/receipts/${encodeURIComponent(receipt.id)}`) : receipt)
+  }
+  const list = h('ul', { class: 'list' }, checked.map((r) => receiptCard(r, names)))
+  render(
+    main,
+    t('activity.title'),
+    h('p', {}, h('a', { href: '#/consents' }, t('activity.consents'))),
+    h('h2', {}, t('activity.accesses')),
+    checked.length ? list : h('p', { class: 'muted' }, t('activity.empty')),
+  )
+}
+
+// -- consents and withdrawal -------------------------------------------------------------------
+
+async function consents(app, main) {
+  const items = (await allPages(app, '/v1/consents')).slice().reverse()
+  const list = h(
+    'ul',
+    { class: 'list' },
+    items.map((c) => {
+      const service = c.service.name || shortDid(c.service.did)
+      const withdraw = c.state === 'given'
+        ? button(t('consents.withdraw'), async () => {
+            if (!(await confirmDialog(t('consents.withdraw.confirm', { service }), t('consents.withdraw')))) return
+            const done = await busy(withdraw, () => app.api.call('POST', `/v1/consents/${encodeURIComponent(c.id)}/withdraw`))
+            if (done) {
+              await consents(app, main)
+              announce(t('consents.withdrawn.done'))
+            }
+          }, { class: 'button secondary' })
+        : null
+      return h(
+        'li',
+        { class: 'card consent', dataset: { consent: c.id, state: c.state } },
+        h('h3', {}, service),
+        h('p', {}, h('span', { class: `badge ${c.state === 'given' ? 'ok' : 'off'}` }, t(`consents.state.${c.state}`))),
+        h('p', { class: 'muted' }, `${t('activity.purpose')}: ${c.purposes.join(', ')}`),
+        claimList(c.claims.map((p) => [p.split('.'), '']), { values: false }),
+        h('p', { class: 'muted' }, t('consents.given', { date: formatDate(c.given_at, { time: true }) }),
+          c.withdrawn_at ? ` · ${t('consents.withdrawn', { date: formatDate(c.withdrawn_at, { time: true }) })}` : c.expires_at ? ` · ${t('consents.until', { date: formatDate(c.expires_at) })}` : ''),
+        withdraw,
+      )
+    }),
+  )
+  render(main, t('consents.title'), items.length ? list : h('p', { class: 'muted' }, t('consents.empty')))
+}
+
+// -- settings ----------------------------------------------------------------------------------
+
+async function settings(app, main) {
+  const devices = (await app.api.call('GET', '/v1/devices')).items
+  const me = devices.find((d) => d.id === app.device.deviceId)
+  const others = devices.filter((d) => d.id !== app.device.deviceId)
+  const langField = field(t('settings.language'), { name: 'language', multiline: false })
+  const select = h('select', { id: langField.input.id, name: 'language' }, Object.entries(LANGUAGES).map(([code, label]) => h('option', { value: code, selected: code === language(), lang: code }, label)))
+  langField.input.replaceWith(select)
+  select.addEventListener('change', () => {
+    setLanguage(select.value)
+    app.refreshChrome()
+    settings(app, main)
+  })
+  const otherList = h(
+    'ul',
+    { class: 'list' },
+    others.map((d) => {
+      const remove = button(t('settings.device.remove', { name: d.name }), async () => {
+        if (!(await confirmDialog(t('settings.device.remove.confirm', { name: d.name }), t('settings.device.remove', { name: d.name })))) return
+        const done = await busy(remove, () => app.api.call('DELETE', `/v1/devices/${encodeURIComponent(d.id)}`))
+        if (done !== undefined) {
+          await settings(app, main)
+          announce(t('settings.device.removed'))
+        }
+      }, { class: 'button secondary' })
+      return h('li', { class: 'card' }, h('h3', {}, d.name), h('p', { class: 'muted' }, formatDate(d.created_at)), remove)
+    }),
+  )
+  const logout = button(t('settings.logout'), async () => {
+    await busy(logout, async () => {
+      await app.api.logout()
+      announce(t('settings.loggedout'))
+    })
+  }, { class: 'button secondary block' })
+  const forget = button(t('settings.forget'), async () => {
+    if (!(await confirmDialog(t('settings.forget.confirm'), t('settings.forget')))) return
+    await busy(forget, async () => {
+      await app.api.call('DELETE', `/v1/devices/${encodeURIComponent(app.device.deviceId)}`).catch(() => {})
+      await app.forget()
+    })
+  }, { class: 'button danger block' })
+  render(
+    main,
+    t('settings.title'),
+    langField.wrap,
+    h('h2', {}, t('settings.device')),
+    h(
+      'dl',
+      { class: 'claims' },
+      h('dt', {}, t('welcome.name')), h('dd', {}, me ? me.name : app.device.name),
+      h('dt', {}, t('settings.key')), h('dd', {}, t('settings.key.text')),
+    ),
+    h('h2', {}, t('settings.devices')),
+    others.length ? otherList : h('p', { class: 'muted' }, t('settings.devices.none')),
+    h('div', { class: 'actions stack' }, logout, forget),
+    h('h2', {}, t('settings.about')),
+    h('p', { class: 'muted' }, t('settings.about.text')),
+  )
+}
+
+/** #/open/<link>: another page hands the wallet an offer or request link. */
+async function openRoute(app, main, link) {
+  render(main, t('scan.title'), h('p', {}, t('app.loading')))
+  await openLink(app, link || '')
+}
+
+export const SCREENS = {
+  wallet,
+  credential,
+  offer,
+  scan,
+  consent: consentScreen,
+  activity,
+  consents,
+  settings,
+  open: openRoute,
+}

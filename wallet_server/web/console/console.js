@@ -1,0 +1,411 @@
+// The city console: staff sign in with an admin token; each section calls the admin API
+// (docs/wallet-api.md, "The city admin API") and shows only what the token's roles allow.
+
+import { AdminApi, ApiError } from '../shared/api.js'
+import { extend, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
+import { announce, busy, button, confirmDialog, field, h, render } from '../shared/ui.js'
+import { CONSOLE_STRINGS } from './strings.js'
+
+extend(CONSOLE_STRINGS)
+
+const TOKEN_KEY = 'vcsdk.console.token'
+const KYC_LOG = 'vcsdk.console.kyc'
+const main = document.getElementById('main')
+const nav = document.getElementById('sections')
+
+const state = { api: null, me: null }
+
+// [route, label key, role needed (null: any)]
+const SECTIONS = [
+  ['home', 'section.home', null],
+  ['residents', 'section.residents', 'operator'],
+  ['kyc', 'section.kyc', 'issuer'],
+  ['credentials', 'section.credentials', 'issuer'],
+  ['status', 'section.status', 'issuer'],
+  ['anchoring', 'section.anchoring', 'operator'],
+]
+
+function allowed(role) {
+  return role === null || (state.me && state.me.roles.includes(role))
+}
+
+function go(hash) {
+  if (location.hash === hash) route()
+  else location.hash = hash
+}
+
+function table(headers, rows, { caption } = {}) {
+  return h(
+    'div',
+    { class: 'table-wrap' },
+    h(
+      'table',
+      { class: 'data' },
+      caption ? h('caption', { class: 'muted' }, caption) : null,
+      h('thead', {}, h('tr', {}, headers.map((x) => h('th', { scope: 'col' }, x)))),
+      h('tbody', {}, rows),
+    ),
+  )
+}
+
+function chrome() {
+  document.documentElement.lang = language()
+  document.getElementById('brand').textContent = t('console.name')
+  document.getElementById('skip').textContent = t('app.skip')
+  const who = document.getElementById('who')
+  who.replaceChildren()
+  if (state.me) {
+    const roles = state.me.roles.map((r) => t(`role.${r}`)).join(', ')
+    who.append(t('console.who', { name: state.me.name, roles }), ' ', button(t('console.signout'), signOut, { class: 'button link' }))
+  }
+  nav.hidden = !state.me
+  nav.setAttribute('aria-label', t('console.sections'))
+  const current = (location.hash.slice(2) || 'home').split('/')[0]
+  nav.replaceChildren(
+    h(
+      'ul',
+      {},
+      SECTIONS.filter(([, , role]) => allowed(role)).map(([name, key]) =>
+        h('li', {}, h('a', { href: `#/${name}`, 'aria-current': name === current ? 'page' : null }, t(key))),
+      ),
+      h('li', {}, button(language() === 'ja' ? 'English' : '日本語', switchLanguage, { class: 'button link', lang: language() === 'ja' ? 'en' : 'ja' })),
+    ),
+  )
+}
+
+function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY)
+  state.api = null
+  state.me = null
+  go('#/signin')
+}
+
+// -- sign-in -----------------------------------------------------------------------------------
+
+function signIn() {
+  const token = field(t('console.token'), { type: 'password', name: 'token', autocomplete: 'off', required: true }, t('console.token.hint'))
+  const submit = h('button', { type: 'submit', class: 'button' }, t('console.signin.submit'))
+  const form = h('form', { novalidate: true }, token.wrap, submit)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const value = token.input.value.trim()
+    if (!value) {
+      token.input.focus()
+      announce(t('error.required', { field: t('console.token') }), { error: true })
+      return
+    }
+    await busy(submit, async () => {
+      const api = new AdminApi(value)
+      try {
+        state.me = await api.call('GET', '/admin/v1/me')
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) {
+          token.input.setAttribute('aria-invalid', 'true')
+          announce(t('console.signin.bad'), { error: true })
+          return
+        }
+        throw error
+      }
+      state.api = api
+      sessionStorage.setItem(TOKEN_KEY, value)
+      go('#/home')
+    })
+  })
+  render(main, t('console.signin'), h('p', {}, t('console.signin.intro')), form)
+}
+
+// -- sections ----------------------------------------------------------------------------------
+
+async function home() {
+  const parts = [h('p', {}, t('home.roles', { sections: SECTIONS.filter(([, , r]) => allowed(r)).map(([, k]) => t(k)).join(', ') }))]
+  if (allowed('operator')) {
+    const city = await state.api.call('GET', '/admin/v1/city')
+    parts.push(
+      h('h2', {}, t('home.city')),
+      h(
+        'dl',
+        { class: 'claims' },
+        h('dt', {}, t('home.did')), h('dd', { class: 'mono' }, city.did),
+        h('dt', {}, t('home.chain')), h('dd', {}, String(city.chain_id)),
+        h('dt', {}, t('home.issuer')), h('dd', { class: 'mono' }, city.credential_issuer || ''),
+        h('dt', {}, t('home.contracts')),
+        h('dd', { class: 'mono' }, Object.entries(city.contracts || {}).map(([name, address]) => h('div', {}, `${name}: ${address}`))),
+      ),
+    )
+  }
+  render(main, t('home.title'), parts)
+}
+
+async function residents(_route, cursor) {
+  const result = h('div', { class: 'outcome', id: 'code-result' })
+  const listBox = h('div', {})
+  const issue = async (control, residentId) => {
+    const issued = await busy(control, () => state.api.call('POST', '/admin/v1/enrolment-codes', residentId ? { resident_id: residentId } : {}))
+    if (!issued) return
+    const heading = h('h2', { tabindex: '-1' }, t('residents.code', { resident: issued.resident_id }))
+    result.replaceChildren(
+      h(
+        'div',
+        { class: 'card' },
+        heading,
+        h('p', { class: 'code-display', id: 'enrolment-code' }, issued.code),
+        h('p', { class: 'muted' }, t('residents.code.expires', { date: formatDate(issued.expires_at, { time: true }) })),
+        allowed('issuer') ? h('a', { class: 'button secondary', href: `#/kyc/${encodeURIComponent(issued.resident_id)}` }, t('residents.kyc')) : null,
+      ),
+    )
+    if (!residentId) await loadList()
+    heading.focus()
+  }
+  const loadList = async () => {
+    const page = await state.api.call('GET', `/admin/v1/residents?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+    const rows = page.items
+      .slice()
+      .reverse()
+      .map((r) => {
+        const another = button(t('residents.another'), () => issue(another, r.id), { class: 'button secondary', 'aria-label': `${t('residents.another')}: ${r.id}` })
+        return h('tr', {}, h('td', { class: 'mono' }, r.id), h('td', {}, r.status), h('td', {}, formatDate(r.created_at, { time: true })), h('td', {}, h('div', { class: 'row-actions' }, another)))
+      })
+    listBox.replaceChildren(
+      rows.length ? table([t('residents.id'), t('residents.status'), t('residents.created'), t('credentials.actions')], rows) : h('p', { class: 'muted' }, t('residents.none')),
+      page.next_cursor ? h('a', { class: 'button secondary', href: `#/residents/${encodeURIComponent(page.next_cursor)}` }, t('residents.more')) : '',
+    )
+  }
+  await loadList()
+  const create = button(t('residents.new'), () => issue(create, null), { class: 'button' })
+  render(main, t('residents.title'), h('p', {}, t('residents.intro')), create, result, h('h2', {}, t('residents.list')), listBox)
+}
+
+function kycLog() {
+  try {
+    return JSON.parse(sessionStorage.getItem(KYC_LOG) || '[]')
+  } catch {
+    return []
+  }
+}
+
+function kycOutcome(answer) {
+  const parts = []
+  if (answer.outcome === 'verified') {
+    parts.push(
+      h('p', { class: 'notice ok' }, t('kyc.verified')),
+      h('p', { id: 'pin-label' }, t('kyc.pin')),
+      h('p', { class: 'pin-display', id: 'tx-code', 'aria-labelledby': 'pin-label' }, answer.tx_code),
+    )
+  } else if (answer.outcome === 'partial_match') {
+    parts.push(h('p', { class: 'notice error' }, t('kyc.partial_match')), h('p', {}, t('kyc.matched', { fields: answer.matched_fields.join(', ') })))
+  } else if (answer.outcome === 'not_active') {
+    parts.push(h('p', { class: 'notice error' }, t('kyc.not_active', { status: answer.status })))
+  } else {
+    parts.push(h('p', { class: 'notice error' }, t('kyc.no_match')))
+  }
+  return h('section', { class: 'card', 'aria-labelledby': 'outcome-title', dataset: { outcome: answer.outcome } }, h('h2', { id: 'outcome-title', tabindex: '-1' }, t('kyc.outcome')), parts)
+}
+
+function kyc(_route, residentId = '') {
+  const resident = field(t('kyc.resident'), { name: 'resident_id', value: residentId, autocomplete: 'off', required: true })
+  const family = field(t('kyc.family'), { name: 'family_name', autocomplete: 'off', required: true })
+  const given = field(t('kyc.given'), { name: 'given_name', autocomplete: 'off', required: true })
+  const birthdate = field(t('kyc.birthdate'), { name: 'birthdate', type: 'date', required: true })
+  const address = field(t('kyc.address'), { name: 'address', autocomplete: 'off', required: true }, t('kyc.address.hint'))
+  const submit = h('button', { type: 'submit', class: 'button' }, t('kyc.submit'))
+  const outcome = h('div', { class: 'outcome' })
+  const history = h('div', {})
+  const showHistory = () => {
+    const log = kycLog()
+    history.replaceChildren(
+      h('h2', {}, t('kyc.history')),
+      log.length
+        ? table([t('kyc.when'), t('kyc.resident'), t('kyc.outcome')], log.slice().reverse().map((e) => h('tr', {}, h('td', {}, formatDate(e.at, { time: true })), h('td', { class: 'mono' }, e.resident_id), h('td', {}, t(`kyc.o.${e.outcome}`)))))
+        : h('p', { class: 'muted' }, t('kyc.history.none')),
+    )
+  }
+  const inputs = [resident, family, given, birthdate, address]
+  const form = h('form', { novalidate: true }, resident.wrap, h('div', { class: 'grid2' }, family.wrap, given.wrap), birthdate.wrap, address.wrap, submit)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const missing = inputs.find((f) => !f.input.value.trim())
+    inputs.forEach((f) => f.input.toggleAttribute('aria-invalid', !f.input.value.trim()))
+    if (missing) {
+      missing.input.focus()
+      announce(t('error.required', { field: missing.wrap.querySelector('label').textContent }), { error: true })
+      return
+    }
+    const body = {
+      resident_id: resident.input.value.trim(),
+      family_name: family.input.value.trim(),
+      given_name: given.input.value.trim(),
+      birthdate: birthdate.input.value,
+      address: address.input.value.trim(),
+    }
+    const answer = await busy(submit, () => state.api.call('POST', '/admin/v1/issuances', body), { context: 'kyc' })
+    if (!answer) return
+    // The session's log keeps who and what outcome, never the identity data entered.
+    sessionStorage.setItem(KYC_LOG, JSON.stringify([...kycLog(), { at: new Date().toISOString(), resident_id: body.resident_id, outcome: answer.outcome }].slice(-50)))
+    outcome.replaceChildren(kycOutcome(answer))
+    outcome.querySelector('h2').focus()
+    showHistory()
+    if (answer.outcome === 'verified') [family, given, birthdate, address].forEach((f) => (f.input.value = ''))
+  })
+  showHistory()
+  render(main, t('kyc.title'), h('p', {}, t('kyc.intro')), form, outcome, history)
+}
+
+async function credentials(_route, residentId = '') {
+  const query = residentId ? `?resident_id=${encodeURIComponent(residentId)}` : ''
+  const page = await state.api.call('GET', `/admin/v1/credentials${query}`)
+  const filter = field(t('credentials.filter'), { name: 'resident', value: residentId, autocomplete: 'off' })
+  const filterForm = h('form', { novalidate: true, class: 'grid2' }, filter.wrap, h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button secondary' }, t('credentials.filter.submit'))))
+  filterForm.addEventListener('submit', (event) => {
+    event.preventDefault()
+    go(`#/credentials/${encodeURIComponent(filter.input.value.trim())}`)
+  })
+  const act = (credential, action) => {
+    const control = button(t(`credentials.${action}`), async () => {
+      if (!(await confirmDialog(t(`credentials.confirm.${action}`, { id: credential.id }), t(`credentials.${action}`)))) return
+      const done = await busy(control, () => state.api.call('POST', `/admin/v1/credentials/${encodeURIComponent(credential.id)}/${action}`))
+      if (done) {
+        await credentials(null, residentId)
+        announce(t(`credentials.done.${action}`))
+      }
+    }, { class: `button ${action === 'revoke' ? 'danger' : 'secondary'}`, 'aria-label': `${t(`credentials.${action}`)}: ${credential.id}` })
+    return control
+  }
+  // One card per credential (a phone-width screen has no room for a wide table).
+  const cards = page.items
+    .slice()
+    .reverse()
+    .map((c) =>
+      h(
+        'li',
+        { class: 'card issued', dataset: { credential: c.id, state: c.state } },
+        h('h3', { class: 'mono' }, c.id),
+        h('p', {}, h('span', { class: `badge ${c.state === 'valid' ? 'ok' : c.state === 'revoked' ? 'off' : 'warn'}` }, t(`cstate.${c.state}`))),
+        h(
+          'dl',
+          { class: 'claims' },
+          h('dt', {}, t('kyc.resident')), h('dd', { class: 'mono' }, c.resident_id),
+          h('dt', {}, t('credentials.type')), h('dd', {}, typeLabel(c.vct || c.configuration_id)),
+          h('dt', {}, t('credentials.issued')), h('dd', {}, formatDate(c.issued_at, { time: true })),
+          h('dt', {}, t('credentials.index')), h('dd', {}, `${c.status_list_id} / ${c.status_index}`),
+        ),
+        h(
+          'div',
+          { class: 'row-actions' },
+          c.state === 'valid' ? [act(c, 'suspend'), act(c, 'revoke')] : null,
+          c.state === 'suspended' ? [act(c, 'reinstate'), act(c, 'revoke')] : null,
+        ),
+      ),
+    )
+  render(
+    main,
+    t('credentials.title'),
+    h('p', { class: 'muted' }, t('credentials.intro')),
+    filterForm,
+    cards.length ? h('ul', { class: 'list' }, cards) : h('p', { class: 'muted' }, t('credentials.none')),
+  )
+}
+
+async function statusLists() {
+  const lists = (await state.api.call('GET', '/admin/v1/status-lists')).items
+  const publish = button(t('status.publish'), async () => {
+    const done = await busy(publish, () => state.api.call('POST', '/admin/v1/status-lists/publish'))
+    if (done) {
+      await statusLists()
+      announce(t('status.published'))
+    }
+  }, { class: 'button' })
+  const rows = lists.map((l) =>
+    h(
+      'tr',
+      { dataset: { list: String(l.id), version: String(l.version) } },
+      h('td', {}, h('a', { href: l.uri }, String(l.id))),
+      h('td', {}, String(l.size)),
+      h('td', {}, String(l.allocated)),
+      h('td', {}, String(l.version)),
+      h('td', {}, l.published_at ? formatDate(l.published_at, { time: true }) : '—'),
+      h('td', {}, l.anchored_version === null ? '—' : String(l.anchored_version)),
+    ),
+  )
+  render(
+    main,
+    t('status.title'),
+    publish,
+    table([t('status.list'), t('status.size'), t('status.allocated'), t('status.version'), t('status.published.at'), t('status.anchored')], rows),
+  )
+}
+
+async function anchoring() {
+  const view = await state.api.call('GET', '/admin/v1/receipts/anchoring')
+  const rows = view.batches.map((b) =>
+    h(
+      'tr',
+      { dataset: { batch: b.batch_id, state: b.state } },
+      h('td', { class: 'mono' }, `${b.batch_id.slice(0, 12)}…`),
+      h('td', {}, String(b.size)),
+      h('td', {}, h('span', { class: `badge ${b.state === 'final' ? 'ok' : 'warn'}` }, t(`bstate.${b.state}`))),
+      h('td', {}, b.block_number === null ? '—' : String(b.block_number)),
+      h('td', { class: 'mono' }, b.tx_hash ? `${b.tx_hash.slice(0, 14)}…` : '—'),
+    ),
+  )
+  render(
+    main,
+    t('anchoring.title'),
+    h('p', { class: 'muted' }, t('anchoring.intro')),
+    h(
+      'dl',
+      { class: 'claims' },
+      h('dt', {}, t('anchoring.queued')), h('dd', { id: 'queued' }, String(view.queued)),
+      h('dt', {}, t('anchoring.open')), h('dd', { id: 'open-batches' }, String(view.open_batches)),
+    ),
+    h('p', { class: 'muted' }, t('anchoring.rules', { size: view.batch_size, age: view.max_age_seconds, confirmations: view.confirmations })),
+    h('h2', {}, t('anchoring.batches')),
+    rows.length ? table([t('anchoring.batch'), t('anchoring.size'), t('anchoring.state'), t('anchoring.block'), t('anchoring.tx')], rows) : h('p', { class: 'muted' }, t('anchoring.none')),
+  )
+}
+
+function switchLanguage() {
+  setLanguage(language() === 'ja' ? 'en' : 'ja')
+  route()
+}
+
+const SCREENS = { home, residents, kyc, credentials, status: statusLists, anchoring }
+
+async function route() {
+  const [name, ...args] = (location.hash.slice(2) || 'home').split('/')
+  if (!state.api) {
+    chrome()
+    signIn()
+    return
+  }
+  const section = SECTIONS.find(([n]) => n === name)
+  const screen = section && allowed(section[2]) ? SCREENS[name] : home
+  chrome()
+  try {
+    await screen(name, ...args.map(decodeURIComponent))
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      signOut()
+      return
+    }
+    announce(t('app.error', { code: error.code || error.name, id: error.requestId || '-' }), { error: true })
+  }
+}
+
+async function start() {
+  setLanguage(language())
+  const saved = sessionStorage.getItem(TOKEN_KEY)
+  if (saved) {
+    const api = new AdminApi(saved)
+    try {
+      state.me = await api.call('GET', '/admin/v1/me')
+      state.api = api
+    } catch {
+      sessionStorage.removeItem(TOKEN_KEY)
+    }
+  }
+  window.addEventListener('hashchange', route)
+  await route()
+  document.body.dataset.ready = 'true'
+}
+
+start()

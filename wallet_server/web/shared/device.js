@@ -1,0 +1,102 @@
+// The device key: a WebCrypto P-256 key pair made non-extractable, kept in IndexedDB. The private
+// key never leaves the browser's key store; the page signs with it (ES256, raw R || S) and sends
+// only signatures and the public JWK.
+
+const DB_NAME = 'vcsdk-wallet'
+const STORE = 'device'
+const CURRENT = 'current'
+const ENCODER = new TextEncoder()
+
+export function b64url(bytes) {
+  let text = ''
+  for (const b of new Uint8Array(bytes)) text += String.fromCharCode(b)
+  return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+}
+
+export function b64urlDecode(text) {
+  const padded = text.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((text.length + 3) % 4)
+  const raw = atob(padded)
+  const out = new Uint8Array(raw.length)
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i)
+  return out
+}
+
+export function b64urlJson(value) {
+  return b64url(ENCODER.encode(JSON.stringify(value)))
+}
+
+export function randomId(bytes = 16) {
+  return b64url(crypto.getRandomValues(new Uint8Array(bytes)))
+}
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1)
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE)
+    request.onsuccess = () => resolve(request.result)
+    request.onerror = () => reject(request.error)
+  })
+}
+
+async function withStore(mode, action) {
+  const db = await openDb()
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode)
+      const request = action(tx.objectStore(STORE))
+      tx.oncomplete = () => resolve(request.result)
+      tx.onerror = () => reject(tx.error)
+      tx.onabort = () => reject(tx.error)
+    })
+  } finally {
+    db.close()
+  }
+}
+
+/** The stored device record ({keyPair, publicJwk, deviceId, residentId, name, ...}) or null. */
+export async function loadDevice() {
+  return (await withStore('readonly', (store) => store.get(CURRENT))) || null
+}
+
+export async function saveDevice(record) {
+  await withStore('readwrite', (store) => store.put(record, CURRENT))
+}
+
+export async function forgetDevice() {
+  await withStore('readwrite', (store) => store.delete(CURRENT))
+}
+
+/** A new P-256 key pair whose private half cannot be exported, and its public JWK. */
+export async function newDeviceKey() {
+  const keyPair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
+  const jwk = await crypto.subtle.exportKey('jwk', keyPair.publicKey)
+  return { keyPair, publicJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } }
+}
+
+/** ES256 over the ASCII bytes of `text`: base64url of the raw 64-byte signature (R || S). */
+export async function signAscii(privateKey, text) {
+  const signature = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, ENCODER.encode(text))
+  return b64url(signature)
+}
+
+/** A compact JWS (ES256) signed with the device key. */
+export async function signJws(privateKey, header, payload) {
+  const signingInput = `${b64urlJson({ alg: 'ES256', ...header })}.${b64urlJson(payload)}`
+  return `${signingInput}.${await signAscii(privateKey, signingInput)}`
+}
+
+export async function sha256b64url(text) {
+  return b64url(await crypto.subtle.digest('SHA-256', ENCODER.encode(text)))
+}
+
+/** An RFC 9449 DPoP proof for one request. */
+export async function dpopProof(device, method, url, accessToken) {
+  const claims = {
+    htm: method,
+    htu: url.split('?')[0].split('#')[0],
+    iat: Math.floor(Date.now() / 1000),
+    jti: randomId(),
+  }
+  if (accessToken) claims.ath = await sha256b64url(accessToken)
+  return signJws(device.keyPair.privateKey, { typ: 'dpop+jwt', jwk: device.publicJwk }, claims)
+}
