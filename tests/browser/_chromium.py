@@ -37,6 +37,10 @@ AXE = ROOT / "tools" / "node_modules" / "axe-core" / "axe.min.js"
 # Where screenshots go: docs/screenshots with `make screenshots`, else the test's temporary folder.
 SCREENSHOTS_ENV = "VCSDK_SCREENSHOTS"
 _BLOCKING = ("serious", "critical")
+_UNSTICK = """() => { window.scrollTo(0, 0); for (const el of document.querySelectorAll('nav, .statusbar')) {
+  if (getComputedStyle(el).position === 'sticky') { el.dataset.sticky = '1'; el.style.position = 'static' } } }"""
+_RESTICK = """() => { for (const el of document.querySelectorAll('[data-sticky]')) {
+  el.style.position = ''; delete el.dataset.sticky } }"""
 
 
 @asynccontextmanager
@@ -85,9 +89,11 @@ class Screen:
         blocking = [v for v in violations if v["impact"] in _BLOCKING]
         assert not blocking, f"{name}: axe-core found\n" + json.dumps(blocking, indent=1, ensure_ascii=False)
         self.shots.mkdir(parents=True, exist_ok=True)
-        if full_page:
-            await self.page.evaluate("window.scrollTo(0, 0)")
+        if full_page:  # sticky bars would be drawn where the viewport ended; lay them out in place
+            await self.page.evaluate(_UNSTICK)
         await self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=full_page)
+        if full_page:
+            await self.page.evaluate(_RESTICK)
         self.checked.append(name)
 
 

@@ -2,7 +2,7 @@
 
 import { signAscii } from '../shared/device.js'
 import { LANGUAGES, claimLabel, claimValue, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
-import { readSdJwt, shareSplit } from '../shared/sdjwt.js'
+import { byReadingOrder, readSdJwt, shareSplit } from '../shared/sdjwt.js'
 import { credentialStatus } from '../shared/status.js'
 import { announce, busy, button, confirmDialog, field, h, render, shortDid, uniqueId } from '../shared/ui.js'
 
@@ -92,7 +92,7 @@ async function credential(app, main, id) {
   const stored = await app.api.call('GET', `/v1/credentials/${encodeURIComponent(id)}`)
   const read = stored.format.includes('sd-jwt') ? await readSdJwt(stored.credential) : null
   const { shared, withheld } = read ? shareSplit(read, read.selective) : { shared: [], withheld: [] }
-  const entries = [...shared, ...withheld]
+  const entries = [...shared, ...withheld].sort(byReadingOrder)
   const claims = h('dl', { class: 'claims' }, entries.map(([path, value]) => [h('dt', {}, claimLabel(path)), h('dd', {}, claimValue(value))]))
   const payload = read ? read.payload : {}
   const status = await credentialStatus(payload).catch(() => null)

@@ -432,6 +432,7 @@ export function claimLabel(path) {
 
 export function claimValue(value) {
   if (value === true || value === false) return t(`value.${value}`)
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) return formatDate(value, { time: true })
   if (value === null || value === undefined) return ''
   return typeof value === 'object' ? JSON.stringify(value) : String(value)
 }

@@ -75,6 +75,20 @@ export function leaves(value, path = []) {
   return [[path, value]]
 }
 
+// The order people read a resident card in; other claims follow alphabetically.
+const READING_ORDER = [
+  'family_name', 'given_name', 'birthdate', 'address', 'age_equal_or_over', 'resident_since',
+  'election_id', 'eligible', 'district', 'age_over_18', 'verification',
+]
+
+export function byReadingOrder([a], [b]) {
+  const rank = (path) => {
+    const i = READING_ORDER.indexOf(String(path[0]))
+    return i === -1 ? READING_ORDER.length : i
+  }
+  return rank(a) - rank(b) || a.join('.').localeCompare(b.join('.'), 'en', { numeric: true })
+}
+
 function startsWith(path, prefix) {
   return prefix.length <= path.length && prefix.every((step, i) => step === null || step === path[i])
 }
@@ -92,5 +106,9 @@ export function shareSplit(read, requested) {
     if (!isSelective) continue // issuer, type and dates travel with every presentation
     ;(requested.some((p) => startsWith(path, p)) ? shared : withheld).push([path, value])
   }
+  // What is shared in the order the service asked for it; what stays in reading order.
+  const asked = (path) => requested.findIndex((p) => startsWith(path, p))
+  shared.sort((a, b) => asked(a[0]) - asked(b[0]) || byReadingOrder(a, b))
+  withheld.sort(byReadingOrder)
   return { shared, withheld }
 }
