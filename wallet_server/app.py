@@ -207,12 +207,13 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     import aiohttp
 
     from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
-    from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, RESIDENT_CHAIN, WALLET
+    from wallet_server.appkeys import OPEN_DATA, PRESENTATIONS, RECEIPTS, REGISTRATIONS, RESIDENT_CHAIN, WALLET
     from wallet_server.services.lease import Lease
     from wallet_server.services.presentations import PresentationService
     from wallet_server.services.receipts import CityChainPort, ReceiptService
+    from wallet_server.services.registrations import OpenDataService, RegistrationService
     from wallet_server.services.wallet import OutgoingHttp, PublicAddressResolver, ResidentVault, WalletService
-    from wallet_server.storage import WalletDataStore
+    from wallet_server.storage import CityDataStore, WalletDataStore
 
     settings, clock, store = app[SETTINGS], app[CLOCK], app[STORE]
     receipts_store: ReceiptStore
@@ -252,6 +253,13 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         confirmations=settings.receipt_confirmations,
     )
     app[RECEIPTS] = receipts
+    city_data = CityDataStore(store)
+    app[REGISTRATIONS] = RegistrationService(
+        city_data, city=app[CITY], clock=clock, validity=settings.registration_validity
+    )
+    app[OPEN_DATA] = OpenDataService(
+        city_data, receipts=receipts_store, clock=clock, budget_per_period=settings.open_data_budget
+    )
     app[WALLET] = WalletService(
         store,
         data,

@@ -14,6 +14,7 @@ from wallet_server.services.issuance import IssuanceService
 from wallet_server.services.presentations import PresentationService
 from wallet_server.services.public import PublicService
 from wallet_server.services.receipts import ChainPort, ReceiptService
+from wallet_server.services.registrations import OpenDataService, RegistrationService
 from wallet_server.services.status_lists import StatusListService
 from wallet_server.services.trust import TrustService
 from wallet_server.services.wallet import WalletService
@@ -33,11 +34,13 @@ __all__ = [
     "ISSUANCE",
     "METRICS",
     "OPENAPI",
+    "OPEN_DATA",
     "OUTGOING_DNS",
     "PRESENTATIONS",
     "PUBLIC",
     "RECEIPTS",
     "REDIS_BREAKER",
+    "REGISTRATIONS",
     "RESIDENT_CHAIN",
     "SETTINGS",
     "STATUS_LISTS",
@@ -71,6 +74,9 @@ PUBLIC = web.AppKey("public", PublicService)
 WALLET = web.AppKey("wallet", WalletService)
 PRESENTATIONS = web.AppKey("presentations", PresentationService)
 RECEIPTS = web.AppKey("receipts", ReceiptService)
+# The city's registered services and its open-data releases (the console's "Services" and "Open data").
+REGISTRATIONS = web.AppKey("registrations", RegistrationService)
+OPEN_DATA = web.AppKey("open_data", OpenDataService)
 RESIDENT_CHAIN: web.AppKey[ChainPort] = web.AppKey("resident_chain")
 # The name lookup under outgoing calls (the system's by default; tests set an in-memory zone). The
 # app always wraps it in PublicAddressResolver with the settings' rules.

@@ -31,12 +31,14 @@ from vcsdk.errors import (
 )
 from vcsdk.oid4vc import CredentialIssuer, issuer_routes
 from wallet_server._http import etag_json, query_int, read_json, require_admin
-from wallet_server.appkeys import CITY, CLOCK, ISSUANCE, PUBLIC, STATUS_LISTS, TRUST
+from wallet_server.appkeys import CITY, CLOCK, ISSUANCE, OPEN_DATA, PUBLIC, REGISTRATIONS, STATUS_LISTS, TRUST
 from wallet_server.middleware import REQUEST_ID
 from wallet_server.schemas import (
     accreditation_json,
     issuance_outcome_json,
     issued_credential_json,
+    release_json,
+    service_registration_json,
     status_list_json,
 )
 from wallet_server.services.issuance import ISSUER_PATH
@@ -47,12 +49,17 @@ __all__ = [
     "DID_RESOLUTION_MEDIA_TYPE",
     "accredit_issuer",
     "city_info",
+    "export_open_data",
     "get_accreditation",
     "get_issued_credential",
     "list_issued_credentials",
+    "list_open_data_releases",
+    "list_services",
     "list_status_lists",
+    "open_data_ledger",
     "protocol_routes",
     "publish_status_lists",
+    "register_service",
     "reinstate_accreditation",
     "reinstate_credential",
     "revoke_credential",
@@ -127,6 +134,45 @@ async def publish_status_lists(request: web.Request) -> web.Response:
     await request.app[STATUS_LISTS].publish()
     records = await request.app[STATUS_LISTS].lists()
     return web.json_response({"items": [status_list_json(r) for r in records]})
+
+
+
+# -- admin: registered services and open data ------------------------------------------------------
+
+
+async def register_service(request: web.Request) -> web.Response:
+    admin = require_admin(request, "operator")
+    body = await read_json(request)
+    registered = await request.app[REGISTRATIONS].register(admin, body)
+    location = f"/admin/v1/services/{registered.row.id}"
+    return web.json_response(service_registration_json(registered), status=201, headers={"Location": location})
+
+
+async def list_services(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    items, cursor = await request.app[REGISTRATIONS].list(
+        limit=query_int(request, "limit", default=50), cursor=request.query.get("cursor")
+    )
+    return etag_json(request, {"items": [service_registration_json(i) for i in items], "next_cursor": cursor})
+
+
+async def export_open_data(request: web.Request) -> web.Response:
+    admin = require_admin(request, "operator")
+    body = await read_json(request)
+    release = await request.app[OPEN_DATA].export(
+        admin, period=body["period"], epsilon=body["epsilon"], k_threshold=body.get("k_threshold", 10)
+    )
+    return web.json_response(release_json(release), status=201)
+
+
+async def list_open_data_releases(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    return etag_json(request, {"items": [release_json(r) for r in await request.app[OPEN_DATA].releases()]})
+
+
+async def open_data_ledger(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    return etag_json(request, await request.app[OPEN_DATA].ledger())
 
 
 # -- admin: trust ---------------------------------------------------------------------------------

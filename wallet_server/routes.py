@@ -370,6 +370,30 @@ ROUTES: tuple[Route, ...] = (
         "GET", "/admin/v1/city", city.city_info, "The city's DID, chain and contract addresses", "admin",
         auth="operator", response="City",
     ),
+    Route(
+        "POST", "/admin/v1/services", city.register_service,
+        "Register a service: what it may ask and why, signed by the city (vcsdk.registration)", "admin",
+        auth="operator", body="ServiceRegistrationRequest", response="ServiceRegistration", status=201,
+    ),
+    Route(
+        "GET", "/admin/v1/services", city.list_services, "The registered services", "admin",
+        auth="operator", response="ServiceRegistrationPage", query=("limit", "cursor"), etag=True,
+    ),
+    Route(
+        "POST", "/admin/v1/open-data/releases", city.export_open_data,
+        "Release a month's access statistics with differential privacy (charges the month's epsilon budget)",
+        "admin", auth="operator", body="OpenDataExportRequest", response="OpenDataRelease", status=201,
+        errors=(409,),
+    ),
+    Route(
+        "GET", "/admin/v1/open-data/releases", city.list_open_data_releases, "Every open-data release",
+        "admin", auth="operator", response="OpenDataReleaseList", etag=True,
+    ),
+    Route(
+        "GET", "/admin/v1/open-data/ledger", city.open_data_ledger,
+        "The privacy budget ledger: each month's budget and every release's epsilon", "admin",
+        auth="operator", response="PrivacyLedger", etag=True,
+    ),
 )
 
 

@@ -14,6 +14,7 @@ from wallet_server.services import Challenge, CredentialSummary, CredentialView,
 from wallet_server.services.admin import Administrator, IssuedEnrolmentCode
 from wallet_server.services.issuance import IssuanceOutcome
 from wallet_server.services.receipts import AnchoringOverview
+from wallet_server.services.registrations import RegisteredService, Release
 from wallet_server.storage import Device, IssuedCredential, Offer, Resident, StatusListRecord
 
 __all__ = [
@@ -30,7 +31,9 @@ __all__ = [
     "issuance_outcome_json",
     "issued_credential_json",
     "offer_json",
+    "release_json",
     "resident_json",
+    "service_registration_json",
     "status_list_json",
     "tokens_json",
 ]
@@ -53,6 +56,116 @@ _INT: Schema = {"type": "integer"}
 _NULLABLE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 300}
 _NAME_PART = {"type": "string", "minLength": 1, "maxLength": 100}
+
+_PATH_STEP: Schema = {"type": ["string", "integer", "null"], "maxLength": 200}
+_CLAIM_SET: Schema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "vct": {"type": "string", "minLength": 1, "maxLength": 512},
+        "paths": {
+            "type": "array", "minItems": 1, "maxItems": 64,
+            "items": {"type": "array", "minItems": 1, "maxItems": 16, "items": _PATH_STEP},
+            "description": "DCQL claims path pointers the service may ask for (a prefix allows what is below it).",
+        },
+    },
+    "required": ["id", "vct", "paths"],
+}
+_PURPOSE: Schema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "description": {"type": "string", "minLength": 1, "maxLength": 500},
+    },
+    "required": ["id", "description"],
+}
+_PERIOD: Schema = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "a month, YYYY-MM"}
+
+#: The city's registered services and open-data releases.
+SERVICE_SCHEMAS: dict[str, Schema] = {
+    "ServiceRegistrationRequest": {
+        "type": "object",
+        "description": "What a service may ask and why; the city signs it (vcsdk.registration).",
+        "properties": {
+            "service_did": {"type": "string", "minLength": 1, "maxLength": 300},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "purposes": {"type": "array", "minItems": 1, "maxItems": 32, "items": _PURPOSE},
+            "claim_sets": {"type": "array", "minItems": 1, "maxItems": 32, "items": _CLAIM_SET},
+            "retention_days": {"type": "integer", "minimum": 0, "maximum": 36500},
+            "receipt_endpoint": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "privacy_policy": {"type": "string", "minLength": 1, "maxLength": 1024},
+            "jurisdiction": {"type": "string", "minLength": 2, "maxLength": 6},
+            "recipients": {
+                "type": "array", "maxItems": 32, "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            },
+            "valid_days": {"type": "integer", "minimum": 1, "maximum": 3650},
+        },
+        "required": ["service_did", "name", "purposes", "claim_sets", "retention_days", "receipt_endpoint",
+                     "privacy_policy"],
+    },
+    "ServiceRegistration": _obj(
+        {
+            "id": _ID,
+            "service_did": {"type": "string"},
+            "name": {"type": "string"},
+            "purposes": {"type": "array", "items": _PURPOSE},
+            "claim_sets": {"type": "array", "items": _CLAIM_SET},
+            "retention_days": _INT,
+            "receipt_endpoint": {"type": "string"},
+            "privacy_policy": {"type": "string"},
+            "jurisdiction": {"type": "string"},
+            "recipients": {"type": "array", "items": {"type": "string"}},
+            "issued_at": _TIME,
+            "expires_at": _TIME,
+            "created_by": {"type": "string"},
+            "registration": {"type": "string", "description": "The signed registration (compact JWS) for the service."},
+        }
+    ),
+    "ServiceRegistrationPage": _obj(
+        {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceRegistration"}},
+            "next_cursor": {"type": ["string", "null"]},
+        }
+    ),
+    "OpenDataExportRequest": {
+        "type": "object",
+        "properties": {
+            "period": _PERIOD,
+            "epsilon": {"type": "number", "minimum": 0.001, "maximum": 10},
+            "k_threshold": {"type": "integer", "minimum": 10, "maximum": 1000000, "description": "at least 10"},
+        },
+        "required": ["period", "epsilon"],
+    },
+    "OpenDataRelease": _obj(
+        {
+            "id": {"type": "string"},
+            "period": {"type": "string"},
+            "seq": _INT,
+            "epsilon": {"type": "string"},
+            "k_threshold": _INT,
+            "created_by": {"type": "string"},
+            "created_at": _TIME,
+            "statistics": {
+                "type": "object",
+                "description": "The release as published: parameters (mechanism, epsilon, sensitivity, noise "
+                "scale, k, period, guarantee) and every cell (count null when suppressed).",
+            },
+        }
+    ),
+    "OpenDataReleaseList": _obj(
+        {"items": {"type": "array", "items": {"$ref": "#/components/schemas/OpenDataRelease"}}}
+    ),
+    "PrivacyLedger": {
+        "type": "object",
+        "description": "The budget ledger (vcsdk-privacy-ledger-1): budget per month and every release's epsilon.",
+        "properties": {
+            "version": {"type": "string"},
+            "budget_per_period": {"type": "string"},
+            "entries": {"type": "array", "items": {"type": "object"}},
+        },
+        "required": ["version", "budget_per_period", "entries"],
+    },
+}
 
 #: The city back office: issuance after KYC, issued credentials, status lists, accreditation.
 BACK_OFFICE_SCHEMAS: dict[str, Schema] = {
@@ -298,6 +411,7 @@ SCHEMAS: dict[str, Schema] = {
         }
     ),
     **BACK_OFFICE_SCHEMAS,
+    **SERVICE_SCHEMAS,
 }
 
 
@@ -439,4 +553,38 @@ def anchoring_json(overview: AnchoringOverview) -> dict[str, Any]:
         "batch_size": overview.batch_size,
         "max_age_seconds": int(overview.max_age.total_seconds()),
         "confirmations": overview.confirmations,
+    }
+
+
+def service_registration_json(item: RegisteredService) -> dict[str, Any]:
+    r = item.registration
+    return {
+        "id": item.row.id,
+        "service_did": r.service_did,
+        "name": r.name,
+        "purposes": [{"id": p.id, "description": p.description} for p in r.purposes],
+        "claim_sets": [{"id": c.id, "vct": c.vct, "paths": [list(p) for p in c.paths]} for c in r.claim_sets],
+        "retention_days": r.retention_days,
+        "receipt_endpoint": r.receipt_endpoint,
+        "privacy_policy": r.privacy_policy,
+        "jurisdiction": r.jurisdiction,
+        "recipients": list(r.recipients),
+        "issued_at": _time(r.issued_at),
+        "expires_at": _time(r.expires_at),
+        "created_by": item.row.created_by,
+        "registration": item.row.token,
+    }
+
+
+def release_json(release: Release) -> dict[str, Any]:
+    row = release.row
+    return {
+        "id": row.id,
+        "period": row.period,
+        "seq": row.seq,
+        "epsilon": row.epsilon,
+        "k_threshold": row.k_threshold,
+        "created_by": row.created_by,
+        "created_at": _time(row.created_at),
+        "statistics": release.body,
     }

@@ -85,6 +85,9 @@ class Settings:
     :param database_pool_timeout: seconds a request may wait for a free PostgreSQL connection.
     :param database_pool_size: PostgreSQL connections per process.
     :param redis_timeout: seconds a Redis call may take before rate limiting lets the request through.
+    :param open_data_budget: the privacy-loss budget (epsilon) each month's open-data releases may
+        spend in all; the release that would pass it is refused.
+    :param registration_validity: how long a service registration the city signs lasts by default.
     """
 
     host: str = "127.0.0.1"
@@ -139,6 +142,10 @@ class Settings:
     database_pool_timeout: timedelta = timedelta(seconds=5)
     database_pool_size: int = 10
     redis_timeout: timedelta = timedelta(milliseconds=250)
+
+    # -- the city's registered services and open data
+    open_data_budget: float = 1.0
+    registration_validity: timedelta = timedelta(days=365)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.database_pool_size < 1:
@@ -233,7 +240,9 @@ def _coerce(name: str, value: Any) -> Any:
         return _parse_bool(value)
     if name in ("receipt_batch_size", "receipt_confirmations"):
         return int(value)
-    if name in ("receipt_batch_max_age", "receipt_anchor_interval"):
+    if name == "open_data_budget":
+        return float(value)
+    if name in ("receipt_batch_max_age", "receipt_anchor_interval", "registration_validity"):
         return timedelta(seconds=float(value))
     if name in ("database_timeout", "database_pool_timeout", "redis_timeout"):
         return timedelta(seconds=float(value))

@@ -44,7 +44,9 @@ async def test_staff_enrol_check_identity_issue_and_revoke(browser, shots: Path,
         # -- an operator: the city's set-up and a new resident's enrolment code
         await sign_in(staff, w.wallet_url, OPERATOR_TOKEN)
         sections = page.get_by_role("navigation", name="Sections")
-        await expect(sections.get_by_role("link")).to_have_text(["Overview", "Residents", "Receipt anchoring"])
+        await expect(sections.get_by_role("link")).to_have_text(
+            ["Overview", "Residents", "Receipt anchoring", "Services", "Open data"]
+        )
         await expect(page.locator("dl.claims")).to_contain_text(w.city.did)
         await staff.check("console-home")
         await sections.get_by_role("link", name="Residents").click()
@@ -141,7 +143,38 @@ async def test_staff_enrol_check_identity_issue_and_revoke(browser, shots: Path,
         await screen_title(page, "Receipt anchoring")
         await expect(page.locator("#queued")).to_have_text("0")
         await staff.check("console-anchoring")
+
+        # -- the operator registers the service, then releases the month's open data
+        await sections.get_by_role("link", name="Services").click()
+        await screen_title(page, "Registered services")
+        await expect(page.get_by_text("No service is registered yet.")).to_be_visible()
+        await page.get_by_label("Service DID").fill(w.service.did)
+        await page.get_by_label("Name residents see").fill("Kaga Onsen Shop")
+        await page.get_by_label("Purpose", exact=True).fill("Selling sake requires age 20+")
+        await page.get_by_label("Aged 20 or over").check()
+        await page.get_by_label("City", exact=True).check()
+        await page.get_by_label("Receipt endpoint").fill("https://shop.example/receipts")
+        await page.get_by_label("Privacy policy").fill("https://shop.example/privacy")
+        await page.get_by_role("button", name="Sign and register").click()
+        service = page.locator("li.service")
+        await expect(service).to_have_attribute("data-service", w.service.did)
+        await expect(service).to_contain_text("Aged 20 or over, City")
+        await staff.check("console-services", full_page=True)
+        await sections.get_by_role("link", name="Open data").click()
+        await screen_title(page, "Open data")
+        await page.get_by_label("Epsilon (ε)").fill("0.7")
+        await page.get_by_role("button", name="Release statistics").click()
+        release = page.locator("section.release")
+        await expect(release).to_have_count(1)
+        await expect(release.locator("tbody tr")).to_have_count(1)  # the registered claim set is the cell
+        await expect(release).to_contain_text("fewer than 10")
+        await expect(page.locator("tr[data-period]")).to_contain_text("0.7")
+        await staff.check("console-open-data", full_page=True)
+        await page.get_by_role("button", name="Release statistics").click()  # 0.7 + 0.7 > 1
+        await expect(page.locator("#status")).to_contain_text("privacy budget cannot pay")
+        await expect(release).to_have_count(1)
         await page.get_by_role("button", name="日本語").click()
-        await screen_title(page, "受領書の記録")
-        await staff.check("console-anchoring-ja")
+        await screen_title(page, "オープンデータ")
+        await expect(release).to_contain_text("10 未満")
+        await staff.check("console-open-data-ja", full_page=True)
         assert not staff.problems and not phone.problems

@@ -97,7 +97,9 @@ async def test_resident_enrols_receives_consents_and_checks_history(browser, sho
         await page.get_by_role("button", name="Open link").click()
         await screen_title(page, "Share your data?")
         await expect(page.locator(".service-name")).to_have_text(SERVICE_NAME)
-        await expect(page.locator(".purpose")).to_have_text(PURPOSE)
+        await expect(page.locator(".purpose")).to_have_text(PURPOSE)  # the city's words, from the registration
+        await expect(page.locator(".registration")).to_contain_text("Registered with the city")
+        await expect(page.locator(".retention")).to_have_text("30 days at most")
         shares = page.locator("ul.share li")
         await expect(shares).to_have_text(["Aged 20 or over: Yes", f"City: {ACTIVE.address.city}"])
         withheld = await page.locator("ul.withhold li").all_inner_texts()

@@ -47,6 +47,8 @@ def pg_schema() -> Iterator[str]:
 _TABLES = "residents, enrolment_codes, devices, credentials, challenges, seen_jtis, refresh_tokens"
 # The city back office (migration 0002).
 _TABLES += ", protocol_state, offers, status_lists, issued_credentials, leases"
+# The city's registered services and open-data releases (migration 0005).
+_TABLES += ", service_registrations, open_data_releases"
 
 
 @pytest.fixture(params=BACKENDS)

@@ -7,6 +7,7 @@ Open one from a URL with :func:`open_store`.
 
 from __future__ import annotations
 
+from wallet_server.storage._city import CityDataStore, ReleaseRow, ServiceRegistrationRow
 from wallet_server.storage._models import (
     CredentialState,
     Device,
@@ -46,6 +47,7 @@ from wallet_server.storage._wallet import (
 
 __all__ = [
     "BackOfficeStore",
+    "CityDataStore",
     "CredentialState",
     "CredentialStore",
     "Device",
@@ -63,12 +65,14 @@ __all__ = [
     "PresentationState",
     "RefreshToken",
     "RefreshTokenStore",
+    "ReleaseRow",
     "ReplayCache",
     "Resident",
     "ResidentConsentRow",
     "ResidentSecretsRow",
     "ResidentStatus",
     "ResidentStore",
+    "ServiceRegistrationRow",
     "SqliteStore",
     "StatusListRecord",
     "Store",

@@ -354,17 +354,23 @@ async function consentScreen(app, main, id, chosen = {}) {
   render(main, t('consent.title'), parts)
 }
 
+/** What the city registered the service for: how long it keeps the data, its notice, who else gets it. */
 function registration(presentation) {
   const reg = presentation.registration
   if (reg === undefined) return null // this server does not report registrations
-  if (!reg) return h('p', { class: 'badge warn' }, t('consent.not_registered'))
+  if (!reg) return h('p', {}, h('span', { class: 'badge warn' }, t('consent.not_registered')))
+  const recipients = reg.recipients && reg.recipients.length ? reg.recipients.join(', ') : t('consent.recipients.none')
   return h(
     'div',
-    {},
-    h('p', { class: 'badge ok' }, `✓ ${t('consent.registered')}`),
-    reg.purposes && reg.purposes.length
-      ? [h('p', { class: 'muted' }, t('consent.registered.purposes')), h('ul', { class: 'tags' }, reg.purposes.map((p) => h('li', {}, p)))]
-      : null,
+    { class: 'registration' },
+    h('p', {}, h('span', { class: 'badge ok' }, `✓ ${t('consent.registered')}`)),
+    h(
+      'dl',
+      { class: 'claims' },
+      h('dt', {}, t('consent.retention.label')), h('dd', { class: 'retention' }, t('consent.retention', { days: reg.retention_days })),
+      h('dt', {}, t('consent.recipients')), h('dd', {}, recipients),
+      reg.privacy_policy ? [h('dt', {}, t('consent.policy')), h('dd', {}, h('a', { href: reg.privacy_policy, rel: 'noopener noreferrer', target: '_blank' }, host(reg.privacy_policy)))] : null,
+    ),
   )
 }
 
@@ -376,6 +382,9 @@ function result(app, main, presentation) {
     lines.push(h('p', { class: 'notice ok' }, t('consent.shared', { service })))
     if (outcome.claims) lines.push(h('h2', {}, t('activity.shares')), claimList(outcome.claims.map((c) => [c.split('.'), '']), { values: false }))
     lines.push(h('p', {}, outcome.receipt_id ? t('consent.receipt') : t('consent.noreceipt', { code: outcome.receipt_error || '-' })))
+  } else if (presentation.state === 'refused' && outcome.refused_by === 'wallet') {
+    // The wallet refused before asking: the service is not registered for this, and was sent nothing.
+    lines.push(h('p', { class: 'notice error' }, t('consent.wallet_refused')), outcome.reason ? h('p', { class: 'reason' }, outcome.reason) : null)
   } else if (presentation.state === 'refused') {
     lines.push(h('p', { class: 'notice error' }, t('consent.refused', { service, code: outcome.error || '-' })))
   } else if (presentation.state === 'declined') {

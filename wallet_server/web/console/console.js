@@ -2,7 +2,7 @@
 // (docs/wallet-api.md, "The city admin API") and shows only what the token's roles allow.
 
 import { AdminApi, ApiError } from '../shared/api.js'
-import { extend, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
+import { claimLabel, extend, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
 import { announce, busy, button, confirmDialog, field, h, render } from '../shared/ui.js'
 import { CONSOLE_STRINGS } from './strings.js'
 
@@ -23,6 +23,8 @@ const SECTIONS = [
   ['credentials', 'section.credentials', 'issuer'],
   ['status', 'section.status', 'issuer'],
   ['anchoring', 'section.anchoring', 'operator'],
+  ['services', 'section.services', 'operator'],
+  ['opendata', 'section.opendata', 'operator'],
 ]
 
 function allowed(role) {
@@ -363,12 +365,155 @@ async function anchoring() {
   )
 }
 
+// -- registered services (operator) -------------------------------------------------------------
+
+// The resident card's claims a service may be registered for, as DCQL paths.
+const CARD_CLAIMS = [
+  ['age_equal_or_over', '18'], ['age_equal_or_over', '20'], ['age_equal_or_over', '65'],
+  ['address', 'locality'], ['address', 'region'], ['address', 'postal_code'], ['address', 'street_address'],
+  ['family_name'], ['given_name'], ['birthdate'], ['resident_since'],
+]
+
+async function cityVct() {
+  const metadata = await (await fetch('/.well-known/openid-credential-issuer/issuer', { cache: 'no-cache' })).json()
+  const config = Object.values(metadata.credential_configurations_supported || {})[0]
+  return config ? config.vct : ''
+}
+
+function serviceCard(s) {
+  return h(
+    'li',
+    { class: 'card service', dataset: { service: s.service_did } },
+    h('h3', {}, s.name),
+    h('p', { class: 'mono' }, s.service_did),
+    h(
+      'dl',
+      { class: 'claims' },
+      h('dt', {}, t('services.purposes')), h('dd', {}, s.purposes.map((p) => h('div', {}, p.description))),
+      h('dt', {}, t('services.claims')),
+      h('dd', {}, s.claim_sets.map((c) => h('div', {}, `${c.id}: ${c.paths.map((p) => claimLabel(p)).join(', ')}`))),
+      h('dt', {}, t('services.retention')), h('dd', {}, t('services.days', { days: s.retention_days })),
+      h('dt', {}, t('services.until')), h('dd', {}, formatDate(s.expires_at)),
+    ),
+  )
+}
+
+async function services() {
+  const listing = await state.api.call('GET', '/admin/v1/services?limit=100')
+  const vct = await cityVct()
+  const did = field(t('services.did'), { name: 'service_did', autocomplete: 'off', required: true, spellcheck: 'false' })
+  const name = field(t('services.name'), { name: 'name', autocomplete: 'off', required: true })
+  const purpose = field(t('services.purpose'), { name: 'purpose', autocomplete: 'off', required: true }, t('services.purpose.hint'))
+  const legendId = 'claims-legend'
+  const boxes = CARD_CLAIMS.map((path) => {
+    const id = `claim-${path.join('-')}`
+    const box = h('input', { type: 'checkbox', id, value: JSON.stringify(path) })
+    return { box, row: h('div', { class: 'check' }, box, h('label', { for: id }, claimLabel(path))) }
+  })
+  const claims = h('fieldset', { 'aria-describedby': legendId }, h('legend', { id: legendId }, t('services.claims.pick')), boxes.map((b) => b.row))
+  const retention = field(t('services.retention'), { name: 'retention_days', type: 'number', min: '0', max: '36500', value: '30', required: true })
+  const receipts = field(t('services.receipts'), { name: 'receipt_endpoint', type: 'url', autocomplete: 'off', required: true }, t('services.https'))
+  const policy = field(t('services.policy'), { name: 'privacy_policy', type: 'url', autocomplete: 'off', required: true }, t('services.https'))
+  const submit = h('button', { type: 'submit', class: 'button' }, t('services.register'))
+  const form = h('form', { novalidate: true }, did.wrap, name.wrap, purpose.wrap, claims, h('div', { class: 'grid2' }, retention.wrap), receipts.wrap, policy.wrap, submit)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const chosen = boxes.filter((b) => b.box.checked).map((b) => JSON.parse(b.box.value))
+    const required = [did, name, purpose, retention, receipts, policy]
+    const missing = required.find((f) => !f.input.value.trim())
+    required.forEach((f) => f.input.toggleAttribute('aria-invalid', !f.input.value.trim()))
+    if (missing || !chosen.length) {
+      ;(missing ? missing.input : boxes[0].box).focus()
+      announce(t('error.required', { field: missing ? missing.wrap.querySelector('label').textContent : t('services.claims.pick') }), { error: true })
+      return
+    }
+    const body = {
+      service_did: did.input.value.trim(),
+      name: name.input.value.trim(),
+      purposes: [{ id: 'purpose-1', description: purpose.input.value.trim() }],
+      claim_sets: [{ id: 'claims', vct, paths: chosen }],
+      retention_days: Number(retention.input.value),
+      receipt_endpoint: receipts.input.value.trim(),
+      privacy_policy: policy.input.value.trim(),
+      jurisdiction: 'JP',
+    }
+    const made = await busy(submit, () => state.api.call('POST', '/admin/v1/services', body), { context: 'services' })
+    if (made) {
+      await services()
+      announce(t('services.registered', { name: made.name }))
+    }
+  })
+  render(
+    main,
+    t('services.title'),
+    h('p', { class: 'muted' }, t('services.intro')),
+    listing.items.length ? h('ul', { class: 'list' }, listing.items.slice().reverse().map(serviceCard)) : h('p', { class: 'muted' }, t('services.none')),
+    h('h2', {}, t('services.new')),
+    form,
+  )
+}
+
+// -- open data (operator) ----------------------------------------------------------------------
+
+function releaseTable(release) {
+  const parameters = release.statistics.parameters
+  const rows = release.statistics.cells.map((c) =>
+    h('tr', { dataset: { cell: `${c.service}/${c.claim_set}` } }, h('td', {}, c.service_name || c.service), h('td', {}, c.claim_set),
+      h('td', {}, c.suppressed ? t('opendata.suppressed', { k: parameters.k_threshold }) : String(c.count))),
+  )
+  return h(
+    'section',
+    { class: 'card release', 'aria-labelledby': `rel-${release.id}`, dataset: { release: release.id } },
+    h('h3', { id: `rel-${release.id}` }, release.id),
+    h('p', { class: 'muted' }, t('opendata.params', { epsilon: release.epsilon, k: release.k_threshold, scale: Number(parameters.noise_scale).toFixed(2) })),
+    table([t('opendata.service'), t('opendata.claimset'), t('opendata.count')], rows),
+  )
+}
+
+async function openData() {
+  const [releases, ledger] = await Promise.all([
+    state.api.call('GET', '/admin/v1/open-data/releases'),
+    state.api.call('GET', '/admin/v1/open-data/ledger'),
+  ])
+  const month = field(t('opendata.period'), { name: 'period', type: 'month', required: true, value: new Date().toISOString().slice(0, 7) })
+  const epsilon = field(t('opendata.epsilon'), { name: 'epsilon', type: 'number', min: '0.001', max: '10', step: '0.001', value: '0.5', required: true }, t('opendata.epsilon.hint'))
+  const k = field(t('opendata.k'), { name: 'k_threshold', type: 'number', min: '10', step: '1', value: '10', required: true }, t('opendata.k.hint'))
+  const submit = h('button', { type: 'submit', class: 'button' }, t('opendata.release'))
+  const result = h('div', { class: 'outcome' })
+  const form = h('form', { novalidate: true }, month.wrap, h('div', { class: 'grid2' }, epsilon.wrap, k.wrap), submit)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const body = { period: month.input.value, epsilon: Number(epsilon.input.value), k_threshold: Number(k.input.value) }
+    const release = await busy(submit, () => state.api.call('POST', '/admin/v1/open-data/releases', body), { context: 'opendata' })
+    if (release) {
+      await openData()
+      announce(t('opendata.released', { id: release.id }))
+    }
+  })
+  const spent = {}
+  for (const e of ledger.entries) spent[e.period] = (spent[e.period] || 0) + Number(e.epsilon)
+  const budgetRows = Object.entries(spent).map(([period, total]) =>
+    h('tr', { dataset: { period } }, h('td', {}, period), h('td', {}, String(Math.round(total * 1000) / 1000)), h('td', {}, ledger.budget_per_period)),
+  )
+  render(
+    main,
+    t('opendata.title'),
+    h('p', { class: 'muted' }, t('opendata.intro', { budget: ledger.budget_per_period })),
+    form,
+    result,
+    h('h2', {}, t('opendata.ledger')),
+    budgetRows.length ? table([t('opendata.period'), t('opendata.spent'), t('opendata.budget')], budgetRows) : h('p', { class: 'muted' }, t('opendata.none')),
+    h('h2', {}, t('opendata.releases')),
+    releases.items.length ? releases.items.slice().reverse().map(releaseTable) : h('p', { class: 'muted' }, t('opendata.none')),
+  )
+}
+
 function switchLanguage() {
   setLanguage(language() === 'ja' ? 'en' : 'ja')
   route()
 }
 
-const SCREENS = { home, residents, kyc, credentials, status: statusLists, anchoring }
+const SCREENS = { home, residents, kyc, credentials, status: statusLists, anchoring, services, opendata: openData }
 
 async function route() {
   const [name, ...args] = (location.hash.slice(2) || 'home').split('/')
