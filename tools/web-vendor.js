@@ -14,10 +14,16 @@ const path = require('node:path')
 const TOOLS = __dirname
 const OUT = path.resolve(TOOLS, '..', 'wallet_server', 'web', 'vendor')
 
-// [package, destination folder, files to copy (relative to the package root)]
+// [package, destination folder, files to copy (relative to the package root)]; a file given as
+// [source, target] keeps a sub-folder (ES modules that import each other by relative path).
 const ASSETS = [
   ['swagger-ui-dist', 'swagger-ui', ['swagger-ui-bundle.js', 'swagger-ui.css', 'LICENSE', 'NOTICE']],
   ['jsqr', 'jsqr', ['dist/jsQR.js', 'LICENSE']],
+  // RFC 9474 blind RSA for the ballot page: the package's own ES modules (sjcl is vendored inside it).
+  ['@cloudflare/blindrsa-ts', 'blindrsa', [
+    'lib/src/index.js', 'lib/src/blindrsa.js', 'lib/src/partially_blindrsa.js', 'lib/src/prime.js',
+    'lib/src/util.js', ['lib/src/sjcl/index.js', 'sjcl/index.js'], ['LICENSE.txt', 'LICENSE'],
+  ]],
 ]
 
 function packageRoot(name) {
@@ -32,11 +38,12 @@ function main() {
     const meta = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
     const entry = { version: meta.version, license: meta.license, files: {} }
     for (const file of files) {
-      const data = fs.readFileSync(path.join(root, file))
-      const target = path.join(OUT, folder, path.basename(file))
+      const [source, name] = Array.isArray(file) ? file : [file, path.basename(file)]
+      const data = fs.readFileSync(path.join(root, source))
+      const target = path.join(OUT, folder, name)
       fs.mkdirSync(path.dirname(target), { recursive: true })
       fs.writeFileSync(target, data)
-      entry.files[`${folder}/${path.basename(file)}`] = crypto.createHash('sha256').update(data).digest('hex')
+      entry.files[`${folder}/${name}`] = crypto.createHash('sha256').update(data).digest('hex')
     }
     versions[name] = entry
   }

@@ -18,8 +18,9 @@ from pathlib import Path
 from aiohttp import web
 
 from vcsdk.errors import NotFoundError
+from wallet_server.appkeys import SETTINGS
 
-__all__ = ["PAGE_CSP", "PAGE_PREFIXES", "STATIC_PREFIX", "WEB_DIR", "page_routes"]
+__all__ = ["PAGE_PREFIXES", "STATIC_PREFIX", "WEB_DIR", "page_csp", "page_routes"]
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 STATIC_PREFIX = "/static/"
@@ -36,14 +37,19 @@ _MEDIA_TYPES = {
 }
 # Plain names only: no "..", no hidden files, no NUL, backslash or percent tricks.
 _RELATIVE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}(/[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}){0,5}")
-#: Scripts, styles, images and API calls from this origin only; the camera for QR codes; no framing.
-PAGE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob: mediastream:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
-    "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-)
+def page_csp(connect_origins: tuple[str, ...] = ()) -> str:
+    """The pages' Content-Security-Policy: scripts, styles, images and API calls from this origin
+    only (plus ``connect_origins``, which the ballot page calls: the voting service, the city's
+    ballot-token issuer, a chain node); the camera for QR codes; no framing, no plugins."""
+    connect = " ".join(("'self'", *connect_origins))
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"media-src 'self' blob: mediastream:; connect-src {connect}; worker-src 'self'; manifest-src 'self'; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
 _PAGE_HEADERS = {
-    "Content-Security-Policy": PAGE_CSP,
     "Permissions-Policy": "camera=(self), microphone=(), geolocation=()",
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
@@ -72,26 +78,28 @@ async def static_file(request: web.Request) -> web.FileResponse:
     return web.FileResponse(path, headers={**_STATIC_HEADERS, "Content-Type": _MEDIA_TYPES[path.suffix]})
 
 
-def _page(relative: str) -> web.FileResponse:
+def _page(request: web.Request, relative: str) -> web.FileResponse:
     path = _web_file(relative)
-    return web.FileResponse(path, headers={**_PAGE_HEADERS, "Content-Type": _MEDIA_TYPES[path.suffix]})
+    csp = page_csp(request.app[SETTINGS].web_connect_origins)
+    headers = {**_PAGE_HEADERS, "Content-Security-Policy": csp, "Content-Type": _MEDIA_TYPES[path.suffix]}
+    return web.FileResponse(path, headers=headers)
 
 
 async def wallet_page(request: web.Request) -> web.FileResponse:
-    return _page("app/index.html")
+    return _page(request, "app/index.html")
 
 
 async def wallet_manifest(request: web.Request) -> web.FileResponse:
-    return _page("app/manifest.webmanifest")
+    return _page(request, "app/manifest.webmanifest")
 
 
 async def wallet_worker(request: web.Request) -> web.FileResponse:
     # Served under /app/ so that its scope is the wallet's.
-    return _page("app/sw.js")
+    return _page(request, "app/sw.js")
 
 
 async def console_page(request: web.Request) -> web.FileResponse:
-    return _page("console/index.html")
+    return _page(request, "console/index.html")
 
 
 def _redirect(to: str) -> web.RouteDef:

@@ -88,6 +88,9 @@ class Settings:
     :param open_data_budget: the privacy-loss budget (epsilon) each month's open-data releases may
         spend in all; the release that would pass it is refused.
     :param registration_validity: how long a service registration the city signs lasts by default.
+    :param web_connect_origins: origins the web pages may call besides this server (their
+        Content-Security-Policy ``connect-src``): the ballot page's voting service, the city's
+        ballot-token issuer and a chain node, e.g. ``https://vote.city.example``. None by default.
     """
 
     host: str = "127.0.0.1"
@@ -146,6 +149,7 @@ class Settings:
     # -- the city's registered services and open data
     open_data_budget: float = 1.0
     registration_validity: timedelta = timedelta(days=365)
+    web_connect_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.database_pool_size < 1:
@@ -252,7 +256,7 @@ def _coerce(name: str, value: Any) -> Any:
         return _parse_city_key(name, value)
     if name == "credential_lifetime":
         return timedelta(seconds=float(value))
-    if name in ("cors_origins", "outgoing_private_hosts"):
+    if name in ("cors_origins", "outgoing_private_hosts", "web_connect_origins"):
         return tuple(value) if isinstance(value, list) else tuple(o for o in str(value).split(",") if o)
     if name == "data_keys":
         return _parse_data_keys(value)

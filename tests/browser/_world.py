@@ -25,8 +25,8 @@ def real_clock() -> datetime:
 
 
 @asynccontextmanager
-async def browser_world(tmp_path: Path) -> AsyncIterator[World]:
-    async with world(tmp_path, clock=real_clock, phone=False) as w:
+async def browser_world(tmp_path: Path, **settings: Any) -> AsyncIterator[World]:
+    async with world(tmp_path, clock=real_clock, phone=False, settings=settings) as w:
         yield w
 
 

@@ -270,12 +270,13 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
 
 @asynccontextmanager
 async def world(
-    tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None = None, clock: Any = None, phone: bool = True
+    tmp_path: Path, backend: str = "sqlite", *, node: DevNode | None = None, clock: Any = None, phone: bool = True,
+    settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[World]:
     """The three parties. ``backend``: the wallet's database (``sqlite``, ``postgres``); ``node``: a
     real JSON-RPC node (anvil) instead of the embedded chain; ``clock``: the parties' clock (a
     :class:`Clock` the test moves by default); ``phone``: enrol the Python phone (a browser test
-    enrols its own)."""
+    enrols its own); ``settings``: more wallet server settings."""
     clock = clock or Clock()
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(_database(tmp_path, backend))
@@ -283,7 +284,7 @@ async def world(
         chain_settings, owners = await _on_node(node, tmp_path) if node is not None else ({}, [])
         port = free_port()
         wallet_url = f"http://127.0.0.1:{port}"
-        settings = make_settings(
+        wallet_settings = make_settings(
             database,
             **chain_settings,
             public_base_url=wallet_url,
@@ -295,8 +296,9 @@ async def world(
             receipt_confirmations=2,
             # The test drives anchoring rounds itself (no waiting on a timer).
             receipt_anchor_interval=timedelta(hours=1),
+            **(settings or {}),
         )
-        app = create_app(settings, clock=clock)
+        app = create_app(wallet_settings, clock=clock)
         await stack.enter_async_context(serve(app, port=port))
         city = await app[CITY].get()
 

@@ -8,17 +8,18 @@ import re
 
 import pytest
 
-from wallet_server.pages import PAGE_CSP, WEB_DIR
+from wallet_server.pages import WEB_DIR, page_csp
 
 
 @pytest.mark.parametrize("path", ["/app/", "/console/"])
 async def test_pages_are_served_with_a_strict_policy(client, path: str) -> None:
     resp = await client.get(path)
     assert resp.status == 200 and resp.content_type == "text/html"
-    assert resp.headers["Content-Security-Policy"] == PAGE_CSP
-    for directive in ("script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'", "object-src 'none'"):
-        assert directive in PAGE_CSP
-    assert "unsafe" not in PAGE_CSP
+    csp = resp.headers["Content-Security-Policy"]
+    assert csp == page_csp()
+    for directive in ("script-src 'self'", "connect-src 'self';", "frame-ancestors 'none'", "object-src 'none'"):
+        assert directive in csp
+    assert "unsafe" not in csp
     assert resp.headers["Permissions-Policy"].startswith("camera=(self)")
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     html = await resp.text()
@@ -88,3 +89,14 @@ def test_every_text_is_in_english_and_japanese() -> None:
             continue
         for key in re.findall(r"\bt\('([A-Za-z0-9_.]+)'", module.read_text("utf-8")):
             assert key in known, f"{module.name}: t('{key}') has no text"
+
+
+async def test_the_ballot_pages_outside_origins_are_configured(aiohttp_client, database, clock) -> None:
+    from tests.wallet_server.conftest import make_settings
+    from wallet_server import create_app
+
+    origins = ("https://vote.city.example", "https://rpc.city.example")
+    client = await aiohttp_client(create_app(make_settings(database, web_connect_origins=origins), clock=clock))
+    csp = (await client.get("/app/")).headers["Content-Security-Policy"]
+    assert "connect-src 'self' https://vote.city.example https://rpc.city.example;" in csp
+    assert "script-src 'self';" in csp  # scripts still come from this server only

@@ -13,6 +13,7 @@ const TABS = [
   ['#/wallet', 'nav.wallet', 'M3 7h18v12H3z M3 7l2-3h14l2 3 M16 13h2'],
   ['#/scan', 'nav.scan', 'M4 4h6v6H4z M14 4h6v6h-6z M4 14h6v6H4z M14 14h2v2h-2z M18 18h2v2h-2z'],
   ['#/activity', 'nav.activity', 'M4 5h16 M4 12h16 M4 19h10'],
+  ['#/vote', 'nav.vote', 'M5 11l4 4 10-10 M4 20h16'],
   ['#/settings', 'nav.settings', 'M12 8a4 4 0 1 0 0 8a4 4 0 1 0 0-8 M12 2v3 M12 19v3 M2 12h3 M19 12h3'],
 ]
 
@@ -53,7 +54,7 @@ function refreshChrome() {
   document.getElementById('brand').textContent = t('app.name')
   document.getElementById('skip').textContent = t('app.skip')
   tabs.setAttribute('aria-label', t('nav.label'))
-  const current = `#/${(location.hash.slice(2) || 'wallet').split('/')[0]}`
+  const current = `#/${(location.hash.slice(2) || 'wallet').split(/[/?]/)[0]}`
   const items = TABS.map(([href, key, path]) =>
     h('li', {}, h('a', { href, 'aria-current': href === current ? 'page' : null }, icon(path), h('span', {}, t(key)))),
   )
@@ -93,7 +94,8 @@ function welcome() {
 }
 
 async function route() {
-  const [name, ...args] = (location.hash.slice(2) || 'wallet').split('/')
+  // Query parameters (#/vote?service=…) are the screen's own to read.
+  const [name, ...args] = (location.hash.slice(2) || 'wallet').split('?')[0].split('/')
   if (!app.device) {
     if (name !== 'welcome' && name !== 'open') history.replaceState(null, '', '#/welcome')
     refreshChrome()

@@ -4,6 +4,7 @@ import { signAscii } from '../shared/device.js'
 import { LANGUAGES, claimLabel, claimValue, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
 import { byReadingOrder, readSdJwt, shareSplit } from '../shared/sdjwt.js'
 import { credentialStatus } from '../shared/status.js'
+import { vote } from './vote.js'
 import { announce, busy, button, confirmDialog, field, h, render, shortDid, uniqueId } from '../shared/ui.js'
 
 const OFFER_SCHEME = 'openid-credential-offer://'
@@ -561,4 +562,5 @@ export const SCREENS = {
   consents,
   settings,
   open: openRoute,
+  vote,
 }

@@ -7,6 +7,7 @@ const SHELL = [
   '/static/style.css',
   '/static/app/app.js',
   '/static/app/screens.js',
+  '/static/app/vote.js',
   '/static/app/icon.svg',
   '/static/shared/api.js',
   '/static/shared/device.js',
@@ -14,6 +15,7 @@ const SHELL = [
   '/static/shared/sdjwt.js',
   '/static/shared/status.js',
   '/static/shared/ui.js',
+  '/static/shared/voting.js',
   '/static/vendor/jsqr/jsQR.js',
 ]
 

@@ -5,6 +5,8 @@
 const DB_NAME = 'vcsdk-wallet'
 const STORE = 'device'
 const CURRENT = 'current'
+// Version 2 adds the ballot page's store: per election, the pending token, the token and the receipt.
+const BALLOTS = 'ballots'
 const ENCODER = new TextEncoder()
 
 export function b64url(bytes) {
@@ -31,19 +33,23 @@ export function randomId(bytes = 16) {
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1)
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE)
+    const request = indexedDB.open(DB_NAME, 2)
+    request.onupgradeneeded = () => {
+      for (const name of [STORE, BALLOTS]) {
+        if (!request.result.objectStoreNames.contains(name)) request.result.createObjectStore(name)
+      }
+    }
     request.onsuccess = () => resolve(request.result)
     request.onerror = () => reject(request.error)
   })
 }
 
-async function withStore(mode, action) {
+async function withStore(mode, action, store = STORE) {
   const db = await openDb()
   try {
     return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode)
-      const request = action(tx.objectStore(STORE))
+      const tx = db.transaction(store, mode)
+      const request = action(tx.objectStore(store))
       tx.oncomplete = () => resolve(request.result)
       tx.onerror = () => reject(tx.error)
       tx.onabort = () => reject(tx.error)
@@ -64,6 +70,20 @@ export async function saveDevice(record) {
 
 export async function forgetDevice() {
   await withStore('readwrite', (store) => store.delete(CURRENT))
+  await withStore('readwrite', (store) => store.clear(), BALLOTS)
+}
+
+/** The ballot page's record for one election (kept on this phone only), or null. */
+export async function loadBallot(electionId) {
+  return (await withStore('readonly', (store) => store.get(electionId), BALLOTS)) || null
+}
+
+export async function saveBallot(record) {
+  await withStore('readwrite', (store) => store.put(record, record.election.election_id), BALLOTS)
+}
+
+export async function listBallots() {
+  return withStore('readonly', (store) => store.getAll(), BALLOTS)
 }
 
 /** A new P-256 key pair whose private half cannot be exported, and its public JWK. */

@@ -109,14 +109,15 @@ export function confirmDialog(message, confirmLabel) {
 
 /** A sentence for an error: a translated one for known codes, else the generic one with the request id. */
 export function errorText(error, context) {
-  if (error instanceof ApiError) {
-    const specific = `error.${context}.${error.code}`
+  const code = error && error.code
+  if (code) {
+    const specific = `error.${context}.${code}`
     const translated = t(specific)
     if (translated !== specific) return translated
-    return t('app.error', { code: error.code, id: error.requestId || '-' })
   }
+  if (error instanceof ApiError) return t('app.error', { code: error.code, id: error.requestId || '-' })
   if (!navigator.onLine) return t('app.offline')
-  return t('app.error', { code: error && error.name ? error.name : 'error', id: '-' })
+  return t('app.error', { code: code || (error && error.name) || 'error', id: '-' })
 }
 
 /** Run an action behind a busy button; report failures in the status line. */
@@ -125,7 +126,9 @@ export async function busy(control, action, { context = 'app', working = null } 
   control.setAttribute('aria-busy', 'true')
   if (working) announce(working)
   try {
-    return await action()
+    const result = await action()
+    if (working) announce('') // the work is done; the caller says how it ended
+    return result
   } catch (error) {
     announce(errorText(error, context), { error: true })
     return undefined
