@@ -101,7 +101,14 @@ def test_authorization_server_metadata(issuer):
     meta = issuer.authorization_server_metadata()
     assert meta["issuer"] == ISSUER_URL and meta["token_endpoint"] == f"{ISSUER_URL}/token"
     assert meta["pre-authorized_grant_anonymous_access_supported"] is True
-    assert meta["grant_types_supported"] == [PRE_AUTHORIZED_GRANT]
+    assert set(meta["grant_types_supported"]) == {PRE_AUTHORIZED_GRANT, "authorization_code", "refresh_token"}
+    # RFC 8414 §2: response_types_supported is REQUIRED; HAIP: PAR, PKCE S256, DPoP, iss in the response.
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["require_pushed_authorization_requests"] is True
+    assert meta["pushed_authorization_request_endpoint"] == f"{ISSUER_URL}/par"
+    assert meta["dpop_signing_alg_values_supported"] == ["ES256"]
+    assert meta["authorization_response_iss_parameter_supported"] is True
 
 
 async def test_offer_by_value_round_trips(issuer):
@@ -225,7 +232,9 @@ async def test_expired_pre_authorized_code_is_invalid_grant(issuer):
 @pytest.mark.parametrize(
     ("form", "code"),
     [
-        ({"grant_type": "authorization_code", "code": "x"}, "unsupported_grant_type"),
+        ({"grant_type": "client_credentials"}, "unsupported_grant_type"),
+        ({"grant_type": "password", "username": "x", "password": "y"}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "code": "x"}, "invalid_request"),  # no PKCE code_verifier
         ({"grant_type": PRE_AUTHORIZED_GRANT}, "invalid_request"),
         ({"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": "unknown", "tx_code": "1"}, "invalid_grant"),
     ],

@@ -71,6 +71,28 @@ class HttpResponse:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
 
+    def header(self, name: str) -> str | None:
+        """A header's value, the name compared case-insensitively (RFC 9110 §5.1)."""
+        wanted = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == wanted), None)
+
+    @property
+    def error_code(self) -> str | None:
+        """The OAuth error of a refusal: the JSON body's ``error`` (RFC 6749 §5.2), or the
+        ``WWW-Authenticate`` header's (RFC 6750 §3, RFC 9449 §7.1)."""
+        if 200 <= self.status < 300:
+            return None
+        challenge = self.header("WWW-Authenticate") or ""
+        found = re.search(r'error="([A-Za-z0-9_\-.~]{1,64})"', challenge)
+        if found:
+            return found.group(1)
+        try:
+            body = parse_json(self.body, what="error response")
+        except InvalidInputError:
+            return None
+        code = body.get("error") if isinstance(body, dict) else None
+        return code if isinstance(code, str) and URL_SAFE.fullmatch(code) else None
+
     def json_object(self, *, what: str) -> dict[str, Any]:
         """The body as a JSON object.
 
@@ -92,17 +114,15 @@ class HttpResponse:
         """
         if 200 <= self.status < 300:
             return
-        code = "server_error"
+        code = self.error_code or "server_error"
         description = ""
         try:
             body = parse_json(self.body, what=what)
         except InvalidInputError:
             body = None
-        if isinstance(body, dict) and isinstance(body.get("error"), str) and URL_SAFE.fullmatch(body["error"]):
-            code = body["error"][:64]
-            desc = body.get("error_description")
-            description = f": {desc[:200]}" if isinstance(desc, str) else ""
-        raise ProtocolError(f"{what} failed with HTTP {self.status} ({code}){description}", code=code)
+        if isinstance(body, dict) and isinstance(body.get("error_description"), str):
+            description = f": {body['error_description'][:200]}"
+        raise ProtocolError(f"{what} failed with HTTP {self.status} ({code[:64]}){description}", code=code[:64])
 
 
 #: A protocol flow: yields the requests it needs, is sent the responses, returns its result.

@@ -20,19 +20,39 @@ auth flows; the presentation's steps are methods returning the next state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import json
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from vcsdk.credentials import PendingPresentation, finish_presentation, prepare_presentation
-from vcsdk.errors import InvalidInputError, KeyBindingError, ProtocolError
-from vcsdk.keys import Signer
-from vcsdk.oid4vc._common import Flow, HttpRequest, is_https_url, raise_for_error
+from vcsdk.errors import InvalidInputError, KeyBindingError, ProtocolError, VcsdkError
+from vcsdk.keys import Key, Signer
+from vcsdk.oid4vc._authorization import pkce_challenge
+from vcsdk.oid4vc._client_attestation import ClientAttestation
+from vcsdk.oid4vc._common import (
+    SYSTEM_RANDOMNESS,
+    URL_SAFE,
+    Flow,
+    HttpRequest,
+    HttpResponse,
+    Randomness,
+    is_https_url,
+    raise_for_error,
+    random_token,
+)
 from vcsdk.oid4vc._dcql import CandidateCredential, ClaimPath, ConcretePath, match_dcql
+from vcsdk.oid4vc._dpop import create_dpop_proof
 from vcsdk.oid4vc._vci_messages import (
+    AUTHORIZATION_CODE_GRANT,
+    NOTIFICATION_EVENTS,
+    OPENID_CREDENTIAL,
+    REFRESH_TOKEN_GRANT,
     CredentialOffer,
     IssuedCredentials,
+    TokenResponse,
     parse_credential_offer,
     parse_credential_offer_uri,
     well_known_url,
@@ -56,17 +76,28 @@ from vcsdk.oid4vc._wallet import (
 
 __all__ = [
     "HolderPresentation",
+    "IssuerSession",
+    "PendingAuthorization",
     "PendingIssuance",
     "PreparedPresentation",
     "fetch_credential_offer",
+    "fetch_deferred_credentials",
     "fetch_request_object",
+    "finish_authorization",
     "finish_issuance",
+    "notify_issuer",
     "prepare_issuance",
     "receive_credential",
+    "refresh_issuance",
     "renew_issuance",
+    "start_authorization",
 ]
 
 MAX_OFFER_BYTES = 64 * 1024
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def _err(message: str) -> ProtocolError:
@@ -77,34 +108,103 @@ def _err(message: str) -> ProtocolError:
 
 
 @dataclass(frozen=True, slots=True)
+class IssuerSession:
+    """What the wallet knows about one issuer and its grant: endpoints, tokens, the DPoP key.
+
+    Shared by every step after the Token Response (credential, deferred, notification, refresh);
+    it holds the access and refresh tokens and the DPoP private key, so store it as a secret.
+    """
+
+    credential_issuer: str
+    token_endpoint: str
+    credential_endpoint: str
+    nonce_endpoint: str
+    notification_endpoint: str | None = None
+    deferred_endpoint: str | None = None
+    as_issuer: str | None = None
+    access_token: str = field(default="", repr=False)
+    token_type: str = "Bearer"  # noqa: S105 - a token type name, not a secret
+    refresh_token: str | None = field(default=None, repr=False)
+    dpop_key: Mapping[str, str] | None = field(default=None, repr=False)
+    dpop_nonce: str | None = None
+    client_id: str | None = None
+    credential_identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "credential_issuer": self.credential_issuer,
+            "token_endpoint": self.token_endpoint,
+            "credential_endpoint": self.credential_endpoint,
+            "nonce_endpoint": self.nonce_endpoint,
+            "notification_endpoint": self.notification_endpoint,
+            "deferred_endpoint": self.deferred_endpoint,
+            "as_issuer": self.as_issuer,
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "refresh_token": self.refresh_token,
+            "dpop_key": dict(self.dpop_key) if self.dpop_key is not None else None,
+            "dpop_nonce": self.dpop_nonce,
+            "client_id": self.client_id,
+            "credential_identifiers": {k: list(v) for k, v in self.credential_identifiers.items()},
+        }
+
+    @classmethod
+    def from_state(cls, value: Mapping[str, Any]) -> IssuerSession:
+        ids = value.get("credential_identifiers") or {}
+        return cls(
+            credential_issuer=str(value["credential_issuer"]),
+            token_endpoint=str(value.get("token_endpoint") or ""),
+            credential_endpoint=str(value["credential_endpoint"]),
+            nonce_endpoint=str(value["nonce_endpoint"]),
+            notification_endpoint=value.get("notification_endpoint"),
+            deferred_endpoint=value.get("deferred_endpoint"),
+            as_issuer=value.get("as_issuer"),
+            access_token=str(value.get("access_token") or ""),
+            token_type=str(value.get("token_type") or "Bearer"),
+            refresh_token=value.get("refresh_token"),
+            dpop_key=dict(value["dpop_key"]) if value.get("dpop_key") else None,
+            dpop_nonce=value.get("dpop_nonce"),
+            client_id=value.get("client_id"),
+            credential_identifiers={str(k): tuple(str(i) for i in v) for k, v in ids.items()},
+        )
+
+    def _key(self) -> Key | None:
+        return Key.from_jwk(dict(self.dpop_key)) if self.dpop_key is not None else None
+
+
+@dataclass(frozen=True, slots=True)
 class PendingIssuance:
     """An issuance waiting for the device's key-proof signatures (two-phase issuance).
 
     Send :attr:`signing_inputs` to the device; it signs each with the key whose public JWK is at the
     same position in :attr:`jwks` (ES256: raw ``R || S``), and the signatures go to
     :func:`finish_issuance`. :meth:`to_state` / :meth:`from_state` keep it between two requests; the
-    state holds the issuer's access token, so store it as a secret.
+    state holds the issuer's tokens and the DPoP key, so store it as a secret.
     """
 
-    credential_issuer: str
+    session: IssuerSession
     configuration_id: str
-    credential_endpoint: str
-    nonce_endpoint: str
-    notification_endpoint: str | None
-    access_token: str = field(repr=False)
     jwks: tuple[Mapping[str, str], ...]
     signing_inputs: tuple[bytes, ...]
     alg: str = "ES256"
 
+    @property
+    def credential_issuer(self) -> str:
+        return self.session.credential_issuer
+
+    @property
+    def access_token(self) -> str:
+        return self.session.access_token
+
+    @property
+    def notification_endpoint(self) -> str | None:
+        return self.session.notification_endpoint
+
     def to_state(self) -> dict[str, Any]:
         """JSON-compatible state."""
         return {
-            "credential_issuer": self.credential_issuer,
+            **self.session.to_state(),
             "configuration_id": self.configuration_id,
-            "credential_endpoint": self.credential_endpoint,
-            "nonce_endpoint": self.nonce_endpoint,
-            "notification_endpoint": self.notification_endpoint,
-            "access_token": self.access_token,
             "jwks": [dict(j) for j in self.jwks],
             "signing_inputs": [s.decode("ascii") for s in self.signing_inputs],
             "alg": self.alg,
@@ -118,23 +218,19 @@ class PendingIssuance:
         """
         try:
             return cls(
-                credential_issuer=str(value["credential_issuer"]),
+                session=IssuerSession.from_state(value),
                 configuration_id=str(value["configuration_id"]),
-                credential_endpoint=str(value["credential_endpoint"]),
-                nonce_endpoint=str(value["nonce_endpoint"]),
-                notification_endpoint=value.get("notification_endpoint"),
-                access_token=str(value["access_token"]),
                 jwks=tuple(dict(j) for j in value["jwks"]),
                 signing_inputs=tuple(str(s).encode("ascii") for s in value["signing_inputs"]),
                 alg=str(value.get("alg", "ES256")),
             )
-        except (KeyError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        except (KeyError, TypeError, ValueError, UnicodeEncodeError, AttributeError, VcsdkError) as exc:
             raise InvalidInputError("the saved issuance state is not readable") from exc
 
     def __repr__(self) -> str:
         return (
             f"PendingIssuance({self.credential_issuer!r}, {self.configuration_id!r}, "
-            f"keys={len(self.jwks)}, access_token=…)"
+            f"keys={len(self.jwks)}, token_type={self.session.token_type!r})"
         )
 
 
@@ -156,51 +252,149 @@ def fetch_credential_offer(uri: str) -> Flow[CredentialOffer]:
 
 
 @dataclass(frozen=True, slots=True)
-class _IssuerEndpoints:
-    credential_endpoint: str
-    nonce_endpoint: str
-    notification_endpoint: str | None
-    token_endpoint: str
+class _Discovered:
+    session: IssuerSession
+    scopes: Mapping[str, str]
+    authorization_endpoint: str | None
+    par_endpoint: str | None
+    dpop_supported: bool
+    iss_parameter: bool
+    attestation_required: bool
 
 
-def _discover(offer: CredentialOffer, config_id: str, keys: int) -> Flow[_IssuerEndpoints]:
-    response = yield HttpRequest("GET", well_known_url(offer.credential_issuer, "openid-credential-issuer"))
+def _discover(credential_issuer: str, config_ids: Sequence[str], keys: int) -> Flow[_Discovered]:
+    response = yield HttpRequest("GET", well_known_url(credential_issuer, "openid-credential-issuer"))
     raise_for_error(response, what="issuer metadata")
     meta = response.json_object(what="issuer metadata")
-    if meta.get("credential_issuer") != offer.credential_issuer:
+    if meta.get("credential_issuer") != credential_issuer:
         raise _err("the metadata's credential_issuer differs from the offer's")
     configs = meta.get("credential_configurations_supported")
-    if not isinstance(configs, Mapping) or config_id not in configs:
+    if not isinstance(configs, Mapping) or not all(c in configs for c in config_ids):
         raise _err("the issuer's metadata does not describe the offered credential")
     batch = meta.get("batch_credential_issuance")
     limit = batch.get("batch_size", 1) if isinstance(batch, Mapping) else 1
     if keys > max(1, limit if isinstance(limit, int) else 1):
         raise InvalidInputError("the issuer does not accept that many keys in one request")
     servers = meta.get("authorization_servers")
-    as_id = (
-        servers[0] if isinstance(servers, list) and servers and isinstance(servers[0], str) else offer.credential_issuer
-    )
+    as_id = servers[0] if isinstance(servers, list) and servers and isinstance(servers[0], str) else credential_issuer
     response = yield HttpRequest("GET", well_known_url(as_id, "oauth-authorization-server"))
     raise_for_error(response, what="authorization server metadata")
     as_meta = response.json_object(what="authorization server metadata")
+    if as_meta.get("issuer") not in (None, as_id):  # RFC 8414 §3.3: issuer must be the one asked for
+        raise _err("the authorization server metadata names another issuer")
     token_endpoint = as_meta.get("token_endpoint")
     credential_endpoint = meta.get("credential_endpoint")
     nonce_endpoint = meta.get("nonce_endpoint")
     if not (is_https_url(token_endpoint) and is_https_url(credential_endpoint) and is_https_url(nonce_endpoint)):
         raise _err("the metadata lacks an https token, credential or nonce endpoint")
-    notification = meta.get("notification_endpoint")
-    return _IssuerEndpoints(
-        str(credential_endpoint),
-        str(nonce_endpoint),
-        str(notification) if is_https_url(notification) else None,
-        str(token_endpoint),
+
+    def url(value: Any) -> str | None:
+        return str(value) if is_https_url(value) else None
+
+    algs = as_meta.get("dpop_signing_alg_values_supported")
+    auth_methods = as_meta.get("token_endpoint_auth_methods_supported")
+    session = IssuerSession(
+        credential_issuer=credential_issuer,
+        token_endpoint=str(token_endpoint),
+        credential_endpoint=str(credential_endpoint),
+        nonce_endpoint=str(nonce_endpoint),
+        notification_endpoint=url(meta.get("notification_endpoint")),
+        deferred_endpoint=url(meta.get("deferred_credential_endpoint")),
+        as_issuer=as_id,
     )
+    scopes = {
+        c: str(configs[c]["scope"])
+        for c in config_ids
+        if isinstance(configs[c], Mapping) and isinstance(configs[c].get("scope"), str)
+    }
+    return _Discovered(
+        session=session,
+        scopes=scopes,
+        authorization_endpoint=url(as_meta.get("authorization_endpoint")),
+        par_endpoint=url(as_meta.get("pushed_authorization_request_endpoint")),
+        dpop_supported=isinstance(algs, list) and "ES256" in algs,
+        iss_parameter=as_meta.get("authorization_response_iss_parameter_supported") is True,
+        attestation_required=isinstance(auth_methods, list) and auth_methods == ["attest_jwt_client_auth"],
+    )
+
+
+def _dpop_request(
+    session: IssuerSession,
+    build: Callable[[Mapping[str, str]], HttpRequest],
+    *,
+    now: Callable[[], datetime],
+    randomness: Randomness,
+    access_token: str | None = None,
+) -> Generator[HttpRequest, HttpResponse, tuple[HttpResponse, IssuerSession]]:
+    """Send a request with a fresh DPoP proof (when the session has a DPoP key); when the server
+    answers ``use_dpop_nonce`` (400 from the authorization server, 401 from a resource, RFC 9449 §8,
+    §9), retry once with the nonce it gave. Every answer's ``DPoP-Nonce`` is kept for the next request."""
+    key = session._key()
+    for attempt in range(2):
+        headers: dict[str, str] = {}
+        probe = build({})
+        if key is not None:
+            headers["DPoP"] = create_dpop_proof(
+                key, method=probe.method, url=probe.url, now=now(), nonce=session.dpop_nonce,
+                access_token=access_token, randomness=randomness,
+            )
+        response = yield build(headers)
+        fresh = response.header("DPoP-Nonce")
+        if fresh is not None and URL_SAFE.fullmatch(fresh):
+            session = replace(session, dpop_nonce=fresh)
+        if attempt == 0 and key is not None and fresh is not None and response.error_code == "use_dpop_nonce":
+            continue
+        return response, session
+    raise AssertionError("unreachable")
 
 
 def _signing_inputs(
     jwks: Sequence[Mapping[str, str]], *, audience: str, nonce: str, now: datetime, alg: str
 ) -> tuple[bytes, ...]:
     return tuple(key_proof_signing_input(j, audience=audience, nonce=nonce, now=now, alg=alg) for j in jwks)
+
+
+def _client_headers(
+    attestation: ClientAttestation | None, audience: str | None, now: Callable[[], datetime], randomness: Randomness
+) -> dict[str, str]:
+    if attestation is None:
+        return {}
+    return attestation.headers(audience=audience or "", now=now(), randomness=randomness)
+
+
+def _after_token(
+    session: IssuerSession, token: TokenResponse, *, refresh_token_kept: str | None = None
+) -> IssuerSession:
+    identifiers: dict[str, tuple[str, ...]] = {}
+    for detail in token.authorization_details:
+        config, ids = detail.get("credential_configuration_id"), detail.get("credential_identifiers")
+        if isinstance(config, str) and isinstance(ids, list) and all(isinstance(i, str) for i in ids):
+            identifiers[config] = tuple(ids)
+    return replace(
+        session,
+        access_token=token.access_token,
+        token_type=token.token_type,
+        refresh_token=token.refresh_token or refresh_token_kept,
+        credential_identifiers=identifiers or session.credential_identifiers,
+    )
+
+
+def _new_inputs(
+    session: IssuerSession,
+    configuration_id: str,
+    jwks: Sequence[Mapping[str, str]],
+    *,
+    now: Callable[[], datetime],
+    alg: str,
+) -> Flow[PendingIssuance]:
+    c_nonce = parse_nonce_response((yield nonce_request(session.nonce_endpoint)))
+    return PendingIssuance(
+        session=session,
+        configuration_id=configuration_id,
+        jwks=tuple(dict(j) for j in jwks),
+        signing_inputs=_signing_inputs(jwks, audience=session.credential_issuer, nonce=c_nonce, now=now(), alg=alg),
+        alg=alg,
+    )
 
 
 def prepare_issuance(
@@ -211,15 +405,21 @@ def prepare_issuance(
     now: Callable[[], datetime],
     configuration_id: str | None = None,
     alg: str = "ES256",
+    dpop: bool | None = None,
+    client_attestation: ClientAttestation | None = None,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
 ) -> Flow[PendingIssuance]:
-    """Phase one of issuance: issuer metadata → token (Pre-Authorized Code) → ``c_nonce``, then the
-    key proofs' signing inputs for the device keys, I/O-free.
+    """Phase one of issuance with the Pre-Authorized Code: issuer metadata → token → ``c_nonce``,
+    then the key proofs' signing inputs for the device keys, I/O-free.
 
     Drive it like an httpx auth flow (``request = next(flow)``, then ``flow.send(response)``);
     :func:`vcsdk.oid4vc.run_flow` does that over aiohttp.
 
     :param jwks: the device keys' public JWKs; several make a batch request (one credential per key).
-    :param now: the clock, read when the signing inputs are made.
+    :param now: the clock, read when proofs and signing inputs are made.
+    :param dpop: bind the access token to a fresh DPoP key (RFC 9449); by default whenever the
+        authorization server supports DPoP with ES256.
+    :param client_attestation: the wallet's attestation, for an issuer that requires client authentication.
     :raises InvalidInputError: no keys, a configuration the offer does not include, more keys than
         the issuer's batch size, a Transaction Code missing, unexpected or malformed.
     :raises ProtocolError: with the issuer's error code (``invalid_grant`` for a wrong Transaction
@@ -232,20 +432,198 @@ def prepare_issuance(
     if config_id not in offer.credential_configuration_ids:
         raise InvalidInputError("the offer does not include that credential configuration")
     form = build_token_request(offer, tx_code=tx_code)
-    endpoints = yield from _discover(offer, config_id, len(jwks))
-    token = parse_token_response((yield HttpRequest.form(endpoints.token_endpoint, form)))
-    c_nonce = parse_nonce_response((yield nonce_request(endpoints.nonce_endpoint)))
-    return PendingIssuance(
-        credential_issuer=offer.credential_issuer,
-        configuration_id=config_id,
-        credential_endpoint=endpoints.credential_endpoint,
-        nonce_endpoint=endpoints.nonce_endpoint,
-        notification_endpoint=endpoints.notification_endpoint,
-        access_token=token.access_token,
-        jwks=tuple(dict(j) for j in jwks),
-        signing_inputs=_signing_inputs(jwks, audience=offer.credential_issuer, nonce=c_nonce, now=now(), alg=alg),
-        alg=alg,
+    found = yield from _discover(offer.credential_issuer, [config_id], len(jwks))
+    session = found.session
+    if dpop if dpop is not None else found.dpop_supported:
+        session = replace(session, dpop_key=Key.generate("P-256").private_jwk())
+    if client_attestation is not None:
+        form = {**form, "client_id": client_attestation.client_id}
+        session = replace(session, client_id=client_attestation.client_id)
+
+    def build(headers: Mapping[str, str]) -> HttpRequest:
+        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
+        return HttpRequest.form(session.token_endpoint, form, headers={**headers, **extra})
+
+    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
+    session = _after_token(session, parse_token_response(response))
+    return (yield from _new_inputs(session, config_id, jwks, now=now, alg=alg))
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAuthorization:
+    """An authorization code flow waiting for the resident at the issuer (HAIP 1.0 §4).
+
+    Open :attr:`authorization_url` in the browser; the issuer redirects to ``redirect_uri`` with the
+    code, which :func:`finish_authorization` redeems. The state holds the PKCE verifier and the DPoP
+    key: store it as a secret, and only on the wallet's side.
+    """
+
+    session: IssuerSession
+    configuration_ids: tuple[str, ...]
+    redirect_uri: str
+    authorization_url: str
+    state: str
+    code_verifier: str = field(repr=False)
+    iss_required: bool = True
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            **self.session.to_state(),
+            "configuration_ids": list(self.configuration_ids),
+            "redirect_uri": self.redirect_uri,
+            "authorization_url": self.authorization_url,
+            "state": self.state,
+            "code_verifier": self.code_verifier,
+            "iss_required": self.iss_required,
+        }
+
+    @classmethod
+    def from_state(cls, value: Mapping[str, Any]) -> PendingAuthorization:
+        """:raises InvalidInputError: if the state is not one this class wrote."""
+        try:
+            return cls(
+                session=IssuerSession.from_state(value),
+                configuration_ids=tuple(str(c) for c in value["configuration_ids"]),
+                redirect_uri=str(value["redirect_uri"]),
+                authorization_url=str(value["authorization_url"]),
+                state=str(value["state"]),
+                code_verifier=str(value["code_verifier"]),
+                iss_required=bool(value.get("iss_required", True)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError, VcsdkError) as exc:
+            raise InvalidInputError("the saved authorization state is not readable") from exc
+
+
+def start_authorization(
+    offer: CredentialOffer,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    now: Callable[[], datetime],
+    configuration_ids: Sequence[str] | None = None,
+    authorization_details: bool = False,
+    client_attestation: ClientAttestation | None = None,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
+) -> Flow[PendingAuthorization]:
+    """Start the Authorization Code flow (HAIP 1.0 §4): metadata, then a Pushed Authorization
+    Request with PKCE (``S256``), ``scope`` (or ``authorization_details``), the offer's
+    ``issuer_state``, a DPoP proof binding the code to a fresh DPoP key, and the wallet's attestation.
+
+    :param offer: an offer with the Authorization Code grant (or a wallet-initiated one, made with
+        :class:`~vcsdk.oid4vc.CredentialOffer` and ``authorization_code=True``).
+    :param client_id: the wallet's client id (with an attestation: its ``sub``).
+    :param redirect_uri: where the issuer sends the browser back with the code.
+    :raises InvalidInputError: an offer without the authorization code grant, or configurations it
+        does not include.
+    :raises ProtocolError: the issuer's error, or ``invalid_response`` (no PAR or authorization endpoint).
+    :return: (as the generator's value) the pending authorization with the URL to open.
+    """
+    if not offer.authorization_code:
+        raise InvalidInputError("this offer has no authorization code grant")
+    configs = tuple(configuration_ids or offer.credential_configuration_ids)
+    if not set(configs) <= set(offer.credential_configuration_ids):
+        raise InvalidInputError("the offer does not include those credential configurations")
+    found = yield from _discover(offer.credential_issuer, configs, 1)
+    if found.par_endpoint is None or found.authorization_endpoint is None:
+        raise _err("the authorization server has no pushed authorization request or authorization endpoint")
+    session = replace(found.session, client_id=client_id)
+    if found.dpop_supported:
+        session = replace(session, dpop_key=Key.generate("P-256").private_jwk())
+    verifier = random_token(randomness, 32)
+    state = random_token(randomness, 16)
+    form: dict[str, str] = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "code_challenge": pkce_challenge(verifier),
+        "code_challenge_method": "S256",
+        "state": state,
+    }
+    if authorization_details:
+        form["authorization_details"] = json.dumps(
+            [{"type": OPENID_CREDENTIAL, "credential_configuration_id": c} for c in configs], separators=(",", ":")
+        )
+    else:
+        missing = [c for c in configs if c not in found.scopes]
+        if missing:
+            raise _err("the issuer's metadata has no scope for the requested credential")
+        form["scope"] = " ".join(found.scopes[c] for c in configs)
+    if offer.issuer_state is not None:
+        form["issuer_state"] = offer.issuer_state
+    par_endpoint = found.par_endpoint
+
+    def build(headers: Mapping[str, str]) -> HttpRequest:
+        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
+        return HttpRequest.form(par_endpoint, form, headers={**headers, **extra})
+
+    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
+    raise_for_error(response, what="pushed authorization request")
+    answer = response.json_object(what="pushed authorization response")
+    request_uri = answer.get("request_uri")
+    if not isinstance(request_uri, str) or not request_uri:
+        raise _err("the pushed authorization response has no request_uri")
+    query = urlencode({"client_id": client_id, "request_uri": request_uri})
+    return PendingAuthorization(
+        session=session,
+        configuration_ids=configs,
+        redirect_uri=redirect_uri,
+        authorization_url=f"{found.authorization_endpoint}?{query}",
+        state=state,
+        code_verifier=verifier,
+        iss_required=found.iss_parameter,
     )
+
+
+def finish_authorization(
+    pending: PendingAuthorization,
+    callback_url: str,
+    *,
+    jwks: Sequence[Mapping[str, str]],
+    now: Callable[[], datetime],
+    configuration_id: str | None = None,
+    alg: str = "ES256",
+    client_attestation: ClientAttestation | None = None,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
+) -> Flow[PendingIssuance]:
+    """Redeem the code the issuer sent back (PKCE verifier, DPoP), then fetch a ``c_nonce``: the
+    key proofs' signing inputs for the device keys, as :func:`prepare_issuance` gives them.
+
+    :param callback_url: the URL the browser came back to (``redirect_uri?code=…&state=…&iss=…``).
+    :raises ProtocolError: the issuer's error (``access_denied`` when the resident declined),
+        ``invalid_response`` for another ``state`` or ``iss`` (RFC 9207: mix-up defence).
+    :return: (as the generator's value) the pending issuance.
+    """
+    params = {k: v[0] for k, v in parse_qs(urlsplit(callback_url).query, keep_blank_values=True).items()}
+    if params.get("state") != pending.state:
+        raise _err("the authorization response is for another request (state)")
+    iss = params.get("iss")
+    if (iss is not None or pending.iss_required) and iss != pending.session.as_issuer:
+        raise _err("the authorization response comes from another authorization server (iss, RFC 9207)")
+    if "error" in params:
+        error = params["error"] if URL_SAFE.fullmatch(params["error"]) else "access_denied"
+        raise ProtocolError("the issuer did not authorize the request", code=error)
+    code = params.get("code")
+    if not code:
+        raise _err("the authorization response has no code")
+    config_id = configuration_id or pending.configuration_ids[0]
+    if config_id not in pending.configuration_ids:
+        raise InvalidInputError("that credential configuration was not requested")
+    session = pending.session
+    form = {
+        "grant_type": AUTHORIZATION_CODE_GRANT,
+        "code": code,
+        "code_verifier": pending.code_verifier,
+        "redirect_uri": pending.redirect_uri,
+        "client_id": session.client_id or "",
+    }
+
+    def build(headers: Mapping[str, str]) -> HttpRequest:
+        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
+        return HttpRequest.form(session.token_endpoint, form, headers={**headers, **extra})
+
+    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
+    session = _after_token(session, parse_token_response(response))
+    return (yield from _new_inputs(session, config_id, jwks, now=now, alg=alg))
 
 
 def renew_issuance(pending: PendingIssuance, *, now: Callable[[], datetime]) -> Flow[PendingIssuance]:
@@ -255,16 +633,89 @@ def renew_issuance(pending: PendingIssuance, *, now: Callable[[], datetime]) -> 
     :raises ProtocolError: the issuer's error code, or ``invalid_response``.
     :return: (as the generator's value) the pending issuance with new signing inputs.
     """
-    c_nonce = parse_nonce_response((yield nonce_request(pending.nonce_endpoint)))
-    inputs = _signing_inputs(
-        pending.jwks, audience=pending.credential_issuer, nonce=c_nonce, now=now(), alg=pending.alg
+    return (yield from _new_inputs(pending.session, pending.configuration_id, pending.jwks, now=now, alg=pending.alg))
+
+
+def refresh_issuance(
+    pending: PendingIssuance,
+    *,
+    now: Callable[[], datetime],
+    jwks: Sequence[Mapping[str, str]] | None = None,
+    client_attestation: ClientAttestation | None = None,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
+) -> Flow[PendingIssuance]:
+    """Re-issuance with the refresh token (OpenID4VCI §13.5): a new access token (the refresh token
+    rotates) bound to the same DPoP key, a fresh ``c_nonce`` and new signing inputs — for fresh
+    device keys (``jwks``) if given.
+
+    :raises InvalidInputError: the issuance has no refresh token.
+    :raises ProtocolError: the issuer's error (``invalid_grant`` once the refresh token expired or was used).
+    """
+    session = pending.session
+    if session.refresh_token is None:
+        raise InvalidInputError("this issuance has no refresh token")
+    form = {"grant_type": REFRESH_TOKEN_GRANT, "refresh_token": session.refresh_token}
+    if session.client_id:
+        form["client_id"] = session.client_id
+
+    def build(headers: Mapping[str, str]) -> HttpRequest:
+        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
+        return HttpRequest.form(session.token_endpoint, form, headers={**headers, **extra})
+
+    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
+    session = _after_token(session, parse_token_response(response))
+    keys = jwks if jwks is not None else pending.jwks
+    return (yield from _new_inputs(session, pending.configuration_id, keys, now=now, alg=pending.alg))
+
+
+def _resource(
+    session: IssuerSession,
+    url: str,
+    body: Mapping[str, Any],
+    *,
+    now: Callable[[], datetime],
+    randomness: Randomness,
+) -> Generator[HttpRequest, HttpResponse, tuple[HttpResponse, IssuerSession]]:
+    scheme = "DPoP" if session.token_type.lower() == "dpop" else "Bearer"
+
+    def build(headers: Mapping[str, str]) -> HttpRequest:
+        return HttpRequest.json(url, body, headers={**headers, "Authorization": f"{scheme} {session.access_token}"})
+
+    token = session.access_token if scheme == "DPoP" else None
+    return (yield from _dpop_request(session, build, now=now, randomness=randomness, access_token=token))
+
+
+def _issued(
+    response: HttpResponse, session: IssuerSession, configuration_id: str, keys: int
+) -> IssuedCredentials:
+    if response.status == 202:
+        answer = response.json_object(what="credential response")
+        transaction_id, interval = answer.get("transaction_id"), answer.get("interval")
+        if not isinstance(transaction_id, str) or not transaction_id:
+            raise _err("a deferred credential response needs a transaction_id")
+        return IssuedCredentials(
+            (),
+            configuration_id=configuration_id,
+            access_token=session.access_token,
+            notification_endpoint=session.notification_endpoint,
+            transaction_id=transaction_id,
+            interval=interval if isinstance(interval, int) and interval > 0 else 60,
+        )
+    credentials, notification_id = parse_credential_response(response, max_credentials=keys)
+    return IssuedCredentials(
+        credentials, notification_id, configuration_id, session.access_token, session.notification_endpoint
     )
-    return replace(pending, signing_inputs=inputs)
 
 
-def finish_issuance(pending: PendingIssuance, signatures: Sequence[bytes]) -> Flow[IssuedCredentials]:
+def finish_issuance(
+    pending: PendingIssuance,
+    signatures: Sequence[bytes],
+    *,
+    now: Callable[[], datetime] = _utcnow,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
+) -> Generator[HttpRequest, HttpResponse, IssuedCredentials]:
     """Phase two of issuance: attach the device's signatures to the key proofs and send the
-    Credential Request.
+    Credential Request (with a DPoP proof for a DPoP-bound token).
 
     Each signature is checked against its device key first, so a wrong key or a damaged signature
     is caught here (nothing is sent) rather than as the issuer's ``invalid_proof``.
@@ -274,25 +725,79 @@ def finish_issuance(pending: PendingIssuance, signatures: Sequence[bytes]) -> Fl
     :raises InvalidInputError: not one signature per signing input.
     :raises ProtocolError: the issuer's error code (``invalid_nonce``: :func:`renew_issuance` and
         sign again), or ``invalid_response`` for a bad answer.
-    :return: (as the generator's value) the credentials, with what the notification needs.
+    :return: (as the generator's value) the credentials — or, deferred, the ``transaction_id`` for
+        :func:`fetch_deferred_credentials`.
     """
+    issued, _ = yield from _finish(pending, signatures, now=now, randomness=randomness)
+    return issued
+
+
+def _finish(
+    pending: PendingIssuance,
+    signatures: Sequence[bytes],
+    *,
+    now: Callable[[], datetime],
+    randomness: Randomness,
+) -> Generator[HttpRequest, HttpResponse, tuple[IssuedCredentials, IssuerSession]]:
     if len(signatures) != len(pending.signing_inputs):
         raise InvalidInputError("one signature is needed per signing input")
     proofs = [
         check_proof_signature(signing_input, bytes(signature), jwk)
         for signing_input, signature, jwk in zip(pending.signing_inputs, signatures, pending.jwks, strict=True)
     ]
+    session = pending.session
+    identifiers = session.credential_identifiers.get(pending.configuration_id)
     body = build_credential_request(pending.configuration_id, proofs)
-    headers = {"Authorization": f"Bearer {pending.access_token}"}
-    response = yield HttpRequest.json(pending.credential_endpoint, body, headers=headers)
-    credentials, notification_id = parse_credential_response(response, max_credentials=len(proofs))
-    return IssuedCredentials(
-        credentials,
-        notification_id,
-        pending.configuration_id,
-        pending.access_token,
-        pending.notification_endpoint,
+    if identifiers:
+        # §8.2: with credential identifiers from the Token Response, name the dataset, not the configuration.
+        body = {"credential_identifier": identifiers[0], "proofs": body["proofs"]}
+    response, session = yield from _resource(session, session.credential_endpoint, body, now=now, randomness=randomness)
+    return _issued(response, session, pending.configuration_id, len(proofs)), session
+
+
+def fetch_deferred_credentials(
+    pending: PendingIssuance,
+    transaction_id: str,
+    *,
+    now: Callable[[], datetime] = _utcnow,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
+) -> Flow[IssuedCredentials]:
+    """Ask the Deferred Credential Endpoint (§9) for credentials that were not ready.
+
+    :raises ProtocolError: ``invalid_transaction_id``, ``invalid_token`` (refresh first with
+        :func:`refresh_issuance`), or ``invalid_response`` when the issuer has no deferred endpoint.
+    :return: (as the generator's value) the credentials, or again the ``transaction_id``.
+    """
+    session = pending.session
+    if session.deferred_endpoint is None:
+        raise _err("the issuer has no deferred credential endpoint")
+    response, session = yield from _resource(
+        session, session.deferred_endpoint, {"transaction_id": transaction_id}, now=now, randomness=randomness
     )
+    return _issued(response, session, pending.configuration_id, len(pending.jwks))
+
+
+def notify_issuer(
+    pending: PendingIssuance,
+    notification_id: str,
+    *,
+    event: str = "credential_accepted",
+    now: Callable[[], datetime] = _utcnow,
+    randomness: Randomness = SYSTEM_RANDOMNESS,
+) -> Flow[None]:
+    """Tell the issuer the credentials were stored (or not) (§11), with a DPoP proof when needed.
+
+    :raises InvalidInputError: for an unknown event, or an issuer without a notification endpoint.
+    :raises ProtocolError: the issuer's error.
+    """
+    if event not in NOTIFICATION_EVENTS:
+        raise InvalidInputError(f"event is one of {', '.join(NOTIFICATION_EVENTS)}")
+    session = pending.session
+    if session.notification_endpoint is None:
+        raise InvalidInputError("the issuer has no notification endpoint")
+    body = {"notification_id": notification_id, "event": event}
+    response, _ = yield from _resource(session, session.notification_endpoint, body, now=now, randomness=randomness)
+    raise_for_error(response, what="notification")
 
 
 def receive_credential(
@@ -303,6 +808,7 @@ def receive_credential(
     now: Callable[[], datetime],
     jwks: Sequence[Mapping[str, str]] | None = None,
     configuration_id: str | None = None,
+    dpop: bool | None = None,
 ) -> Flow[IssuedCredentials]:
     """The whole issuance for keys that sign at once: :func:`prepare_issuance`, sign, :func:`finish_issuance`.
 
@@ -329,10 +835,10 @@ def receive_credential(
     if len(algs) != 1:
         raise InvalidInputError("all device keys of one request must use the same algorithm")
     pending = yield from prepare_issuance(
-        offer, tx_code=tx_code, jwks=jwks, now=now, configuration_id=configuration_id, alg=algs.pop()
+        offer, tx_code=tx_code, jwks=jwks, now=now, configuration_id=configuration_id, alg=algs.pop(), dpop=dpop
     )
     signatures = [s.sign(i) for s, i in zip(signers, pending.signing_inputs, strict=True)]
-    return (yield from finish_issuance(pending, signatures))
+    return (yield from finish_issuance(pending, signatures, now=now))
 
 
 # -- presentation ---------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 """OpenID for Verifiable Credential Issuance 1.0: the Credential Issuer (and its Authorization Server).
 
-Metadata (§12.2, §12.3), Credential Offers by value and by reference (§4.1), the Pre-Authorized Code
-grant with a Transaction Code (§6), the Nonce Endpoint (§7), the Credential Endpoint with ``jwt`` key
-proofs (§8, Appendix F.1) and batch issuance, and the Notification Endpoint (§11).
+Metadata (§12.2, §12.3), Credential Offers by value and by reference (§4.1) for the Pre-Authorized
+Code grant (with a Transaction Code) and the Authorization Code grant, the Nonce Endpoint (§7), the
+Credential Endpoint with ``jwt`` key proofs (§8, Appendix F.1), batch issuance, ``credential_identifier``
+from ``authorization_details``, deferred issuance (§9), and the Notification Endpoint (§11). The
+Authorization Server (PAR, PKCE, DPoP, refresh, wallet attestation) is :mod:`vcsdk.oid4vc._authorization`.
+
 :class:`CredentialIssuer` takes an ``issue(claims, holder_key)`` callable and a
 :class:`~vcsdk.oid4vc.StateStore`; each endpoint is one method: message in, message out. Errors are
 :class:`~vcsdk.errors.ProtocolError` carrying the spec's error code.
@@ -19,6 +22,8 @@ from typing import Any, Protocol
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, ProtocolError, VcsdkError
 from vcsdk.keys import Key, decode_jws, verify_jws
+from vcsdk.oid4vc._authorization import NO_CONTEXT, AccessGrant, AuthorizationServer, RequestContext
+from vcsdk.oid4vc._client_attestation import WalletAttestationTrust
 from vcsdk.oid4vc._common import (
     SYSTEM_RANDOMNESS,
     Randomness,
@@ -27,13 +32,14 @@ from vcsdk.oid4vc._common import (
     random_code,
     random_token,
 )
+from vcsdk.oid4vc._dpop import DpopGuard
 from vcsdk.oid4vc._vci_messages import (
     NOTIFICATION_EVENTS,
-    PRE_AUTHORIZED_GRANT,
     PROOF_ALGORITHMS,
     PROOF_TYP,
     CredentialConfiguration,
     CredentialOffer,
+    Deferred,
     IssuedCredentials,
     NonceResponseBody,
     NotificationEvent,
@@ -42,7 +48,7 @@ from vcsdk.oid4vc._vci_messages import (
     offer_reference_uri,
 )
 
-__all__ = ["CredentialIssuer", "IssueFn"]
+__all__ = ["CredentialIssuer", "IssueFn", "RequestContext"]
 
 #: A six-digit numeric Transaction Code, the default shape of an offer's PIN.
 DEFAULT_TX_CODE = TxCode()
@@ -51,20 +57,32 @@ DEFAULT_TX_CODE = TxCode()
 
 class IssueFn(Protocol):
     """Issues one credential with ``claims`` bound to ``holder_key`` (the proven device key) and
-    returns it (an SD-JWT VC string). May be a coroutine function; wrap ``issue_sd_jwt_vc``."""
+    returns it (an SD-JWT VC string), or :class:`~vcsdk.oid4vc.Deferred` when it cannot issue yet.
+    May be a coroutine function; wrap ``issue_sd_jwt_vc``."""
 
     def __call__(self, claims: Mapping[str, Any], holder_key: Key) -> Any: ...
-
-
-# -- issuer ---------------------------------------------------------------------------------------
 
 
 def _err(code: str, message: str) -> ProtocolError:
     return ProtocolError(message, code=code)
 
 
-def _ts(value: datetime) -> int:
-    return int(value.timestamp())
+def _json_body(body: Mapping[str, Any] | bytes, *, what: str, code: str) -> Mapping[str, Any]:
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = parse_json(bytes(body), what=what, max_bytes=512 * 1024)
+        except InvalidInputError as exc:
+            raise _err(code, f"the {what} is not valid JSON") from exc
+    if not isinstance(body, Mapping):
+        raise _err(code, f"the {what} must be a JSON object")
+    return body
+
+
+def _bearer_context(access_token: str | None, context: RequestContext | None) -> RequestContext:
+    # Callers that pass only the token (as before DPoP) send it as a Bearer token.
+    if context is not None:
+        return context
+    return RequestContext(authorization=f"Bearer {access_token}" if access_token else None)
 
 
 class CredentialIssuer:
@@ -78,6 +96,10 @@ class CredentialIssuer:
     :param batch_size: most key proofs per Credential Request (batch issuance, §12.2.4); 1 disables.
     :param max_tx_code_attempts: wrong Transaction Codes before the Pre-Authorized Code is burnt.
     :param proof_max_age: oldest acceptable key proof ``iat``; ``leeway`` for clock skew.
+    :param require_dpop: refuse tokens without DPoP (HAIP: sender-constrained access tokens).
+    :param dpop_nonces: ask DPoP proofs for a server nonce (``DPoP-Nonce``, RFC 9449 §8).
+    :param wallet_attestation: require client authentication by Wallet Attestation from these providers.
+    :param refresh_token_ttl: how long a refresh token may renew access (re-issuance, §13.5).
     """
 
     def __init__(
@@ -96,6 +118,11 @@ class CredentialIssuer:
         max_tx_code_attempts: int = 5,
         proof_max_age: timedelta = timedelta(minutes=5),
         leeway: timedelta = timedelta(seconds=60),
+        require_dpop: bool = False,
+        dpop_nonces: bool = True,
+        wallet_attestation: WalletAttestationTrust | None = None,
+        refresh_token_ttl: timedelta = timedelta(days=30),
+        deferred_ttl: timedelta = timedelta(days=30),
     ) -> None:
         if not is_https_url(credential_issuer) or "?" in credential_issuer or "#" in credential_issuer:
             raise InvalidInputError("the Credential Issuer Identifier is an https URL without query or fragment")
@@ -116,6 +143,21 @@ class CredentialIssuer:
         self.max_tx_code_attempts = max_tx_code_attempts
         self.proof_max_age = proof_max_age
         self.leeway = leeway
+        self.deferred_ttl = deferred_ttl
+        self.dpop = DpopGuard(store, require_nonce=dpop_nonces, randomness=randomness, leeway=leeway)
+        self.authorization_server = AuthorizationServer(
+            issuer=self.credential_issuer,
+            configurations=self.configurations,
+            store=store,
+            randomness=randomness,
+            dpop=self.dpop,
+            wallet_attestation=wallet_attestation,
+            require_dpop=require_dpop,
+            access_token_ttl=access_token_ttl,
+            refresh_token_ttl=refresh_token_ttl,
+            offer_ttl=offer_ttl,
+            max_tx_code_attempts=max_tx_code_attempts,
+        )
 
     def __repr__(self) -> str:
         return f"CredentialIssuer({self.credential_issuer!r}, configurations={list(self.configurations)})"
@@ -123,7 +165,7 @@ class CredentialIssuer:
     # endpoints, relative to the issuer identifier; the HTTP layer mounts them there
     @property
     def token_endpoint(self) -> str:
-        return f"{self.credential_issuer}/token"
+        return self.authorization_server.token_endpoint
 
     @property
     def nonce_endpoint(self) -> str:
@@ -132,6 +174,10 @@ class CredentialIssuer:
     @property
     def credential_endpoint(self) -> str:
         return f"{self.credential_issuer}/credential"
+
+    @property
+    def deferred_credential_endpoint(self) -> str:
+        return f"{self.credential_issuer}/deferred_credential"
 
     @property
     def notification_endpoint(self) -> str:
@@ -148,6 +194,7 @@ class CredentialIssuer:
             "credential_issuer": self.credential_issuer,
             "credential_endpoint": self.credential_endpoint,
             "nonce_endpoint": self.nonce_endpoint,
+            "deferred_credential_endpoint": self.deferred_credential_endpoint,
             "notification_endpoint": self.notification_endpoint,
             "credential_configurations_supported": {k: c.to_dict() for k, c in self.configurations.items()},
         }
@@ -160,13 +207,7 @@ class CredentialIssuer:
     def authorization_server_metadata(self) -> dict[str, Any]:
         """OAuth 2.0 Authorization Server Metadata (RFC 8414, OpenID4VCI §12.3), served at
         ``/.well-known/oauth-authorization-server``; this issuer is its own Authorization Server."""
-        return {
-            "issuer": self.credential_issuer,
-            "token_endpoint": self.token_endpoint,
-            "grant_types_supported": [PRE_AUTHORIZED_GRANT],
-            "pre-authorized_grant_anonymous_access_supported": True,
-            "token_endpoint_auth_methods_supported": ["none"],
-        }
+        return self.authorization_server.metadata()
 
     # -- offers
 
@@ -178,7 +219,8 @@ class CredentialIssuer:
         now: datetime,
         tx_code: TxCode | None = DEFAULT_TX_CODE,
     ) -> tuple[CredentialOffer, str | None]:
-        """Prepare issuance of ``claims`` (already checked against the resident registry).
+        """Prepare issuance of ``claims`` (already checked against the resident registry) with the
+        Pre-Authorized Code grant.
 
         :param tx_code: the Transaction Code shape; ``None`` issues without one (not recommended).
         :raises InvalidInputError: for an unknown configuration.
@@ -195,6 +237,22 @@ class CredentialIssuer:
         record = {"configuration_id": configuration_id, "claims": dict(claims), "tx_code": pin}
         await self._store.put("vci_code", code, record, expires_at=now + self.offer_ttl)
         return offer, pin
+
+    def authorization_offer(
+        self, configuration_ids: Sequence[str], *, issuer_state: str | None = None
+    ) -> CredentialOffer:
+        """An offer with the Authorization Code grant (issuer-initiated, HAIP 1.0 §4.2): the wallet
+        starts a pushed authorization request and the resident is authenticated at the
+        authorization endpoint. ``issuer_state`` comes back in that request, untrusted.
+
+        :raises InvalidInputError: for an unknown configuration.
+        """
+        unknown = [c for c in configuration_ids if c not in self.configurations]
+        if unknown or not configuration_ids:
+            raise InvalidInputError("an offer names credential configurations this issuer has")
+        return CredentialOffer(
+            self.credential_issuer, tuple(configuration_ids), issuer_state=issuer_state, authorization_code=True
+        )
 
     async def publish_offer(self, offer: CredentialOffer, *, now: datetime) -> str:
         """Store ``offer`` for retrieval by reference; returns the ``openid-credential-offer://`` URI
@@ -213,50 +271,17 @@ class CredentialIssuer:
             raise _err("invalid_request", "unknown or expired credential offer")
         return offer
 
-    # -- token endpoint (§6)
+    # -- authorization server endpoints (delegated)
 
-    async def token(self, form: Mapping[str, str], *, now: datetime) -> TokenResponse:
-        """Handle a Token Request with the Pre-Authorized Code grant.
+    async def token(
+        self, form: Mapping[str, str], *, now: datetime, context: RequestContext = NO_CONTEXT
+    ) -> TokenResponse:
+        """The Token Endpoint: see :meth:`AuthorizationServer.token`."""
+        return await self.authorization_server.token(form, now=now, context=context)
 
-        :raises ProtocolError: ``unsupported_grant_type``; ``invalid_request`` (missing code, a
-            Transaction Code missing or not expected); ``invalid_grant`` (unknown, expired or
-            already used code, wrong Transaction Code — the code is burnt after
-            ``max_tx_code_attempts`` wrong ones).
-        :return: the access token.
-        """
-        if form.get("grant_type") != PRE_AUTHORIZED_GRANT:
-            raise _err("unsupported_grant_type", "only the pre-authorized code grant is supported")
-        code = form.get("pre-authorized_code")
-        if not code:
-            raise _err("invalid_request", "pre-authorized_code is missing")
-        record = await self._store.get("vci_code", code, now=now)
-        if record is None:
-            raise _err("invalid_grant", "the pre-authorized code is unknown, expired or already used")
-        expected = record.get("tx_code")
-        given = form.get("tx_code")
-        if expected is None and given is not None:
-            raise _err("invalid_request", "a tx_code was sent but this offer does not use one")
-        if expected is not None:
-            if given is None:
-                raise _err("invalid_request", "this offer requires the tx_code sent to the resident")
-            if not hmac.compare_digest(given.encode("utf-8"), str(expected).encode("utf-8")):
-                attempts = await self._store.incr("vci_tx_attempts", code, expires_at=now + self.offer_ttl, now=now)
-                if attempts >= self.max_tx_code_attempts:
-                    await self._store.take("vci_code", code, now=now)
-                    raise _err("invalid_grant", "wrong tx_code; too many attempts, the offer is no longer valid")
-                raise _err("invalid_grant", "wrong tx_code")
-        # Single use (§4.1.1): the atomic take decides between two racing requests.
-        record = await self._store.take("vci_code", code, now=now)
-        if record is None:
-            raise _err("invalid_grant", "the pre-authorized code is unknown, expired or already used")
-        access_token = random_token(self._randomness)
-        await self._store.put(
-            "vci_access_token",
-            access_token,
-            {"configuration_id": record["configuration_id"], "claims": record["claims"]},
-            expires_at=now + self.access_token_ttl,
-        )
-        return TokenResponse(access_token, "Bearer", int(self.access_token_ttl.total_seconds()))
+    async def dpop_nonce(self, *, now: datetime) -> str:
+        """The current ``DPoP-Nonce`` (every endpoint's answer carries it)."""
+        return await self.dpop.nonce(now=now)
 
     # -- nonce endpoint (§7)
 
@@ -268,50 +293,76 @@ class CredentialIssuer:
 
     # -- credential endpoint (§8)
 
-    async def _token_record(self, access_token: str | None, now: datetime) -> dict[str, Any]:
-        if not access_token:
-            raise _err("invalid_token", "an access token is required (Authorization: Bearer …)")
-        record = await self._store.get("vci_access_token", access_token, now=now)
-        if record is None:
-            raise _err("invalid_token", "the access token is unknown or expired")
-        return record
-
     async def credential(
-        self, access_token: str | None, body: Mapping[str, Any] | bytes, *, now: datetime
+        self,
+        access_token: str | None,
+        body: Mapping[str, Any] | bytes,
+        *,
+        now: datetime,
+        context: RequestContext | None = None,
     ) -> IssuedCredentials:
         """Handle a Credential Request: check every key proof, then issue one credential per key.
 
-        :param access_token: the Bearer token from the ``Authorization`` header.
+        :param access_token: the Bearer token, for callers without a request context.
+        :param context: the request's ``Authorization`` and ``DPoP`` headers (a DPoP-bound token
+            needs its proof).
         :param body: the JSON request (object or bytes).
-        :raises ProtocolError: ``invalid_token`` (RFC 6750); ``invalid_credential_request``
-            (malformed, both or neither identifier, a batch over ``batch_size``);
-            ``unknown_credential_configuration``; ``invalid_proof`` (missing proofs, wrong ``typ``,
-            ``alg``, key, signature, ``aud`` or ``iat``, a repeated key, a missing nonce);
-            ``invalid_nonce`` (an unknown, expired or already used ``c_nonce``).
-        :return: the credentials and a notification id.
+        :raises ProtocolError: ``invalid_token`` (RFC 6750); ``invalid_dpop_proof``/``use_dpop_nonce``;
+            ``invalid_credential_request`` (malformed, both or neither identifier, a batch over
+            ``batch_size``); ``unknown_credential_configuration``; ``unknown_credential_identifier``;
+            ``invalid_proof`` (missing proofs, wrong ``typ``, ``alg``, key, signature, ``aud`` or
+            ``iat``, a repeated key, a missing nonce); ``invalid_nonce`` (an unknown, expired or
+            already used ``c_nonce``); ``invalid_encryption_parameters``.
+        :return: the credentials and a notification id, or (deferred) the ``transaction_id``.
         """
-        record = await self._token_record(access_token, now)
-        if isinstance(body, bytes | bytearray):
-            try:
-                body = parse_json(bytes(body), what="credential request", max_bytes=512 * 1024)
-            except InvalidInputError as exc:
-                raise _err("invalid_credential_request", "the credential request is not valid JSON") from exc
-        if not isinstance(body, Mapping):
-            raise _err("invalid_credential_request", "the credential request must be a JSON object")
-        if "credential_identifier" in body:
+        grant = await self.authorization_server.access(
+            _bearer_context(access_token, context), url=self.credential_endpoint, now=now
+        )
+        body = _json_body(body, what="credential request", code="invalid_credential_request")
+        config_id = self._configuration_of(grant, body)
+        if "credential_response_encryption" in body:
+            raise _err("invalid_encryption_parameters", "response encryption is not supported by this issuer")
+        keys = await self._proven_keys(body.get("proofs"), now)
+        made = await self._make(grant.claims, keys)
+        if isinstance(made, Deferred):
+            transaction_id = random_token(self._randomness)
+            record = {
+                "grant_id": grant.grant_id,
+                "configuration_id": config_id,
+                "claims": dict(grant.claims),
+                "keys": [k.public_jwk() for k in keys],
+            }
+            await self._store.put("vci_deferred", transaction_id, record, expires_at=now + self.deferred_ttl)
+            return IssuedCredentials(
+                (), configuration_id=config_id, transaction_id=transaction_id, interval=made.interval
+            )
+        return IssuedCredentials(tuple(made), await self._notification_id(grant, config_id, now), config_id)
+
+    def _configuration_of(self, grant: AccessGrant, body: Mapping[str, Any]) -> str:
+        identifier, config_id = body.get("credential_identifier"), body.get("credential_configuration_id")
+        if identifier is not None and config_id is not None:
+            raise _err("invalid_credential_request", "send credential_identifier or credential_configuration_id")
+        if grant.credential_identifiers:
+            # §8.2: with authorization_details in the Token Response, the identifier is required.
+            if not isinstance(identifier, str):
+                raise _err("invalid_credential_request", "credential_identifier is required with this access token")
+            found = grant.credential_identifiers.get(identifier)
+            if found is None:
+                raise _err("unknown_credential_identifier", "unknown credential_identifier")
+            return found
+        if identifier is not None:
             raise _err(
                 "invalid_credential_request", "credential_identifier is not used: no authorization_details were issued"
             )
-        config_id = body.get("credential_configuration_id")
         if not isinstance(config_id, str):
             raise _err("invalid_credential_request", "credential_configuration_id is missing")
         if config_id not in self.configurations:
             raise _err("unknown_credential_configuration", "unknown credential configuration")
-        if config_id != record["configuration_id"]:
+        if config_id not in grant.configuration_ids:
             raise _err("invalid_credential_request", "the access token does not cover this credential configuration")
-        if "credential_response_encryption" in body:
-            raise _err("invalid_encryption_parameters", "response encryption is not supported by this issuer")
-        proofs = body.get("proofs")
+        return config_id
+
+    async def _proven_keys(self, proofs: Any, now: datetime) -> list[Key]:
         if not isinstance(proofs, Mapping) or not proofs:
             raise _err("invalid_proof", "proofs is missing")
         if set(proofs) != {"jwt"}:
@@ -334,22 +385,71 @@ class CredentialIssuer:
         # §8.3.1.2 / F.1: the nonce must be one we issued; taking it makes it single use.
         if await self._store.take("vci_c_nonce", nonces.pop(), now=now) is None:
             raise _err("invalid_nonce", "the c_nonce is unknown, expired or already used; fetch a new one")
+        return keys
+
+    async def _make(self, claims: Mapping[str, Any], keys: Sequence[Key]) -> list[str] | Deferred:
+        """One credential per key, or the issue function's :class:`Deferred` (§9)."""
         issued: list[str] = []
         for key in keys:
-            made = self._issue(record["claims"], key)
+            made = self._issue(claims, key)
             if inspect.isawaitable(made):
                 made = await made
+            if isinstance(made, Deferred):
+                if issued:
+                    raise _err("server_error", "the issue function deferred part of a batch")
+                return made
             if not isinstance(made, str):
                 raise _err("server_error", "the issue function did not return a credential string")
             issued.append(made)
+        return issued
+
+    async def _notification_id(self, grant: AccessGrant, config_id: str, now: datetime) -> str:
         notification_id = random_token(self._randomness, 16)
         await self._store.put(
             "vci_notification",
             notification_id,
-            {"access_token": access_token, "configuration_id": config_id},
+            {"grant_id": grant.grant_id, "configuration_id": config_id},
             expires_at=now + timedelta(days=1),
         )
-        return IssuedCredentials(tuple(issued), notification_id, config_id)
+        return notification_id
+
+    # -- deferred credential endpoint (§9)
+
+    async def deferred_credential(
+        self, body: Mapping[str, Any] | bytes, *, now: datetime, context: RequestContext
+    ) -> IssuedCredentials:
+        """Handle a Deferred Credential Request: the credentials once the issue function can make
+        them (answer 200), or the same ``transaction_id`` again (answer 202).
+
+        The access token may be a newer one of the same grant (refreshed while waiting).
+
+        :raises ProtocolError: ``invalid_token``; ``invalid_dpop_proof``/``use_dpop_nonce``;
+            ``invalid_credential_request``; ``invalid_transaction_id`` (unknown, of another grant,
+            or already collected).
+        """
+        grant = await self.authorization_server.access(context, url=self.deferred_credential_endpoint, now=now)
+        body = _json_body(body, what="deferred credential request", code="invalid_credential_request")
+        transaction_id = body.get("transaction_id")
+        if not isinstance(transaction_id, str) or not transaction_id:
+            raise _err("invalid_credential_request", "transaction_id is required")
+        if "credential_response_encryption" in body:
+            raise _err("invalid_encryption_parameters", "response encryption is not supported by this issuer")
+        record = await self._store.get("vci_deferred", transaction_id, now=now)
+        if record is None or not hmac.compare_digest(str(record["grant_id"]), grant.grant_id):
+            raise _err("invalid_transaction_id", "the transaction_id is unknown, of another grant, or was collected")
+        keys = [Key.from_jwk(j) for j in record["keys"]]
+        made = await self._make(record["claims"], keys)
+        if isinstance(made, Deferred):
+            return IssuedCredentials(
+                (), configuration_id=record["configuration_id"], transaction_id=transaction_id, interval=made.interval
+            )
+        # Collected once: the transaction id is invalidated with the answer (§9.2).
+        if await self._store.take("vci_deferred", transaction_id, now=now) is None:
+            raise _err("invalid_transaction_id", "the credentials of this transaction_id were already collected")
+        config_id = str(record["configuration_id"])
+        return IssuedCredentials(tuple(made), await self._notification_id(grant, config_id, now), config_id)
+
+    # -- key proofs (Appendix F.1)
 
     def _check_proof(self, jwt: str, now: datetime) -> tuple[Key, str]:
         try:
@@ -395,21 +495,23 @@ class CredentialIssuer:
     # -- notification endpoint (§11)
 
     async def notification(
-        self, access_token: str | None, body: Mapping[str, Any] | bytes, *, now: datetime
+        self,
+        access_token: str | None,
+        body: Mapping[str, Any] | bytes,
+        *,
+        now: datetime,
+        context: RequestContext | None = None,
     ) -> NotificationEvent:
         """Handle a Notification Request (answer 204). Idempotent.
 
-        :raises ProtocolError: ``invalid_token``; ``invalid_notification_request`` (malformed,
-            unknown event); ``invalid_notification_id`` (not issued with this access token).
+        :raises ProtocolError: ``invalid_token``; ``invalid_dpop_proof``/``use_dpop_nonce``;
+            ``invalid_notification_request`` (malformed, unknown event); ``invalid_notification_id``
+            (not issued under this grant).
         """
-        await self._token_record(access_token, now)
-        if isinstance(body, bytes | bytearray):
-            try:
-                body = parse_json(bytes(body), what="notification request", max_bytes=16 * 1024)
-            except InvalidInputError as exc:
-                raise _err("invalid_notification_request", "the notification request is not valid JSON") from exc
-        if not isinstance(body, Mapping):
-            raise _err("invalid_notification_request", "the notification request must be a JSON object")
+        grant = await self.authorization_server.access(
+            _bearer_context(access_token, context), url=self.notification_endpoint, now=now
+        )
+        body = _json_body(body, what="notification request", code="invalid_notification_request")
         nid, event = body.get("notification_id"), body.get("event")
         if not isinstance(nid, str) or event not in NOTIFICATION_EVENTS:
             raise _err(
@@ -422,7 +524,7 @@ class CredentialIssuer:
         ):
             raise _err("invalid_notification_request", "event_description must be printable ASCII")
         record = await self._store.get("vci_notification", nid, now=now)
-        if record is None or not hmac.compare_digest(str(record["access_token"]), access_token or ""):
+        if record is None or not hmac.compare_digest(str(record.get("grant_id", "")), grant.grant_id):
             raise _err("invalid_notification_id", "unknown notification_id")
         return NotificationEvent(nid, str(event), desc, str(record["configuration_id"]))
 

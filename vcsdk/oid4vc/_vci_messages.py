@@ -20,13 +20,17 @@ from vcsdk.keys import AlgorithmPolicy
 from vcsdk.oid4vc._common import is_https_url, render_qr
 
 __all__ = [
+    "AUTHORIZATION_CODE_GRANT",
     "NOTIFICATION_EVENTS",
     "OFFER_SCHEME",
+    "OPENID_CREDENTIAL",
     "PRE_AUTHORIZED_GRANT",
     "PROOF_ALGORITHMS",
     "PROOF_TYP",
+    "REFRESH_TOKEN_GRANT",
     "CredentialConfiguration",
     "CredentialOffer",
+    "Deferred",
     "IssuedCredentials",
     "NotificationEvent",
     "TokenResponse",
@@ -40,6 +44,11 @@ __all__ = [
 
 #: OpenID4VCI §4.1.1: the Pre-Authorized Code grant type.
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+#: RFC 6749 §4.1: the Authorization Code grant type (and its refresh, §6).
+AUTHORIZATION_CODE_GRANT = "authorization_code"
+REFRESH_TOKEN_GRANT = "refresh_token"  # noqa: S105 - a grant type name, not a secret
+#: RFC 9396 / OpenID4VCI §5.1.1: the authorization details type for credentials.
+OPENID_CREDENTIAL = "openid_credential"
 #: OpenID4VCI Appendix F.1: the ``typ`` of a JWT key proof.
 PROOF_TYP = "openid4vci-proof+jwt"
 OFFER_SCHEME = "openid-credential-offer://"
@@ -51,10 +60,12 @@ PROOF_ALGORITHMS = AlgorithmPolicy(("ES256",))
 # -- wire shapes ----------------------------------------------------------------------------------
 
 
-class TokenResponseBody(TypedDict):
+class TokenResponseBody(TypedDict, total=False):
     access_token: str
     token_type: str
     expires_in: int
+    refresh_token: str
+    authorization_details: list[dict[str, Any]]
 
 
 class NonceResponseBody(TypedDict):
@@ -68,6 +79,8 @@ class CredentialObject(TypedDict):
 class CredentialResponseBody(TypedDict, total=False):
     credentials: list[CredentialObject]
     notification_id: str
+    transaction_id: str
+    interval: int
 
 
 # -- values ---------------------------------------------------------------------------------------
@@ -98,21 +111,33 @@ class TxCode:
 
 @dataclass(frozen=True, slots=True)
 class CredentialOffer:
-    """A Credential Offer (§4.1.1) with the Pre-Authorized Code grant."""
+    """A Credential Offer (§4.1.1): the Pre-Authorized Code grant, the Authorization Code grant
+    (with an ``issuer_state`` to pass back in the Authorization Request), or both."""
 
     credential_issuer: str
     credential_configuration_ids: tuple[str, ...]
-    pre_authorized_code: str
+    pre_authorized_code: str | None = None
     tx_code: TxCode | None = None
+    issuer_state: str | None = None
+    authorization_code: bool = False
+
+    def __post_init__(self) -> None:
+        if self.pre_authorized_code is None and not self.authorization_code:
+            raise InvalidInputError("an offer needs the pre-authorized code or the authorization code grant")
 
     def to_dict(self) -> dict[str, Any]:
-        grant: dict[str, Any] = {"pre-authorized_code": self.pre_authorized_code}
-        if self.tx_code is not None:
-            grant["tx_code"] = self.tx_code.to_dict()
+        grants: dict[str, Any] = {}
+        if self.pre_authorized_code is not None:
+            grant: dict[str, Any] = {"pre-authorized_code": self.pre_authorized_code}
+            if self.tx_code is not None:
+                grant["tx_code"] = self.tx_code.to_dict()
+            grants[PRE_AUTHORIZED_GRANT] = grant
+        if self.authorization_code:
+            grants[AUTHORIZATION_CODE_GRANT] = {"issuer_state": self.issuer_state} if self.issuer_state else {}
         return {
             "credential_issuer": self.credential_issuer,
             "credential_configuration_ids": list(self.credential_configuration_ids),
-            "grants": {PRE_AUTHORIZED_GRANT: grant},
+            "grants": grants,
         }
 
     def uri(self) -> str:
@@ -157,31 +182,66 @@ class CredentialConfiguration:
 
 @dataclass(frozen=True, slots=True)
 class TokenResponse:
-    """A successful Token Response (§6.2)."""
+    """A successful Token Response (§6.2): a ``Bearer`` or a DPoP-bound (``DPoP``) access token, a
+    refresh token, and the credential identifiers per configuration when ``authorization_details``
+    was used."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     token_type: str
     expires_in: int
+    refresh_token: str | None = field(default=None, repr=False)
+    authorization_details: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> TokenResponseBody:
-        return {"access_token": self.access_token, "token_type": self.token_type, "expires_in": self.expires_in}
+        out: TokenResponseBody = {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+        }
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token
+        if self.authorization_details:
+            out["authorization_details"] = [dict(d) for d in self.authorization_details]
+        return out
 
 
 @dataclass(frozen=True, slots=True)
 class IssuedCredentials:
-    """A Credential Response (§8.3): one credential per proven key, and the notification id."""
+    """A Credential Response (§8.3): one credential per proven key and the notification id — or,
+    for deferred issuance (§9), no credentials yet and the ``transaction_id`` to ask again with."""
 
     credentials: tuple[str, ...]
     notification_id: str | None = None
     configuration_id: str | None = None
     access_token: str | None = field(default=None, repr=False)
     notification_endpoint: str | None = None
+    transaction_id: str | None = None
+    interval: int | None = None
+
+    @property
+    def deferred(self) -> bool:
+        return self.transaction_id is not None
 
     def to_dict(self) -> CredentialResponseBody:
+        if self.transaction_id is not None:
+            return {"transaction_id": self.transaction_id, "interval": self.interval or 60}
         out: CredentialResponseBody = {"credentials": [{"credential": c} for c in self.credentials]}
         if self.notification_id is not None:
             out["notification_id"] = self.notification_id
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """What an issue function returns when it cannot issue yet (a manual review, data not ready):
+    the wallet gets a ``transaction_id`` and asks the Deferred Credential Endpoint after ``interval``
+    seconds (§9); the issue function is called again then."""
+
+    interval: int = 60
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.interval <= 30 * 86400:
+            raise InvalidInputError("interval is between one second and thirty days")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,11 +260,12 @@ def _err(code: str, message: str) -> ProtocolError:
 
 
 def parse_credential_offer(value: Mapping[str, Any] | str | bytes) -> CredentialOffer:
-    """Parse a Credential Offer object (§4.1.1) that carries the Pre-Authorized Code grant.
+    """Parse a Credential Offer object (§4.1.1) with the Pre-Authorized Code or the Authorization
+    Code grant.
 
     The offer is not trusted (§13.3): the wallet still checks the issuer's metadata.
 
-    :raises ProtocolError: (``invalid_request``) if it is malformed or has no pre-authorized grant.
+    :raises ProtocolError: (``invalid_request``) if it is malformed or has neither grant.
     """
     if isinstance(value, str | bytes):
         try:
@@ -225,23 +286,41 @@ def parse_credential_offer(value: Mapping[str, Any] | str | bytes) -> Credential
     ):
         raise _err("invalid_request", "credential_configuration_ids must be a non-empty array of unique strings")
     grants = value.get("grants")
-    grant = grants.get(PRE_AUTHORIZED_GRANT) if isinstance(grants, Mapping) else None
-    if not isinstance(grant, Mapping) or not isinstance(grant.get("pre-authorized_code"), str):
-        raise _err("invalid_request", "the offer has no pre-authorized code grant")
+    if not isinstance(grants, Mapping):
+        raise _err("invalid_request", "the offer has no grants (pre-authorized code or authorization code)")
+    grant = grants.get(PRE_AUTHORIZED_GRANT)
+    code: str | None = None
     tx: TxCode | None = None
-    if "tx_code" in grant:
-        raw = grant["tx_code"]
-        if not isinstance(raw, Mapping):
-            raise _err("invalid_request", "tx_code must be an object")
-        try:
-            tx = TxCode(
-                input_mode=raw.get("input_mode", "numeric"),
-                length=raw.get("length", 6) if isinstance(raw.get("length", 6), int) else -1,
-                description=raw.get("description") if isinstance(raw.get("description"), str) else None,
-            )
-        except InvalidInputError as exc:
-            raise _err("invalid_request", f"tx_code: {exc.message}") from exc
-    return CredentialOffer(issuer.rstrip("/"), tuple(ids), grant["pre-authorized_code"], tx)
+    if grant is not None:
+        if not isinstance(grant, Mapping) or not isinstance(grant.get("pre-authorized_code"), str):
+            raise _err("invalid_request", "the pre-authorized code grant has no pre-authorized_code")
+        code = grant["pre-authorized_code"]
+        if "tx_code" in grant:
+            raw = grant["tx_code"]
+            if not isinstance(raw, Mapping):
+                raise _err("invalid_request", "tx_code must be an object")
+            try:
+                tx = TxCode(
+                    input_mode=raw.get("input_mode", "numeric"),
+                    length=raw.get("length", 6) if isinstance(raw.get("length", 6), int) else -1,
+                    description=raw.get("description") if isinstance(raw.get("description"), str) else None,
+                )
+            except InvalidInputError as exc:
+                raise _err("invalid_request", f"tx_code: {exc.message}") from exc
+    auth = grants.get(AUTHORIZATION_CODE_GRANT)
+    issuer_state: str | None = None
+    if auth is not None:
+        if not isinstance(auth, Mapping):
+            raise _err("invalid_request", "the authorization_code grant must be an object")
+        state = auth.get("issuer_state")
+        if state is not None and (not isinstance(state, str) or not state or len(state) > 512):
+            raise _err("invalid_request", "issuer_state must be a string")
+        issuer_state = state
+    if code is None and auth is None:
+        raise _err("invalid_request", "the offer has neither a pre-authorized code nor an authorization code grant")
+    return CredentialOffer(
+        issuer.rstrip("/"), tuple(ids), code, tx, issuer_state=issuer_state, authorization_code=auth is not None
+    )
 
 
 def parse_credential_offer_uri(uri: str) -> CredentialOffer | str:

@@ -88,9 +88,11 @@ _PUBLIC_EC_MEMBERS = ("kty", "crv", "x", "y")
 def build_token_request(offer: CredentialOffer, *, tx_code: str | None) -> dict[str, str]:
     """The Token Request form (§6.1) for the Pre-Authorized Code grant.
 
-    :raises InvalidInputError: if the offer needs a Transaction Code and none is given, or the
-        reverse, or it does not fit the announced shape.
+    :raises InvalidInputError: if the offer has no pre-authorized code, needs a Transaction Code and
+        none is given, or the reverse, or it does not fit the announced shape.
     """
+    if offer.pre_authorized_code is None:
+        raise InvalidInputError("this offer has no pre-authorized code; use the authorization code flow")
     form = {"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": offer.pre_authorized_code}
     if offer.tx_code is not None:
         if tx_code is None:
@@ -189,7 +191,8 @@ def notification_request(
 
 
 def parse_token_response(response: HttpResponse) -> TokenResponse:
-    """The Token Response (§6.2) the issuer's authorization server answered.
+    """The Token Response (§6.2) the issuer's authorization server answered: a ``Bearer`` or a
+    DPoP-bound (``DPoP``, RFC 9449 §5) access token, a refresh token, ``authorization_details``.
 
     :raises ProtocolError: the issuer's error code, or ``invalid_response`` without an access token.
     """
@@ -198,10 +201,18 @@ def parse_token_response(response: HttpResponse) -> TokenResponse:
     access_token, token_type = token.get("access_token"), token.get("token_type")
     if not isinstance(access_token, str) or not access_token or not isinstance(token_type, str):
         raise ProtocolError("the token response has no access token", code="invalid_response")
-    if token_type.lower() != "bearer":
+    if token_type.lower() not in ("bearer", "dpop"):
         raise ProtocolError("the token response has an unsupported token_type", code="invalid_response")
     expires_in = token.get("expires_in")
-    return TokenResponse(access_token, "Bearer", expires_in if isinstance(expires_in, int) else 0)
+    refresh = token.get("refresh_token")
+    details = token.get("authorization_details")
+    return TokenResponse(
+        access_token,
+        "DPoP" if token_type.lower() == "dpop" else "Bearer",
+        expires_in if isinstance(expires_in, int) else 0,
+        refresh if isinstance(refresh, str) and refresh else None,
+        tuple(d for d in details if isinstance(d, Mapping)) if isinstance(details, list) else (),
+    )
 
 
 def nonce_request(endpoint: str) -> HttpRequest:

@@ -18,6 +18,7 @@ the proof itself in one call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Generator, Iterable
@@ -41,10 +42,9 @@ from vcsdk.oid4vc import (
     TxCode,
     fetch_credential_offer,
     finish_issuance,
-    notification_request,
+    notify_issuer,
     parse_credential_offer,
     prepare_issuance,
-    receive_credential,
     renew_issuance,
     run_flow,
     send,
@@ -490,14 +490,28 @@ class WalletService:
         pending = await self._pending(principal, row, json.loads(device.public_jwk))
         raw = b64url_decode(require_str(signature, "signature", max_len=200), what="signature")
         try:
-            issued = await self._http.run(finish_issuance(pending, [raw]))
+            issued = await self._http.run(finish_issuance(pending, [raw], now=self._clock))
         except SignatureInvalidError:
             raise InvalidInputError(
                 "the signature does not verify with this device's key; sign the signing_input with ES256",
                 code="signature_invalid",
             ) from None
+        return await self._received(principal, row, pending, issued)
+
+    async def _received(
+        self, principal: Principal, row: OfferRow, pending: PendingIssuance, issued: IssuedCredentials
+    ) -> CredentialView:
+        if issued.deferred or not issued.credentials:
+            raise ProtocolError(
+                "the issuer deferred issuance; this wallet takes offers it can redeem at once",
+                code="issuance_deferred",
+            )
         view = await self._store_credential(principal, row, issued.credentials[0], pending.credential_issuer)
-        await self._notify(issued)
+        if issued.notification_id is not None and pending.notification_endpoint is not None:
+            # OpenID4VCI §11: tell the issuer the credential was stored. Best effort: the credential
+            # is already safe, and an issuer that misses the notification loses nothing.
+            with contextlib.suppress(VcsdkError):
+                await self._http.run(notify_issuer(pending, issued.notification_id, now=self._clock))
         return view
 
     async def _store_credential(self, principal: Principal, row: OfferRow, token: str, issuer: str) -> CredentialView:
@@ -518,17 +532,6 @@ class WalletService:
         )
         return view
 
-    async def _notify(self, issued: IssuedCredentials) -> None:
-        # OpenID4VCI §11: tell the issuer the credential was stored. Best effort: the credential is
-        # already safe, and an issuer that misses the notification loses nothing.
-        endpoint, token, nid = issued.notification_endpoint, issued.access_token, issued.notification_id
-        if endpoint is None or token is None or nid is None:
-            return
-        try:
-            await self._http.send(notification_request(endpoint, token, nid))
-        except VcsdkError:
-            return
-
     async def _accept_custodial(
         self, principal: Principal, row: OfferRow, offer: CredentialOffer, tx_code: str | None, config_id: str | None
     ) -> CredentialView:
@@ -538,9 +541,10 @@ class WalletService:
         assert key is not None
         if row.state != "pending":
             raise ConflictError("the offer is already being accepted on a device")
-        issued = await self._http.run(
-            receive_credential(offer, tx_code=tx_code, signers=[key], now=self._clock, configuration_id=config_id)
+        pending = await self._http.run(
+            prepare_issuance(
+                offer, tx_code=tx_code, jwks=[key.public_jwk()], now=self._clock, configuration_id=config_id
+            )
         )
-        view = await self._store_credential(principal, row, issued.credentials[0], offer.credential_issuer)
-        await self._notify(issued)
-        return view
+        issued = await self._http.run(finish_issuance(pending, [key.sign(pending.signing_inputs[0])], now=self._clock))
+        return await self._received(principal, row, pending, issued)
