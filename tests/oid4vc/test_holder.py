@@ -29,6 +29,7 @@ from vcsdk.oid4vc import (
     finish_issuance,
     load_request_object,
     notification_request,
+    notify_issuer,
     parse_authorization_request_uri,
     prepare_issuance,
     renew_issuance,
@@ -71,10 +72,15 @@ async def test_two_phase_issuance_binds_the_phone_keys(city, session):
     assert header == {"alg": "ES256", "typ": "openid4vci-proof+jwt", "jwk": phones[0].public_jwk()}
     # The phone signs each input with its key; the wallet finishes.
     signatures = [k.sign(i) for k, i in zip(phones, pending.signing_inputs, strict=True)]
-    issued = await run_flow(finish_issuance(PendingIssuance.from_state(saved), signatures), session)
+    issued = await run_flow(finish_issuance(PendingIssuance.from_state(saved), signatures, now=lambda: NOW), session)
     assert [peek(c).unverified_claims["cnf"]["jwk"] for c in issued.credentials] == [k.public_jwk() for k in phones]
-    note = notification_request(issued.notification_endpoint, issued.access_token, issued.notification_id)
-    assert (await send(session, note)).status == 204
+    # The access token is DPoP-bound (the issuer supports DPoP): as a Bearer token it is refused...
+    bearer = notification_request(issued.notification_endpoint, issued.access_token, issued.notification_id)
+    refused = await send(session, bearer)
+    assert refused.status == 401 and refused.error_code == "invalid_token"
+    # ...and with a proof of the DPoP key the notification goes through.
+    pending = PendingIssuance.from_state(saved)
+    await run_flow(notify_issuer(pending, issued.notification_id, now=lambda: NOW), session)
 
 
 def peek_header(signing_input: bytes) -> bytes:
@@ -93,7 +99,7 @@ async def test_a_wrong_signature_is_caught_before_anything_is_sent(city, session
     with pytest.raises(InvalidInputError):
         next(finish_issuance(pending, []))
     # The pending issuance is untouched: the right signature still gets the credential.
-    issued = await run_flow(finish_issuance(pending, [phone.sign(pending.signing_inputs[0])]), session)
+    issued = await run_flow(finish_issuance(pending, [phone.sign(pending.signing_inputs[0])], now=lambda: NOW), session)
     assert len(issued.credentials) == 1
 
 
@@ -102,13 +108,13 @@ async def test_renew_after_the_issuer_refuses_a_used_nonce(city, session):
     phone = Key.generate("P-256")
     pending = await run_flow(prepare_issuance(offer, tx_code=pin, jwks=[phone.public_jwk()], now=lambda: NOW), session)
     signature = phone.sign(pending.signing_inputs[0])
-    await run_flow(finish_issuance(pending, [signature]), session)
+    await run_flow(finish_issuance(pending, [signature], now=lambda: NOW), session)
     with pytest.raises(ProtocolError) as info:  # the same c_nonce twice
-        await run_flow(finish_issuance(pending, [signature]), session)
+        await run_flow(finish_issuance(pending, [signature], now=lambda: NOW), session)
     assert info.value.code == "invalid_nonce"
     renewed = await run_flow(renew_issuance(pending, now=lambda: NOW), session)
     assert renewed.signing_inputs != pending.signing_inputs and renewed.access_token == pending.access_token
-    issued = await run_flow(finish_issuance(renewed, [phone.sign(renewed.signing_inputs[0])]), session)
+    issued = await run_flow(finish_issuance(renewed, [phone.sign(renewed.signing_inputs[0])], now=lambda: NOW), session)
     assert len(issued.credentials) == 1
 
 

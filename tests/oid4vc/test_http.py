@@ -22,7 +22,7 @@ from vcsdk.oid4vc import (
     build_consent,
     load_request_object,
     match_dcql,
-    notification_request,
+    notify_issuer,
     parse_authorization_request_uri,
     parse_credential_offer,
     parse_credential_offer_uri,
@@ -57,10 +57,8 @@ async def test_issuance_over_http(city):
         assert parse_credential_offer(fetched.json_object(what="offer")) == offer
         issued = await run_flow(receive_credential(offer, tx_code=pin, signers=[device], now=lambda: NOW), session)
         assert issued.notification_id and issued.notification_endpoint and issued.access_token
-        done = await send(
-            session, notification_request(issued.notification_endpoint, issued.access_token, issued.notification_id)
-        )
-        assert done.status == 204
+        # The token is DPoP-bound (the issuer supports DPoP): the notification carries a proof.
+        assert await run_flow(notify_issuer(issued, now=lambda: NOW), session) is None
     assert peek(issued.credentials[0]).unverified_claims["cnf"]["jwk"] == device.public_jwk()
 
 

@@ -248,9 +248,11 @@ class AuthorizationServer:
             raise _err("invalid_client", "this attestation proof of possession was used before") from None
         return verified
 
-    async def _dpop_jkt(self, context: RequestContext, url: str, now: datetime, *, bound: str | None) -> str | None:
+    async def _dpop_jkt(
+        self, context: RequestContext, url: str, now: datetime, *, bound: str | None, optional: bool = False
+    ) -> str | None:
         if context.dpop is None:
-            if bound is not None or self.require_dpop:
+            if bound is not None or (self.require_dpop and not optional):
                 raise _err("invalid_dpop_proof", "a DPoP proof is required (DPoP header)")
             return None
         verified = await self.dpop.check(context.dpop, method="POST", url=url, now=now, bound_jkt=bound)
@@ -320,7 +322,8 @@ class AuthorizationServer:
         scopes, details = self._requested(form)
         if not scopes and not details:
             raise _err("invalid_scope", "no credential this issuer offers is asked for (scope, authorization_details)")
-        dpop_jkt = await self._dpop_jkt(context, self.par_endpoint, now, bound=None)
+        # RFC 9449 §10: a proof at the PAR endpoint binds the code to its key; it is optional there.
+        dpop_jkt = await self._dpop_jkt(context, self.par_endpoint, now, bound=None, optional=True)
         given_jkt = form.get("dpop_jkt")
         if given_jkt is not None:
             if dpop_jkt is not None and given_jkt != dpop_jkt:
@@ -476,7 +479,12 @@ class AuthorizationServer:
             raise _err("invalid_request", "code is missing")
         if not isinstance(verifier, str) or _CODE_VERIFIER.fullmatch(verifier) is None:
             raise _err("invalid_request", "code_verifier is missing or malformed (RFC 7636 §4.1)")
-        # The code is single use whatever happens next: a failed attempt burns it (RFC 6749 §4.1.2).
+        # The DPoP proof first (a use_dpop_nonce retry must find the code still there); then the code
+        # is taken, single use whatever happens next: a failed attempt burns it (RFC 6749 §4.1.2).
+        found = await self._store.get("vci_authz_code", code, now=now)
+        if found is None:
+            raise _err("invalid_grant", "the authorization code is unknown, expired or already used")
+        jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=found.get("dpop_jkt"))
         record = await self._store.take("vci_authz_code", code, now=now)
         if record is None:
             raise _err("invalid_grant", "the authorization code is unknown, expired or already used")
@@ -487,7 +495,6 @@ class AuthorizationServer:
             raise _err("invalid_grant", "redirect_uri differs from the authorization request's")
         if not hmac.compare_digest(pkce_challenge(verifier), str(record["code_challenge"])):
             raise _err("invalid_grant", "the code_verifier does not match the code_challenge (PKCE)")
-        jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=record.get("dpop_jkt"))
         configs = list(dict.fromkeys([*record["details"], *record["scopes"]]))
         details = list(record["details"])
         if "authorization_details" in form:
@@ -508,16 +515,19 @@ class AuthorizationServer:
         token = form.get("refresh_token")
         if not token:
             raise _err("invalid_request", "refresh_token is missing")
+        found = await self._store.get("vci_refresh", token, now=now)
+        if found is None:
+            raise _err("invalid_grant", "the refresh token is unknown, expired or already used")
+        if found.get("client_id") is not None:
+            client_id = client.client_id if client is not None else form.get("client_id")
+            if client_id != found["client_id"]:
+                raise _err("invalid_grant", "the refresh token was issued to another client")
+        # RFC 9449 §5: a refresh token issued to a public client is bound to the same DPoP key.
+        jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=found.get("dpop_jkt"))
         # Rotation (RFC 9700 §4.14.2): a refresh token is used once; the answer carries the next one.
         record = await self._store.take("vci_refresh", token, now=now)
         if record is None:
             raise _err("invalid_grant", "the refresh token is unknown, expired or already used")
-        if record.get("client_id") is not None:
-            client_id = client.client_id if client is not None else form.get("client_id")
-            if client_id != record["client_id"]:
-                raise _err("invalid_grant", "the refresh token was issued to another client")
-        # RFC 9449 §5: a refresh token issued to a public client is bound to the same DPoP key.
-        jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=record.get("dpop_jkt"))
         return await self._issue_tokens(
             configs=list(record["configs"]),
             claims=record["claims"],

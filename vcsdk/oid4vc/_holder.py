@@ -700,10 +700,16 @@ def _issued(
             notification_endpoint=session.notification_endpoint,
             transaction_id=transaction_id,
             interval=interval if isinstance(interval, int) and interval > 0 else 60,
+            session=session,
         )
     credentials, notification_id = parse_credential_response(response, max_credentials=keys)
     return IssuedCredentials(
-        credentials, notification_id, configuration_id, session.access_token, session.notification_endpoint
+        credentials,
+        notification_id,
+        configuration_id,
+        session.access_token,
+        session.notification_endpoint,
+        session=session,
     )
 
 
@@ -778,8 +784,8 @@ def fetch_deferred_credentials(
 
 
 def notify_issuer(
-    pending: PendingIssuance,
-    notification_id: str,
+    issuance: PendingIssuance | IssuedCredentials,
+    notification_id: str | None = None,
     *,
     event: str = "credential_accepted",
     now: Callable[[], datetime] = _utcnow,
@@ -787,12 +793,23 @@ def notify_issuer(
 ) -> Flow[None]:
     """Tell the issuer the credentials were stored (or not) (§11), with a DPoP proof when needed.
 
-    :raises InvalidInputError: for an unknown event, or an issuer without a notification endpoint.
+    :param issuance: the issued credentials (their ``notification_id`` is used), or the pending
+        issuance they came from with the ``notification_id``.
+    :raises InvalidInputError: for an unknown event, no notification id, or an issuer without a
+        notification endpoint.
     :raises ProtocolError: the issuer's error.
     """
     if event not in NOTIFICATION_EVENTS:
         raise InvalidInputError(f"event is one of {', '.join(NOTIFICATION_EVENTS)}")
-    session = pending.session
+    if isinstance(issuance, IssuedCredentials):
+        notification_id = notification_id or issuance.notification_id
+        if not isinstance(issuance.session, IssuerSession):
+            raise InvalidInputError("these credentials were not received by a holder flow; use notification_request")
+        session = issuance.session
+    else:
+        session = issuance.session
+    if notification_id is None:
+        raise InvalidInputError("the issuer gave no notification_id")
     if session.notification_endpoint is None:
         raise InvalidInputError("the issuer has no notification endpoint")
     body = {"notification_id": notification_id, "event": event}

@@ -22,6 +22,8 @@ import aiohttp
 from aiohttp import web
 
 from vcsdk.errors import ProtocolError, VcsdkError
+from vcsdk.oid4vc._authorization import AuthorizationSession, RequestContext
+from vcsdk.oid4vc._client_attestation import ATTESTATION_HEADER, ATTESTATION_POP_HEADER
 from vcsdk.oid4vc._common import Flow, HttpRequest, HttpResponse
 from vcsdk.oid4vc._issuer import CredentialIssuer
 from vcsdk.oid4vc._verifier import PresentationResult, Verifier
@@ -170,16 +172,68 @@ def verifier_routes(
     return [web.get(request_path, request_object), web.post(response_path, response)]
 
 
+#: Called at the authorization endpoint with the wallet's request: authenticate the resident (KYC,
+#: a login page) and finish with ``issuer.authorization_server.authorize(session.id, claims, now=…)``
+#: (redirect the browser to the URL it returns) or ``deny``.
+AuthorizationHandler = Callable[[web.Request, AuthorizationSession], Awaitable[web.StreamResponse]]
+
+
+def _context(request: web.Request) -> RequestContext:
+    """The headers an issuer endpoint reads; RFC 9449 §4.3: at most one DPoP header."""
+    proofs = request.headers.getall("DPoP", [])
+    if len(proofs) > 1:
+        raise ProtocolError("send exactly one DPoP header", code="invalid_dpop_proof")
+    return RequestContext(
+        method=request.method,
+        authorization=request.headers.get("Authorization"),
+        dpop=proofs[0] if proofs else None,
+        client_attestation=request.headers.get(ATTESTATION_HEADER),
+        client_attestation_pop=request.headers.get(ATTESTATION_POP_HEADER),
+    )
+
+
+def _issuer_error(exc: VcsdkError, *, resource: bool, request: web.Request, nonce: str | None) -> web.Response:
+    response = error_response(exc, oauth=True)
+    if nonce is not None:
+        response.headers["DPoP-Nonce"] = nonce
+    if resource and exc.code in ("invalid_token", "invalid_dpop_proof", "use_dpop_nonce"):
+        # RFC 6750 §3 / RFC 9449 §7.1, §9: a protected resource answers 401 with a challenge in
+        # the scheme the client used (DPoP for a DPoP-bound token).
+        scheme = "DPoP" if request.headers.get("Authorization", "").lower().startswith("dpop ") else "Bearer"
+        if exc.code != "invalid_token":
+            scheme = "DPoP"
+        response.set_status(401)
+        challenge = f'{scheme} error="{exc.code}"'
+        if scheme == "DPoP":
+            challenge += ', algs="ES256"'
+        response.headers["WWW-Authenticate"] = challenge
+    elif exc.code == "invalid_client":
+        response.set_status(401)  # RFC 6749 §5.2
+    elif exc.code in ("use_dpop_nonce", "invalid_dpop_proof"):
+        response.set_status(400)  # RFC 9449 §8: the authorization server answers 400
+    return response
+
+
 def issuer_routes(
-    issuer: CredentialIssuer | IssuerLookup, *, clock: Clock, base_path: str | None = None
+    issuer: CredentialIssuer | IssuerLookup,
+    *,
+    clock: Clock,
+    base_path: str | None = None,
+    on_authorization: AuthorizationHandler | None = None,
 ) -> list[web.RouteDef]:
-    """Routes for every endpoint of a :class:`~vcsdk.oid4vc.CredentialIssuer`, at the paths of its
-    Credential Issuer Identifier (well-known metadata inserted before the path, §12.2.2).
+    """Routes for every endpoint of a :class:`~vcsdk.oid4vc.CredentialIssuer` and its Authorization
+    Server, at the paths of its Credential Issuer Identifier (well-known metadata inserted before the
+    path, §12.2.2).
+
+    Every answer of the token, PAR, nonce, credential, deferred and notification endpoints carries the
+    current ``DPoP-Nonce`` when the issuer asks for server nonces.
 
     :param issuer: the issuer, or a function finding it for each request (a server answering under
         several host names, each its own Credential Issuer Identifier with the same path).
     :param clock: returns the current time.
     :param base_path: the path of the Credential Issuer Identifier; required with a function.
+    :param on_authorization: authenticates the resident at the authorization endpoint (see
+        :data:`AuthorizationHandler`); without it, every authorization request is denied.
     :return: routes for ``app.add_routes``.
     """
     lookup: IssuerLookup
@@ -192,6 +246,15 @@ def issuer_routes(
             raise ValueError("pass base_path with an issuer lookup function")
         base = base_path.rstrip("/")
         lookup = issuer
+
+    async def nonce_header(found: CredentialIssuer) -> str | None:
+        return await found.dpop_nonce(now=clock()) if found.dpop.require_nonce else None
+
+    def answer(body: Any, *, status: int = 200, nonce: str | None) -> web.Response:
+        headers = dict(NO_STORE)
+        if nonce is not None:
+            headers["DPoP-Nonce"] = nonce
+        return web.json_response(body, status=status, headers=headers)
 
     async def metadata(request: web.Request) -> web.Response:
         return web.json_response(lookup(request).metadata())
@@ -209,40 +272,90 @@ def issuer_routes(
             return error_response(exc, oauth=True)
         return web.json_response(body, headers=NO_STORE)
 
-    async def token(request: web.Request) -> web.Response:
+    async def par(request: web.Request) -> web.Response:
+        found = lookup(request)
+        nonce = None
         try:
-            answer = await lookup(request).token(await read_form(request, strict=True), now=clock())
+            nonce = await nonce_header(found)
+            body = await found.authorization_server.pushed_authorization_request(
+                await read_form(request, strict=True), now=clock(), context=_context(request)
+            )
         except VcsdkError as exc:
-            return error_response(exc, oauth=True)
-        return web.json_response(answer.to_dict(), headers=NO_STORE)
+            return _issuer_error(exc, resource=False, request=request, nonce=nonce)
+        return answer(body, status=201, nonce=nonce)
 
-    async def nonce(request: web.Request) -> web.Response:
+    async def authorize(request: web.Request) -> web.StreamResponse:
+        server = lookup(request).authorization_server
         try:
-            answer = await lookup(request).nonce(now=clock())
+            session = await server.authorization_request(dict(request.query), now=clock())
+        except VcsdkError as exc:
+            # RFC 6749 §4.1.2.1: without a valid request there is no redirect_uri to trust.
+            return error_response(exc, oauth=True)
+        if on_authorization is None:
+            raise web.HTTPFound(await server.deny(session.id, now=clock()))
+        return await on_authorization(request, session)
+
+    async def token(request: web.Request) -> web.Response:
+        found = lookup(request)
+        nonce = None
+        try:
+            nonce = await nonce_header(found)
+            tokens = await found.token(await read_form(request, strict=True), now=clock(), context=_context(request))
+        except VcsdkError as exc:
+            return _issuer_error(exc, resource=False, request=request, nonce=nonce)
+        return answer(tokens.to_dict(), nonce=nonce)
+
+    async def nonce_endpoint(request: web.Request) -> web.Response:
+        found = lookup(request)
+        try:
+            nonce = await nonce_header(found)
+            body = await found.nonce(now=clock())
         except VcsdkError as exc:
             return error_response(exc, oauth=True)
-        return web.json_response(answer, headers=NO_STORE)
+        return answer(body, nonce=nonce)
 
     async def credential(request: web.Request) -> web.Response:
+        found = lookup(request)
+        nonce = None
         try:
-            answer = await lookup(request).credential(bearer_token(request), await request.read(), now=clock())
+            nonce = await nonce_header(found)
+            issued = await found.credential(None, await request.read(), now=clock(), context=_context(request))
         except VcsdkError as exc:
-            return error_response(exc, oauth=True)
-        return web.json_response(answer.to_dict(), headers=NO_STORE)
+            return _issuer_error(exc, resource=True, request=request, nonce=nonce)
+        return answer(issued.to_dict(), status=202 if issued.deferred else 200, nonce=nonce)
+
+    async def deferred(request: web.Request) -> web.Response:
+        found = lookup(request)
+        nonce = None
+        try:
+            nonce = await nonce_header(found)
+            issued = await found.deferred_credential(await request.read(), now=clock(), context=_context(request))
+        except VcsdkError as exc:
+            return _issuer_error(exc, resource=True, request=request, nonce=nonce)
+        return answer(issued.to_dict(), status=202 if issued.deferred else 200, nonce=nonce)
 
     async def notification(request: web.Request) -> web.Response:
+        found = lookup(request)
+        nonce = None
         try:
-            await lookup(request).notification(bearer_token(request), await request.read(), now=clock())
+            nonce = await nonce_header(found)
+            await found.notification(None, await request.read(), now=clock(), context=_context(request))
         except VcsdkError as exc:
-            return error_response(exc, oauth=True)
-        return web.Response(status=204)
+            return _issuer_error(exc, resource=True, request=request, nonce=nonce)
+        response = web.Response(status=204)
+        if nonce is not None:
+            response.headers["DPoP-Nonce"] = nonce
+        return response
 
     return [
         web.get(f"/.well-known/openid-credential-issuer{base}", metadata),
         web.get(f"/.well-known/oauth-authorization-server{base}", as_metadata),
         web.get(f"{base}/credential-offer/{{offer_id}}", offer),
+        web.post(f"{base}/par", par),
+        web.get(f"{base}/authorize", authorize),
         web.post(f"{base}/token", token),
-        web.post(f"{base}/nonce", nonce),
+        web.post(f"{base}/nonce", nonce_endpoint),
         web.post(f"{base}/credential", credential),
+        web.post(f"{base}/deferred_credential", deferred),
         web.post(f"{base}/notification", notification),
     ]

@@ -217,6 +217,8 @@ class IssuedCredentials:
     notification_endpoint: str | None = None
     transaction_id: str | None = None
     interval: int | None = None
+    #: the wallet's session with the issuer (tokens, DPoP key) for the notification and refresh.
+    session: Any = field(default=None, repr=False, compare=False)
 
     @property
     def deferred(self) -> bool:

@@ -26,7 +26,10 @@ from vcsdk.oid4vc import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[3]))  # the repository, for the test PKI helper
 from _city import now, resident_claims
+
+from tests.oid4vc._pki import make_hierarchy
 
 VCT = "https://credentials.kaga.example/ResidentIdentityCredential"
 
@@ -53,7 +56,59 @@ async def setup(ns: dict[str, Any]) -> None:
     )
 
 
+def _haip_setup(ns: dict[str, Any]) -> None:
+    """What the HAIP blocks assume: a wallet provider's CA, the resident's KYC, the issue function."""
+    provider = make_hierarchy(now=now(), name="wallet provider")
+
+    def issue_resident_credential(claims: Any, holder_key: Key) -> str:
+        return issue_sd_jwt_vc(claims, issuer=ns["CITY_DID"], signer=ns["city_key"], vct=VCT,
+                               disclosable=ns["paths"], holder_key=holder_key, now=now())
+
+    async def resident_kyc(request: web.Request) -> Any:
+        return ns["claims"]  # the test resident passes KYC
+
+    ns.update(wallet_provider_root=provider.root, _provider=provider, resident_kyc=resident_kyc,
+              issue_resident_credential=issue_resident_credential)
+
+
+async def _haip_wallet(ns: dict[str, Any]) -> None:
+    """Before the wallet's HAIP block: the page's HAIP issuer served on loopback, an attestation."""
+    from vcsdk.oid4vc import ClientAttestation, WalletAttestationTrust, issue_wallet_attestation
+
+    base = f"http://127.0.0.1:{_free_port()}"
+    provider = ns["_provider"]
+    twin = CredentialIssuer(
+        credential_issuer=f"{base}/haip",
+        configurations=[CredentialConfiguration(id="ResidentIdentityCredential", vct=VCT)],
+        issue=ns["issue_resident_credential"], store=InMemoryStateStore(), require_dpop=True,
+        wallet_attestation=WalletAttestationTrust(trust_anchors=[provider.root]))
+
+    async def sign_in(request: web.Request, session: Any) -> web.StreamResponse:
+        raise web.HTTPFound(await twin.authorization_server.authorize(session.id, ns["claims"], now=now()))
+
+    await _serve_at(ns, issuer_routes(twin, clock=now, on_authorization=sign_in), base)
+    client_id = "https://wallet.kaga.example"
+    instance = Key.generate("P-256")
+    token = issue_wallet_attestation(provider.leaf_key, issuer="https://provider.kaga.example", client_id=client_id,
+                                     instance_jwk=instance.public_jwk(), now=now(),
+                                     x5c=(provider.leaf, provider.intermediate))
+    phone = Key.generate("P-256")
+
+    async def open_in_browser(url: str) -> str:
+        async with ns["session"].get(url, allow_redirects=False) as resp:
+            return resp.headers["Location"]
+
+    ns.update(haip_offer=twin.authorization_offer(["ResidentIdentityCredential"]), WALLET_CLIENT_ID=client_id,
+              WALLET_CALLBACK="https://wallet.kaga.example/callback", open_in_browser=open_in_browser,
+              wallet_attestation=ClientAttestation(token, instance, client_id), phone=phone,
+              phone_jwk=phone.public_jwk())
+
+
 async def before(source: str, ns: dict[str, Any]) -> None:
+    if "WalletAttestationTrust(" in source:
+        _haip_setup(ns)
+    if "start_authorization(" in source:
+        await _haip_wallet(ns)
     if "parse_credential_offer_uri(scanned)" in source:
         base = f"http://127.0.0.1:{_free_port()}"
         twin = CredentialIssuer(
@@ -69,7 +124,7 @@ async def before(source: str, ns: dict[str, Any]) -> None:
     if "prepare_issuance(" in source:
         twin = ns["_twin"]
         offer, pin = await twin.create_offer("ResidentIdentityCredential", ns["claims"], now=now())
-        phone = Key.generate("P-256")
+        phone = Key.generate("P-256")  # the phone of the two-phase blocks (and of the presentation after)
         ns.update(scanned_offer=await twin.publish_offer(offer, now=now()), offer_pin=pin, phone=phone,
                   phone_jwk=phone.public_jwk())
     if "parse_authorization_request_uri(scanned)" in source:
