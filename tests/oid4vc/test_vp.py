@@ -236,14 +236,29 @@ async def test_multiple_presentations_when_allowed(make_verifier, verifier_resol
     assert len(result.credentials["resident"]) == 2
 
 
-async def test_wallet_error_response_consumes_the_request(verifier, verifier_resolver):
+async def test_error_response_is_reported_but_cannot_burn_the_request(
+    verifier, verifier_resolver, credential, device_key
+):
     created = await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)
     request = await _wallet_fetch(verifier, created.deep_link, verifier_resolver)
+    # Anyone who read the public request object knows its state and can post an error for it.
     form = _form(build_error_response(request, error="access_denied", description="resident declined"))
     result = await verifier.handle_response(form, now=NOW)
     assert not result.ok and result.error == "access_denied" and result.credentials == {}
+    assert (await verifier.handle_response(form, now=NOW)).error == "access_denied"
+    # So do garbage and presentations that fail a check: none of them consumes the request.
     with pytest.raises(ProtocolError):
-        await verifier.handle_response(form, now=NOW)
+        await verifier.handle_response({"state": request.state, "vp_token": "{broken"}, now=NOW)
+    other = await _answer(request, credential, device_key, audience=f"decentralized_identifier:{OTHER_DID}")
+    with pytest.raises(AudienceMismatchError):
+        await verifier.handle_response(other, now=NOW)
+    # The resident's real answer still goes through, once; after it, the state is spent for all.
+    good = await _answer(request, credential, device_key)
+    assert (await verifier.handle_response(good, now=NOW)).claims() == {"age_equal_or_over": {"18": True}}
+    for again in (good, form):
+        with pytest.raises(ProtocolError) as info:
+            await verifier.handle_response(again, now=NOW)
+        assert info.value.code == "invalid_request"
 
 
 def test_response_uri_answer():
@@ -541,7 +556,16 @@ def test_wallet_nonce_must_be_echoed(service_key):
     ("uri", "code"),
     [
         ("openid4vp://?request_uri=https%3A%2F%2Fs.example%2Fq%2F1", "invalid_request"),
-        ("openid4vp://?client_id=x509_san_dns%3As.example&request_uri=https%3A%2F%2Fs.example%2Fq", "invalid_request"),
+        # Client Identifier Prefixes this wallet does not implement (and pre-registered clients).
+        ("openid4vp://?client_id=verifier_attestation%3As.example&request_uri=https%3A%2F%2Fs.example%2Fq",
+         "invalid_request"),
+        ("openid4vp://?client_id=openid_federation%3Ahttps%3A%2F%2Fs.example&request_uri=https%3A%2F%2Fs.example%2Fq",
+         "invalid_request"),
+        ("openid4vp://?client_id=origin%3Ahttps%3A%2F%2Fs.example&request_uri=https%3A%2F%2Fs.example%2Fq",
+         "invalid_request"),
+        ("openid4vp://?client_id=s6BhdRkqt3&request_uri=https%3A%2F%2Fs.example%2Fq", "invalid_request"),
+        # An unsigned request for a prefix that requires signing.
+        ("openid4vp://?client_id=x509_san_dns%3As.example&response_type=vp_token&nonce=n", "invalid_request"),
         (f"openid4vp://?client_id={SERVICE_CLIENT_ID}", "invalid_request"),
         (
             f"openid4vp://?client_id={SERVICE_CLIENT_ID}&request_uri=https%3A%2F%2Fs.example&request=eyJ",

@@ -17,6 +17,7 @@ from vcsdk.errors import InvalidInputError, ProtocolError
 
 __all__ = [
     "SD_JWT_VC_FORMAT",
+    "TRUSTED_AUTHORITY_TYPES",
     "CandidateCredential",
     "ClaimPath",
     "ClaimsQuery",
@@ -29,6 +30,7 @@ __all__ = [
     "match_dcql",
     "parse_dcql_query",
     "select_claims",
+    "trusted_by",
 ]
 
 #: The SD-JWT VC Credential Format Identifier (OpenID4VP 1.0 Appendix B.3).
@@ -390,6 +392,9 @@ class CandidateCredential:
     vct: str | None
     claims: Mapping[str, Any]
     holder_binding: bool = True
+    #: base64url Authority Key Identifiers of the certificates in the issuer's ``x5c`` chain (the
+    #: ``aki`` trusted authority type, §6.1.1.1); empty for issuers without certificates (did:ethr).
+    authority_key_ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,7 +442,8 @@ class DcqlMatch:
 def match_credential_query(query: CredentialQuery, candidate: CandidateCredential) -> CredentialMatch | None:
     """Decide whether ``candidate`` satisfies ``query`` and which claims it must disclose.
 
-    Rules (OpenID4VP 1.0 §6.4.1): without ``claims`` nothing selectively disclosable is requested;
+    Rules (OpenID4VP 1.0 §6.4.1): a credential must match ``trusted_authorities`` when the query
+    has them (§6.1.1, the ``aki`` type); without ``claims`` nothing selectively disclosable is requested;
     with ``claims`` only, every claim must be present (and match ``values`` if given); with
     ``claim_sets``, the first set whose claims are all present is chosen.
 
@@ -448,6 +454,8 @@ def match_credential_query(query: CredentialQuery, candidate: CandidateCredentia
     if query.format == SD_JWT_VC_FORMAT and candidate.vct not in query.vct_values:
         return None
     if query.require_cryptographic_holder_binding and not candidate.holder_binding:
+        return None
+    if query.trusted_authorities is not None and not trusted_by(query.trusted_authorities, candidate.authority_key_ids):
         return None
     chosen: tuple[ClaimsQuery, ...]
     if query.claims is None:
@@ -474,6 +482,25 @@ def match_credential_query(query: CredentialQuery, candidate: CandidateCredentia
     return CredentialMatch(
         query_id=query.id, ref=candidate.ref, paths=tuple(c.path for c in chosen), concrete_paths=tuple(concrete)
     )
+
+
+#: The trusted authority types this wallet evaluates (§6.1.1). ``etsi_tl`` and ``openid_federation``
+#: need a trusted list or a federation the city does not run: a query naming only those matches nothing.
+TRUSTED_AUTHORITY_TYPES = ("aki",)
+
+
+def trusted_by(authorities: Sequence[Mapping[str, Any]], authority_key_ids: frozenset[str]) -> bool:
+    """Whether a credential whose issuer chain has ``authority_key_ids`` matches one of the
+    ``trusted_authorities`` entries (§6.1.1: a match with one value of one entry suffices).
+
+    Only the ``aki`` type is evaluated; an entry of another type never matches.
+    """
+    for entry in authorities:
+        if entry.get("type") == "aki":
+            values = entry.get("values")
+            if isinstance(values, Sequence) and any(v in authority_key_ids for v in values if isinstance(v, str)):
+                return True
+    return False
 
 
 def match_dcql(query: DcqlQuery, candidates: Iterable[CandidateCredential]) -> DcqlMatch:

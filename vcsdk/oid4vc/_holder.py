@@ -861,16 +861,22 @@ def receive_credential(
 # -- presentation ---------------------------------------------------------------------------------
 
 
-def fetch_request_object(reference: AuthorizationRequestReference) -> Flow[str]:
-    """The Request Object behind a request link: passed by value, or fetched from ``request_uri``
-    (RFC 9101 §5.2; a ``post``-method request falls back to GET, which OpenID4VP §5 allows).
+def fetch_request_object(
+    reference: AuthorizationRequestReference,
+    *,
+    wallet_nonce: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> Flow[str]:
+    """The Request Object behind a request link: passed by value, or fetched from ``request_uri`` —
+    with GET, or with ``request_uri_method=post`` by POST with the wallet's metadata and
+    ``wallet_nonce`` (§5.10; pass the same nonce to :func:`~vcsdk.oid4vc.load_request_object`).
 
-    :raises ProtocolError: the verifier's error when the fetch fails.
+    :raises ProtocolError: the verifier's error when the fetch fails (§5.10.2: the wallet stops).
     :return: (as the generator's value) the Request Object JWT, not yet verified.
     """
     if reference.request is not None:
         return reference.request
-    response = yield request_object_request(reference)
+    response = yield request_object_request(reference, wallet_nonce=wallet_nonce, metadata=metadata)
     raise_for_error(response, what="request object")
     return response.body.decode("ascii", errors="replace").strip()
 
@@ -969,8 +975,10 @@ class HolderPresentation:
         if self.selected is None:
             raise ProtocolError("the wallet holds no credentials that satisfy the request", code="access_denied")
         default = tuple(self.options[qid][0] for qid in self.selected)
+        did = self.request.verifier_did if self.request.client_id_prefix == "decentralized_identifier" else None
         return ConsentScreen(
-            service_did=self.request.verifier_did,
+            service_did=did,
+            client_id=self.request.client_id,
             service_name=self.request.client_name,
             purpose=self.request.purpose,
             response_uri=self.request.response_uri,
@@ -1045,7 +1053,9 @@ class HolderPresentation:
         """JSON-compatible state (it holds the prepared presentations: store it as the resident's data)."""
         return {
             "request": self.request.to_state(),
-            "service_did": self.request.verifier_did,
+            "service_did": self.request.verifier_did
+            if self.request.client_id_prefix == "decentralized_identifier"
+            else None,
             "options": {qid: [_option_state(o) for o in opts] for qid, opts in self.options.items()},
             "selected": list(self.selected) if self.selected is not None else None,
             "pending": [

@@ -143,8 +143,10 @@ def verifier_routes(
     clock: Clock,
     on_result: Callable[[PresentationResult], Awaitable[Mapping[str, Any] | None]] | None = None,
 ) -> list[web.RouteDef]:
-    """Routes serving ``request_uri`` (GET, the signed Request Object) and ``response_uri`` (POST,
-    ``direct_post``) at the paths of the verifier's URLs.
+    """Routes serving ``request_uri`` (GET, or POST with ``wallet_metadata`` and ``wallet_nonce``:
+    the signed Request Object) and ``response_uri`` (POST, ``direct_post`` or ``direct_post.jwt``) at
+    the paths of the verifier's URLs. With the verifier's ``redirect_uri``, the answer to the wallet
+    carries the redirect with the ``response_code``.
 
     :param clock: returns the current time.
     :param on_result: called with each processed response; it stores the result for the service's
@@ -156,7 +158,8 @@ def verifier_routes(
 
     async def request_object(request: web.Request) -> web.Response:
         try:
-            jwt = await verifier.request_object(request.match_info["request_id"], now=clock())
+            form = await read_form(request, strict=True) if request.method == "POST" else None
+            jwt = await verifier.request_object(request.match_info["request_id"], now=clock(), form=form)
         except VcsdkError as exc:
             return error_response(exc)
         return web.Response(text=jwt, content_type=f"application/{REQUEST_OBJECT_TYP}", headers=NO_STORE)
@@ -166,10 +169,19 @@ def verifier_routes(
             result = await verifier.handle_response(await read_form(request), now=clock())
         except VcsdkError as exc:
             return error_response(exc)
-        extra = await on_result(result) if on_result is not None else None
-        return web.json_response(dict(extra or {}), headers=NO_STORE)
+        returned = await on_result(result) if on_result is not None else None
+        extra = dict(returned or {})
+        if result.response_code is not None and verifier.redirect_uri is not None:
+            # OpenID4VP §8.2, HAIP 1.0 §5.1: the wallet sends the browser back with the response
+            # code, which the session that made the request needs to fetch the result.
+            extra["redirect_uri"] = f"{verifier.redirect_uri}#response_code={result.response_code}"
+        return web.json_response(extra, headers=NO_STORE)
 
-    return [web.get(request_path, request_object), web.post(response_path, response)]
+    return [
+        web.get(request_path, request_object),
+        web.post(request_path, request_object),
+        web.post(response_path, response),
+    ]
 
 
 #: Called at the authorization endpoint with the wallet's request: authenticate the resident (KYC,

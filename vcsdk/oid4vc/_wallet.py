@@ -10,6 +10,7 @@ Authorization Response (§8.2, §8.5). The holder's state machines that string t
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from vcsdk._b64 import b64url_encode
+from vcsdk._json import parse_json
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import (
     InvalidInputError,
@@ -26,11 +28,13 @@ from vcsdk.errors import (
     SignatureInvalidError,
     TokenExpiredError,
     TokenNotYetValidError,
+    UntrustedKeyError,
     VcsdkError,
 )
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, jws_signing_input, verify_jws
 from vcsdk.oid4vc._common import URL_SAFE, HttpRequest, HttpResponse, is_https_url, raise_for_error
-from vcsdk.oid4vc._dcql import ClaimPath, ConcretePath, CredentialMatch, DcqlMatch, parse_dcql_query
+from vcsdk.oid4vc._dcql import SD_JWT_VC_FORMAT, ClaimPath, ConcretePath, CredentialMatch, DcqlMatch, parse_dcql_query
+from vcsdk.oid4vc._jwe import ENCRYPTION_ALGORITHMS, ENCRYPTION_METHODS, choose_encryption_key, encrypt_response
 from vcsdk.oid4vc._vci_messages import (
     NOTIFICATION_EVENTS,
     PRE_AUTHORIZED_GRANT,
@@ -40,16 +44,20 @@ from vcsdk.oid4vc._vci_messages import (
     TokenResponse,
 )
 from vcsdk.oid4vc._vp_messages import (
+    CLIENT_ID_PREFIXES,
     MAX_PURPOSE_CHARS,
     MAX_REQUEST_OBJECT_BYTES,
     PURPOSE_FORMAT,
     REGISTRATION_FORMAT,
     REQUEST_OBJECT_TYP,
+    RESPONSE_MODES,
     SELF_ISSUED_AUDIENCE,
     AuthorizationRequest,
     AuthorizationRequestReference,
+    client_id_prefix,
     did_of_client_id,
 )
+from vcsdk.oid4vc._x509 import certificate_hash, dns_names, leaf_key, verify_x5c
 from vcsdk.registration import MAX_REGISTRATION_BYTES
 
 __all__ = [
@@ -74,8 +82,10 @@ __all__ = [
     "parse_response_uri_answer",
     "parse_token_response",
     "peek_request_object",
+    "request_from_parameters",
     "request_object_request",
     "verify_request_object",
+    "wallet_metadata",
 ]
 
 #: Public members of a P-256 JWK: the only ones a key proof's ``jwk`` header carries.
@@ -260,15 +270,43 @@ def parse_credential_response(response: HttpResponse, *, max_credentials: int) -
 # -- presentation ----------------------------------------------------------------------------------
 
 
+#: What this wallet supports, for ``wallet_metadata`` (OpenID4VP §10) and for ``request_uri_method=post``.
+WALLET_METADATA: dict[str, Any] = {
+    "vp_formats_supported": {
+        SD_JWT_VC_FORMAT: {"sd-jwt_alg_values": ["ES256", "ES256K", "EdDSA"], "kb-jwt_alg_values": ["ES256"]}
+    },
+    "client_id_prefixes_supported": list(CLIENT_ID_PREFIXES),
+    "response_types_supported": ["vp_token"],
+    "response_modes_supported": list(RESPONSE_MODES),
+    "request_object_signing_alg_values_supported": ["ES256", "ES256K", "EdDSA"],
+    "authorization_encryption_alg_values_supported": list(ENCRYPTION_ALGORITHMS),
+    "authorization_encryption_enc_values_supported": list(ENCRYPTION_METHODS),
+}
+
+#: The request parameters an unsigned request may carry by value (``redirect_uri:`` prefix).
+_BY_VALUE = frozenset(
+    {"client_id", "response_type", "response_mode", "response_uri", "nonce", "state", "dcql_query",
+     "client_metadata", "verifier_info", "redirect_uri", "transaction_data", "scope", "request_uri_method"}
+)
+
+
+def wallet_metadata(**extra: Any) -> dict[str, Any]:
+    """The wallet's metadata (OpenID4VP §10, Authorization Server Metadata): formats, Client
+    Identifier Prefixes, response modes, request signing and response encryption algorithms."""
+    return {**WALLET_METADATA, **extra}
+
+
 def parse_authorization_request_uri(uri: str) -> AuthorizationRequestReference:
-    """Parse an ``openid4vp://`` (or wallet https) link into a request reference.
+    """Parse an ``openid4vp://`` (``haip-vp://``, or wallet https) link into a request reference.
 
-    Only signed requests are accepted (passed by value in ``request`` or by reference in
-    ``request_uri``), since the ``decentralized_identifier`` prefix requires signing (§5.9.3).
+    Signed requests come by value (``request``) or by reference (``request_uri``, fetched with GET
+    or, with ``request_uri_method=post``, POST); an unsigned request (only with the
+    ``redirect_uri:`` prefix, which cannot be signed) comes as plain parameters.
 
-    :raises ProtocolError: (``invalid_request``) if ``client_id`` is missing, the prefix is not
-        ``decentralized_identifier``, both or neither of ``request``/``request_uri`` are present,
-        or (``invalid_request_uri_method``) the method is neither ``get`` nor ``post``.
+    :raises ProtocolError: (``invalid_request``) if ``client_id`` is missing or has a prefix this
+        wallet does not support, a signed request is not in exactly one of ``request`` /
+        ``request_uri``, or an unsigned one uses another prefix; (``invalid_request_uri_method``)
+        for a method other than ``get`` and ``post``.
     :return: the reference.
     """
     if not isinstance(uri, str) or len(uri) > 8192:
@@ -280,12 +318,19 @@ def parse_authorization_request_uri(uri: str) -> AuthorizationRequestReference:
     client_id = single.get("client_id")
     if not client_id:
         raise ProtocolError("the request link has no client_id", code="invalid_request")
-    did_of_client_id(client_id)
+    prefix, _ = client_id_prefix(client_id)
     request_uri, request = single.get("request_uri"), single.get("request")
-    if (request_uri is None) == (request is None):
-        raise ProtocolError(
-            "the request must be passed signed, in exactly one of request or request_uri", code="invalid_request"
+    if request_uri is None and request is None:
+        if prefix != "redirect_uri":
+            raise ProtocolError(
+                "the request must be passed signed, in request or request_uri (only redirect_uri: is unsigned)",
+                code="invalid_request",
+            )
+        return AuthorizationRequestReference(
+            client_id=client_id, parameters={k: v for k, v in single.items() if k in _BY_VALUE}
         )
+    if request_uri is not None and request is not None:
+        raise ProtocolError("the request carries both request and request_uri", code="invalid_request")
     method = single.get("request_uri_method", "get")
     if method not in ("get", "post"):
         raise ProtocolError("request_uri_method must be get or post", code="invalid_request_uri_method")
@@ -296,15 +341,29 @@ def parse_authorization_request_uri(uri: str) -> AuthorizationRequestReference:
     )
 
 
-def request_object_request(reference: AuthorizationRequestReference) -> HttpRequest:
-    """The GET that fetches the Request Object (RFC 9101 §5.2; a ``post``-method request falls back
-    to GET, which OpenID4VP §5 allows a wallet that does not support POST).
+def request_object_request(
+    reference: AuthorizationRequestReference,
+    *,
+    wallet_nonce: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> HttpRequest:
+    """The request fetching the Request Object (RFC 9101 §5.2): a GET, or for
+    ``request_uri_method=post`` a POST with ``wallet_metadata`` and ``wallet_nonce`` (OpenID4VP §5.10).
 
+    :param wallet_nonce: a fresh value the verifier must sign into the Request Object (check it with
+        :func:`load_request_object`'s ``wallet_nonce``).
+    :param metadata: the wallet metadata to send (default :func:`wallet_metadata`).
     :raises InvalidInputError: if the reference carries the request by value.
     """
     if reference.request_uri is None:
         raise InvalidInputError("this request was passed by value; there is nothing to fetch")
-    return HttpRequest("GET", reference.request_uri, {"Accept": f"application/{REQUEST_OBJECT_TYP}"})
+    headers = {"Accept": f"application/{REQUEST_OBJECT_TYP}"}
+    if reference.request_uri_method != "post":
+        return HttpRequest("GET", reference.request_uri, headers)
+    form = {"wallet_metadata": json.dumps(dict(metadata or WALLET_METADATA), separators=(",", ":"))}
+    if wallet_nonce is not None:
+        form["wallet_nonce"] = wallet_nonce
+    return HttpRequest.form(reference.request_uri, form, headers=headers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,17 +372,20 @@ class UnverifiedRequestObject:
 
     token: str
     client_id: str
-    did: str
-    kid: str
+    did: str | None
+    kid: str | None
+    prefix: str = "decentralized_identifier"
+    x5c: Any = None
 
 
 def peek_request_object(token: str | bytes) -> UnverifiedRequestObject:
-    """Read the Client Identifier and ``kid`` of a Request Object, to resolve the verifier's key.
+    """Read the Client Identifier and where the key comes from (``kid`` or ``x5c``), to find the key.
 
     :raises InvalidTokenError: if it is not a compact JWS.
-    :raises ProtocolError: (``invalid_request``) if ``client_id`` or ``kid`` is missing, the prefix is
-        not ``decentralized_identifier``, or ``kid`` is not a DID URL of that DID (the request was
-        signed by another DID).
+    :raises ProtocolError: (``invalid_request``) if ``client_id`` is missing or its prefix is not
+        supported, a ``decentralized_identifier`` request's ``kid`` is not a DID URL of that DID
+        (signed by another DID), an ``x509_*`` request has no ``x5c``, or a ``redirect_uri:``
+        request is signed (that prefix cannot be).
     """
     text = token.decode("ascii", errors="replace") if isinstance(token, bytes) else token
     jws = decode_jws(text, max_bytes=MAX_REQUEST_OBJECT_BYTES)
@@ -331,48 +393,143 @@ def peek_request_object(token: str | bytes) -> UnverifiedRequestObject:
     client_id = claims.get("client_id")
     if not isinstance(client_id, str):
         raise ProtocolError("the request object has no client_id", code="invalid_request")
-    did = did_of_client_id(client_id)
+    prefix, _ = client_id_prefix(client_id)
+    if prefix == "redirect_uri":
+        raise ProtocolError("a redirect_uri: client id cannot sign its requests (§5.9.3)", code="invalid_request")
     kid = jws.header.get("kid")
-    if not isinstance(kid, str) or not kid.startswith(did + "#"):
-        raise ProtocolError(
-            "the request object is not signed by a key of the client_id's DID (kid must be a DID URL of it)",
-            code="invalid_request",
-        )
-    return UnverifiedRequestObject(token=text, client_id=client_id, did=did, kid=kid)
+    if prefix == "decentralized_identifier":
+        did = did_of_client_id(client_id)
+        if not isinstance(kid, str) or not kid.startswith(did + "#"):
+            raise ProtocolError(
+                "the request object is not signed by a key of the client_id's DID (kid must be a DID URL of it)",
+                code="invalid_request",
+            )
+        return UnverifiedRequestObject(token=text, client_id=client_id, did=did, kid=kid)
+    if "x5c" not in jws.header:
+        raise ProtocolError("an x509 client id needs the certificate chain in the x5c header", code="invalid_request")
+    return UnverifiedRequestObject(
+        token=text, client_id=client_id, did=None, kid=kid if isinstance(kid, str) else None, prefix=prefix,
+        x5c=jws.header["x5c"],
+    )
+
+
+def _x509_key(peeked: UnverifiedRequestObject, claims_response_uri: object, trust_anchors: Sequence[Any],
+              now: datetime) -> Key:
+    """The key of an ``x509_hash`` / ``x509_san_dns`` request: its leaf certificate, once the chain
+    leads to one of the wallet's anchors and the leaf is the one the Client Identifier names."""
+    try:
+        leaf, _ = verify_x5c(peeked.x5c, trust_anchors=trust_anchors, now=now)
+    except UntrustedKeyError as exc:
+        message = f"the verifier's certificate is not trusted: {exc.message}"
+        raise ProtocolError(message, code="invalid_client") from None
+    _, name = client_id_prefix(peeked.client_id)
+    if peeked.prefix == "x509_hash":
+        if not hmac.compare_digest(certificate_hash(leaf), name):
+            raise ProtocolError("the client_id is not the hash of the signing certificate", code="invalid_client")
+    else:
+        if name.lower() not in dns_names(leaf):
+            raise ProtocolError("the client_id is not a DNS name of the signing certificate", code="invalid_client")
+        # §5.9.3: without a list of trusted client ids, the response goes to that host only.
+        host = urlsplit(claims_response_uri).hostname if isinstance(claims_response_uri, str) else None
+        if host is None or host.lower() != name.lower():
+            message = "the response_uri is not on the client_id's host (x509_san_dns)"
+            raise ProtocolError(message, code="invalid_request")
+    return leaf_key(leaf)
 
 
 def verify_request_object(
     token: str | bytes,
-    key: Key,
+    key: Key | None = None,
     *,
     expected_client_id: str | None,
     now: datetime,
     policy: AlgorithmPolicy = DEFAULT_POLICY,
     leeway: timedelta = timedelta(seconds=60),
     wallet_nonce: str | None = None,
+    trust_anchors: Sequence[Any] = (),
 ) -> AuthorizationRequest:
-    """Verify a Request Object with the verifier's key (from its DID document) and validate it.
+    """Verify a Request Object and validate it.
 
-    :param key: the key the ``kid`` header names, resolved from the verifier's DID document.
+    The key: for ``decentralized_identifier`` the one the ``kid`` names, resolved from the
+    verifier's DID document (pass it as ``key``); for ``x509_hash`` and ``x509_san_dns`` the leaf
+    certificate of the ``x5c`` chain, once the chain leads to one of ``trust_anchors`` (none in the
+    chain itself, no self-signed leaf) and the leaf is the one the Client Identifier names.
+
     :param expected_client_id: the ``client_id`` of the deep link; it must equal the signed one
         (OpenID4VP §5.10.1), including the prefix. ``None`` only for requests without a link.
     :param wallet_nonce: the ``wallet_nonce`` the wallet sent with ``request_uri_method=post``.
+    :param trust_anchors: the wallet's anchors (``cryptography`` certificates) for ``x509_*`` verifiers.
     :raises InvalidTokenError: if the token cannot be parsed.
     :raises TokenTypeError: if ``typ`` is not ``oauth-authz-req+jwt``.
     :raises UnsupportedAlgorithmError: for an algorithm outside ``policy`` or not fitting the key.
-    :raises UntrustedKeyError: if the header carries its own key.
-    :raises SignatureInvalidError: if the signature does not verify with ``key``.
+    :raises UntrustedKeyError: if a DID-signed request's header carries its own key.
+    :raises SignatureInvalidError: if the signature does not verify with the key.
     :raises TokenExpiredError: if ``exp`` has passed; :raises TokenNotYetValidError: for a future ``iat``.
     :raises ProtocolError: (``invalid_request``) for a client_id/kid/link mismatch or any parameter
-        this profile requires (``vp_token``, ``direct_post``, ``response_uri``, ``nonce``, DCQL);
-        (``invalid_transaction_data``) if ``transaction_data`` is present (not supported).
+        this profile requires (``vp_token``, ``direct_post`` or ``direct_post.jwt``, ``response_uri``,
+        ``nonce``, DCQL, the ``wallet_nonce``); (``invalid_client``) an untrusted certificate chain
+        or a Client Identifier that is not the certificate's; (``invalid_transaction_data``) if
+        ``transaction_data`` is present (not supported).
     :return: the validated request.
     """
     peeked = peek_request_object(token)
     if expected_client_id is not None and peeked.client_id != expected_client_id:
         raise ProtocolError("the signed client_id differs from the link's client_id", code="invalid_request")
-    verified = verify_jws(peeked.token, key, policy=policy, typ=REQUEST_OBJECT_TYP)
-    claims = verified.claims()
+    if peeked.prefix in ("x509_hash", "x509_san_dns"):
+        unverified = decode_jws(peeked.token, max_bytes=MAX_REQUEST_OBJECT_BYTES).unverified_claims()
+        key = _x509_key(peeked, unverified.get("response_uri"), trust_anchors, now)
+        # The x5c header was validated against the wallet's own anchors above: it is not trusted
+        # because the token brings it, but because the chain leads to an anchor the wallet chose.
+        claims = verify_jws(peeked.token, key, policy=policy, typ=REQUEST_OBJECT_TYP, header_keys="ignore").claims()
+    else:
+        if key is None:
+            raise InvalidInputError("pass the key the DID document has for the request's kid")
+        claims = verify_jws(peeked.token, key, policy=policy, typ=REQUEST_OBJECT_TYP).claims()
+    return _validated(claims, peeked.client_id, now=now, leeway=leeway, wallet_nonce=wallet_nonce, signed=True)
+
+
+def request_from_parameters(
+    reference: AuthorizationRequestReference, *, now: datetime, leeway: timedelta = timedelta(seconds=60)
+) -> AuthorizationRequest:
+    """Validate an unsigned request passed by value (the ``redirect_uri:`` prefix, §5.9.3).
+
+    Nothing authenticates such a verifier: its response goes to the Response URI its Client
+    Identifier names, and nowhere else.
+
+    :raises ProtocolError: (``invalid_request``) for another prefix, a ``response_uri`` that is not
+        the Client Identifier's, or any parameter :func:`verify_request_object` requires.
+    """
+    params = dict(reference.parameters or {})
+    prefix, name = client_id_prefix(reference.client_id)
+    if prefix != "redirect_uri" or not params:
+        raise ProtocolError("only a redirect_uri: client id sends an unsigned request", code="invalid_request")
+    claims: dict[str, Any] = {}
+    for key_name, value in params.items():
+        if key_name in ("dcql_query", "client_metadata", "verifier_info") and isinstance(value, str):
+            try:
+                claims[key_name] = parse_json(value, what=key_name, max_bytes=64 * 1024)
+            except InvalidInputError:
+                raise ProtocolError(f"{key_name} is not valid JSON", code="invalid_request") from None
+        else:
+            claims[key_name] = value
+    if claims.get("response_uri", name) != name:
+        raise ProtocolError("the response_uri must be the redirect_uri: client id's", code="invalid_request")
+    claims["response_uri"] = name
+    return _validated(claims, reference.client_id, now=now, leeway=leeway, wallet_nonce=None, signed=False)
+
+
+def _validated(
+    claims: Mapping[str, Any],
+    client_id: str,
+    *,
+    now: datetime,
+    leeway: timedelta,
+    wallet_nonce: str | None,
+    signed: bool,
+) -> AuthorizationRequest:
+    """The request parameters this wallet accepts (OpenID4VP §5, §8), as an :class:`AuthorizationRequest`."""
+    if claims.get("client_id") != client_id:
+        raise ProtocolError("the request's client_id differs from the link's", code="invalid_request")
     ts = int(now.timestamp())
     slack = int(leeway.total_seconds())
     exp = claims.get("exp")
@@ -388,14 +545,15 @@ def verify_request_object(
         if iat > ts + slack:
             raise TokenNotYetValidError("the request object is issued in the future")
     aud = claims.get("aud")
-    if aud is not None and aud != SELF_ISSUED_AUDIENCE and not (isinstance(aud, list) and SELF_ISSUED_AUDIENCE in aud):
+    if signed and aud is not None and not _audience_ok(aud):
         raise ProtocolError("the request object is addressed to another wallet (aud)", code="invalid_request")
     if "transaction_data" in claims:
         raise ProtocolError("this wallet does not support transaction_data", code="invalid_transaction_data")
     if claims.get("response_type") != "vp_token":
         raise ProtocolError("response_type must be vp_token", code="invalid_request")
-    if claims.get("response_mode") != "direct_post":
-        raise ProtocolError("response_mode must be direct_post", code="invalid_request")
+    mode = claims.get("response_mode")
+    if mode not in RESPONSE_MODES:
+        raise ProtocolError("response_mode must be direct_post or direct_post.jwt", code="invalid_request")
     if "redirect_uri" in claims:
         raise ProtocolError("redirect_uri must not be present with direct_post", code="invalid_request")
     response_uri = claims.get("response_uri")
@@ -412,12 +570,22 @@ def verify_request_object(
     if "dcql_query" not in claims:
         raise ProtocolError("the request has no dcql_query", code="invalid_request")
     if wallet_nonce is not None and claims.get("wallet_nonce") != wallet_nonce:
+        # §5.10.1: the wallet must terminate when its nonce is not echoed (a replayed request object).
         raise ProtocolError("the request object does not echo the wallet_nonce", code="invalid_request")
     query = parse_dcql_query(claims["dcql_query"])
     metadata = claims.get("client_metadata")
-    name = metadata.get("client_name") if isinstance(metadata, Mapping) else None
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    name = metadata.get("client_name")
+    jwks_value = metadata.get("jwks")
+    keys = jwks_value.get("keys") if isinstance(jwks_value, Mapping) else None
+    jwks = tuple(dict(k) for k in keys if isinstance(k, Mapping))[:8] if isinstance(keys, list) else ()
+    enc_values = metadata.get("encrypted_response_enc_values_supported")
+    enc = tuple(str(e) for e in enc_values if isinstance(e, str))[:8] if isinstance(enc_values, list) else ()
+    if mode == "direct_post.jwt":
+        choose_encryption_key(jwks, enc)  # §8.3: refuse now a request the wallet could not answer
+    wn = claims.get("wallet_nonce")
     return AuthorizationRequest(
-        client_id=peeked.client_id,
+        client_id=client_id,
         response_uri=response_uri,
         nonce=nonce,
         dcql_query=query,
@@ -425,10 +593,19 @@ def verify_request_object(
         purpose=_purpose_of(claims.get("verifier_info")),
         registration=_registration_of(claims.get("verifier_info")),
         client_name=name[:200] if isinstance(name, str) else None,
+        response_mode=str(mode),
         issued_at=int(iat) if iat is not None else None,
         expires_at=int(exp) if exp is not None else None,
-        wallet_nonce=claims.get("wallet_nonce") if isinstance(claims.get("wallet_nonce"), str) else None,
+        wallet_nonce=wn if isinstance(wn, str) else None,
+        jwks=jwks,
+        encrypted_response_enc_values=enc,
     )
+
+
+def _audience_ok(aud: Any) -> bool:
+    # §5.8: static discovery (openid4vp://) addresses https://self-issued.me/v2; a wallet that sent
+    # its metadata may also be addressed by its issuer, which this wallet does not publish.
+    return bool(aud == SELF_ISSUED_AUDIENCE or (isinstance(aud, list) and SELF_ISSUED_AUDIENCE in aud))
 
 
 def _purpose_of(info: Any) -> str | None:
@@ -459,16 +636,19 @@ def _registration_of(info: Any) -> str | None:
 async def load_request_object(
     token: str | bytes,
     *,
-    resolver: IssuerKeyResolver,
+    resolver: IssuerKeyResolver | None,
     expected_client_id: str | None,
     now: datetime,
     policy: AlgorithmPolicy = DEFAULT_POLICY,
     wallet_nonce: str | None = None,
+    trust_anchors: Sequence[Any] = (),
 ) -> AuthorizationRequest:
-    """Resolve the verifier's key from its DID and verify the Request Object with it.
+    """Find the verifier's key and verify the Request Object with it.
 
-    OpenID4VP §5.9.3 takes the key from the DID document's ``verificationMethod`` named by ``kid``;
-    a key referenced from ``authentication`` is looked up first, then ``assertionMethod``.
+    For ``decentralized_identifier`` (OpenID4VP §5.9.3) the key comes from the DID document's
+    ``verificationMethod`` named by ``kid``: a key referenced from ``authentication`` is looked up
+    first, then ``assertionMethod``. For ``x509_hash`` and ``x509_san_dns`` it comes from the
+    ``x5c`` chain, validated against ``trust_anchors``.
 
     :raises KeyNotFoundError: if the DID document has no such key.
     :raises DidResolutionError: if the DID cannot be resolved.
@@ -476,12 +656,22 @@ async def load_request_object(
     :return: the validated request.
     """
     peeked = peek_request_object(token)
-    try:
-        key = await resolver.resolve_key(peeked.did, peeked.kid, relationship="authentication", at=None)
-    except KeyNotFoundError:
-        key = await resolver.resolve_key(peeked.did, peeked.kid, relationship="assertionMethod", at=None)
+    key = None
+    if peeked.did is not None and peeked.kid is not None:
+        if resolver is None:
+            raise InvalidInputError("a DID resolver is needed for a decentralized_identifier verifier")
+        try:
+            key = await resolver.resolve_key(peeked.did, peeked.kid, relationship="authentication", at=None)
+        except KeyNotFoundError:
+            key = await resolver.resolve_key(peeked.did, peeked.kid, relationship="assertionMethod", at=None)
     return verify_request_object(
-        peeked.token, key, expected_client_id=expected_client_id, now=now, policy=policy, wallet_nonce=wallet_nonce
+        peeked.token,
+        key,
+        expected_client_id=expected_client_id,
+        now=now,
+        policy=policy,
+        wallet_nonce=wallet_nonce,
+        trust_anchors=trust_anchors,
     )
 
 
@@ -507,17 +697,20 @@ class ConsentCredential:
 class ConsentScreen:
     """What the resident must see before consenting: who asks, why, and exactly what is shared.
 
+    :ivar service_did: the service's DID (``None`` for a verifier identified by a certificate or its
+        Response URI: show :attr:`client_id` then).
     :ivar credentials: the default answer: for each credential query to answer, its first option.
     :ivar options: for each credential query to answer, every credential that can answer it (the
         default first), so the resident may pick another.
     """
 
-    service_did: str
+    service_did: str | None
     service_name: str | None
     purpose: str | None
     response_uri: str
     credentials: tuple[ConsentCredential, ...]
     options: Mapping[str, tuple[ConsentCredential, ...]] = field(default_factory=dict)
+    client_id: str = ""
 
     def choose(self, selections: Mapping[str, str] | None = None) -> tuple[ConsentCredential, ...]:
         """The credentials to present: the default, or for a query in ``selections`` (query id →
@@ -541,7 +734,8 @@ def build_consent(request: AuthorizationRequest, match: DcqlMatch) -> ConsentScr
     """
     selection = match.selection()
     return ConsentScreen(
-        service_did=request.verifier_did,
+        service_did=request.verifier_did if request.client_id_prefix == "decentralized_identifier" else None,
+        client_id=request.client_id,
         service_name=request.client_name,
         purpose=request.purpose,
         response_uri=request.response_uri,
@@ -550,10 +744,24 @@ def build_consent(request: AuthorizationRequest, match: DcqlMatch) -> ConsentScr
     )
 
 
+def _response_form(request: AuthorizationRequest, payload: dict[str, Any]) -> HttpRequest:
+    """The POST to the Response URI: the parameters as a form, or for ``direct_post.jwt`` one
+    ``response`` parameter, the parameters encrypted to the verifier's key (§8.3.1)."""
+    if request.state is not None:
+        payload["state"] = request.state
+    if request.response_mode == "direct_post.jwt":
+        jwk, enc = choose_encryption_key(request.jwks, request.encrypted_response_enc_values)
+        return HttpRequest.form(request.response_uri, {"response": encrypt_response(payload, jwk, enc=enc)})
+    fields = {k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for k, v in payload.items()}
+    return HttpRequest.form(request.response_uri, fields)
+
+
 def build_authorization_response(
     request: AuthorizationRequest, presentations: Mapping[str, str | Sequence[str]]
 ) -> HttpRequest:
-    """The ``direct_post`` Authorization Response: ``vp_token`` keyed by credential query id, ``state``.
+    """The Authorization Response: ``vp_token`` keyed by credential query id and ``state``, posted as a
+    form (``direct_post``) or encrypted to the verifier's key (``direct_post.jwt``: ``ECDH-ES`` with
+    ``A256GCM`` when the verifier lists it, else ``A128GCM``).
 
     :param presentations: for each answered credential query id, one presentation (or several when
         the query allows ``multiple``), each made with ``audience=request.client_id`` and
@@ -574,27 +782,23 @@ def build_authorization_response(
         token[qid] = values
     if not token:
         raise InvalidInputError("a response needs at least one presentation")
-    fields = {"vp_token": json.dumps(token, separators=(",", ":"))}
-    if request.state is not None:
-        fields["state"] = request.state
-    return HttpRequest.form(request.response_uri, fields)
+    return _response_form(request, {"vp_token": token})
 
 
 def build_error_response(
     request: AuthorizationRequest, *, error: str = "access_denied", description: str | None = None
 ) -> HttpRequest:
-    """An Authorization Error Response by ``direct_post`` (OpenID4VP §8.5), e.g. the resident declined.
+    """An Authorization Error Response (OpenID4VP §8.5), e.g. the resident declined; encrypted like
+    the response would be for ``direct_post.jwt``.
 
     :raises InvalidInputError: if ``error`` is not an ASCII error code.
     """
     if URL_SAFE.fullmatch(error) is None:
         raise InvalidInputError("error must be an ASCII error code")
-    fields = {"error": error}
+    payload: dict[str, Any] = {"error": error}
     if description:
-        fields["error_description"] = description
-    if request.state is not None:
-        fields["state"] = request.state
-    return HttpRequest.form(request.response_uri, fields)
+        payload["error_description"] = description
+    return _response_form(request, payload)
 
 
 def parse_response_uri_answer(response: HttpResponse) -> str | None:

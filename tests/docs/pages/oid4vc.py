@@ -104,7 +104,46 @@ async def _haip_wallet(ns: dict[str, Any]) -> None:
               phone_jwk=phone.public_jwk())
 
 
+def _haip_verifier_setup(ns: dict[str, Any]) -> None:
+    """The service's certificate (leaf and intermediate under a CA the wallet trusts)."""
+    pki = make_hierarchy(now=now(), name="bikes ca")
+    ns.update(service_cert_key=pki.leaf_key, service_cert=pki.leaf, intermediate_ca=pki.intermediate,
+              _service_pki=pki, user_session={})
+
+
+async def _haip_wallet_answers(ns: dict[str, Any]) -> None:
+    """The resident's wallet answers the HAIP request (in process: the page's URLs are not served)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from vcsdk.oid4vc import (
+        HolderPresentation,
+        load_request_object,
+        parse_authorization_request_uri,
+    )
+
+    verifier, created = ns["haip_verifier"], ns["created"]
+    ref = parse_authorization_request_uri(created.deep_link)
+    request_id = urlsplit(ref.request_uri).path.rsplit("/", 1)[1]
+    jwt = await verifier.request_object(request_id, now=now(), form={"wallet_nonce": "docs-wallet-nonce"})
+    request = await load_request_object(jwt, resolver=None, expected_client_id=ref.client_id, now=now(),
+                                        trust_anchors=[ns["_service_pki"].root], wallet_nonce="docs-wallet-nonce")
+    vc = ns["issued"].credentials[0]
+    unverified = peek(vc)
+    holder = HolderPresentation.start(request, [CandidateCredential("vc", "dc+sd-jwt", unverified.unverified_vct,
+                                                                    unverified.unverified_claims)])
+    holder = holder.consent({"vc": vc}, now=now())
+    _, answer = holder.finish({p.query_id: ns["device_signer"].sign(p.signing_input) for p in holder.prepared})
+    result = await verifier.handle_response(dict(parse_qsl((answer.body or b"").decode())), now=now())
+    ns["response_code_from_fragment"] = result.response_code
+
+
 async def before(source: str, ns: dict[str, Any]) -> None:
+    if "haip_verifier = Verifier(" in source:
+        _haip_verifier_setup(ns)
+        if "issued" not in ns:  # the resident's credential, as the wallet section below receives it
+            ns["issued"] = _issued_now(ns)
+    if "haip_verifier.redeem(" in source:
+        await _haip_wallet_answers(ns)
     if "WalletAttestationTrust(" in source:
         _haip_setup(ns)
     if "start_authorization(" in source:
@@ -148,6 +187,14 @@ async def before(source: str, ns: dict[str, Any]) -> None:
             CandidateCredential("vc", "dc+sd-jwt", unverified.unverified_vct, unverified.unverified_claims)])
 
 
+def _issued_now(ns: dict[str, Any]) -> Any:
+    from vcsdk.oid4vc import IssuedCredentials
+
+    vc = issue_sd_jwt_vc(ns["claims"], issuer=ns["CITY_DID"], signer=ns["city_key"], vct=VCT,
+                         disclosable=ns["paths"], holder_key=ns["device_signer"], now=now())
+    return IssuedCredentials((vc,))
+
+
 def _free_port() -> int:
     import socket
 
@@ -171,4 +218,4 @@ async def teardown(ns: dict[str, Any]) -> None:
     for name in ("session", "resolver", "did_resolver"):
         if name in ns:
             await ns[name].close()
-    assert len(ns["_granted"]) == 2 and all(g[1] is True for g in ns["_granted"]), "the service granted no access"
+    assert len(ns["_granted"]) == 3 and all(g[1] is True for g in ns["_granted"]), "the service granted no access"
