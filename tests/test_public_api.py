@@ -91,6 +91,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "issue_withdrawal_receipt", "peek_access_receipt", "peek_consent_record", "presentation_hash", "receipt_leaf",
         "resident_pseudonym", "sign_consent_record", "verify_access_receipt", "verify_access_receipt_resolved",
         "verify_consent_record", "verify_consent_record_resolved", "verify_inclusion", "verify_withdrawal_receipt",
+        "verify_withdrawal_receipt_resolved",
     },
     "vcsdk.registration": {
         "ClaimSet", "MAX_REGISTRATION_BYTES", "Purpose", "REGISTRATION_TYP", "RegistrationClaims",

@@ -272,6 +272,10 @@ def load_migrations(folder: Traversable, dialect: str) -> list[Migration]:
         if match is None or (match.group(3) is not None and match.group(3) != dialect):
             continue
         version, specific = int(match.group(1)), match.group(3) is not None
+        if version in chosen and chosen[version][2] == specific:
+            # Two files for one version (two branches numbered theirs alike): applying either one
+            # alone would silently skip the other's tables.
+            raise InvalidInputError(f"two migrations are numbered {version:04d}; renumber one")
         if version in chosen and chosen[version][2] and not specific:
             continue
         chosen[version] = (match.group(2), entry.read_text(encoding="utf-8"), specific)

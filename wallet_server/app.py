@@ -247,6 +247,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         vault=vault,
         receipts=receipts_store,
         chain=chain,
+        http=http,
         clock=clock,
         batch_size=settings.receipt_batch_size,
         max_age=settings.receipt_batch_max_age,

@@ -107,7 +107,7 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
             status=204,
             headers={
                 "Access-Control-Allow-Origin": origin or "",
-                "Access-Control-Allow-Methods": "GET, POST, DELETE",
+                "Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE",
                 "Access-Control-Allow-Headers": _ALLOW_HEADERS,
                 "Access-Control-Max-Age": "600",
                 "Vary": "Origin",

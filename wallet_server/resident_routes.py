@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from wallet_server._http import authenticate, etag_json, query_int, read_json
+from wallet_server._http import authenticate, etag_json, query_int, read_json, require_admin
 from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, WALLET
 from wallet_server.resident_schemas import (
     consent_json,
     offer_json,
     presentation_json,
+    privacy_json,
     proof_request_json,
     receipt_json,
+    violation_json,
+    violation_summary_json,
 )
 from wallet_server.schemas import credential_summary_json
 from wallet_server.services.wallet import ProofSigningRequest
@@ -172,3 +175,29 @@ async def get_receipt(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     view = await request.app[RECEIPTS].get_receipt(principal, request.match_info["receipt_id"])
     return web.json_response(receipt_json(view), headers={"Cache-Control": "no-store"})
+
+
+# -- the resident's privacy choices and the services that broke a promise ---------------------------
+
+
+async def list_violations(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    limit = query_int(request, "limit", default=20)
+    page = await request.app[RECEIPTS].violations(principal, limit=limit, cursor=request.query.get("cursor"))
+    return etag_json(request, {"items": [violation_json(v) for v in page.items], "next_cursor": page.next_cursor})
+
+
+async def get_privacy(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return web.json_response(privacy_json(await request.app[RECEIPTS].privacy_settings(principal)))
+
+
+async def update_privacy(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    return web.json_response(privacy_json(await request.app[RECEIPTS].update_privacy_settings(principal, body)))
+
+
+async def violation_summary(request: web.Request) -> web.Response:
+    require_admin(request, "operator")
+    return web.json_response(violation_summary_json(await request.app[RECEIPTS].violation_summary()))

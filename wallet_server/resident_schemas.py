@@ -12,17 +12,20 @@ from typing import Any, get_args
 
 from vcsdk.receipts import ConsentRecord
 from wallet_server.services.presentations import PresentationView
-from wallet_server.services.receipts import ConsentView, ReceiptView
+from wallet_server.services.receipts import ConsentView, PrivacySettings, ReceiptView
 from wallet_server.services.wallet import OfferView, ProofSigningRequest
-from wallet_server.storage import PresentationState
+from wallet_server.storage import PresentationState, ViolationRow, ViolationSummary
 
 __all__ = [
     "RESIDENT_SCHEMAS",
     "consent_json",
     "offer_json",
     "presentation_json",
+    "privacy_json",
     "proof_request_json",
     "receipt_json",
+    "violation_json",
+    "violation_summary_json",
 ]
 
 Schema = dict[str, Any]
@@ -183,13 +186,27 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             "expires_at": {"type": ["string", "null"], "format": "date-time"},
             "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
             "presentation_id": {"type": "string"},
-            "record": {"type": "object", "description": "The ISO/IEC TS 27560-style consent record as kept."},
-        }
+            "record": {"type": "object", "description": "The ISO/IEC TS 27560 consent record as kept."},
+            "withdrawal": {
+                "type": ["object", "null"],
+                "description": "Once withdrawn: {delivered: true, receipt_id} when the service answered with a "
+                "valid withdrawal receipt (anchored like an access receipt); {delivered: false, error} when it "
+                "did not (a violation is recorded; withdraw again to retry).",
+            },
+        },
+        required=["id", "state", "service", "purposes", "claims", "given_at", "expires_at", "withdrawn_at",
+                  "presentation_id", "record"],
     ),
     "ConsentPage": _page("Consent"),
     "Receipt": _obj(
         {
             "id": {"type": "string"},
+            "kind": {
+                "type": "string",
+                "enum": ["access", "withdrawal"],
+                "description": "access: the service read claims; withdrawal: the service confirmed a withdrawal "
+                "(no claims, empty purpose).",
+            },
             "service_did": {"type": "string"},
             "consent_id": {"type": "string"},
             "claims": _STRINGS,
@@ -208,6 +225,57 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
         }
     ),
     "ReceiptPage": _page("Receipt"),
+    "Violation": _obj(
+        {
+            "id": {"type": "string"},
+            "service_did": {"type": "string"},
+            "kind": {
+                "type": "string",
+                "enum": ["receipt_missing", "receipt_invalid", "withdrawal_unanswered", "withdrawal_receipt_invalid"],
+            },
+            "code": {"type": "string", "description": "The error behind it (e.g. signature_invalid)."},
+            "ref_id": {"type": "string", "description": "The presentation or consent it concerns."},
+            "created_at": _TIME,
+        }
+    ),
+    "ViolationPage": _page("Violation"),
+    "PrivacySettings": _obj(
+        {
+            "refuse_after_violation": {
+                "type": "boolean",
+                "description": "Refuse a service before the consent screen once it broke a promise (default true).",
+            },
+            "copy_policy": {
+                "type": "string",
+                "enum": ["one_time", "per_service"],
+                "description": "one_time (default): a fresh credential copy for every presentation; per_service: "
+                "one copy per service, shown to that service only.",
+            },
+        }
+    ),
+    "PrivacySettingsUpdate": {
+        "type": "object",
+        "properties": {
+            "refuse_after_violation": {"type": "boolean"},
+            "copy_policy": {"type": "string", "enum": ["one_time", "per_service"]},
+        },
+        "additionalProperties": False,
+    },
+    "ViolationSummary": _obj(
+        {
+            "items": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "service_did": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "count": {"type": "integer"},
+                        "last_at": _TIME,
+                    }
+                ),
+            }
+        }
+    ),
 }
 
 
@@ -272,6 +340,7 @@ def consent_json(view: ConsentView) -> dict[str, Any]:
         "withdrawn_at": _time(record.withdrawn_at),
         "presentation_id": view.presentation_id,
         "record": dict(record.to_json()),
+        "withdrawal": view.withdrawal,
     }
 
 
@@ -279,6 +348,7 @@ def receipt_json(view: ReceiptView) -> dict[str, Any]:
     receipt = view.receipt
     return {
         "id": receipt.receipt_id,
+        "kind": receipt.kind,
         "service_did": receipt.service_did,
         "consent_id": receipt.consent_id,
         "claims": list(receipt.claims_accessed),
@@ -288,3 +358,26 @@ def receipt_json(view: ReceiptView) -> dict[str, Any]:
         "proof_verified": view.proof_verified,
         "entry": dict(view.entry.to_json()),
     }
+
+
+def violation_json(row: ViolationRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "service_did": row.service_did,
+        "kind": row.kind,
+        "code": row.code,
+        "ref_id": row.ref_id,
+        "created_at": _time(row.created_at),
+    }
+
+
+def violation_summary_json(rows: list[ViolationSummary]) -> dict[str, Any]:
+    return {
+        "items": [
+            {"service_did": r.service_did, "kind": r.kind, "count": r.count, "last_at": _time(r.last_at)} for r in rows
+        ]
+    }
+
+
+def privacy_json(settings: PrivacySettings) -> dict[str, Any]:
+    return {"refuse_after_violation": settings.refuse_after_violation, "copy_policy": settings.copy_policy}

@@ -478,6 +478,24 @@ _RESIDENT_WALLET_ROUTES: tuple[Route, ...] = (
         "One access receipt; a final one's inclusion proof is verified against the chain", "history",
         auth="dpop", response="Receipt", errors=(404,),
     ),
+    Route(
+        "GET", "/v1/violations", rr.list_violations,
+        "Services that broke a promise to the resident: no valid access receipt, a withdrawal left unanswered",
+        "history", auth="dpop", response="ViolationPage", query=_PAGED, etag=True,
+    ),
+    Route(
+        "GET", "/v1/privacy", rr.get_privacy, "The resident's privacy choices", "privacy",
+        auth="dpop", response="PrivacySettings",
+    ),
+    Route(
+        "PATCH", "/v1/privacy", rr.update_privacy, "Change the resident's privacy choices", "privacy",
+        auth="dpop", body="PrivacySettingsUpdate", response="PrivacySettings",
+    ),
+    Route(
+        "GET", "/admin/v1/violations", rr.violation_summary,
+        "Violations by service and kind, counted (no resident in it)", "admin",
+        auth="operator", response="ViolationSummary",
+    ),
 )
 ROUTES += _RESIDENT_WALLET_ROUTES
 

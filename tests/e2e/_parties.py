@@ -25,6 +25,7 @@ import asyncpg
 from aiohttp import web
 
 from tests._net import free_port, serve
+from tests._service_endpoints import ReceiptDesk
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, Clock
 from tests.wallet_server.conftest import PG_DSN, make_settings
 from vcsdk._b64 import b64url_encode
@@ -33,7 +34,6 @@ from vcsdk.did import key_attribute
 from vcsdk.keys import Key, sign_jws
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
-from vcsdk.receipts import issue_access_receipt, presentation_hash, verify_consent_record_resolved
 from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
@@ -135,6 +135,7 @@ class Service:
     verifier: Verifier
     results: list[PresentationResult] = field(default_factory=list)
     receipts: list[str] = field(default_factory=list)
+    desk: Any = None  # the ReceiptDesk: its receipt and withdrawal endpoints, and how they behave
 
 
 @dataclass
@@ -239,31 +240,16 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
     )
     service = Service(base, did, key, verifier)
 
+    service.desk = ReceiptDesk(
+        did=did, key=key, wallet_did=city.did, resolver=city.resolver, clock=clock, purpose=PURPOSE_ID,
+        results=service.results, receipts=service.receipts,
+    )
+
     async def on_result(result: PresentationResult) -> dict[str, Any]:
         service.results.append(result)
         return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
 
-    async def receipt(request: web.Request) -> web.Response:
-        # The wallet posts the consent record it signed (the city's DID key); it must describe what was
-        # verified, and the service keeps it as evidence.
-        result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
-        consent = await verify_consent_record_resolved(
-            (await request.json())["consent_record"], wallet_did=city.did, resolver=city.resolver
-        )
-        (presented,) = result.credentials["resident"]
-        if consent.controller.did != did or consent.presentation_hash != presentation_hash(presented.presentation):
-            return web.json_response({"error": "invalid_request"}, status=400)
-        token = issue_access_receipt(
-            key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}", claims=consent.claims_disclosed,
-            purpose=PURPOSE_ID, now=clock(),
-        )
-        service.receipts.append(token)
-        return web.json_response({"access_receipt": token})
-
-    routes = [
-        *verifier_routes(verifier, clock=clock, on_result=on_result),
-        web.post("/receipts/{request_id}", receipt),
-    ]
+    routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), *service.desk.routes()]
     await stack.enter_async_context(serve(routes, port=service_port))
     return service
 

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp import web
-
 from tests._net import free_port, serve
+from tests._service_endpoints import ReceiptDesk
 from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import issue_sd_jwt_vc, verify_presentation
 from vcsdk.did import did_jwk_for
@@ -35,7 +34,6 @@ from vcsdk.oid4vc import (
     verifier_routes,
 )
 from vcsdk.outbox import AnchorChain
-from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash, verify_consent_record_resolved
 from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 
 VCT = "https://credentials.city.test/ResidentIdentityCredential"
@@ -144,6 +142,7 @@ class Service:
     results: list[PresentationResult] = field(default_factory=list)
     receipts: list[str] = field(default_factory=list)
     clock: Any = None
+    desk: Any = None  # the ReceiptDesk: its receipt and withdrawal endpoints, and how they behave
 
     async def request(self, query: dict[str, Any] | None = None) -> Any:
         return await self.verifier.create_request(query or QUERY, purpose=PURPOSE_ID, now=self.clock())
@@ -190,34 +189,15 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
         )
         service = Service(base, verifier, service_did, service_key, clock=clock)
 
-        def receipt_for(consent: ConsentRecord) -> str:
-            token = issue_access_receipt(
-                service_key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
-                claims=consent.claims_disclosed, purpose=PURPOSE_ID, now=clock(),
-            )
-            service.receipts.append(token)
-            return token
+        service.desk = ReceiptDesk(
+            did=service_did, key=service_key, wallet_did=CITY_DID, resolver=resolver, clock=clock,
+            purpose=PURPOSE_ID, results=service.results, receipts=service.receipts,
+        )
 
         async def on_result(result: PresentationResult) -> dict[str, Any]:
             service.results.append(result)
             return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
 
-        async def receipt(request: web.Request) -> web.Response:
-            result = next(r for r in service.results if r.request_id == request.match_info["request_id"])
-            # The wallet posts the consent record it signed (the city's key): verify it, keep it as evidence.
-            consent = await verify_consent_record_resolved(
-                (await request.json())["consent_record"], wallet_did=CITY_DID, resolver=resolver
-            )
-            (presented,) = result.credentials["resident"]
-            if consent.controller.did != service_did or consent.presentation_hash != presentation_hash(
-                presented.presentation
-            ):
-                return web.json_response({"error": "invalid_request"}, status=400)
-            return web.json_response({"access_receipt": receipt_for(consent)})
-
-        routes = [
-            *verifier_routes(verifier, clock=clock, on_result=on_result),
-            web.post("/receipts/{request_id}", receipt),
-        ]
+        routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), *service.desk.routes()]
         await stack.enter_async_context(serve(routes, port=port))
         yield issuer, service

@@ -47,3 +47,19 @@ def test_dialect_file_replaces_the_portable_one(tmp_path, monkeypatch) -> None:
         ["CREATE TABLE b (x INT)", "CREATE TABLE c (x INT)"],
     ]
     assert sql.load_migrations("postgres")[1][2] == ["CREATE TABLE b (x BIGINT)"]
+
+
+def test_two_migrations_with_one_number_are_refused(tmp_path) -> None:
+    """Two branches that both add ``0004_…`` must not lose one of them silently."""
+    import pytest
+
+    from vcsdk._sql import load_migrations as load_folder
+    from vcsdk.errors import InvalidInputError
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_init.sql").write_text("CREATE TABLE a (x INT);")
+    (folder / "0002_leases.sql").write_text("CREATE TABLE b (x INT);")
+    (folder / "0002_privacy.sql").write_text("CREATE TABLE c (x INT);")
+    with pytest.raises(InvalidInputError, match="0002"):
+        load_folder(folder, "sqlite")

@@ -167,7 +167,9 @@ async def test_withdrawn_consent_refuses_later_receipts(wallet, clock) -> None:
         clock.advance(seconds=60)
         await phone.login()
         resp = await phone.call("POST", f"/v1/consents/{consent_id}/withdraw")
-        assert resp.status == 200 and (await resp.json())["state"] == "withdrawn"
+        withdrawn = await resp.json()
+        assert resp.status == 200 and withdrawn["state"] == "withdrawn", withdrawn
+        assert withdrawn["withdrawal"]["delivered"] is True, withdrawn["withdrawal"]
         assert (await phone.call("POST", f"/v1/consents/{consent_id}/withdraw")).status == 409
         consent = (await wallet.app[RECEIPTS].get_consent(_principal(phone), consent_id)).record
         # the service signs a receipt for an access after the withdrawal: the wallet refuses it

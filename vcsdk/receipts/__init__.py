@@ -60,6 +60,7 @@ from vcsdk.receipts._receipt import (
     verify_access_receipt,
     verify_access_receipt_resolved,
     verify_withdrawal_receipt,
+    verify_withdrawal_receipt_resolved,
 )
 
 __all__ = [
@@ -110,4 +111,5 @@ __all__ = [
     "verify_consent_record_resolved",
     "verify_inclusion",
     "verify_withdrawal_receipt",
+    "verify_withdrawal_receipt_resolved",
 ]

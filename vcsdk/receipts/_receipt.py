@@ -46,6 +46,7 @@ __all__ = [
     "verify_access_receipt",
     "verify_access_receipt_resolved",
     "verify_withdrawal_receipt",
+    "verify_withdrawal_receipt_resolved",
 ]
 
 #: The JWS ``typ`` of an access receipt (RFC 8725 §3.11 explicit typing).
@@ -243,13 +244,18 @@ async def verify_access_receipt_resolved(
     :raises VerificationError: any error :func:`verify_access_receipt` raises.
     :return: the verified receipt.
     """
-    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
-    kid = jws.header.get("kid")
+    key = await _service_key(token, consent, resolver)
+    return verify_access_receipt(token, consent=consent, service_key=key, now=now, policy=policy, leeway=leeway)
+
+
+async def _service_key(token: str, consent: ConsentRecord, resolver: IssuerKeyResolver) -> Key:
+    """The key named by the token's ``kid``, looked up for the consent's controller DID (never a DID
+    the token chooses), relationship ``assertionMethod``."""
+    kid = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES).header.get("kid")
     did = consent.controller.did
     if not isinstance(kid, str) or not kid.startswith(did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the consent's controller DID")
-    key = await resolver.resolve_key(did, kid, relationship="assertionMethod")
-    return verify_access_receipt(token, consent=consent, service_key=key, now=now, policy=policy, leeway=leeway)
+    return await resolver.resolve_key(did, kid, relationship="assertionMethod")
 
 
 def _receipt_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:
@@ -399,6 +405,25 @@ def verify_withdrawal_receipt(
     if receipt.accessed_at < consent.withdrawn_at - leeway:
         raise ConsentMismatchError("the withdrawal receipt is dated before the withdrawal")
     return receipt
+
+
+async def verify_withdrawal_receipt_resolved(
+    token: str,
+    *,
+    consent: ConsentRecord,
+    resolver: IssuerKeyResolver,
+    now: datetime,
+    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    leeway: timedelta = _DEFAULT_LEEWAY,
+) -> AccessReceipt:
+    """Resolve the service's key for the consent's controller DID, then :func:`verify_withdrawal_receipt`.
+
+    :raises KeyNotFoundError: if the ``kid`` is missing or not a key of the controller's DID.
+    :raises DidResolutionError: if the controller's DID cannot be resolved.
+    :raises VerificationError: any error :func:`verify_withdrawal_receipt` raises.
+    """
+    key = await _service_key(token, consent, resolver)
+    return verify_withdrawal_receipt(token, consent=consent, service_key=key, now=now, policy=policy, leeway=leeway)
 
 
 def _withdrawal_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:

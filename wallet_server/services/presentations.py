@@ -59,9 +59,16 @@ from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService
 from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.wallet import OutgoingHttp, ResidentVault
-from wallet_server.storage import PresentationRow, PresentationState, WalletDataStore
+from wallet_server.storage import PresentationRow, PresentationState, ViolationKind, WalletDataStore
 
-__all__ = ["DELIVERY_UNKNOWN", "PresentationService", "PresentationView", "PresentationsPage", "claim_name"]
+__all__ = [
+    "DELIVERY_UNKNOWN",
+    "SERVICE_REFUSED",
+    "PresentationService",
+    "PresentationView",
+    "PresentationsPage",
+    "claim_name",
+]
 
 MAX_PAGE = 100
 MAX_CREDENTIAL_PAGES = 20
@@ -71,6 +78,9 @@ _KIND = "presentation"
 _SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
 #: The ``outcome.error`` of a presentation whose send to the service was interrupted.
 DELIVERY_UNKNOWN = "delivery_unknown"
+#: The ``outcome.error`` of a request the wallet refused because the service broke a promise before
+#: and the resident chose to refuse such services.
+SERVICE_REFUSED = "service_refused_after_violation"
 
 
 def claim_name(path: Any) -> str:
@@ -356,7 +366,17 @@ class PresentationService:
         except RegistrationError as exc:
             # Refused before the resident is asked anything, and kept in their history with the reason.
             # The service is not told: an unregistered party learns nothing, not even that it was scanned.
-            return await self._refuse(principal, HolderPresentation.start(request, []), exc, now=now)
+            refused = HolderPresentation.start(request, [])
+            return await self._refuse(principal, refused, exc.code, exc.message, now=now)
+        if await self._receipts.refuses(principal.resident_id, request.verifier_did):
+            registration = peek_registration(request.registration) if request.registration else None
+            name = registration.name if registration is not None else "This service"
+            reason = (
+                f"{name} did not keep its promise to you before (no valid access receipt, or a withdrawal left "
+                "unanswered); as you chose, your wallet refuses it"
+            )
+            refused = HolderPresentation.start(request, [])
+            return await self._refuse(principal, refused, SERVICE_REFUSED, reason, now=now)
         self._http.check_url(request.response_uri)
         holder = HolderPresentation.start(request, await self._candidates(principal))
         expires = now + self._ttl
@@ -370,12 +390,9 @@ class PresentationService:
         return self._view(row, body)
 
     async def _refuse(
-        self, principal: Principal, holder: HolderPresentation, exc: RegistrationError, *, now: datetime
+        self, principal: Principal, holder: HolderPresentation, code: str, reason: str, *, now: datetime
     ) -> PresentationView:
-        body = {
-            **holder.to_state(),
-            "outcome": {"error": exc.code, "reason": exc.message, "refused_by": "wallet"},
-        }
+        body = {**holder.to_state(), "outcome": {"error": code, "reason": reason, "refused_by": "wallet"}}
         row_id = new_id("prs")
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
         row = PresentationRow(row_id, principal.resident_id, "refused", now, now, now, sealed)
@@ -543,21 +560,34 @@ class PresentationService:
         redirect = reply.get("redirect_uri")
         if isinstance(redirect, str) and redirect.startswith("https://"):
             outcome["redirect_uri"] = redirect
+        # A registered service must return an access receipt: without a valid one, the access is a
+        # violation the resident and the city see (and, by the resident's setting, the service is
+        # refused next time). The data was shared either way; nothing is hidden.
+        kind: ViolationKind | None = None
+        token = reply.get("access_receipt")
+        receipt_uri = reply.get("receipt_uri")
         try:
-            token = reply.get("access_receipt")
-            receipt_uri = reply.get("receipt_uri")
             if not isinstance(token, str) and isinstance(receipt_uri, str):
                 # The service gets the record signed by the wallet, to hold as evidence of the consent.
                 response = await self._http.send(HttpRequest.json(receipt_uri, {"consent_record": signed}))
                 response.raise_for_error(what="access receipt")
                 token = response.json_object(what="access receipt").get("access_receipt")
-            if isinstance(token, str):
+            if not isinstance(token, str):
+                kind, outcome["receipt_error"] = "receipt_missing", "receipt_missing"
+        except VcsdkError as exc:
+            kind, outcome["receipt_error"] = "receipt_missing", exc.code
+        if isinstance(token, str) and kind is None:
+            try:
                 resolver = await self._chain.resolver()
                 receipt = await self._receipts.accept_receipt(token, consent=consent, resolver=resolver)
                 outcome["receipt_id"] = receipt.receipt_id
-        except VcsdkError as exc:
-            # The data was shared either way; a missing or bad receipt is recorded, not hidden.
-            outcome["receipt_error"] = exc.code
+            except VcsdkError as exc:
+                kind, outcome["receipt_error"] = "receipt_invalid", exc.code
+        if kind is not None:
+            await self._receipts.record_violation(
+                principal.resident_id, did, kind, outcome["receipt_error"], presentation_id
+            )
+            outcome["violation"] = kind
         return outcome
 
     # -- declining

@@ -1,4 +1,5 @@
-"""Consents and access receipts for residents: pseudonyms, the outbox, anchoring, proofs.
+"""Consents and access receipts for residents: pseudonyms, the outbox, anchoring, proofs, withdrawals,
+the resident's privacy choices and the violations of services that broke the receipt rule.
 
 Consent records and receipts live in the receipt outbox (:mod:`vcsdk.outbox`) on the
 wallet's own database; ``resident_consents`` says which consents are whose. A resident appears in
@@ -14,11 +15,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vcsdk.credentials import IssuerKeyResolver
-from vcsdk.errors import InvalidInputError, NotFoundError, RegistryNotConfiguredError, VcsdkError
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryNotConfiguredError, VcsdkError
 from vcsdk.keys import Signer
+from vcsdk.oid4vc import HttpRequest
 from vcsdk.outbox import (
     AnchorChain,
     AnchorLocation,
@@ -33,15 +35,26 @@ from vcsdk.receipts import (
     AccessReceipt,
     ConsentRecord,
     Pseudonym,
+    peek_access_receipt,
     resident_pseudonym,
+    sign_consent_record,
     verify_access_receipt_resolved,
+    verify_withdrawal_receipt_resolved,
 )
-from wallet_server.services._common import Clock, require_id
+from wallet_server.services._common import Clock, new_id, require_id
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
 from wallet_server.services.lease import Lease
-from wallet_server.services.wallet import ResidentVault
-from wallet_server.storage import ResidentConsentRow, WalletDataStore
+from wallet_server.services.wallet import OutgoingHttp, ResidentVault
+from wallet_server.storage import (
+    CopyPolicy,
+    PrivacyRow,
+    ResidentConsentRow,
+    ViolationKind,
+    ViolationRow,
+    ViolationSummary,
+    WalletDataStore,
+)
 
 __all__ = [
     "AnchoringOverview",
@@ -49,9 +62,11 @@ __all__ = [
     "CityChainPort",
     "ConsentView",
     "ConsentsPage",
+    "PrivacySettings",
     "ReceiptService",
     "ReceiptView",
     "ReceiptsPage",
+    "ViolationsPage",
 ]
 
 if TYPE_CHECKING:
@@ -61,6 +76,7 @@ log = logging.getLogger("wallet_server.receipts")
 MAX_PAGE = 100
 #: Receipt ids are the services' own (vcsdk.receipts allows 1-128 of these characters).
 _RECEIPT_ID = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
+MAX_PAGES = 50
 
 
 class ChainPort(Protocol):
@@ -139,10 +155,36 @@ class _NoChain:
 
 @dataclass(frozen=True, slots=True)
 class ConsentView:
-    """A consent the resident gave, with where it stands."""
+    """A consent the resident gave, with where it stands.
+
+    :ivar withdrawal: once withdrawn: ``delivered`` (the service answered with a valid withdrawal
+        receipt, ``receipt_id``), or not with ``error`` (a violation was recorded; withdraw again to
+        retry the delivery).
+    """
 
     record: ConsentRecord
     presentation_id: str
+    withdrawal: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    """The resident's privacy choices.
+
+    :ivar refuse_after_violation: refuse a service (before the consent screen) once it returned no
+        valid access receipt or did not answer a withdrawal — on by default.
+    :ivar copy_policy: ``one_time`` (default): a fresh credential copy for every presentation;
+        ``per_service``: one copy per service, shown to that service only.
+    """
+
+    refuse_after_violation: bool = True
+    copy_policy: CopyPolicy = "one_time"
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationsPage:
+    items: tuple[ViolationRow, ...]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +230,7 @@ class ReceiptService:
     :param vault: holds each resident's pseudonym secret.
     :param receipts: the outbox store (same database as the wallet).
     :param chain: the resolver and the receipt registry.
+    :param http: delivers withdrawals to services' registered endpoints.
     :param clock: returns the current UTC time.
     :param batch_size: cut a Merkle batch at this many receipts…
     :param max_age: …or when the oldest waited this long.
@@ -201,6 +244,7 @@ class ReceiptService:
         vault: ResidentVault,
         receipts: ReceiptStore,
         chain: ChainPort,
+        http: OutgoingHttp,
         clock: Clock,
         batch_size: int = 256,
         max_age: timedelta = timedelta(minutes=5),
@@ -210,6 +254,7 @@ class ReceiptService:
         self._vault = vault
         self.store = receipts
         self._chain = chain
+        self._http = http
         self._clock = clock
         self.batch_size = batch_size
         self.max_age = max_age
@@ -261,30 +306,157 @@ class ReceiptService:
         page = await self._data.list_consents(principal.resident_id, limit=limit, after=decode_cursor(cursor))
         items = []
         for row in page.items:
-            items.append(ConsentView(await self.store.get_consent(row.consent_id), row.presentation_id))
+            items.append(await self._consent_view(principal.resident_id, row))
         return ConsentsPage(tuple(items), encode_cursor(page.next_after) if page.next_after else None)
+
+    async def _consent_view(self, resident_id: str, row: ResidentConsentRow) -> ConsentView:
+        record = await self.store.get_consent(row.consent_id)
+        if record.state != "withdrawn":
+            return ConsentView(record, row.presentation_id)
+        receipt = await self._withdrawal_receipt(record)
+        if receipt is not None:
+            return ConsentView(record, row.presentation_id, {"delivered": True, "receipt_id": receipt.receipt_id})
+        violation = await self._last_violation(resident_id, row.consent_id)
+        error = violation.code if violation is not None else "not_delivered"
+        return ConsentView(record, row.presentation_id, {"delivered": False, "error": error})
+
+    async def _withdrawal_receipt(self, record: ConsentRecord) -> AccessReceipt | None:
+        view = ResidentView(self.store, await self._anchor_chain())
+        assert record.withdrawn_at is not None
+        # Withdrawal receipts have no purpose and come after the withdrawal: a short, bounded look.
+        entries = await view.list(
+            [record.resident_pseudonym], service_did=record.controller.did, purpose="",
+            since=record.withdrawn_at - timedelta(minutes=1), limit=MAX_PAGE,
+        )
+        found = [
+            e.receipt for e in entries if e.receipt.kind == "withdrawal" and e.receipt.consent_id == record.record_id
+        ]
+        return found[0] if found else None
+
+    async def _last_violation(self, resident_id: str, ref_id: str) -> ViolationRow | None:
+        last: ViolationRow | None = None
+        cursor = None
+        for _ in range(MAX_PAGES):
+            page = await self._data.list_violations(resident_id, limit=MAX_PAGE, after=cursor)
+            last = next((v for v in reversed(page.items) if v.ref_id == ref_id), last)
+            if page.next_after is None:
+                break
+            cursor = page.next_after
+        return last
 
     async def get_consent(self, principal: Principal, consent_id: str) -> ConsentView:
         """:raises NotFoundError: if the resident gave no such consent."""
         row = await self._data.get_consent(principal.resident_id, require_id(consent_id, "consent"))
-        return ConsentView(await self.store.get_consent(row.consent_id), row.presentation_id)
+        return await self._consent_view(principal.resident_id, row)
 
     async def withdraw(self, principal: Principal, consent_id: str) -> ConsentView:
-        """Withdraw a consent now: receipts for later accesses under it are refused.
+        """Withdraw a consent now and deliver the withdrawal to the service.
 
-        :raises NotFoundError: no such consent. :raises ConflictError: already withdrawn.
+        From now on receipts for later accesses under it are refused. The withdrawn record, signed
+        by the wallet, goes to the service's registered endpoint; the service answers with a signed
+        withdrawal receipt, which is verified against the withdrawn record and anchored like an access
+        receipt. A service that does not answer, or answers with an invalid receipt, gets a violation
+        (and, by the resident's setting, is refused next time); withdrawing again retries delivery.
+
+        :raises NotFoundError: no such consent.
+        :raises ConflictError: already withdrawn and delivered.
         """
         row = await self._data.get_consent(principal.resident_id, require_id(consent_id, "consent"))
-        view = ResidentView(self.store, await self._anchor_chain())
-        pseudonym = await self.pseudonym(principal.resident_id, row.service_did)
-        record = await view.withdraw(row.consent_id, pseudonyms=[pseudonym], now=self._clock())
-        return ConsentView(record, row.presentation_id)
+        current = await self.store.get_consent(row.consent_id)
+        if current.state == "withdrawn":
+            if await self._withdrawal_receipt(current) is not None:
+                raise ConflictError("this consent is already withdrawn, and the service confirmed it")
+            record = current  # not delivered before: try again
+        else:
+            view = ResidentView(self.store, await self._anchor_chain())
+            pseudonym = await self.pseudonym(principal.resident_id, row.service_did)
+            record = await view.withdraw(row.consent_id, pseudonyms=[pseudonym], now=self._clock())
+        await self._deliver_withdrawal(principal.resident_id, record)
+        return await self._consent_view(principal.resident_id, row)
+
+    async def _deliver_withdrawal(self, resident_id: str, record: ConsentRecord) -> None:
+        endpoint = record.receipt_endpoint
+        if endpoint is None:
+            return  # a record kept before services had registered endpoints: nowhere to deliver
+        did, ref = record.controller.did, record.record_id
+        signed = sign_consent_record(record, await self._chain.consent_signer())
+        try:
+            response = await self._http.send(HttpRequest.json(endpoint, {"consent_record": signed}))
+            response.raise_for_error(what="withdrawal")
+            token = response.json_object(what="withdrawal answer").get("withdrawal_receipt")
+        except VcsdkError as exc:
+            await self.record_violation(resident_id, did, "withdrawal_unanswered", exc.code, ref)
+            return
+        if not isinstance(token, str):
+            await self.record_violation(resident_id, did, "withdrawal_unanswered", "receipt_missing", ref)
+            return
+        try:
+            await self.accept_receipt(token, consent=record, resolver=await self._chain.resolver())
+        except VcsdkError as exc:
+            await self.record_violation(resident_id, did, "withdrawal_receipt_invalid", exc.code, ref)
+
+    # -- the resident's privacy choices and violations
+
+    async def privacy_settings(self, principal: Principal) -> PrivacySettings:
+        """The resident's choices (the defaults until they change one)."""
+        row = await self._data.get_privacy(principal.resident_id)
+        if row is None:
+            return PrivacySettings()
+        return PrivacySettings(row.refuse_after_violation, row.copy_policy)
+
+    async def update_privacy_settings(self, principal: Principal, changes: Any) -> PrivacySettings:
+        """Change some of the resident's choices.
+
+        :raises InvalidInputError: an unknown setting or a value of the wrong kind.
+        """
+        if not isinstance(changes, dict) or not set(changes) <= {"refuse_after_violation", "copy_policy"}:
+            raise InvalidInputError("privacy settings are refuse_after_violation and copy_policy")
+        current = await self.privacy_settings(principal)
+        refuse = changes.get("refuse_after_violation", current.refuse_after_violation)
+        policy = changes.get("copy_policy", current.copy_policy)
+        if not isinstance(refuse, bool):
+            raise InvalidInputError("refuse_after_violation is true or false")
+        if policy not in ("one_time", "per_service"):
+            raise InvalidInputError("copy_policy is one_time or per_service")
+        await self._data.set_privacy(PrivacyRow(principal.resident_id, refuse, policy, self._clock()))
+        return PrivacySettings(refuse, policy)
+
+    async def record_violation(
+        self, resident_id: str, service_did: str, kind: ViolationKind, code: str, ref_id: str
+    ) -> ViolationRow:
+        """Keep a broken promise of a service, for the resident's history and the city's count."""
+        row = ViolationRow(new_id("vio"), resident_id, service_did, kind, code[:64], ref_id, self._clock())
+        await self._data.add_violation(row)
+        log.info("service violation", extra={"event": "service_violation", "code": kind})
+        return row
+
+    async def violations(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> ViolationsPage:
+        """The resident's record of services that broke a promise, oldest first.
+
+        :raises InvalidInputError: bad ``limit`` or cursor.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._data.list_violations(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        return ViolationsPage(page.items, encode_cursor(page.next_after) if page.next_after else None)
+
+    async def refuses(self, resident_id: str, service_did: str) -> bool:
+        """Whether the wallet refuses ``service_did`` for this resident: the resident chose so (the
+        default), and the service broke a promise to them before."""
+        row = await self._data.get_privacy(resident_id)
+        refuse = True if row is None else row.refuse_after_violation
+        return refuse and await self._data.service_has_violation(resident_id, service_did)
+
+    async def violation_summary(self) -> list[ViolationSummary]:
+        """For the city: violations counted per service and kind (never which resident)."""
+        return await self._data.violation_summary()
 
     # -- receipts
 
     async def accept_receipt(self, token: str, *, consent: ConsentRecord, resolver: IssuerKeyResolver) -> AccessReceipt:
         """Verify a receipt a service returned against the consent as stored now (a withdrawn one
-        refuses it), then store it in the outbox.
+        refuses an access after the withdrawal; a withdrawal receipt needs it withdrawn), then store
+        it in the outbox.
 
         The service's key is resolved from the consent's controller DID (never a DID the token
         names), by :func:`vcsdk.receipts.verify_access_receipt_resolved`.
@@ -295,7 +467,9 @@ class ReceiptService:
         """
         current = await self.store.get_consent(consent.record_id)
         now = self._clock()
-        receipt = await verify_access_receipt_resolved(token, consent=current, resolver=resolver, now=now)
+        kind = peek_access_receipt(token).kind
+        verify = verify_withdrawal_receipt_resolved if kind == "withdrawal" else verify_access_receipt_resolved
+        receipt = await verify(token, consent=current, resolver=resolver, now=now)
         stored = await (await self.outbox()).keep(receipt, now=now)
         return stored.receipt
 

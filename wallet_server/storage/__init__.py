@@ -37,17 +37,23 @@ from wallet_server.storage._protocol import (
 )
 from wallet_server.storage._sqlite import SqliteStore
 from wallet_server.storage._wallet import (
+    CopyPolicy,
     OfferRow,
     PresentationRow,
     PresentationState,
+    PrivacyRow,
     ResidentConsentRow,
     ResidentSecretsRow,
+    ViolationKind,
+    ViolationRow,
+    ViolationSummary,
     WalletDataStore,
 )
 
 __all__ = [
     "BackOfficeStore",
     "CityDataStore",
+    "CopyPolicy",
     "CredentialState",
     "CredentialStore",
     "Device",
@@ -63,6 +69,7 @@ __all__ = [
     "PostgresStore",
     "PresentationRow",
     "PresentationState",
+    "PrivacyRow",
     "RefreshToken",
     "RefreshTokenStore",
     "ReleaseRow",
@@ -77,6 +84,9 @@ __all__ = [
     "StatusListRecord",
     "Store",
     "StoredCredential",
+    "ViolationKind",
+    "ViolationRow",
+    "ViolationSummary",
     "WalletDataStore",
     "open_store",
 ]

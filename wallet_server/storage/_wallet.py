@@ -20,11 +20,16 @@ from wallet_server.storage._protocol import Cursor, Store
 from wallet_server.storage._sql import SqlStore
 
 __all__ = [
+    "CopyPolicy",
     "OfferRow",
     "PresentationRow",
     "PresentationState",
+    "PrivacyRow",
     "ResidentConsentRow",
     "ResidentSecretsRow",
+    "ViolationKind",
+    "ViolationRow",
+    "ViolationSummary",
     "WalletDataStore",
 ]
 
@@ -34,6 +39,13 @@ __all__ = [
 PresentationState = Literal[
     "consent_required", "signature_required", "sending", "shared", "refused", "declined", "unknown", "expired"
 ]
+
+
+#: How the wallet spends credential copies: a fresh one per presentation, or one per service.
+CopyPolicy = Literal["one_time", "per_service"]
+#: A broken promise of a service: no receipt, a receipt that does not verify, a withdrawal it did
+#: not answer, or answered with an invalid receipt.
+ViolationKind = Literal["receipt_missing", "receipt_invalid", "withdrawal_unanswered", "withdrawal_receipt_invalid"]
 
 
 def _dt(value: int) -> datetime:
@@ -101,12 +113,46 @@ class ResidentSecretsRow:
         return f"ResidentSecretsRow(resident_id={self.resident_id!r})"
 
 
+@dataclass(frozen=True, slots=True)
+class PrivacyRow:
+    """The resident's privacy choices."""
+
+    resident_id: str
+    refuse_after_violation: bool
+    copy_policy: CopyPolicy
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationRow:
+    """A service broke a promise to the resident (see :data:`ViolationKind`)."""
+
+    id: str
+    resident_id: str
+    service_did: str
+    kind: ViolationKind
+    code: str
+    ref_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationSummary:
+    """What the city sees: how many violations of one kind one service has, and the last one's time."""
+
+    service_did: str
+    kind: ViolationKind
+    count: int
+    last_at: datetime
+
+
 _OFFER_COLS = (
     "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, "
     "updated_at, flow, credential_id"
 )
 _PRESENTATION_COLS = "id, resident_id, state, created_at, expires_at, updated_at, body"
 _CONSENT_COLS = "consent_id, resident_id, service_did, presentation_id, created_at"
+_VIOLATION_COLS = "id, resident_id, service_did, kind, code, ref_id, created_at"
 
 
 def _offer(row: Sequence[Any]) -> OfferRow:
@@ -122,6 +168,10 @@ def _presentation(row: Sequence[Any]) -> PresentationRow:
 
 def _consent(row: Sequence[Any]) -> ResidentConsentRow:
     return ResidentConsentRow(row[0], row[1], row[2], row[3], _dt(row[4]))
+
+
+def _violation(row: Sequence[Any]) -> ViolationRow:
+    return ViolationRow(row[0], row[1], row[2], row[3], row[4], row[5], _dt(row[6]))
 
 
 class WalletDataStore:
@@ -337,3 +387,57 @@ class WalletDataStore:
             sealed_key, resident_id,
         )
         return changed == 1
+
+    # -- privacy choices and violations -------------------------------------------------------------
+
+    async def get_privacy(self, resident_id: str) -> PrivacyRow | None:
+        rows = await self._fetch(
+            "SELECT resident_id, refuse_after_violation, copy_policy, updated_at FROM resident_privacy "
+            "WHERE resident_id = ?",
+            resident_id,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return PrivacyRow(r[0], bool(r[1]), r[2], _dt(r[3]))
+
+    async def set_privacy(self, row: PrivacyRow) -> None:
+        await self._execute(
+            "INSERT INTO resident_privacy (resident_id, refuse_after_violation, copy_policy, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (resident_id) DO UPDATE SET "
+            "refuse_after_violation = excluded.refuse_after_violation, copy_policy = excluded.copy_policy, "
+            "updated_at = excluded.updated_at",
+            row.resident_id, 1 if row.refuse_after_violation else 0, row.copy_policy, to_ts(row.updated_at),
+        )
+
+    async def add_violation(self, row: ViolationRow) -> None:
+        await self._execute(
+            f"INSERT INTO violations ({_VIOLATION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            row.id, row.resident_id, row.service_did, row.kind, row.code, row.ref_id, to_ts(row.created_at),
+        )
+
+    async def list_violations(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[ViolationRow]:
+        """The resident's violations, oldest first."""
+        sql, args = keyset_query(
+            f"SELECT {_VIOLATION_COLS} FROM violations", where="resident_id = ?", args=[resident_id], after=after,
+            limit=limit,
+        )
+        rows = await self._fetch(sql, *args)
+        return page_of([_violation(r) for r in rows], limit)
+
+    async def service_has_violation(self, resident_id: str, service_did: str) -> bool:
+        """Whether ``service_did`` broke a promise to this resident."""
+        rows = await self._fetch(
+            "SELECT 1 FROM violations WHERE resident_id = ? AND service_did = ? LIMIT 1", resident_id, service_did
+        )
+        return bool(rows)
+
+    async def violation_summary(self) -> list[ViolationSummary]:
+        """Per service and kind: how many, and when the last one was (no resident in it)."""
+        rows = await self._fetch(
+            "SELECT service_did, kind, COUNT(*), MAX(created_at) FROM violations "
+            "GROUP BY service_did, kind ORDER BY service_did, kind"
+        )
+        return [ViolationSummary(str(r[0]), r[1], int(r[2]), _dt(r[3])) for r in rows]

@@ -1,0 +1,100 @@
+"""A third-party service's receipt side, shared by the end-to-end parties: the endpoint that takes the
+wallet's signed consent record and answers with an access receipt, and the registered endpoint that
+takes a withdrawal and answers with a withdrawal receipt.
+
+Each can be told to misbehave (``behaviour``), so the tests can watch the wallet record a violation:
+``ok``; ``no_receipt`` (answer without one); ``bad_receipt`` (a receipt signed by a key that is not
+the service's); ``down`` (answer 503).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+
+from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.keys import Key
+from vcsdk.oid4vc import PresentationResult
+from vcsdk.receipts import (
+    ConsentRecord,
+    accept_withdrawal,
+    issue_access_receipt,
+    issue_withdrawal_receipt,
+    presentation_hash,
+    verify_consent_record_resolved,
+)
+
+Behaviour = Literal["ok", "no_receipt", "bad_receipt", "down"]
+
+
+@dataclass
+class ReceiptDesk:
+    """What the service keeps: the signed consent records (evidence) and the receipts it signed."""
+
+    did: str
+    key: Key
+    wallet_did: str
+    resolver: IssuerKeyResolver
+    clock: Callable[[], datetime]
+    purpose: str
+    results: list[PresentationResult]
+    receipts: list[str] = field(default_factory=list)
+    withdrawal_receipts: list[str] = field(default_factory=list)
+    consents: dict[str, ConsentRecord] = field(default_factory=dict)
+    evidence: dict[str, str] = field(default_factory=dict)
+    receipt_behaviour: Behaviour = "ok"
+    withdrawal_behaviour: Behaviour = "ok"
+
+    def _signer(self, behaviour: Behaviour) -> Key:
+        # A receipt that does not verify: a stranger's key under the service's kid.
+        return Key.generate("P-256").with_kid(self.key.kid or "") if behaviour == "bad_receipt" else self.key
+
+    async def receipt(self, request: web.Request) -> web.Response:
+        """``receipt_uri``: verify the wallet's signed record, keep it, sign an access receipt."""
+        if self.receipt_behaviour == "down":
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        result = next(r for r in self.results if r.request_id == request.match_info["request_id"])
+        signed = (await request.json())["consent_record"]
+        consent = await verify_consent_record_resolved(signed, wallet_did=self.wallet_did, resolver=self.resolver)
+        (presented,) = result.credentials["resident"]
+        if consent.controller.did != self.did or consent.presentation_hash != presentation_hash(presented.presentation):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        self.consents[consent.record_id] = consent
+        self.evidence[consent.record_id] = signed
+        if self.receipt_behaviour == "no_receipt":
+            return web.json_response({})
+        token = issue_access_receipt(
+            self._signer(self.receipt_behaviour), consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
+            claims=consent.claims_disclosed, purpose=self.purpose, now=self.clock(),
+        )
+        self.receipts.append(token)
+        return web.json_response({"access_receipt": token})
+
+    async def withdrawal(self, request: web.Request) -> web.Response:
+        """The registered ``receipt_endpoint``: accept a withdrawal of a consent held, sign its receipt."""
+        if self.withdrawal_behaviour == "down":
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        signed = (await request.json())["consent_record"]
+        delivered = await verify_consent_record_resolved(signed, wallet_did=self.wallet_did, resolver=self.resolver)
+        held = self.consents.get(delivered.record_id)
+        if held is None:
+            return web.json_response({"error": "unknown_consent"}, status=404)
+        withdrawn = accept_withdrawal(held, delivered, now=self.clock())
+        self.consents[withdrawn.record_id] = withdrawn
+        self.evidence[withdrawn.record_id] = signed
+        if self.withdrawal_behaviour == "no_receipt":
+            return web.json_response({})
+        token = issue_withdrawal_receipt(
+            self._signer(self.withdrawal_behaviour), consent=withdrawn, receipt_id=f"wdr-{secrets.token_hex(8)}",
+            now=self.clock(),
+        )
+        self.withdrawal_receipts.append(token)
+        return web.json_response({"withdrawal_receipt": token})
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post("/receipts/{request_id}", self.receipt), web.post("/withdrawals", self.withdrawal)]
