@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from vcsdk.credentials import StaticKeyResolver, peek, present, verify_presentation
 from vcsdk.errors import (
@@ -27,6 +29,7 @@ from vcsdk.keys import sign_jws
 from vcsdk.oid4vc import (
     AuthorizationRequest,
     CandidateCredential,
+    HttpRequest,
     HttpResponse,
     InMemoryStateStore,
     Verifier,
@@ -40,6 +43,8 @@ from vcsdk.oid4vc import (
     parse_response_uri_answer,
     peek_request_object,
     request_object_request,
+    send,
+    verifier_routes,
     verify_request_object,
 )
 
@@ -698,3 +703,96 @@ def test_plain_http_only_on_loopback(service_key):
     token = _signed_request(service_key, response_uri="http://s.example/r")
     with pytest.raises(ProtocolError):
         verify_request_object(token, service_key.public_key(), expected_client_id=None, now=NOW)
+
+
+# -- why a presentation brought no claims: declines and failed checks -----------------------------------
+
+
+async def test_a_failed_check_comes_back_with_its_request(verifier, verifier_resolver, credential, device_key):
+    created = await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)
+    request = await _wallet_fetch(verifier, created.deep_link, verifier_resolver)
+    form = await _answer(request, credential, device_key, audience=f"decentralized_identifier:{OTHER_DID}")
+    result = await verifier.process_response(form, now=NOW)
+    assert result.request_id == created.request_id and not result.ok and not result.declined
+    assert isinstance(result.failure, AudienceMismatchError) and result.error == "audience_mismatch"
+    with pytest.raises(AudienceMismatchError):
+        result.claims()
+    # A failed answer does not consume the request (a third party cannot spend it); the wallet's
+    # real answer still goes through.
+    good = await verifier.process_response(await _answer(request, credential, device_key), now=NOW)
+    assert good.ok and good.request_id == created.request_id
+
+
+async def test_claims_of_a_declined_result_say_the_resident_declined(verifier, verifier_resolver):
+    request = await _fresh(verifier, verifier_resolver)
+    form = _form(build_error_response(request, error="access_denied", description="resident declined"))
+    result = await verifier.process_response(form, now=NOW)
+    assert result.declined and result.failure is None
+    with pytest.raises(ProtocolError) as info:
+        result.claims()
+    assert info.value.code == "access_denied"
+    assert "declined" in info.value.message and "result.ok" in info.value.message
+
+
+async def test_claims_with_an_unknown_query_id_is_invalid_input(verifier, verifier_resolver, credential, device_key):
+    request = await _fresh(verifier, verifier_resolver)
+    result = await verifier.process_response(await _answer(request, credential, device_key), now=NOW)
+    assert result.claims() == {"age_equal_or_over": {"18": True}}
+    with pytest.raises(InvalidInputError) as info:
+        result.claims("nope")
+    assert "resident" in info.value.message
+
+
+async def _serve(verifier, **hooks) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.add_routes(verifier_routes(verifier, clock=lambda: NOW, **hooks))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def test_routes_call_on_failure_and_answer_the_wallet_with_the_error(
+    make_verifier, verifier_resolver, credential, device_key
+):
+    verifier = make_verifier()
+    failures, results = [], []
+
+    async def on_result(result):
+        results.append(result)
+        return None
+
+    async def on_failure(result):
+        failures.append(result)
+
+    runner, base = await _serve(verifier, on_result=on_result, on_failure=on_failure)
+    try:
+        created = await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)
+        request = await _wallet_fetch(verifier, created.deep_link, verifier_resolver)
+        form = await _answer(request, credential, device_key, nonce="another-requests-nonce")
+        async with aiohttp.ClientSession() as session:
+            answer = await send(session, HttpRequest.form(f"{base}/oid4vp/response", form))
+        assert answer.status == 401 and answer.json_object(what="error")["error"] == "nonce_mismatch"
+    finally:
+        await runner.cleanup()
+    assert results == [] and [f.request_id for f in failures] == [created.request_id]
+    assert isinstance(failures[0].failure, NonceMismatchError)
+
+
+async def test_a_typed_error_from_on_result_reaches_the_wallet_not_a_500(make_verifier, verifier_resolver):
+    verifier = make_verifier()
+
+    async def on_result(result):
+        return {"shown": dict(result.claims())}  # a decline: claims() raises a typed error
+
+    runner, base = await _serve(verifier, on_result=on_result)
+    try:
+        created = await verifier.create_request(AGE_QUERY, purpose=PURPOSE, now=NOW)
+        request = await _wallet_fetch(verifier, created.deep_link, verifier_resolver)
+        post = build_error_response(request, error="access_denied", description="resident declined")
+        async with aiohttp.ClientSession() as session:
+            answer = await send(session, HttpRequest.form(f"{base}/oid4vp/response", _form(post)))
+        assert answer.status == 400 and answer.json_object(what="error")["error"] == "access_denied"
+    finally:
+        await runner.cleanup()
+

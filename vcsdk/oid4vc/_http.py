@@ -142,6 +142,7 @@ def verifier_routes(
     *,
     clock: Clock,
     on_result: Callable[[PresentationResult], Awaitable[Mapping[str, Any] | None]] | None = None,
+    on_failure: Callable[[PresentationResult], Awaitable[None]] | None = None,
 ) -> list[web.RouteDef]:
     """Routes serving ``request_uri`` (GET, or POST with ``wallet_metadata`` and ``wallet_nonce``:
     the signed Request Object) and ``response_uri`` (POST, ``direct_post`` or ``direct_post.jwt``) at
@@ -149,8 +150,14 @@ def verifier_routes(
     carries the redirect with the ``response_code``.
 
     :param clock: returns the current time.
-    :param on_result: called with each processed response; it stores the result for the service's
-        frontend and may return extra JSON for the wallet, such as ``{"redirect_uri": …}``.
+    :param on_result: called with each verified presentation and each wallet error (``result.ok``
+        is false when the resident declined: ``result.error == "access_denied"``); it stores the
+        result for the service's frontend and may return extra JSON for the wallet, such as
+        ``{"redirect_uri": …}`` or ``{"receipt_uri": …}``. A :class:`~vcsdk.errors.VcsdkError` it
+        raises is answered to the wallet as that error.
+    :param on_failure: called when a presentation failed a check (``result.failure`` is the error,
+        ``result.error`` its code, e.g. ``credential_revoked``), so the service can tell its customer
+        why; the wallet gets the error answer either way.
     :return: routes for ``app.add_routes``.
     """
     request_path = urlsplit(verifier.request_uri_base).path.rstrip("/") + "/{request_id}"
@@ -166,10 +173,14 @@ def verifier_routes(
 
     async def response(request: web.Request) -> web.Response:
         try:
-            result = await verifier.handle_response(await read_form(request), now=clock())
+            result = await verifier.process_response(await read_form(request), now=clock())
+            if result.failure is not None:
+                if on_failure is not None:
+                    await on_failure(result)
+                return error_response(result.failure)
+            returned = await on_result(result) if on_result is not None else None
         except VcsdkError as exc:
             return error_response(exc)
-        returned = await on_result(result) if on_result is not None else None
         extra = dict(returned or {})
         if result.response_code is not None and verifier.redirect_uri is not None:
             # OpenID4VP §8.2, HAIP 1.0 §5.1: the wallet sends the browser back with the response

@@ -89,8 +89,10 @@ class VerifiedCredential:
 class PresentationResult:
     """The outcome of one Authorization Response at the ``response_uri``.
 
-    ``error`` is set (and ``credentials`` empty) when the wallet answered with an error response,
-    e.g. ``access_denied`` because the resident declined.
+    ``error`` is set (and ``credentials`` empty) when there are no claims: the wallet answered with
+    an error response (e.g. ``access_denied``: the resident declined), or, from
+    :meth:`Verifier.process_response`, the presentation failed a check (``failure`` is then the
+    error, e.g. :class:`~vcsdk.errors.CredentialRevokedError`, and ``error`` its code).
     """
 
     request_id: str
@@ -104,10 +106,48 @@ class PresentationResult:
     error_description: str | None = None
     #: for a verifier with a ``redirect_uri``: the code the wallet's redirect brings to the session.
     response_code: str | None = field(default=None, repr=False)
+    #: the failed check, from :meth:`Verifier.process_response` (not kept by :meth:`to_state`).
+    failure: VcsdkError | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
+        """True when the presentation was verified (``credentials`` holds the claims)."""
         return self.error is None
+
+    @property
+    def declined(self) -> bool:
+        """True when the wallet answered ``access_denied``: the resident said no."""
+        return self.error == "access_denied" and self.failure is None
+
+    def claims(self, query_id: str | None = None) -> Mapping[str, Any]:
+        """The requested claims of the first presentation for ``query_id`` (default: the only query).
+
+        :raises VerificationError: the failed check itself (its own class, e.g.
+            :class:`~vcsdk.errors.CredentialRevokedError`) when the presentation failed verification.
+        :raises ProtocolError: (``code`` = the wallet's error, e.g. ``access_denied``) when the wallet
+            sent no presentation: the resident declined or the wallet could not answer.
+        :raises InvalidInputError: if ``query_id`` is missing while the request had several credential
+            queries, or names none of them.
+        """
+        if self.failure is not None:
+            raise self.failure
+        if self.error is not None:
+            declined = self.error == "access_denied"
+            why = "the resident declined to share" if declined else "the wallet sent no presentation"
+            raise ProtocolError(
+                f"no claims for request {self.request_id}: {why} (the wallet answered {self.error}); "
+                "check result.ok before reading claims",
+                code=self.error,
+            )
+        ids = [cq.id for cq in self.query.credentials]
+        if query_id is None:
+            if len(ids) != 1:
+                raise InvalidInputError(f"name the credential query id: the request had several ({', '.join(ids)})")
+            query_id = ids[0]
+        presented = self.credentials.get(query_id)
+        if not presented:
+            raise InvalidInputError(f"the request has no credential query {query_id[:40]!r}; its ids: {', '.join(ids)}")
+        return presented[0].disclosed
 
     def to_state(self) -> dict[str, Any]:
         """JSON-compatible state (without the verify function's own values)."""
@@ -162,17 +202,6 @@ class PresentationResult:
             error=value.get("error"),
             error_description=value.get("error_description"),
         )
-
-    def claims(self, query_id: str | None = None) -> Mapping[str, Any]:
-        """The requested claims of the first presentation for ``query_id`` (default: the only query).
-
-        :raises KeyError: if there is no presentation for that query.
-        """
-        if query_id is None:
-            if len(self.query.credentials) != 1:
-                raise KeyError("name the credential query id: the request had several")
-            query_id = self.query.credentials[0].id
-        return self.credentials[query_id][0].disclosed
 
 
 class PresentationVerifyFn(Protocol):
@@ -437,6 +466,8 @@ class Verifier:
         Nothing a third party can send consumes the request: it is consumed only once a response
         has passed every check, atomically, so a response is accepted at most once; a wallet's error
         answer is reported (``error``) but leaves the request answerable until it expires.
+        :meth:`process_response` does the same but returns a failed check as a result (with its
+        request id) instead of raising it.
 
         :raises ProtocolError: (``invalid_request``) for a missing, unknown or already answered
             ``state``, a response meant for another ``response_uri``, an encrypted response that is
@@ -453,6 +484,22 @@ class Verifier:
         :return: the verified claims per credential query (with a ``response_code`` when the
             verifier redirects), or the wallet's error.
         """
+        result = await self.process_response(form, now=now)
+        if result.failure is not None:
+            raise result.failure
+        return result
+
+    async def process_response(self, form: Mapping[str, str], *, now: datetime) -> PresentationResult:
+        """Like :meth:`handle_response`, but once the response is matched to a pending request, a
+        failed check comes back as a result: ``failure`` is the error (``error`` its code), so the
+        service can tell the person at the counter why (``credential_revoked``, ``token_expired``, …).
+        The request stays answerable, as with :meth:`handle_response`.
+
+        :raises ProtocolError: (``invalid_request``) for a response that names no pending request
+            (missing, unknown or answered ``state``, an undecryptable response): nothing to report
+            the failure for.
+        :return: the verified claims, the wallet's error, or the failed check.
+        """
         params, record = await self._open(form, now)
         state = str(params["state"])
         query = parse_dcql_query(record["dcql_query"])
@@ -465,18 +512,13 @@ class Verifier:
             "purpose": record.get("purpose"),
             "query": query,
         }
-        if "error" in params:
-            code = params["error"]
-            if not isinstance(code, str) or URL_SAFE.fullmatch(code) is None:
-                raise ProtocolError("the error response carries an invalid error code", code="invalid_request")
-            desc = params.get("error_description")
-            desc = desc[:300] if isinstance(desc, str) and desc else None
-            return PresentationResult(**base, error=code, error_description=desc)
-        token = _parse_vp_token(params.get("vp_token"), query)
-        verified: dict[str, tuple[VerifiedCredential, ...]] = {}
-        for qid, presentations in token.items():
-            cq = query.credential(qid)
-            verified[qid] = tuple([await self._check_one(cq, p, nonce) for p in presentations])
+        try:
+            early = await self._check_response(params, query, nonce, base)
+        except VcsdkError as exc:
+            return PresentationResult(**base, error=exc.code, error_description=exc.message[:300], failure=exc)
+        if isinstance(early, PresentationResult):
+            return early  # the wallet's error answer
+        verified = early
         # Every check passed: now the request is consumed, atomically (a racing copy finds it gone).
         if await self._store.take("vp_request", state, now=now) is None:
             raise ProtocolError("the response answers an already answered request", code="invalid_request")
@@ -492,6 +534,24 @@ class Verifier:
             )
             result = replace(result, response_code=code)
         return result
+
+    async def _check_response(
+        self, params: Mapping[str, Any], query: DcqlQuery, nonce: str, base: dict[str, Any]
+    ) -> PresentationResult | dict[str, tuple[VerifiedCredential, ...]]:
+        """The wallet's error answer as a result, or every presentation checked (raises on a failure)."""
+        if "error" in params:
+            code = params["error"]
+            if not isinstance(code, str) or URL_SAFE.fullmatch(code) is None:
+                raise ProtocolError("the error response carries an invalid error code", code="invalid_request")
+            desc = params.get("error_description")
+            desc = desc[:300] if isinstance(desc, str) and desc else None
+            return PresentationResult(**base, error=code, error_description=desc)
+        token = _parse_vp_token(params.get("vp_token"), query)
+        verified: dict[str, tuple[VerifiedCredential, ...]] = {}
+        for qid, presentations in token.items():
+            cq = query.credential(qid)
+            verified[qid] = tuple([await self._check_one(cq, p, nonce) for p in presentations])
+        return verified
 
     async def _open(self, form: Mapping[str, str], now: datetime) -> tuple[Mapping[str, Any], dict[str, Any]]:
         """The response parameters (decrypted for ``direct_post.jwt``) and the request they answer."""
