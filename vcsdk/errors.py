@@ -56,7 +56,8 @@ with. Messages say what failed and what to do; they never contain key material o
     │   ├── ChainUnavailableError                chain_unavailable
     │   ├── ChainIdMismatchError                 wrong_chain_id
     │   ├── TransactionRevertedError             tx_reverted
-    │   └── RegistryNotConfiguredError           registry_not_configured
+    │   ├── RegistryNotConfiguredError           registry_not_configured
+    │   └── UnsupportedChainError                unsupported_chain
     ├── ResidentRegistryError                    resident_registry_error
     │   ├── ResidentRegistryUnavailableError     resident_registry_unavailable
     │   └── ResidentRegistryFaultError           resident_registry_fault
@@ -140,6 +141,7 @@ __all__ = [
     "TokenTypeError",
     "TransactionRevertedError",
     "UnsupportedAlgorithmError",
+    "UnsupportedChainError",
     "UnsupportedDidMethodError",
     "UntrustedKeyError",
     "VcsdkError",
@@ -466,6 +468,12 @@ class RegistryNotConfiguredError(RegistryError):
 
     code = "registry_not_configured"
     http_status = 400
+
+
+class UnsupportedChainError(RegistryError):
+    """The node cannot run the contracts: its EVM lacks an opcode their hardfork added."""
+
+    code = "unsupported_chain"
 
 
 class ResidentRegistryError(VcsdkError):

@@ -225,7 +225,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
             settings.database_url, schema=settings.database_schema, timeouts=pg_timeouts(settings)
         )
     if RESIDENT_CHAIN not in app:
-        app[RESIDENT_CHAIN] = CityChainPort(app[CITY])
+        app[RESIDENT_CHAIN] = CityChainPort(app[CITY], mine_to_confirm=settings.mine_to_confirm)
     chain = app[RESIDENT_CHAIN]
     # Outgoing calls for residents: every host name is resolved through PublicAddressResolver.
     resolver = PublicAddressResolver(

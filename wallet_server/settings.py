@@ -80,6 +80,9 @@ class Settings:
     :param receipt_batch_max_age: …or once the oldest queued receipt waited this long.
     :param receipt_confirmations: blocks (the anchoring block included) before a batch is final.
     :param receipt_anchor_interval: how often the anchoring task runs.
+    :param mine_to_confirm: development only: the chain node makes blocks only on demand (anvil's
+        default), so the server mines the empty blocks receipt batches need for
+        ``receipt_confirmations``; a production node refuses this (it has no ``evm_mine``).
     :param workers: server processes sharing the port (each with its own pool and tasks).
     :param database_timeout: seconds one PostgreSQL statement may take (then ``503``).
     :param database_pool_timeout: seconds a request may wait for a free PostgreSQL connection.
@@ -139,6 +142,7 @@ class Settings:
     receipt_batch_max_age: timedelta = timedelta(minutes=5)
     receipt_confirmations: int = 12
     receipt_anchor_interval: timedelta = timedelta(seconds=30)
+    mine_to_confirm: bool = False
     # -- processes and bounded waits
     workers: int = 1
     database_timeout: timedelta = timedelta(seconds=5)
@@ -173,6 +177,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--network-config", help="the network.json vcsdk deploy wrote (needed with --rpc-url)")
     parser.add_argument("--kyc-registry-url", help="SOAP endpoint of the city's resident registry")
     parser.add_argument("--keys-file", type=Path, help="development keys file (made if missing); SQLite only")
+    parser.add_argument("--allow-loopback-http", action="store_true", default=None,
+                        help="development only: call issuers and services at http://127.0.0.1 / localhost")
+    parser.add_argument("--mine-to-confirm", action="store_true", default=None,
+                        help="development only: mine the blocks receipts need for their confirmations "
+                        "(a dev node that mines only on demand, such as anvil)")
     parser.add_argument(
         "--rewrap-keys",
         action="store_true",
@@ -240,7 +249,7 @@ def _parse_bool(value: Any) -> bool:
 
 
 def _coerce(name: str, value: Any) -> Any:
-    if name in ("allow_loopback_http", "custodial_keys"):
+    if name in ("allow_loopback_http", "custodial_keys", "mine_to_confirm"):
         return _parse_bool(value)
     if name in ("receipt_batch_size", "receipt_confirmations"):
         return int(value)

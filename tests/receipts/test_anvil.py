@@ -104,6 +104,30 @@ async def test_rpc_outage_then_queue_drains(proxy: TcpProxy, tmp_path: Path) -> 
     await store.close()
 
 
+# -- a dev node that mines only on demand ---------------------------------------------------------
+
+
+async def test_confirmations_on_a_node_that_mines_only_on_demand(anvil_node: DevNode, tmp_path: Path) -> None:
+    """anvil makes a block per transaction and no other: 12 confirmations never come by themselves.
+    ``mine_to_confirm`` mines the empty blocks a batch still needs; without it the batch waits."""
+    store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
+    async with await Chain.connect(anvil_node.url, timeout=5.0) as chain:
+        sender = (await chain.dev_accounts())[0]
+        deployed = await AccessReceiptRegistry.deploy(chain, sender=sender)
+        ids = await _accept(store, deployed, 3, "ondemand")
+        waiting = ReceiptOutbox(store, deployed, batch_size=3, confirmations=12)
+        reports = [await waiting.tick(now=LATER) for _ in range(3)]
+        assert reports[0].sent == 1 and reports[-1].open_batches == 1 and reports[-1].finalized == 0
+        head = await chain.block_number()
+        mining = AccessReceiptRegistry(chain, deployed.address, sender=sender, from_block=deployed.from_block,
+                                       mine_to_confirm=True)
+        report = await ReceiptOutbox(store, mining, batch_size=3, confirmations=12).tick(now=LATER)
+        assert report.finalized == 1 and report.open_batches == 0
+        assert await chain.block_number() == head + 11  # exactly the missing blocks, no more
+        await _anchored_exactly_once(chain, mining, store, ids)
+    await store.close()
+
+
 # -- a process killed at every step ---------------------------------------------------------------
 
 

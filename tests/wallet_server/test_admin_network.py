@@ -50,3 +50,20 @@ async def test_rpc_node_without_network_config_is_refused(aiohttp_client, anvil_
     client = await aiohttp_client(create_app(settings, clock=clock))
     resp = await client.get("/admin/v1/city", headers=admin_headers(OPERATOR_TOKEN))
     assert resp.status == 400 and (await resp.json())["code"] == "registry_not_configured"
+
+
+async def test_rpc_node_checks_name_the_fix(aiohttp_client, anvil_node: DevNode, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                            clock) -> None:
+    """A network config for another chain, or whose contracts are gone (a restarted dev node): the
+    answer says which flag or command fixes it."""
+    path = tmp_path / "network.json"
+    contracts = {name: {"address": "0x" + str(i + 2) * 40, "block": 1, "tx": "0x" + "ab" * 32}
+                 for i, name in enumerate(("EthereumDIDRegistry", "TrustedIssuerRegistry", "AccessReceiptRegistry"))}
+    cases = [(1, "wrong_chain_id", "--rpc-url"), (anvil_node.chain_id, "contract_missing", "vcsdk deploy")]
+    for chain_id, code, fix in cases:
+        path.write_text(json.dumps({"chain_id": chain_id, "rpc_url": anvil_node.url, "contracts": contracts}))
+        settings = make_settings((f"sqlite:///{tmp_path / f'w{chain_id}.db'}", None), rpc_url=anvil_node.url,
+                                 city_key=Key.generate("secp256k1"), network_config=str(path))
+        client = await aiohttp_client(create_app(settings, clock=clock))
+        body = await (await client.get("/admin/v1/city", headers=admin_headers(OPERATOR_TOKEN))).json()
+        assert body["code"] == code and fix in body["detail"] and "--network-config" in body["detail"], body

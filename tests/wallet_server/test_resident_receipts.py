@@ -50,6 +50,9 @@ class StopWhenAnchored:
     async def block_number(self) -> int:
         return await self._registry.block_number()
 
+    async def confirmations_of(self, block_number: int, *, wanted: int) -> int:
+        return await self._registry.confirmations_of(block_number, wanted=wanted)
+
     async def tx_pending(self, tx_hash: str) -> bool:
         return await self._registry.tx_pending(tx_hash)
 

@@ -58,6 +58,17 @@ access_token_ttl = 120
     assert s.ip_rate_limit == RateLimit(3.0, 9) and s.access_token_ttl == timedelta(seconds=120)
 
 
+def test_development_switches_are_flags_too(tmp_path: Path) -> None:
+    """allow_loopback_http and mine_to_confirm were settable only through the environment."""
+    db = f"sqlite:///{tmp_path / 'w.db'}"
+    off = load_settings(parse("--database", db), {})
+    assert not off.allow_loopback_http and not off.mine_to_confirm
+    on = load_settings(parse("--database", db, "--allow-loopback-http", "--mine-to-confirm"), {})
+    assert on.allow_loopback_http and on.mine_to_confirm
+    env = load_settings(parse("--database", db), {"VCSDK_WALLET_MINE_TO_CONFIRM": "1"})
+    assert env.mine_to_confirm
+
+
 def test_environment_formats() -> None:
     env = {
         "VCSDK_WALLET_DATABASE_URL": "postgresql://x@127.0.0.1/test",

@@ -3,6 +3,7 @@ and ``--status-list URI=FILE`` files."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from vcsdk.errors import InvalidInputError, MalformedTokenError
 from vcsdk.keys import Key
 
-__all__ = ["PinnedKeyResolver", "moment", "read_token", "status_list_tokens"]
+__all__ = ["PinnedKeyResolver", "chain_id_arg", "moment", "read_token", "status_list_tokens"]
 
 
 def read_token(path: Path) -> str:
@@ -23,6 +24,22 @@ def read_token(path: Path) -> str:
         return data.strip().decode("ascii")
     except UnicodeDecodeError:
         raise MalformedTokenError(f"{path.name or 'stdin'} does not hold a token (not ASCII text)") from None
+
+
+def chain_id_arg(text: str) -> int:
+    """``--chain-id`` as decimal (``31337``) or hex (``0x7a69``, as in a did:ethr), an argparse ``type``.
+
+    :raises argparse.ArgumentTypeError: with the accepted forms, which argparse prints as a usage error.
+    """
+    try:
+        value = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is not a chain id; give a positive number, e.g. 31337 or 0x7a69"
+        )
+    return value
 
 
 def moment(unix: int | None) -> datetime:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
+from vcsdk._cli._common import chain_id_arg
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 
@@ -27,7 +28,8 @@ def register(sub: Any) -> None:
     )
     deploy.add_argument("--rpc-url", required=True, help="JSON-RPC URL of the node")
     deploy.add_argument("--key", type=Path, required=True, help="the deployer's private secp256k1 JWK (funded)")
-    deploy.add_argument("--chain-id", type=int, help="refuse to deploy unless the node serves this chain id")
+    deploy.add_argument("--chain-id", type=chain_id_arg,
+                        help="refuse to deploy unless the node serves this chain id (decimal or 0x hex)")
     deploy.add_argument("--confirmations", type=int, default=1, help="blocks each deployment needs (default 1)")
     deploy.add_argument("--timeout", type=float, default=10.0, help="seconds any single RPC request may take")
     deploy.add_argument("--out", type=Path, required=True, help="where to write the network config JSON")

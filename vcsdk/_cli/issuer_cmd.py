@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
+from vcsdk._cli._common import chain_id_arg
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 
 
 def _chain_args(p: argparse.ArgumentParser, *, registry: bool = True, key: bool = True) -> None:
     p.add_argument("--rpc-url", required=True, help="JSON-RPC URL of the node")
-    p.add_argument("--chain-id", type=int, help="expected chain id")
+    p.add_argument("--chain-id", type=chain_id_arg, help="expected chain id (decimal or 0x hex)")
     p.add_argument("--confirmations", type=int, default=1, help="blocks a transaction needs")
     if registry:
         p.add_argument("--registry", required=True, help="TrustedIssuerRegistry contract address")

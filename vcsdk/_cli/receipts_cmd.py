@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
+from vcsdk._cli._common import chain_id_arg
 from vcsdk._json import parse_json_object
 from vcsdk.errors import InvalidInputError, ProofInvalidError
 from vcsdk.receipts import (
@@ -34,7 +35,8 @@ def register(sub: Any) -> None:
     proof.add_argument("receipt", type=Path, help="a receipt with salt and proof, as the resident view returns it")
     proof.add_argument("--rpc-url", required=True, help="JSON-RPC URL of an Ethereum node")
     proof.add_argument("--registry", required=True, help="address of the AccessReceiptRegistry contract")
-    proof.add_argument("--chain-id", type=int, help="refuse a node serving another chain id")
+    proof.add_argument("--chain-id", type=chain_id_arg,
+                       help="refuse a node serving another chain id (decimal or 0x hex)")
     proof.set_defaults(handler=_verify_proof)
 
     export = r.add_parser(

@@ -50,6 +50,11 @@ class AnchorChain(Protocol):
         """The latest block number."""
         ...
 
+    async def confirmations_of(self, block_number: int, *, wanted: int) -> int:
+        """Blocks on ``block_number`` (its own included); a dev chain that mines on demand mines
+        the missing ones up to ``wanted`` first (see :meth:`vcsdk.registry.Chain.confirmations_of`)."""
+        ...
+
     async def tx_pending(self, tx_hash: str) -> bool:
         """True if the node still knows ``tx_hash`` as an unmined transaction."""
         ...
@@ -67,11 +72,22 @@ class AccessReceiptRegistry:
     :param address: the contract address.
     :param sender: who sends ``anchor`` and ``setAnchorer`` transactions, if anyone.
     :param from_block: the contract's deployment block; event searches start there.
+    :param mine_to_confirm: on a dev chain that mines only on demand, mine the empty blocks a batch
+        still needs for its confirmations (without it, such a chain never confirms anything).
     :raises InvalidInputError: if ``address`` is not an address.
     """
 
-    def __init__(self, chain: Chain, address: str, *, sender: Sender | None = None, from_block: int = 0) -> None:
+    def __init__(
+        self,
+        chain: Chain,
+        address: str,
+        *,
+        sender: Sender | None = None,
+        from_block: int = 0,
+        mine_to_confirm: bool = False,
+    ) -> None:
         self.chain = chain
+        self.mine_to_confirm = mine_to_confirm
         self.contract: ContractHandle = chain.contract(CONTRACT_NAME, address)
         self.sender = sender
         self.from_block = from_block
@@ -187,6 +203,10 @@ class AccessReceiptRegistry:
     async def block_number(self) -> int:
         """See :meth:`AnchorChain.block_number`."""
         return await self.chain.block_number()
+
+    async def confirmations_of(self, block_number: int, *, wanted: int) -> int:
+        """See :meth:`AnchorChain.confirmations_of`."""
+        return await self.chain.confirmations_of(block_number, wanted=wanted, mine=self.mine_to_confirm)
 
     async def tx_pending(self, tx_hash: str) -> bool:
         """See :meth:`AnchorChain.tx_pending`."""

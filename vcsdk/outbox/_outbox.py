@@ -199,7 +199,7 @@ class ReceiptOutbox:
         if location.root != batch.root:
             # Impossible unless sha256 collides: the batch id is derived from the root.
             raise RegistryError("the chain holds another root for this batch id", code="batch_conflict")
-        depth = await self.chain.block_number() - location.block_number + 1
+        depth = await self.chain.confirmations_of(location.block_number, wanted=self.confirmations)
         if depth < self.confirmations:
             if (batch.state, batch.tx_hash, batch.block_number) != (
                 "sent",

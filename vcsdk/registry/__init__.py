@@ -2,7 +2,8 @@
 
 ``Chain.embedded()`` runs an in-process py-evm chain with no set-up; ``await Chain.connect(url)``
 talks to any JSON-RPC node. :func:`deploy_contracts` puts the city's contracts on a chain and
-returns the network config that :func:`load_network_config` reads back. Contracts ship as Solidity
+returns the network config that :func:`load_network_config` reads back; :func:`check_chain` says
+whether a node can run them (EVM hardfork, chain id, code at each address). Contracts ship as Solidity
 sources with committed, reproducible artifacts (``python -m vcsdk.registry.compile``). Failures
 surface as :mod:`vcsdk.errors` classes: ``ChainUnavailableError``, ``ChainIdMismatchError``,
 ``TransactionRevertedError``.
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from vcsdk.registry._artifacts import Artifact, artifact_names, load_artifact
 from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, JsonRpcChain, Sender
+from vcsdk.registry._checks import check_chain, contracts_hardfork
 from vcsdk.registry._devnode import DevNode
 from vcsdk.registry._network_config import CONTRACTS, deploy_contracts, load_network_config
 from vcsdk.registry._signing import address_topic, key_address, sign_hash
@@ -51,6 +53,8 @@ __all__ = [
     "TxResult",
     "address_topic",
     "artifact_names",
+    "check_chain",
+    "contracts_hardfork",
     "deploy_contracts",
     "key_address",
     "load_artifact",

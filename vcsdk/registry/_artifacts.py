@@ -39,6 +39,19 @@ class Artifact:
         """The ABI as a fresh list (what web3 and JSON encoders expect)."""
         return [dict(entry) for entry in self.abi]
 
+    def dispatch_codes(self) -> dict[str, bytes]:
+        """Each function's signature → the ``PUSHn <selector>`` instruction solc's dispatcher compares
+        the call's selector with: found in the runtime code of any contract implementing it."""
+        from eth_utils.crypto import keccak  # start-up cost: only the chain checks need it
+
+        out: dict[str, bytes] = {}
+        for entry in self.abi:
+            if entry.get("type") == "function":
+                signature = f"{entry['name']}({','.join(str(i['type']) for i in entry.get('inputs', []))})"
+                value = keccak(text=signature)[:4].lstrip(b"\0")
+                out[signature] = bytes([0x5F + len(value)]) + value  # PUSH1..PUSH4 (0x5F is PUSH0)
+        return out
+
 
 def artifact_names() -> list[str]:
     """Names of every contract shipped as an artifact, sorted."""

@@ -19,7 +19,14 @@ from web3.contract import AsyncContract
 from web3.providers.rpc import AsyncHTTPProvider
 from web3.types import BlockIdentifier, RPCEndpoint
 
-from vcsdk.errors import ChainIdMismatchError, InvalidInputError, RegistryError, VcsdkError
+from vcsdk.errors import (
+    ChainIdMismatchError,
+    InvalidInputError,
+    RegistryError,
+    RegistryNotConfiguredError,
+    TransactionRevertedError,
+    VcsdkError,
+)
 from vcsdk.keys import Key
 from vcsdk.registry._artifacts import Artifact, load_artifact
 from vcsdk.registry._errors import revert_error, translate
@@ -571,6 +578,17 @@ class Chain:
             )
         )
 
+    async def probe_code(self, code: bytes) -> bytes:
+        """Run ``code`` as creation code in an ``eth_call`` (no recipient, no state change).
+
+        Used to learn whether the node's EVM knows an opcode (see :func:`check_chain`).
+
+        :raises RegistryError: if the EVM refuses the code (e.g. an opcode its hardfork lacks).
+        :raises ChainUnavailableError: if the node does not answer in time.
+        :return: what the code returned.
+        """
+        return bytes(await self._rpc(self._w3.eth.call({"data": code}), what="eth_call (EVM probe)"))
+
     # -- contracts --------------------------------------------------------------------------
 
     def contract(self, name: str, address: str) -> ContractHandle:
@@ -629,11 +647,53 @@ class Chain:
         tx: dict[str, Any] = {}
         if sender is not None:
             tx["from"] = key_address(sender) if isinstance(sender, Key) else _checksum(sender, what="sender")
-        result = await self._rpc(
-            fn.call(tx, block_identifier=_block_param(block)),  # type: ignore[arg-type]
-            what=f"{call.contract.name}.{call.function}",
-        )
+        try:
+            result = await self._rpc(
+                fn.call(tx, block_identifier=_block_param(block)),  # type: ignore[arg-type]
+                what=f"{call.contract.name}.{call.function}",
+            )
+        except RegistryError as exc:
+            raise await self._explain_silent_failure(call, exc)  # noqa: B904 - the cause is set inside
         return _plain(result)
+
+    async def _explain_silent_failure(self, call: ContractCall, exc: RegistryError) -> RegistryError:
+        """A call that failed with no reason at all usually means a wrong address: say which.
+
+        An address without code answers every call with empty data (web3: "could not decode"), and
+        another contract without the function reverts with no data ("reverted without a reason").
+        """
+        silent = (isinstance(exc, TransactionRevertedError) and exc.reason is None and exc.data in (None, "0x")) or (
+            type(exc.__cause__).__name__ == "BadFunctionCallOutput"
+        )
+        if not silent:
+            return exc
+        try:
+            code = await self.get_code(call.contract.address)
+        except RegistryError:
+            return exc
+        name, address = call.contract.name, call.contract.address
+        if not code:
+            better = RegistryNotConfiguredError(
+                f"no contract at {address} on the node at {self._endpoint} (chain id {int(self._chain_id)}): the "
+                f"{name} address is wrong, or belongs to another chain or to a dev node that was restarted; "
+                "check the address (the network config's) and the RPC URL",
+                code="contract_missing",
+                details={"contract": name, "address": address},
+            )
+        elif not any(
+            sig.startswith(call.function + "(") and push in code
+            for sig, push in call.contract.artifact.dispatch_codes().items()
+        ):
+            better = RegistryNotConfiguredError(
+                f"the contract at {address} has no {call.function} function: it is not the {name}; check the "
+                f"{name} address (the network config's)",
+                code="contract_mismatch",
+                details={"contract": name, "address": address},
+            )
+        else:
+            return exc
+        better.__cause__ = exc
+        return better
 
     async def transact(
         self,
@@ -813,16 +873,14 @@ class Chain:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._tx_timeout
         while True:
-            head = await self.block_number()
-            target = result.block_number + wanted - 1
-            if head < target:
-                if self._mine_to_confirm:
-                    await self.mine(min(target - head, _MAX_MINE))
-                    continue
+            depth = await self.confirmations_of(result.block_number, wanted=wanted)
+            head = result.block_number + depth - 1
+            if depth < wanted:
                 if loop.time() >= deadline:
                     raise RegistryError(
-                        f"transaction has {max(head - result.block_number + 1, 0)} of {wanted} confirmations "
-                        f"after {self._tx_timeout:g} s; the chain is not making blocks",
+                        f"transaction has {depth} of {wanted} confirmations after {self._tx_timeout:g} s; the "
+                        f"chain at {self._endpoint} is not making blocks (a dev node that mines only on demand "
+                        "needs Chain.connect(…, mine_to_confirm=True), or fewer confirmations)",
                         code="confirmation_timeout",
                         details={"tx_hash": "0x" + result.tx_hash.hex(), "block_number": result.block_number},
                     )
@@ -835,6 +893,30 @@ class Chain:
                 break
             result = current  # moved by a reorganisation: wait for confirmations of its new block
         return replace(result, confirmations=max(head - result.block_number + 1, 0))
+
+    async def confirmations_of(self, block_number: int, *, wanted: int | None = None, mine: bool | None = None) -> int:
+        """How many blocks, ``block_number``'s own included, the chain has on that block now.
+
+        On a chain that mines only on demand (the embedded chain, a dev node in automine or
+        no-mining mode), ``mine`` first mines the missing empty blocks up to ``wanted``, so a
+        transaction there becomes final as soon as it is asked about.
+
+        :param wanted: the confirmations the caller waits for (default: the chain's).
+        :param mine: mine the missing blocks (default: the chain's ``mine_to_confirm``).
+        :raises RegistryError: ``code="rpc_error"`` when mining is asked of a node that does not offer it.
+        :raises ChainUnavailableError: if the node does not answer in time.
+        :return: 0 if the block is not on the chain yet.
+        """
+        target = block_number + (self._confirmations if wanted is None else wanted) - 1
+        head = await self.block_number()
+        if head < target and (self._mine_to_confirm if mine is None else mine):
+            head = await self.mine(min(target - head, _MAX_MINE))
+        return max(head - block_number + 1, 0)
+
+    @property
+    def mine_to_confirm(self) -> bool:
+        """Whether missing confirmation blocks are mined on demand (dev chains only)."""
+        return self._mine_to_confirm
 
     async def _receipt(self, tx_hash: bytes) -> Any:
         try:
@@ -896,7 +978,17 @@ class Chain:
         if not 0 < blocks <= _MAX_MINE:
             raise InvalidInputError(f"blocks must be between 1 and {_MAX_MINE}")
         for _ in range(blocks):
-            await self._raw("evm_mine", [])
+            try:
+                await self._raw("evm_mine", [])
+            except RegistryError as exc:
+                if exc.code != "rpc_error":
+                    raise
+                raise RegistryError(
+                    f"the node at {self._endpoint} does not mine blocks on request (evm_mine): only dev nodes "
+                    "(anvil, hardhat, the embedded chain) do; do not ask this node to mine for confirmations "
+                    "(mine_to_confirm)",
+                    code="rpc_error",
+                ) from exc
         return await self.block_number()
 
     async def advance_time(self, seconds: int) -> BlockInfo:

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from vcsdk.errors import ChainUnavailableError, RegistryError
-from vcsdk.registry._solc import find_tools_dir
+from vcsdk.registry._solc import COMPILER_SETTINGS, find_tools_dir
 
 __all__ = ["DevNode", "find_anvil", "free_loopback_port"]
 
@@ -99,14 +99,19 @@ class DevNode:
         port: int | None = None,
         chain_id: int = DEFAULT_DEV_CHAIN_ID,
         block_time: float | None = None,
+        hardfork: str | None = None,
         tools_dir: Path | None = None,
         startup_timeout: float = 30.0,
+        extra_args: tuple[str, ...] = (),
     ) -> DevNode:
         """Start anvil on a free loopback port and wait (bounded) until it answers ``eth_chainId``.
 
         :param port: the port; default: a free one (never assumes 8545).
         :param chain_id: the dev chain id (default 31337).
         :param block_time: seconds between blocks; default: one block per transaction (automine).
+        :param hardfork: the EVM hardfork (``"shanghai"``, ``"prague"``, …); default: the one the
+            shipped contracts are compiled for, so the dev node behaves like the city's node.
+        :param extra_args: more anvil flags (``("--no-mining",)``: blocks only on ``evm_mine``).
         :param startup_timeout: seconds to wait for the node to answer.
         :raises RegistryError: ``code="tools_missing"`` if anvil is not installed.
         :raises ChainUnavailableError: if anvil exits or does not answer within ``startup_timeout``.
@@ -121,7 +126,10 @@ class DevNode:
             str(chosen),
             "--chain-id",
             str(chain_id),
+            "--hardfork",
+            hardfork or str(COMPILER_SETTINGS["evmVersion"]),
             "--silent",
+            *extra_args,
         ]
         if block_time is not None:
             args += ["--block-time", f"{block_time:g}"]

@@ -28,6 +28,7 @@ from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 from vcsdk.registry._artifacts import load_artifact
 from vcsdk.registry._chain import Chain
+from vcsdk.registry._checks import check_chain
 from vcsdk.registry._signing import key_address
 
 __all__ = ["CONTRACTS", "deploy_contracts", "load_network_config"]
@@ -75,12 +76,16 @@ async def deploy_contracts(
     :param timeout: seconds any single RPC request may take.
     :raises ChainUnavailableError: if the node does not answer.
     :raises ChainIdMismatchError: if the node serves another chain id.
+    :raises UnsupportedChainError: if the node's EVM lacks an opcode the contracts use (an older
+        hardfork): nothing is deployed.
     :raises TransactionRevertedError: if a deployment reverts (e.g. the account has no funds).
     :return: the network config (a JSON-ready dict).
     """
     async with await Chain.connect(
         rpc_url, chain_id=chain_id, confirmations=confirmations, timeout=timeout
     ) as chain:
+        # Deployment would succeed on an older hardfork; every later call would fail. Refuse now.
+        await check_chain(chain)
         contracts: dict[str, dict[str, Any]] = {}
         for name in CONTRACTS:
             artifact = load_artifact(name)

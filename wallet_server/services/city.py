@@ -100,7 +100,9 @@ class CitySetup:
         """The city, set up on the first call.
 
         :raises RegistryNotConfiguredError: a JSON-RPC chain without ``city_key`` or ``network_config``,
-            or a configured contract that is not deployed.
+            or a configured address without the contract.
+        :raises ChainIdMismatchError: the network config is for another chain than the node's.
+        :raises UnsupportedChainError: the node's EVM lacks an opcode the contracts use.
         :raises ChainUnavailableError: if the node does not answer (a later call tries again).
         """
         if self._city is not None:
@@ -118,7 +120,7 @@ class CitySetup:
     async def _set_up(self) -> City:
         from vcsdk.did import EthrNetwork
         from vcsdk.ethr import EthrRegistry, Resolver
-        from vcsdk.registry import CONTRACTS, EmbeddedChain, key_address
+        from vcsdk.registry import CONTRACTS, EmbeddedChain, check_chain, key_address
         from vcsdk.trust import TrustRegistry
 
         chain = await self._chain.get()
@@ -137,17 +139,19 @@ class CitySetup:
         else:
             if self._city_key is None or self._network_config is None:
                 raise RegistryNotConfiguredError(
-                    "with rpc_url, configure city_key and network_config (see docs/operations.md)"
+                    "with --rpc-url the server needs the city's contracts and key: --network-config FILE (the "
+                    "file `vcsdk deploy` wrote) and city_key (VCSDK_WALLET_CITY_KEY, or city_key in --config); "
+                    "see docs/operations.md, or run `vcsdk dev up` for a local city"
                 )
             owner = self._city_key
             config = load_network_config(self._network_config)
-            if int(config.get("chain_id", 0)) != int(chain.chain_id):
-                raise RegistryNotConfiguredError("network_config names another chain id than the node serves")
             for name in CONTRACTS:
                 addresses[name] = str(config["contracts"][name]["address"])
                 blocks[name] = int(config["contracts"][name].get("block", 0))
-                if not await chain.get_code(addresses[name]):
-                    raise RegistryNotConfiguredError(f"no {name} contract is deployed at the configured address")
+            # Chain id, the EVM features the contracts need, and each contract at its address: a
+            # mistake here stops the start with the fix, not the first resident's request.
+            await check_chain(chain, chain_id=int(config["chain_id"]), addresses=addresses,
+                              where=f"the network config (--network-config {self._network_config})")
         network = EthrNetwork(chain_id=int(chain.chain_id), registry=addresses["EthereumDIDRegistry"], chain=chain)
         ethr = await EthrRegistry.bind(chain, network)
         resolver = Resolver([network], cache_ttl=timedelta(seconds=1))

@@ -105,10 +105,13 @@ class CityChainPort:
     city as the authority that registers services, and the city's P-256 DID key, which signs the
     consent records its wallet gives services (``typ`` ``consent-record+jwt``, so a record can never
     pass for a credential).
+
+    :param mine_to_confirm: mine the blocks batches need for their confirmations (dev nodes only).
     """
 
-    def __init__(self, city: CitySetup) -> None:
+    def __init__(self, city: CitySetup, *, mine_to_confirm: bool = False) -> None:
         self._city = city
+        self._mine_to_confirm = mine_to_confirm
         self._registry: AnchorChain | None = None
 
     async def resolver(self) -> IssuerKeyResolver:
@@ -130,6 +133,7 @@ class CityChainPort:
                 city.receipt_registry_address,
                 sender=city.owner,
                 from_block=city.deployment_blocks.get("AccessReceiptRegistry", 0),
+                mine_to_confirm=self._mine_to_confirm,
             )
         return self._registry
 
@@ -147,6 +151,9 @@ class _NoChain:
         return None
 
     async def block_number(self) -> int:
+        return 0
+
+    async def confirmations_of(self, block_number: int, *, wanted: int) -> int:
         return 0
 
     async def tx_pending(self, tx_hash: str) -> bool:
