@@ -7,7 +7,7 @@ NODE_STAMP := tools/node_modules/.installed
 # Browser assets copied from the pinned npm packages (tools/web-vendor.js); not committed.
 WEB_VENDOR := wallet_server/web/vendor/VERSIONS.json
 
-.PHONY: demo test test-fast lint setup clean contracts bench screenshots
+.PHONY: demo dev test test-fast lint setup clean contracts bench screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ setup: $(STAMP) $(NODE_STAMP) $(WEB_VENDOR)
 
 demo: setup
 	$(VENV)/bin/vcsdk demo
+
+# A local city (anvil, contracts, KYC registry, wallet server) until Ctrl-C; see docs/local-city.md.
+dev: setup
+	$(VENV)/bin/vcsdk dev up
 
 test: setup
 	$(PY) -m pytest -q

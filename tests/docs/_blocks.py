@@ -5,8 +5,11 @@ between) says otherwise:
 
 - ``<!-- not-run: reason -->``: deliberately not runnable (e.g. needs a city's real node); the
   reason is required;
-- ``<!-- excerpt: examples/name.py -->``: an excerpt of an example that the tests run; its lines
+- ``<!-- excerpt: examples/name.py -->``: a fragment of an example that the tests run; its lines
   must appear in that file, in order;
+- ``<!-- file: examples/name.py -->``: one part of a whole file shown on the page: the page's parts
+  with that marker, in order, are exactly the file (blank lines at the cuts aside), which a test
+  runs unchanged (quick starts: a file the reader copies whole);
 - ``<!-- run-by: tests/path.py (why) -->``: run by that test instead (e.g. against a real server),
   which must name the page.
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<info>[^`\n]*)$")
-_MARKER = re.compile(r"^\s*<!--\s*(?P<kind>not-run|excerpt|run-by)\s*:\s*(?P<value>.*?)\s*-->\s*$")
+_MARKER = re.compile(r"^\s*<!--\s*(?P<kind>not-run|excerpt|file|run-by)\s*:\s*(?P<value>.*?)\s*-->\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +32,7 @@ class Block:
     language: str
     source: str
     line: int
-    marker: str | None = None  # "not-run", "excerpt" or "run-by"
+    marker: str | None = None  # "not-run", "excerpt", "file" or "run-by"
     marker_value: str = ""
 
     @property

@@ -4,8 +4,10 @@ How: the blocks of one page run in order, in one namespace, as one asyncio progr
 ``await`` allowed), in a fresh Python process whose working directory is a temporary folder. A
 page therefore reads like a session: later blocks use what earlier blocks made. A block marked
 ``<!-- not-run: reason -->`` is skipped (keep these rare and say why); one marked
-``<!-- excerpt: examples/name.py -->`` must be a literal excerpt of that example, which
-``tests/examples`` runs; one marked ``<!-- run-by: tests/….py -->`` is run by that test.
+``<!-- excerpt: examples/name.py -->`` (a fragment) must be a literal excerpt of that example, which
+``tests/examples`` runs; the blocks marked ``<!-- file: examples/name.py -->`` together must be that
+whole file, which a test runs unchanged (the quick starts); one marked
+``<!-- run-by: tests/….py -->`` is run by that test.
 
 What a page assumes the reader already has (their keys, their DID, a chain) comes from
 ``tests/docs/pages/<page>.py`` (see ``_run_page.py``). Pages whose blocks or fixtures start a local
@@ -85,10 +87,31 @@ def test_markers_are_valid(page: Path) -> None:
             example = ROOT / block.marker_value
             assert example.is_file() and example.parent.name == "examples", f"{block.where}: no such example"
             _assert_excerpt(block, example.read_text(encoding="utf-8"))
+        elif block.marker == "file":
+            example = ROOT / block.marker_value
+            assert example.is_file() and example.parent.name == "examples", f"{block.where}: no such example"
+            runners = [t for t in (ROOT / "tests").rglob("test_*.py") if example.name in t.read_text(encoding="utf-8")]
+            assert runners, f"{block.where}: no test runs {block.marker_value}"
         elif block.marker == "run-by":
             test = ROOT / block.marker_value.split(" ", 1)[0]
             assert test.is_file() and test.name.startswith("test_"), f"{block.where}: no such test file"
             assert f"docs/{page.name}" in test.read_text(encoding="utf-8"), f"{block.where}: {test} does not run it"
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if any(b.marker == "file" for b in _python_blocks(p))],
+                         ids=lambda p: p.name)
+def test_whole_file_pages_show_the_whole_file(page: Path) -> None:
+    """A quick start shows a file the reader can copy: its parts, joined, are the file that runs."""
+    files: dict[str, list[Block]] = {}
+    for block in _python_blocks(page):
+        if block.marker == "file":
+            files.setdefault(block.marker_value, []).append(block)
+    for name, parts in files.items():
+        shown = [line for part in parts for line in part.source.splitlines() if line.strip()]
+        actual = [line for line in (ROOT / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+        for i, (want, got) in enumerate(zip(actual, shown, strict=False)):
+            assert want == got, f"{page.name} differs from {name} at its {i + 1}th non-blank line: {got!r}"
+        assert len(shown) == len(actual), f"{page.name} shows {len(shown)} of the {len(actual)} lines of {name}"
 
 
 def _assert_excerpt(block: Block, text: str) -> None:
