@@ -18,7 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from vcsdk.credentials import verify_presentation
-from vcsdk.did import EthrNetwork, EthrRegistry, Resolver, key_attribute
+from vcsdk.did import EthrNetwork, key_attribute
+from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
