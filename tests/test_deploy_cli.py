@@ -173,3 +173,10 @@ def test_the_documented_config_has_the_written_shape() -> None:
     assert set(example) == set(_config())
     assert list(example["contracts"]) == list(CONTRACTS)
     assert all(set(entry) == {"address", "block", "tx"} for entry in example["contracts"].values())
+
+
+def test_did_create_takes_a_hex_chain_id(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["did", "create", "--chain-id", "0x7a69"]) == 0
+    assert json.loads(capsys.readouterr().out)["did"].startswith("did:ethr:0x7a69:0x")
+    assert main(["did", "create", "--chain-id", "31337"]) == 0
+    assert json.loads(capsys.readouterr().out)["did"].startswith("did:ethr:0x7a69:0x")

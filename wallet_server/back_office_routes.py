@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -257,8 +258,23 @@ _DID_ERRORS: tuple[tuple[type[VcsdkError], str, int], ...] = (
 )
 
 
+#: Query parameters of a DID URL this endpoint passes on (W3C DID Core §3.2.1).
+_DID_URL_PARAMS = ("versionId", "versionTime")
+
+
 async def resolve_did(request: web.Request) -> web.Response:
     did = request.match_info["did"]
+    unknown = sorted(set(request.query) - set(_DID_URL_PARAMS))
+    if unknown or any(len(request.query.getall(name)) > 1 for name in request.query):
+        problem = InvalidInputError(
+            f"unsupported query parameter {unknown[0][:40]!r}; this endpoint understands versionId and versionTime"
+            if unknown else "give versionId or versionTime once"
+        )
+        return _did_problem(request, problem)
+    params = [(name, request.query[name]) for name in _DID_URL_PARAMS if name in request.query]
+    if params:
+        # /1.0/identifiers/did:ethr:…?versionId=12: the query belongs to the DID URL being resolved.
+        did = f"{did}?{urlencode(params)}"
     try:
         result, deactivated = await request.app[PUBLIC].resolve(did)
     except VcsdkError as exc:

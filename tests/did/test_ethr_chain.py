@@ -347,6 +347,9 @@ async def test_rpc_down_is_chain_unavailable() -> None:
         with pytest.raises(ChainUnavailableError) as info:
             await resolver.resolve("did:ethr:0x539:0x" + "34" * 20)
         assert info.value.code == "chain_unavailable"
+    # The message names the endpoint it tried and where that URL comes from.
+    assert f"http://127.0.0.1:{port}" in info.value.message and "--rpc-url" in info.value.message
+    assert info.value.details["endpoints"] == [f"http://127.0.0.1:{port}"]
 
 
 @pytest.mark.integration

@@ -157,6 +157,14 @@ async def test_dpop_claim_mismatches_are_refused(client, clock, overrides) -> No
     await problem(resp, 401, "invalid_dpop_proof")
 
 
+async def test_an_htu_mismatch_names_the_url_the_server_expects(client, clock) -> None:
+    """Behind a proxy the client and the server disagree on the URL: the answer says which one counts."""
+    phone = await new_resident(client, clock)
+    resp = await client.get("/v1/me", headers=phone.auth_headers("GET", "/v1/me", htu="https://proxy.example/v1/me"))
+    body = await problem(resp, 401, "invalid_dpop_proof")
+    assert f"expects htu {phone.url('/v1/me')}" in body["detail"], body
+
+
 async def test_dpop_proof_shape_is_checked(client, clock) -> None:
     phone = await new_resident(client, clock)
     auth = {"Authorization": f"DPoP {phone.access_token}"}

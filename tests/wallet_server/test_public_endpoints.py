@@ -95,6 +95,32 @@ async def test_did_endpoint_errors(client, did, status, error) -> None:
     assert body["didResolutionMetadata"]["error"] == error and body["code"]
 
 
+async def test_did_endpoint_errors_speak_to_http_callers(client) -> None:
+    """No SDK advice ("add it to the resolver's networks") to someone calling a URL."""
+    city = await client.server.app[CITY].get()
+    chain = hex(int(city.chain.chain_id))
+    other = await (await client.get("/1.0/identifiers/did:ethr:0x1:0x" + "11" * 20)).json(content_type=None)
+    assert f"did:ethr:{chain}:" in other["detail"] and "resolver" in other["detail"]
+    assert "networks" not in other["detail"] and "EthrNetwork" not in other["detail"]
+    web_did = await (await client.get("/1.0/identifiers/did:web:example.com")).json(content_type=None)
+    assert "did:ethr (on its chain), did:key and did:jwk" in web_did["detail"]
+    path = await (await client.get(f"/1.0/identifiers/{city.did}%2Fservice")).json(content_type=None)
+    assert path["code"] == "invalid_did" and "GET /1.0/identifiers/<the DID itself>" in path["detail"], path
+
+
+async def test_did_endpoint_resolves_the_version_asked_for(client) -> None:
+    """?versionId= belongs to the DID URL: it was ignored, and the latest version came back."""
+    city = await client.server.app[CITY].get()
+    latest = json.loads(await (await client.get(f"/1.0/identifiers/{city.did}")).text())
+    assert latest["didDocumentMetadata"].get("versionId")
+    first = await client.get(f"/1.0/identifiers/{city.did}", params={"versionId": "1"})
+    assert first.status == 200, await first.text()
+    early = json.loads(await first.text())
+    assert early["didDocument"]["verificationMethod"] != latest["didDocument"]["verificationMethod"]
+    unknown = await client.get(f"/1.0/identifiers/{city.did}", params={"version": "1"})
+    assert unknown.status == 400 and "versionId and versionTime" in (await unknown.json())["detail"]
+
+
 async def test_accreditation_through_the_admin_api(client) -> None:
     issuer = did_key_for(Key.generate("P-256"))
     ref = {"issuer": issuer, "credential_type": "https://credentials.city.example/LibraryCard"}

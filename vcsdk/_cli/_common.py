@@ -5,13 +5,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vcsdk.errors import InvalidInputError, MalformedTokenError
+from vcsdk.errors import (
+    CredentialStatusError,
+    InvalidInputError,
+    MalformedTokenError,
+    StatusListUnavailableError,
+)
 from vcsdk.keys import Key
 
-__all__ = ["PinnedKeyResolver", "chain_id_arg", "moment", "read_token", "status_list_tokens"]
+__all__ = [
+    "PinnedKeyResolver",
+    "chain_id_arg",
+    "ethr_chain_id_of",
+    "moment",
+    "read_token",
+    "status_in_flag_terms",
+    "status_list_tokens",
+]
 
 
 def read_token(path: Path) -> str:
@@ -40,6 +55,29 @@ def chain_id_arg(text: str) -> int:
             f"{text[:40]!r} is not a chain id; give a positive number, e.g. 31337 or 0x7a69"
         )
     return value
+
+
+def ethr_chain_id_of(token: str) -> int:
+    """The chain id a token's did:ethr issuer names (``did:ethr:0x7a69:…`` → 31337), so the user
+    need not repeat it as ``--chain-id``.
+
+    :raises InvalidInputError: if the issuer is not a did:ethr, or names its network only by name.
+    """
+    from vcsdk.credentials import peek
+    from vcsdk.did import parse_ethr_did
+
+    issuer = peek(token).unverified_claims.get("iss")
+    if not isinstance(issuer, str) or not issuer.startswith("did:ethr:"):
+        raise InvalidInputError(
+            "--registry and --rpc-url resolve a did:ethr issuer, and this token's issuer is not one; "
+            "drop them (did:key and did:jwk resolve offline), or pass --issuer-key"
+        )
+    parsed = parse_ethr_did(issuer)
+    if parsed.chain_id is not None:
+        return parsed.chain_id
+    if parsed.network == "mainnet":
+        return 1
+    raise InvalidInputError(f"the issuer's DID names its network by name ({parsed.network[:40]}); pass --chain-id")
 
 
 def moment(unix: int | None) -> datetime:
@@ -72,3 +110,32 @@ def status_list_tokens(specs: list[str]) -> dict[str, str]:
             raise InvalidInputError("--status-list takes URI=FILE")
         tokens[uri] = read_token(Path(file))
     return tokens
+
+
+@contextmanager
+def status_in_flag_terms() -> Iterator[None]:
+    """Around a verify call: the SDK's status advice ("pass a status checker") in this CLI's flags.
+
+    :raises CredentialStatusError: ``status_not_checked``, naming ``--status-list`` and ``--skip-status``.
+    :raises StatusListUnavailableError: when no ``--status-list`` was given for the credential's list.
+    """
+    try:
+        yield
+    except CredentialStatusError as exc:
+        uri = exc.details.get("uri")
+        where = f" ({uri})" if isinstance(uri, str) else ""
+        if exc.code == "status_not_checked":
+            raise CredentialStatusError(
+                f"the credential names a status list{where}, so checking it needs that list: pass "
+                "--status-list URI=FILE (FILE holding the list's token, e.g. saved with curl from URI), or "
+                "--skip-status to verify without checking revocation",
+                code="status_not_checked",
+                details=exc.details,
+            ) from exc
+        if isinstance(exc, StatusListUnavailableError) and exc.details.get("source") == "static":
+            raise StatusListUnavailableError(
+                f"no --status-list was given for the credential's status list{where}; pass --status-list "
+                "URI=FILE with exactly that URI, or --skip-status",
+                details=exc.details,
+            ) from exc
+        raise

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
+from vcsdk._cli._common import chain_id_arg
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 
@@ -17,7 +18,8 @@ from vcsdk.keys import Key
 def _chain_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--rpc-url", action="append", required=required, help="JSON-RPC URL (repeat for failover)")
     parser.add_argument("--registry", required=required, help="ERC-1056 registry contract address")
-    parser.add_argument("--chain-id", type=int, help="chain id (default: the DID's hex network segment)")
+    parser.add_argument("--chain-id", type=chain_id_arg,
+                        help="chain id, decimal or 0x hex (default: the DID's hex network segment)")
     parser.add_argument("--network-name", help="network name DIDs may use instead of the hex chain id")
 
 
@@ -43,7 +45,8 @@ def register(sub: Any) -> None:
     resolve.set_defaults(handler=_resolve)
 
     create = did_sub.add_parser("create", help="make a new secp256k1 key and its did:ethr")
-    create.add_argument("--chain-id", type=int, help="put this chain id (hex) in the DID; default: no network segment")
+    create.add_argument("--chain-id", type=chain_id_arg,
+                        help="put this chain id in the DID (given decimal or 0x hex); default: no network segment")
     create.add_argument("--network-name", help="put this network name in the DID instead")
     create.add_argument("--public-key-did", action="store_true", help="use the compressed public key, not the address")
     create.add_argument("--out", type=Path, help="write the private JWK here (mode 0600); default: print it")
@@ -84,7 +87,7 @@ def _network(args: argparse.Namespace, did: str) -> Any:
     parsed = parse_ethr_did(did)
     chain_id = args.chain_id if args.chain_id is not None else parsed.chain_id
     if chain_id is None:
-        raise InvalidInputError("the DID names its network by name; pass --chain-id")
+        raise InvalidInputError(f"the DID names its network by name ({parsed.network[:40]}); pass --chain-id")
     if not args.rpc_url or not args.registry:
         raise InvalidInputError("resolving or updating a did:ethr needs --rpc-url and --registry")
     name = args.network_name

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
-from vcsdk._cli._common import PinnedKeyResolver, moment, read_token, status_list_tokens
+from vcsdk._cli._common import (
+    PinnedKeyResolver,
+    chain_id_arg,
+    ethr_chain_id_of,
+    moment,
+    read_token,
+    status_in_flag_terms,
+    status_list_tokens,
+)
 from vcsdk.errors import InvalidInputError, MalformedTokenError
 from vcsdk.keys import Key
 
@@ -58,7 +66,8 @@ def register(sub: Any) -> None:
     source = verify.add_mutually_exclusive_group(required=True)
     source.add_argument("--issuer-key", type=Path, help="the issuer's public JWK file")
     source.add_argument("--resolve", action="store_true", help="resolve the issuer DID (did:jwk, did:key, did:ethr)")
-    verify.add_argument("--chain-id", type=int, help="with --resolve: the did:ethr chain id")
+    verify.add_argument("--chain-id", type=chain_id_arg,
+                        help="with --resolve: the did:ethr chain id (default: the issuer DID's; decimal or 0x hex)")
     verify.add_argument("--registry", help="with --resolve: the ERC-1056 registry address")
     verify.add_argument("--rpc-url", action="append", default=[], help="with --resolve: a JSON-RPC URL")
     verify.add_argument("--aud", help="expected KB-JWT aud")
@@ -166,7 +175,7 @@ def _present(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolver(args: argparse.Namespace) -> Any:
+def _resolver(args: argparse.Namespace, token: str) -> Any:
     if args.issuer_key is not None:
         return PinnedKeyResolver(Key.from_jwk(args.issuer_key.read_bytes()))
     from vcsdk.did import EthrNetwork
@@ -174,9 +183,10 @@ def _resolver(args: argparse.Namespace) -> Any:
 
     networks = []
     if args.chain_id is not None or args.registry is not None or args.rpc_url:
-        if args.chain_id is None or args.registry is None or not args.rpc_url:
-            raise InvalidInputError("did:ethr resolution needs --chain-id, --registry and --rpc-url together")
-        networks.append(EthrNetwork(chain_id=args.chain_id, registry=args.registry, rpc_urls=tuple(args.rpc_url)))
+        if args.registry is None or not args.rpc_url:
+            raise InvalidInputError("did:ethr resolution needs --registry and --rpc-url (--chain-id is optional)")
+        chain_id = args.chain_id if args.chain_id is not None else ethr_chain_id_of(token)
+        networks.append(EthrNetwork(chain_id=chain_id, registry=args.registry, rpc_urls=tuple(args.rpc_url)))
     return Resolver(networks)
 
 
@@ -189,24 +199,20 @@ def _status_checker(args: argparse.Namespace, resolver: Any) -> Any:
 
 
 async def _verify_async(args: argparse.Namespace) -> dict[str, Any]:
-    from vcsdk.credentials import VerificationPolicy, verify_credential, verify_presentation
+    from vcsdk.credentials import VerificationPolicy
 
     if args.no_kb and (args.aud or args.nonce):
         raise InvalidInputError("--no-kb verifies the credential alone; drop --aud and --nonce")
     if not args.no_kb and not (args.aud and args.nonce):
         raise InvalidInputError("give --aud and --nonce to verify a presentation, or --no-kb for a credential")
     token = read_token(args.token)
-    resolver = _resolver(args)
+    resolver = _resolver(args, token)
     status = _status_checker(args, resolver)
     policy = VerificationPolicy(accept_legacy_typ=args.legacy_typ, check_status=not args.skip_status)
     now = moment(args.now)
     try:
-        if args.no_kb:
-            result = await verify_credential(token, policy=policy, resolver=resolver, status=status, now=now)
-        else:
-            result = await verify_presentation(
-                token, audience=args.aud, nonce=args.nonce, policy=policy, resolver=resolver, status=status, now=now
-            )
+        with status_in_flag_terms():
+            result = await _verify_token(args, token, policy=policy, resolver=resolver, status=status, now=now)
     finally:
         close = getattr(resolver, "close", None)
         if close is not None:
@@ -223,6 +229,14 @@ async def _verify_async(args: argparse.Namespace) -> dict[str, Any]:
         "status": result.status,
         "claims": result.claims,
     }
+
+
+async def _verify_token(args: argparse.Namespace, token: str, **checks: Any) -> Any:
+    from vcsdk.credentials import verify_credential, verify_presentation
+
+    if args.no_kb:
+        return await verify_credential(token, **checks)
+    return await verify_presentation(token, audience=args.aud, nonce=args.nonce, **checks)
 
 
 def _verify(args: argparse.Namespace) -> int:

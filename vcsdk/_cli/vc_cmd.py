@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vcsdk._cli import print_json
-from vcsdk._cli._common import PinnedKeyResolver, moment, read_token, status_list_tokens
+from vcsdk._cli._common import PinnedKeyResolver, moment, read_token, status_in_flag_terms, status_list_tokens
 from vcsdk._json import parse_json, parse_json_object
 from vcsdk.credentials import (
     IssuerKeyResolver,
@@ -175,10 +175,11 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
     try:
         lists = status_list_tokens(args.status_list)
         checker = StatusListChecker(resolver=resolver, source=StaticStatusListSource(lists)) if lists else None
-        verified = await verify_vc(
-            token, resolver=resolver, status=None if args.skip_status else checker, now=moment(args.now),
-            check_status=not args.skip_status, audience=args.aud, nonce=args.nonce,
-        )
+        with status_in_flag_terms():
+            verified = await verify_vc(
+                token, resolver=resolver, status=None if args.skip_status else checker, now=moment(args.now),
+                check_status=not args.skip_status, audience=args.aud, nonce=args.nonce,
+            )
     finally:
         if closer is not None:
             await closer.close()

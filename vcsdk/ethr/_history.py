@@ -84,6 +84,7 @@ class _Network:
             if self.chain is not None:
                 return self.chain
             failure: Exception | None = None
+            tried: list[str] = []
             for url in self.config.rpc_urls:
                 try:
                     self.chain = await Chain.connect(url, chain_id=self.config.chain_id)
@@ -92,8 +93,12 @@ class _Network:
                     raise
                 except ChainUnavailableError as exc:  # try the next endpoint
                     failure = exc
+                    tried.append(str(exc.details.get("endpoint", "?")))  # scheme://host:port: no API keys
+            where = ", ".join(tried) or "none configured"
             raise ChainUnavailableError(
-                f"no RPC endpoint of chain {self.config.chain_id} answered; check the network's rpc_urls"
+                f"no RPC endpoint of chain {self.config.chain_id} answered ({where}): is the node running "
+                "there? Check the RPC URL (--rpc-url, the network config's rpc_url, EthrNetwork.rpc_urls)",
+                details={"endpoints": tried},
             ) from failure
 
     async def close(self) -> None:

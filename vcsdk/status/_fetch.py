@@ -274,4 +274,6 @@ class StaticStatusListSource:
         try:
             return FetchedStatusList(self._tokens[uri])
         except KeyError:
-            raise StatusListUnavailableError("no status list was given for this URI") from None
+            raise StatusListUnavailableError(
+                "no status list was given for this URI", details={"uri": uri[:300], "source": "static"}
+            ) from None

@@ -399,12 +399,23 @@ class AuthService:
         if claims.get("htm") != method.upper():
             raise DpopProofError("the DPoP proof's htm does not match the request method")
         htu = claims.get("htu")
-        try:
-            # The same text is the same URL; only a differently spelt one needs normalising.
-            if not isinstance(htu, str) or (htu != url and normalize_htu(htu) != normalize_htu(url)):
-                raise DpopProofError("the DPoP proof's htu does not match the request URL")
-        except InvalidInputError:
-            raise DpopProofError("the DPoP proof's htu does not match the request URL") from None
+        # The same text is the same URL; only a differently spelt one needs normalising.
+        if not isinstance(htu, str) or htu != url:
+            try:
+                expected = normalize_htu(url)
+            except InvalidInputError:
+                raise DpopProofError("the request URL (its Host header) is not a URL a DPoP proof can name") from None
+            try:
+                matches = isinstance(htu, str) and normalize_htu(htu) == expected
+            except InvalidInputError:
+                matches = False
+            if not matches:
+                # RFC 9449 §4.3: htu is the request URL without query and fragment. Behind a proxy, the
+                # URL the server expects comes from its public_base_url: say which, so a client can see why.
+                raise DpopProofError(
+                    f"the DPoP proof's htu does not match the request URL: this server expects htu {expected} "
+                    "(its public base URL and the request path, without query or fragment)"
+                )
         iat = self._check_iat(claims.get("iat"), max_age=self._dpop_max_age, what="DPoP proof", error=DpopProofError)
         if access_token is not None:
             if claims.get("ath") != access_token_hash(access_token):

@@ -142,6 +142,47 @@ def test_status_lists(capsys: pytest.CaptureFixture[str], files: dict[str, Path]
     assert code == 0 and json.loads(out)["status"]["status_list"]["idx"] == 3
 
 
+def test_status_messages_name_the_flags(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
+                                       tmp_path: Path) -> None:  # fmt: skip
+    """The CLI user hears --status-list / --skip-status, not the SDK's "pass a status checker"."""
+    credential = issue(capsys, files, tmp_path, "--status", files["status"])
+    base = ["sd-jwt", "verify", credential, "--issuer-key", files["issuer_pub"], "--no-kb", "--now", T]
+    code, _, err = run(capsys, *base)
+    message = json.loads(err)["error"]["message"]
+    assert code == 1 and "--status-list URI=FILE" in message and "--skip-status" in message
+    assert STATUS_URI in message and "check_status" not in message and "status checker" not in message
+    code, _, err = run(capsys, *base, "--status-list", f"https://other.example/list={files['list']}")
+    message = json.loads(err)["error"]["message"]
+    assert code == 1 and "no --status-list was given" in message and STATUS_URI in message
+
+
+def test_a_truncated_token_is_named_truncated(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
+                                              tmp_path: Path) -> None:  # fmt: skip
+    presentation = present(capsys, files, issue(capsys, files, tmp_path), "given_name", "address")
+    text = presentation.read_text().strip()
+    cut = tmp_path / "cut.sd-jwt"
+    for length in (len(text) // 3, text.index("~") + 20, len(text) - 30):
+        cut.write_text(text[:length])
+        code, _, err = run(capsys, "sd-jwt", "verify", cut, "--issuer-key", files["issuer_pub"], "--aud", AUD,
+                           "--nonce", NONCE, "--now", T)
+        error = json.loads(err)["error"]
+        assert code == 1 and error["code"] == "malformed_token" and "truncated" in error["message"], length
+
+
+def test_resolve_takes_the_chain_id_from_the_issuer_did(capsys: pytest.CaptureFixture[str]) -> None:
+    from vcsdk._cli._common import ethr_chain_id_of
+    from vcsdk.credentials import issue_sd_jwt_vc
+
+    key = Key.generate("P-256").with_kid("did:ethr:0x7a69:0x" + "11" * 20 + "#k")
+    token = issue_sd_jwt_vc({"given_name": "A"}, issuer="did:ethr:0x7a69:0x" + "11" * 20, signer=key, vct=VCT,
+                            disclosable=[("given_name",)], now=NOW)
+    assert ethr_chain_id_of(token) == 31337
+    named = issue_sd_jwt_vc({"given_name": "A"}, issuer="did:ethr:sepolia:0x" + "11" * 20, signer=key, vct=VCT,
+                            disclosable=[("given_name",)], now=NOW)
+    with pytest.raises(InvalidInputError, match="pass --chain-id"):
+        ethr_chain_id_of(named)
+
+
 def test_decode_marks_everything_unverified(capsys: pytest.CaptureFixture[str], files: dict[str, Path],
                                             tmp_path: Path) -> None:  # fmt: skip
     presentation = present(capsys, files, issue(capsys, files, tmp_path), "given_name", "address")

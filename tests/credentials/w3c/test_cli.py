@@ -149,3 +149,19 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["vc", "verify", "x"])
     assert info.value.code == 2
+
+
+def test_status_messages_name_the_flags(files: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    """``vcsdk vc verify`` of a credential with a credentialStatus: the message names the CLI's flags."""
+    uri = "https://city.example/status/7"
+    status = tmp_path / "status.json"
+    status.write_text(json.dumps({"type": "BitstringStatusListEntry", "statusPurpose": "revocation",
+                                  "statusListIndex": "3", "statusListCredential": uri}))
+    _issue(files, capsys, "--status", str(status))
+    assert main(["vc", "verify", str(files["vc"]), "--issuer-key", str(files["issuer_pub"]),
+                 "--now", str(NOW + 60)]) == 1
+    error = json.loads(capsys.readouterr().err)["error"]
+    assert error["code"] == "status_not_checked" and uri in error["message"]
+    assert "--status-list URI=FILE" in error["message"] and "--skip-status" in error["message"]
+    assert "check_status" not in error["message"]

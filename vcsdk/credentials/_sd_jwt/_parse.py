@@ -141,6 +141,24 @@ def _text(token: object, limits: HasLimits) -> str:
     return token
 
 
+_TRUNCATED = (
+    "the token looks truncated: it stops {where}; an SD-JWT ends with '~' or with a complete KB-JWT. "
+    "Copy the whole token (it is often longer than a terminal line or a form field)"
+)
+#: base64url length of a 64-byte signature: ES256, ES256K and EdDSA, every algorithm the allow-list has.
+_SIGNATURE_CHARS = 86
+
+
+def _cut_short(part: str) -> bool:
+    """Whether a part that should be a compact JWT stops early: fewer than three parts, or a
+    non-empty signature shorter than any allowed algorithm's (an empty one is ``alg: none``,
+    refused later with its own error)."""
+    pieces = part.split(".")
+    if len(pieces) < 3:
+        return True
+    return len(pieces) == 3 and 0 < len(pieces[2]) < _SIGNATURE_CHARS
+
+
 def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> UnverifiedSdJwt:
     """Parse an SD-JWT (issuance) or SD-JWT+KB (presentation), compact or JWS JSON, unverified.
 
@@ -157,7 +175,13 @@ def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> Unverifi
         return _parse_json(text, limits)
     parts = text.split(SEPARATOR)
     if len(parts) < 2:
+        if _cut_short(text):
+            raise MalformedTokenError(_TRUNCATED.format(where="inside its issuer-signed JWT, before any '~'"))
         raise MalformedTokenError("an SD-JWT ends with '~' (compact serialization: <JWT>~<Disclosures>~[<KB-JWT>])")
+    if parts[-1] and _cut_short(parts[-1]):
+        # Not '~' and not a whole KB-JWT: the text stops inside its last Disclosure or KB-JWT. Said
+        # here, before the digest checks would report a cut Disclosure as merely "unreferenced".
+        raise MalformedTokenError(_TRUNCATED.format(where="inside its last part (a Disclosure or the KB-JWT)"))
     if len(parts) - 2 > limits.max_disclosures:
         raise MalformedTokenError(
             f"token carries more than {limits.max_disclosures} Disclosures", code="too_many_disclosures"

@@ -310,7 +310,10 @@ def _verify_parsed(
     if key_binding is not None:
         if parsed.kb_jwt is None:
             if policy.require_key_binding:
-                raise KeyBindingMissingError("presentation has no KB-JWT and the policy requires key binding")
+                raise KeyBindingMissingError(
+                    "presentation has no KB-JWT (it ends with '~') and the policy requires key binding: the "
+                    "holder must sign one for this verifier, or the token was cut short after a '~'"
+                )
         else:
             _verify_key_binding(parsed, holder_key, hash_fn, policy, now_ts, *key_binding)
             key_bound = True
@@ -405,10 +408,13 @@ async def _check_status(
         return
     if status is None:
         if policy.check_status:
+            listed = result.status.get("status_list") if isinstance(result.status, dict) else None
+            uri = listed.get("uri") if isinstance(listed, dict) else None
             raise CredentialStatusError(
                 "the credential has a status claim but no status checker was given; pass one or use "
                 "a policy with check_status=False",
                 code="status_not_checked",
+                details={"uri": uri[:300]} if isinstance(uri, str) else None,
             )
         return
     await status.check(result.status, issuer=result.issuer, now=now)

@@ -88,10 +88,12 @@ async def verify_vc(
         for entry in verified.status:
             await status.check(entry, issuer=verified.issuer, now=now)
     elif verified.status and check_status:
+        uri = next((e.get("statusListCredential") for e in verified.status if isinstance(e, dict)), None)
         raise CredentialStatusError(
             "the credential has a credentialStatus but no status checker was given; pass one or "
             "check_status=False",
             code="status_not_checked",
+            details={"uri": uri[:300]} if isinstance(uri, str) else None,
         )
     return verified
 
