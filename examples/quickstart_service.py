@@ -153,13 +153,18 @@ async def main() -> None:
                 await phone.present(asked.deep_link, share=False)
                 print(f"declined: the shop was told {results[asked.request_id].error}")
 
-                # The city revokes the credential; the shop's next check refuses it, and says why.
+                # The city revokes while the resident looks at the consent screen: the shop's check
+                # refuses the presentation and says why; the wallet offers that credential no more.
+                again = await verifier.create_request(QUERY, purpose=PURPOSE, now=datetime.now(UTC))
+                screen = await phone.start_presentation(again.deep_link)
                 (issued,) = await admin.credentials(phone.resident_id)
                 await admin.revoke(issued["id"])
-                again = await verifier.create_request(QUERY, purpose=PURPOSE, now=datetime.now(UTC))
-                refused = await phone.present(again.deep_link)
+                refused = await phone.finish_presentation(screen)
                 print(f"after revocation: the wallet shows {refused['state']} ({refused['outcome']['error']}), "
                       f"the shop was told {results[again.request_id].error}")
+                later = await verifier.create_request(QUERY, purpose=PURPOSE, now=datetime.now(UTC))
+                print(f"a new request: the wallet has a credential to share: "
+                      f"{(await phone.start_presentation(later.deep_link))['satisfiable']}")
         finally:
             await runner.cleanup()
 

@@ -104,6 +104,7 @@ def test_dev_up_runs_the_service_quickstart_and_stops_everything(dev_city: Any, 
     assert "declined: the shop was told access_denied" in out
     assert ("after revocation: the wallet shows refused (credential_revoked), "
             "the shop was told credential_revoked") in out
+    assert "a new request: the wallet has a credential to share: False" in out
 
     # Ctrl-C: everything it started stops; nothing listens any more.
     proc.send_signal(signal.SIGINT)

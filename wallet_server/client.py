@@ -188,14 +188,22 @@ class WalletClient(_Api):
                                     {"signature": self.sign(accepted["signing_input"])}))
 
     async def present(self, request_uri: str, *, share: bool = True) -> dict[str, Any]:
-        """Answer a service's ``openid4vp://`` request: the consent screen, consent, the device's Key
-        Binding signatures, and the send (or ``decline`` with ``share=False``).
+        """Answer a service's ``openid4vp://`` request in one go: :meth:`start_presentation`, then
+        :meth:`finish_presentation`.
 
         :return: the presentation: ``state`` ``shared`` (``outcome.receipt_id`` once the service
             returned a receipt), ``refused`` (``outcome.error``, e.g. ``credential_revoked``) or
             ``declined``.
         """
-        screen = await self.call("POST", "/v1/presentations", {"request_uri": request_uri})
+        return await self.finish_presentation(await self.start_presentation(request_uri), share=share)
+
+    async def start_presentation(self, request_uri: str) -> dict[str, Any]:
+        """The consent screen for a service's request: who asks, why, which claims, ``satisfiable``."""
+        return dict(await self.call("POST", "/v1/presentations", {"request_uri": request_uri}))
+
+    async def finish_presentation(self, screen: dict[str, Any], *, share: bool = True) -> dict[str, Any]:
+        """Consent (the default options), sign each Key Binding JWT with the device key, send; or
+        ``decline`` with ``share=False``. :return: the presentation as :meth:`present` does."""
         path = f"/v1/presentations/{screen['id']}"
         if not share:
             return dict(await self.call("POST", f"{path}/decline", {}))

@@ -136,6 +136,9 @@ async def test_batcher_anchors_receipts_and_proofs_verify(aiohttp_client, databa
         assert "0x" + (await registry.root_of(proof.batch_id) or b"").hex() == one["entry"]["root"]
         roots.add(one["entry"]["root"])
     assert len(roots) == 1  # one batch, one transaction
+    # The list says what the single reads say: both final receipts' proofs hold on chain now.
+    listing = (await (await phone.call("GET", "/v1/receipts")).json())["items"]
+    assert [(r["state"], r["proof_verified"]) for r in listing] == [("final", True), ("final", True)]
 
 
 async def test_nothing_queued_never_opens_the_chain(aiohttp_client, database, clock) -> None:

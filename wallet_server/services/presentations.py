@@ -34,6 +34,8 @@ from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import peek
 from vcsdk.errors import (
     ConflictError,
+    CredentialRevokedError,
+    CredentialSuspendedError,
     InvalidInputError,
     KeyBindingError,
     ProtocolError,
@@ -52,6 +54,7 @@ from vcsdk.oid4vc import (
 )
 from vcsdk.receipts import ConsentRecord, presentation_hash, sign_consent_record
 from vcsdk.registration import RelyingPartyRegistration, check_registered_request, claim_path_name, peek_registration
+from vcsdk.status import StatusListChecker
 from wallet_server.errors import ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
@@ -313,6 +316,8 @@ class PresentationService:
     async def _candidates(self, principal: Principal) -> list[CandidateCredential]:
         out: list[CandidateCredential] = []
         cursor: str | None = None
+        # One checker per consent screen: each status list is fetched once, and fresh.
+        status = StatusListChecker(resolver=await self._chain.resolver(), source=self._http.status_fetcher())
         for _ in range(MAX_CREDENTIAL_PAGES):
             page = await self._credentials.list(principal, limit=MAX_PAGE, cursor=cursor)
             for view in page.items:
@@ -323,6 +328,8 @@ class PresentationService:
                 except VcsdkError:
                     continue
                 claims = facts.unverified_claims
+                if await _revoked(status, claims, now=self._clock()):
+                    continue  # offering it would only end in a refusal from the service
                 out.append(
                     CandidateCredential(
                         ref=view.id, format="dc+sd-jwt", vct=facts.unverified_vct, claims=claims,
@@ -614,3 +621,21 @@ class PresentationService:
         body["pending"] = []
         body["outcome"] = {"error": "access_denied"}
         return await self._save(principal, row, body, "declined")
+
+
+async def _revoked(status: StatusListChecker, claims: dict[str, Any], *, now: datetime) -> bool:
+    """Whether the issuer's status list says the credential is revoked or suspended now.
+
+    A list that cannot be fetched or checked does not hide the credential: the service checks it
+    anyway, and an unreachable status server must not empty the resident's wallet.
+    """
+    entry, issuer = claims.get("status"), claims.get("iss")
+    if not isinstance(entry, dict) or not isinstance(issuer, str):
+        return False
+    try:
+        await status.check(entry, issuer=issuer, now=now)
+    except (CredentialRevokedError, CredentialSuspendedError):
+        return True
+    except VcsdkError:
+        return False
+    return False

@@ -49,6 +49,7 @@ from vcsdk.oid4vc import (
     run_flow,
     send,
 )
+from vcsdk.status import HttpStatusListFetcher
 from wallet_server.errors import ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
@@ -107,6 +108,12 @@ class OutgoingHttp:
         self._session = session
         self._allow_loopback = allow_loopback_http
         self._private_hosts = frozenset(normal_host(h) for h in private_hosts)
+
+    def status_fetcher(self) -> HttpStatusListFetcher:
+        """A status-list fetcher on this session, under the same rules (loopback, private hosts)."""
+        return HttpStatusListFetcher(
+            session=self._session, allow_loopback_http=self._allow_loopback, private_hosts=self._private_hosts
+        )
 
     def check_url(self, url: str) -> None:
         """:raises ProtocolError: (``invalid_request``) for a URL the server will not call."""
