@@ -1,4 +1,4 @@
-"""The whole story on the embedded chain, every server on loopback over real HTTP.
+"""The whole story on the embedded chain (or any node: ``rpc_url``), every server on loopback over real HTTP.
 
 The city sets up its contracts and DID; a resident passes KYC against the SOAP resident registry
 and receives a credential over OpenID4VCI; a shop asks over OpenID4VP for two claims, verifies them
@@ -9,6 +9,8 @@ anonymized access statistics are exported.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
 import socket
@@ -35,7 +37,7 @@ from vcsdk.credentials import (
     verify_presentation,
 )
 from vcsdk.did import EthrNetwork, key_attribute
-from vcsdk.errors import CredentialRevokedError
+from vcsdk.errors import CredentialRevokedError, InvalidInputError, NotFoundError, RegistryError
 from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import (
@@ -89,7 +91,7 @@ from vcsdk.registration import (
     check_registered_request,
     issue_registration,
 )
-from vcsdk.registry import Chain, EmbeddedChain, key_address
+from vcsdk.registry import Chain, EmbeddedChain, check_chain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, StatusPolicy, status_list_routes
 from vcsdk.trust import AccreditationPolicy, StatusDigest, TrustRegistry
 
@@ -194,14 +196,70 @@ async def _ethr_did_with_p256(
     return did, signing.with_kid(published.kid)
 
 
-async def _chain_totals(chain: Chain) -> tuple[int, int]:
-    """Transactions and gas used on the whole chain so far (the embedded chain holds only the demo)."""
-    blocks = await chain.get_blocks(range(1, await chain.block_number() + 1))
+async def _chain_totals(chain: Chain, first_block: int) -> tuple[int, int]:
+    """Transactions and gas used by the story: the blocks after ``first_block`` (on a shared node,
+    other users' transactions in those blocks count too)."""
+    blocks = await chain.get_blocks(range(first_block + 1, await chain.block_number() + 1))
     return sum(b.transaction_count for b in blocks), sum(b.gas_used for b in blocks)
 
 
-async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
-    """Run the story; every expected refusal is an outcome too. Returns the summary."""
+#: What each of the story's accounts gets on a node: its transactions cost well under this.
+_FUNDING_WEI = 10**18
+_ACCOUNTS = 4  # city governance, shop, voting service, ballot anchorer
+
+
+async def _open_chain(stack: AsyncExitStack, rpc_url: str | None, funder: Key | None) -> tuple[Chain, list[Key], bool]:
+    """The chain and the story's funded accounts: the embedded chain's dev keys, or fresh keys funded
+    on the node (by ``funder``, else by the node's first unlocked dev account).
+
+    :return: the chain, the keys, and whether the chain mines on request (a dev chain).
+    """
+    if rpc_url is None:
+        embedded: EmbeddedChain = await stack.enter_async_context(Chain.embedded())
+        return embedded, list(embedded.dev_keys[:_ACCOUNTS]), True
+    chain = await stack.enter_async_context(await Chain.connect(rpc_url, mine_to_confirm=False))
+    await check_chain(chain)  # the hardfork the contracts need, before anything is sent
+    dev = bool(await _try(chain.dev_accounts()))
+    if funder is None and not dev:
+        raise InvalidInputError(
+            f"the node at {chain.endpoint} has no unlocked dev account to pay for the story: pass --key FILE, a "
+            "funded secp256k1 private JWK on that chain"
+        )
+    keys = [Key.generate("secp256k1") for _ in range(_ACCOUNTS)]
+    for key in keys:
+        await chain.fund(key_address(key), _FUNDING_WEI, sender=funder)
+    return chain, keys, dev
+
+
+async def _try(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except RegistryError:
+        return None
+
+
+async def _until_final(outbox: ReceiptOutbox, receipt_id: str, *, now: datetime, wait: float) -> str:
+    """Tick the outbox until the receipt's batch is final; on a node that makes its own blocks, wait
+    ``wait`` seconds between rounds (bounded: 60 rounds)."""
+    for _ in range(60):
+        await outbox.drain(now=now)
+        with contextlib.suppress(NotFoundError):
+            batch = await outbox.batch_of(receipt_id)
+            if batch.state == "final":
+                return str(batch.state)
+        await asyncio.sleep(wait)
+    return str((await outbox.batch_of(receipt_id)).state)
+
+
+async def run_story(
+    narrator: Narrator, *, out_dir: Path, rpc_url: str | None = None, funder: Key | None = None
+) -> DemoResult:
+    """Run the story; every expected refusal is an outcome too. Returns the summary.
+
+    :param rpc_url: run on this node instead of the embedded chain (contracts deployed afresh).
+    :param funder: a funded account on that node paying for the story (default: its first unlocked
+        dev account, as anvil and hardhat have).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     seen: dict[str, Any] = {}
     all_ok = True
@@ -214,8 +272,9 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
     async with AsyncExitStack() as stack:
         # -- 1. the city sets up ------------------------------------------------------------------
         narrator.step("The city sets up: contracts, its DID, issuer accreditation")
-        chain: EmbeddedChain = await stack.enter_async_context(Chain.embedded())
-        governance, shop_owner = chain.dev_keys[0], chain.dev_keys[1]
+        chain, accounts, dev_chain = await _open_chain(stack, rpc_url, funder)
+        first_block = await chain.block_number()
+        governance, shop_owner = accounts[0], accounts[1]
         did_registry = await chain.deploy("EthereumDIDRegistry", sender=governance)
         network = EthrNetwork(chain_id=int(chain.chain_id), registry=did_registry, chain=chain)
         ethr = await EthrRegistry.bind(chain, network)
@@ -223,7 +282,8 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         stack.push_async_callback(resolver.close)
         trust = await TrustRegistry.deploy(chain, sender=governance)
         receipts_registry = await AccessReceiptRegistry.deploy(chain, sender=governance)
-        narrator.say(f"contracts deployed on the embedded chain (chain id {int(chain.chain_id)})",
+        where = "the embedded chain" if rpc_url is None else chain.endpoint
+        narrator.say(f"contracts deployed on {where} (chain id {int(chain.chain_id)})",
                      did_registry=did_registry, trust_registry=trust.address,
                      receipt_registry=receipts_registry.address)
         city_did, city_key = await _ethr_did_with_p256(chain, ethr, resolver, governance)
@@ -394,7 +454,10 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
         narrator.step("The shop returns a signed access receipt; the wallet server anchors it on chain")
         store = await SqliteReceiptStore.open(str(out_dir / "receipts.db"))
         stack.push_async_callback(store.close)
-        outbox = ReceiptOutbox(store, receipts_registry, batch_size=16, max_age=timedelta(minutes=1), confirmations=2)
+        # Two confirmations: a dev chain mines the second block on request, another node makes it.
+        anchoring = AccessReceiptRegistry(chain, receipts_registry.address, sender=governance,
+                                          from_block=receipts_registry.from_block, mine_to_confirm=dev_chain)
+        outbox = ReceiptOutbox(store, anchoring, batch_size=16, max_age=timedelta(minutes=1), confirmations=2)
         resident_secret = secrets.token_bytes(32)  # kept by the wallet; pseudonyms are per service
         pseudonym = resident_pseudonym(resident_secret, shop_did)
         consent = ConsentRecord.give(
@@ -411,12 +474,9 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
                                      now=now)
         check("receipt_accepted", True, "the wallet verified the receipt against the consent and stored it")
         now += timedelta(minutes=2)
-        await outbox.drain(now=now)
-        await chain.mine(2)
-        await outbox.drain(now=now)
-        batch = await outbox.batch_of(stored.receipt_id)
-        check("receipt_anchored", batch.state == "final", f"receipt anchored in a Merkle batch (state {batch.state})",
-              batch_state=str(batch.state))
+        state = await _until_final(outbox, stored.receipt_id, now=now, wait=0.0 if dev_chain else 2.0)
+        check("receipt_anchored", state == "final", f"receipt anchored in a Merkle batch (state {state})",
+              batch_state=state)
 
         # -- 5. the resident reads their history -------------------------------------------------------
         narrator.step("The resident lists their access history and checks a proof against the chain")
@@ -449,11 +509,11 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
 
         # -- 7. an election ------------------------------------------------------------------------------
         narrator.step("An election: eligibility credentials, one ballot each, ballots anchored and tallied")
-        voting_did, voting_key = await _ethr_did_with_p256(chain, ethr, resolver, chain.dev_keys[2])
+        voting_did, voting_key = await _ethr_did_with_p256(chain, ethr, resolver, accounts[2])
         ctx = CityContext(
             chain=chain, resolver=resolver, city_did=city_did, city_key=city_key, vct=VCTS.voting_eligibility,
             status_list=status_list, publish_status=publish_status, registry=soap, session=session,
-            voting_did=voting_did, voting_key=voting_key, anchor_sender=chain.dev_keys[3], status=status_checker,
+            voting_did=voting_did, voting_key=voting_key, anchor_sender=accounts[3], status=status_checker,
             serve=_serve, free_port=_free_port,
         )
         await trust.accredit(city_did, VCTS.voting_eligibility, valid_from=start - timedelta(days=1),
@@ -482,7 +542,7 @@ async def run_story(narrator: Narrator, *, out_dir: Path) -> DemoResult:
 
         # -- 8. summary ------------------------------------------------------------------------------------
         narrator.step("Summary")
-        txs, gas = await _chain_totals(chain)
+        txs, gas = await _chain_totals(chain, first_block)
         seen_by: dict[str, Any] = {
             "city": "the claims it issued: " + ", ".join(seen.get("city", [])),
             "shop": seen.get("shop"),
