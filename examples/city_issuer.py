@@ -1,23 +1,27 @@
 """The city as an issuer: contracts, DID, accreditation, KYC, OpenID4VCI, status list, revocation.
 
-Run it with ``python examples/city_issuer.py``. It uses an embedded chain, the local SOAP resident
-registry and HTTP on 127.0.0.1; against a real node, connect with ``await Chain.connect(url)`` and
+Run it with ``python examples/city_issuer.py`` (the Python where vcsdk is installed: ``make setup``
+then ``.venv/bin/python``). It uses an embedded chain, the local SOAP resident registry and HTTP on
+127.0.0.1; against a real node, connect with ``await Chain.connect(url)`` and
 deploy once with ``vcsdk deploy`` instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from _setup import VCTS, free_port, serve
+from aiohttp import web
 
 from vcsdk.credentials import (
     RESIDENT_IDENTITY_CREDENTIAL,
     StatusListIssuer,
+    VctRegistry,
     disclosable_paths,
     issue_sd_jwt_vc,
     peek,
@@ -41,6 +45,29 @@ from vcsdk.oid4vc import (
 from vcsdk.registry import Chain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, status_list_routes
 from vcsdk.trust import StatusDigest, TrustRegistry
+
+VCTS = VctRegistry("https://credentials.kaga.example")  # the city's credential types (vct)
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1, for a server whose URL must be known before it starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve(routes: list[web.RouteDef], port: int = 0) -> AsyncIterator[str]:
+    """Serve ``routes`` on 127.0.0.1 (in production: behind your web server, over https)."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 async def main() -> None:
