@@ -173,9 +173,16 @@ async def _back_office(app: web.Application) -> AsyncIterator[None]:
     )
     registry = None
     if settings.kyc_registry_url:
-        from vcsdk.kyc import ResidentRegistryClient
+        from vcsdk.kyc import RegistryClientConfig, ResidentRegistryClient
 
-        registry = ResidentRegistryClient(settings.kyc_registry_url)
+        registry = ResidentRegistryClient(
+            settings.kyc_registry_url,
+            config=RegistryClientConfig(
+                ca_file=settings.kyc_registry_ca_file,
+                client_cert_file=settings.kyc_registry_client_cert_file,
+                client_key_file=settings.kyc_registry_client_key_file,
+            ),
+        )
     keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
     app[CITY] = city
     app[STATUS_LISTS] = status_lists

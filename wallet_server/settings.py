@@ -59,6 +59,10 @@ class Settings:
     :param network_config: the JSON file ``vcsdk deploy`` wrote (contract addresses); required with
         ``rpc_url``, ignored on the embedded chain (which deploys the contracts at start).
     :param kyc_registry_url: the SOAP endpoint of the city's resident registry.
+    :param kyc_registry_ca_file: PEM bundle of the CAs that may sign the registry's TLS certificate
+        (a city's private CA); the system store when ``None``.
+    :param kyc_registry_client_cert_file: PEM client certificate, when the registry asks for mutual TLS.
+    :param kyc_registry_client_key_file: its PEM private key (if not in the certificate file).
     :param vct_base: the city's credential type base URL (``https://credentials.city.example``).
     :param city_name: the issuer's display name in OpenID4VCI metadata.
     :param status_list_size: entries per status list (a new list starts when one is full).
@@ -126,6 +130,9 @@ class Settings:
     city_signing_key: Key | None = field(default=None, repr=False)
     network_config: str | None = None
     kyc_registry_url: str | None = None
+    kyc_registry_ca_file: str | None = None
+    kyc_registry_client_cert_file: str | None = None
+    kyc_registry_client_key_file: str | None = None
     vct_base: str | None = None
     city_name: str = "City"
     status_list_size: int = 1 << 20
@@ -176,6 +183,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed app origin (repeat)")
     parser.add_argument("--network-config", help="the network.json vcsdk deploy wrote (needed with --rpc-url)")
     parser.add_argument("--kyc-registry-url", help="SOAP endpoint of the city's resident registry")
+    parser.add_argument("--kyc-registry-ca-file", help="PEM CA bundle for the registry's TLS certificate")
+    parser.add_argument("--kyc-registry-client-cert-file", help="PEM client certificate for mutual TLS")
+    parser.add_argument("--kyc-registry-client-key-file", help="PEM private key of the client certificate")
     parser.add_argument("--keys-file", type=Path, help="development keys file (made if missing); SQLite only")
     parser.add_argument("--allow-loopback-http", action="store_true", default=None,
                         help="development only: call issuers and services at http://127.0.0.1 / localhost")

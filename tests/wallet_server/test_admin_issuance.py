@@ -278,3 +278,24 @@ async def test_restart_on_the_same_database_continues_the_status_list(
     record = await second.server.app[STORE].get_status_list(1)
     assert StatusListIssuer.from_json(dict(record.state)).status(old_idx) == "revoked"
     await verify(second, fresh, again, clock)
+
+
+async def test_a_registry_behind_mutual_tls(aiohttp_client, database, clock, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The city's registry on its private CA, asking for a client certificate: the server's
+    kyc_registry_ca_file / _client_cert_file / _client_key_file settings (the SDK client had them)."""
+    from tests.tls_fixtures import make_ca
+
+    ca = make_ca(tmp_path / "pki")
+    async with LocalResidentRegistry(ssl_context=ca.server_context(require_client_cert=True)) as registry:
+        without = make_settings(database, kyc_registry_url=registry.url, city_signing_key=CITY_SIGNING_KEY,
+                                kyc_registry_ca_file=str(ca.ca_file))
+        client = await aiohttp_client(create_app(without, clock=clock))
+        phone = await new_resident(client, clock)
+        refused = await start_issuance(client, phone.resident_id)
+        assert refused.status == 503 and (await refused.json())["code"] == "resident_registry_unavailable"
+        with_cert = replace(without, kyc_registry_client_cert_file=str(ca.client_cert_file),
+                            kyc_registry_client_key_file=str(ca.client_key_file))
+        client = await aiohttp_client(create_app(with_cert, clock=clock))
+        phone = await new_resident(client, clock)
+        answer = await (await start_issuance(client, phone.resident_id)).json()
+        assert answer["outcome"] == "verified"
