@@ -137,6 +137,9 @@ PUBLIC_API: dict[str, set[str]] = {
     "wallet_server": {
         "Settings", "create_app", "load_settings",
     },
+    "wallet_server.client": {
+        "AdminClient", "WalletApiError", "WalletClient",
+    },
 }
 
 
