@@ -4,6 +4,9 @@ refusal, and leaves no process and no open port behind after Ctrl-C."""
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import inspect
 import json
 import os
 import selectors
@@ -18,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests._net import free_port
+from tests.docs._blocks import blocks_of
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +54,20 @@ def _closed(url: str) -> bool:
     host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
     with socket.socket() as sock:
         return sock.connect_ex((host, int(port))) != 0
+
+
+def _run_docs_block(page: Path, start: str, namespace: dict[str, Any]) -> dict[str, Any]:
+    """Run the page's Python block that begins with ``start`` (top-level await allowed)."""
+    (block,) = [b for b in blocks_of(page) if b.language == "python" and b.source.startswith(start)]
+    code = compile("\n" * (block.line - 1) + block.source, str(page), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+    async def run() -> None:
+        result = eval(code, namespace)
+        if inspect.iscoroutine(result):
+            await result
+
+    asyncio.run(run())
+    return namespace
 
 
 @pytest.fixture
@@ -105,6 +123,11 @@ def test_dev_up_runs_the_service_quickstart_and_stops_everything(dev_city: Any, 
     assert ("after revocation: the wallet shows refused (credential_revoked), "
             "the shop was told credential_revoked") in out
     assert "a new request: the wallet has a credential to share: False" in out
+
+    # docs/wallet-api.md's client block, as written, against the same city.
+    ns = _run_docs_block(ROOT / "docs" / "wallet-api.md", "from wallet_server.client import",
+                         {"wallet_url": city["wallet_url"], "admin_token": city["admin_token"]})
+    assert ns["issued"]["outcome"] == "verified" and ns["credential"]["vct"] == city["resident_identity_vct"]
 
     # Ctrl-C: everything it started stops; nothing listens any more.
     proc.send_signal(signal.SIGINT)
