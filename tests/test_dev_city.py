@@ -124,6 +124,12 @@ def test_dev_up_runs_the_service_quickstart_and_stops_everything(dev_city: Any, 
             "the shop was told credential_revoked") in out
     assert "a new request: the wallet has a credential to share: False" in out
 
+    # The wallet quick start (docs/quickstart-wallet.md, examples/quickstart_wallet.py), unchanged.
+    wallet = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart_wallet.py")], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert wallet.returncode == 0, wallet.stderr[-3000:]
+    assert "bound to this phone's key: True" in wallet.stdout and "PIN of 6 digits" in wallet.stdout
+
     # docs/wallet-api.md's client block, as written, against the same city.
     ns = _run_docs_block(ROOT / "docs" / "wallet-api.md", "from wallet_server.client import",
                          {"wallet_url": city["wallet_url"], "admin_token": city["admin_token"]})
