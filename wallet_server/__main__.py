@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from aiohttp import web
 
@@ -62,34 +63,57 @@ def serve(args: argparse.Namespace) -> int:
         count = asyncio.run(_rewrap(settings))
         sys.stdout.write(f"re-wrapped {count} resident data keys under {settings.current_data_key}\n")
         return 0
+    banner = _banner(args, settings)
     if settings.workers == 1:
-        _run(settings)
+        _run(settings, banner=banner)
         return 0
     if settings.rpc_url is None:
         raise InvalidInputError(
             "several workers need a chain node (rpc_url): the embedded chain lives inside one process"
         )
-    _run_workers(settings)
+    _run_workers(settings, banner=banner)
     return 0
 
 
-def _run(settings: Settings, sock: socket.socket | None = None) -> None:
+def _banner(args: argparse.Namespace, settings: Settings) -> str:
+    """Where the server listens, and where the development admin token is (if it made one)."""
+    base = settings.public_base_url or f"http://{settings.host}:{settings.port}"
+    lines = [f"wallet server on {base} (API page: {base}/docs); Ctrl-C stops it"]
+    keys_file = _dev_keys_file(args, settings)
+    if keys_file is not None:
+        lines.append(f"development keys and the admin token (dev_admin_token): {keys_file}")
+    return "\n".join(lines)
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _run(settings: Settings, sock: socket.socket | None = None, *, banner: str | None = None) -> None:
     # aiohttp's own access log would print client addresses and full paths; ours logs route templates.
     app = create_app(settings)
     app.on_startup.append(_set_up_city)  # after the app's own start-up contexts
+    if banner is not None:
+
+        async def announce(_: web.Application) -> None:
+            _say(banner)
+
+        app.on_startup.append(announce)
     if sock is None:
         web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
     else:
         web.run_app(app, sock=sock, access_log=None, print=None)
 
 
-def _run_workers(settings: Settings) -> None:
+def _run_workers(settings: Settings, *, banner: str) -> None:
     """Fork ``settings.workers`` processes onto one listening socket; restart any that dies.
 
     Forked before any event loop or thread exists. SIGTERM or SIGINT stops them all.
     """
     log = logging.getLogger("wallet_server.workers")
     sock = socket.create_server((settings.host, settings.port), backlog=1024)
+    _say(banner)
     stopping = False
 
     def spawn() -> int:
@@ -129,6 +153,14 @@ def _run_workers(settings: Settings) -> None:
             time.sleep(1.0)  # a worker that dies at start must not spin
         children[spawn()] = time.monotonic()
     sock.close()
+
+
+def _dev_keys_file(args: argparse.Namespace, settings: Settings) -> Path | None:
+    """The development keys file the settings came from (SQLite without configured keys), if any."""
+    if not settings.database_url.startswith("sqlite:"):
+        return None
+    path = Path(getattr(args, "keys_file", None) or settings.database_url.split("///", 1)[-1] + ".keys.json")
+    return path.resolve() if path.is_file() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,8 +31,9 @@ def test_python_m_wallet_server_serves_health(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "wallet_server", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -48,7 +49,10 @@ def test_python_m_wallet_server_serves_health(tmp_path: Path) -> None:
         assert (tmp_path / "w.db.keys.json").exists()
     finally:
         proc.terminate()
-        proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
+    # It says where it listens and where the development admin token is (it was silent).
+    assert f"wallet server on http://127.0.0.1:{port} (API page: http://127.0.0.1:{port}/docs)" in out
+    assert f"the admin token (dev_admin_token): {(tmp_path / 'w.db.keys.json').resolve()}" in out
 
 
 def test_rewrap_keys_flag(tmp_path: Path) -> None:
