@@ -37,7 +37,8 @@ def test_the_documented_python_client_works(server: ServerThread) -> None:
     code = requests.post(
         f"{server.base_url}/admin/v1/enrolment-codes", json={}, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
     ).json()["code"]
-    snippet = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)[-1]
+    # The block of "A complete client in Python" (the page has another, run against vcsdk dev up).
+    (snippet,) = [b for b in re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S) if "import requests" in b]
     snippet = snippet.replace('"https://wallet.city.example"', repr(server.base_url)).replace('"ABCD-…"', repr(code))
     namespace: dict[str, Any] = {}
     exec(compile(snippet, str(DOC), "exec"), namespace)

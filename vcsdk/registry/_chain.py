@@ -869,7 +869,13 @@ class Chain:
         wanted = self._confirmations if confirmations is None else confirmations
         if wanted < 0:
             raise InvalidInputError("confirmations must be 0 or more")
-        result = tx if isinstance(tx, TxResult) else _result_from_receipt(await self._receipt(bytes(tx)))
+        if isinstance(tx, TxResult):
+            result = tx
+        elif await self.transaction_pending(bytes(tx)):
+            # Sent but not in a block yet (a dev node mines a moment after the send): wait for it.
+            result = _result_from_receipt(await self._wait_receipt(bytes(tx), what="transaction"))
+        else:
+            result = _result_from_receipt(await self._receipt(bytes(tx)))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._tx_timeout
         while True:
