@@ -23,7 +23,7 @@ from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
-from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash
+from vcsdk.receipts import issue_access_receipt, presentation_hash, verify_consent_record_resolved
 from vcsdk.registry import Chain, key_address, load_network_config
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker
 from vcsdk.trust import AccreditationPolicy, TrustRegistry
@@ -35,7 +35,10 @@ NETWORK = load_network_config(CITY["network_config"])
 SHOP = f"http://127.0.0.1:{int(os.environ.get('SHOP_PORT', '8070'))}"  # https://shop.example in production
 
 NAME = "Kaga Onsen Shop"
-PURPOSE = "Selling sake requires age 20+; the local-resident discount needs your city"
+# A purpose the city registered the shop for: its id goes in the request, the wallet shows the
+# city's wording ("Checking that you are old enough for what you buy"), not the shop's own.
+PURPOSE = "age-check"
+REGISTRATION = CITY["service_registration"]  # the city's signed registration of this shop
 # DCQL: one SD-JWT VC of the city's resident type, and only these two claims from it.
 QUERY: dict[str, Any] = {"credentials": [{
     "id": "resident", "format": "dc+sd-jwt", "meta": {"vct_values": [CITY["resident_identity_vct"]]},
@@ -44,22 +47,25 @@ QUERY: dict[str, Any] = {"credentials": [{
 
 
 async def shop_identity(chain: Chain, resolver: Resolver) -> tuple[str, Key]:
-    """A did:ethr for the shop, with a P-256 signing key published in it (one transaction).
-
-    A real shop makes its owner key once and keeps it (and its DID); here each run makes a fresh
-    one, paid for by the funded key `vcsdk dev up` printed.
-    """
-    owner = Key.generate("secp256k1")
-    await chain.send(to=key_address(owner), value=10**17, sender=Key.from_jwk(Path(CITY["service_key"]).read_bytes()))
-    ethr = await EthrRegistry.bind(chain, EthrNetwork.from_network_config(NETWORK))
-    signing = Key.generate("P-256")
-    await ethr.set_attribute(key_address(owner), *key_attribute(signing), sender=owner)
+    """The shop's did:ethr (owned by its funded Ethereum key, the DID the city registered) with a
+    P-256 signing key published in it once (one transaction) and kept in a file."""
+    owner = Key.from_jwk(Path(CITY["service_key"]).read_bytes())
     did = f"did:ethr:{hex(CITY['chain_id'])}:{key_address(owner)}"
+    kept = Path(CITY["service_key"]).with_name("service-signing.jwk")
+    if kept.exists():  # published on an earlier run against this city
+        signing = Key.from_jwk(kept.read_bytes())
+    else:
+        signing = Key.generate("P-256")
+        ethr = await EthrRegistry.bind(chain, EthrNetwork.from_network_config(NETWORK))
+        await ethr.set_attribute(key_address(owner), *key_attribute(signing), sender=owner)
+        kept.write_text(json.dumps(signing.private_jwk()))
     published = await resolver.resolve_key(did, None)  # its kid is the DID URL the document gives it
     return did, signing.with_kid(published.kid)
 
 
-def shop_routes(verifier: Verifier, key: Key, results: dict[str, PresentationResult]) -> list[web.RouteDef]:
+def shop_routes(
+    verifier: Verifier, key: Key, resolver: Resolver, results: dict[str, PresentationResult]
+) -> list[web.RouteDef]:
     """The shop's HTTP side: the OpenID4VP endpoints, and the access-receipt endpoint."""
 
     async def on_result(result: PresentationResult) -> dict[str, Any]:
@@ -74,7 +80,9 @@ def shop_routes(verifier: Verifier, key: Key, results: dict[str, PresentationRes
 
     async def receipt(request: web.Request) -> web.Response:
         result = results.get(request.match_info["request_id"])
-        consent = ConsentRecord.from_json(await request.text())
+        # The wallet posts the consent record it signed (with the city's wallet key): verify, keep.
+        consent = await verify_consent_record_resolved((await request.json())["consent_record"],
+                                                       wallet_did=CITY["city_did"], resolver=resolver)
         if result is None or not result.ok:
             raise web.HTTPNotFound(text="no verified presentation for this request")
         (presented,) = result.credentials["resident"]
@@ -121,10 +129,10 @@ async def main() -> None:
 
         verifier = Verifier(did=did, signer=key, response_uri=f"{SHOP}/oid4vp/response",
                             request_uri_base=f"{SHOP}/oid4vp/request", store=InMemoryStateStore(),
-                            verify=verify, name=NAME)
+                            verify=verify, name=NAME, registration=REGISTRATION)
         results: dict[str, PresentationResult] = {}
         app = web.Application()
-        app.add_routes(shop_routes(verifier, key, results))
+        app.add_routes(shop_routes(verifier, key, resolver, results))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", int(SHOP.rsplit(":", 1)[1])).start()

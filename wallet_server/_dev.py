@@ -24,16 +24,17 @@ import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
 
-from vcsdk.credentials import VctRegistry
+from vcsdk.credentials import RESIDENT_IDENTITY_CREDENTIAL, VctRegistry, disclosable_paths
 from vcsdk.errors import InvalidInputError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 from vcsdk.registry import Chain, DevNode, contracts_hardfork, deploy_contracts, key_address
 from wallet_server._logging import configure_logging
 from wallet_server.app import create_app
@@ -50,9 +51,18 @@ CITY_FILE: Final = "city.json"
 FUNDING_WEI: Final = 100 * 10**18
 #: The files a run writes; the next run removes them first (nothing else in the folder is touched).
 _OWN_FILES: Final = (
-    CITY_FILE, "network.json", "service.jwk", "city.jwk", "wallet.sqlite3", "wallet.sqlite3-wal",
-    "wallet.sqlite3-shm", "wallet.sqlite3-journal", "wallet-keys.json",
+    CITY_FILE, "network.json", "service.jwk", "service-signing.jwk", "service-registration.jwt", "city.jwk",
+    "wallet.sqlite3", "wallet.sqlite3-wal", "wallet.sqlite3-shm", "wallet.sqlite3-journal", "wallet-keys.json",
 )
+#: What the city registers the developer's service for: every claim of the resident credential and
+#: these purposes (a real city registers a service for exactly what it needs).
+DEV_PURPOSES: Final = (
+    ("age-check", "Checking that you are old enough for what you buy"),
+    ("resident-benefit", "A benefit for residents of the city"),
+    ("identity-check", "Checking who you are"),
+)
+#: The service's own URL in the registration (where wallets send consent withdrawals).
+DEV_SERVICE_URL: Final = "http://127.0.0.1:8070"
 
 
 def register(sub: Any) -> None:
@@ -168,6 +178,9 @@ async def run_city(args: argparse.Namespace, *, ready: Callable[[dict[str, Any],
         city = await app[CITY].get()  # DID, signing key and accreditation on chain, before "ready"
 
         vcts = VctRegistry(settings.vct_base) if settings.vct_base else VctRegistry()
+        service_did = f"did:ethr:{hex(node.chain_id)}:{key_address(service_key)}"
+        registration = _register_service(city.signing_key, city.did, service_did, vcts.resident_identity)
+        _write(directory / "service-registration.jwt", registration + "\n")
         info: dict[str, Any] = {
             "rpc_url": node.url,
             "chain_id": node.chain_id,
@@ -183,6 +196,9 @@ async def run_city(args: argparse.Namespace, *, ready: Callable[[dict[str, Any],
             "admin_token": json.loads(keys_file.read_text())["dev_admin_token"],
             "service_key": str(directory / "service.jwk"),
             "service_address": key_address(service_key),
+            "service_did": service_did,
+            "service_registration": registration,
+            "service_purposes": {purpose_id: text for purpose_id, text in DEV_PURPOSES},
             "city_key": str(directory / "city.jwk"),
             "seed_residents": sum(1 for e in SEED_RESIDENTS if e.status == "active"),
             "pid": os.getpid(),
@@ -191,6 +207,23 @@ async def run_city(args: argparse.Namespace, *, ready: Callable[[dict[str, Any],
         _write(directory / CITY_FILE, json.dumps(info, indent=2, ensure_ascii=False) + "\n", private=True)
         ready(info, time.monotonic() - started)
         await asyncio.Event().wait()  # until cancelled (Ctrl-C, SIGTERM)
+
+
+def _register_service(city_key: Key, city_did: str, service_did: str, vct: str) -> str:
+    """The city's registration of the developer's service (its DID is the funded key's), so the
+    wallet server, which refuses unregistered services, answers it."""
+    now = datetime.now(UTC)
+    return issue_registration(
+        city_key,
+        RelyingPartyRegistration(
+            issuer=city_did, service_did=service_did, registration_id="reg-dev-service", name="Your service (dev)",
+            purposes=tuple(Purpose(purpose_id, text) for purpose_id, text in DEV_PURPOSES),
+            claim_sets=(ClaimSet("resident", vct, tuple(disclosable_paths(RESIDENT_IDENTITY_CREDENTIAL))),),
+            retention_days=30, receipt_endpoint=f"{DEV_SERVICE_URL}/withdrawals",
+            privacy_policy=f"{DEV_SERVICE_URL}/privacy", jurisdiction="JP-17",
+            issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
+        ),
+    )
 
 
 def _announce(info: dict[str, Any], seconds: float) -> None:
@@ -206,6 +239,8 @@ def _announce(info: dict[str, Any], seconds: float) -> None:
         ("admin token", f"{info['admin_token']}  (Authorization: Bearer …)"),
         ("service key", f"{info['service_key']}  ({info['service_address']}, funded with "
                         f"{FUNDING_WEI // 10**18} ETH)"),
+        ("service DID", f"{info['service_did']}  (registered by the city for "
+                        f"{', '.join(info['service_purposes'])}: service-registration.jwt)"),
         ("all of this", f"{city_file}  (export VCSDK_DEV_CITY={city_file})"),
     ]
     width = max(len(name) for name, _ in rows)
