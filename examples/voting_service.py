@@ -1,37 +1,48 @@
-"""A voting service built on vcsdk: one resident one vote, ballot secrecy, ballots anchored on chain.
+"""A voting service built on vcsdk: one resident one vote, and a ballot no one can link to its voter.
 
 Run it with ``python examples/voting_service.py``. A small election runs on an embedded chain and
 over HTTP on 127.0.0.1 (the city's chain, DID and status list come from ``_setup.py``):
 
 1. the city checks its resident registry (a local SOAP service with made-up residents) and issues
    each eligible resident a ``VotingEligibilityCredential`` over OpenID4VCI;
-2. the voting service asks over OpenID4VP for four claims only (election, eligible, district,
-   age 18+: never a name or a birthdate), derives the credential's per-election nullifier, and
-   hands out a single-use ballot token; the presentation itself is not kept;
-3. voters cast salted ballot commitments; a second vote and a revoked eligibility are refused;
-4. commitments are anchored on chain in Merkle batches; every voter checks their inclusion proof;
-5. after the period the service publishes every ballot, and anyone recomputes the tally and checks
-   it against the roots on chain. See docs/voting.md for what each party can and cannot learn.
+2. the city makes the election's ballot-token key; the voting service commits it in the election's
+   anchor contract before voting opens;
+3. each voter's device checks that key against the chain, picks a random serial, blinds it, presents
+   the four eligibility claims to the city's token issuer and gets a blind signature (RFC 9474): the
+   city signs a token it never sees; a second token, a revoked eligibility, a Kaga resident and a
+   token key the chain does not know are all refused;
+4. the device casts its ballot with the token at the voting service, which never learns who votes;
+   a second ballot with the same token and a forged token are refused;
+5. commitments are anchored in Merkle batches; every voter checks their inclusion proof; after the
+   period the service publishes every ballot with its token, and anyone recomputes the tally and
+   checks it against the chain. See docs/voting.md for what each party can and cannot learn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
-from _setup import VCTS, Wallet, did_with_p256_key, free_port, serve, start_city
+from _setup import VCTS, free_port, serve, start_city
 
+from vcsdk.blindrsa import generate_key
+from vcsdk.credentials import present
+from vcsdk.errors import TokenKeyError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRegistryClient
 from vcsdk.oid4vc import HttpRequest, InMemoryStateStore, issuer_routes, receive_credential, run_flow, send
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker
 from vcsdk.voting import (
+    ELIGIBILITY_CLAIMS,
     BallotAnchor,
     BallotReceipt,
+    BallotToken,
+    BallotTokenIssuer,
     DistrictRule,
     Election,
     EligibilityApplication,
@@ -39,20 +50,29 @@ from vcsdk.voting import (
     EligibilityOffered,
     SqliteBallotStore,
     SqliteIssuanceLedger,
+    TokenKey,
     VotingService,
-    ballot_token_from_redirect,
+    begin_token,
     cast_request,
+    election_request,
+    generate_token_keys,
     parse_cast_answer,
+    parse_election_answer,
     parse_proof_answer,
+    parse_token_answer,
+    parse_token_nonce,
     prepare_ballot,
     proof_request,
+    token_issuer_routes,
+    token_nonce_request,
+    token_request,
     verify_ballot_receipt,
     verify_published_election,
     voting_routes,
 )
 
 # Residents of the local registry (all made up) and how they will vote; KG-000101 lives in Kaga,
-# outside the election's districts, and TK-000202 has moved out of the city.
+# outside the election's districts, and TK-000204 has her eligibility revoked before she votes.
 VOTES = {"TK-000203": "Sato", "TK-000205": "Suzuki", "TK-000206": "Sato"}
 REVOKED, INELIGIBLE = "TK-000204", ("KG-000101", "TK-000202")
 
@@ -76,90 +96,122 @@ async def main() -> None:
             districts=(DistrictRule("tsukuba-a", city="つくば市", postal_code_prefixes=("305-00",)),
                        DistrictRule("tsukuba-b", city="つくば市", postal_code_prefixes=("305-08",))),
             election_day=city.now.date(),
-            opens_at=city.now - timedelta(hours=1),
-            closes_at=city.now + timedelta(hours=8),
+            opens_at=city.now + timedelta(hours=1),  # the token key is committed before this
+            closes_at=city.now + timedelta(hours=9),
         )
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
 
-        # -- 1. The city: registry check, then OpenID4VCI (one credential per resident). ------------
+        # -- 1. The city: registry check, then OpenID4VCI (one credential per resident, durably). ----
         local_registry = await stack.enter_async_context(LocalResidentRegistry(port=0))
         registry = await stack.enter_async_context(ResidentRegistryClient(local_registry.url))
-        city_port = free_port()
-        folder = stack.enter_context(tempfile.TemporaryDirectory())
-        ledger = await SqliteIssuanceLedger.open(str(Path(folder) / "city-ledger.db"))  # durable: one per resident
+        ledger = await SqliteIssuanceLedger.open(str(folder / "city-ledger.db"))
         stack.push_async_callback(ledger.close)
+        city_port = free_port()
+        city_url = f"http://127.0.0.1:{city_port}/voting"
         issuer = EligibilityIssuer(
             election=election, registry=registry, issuer=city.did, signer=city.key, vct=VCTS.voting_eligibility,
-            credential_issuer=f"http://127.0.0.1:{city_port}/voting", store=InMemoryStateStore(), ledger=ledger,
-            clock=now, status_list=city.status_list,
+            credential_issuer=city_url, store=InMemoryStateStore(), ledger=ledger, clock=now,
+            status_list=city.status_list,
         )
-        await stack.enter_async_context(serve(issuer_routes(issuer.oid4vci, clock=now), city_port))
-        wallets: dict[str, Wallet] = {}
+        # -- 2. The city's token issuer: one blind signature per resident, with one key for the election.
+        fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
+        status = StatusListChecker(resolver=city.resolver, source=fetcher)
+        tokens_url = f"{city_url}/ballot-tokens"
+        token_issuer = BallotTokenIssuer(
+            election=election, keys=generate_token_keys(election), ledger=ledger, audience=tokens_url,
+            resolver=city.resolver, issuers=[city.did], vct=VCTS.voting_eligibility, status=status, clock=now,
+            registry=registry,
+        )
+        await stack.enter_async_context(serve([*issuer_routes(issuer.oid4vci, clock=now),
+                                               *token_issuer_routes(token_issuer, clock=now)], city_port))
+        devices: dict[str, Key] = {}
+        credentials: dict[str, str] = {}
         for resident_id in [*VOTES, REVOKED, *INELIGIBLE]:
             outcome = await issuer.offer(application(resident_id), now=now())
             if not isinstance(outcome, EligibilityOffered):
                 print(f"{resident_id}: no credential ({outcome.reason})")
                 continue
-            wallet = Wallet(session, city.resolver, Key.generate("P-256"))
-            flow = receive_credential(outcome.offer, tx_code=outcome.tx_code, signers=[wallet.device], now=now)
-            (wallet.credential,) = (await run_flow(flow, session)).credentials
-            wallets[resident_id] = wallet
-        print(f"eligibility credentials issued to {len(wallets)} residents")
+            devices[resident_id] = Key.generate("P-256")
+            flow = receive_credential(outcome.offer, tx_code=outcome.tx_code, signers=[devices[resident_id]], now=now)
+            (credentials[resident_id],) = (await run_flow(flow, session)).credentials
+        print(f"eligibility credentials issued to {len(credentials)} residents")
         await issuer.revoke(REVOKED, now=now())  # e.g. the resident moved away before election day
         await city.publish_status()
 
-        # -- 2. The voting service: its DID, the anchor contract, the ballot store, the routes. -----
-        did, key = await did_with_p256_key(city.chain, city.ethr, city.resolver, city.chain.dev_keys[1])
+        # -- 3. The voting service: the anchor contract with the city's key committed, the store. ---
         anchor = await BallotAnchor.deploy(city.chain, sender=city.chain.dev_keys[2])
-        store = await SqliteBallotStore.open(str(Path(folder) / "ballots.db"))
+        for key in token_issuer.token_keys.values():
+            await anchor.commit_token_key(key)  # once, before voting opens; the contract refuses a second
+        store = await SqliteBallotStore.open(str(folder / "ballots.db"))
         stack.push_async_callback(store.close)
-        fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
         port = free_port()
         service = VotingService(
-            election=election, did=did, signer=key, base_url=f"http://127.0.0.1:{port}/elections/2026-mayor",
-            store=store, anchor=anchor, resolver=city.resolver, issuers=[city.did], vct=VCTS.voting_eligibility,
-            status=StatusListChecker(resolver=city.resolver, source=fetcher), clock=now, min_batch_size=2,
+            election=election, base_url=f"http://127.0.0.1:{port}/elections/2026-mayor", store=store, anchor=anchor,
+            token_keys=list(token_issuer.token_keys.values()), clock=now, min_batch_size=2,
             name="Tsukuba internet voting",
         )
         await stack.enter_async_context(serve(voting_routes(service, clock=now), port))
 
-        async def vote(wallet: Wallet, choice: str) -> BallotReceipt | str:
-            """The voter's app: open a session, let the wallet present, then cast the ballot."""
-            started = await send(session, HttpRequest("POST", f"{service.base_url}/sessions"))
-            session_info = started.json_object(what="session")
-            screen, _, answer = await wallet.answer(session_info["deep_link"], now=now())
-            if "error" in answer:
-                return str(answer["error"])
+        async def get_token(resident_id: str) -> BallotToken:
+            """The voter's device: check the key on chain, blind a random serial, present, unblind."""
+            info = parse_election_answer(await send(session, election_request(service.base_url)))
+            key = info.token_keys[None]
+            committed = await BallotAnchor(city.chain, info.contract).committed_token_key(key)
+            pending = begin_token(key, election=info.election, district=None, committed=committed)
+            nonce = parse_token_nonce(await send(session, token_nonce_request(tokens_url)))
+            vp = present(credentials[resident_id], disclose=ELIGIBILITY_CLAIMS, holder_signer=devices[resident_id],
+                         audience=tokens_url, nonce=nonce, now=now())
+            answer = await send(session, token_request(tokens_url, pending, presentation=vp, nonce=nonce))
+            return parse_token_answer(answer, pending)
+
+        async def vote(token: BallotToken, choice: str) -> BallotReceipt:
             ballot = prepare_ballot(election, choice)  # the voter keeps choice and salt
-            token = ballot_token_from_redirect(answer["redirect_uri"])
-            receipt = parse_cast_answer(await send(session, cast_request(service.base_url, token, ballot)), ballot)
-            print(f"wallet disclosed {[list(p) for p in screen.credentials[0].claims]}; "
-                  f"ballot cast, receipt {receipt.commitment.hex()[:16]}…")
-            return receipt
+            return parse_cast_answer(await send(session, cast_request(service.base_url, token, ballot)), ballot)
 
-        # -- 3. Voting. ---------------------------------------------------------------------------
-        receipts = {rid: await vote(wallets[rid], choice) for rid, choice in VOTES.items()}
-        print(f"second vote refused: {await vote(wallets['TK-000203'], 'Takahashi')}")
-        print(f"revoked eligibility refused: {await vote(wallets[REVOKED], 'Takahashi')}")
+        async def refused(step: Awaitable[object]) -> str:
+            try:
+                await step
+            except VcsdkError as exc:
+                return exc.code
+            raise AssertionError("expected a refusal")
 
-        # -- 4. Anchoring and inclusion proofs. -----------------------------------------------------
+        # -- 4. Tokens before voting opens (a token fetched early cannot be matched by time), then votes.
+        tokens = {rid: await get_token(rid) for rid in VOTES}
+        clock[0] = election.opens_at
+        receipts = {rid: await vote(tokens[rid], choice) for rid, choice in VOTES.items()}
+        for rid, receipt in receipts.items():
+            print(f"{rid}: voted with serial {tokens[rid].serial.hex()[:12]}…, receipt {receipt.commitment.hex()[:8]}…")
+        print(f"second token refused: {await refused(get_token('TK-000203'))}")
+        print(f"second ballot with one token refused: {await refused(vote(tokens['TK-000203'], 'Takahashi'))}")
+        print(f"revoked eligibility refused: {await refused(get_token(REVOKED))}")
+        forged = BallotToken(election.election_id, None, b"\x01" * 32, b"\x02" * 32, b"\x03" * 256)
+        print(f"forged token refused: {await refused(vote(forged, 'Takahashi'))}")
+        # A city that hands one voter a key of its own (to recognise that voter's ballot later) is caught.
+        tagged = TokenKey(election.election_id, None, generate_key().public_key())
+        try:
+            begin_token(tagged, election=election, district=None, committed=await anchor.committed_token_key(tagged))
+        except TokenKeyError as exc:
+            print(f"a token key other than the committed one is refused by the device: {exc.code}")
+
+        # -- 5. Anchoring, inclusion proofs, results. --------------------------------------------------
         batches = await service.anchor_pending()
         print(f"anchored {sum(b.size for b in batches)} commitments in {len(batches)} batch(es) on chain")
         for receipt in receipts.values():
-            assert isinstance(receipt, BallotReceipt)
             proof = parse_proof_answer(await send(session, proof_request(service.base_url, receipt.commitment)))
             root = await anchor.root_of(proof.batch_id) if proof else None
             verify_ballot_receipt(BallotReceipt(receipt.election_id, receipt.commitment, receipt.choice, receipt.salt,
                                                 proof), root=root or b"")
         print(f"inclusion verified against the on-chain root for {len(receipts)} receipts")
-
-        # -- 5. The period closes; results are published and checked by anyone. --------------------
         clock[0] = election.closes_at
         await service.close(now=now())
-        answer = await send(session, HttpRequest("GET", f"{service.base_url}/results"))
-        published = answer.json_object(what="results")
+        published = (await send(session, HttpRequest("GET", f"{service.base_url}/results"))).json_object(
+            what="results")
         auditor = BallotAnchor(city.chain, published["anchor"]["contract"])  # read-only, from the publication
-        result = verify_published_election(published, anchored=await auditor.anchored_roots())
-        print(f"tally: {dict(result.counts)} (recomputed from the publication and the chain)")
+        keys = [TokenKey.from_json(k) for k in published["token_keys"]]
+        result = verify_published_election(published, anchored=await auditor.anchored_roots(),
+                                           committed_at=await auditor.token_key_commitments(keys))
+        print(f"tally: {dict(result.counts)} (recomputed from the publication and the chain; "
+              f"{await ledger.tokens_issued(election.election_id)} tokens issued, {result.ballots} ballots)")
 
 
 if __name__ == "__main__":

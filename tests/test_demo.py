@@ -24,6 +24,7 @@ EXPECTED_OUTCOMES = {
     "election_eligibility",
     "ballots_cast",
     "double_vote_refused",
+    "tagging_caught",
     "ballots_included",
     "tally_reproduced",
 }

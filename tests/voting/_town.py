@@ -1,5 +1,6 @@
 """A small town for voting tests: the city (did:ethr on the embedded chain, resident registry over
-SOAP, OpenID4VCI issuer, status server) and a voting service, all on 127.0.0.1, plus a wallet."""
+SOAP, OpenID4VCI eligibility issuer, ballot-token issuer, status server, issuance ledger) and a
+voting service, all on 127.0.0.1; and the voter's device, which talks to both directly."""
 
 from __future__ import annotations
 
@@ -12,54 +13,49 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from vcsdk.credentials import StaticKeyResolver, StatusListIssuer, VctRegistry, peek, present
+from vcsdk.credentials import StatusListIssuer, VctRegistry, present
 from vcsdk.did import EthrNetwork, key_attribute
-from vcsdk.errors import ProtocolError
 from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, RegistryEntry, ResidentRegistryClient
-from vcsdk.oid4vc import (
-    CandidateCredential,
-    HttpRequest,
-    HttpResponse,
-    InMemoryStateStore,
-    build_authorization_response,
-    build_consent,
-    issuer_routes,
-    load_request_object,
-    match_dcql,
-    parse_authorization_request_uri,
-    parse_response_uri_answer,
-    receive_credential,
-    request_object_request,
-    run_flow,
-    send,
-)
+from vcsdk.oid4vc import InMemoryStateStore, issuer_routes, receive_credential, run_flow, send
 from vcsdk.registry import EmbeddedChain, key_address
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, status_list_routes
 from vcsdk.voting import (
+    ELIGIBILITY_CLAIMS,
     BallotAnchor,
     BallotChoice,
     BallotReceipt,
+    BallotStore,
+    BallotToken,
+    BallotTokenIssuer,
     DistrictRule,
     Election,
     EligibilityApplication,
     EligibilityIssuer,
     EligibilityOffered,
+    IssuanceLedger,
+    PendingToken,
     SqliteBallotStore,
     SqliteIssuanceLedger,
     VotingService,
-    ballot_token_from_redirect,
+    begin_token,
     cast_request,
+    election_request,
+    generate_token_keys,
     parse_cast_answer,
+    parse_election_answer,
+    parse_token_answer,
+    parse_token_nonce,
+    token_issuer_routes,
+    token_nonce_request,
+    token_request,
     voting_routes,
 )
 
 VCTS = VctRegistry("https://credentials.tsukuba.example")
 T0 = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
 TTL = timedelta(minutes=5)
-SERVICE_DID = "did:ethr:0x539:0x5e71ce0000000000000000000000000000000001"
-ELIGIBILITY_PATHS = [["election_id"], ["eligible"], ["district"], ["age_over_18"]]
 
 
 def free_port() -> int:
@@ -68,7 +64,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def tsukuba_election(election_id: str = "tsukuba-2026-mayor") -> Election:
+def tsukuba_election(election_id: str = "tsukuba-2026-mayor", *, opens_at: datetime = T0) -> Election:
+    """The test election; ages count on 1 February 2026 whatever the voting period (``opens_at``)."""
     return Election(
         election_id=election_id,
         title="Tsukuba mayoral election 2026",
@@ -79,20 +76,25 @@ def tsukuba_election(election_id: str = "tsukuba-2026-mayor") -> Election:
             DistrictRule("tsukuba-c", city="つくば市", postal_code_prefixes=("305-08",)),
         ),
         election_day=date(2026, 2, 1),
-        opens_at=T0,
-        closes_at=T0 + timedelta(days=1),
+        opens_at=opens_at,
+        closes_at=opens_at + timedelta(days=1),
     )
 
 
-def kaga_election() -> Election:
+async def chain_now(chain: EmbeddedChain) -> datetime:
+    """The chain's clock (the wall clock on the embedded chain): token keys are committed at it."""
+    return datetime.fromtimestamp((await chain.get_block("latest")).timestamp, UTC)
+
+
+def kaga_election(*, opens_at: datetime = T0) -> Election:
     return Election(
         election_id="kaga-2026-council",
         title="Kaga council election 2026",
         choices=("Yes", "No"),
         districts=(DistrictRule("kaga-1", city="加賀市"),),
         election_day=date(2026, 2, 1),
-        opens_at=T0,
-        closes_at=T0 + timedelta(days=1),
+        opens_at=opens_at,
+        closes_at=opens_at + timedelta(days=1),
     )
 
 
@@ -129,18 +131,24 @@ class Town:
     clock: Clock
     status_list: StatusListIssuer
     status_store: StatusListStore
+    ledger: IssuanceLedger
     issuer: EligibilityIssuer
+    token_issuer: BallotTokenIssuer
     service: VotingService
-    service_key: Key
-    store: SqliteBallotStore
+    store: BallotStore
     anchor: BallotAnchor
     db_path: Path
+    ledger_path: Path
     session: aiohttp.ClientSession
     extra_issuers: dict[str, EligibilityIssuer] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
         return self.service.base_url
+
+    @property
+    def tokens_url(self) -> str:
+        return self.token_issuer.audience
 
     def publish_status(self) -> None:
         token = self.status_list.publish(self.city_key, now=self.clock(), ttl=TTL, iss=self.city_did)
@@ -155,53 +163,36 @@ class Town:
         (credential,) = issued.credentials
         return credential
 
-    async def present(self, credential: str, device: Key, *, honest: bool = True) -> HttpResponse:
-        """A wallet answers a fresh request of the voting service with ``credential``.
+    async def begin(self, *, district: str | None = None) -> PendingToken:
+        """The device: fetch the election and its keys from the voting service, read the key's
+        commitment from the chain itself, blind a fresh serial."""
+        info = parse_election_answer(await send(self.session, election_request(self.base)))
+        key = info.token_keys[district]
+        committed = await BallotAnchor(self.chain, info.contract).committed_token_key(key)
+        return begin_token(key, election=info.election, district=district, committed=committed)
 
-        ``honest``: disclose what DCQL matching selects (refuses if nothing matches); otherwise
-        disclose the four eligibility claims whatever the query says (a rogue or careless wallet).
-        """
-        created = await send(self.session, HttpRequest("POST", f"{self.base}/sessions", {}, b""))
-        assert created.status == 201, created.body
-        ref = parse_authorization_request_uri(created.json_object(what="session")["deep_link"])
-        fetched = await send(self.session, request_object_request(ref))
-        request = await load_request_object(
-            fetched.body.decode(),
-            resolver=StaticKeyResolver({SERVICE_DID: self.service_key}),
-            expected_client_id=ref.client_id,
-            now=self.clock(),
-        )
-        disclose: Any = ELIGIBILITY_PATHS
-        if honest:
-            unverified = peek(credential)
-            candidate = CandidateCredential("vc", "dc+sd-jwt", unverified.unverified_vct, unverified.unverified_claims)
-            consent = build_consent(request, match_dcql(request.dcql_query, [candidate]))
-            (chosen,) = consent.credentials
-            disclose = chosen.claims
-        presentation = present(
-            credential,
-            disclose=disclose,
-            holder_signer=device,
-            audience=request.client_id,
-            nonce=request.nonce,
-            now=self.clock(),
-        )
-        return await send(self.session, build_authorization_response(request, {"eligibility": presentation}))
+    async def request_token(
+        self, credential: str, device: Key, pending: PendingToken, *, disclose: Any = ELIGIBILITY_CLAIMS
+    ) -> BallotToken:
+        """The device: a nonce, a presentation of the eligibility claims bound to it, the blind signature."""
+        nonce = parse_token_nonce(await send(self.session, token_nonce_request(self.tokens_url)))
+        vp = present(credential, disclose=disclose, holder_signer=device, audience=self.tokens_url, nonce=nonce,
+                     now=self.clock())
+        answer = await send(self.session, token_request(self.tokens_url, pending, presentation=vp, nonce=nonce))
+        return parse_token_answer(answer, pending)
 
-    async def ballot_token(self, credential: str, device: Key, **kw: Any) -> str:
-        answer = await self.present(credential, device, **kw)
-        if answer.status != 200:
-            body = answer.json_object(what="error")
-            raise ProtocolError(body.get("error_description", ""), code=body["error"])
-        return ballot_token_from_redirect(parse_response_uri_answer(answer) or "")
+    async def ballot_token(self, credential: str, device: Key, **kw: Any) -> BallotToken:
+        return await self.request_token(credential, device, await self.begin(), **kw)
 
-    async def cast(self, token: str, ballot: BallotChoice) -> BallotReceipt:
+    async def cast(self, token: BallotToken, ballot: BallotChoice) -> BallotReceipt:
         return parse_cast_answer(await send(self.session, cast_request(self.base, token, ballot)), ballot)
 
 
 async def build_town(aiohttp_server: Any, chain: EmbeddedChain, tmp_path: Path, registry: ResidentRegistryClient,
-                     session: aiohttp.ClientSession, fetcher: HttpStatusListFetcher) -> Town:
-    clock = Clock(T0 + timedelta(minutes=1))
+                     session: aiohttp.ClientSession, fetcher: HttpStatusListFetcher, *,
+                     store: BallotStore | None = None, ledger: IssuanceLedger | None = None) -> Town:
+    start = await chain_now(chain)
+    clock = Clock(start)  # voting opens an hour later: the keys are committed before
     gov = chain.dev_keys[0]
     # The city's did:ethr with a P-256 signing key published on the ERC-1056 registry.
     did_registry = await chain.deploy("EthereumDIDRegistry", sender=gov)
@@ -221,40 +212,47 @@ async def build_town(aiohttp_server: Any, chain: EmbeddedChain, tmp_path: Path, 
     status_server = await aiohttp_server(status_app, host="127.0.0.1")
     status_list = StatusListIssuer(f"http://127.0.0.1:{status_server.port}/status/voting", size=1 << 12)
 
-    # The city's OpenID4VCI issuer for the election, checking the SOAP resident registry.
-    election = tsukuba_election()
+    # The city: OpenID4VCI eligibility issuer and ballot-token issuer sharing one durable ledger.
+    election = tsukuba_election(opens_at=start + timedelta(hours=1))
+    ledger_path = tmp_path / "ledger.db"
+    ledger = ledger or await SqliteIssuanceLedger.open(str(ledger_path))
     city_port = free_port()
-    ledger = await SqliteIssuanceLedger.open(str(tmp_path / "ledger.db"))
     issuer = EligibilityIssuer(
         election=election, registry=registry, issuer=city_did, signer=city_key,
         credential_issuer=f"http://127.0.0.1:{city_port}/issuer", store=InMemoryStateStore(), ledger=ledger,
         clock=clock, vct=VCTS.voting_eligibility, status_list=status_list,
     )
     kaga = EligibilityIssuer(
-        election=kaga_election(), registry=registry, issuer=city_did, signer=city_key,
+        election=kaga_election(opens_at=election.opens_at), registry=registry, issuer=city_did, signer=city_key,
         credential_issuer=f"http://127.0.0.1:{city_port}/kaga", store=InMemoryStateStore(), ledger=ledger,
         clock=clock, vct=VCTS.voting_eligibility,
+    )
+    token_issuer = BallotTokenIssuer(
+        election=election, keys=generate_token_keys(election), ledger=ledger,
+        audience=f"http://127.0.0.1:{city_port}/voting/ballot-tokens", resolver=resolver, issuers=[city_did],
+        vct=VCTS.voting_eligibility, status=StatusListChecker(resolver=resolver, source=fetcher), clock=clock,
+        registry=registry,
     )
     city_app = web.Application()
     city_app.add_routes(issuer_routes(issuer.oid4vci, clock=clock))
     city_app.add_routes(issuer_routes(kaga.oid4vci, clock=clock))
+    city_app.add_routes(token_issuer_routes(token_issuer, clock=clock))
     await aiohttp_server(city_app, host="127.0.0.1", port=city_port)
 
-    # The voting service: ballot store, anchor contract, OpenID4VP verifier, routes.
+    # The voting service: the anchor contract (with the city's token key committed), store, routes.
     anchor = await BallotAnchor.deploy(chain, sender=chain.dev_keys[1])
+    for key in token_issuer.token_keys.values():
+        await anchor.commit_token_key(key)
     db_path = tmp_path / "ballots.db"
-    store = await SqliteBallotStore.open(str(db_path))
-    service_key = Key.generate("secp256k1").with_kid(f"{SERVICE_DID}#controller")
+    store = store or await SqliteBallotStore.open(str(db_path))
     vote_port = free_port()
     service = VotingService(
-        election=election, did=SERVICE_DID, signer=service_key,
-        base_url=f"http://127.0.0.1:{vote_port}/elections/{election.election_id}",
-        store=store, anchor=anchor, resolver=resolver, issuers=[city_did], vct=VCTS.voting_eligibility,
-        status=StatusListChecker(resolver=resolver, source=fetcher), clock=clock, min_batch_size=2,
-        name="Tsukuba internet voting",
+        election=election, base_url=f"http://127.0.0.1:{vote_port}/elections/{election.election_id}",
+        store=store, anchor=anchor, token_keys=list(token_issuer.token_keys.values()), clock=clock,
+        min_batch_size=2, name="Tsukuba internet voting",
     )
     vote_app = web.Application()
     vote_app.add_routes(voting_routes(service, clock=clock))
     await aiohttp_server(vote_app, host="127.0.0.1", port=vote_port)
-    return Town(chain, gov, city_did, city_key, resolver, clock, status_list, status_store, issuer, service,
-                service_key, store, anchor, db_path, session, {"kaga": kaga})
+    return Town(chain, gov, city_did, city_key, resolver, clock, status_list, status_store, ledger, issuer,
+                token_issuer, service, store, anchor, db_path, ledger_path, session, {"kaga": kaga})

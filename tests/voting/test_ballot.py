@@ -1,24 +1,22 @@
-"""The pure core: nullifiers, commitments, receipts, tallies and the public check of a publication.
-Every check of verify_ballot_receipt and verify_published_election has a negative test here."""
+"""The pure core: commitments, receipts, tallies and the public check of a publication (ballots with
+their tokens). Every check of verify_ballot_receipt and verify_published_election has a negative test here."""
 
 from __future__ import annotations
 
 import copy
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vcsdk.credentials import issue_sd_jwt_vc, present
-from vcsdk.errors import InvalidInputError, ProofInvalidError
-from vcsdk.keys import Key
+from vcsdk.errors import BallotTokenError, InvalidInputError, ProofInvalidError, TokenKeyError
 from vcsdk.voting import (
     BallotChoice,
     BallotReceipt,
+    TokenKey,
     ballot_commitment,
-    ballot_nullifier,
     batch_tree,
     build_publication,
     prepare_ballot,
@@ -27,12 +25,13 @@ from vcsdk.voting import (
     verify_published_election,
 )
 
+from ._mint import mint, token_key
 from ._town import tsukuba_election
 
 ELECTION = tsukuba_election()
-NOW = datetime(2026, 2, 1, 1, 0, tzinfo=UTC)
-ISSUER = "did:ethr:0x539:0x1111111111111111111111111111111111111111"
 CONTRACT = "0x" + "ab" * 20
+KEY = token_key(ELECTION)
+TOKENS = [mint(KEY, ELECTION) for _ in range(32)]
 
 
 class Counting:
@@ -47,14 +46,15 @@ class Counting:
 def _publication(choices: list[str], *, batch: int = 2) -> tuple[dict, dict[bytes, bytes]]:
     rnd = Counting()
     ballots = [prepare_ballot(ELECTION, c, randomness=rnd) for c in choices]
-    rows, batches, anchored = [], [], {}
+    rows, batches, anchored = [], [], {KEY.slot: KEY.digest}
     for i in range(0, len(ballots), batch):
         part = ballots[i : i + batch]
         tree, _ = batch_tree(b.commitment for b in part)
-        rows += [(b.commitment, b.choice, b.salt, tree.batch_id) for b in part]
+        rows += [(b.commitment, b.choice, b.salt, tree.batch_id, TOKENS[i + j]) for j, b in enumerate(part)]
         batches.append((tree.batch_id, tree.root, tree.size, "0x" + "00" * 32, 10 + i))
         anchored[tree.batch_id] = tree.root
-    pub = build_publication(ELECTION, ballots=rows, batches=batches, chain_id=1337, contract=CONTRACT)
+    pub = build_publication(ELECTION, ballots=rows, batches=batches, token_keys=[KEY], chain_id=1337,
+                            contract=CONTRACT)
     return dict(pub), anchored
 
 
@@ -75,39 +75,6 @@ def test_prepare_ballot_refuses_choices_off_the_ballot() -> None:
     with pytest.raises(InvalidInputError):
         prepare_ballot(ELECTION, "Nobody")
     assert "salt" not in repr(prepare_ballot(ELECTION, "Sato"))
-
-
-def _credential(holder: Key, issuer_key: Key) -> str:
-    claims = {"election_id": ELECTION.election_id, "eligible": True, "district": "tsukuba-a", "age_over_18": True}
-    return issue_sd_jwt_vc(claims, issuer=ISSUER, signer=issuer_key, vct="https://v.example/VotingEligibilityCredential",
-                           disclosable=[[k] for k in claims], holder_key=holder, now=NOW)
-
-
-def test_nullifier_is_per_credential_and_per_election_not_per_presentation() -> None:
-    issuer_key = Key.generate("P-256").with_kid(f"{ISSUER}#k")
-    holder = Key.generate("P-256")
-    vc = _credential(holder, issuer_key)
-    p1 = present(vc, disclose=[["eligible"]], holder_signer=holder, audience="a", nonce="n1", now=NOW)
-    p2 = present(vc, disclose=[["district"], ["election_id"]], holder_signer=holder, audience="b", nonce="n2", now=NOW)
-    eid = ELECTION.election_id
-    n = ballot_nullifier(p1, eid)
-    assert len(n) == 64 and n == ballot_nullifier(p2, eid) == ballot_nullifier(vc, eid)
-    assert n != ballot_nullifier(p1, "another-election")
-    assert n != ballot_nullifier(_credential(holder, issuer_key), ELECTION.election_id)
-
-
-def test_nullifier_ignores_the_signature_so_a_malleated_signature_gives_the_same_key() -> None:
-    issuer_key = Key.generate("P-256").with_kid(f"{ISSUER}#k")
-    vc = _credential(Key.generate("P-256"), issuer_key)
-    header, payload, signature = vc.split("~", 1)[0].split(".")
-    twin = f"{header}.{payload}.{'A' * len(signature)}~"
-    assert ballot_nullifier(twin, "e") == ballot_nullifier(vc, "e")
-
-
-@pytest.mark.parametrize("bad", ["", "a.b~", "a..c~", "x" * 300_000, "a.b.c.d~"])
-def test_nullifier_refuses_what_is_not_an_sd_jwt(bad: str) -> None:
-    with pytest.raises(InvalidInputError):
-        ballot_nullifier(bad, "e")
 
 
 def test_batch_tree_sorts_leaves_and_refuses_repeats() -> None:
@@ -189,10 +156,43 @@ def test_tally_counts_every_choice_and_refuses_unknown_ones() -> None:
 
 def test_publication_verifies() -> None:
     pub, anchored = _publication(["Sato", "Suzuki", "Sato", "Takahashi", "Sato"])
-    result = verify_published_election(pub, anchored=anchored)
+    result = verify_published_election(pub, anchored=anchored, committed_at={KEY.slot: ELECTION.opens_at})
     assert dict(result.counts) == {"Sato": 3, "Suzuki": 1, "Takahashi": 1}
     assert (result.ballots, result.batches) == (5, 3)
     assert [b["commitment"] for b in pub["ballots"]] == sorted(b["commitment"] for b in pub["ballots"])
+
+
+def test_publication_whose_token_key_is_not_the_committed_one_is_refused() -> None:
+    pub, anchored = _publication(["Sato", "Suzuki"])
+    with pytest.raises(TokenKeyError):
+        verify_published_election(pub, anchored={**anchored, KEY.slot: bytes(32)})
+    with pytest.raises(TokenKeyError):
+        verify_published_election(pub, anchored={k: v for k, v in anchored.items() if k != KEY.slot})
+    with pytest.raises(TokenKeyError):  # committed after voting opened
+        verify_published_election(pub, anchored=anchored,
+                                  committed_at={KEY.slot: ELECTION.opens_at + timedelta(seconds=1)})
+    from vcsdk.blindrsa import generate_key
+
+    other = TokenKey(ELECTION.election_id, None, generate_key(2048).public_key())
+    swapped = copy.deepcopy(pub)
+    swapped["token_keys"] = [other.to_json()]
+    with pytest.raises(TokenKeyError):  # a key swapped in the publication does not match the chain
+        verify_published_election(swapped, anchored={**anchored, KEY.slot: KEY.digest})
+
+
+def test_publication_with_a_forged_token_is_refused() -> None:
+    pub, anchored = _publication(["Sato", "Suzuki"])
+    bad = copy.deepcopy(pub)
+    bad["ballots"][0]["token"]["signature"] = bad["ballots"][1]["token"]["signature"]
+    with pytest.raises(BallotTokenError):
+        verify_published_election(bad, anchored=anchored)
+
+
+def test_publication_using_a_serial_twice_is_refused() -> None:
+    pub, anchored = _publication(["Sato", "Suzuki"], batch=1)
+    bad = copy.deepcopy(pub)
+    bad["ballots"][1]["token"] = bad["ballots"][0]["token"]
+    assert _code(bad, anchored) == "duplicate_serial"
 
 
 def _code(pub: dict, anchored: dict[bytes, bytes]) -> str:
@@ -211,7 +211,7 @@ def test_publication_with_an_altered_salt_is_a_commitment_mismatch() -> None:
 def test_publication_with_a_repeated_ballot_is_refused() -> None:
     pub, anchored = _publication(["Sato", "Suzuki"])
     bad = copy.deepcopy(pub)
-    bad["ballots"].append(dict(bad["ballots"][0]))
+    bad["ballots"].append({**bad["ballots"][0], "token": dict(TOKENS[-1].to_json())})  # a fresh token, same ballot
     assert _code(bad, anchored) == "duplicate_ballot"
 
 
@@ -232,16 +232,17 @@ def test_publication_with_ballots_of_an_unlisted_batch_is_refused() -> None:
 
 def test_publication_whose_batch_is_not_on_chain_is_refused() -> None:
     pub, anchored = _publication(["Sato", "Suzuki"], batch=1)
-    first = next(iter(anchored))
+    first = next(k for k in anchored if k != KEY.slot)
     assert _code(pub, {k: v for k, v in anchored.items() if k != first}) == "batch_not_anchored"
 
 
 def test_publication_whose_batch_has_another_root_on_chain_is_refused() -> None:
     pub, anchored = _publication(["Sato"])
-    assert _code(pub, {k: bytes(32) for k in anchored}) == "root_mismatch"
+    assert _code(pub, {k: v if k == KEY.slot else bytes(32) for k, v in anchored.items()}) == "root_mismatch"
 
 
 def test_publication_leaving_out_an_anchored_batch_is_refused() -> None:
+    # The token key's commitment is an anchored entry too, but it is accounted for by token_keys.
     pub, anchored = _publication(["Sato"])
     assert _code(pub, {**anchored, b"\x01" * 32: b"\x02" * 32}) == "unpublished_batch"
 
@@ -263,6 +264,10 @@ def test_publication_with_a_wrong_tally_is_refused() -> None:
         lambda p: p["batches"][0].pop("root"),
         lambda p: p["election"].update(choices=[]),
         lambda p: p["election"].pop("title"),
+        lambda p: p.pop("token_keys"),
+        lambda p: p.update(token_keys=[]),
+        lambda p: p["token_keys"].append(dict(p["token_keys"][0])),
+        lambda p: p["ballots"][0].pop("token"),
     ],
 )
 def test_malformed_publications_are_invalid_input(change) -> None:  # type: ignore[no-untyped-def]
@@ -339,7 +344,7 @@ def test_publication_check_raises_only_sdk_errors(value: object) -> None:
     _, anchored = _publication(["Sato", "Suzuki"])
     try:
         verify_published_election(value, anchored=anchored)  # type: ignore[arg-type]
-    except (InvalidInputError, ProofInvalidError):
+    except (InvalidInputError, ProofInvalidError, BallotTokenError, TokenKeyError):
         pass
 
 

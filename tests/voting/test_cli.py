@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,24 +14,30 @@ from vcsdk._cli import main
 from vcsdk.registry import Chain, DevNode
 from vcsdk.voting import BallotAnchor, batch_tree, build_publication, prepare_ballot
 
+from ._mint import mint, token_key
 from ._town import tsukuba_election
 
 ELECTION = tsukuba_election()
+KEY = token_key(ELECTION)
 
 
 async def _publish(url: str, choices: list[str]) -> dict:
     async with await Chain.connect(url, timeout=10.0, mine_to_confirm=True) as chain:
         sender = (await chain.dev_accounts())[0]
         anchor = await BallotAnchor.deploy(chain, sender=sender)
+        await anchor.commit_token_key(KEY)
+        # An election opening after the commitment's block (anvil runs on the wall clock).
+        now = datetime.fromtimestamp((await chain.get_block("latest")).timestamp, UTC)
+        election = replace(ELECTION, opens_at=now + timedelta(hours=1), closes_at=now + timedelta(days=1))
         ballots = [prepare_ballot(ELECTION, c) for c in choices]
         rows, batches = [], []
         for part in (ballots[:2], ballots[2:]):
             tree, _ = batch_tree(b.commitment for b in part)
             done = await anchor.anchor(tree.batch_id, tree.root, tree.size)
-            rows += [(b.commitment, b.choice, b.salt, tree.batch_id) for b in part]
+            rows += [(b.commitment, b.choice, b.salt, tree.batch_id, mint(KEY, ELECTION)) for b in part]
             batches.append((tree.batch_id, tree.root, tree.size, done.tx_hash, done.block_number))
-        return dict(build_publication(ELECTION, ballots=rows, batches=batches, chain_id=int(chain.chain_id),
-                                      contract=anchor.address))
+        return dict(build_publication(election, ballots=rows, batches=batches, token_keys=[KEY],
+                                      chain_id=int(chain.chain_id), contract=anchor.address))
 
 
 @pytest.mark.integration

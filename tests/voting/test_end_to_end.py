@@ -1,7 +1,8 @@
-"""Issue 10 end to end: eligibility issued over OpenID4VCI after the registry check, presented over
-OpenID4VP to a voting service on 127.0.0.1, ballots anchored on the embedded chain, tally
-recomputed from the publication, and a scan proving the ballot store and the chain hold nothing
-that identifies a voter."""
+"""End to end over HTTP on 127.0.0.1: eligibility over OpenID4VCI after the registry check, a
+blind-signed ballot token from the city's token issuer, ballots cast at the voting service, batches
+anchored on the embedded chain, the tally recomputed from the publication and the chain; and each
+refusal with its typed error: double vote, second token, ineligible resident, revoked eligibility,
+forged token, tagged key."""
 
 from __future__ import annotations
 
@@ -9,16 +10,30 @@ import asyncio
 import base64
 import json
 import sqlite3
+from dataclasses import replace
 
 import pytest
 
+from vcsdk.blindrsa import generate_key
 from vcsdk.credentials import disclosable_paths, issue_sd_jwt_vc, voting_eligibility_claims
-from vcsdk.errors import ConflictError, ProofInvalidError, ProtocolError
+from vcsdk.errors import (
+    AlreadyVotedError,
+    BallotTokenError,
+    CredentialRevokedError,
+    NotEligibleError,
+    ProofInvalidError,
+    ProtocolError,
+    TokenAlreadyIssuedError,
+    TokenKeyError,
+)
 from vcsdk.keys import Key
 from vcsdk.oid4vc import HttpRequest, send
 from vcsdk.voting import (
+    BallotAnchor,
     BallotReceipt,
     NotEligible,
+    TokenKey,
+    begin_token,
     parse_proof_answer,
     prepare_ballot,
     proof_request,
@@ -50,163 +65,161 @@ async def test_three_residents_vote_and_anyone_can_check(town: Town) -> None:
     await town.issuer.revoke(resident(REVOKED).record.resident_id, now=town.clock())
     town.publish_status()
 
-    # 2. Three residents vote; each keeps a receipt.
+    # 2. Before voting opens each voter's device gets its token: the key is checked on chain first.
+    tokens = {rid: await town.ballot_token(credentials[rid], devices[rid]) for rid in VOTERS}
+    assert len({t.serial for t in tokens.values()}) == 3
+    town.clock.now = election.opens_at
+
+    # A second token for the same resident, even with a fresh blinded message: refused, typed.
+    with pytest.raises(TokenAlreadyIssuedError):
+        await town.ballot_token(credentials["TK-000203"], devices["TK-000203"])
+    # Revoked eligibility before the token was issued: refused by the status list.
+    with pytest.raises(CredentialRevokedError):
+        await town.ballot_token(credentials[REVOKED], devices[REVOKED])
+    # The Kaga resident's credential is for another election and district.
+    with pytest.raises(ProtocolError) as wrong:
+        await town.ballot_token(credentials[KAGA], devices[KAGA])
+    assert wrong.value.code == "wrong_election"
+    # A credential for this election that says "not eligible" (a city issuing to every resident).
+    device = Key.generate("P-256")
+    not_eligible = issue_sd_jwt_vc(
+        voting_eligibility_claims(election_id=election.election_id, eligible=False, district="tsukuba-a",
+                                  age_over_18=True),
+        issuer=town.city_did, signer=town.city_key, vct=town.issuer.vct,
+        disclosable=disclosable_paths("VotingEligibilityCredential"), holder_key=device, now=town.clock(),
+    )
+    with pytest.raises(NotEligibleError):  # ClaimsError "not_eligible", typed on the device too
+        await town.ballot_token(not_eligible, device)
+
+    # 3. Three residents vote; each keeps a receipt.
     receipts: dict[str, BallotReceipt] = {}
     ballots = {}
     for rid, choice in VOTERS.items():
         ballots[rid] = prepare_ballot(election, choice)
-        token = await town.ballot_token(credentials[rid], devices[rid])
-        receipts[rid] = await town.cast(token, ballots[rid])
+        receipts[rid] = await town.cast(tokens[rid], ballots[rid])
+    # Double vote with the same token: refused, typed.
+    with pytest.raises(AlreadyVotedError):
+        await town.cast(tokens["TK-000203"], prepare_ballot(election, "Takahashi"))
+    # A forged token (random signature) and a token moved to another serial: refused, typed.
+    forged = replace(tokens["TK-000205"], serial=b"\x07" * 32)
+    with pytest.raises(BallotTokenError):
+        await town.cast(forged, prepare_ballot(election, "Takahashi"))
+    with pytest.raises(BallotTokenError):
+        await town.cast(replace(forged, signature=b"\x01" * 256), prepare_ballot(election, "Takahashi"))
 
-    # One tries again with the same credential: refused at presentation time.
-    first = "TK-000203"
-    with pytest.raises(ProtocolError) as again:
-        await town.ballot_token(credentials[first], devices[first])
-    assert again.value.code == "already_voted"
-
-    # The Kaga resident's credential is for another election and district: a careful wallet has
-    # nothing to offer, a careless one is refused by the service.
-    with pytest.raises(ProtocolError) as nothing:
-        await town.present(credentials[KAGA], devices[KAGA])
-    assert nothing.value.code == "access_denied"
-    with pytest.raises(ProtocolError) as wrong:
-        await town.ballot_token(credentials[KAGA], devices[KAGA], honest=False)
-    assert wrong.value.code == "wrong_election"
-
-    # A credential for this election that says "not eligible" (a city issuing to every resident,
-    # eligible or not) is refused too, whatever the wallet discloses.
-    device = devices["not-eligible"] = Key.generate("P-256")
-    not_eligible = issue_sd_jwt_vc(
-        voting_eligibility_claims(election_id=election.election_id, eligible=False, district="tsukuba-a",
-                                  age_over_18=False),
-        issuer=town.city_did, signer=town.city_key, vct=town.service.vct, holder_key=device,
-        disclosable=disclosable_paths("VotingEligibilityCredential"), now=town.clock(),
-    )
-    with pytest.raises(ProtocolError) as ineligible:
-        await town.ballot_token(not_eligible, device, honest=False)
-    assert ineligible.value.code == "not_eligible"
-
-    # The revoked eligibility is refused (status list).
-    with pytest.raises(ProtocolError) as revoked:
-        await town.ballot_token(credentials[REVOKED], devices[REVOKED])
-    assert revoked.value.code == "credential_revoked"
-
-    # 3. Ballots are anchored; every voter checks inclusion against the root read from the chain.
-    assert [b.size for b in await town.service.anchor_pending()] == [3]
+    # 4. Batches on chain; every voter checks their receipt against the root read from the chain.
+    batches = await town.service.anchor_pending()
+    assert sum(b.size for b in batches) == 3
     for rid, receipt in receipts.items():
         proof = parse_proof_answer(await send(town.session, proof_request(town.base, receipt.commitment)))
         assert proof is not None
-        root = await town.anchor.root_of(proof.batch_id)
-        assert root is not None
-        verify_ballot_receipt(
-            BallotReceipt(receipt.election_id, receipt.commitment, receipt.choice, receipt.salt, proof),
-            root=root, expected=ballots[rid],
-        )
+        root = await BallotAnchor(town.chain, town.anchor.address).root_of(proof.batch_id)
+        verify_ballot_receipt(replace(receipt, proof=proof), root=root or b"", expected=ballots[rid])
 
-    # 4. No results before the period closes; then the publication and its public check.
-    early = await send(town.session, HttpRequest("GET", f"{town.base}/results"))
-    assert early.status == 409 and early.json_object(what="e")["error"] == "voting_open"
-    with pytest.raises(ConflictError):
-        await town.service.close(now=town.clock())
+    # 5. After the period: the publication, recounted by anyone, tokens and all.
     town.clock.now = election.closes_at
-    late = await send(town.session, HttpRequest("POST", f"{town.base}/sessions", {}, b""))
-    assert late.status == 409 and late.json_object(what="e")["error"] == "voting_closed"
+    early = await send(town.session, HttpRequest("GET", f"{town.base}/results"))
+    assert early.status == 409
     await town.service.close(now=town.clock())
     published = (await send(town.session, HttpRequest("GET", f"{town.base}/results"))).json_object(what="results")
-    assert published["tally"] == {"Sato": 2, "Suzuki": 1, "Takahashi": 0}
-    auditor_roots = await town.anchor.anchored_roots()
-    verified = verify_published_election(published, anchored=auditor_roots)
-    assert dict(verified.counts) == {"Sato": 2, "Suzuki": 1, "Takahashi": 0} and verified.ballots == 3
+    auditor = BallotAnchor(town.chain, published["anchor"]["contract"])
+    keys = [TokenKey.from_json(k) for k in published["token_keys"]]
+    result = verify_published_election(published, anchored=await auditor.anchored_roots(),
+                                       committed_at=await auditor.token_key_commitments(keys))
+    assert dict(result.counts) == {"Sato": 2, "Suzuki": 1, "Takahashi": 0}
+    assert {b["token"]["serial"] for b in published["ballots"]} == {
+        base64.urlsafe_b64encode(t.serial).rstrip(b"=").decode() for t in tokens.values()}
+    assert await town.ledger.tokens_issued(election.election_id) == 3 == result.ballots
+    # A publication with one ballot's token swapped for a forged one does not verify.
+    bad = json.loads(json.dumps(published))
+    bad["ballots"][0]["token"]["signature"] = base64.urlsafe_b64encode(b"\x01" * 256).rstrip(b"=").decode()
+    with pytest.raises(BallotTokenError):
+        verify_published_election(bad, anchored=await auditor.anchored_roots())
 
-    # Altering any published ballot or the tally is detected.
-    tampered = {**published, "ballots": [dict(b) for b in published["ballots"]]}
-    tampered["ballots"][0]["choice"] = "Takahashi" if tampered["ballots"][0]["choice"] != "Takahashi" else "Sato"
-    with pytest.raises(ProofInvalidError) as bad:
-        verify_published_election(tampered, anchored=auditor_roots)
-    assert bad.value.code == "commitment_mismatch"
-    with pytest.raises(ProofInvalidError) as bad_tally:
-        verify_published_election({**published, "tally": {"Sato": 3, "Suzuki": 0, "Takahashi": 0}},
-                                  anchored=auditor_roots)
-    assert bad_tally.value.code == "tally_mismatch"
+    # 6. What the stores hold: no name, birthdate, address or resident id in the ballot box or on
+    # chain; the ballot box holds nothing of the issuance side (see test_collusion for the attacks).
+    personal = []
+    for rid in [*VOTERS, REVOKED]:
+        r = resident(rid).record
+        personal += [r.family_name, r.given_name, r.birthdate.isoformat(), r.address.postal_code, r.resident_id]
+    raw = town.db_path.read_bytes()
+    for value in personal:
+        assert value.encode() not in raw
+    with sqlite3.connect(town.db_path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"voting_ballots", "voting_batches", "voting_ballot_migrations"}
+        columns = {r[1] for r in db.execute("PRAGMA table_info(voting_ballots)")}
+        assert columns == {"election_id", "serial", "district", "prefix", "signature", "commitment", "choice",
+                           "salt", "batch_id"}
 
-    # 5. Nothing identifying in the ballot store or on chain.
-    await _assert_nothing_identifying(
-        town, [*VOTERS, REVOKED, KAGA], devices, controls=[r.commitment for r in receipts.values()]
-    )
+
+async def test_twenty_concurrent_token_requests_of_one_resident_give_one_token(town: Town) -> None:
+    device = Key.generate("P-256")
+    credential = await town.get_credential("TK-000203", device)
+    town.publish_status()
+    pendings = [await town.begin() for _ in range(20)]
+    outcomes = await asyncio.gather(*(town.request_token(credential, device, p) for p in pendings),
+                                    return_exceptions=True)
+    won = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(won) == 1, outcomes
+    assert all(isinstance(o, TokenAlreadyIssuedError) for o in outcomes if isinstance(o, BaseException))
+    assert await town.ledger.tokens_issued(town.service.election_id) == 1
 
 
-async def test_concurrent_submissions_with_one_credential_count_once(town: Town) -> None:
+async def test_a_city_signing_with_another_key_is_caught_by_the_device(town: Town) -> None:
+    """The city keeps the committed key for the public but signs one voter's request with a second key."""
     device = Key.generate("P-256")
     credential = await town.get_credential("TK-000205", device)
     town.publish_status()
-    # Two presentations of the same credential before either ballot is cast: both admitted...
-    tokens = [await town.ballot_token(credential, device) for _ in range(2)]
-    ballots = [prepare_ballot(town.service.election, c) for c in ("Sato", "Suzuki")]
-    # ...but of two concurrent casts exactly one is accepted.
-    outcomes = await asyncio.gather(
-        *(town.cast(t, b) for t, b in zip(tokens, ballots, strict=True)), return_exceptions=True
-    )
-    accepted = [o for o in outcomes if isinstance(o, BallotReceipt)]
-    refused = [o for o in outcomes if isinstance(o, ProtocolError)]
-    assert len(accepted) == 1 and len(refused) == 1 and refused[0].code == "already_voted"
-    assert await town.store.nullifier_count(town.service.election_id) == 1
-    assert len(await town.store.ballots(town.service.election_id)) == 1
-    # A used token cannot be replayed.
-    answer = await send(town.session, HttpRequest.json(
-        f"{town.base}/ballots", {"ballot_token": tokens[0], "choice": "Sato", "salt": "0x" + "11" * 32}))
-    assert answer.status == 404 and answer.json_object(what="e")["error"] == "invalid_ballot_token"
+    committed_key = town.token_issuer._keys[None]
+    town.token_issuer._keys[None] = generate_key(2048)  # the tagging key, for this one request
+    try:
+        with pytest.raises(BallotTokenError):
+            await town.ballot_token(credential, device)
+    finally:
+        town.token_issuer._keys[None] = committed_key
+    # And a key the city hands out that is not the committed one is refused before blinding.
+    tagged = TokenKey(town.service.election_id, None, generate_key(2048).public_key())
+    with pytest.raises(TokenKeyError):
+        begin_token(tagged, election=town.service.election, district=None,
+                    committed=await town.anchor.committed_token_key(tagged))
 
 
-async def _assert_nothing_identifying(
-    town: Town, resident_ids: list[str], devices: dict[str, Key], *, controls: list[bytes]
-) -> None:
-    needles: set[bytes] = set()
-    for rid in resident_ids:
-        r = resident(rid).record
-        a = r.address
-        texts = [r.resident_id, r.family_name, r.given_name, r.birthdate.isoformat(), r.birthdate.strftime("%Y%m%d"),
-                 a.postal_code, a.street, f"{a.prefecture}{a.city}{a.street}"]
-        texts += [t for t in (r.family_name_kana, r.given_name_kana) if t]
-        needles.update(t.encode("utf-8") for t in texts)
-    for device in devices.values():
-        jwk = device.public_jwk()
-        for coord in ("x", "y"):
-            needles.update({jwk[coord].encode(), _b64(jwk[coord]), _b64(jwk[coord]).hex().encode()})
+async def test_an_ineligible_resident_at_token_time_is_refused(town: Town) -> None:
+    """Eligible when the credential was issued, moved out since: the registry is asked again."""
+    device = Key.generate("P-256")
+    credential = await town.get_credential("TK-000206", device)
+    town.publish_status()
 
-    # Every row of every table, and the raw database files (WAL included).
-    blobs: list[bytes] = []
-    with sqlite3.connect(town.db_path) as db:
-        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert sorted(tables) == ["voting_ballots", "voting_batches", "voting_nullifiers"]
-        columns = {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")] for t in tables}
-        assert columns["voting_ballots"] == ["election_id", "commitment", "choice", "salt", "batch_id"]
-        assert columns["voting_nullifiers"] == ["election_id", "nullifier"]
-        for table in tables:
-            for row in db.execute(f"SELECT * FROM {table}"):
-                for value in row:
-                    blobs.append(value if isinstance(value, bytes) else str(value).encode("utf-8"))
-    for path in town.db_path.parent.glob(town.db_path.name + "*"):
-        blobs.append(path.read_bytes())
+    class MovedOut:
+        async def get_resident_status(self, resident_id: str):  # type: ignore[no-untyped-def]
+            from datetime import date
 
-    # What the service still holds in memory after the election (OpenID4VP state, ballot tokens).
-    state = town.service._state._data  # type: ignore[attr-defined]
-    blobs.append(json.dumps([[k, v[0]] for k, v in state.items()], ensure_ascii=False).encode("utf-8"))
+            from vcsdk.kyc import ResidentStatus
 
-    # Every transaction's calldata and every log since genesis (the anchoring ones included).
-    w3 = town.chain.w3
-    anchored_calls = 0
-    for number in range(await w3.eth.get_block_number() + 1):
-        block = await w3.eth.get_block(number, full_transactions=True)
-        for tx in block["transactions"]:
-            anchored_calls += tx["to"] == town.anchor.address
-            blobs.append(bytes(tx.get("input", tx.get("data", b""))))
-            receipt = await w3.eth.get_transaction_receipt(tx["hash"])
-            blobs.extend(bytes(log["data"]) for log in receipt["logs"])
-            blobs.extend(bytes(t) for log in receipt["logs"] for t in log["topics"])
-    assert anchored_calls >= 1
-    # Positive control: the scan does see what is stored (each commitment, in the ballot table).
-    assert all(any(c in blob for blob in blobs) for c in controls)
-    assert len(needles) > 40
-    for blob in blobs:
-        for needle in needles:
-            assert needle not in blob, "identifying data found in the ballot store or anchored data"
+            return ResidentStatus(status="moved_out", since=date(2026, 1, 20))
+
+    town.token_issuer._registry = MovedOut()  # type: ignore[assignment]
+    with pytest.raises(NotEligibleError):
+        await town.ballot_token(credential, device)
+    assert await town.ledger.tokens_issued(town.service.election_id) == 0
+
+
+async def test_ballots_outside_the_period_and_garbage_are_refused(town: Town) -> None:
+    device = Key.generate("P-256")
+    credential = await town.get_credential("TK-000203", device)
+    town.publish_status()
+    token = await town.ballot_token(credential, device)
+    with pytest.raises(ProtocolError) as early:  # voting not open yet
+        await town.cast(token, prepare_ballot(town.service.election, "Sato"))
+    assert early.value.code == "voting_closed"
+    town.clock.now = town.service.election.closes_at
+    with pytest.raises(ProtocolError) as late:
+        await town.cast(token, prepare_ballot(town.service.election, "Sato"))
+    assert late.value.code == "voting_closed"
+    with pytest.raises(ProtocolError) as closed:
+        await town.ballot_token(credential, device)  # no tokens after the period either
+    assert closed.value.code == "voting_closed"
+    with pytest.raises(ProofInvalidError):
+        verify_ballot_receipt(BallotReceipt(town.service.election_id, b"\x00" * 32, "Sato", b"\x00" * 32, None),
+                              root=b"\x00" * 32)

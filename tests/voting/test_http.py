@@ -1,15 +1,23 @@
-"""The voting routes answer garbage with a 4xx JSON error, never a 500."""
+"""The voting and token-issuer routes answer garbage with a 4xx JSON error, never a 500."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from vcsdk.voting import voting_routes
+from vcsdk.credentials import StaticKeyResolver
+from vcsdk.voting import BallotTokenIssuer, generate_token_keys, token_issuer_routes, voting_routes
 
-from .test_service import ELECTION, Svc, svc  # noqa: F401 - the fixture
+from ._mint import mint
+from .conftest import LedgerOpener
+from .test_service import ELECTION, KEY, PRIVATE, Svc, svc  # noqa: F401 - the fixture
+
+ZERO = "0x" + "00" * 32
+TOKEN = json.dumps(mint(KEY, ELECTION, private=PRIVATE).to_json())
 
 
 @pytest.fixture
@@ -19,13 +27,32 @@ async def client(svc: Svc, aiohttp_client: Any) -> Any:  # noqa: F811
     return await aiohttp_client(app)
 
 
+@pytest.fixture
+async def city(open_ledger: LedgerOpener, svc: Svc, aiohttp_client: Any) -> AsyncIterator[Any]:  # noqa: F811
+    ledger = await open_ledger()
+    issuer = BallotTokenIssuer(election=svc.election, keys=generate_token_keys(svc.election), ledger=ledger,
+                               audience="https://city.example/voting", resolver=StaticKeyResolver({}),
+                               issuers=["did:example:city"], vct="https://v.example/V", status=None, clock=svc.clock)
+    app = web.Application()
+    app.add_routes(token_issuer_routes(issuer, clock=svc.clock))
+    try:
+        yield await aiohttp_client(app)
+    finally:
+        await ledger.close()
+
+
 BASE = "/e/2026"
-ZERO = "0x" + "00" * 32
 
 
-async def test_election_description(client: Any) -> None:
+async def test_election_description_has_what_the_device_needs(client: Any, svc: Svc) -> None:  # noqa: F811
     answer = await client.get(f"{BASE}/")
-    assert answer.status == 200 and (await answer.json())["election_id"] == ELECTION.election_id
+    body = await answer.json()
+    assert answer.status == 200 and body["election"]["election_id"] == ELECTION.election_id
+    assert body["token_keys"] == [KEY.to_json()] and body["anchor"]["contract"] == svc.anchor.address
+
+
+def _ballot(token: str = TOKEN, choice: str = "Sato", salt: str = ZERO) -> bytes:
+    return f'{{"token": {token}, "choice": "{choice}", "salt": "{salt}"}}'.encode()
 
 
 @pytest.mark.parametrize(
@@ -33,34 +60,56 @@ async def test_election_description(client: Any) -> None:
     [
         ("POST", "/ballots", b"not json", 400, None),
         ("POST", "/ballots", b"[]", 400, "invalid_input"),
-        ("POST", "/ballots", b'{"ballot_token": "t", "choice": "Sato"}', 400, "invalid_input"),
-        ("POST", "/ballots", b'{"ballot_token": 1, "choice": "Sato", "salt": "' + ZERO.encode() + b'"}', 400, None),
-        ("POST", "/ballots", b'{"ballot_token": "t", "choice": "Sato", "salt": "0x12"}', 400, "invalid_input"),
-        ("POST", "/ballots", b'{"ballot_token": "t", "choice": "Nobody", "salt": "' + ZERO.encode() + b'"}', 400,
-         "invalid_input"),
-        ("POST", "/ballots", b'{"ballot_token": "t", "choice": "Sato", "salt": "' + ZERO.encode() + b'"}', 404,
+        ("POST", "/ballots", b'{"token": {}, "choice": "Sato"}', 400, "invalid_input"),
+        ("POST", "/ballots", _ballot(token="1"), 401, "invalid_ballot_token"),
+        ("POST", "/ballots", _ballot(token='{"serial": "x"}'), 401, "invalid_ballot_token"),
+        ("POST", "/ballots", _ballot(salt="0x12"), 400, "invalid_input"),
+        ("POST", "/ballots", _ballot(choice="Nobody"), 400, "invalid_input"),
+        ("POST", "/ballots", _ballot(token=TOKEN.replace('"signature": "', '"signature": "AA')), 401,
          "invalid_ballot_token"),
         ("POST", "/ballots", b"{" * 100_000, 400, None),
         ("GET", "/receipts/garbage", b"", 400, "invalid_input"),
         ("GET", f"/receipts/{ZERO}", b"", 404, "not_found"),
-        ("POST", "/oid4vp/response", b"", 400, "invalid_request"),
-        ("POST", "/oid4vp/response", b"state=unknown&vp_token=%7B%7D", 400, "invalid_request"),
-        ("GET", "/oid4vp/request/unknown", b"", 400, "invalid_request"),
         ("GET", "/results", b"", 409, "voting_open"),
+        ("POST", "/sessions", b"", 404, None),  # no OpenID4VP at the ballot box any more
+        ("GET", "/ballot", b"", 404, None),
     ],
 )
 async def test_garbage_gets_a_4xx(client: Any, method: str, path: str, body: bytes, status: int, code: str) -> None:
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if "oid4vp" in path else {}
-    answer = await client.request(method, BASE + path, data=body, headers=headers)
+    answer = await client.request(method, BASE + path, data=body)
     assert answer.status == status
-    error = await answer.json()
-    assert set(error) == {"error", "error_description"}
     if code is not None:
-        assert error["error"] == code
+        error = await answer.json()
+        assert set(error) == {"error", "error_description"} and error["error"] == code
 
 
-async def test_sessions_are_refused_after_the_period(client: Any, svc: Svc) -> None:  # noqa: F811
-    assert (await client.post(f"{BASE}/sessions")).status == 201
-    svc.clock.now = ELECTION.closes_at
-    answer = await client.post(f"{BASE}/sessions")
-    assert answer.status == 409 and (await answer.json())["error"] == "voting_closed"
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "code"),
+    [
+        ("POST", "/sign", b"not json", 400, None),
+        ("POST", "/sign", b"[]", 400, "invalid_input"),
+        ("POST", "/sign", b'{"presentation": "a"}', 400, "invalid_input"),
+        ("POST", "/sign", b'{"presentation": 1, "nonce": "n", "blinded_msg": "AA"}', 400, "invalid_input"),
+        ("POST", "/sign", b'{"presentation": "a.b.c~", "nonce": "n", "blinded_msg": "%%"}', 400, "invalid_input"),
+        ("POST", "/sign", b'{"presentation": "a.b.c~", "nonce": "n", "blinded_msg": "AA"}', 400, "invalid_nonce"),
+        ("POST", "/sign", b"{" * 200_000, 400, None),
+        ("GET", "/sign", b"", 405, None),
+    ],
+)
+async def test_token_issuer_garbage_gets_a_4xx(city: Any, method: str, path: str, body: bytes, status: int,
+                                               code: str) -> None:
+    answer = await city.request(method, "/voting" + path, data=body)
+    assert answer.status == status
+    if code is not None:
+        assert (await answer.json())["error"] == code
+
+
+async def test_token_issuer_keys_and_nonces(city: Any, svc: Svc) -> None:  # noqa: F811
+    keys = await (await city.get("/voting/keys")).json()
+    assert keys["election_id"] == ELECTION.election_id and keys["variant"] == "RSABSSA-SHA384-PSS-Randomized"
+    assert [k["district"] for k in keys["keys"]] == [None]
+    nonce = await city.post("/voting/nonce")
+    assert nonce.status == 201 and nonce.headers["Cache-Control"] == "no-store"
+    svc.clock.now = svc.election.closes_at
+    closed = await city.post("/voting/nonce")
+    assert closed.status == 409 and (await closed.json())["error"] == "voting_closed"

@@ -143,6 +143,7 @@ class Service:
     receipts: list[str] = field(default_factory=list)
     clock: Any = None
     desk: Any = None  # the ReceiptDesk: its receipt and withdrawal endpoints, and how they behave
+    redirect: str | None = None  # what the service's direct_post answer sends the app on to
 
     async def request(self, query: dict[str, Any] | None = None) -> Any:
         return await self.verifier.create_request(query or QUERY, purpose=PURPOSE_ID, now=self.clock())
@@ -196,7 +197,8 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
 
         async def on_result(result: PresentationResult) -> dict[str, Any]:
             service.results.append(result)
-            return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+            answer = {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+            return {**answer, "redirect_uri": service.redirect} if service.redirect else answer
 
         routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), *service.desk.routes()]
         await stack.enter_async_context(serve(routes, port=port))

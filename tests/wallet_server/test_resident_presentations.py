@@ -274,3 +274,24 @@ async def test_idor_presentations_consents_receipts(wallet, clock) -> None:
         choose = {"selections": [{"query_id": "resident", "credential_id": alice_cred}]}
         assert (await bob.call("POST", f"/v1/presentations/{mine['id']}/consent", json=choose)).status == 400
         assert (await alice.call("GET", f"/v1/receipts/{receipt_id}")).status == 200
+
+
+async def test_a_redirect_is_handed_to_the_app_once_and_never_stored(wallet, clock, database) -> None:
+    """A service's redirect (its fragment may carry a session or one-time token meant for the resident
+    alone) reaches the app in the answer to the signature, and is kept nowhere on the server."""
+    phone = await new_resident(wallet, clock)
+    async with parties(clock) as (issuer, service):
+        await credential_for(phone, issuer)
+        service.redirect = "https://vote.tsukuba.example/after#ballot_token=s3cret-one-time"
+        request = await service.request()
+        shared = await share(phone, request.deep_link)
+        assert shared["state"] == "shared" and shared["outcome"]["redirect_uri"] == service.redirect
+        again = await (await phone.call("GET", f"/v1/presentations/{shared['id']}")).json()
+        assert again["state"] == "shared" and "redirect_uri" not in again["outcome"]
+        assert "s3cret" not in str(await consents(phone))
+    url, _ = database
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        raw = b"".join(p.read_bytes() for p in Path(url[len("sqlite:///"):]).parent.glob("wallet.db*"))
+        assert b"s3cret" not in raw

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +36,9 @@ def _verify(args: argparse.Namespace) -> int:
     chain_id = anchor.get("chain_id")
     if isinstance(chain_id, bool) or not isinstance(chain_id, int):
         raise InvalidInputError("RESULTS.json names no chain id")
-    roots = asyncio.run(_roots(args.rpc_url, anchor["contract"], chain_id))
-    tally = verify_published_election(published, anchored=roots)
+    keys = _token_keys(published.get("token_keys"))
+    roots, committed_at = asyncio.run(_chain_facts(args.rpc_url, anchor["contract"], chain_id, keys))
+    tally = verify_published_election(published, anchored=roots, committed_at=committed_at)
     print_json(
         {
             "verified": True,
@@ -51,11 +53,23 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _roots(rpc_url: str, address: str, chain_id: int) -> dict[bytes, bytes]:
+def _token_keys(value: object) -> list[Any]:
+    from vcsdk.voting import TokenKey
+
+    if not isinstance(value, list) or not 0 < len(value) <= 256:
+        raise InvalidInputError("RESULTS.json lists no token keys")
+    return [TokenKey.from_json(v) for v in value]
+
+
+async def _chain_facts(
+    rpc_url: str, address: str, chain_id: int, keys: list[Any]
+) -> tuple[dict[bytes, bytes], dict[bytes, datetime]]:
+    """Everything anchored in the election's contract, and when each token key was committed."""
     from vcsdk.registry import Chain
     from vcsdk.voting import BallotAnchor
 
     async with await Chain.connect(rpc_url) as chain:
         if int(chain.chain_id) != chain_id:
             raise ChainIdMismatchError("the node serves another chain than the one the results were anchored on")
-        return await BallotAnchor(chain, address).anchored_roots()
+        anchor = BallotAnchor(chain, address)
+        return await anchor.anchored_roots(), await anchor.token_key_commitments(keys)

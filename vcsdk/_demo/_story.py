@@ -508,17 +508,17 @@ async def run_story(
               error=error)
 
         # -- 7. an election ------------------------------------------------------------------------------
-        narrator.step("An election: eligibility credentials, one ballot each, ballots anchored and tallied")
-        voting_did, voting_key = await _ethr_did_with_p256(chain, ethr, resolver, accounts[2])
+        narrator.step("An election: eligibility, blind-signed ballot tokens, one ballot each, anchored and tallied")
         ctx = CityContext(
             chain=chain, resolver=resolver, city_did=city_did, city_key=city_key, vct=VCTS.voting_eligibility,
             status_list=status_list, publish_status=publish_status, registry=soap, session=session,
-            voting_did=voting_did, voting_key=voting_key, anchor_sender=accounts[3], status=status_checker,
+            anchor_sender=accounts[3], status=status_checker,
             serve=_serve, free_port=_free_port,
         )
         await trust.accredit(city_did, VCTS.voting_eligibility, valid_from=start - timedelta(days=1),
                              sender=governance)
-        seen["voting_service"] = "election id, eligible, district, age 18+ — never a name or birthdate"
+        seen["voting_service"] = ("ballots with blind-signed tokens (serial, signature) — never who voted; the city "
+                                  "signed the tokens without seeing them")
         await run_election(ctx, stack, now=now, check=check, say=narrator.say)
 
         # -- 7. open data --------------------------------------------------------------------------------

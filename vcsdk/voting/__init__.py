@@ -1,18 +1,24 @@
-"""Internet voting with verifiable credentials: one resident one vote, ballot secrecy towards the
-voting service, and ballots anchored on chain. See ``docs/voting.md`` for the trust model.
+"""Internet voting: one resident one vote, and ballots that cannot be linked to voters.
 
-* The city: :class:`Election` (districts, voting age, period), :func:`assess_eligibility`, and
-  :class:`EligibilityIssuer`, which checks the resident registry and issues a
-  ``VotingEligibilityCredential`` through OpenID4VCI.
-* The voting service: :class:`VotingService` asks by OpenID4VP for the four eligibility claims
-  only, spends a per-election nullifier derived from the credential, stores ballots apart from
-  anything about the voter (:class:`SqliteBallotStore`), anchors salted ballot commitments in Merkle
-  batches (:class:`BallotAnchor`) and publishes the ballots and tally after the period;
-  :func:`voting_routes` mounts it in an aiohttp app.
-* Voters and auditors: :func:`prepare_ballot`, :func:`verify_ballot_receipt` and
-  :func:`verify_published_election` (pure; no I/O).
+See ``docs/voting.md`` for the flow and the trust model.
 
-The pure parts import no I/O library; the service, store, anchor and routes load on first use.
+* The city: :class:`Election` (districts, voting age, period), :func:`assess_eligibility`,
+  :class:`EligibilityIssuer` (resident registry check, one ``VotingEligibilityCredential`` per
+  resident over OpenID4VCI) and :class:`BallotTokenIssuer` (one RFC 9474 blind signature per
+  resident per election, on a key committed on chain), both remembering residents in a durable
+  :class:`IssuanceLedger` (:class:`SqliteIssuanceLedger`, :class:`PostgresIssuanceLedger`);
+  :func:`token_issuer_routes` mounts the token issuer in an aiohttp app.
+* The voter's device (pure, no I/O): :func:`begin_token` checks the token key against its on-chain
+  commitment and blinds a random serial, :func:`finish_token` unblinds the answer into a
+  :class:`BallotToken`; :func:`prepare_ballot`, :func:`verify_ballot_receipt`; the request builders
+  and parsers for the token issuer and the voting service (``*_request``, ``parse_*``).
+* The voting service: :class:`VotingService` accepts one ballot per token (the serial is the
+  double-vote key), stores it (:class:`SqliteBallotStore`, :class:`PostgresBallotStore`), anchors
+  salted ballot commitments in Merkle batches (:class:`BallotAnchor`) and publishes every ballot
+  with its token after the period; :func:`voting_routes` mounts it.
+* Anyone: :func:`verify_published_election` (pure).
+
+The pure parts import no I/O library; the service, stores, anchor, ledger and routes load on first use.
 """
 
 from __future__ import annotations
@@ -25,13 +31,27 @@ from vcsdk.voting._ballot import (
     ElectionTally,
     PublishedElectionJson,
     ballot_commitment,
-    ballot_nullifier,
     batch_tree,
     build_publication,
     prepare_ballot,
     tally,
     verify_ballot_receipt,
     verify_published_election,
+)
+from vcsdk.voting._client import (
+    VotingInfo,
+    cast_request,
+    election_request,
+    parse_cast_answer,
+    parse_election_answer,
+    parse_proof_answer,
+    parse_token_answer,
+    parse_token_keys,
+    parse_token_nonce,
+    proof_request,
+    token_keys_request,
+    token_nonce_request,
+    token_request,
 )
 from vcsdk.voting._election import (
     DistrictRule,
@@ -41,39 +61,40 @@ from vcsdk.voting._election import (
     check_eligibility_claims,
 )
 from vcsdk.voting._issuer import EligibilityApplication, EligibilityIssuer, EligibilityOffered, NotEligible
+from vcsdk.voting._token import (
+    TOKEN_VARIANT,
+    BallotToken,
+    CommittedTokenKey,
+    PendingToken,
+    TokenKey,
+    begin_token,
+    check_token_key,
+    finish_token,
+    verify_ballot_token,
+)
+from vcsdk.voting._tokens import ELIGIBILITY_CLAIMS, BallotTokenIssuer, generate_token_keys
 
 if TYPE_CHECKING:
     from vcsdk.voting._anchor import AnchoredBatch, BallotAnchor
-    from vcsdk.voting._http import (
-        ballot_token_from_redirect,
-        cast_request,
-        parse_cast_answer,
-        parse_proof_answer,
-        proof_request,
-        voting_routes,
-    )
+    from vcsdk.voting._http import token_issuer_routes, voting_routes
     from vcsdk.voting._ledger import IssuanceLedger, PostgresIssuanceLedger, SqliteIssuanceLedger
-    from vcsdk.voting._service import ELIGIBILITY_QUERY_ID, VotingService, eligibility_query
-    from vcsdk.voting._store import SqliteBallotStore, StoredBallot, StoredBatch
+    from vcsdk.voting._service import VotingService
+    from vcsdk.voting._store import BallotStore, PostgresBallotStore, SqliteBallotStore, StoredBallot, StoredBatch
 
-#: Names whose modules do I/O (aiosqlite, web3, aiohttp), imported on first use.
+#: Names whose modules do I/O (aiosqlite, asyncpg, web3, aiohttp), imported on first use.
 _LAZY = {
     "AnchoredBatch": "_anchor",
     "BallotAnchor": "_anchor",
-    "ELIGIBILITY_QUERY_ID": "_service",
+    "BallotStore": "_store",
     "IssuanceLedger": "_ledger",
+    "PostgresBallotStore": "_store",
     "PostgresIssuanceLedger": "_ledger",
-    "SqliteIssuanceLedger": "_ledger",
     "SqliteBallotStore": "_store",
+    "SqliteIssuanceLedger": "_ledger",
     "StoredBallot": "_store",
     "StoredBatch": "_store",
     "VotingService": "_service",
-    "ballot_token_from_redirect": "_http",
-    "cast_request": "_http",
-    "eligibility_query": "_service",
-    "parse_cast_answer": "_http",
-    "parse_proof_answer": "_http",
-    "proof_request": "_http",
+    "token_issuer_routes": "_http",
     "voting_routes": "_http",
 }
 
@@ -88,11 +109,16 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
-    "ELIGIBILITY_QUERY_ID",
+    "ELIGIBILITY_CLAIMS",
+    "TOKEN_VARIANT",
     "AnchoredBatch",
     "BallotAnchor",
     "BallotChoice",
     "BallotReceipt",
+    "BallotStore",
+    "BallotToken",
+    "BallotTokenIssuer",
+    "CommittedTokenKey",
     "DistrictRule",
     "Election",
     "ElectionTally",
@@ -102,28 +128,43 @@ __all__ = [
     "EligibilityOffered",
     "IssuanceLedger",
     "NotEligible",
+    "PendingToken",
+    "PostgresBallotStore",
     "PostgresIssuanceLedger",
     "PublishedElectionJson",
     "SqliteBallotStore",
     "SqliteIssuanceLedger",
     "StoredBallot",
     "StoredBatch",
+    "TokenKey",
+    "VotingInfo",
     "VotingService",
     "assess_eligibility",
     "ballot_commitment",
-    "ballot_nullifier",
-    "ballot_token_from_redirect",
     "batch_tree",
+    "begin_token",
     "build_publication",
     "cast_request",
     "check_eligibility_claims",
-    "eligibility_query",
+    "check_token_key",
+    "election_request",
+    "finish_token",
+    "generate_token_keys",
     "parse_cast_answer",
+    "parse_election_answer",
     "parse_proof_answer",
+    "parse_token_answer",
+    "parse_token_keys",
+    "parse_token_nonce",
     "prepare_ballot",
     "proof_request",
     "tally",
+    "token_issuer_routes",
+    "token_keys_request",
+    "token_nonce_request",
+    "token_request",
     "verify_ballot_receipt",
+    "verify_ballot_token",
     "verify_published_election",
     "voting_routes",
 ]

@@ -5,14 +5,21 @@ ballot box needs: roots cannot be changed once written, a re-sent batch is a no-
 list every batch ever anchored. Deploying one instance per election (its address goes in the
 publication) lets an auditor read *all* of the election's batches from the chain alone and notice
 any batch the publication leaves out.
+
+The same contract holds the election's **token key commitments**: each token key is anchored once,
+before voting opens, at its slot (``TokenKey.slot``) with its digest as the root. The contract
+never overwrites a root, so there is exactly one key per slot, and the block says when it was
+written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from vcsdk.errors import RegistryError
 from vcsdk.registry import Chain, ContractHandle, EventLog, Sender
+from vcsdk.voting._token import CommittedTokenKey, TokenKey
 
 __all__ = ["ANCHOR_CONTRACT", "AnchoredBatch", "BallotAnchor"]
 
@@ -98,8 +105,50 @@ class BallotAnchor:
         return [_batch(e) for e in events]
 
     async def anchored_roots(self) -> dict[bytes, bytes]:
-        """``batch_id -> root`` of every anchored batch: the input of ``verify_published_election``."""
+        """``batch_id -> root`` of everything anchored (ballot batches and token key commitments):
+        the input of ``verify_published_election``."""
         return {b.batch_id: b.root for b in await self.batches()}
+
+    async def set_anchorer(self, account: str, *, allowed: bool = True) -> None:
+        """Let ``account`` (e.g. the city, to commit its token keys) anchor in this contract (owner only).
+
+        :raises RegistryError: (``read_only``) without a sender; ``TransactionRevertedError`` if the
+            sender is not the owner.
+        """
+        if self._sender is None:
+            raise RegistryError("this BallotAnchor has no sender; it can only read", code="read_only")
+        await self._contract.transact("setAnchorer", account, allowed, sender=self._sender)
+
+    async def commit_token_key(self, key: TokenKey) -> AnchoredBatch:
+        """Commit a token key (its digest at its slot), once and before voting opens.
+
+        :raises TransactionRevertedError: if another key is already committed at this slot.
+        :raises RegistryError: (``read_only``) without a sender.
+        """
+        return await self.anchor(key.slot, key.digest, 1)
+
+    async def committed_token_key(self, key: TokenKey) -> CommittedTokenKey | None:
+        """What the contract holds at ``key.slot`` (``None`` if nothing), with the block's time.
+
+        The voter's device passes this to ``begin_token``; it reads it from the chain itself.
+        """
+        located = await self.find(key.slot)
+        if located is None:
+            return None
+        block = await self.chain.get_block(located.block_number)
+        return CommittedTokenKey(
+            key.slot, located.root, located.block_number, datetime.fromtimestamp(block.timestamp, UTC)
+        )
+
+    async def token_key_commitments(self, keys: list[TokenKey]) -> dict[bytes, datetime]:
+        """``slot -> block time`` of each key's commitment (missing slots are left out): the
+        ``committed_at`` input of ``verify_published_election``."""
+        out: dict[bytes, datetime] = {}
+        for key in keys:
+            committed = await self.committed_token_key(key)
+            if committed is not None:
+                out[key.slot] = committed.committed_at
+        return out
 
 
 def _batch(event: EventLog) -> AnchoredBatch:

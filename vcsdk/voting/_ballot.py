@@ -1,13 +1,10 @@
-"""Ballots: nullifiers, salted commitments, receipts, tallies and the public check of a publication.
+"""Ballots: salted commitments, receipts, tallies and the public check of a publication.
 
 Pure: no I/O, no clock. The voting service and anyone auditing an election use the same functions.
 
-* **Nullifier** (the double-vote key): ``sha256(domain || election_id || issuer-signed JWS input)``
-  of the eligibility credential. One credential gives one nullifier per election; the voting
-  service can recompute it from any presentation of that credential but learns nothing about the
-  holder from it. It hashes the signed ``header.payload`` rather than the signature, because an
-  ECDSA signature ``(r, s)`` has a twin ``(r, n - s)`` that verifies too: hashing the signature
-  would give one credential two nullifiers.
+* **Ballot token** (``vcsdk.voting`` ``_token``): the double-vote key is the token's serial, a random
+  value the voter's device picked and the city signed blindly; published with every ballot so
+  anyone can check each ballot carries a valid token and no serial is used twice.
 * **Commitment**: ``sha256(domain || election_id || choice || salt)`` with a fresh 32-byte salt,
   the leaf of the Merkle batches anchored on chain. Published with its choice and salt after the
   election closes, so anyone can recompute it.
@@ -21,16 +18,17 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, TypedDict
 
-from vcsdk.errors import InvalidInputError, ProofInvalidError
+from vcsdk.errors import InvalidInputError, ProofInvalidError, TokenKeyError
 from vcsdk.oid4vc import Randomness, SystemRandomness
 from vcsdk.receipts import InclusionProof, InclusionProofJson, MerkleTree, batch_id_for, hex32, verify_inclusion
 from vcsdk.voting._election import Election, ElectionJson
+from vcsdk.voting._token import BallotToken, BallotTokenJson, TokenKey, TokenKeyJson, verify_ballot_token
 
 __all__ = [
     "COMMITMENT_DOMAIN",
-    "NULLIFIER_DOMAIN",
     "PUBLICATION_FORMAT",
     "SALT_BYTES",
     "BallotChoice",
@@ -41,7 +39,6 @@ __all__ = [
     "PublishedBatchJson",
     "PublishedElectionJson",
     "ballot_commitment",
-    "ballot_nullifier",
     "batch_tree",
     "build_publication",
     "prepare_ballot",
@@ -50,36 +47,15 @@ __all__ = [
     "verify_published_election",
 ]
 
-NULLIFIER_DOMAIN: Final = b"vcsdk/voting/nullifier/v1"
 COMMITMENT_DOMAIN: Final = b"vcsdk/voting/ballot/v1"
-PUBLICATION_FORMAT: Final = "vcsdk-election-results/v1"
+PUBLICATION_FORMAT: Final = "vcsdk-election-results/v2"
 SALT_BYTES: Final = 32
-MAX_PRESENTATION_CHARS: Final = 256 * 1024
 _SYSTEM_RANDOMNESS: Final = SystemRandomness()
 
 
 def _field(value: str) -> bytes:
     data = value.encode("utf-8")
     return len(data).to_bytes(4, "big") + data
-
-
-def ballot_nullifier(presentation: str, election_id: str) -> str:
-    """The per-election double-vote key of the credential behind ``presentation``.
-
-    Call it only on a presentation that has been verified (issuer signature included).
-
-    :param presentation: an SD-JWT VC presentation or the SD-JWT VC itself (``jwt~…``).
-    :param election_id: the election; the same credential gives unrelated nullifiers in two elections.
-    :raises InvalidInputError: if the issuer-signed JWT is not three dot-separated parts.
-    :return: 64 lower-case hex digits.
-    """
-    if not isinstance(presentation, str) or len(presentation) > MAX_PRESENTATION_CHARS:
-        raise InvalidInputError("the presentation must be a string within the size limit")
-    parts = presentation.split("~", 1)[0].split(".")
-    if len(parts) != 3 or not all(parts):
-        raise InvalidInputError("the presentation does not start with an issuer-signed JWT")
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii", errors="strict")
-    return hashlib.sha256(NULLIFIER_DOMAIN + _field(election_id) + signing_input).hexdigest()
 
 
 def _salt(salt: object) -> bytes:
@@ -237,6 +213,7 @@ class PublishedBallotJson(TypedDict):
     choice: str
     salt: str
     batch_id: str
+    token: BallotTokenJson
 
 
 class PublishedBatchJson(TypedDict):
@@ -256,6 +233,7 @@ class PublishedElectionJson(TypedDict):
     format: str
     election: ElectionJson
     anchor: AnchorJson
+    token_keys: list[TokenKeyJson]
     batches: list[PublishedBatchJson]
     ballots: list[PublishedBallotJson]
     tally: dict[str, int]
@@ -264,15 +242,17 @@ class PublishedElectionJson(TypedDict):
 def build_publication(
     election: Election,
     *,
-    ballots: Sequence[tuple[bytes, str, bytes, bytes]],
+    ballots: Sequence[tuple[bytes, str, bytes, bytes, BallotToken]],
     batches: Sequence[tuple[bytes, bytes, int, str | None, int | None]],
+    token_keys: Sequence[TokenKey],
     chain_id: int,
     contract: str,
 ) -> PublishedElectionJson:
     """Assemble the JSON export of a closed election.
 
-    :param ballots: ``(commitment, choice, salt, batch_id)`` of every anchored ballot.
+    :param ballots: ``(commitment, choice, salt, batch_id, token)`` of every anchored ballot.
     :param batches: ``(batch_id, root, size, tx_hash, block_number)`` of every anchored batch.
+    :param token_keys: the election's token keys (committed in ``contract``).
     :param chain_id: the chain holding the roots.
     :param contract: the anchor contract's address.
     :raises InvalidInputError: for a choice not on the ballot.
@@ -283,12 +263,14 @@ def build_publication(
         "format": PUBLICATION_FORMAT,
         "election": election.to_json(),
         "anchor": {"chain_id": chain_id, "contract": contract},
+        "token_keys": [k.to_json() for k in sorted(token_keys, key=lambda k: k.district or "")],
         "batches": [
             {"batch_id": _hex(b), "root": _hex(r), "size": n, "tx_hash": tx, "block_number": blk}
             for b, r, n, tx, blk in sorted(batches, key=lambda x: (x[4] or 0, x[0]))
         ],
         "ballots": [
-            {"commitment": _hex(c), "choice": ch, "salt": _hex(s), "batch_id": _hex(b)} for c, ch, s, b in rows
+            {"commitment": _hex(c), "choice": ch, "salt": _hex(s), "batch_id": _hex(b), "token": t.to_json()}
+            for c, ch, s, b, t in rows
         ],
         "tally": tally(election, (r[1] for r in rows)),
     }
@@ -310,24 +292,47 @@ def _list(value: object, what: str) -> list[Any]:
     return value
 
 
+def _token_keys(election: Election, value: object) -> dict[str | None, TokenKey]:
+    keys: dict[str | None, TokenKey] = {}
+    for entry in _list(value, "token_keys"):
+        key = TokenKey.from_json(entry)
+        if key.election_id != election.election_id or key.district in keys:
+            raise InvalidInputError("the token keys are for another election or name a district twice")
+        keys[key.district] = key
+    if set(keys) != {None} and set(keys) != set(election.district_names):
+        raise InvalidInputError("the token keys are one key, or one per district of the election")
+    return keys
+
+
 def verify_published_election(
-    published: Mapping[str, Any], *, anchored: Mapping[bytes, bytes]
+    published: Mapping[str, Any],
+    *,
+    anchored: Mapping[bytes, bytes],
+    committed_at: Mapping[bytes, datetime] | None = None,
 ) -> ElectionTally:
     """Recompute an election's tally from its publication and check it against the chain.
 
-    Anyone can run it: read every ``BatchAnchored`` root of the election's anchor contract (e.g.
+    Anyone can run it: read every root the election's anchor contract holds (e.g.
     ``await BallotAnchor(...).anchored_roots()``), then pass the publication and those roots.
 
-    Checks, in order: every ballot's commitment is ``sha256(domain || election || choice || salt)``
-    and appears once; the ballots of each published batch rebuild its root and batch id; every
-    published batch is anchored with that root, and every anchored batch is published (nothing
-    hidden); the recomputed tally equals the published one.
+    Checks, in order: each published token key is the one committed in the contract (and, with
+    ``committed_at``, committed no later than voting opened); every ballot carries a token signed
+    with its district's key and no serial appears twice; every ballot's commitment is
+    ``sha256(domain || election || choice || salt)`` and appears once; the ballots of each published
+    batch rebuild its root and batch id; every published batch is anchored with that root, and
+    every anchored batch is published (nothing hidden); the recomputed tally equals the published one.
 
     :param published: the JSON export (:func:`build_publication`).
-    :param anchored: ``batch_id -> root`` of every batch anchored in the election's contract.
+    :param anchored: ``batch_id -> root`` of everything anchored in the election's contract
+        (ballot batches and token key commitments).
+    :param committed_at: ``slot -> block time`` of the token key commitments
+        (``BallotAnchor.token_key_commitments()``); checked against the election's opening.
     :raises InvalidInputError: if the publication is malformed.
-    :raises ProofInvalidError: with ``code`` ``commitment_mismatch``, ``duplicate_ballot``,
-        ``root_mismatch``, ``batch_not_anchored``, ``unpublished_batch`` or ``tally_mismatch``.
+    :raises TokenKeyError: if a token key is not the committed one, or was committed late.
+    :raises BallotTokenError: if a ballot's token does not verify (a forged or foreign token).
+    :raises ProofInvalidError: with ``code`` ``duplicate_serial``, ``commitment_mismatch``,
+        ``duplicate_ballot``, ``root_mismatch``, ``batch_not_anchored``, ``unpublished_batch`` or
+        ``tally_mismatch``.
     :return: the verified tally.
     """
     if not isinstance(published, Mapping) or set(published) != set(PublishedElectionJson.__annotations__):
@@ -335,12 +340,24 @@ def verify_published_election(
     if published["format"] != PUBLICATION_FORMAT:
         raise InvalidInputError(f"unknown publication format; expected {PUBLICATION_FORMAT}")
     election = Election.from_json(published["election"])
+    keys = _token_keys(election, published["token_keys"])
+    for key in keys.values():
+        if anchored.get(key.slot) != key.digest:
+            raise TokenKeyError("a published token key is not the one committed in the election's contract")
+        if committed_at is not None and (key.slot not in committed_at or committed_at[key.slot] > election.opens_at):
+            raise TokenKeyError("a token key was committed only after voting opened")
     by_batch: dict[bytes, list[bytes]] = {}
     seen: set[bytes] = set()
+    serials: set[bytes] = set()
     choices: list[str] = []
     for entry in _list(published["ballots"], "ballots"):
         if not isinstance(entry, Mapping) or set(entry) != set(PublishedBallotJson.__annotations__):
             raise InvalidInputError(f"a published ballot has exactly {sorted(PublishedBallotJson.__annotations__)}")
+        token = BallotToken.from_json(entry["token"])
+        serial = verify_ballot_token(token, election_id=election.election_id, keys=keys)
+        if serial in serials:
+            raise ProofInvalidError("a ballot token serial is used twice", code="duplicate_serial")
+        serials.add(serial)
         choice = entry["choice"]
         if not isinstance(choice, str) or choice not in election.choices:
             raise InvalidInputError("a published ballot names a choice that is not on the ballot")
@@ -380,7 +397,7 @@ def verify_published_election(
             raise ProofInvalidError("a published batch is not anchored on chain", code="batch_not_anchored")
         if on_chain != tree.root:
             raise ProofInvalidError("a published batch's root differs from the chain's", code="root_mismatch")
-    if set(anchored) - set(published_batches):
+    if set(anchored) - set(published_batches) - {k.slot for k in keys.values()}:
         raise ProofInvalidError(
             "the anchor contract holds batches the publication leaves out", code="unpublished_batch"
         )

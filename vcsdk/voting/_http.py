@@ -1,19 +1,24 @@
-"""aiohttp routes of a voting service, and the voter client's request builders.
+"""aiohttp routes of a voting service and of the city's ballot-token issuer.
 
-Routes, relative to the service's ``base_url`` path:
+Voting service, relative to its ``base_url`` path:
 
 =======  ==============================  ==================================================
-GET      ``/``                           the election (choices, districts, period)
-POST     ``/sessions``                   a new OpenID4VP request: ``deep_link``, ``request_uri``
-GET      ``/oid4vp/request/{id}``        the signed Request Object
-POST     ``/oid4vp/response``            the wallet's ``direct_post``; answers ``redirect_uri``
-                                         ``<base>/ballot#ballot_token=…``
-POST     ``/ballots``                    ``{"ballot_token", "choice", "salt"}`` → the receipt (201)
+GET      ``/``                           the election, its token keys and the anchor contract
+POST     ``/ballots``                    ``{"token", "choice", "salt"}`` → the receipt (201)
 GET      ``/receipts/{commitment}``      ``{"commitment", "proof"}`` (``proof`` null until anchored)
 GET      ``/results``                    the publication, once the election is closed
 =======  ==============================  ==================================================
 
-Errors are ``{"error": code, "error_description": …}`` with the error class's HTTP status.
+Token issuer, relative to the path of its ``audience`` URL:
+
+=======  ==============================  ==================================================
+GET      ``/keys``                       ``{"election_id", "variant", "keys"}``
+POST     ``/nonce``                      ``{"nonce", "expires_at"}`` (201)
+POST     ``/sign``                       ``{"presentation", "nonce", "blinded_msg"}`` → ``{"blind_sig"}``
+=======  ==============================  ==================================================
+
+Errors are ``{"error": code, "error_description": …}`` with the error class's HTTP status. No route
+logs or keeps a request body.
 """
 
 from __future__ import annotations
@@ -21,30 +26,24 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk._json import parse_json
-from vcsdk.errors import InvalidInputError, ProofInvalidError, ProtocolError, VcsdkError
-from vcsdk.oid4vc import HttpRequest, HttpResponse
-from vcsdk.oid4vc._http import NO_STORE, error_response, read_form
-from vcsdk.oid4vc._vp_messages import REQUEST_OBJECT_TYP
-from vcsdk.receipts import InclusionProof, hex32
-from vcsdk.voting._ballot import BallotChoice, BallotReceipt
+from vcsdk.errors import InvalidInputError, VcsdkError
+from vcsdk.oid4vc._http import NO_STORE, error_response
+from vcsdk.receipts import hex32
+from vcsdk.voting._ballot import BallotChoice
 from vcsdk.voting._service import VotingService
+from vcsdk.voting._token import TOKEN_VARIANT, BallotToken
+from vcsdk.voting._tokens import BallotTokenIssuer
 
-__all__ = [
-    "ballot_token_from_redirect",
-    "cast_request",
-    "parse_cast_answer",
-    "parse_proof_answer",
-    "proof_request",
-    "voting_routes",
-]
+__all__ = ["token_issuer_routes", "voting_routes"]
 
 MAX_BODY = 16 * 1024
-
+MAX_TOKEN_REQUEST = 96 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -59,50 +58,34 @@ def _guard(handler: Handler) -> Handler:
     return run
 
 
+async def _json_body(request: web.Request, *, what: str, max_bytes: int) -> dict[str, Any]:
+    body = parse_json(await request.content.read(max_bytes + 1), what=what, max_bytes=max_bytes)
+    if not isinstance(body, dict):
+        raise InvalidInputError(f"the {what} must be a JSON object")
+    return body
+
+
+def _base(url: str) -> str:
+    return urlsplit(url).path.rstrip("/")
+
+
 def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> list[web.RouteDef]:
     """The voting service's HTTP routes at the path of ``service.base_url``.
 
     :param clock: returns the current time.
     :return: routes for ``app.add_routes``.
     """
-    base = urlsplit(service.base_url).path.rstrip("/")
-    verifier = service.verifier
+    base = _base(service.base_url)
 
     async def election(_: web.Request) -> web.StreamResponse:
         return web.json_response(dict(service.election_json()))
 
-    async def sessions(_: web.Request) -> web.StreamResponse:
-        created = await service.start(now=clock())
-        body = {
-            "request_id": created.request_id,
-            "deep_link": created.deep_link,
-            "request_uri": created.request_uri,
-            "expires_at": created.expires_at.isoformat(),
-        }
-        return web.json_response(body, status=201, headers=NO_STORE)
-
-    async def request_object(request: web.Request) -> web.StreamResponse:
-        jwt = await verifier.request_object(request.match_info["request_id"], now=clock())
-        return web.Response(text=jwt, content_type=f"application/{REQUEST_OBJECT_TYP}", headers=NO_STORE)
-
-    async def response(request: web.Request) -> web.StreamResponse:
-        now = clock()
-        result = await verifier.handle_response(await read_form(request), now=now)
-        if result.error is not None:
-            return web.json_response({}, headers=NO_STORE)
-        token = await service.admit(result, now=now)
-        # The presentation is not kept: only the nullifier travels on, inside the token's state.
-        return web.json_response({"redirect_uri": f"{service.base_url}/ballot#ballot_token={token}"}, headers=NO_STORE)
-
     async def ballots(request: web.Request) -> web.StreamResponse:
-        body = parse_json(await request.content.read(MAX_BODY + 1), what="ballot", max_bytes=MAX_BODY)
-        if not isinstance(body, dict) or set(body) != {"ballot_token", "choice", "salt"}:
-            raise InvalidInputError("a ballot is {ballot_token, choice, salt}")
-        token, choice = body["ballot_token"], body["choice"]
-        if not isinstance(token, str) or not isinstance(choice, str):
-            raise InvalidInputError("ballot_token and choice must be strings")
-        ballot = BallotChoice(service.election_id, choice, hex32(body["salt"], what="salt"))
-        receipt = await service.cast(token, ballot, now=clock())
+        body = await _json_body(request, what="ballot", max_bytes=MAX_BODY)
+        if set(body) != {"token", "choice", "salt"} or not isinstance(body["choice"], str):
+            raise InvalidInputError("a ballot is {token, choice, salt}")
+        ballot = BallotChoice(service.election_id, body["choice"], hex32(body["salt"], what="salt"))
+        receipt = await service.cast(BallotToken.from_json(body["token"]), ballot, now=clock())
         return web.json_response(dict(receipt.to_json()), status=201, headers=NO_STORE)
 
     async def receipt(request: web.Request) -> web.StreamResponse:
@@ -117,79 +100,46 @@ def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> l
     return [
         *([web.get(base, _guard(election))] if base else []),
         web.get(f"{base}/", _guard(election)),
-        web.post(f"{base}/sessions", _guard(sessions)),
-        web.get(f"{base}/oid4vp/request/{{request_id}}", _guard(request_object)),
-        web.post(f"{base}/oid4vp/response", _guard(response)),
         web.post(f"{base}/ballots", _guard(ballots)),
         web.get(f"{base}/receipts/{{commitment}}", _guard(receipt)),
         web.get(f"{base}/results", _guard(results)),
     ]
 
 
-# -- voter client (I/O-free: send the requests with vcsdk.oid4vc.send) -------------------------
+def token_issuer_routes(issuer: BallotTokenIssuer, *, clock: Callable[[], datetime]) -> list[web.RouteDef]:
+    """The token issuer's HTTP routes at the path of ``issuer.audience``.
 
-
-def _raise_for_error(answer: HttpResponse, *, what: str) -> None:
-    if 200 <= answer.status < 300:
-        return
-    code, description = "server_error", ""
-    try:
-        body = parse_json(answer.body, what=what)
-    except InvalidInputError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str) and body["error"].isidentifier():
-        code = body["error"]
-        desc = body.get("error_description")
-        description = f": {desc[:200]}" if isinstance(desc, str) else ""
-    raise ProtocolError(f"{what} failed with HTTP {answer.status} ({code}){description}", code=code)
-
-
-def ballot_token_from_redirect(redirect_uri: str) -> str:
-    """The ballot token in the ``redirect_uri`` the service answered the wallet with.
-
-    :raises ProtocolError: (``invalid_response``) if there is none.
+    :param clock: returns the current time.
+    :return: routes for ``app.add_routes``.
     """
-    fragment = dict(parse_qsl(urlsplit(redirect_uri).fragment))
-    token = fragment.get("ballot_token")
-    if not token:
-        raise ProtocolError("the voting service's answer carries no ballot token", code="invalid_response")
-    return token
+    base = _base(issuer.audience)
 
+    async def keys(_: web.Request) -> web.StreamResponse:
+        body = {
+            "election_id": issuer.election.election_id,
+            "variant": TOKEN_VARIANT.name,
+            "keys": [k.to_json() for k in issuer.token_keys.values()],
+        }
+        return web.json_response(body)
 
-def cast_request(base_url: str, token: str, ballot: BallotChoice) -> HttpRequest:
-    """The request casting ``ballot`` with ``token``."""
-    body: dict[str, Any] = {"ballot_token": token, "choice": ballot.choice, "salt": "0x" + ballot.salt.hex()}
-    return HttpRequest.json(f"{base_url.rstrip('/')}/ballots", body)
+    async def nonce(_: web.Request) -> web.StreamResponse:
+        value, expires = await issuer.nonce(now=clock())
+        return web.json_response({"nonce": value, "expires_at": expires.isoformat()}, status=201, headers=NO_STORE)
 
+    async def sign(request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request, what="token request", max_bytes=MAX_TOKEN_REQUEST)
+        if set(body) != {"presentation", "nonce", "blinded_msg"}:
+            raise InvalidInputError("a token request is {presentation, nonce, blinded_msg}")
+        presentation, value, blinded = body["presentation"], body["nonce"], body["blinded_msg"]
+        if not isinstance(presentation, str) or not isinstance(value, str) or not isinstance(blinded, str):
+            raise InvalidInputError("presentation, nonce and blinded_msg are strings")
+        blind_sig = await issuer.issue(
+            presentation, nonce=value, blinded_msg=b64url_decode(blinded, what="blinded_msg"), now=clock()
+        )
+        return web.json_response({"blind_sig": b64url_encode(blind_sig)}, headers=NO_STORE)
 
-def parse_cast_answer(answer: HttpResponse, ballot: BallotChoice) -> BallotReceipt:
-    """Read the receipt and check it is for the voter's own ballot.
-
-    :raises ProtocolError: with the service's error code if it refused the ballot
-        (``already_voted``, ``voting_closed``, ``invalid_ballot_token``, …).
-    :raises ProofInvalidError: (``commitment_mismatch``) if the receipt is for another ballot.
-    """
-    _raise_for_error(answer, what="ballot")
-    receipt = BallotReceipt.from_json(answer.json_object(what="ballot receipt"))
-    if (receipt.commitment, receipt.choice, receipt.election_id) != (
-        ballot.commitment,
-        ballot.choice,
-        ballot.election_id,
-    ):
-        raise ProofInvalidError("the receipt is not for the ballot this voter cast", code="commitment_mismatch")
-    return receipt
-
-
-def proof_request(base_url: str, commitment: bytes) -> HttpRequest:
-    """The request for a ballot's inclusion proof."""
-    return HttpRequest("GET", f"{base_url.rstrip('/')}/receipts/0x{commitment.hex()}")
-
-
-def parse_proof_answer(answer: HttpResponse) -> InclusionProof | None:
-    """The inclusion proof, or ``None`` while the ballot's batch is not anchored.
-
-    :raises ProtocolError: with the service's error code.
-    """
-    _raise_for_error(answer, what="inclusion proof")
-    proof = answer.json_object(what="inclusion proof").get("proof")
-    return InclusionProof.from_json(proof) if proof is not None else None
+    return [
+        web.get(f"{base}/keys", _guard(keys)),
+        web.post(f"{base}/nonce", _guard(nonce)),
+        web.post(f"{base}/sign", _guard(sign)),
+    ]

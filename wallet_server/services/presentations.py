@@ -516,9 +516,15 @@ class PresentationService:
         except VcsdkError as exc:
             # The service has the data; that the consent could not be recorded must show, not hide.
             outcome = {"consent_error": exc.code}
+        # A redirect is the app's to follow, once; it is never stored: its fragment may carry what the
+        # service hands the resident alone (a session, a one-time token) and the server must not keep.
+        redirect = outcome.pop("redirect_uri", None)
         body["outcome"] = outcome
         body["pending"] = []
-        return await self._save(principal, row, body, "shared")
+        view = await self._save(principal, row, body, "shared")
+        if redirect is not None:
+            view = replace(view, outcome={**view.outcome, "redirect_uri": redirect})
+        return view
 
     async def _save(
         self, principal: Principal, row: PresentationRow, body: dict[str, Any], state: PresentationState
