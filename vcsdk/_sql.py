@@ -13,20 +13,22 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 import aiosqlite
 import asyncpg
 
 from vcsdk.errors import ConflictError, InvalidInputError, StorageError
 
-__all__ = ["Migration", "PgTimeouts", "PostgresConn", "SqliteConn", "apply_migrations", "load_migrations",
-           "numbered_placeholders", "open_pg_pool", "pg_connection", "pg_transaction", "sqlite_connection",
-           "sqlite_transaction"]
+__all__ = ["MigratedSql", "Migration", "PgTimeouts", "PostgresConn", "PostgresMigrated", "SqliteConn",
+           "SqliteMigrated", "apply_migrations", "load_migrations", "numbered_placeholders", "open_pg_pool",
+           "pg_connection", "pg_transaction", "sqlite_connection", "sqlite_transaction"]
 
 _CONFLICT = "the record conflicts with one that is stored"
 _FAILED = "the database failed; try again later"
@@ -314,3 +316,120 @@ async def apply_migrations(conn: _Conn, migrations: Sequence[Migration], *, tabl
         )
         applied.append(version)
     return applied
+
+
+# -- stores with numbered migrations ---------------------------------------------------------------------
+
+
+class MigratedSql:
+    """Shared by the stores that keep their schema in numbered migration files: running statements,
+    applying the migrations, and opening a SQLite file or a PostgreSQL pool ready for use.
+
+    A store subclasses :class:`SqliteMigrated` or :class:`PostgresMigrated` together with a class of
+    its queries, and names its migrations folder, bookkeeping table and advisory lock.
+    """
+
+    dialect: ClassVar[str] = "sql"
+    #: ``(package, folder, …)``: where the ``NNNN_name[.dialect].sql`` files are.
+    migrations: ClassVar[tuple[str, ...]]
+    migrations_table: ClassVar[str]
+    #: A PostgreSQL advisory lock id, the same for every process migrating this store.
+    migration_lock: ClassVar[int]
+
+    def _conn(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
+        raise NotImplementedError
+
+    def _tx(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
+        raise NotImplementedError
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        async with self._conn() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def migrate(self) -> list[int]:
+        """Apply the migrations this database lacks, in one transaction.
+
+        :return: the versions applied now.
+        """
+        package, *parts = self.migrations
+        folder = resources.files(package)
+        for part in parts:
+            folder = folder.joinpath(part)
+        async with self._tx() as conn:
+            if self.dialect == "postgres":  # processes starting at once migrate one after the other
+                await conn.fetch("SELECT pg_advisory_xact_lock(?)", self.migration_lock)
+            return await apply_migrations(
+                conn, load_migrations(folder, self.dialect), table=self.migrations_table,
+                applied_at=int(time.time()),
+            )
+
+
+class SqliteMigrated(MigratedSql):
+    """A store on one SQLite file: one aiosqlite connection, one statement or transaction at a time."""
+
+    dialect = "sqlite"
+    #: What the store is called in error messages (``"the ballot database"``).
+    what: ClassVar[str] = "the database"
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def _open_file(cls, path: str) -> Self:
+        """Open (creating if needed) the file in WAL mode, ``synchronous=FULL`` and ``secure_delete``,
+        and apply the migrations.
+
+        :raises StorageError: if the file cannot be opened or prepared.
+        """
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(f"cannot open {cls.what}; check the path and its permissions") from exc
+        store = cls(db)
+        try:
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "secure_delete=ON"):
+                async with db.execute(f"PRAGMA {pragma}") as cursor:
+                    await cursor.fetchall()
+            await store.migrate()
+        except (sqlite3.Error, StorageError) as exc:
+            await db.close()
+            raise StorageError(f"cannot prepare {cls.what}") from exc
+        return store
+
+    def _conn(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_connection(self._db, self._lock)
+
+    def _tx(self) -> AbstractAsyncContextManager[SqliteConn]:
+        return sqlite_transaction(self._db, self._lock)
+
+
+class PostgresMigrated(MigratedSql):
+    """A store on PostgreSQL through an asyncpg pool (``?`` placeholders rewritten)."""
+
+    dialect = "postgres"
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def _open_pool(cls, dsn: str, *, schema: str | None, max_size: int) -> Self:
+        """Connect a pool in ``schema`` (created if missing) and apply the migrations.
+
+        :raises InvalidInputError: if ``schema`` is not a lowercase identifier.
+        :raises StorageError: if the database cannot be reached.
+        """
+        pool = await open_pg_pool(dsn, schema=schema, max_size=max_size)
+        store = cls(pool)
+        try:
+            await store.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return store
+
+    def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
+        return pg_connection(self._pool, rewrite=numbered_placeholders)
+
+    def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
+        return pg_transaction(self._pool, rewrite=numbered_placeholders)

@@ -114,8 +114,10 @@ def test_finalize_refuses_a_wrong_blind_signature_and_sizes() -> None:
     variant = RSABSSA_SHA384_PSS_RANDOMIZED
     prepared = prepare(b"ballot", variant=variant)
     blinded = blind(PUBLIC, prepared, variant=variant)
+    # A real signature under the key, but over another blinded message.
+    other = blind(PUBLIC, prepare(b"another ballot", variant=variant), variant=variant)
     with pytest.raises(SignatureInvalidError):
-        finalize(PUBLIC, prepared, blind_sign(OTHER, blinded.blinded_msg), blinded.inv, variant=variant)
+        finalize(PUBLIC, prepared, blind_sign(KEY, other.blinded_msg), blinded.inv, variant=variant)
     with pytest.raises(InvalidInputError, match="unexpected input size"):
         finalize(PUBLIC, prepared, b"\x01" * 255, blinded.inv, variant=variant)
     with pytest.raises(InvalidInputError):

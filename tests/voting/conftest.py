@@ -40,16 +40,20 @@ async def town(aiohttp_server: Any, embedded_chain: EmbeddedChain, tmp_path: Pat
 PG_DSN = os.environ.get("VCSDK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-async def pg_schema() -> AsyncIterator[str]:
-    """A fresh PostgreSQL schema for one test, dropped after it."""
-    name = f"vttest_{secrets.token_hex(6)}"
-    yield name
+async def drop_schema(name: str) -> None:
     conn = await asyncpg.connect(PG_DSN)
     try:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped after it."""
+    name = f"vttest_{secrets.token_hex(6)}"
+    yield name
+    await drop_schema(name)
 
 
 LedgerOpener = Callable[[], Awaitable[IssuanceLedger]]

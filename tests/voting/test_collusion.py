@@ -55,7 +55,7 @@ from vcsdk.voting._issuer import credential_digest
 from wallet_server import create_app
 
 from ._town import Town, build_town
-from .conftest import PG_DSN
+from .conftest import PG_DSN, drop_schema
 from .test_store import allocation_order  # the order rows were written in, read from the raw file
 
 VOTERS = {"TK-000203": "Sato", "TK-000204": "Suzuki", "TK-000205": "Sato", "TK-000206": "Takahashi"}
@@ -244,11 +244,7 @@ async def schema(backend: str) -> AsyncIterator[str | None]:
         return
     name = f"vtcoll_{secrets.token_hex(6)}"
     yield name
-    conn = await asyncpg.connect(PG_DSN)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await conn.close()
+    await drop_schema(name)
 
 
 @pytest.fixture

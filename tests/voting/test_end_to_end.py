@@ -172,7 +172,12 @@ async def test_a_city_signing_with_another_key_is_caught_by_the_device(town: Tow
     credential = await town.get_credential("TK-000205", device)
     town.publish_status()
     committed_key = town.token_issuer._keys[None]
-    town.token_issuer._keys[None] = generate_key(2048)  # the tagging key, for this one request
+    # The tagging key, for this one request (a modulus above the committed one, so it can sign any
+    # blinded message the device sends).
+    tagging = generate_key(2048)
+    while tagging.public_key().public_numbers().n <= committed_key.public_key().public_numbers().n:
+        tagging = generate_key(2048)
+    town.token_issuer._keys[None] = tagging
     try:
         with pytest.raises(BallotTokenError):
             await town.ballot_token(credential, device)

@@ -121,52 +121,47 @@ def allocation_order(raw: bytes, tokens: list[BallotToken], *, page_size: int = 
     return [by_signature[s] for s in ordered]
 
 
-async def test_sqlite_file_layout_after_compaction_is_independent_of_arrival_order(tmp_path: Path) -> None:
-    items = _ballots(40)
-    serials = [t.serial for t, _ in items]
-    layouts = []
+async def _layouts(tmp_path: Path, items: list[tuple[BallotToken, BallotChoice]], how: str) -> list[bytes]:
+    """The raw files of two stores that got the same ballots in opposite orders.
+
+    ``how``: ``compact`` (then close), ``close`` (closing compacts), ``none`` (checkpointed only:
+    the connection is closed without the store's close())."""
+    raws = []
     for name, order in (("forward", items), ("backward", list(reversed(items)))):
-        path = tmp_path / f"{name}.db"
+        path = tmp_path / f"{name}-{how}.db"
         store = await SqliteBallotStore.open(str(path))
         await _cast(store, order)
-        await store.compact()
-        layouts.append(_offsets(path.read_bytes(), serials))
+        if how == "compact":
+            await store.compact()
+        if how == "none":
+            async with store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                await cursor.fetchall()
+            raws.append(path.read_bytes())
+            await store._db.close()
+            continue
         await store.close()
-        assert not (tmp_path / f"{name}.db-wal").exists() or (tmp_path / f"{name}.db-wal").stat().st_size == 0
-    assert layouts[0] == layouts[1]
-    tokens = [t for t, _ in items]
-    assert allocation_order((tmp_path / "forward.db").read_bytes(), tokens) == allocation_order(
-        (tmp_path / "backward.db").read_bytes(), tokens)
+        wal = Path(f"{path}-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+        raws.append(path.read_bytes())
+    return raws
+
+
+@pytest.mark.parametrize("how", ["compact", "close"])
+async def test_sqlite_file_layout_after_compaction_is_independent_of_arrival_order(tmp_path: Path, how: str) -> None:
+    items = _ballots(40)
+    tokens, serials = [t for t, _ in items], [t.serial for t, _ in items]
+    forward, backward = await _layouts(tmp_path, items, how)
+    assert _offsets(forward, serials) == _offsets(backward, serials)
+    assert allocation_order(forward, tokens) == allocation_order(backward, tokens)
 
 
 async def test_sqlite_layout_without_compaction_does_show_arrival_order(tmp_path: Path) -> None:
     """The control for the test above: the raw file of an uncompacted store does depend on arrival."""
     items = _ballots(40)
-    serials = [t.serial for t, _ in items]
-    layouts, orders = [], []
-    for name, order in (("forward", items), ("backward", list(reversed(items)))):
-        path = tmp_path / f"{name}.db"
-        store = await SqliteBallotStore.open(str(path))
-        await _cast(store, order)
-        # Checkpointed but not compacted (the connection is closed without the store's close()).
-        await store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        layouts.append(_offsets(path.read_bytes(), serials))
-        orders.append(allocation_order(path.read_bytes(), [t for t, _ in items]))
-        await store._db.close()
-    assert layouts[0] != layouts[1] and orders[0] != orders[1]
-
-
-async def test_sqlite_store_compacts_when_closed(tmp_path: Path) -> None:
-    items = _ballots(30)
-    serials = [t.serial for t, _ in items]
-    layouts = []
-    for name, order in (("forward", items), ("backward", list(reversed(items)))):
-        path = tmp_path / f"{name}.db"
-        store = await SqliteBallotStore.open(str(path))
-        await _cast(store, order)
-        await store.close()
-        layouts.append(_offsets(path.read_bytes(), serials))
-    assert layouts[0] == layouts[1]
+    tokens, serials = [t for t, _ in items], [t.serial for t, _ in items]
+    forward, backward = await _layouts(tmp_path, items, "none")
+    assert _offsets(forward, serials) != _offsets(backward, serials)
+    assert allocation_order(forward, tokens) != allocation_order(backward, tokens)
 
 
 async def test_postgres_rows_after_compaction_carry_no_arrival_order(pg_schema: str) -> None:

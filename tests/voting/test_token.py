@@ -31,6 +31,8 @@ ELECTION = tsukuba_election()
 PRIVATE = generate_key(2048)
 KEY = TokenKey(ELECTION.election_id, None, PRIVATE.public_key())
 OTHER_PRIVATE = generate_key(2048)
+while OTHER_PRIVATE.public_key().public_numbers().n <= PRIVATE.public_key().public_numbers().n:
+    OTHER_PRIVATE = generate_key(2048)  # so it can sign any blinded message made for KEY
 
 
 def committed(key: TokenKey = KEY, *, late: bool = False, digest: bytes | None = None) -> CommittedTokenKey:

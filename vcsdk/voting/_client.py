@@ -30,7 +30,6 @@ from vcsdk.errors import (
     VcsdkError,
 )
 from vcsdk.oid4vc import HttpRequest, HttpResponse
-from vcsdk.oid4vc._common import raise_for_error
 from vcsdk.receipts import InclusionProof
 from vcsdk.voting._ballot import BallotChoice, BallotReceipt
 from vcsdk.voting._election import Election
@@ -62,7 +61,7 @@ _TYPED: Final[Mapping[str, type[VcsdkError]]] = {
 
 def _raise_for_error(answer: HttpResponse, *, what: str) -> None:
     try:
-        raise_for_error(answer, what=what)
+        answer.raise_for_error(what=what)
     except ProtocolError as exc:
         typed = _TYPED.get(exc.code)
         if typed is not None:

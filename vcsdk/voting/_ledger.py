@@ -18,36 +18,14 @@ Tables come from numbered migrations in ``vcsdk/voting/migrations/ledger``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import sqlite3
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
-from importlib import resources
-from typing import Any, Final, Protocol
+from typing import Protocol
 
-import aiosqlite
-
-from vcsdk._sql import (
-    PostgresConn,
-    SqliteConn,
-    apply_migrations,
-    load_migrations,
-    numbered_placeholders,
-    open_pg_pool,
-    pg_connection,
-    pg_transaction,
-    sqlite_connection,
-    sqlite_transaction,
-)
-from vcsdk.errors import ConflictError, StorageError, TokenAlreadyIssuedError
+from vcsdk._sql import MigratedSql, PostgresMigrated, SqliteMigrated
+from vcsdk.errors import ConflictError, TokenAlreadyIssuedError
 
 __all__ = ["IssuanceLedger", "PostgresIssuanceLedger", "SqliteIssuanceLedger"]
 
-_MIGRATIONS_TABLE: Final = "voting_ledger_migrations"
-# Any constant works; it only has to be the same for every process migrating this database.
-_MIGRATION_LOCK: Final = 0x76637364_766F7465
 
 
 class IssuanceLedger(Protocol):
@@ -92,36 +70,13 @@ def _digest(blinded_msg: bytes) -> bytes:
     return hashlib.sha256(blinded_msg).digest()
 
 
-class _SqlLedger:
-    """The queries, once; the drivers provide ``_conn`` and ``_tx``."""
+class _SqlLedger(MigratedSql):
+    """The queries, once; :class:`SqliteMigrated` and :class:`PostgresMigrated` run them."""
 
-    dialect = "sql"
-
-    def _conn(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
-        raise NotImplementedError
-
-    def _tx(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
-        raise NotImplementedError
-
-    async def _lock_migrations(self, conn: SqliteConn | PostgresConn) -> None:
-        """Serialise migrations between processes starting at once (PostgreSQL overrides)."""
-
-    async def migrate(self) -> list[int]:
-        """Apply the ledger's migrations this database lacks (one transaction).
-
-        :return: the versions applied now.
-        """
-        folder = resources.files("vcsdk.voting").joinpath("migrations").joinpath("ledger")
-        async with self._tx() as conn:
-            await self._lock_migrations(conn)
-            return await apply_migrations(
-                conn, load_migrations(folder, self.dialect), table=_MIGRATIONS_TABLE,
-                applied_at=int(datetime.now(UTC).timestamp()),
-            )
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._conn() as conn:
-            return await conn.fetch(sql, *args)
+    migrations = ("vcsdk.voting", "migrations", "ledger")
+    migrations_table = "voting_ledger_migrations"
+    # Any constant works; it only has to be the same for every process migrating this database.
+    migration_lock = 0x76637364_766F7465
 
     async def record_credential(
         self, election_id: str, resident_id: str, *, credential_digest: bytes, status_index: int | None
@@ -183,18 +138,14 @@ class _SqlLedger:
         return int(rows[0][0])
 
 
-class SqliteIssuanceLedger(_SqlLedger):
+class SqliteIssuanceLedger(_SqlLedger, SqliteMigrated):
     """The ledger in one SQLite file (WAL, ``synchronous=FULL``); open with :meth:`open`.
 
     Several processes on one machine may open the same file: SQLite's write lock and the primary
     keys keep one blind signature per resident.
     """
 
-    dialect = "sqlite"
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._lock = asyncio.Lock()
+    what = "the issuance ledger"
 
     @classmethod
     async def open(cls, path: str) -> SqliteIssuanceLedger:
@@ -202,40 +153,17 @@ class SqliteIssuanceLedger(_SqlLedger):
 
         :raises StorageError: if the file cannot be opened or prepared.
         """
-        try:
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError("cannot open the issuance ledger; check the path and its permissions") from exc
-        ledger = cls(db)
-        try:
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "secure_delete=ON"):
-                await db.execute(f"PRAGMA {pragma}")
-            await ledger.migrate()
-        except (sqlite3.Error, StorageError) as exc:
-            await db.close()
-            raise StorageError("cannot prepare the issuance ledger") from exc
-        return ledger
+        return await cls._open_file(path)
 
     async def close(self) -> None:
         await self._db.close()
-
-    def _conn(self) -> AbstractAsyncContextManager[SqliteConn]:
-        return sqlite_connection(self._db, self._lock)
-
-    def _tx(self) -> AbstractAsyncContextManager[SqliteConn]:
-        return sqlite_transaction(self._db, self._lock)
 
     def __repr__(self) -> str:
         return "SqliteIssuanceLedger()"
 
 
-class PostgresIssuanceLedger(_SqlLedger):
+class PostgresIssuanceLedger(_SqlLedger, PostgresMigrated):
     """The ledger on PostgreSQL (asyncpg pool), for several issuer processes; open with :meth:`open`."""
-
-    dialect = "postgres"
-
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str | None = None, max_size: int = 10) -> PostgresIssuanceLedger:
@@ -245,26 +173,10 @@ class PostgresIssuanceLedger(_SqlLedger):
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        pool = await open_pg_pool(dsn, schema=schema, max_size=max_size)
-        ledger = cls(pool)
-        try:
-            await ledger.migrate()
-        except BaseException:
-            await pool.close()
-            raise
-        return ledger
+        return await cls._open_pool(dsn, schema=schema, max_size=max_size)
 
     async def close(self) -> None:
         await self._pool.close()
-
-    async def _lock_migrations(self, conn: SqliteConn | PostgresConn) -> None:
-        await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
-
-    def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, rewrite=numbered_placeholders)
-
-    def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, rewrite=numbered_placeholders)
 
     def __repr__(self) -> str:
         return "PostgresIssuanceLedger()"

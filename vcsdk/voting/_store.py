@@ -23,36 +23,17 @@ Tables come from numbered migrations in ``vcsdk/voting/migrations/ballots``.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import resources
 from typing import Any, Final, Literal, Protocol
 
-import aiosqlite
-
-from vcsdk._sql import (
-    PostgresConn,
-    SqliteConn,
-    apply_migrations,
-    load_migrations,
-    numbered_placeholders,
-    open_pg_pool,
-    pg_connection,
-    pg_transaction,
-    sqlite_connection,
-    sqlite_transaction,
-)
+from vcsdk._sql import MigratedSql, PostgresMigrated, SqliteMigrated
 from vcsdk.errors import AlreadyVotedError, ConflictError, NotFoundError, StorageError
 from vcsdk.voting._token import BallotToken
 
 __all__ = ["BallotStore", "PostgresBallotStore", "SqliteBallotStore", "StoredBallot", "StoredBatch"]
 
-_MIGRATIONS_TABLE: Final = "voting_ballot_migrations"
-_MIGRATION_LOCK: Final = 0x76637364_62616C6C
 _BALLOT_COLS: Final = "serial, district, prefix, signature, commitment, choice, salt, batch_id"
 
 
@@ -119,36 +100,12 @@ def _ballot(election_id: str, row: Sequence[Any]) -> StoredBallot:
     return StoredBallot(token, bytes(row[4]), str(row[5]), bytes(row[6]), bytes(row[7]) if row[7] is not None else None)
 
 
-class _SqlBallotStore:
-    """The queries, once; the drivers provide ``_conn``, ``_tx`` and ``compact``."""
+class _SqlBallotStore(MigratedSql):
+    """The queries, once; :class:`SqliteMigrated` and :class:`PostgresMigrated` run them."""
 
-    dialect = "sql"
-
-    def _conn(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
-        raise NotImplementedError
-
-    def _tx(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
-        raise NotImplementedError
-
-    async def _lock_migrations(self, conn: SqliteConn | PostgresConn) -> None:
-        """Serialise migrations between processes starting at once (PostgreSQL overrides)."""
-
-    async def migrate(self) -> list[int]:
-        """Apply the ballot box's migrations this database lacks.
-
-        :return: the versions applied now.
-        """
-        folder = resources.files("vcsdk.voting").joinpath("migrations").joinpath("ballots")
-        async with self._tx() as conn:
-            await self._lock_migrations(conn)
-            return await apply_migrations(
-                conn, load_migrations(folder, self.dialect), table=_MIGRATIONS_TABLE,
-                applied_at=int(datetime.now(UTC).timestamp()),
-            )
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._conn() as conn:
-            return await conn.fetch(sql, *args)
+    migrations = ("vcsdk.voting", "migrations", "ballots")
+    migrations_table = "voting_ballot_migrations"
+    migration_lock = 0x76637364_62616C6C
 
     async def cast(self, election_id: str, *, token: BallotToken, commitment: bytes, choice: str, salt: bytes) -> None:
         async with self._tx() as conn:
@@ -255,7 +212,7 @@ class _SqlBallotStore:
         return int(rows[0][0])
 
 
-class SqliteBallotStore(_SqlBallotStore):
+class SqliteBallotStore(_SqlBallotStore, SqliteMigrated):
     """The ballot box in one SQLite file (WAL, ``synchronous=FULL``, ``secure_delete``); open with :meth:`open`.
 
     One connection per store; an :class:`asyncio.Lock` keeps one transaction at a time on it.
@@ -263,11 +220,7 @@ class SqliteBallotStore(_SqlBallotStore):
     one ballot per token.
     """
 
-    dialect = "sqlite"
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-        self._lock = asyncio.Lock()
+    what = "the ballot database"
 
     @classmethod
     async def open(cls, path: str) -> SqliteBallotStore:
@@ -275,19 +228,7 @@ class SqliteBallotStore(_SqlBallotStore):
 
         :raises StorageError: if the file cannot be opened or prepared.
         """
-        try:
-            db = await aiosqlite.connect(path, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError("cannot open the ballot database; check the path and its permissions") from exc
-        store = cls(db)
-        try:
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "secure_delete=ON"):
-                await db.execute(f"PRAGMA {pragma}")
-            await store.migrate()
-        except (sqlite3.Error, StorageError) as exc:
-            await db.close()
-            raise StorageError("cannot prepare the ballot database") from exc
-        return store
+        return await cls._open_file(path)
 
     async def compact(self) -> None:
         """Checkpoint, ``VACUUM`` (every table rewritten in key order: ballots by serial), truncate the WAL.
@@ -318,28 +259,17 @@ class SqliteBallotStore(_SqlBallotStore):
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def _conn(self) -> AbstractAsyncContextManager[SqliteConn]:
-        return sqlite_connection(self._db, self._lock)
-
-    def _tx(self) -> AbstractAsyncContextManager[SqliteConn]:
-        return sqlite_transaction(self._db, self._lock)
-
     def __repr__(self) -> str:
         return "SqliteBallotStore()"
 
 
-class PostgresBallotStore(_SqlBallotStore):
+class PostgresBallotStore(_SqlBallotStore, PostgresMigrated):
     """The ballot box on PostgreSQL (asyncpg pool), for several service processes; open with :meth:`open`.
 
     :meth:`compact` rewrites ``voting_ballots`` in one transaction into a fresh file in serial order,
     so every row then carries the same transaction id (``xmin``) and a position (``ctid``) that
     follows the serial, not the arrival.
     """
-
-    dialect = "postgres"
-
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
 
     @classmethod
     async def open(cls, dsn: str, *, schema: str | None = None, max_size: int = 10) -> PostgresBallotStore:
@@ -349,14 +279,7 @@ class PostgresBallotStore(_SqlBallotStore):
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        pool = await open_pg_pool(dsn, schema=schema, max_size=max_size)
-        store = cls(pool)
-        try:
-            await store.migrate()
-        except BaseException:
-            await pool.close()
-            raise
-        return store
+        return await cls._open_pool(dsn, schema=schema, max_size=max_size)
 
     async def compact(self) -> None:
         """Rewrite ``voting_ballots`` in serial order in one transaction (``TRUNCATE`` gives a new file).
@@ -382,15 +305,6 @@ class PostgresBallotStore(_SqlBallotStore):
             pass
         finally:
             await self._pool.close()
-
-    async def _lock_migrations(self, conn: SqliteConn | PostgresConn) -> None:
-        await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
-
-    def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, rewrite=numbered_placeholders)
-
-    def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, rewrite=numbered_placeholders)
 
     def __repr__(self) -> str:
         return "PostgresBallotStore()"
