@@ -6,7 +6,6 @@ forged token, tagged key."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import sqlite3
@@ -151,19 +150,6 @@ async def test_three_residents_vote_and_anyone_can_check(town: Town) -> None:
         columns = {r[1] for r in db.execute("PRAGMA table_info(voting_ballots)")}
         assert columns == {"election_id", "serial", "district", "prefix", "signature", "commitment", "choice",
                            "salt", "batch_id"}
-
-
-async def test_twenty_concurrent_token_requests_of_one_resident_give_one_token(town: Town) -> None:
-    device = Key.generate("P-256")
-    credential = await town.get_credential("TK-000203", device)
-    town.publish_status()
-    pendings = [await town.begin() for _ in range(20)]
-    outcomes = await asyncio.gather(*(town.request_token(credential, device, p) for p in pendings),
-                                    return_exceptions=True)
-    won = [o for o in outcomes if not isinstance(o, BaseException)]
-    assert len(won) == 1, outcomes
-    assert all(isinstance(o, TokenAlreadyIssuedError) for o in outcomes if isinstance(o, BaseException))
-    assert await town.ledger.tokens_issued(town.service.election_id) == 1
 
 
 async def test_a_city_signing_with_another_key_is_caught_by_the_device(town: Town) -> None:
