@@ -162,9 +162,9 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             },
             "outcome": {
                 "type": "object",
-                "description": "consent_id, claims, receipt_id; redirect_uri (only in the answer that shares, never stored); "
-                "error (access_denied, "
-                "delivery_unknown, or the service's error code), receipt_error or consent_error codes. "
+                "description": "consent_id, claims, receipt_id; redirect_uri (only in the answer that shares, "
+                "never stored); error (access_denied, delivery_unknown, or the service's error code), "
+                "receipt_error or consent_error codes. "
                 "When the wallet refused the request itself (state refused, refused_by wallet): error is "
                 "service_not_registered or request_not_registered and reason is a sentence for the resident.",
             },
