@@ -203,6 +203,44 @@ PUBLIC_PATHS: dict[str, dict[str, Any]] = {
             ],
         )
     },
+    "/issuer/par": {
+        "post": _op(
+            "issuer_par", "Pushed Authorization Request (RFC 9126): PKCE S256, `authorization_details` or `scope`",
+            _ISSUER,
+            {
+                "201": {"description": "Created: `request_uri` and `expires_in`", "headers": _NO_STORE,
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["request_uri", "expires_in"],
+                            "properties": {"request_uri": {"type": "string"}, "expires_in": {"type": "integer"}},
+                        }}}},
+                "400": _oauth_error("`invalid_request`, `invalid_client`, `unauthorized_client`, "
+                                    "`invalid_authorization_details`, `use_dpop_nonce`"),
+                "401": _oauth_error("`invalid_client`: the wallet attestation is missing or invalid"),
+                "413": {"description": "Payload Too Large", "content": _json("Problem", _PROBLEM)},
+                "429": _TOO_MANY,
+            },
+            requestBody={
+                "required": True,
+                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+            },
+        )
+    },
+    "/issuer/authorize": {
+        "get": _op(
+            "issuer_authorize", "Authorization endpoint for a pushed request (`client_id` and `request_uri`)",
+            _ISSUER,
+            {
+                "302": {"description": "Found: on to the resident's authentication, or back to the wallet's "
+                                       "`redirect_uri` with `code` or `error`"},
+                "400": _oauth_error("`invalid_request`: unknown, used or expired `request_uri`"),
+                "429": _TOO_MANY,
+            },
+            parameters=[
+                {"name": "client_id", "in": "query", "required": True, "schema": {"type": "string"}},
+                {"name": "request_uri", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+        )
+    },
     "/issuer/token": {
         "post": _op(
             "issuer_token", "Token endpoint: redeem a pre-authorized code with its Transaction Code", _ISSUER,
@@ -241,6 +279,26 @@ PUBLIC_PATHS: dict[str, dict[str, Any]] = {
             },
             security=_BEARER,
             requestBody={"required": True, "content": _json("IssuerCredentialRequest")},
+        )
+    },
+    "/issuer/deferred_credential": {
+        "post": _op(
+            "issuer_deferred_credential", "Deferred Credential endpoint: the credential for a `transaction_id`",
+            _ISSUER,
+            {
+                "200": {"description": "OK", "headers": _NO_STORE, "content": _json("IssuerCredentialResponse")},
+                "202": {"description": "Accepted: not ready yet, ask again after `interval` seconds",
+                        "headers": _NO_STORE, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": _oauth_error("`invalid_transaction_id`, `invalid_credential_request`"),
+                "401": _oauth_error("`invalid_token`: the access token is missing, expired or used"),
+                "413": {"description": "Payload Too Large", "content": _json("Problem", _PROBLEM)},
+                "429": _TOO_MANY,
+            },
+            security=_BEARER,
+            requestBody={"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["transaction_id"],
+                "properties": {"transaction_id": {"type": "string"}},
+            }}}},
         )
     },
     "/issuer/notification": {
