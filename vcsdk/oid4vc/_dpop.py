@@ -72,6 +72,14 @@ def normalize_htu(url: str) -> str:
     return urlunsplit((scheme, host, parts.path or "/", "", ""))
 
 
+def _shown_url(url: str) -> str:
+    """The request URL as a proof's ``htu`` must name it, for error messages (the raw URL if unusable)."""
+    try:
+        return normalize_htu(url)
+    except InvalidInputError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+
+
 def create_dpop_proof(
     key: Key,
     *,
@@ -159,11 +167,16 @@ def verify_dpop_proof(
     if claims.get("htm") != method.upper():
         raise _err("the DPoP proof's htm does not match the request method")
     htu = claims.get("htu")
+    expected = _shown_url(url)
+    mismatch = (
+        f"the DPoP proof's htu does not match the request URL: expected {expected} "
+        "(scheme, host and path, without query or fragment)"
+    )
     try:
         if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
-            raise _err("the DPoP proof's htu does not match the request URL")
+            raise _err(mismatch)
     except InvalidInputError:
-        raise _err("the DPoP proof's htu does not match the request URL") from None
+        raise _err(mismatch) from None
     iat = claims.get("iat")
     if not isinstance(iat, int | float) or isinstance(iat, bool):
         raise _err("the DPoP proof needs a numeric iat")
