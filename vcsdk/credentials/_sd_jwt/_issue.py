@@ -83,14 +83,15 @@ def _check_exists(value: Any, path: tuple[str | int | None, ...], shown: Sequenc
 
 
 def _check_names(value: Any, depth: int = 0) -> None:
+    # '_sd_alg' at the top level is refused by the caller with its own message.
     if depth > 32:
         raise InvalidInputError("claims nest deeper than 32 levels")
     if isinstance(value, Mapping):
         for name, item in value.items():
             if not isinstance(name, str):
                 raise InvalidInputError("claim names must be strings")
-            if name in (SD_DIGESTS_KEY, ARRAY_DIGEST_KEY):
-                raise InvalidInputError("claims may not use the reserved names '_sd' or '...'")
+            if name in (SD_DIGESTS_KEY, ARRAY_DIGEST_KEY) or (depth > 0 and name == SD_ALG_KEY):
+                raise InvalidInputError("claims may not use the reserved names '_sd', '...' or '_sd_alg'")
             _check_names(item, depth + 1)
     elif isinstance(value, list | tuple):
         for item in value:

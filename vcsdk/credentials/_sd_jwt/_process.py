@@ -10,9 +10,13 @@ from vcsdk.credentials._sd_jwt._common import ARRAY_DIGEST_KEY, SD_ALG_KEY, SD_D
 from vcsdk.credentials._sd_jwt._common import digest as disclosure_digest
 from vcsdk.errors import DisclosureError, MalformedTokenError
 
-__all__ = ["Processed", "process_disclosures"]
+__all__ = ["RESERVED_CLAIM_NAMES", "Processed", "process_disclosures"]
 
-_RESERVED_NAMES = frozenset({SD_DIGESTS_KEY, ARRAY_DIGEST_KEY})
+#: Names with a meaning in SD-JWT (RFC 9901 §4.2.4.1, §4.2.4.2, §4.1.1): never a claim's name. A
+#: Disclosure naming one is refused wherever it sits (RFC 9901 §7.1 step 3.2.2.2.3), and so is a
+#: plain member that uses one outside its place (``_sd_alg`` below the top level, ``...`` anywhere
+#: but as the only member of an array element).
+RESERVED_CLAIM_NAMES = frozenset({SD_DIGESTS_KEY, ARRAY_DIGEST_KEY, SD_ALG_KEY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +58,14 @@ class _Walker:
     def _object(self, obj: dict[str, Any], depth: int, *, top: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, item in obj.items():
-            if name == SD_DIGESTS_KEY or (top and name == SD_ALG_KEY):
-                continue
+            if name in RESERVED_CLAIM_NAMES:
+                if name == SD_DIGESTS_KEY or (top and name == SD_ALG_KEY):
+                    continue
+                raise DisclosureError(
+                    f"the SD-JWT uses the reserved name {name!r} as a claim name "
+                    "('_sd_alg' belongs only at the top level, '...' only in an array element)",
+                    code="reserved_claim_name",
+                )
             out[name] = self.walk(item, depth + 1) if type(item) in (dict, list) else item
         digests = obj.get(SD_DIGESTS_KEY)
         if digests is None:
@@ -78,9 +88,11 @@ class _Walker:
                 # RFC 9901 §7.1 step 3.2.2.2.2: an '_sd' digest must point to a [salt, name, value].
                 raise DisclosureError("an object digest points to an array-element Disclosure", code="disclosure_shape")
             name = disclosure.name
-            if name in _RESERVED_NAMES:
+            if name in RESERVED_CLAIM_NAMES:
+                # RFC 9901 §7.1 step 3.2.2.2.3. '_sd_alg' too: the top-level one is read before the
+                # claims are, so a disclosed one would otherwise sit beside it unnoticed.
                 raise DisclosureError(
-                    "a Disclosure uses the reserved claim name '_sd' or '...'", code="reserved_claim_name"
+                    f"a Disclosure uses the reserved claim name {name!r}", code="reserved_claim_name"
                 )
             if name in out:
                 raise DisclosureError(
