@@ -214,8 +214,16 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     import aiohttp
 
     from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
-    from wallet_server.appkeys import OPEN_DATA, PRESENTATIONS, RECEIPTS, REGISTRATIONS, RESIDENT_CHAIN, WALLET
-    from wallet_server.services.lease import Lease
+    from wallet_server.appkeys import (
+        ANCHORER,
+        OPEN_DATA,
+        PRESENTATIONS,
+        RECEIPTS,
+        REGISTRATIONS,
+        RESIDENT_CHAIN,
+        WALLET,
+    )
+    from wallet_server.services.lease import AdvisoryLock, JobHolder, Lease
     from wallet_server.services.presentations import PresentationService
     from wallet_server.services.receipts import CityChainPort, ReceiptService
     from wallet_server.services.registrations import OpenDataService, RegistrationService
@@ -291,8 +299,16 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     )
     stop = asyncio.Event()
     interval = settings.receipt_anchor_interval.total_seconds()
-    # Every instance (and worker) runs the batcher; the lease lets one anchor at a time.
-    lease = Lease(store, "receipt-anchorer", ttl=anchor_lease_ttl(settings), clock=clock)
+    # Every instance (and worker) runs the batcher; the lock (PostgreSQL) or lease lets one anchor at a time.
+    lease: JobHolder
+    if store.dialect == "postgres":
+        lease = AdvisoryLock(
+            settings.database_url, schema=settings.database_schema, name="receipt-anchorer",
+            timeouts=pg_timeouts(settings),
+        )
+    else:
+        lease = Lease(store, "receipt-anchorer", ttl=anchor_lease_ttl(settings), clock=clock)
+    app[ANCHORER] = lease
     batcher = asyncio.create_task(receipts.run_batcher(interval=interval, stop=stop, lease=lease))
     try:
         # A presentation left "sending" by a server that stopped mid-send shows as "unknown", never re-sent.

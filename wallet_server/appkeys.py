@@ -11,6 +11,7 @@ from wallet_server.ratelimit import CircuitBreaker, RateLimiter
 from wallet_server.services import AdminService, AuthService, Clock, CredentialService, DeviceService
 from wallet_server.services.city import CitySetup
 from wallet_server.services.issuance import IssuanceService
+from wallet_server.services.lease import JobHolder
 from wallet_server.services.presentations import PresentationService
 from wallet_server.services.public import PublicService
 from wallet_server.services.receipts import ChainPort, ReceiptService
@@ -23,6 +24,7 @@ from wallet_server.storage import Store
 
 __all__ = [
     "ADMIN",
+    "ANCHORER",
     "AUTH",
     "CHAIN",
     "CITY",
@@ -74,6 +76,8 @@ PUBLIC = web.AppKey("public", PublicService)
 WALLET = web.AppKey("wallet", WalletService)
 PRESENTATIONS = web.AppKey("presentations", PresentationService)
 RECEIPTS = web.AppKey("receipts", ReceiptService)
+# Who anchors: this instance while it holds the lock (PostgreSQL) or the lease (SQLite).
+ANCHORER: web.AppKey[JobHolder] = web.AppKey("anchorer")
 # The city's registered services and its open-data releases (the console's "Services" and "Open data").
 REGISTRATIONS = web.AppKey("registrations", RegistrationService)
 OPEN_DATA = web.AppKey("open_data", OpenDataService)

@@ -14,12 +14,13 @@ from tests.wallet_server._helpers import new_resident
 from tests.wallet_server._resident_parties import StaticChainPort, parties
 from tests.wallet_server.conftest import make_settings
 from tests.wallet_server.test_resident_presentations import credential_for, share
+from vcsdk._sql import PgTimeouts
 from vcsdk.errors import ChainUnavailableError
 from vcsdk.outbox import AccessReceiptRegistry, AnchorLocation, ReceiptEntry
 from vcsdk.registry import Chain
 from wallet_server import create_app
-from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN, STORE
-from wallet_server.services.lease import Lease
+from wallet_server.appkeys import ANCHORER, RECEIPTS, RESIDENT_CHAIN, STORE
+from wallet_server.services.lease import AdvisoryLock, JobHolder, Lease
 
 
 class StopWhenAnchored:
@@ -72,6 +73,14 @@ async def empty_outbox(database: tuple[str, str | None]) -> None:
         await conn.close()
 
 
+def _other_instance(app: Any, database: tuple[str, str | None], clock: Any) -> JobHolder:
+    """What another instance on the same database would use to decide who anchors."""
+    url, schema = database
+    if schema is None:
+        return Lease(app[STORE], "receipt-anchorer", ttl=timedelta(minutes=1), clock=clock)
+    return AdvisoryLock(url, schema=schema, name="receipt-anchorer", timeouts=PgTimeouts())
+
+
 @pytest.fixture
 async def chain() -> Any:
     async with Chain.embedded() as running:
@@ -107,24 +116,29 @@ async def test_batcher_anchors_receipts_and_proofs_verify(aiohttp_client, databa
     assert (await phone.call("GET", "/v1/receipts?cursor=bogus")).status == 400
 
     # The app's own batcher (its first round ran at start, the next is an hour away) holds the
-    # anchorer's lease: another instance does not anchor while it does.
-    lease = Lease(app[STORE], "receipt-anchorer", ttl=timedelta(minutes=1), clock=clock)
+    # anchorer's lock (PostgreSQL) or lease (SQLite): another instance does not anchor while it does.
+    assert app[ANCHORER].held
+    lease = _other_instance(app, database, clock)
     refused = asyncio.Event()
     hold = lease.hold
 
     async def hold_then_stop() -> bool:
         held = await hold()
+        await asyncio.sleep(0.5)  # time enough for a free lock to be taken
         refused.set()  # one round is enough to see it
         return held
 
     lease.hold = hold_then_stop  # type: ignore[method-assign]
     await asyncio.wait_for(app[RECEIPTS].run_batcher(interval=0, stop=refused, lease=lease), timeout=60)
     assert anchoring.sends == 0 and not lease.held
-    clock.advance(hours=3)  # the holder stopped renewing: the other instance takes over
-    await phone.login()  # the phone's access token expired meanwhile
+    if isinstance(app[ANCHORER], AdvisoryLock):
+        await app[ANCHORER].release()  # the holder's session ends: the lock is free at once
+    else:
+        clock.advance(hours=3)  # the holder stopped renewing: the other instance takes over
+    await phone.login()  # the phone's access token may have expired meanwhile
 
     # the app's anchoring loop, run until the chain shows the batch (bounded by the stop event)
-    lease = Lease(app[STORE], "receipt-anchorer", ttl=timedelta(minutes=1), clock=clock)
+    lease = _other_instance(app, database, clock)
     await asyncio.wait_for(app[RECEIPTS].run_batcher(interval=0, stop=stop, lease=lease), timeout=60)
     assert anchoring.sends == 1 and anchoring.failures == 0  # outages only delayed it; one batch of two
 

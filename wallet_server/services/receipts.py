@@ -53,7 +53,7 @@ from vcsdk.receipts import (
 from wallet_server.services._common import Clock, new_id, require_id
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
-from wallet_server.services.lease import Lease
+from wallet_server.services.lease import JobHolder
 from wallet_server.services.wallet import OutgoingHttp, ResidentVault
 from wallet_server.storage import (
     CopyPolicy,
@@ -560,11 +560,13 @@ class ReceiptService:
             return TickReport()  # nothing to anchor: do not even open the chain
         return await (await self.outbox()).tick(now=self._clock())
 
-    async def run_batcher(self, *, interval: float, stop: asyncio.Event, lease: Lease | None = None) -> None:
+    async def run_batcher(self, *, interval: float, stop: asyncio.Event, lease: JobHolder | None = None) -> None:
         """Anchor on a timer until ``stop`` is set; a failing round is logged and retried next time.
 
-        :param lease: when several instances share the database, only the lease's holder anchors;
-            the others take over once it stops renewing (see :class:`~wallet_server.services.lease.Lease`).
+        :param lease: when several instances share the database, only its holder anchors; the others
+            take over when it dies (:class:`~wallet_server.services.lease.AdvisoryLock` on PostgreSQL:
+            at once; :class:`~wallet_server.services.lease.Lease`: once the lease expires). An instance
+            that becomes the holder between rounds anchors at once.
         """
         try:
             await self._batcher_loop(interval=interval, stop=stop, lease=lease)
@@ -573,24 +575,40 @@ class ReceiptService:
                 with contextlib.suppress(VcsdkError):
                     await lease.release()
 
-    async def _batcher_loop(self, *, interval: float, stop: asyncio.Event, lease: Lease | None) -> None:
+    async def _batcher_loop(self, *, interval: float, stop: asyncio.Event, lease: JobHolder | None) -> None:
+        anchoring = False  # whether the last round anchored (a change is logged)
         while not stop.is_set():
             try:
-                was_holder = lease is not None and lease.held
-                if lease is None or await lease.hold():
-                    if lease is not None and not was_holder:
-                        log.info("this instance anchors receipts now", extra={"event": "anchorer_elected"})
+                holds = lease is None or await lease.hold()
+                if lease is not None and holds and not anchoring:
+                    log.info("this instance anchors receipts now", extra={"event": "anchorer_elected"})
+                anchoring = holds
+                if holds:
                     report = await self.tick()
                     if report.chain_error:
                         log.warning(
                             "anchoring delayed", extra={"event": "anchor_delayed", "code": report.chain_error}
                         )
             except VcsdkError as exc:
+                anchoring = anchoring and lease is not None and lease.held
                 log.warning("anchoring round failed", extra={"event": "anchor_failed", "code": exc.code})
             except Exception:  # a background loop must outlive any one failed round
                 log.exception("anchoring round failed", extra={"event": "anchor_failed", "code": "internal_error"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+            await _pause(interval, stop, lease.changed if lease is not None else None)
+
+
+async def _pause(seconds: float, stop: asyncio.Event, changed: asyncio.Event | None) -> None:
+    """Wait ``seconds``, or until ``stop`` or ``changed`` (which is cleared) is set."""
+    waits = [asyncio.ensure_future(stop.wait())]
+    if changed is not None:
+        waits.append(asyncio.ensure_future(changed.wait()))
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    if changed is not None:
+        changed.clear()
 
 
 async def _proof_holds(entry: ReceiptEntry, chain: AnchorChain, roots: dict[bytes, bytes | None]) -> bool:
