@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 
@@ -27,6 +28,7 @@ from wallet_server.appkeys import (
     OUTGOING_DNS,
     PUBLIC,
     REDIS_BREAKER,
+    RESIDENT_REGISTRY,
     SETTINGS,
     STATUS_LISTS,
     STORE,
@@ -185,6 +187,7 @@ async def _back_office(app: web.Application) -> AsyncIterator[None]:
         )
     keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
     app[CITY] = city
+    app[RESIDENT_REGISTRY] = registry
     app[STATUS_LISTS] = status_lists
     app[ISSUANCE] = IssuanceService(
         store,
@@ -216,6 +219,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     from vcsdk.outbox import PostgresReceiptStore, ReceiptStore, SqliteReceiptStore
     from wallet_server.appkeys import (
         ANCHORER,
+        ELECTIONS,
         OPEN_DATA,
         PRESENTATIONS,
         RECEIPTS,
@@ -223,12 +227,14 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         RESIDENT_CHAIN,
         WALLET,
     )
+    from wallet_server.services.elections import ElectionService
     from wallet_server.services.lease import AdvisoryLock, JobHolder, Lease
     from wallet_server.services.presentations import PresentationService
+    from wallet_server.services.protocol_state import DatabaseStateStore
     from wallet_server.services.receipts import CityChainPort, ReceiptService
     from wallet_server.services.registrations import OpenDataService, RegistrationService
     from wallet_server.services.wallet import OutgoingHttp, PublicAddressResolver, ResidentVault, WalletService
-    from wallet_server.storage import CityDataStore, WalletDataStore
+    from wallet_server.storage import CityDataStore, ElectionDataStore, WalletDataStore
 
     settings, clock, store = app[SETTINGS], app[CLOCK], app[STORE]
     receipts_store: ReceiptStore
@@ -276,6 +282,18 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     app[OPEN_DATA] = OpenDataService(
         city_data, receipts=receipts_store, clock=clock, budget_per_period=settings.open_data_budget
     )
+    app[ELECTIONS] = ElectionService(
+        ElectionDataStore(store),
+        city=app[CITY],
+        keys=keys,
+        state=DatabaseStateStore(store, keys=keys),
+        ledger=lambda: _open_ledger(settings),
+        registry=app[RESIDENT_REGISTRY],
+        http=http,
+        clock=clock,
+        public_base_url=settings.public_base_url,
+        vcts=app[ISSUANCE].vcts,
+    )
     app[WALLET] = WalletService(
         store,
         data,
@@ -320,9 +338,19 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         # Cancelled, or failed: either way the resources below must close.
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await batcher
+        await app[ELECTIONS].close()
         await session.close()
         await resolver.close()
         await receipts_store.close()
+
+
+async def _open_ledger(settings: Settings) -> Any:
+    """The voting issuance ledger in the wallet's database (its own tables and migrations)."""
+    from vcsdk.voting import PostgresIssuanceLedger, SqliteIssuanceLedger
+
+    if settings.database_url.startswith("sqlite:///"):
+        return await SqliteIssuanceLedger.open(settings.database_url.split("sqlite:///", 1)[-1])
+    return await PostgresIssuanceLedger.open(settings.database_url, schema=settings.database_schema)
 
 
 async def _purge_loop(app: web.Application) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
+from vcsdk.kyc import ResidentRegistry
 from wallet_server.chain import LazyChain
 from wallet_server.metrics import Metrics
 from wallet_server.ratelimit import CircuitBreaker, RateLimiter
 from wallet_server.services import AdminService, AuthService, Clock, CredentialService, DeviceService
 from wallet_server.services.city import CitySetup
+from wallet_server.services.elections import ElectionService
 from wallet_server.services.issuance import IssuanceService
 from wallet_server.services.lease import JobHolder
 from wallet_server.services.presentations import PresentationService
@@ -32,6 +34,7 @@ __all__ = [
     "CREDENTIALS",
     "DEVICES",
     "DEVICE_LIMITER",
+    "ELECTIONS",
     "IP_LIMITER",
     "ISSUANCE",
     "METRICS",
@@ -44,6 +47,7 @@ __all__ = [
     "REDIS_BREAKER",
     "REGISTRATIONS",
     "RESIDENT_CHAIN",
+    "RESIDENT_REGISTRY",
     "SETTINGS",
     "STATUS_LISTS",
     "STORE",
@@ -81,6 +85,10 @@ ANCHORER: web.AppKey[JobHolder] = web.AppKey("anchorer")
 # The city's registered services and its open-data releases (the console's "Services" and "Open data").
 REGISTRATIONS = web.AppKey("registrations", RegistrationService)
 OPEN_DATA = web.AppKey("open_data", OpenDataService)
+# The city's elections (the console's "Elections"; the ballot-token issuer under /voting/{id}).
+ELECTIONS = web.AppKey("elections", ElectionService)
+# The resident registry the back office checks identities against (None without kyc_registry_url).
+RESIDENT_REGISTRY: web.AppKey[ResidentRegistry | None] = web.AppKey("resident_registry")
 RESIDENT_CHAIN: web.AppKey[ChainPort] = web.AppKey("resident_chain")
 # The name lookup under outgoing calls (the system's by default; tests set an in-memory zone). The
 # app always wraps it in PublicAddressResolver with the settings' rules.

@@ -368,3 +368,78 @@ PUBLIC_PATHS: dict[str, dict[str, Any]] = {
         )
     },
 }
+
+
+# -- elections: the public election, the ballot-token issuer and the eligibility issuer ------------
+
+_VOTING = "voting"
+_ELECTION_ID = {"name": "election_id", "in": "path", "required": True,
+                "schema": {"type": "string", "maxLength": 128}}
+_VOTING_ERROR = {"description": "`{error, error_description}`", "content": _json("OAuthError")}
+
+PUBLIC_SCHEMAS["BallotTokenRequest"] = {
+    "type": "object",
+    "description": "The device's eligibility presentation (key-bound to the nonce and this issuer) and its "
+                   "RFC 9474 blinded message.",
+    "required": ["presentation", "nonce", "blinded_msg"],
+    "properties": {
+        "presentation": {"type": "string", "maxLength": 65536},
+        "nonce": {"type": "string"},
+        "blinded_msg": {"type": "string", "description": "base64url"},
+    },
+}
+
+PUBLIC_PATHS.update({
+    "/voting/{election_id}": {
+        "get": _op(
+            "public_election", "An election: its state, token keys, anchor contract, voting service and tally",
+            _VOTING, {"200": {"description": "OK", "content": _json("Election")}, "404": _VOTING_ERROR},
+            parameters=[_ELECTION_ID],
+        )
+    },
+    "/voting/{election_id}/ballot-tokens/keys": {
+        "get": _op(
+            "ballot_token_keys", "The election's token keys (check each against its commitment on chain)", _VOTING,
+            {"200": {"description": "OK: `{election_id, variant, keys}`",
+                     "content": {"application/json": {"schema": {"type": "object"}}}},
+             "404": _VOTING_ERROR},
+            parameters=[_ELECTION_ID],
+        )
+    },
+    "/voting/{election_id}/ballot-tokens/nonce": {
+        "post": _op(
+            "ballot_token_nonce", "A single-use nonce for the eligibility presentation of one token request",
+            _VOTING,
+            {"201": {"description": "Created: `{nonce, expires_at}`", "headers": _NO_STORE,
+                     "content": {"application/json": {"schema": {"type": "object"}}}},
+             "404": _VOTING_ERROR, "409": _VOTING_ERROR},
+            parameters=[_ELECTION_ID],
+        )
+    },
+    "/voting/{election_id}/ballot-tokens/sign": {
+        "post": _op(
+            "ballot_token_sign", "Blind-sign one ballot token for an eligible resident (once per election)",
+            _VOTING,
+            {"200": {"description": "OK: `{blind_sig}` (base64url)", "headers": _NO_STORE,
+                     "content": {"application/json": {"schema": {"type": "object"}}}},
+             "400": _VOTING_ERROR, "403": _VOTING_ERROR, "404": _VOTING_ERROR, "409": _VOTING_ERROR},
+            parameters=[_ELECTION_ID],
+            requestBody={"required": True, "content": _json("BallotTokenRequest")},
+        )
+    },
+})
+
+
+def _eligibility_issuer(path: str, ops: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The city's OpenID4VCI issuer, as each open election's eligibility issuer mounts it."""
+    voting = path.replace("/issuer", "/voting/{election_id}/issuer", 1)
+    copied: dict[str, Any] = {}
+    for method, op in ops.items():
+        parameters = [_ELECTION_ID, *op.get("parameters", [])]
+        copied[method] = {**op, "operationId": f"eligibility_{op['operationId']}", "tags": [_VOTING],
+                          "summary": f"Eligibility credential: {op['summary']}", "parameters": parameters}
+    return voting, copied
+
+
+_ISSUER_PATHS = [(p, o) for p, o in PUBLIC_PATHS.items() if p.startswith(("/issuer/", "/.well-known/"))]
+PUBLIC_PATHS.update(dict(_eligibility_issuer(p, o) for p, o in _ISSUER_PATHS))

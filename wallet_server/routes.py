@@ -15,6 +15,7 @@ from aiohttp import web
 
 from vcsdk.errors import InvalidInputError
 from wallet_server import back_office_routes as city
+from wallet_server import election_routes as er
 from wallet_server import resident_routes as rr
 from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
 from wallet_server.api_docs import DOCS_CSP, render_docs
@@ -235,6 +236,50 @@ async def list_residents(request: web.Request) -> web.Response:
     return etag_json(request, {"items": [resident_json(r) for r in page.items], "next_cursor": page.next_cursor})
 
 
+
+_ELECTION = "/admin/v1/elections/{election_id}"
+#: The city's elections (wallet_server.election_routes; the console's "Elections").
+ELECTION_ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST", "/admin/v1/elections", er.create_election,
+        "Create an election and its token keys (vcsdk.voting); it starts as a draft", "elections",
+        auth="operator", body="ElectionCreate", response="Election", status=201, errors=(409,),
+    ),
+    Route(
+        "GET", "/admin/v1/elections", er.list_elections, "The city's elections, the newest first", "elections",
+        auth="admin", response="ElectionList",
+    ),
+    Route(
+        "GET", _ELECTION, er.get_election, "One election", "elections",
+        auth="admin", response="Election", errors=(404,),
+    ),
+    Route(
+        "POST", f"{_ELECTION}/commit", er.commit_election,
+        "Deploy the election's anchor contract and commit its token keys on chain (before voting opens)",
+        "elections", auth="operator", body="ElectionCommit", response="Election", errors=(404, 409, 503),
+    ),
+    Route(
+        "POST", f"{_ELECTION}/open", er.open_election,
+        "Open: eligibility credentials and ballot tokens are issued", "elections",
+        auth="operator", response="Election", errors=(404, 409),
+    ),
+    Route(
+        "POST", f"{_ELECTION}/close", er.close_election,
+        "Close: no more eligibility credentials or ballot tokens", "elections",
+        auth="operator", response="Election", errors=(404, 409),
+    ),
+    Route(
+        "POST", f"{_ELECTION}/publish", er.publish_election,
+        "Fetch the voting service's publication, verify it against the chain and keep the tally", "elections",
+        auth="operator", response="Election", errors=(404, 409, 422, 503),
+    ),
+    Route(
+        "POST", f"{_ELECTION}/eligibility-offers", er.offer_eligibility,
+        "Check a resident against the registry and offer the election's eligibility credential", "elections",
+        auth="issuer", body="EligibilityOfferRequest", response="EligibilityOfferOutcome", errors=(404, 409, 503),
+    ),
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", health, "Liveness check", "meta", response="Health"),
     Route(
@@ -394,6 +439,7 @@ ROUTES: tuple[Route, ...] = (
         "The privacy budget ledger: each month's budget and every release's epsilon", "admin",
         auth="operator", response="PrivacyLedger", etag=True,
     ),
+    *ELECTION_ROUTES,
 )
 
 
@@ -521,4 +567,5 @@ def add_routes(app: web.Application) -> None:
     """Register every route of :data:`ROUTES` on ``app``."""
     app.router.add_routes([web.route(r.method, r.path, _checked(r)) for r in ROUTES])
     app.router.add_routes(city.protocol_routes(app))
+    app.router.add_routes(er.election_protocol_routes(app))
     app.router.add_routes(page_routes())

@@ -81,6 +81,109 @@ _PURPOSE: Schema = {
 }
 _PERIOD: Schema = {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$", "description": "a month, YYYY-MM"}
 
+_DISTRICT: Schema = {
+    "type": "object",
+    "properties": {
+        "district": {"type": "string", "minLength": 1, "maxLength": 64},
+        "city": {"type": "string", "minLength": 1, "maxLength": 100},
+        "postal_code_prefixes": {
+            "type": "array", "maxItems": 64, "items": {"type": "string", "minLength": 1, "maxLength": 8},
+        },
+    },
+    "required": ["district", "city", "postal_code_prefixes"],
+}
+_ELECTION: Schema = {
+    "type": "object",
+    "description": "An election as vcsdk.voting.Election.to_json writes it.",
+    "properties": {
+        "election_id": {"type": "string"},
+        "title": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "string"}},
+        "districts": {"type": "array", "items": _DISTRICT},
+        "election_day": {"type": "string", "format": "date"},
+        "opens_at": _TIME,
+        "closes_at": _TIME,
+        "minimum_age": _INT,
+    },
+}
+
+#: The city's elections (vcsdk.voting): creation, the on-chain key commitment, the period, the tally.
+ELECTION_SCHEMAS: dict[str, Schema] = {
+    "ElectionCreate": {
+        "type": "object",
+        "description": "A new election; its token keys are generated and kept sealed by the server.",
+        "properties": {
+            "election_id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+            "title": {"type": "string", "minLength": 1, "maxLength": 200},
+            "choices": {
+                "type": "array", "minItems": 2, "maxItems": 64,
+                "items": {"type": "string", "minLength": 1, "maxLength": 200},
+            },
+            "districts": {"type": "array", "maxItems": 64, "items": _DISTRICT},
+            "election_day": {"type": "string", "format": "date", "maxLength": 10},
+            "opens_at": {**_TIME, "maxLength": 40, "description": "with a time zone; later than now"},
+            "closes_at": {**_TIME, "maxLength": 40},
+            "minimum_age": {"type": "integer", "minimum": 0, "maximum": 150},
+            "per_district": {"type": "boolean", "description": "one token key per district (else one key)"},
+            "voting_service_url": {"type": "string", "minLength": 1, "maxLength": 1024,
+                                   "description": "The voting service's base URL (its GET / and /results)."},
+            "voting_service_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        "required": ["election_id", "title", "choices", "districts", "election_day", "opens_at", "closes_at",
+                     "voting_service_url"],
+    },
+    "ElectionCommit": {
+        "type": "object",
+        "properties": {
+            "anchorer": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$",
+                         "description": "The voting service's account, allowed to anchor ballot batches."},
+        },
+    },
+    "Election": _obj(
+        {
+            "election_id": {"type": "string"},
+            "state": {"type": "string", "enum": ["draft", "committed", "open", "closed", "published"]},
+            "election": _ELECTION,
+            "per_district": {"type": "boolean"},
+            "token_keys": {"type": "array", "items": {"type": "object"},
+                           "description": "vcsdk.voting.TokenKey.to_json of each key"},
+            "voting_service_url": {"type": "string"},
+            "voting_service_name": {"type": ["string", "null"]},
+            "token_issuer": {"type": "string", "description": "The ballot-token issuer's URL (its audience)."},
+            "credential_issuer": {"type": "string", "description": "The eligibility credential's OpenID4VCI issuer."},
+            "anchor": {
+                "type": ["object", "null"],
+                "description": "The anchor contract holding the token key commitments, once committed.",
+            },
+            "tally": {"type": ["object", "null"], "description": "The verified tally, once published."},
+            "created_by": {"type": "string"},
+            "created_at": _TIME,
+            "updated_at": _TIME,
+        }
+    ),
+    "ElectionList": _obj({"items": {"type": "array", "items": {"$ref": "#/components/schemas/Election"}}}),
+    "EligibilityOfferRequest": {
+        "type": "object",
+        "description": "The identity the resident states, checked against the resident registry.",
+        "properties": {
+            "family_name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "given_name": {"type": "string", "minLength": 1, "maxLength": 100},
+            "birthdate": {"type": "string", "format": "date", "maxLength": 10},
+            "address": {"type": "string", "minLength": 1, "maxLength": 300},
+        },
+        "required": ["family_name", "given_name", "birthdate", "address"],
+    },
+    "EligibilityOfferOutcome": _obj(
+        {
+            "outcome": {"type": "string", "enum": ["offered", "not_eligible"]},
+            "offer_uri": {"type": ["string", "null"], "description": "openid-credential-offer:// link"},
+            "tx_code": {"type": ["string", "null"], "description": "The PIN, shown once; deliver it separately."},
+            "district": {"type": ["string", "null"]},
+            "reason": {"type": ["string", "null"], "description": "why nothing is offered"},
+        }
+    ),
+}
+
 #: The city's registered services and open-data releases.
 SERVICE_SCHEMAS: dict[str, Schema] = {
     "ServiceRegistrationRequest": {
@@ -412,6 +515,7 @@ SCHEMAS: dict[str, Schema] = {
     ),
     **BACK_OFFICE_SCHEMAS,
     **SERVICE_SCHEMAS,
+    **ELECTION_SCHEMAS,
 }
 
 

@@ -8,6 +8,7 @@ Open one from a URL with :func:`open_store`.
 from __future__ import annotations
 
 from wallet_server.storage._city import CityDataStore, ReleaseRow, ServiceRegistrationRow
+from wallet_server.storage._elections import ElectionDataStore, ElectionRow
 from wallet_server.storage._models import (
     CredentialState,
     Device,
@@ -59,6 +60,8 @@ __all__ = [
     "Device",
     "DeviceProofOutcome",
     "DeviceStore",
+    "ElectionDataStore",
+    "ElectionRow",
     "EnrolmentCode",
     "EnrolmentStore",
     "IssuedCredential",
