@@ -21,7 +21,7 @@ from vcsdk.oid4vc import CredentialConfiguration, CredentialIssuer, InMemoryStat
 from ._node import NODE_MODULES, PACKAGES, ROOT, ok, run_node
 from .conftest import now
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a Node process per flow: ~20-40 s
 
 CONFIG_ID = "ResidentIdentityCredential"
 CLIENT_ID = "https://wallet.example/oid4vc-ts"
