@@ -144,14 +144,19 @@ class Service:
     clock: Any = None
     desk: Any = None  # the ReceiptDesk: its receipt and withdrawal endpoints, and how they behave
     redirect: str | None = None  # what the service's direct_post answer sends the app on to
+    receipt_base: str | None = None  # where its receipt_uri points (default: its own base)
 
     async def request(self, query: dict[str, Any] | None = None) -> Any:
         return await self.verifier.create_request(query or QUERY, purpose=PURPOSE_ID, now=self.clock())
 
 
 @asynccontextmanager
-async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
-    """An issuer and a service on 127.0.0.1 sharing the test clock."""
+async def parties(clock: Any, *, withdrawal_base: str | None = None) -> AsyncIterator[tuple[Issuer, Service]]:
+    """An issuer and a service on 127.0.0.1 sharing the test clock.
+
+    :param withdrawal_base: where the registration's receipt (withdrawal) endpoint points, if not
+        at the service itself.
+    """
     async with AsyncExitStack() as stack:
         issuer_did, issuer_key = jwk_did(Key.generate("P-256"))
 
@@ -186,7 +191,7 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
         verifier = Verifier(
             did=service_did, signer=service_key, response_uri=f"{base}/response", request_uri_base=f"{base}/request",
             store=InMemoryStateStore(), verify=verify, name="Kaga Sake Shop",
-            registration=register(service_did, base=base),
+            registration=register(service_did, base=withdrawal_base or base),
         )
         service = Service(base, verifier, service_did, service_key, clock=clock)
 
@@ -197,7 +202,7 @@ async def parties(clock: Any) -> AsyncIterator[tuple[Issuer, Service]]:
 
         async def on_result(result: PresentationResult) -> dict[str, Any]:
             service.results.append(result)
-            answer = {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+            answer = {"receipt_uri": f"{service.receipt_base or base}/receipts/{result.request_id}"}
             return {**answer, "redirect_uri": service.redirect} if service.redirect else answer
 
         routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), *service.desk.routes()]

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import re
 import ssl
 from collections.abc import Iterable, Mapping
@@ -22,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from vcsdk._egress import PrivateAddressError, PublicAddressResolver, normal_host, private_host_literal
+from vcsdk._egress import PrivateAddressError, PublicAddressResolver, client_host, egress_refusal, normal_host
 from vcsdk.errors import InvalidInputError, StatusListUnavailableError
 
 __all__ = [
@@ -73,52 +72,27 @@ def parse_max_age(cache_control: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_status_url(url: str, *, allow_loopback_http: bool = False, private_hosts: Iterable[str] = ()) -> None:
-    """Refuse URLs a verifier must not fetch.
+    """Refuse URLs a verifier must not fetch (the shared egress rule, :func:`vcsdk._egress.egress_refusal`).
 
     :param allow_loopback_http: accept ``http://127.0.0.1``/``[::1]``/``localhost`` (development only).
     :param private_hosts: private hosts (names or addresses) the verifier may fetch from anyway.
     :raises StatusListUnavailableError: for anything but ``https`` (or allowed loopback ``http``),
-        a private, loopback or link-local address (unless allowed), URLs with credentials, or
-        without a host.
+        a host that is not plain ASCII, a private, loopback or link-local address after the HTTP
+        client's IDNA/NFKC normalisation (unless allowed), URLs with credentials, or without a host.
     """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        _ = parts.port
-    except ValueError:
-        raise StatusListUnavailableError("status list URL is malformed") from None
-    if not host:
-        raise StatusListUnavailableError("status list URL has no host")
-    if parts.username is not None or parts.password is not None:
-        raise StatusListUnavailableError("status list URL must not carry credentials")
-    loopback_allowed = allow_loopback_http and _is_loopback(host)
-    if parts.scheme != "https" and not (parts.scheme == "http" and loopback_allowed):
+    reason = egress_refusal(url, allow_loopback_http=allow_loopback_http, private_hosts=private_hosts)
+    if reason is not None:
+        scheme = url.split(":", 1)[0][:16] if isinstance(url, str) else ""
         raise StatusListUnavailableError(
-            "status list URL must use https (plain http is allowed only to loopback in development)",
-            details={"scheme": parts.scheme},
+            f"status list URL refused: {reason}", details={"scheme": scheme} if "https" in reason else None
         )
-    if (
-        private_host_literal(host)
-        and not loopback_allowed
-        and normal_host(host) not in set(map(normal_host, private_hosts))
-    ):
-        raise StatusListUnavailableError("status list URL points at a private address; refused")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     p = urlsplit(url)
     default = {"https": 443, "http": 80}.get(p.scheme)
-    return (p.scheme, (p.hostname or "").lower(), p.port or default)
+    return (p.scheme, client_host(url), p.port or default)
 
 
 class HttpStatusListFetcher:

@@ -25,12 +25,11 @@ from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from vcsdk._b64 import b64url_decode
-from vcsdk._egress import PrivateAddressError, PublicAddressResolver, normal_host, private_host_literal
+from vcsdk._egress import PrivateAddressError, PublicAddressResolver, egress_refusal, normal_host
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, SignatureInvalidError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
@@ -116,23 +115,14 @@ class OutgoingHttp:
         )
 
     def check_url(self, url: str) -> None:
-        """:raises ProtocolError: (``invalid_request``) for a URL the server will not call."""
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-        except ValueError:
-            raise ProtocolError("the link is not a valid URL", code="invalid_request") from None
-        if not host:
-            raise ProtocolError("the link has no host", code="invalid_request")
-        if private_host_literal(host) and normal_host(host) not in self._private_hosts:
-            loopback = host in ("127.0.0.1", "localhost", "::1")
-            if self._allow_loopback and parts.scheme in ("http", "https") and loopback:
-                return
-            raise ProtocolError(
-                "the link points at a private address; the wallet does not call it", code="invalid_request"
-            )
-        if parts.scheme != "https":
-            raise ProtocolError("the link must use https", code="invalid_request")
+        """The shared egress rule (:func:`vcsdk._egress.egress_refusal`): the host is checked as the
+        HTTP client will read it (IDNA/NFKC), so Unicode digits cannot hide a private address.
+
+        :raises ProtocolError: (``invalid_request``) for a URL the server will not call.
+        """
+        reason = egress_refusal(url, allow_loopback_http=self._allow_loopback, private_hosts=self._private_hosts)
+        if reason is not None:
+            raise ProtocolError(f"{reason}; the wallet does not call it", code="invalid_request")
 
     async def send(self, request: HttpRequest) -> HttpResponse:
         """Send one request of a protocol flow.
