@@ -13,6 +13,18 @@ PUBLIC_API: dict[str, set[str]] = {
         "Randomness", "VARIANTS", "blind", "blind_sign", "finalize", "generate_key", "key_id", "load_private_key",
         "load_public_key", "prepare", "private_key_to_pem", "public_key_to_der", "verify",
     },
+    "vcsdk.encoding": {
+        "MAX_JSON_DEPTH", "b64url_decode", "b64url_encode", "canonical_json", "parse_json", "parse_json_object",
+    },
+    "vcsdk.egress": {
+        "PrivateAddressError", "PublicAddressResolver", "client_host", "egress_refusal", "normal_host",
+        "private_host_literal", "public_address",
+    },
+    "vcsdk.sql": {
+        "MigratedSql", "Migration", "PgTimeouts", "PostgresConn", "PostgresMigrated", "SqliteConn", "SqliteMigrated",
+        "apply_migrations", "load_migrations", "numbered_placeholders", "open_pg_pool", "pg_connection",
+        "pg_transaction", "sqlite_connection", "sqlite_transaction",
+    },
     "vcsdk.keys": {
         "ALGORITHM_FOR_CURVE", "AlgorithmPolicy", "DEFAULT_POLICY", "HEADER_KEY_PARAMS", "Key", "Kid", "Signer",
         "UnverifiedJws", "VerifiedJws", "decode_jws", "jws_signing_input", "sign_jws", "verify_jws",

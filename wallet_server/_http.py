@@ -8,8 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vcsdk._b64 import b64url_encode
-from vcsdk._json import parse_json_object
+from vcsdk.encoding import b64url_encode, parse_json_object
 from vcsdk.errors import InvalidInputError
 from wallet_server._validate import validate
 from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, SETTINGS

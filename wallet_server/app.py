@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from vcsdk._sql import PgTimeouts
+from vcsdk.sql import PgTimeouts
 from wallet_server.appkeys import (
     ADMIN,
     AUTH,

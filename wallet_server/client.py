@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import aiohttp
 
-from vcsdk._b64 import b64url_encode
+from vcsdk.encoding import b64url_encode
 from vcsdk.errors import VcsdkError
 from vcsdk.keys import Key, sign_jws
 from wallet_server.services.auth import access_token_hash

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.encoding import b64url_decode, b64url_encode
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
 from wallet_server.ratelimit import RateLimit

@@ -10,7 +10,6 @@ commands the same way through the ``vcsdk.commands`` entry point group (``wallet
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.metadata
 import json
 import sys
@@ -21,22 +20,6 @@ from vcsdk import __version__
 from vcsdk.errors import VcsdkError
 
 __all__ = ["main"]
-
-#: Command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = (
-    "vcsdk._cli.keys_cmd",
-    "vcsdk._cli.did_cmd",
-    "vcsdk._cli.sd_jwt_cmd",
-    "vcsdk._cli.vc_cmd",
-    "vcsdk._cli.status_cmd",
-    "vcsdk._cli.issuer_cmd",
-    "vcsdk._cli.oid4vc_cmd",
-    "vcsdk._cli.kyc_cmd",
-    "vcsdk._cli.demo_cmd",
-    "vcsdk._cli.deploy_cmd",
-    "vcsdk._cli.receipts_cmd",
-    "vcsdk._cli.voting_cmd",
-)
 
 #: Entry point group of commands other installed packages add (``name = "module:register"``).
 PLUGIN_GROUP = "vcsdk.commands"
@@ -62,8 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vcsdk {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    from vcsdk._cli import (  # in the order --help lists them
+        demo_cmd,
+        deploy_cmd,
+        did_cmd,
+        issuer_cmd,
+        keys_cmd,
+        kyc_cmd,
+        oid4vc_cmd,
+        receipts_cmd,
+        sd_jwt_cmd,
+        status_cmd,
+        vc_cmd,
+        voting_cmd,
+    )
+
+    commands = (keys_cmd, did_cmd, sd_jwt_cmd, vc_cmd, status_cmd, issuer_cmd, oid4vc_cmd, kyc_cmd, demo_cmd,
+                deploy_cmd, receipts_cmd, voting_cmd)
+    for command in commands:
+        command.register(sub)
     for entry in sorted(importlib.metadata.entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         entry.load()(sub)
     return parser

@@ -61,6 +61,7 @@ from vcsdk.voting._election import (
     check_eligibility_claims,
 )
 from vcsdk.voting._issuer import EligibilityApplication, EligibilityIssuer, EligibilityOffered, NotEligible
+from vcsdk.voting._ports import IssuanceLedger
 from vcsdk.voting._token import (
     TOKEN_VARIANT,
     BallotToken,
@@ -77,35 +78,39 @@ from vcsdk.voting._tokens import ELIGIBILITY_CLAIMS, BallotTokenIssuer, generate
 if TYPE_CHECKING:
     from vcsdk.voting._anchor import AnchoredBatch, BallotAnchor
     from vcsdk.voting._http import token_issuer_routes, voting_routes
-    from vcsdk.voting._ledger import IssuanceLedger, PostgresIssuanceLedger, SqliteIssuanceLedger
+    from vcsdk.voting._ledger import PostgresIssuanceLedger, SqliteIssuanceLedger
     from vcsdk.voting._service import VotingService
     from vcsdk.voting._store import BallotStore, PostgresBallotStore, SqliteBallotStore, StoredBallot, StoredBatch
 
 #: Names whose modules do I/O (aiosqlite, asyncpg, web3, aiohttp), imported on first use.
-_LAZY = {
-    "AnchoredBatch": "_anchor",
-    "BallotAnchor": "_anchor",
-    "BallotStore": "_store",
-    "IssuanceLedger": "_ledger",
-    "PostgresBallotStore": "_store",
-    "PostgresIssuanceLedger": "_ledger",
-    "SqliteBallotStore": "_store",
-    "SqliteIssuanceLedger": "_ledger",
-    "StoredBallot": "_store",
-    "StoredBatch": "_store",
-    "VotingService": "_service",
-    "token_issuer_routes": "_http",
-    "voting_routes": "_http",
-}
+_ANCHOR = frozenset({"AnchoredBatch", "BallotAnchor"})
+_HTTP = frozenset({"token_issuer_routes", "voting_routes"})
+_LEDGER = frozenset({"PostgresIssuanceLedger", "SqliteIssuanceLedger"})
+_STORE = frozenset({"BallotStore", "PostgresBallotStore", "SqliteBallotStore", "StoredBallot", "StoredBatch"})
 
 
 def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vcsdk.voting' has no attribute {name!r}")
-    import importlib
+    if name in _ANCHOR:
+        from vcsdk.voting import _anchor
 
-    return getattr(importlib.import_module(f"vcsdk.voting.{module}"), name)
+        return getattr(_anchor, name)
+    if name in _HTTP:
+        from vcsdk.voting import _http
+
+        return getattr(_http, name)
+    if name in _LEDGER:
+        from vcsdk.voting import _ledger
+
+        return getattr(_ledger, name)
+    if name in _STORE:
+        from vcsdk.voting import _store
+
+        return getattr(_store, name)
+    if name == "VotingService":
+        from vcsdk.voting._service import VotingService
+
+        return VotingService
+    raise AttributeError(f"module 'vcsdk.voting' has no attribute {name!r}")
 
 
 __all__ = [

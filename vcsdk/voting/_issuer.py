@@ -39,7 +39,7 @@ from vcsdk.voting._election import Election, IneligibilityReason, assess_eligibi
 
 if TYPE_CHECKING:
     from vcsdk.kyc import ResidentRegistry
-    from vcsdk.voting._ledger import IssuanceLedger
+    from vcsdk.voting._ports import IssuanceLedger
 
 __all__ = ["CREDENTIAL_DIGEST_DOMAIN", "EligibilityApplication", "EligibilityIssuer", "EligibilityOffered",
            "NotEligible", "credential_digest"]

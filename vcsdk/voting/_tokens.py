@@ -44,7 +44,7 @@ from vcsdk.voting._token import TokenKey
 
 if TYPE_CHECKING:
     from vcsdk.kyc import ResidentRegistry
-    from vcsdk.voting._ledger import IssuanceLedger
+    from vcsdk.voting._ports import IssuanceLedger
 
 __all__ = ["ELIGIBILITY_CLAIMS", "BallotTokenIssuer", "generate_token_keys"]
 

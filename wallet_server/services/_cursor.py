@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from vcsdk._b64 import b64url_decode, b64url_encode
-from vcsdk._json import canonical_json, parse_json
+from vcsdk.encoding import b64url_decode, b64url_encode, canonical_json, parse_json
 from vcsdk.errors import InvalidInputError
 
 __all__ = ["decode_cursor", "encode_cursor"]

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from vcsdk._b64 import b64url_encode
+from vcsdk.encoding import b64url_encode
 from vcsdk.errors import (
     InvalidInputError,
     NotFoundError,

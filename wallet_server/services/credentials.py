@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from vcsdk._json import parse_json
+from vcsdk.encoding import parse_json
 from vcsdk.errors import InvalidInputError, StorageError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import peek
+from vcsdk.encoding import b64url_decode
 from vcsdk.errors import (
     ConflictError,
     CredentialRevokedError,

@@ -28,8 +28,8 @@ from typing import Any, TypeVar
 
 import aiohttp
 
-from vcsdk._b64 import b64url_decode
-from vcsdk._egress import PrivateAddressError, PublicAddressResolver, egress_refusal, normal_host
+from vcsdk.egress import PrivateAddressError, PublicAddressResolver, egress_refusal, normal_host
+from vcsdk.encoding import b64url_decode
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, SignatureInvalidError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
@@ -115,7 +115,7 @@ class OutgoingHttp:
         )
 
     def check_url(self, url: str) -> None:
-        """The shared egress rule (:func:`vcsdk._egress.egress_refusal`): the host is checked as the
+        """The shared egress rule (:func:`vcsdk.egress.egress_refusal`): the host is checked as the
         HTTP client will read it (IDNA/NFKC), so Unicode digits cannot hide a private address.
 
         :raises ProtocolError: (``invalid_request``) for a URL the server will not call.

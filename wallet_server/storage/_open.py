@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from vcsdk._sql import PgTimeouts
 from vcsdk.errors import InvalidInputError
+from vcsdk.sql import PgTimeouts
 from wallet_server.storage._protocol import Store
 
 __all__ = ["open_store"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from vcsdk._sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
+from vcsdk.sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
 from wallet_server.storage._sql import Conn, SqlStore
 
 __all__ = ["PostgresStore"]
@@ -41,7 +41,7 @@ class PostgresStore(SqlStore):
 
         :param schema: a lowercase SQL identifier; the pool's ``search_path``.
         :param timeouts: how long statements, pool waits and connects may take (defaults of
-            :class:`~vcsdk._sql.PgTimeouts`); migrations run on their own connection without them.
+            :class:`~vcsdk.sql.PgTimeouts`); migrations run on their own connection without them.
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """

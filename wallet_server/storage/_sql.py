@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Protocol
 
-from vcsdk._sql import apply_migrations
-from vcsdk._sql import load_migrations as _load_migrations
 from vcsdk.errors import NotFoundError
+from vcsdk.sql import apply_migrations
+from vcsdk.sql import load_migrations as _load_migrations
 from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
 from wallet_server.storage._paging import keyset_query, page_of, to_ts

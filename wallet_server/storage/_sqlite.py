@@ -8,8 +8,8 @@ from contextlib import AbstractAsyncContextManager
 
 import aiosqlite
 
-from vcsdk._sql import SqliteConn, sqlite_connection, sqlite_transaction
 from vcsdk.errors import StorageError
+from vcsdk.sql import SqliteConn, sqlite_connection, sqlite_transaction
 from wallet_server.storage._sql import SqlStore
 
 __all__ = ["SqliteStore"]
