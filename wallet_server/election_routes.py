@@ -23,10 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
-from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.encoding import b64url_decode, b64url_encode
 from vcsdk.errors import InvalidInputError, VcsdkError
-from vcsdk.oid4vc import CredentialIssuer, issuer_routes
-from vcsdk.oid4vc._http import NO_STORE, error_response
+from vcsdk.oid4vc import NO_STORE, CredentialIssuer, error_response, issuer_routes
 from vcsdk.voting import TOKEN_VARIANT
 from wallet_server._http import read_json, require_admin
 from wallet_server.appkeys import CLOCK, ELECTIONS
@@ -174,7 +173,7 @@ async def token_sign(request: web.Request) -> web.StreamResponse:
     raw = await request.content.read(MAX_TOKEN_REQUEST + 1)
     if len(raw) > MAX_TOKEN_REQUEST:
         raise InvalidInputError("the token request is too large")
-    from vcsdk._json import parse_json
+    from vcsdk.encoding import parse_json
 
     body = parse_json(raw, what="token request", max_bytes=MAX_TOKEN_REQUEST)
     if not isinstance(body, dict) or set(body) != {"presentation", "nonce", "blinded_msg"}:

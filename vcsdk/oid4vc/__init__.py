@@ -103,12 +103,12 @@ from vcsdk.oid4vc._wallet import (
 )
 
 if TYPE_CHECKING:  # the type checker sees the real signatures; at run time they load lazily
-    from vcsdk.oid4vc._http import issuer_routes, run_flow, send, verifier_routes
+    from vcsdk.oid4vc._http import NO_STORE, error_response, issuer_routes, run_flow, send, verifier_routes
     from vcsdk.oid4vc._redis import RedisStateStore
 
 #: aiohttp glue and the Redis state store, imported on first use so the protocol modules stay free
 #: of I/O libraries.
-_HTTP_NAMES = frozenset({"issuer_routes", "run_flow", "send", "verifier_routes"})
+_HTTP_NAMES = frozenset({"NO_STORE", "error_response", "issuer_routes", "run_flow", "send", "verifier_routes"})
 
 
 def __getattr__(name: str) -> object:
@@ -124,6 +124,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "NO_STORE",
     "AuthorizationRequest",
     "AuthorizationRequestReference",
     "AuthorizationServer",
@@ -173,6 +174,7 @@ __all__ = [
     "create_attestation_pop",
     "create_dpop_proof",
     "create_key_proof",
+    "error_response",
     "fetch_credential_offer",
     "fetch_deferred_credentials",
     "fetch_request_object",

@@ -33,7 +33,7 @@ from aiohttp import web
 from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, VcsdkError
-from vcsdk.oid4vc._http import NO_STORE, error_response
+from vcsdk.oid4vc import NO_STORE, error_response
 from vcsdk.receipts import hex32
 from vcsdk.voting._ballot import BallotChoice
 from vcsdk.voting._service import VotingService

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from vcsdk._sql import PgTimeouts
 from vcsdk.errors import StorageError
+from vcsdk.sql import PgTimeouts
 from wallet_server.services._common import Clock
 from wallet_server.storage import ReplayCache
 
