@@ -395,6 +395,8 @@ async def test_dpop_bound_token_at_the_credential_endpoint(city, session):
         "POST", f"{city.url}/credential", {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         proof.encode()))
     assert as_bearer.status == 401 and as_bearer.error_code == "invalid_token"
+    # RFC 9449 §7.2: the challenge names the scheme the DPoP-bound token needs.
+    assert as_bearer.header("WWW-Authenticate") == 'DPoP error="invalid_token", algs="ES256"'
     no_proof = await send(session, HttpRequest("POST", f"{city.url}/credential",
                                                {"Authorization": f"DPoP {token}", "Content-Type": "application/json"},
                                                proof.encode()))

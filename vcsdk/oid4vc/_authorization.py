@@ -615,7 +615,13 @@ class AuthorizationServer:
         jkt = record.get("dpop_jkt")
         if jkt is not None:
             if scheme.lower() != "dpop":
-                raise _err("invalid_token", "this access token is DPoP-bound; send it as Authorization: DPoP")
+                # RFC 9449 §7.2: a DPoP-bound token sent as a Bearer token is refused; the challenge
+                # names the DPoP scheme the token needs.
+                raise ProtocolError(
+                    "this access token is DPoP-bound; send it as Authorization: DPoP with a DPoP proof",
+                    code="invalid_token",
+                    details={"auth_scheme": "DPoP"},
+                )
             await self.dpop.check(
                 context.dpop, method=context.method, url=url, now=now, access_token=token, bound_jkt=jkt
             )

@@ -223,7 +223,7 @@ def _issuer_error(exc: VcsdkError, *, resource: bool, request: web.Request, nonc
         # RFC 6750 §3 / RFC 9449 §7.1, §9: a protected resource answers 401 with a challenge in
         # the scheme the client used (DPoP for a DPoP-bound token).
         scheme = "DPoP" if request.headers.get("Authorization", "").lower().startswith("dpop ") else "Bearer"
-        if exc.code != "invalid_token":
+        if exc.code != "invalid_token" or exc.details.get("auth_scheme") == "DPoP":
             scheme = "DPoP"
         response.set_status(401)
         challenge = f'{scheme} error="{exc.code}"'
