@@ -14,7 +14,8 @@ PUBLIC_API: dict[str, set[str]] = {
         "load_public_key", "prepare", "private_key_to_pem", "public_key_to_der", "verify",
     },
     "vcsdk.encoding": {
-        "MAX_JSON_DEPTH", "b64url_decode", "b64url_encode", "canonical_json", "parse_json", "parse_json_object",
+        "MAX_JSON_DEPTH", "MAX_NUMERIC_DATE", "b64url_decode", "b64url_encode", "canonical_json",
+        "from_numeric_date", "numeric_date", "parse_json", "parse_json_object",
     },
     "vcsdk.egress": {
         "PrivateAddressError", "PublicAddressResolver", "client_host", "egress_refusal", "normal_host",

@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 from vcsdk._b64 import b64url_encode
 from vcsdk._json import parse_json
+from vcsdk._time import from_numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError
 from vcsdk.oid4vc._client_attestation import (
     ATTESTATION_ALGORITHMS,
@@ -240,7 +241,8 @@ class AuthorizationServer:
             client_id=client_id,
         )
         # The PoP is single use: its jti is remembered as long as its iat is acceptable.
-        expires = datetime.fromtimestamp(verified.pop_iat, now.tzinfo) + self.wallet_attestation.pop_max_age * 2
+        pop_iat = from_numeric_date(verified.pop_iat, what="the attestation proof's iat")
+        expires = pop_iat + self.wallet_attestation.pop_max_age * 2
         try:
             key = f"{verified.instance_jkt}:{verified.pop_jti}"
             await self._store.put("client_pop_jti", key, {}, expires_at=expires)

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from vcsdk._time import numeric_date
 from vcsdk.errors import InvalidInputError, ProtocolError, VcsdkError
 from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
 from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, Randomness, random_token
@@ -153,9 +154,10 @@ def _time_claim(claims: Mapping[str, Any], name: str) -> int | None:
     value = claims.get(name)
     if value is None:
         return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise _err(f"the wallet attestation's {name} is not a number")
-    return int(value)
+    try:
+        return int(numeric_date(value, what=f"the wallet attestation's {name}"))
+    except InvalidInputError:
+        raise _err(f"the wallet attestation's {name} is not a date (seconds since the epoch)") from None
 
 
 def verify_client_attestation(

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from vcsdk._b64 import b64url_encode
+from vcsdk._time import from_numeric_date, numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
 from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
 from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, Randomness, StateStore, random_token
@@ -177,9 +178,10 @@ def verify_dpop_proof(
             raise _err(mismatch)
     except InvalidInputError:
         raise _err(mismatch) from None
-    iat = claims.get("iat")
-    if not isinstance(iat, int | float) or isinstance(iat, bool):
-        raise _err("the DPoP proof needs a numeric iat")
+    try:
+        iat = numeric_date(claims.get("iat"), what="the DPoP proof's iat")
+    except InvalidInputError:
+        raise _err("the DPoP proof needs a numeric iat (seconds since the epoch)") from None
     ts = now.timestamp()
     if iat > ts + leeway.total_seconds() or iat < ts - max_age.total_seconds():
         raise _err("the DPoP proof's iat is not fresh; make a new proof for every request")
@@ -274,7 +276,7 @@ class DpopGuard:
             if verified.nonce is None or verified.nonce not in accepted:
                 raise ProtocolError("send the server's DPoP-Nonce in the DPoP proof", code="use_dpop_nonce")
         # RFC 9449 §11.1: a proof is accepted once; its jti is remembered for as long as its iat is.
-        expires = datetime.fromtimestamp(verified.iat, now.tzinfo) + self.max_age + 2 * self.leeway
+        expires = from_numeric_date(verified.iat, what="the DPoP proof's iat") + self.max_age + 2 * self.leeway
         try:
             await self._store.put("dpop_jti", f"{verified.jkt}:{verified.jti}", {}, expires_at=expires)
         except ConflictError:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from vcsdk._json import parse_json
+from vcsdk._time import numeric_date
 from vcsdk.errors import InvalidInputError, ProtocolError, VcsdkError
 from vcsdk.keys import Key, decode_jws, verify_jws
 from vcsdk.oid4vc._authorization import NO_CONTEXT, AccessGrant, AuthorizationServer, RequestContext
@@ -481,9 +482,10 @@ class CredentialIssuer:
             raise _err("invalid_proof", f"the key proof does not verify ({exc.code})") from exc
         if claims.get("aud") != self.credential_issuer:
             raise _err("invalid_proof", "the key proof's aud is not this Credential Issuer")
-        iat = claims.get("iat")
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
-            raise _err("invalid_proof", "the key proof has no iat")
+        try:
+            iat = numeric_date(claims.get("iat"), what="the key proof's iat")
+        except InvalidInputError:
+            raise _err("invalid_proof", "the key proof has no iat (seconds since the epoch)") from None
         ts = now.timestamp()
         if iat > ts + self.leeway.total_seconds() or iat < ts - self.proof_max_age.total_seconds():
             raise _err("invalid_proof", "the key proof's iat is not fresh; make a new proof")

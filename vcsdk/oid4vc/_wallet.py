@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from vcsdk._b64 import b64url_encode
 from vcsdk._json import parse_json
+from vcsdk._time import numeric_date
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import (
     InvalidInputError,
@@ -534,14 +535,12 @@ def _validated(
     slack = int(leeway.total_seconds())
     exp = claims.get("exp")
     if exp is not None:
-        if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise ProtocolError("the request object's exp is not a number", code="invalid_request")
+        exp = numeric_date(exp, what="the request object's exp", error=ProtocolError, code="invalid_request")
         if ts > exp + slack:
             raise TokenExpiredError("the request has expired; ask the service for a new QR code")
     iat = claims.get("iat")
     if iat is not None:
-        if not isinstance(iat, int | float) or isinstance(iat, bool):
-            raise ProtocolError("the request object's iat is not a number", code="invalid_request")
+        iat = numeric_date(iat, what="the request object's iat", error=ProtocolError, code="invalid_request")
         if iat > ts + slack:
             raise TokenNotYetValidError("the request object is issued in the future")
     aud = claims.get("aud")

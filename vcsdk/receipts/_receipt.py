@@ -274,10 +274,7 @@ def _receipt_from_claims(token: str, claims: dict[str, Any], *, kid: str | None)
         or len(set(accessed)) != len(accessed)
     ):
         raise ClaimsError("access receipt claim 'claims' must be a non-empty list of distinct names")
-    try:
-        accessed_at = from_numeric_date(claims["iat"], what="iat")
-    except InvalidInputError as exc:
-        raise ClaimsError(exc.message) from None
+    accessed_at = from_numeric_date(claims["iat"], what="access receipt iat", error=ClaimsError, whole=True)
     return AccessReceipt(
         token=token,
         receipt_id=claims["jti"],
@@ -433,11 +430,8 @@ def _withdrawal_from_claims(token: str, claims: dict[str, Any], *, kid: str | No
     for name in ("iss", "sub", "jti", "consent_id", "presentation_hash", "record_hash"):
         if not isinstance(claims[name], str) or not claims[name]:
             raise ClaimsError(f"withdrawal receipt claim {name!r} must be a non-empty string")
-    try:
-        received_at = from_numeric_date(claims["iat"], what="iat")
-        from_numeric_date(claims["withdrawn_at"], what="withdrawn_at")
-    except InvalidInputError as exc:
-        raise ClaimsError(exc.message) from None
+    received_at = from_numeric_date(claims["iat"], what="withdrawal receipt iat", error=ClaimsError, whole=True)
+    from_numeric_date(claims["withdrawn_at"], what="withdrawal receipt withdrawn_at", error=ClaimsError, whole=True)
     return AccessReceipt(
         token=token,
         receipt_id=claims["jti"],

@@ -293,8 +293,8 @@ class RelyingPartyRegistration:
                 receipt_endpoint=claims["receipt_endpoint"],
                 privacy_policy=claims["privacy_policy"],
                 jurisdiction=claims["jurisdiction"],
-                issued_at=from_numeric_date(claims["iat"], what="iat"),
-                expires_at=from_numeric_date(claims["exp"], what="exp"),
+                issued_at=from_numeric_date(claims["iat"], what="registration iat", error=ClaimsError, whole=True),
+                expires_at=from_numeric_date(claims["exp"], what="registration exp", error=ClaimsError, whole=True),
                 recipients=tuple(recipients),
                 status=status,
             )

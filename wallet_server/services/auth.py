@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from vcsdk.encoding import b64url_encode
+from vcsdk.encoding import b64url_encode, from_numeric_date, numeric_date
 from vcsdk.errors import (
     InvalidInputError,
     NotFoundError,
@@ -360,8 +360,10 @@ class AuthService:
     ) -> int:
         now = self._clock().timestamp()
         # RFC 7519 NumericDate: seconds, possibly with a fraction.
-        if not isinstance(iat, int | float) or isinstance(iat, bool) or iat != iat:
-            raise error(f"the {what} needs a numeric iat")
+        try:
+            iat = numeric_date(iat, what=f"the {what} iat")
+        except InvalidInputError:
+            raise error(f"the {what} needs a numeric iat") from None
         if iat > now + self._leeway.total_seconds() or iat < now - max_age.total_seconds():
             raise error(f"the {what} iat is outside the accepted window; check the phone's clock")
         return int(iat)
@@ -423,7 +425,7 @@ class AuthService:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
             raise DpopProofError("the DPoP proof needs a unique jti (8 to 128 characters)")
-        expires_at = datetime.fromtimestamp(iat, now.tzinfo) + self._dpop_max_age + self._leeway * 2
+        expires_at = from_numeric_date(iat, what="DPoP proof iat") + self._dpop_max_age + self._leeway * 2
         return sha256_hex(f"{jkt}:{jti}"), expires_at
 
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vcsdk.credentials import peek
-from vcsdk.encoding import b64url_decode
+from vcsdk.encoding import b64url_decode, from_numeric_date
 from vcsdk.errors import (
     ConflictError,
     CredentialRevokedError,
@@ -388,7 +388,7 @@ class PresentationService:
         holder = HolderPresentation.start(request, await self._candidates(principal))
         expires = now + self._ttl
         if request.expires_at is not None:
-            expires = min(expires, datetime.fromtimestamp(request.expires_at, now.tzinfo))
+            expires = min(expires, from_numeric_date(request.expires_at, what="the request's exp"))
         body = {**holder.to_state(), "registered": True}
         row_id = new_id("prs")
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)

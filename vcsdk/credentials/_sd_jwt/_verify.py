@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from vcsdk._b64 import b64url_decode
+from vcsdk._time import from_numeric_date, numeric_date
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt._common import (
@@ -202,15 +203,11 @@ def _cnf_key(cnf: object) -> Key:
 
 def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
     value = claims.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ClaimsError(f"{name} must be a NumericDate (seconds since the epoch)")
-    return float(value)
+    return None if value is None else numeric_date(value, what=f"credential {name}", error=ClaimsError)
 
 
 def _as_datetime(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=UTC)
+    return None if value is None else from_numeric_date(value, what="a credential date", error=ClaimsError)
 
 
 def _verify_key_binding(
@@ -239,9 +236,9 @@ def _verify_key_binding(
         raise NonceMismatchError("presentation nonce does not match the request; ask the wallet for a new presentation")
     if payload.get("aud") != audience:
         raise AudienceMismatchError("presentation audience is not this verifier; it was made for another party")
-    iat = payload.get("iat")
-    if isinstance(iat, bool) or not isinstance(iat, int | float):
-        raise KeyBindingError("KB-JWT has no numeric iat", code="key_binding_iat_missing")
+    if payload.get("iat") is None:
+        raise KeyBindingError("KB-JWT has no iat", code="key_binding_iat_missing")
+    iat = numeric_date(payload["iat"], what="KB-JWT iat", error=KeyBindingError)
     leeway = policy.leeway.total_seconds()
     if iat > now + leeway:
         raise KeyBindingStaleError(
@@ -251,9 +248,10 @@ def _verify_key_binding(
         raise KeyBindingStaleError("KB-JWT is older than the policy allows; ask for a fresh presentation")
     # RFC 9901 §7.3 step 5: the KB-JWT is a valid JWT in all other respects (RFC 7519 exp/nbf).
     exp, nbf = payload.get("exp"), payload.get("nbf")
-    for value in (exp, nbf):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            raise KeyBindingError("KB-JWT exp and nbf must be NumericDates", code="key_binding_claims")
+    if exp is not None:
+        exp = numeric_date(exp, what="KB-JWT exp", error=KeyBindingError)
+    if nbf is not None:
+        nbf = numeric_date(nbf, what="KB-JWT nbf", error=KeyBindingError)
     if exp is not None and now >= exp + leeway:
         raise KeyBindingStaleError("KB-JWT has expired (exp)", code="key_binding_expired")
     if nbf is not None and nbf > now + leeway:

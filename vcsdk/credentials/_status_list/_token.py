@@ -6,10 +6,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypedDict, TypeGuard
 
-from vcsdk._time import to_numeric_date
+from vcsdk._time import NUMERIC_DATE_CODE, from_numeric_date, numeric_date, to_numeric_date
 from vcsdk.credentials._status_list._lists import DEFAULT_MAX_INFLATED_BYTES, Bitstring, TokenStatusList
 from vcsdk.errors import (
     ClaimsError,
@@ -102,7 +102,7 @@ def to_unix(moment: datetime) -> int:
 
 
 def _from_unix(value: int) -> datetime:
-    return datetime.fromtimestamp(value, tz=UTC)
+    return from_numeric_date(value, what="status list token date", error=ClaimsError, whole=True)
 
 
 def status_list_digest(statuses: TokenStatusList | Bitstring) -> bytes:
@@ -211,10 +211,11 @@ def verify_status_list_token(
     if sub != uri:
         raise ClaimsError("status list token sub does not match the status_list.uri of the credential")
     iat, exp, ttl = claims.get("iat"), claims.get("exp"), claims.get("ttl")
-    if not _is_int(iat):
-        raise ClaimsError("status list token has no integer iat")
-    if exp is not None and not _is_int(exp):
-        raise ClaimsError("status list token exp must be an integer")
+    if iat is None:
+        raise ClaimsError("status list token has no iat", code=NUMERIC_DATE_CODE)
+    iat = int(numeric_date(iat, what="status list token iat", error=ClaimsError, whole=True))
+    if exp is not None:
+        exp = int(numeric_date(exp, what="status list token exp", error=ClaimsError, whole=True))
     if ttl is not None and (not _is_int(ttl) or ttl <= 0):
         raise ClaimsError("status list token ttl must be a positive integer")
     now_s, slack = to_unix(now), int(leeway.total_seconds())
