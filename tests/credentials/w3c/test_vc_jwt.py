@@ -120,6 +120,44 @@ def test_valid_from_and_until_with_leeway() -> None:
         verify_vc_jwt(token, KEY, now=edge, leeway=timedelta(0))
 
 
+def _jwt_dated(**dates: Any) -> str:
+    vc = build_credential(
+        issuer=ISSUER, types=["ResidentIdentityCredential"], subject={"id": "did:key:z6Mk-holder"},
+        valid_from=NOW - timedelta(days=2),
+    )
+    return sign_jws({**vc, **dates}, KEY, typ="vc+jwt")
+
+
+DAY = int(timedelta(days=1).total_seconds())
+TS = int(NOW.timestamp())
+
+
+def test_jwt_exp_and_nbf_are_checked_with_leeway() -> None:
+    # No validFrom/validUntil: the JWT claims alone carry the validity window (RFC 7519 §4.1.4-5).
+    with pytest.raises(TokenExpiredError) as expired:
+        verify_vc_jwt(_jwt_dated(exp=TS - DAY), KEY, now=NOW)
+    assert expired.value.code == "token_expired"
+    with pytest.raises(TokenNotYetValidError) as early:
+        verify_vc_jwt(_jwt_dated(nbf=TS + DAY), KEY, now=NOW)
+    assert early.value.code == "token_not_yet_valid"
+    with pytest.raises(TokenNotYetValidError):
+        verify_vc_jwt(_jwt_dated(iat=TS + DAY), KEY, now=NOW)
+    # Inside the 60 s leeway both pass; without leeway both fail.
+    verify_vc_jwt(_jwt_dated(exp=TS - 30, nbf=TS + 30, iat=TS + 30), KEY, now=NOW)
+    with pytest.raises(TokenExpiredError):
+        verify_vc_jwt(_jwt_dated(exp=TS - 30), KEY, now=NOW, leeway=timedelta(0))
+    with pytest.raises(TokenNotYetValidError):
+        verify_vc_jwt(_jwt_dated(nbf=TS + 30), KEY, now=NOW, leeway=timedelta(0))
+    with pytest.raises(ClaimsError) as bad:
+        verify_vc_jwt(_jwt_dated(exp="tomorrow"), KEY, now=NOW)
+    assert bad.value.code == "invalid_numeric_date"
+
+
+async def test_verify_vc_refuses_an_expired_jwt() -> None:
+    with pytest.raises(TokenExpiredError):
+        await verify_vc(_jwt_dated(exp=TS - DAY), resolver=_Resolver(KEY), now=NOW, check_status=False)
+
+
 def _signed(vc: dict[str, Any]) -> str:
     return sign_jws(vc, KEY, typ="vc+jwt")
 

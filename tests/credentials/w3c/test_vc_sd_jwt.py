@@ -69,3 +69,22 @@ def test_checks() -> None:
                  nonce="n", now=NOW)
     with pytest.raises(KeyBindingError):
         verify_vc_sd_jwt(vp, KEY, now=NOW)
+
+
+def test_jwt_exp_nbf_and_hidden_dates() -> None:
+    from vcsdk.errors import ClaimsError, TokenNotYetValidError
+
+    ts, day = int(NOW.timestamp()), 86400
+    vc = build_credential(
+        issuer=ISSUER, types=["ResidentIdentityCredential"], subject={"given_name": "Hanako"},
+        valid_from=NOW - timedelta(days=2),
+    )
+    with pytest.raises(TokenExpiredError):
+        verify_vc_sd_jwt(issue_vc_sd_jwt({**vc, "exp": ts - day}, KEY), KEY, now=NOW)
+    with pytest.raises(TokenNotYetValidError):
+        verify_vc_sd_jwt(issue_vc_sd_jwt({**vc, "nbf": ts + day}, KEY), KEY, now=NOW)
+    verify_vc_sd_jwt(issue_vc_sd_jwt({**vc, "exp": ts + day, "nbf": ts - day}, KEY), KEY, now=NOW)
+    # A date the holder could withhold is no date: exp must not be selectively disclosable.
+    hidden = raw_issue({**vc, "exp": ts - day}, signer=KEY, typ="vc+sd-jwt", disclosable=[["exp"]])
+    with pytest.raises(ClaimsError):
+        verify_vc_sd_jwt(hidden, KEY, now=NOW)

@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from vcsdk._time import numeric_date
 from vcsdk.credentials._w3c._model import status_entries
+from vcsdk.errors import ClaimsError, TokenExpiredError, TokenNotYetValidError
 from vcsdk.keys import Key
 
-__all__ = ["DEFAULT_KEY_BINDING_MAX_AGE", "DEFAULT_LEEWAY", "VerifiedCredential"]
+__all__ = ["DEFAULT_KEY_BINDING_MAX_AGE", "DEFAULT_LEEWAY", "VerifiedCredential", "check_jwt_dates"]
 
 DEFAULT_LEEWAY: Final = timedelta(seconds=60)
 DEFAULT_KEY_BINDING_MAX_AGE: Final = timedelta(minutes=5)
+
+
+def check_jwt_dates(claims: Mapping[str, Any], *, now: datetime, leeway: timedelta) -> None:
+    """The JWT validity claims of a VC secured as a JWT (RFC 7519 §4.1.4-6), beside its
+    ``validFrom``/``validUntil``: ``exp`` passed, ``nbf`` or ``iat`` in the future (beyond
+    ``leeway``) are refused. Each is read through the one NumericDate gate.
+
+    :raises ClaimsError: (code ``invalid_numeric_date``) a date claim that is not a NumericDate.
+    :raises TokenExpiredError: ``exp`` is before ``now`` - ``leeway``.
+    :raises TokenNotYetValidError: ``nbf`` or ``iat`` after ``now`` + ``leeway``.
+    """
+    ts, slack = now.timestamp(), leeway.total_seconds()
+    dates = {
+        name: numeric_date(claims[name], what=f"credential {name}", error=ClaimsError)
+        for name in ("iat", "nbf", "exp")
+        if claims.get(name) is not None
+    }
+    if "iat" in dates and dates["iat"] > ts + slack:
+        raise TokenNotYetValidError(
+            "credential iat is in the future; check the issuer's clock", code="issued_in_future"
+        )
+    if "nbf" in dates and dates["nbf"] > ts + slack:
+        raise TokenNotYetValidError("credential is not valid yet (nbf)")
+    if "exp" in dates and ts >= dates["exp"] + slack:
+        raise TokenExpiredError("credential has expired (exp); ask the issuer for a new one")
 
 
 @dataclass(frozen=True, slots=True)

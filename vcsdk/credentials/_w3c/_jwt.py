@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from vcsdk._time import aware
-from vcsdk.credentials._w3c._common import DEFAULT_LEEWAY, VerifiedCredential
+from vcsdk.credentials._w3c._common import DEFAULT_LEEWAY, VerifiedCredential, check_jwt_dates
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
@@ -116,8 +116,8 @@ def verify_vc_jwt(
     :raises TokenTypeError: if ``typ`` is not ``vc+jwt`` or ``cty`` is present and not ``vc``.
     :raises SignatureInvalidError: if the signature does not verify.
     :raises ClaimsError: if the credential breaks the data model or the issuer differs.
-    :raises TokenNotYetValidError: if ``validFrom`` is after ``now`` + leeway.
-    :raises TokenExpiredError: if ``validUntil`` is before ``now`` - leeway.
+    :raises TokenNotYetValidError: if ``validFrom``, ``nbf`` or ``iat`` is after ``now`` + leeway.
+    :raises TokenExpiredError: if ``validUntil`` or ``exp`` is before ``now`` - leeway.
     :return: the verified credential.
     """
     unverified = peek_vc_jwt(token)
@@ -139,6 +139,7 @@ def verify_vc_jwt(
         raise TokenNotYetValidError("credential is not valid yet (validFrom is in the future)")
     if valid_until is not None and now - leeway > valid_until:
         raise TokenExpiredError("credential has expired (validUntil has passed)")
+    check_jwt_dates(vc, now=now, leeway=leeway)
     return VerifiedCredential(
         credential=vc,
         issuer=issuer,

@@ -20,7 +20,12 @@ from vcsdk.credentials._sd_jwt._common import hash_function
 
 # The SD-JWT engine's own holder-key and KB-JWT checks (RFC 9901 §7.3), called rather than copied.
 from vcsdk.credentials._sd_jwt._verify import _cnf_key, _verify_key_binding
-from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
+from vcsdk.credentials._w3c._common import (
+    DEFAULT_KEY_BINDING_MAX_AGE,
+    DEFAULT_LEEWAY,
+    VerifiedCredential,
+    check_jwt_dates,
+)
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
@@ -43,7 +48,8 @@ __all__ = ["VC_SD_JWT_TYP", "issue_vc_sd_jwt", "peek_vc_sd_jwt", "verify_vc_sd_j
 
 VC_SD_JWT_TYP: Final = "vc+sd-jwt"
 _VISIBLE: Final = frozenset(
-    {"@context", "type", "issuer", "id", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "cnf"}
+    {"@context", "type", "issuer", "id", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "cnf",
+     "iat", "nbf", "exp"}
 )
 
 
@@ -173,6 +179,7 @@ def verify_vc_sd_jwt(
         raise TokenNotYetValidError("credential is not valid yet (validFrom is in the future)")
     if valid_until is not None and now - leeway > valid_until:
         raise TokenExpiredError("credential has expired (validUntil has passed)")
+    check_jwt_dates(vc, now=now, leeway=leeway)
     holder_key = _cnf_key(vc["cnf"]) if "cnf" in vc else None
     key_bound = False
     if audience is not None and nonce is not None:
