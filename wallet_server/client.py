@@ -130,6 +130,7 @@ class WalletClient(_Api):
         self.resident_id = ""
         self.device_id = ""
         self._access_token = ""
+        self._copy_keys: dict[str, Key] = {}
 
     def __repr__(self) -> str:
         return f"WalletClient({self.base_url!r}, device={self.device_id or 'not enrolled'})"
@@ -141,9 +142,17 @@ class WalletClient(_Api):
         key = self.device_key
         return sign_jws(claims, key, typ="dpop+jwt", header={"jwk": key.public_jwk()}, include_kid=False)
 
-    def sign(self, signing_input: str) -> str:
-        """The device's ES256 signature of a ``signing_input`` the server handed out, base64url."""
-        return b64url_encode(self.device_key.sign(signing_input.encode("ascii")))
+    def sign(self, signing_input: str, jwk: dict[str, Any] | None = None) -> str:
+        """The device's ES256 signature of a ``signing_input`` the server handed out, base64url:
+        with the key of ``jwk`` when it is one of this phone's credential copy keys, else the device key."""
+        key = self._copy_keys.get(str(jwk.get("x"))) if isinstance(jwk, dict) else None
+        return b64url_encode((key or self.device_key).sign(signing_input.encode("ascii")))
+
+    def new_copy_keys(self, count: int) -> list[dict[str, str]]:
+        """``count`` fresh P-256 keys, one per credential copy (kept on this phone); their public JWKs."""
+        keys = [Key.generate("P-256") for _ in range(count)]
+        self._copy_keys.update({k.public_jwk()["x"]: k for k in keys})
+        return [k.public_jwk() for k in keys]
 
     async def enrol(self, code: str, *, name: str = "phone") -> None:
         """Enrol this phone with an enrolment code, then log in.
@@ -172,20 +181,26 @@ class WalletClient(_Api):
                    "DPoP": self._proof(method, self.base_url + path.split("?", 1)[0])}
         return await self._send(method, path, json=json, headers=headers)
 
-    async def receive_offer(self, tx_code: str | None, *, offer_id: str | None = None) -> dict[str, Any]:
+    async def receive_offer(
+        self, tx_code: str | None, *, offer_id: str | None = None, copies: int = 0
+    ) -> dict[str, Any]:
         """Redeem an offer from the inbox (the first pending one unless ``offer_id``): accept with the
-        PIN, sign the key proof with the device key, store the credential.
+        PIN, sign the key proof with the device key, store the credential — or, with ``copies``, a
+        batch of that many copies, each bound to its own fresh key (shown to one service only).
 
-        :return: the stored credential's metadata (``id``, ``vct``, ``issuer``, …).
+        :return: the stored credential's metadata (``id``, ``vct``, ``issuer``, …; the first copy).
         """
         if offer_id is None:
             pending = [o for o in (await self.call("GET", "/v1/offers"))["items"] if o["state"] == "pending"]
             if not pending:
                 raise WalletApiError("GET", "/v1/offers", 404, {"code": "not_found", "detail": "no pending offer"})
             offer_id = str(pending[0]["id"])
-        accepted = await self.call("POST", f"/v1/offers/{offer_id}/accept", {"tx_code": tx_code} if tx_code else {})
-        return dict(await self.call("POST", f"/v1/offers/{offer_id}/signature",
-                                    {"signature": self.sign(accepted["signing_input"])}))
+        body: dict[str, Any] = {"tx_code": tx_code} if tx_code else {}
+        if copies:
+            body["keys"] = self.new_copy_keys(copies)
+        accepted = await self.call("POST", f"/v1/offers/{offer_id}/accept", body)
+        signatures = [self.sign(i["signing_input"], i["jwk"]) for i in accepted["signing_inputs"]]
+        return dict(await self.call("POST", f"/v1/offers/{offer_id}/signature", {"signatures": signatures}))
 
     async def present(self, request_uri: str, *, share: bool = True) -> dict[str, Any]:
         """Answer a service's ``openid4vp://`` request in one go: :meth:`start_presentation`, then
@@ -202,13 +217,14 @@ class WalletClient(_Api):
         return dict(await self.call("POST", "/v1/presentations", {"request_uri": request_uri}))
 
     async def finish_presentation(self, screen: dict[str, Any], *, share: bool = True) -> dict[str, Any]:
-        """Consent (the default options), sign each Key Binding JWT with the device key, send; or
+        """Consent (the default options), sign each Key Binding JWT with the key its credential copy
+        is bound to (the device key for a credential that is not a copy), send; or
         ``decline`` with ``share=False``. :return: the presentation as :meth:`present` does."""
         path = f"/v1/presentations/{screen['id']}"
         if not share:
             return dict(await self.call("POST", f"{path}/decline", {}))
         consented = await self.call("POST", f"{path}/consent", {})
-        signatures = [{"query_id": s["query_id"], "signature": self.sign(s["signing_input"])}
+        signatures = [{"query_id": s["query_id"], "signature": self.sign(s["signing_input"], s.get("jwk"))}
                       for s in consented["signing_inputs"]]
         return dict(await self.call("POST", f"{path}/signature", {"signatures": signatures}))
 

@@ -36,9 +36,11 @@ __all__ = [
     "list_offers",
     "list_presentation_history",
     "list_receipts",
+    "refill_offer",
     "scan_offer",
     "sign_offer",
     "sign_presentation",
+    "sign_refill",
     "start_presentation",
     "withdraw_consent",
 ]
@@ -69,7 +71,8 @@ async def accept_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_json(request)
     result = await request.app[WALLET].accept(
-        principal, request.match_info["offer_id"], tx_code=body.get("tx_code"), custodial=body.get("custodial") is True
+        principal, request.match_info["offer_id"], tx_code=body.get("tx_code"), custodial=body.get("custodial") is True,
+        keys=body.get("keys"),
     )
     if isinstance(result, ProofSigningRequest):
         return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
@@ -79,7 +82,25 @@ async def accept_offer(request: web.Request) -> web.Response:
 async def sign_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_json(request)
-    view = await request.app[WALLET].finish(principal, request.match_info["offer_id"], body.get("signature"))
+    view = await request.app[WALLET].finish(
+        principal, request.match_info["offer_id"], body.get("signature"), signatures=body.get("signatures")
+    )
+    return web.json_response(
+        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
+    )
+
+
+async def refill_offer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    result = await request.app[WALLET].refill(principal, request.match_info["offer_id"], body.get("keys"))
+    return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
+
+
+async def sign_refill(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    body = await read_json(request)
+    view = await request.app[WALLET].finish_refill(principal, request.match_info["offer_id"], body.get("signatures"))
     return web.json_response(
         credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
     )

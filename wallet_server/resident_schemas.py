@@ -91,6 +91,15 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
                 "type": "boolean",
                 "description": "Custodial option only: the server signs with a key it holds for the resident.",
             },
+            "keys": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "items": {"type": "object"},
+                "description": "Public JWKs of fresh P-256 keys this phone made, one per credential copy (batch "
+                "issuance): each copy is bound to its own key and shown to one service only. Without keys, one "
+                "copy bound to the device key.",
+            },
         },
         required=[],
     ),
@@ -100,13 +109,53 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
             "signing_input": {"type": "string", "description": "Sign these ASCII bytes with the device key (ES256)."},
             "alg": {"type": "string", "enum": ["ES256"]},
             "expires_at": _TIME,
-        }
+            "signing_inputs": {
+                "type": "array",
+                "items": _obj({"jwk": {"type": "object"}, "signing_input": {"type": "string"}}),
+                "description": "One key proof per copy: sign each with the private half of its jwk.",
+            },
+        },
+        required=["offer_id", "signing_input", "alg", "expires_at"],
     ),
     "OfferAcceptResult": {
         "anyOf": [_ref("ProofSigningRequest"), _ref("CredentialSummary")],
         "description": "What to sign next; or, with the custodial option, the stored credential.",
     },
-    "OfferSignature": _obj({"signature": _SIGNATURE}),
+    "OfferSignature": _obj(
+        {
+            "signature": _SIGNATURE,
+            "signatures": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "items": _SIGNATURE,
+                "description": "One signature per signing input, in order (several copies).",
+            },
+        },
+        required=[],
+    ),
+    "OfferRefill": _obj(
+        {
+            "keys": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "items": {"type": "object"},
+                "description": "Public JWKs of fresh P-256 keys this phone made, one per new copy.",
+            }
+        }
+    ),
+    "RefillSignatures": _obj(
+        {
+            "signatures": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "items": _SIGNATURE,
+                "description": "One signature per signing input of the refill, in order.",
+            }
+        }
+    ),
     "PresentationStart": _obj({"request_uri": {"type": "string", "minLength": 1, "maxLength": 8192}}),
     "PresentationSelection": _obj({"query_id": {"type": "string", "maxLength": 200}, "credential_id": _ID}),
     "PresentationConsent": _obj(
@@ -144,7 +193,19 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
                         "query_id": {"type": "string"},
                         "options": {
                             "type": "array",
-                            "items": _obj({"credential_id": _ID, "claims": {"type": "array", "items": _PATH}}),
+                            "items": _obj(
+                                {
+                                    "credential_id": _ID,
+                                    "claims": {"type": "array", "items": _PATH},
+                                    "copies_left": {
+                                        "type": ["integer", "null"],
+                                        "description": "A copy of a batch: how many copies never shown remain "
+                                        "after this one. null: bound to the device key, the same in every "
+                                        "presentation (linkable).",
+                                    },
+                                },
+                                required=["credential_id", "claims"],
+                            ),
                         },
                     }
                 ),
@@ -157,7 +218,13 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
                         "credential_id": _ID,
                         "signing_input": {"type": "string"},
                         "alg": {"type": "string", "enum": ["ES256"]},
-                    }
+                        "jwk": {
+                            "type": ["object", "null"],
+                            "description": "The public key the credential copy is bound to: sign with its "
+                            "private half.",
+                        },
+                    },
+                    required=["query_id", "credential_id", "signing_input", "alg"],
                 ),
             },
             "outcome": {
@@ -167,6 +234,13 @@ RESIDENT_SCHEMAS: dict[str, Schema] = {
                 "receipt_error or consent_error codes. "
                 "When the wallet refused the request itself (state refused, refused_by wallet): error is "
                 "service_not_registered or request_not_registered and reason is a sentence for the resident.",
+            },
+            "refill": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Batches of credential copies (by offer id) to refill with POST "
+                "/v1/offers/{id}/refill: no copy left that may be shown to this service (not offered), or the "
+                "one offered is the last.",
             },
             "registration": {
                 "type": ["object", "null"],
@@ -303,6 +377,9 @@ def proof_request_json(request: ProofSigningRequest) -> dict[str, Any]:
         "signing_input": request.signing_input,
         "alg": request.alg,
         "expires_at": _time(request.expires_at),
+        "signing_inputs": [
+            {"jwk": jwk, "signing_input": text} for jwk, text in zip(request.jwks, request.signing_inputs, strict=True)
+        ],
     }
 
 
@@ -318,13 +395,17 @@ def presentation_json(view: PresentationView) -> dict[str, Any]:
         "credentials": [
             {
                 "query_id": c["query_id"],
-                "options": [{"credential_id": o["credential_id"], "claims": o["claims"]} for o in c["options"]],
+                "options": [
+                    {"credential_id": o["credential_id"], "claims": o["claims"], "copies_left": o.get("copies_left")}
+                    for o in c["options"]
+                ],
             }
             for c in view.credentials
         ],
         "signing_inputs": list(view.signing_inputs),
         "outcome": view.outcome,
         "registration": view.registration,
+        "refill": list(view.refill),
     }
 
 

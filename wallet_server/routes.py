@@ -472,6 +472,16 @@ _RESIDENT_WALLET_ROUTES: tuple[Route, ...] = (
         auth="dpop", body="OfferSignature", response="CredentialSummary", status=201, errors=(404, 409),
     ),
     Route(
+        "POST", f"{_OFFER}/refill", rr.refill_offer,
+        "Refill a batch of credential copies for fresh keys of this phone (re-issuance): the key proofs to sign",
+        "offers", auth="dpop", body="OfferRefill", response="ProofSigningRequest", errors=(404, 409),
+    ),
+    Route(
+        "POST", f"{_OFFER}/refill/signature", rr.sign_refill,
+        "Send the signatures of a refill's key proofs; the new copies join the batch", "offers",
+        auth="dpop", body="RefillSignatures", response="CredentialSummary", status=201, errors=(404, 409),
+    ),
+    Route(
         "POST", f"{_OFFER}/decline", rr.decline_offer, "Decline an offer", "offers",
         auth="dpop", response="Offer", errors=(404, 409),
     ),

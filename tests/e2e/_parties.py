@@ -84,9 +84,19 @@ class HttpPhone:
     device_id: str = ""
     access_token: str = ""
 
-    def signature(self, signing_input: str) -> str:
-        """What the secure enclave returns: the raw ES256 signature, base64url."""
-        return b64url_encode(self.key.sign(signing_input.encode("ascii")))
+    copy_keys: dict[str, Key] = field(default_factory=dict)
+
+    def signature(self, signing_input: str, jwk: dict[str, Any] | None = None) -> str:
+        """What the secure enclave returns: the raw ES256 signature, base64url — with the key of
+        ``jwk`` (a credential copy's key) if named, else the device key."""
+        key = self.copy_keys[jwk["x"]] if jwk is not None and jwk["x"] in self.copy_keys else self.key
+        return b64url_encode(key.sign(signing_input.encode("ascii")))
+
+    def new_copy_keys(self, count: int) -> list[dict[str, str]]:
+        """Fresh P-256 keys, one per credential copy; the private halves stay on the phone."""
+        keys = [Key.generate("P-256") for _ in range(count)]
+        self.copy_keys.update({k.public_jwk()["x"]: k for k in keys})
+        return [k.public_jwk() for k in keys]
 
     def _dpop(self, method: str, path: str) -> str:
         claims = {
@@ -205,11 +215,11 @@ async def _on_node(node: DevNode, tmp_path: Path) -> tuple[dict[str, Any], list[
 
 
 async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, clock: Any, owner: Key, *,
-                        name: str = SERVICE_NAME) -> Service:
+                        name: str = SERVICE_NAME, received: list[bytes] | None = None) -> Service:
     """A third-party service on 127.0.0.1: a did:ethr with a P-256 key on the city's chain, registered
     by the city for two claims and one purpose; a ``Verifier`` checking signature, status (anchored
     digest) and accreditation; and a receipt endpoint that signs an access receipt for the consent
-    record the wallet posts."""
+    record the wallet posts. ``received``: every request body the service gets is appended there."""
     did, key = await did_with_p256(city, owner)
     fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
     status = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
@@ -250,8 +260,18 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
         return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
 
     routes = [*verifier_routes(verifier, clock=clock, on_result=on_result), *service.desk.routes()]
+    if received is not None:
+        routes = [web.RouteDef(r.method, r.path, _recording(r.handler, received), r.kwargs) for r in routes]
     await stack.enter_async_context(serve(routes, port=service_port))
     return service
+
+
+def _recording(handler: Any, received: list[bytes]) -> Any:
+    async def recorded(request: web.Request) -> web.StreamResponse:
+        received.append(request.path_qs.encode() + b"\n" + await request.read())
+        return await handler(request)
+
+    return recorded
 
 
 @asynccontextmanager

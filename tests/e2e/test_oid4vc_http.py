@@ -26,29 +26,40 @@ from vcsdk.receipts import receipt_leaf, verify_inclusion
 from wallet_server.appkeys import RECEIPTS, STORE
 
 
-async def accept_offer(w: World, tx_code: str) -> dict[str, Any]:
-    """The phone accepts the newest offer in its inbox and signs the key proof."""
-    status, inbox = await w.phone.call("GET", "/v1/offers")
+async def accept_offer(w: World, tx_code: str, *, copies: int = 0, phone: Any = None) -> dict[str, Any]:
+    """The phone accepts the newest offer in its inbox and signs the key proof — or, with
+    ``copies``, makes that many fresh keys and signs one key proof with each (batch issuance)."""
+    phone = phone or w.phone
+    status, inbox = await phone.call("GET", "/v1/offers")
     offer = next(o for o in inbox["items"] if o["state"] in ("pending", "accepting"))
-    status, to_sign = await w.phone.call("POST", f"/v1/offers/{offer['id']}/accept", {"tx_code": tx_code})
+    body: dict[str, Any] = {"tx_code": tx_code}
+    if copies:
+        body["keys"] = phone.new_copy_keys(copies)
+    status, to_sign = await phone.call("POST", f"/v1/offers/{offer['id']}/accept", body)
     assert status == 200, to_sign
-    body = {"signature": w.phone.signature(to_sign["signing_input"])}
-    status, credential = await w.phone.call("POST", f"/v1/offers/{offer['id']}/signature", body)
+    if copies:
+        assert [i["jwk"] for i in to_sign["signing_inputs"]] == body["keys"]
+        signed = {"signatures": [phone.signature(i["signing_input"], i["jwk"]) for i in to_sign["signing_inputs"]]}
+    else:
+        signed = {"signature": phone.signature(to_sign["signing_input"])}
+    status, credential = await phone.call("POST", f"/v1/offers/{offer['id']}/signature", signed)
     assert status == 201, credential
     return {"offer": offer, "credential": credential}
 
 
-async def answer(w: World, link: str) -> dict[str, Any]:
-    """The phone asks the wallet server to answer a service's request, consents and signs."""
-    status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+async def answer(w: World, link: str, *, phone: Any = None) -> dict[str, Any]:
+    """The phone asks the wallet server to answer a service's request, consents and signs (each
+    KB-JWT with the key of the credential copy it presents)."""
+    phone = phone or w.phone
+    status, screen = await phone.call("POST", "/v1/presentations", {"request_uri": link})
     assert status == 201, screen
-    status, consent = await w.phone.call("POST", f"/v1/presentations/{screen['id']}/consent", {})
+    status, consent = await phone.call("POST", f"/v1/presentations/{screen['id']}/consent", {})
     assert status == 200, consent
     signatures = [
-        {"query_id": s["query_id"], "signature": w.phone.signature(s["signing_input"])}
+        {"query_id": s["query_id"], "signature": phone.signature(s["signing_input"], s["jwk"])}
         for s in consent["signing_inputs"]
     ]
-    status, done = await w.phone.call("POST", f"/v1/presentations/{screen['id']}/signature", {"signatures": signatures})
+    status, done = await phone.call("POST", f"/v1/presentations/{screen['id']}/signature", {"signatures": signatures})
     assert status == 200, done
     return {"screen": screen, "done": done}
 
@@ -89,6 +100,7 @@ async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str, request: 
                     {
                         "credential_id": credential["id"],
                         "claims": [["age_equal_or_over", "20"], ["address", "locality"]],
+                        "copies_left": None,  # bound to the device key: not a copy of a batch
                     }
                 ],
             }

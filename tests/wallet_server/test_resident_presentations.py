@@ -93,7 +93,9 @@ async def test_consent_screen_then_two_step_signing_shares_exactly_the_requested
         assert registered["jurisdiction"] == "JP-17" and registered["privacy_policy"].endswith("/privacy")
         (query,) = screen["credentials"]
         assert query["query_id"] == "resident"
-        assert query["options"] == [{"credential_id": cred_id, "claims": [["age_over_20"], ["address", "locality"]]}]
+        assert query["options"] == [
+            {"credential_id": cred_id, "claims": [["age_over_20"], ["address", "locality"]], "copies_left": None}
+        ]
 
         consent = await phone.call("POST", f"/v1/presentations/{screen['id']}/consent", json={})
         assert consent.status == 200, await consent.text()

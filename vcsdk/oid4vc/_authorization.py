@@ -150,6 +150,8 @@ class AuthorizationServer:
     :param wallet_attestation: when set, every client authenticates with a Wallet Attestation at the
         PAR and Token Endpoints (HAIP 1.0 §4.4.1), for every grant.
     :param require_dpop: refuse Token Requests without a DPoP proof (every token is then DPoP-bound).
+    :param refresh_pre_authorized: also give a refresh token for a DPoP-bound Pre-Authorized Code
+        grant, so the wallet can get new credentials for fresh device keys (re-issuance, §13.5).
     """
 
     def __init__(
@@ -169,6 +171,7 @@ class AuthorizationServer:
         session_ttl: timedelta = timedelta(minutes=10),
         offer_ttl: timedelta = timedelta(minutes=10),
         max_tx_code_attempts: int = 5,
+        refresh_pre_authorized: bool = False,
     ) -> None:
         self.issuer = issuer
         self.configurations = configurations
@@ -184,6 +187,7 @@ class AuthorizationServer:
         self.session_ttl = session_ttl
         self.offer_ttl = offer_ttl
         self.max_tx_code_attempts = max_tx_code_attempts
+        self.refresh_pre_authorized = refresh_pre_authorized
 
     def __repr__(self) -> str:
         return f"AuthorizationServer({self.issuer!r})"
@@ -461,7 +465,10 @@ class AuthorizationServer:
             client_id=client.client_id if client else None,
             grant_id=random_token(self._randomness, 16),
             now=now,
-            refresh=False,
+            # Re-issuance (new copies for fresh device keys) with a refresh token only when the
+            # issuer allows it and the token is DPoP-bound: a bearer refresh token of a public client
+            # would let whoever copies it mint credentials (RFC 9449 §5).
+            refresh=self.refresh_pre_authorized and jkt is not None,
         )
 
     def _token_details(self, form: Mapping[str, str], allowed: Sequence[str]) -> list[str]:

@@ -101,6 +101,8 @@ class CredentialIssuer:
     :param dpop_nonces: ask DPoP proofs for a server nonce (``DPoP-Nonce``, RFC 9449 §8).
     :param wallet_attestation: require client authentication by Wallet Attestation from these providers.
     :param refresh_token_ttl: how long a refresh token may renew access (re-issuance, §13.5).
+    :param refresh_pre_authorized: give a refresh token for DPoP-bound Pre-Authorized Code grants
+        too, so a wallet can refill its batch of copies for fresh device keys without a new offer.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class CredentialIssuer:
         wallet_attestation: WalletAttestationTrust | None = None,
         refresh_token_ttl: timedelta = timedelta(days=30),
         deferred_ttl: timedelta = timedelta(days=30),
+        refresh_pre_authorized: bool = False,
     ) -> None:
         if not is_https_url(credential_issuer) or "?" in credential_issuer or "#" in credential_issuer:
             raise InvalidInputError("the Credential Issuer Identifier is an https URL without query or fragment")
@@ -158,6 +161,7 @@ class CredentialIssuer:
             refresh_token_ttl=refresh_token_ttl,
             offer_ttl=offer_ttl,
             max_tx_code_attempts=max_tx_code_attempts,
+            refresh_pre_authorized=refresh_pre_authorized,
         )
 
     def __repr__(self) -> str:

@@ -16,11 +16,17 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from vcsdk.credentials import RESIDENT_IDENTITY_CREDENTIAL, VctRegistry, disclosable_paths, issue_sd_jwt_vc
-from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, ResidentRegistryUnavailableError
+from vcsdk.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ProtocolError,
+    ResidentRegistryUnavailableError,
+)
 from vcsdk.keys import Key
 from vcsdk.kyc import KycApplication, KycPipeline, NoMatch, NotActive, PartialMatch, ResidentRegistry, Verified
 from vcsdk.oid4vc import CredentialConfiguration, CredentialIssuer, StateStore
@@ -33,10 +39,12 @@ from wallet_server.storage import IssuedCredential, Offer, Store
 
 __all__ = [
     "CONFIGURATION_ID",
+    "ISSUANCE_TIME_GRANULARITY",
     "ISSUER_PATH",
     "IssuanceOutcome",
     "IssuanceService",
     "IssuedCredentialsPage",
+    "coarse_time",
 ]
 
 log = logging.getLogger("wallet_server.issuance")
@@ -46,6 +54,9 @@ ISSUER_PATH = "/issuer"
 #: Where the offer's context travels with its claims through the protocol state (removed before signing).
 _CONTEXT = "\x00wallet_server"
 MAX_PAGE = 100
+#: The precision of ``iat`` and ``exp`` in the credentials the city issues: the copies of one batch,
+#: and everyone's credentials issued within the same hour, share them.
+ISSUANCE_TIME_GRANULARITY = timedelta(hours=1)
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 OutcomeKind = Literal["verified", "partial_match", "no_match", "not_active"]
 
@@ -71,6 +82,17 @@ class IssuedCredentialsPage:
 
     items: tuple[IssuedCredential, ...]
     next_cursor: str | None
+
+
+def coarse_time(value: datetime, *, up: bool = False) -> datetime:
+    """``value`` rounded down (or ``up``) to :data:`ISSUANCE_TIME_GRANULARITY`, the precision of the
+    ``iat`` and ``exp`` the city writes into credentials."""
+    step = int(ISSUANCE_TIME_GRANULARITY.total_seconds())
+    seconds = int(value.timestamp())
+    rounded = seconds - seconds % step
+    if up and rounded < value.timestamp():
+        rounded += step
+    return datetime.fromtimestamp(rounded, value.tzinfo or UTC)
 
 
 def _birthdate(value: Any) -> date:
@@ -155,6 +177,8 @@ class IssuanceService:
                 store=self._state,
                 display_name=self._city_name,
                 offer_ttl=self._offer_ttl,
+                # The wallet refills a resident's batch of copies with the refresh token (fresh keys).
+                refresh_pre_authorized=True,
             )
             self._issuers[base] = found
         return found
@@ -165,15 +189,24 @@ class IssuanceService:
         if not isinstance(context, dict):
             raise ConflictError("this offer was not made by the back office")
         subject = {k: v for k, v in claims.items() if k != _CONTEXT}
+        offer_id = str(context["offer_id"])
+        # A refill (re-issuance under the same grant) never revives what the city revoked.
+        if any(c.state == "revoked" for c in await self._store.issued_credentials_of_offer(offer_id)):
+            raise ProtocolError(
+                "this credential was revoked; no new copies are issued", code="credential_request_denied"
+            )
         city = await self._city.get()
         allocation = await self._status_lists.allocate(base_url=str(context["base_url"]))
         now = self._clock()
-        expires_at = now + self._lifetime
+        # Copies of one batch (and every credential issued in the same hour) carry the same iat and
+        # exp: a time to the second would link the copies a resident shows to different services.
+        issued_at = coarse_time(now)
+        expires_at = coarse_time(now + self._lifetime, up=True)
         token = issue_sd_jwt_vc(
             subject, issuer=city.did, signer=city.signing_key, vct=self.vcts.resident_identity,
-            disclosable=self._paths, holder_key=holder_key, status=allocation.claim, now=now, expires_at=expires_at,
+            disclosable=self._paths, holder_key=holder_key, status=allocation.claim, now=issued_at,
+            expires_at=expires_at,
         )
-        offer_id = str(context["offer_id"])
         await self._store.add_issued_credential(
             IssuedCredential(
                 new_id("icr"), offer_id, str(context["resident_id"]), CONFIGURATION_ID, self.vcts.resident_identity,

@@ -61,8 +61,8 @@ from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService
 from wallet_server.services.receipts import ChainPort, ReceiptService
-from wallet_server.services.wallet import OutgoingHttp, ResidentVault
-from wallet_server.storage import PresentationRow, PresentationState, ViolationKind, WalletDataStore
+from wallet_server.services.wallet import BATCH, OutgoingHttp, ResidentVault
+from wallet_server.storage import CopyPolicy, PresentationRow, PresentationState, ViolationKind, WalletDataStore
 
 __all__ = [
     "DELIVERY_UNKNOWN",
@@ -109,6 +109,9 @@ class PresentationView:
         wallet refused before asking the resident (``refused``: an unregistered service, or one asking
         beyond its registration) has ``error`` (``service_not_registered`` / ``request_not_registered``),
         ``reason`` (a sentence for the resident) and ``refused_by`` ``wallet``.
+    :ivar refill: batches of credential copies (by the offer they came from) to refill
+        (``POST /v1/offers/{batch}/refill``): with no copy left that may be shown to this service (not
+        offered), or offering their last one.
     :ivar registration: what the city registered the service for, for the consent screen: ``name``,
         ``purposes`` (``id``, ``description``), ``retention_days``, ``privacy_policy``,
         ``jurisdiction``, ``recipients``.
@@ -126,6 +129,7 @@ class PresentationView:
     signing_inputs: tuple[dict[str, Any], ...] = ()
     outcome: dict[str, Any] = field(default_factory=dict)
     registration: dict[str, Any] | None = None
+    refill: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +143,26 @@ def _holder(body: dict[str, Any]) -> HolderPresentation:
     return HolderPresentation.from_state(body)
 
 
-def _option_json(option: ConsentCredential) -> dict[str, Any]:
+def _option_json(option: ConsentCredential, copies: dict[str, Any]) -> dict[str, Any]:
+    copy = copies.get(option.ref)
     return {
         "credential_id": option.ref,
         "claims": [list(p) for p in option.claims],
         "concrete": [list(p) for p in option.concrete_claims],
+        # A copy of a batch: unshown copies left after this one. None: bound to the device key, the
+        # same in every presentation (linkable).
+        "copies_left": copy["left"] if copy is not None else None,
     }
+
+
+def _holder_jwk(token: str) -> dict[str, Any] | None:
+    """The holder key a credential is bound to (``cnf.jwk``), read without verification."""
+    try:
+        cnf = peek(token).unverified_claims.get("cnf")
+    except VcsdkError:
+        return None
+    jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
+    return dict(jwk) if isinstance(jwk, dict) else None
 
 
 def _registered(body: dict[str, Any], holder: HolderPresentation) -> RelyingPartyRegistration | None:
@@ -244,8 +262,9 @@ class PresentationService:
 
     def _view(self, row: PresentationRow, body: dict[str, Any], *, with_inputs: bool = True) -> PresentationView:
         holder = _holder(body)
+        copies = body.get("copies") or {}
         credentials = tuple(
-            {"query_id": qid, "options": [_option_json(o) for o in holder.options.get(qid, ())]}
+            {"query_id": qid, "options": [_option_json(o, copies) for o in holder.options.get(qid, ())]}
             for qid in holder.selected or ()
         )
         inputs: tuple[dict[str, Any], ...] = ()
@@ -256,6 +275,7 @@ class PresentationService:
                     "credential_id": p.ref,
                     "signing_input": p.signing_input.decode("ascii"),
                     "alg": KB_ALG,
+                    "jwk": (body.get("holder_jwks") or {}).get(p.ref),
                 }
                 for p in holder.prepared
             )
@@ -289,6 +309,7 @@ class PresentationService:
             signing_inputs=inputs,
             outcome=outcome,
             registration=_registration_json(registration),
+            refill=tuple(body.get("exhausted") or ()),
         )
 
     async def get(self, principal: Principal, presentation_id: str) -> PresentationView:
@@ -313,8 +334,20 @@ class PresentationService:
 
     # -- step 1: the request and the consent screen
 
-    async def _candidates(self, principal: Principal) -> list[CandidateCredential]:
+    async def _candidates(
+        self, principal: Principal, *, service: str, policy: CopyPolicy
+    ) -> tuple[list[CandidateCredential], dict[str, Any]]:
+        """The credentials that may answer a request of ``service`` (the resident's pseudonym for it):
+        of each batch of copies one copy, never one shown to another service — with ``one_time``
+        a copy never shown, with ``per_service`` the copy this service saw before if there is one.
+
+        :return: the candidates, and per batch copy offered: its batch and how many unshown copies
+            the batch has left (``copies``), plus the batches to refill: none left for this service,
+            or this is the last (``exhausted``).
+        """
+        uses = await self._data.copy_uses(principal.resident_id)
         out: list[CandidateCredential] = []
+        batches: dict[str, list[CandidateCredential]] = {}
         cursor: str | None = None
         # One checker per consent screen: each status list is fetched once, and fresh.
         status = StatusListChecker(resolver=await self._chain.resolver(), source=self._http.status_fetcher())
@@ -330,16 +363,33 @@ class PresentationService:
                 claims = facts.unverified_claims
                 if await _revoked(status, claims, now=self._clock()):
                     continue  # offering it would only end in a refusal from the service
-                out.append(
-                    CandidateCredential(
-                        ref=view.id, format="dc+sd-jwt", vct=facts.unverified_vct, claims=claims,
-                        holder_binding="cnf" in claims,
-                    )
+                candidate = CandidateCredential(
+                    ref=view.id, format="dc+sd-jwt", vct=facts.unverified_vct, claims=claims,
+                    holder_binding="cnf" in claims,
                 )
+                batch = view.metadata.get(BATCH)
+                if isinstance(batch, str):
+                    batches.setdefault(batch, []).append(candidate)
+                else:
+                    out.append(candidate)  # not a copy: bound to the device key, linkable by it anyway
             cursor = page.next_cursor
             if cursor is None:
                 break
-        return out
+        copies: dict[str, Any] = {}
+        exhausted: list[str] = []
+        for batch, members in batches.items():
+            fresh = [c for c in members if c.ref not in uses]
+            mine = [c for c in members if uses.get(c.ref) == service]
+            chosen = mine[0] if policy == "per_service" and mine else (fresh[0] if fresh else None)
+            if chosen is None:
+                exhausted.append(batch)
+                continue
+            out.append(chosen)
+            left = len([c for c in fresh if c.ref != chosen.ref])
+            copies[chosen.ref] = {"batch": batch, "left": left}
+            if left == 0:
+                exhausted.append(batch)  # the last copy: refill before it runs out
+        return out, {"copies": copies, "exhausted": exhausted}
 
     async def start(self, principal: Principal, request_uri: Any) -> PresentationView:
         """Load and verify a service's request and build the consent screen.
@@ -385,11 +435,14 @@ class PresentationService:
             refused = HolderPresentation.start(request, [])
             return await self._refuse(principal, refused, SERVICE_REFUSED, reason, now=now)
         self._http.check_url(request.response_uri)
-        holder = HolderPresentation.start(request, await self._candidates(principal))
+        service = await self._receipts.pseudonym(principal.resident_id, request.verifier_did)
+        policy = (await self._receipts.privacy_settings(principal)).copy_policy
+        candidates, copies = await self._candidates(principal, service=service, policy=policy)
+        holder = HolderPresentation.start(request, candidates)
         expires = now + self._ttl
         if request.expires_at is not None:
             expires = min(expires, from_numeric_date(request.expires_at, what="the request's exp"))
-        body = {**holder.to_state(), "registered": True}
+        body = {**holder.to_state(), "registered": True, "copy_policy": policy, **copies}
         row_id = new_id("prs")
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
         row = PresentationRow(row_id, principal.resident_id, "consent_required", now, expires, now, sealed)
@@ -448,6 +501,8 @@ class PresentationService:
         now = self._clock()
         holder = holder.consent(stored, now=now, selections=picked, alg=KB_ALG)
         body.update(holder.to_state())
+        # Which key the phone signs each KB-JWT with: the copy's own key (cnf.jwk).
+        body["holder_jwks"] = {ref: _holder_jwk(token) for ref, token in stored.items()}
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
         await self._data.update_presentation(
             principal.resident_id, row.id, expect_state="consent_required", state="signature_required",
@@ -499,6 +554,16 @@ class PresentationService:
                 "sign the signing_input with ES256",
                 code="signature_invalid",
             ) from None
+        # Each copy is shown to this service only (and, one_time, only this once): recorded before
+        # it leaves, so a concurrent presentation cannot show the same copy elsewhere.
+        copies = body.get("copies") or {}
+        service = await self._receipts.pseudonym(principal.resident_id, holder.request.verifier_did)
+        for p in holder.prepared:
+            if p.ref in copies:
+                await self._data.use_copy(
+                    principal.resident_id, p.ref, service, once=body.get("copy_policy") != "per_service",
+                    now=self._clock(),
+                )
         # Single use on our side too: a second call finds the state moved on.
         await self._data.update_presentation(
             principal.resident_id, row.id, expect_state="signature_required", state="sending",

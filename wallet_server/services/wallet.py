@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from vcsdk.oid4vc import (
     HttpRequest,
     HttpResponse,
     IssuedCredentials,
+    IssuerSession,
     PendingIssuance,
     TxCode,
     fetch_credential_offer,
@@ -44,6 +45,7 @@ from vcsdk.oid4vc import (
     notify_issuer,
     parse_credential_offer,
     prepare_issuance,
+    refresh_issuance,
     renew_issuance,
     run_flow,
     send,
@@ -58,6 +60,8 @@ from wallet_server.services.encryption import KeyProvider, WrappedKey, open_seal
 from wallet_server.storage import OfferRow, ResidentSecretsRow, Store, WalletDataStore
 
 __all__ = [
+    "BATCH",
+    "MAX_COPIES",
     "OfferView",
     "OffersPage",
     "OutgoingHttp",
@@ -69,13 +73,40 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+#: The metadata member naming the batch a stored credential copy belongs to (the offer it came from).
+BATCH = "batch"
 MAX_PAGE = 100
 PROOF_ALG = "ES256"
 #: How long a scanned offer stays in the inbox (the issuer's own expiry still applies).
 SCANNED_OFFER_TTL = timedelta(days=1)
 #: How long the phone has to sign a proof (the issuer's c_nonce and access token live about as long).
 PROOF_SIGNING_TTL = timedelta(minutes=5)
+#: Most copy keys the phone may name for one offer (the issuer's batch size may be smaller).
+MAX_COPIES = 20
 _OPEN_STATES = ("pending", "accepting")
+
+
+def _copy_keys(keys: Any) -> list[dict[str, str]]:
+    """The phone's copy keys: distinct public P-256 JWKs (checked before the issuer sees them)."""
+    if keys is None:
+        return []
+    if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_COPIES:
+        raise InvalidInputError(f"keys must be a list of 1 to {MAX_COPIES} public JWKs")
+    out: list[dict[str, str]] = []
+    for jwk in keys:
+        if not isinstance(jwk, dict) or "d" in jwk:
+            raise InvalidInputError("each of keys must be a public JWK")
+        try:
+            key = Key.from_jwk(jwk)
+        except VcsdkError:
+            raise InvalidInputError("each of keys must be a public P-256 JWK") from None
+        if key.curve != "P-256":
+            raise InvalidInputError("each of keys must be a public P-256 JWK")
+        public = key.public_jwk()
+        if public in out:
+            raise InvalidInputError("keys must be distinct: each copy has its own key")
+        out.append(public)
+    return out
 
 
 # -- outgoing HTTP --------------------------------------------------------------------------------
@@ -253,12 +284,18 @@ class OffersPage:
 
 @dataclass(frozen=True, slots=True)
 class ProofSigningRequest:
-    """What the phone signs to finish an offer: ``signing_input`` with its device key (``alg``)."""
+    """What the phone signs to finish an offer: each of ``signing_inputs`` with the key at the same
+    position in ``jwks`` (``alg``); ``signing_input`` is the first (a single-copy offer has one).
+
+    :ivar jwks: the public keys of the copies the phone asked for (the device key when it named none).
+    """
 
     offer_id: str
     signing_input: str
     alg: str
     expires_at: datetime
+    signing_inputs: tuple[str, ...] = ()
+    jwks: tuple[dict[str, str], ...] = ()
 
 
 # -- the service ----------------------------------------------------------------------------------
@@ -403,7 +440,7 @@ class WalletService:
         return row
 
     async def accept(
-        self, principal: Principal, offer_id: str, *, tx_code: Any = None, custodial: bool = False
+        self, principal: Principal, offer_id: str, *, tx_code: Any = None, custodial: bool = False, keys: Any = None
     ) -> ProofSigningRequest | CredentialView:
         """Step one: redeem the offer at the issuer and return the key proof to sign.
 
@@ -411,10 +448,15 @@ class WalletService:
         proof's nonce), it fetches a fresh ``c_nonce`` and returns a new input.
 
         :param tx_code: the transaction code (PIN) the resident received out of band.
+        :param keys: the public JWKs of fresh P-256 keys the phone made, one per credential copy
+            (OpenID4VCI batch issuance; at most the issuer's batch size). Each copy is bound to its own
+            key, so copies shown to different services share no key. Without them, one copy bound to
+            the device key.
         :param custodial: sign with the server-held key and finish at once (needs the custodial
             option; the credential is then bound to that key, not to the phone).
         :raises NotFoundError: no such offer. :raises ConflictError: the offer is not open or expired.
-        :raises InvalidInputError: a missing, unexpected or malformed ``tx_code``.
+        :raises InvalidInputError: a missing, unexpected or malformed ``tx_code``; ``keys`` that are
+            not distinct public P-256 JWKs, or more than the issuer's batch size.
         :raises ProtocolError: the issuer's error code, e.g. ``invalid_grant`` for a wrong ``tx_code``
             or an already used offer.
         :raises ForbiddenError: ``custodial`` while the option is off.
@@ -423,20 +465,22 @@ class WalletService:
         row = await self._open_row(principal, offer_id)
         if tx_code is not None:
             tx_code = require_str(tx_code, "tx_code", max_len=32)
+        copies = _copy_keys(keys)
         offer = parse_credential_offer(row.offer_json)
         config_id = row.configuration_id if row.configuration_id in offer.credential_configuration_ids else None
         if custodial:
             return await self._accept_custodial(principal, row, offer, tx_code, config_id)
         device = await self._store.get_device(principal.device_id)
         jwk = json.loads(device.public_jwk)
+        jwks = copies or [jwk]
         if row.state == "accepting" and row.flow is not None:
             # Accepting again (the phone lost the input, or the issuer refused the nonce): a fresh
-            # c_nonce, and the proof is now for the device that called.
-            pending = replace(await self._pending(principal, row, jwk, same_device=False), jwks=(jwk,))
+            # c_nonce, and the proofs are now for the keys of the device that called.
+            pending = replace(await self._pending(principal, row, jwk, same_device=False), jwks=tuple(jwks))
             pending = await self._http.run(renew_issuance(pending, now=self._clock))
         else:
             pending = await self._http.run(
-                prepare_issuance(offer, tx_code=tx_code, jwks=[jwk], now=self._clock, configuration_id=config_id)
+                prepare_issuance(offer, tx_code=tx_code, jwks=jwks, now=self._clock, configuration_id=config_id)
             )
         return await self._save_flow(principal, row, pending)
 
@@ -465,13 +509,21 @@ class WalletService:
             principal.resident_id, row.id, expect_state=row.state, state="accepting", now=self._clock(), flow=sealed
         )
         expires = min(self._clock() + PROOF_SIGNING_TTL, row.expires_at)
-        return ProofSigningRequest(row.id, pending.signing_inputs[0].decode("ascii"), pending.alg, expires)
+        inputs = tuple(s.decode("ascii") for s in pending.signing_inputs)
+        return ProofSigningRequest(
+            row.id, inputs[0], pending.alg, expires, inputs, tuple(dict(j) for j in pending.jwks)
+        )
 
-    async def finish(self, principal: Principal, offer_id: str, signature: Any) -> CredentialView:
-        """Step two: attach the phone's signature to the key proof, get and store the credential.
+    async def finish(
+        self, principal: Principal, offer_id: str, signature: Any = None, *, signatures: Any = None
+    ) -> CredentialView:
+        """Step two: attach the phone's signatures to the key proofs, get and store the credentials
+        (one copy per key; every copy is kept, the first is returned).
 
         :param signature: base64url of the raw ES256 signature (``R || S``, 64 bytes) over the
             signing input, made with the key of the device that called :meth:`accept`.
+        :param signatures: for several copies: one such signature per signing input, in order, each
+            made with the copy key at the same position.
         :raises NotFoundError: no such offer. :raises ConflictError: not waiting for a signature,
             or signed on another device than the one that accepted.
         :raises InvalidInputError: (``signature_invalid``) the signature does not verify with the
@@ -485,25 +537,46 @@ class WalletService:
             raise ConflictError("the offer is not waiting for a proof signature; accept it first")
         device = await self._store.get_device(principal.device_id)
         pending = await self._pending(principal, row, json.loads(device.public_jwk))
-        raw = b64url_decode(require_str(signature, "signature", max_len=200), what="signature")
+        if signatures is None:
+            signatures = [signature]
+        if not isinstance(signatures, list) or len(signatures) != len(pending.signing_inputs):
+            raise InvalidInputError(
+                f"send one signature per signing input ({len(pending.signing_inputs)})", code="signature_invalid"
+            )
+        raw = [b64url_decode(require_str(s, "signature", max_len=200), what="signature") for s in signatures]
         try:
-            issued = await self._http.run(finish_issuance(pending, [raw], now=self._clock))
+            issued = await self._http.run(finish_issuance(pending, raw, now=self._clock))
         except SignatureInvalidError:
             raise InvalidInputError(
-                "the signature does not verify with this device's key; sign the signing_input with ES256",
+                "a signature does not verify with its key; sign each signing_input with ES256 and the key of its jwk",
                 code="signature_invalid",
             ) from None
-        return await self._received(principal, row, pending, issued)
+        return await self._received(principal, row, pending, issued, device_x=json.loads(device.public_jwk).get("x"))
 
     async def _received(
-        self, principal: Principal, row: OfferRow, pending: PendingIssuance, issued: IssuedCredentials
+        self,
+        principal: Principal,
+        row: OfferRow,
+        pending: PendingIssuance,
+        issued: IssuedCredentials,
+        *,
+        device_x: str | None = None,
     ) -> CredentialView:
         if issued.deferred or not issued.credentials:
             raise ProtocolError(
                 "the issuer deferred issuance; this wallet takes offers it can redeem at once",
                 code="issuance_deferred",
             )
-        view = await self._store_credential(principal, row, issued.credentials[0], pending.credential_issuer)
+        # Copies when the phone named keys of its own (the device key is not one of them).
+        copies = not any(j.get("x") == device_x for j in pending.jwks) if device_x is not None else False
+        flow = None
+        if copies and isinstance(issued.session, IssuerSession) and issued.session.refresh_token:
+            # Kept, sealed, to refill the batch later: the issuer session with its refresh token.
+            state = {"pending": replace(pending, session=issued.session).to_state(), "refill": True}
+            flow = await self._vault.seal_json(principal.resident_id, state, kind="offer-flow", row_id=row.id)
+        view = await self._store_credentials(
+            principal, row, issued.credentials, pending.credential_issuer, copies=copies, flow=flow
+        )
         if issued.notification_id is not None and pending.notification_endpoint is not None:
             # OpenID4VCI §11: tell the issuer the credential was stored. Best effort: the credential
             # is already safe, and an issuer that misses the notification loses nothing.
@@ -511,13 +584,34 @@ class WalletService:
                 await self._http.run(notify_issuer(pending, issued.notification_id, now=self._clock))
         return view
 
-    async def _store_credential(self, principal: Principal, row: OfferRow, token: str, issuer: str) -> CredentialView:
-        view = await self._credentials.put(
-            principal,
-            token,
-            format="dc+sd-jwt",
-            metadata={"offer_id": row.id, "credential_issuer": issuer, "configuration_id": row.configuration_id},
-        )
+    async def _store_credentials(
+        self,
+        principal: Principal,
+        row: OfferRow,
+        tokens: Sequence[str],
+        issuer: str,
+        *,
+        copies: bool,
+        flow: bytes | None = None,
+    ) -> CredentialView:
+        # Every copy of a batch names the batch (the offer) and how many copies came with it: the wallet
+        # shows each copy to one service only (see PresentationService).
+        # A credential bound to the device key itself (no copy keys named) is not a copy: the same key
+        # is in every credential the device accepted that way, so the wallet cannot make it unlinkable.
+        batch = {BATCH: row.id, "copies": len(tokens)} if copies else {}
+        views = [
+            await self._credentials.put(
+                principal,
+                token,
+                format="dc+sd-jwt",
+                metadata={
+                    "offer_id": row.id, "credential_issuer": issuer, "configuration_id": row.configuration_id,
+                    **batch,
+                },
+            )
+            for token in tokens
+        ]
+        view = views[0]
         await self._data.update_offer(
             principal.resident_id,
             row.id,
@@ -525,9 +619,88 @@ class WalletService:
             expect_state=(*_OPEN_STATES, "redeemed"),
             state="redeemed",
             now=self._clock(),
-            credential_id=view.id,
+            credential_id=row.credential_id or view.id,
+            flow=flow,
         )
         return view
+
+    # -- refilling a batch of copies
+
+    async def _refill_state(self, principal: Principal, batch: str) -> tuple[OfferRow, dict[str, Any]]:
+        row = await self._data.get_offer(principal.resident_id, require_id(batch, "batch"))
+        if row.state != "redeemed" or row.flow is None:
+            raise ConflictError("these copies cannot be refilled here; accept a new offer from the issuer")
+        state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
+        if not state.get("refill"):
+            raise ConflictError("these copies cannot be refilled here; accept a new offer from the issuer")
+        return row, state
+
+    async def refill(self, principal: Principal, batch: Any, keys: Any) -> ProofSigningRequest:
+        """Ask the issuer for new copies of a batch, for fresh keys of the phone (re-issuance with
+        the refresh token, OpenID4VCI §13.5); step one, like :meth:`accept`.
+
+        :param batch: the batch (the ``batch`` of its copies' metadata: the offer they came from).
+        :param keys: public JWKs of fresh P-256 keys, one per new copy.
+        :raises NotFoundError: no such batch. :raises ConflictError: the batch cannot be refilled (no
+            refresh token: accept a new offer).
+        :raises InvalidInputError: bad ``keys``.
+        :raises ProtocolError: the issuer's error (``invalid_grant`` once the refresh token expired).
+        """
+        copies = _copy_keys(keys)
+        if not copies:
+            raise InvalidInputError("keys are required: one fresh public key per new copy")
+        row, state = await self._refill_state(principal, batch)
+        pending = await self._http.run(
+            refresh_issuance(PendingIssuance.from_state(state["pending"]), now=self._clock, jwks=copies)
+        )
+        sealed = await self._vault.seal_json(
+            principal.resident_id,
+            {"pending": pending.to_state(), "refill": True, "device_id": principal.device_id},
+            kind="offer-flow",
+            row_id=row.id,
+        )
+        await self._data.update_offer(
+            principal.resident_id, row.id, expect_state="redeemed", state="redeemed", now=self._clock(),
+            flow=sealed, credential_id=row.credential_id,
+        )
+        inputs = tuple(s.decode("ascii") for s in pending.signing_inputs)
+        return ProofSigningRequest(
+            row.id, inputs[0], pending.alg, self._clock() + PROOF_SIGNING_TTL, inputs,
+            tuple(dict(j) for j in pending.jwks),
+        )
+
+    async def finish_refill(self, principal: Principal, batch: Any, signatures: Any) -> CredentialView:
+        """Step two of a refill: the phone's signatures; the new copies join the batch.
+
+        :raises ConflictError: no refill waiting for signatures on this device.
+        :raises InvalidInputError: (``signature_invalid``) a missing or wrong signature.
+        :raises ProtocolError: the issuer's error (``credential_request_denied`` once revoked).
+        :return: the first new copy.
+        """
+        row, state = await self._refill_state(principal, batch)
+        if state.get("device_id") != principal.device_id:
+            raise ConflictError("start the refill on this device first")
+        pending = PendingIssuance.from_state(state["pending"])
+        if not isinstance(signatures, list) or len(signatures) != len(pending.signing_inputs):
+            raise InvalidInputError(
+                f"send one signature per signing input ({len(pending.signing_inputs)})", code="signature_invalid"
+            )
+        raw = [b64url_decode(require_str(s, "signature", max_len=200), what="signature") for s in signatures]
+        try:
+            issued = await self._http.run(finish_issuance(pending, raw, now=self._clock))
+        except SignatureInvalidError:
+            raise InvalidInputError(
+                "a signature does not verify with its key; sign each signing_input with ES256 and the key of its jwk",
+                code="signature_invalid",
+            ) from None
+        if issued.deferred or not issued.credentials:
+            raise ProtocolError("the issuer deferred issuance", code="issuance_deferred")
+        session = issued.session if isinstance(issued.session, IssuerSession) else pending.session
+        kept = {"pending": replace(pending, session=session).to_state(), "refill": True}
+        flow = await self._vault.seal_json(principal.resident_id, kept, kind="offer-flow", row_id=row.id)
+        return await self._store_credentials(
+            principal, row, issued.credentials, pending.credential_issuer, copies=True, flow=flow
+        )
 
     async def _accept_custodial(
         self, principal: Principal, row: OfferRow, offer: CredentialOffer, tx_code: str | None, config_id: str | None

@@ -434,6 +434,35 @@ class WalletDataStore:
         )
         return bool(rows)
 
+    # -- credential copies -------------------------------------------------------------------------
+
+    async def copy_uses(self, resident_id: str) -> dict[str, str]:
+        """Credential id → the service (the resident's pseudonym for it) each used copy was shown to."""
+        rows = await self._fetch(
+            "SELECT credential_id, service FROM credential_uses WHERE resident_id = ?", resident_id
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
+
+    async def use_copy(self, resident_id: str, credential_id: str, service: str, *, once: bool, now: datetime) -> None:
+        """Record that a copy is shown to ``service``: a copy is only ever shown to one service, and
+        with ``once`` only one time.
+
+        :raises ConflictError: the copy was shown to another service, or (``once``) already shown.
+        """
+        added = await self._execute(
+            "INSERT INTO credential_uses (credential_id, resident_id, service, used_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (credential_id) DO NOTHING",
+            credential_id, resident_id, service, to_ts(now),
+        )
+        if added == 1:
+            return
+        rows = await self._fetch(
+            "SELECT service FROM credential_uses WHERE credential_id = ? AND resident_id = ?",
+            credential_id, resident_id,
+        )
+        if once or not rows or rows[0][0] != service:
+            raise ConflictError("this credential copy was already shown; start again for a fresh copy")
+
     async def violation_summary(self) -> list[ViolationSummary]:
         """Per service and kind: how many, and when the last one was (no resident in it)."""
         rows = await self._fetch(
