@@ -1,4 +1,4 @@
--- wallet_server schema, version 7: which service each credential copy was shown to.
+-- wallet_server schema, version 8: which service each credential copy was shown to.
 --
 -- A copy of a batch (OpenID4VCI batch issuance: own device key, salts, signature, status index) is
 -- shown to one service only; with the resident's copy_policy one_time (the default) it is shown
