@@ -293,6 +293,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         clock=clock,
         public_base_url=settings.public_base_url,
         vcts=app[ISSUANCE].vcts,
+        rpc_url=settings.web_rpc_url,
     )
     app[WALLET] = WalletService(
         store,

@@ -156,6 +156,8 @@ ELECTION_SCHEMAS: dict[str, Schema] = {
                 "description": "The anchor contract holding the token key commitments, once committed.",
             },
             "tally": {"type": ["object", "null"], "description": "The verified tally, once published."},
+            "ballot_page": {"type": ["string", "null"],
+                            "description": "The web wallet's ballot page for the election (committed or open)."},
             "created_by": {"type": "string"},
             "created_at": _TIME,
             "updated_at": _TIME,

@@ -98,6 +98,9 @@ class Settings:
     :param web_connect_origins: origins the web pages may call besides this server (their
         Content-Security-Policy ``connect-src``): the ballot page's voting service, the city's
         ballot-token issuer and a chain node, e.g. ``https://vote.city.example``. None by default.
+    :param web_rpc_url: the public JSON-RPC endpoint the ballot page reads token-key commitments
+        and ballot batch roots from (its origin belongs in ``web_connect_origins``); put in the
+        election's ballot-page link. None by default (the resident enters one on the page).
     """
 
     host: str = "127.0.0.1"
@@ -161,6 +164,7 @@ class Settings:
     open_data_budget: float = 1.0
     registration_validity: timedelta = timedelta(days=365)
     web_connect_origins: tuple[str, ...] = ()
+    web_rpc_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.database_pool_size < 1:

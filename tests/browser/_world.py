@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Locator, Page, expect
 
-from tests.e2e._parties import World, identity, world
+from tests.e2e._parties import ACTIVE, World, identity, world
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
+from vcsdk.registry import DevNode
 from wallet_server.appkeys import RECEIPTS
 
 
@@ -25,8 +26,9 @@ def real_clock() -> datetime:
 
 
 @asynccontextmanager
-async def browser_world(tmp_path: Path, **settings: Any) -> AsyncIterator[World]:
-    async with world(tmp_path, clock=real_clock, phone=False, settings=settings) as w:
+async def browser_world(tmp_path: Path, *, node: DevNode | None = None, **settings: Any) -> AsyncIterator[World]:
+    """The parties on the embedded chain, or on ``node`` (a JSON-RPC node the browser can read too)."""
+    async with world(tmp_path, node=node, clock=real_clock, phone=False, settings=settings) as w:
         yield w
 
 
@@ -74,3 +76,26 @@ async def screen_title(page: Page, text: str) -> None:
     heading = page.locator("h1#screen-title")
     await expect(heading).to_have_text(text)
     await expect(heading).to_be_focused()
+
+
+async def open_election(w: World, service_url: str, anchorer: str, *, election_id: str, title: str) -> dict[str, Any]:
+    """The city's operator creates an election over the admin API, commits its token key on chain
+    (the voting service's account may anchor) and opens it; returns its public description."""
+    opens = real_clock().replace(microsecond=0) + timedelta(minutes=15)
+    body = {
+        "election_id": election_id, "title": title, "choices": ["Yes", "No"],
+        "districts": [{"district": "kaga", "city": ACTIVE.address.city, "postal_code_prefixes": []}],
+        "election_day": (opens + timedelta(days=1)).date().isoformat(), "opens_at": opens.isoformat(),
+        "closes_at": (opens + timedelta(hours=12)).isoformat(), "voting_service_url": service_url,
+    }
+    await admin(w, "POST", "/admin/v1/elections", body)
+    await admin(w, "POST", f"/admin/v1/elections/{election_id}/commit", {"anchorer": anchorer})
+    return dict(await admin(w, "POST", f"/admin/v1/elections/{election_id}/open"))
+
+
+async def eligibility_offer(w: World, election_id: str) -> tuple[str, str]:
+    """An issuer's registry check for the seed resident: the offer link and its PIN."""
+    answer = await admin(w, "POST", f"/admin/v1/elections/{election_id}/eligibility-offers", identity(),
+                         token=ISSUER_TOKEN)
+    assert answer["outcome"] == "offered", answer
+    return str(answer["offer_uri"]), str(answer["tx_code"])

@@ -45,7 +45,7 @@ async def test_staff_enrol_check_identity_issue_and_revoke(browser, shots: Path,
         await sign_in(staff, w.wallet_url, OPERATOR_TOKEN)
         sections = page.get_by_role("navigation", name="Sections")
         await expect(sections.get_by_role("link")).to_have_text(
-            ["Overview", "Residents", "Receipt anchoring", "Services", "Open data"]
+            ["Overview", "Residents", "Receipt anchoring", "Services", "Elections", "Open data"]
         )
         await expect(page.locator("dl.claims")).to_contain_text(w.city.did)
         await staff.check("console-home")
@@ -70,7 +70,7 @@ async def test_staff_enrol_check_identity_issue_and_revoke(browser, shots: Path,
         await sign_out(page)
         await sign_in(staff, w.wallet_url, ISSUER_TOKEN)
         await expect(sections.get_by_role("link")).to_have_text(
-            ["Overview", "Identity checks", "Credentials", "Status lists"]
+            ["Overview", "Identity checks", "Credentials", "Status lists", "Elections"]
         )
         await sections.get_by_role("link", name="Identity checks").click()
         await screen_title(page, "Identity check and issuance")

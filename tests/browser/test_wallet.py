@@ -1,25 +1,36 @@
-"""A resident in the web wallet, in headless Chromium, against the real parties: enrolment with a
-code → the city's offer with its PIN → the consent screen for a service → history with each
-receipt's on-chain proof checked → consents and withdrawal → settings. Keyboard only where it
-matters; every screen passes axe-core and is photographed at 390x844."""
+"""A resident in the web wallet, in headless Chromium, against the real parties on a JSON-RPC node
+(anvil) the browser reads too: enrolment with a code → the city's offer with its PIN → the consent
+screen for a service → history with each receipt's on-chain proof checked → consents and withdrawal
+→ settings → the voting credential → the ballot page: the key checked on chain, the token blinded
+and unblinded in the browser, the ballot cast at the voting service, its inclusion checked. Keyboard
+only where it matters; every screen passes axe-core and is photographed at 390x844."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.async_api import expect
 
+from tests._net import free_port
 from tests.browser._chromium import open_screen
 from tests.browser._world import (
     anchor_receipts,
     browser_world,
+    eligibility_offer,
     enrolment_code,
     kyc_offer,
+    open_election,
     screen_title,
     tab_to,
 )
 from tests.e2e._parties import ACTIVE, PURPOSE, PURPOSE_ID, SERVICE_NAME, query
+from tests.e2e._voting import ballot_box, fund, new_service_key, voting_service_url
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
+from vcsdk.registry import DevNode
+
+ELECTION_ID = "kaga-2027-library"
+ELECTION_TITLE = "Kaga library referendum 2027"
 
 _DEVICE_KEY = """async () => {
   const db = await new Promise((ok, no) => {
@@ -33,8 +44,14 @@ _DEVICE_KEY = """async () => {
 }"""
 
 
-async def test_resident_enrols_receives_consents_and_checks_history(browser, shots: Path, tmp_path: Path) -> None:
-    async with browser_world(tmp_path) as w:
+async def test_resident_enrols_receives_consents_checks_history_and_votes(
+    browser, shots: Path, tmp_path: Path, anvil_node: DevNode
+) -> None:
+    port = free_port()
+    service_url = voting_service_url(port, ELECTION_ID)
+    node = urlsplit(anvil_node.url)
+    origins = (f"http://127.0.0.1:{port}", f"{node.scheme}://{node.netloc}")
+    async with browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w:
         screen = await open_screen(browser, shots)
         page = screen.page
         await page.goto(f"{w.wallet_url}/app/")
@@ -163,6 +180,48 @@ async def test_resident_enrols_receives_consents_and_checks_history(browser, sho
         await screen_title(page, "ウォレット")
         await expect(page.locator("li.credential h3")).to_have_text("住民証明書")
         await screen.check("wallet-ja")
+        await page.get_by_role("link", name="設定").click()
+        await page.get_by_label("言語").select_option("en")
+        await screen_title(page, "Settings")
+
+        # -- an election: the city opens it and offers the voting credential; the resident votes
+        service_key = new_service_key()
+        election = await open_election(w, service_url, await fund(w.city.chain, service_key),
+                                       election_id=ELECTION_ID, title=ELECTION_TITLE)
+        async with ballot_box(tmp_path, w.city.chain, service_key, election, port=port) as box:
+            link, pin = await eligibility_offer(w, ELECTION_ID)
+            await page.get_by_role("link", name="Scan").click()
+            await page.get_by_label("Or paste a link").fill(link)
+            await page.get_by_role("button", name="Open link").click()
+            await screen_title(page, "Credential offer")
+            await page.get_by_label("PIN (6 digits)").fill(pin)
+            await page.keyboard.press("Enter")
+            await screen_title(page, "Voting eligibility")
+            await page.goto(election["ballot_page"])
+            await screen_title(page, ELECTION_TITLE)
+            state = page.locator("#ballot-state")
+            await tab_to(page, page.get_by_role("button", name="Get my ballot token"))
+            await page.keyboard.press("Enter")
+            await expect(state).to_have_attribute("data-state", "token")
+            await expect(page.locator("#key-checked")).to_contain_text("committed on the blockchain")
+            box.open()
+            # a radio group: Tab reaches it, the arrow keys choose
+            await tab_to(page, page.get_by_label("Yes", exact=True))
+            await page.keyboard.press("ArrowDown")
+            await expect(page.get_by_label("No", exact=True)).to_be_checked()
+            await tab_to(page, page.get_by_role("button", name="Cast my ballot"))
+            await page.keyboard.press("Enter")
+            await expect(state).to_have_attribute("data-state", "cast")
+            await expect(page.locator("#voted-choice")).to_have_text("No")
+            await box.service.anchor_pending(flush=True)
+            await page.get_by_role("button", name="Check my ballot").click()
+            await expect(page.locator("[data-verified]")).to_have_attribute("data-verified", "true")
+            (stored,) = await box.service.store.ballots(ELECTION_ID)
+            assert stored.choice == "No"
+            # the page's receipt is the ballot the service holds; the wallet server saw none of it
+            assert await page.locator("dd.mono").last.inner_text() == "0x" + stored.commitment.hex()
+            records = b"".join(p.read_bytes() for p in tmp_path.glob("wallet.db*"))
+            assert stored.token.serial not in records and stored.token.signature not in records
         assert not screen.problems
 
 

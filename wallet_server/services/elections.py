@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -122,6 +123,7 @@ class ElectionService:
     :param clock: returns the current UTC time.
     :param public_base_url: this server's public URL (``None``: each request's origin).
     :param vcts: the credential types (``voting_eligibility``).
+    :param rpc_url: the public JSON-RPC endpoint for the ballot page's link (``None``: left out).
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class ElectionService:
         clock: Clock,
         public_base_url: str | None,
         vcts: VctRegistry,
+        rpc_url: str | None = None,
     ) -> None:
         self._data = data
         self._city = city
@@ -149,6 +152,7 @@ class ElectionService:
         self._clock = clock
         self._base = public_base_url.rstrip("/") if public_base_url else None
         self.vcts = vcts
+        self._rpc_url = rpc_url
         self._runtimes: dict[str, _Runtime] = {}
         self._lock = asyncio.Lock()
 
@@ -164,6 +168,15 @@ class ElectionService:
 
     def credential_issuer_url(self, election_id: str, origin: str) -> str:
         return f"{self.base(origin)}{ELECTIONS_PATH}/{election_id}/issuer"
+
+    def ballot_page(self, view: ElectionView, origin: str) -> str:
+        """The web wallet's ballot page for this election: the voting service, the token issuer and
+        (if configured) the chain node the page checks the key commitment on."""
+        election_id = view.election.election_id
+        query = {"service": view.facts["voting_service_url"], "issuer": self.token_issuer_url(election_id, origin)}
+        if self._rpc_url:
+            query["rpc"] = self._rpc_url
+        return f"{self.base(origin)}/app/#/vote?{urlencode(query)}"
 
     # -- creating ----------------------------------------------------------------------------------
 

@@ -24,11 +24,14 @@ const SECTIONS = [
   ['status', 'section.status', 'issuer'],
   ['anchoring', 'section.anchoring', 'operator'],
   ['services', 'section.services', 'operator'],
+  ['elections', 'section.elections', ['operator', 'issuer']],
   ['opendata', 'section.opendata', 'operator'],
 ]
 
 function allowed(role) {
-  return role === null || (state.me && state.me.roles.includes(role))
+  if (role === null) return true
+  const roles = Array.isArray(role) ? role : [role]
+  return Boolean(state.me) && roles.some((r) => state.me.roles.includes(r))
 }
 
 function go(hash) {
@@ -508,12 +511,181 @@ async function openData() {
   )
 }
 
+// -- elections (operator: create, commit, open, close, publish; issuer: eligibility offers) --------
+
+const ELECTION_ACTIONS = { draft: 'commit', committed: 'open', open: 'close', closed: 'publish' }
+
+function localInput(iso) {
+  const d = new Date(iso)
+  const pad = (n) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`
+}
+
+function lines(text) {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean)
+}
+
+function tallyTable(e) {
+  const counts = e.tally.counts
+  const rows = e.election.choices.map((c) => h('tr', { dataset: { choice: c } }, h('td', {}, c), h('td', {}, String(counts[c] ?? 0))))
+  return h(
+    'div',
+    { class: 'tally' },
+    h('p', { class: 'notice ok' }, t('elections.tally.verified', { ballots: e.tally.ballots, batches: e.tally.batches })),
+    table([t('elections.choice'), t('elections.votes')], rows, { caption: t('elections.tally') }),
+  )
+}
+
+function eligibilityForm(e) {
+  const family = field(t('kyc.family'), { name: 'family_name', autocomplete: 'off', required: true })
+  const given = field(t('kyc.given'), { name: 'given_name', autocomplete: 'off', required: true })
+  const birthdate = field(t('kyc.birthdate'), { name: 'birthdate', type: 'date', required: true })
+  const address = field(t('kyc.address'), { name: 'address', autocomplete: 'off', required: true }, t('kyc.address.hint'))
+  const submit = h('button', { type: 'submit', class: 'button' }, t('elections.offer.submit'))
+  const outcome = h('div', { class: 'outcome' })
+  const headingId = `elig-${e.election_id}`
+  const form = h('form', { novalidate: true, 'aria-labelledby': headingId }, family.wrap, given.wrap, birthdate.wrap, address.wrap, submit)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const fields = [family, given, birthdate, address]
+    const missing = fields.find((f) => !f.input.value.trim())
+    fields.forEach((f) => f.input.toggleAttribute('aria-invalid', !f.input.value.trim()))
+    if (missing) {
+      missing.input.focus()
+      announce(t('error.required', { field: missing.wrap.querySelector('label').textContent }), { error: true })
+      return
+    }
+    const body = { family_name: family.input.value.trim(), given_name: given.input.value.trim(), birthdate: birthdate.input.value, address: address.input.value.trim() }
+    const answer = await busy(submit, () => state.api.call('POST', `/admin/v1/elections/${encodeURIComponent(e.election_id)}/eligibility-offers`, body), { context: 'elections' })
+    if (!answer) return
+    const titleId = `elig-outcome-${e.election_id}`
+    const parts = answer.outcome === 'offered'
+      ? [
+          h('p', { class: 'notice ok' }, t('elections.offer.ok', { district: answer.district })),
+          h('dl', { class: 'claims' },
+            h('dt', {}, t('elections.offer.link')), h('dd', { class: 'mono', id: 'eligibility-offer' }, answer.offer_uri),
+            h('dt', {}, t('kyc.pin')), h('dd', { class: 'pin', id: 'eligibility-pin' }, answer.tx_code)),
+        ]
+      : [h('p', { class: 'notice error' }, t(`elections.offer.no.${answer.reason}`) || answer.reason)]
+    outcome.replaceChildren(h('section', { class: 'card', 'aria-labelledby': titleId, dataset: { outcome: answer.outcome } },
+      h('h4', { id: titleId, tabindex: '-1' }, t('kyc.outcome')), parts))
+    outcome.querySelector('h4').focus()
+    if (answer.outcome === 'offered') fields.forEach((f) => (f.input.value = ''))
+  })
+  return h('div', { class: 'eligibility' }, h('h4', { id: headingId }, t('elections.offer')), h('p', { class: 'muted' }, t('elections.offer.intro')), form, outcome)
+}
+
+function electionCard(e) {
+  const facts = [
+    h('dt', {}, t('elections.state')), h('dd', { class: 'state' }, t(`elections.s.${e.state}`)),
+    h('dt', {}, t('elections.period')), h('dd', {}, `${formatDate(e.election.opens_at, { time: true })} – ${formatDate(e.election.closes_at, { time: true })}`),
+    h('dt', {}, t('elections.choices')), h('dd', {}, e.election.choices.join(', ')),
+    h('dt', {}, t('elections.districts')), h('dd', {}, e.election.districts.map((d) => d.district).join(', ') || '—'),
+    h('dt', {}, t('elections.service')), h('dd', { class: 'mono' }, e.voting_service_url),
+    h('dt', {}, t('elections.issuer')), h('dd', { class: 'mono' }, e.token_issuer),
+  ]
+  if (e.anchor) {
+    facts.push(
+      h('dt', {}, t('elections.contract')), h('dd', { class: 'mono contract' }, e.anchor.contract),
+      h('dt', {}, t('elections.committed')),
+      h('dd', {}, e.anchor.commitments.map((c) => h('div', { class: 'commitment' }, t('elections.committed.at', { key: c.district || t('elections.key.one'), block: c.block_number })))),
+    )
+  }
+  if (e.ballot_page) facts.push(h('dt', {}, t('elections.ballot_page')), h('dd', { class: 'mono', id: `ballot-page-${e.election_id}` }, e.ballot_page))
+  const card = h('li', { class: 'card election', dataset: { election: e.election_id, state: e.state } },
+    h('h3', {}, e.election.title), h('p', { class: 'mono muted' }, e.election_id), h('dl', { class: 'claims' }, facts))
+  const action = ELECTION_ACTIONS[e.state]
+  if (action && allowed('operator')) {
+    const extra = []
+    let anchorer = null
+    if (action === 'commit') {
+      anchorer = field(t('elections.anchorer'), { name: 'anchorer', autocomplete: 'off', spellcheck: 'false', id: `anchorer-${e.election_id}` }, t('elections.anchorer.hint'))
+      extra.push(anchorer.wrap)
+    }
+    const control = button(t(`elections.do.${action}`, { id: e.election_id }), async () => {
+      if (action === 'close' && !(await confirmDialog(t('elections.confirm.close', { title: e.election.title }), t('elections.do.close')))) return
+      const body = action === 'commit' ? (anchorer.input.value.trim() ? { anchorer: anchorer.input.value.trim() } : {}) : undefined
+      const done = await busy(control, () => state.api.call('POST', `/admin/v1/elections/${encodeURIComponent(e.election_id)}/${action}`, body),
+        { context: 'elections', working: t(`elections.working.${action}`) })
+      if (done) {
+        await elections()
+        announce(t(`elections.done.${action}`, { title: e.election.title }))
+      }
+    }, { class: action === 'close' ? 'button danger' : 'button', 'aria-label': t(`elections.do.${action}.label`, { title: e.election.title }) })
+    card.append(h('div', { class: 'actions' }, extra, control))
+  }
+  if (e.state === 'open' && allowed('issuer')) card.append(eligibilityForm(e))
+  if (e.tally) card.append(tallyTable(e))
+  return card
+}
+
+function electionForm() {
+  const soon = new Date(Date.now() + 3600e3)
+  soon.setMinutes(0, 0, 0)
+  const later = new Date(soon.getTime() + 12 * 3600e3)
+  const id = field(t('elections.id'), { name: 'election_id', autocomplete: 'off', required: true, spellcheck: 'false', pattern: '[a-z0-9][a-z0-9-]*' }, t('elections.id.hint'))
+  const title = field(t('elections.title.field'), { name: 'title', autocomplete: 'off', required: true })
+  const choices = field(t('elections.choices'), { name: 'choices', multiline: true, rows: '3', required: true }, t('elections.choices.hint'))
+  const districts = field(t('elections.districts'), { name: 'districts', multiline: true, rows: '2' }, t('elections.districts.hint'))
+  const day = field(t('elections.day'), { name: 'election_day', type: 'date', required: true, value: later.toISOString().slice(0, 10) })
+  const opens = field(t('elections.opens'), { name: 'opens_at', type: 'datetime-local', required: true, value: localInput(soon) })
+  const closes = field(t('elections.closes'), { name: 'closes_at', type: 'datetime-local', required: true, value: localInput(later) })
+  const service = field(t('elections.service'), { name: 'voting_service_url', type: 'url', autocomplete: 'off', required: true }, t('elections.service.hint'))
+  const perDistrict = h('input', { type: 'checkbox', id: 'per-district', name: 'per_district' })
+  const submit = h('button', { type: 'submit', class: 'button' }, t('elections.create'))
+  const form = h('form', { novalidate: true }, id.wrap, title.wrap, choices.wrap, districts.wrap, day.wrap,
+    h('div', { class: 'grid2' }, opens.wrap, closes.wrap), service.wrap,
+    h('div', { class: 'check' }, perDistrict, h('label', { for: 'per-district' }, t('elections.per_district'))), submit)
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault()
+    const required = [id, title, choices, day, opens, closes, service]
+    const missing = required.find((f) => !f.input.value.trim())
+    required.forEach((f) => f.input.toggleAttribute('aria-invalid', !f.input.value.trim()))
+    if (missing) {
+      missing.input.focus()
+      announce(t('error.required', { field: missing.wrap.querySelector('label').textContent }), { error: true })
+      return
+    }
+    const body = {
+      election_id: id.input.value.trim(),
+      title: title.input.value.trim(),
+      choices: lines(choices.input.value),
+      districts: lines(districts.input.value).map((line) => {
+        const [district, city, ...prefixes] = line.split(',').map((x) => x.trim())
+        return { district, city: city || '', postal_code_prefixes: prefixes.filter(Boolean) }
+      }),
+      election_day: day.input.value,
+      opens_at: new Date(opens.input.value).toISOString(),
+      closes_at: new Date(closes.input.value).toISOString(),
+      per_district: perDistrict.checked,
+      voting_service_url: service.input.value.trim(),
+    }
+    const made = await busy(submit, () => state.api.call('POST', '/admin/v1/elections', body), { context: 'elections', working: t('elections.working.create') })
+    if (made) {
+      await elections()
+      announce(t('elections.created', { title: made.election.title }))
+    }
+  })
+  return form
+}
+
+async function elections() {
+  const listing = await state.api.call('GET', '/admin/v1/elections')
+  render(
+    main,
+    t('elections.heading'),
+    h('p', { class: 'muted' }, t('elections.intro')),
+    listing.items.length ? h('ul', { class: 'list' }, listing.items.map(electionCard)) : h('p', { class: 'muted' }, t('elections.none')),
+    allowed('operator') ? [h('h2', {}, t('elections.new')), electionForm()] : null,
+  )
+}
+
 function switchLanguage() {
   setLanguage(language() === 'ja' ? 'en' : 'ja')
   route()
 }
 
-const SCREENS = { home, residents, kyc, credentials, status: statusLists, anchoring, services, opendata: openData }
+const SCREENS = { home, residents, kyc, credentials, status: statusLists, anchoring, services, elections, opendata: openData }
 
 async function route() {
   const [name, ...args] = (location.hash.slice(2) || 'home').split('/')
