@@ -236,6 +236,36 @@ async def test_pre_authorized_flow_with_dpop_and_attestation(city, session):
     assert info.value.code == "invalid_client"
 
 
+async def test_a_dpop_bound_pre_authorized_grant_gets_a_refresh_token_when_the_issuer_allows_it(city, session):
+    from vcsdk.oid4vc import prepare_issuance
+
+    phone = Key.generate("P-256")
+    attestation = city.wallet_attestation()
+
+    async def pending_issuance() -> Any:
+        offer, pin = await city.issuer.create_offer(CONFIG_ID, RESIDENT_CLAIMS, now=NOW)
+        return await run_flow(
+            prepare_issuance(offer, tx_code=pin, jwks=[phone.public_jwk()], now=clock, client_attestation=attestation),
+            session,
+        )
+
+    assert (await pending_issuance()).session.refresh_token is None  # the default: no refill
+    city.issuer.authorization_server.refresh_pre_authorized = True
+    pending = await pending_issuance()
+    assert pending.session.token_type == "DPoP" and pending.session.refresh_token is not None
+    await run_flow(finish_issuance(pending, [phone.sign(pending.signing_inputs[0])], now=clock), session)
+    fresh = [Key.generate("P-256") for _ in range(2)]
+    refill = await run_flow(
+        refresh_issuance(pending, now=clock, jwks=[k.public_jwk() for k in fresh], client_attestation=attestation),
+        session,
+    )
+    issued = await run_flow(
+        finish_issuance(refill, [k.sign(s) for k, s in zip(fresh, refill.signing_inputs, strict=True)], now=clock),
+        session,
+    )
+    assert [peek(c).unverified_claims["cnf"]["jwk"] for c in issued.credentials] == [k.public_jwk() for k in fresh]
+
+
 # -- refusals: one per HAIP MUST ----------------------------------------------------------------------
 
 

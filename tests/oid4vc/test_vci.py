@@ -295,6 +295,20 @@ async def test_batch_issuance_one_credential_per_key(issuer, issued):
     )
     assert len(result.credentials) == 3
     assert [h for _, h in issued.calls] == [k.public_key() for k in keys]
+    assert issuer.metadata()["batch_credential_issuance"] == {"batch_size": issuer.batch_size}
+    nonce = (await issuer.nonce(now=NOW))["c_nonce"]
+    too_many = [_proof(Key.generate("P-256"), nonce) for _ in range(issuer.batch_size + 1)]
+    await _code(issuer.credential(token, build_credential_request(CONFIG.id, too_many), now=NOW),
+                "invalid_credential_request")
+
+
+async def test_a_bearer_pre_authorized_grant_gets_no_refresh_token_even_when_allowed(issuer):
+    # A refresh token for refills is given only for DPoP-bound grants
+    # (tests/oid4vc/test_haip_issuance.py has the DPoP-bound case).
+    issuer.authorization_server.refresh_pre_authorized = True
+    offer, pin = await issuer.create_offer(CONFIG.id, RESIDENT_CLAIMS, now=NOW, tx_code=DEFAULT_TX)
+    response = await issuer.token(build_token_request(offer, tx_code=pin), now=NOW)
+    assert response.token_type == "Bearer" and response.refresh_token is None
 
 
 async def test_proof_signed_by_a_secure_enclave_signer(issuer, issued):
