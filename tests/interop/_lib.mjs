@@ -35,7 +35,7 @@ export async function main(run) {
   try {
     answer(await run(await readRequest()))
   } catch (error) {
-    const detail = { error: String(error?.message ?? error), name: error?.name }
+    const detail = { error: String(error?.message ?? error), name: error?.name, stack: String(error?.stack ?? "").split("\n").slice(0, 6).join(" | ") }
     if (error?.errorResponse) detail.errorResponse = error.errorResponse
     if (error?.response?.status) detail.status = error.response.status
     answer(detail)

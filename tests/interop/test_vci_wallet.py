@@ -13,10 +13,19 @@ import pytest
 from aiohttp import web
 
 from tests._net import free_port
+from tests.oid4vc._pki import make_hierarchy, x5c_of
 from tests.oid4vc.conftest import CITY_DID, DISCLOSABLE, RESIDENT_CLAIMS, VCT
 from vcsdk.credentials import StaticKeyResolver, issue_sd_jwt_vc, verify_credential
 from vcsdk.keys import Key
-from vcsdk.oid4vc import CredentialConfiguration, CredentialIssuer, InMemoryStateStore, TxCode, issuer_routes
+from vcsdk.oid4vc import (
+    CredentialConfiguration,
+    CredentialIssuer,
+    Deferred,
+    InMemoryStateStore,
+    TxCode,
+    WalletAttestationTrust,
+    issuer_routes,
+)
 
 from ._node import NODE_MODULES, PACKAGES, ROOT, ok, run_node
 from .conftest import now
@@ -33,23 +42,43 @@ class City:
         self.issuer = issuer
         self.key = key
         self.sessions: list[Any] = []
+        self.defer_first = False  # the first issue call answers Deferred (§9), later ones issue
 
 
 @pytest.fixture
 async def city(aiohttp_server, city_key) -> City:
+    return await _serve_city(aiohttp_server, city_key, None)
+
+
+@pytest.fixture
+async def attested_city(aiohttp_server, city_key) -> tuple[City, Any]:
+    provider = make_hierarchy(now=now(), name="wallet provider")
+    trust = WalletAttestationTrust(trust_anchors=[provider.root])
+    return await _serve_city(aiohttp_server, city_key, trust), provider
+
+
+async def _serve_city(aiohttp_server, city_key, attestation: WalletAttestationTrust | None) -> City:
     port = free_port()
+    holder: list[City] = []
+
+    def issue(claims, holder_key):
+        if holder[0].defer_first:
+            holder[0].defer_first = False
+            return Deferred(interval=1)
+        return issue_sd_jwt_vc(claims, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE,
+                               holder_key=holder_key, now=now())
+
     issuer = CredentialIssuer(
         credential_issuer=f"http://127.0.0.1:{port}/issuer",
         configurations=[CredentialConfiguration(id=CONFIG_ID, vct=VCT, display_name="Resident")],
-        issue=lambda claims, holder_key: issue_sd_jwt_vc(
-            claims, issuer=CITY_DID, signer=city_key, vct=VCT, disclosable=DISCLOSABLE, holder_key=holder_key,
-            now=now(),
-        ),
+        issue=issue,
         store=InMemoryStateStore(),
         require_dpop=True,  # HAIP 1.0 §4.3: sender-constrained tokens
         dpop_nonces=True,
+        wallet_attestation=attestation,  # HAIP 1.0 §4.3.1: client authentication by Wallet Attestation
     )
     found = City(issuer, city_key)
+    holder.append(found)
 
     async def on_authorization(request: web.Request, session) -> web.StreamResponse:
         found.sessions.append(session)  # the resident signs in here (KYC, a login); always found
@@ -115,3 +144,71 @@ async def test_authorization_code_with_par_pkce_and_dpop(city):
     assert "request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A" in answer["authorization_url"]
     assert [s.issuer_state for s in city.sessions] == ["kyc-case-7"]
     assert answer["refresh_token"]
+
+
+async def test_authorization_code_with_their_wallet_attestation(attested_city):
+    """HAIP 1.0 §4.3.1: the issuer requires client authentication by Wallet Attestation; their client
+    sends an attestation signed with the provider's x5c chain and a PoP of the instance key at the
+    PAR and token endpoints, and our issuer checks both against the provider's trust anchor."""
+    city, provider = attested_city
+    offer = city.issuer.authorization_offer([CONFIG_ID])
+    uri = await city.issuer.publish_offer(offer, now=now())
+    attestation = {"issuer": "https://provider.example", "x5c": x5c_of(provider.leaf, provider.intermediate),
+                   "provider_jwk": provider.leaf_key.private_jwk()}
+    answer = ok(await run_node("vci_wallet.mjs", {
+        "offer": uri, "flow": "authorization_code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+        "attestation": attestation,
+    }))
+    await _check_credential(city, answer)
+    # Without it, the same client is refused at PAR (invalid_client).
+    refused = await run_node("vci_wallet.mjs", {
+        "offer": await city.issuer.publish_offer(offer, now=now()), "flow": "authorization_code",
+        "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+    })
+    assert "invalid_client" in json.dumps(refused), refused
+    # An attestation from a provider the issuer does not trust is refused the same way.
+    stranger = make_hierarchy(now=now(), name="unknown provider")
+    untrusted = await run_node("vci_wallet.mjs", {
+        "offer": await city.issuer.publish_offer(offer, now=now()), "flow": "authorization_code",
+        "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+        "attestation": {**attestation, "x5c": x5c_of(stranger.leaf, stranger.intermediate),
+                        "provider_jwk": stranger.leaf_key.private_jwk()},
+    })
+    assert "invalid_client" in json.dumps(untrusted), untrusted
+
+
+async def test_deferred_issuance_is_refused_by_their_parser(city):
+    """§9: their client accepts our 202 with ``transaction_id`` and ``interval`` and polls our Deferred
+    Credential Endpoint with the DPoP-bound token, which answers the credential with a
+    ``notification_id`` (§9.3, §8.3: allowed with ``credentials``). @openid4vc/openid4vci 0.4.6
+    inverts that rule (zDeferredCredentialResponse refuses notification_id *with* credentials), so
+    its client cannot finish a deferred issuance from any issuer that sends one; this test pins
+    that, and fails (telling us to update the conformance table) once a version accepts it."""
+    city.defer_first = True
+    offer = city.issuer.authorization_offer([CONFIG_ID])
+    answer = ok(await run_node("vci_wallet.mjs", {
+        "offer": await city.issuer.publish_offer(offer, now=now()), "flow": "authorization_code",
+        "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI,
+    }))
+    deferred = answer["deferred"]
+    assert deferred["transaction_id"] and deferred["interval"] == 1
+    assert deferred["refused"]["status"] == 200, deferred
+    assert any("notification_id" in issue for issue in deferred["refused"]["issues"]), deferred
+    # Our answer was the credential, bound to their key, with a notification id.
+    assert set(deferred["answer"]) == {"credentials", "notification_id"}
+    await _check_credential(city, {**answer, "credentials": [deferred["answer"]["credentials"][0]["credential"]]})
+
+
+async def test_refresh_reissues_to_their_wallet(city):
+    """§13.5 re-issuance: their client redeems our rotating, DPoP-bound refresh token and receives a
+    credential for a fresh key."""
+    offer = city.issuer.authorization_offer([CONFIG_ID])
+    answer = ok(await run_node("vci_wallet.mjs", {
+        "offer": await city.issuer.publish_offer(offer, now=now()), "flow": "authorization_code",
+        "client_id": CLIENT_ID, "redirect_uri": REDIRECT_URI, "refresh": True,
+    }))
+    await _check_credential(city, answer)
+    again = answer["refreshed"]
+    assert again["rotated"] is True and len(again["credentials"]) == 1
+    assert again["holder_jwk"] != answer["holder_jwk"]
+    await _check_credential(city, {**answer, "credentials": again["credentials"], "holder_jwk": again["holder_jwk"]})

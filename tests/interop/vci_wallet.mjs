@@ -1,6 +1,7 @@
 // @openid4vc/openid4vci (npm, pinned in tools/package.json) as the wallet against our issuer.
 //   {"offer": "openid-credential-offer://...", "flow": "pre-authorized" | "authorization_code",
-//    "tx_code"?, "client_id", "redirect_uri"}
+//    "tx_code"?, "client_id", "redirect_uri",
+//    "attestation"?: {"issuer", "x5c": [provider chain], "provider_jwk" (private)}}
 //   -> {"token_type", "credentials": [...], "notification_id"?, "holder_jwk", "dpop_jkt",
 //       "authorization_server", "refresh_token"?}
 // The authorization step follows the authorization URL like a browser (our test issuer signs the
@@ -12,9 +13,28 @@ const vci = await load('@openid4vc/openid4vci')
 await main(async (request) => {
   const dpopKey = await generateKey()
   const holderKey = await generateKey()
-  const callbacks = baseCallbacks([dpopKey.privateJwk, holderKey.privateJwk], {
-    clientAuthentication: oauth2.clientAuthenticationNone({ clientId: request.client_id }),
-  })
+  const instanceKey = await generateKey()
+  const privateJwks = [dpopKey.privateJwk, holderKey.privateJwk, instanceKey.privateJwk]
+  if (request.attestation) privateJwks.push(request.attestation.provider_jwk)
+  const callbacks = baseCallbacks(privateJwks)
+  if (request.attestation) {
+    // The wallet provider's attestation of this wallet instance, signed with the provider's
+    // certificate chain in x5c (HAIP), made by their createClientAttestationJwt; their client
+    // then adds the attestation and a fresh PoP to the PAR and token requests.
+    const { provider_jwk: providerJwk, x5c, issuer } = request.attestation
+    const { d, ...providerPublic } = providerJwk
+    const clientAttestationJwt = await oauth2.createClientAttestationJwt({
+      callbacks,
+      issuer,
+      clientId: request.client_id,
+      confirmation: { jwk: instanceKey.publicJwk },
+      expiresAt: new Date(Date.now() + 3600_000),
+      signer: { method: 'x5c', x5c, alg: 'ES256', publicJwk: providerPublic },
+    })
+    callbacks.clientAuthentication = oauth2.clientAuthenticationClientAttestationJwt({ clientAttestationJwt, callbacks })
+  } else {
+    callbacks.clientAuthentication = oauth2.clientAuthenticationNone({ clientId: request.client_id })
+  }
   const client = new vci.Openid4vciClient({ callbacks })
   const offer = await client.resolveCredentialOffer(request.offer)
   const issuerMetadata = await client.resolveIssuerMetadata(offer.credential_issuer)
@@ -76,8 +96,61 @@ await main(async (request) => {
     dpop: token.dpop,
     proofs: { jwt: [jwt] },
   })
-  const body = credentialResponse.credentialResponse
+  let body = credentialResponse.credentialResponse
+  // the DPoP key of the token, with the latest server nonce
+  let dpop = { ...token.dpop, ...credentialResponse.dpop, signer: token.dpop.signer }
+  let deferred
+  if (body.transaction_id) {
+    // §9: not issued yet; ask the Deferred Credential Endpoint after the interval.
+    deferred = { transaction_id: body.transaction_id, interval: body.interval }
+    await new Promise((resolve) => setTimeout(resolve, (body.interval ?? 1) * 1000))
+    try {
+      const later = await client.retrieveDeferredCredentials({
+        issuerMetadata, accessToken: accessTokenResponse.access_token, transactionId: body.transaction_id, dpop,
+      })
+      body = later.deferredCredentialResponse ?? later.credentialResponse
+      dpop = { ...dpop, ...later.dpop, signer: dpop.signer }
+    } catch (error) {
+      // What their parser said about our Deferred Credential Response, and the response itself.
+      const result = error?.response?.deferredCredentialResponseResult
+      deferred.refused = {
+        status: error?.response?.response?.status,
+        issues: (result?.error?.issues ?? []).map((issue) => issue.message),
+        body: result ? undefined : String(error?.message ?? error),
+      }
+      deferred.answer = await error?.response?.response?.clone().json().catch(() => undefined)
+      body = { credentials: [] }
+    }
+  }
+  let refreshed
+  if (request.refresh) {
+    // Re-issuance (§13.5): a new access token from the refresh token, a credential for a new key.
+    const oauth2Client = new oauth2.Oauth2Client({ callbacks })
+    const renewed = await oauth2Client.retrieveRefreshTokenAccessToken({
+      authorizationServerMetadata: issuerMetadata.authorizationServers[0],
+      refreshToken: accessTokenResponse.refresh_token,
+      dpop,
+    })
+    const freshKey = await generateKey()
+    callbacks.signJwt = (await import('./_lib.mjs')).signJwtWith([...privateJwks, freshKey.privateJwk])
+    const again = await client.requestNonce({ issuerMetadata })
+    const proof = await client.createCredentialRequestJwtProof({
+      credentialConfigurationId: configurationId, issuerMetadata,
+      signer: { method: 'jwk', alg: 'ES256', publicJwk: freshKey.publicJwk }, nonce: again.c_nonce,
+    })
+    const reissued = await client.retrieveCredentials({
+      issuerMetadata, accessToken: renewed.accessTokenResponse.access_token, credentialConfigurationId: configurationId,
+      dpop: renewed.dpop, proofs: { jwt: [proof.jwt] },
+    })
+    refreshed = {
+      credentials: (reissued.credentialResponse.credentials ?? []).map((c) => c.credential),
+      holder_jwk: freshKey.publicJwk,
+      rotated: renewed.accessTokenResponse.refresh_token !== accessTokenResponse.refresh_token,
+    }
+  }
   return {
+    deferred,
+    refreshed,
     token_type: accessTokenResponse.token_type,
     refresh_token: accessTokenResponse.refresh_token,
     authorization_server: token.authorizationServer,
