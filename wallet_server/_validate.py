@@ -7,12 +7,49 @@ document and the server cannot disagree about what a valid request is.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from vcsdk.errors import InvalidInputError
 
-__all__ = ["validate"]
+__all__ = ["has_unstorable", "json_has_unstorable", "validate"]
+
+# A lone surrogate cannot be encoded as UTF-8; U+0000 cannot be stored in PostgreSQL text.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# What a JSON text must contain before its strings can hold either: a raw NUL, or an escape of one.
+_JSON_SUSPECT = re.compile(rb"\x00|\\u0000|\\u[dD][89a-fA-F]")
+
+
+def has_unstorable(text: str) -> bool:
+    """Whether ``text`` holds a NUL character or a lone surrogate (neither database stores them)."""
+    return _UNSTORABLE.search(text) is not None
+
+
+def _walk(value: Any) -> bool:
+    if isinstance(value, str):
+        return has_unstorable(value)
+    if isinstance(value, dict):
+        return any(has_unstorable(k) or _walk(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_walk(v) for v in value)
+    return False
+
+
+def json_has_unstorable(raw: bytes) -> bool:
+    """Whether a JSON body has a member name or string value with a NUL or a lone surrogate.
+
+    Bodies without a NUL byte or a ``\\u0000``/surrogate escape are not parsed here (the common case);
+    a body that is not JSON is left to the handler, which refuses it as such.
+    """
+    if _JSON_SUSPECT.search(raw) is None:
+        return False
+    try:
+        return _walk(json.loads(raw))
+    except (ValueError, RecursionError):
+        return b"\x00" in raw
+
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),

@@ -12,7 +12,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from vcsdk.errors import ChainUnavailableError, StorageError, VcsdkError
+from vcsdk.errors import ChainUnavailableError, InvalidInputError, NotFoundError, StorageError, VcsdkError
+from wallet_server._validate import has_unstorable, json_has_unstorable
 from wallet_server.appkeys import IP_LIMITER, METRICS, SETTINGS
 from wallet_server.errors import DpopProofError, RateLimitedError
 
@@ -183,5 +184,33 @@ async def ip_rate_limit(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(request)
 
 
-#: Outermost first: request id and log, CORS, errors, then the rate limit inside the error mapping.
-MIDDLEWARES = (request_context, cors, errors, ip_rate_limit)
+_FORM = "application/x-www-form-urlencoded"
+
+
+@web.middleware
+async def storable_text(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse NUL characters and lone surrogates in path ids (404), query values, headers, form and
+    JSON bodies (400) before any handler sees them: PostgreSQL cannot store U+0000 in text and
+    neither database a lone surrogate, so they are bad input, never a storage failure. Messages name
+    where, never the value."""
+    if any(has_unstorable(value) for value in request.match_info.values()):
+        raise NotFoundError("no such resource: the path holds a NUL character or an invalid character")
+    if any(has_unstorable(name) or has_unstorable(value) for name, value in request.query.items()):
+        raise InvalidInputError("a query parameter holds a NUL character or a lone surrogate")
+    if any(has_unstorable(name) or has_unstorable(value) for name, value in request.headers.items()):
+        raise InvalidInputError("a request header holds a NUL character or bytes that are not UTF-8")
+    if request.body_exists and request.method in ("POST", "PUT", "PATCH"):
+        content_type = request.content_type
+        if content_type == _FORM:
+            form = await request.post()  # kept by aiohttp: the handler reads the same form
+            if any(has_unstorable(k) or (isinstance(v, str) and has_unstorable(v)) for k, v in form.items()):
+                raise InvalidInputError("a form parameter holds a NUL character or a lone surrogate")
+        elif content_type == "application/json" or content_type.endswith("+json"):
+            if json_has_unstorable(await request.read()):  # kept by aiohttp for the handler
+                raise InvalidInputError("a JSON string in the body holds a NUL character or a lone surrogate")
+    return await handler(request)
+
+
+#: Outermost first: request id and log, CORS, errors, the rate limit inside the error mapping, then
+#: the text check (after the rate limit, so a body is read only for an allowed request).
+MIDDLEWARES = (request_context, cors, errors, ip_rate_limit, storable_text)
