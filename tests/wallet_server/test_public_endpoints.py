@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from tests.oid4vc.test_metadata_conformance import check_as_metadata, check_issuer_metadata
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, admin_headers, new_resident
 from tests.wallet_server.test_http_quality import GARBAGE_BODIES
 from vcsdk.credentials import verify_status_list_token
@@ -28,6 +29,9 @@ async def test_issuer_metadata(client) -> None:
     assert config["format"] == "dc+sd-jwt" and config["vct"].endswith("/ResidentIdentityCredential")
     auth = await (await client.get("/.well-known/oauth-authorization-server/issuer")).json()
     assert auth["issuer"] == f"{base}/issuer" and auth["token_endpoint"] == f"{base}/issuer/token"
+    # The wallet server mounts the SDK's issuer: its metadata conform to OpenID4VCI §12.2.4 and RFC 8414 §2.
+    assert check_issuer_metadata(meta, served_at=f"{base}/.well-known/openid-credential-issuer/issuer") == []
+    assert check_as_metadata(auth, served_at=f"{base}/.well-known/oauth-authorization-server/issuer") == []
     nonce = await client.post("/issuer/nonce")
     assert nonce.status == 200 and nonce.headers["Cache-Control"] == "no-store"
     assert (await nonce.json())["c_nonce"]
