@@ -10,13 +10,14 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from vcsdk import City
 from vcsdk.credentials import (
     RESIDENT_IDENTITY_CREDENTIAL,
     StatusListIssuer,
@@ -27,8 +28,8 @@ from vcsdk.credentials import (
     present,
     resident_identity_claims,
 )
-from vcsdk.did import EthrNetwork, key_attribute
-from vcsdk.ethr import EthrRegistry, Resolver
+from vcsdk.errors import VcsdkError
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CandidateCredential,
@@ -41,8 +42,15 @@ from vcsdk.oid4vc import (
     request_object_request,
     send,
 )
-from vcsdk.receipts import ConsentRecord, Controller, presentation_hash, resident_pseudonym
-from vcsdk.registry import Chain, EmbeddedChain, key_address
+from vcsdk.receipts import (
+    AccessReceipt,
+    ConsentRecord,
+    Controller,
+    presentation_hash,
+    resident_pseudonym,
+    verify_access_receipt_resolved,
+)
+from vcsdk.registry import Chain, EmbeddedChain
 from vcsdk.status import StatusListStore, status_list_routes
 from vcsdk.trust import StatusDigest, TrustRegistry
 
@@ -83,32 +91,31 @@ def sample_resident(now: datetime) -> dict[str, Any]:
     )
 
 
-async def did_with_p256_key(chain: Chain, ethr: EthrRegistry, resolver: Resolver, owner: Key) -> tuple[str, Key]:
-    """Publish a fresh P-256 key (a Multikey ``veriKey``) on ``owner``'s did:ethr.
-
-    :return: the DID and the private key, with ``kid`` set to the DID URL the document gives it.
-    """
-    signing = Key.generate("P-256")
-    await ethr.set_attribute(key_address(owner), *key_attribute(signing), sender=owner)
-    did = f"did:ethr:{hex(int(chain.chain_id))}:{key_address(owner)}"
-    published = await resolver.resolve_key(did, None)
-    return did, signing.with_kid(published.kid)
-
-
 @dataclass
-class City:
-    """A compact city: embedded chain, DID registry, trust registry, a status list served over HTTP."""
+class CityIssuer:
+    """A compact city: its network (a :class:`vcsdk.City`), its signing key, a status list over HTTP."""
 
+    city: City
     chain: EmbeddedChain
     governance: Key
-    ethr: EthrRegistry
-    resolver: Resolver
-    trust: TrustRegistry
     did: str
     key: Key
     status_list: StatusListIssuer
     status_store: StatusListStore
     now: datetime
+
+    @property
+    def resolver(self) -> Resolver:
+        return self.city.resolver
+
+    @property
+    def trust(self) -> TrustRegistry:
+        return self.city.trust
+
+    @property
+    def network_config(self) -> dict[str, Any]:
+        """What ``vcsdk deploy`` would write, for services to open the city with ``City.open``."""
+        return self.city.config
 
     async def issue(self, claims: dict[str, Any], *, holder_key: Key) -> str:
         """Issue a ResidentIdentityCredential bound to ``holder_key`` (as OpenID4VCI would deliver it)."""
@@ -130,23 +137,27 @@ class City:
         await self.publish_status()
 
 
-async def start_city(stack: AsyncExitStack) -> City:
+async def start_city(stack: AsyncExitStack) -> CityIssuer:
     """Start a city on a fresh embedded chain, accredited for ResidentIdentityCredential."""
     chain = await stack.enter_async_context(Chain.embedded())
     governance = chain.dev_keys[0]
-    registry = await chain.deploy("EthereumDIDRegistry", sender=governance)
-    network = EthrNetwork(chain_id=int(chain.chain_id), registry=registry, chain=chain)
-    ethr = await EthrRegistry.bind(chain, network)
-    resolver = Resolver([network], cache_ttl=timedelta(0))
-    stack.push_async_callback(resolver.close)
-    trust = await TrustRegistry.deploy(chain, sender=governance)
-    did, key = await did_with_p256_key(chain, ethr, resolver, governance)
-    now = datetime.fromtimestamp((await chain.get_block("latest")).timestamp, UTC)
-    await trust.accredit(did, VCTS.resident_identity, valid_from=now - timedelta(days=1), sender=governance)
+    city = await stack.enter_async_context(await City.deploy(chain, sender=governance))
+    did, key = await city.publish_key(governance)
+    now = await city.now()
+    await city.trust.accredit(did, VCTS.resident_identity, valid_from=now - timedelta(days=1), sender=governance)
     store = StatusListStore()
     base = await stack.enter_async_context(serve(status_list_routes(store)))
     status_list = StatusListIssuer(f"{base}/status/1", size=1 << 16)
-    return City(chain, governance, ethr, resolver, trust, did, key, status_list, store, now)
+    return CityIssuer(city, chain, governance, did, key, status_list, store, now)
+
+
+async def start_wallet(stack: AsyncExitStack, issuer: CityIssuer, claims: dict[str, Any]) -> Wallet:
+    """A resident's phone holding a credential the city just issued (status list published)."""
+    session = await stack.enter_async_context(aiohttp.ClientSession())
+    wallet = Wallet(session, issuer.resolver, Key.generate("P-256"), now=issuer.now)
+    wallet.credential = await issuer.issue(claims, holder_key=wallet.device)
+    await issuer.publish_status()
+    return wallet
 
 
 @dataclass
@@ -156,17 +167,21 @@ class Wallet:
     session: aiohttp.ClientSession
     resolver: Resolver
     device: Key
+    now: datetime
     credential: str = ""
     secret: bytes = b""
+    shown: list[tuple[ConsentScreen, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.secret = self.secret or secrets.token_bytes(32)
 
-    async def answer(self, deep_link: str, *, now: datetime) -> tuple[ConsentScreen, str, dict[str, Any]]:
+    async def answer(self, deep_link: str) -> tuple[ConsentScreen, dict[str, Any]]:
         """Fetch and verify the request, show the consent screen, present, and post the answer.
 
-        :return: what the resident saw, the presentation sent, and the service's JSON answer.
+        :return: what the resident saw, and the service's JSON answer (``{"error": code}`` if it
+            refused the presentation).
         """
+        now = self.now
         ref = parse_authorization_request_uri(deep_link)
         jwt = (await send(self.session, request_object_request(ref))).body.decode()
         request = await load_request_object(jwt, resolver=self.resolver, expected_client_id=ref.client_id, now=now)
@@ -177,8 +192,19 @@ class Wallet:
         (chosen,) = screen.credentials  # the resident taps "share"
         vp = present(self.credential, disclose=chosen.claims, holder_signer=self.device,
                      audience=request.client_id, nonce=request.nonce, now=now)
-        response = await send(self.session, build_authorization_response(request, {chosen.query_id: vp}))
-        return screen, vp, response.json_object(what="response_uri answer")
+        self.shown.append((screen, vp))
+        try:
+            response = await send(self.session, build_authorization_response(request, {chosen.query_id: vp}))
+        except VcsdkError as exc:
+            return screen, {"error": exc.code}
+        return screen, response.json_object(what="response_uri answer")
+
+    async def receipt(self, receipt_uri: str) -> AccessReceipt:
+        """Send the consent record of the last presentation to ``receipt_uri``; verify the receipt."""
+        consent = self.consent_for(*self.shown[-1], now=self.now)
+        async with self.session.post(receipt_uri, json=consent.to_json()) as response:
+            token = (await response.json())["access_receipt"]
+        return await verify_access_receipt_resolved(token, consent=consent, resolver=self.resolver, now=self.now)
 
     def consent_for(self, screen: ConsentScreen, vp: str, *, now: datetime) -> ConsentRecord:
         """The consent record the wallet keeps (and sends to the service) for one presentation."""

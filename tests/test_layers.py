@@ -62,6 +62,8 @@ LAYERS: tuple[Layer, ...] = (
                        "vcsdk.oid4vc._redis", "vcsdk.outbox", "vcsdk.voting._anchor", "vcsdk.voting._ledger",
                        "vcsdk.voting._store", "vcsdk.voting._service", "vcsdk.voting._http"), io=True,
           what="chain, SQL, HTTP, SOAP and Redis"),
+    Layer("recipes", ("vcsdk.recipes",), io=True,
+          what="vcsdk.City and vcsdk.Service: the adapters wired for one network"),
     Layer("apps", ("vcsdk._demo", "vcsdk._cli", "vcsdk.__main__", "wallet_server"), io=True,
           what="the command line, the demo, the wallet server"),
 )
@@ -80,6 +82,8 @@ CONFINED: Mapping[str, frozenset[str]] = {
 
 #: Package facades: (package, module it re-exports lazily from ``__getattr__``).
 FACADES = frozenset({
+    ("vcsdk", "vcsdk.keys"),
+    ("vcsdk", "vcsdk.recipes"),
     ("vcsdk.kyc", "vcsdk.kyc._client"),
     ("vcsdk.kyc", "vcsdk.kyc._server"),
     ("vcsdk.oid4vc", "vcsdk.oid4vc._http"),

@@ -7,6 +7,8 @@ import importlib
 import pytest
 
 PUBLIC_API: dict[str, set[str]] = {
+    "vcsdk": {"City", "Key", "Service", "__version__"},
+    "vcsdk.recipes": {"City", "Service"},
     "vcsdk.blindrsa": {
         "ALLOWED_MODULUS_BITS", "BlindRsaVariant", "Blinded", "PUBLIC_EXPONENT", "RSABSSA_SHA384_PSSZERO_DETERMINISTIC",
         "RSABSSA_SHA384_PSSZERO_RANDOMIZED", "RSABSSA_SHA384_PSS_DETERMINISTIC", "RSABSSA_SHA384_PSS_RANDOMIZED",

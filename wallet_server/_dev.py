@@ -33,7 +33,7 @@ from aiohttp import web
 from vcsdk.credentials import RESIDENT_IDENTITY_CREDENTIAL, VctRegistry, disclosable_paths
 from vcsdk.errors import InvalidInputError, VcsdkError
 from vcsdk.keys import Key
-from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry
+from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 from vcsdk.registry import Chain, DevNode, contracts_hardfork, deploy_contracts, key_address
 from wallet_server._logging import configure_logging
@@ -201,6 +201,7 @@ async def run_city(args: argparse.Namespace, *, ready: Callable[[dict[str, Any],
             "service_purposes": {purpose_id: text for purpose_id, text in DEV_PURPOSES},
             "city_key": str(directory / "city.jwk"),
             "seed_residents": sum(1 for e in SEED_RESIDENTS if e.status == "active"),
+            "seed_resident": _identity(next(e.record for e in SEED_RESIDENTS if e.status == "active")),
             "pid": os.getpid(),
             "anvil_pid": node.pid,
         }
@@ -277,3 +278,10 @@ def _up(args: argparse.Namespace) -> int:
     with contextlib.suppress(OSError):
         sys.stdout.flush()
     return 0
+
+
+def _identity(record: ResidentRecord) -> dict[str, str]:
+    """What the city's staff types in for a seed resident's identity check (``AdminClient.issue``)."""
+    a = record.address
+    return {"family_name": record.family_name, "given_name": record.given_name,
+            "birthdate": record.birthdate.isoformat(), "address": f"{a.postal_code} {a.prefecture}{a.city}{a.street}"}

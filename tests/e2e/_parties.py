@@ -24,20 +24,19 @@ import aiohttp
 import asyncpg
 from aiohttp import web
 
+import vcsdk
 from tests._net import free_port, serve
 from tests._service_endpoints import ReceiptDesk
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, Clock
 from tests.wallet_server.conftest import PG_DSN, make_settings
 from vcsdk._b64 import b64url_encode
-from vcsdk.credentials import verify_presentation
 from vcsdk.did import key_attribute
 from vcsdk.keys import Key, sign_jws
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
-from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
+from vcsdk.oid4vc import PresentationResult, Verifier, verifier_routes
 from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
 from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
-from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
-from vcsdk.trust import AccreditationPolicy
+from vcsdk.status import HttpStatusListFetcher
 from wallet_server import create_app
 from wallet_server.appkeys import CITY, ISSUANCE
 from wallet_server.services.auth import access_token_hash
@@ -222,14 +221,7 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
     record the wallet posts. ``received``: every request body the service gets is appended there."""
     did, key = await did_with_p256(city, owner)
     fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
-    status = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
-    accreditation = AccreditationPolicy(city.trust)
-
-    async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
-        return await verify_presentation(
-            presentation, audience=audience, nonce=nonce, resolver=city.resolver, status=status,
-            accreditation=accreditation, now=clock(),
-        )
+    checks = vcsdk.Service.of(did=did, key=key, resolver=city.resolver, trust=city.trust, status_source=fetcher)
 
     service_port = free_port()
     base = f"http://127.0.0.1:{service_port}"
@@ -244,10 +236,7 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
         retention_days=30, receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy",
         jurisdiction="JP-17", issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
     ))
-    verifier = Verifier(
-        did=did, signer=key, response_uri=f"{base}/oid4vp/response", request_uri_base=f"{base}/oid4vp/request",
-        store=InMemoryStateStore(), verify=verify, name=name, registration=registration,
-    )
+    verifier = checks.verifier(base_url=base, name=name, registration=registration, clock=clock)
     service = Service(base, did, key, verifier)
 
     service.desk = ReceiptDesk(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,23 @@ def test_every_example_is_tested() -> None:
     # against `vcsdk dev up` in tests/test_dev_city.py.
     assert set(EXPECTED) <= shipped
     assert shipped - set(EXPECTED) <= {"voting_service.py", "quickstart_service.py", "quickstart_wallet.py"}
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """The non-standard-library modules a file imports from."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and not n.level}
+    return {m for m in names if m.split(".")[0] not in sys.stdlib_module_names and m != "__future__"}
+
+
+@pytest.mark.parametrize("name", ["third_party_service.py", "quickstart_service.py"])
+def test_service_examples_are_short_and_use_the_front_door(name: str) -> None:
+    # A service is written against vcsdk.City and vcsdk.Service: under 60 lines, at most two modules.
+    path = EXAMPLES / name
+    assert len(path.read_text(encoding="utf-8").splitlines()) < 60
+    modules = _imported_modules(path)
+    assert "vcsdk" in modules and len(modules) <= 2, modules
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -9,8 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+import vcsdk
 from tests.wallet_server._helpers import ISSUER_TOKEN, Clock, Phone, admin_headers
-from vcsdk.credentials import present, verify_presentation
+from vcsdk.credentials import present
 from vcsdk.kyc import SEED_RESIDENTS, ResidentRecord
 from vcsdk.oid4vc import (
     HttpRequest,
@@ -21,8 +22,7 @@ from vcsdk.oid4vc import (
     run_flow,
     send,
 )
-from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusPolicy
-from vcsdk.trust import AccreditationPolicy
+from vcsdk.status import HttpStatusListFetcher
 from wallet_server.appkeys import CITY
 
 ACTIVE: ResidentRecord = next(e.record for e in SEED_RESIDENTS if e.status == "active")
@@ -80,8 +80,6 @@ async def verify(client: TestClient, credential: str, phone: Phone, clock: Clock
     vp = present(credential, disclose=[("address", "locality")], holder_signer=phone.key, audience="https://shop.test",
                  nonce="n-1", now=now)
     async with HttpStatusListFetcher(allow_loopback_http=True) as fetcher:
-        checker = StatusListChecker(resolver=city.resolver, source=fetcher, policy=StatusPolicy(), digests=city.trust)
-        return await verify_presentation(
-            vp, audience="https://shop.test", nonce="n-1", resolver=city.resolver, status=checker,
-            accreditation=AccreditationPolicy(city.trust), now=now,
-        )
+        shop = vcsdk.Service.of(did="did:web:shop.test", key=vcsdk.Key.generate("P-256"), resolver=city.resolver,
+                                trust=city.trust, status_source=fetcher)
+        return await shop.verify(vp, audience="https://shop.test", nonce="n-1", now=now)

@@ -34,11 +34,8 @@ from vcsdk.credentials import (
     issue_sd_jwt_vc,
     peek,
     present,
-    verify_presentation,
 )
-from vcsdk.did import EthrNetwork, key_attribute
 from vcsdk.errors import CredentialRevokedError, InvalidInputError, NotFoundError, RegistryError
-from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import (
     SEED_RESIDENTS,
@@ -57,7 +54,6 @@ from vcsdk.oid4vc import (
     HttpRequest,
     InMemoryStateStore,
     PresentationResult,
-    Verifier,
     build_authorization_response,
     build_consent,
     issuer_routes,
@@ -84,6 +80,7 @@ from vcsdk.receipts import (
     resident_pseudonym,
     verify_inclusion,
 )
+from vcsdk.recipes import City
 from vcsdk.registration import (
     ClaimSet,
     Purpose,
@@ -92,8 +89,8 @@ from vcsdk.registration import (
     issue_registration,
 )
 from vcsdk.registry import Chain, EmbeddedChain, check_chain, key_address
-from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, StatusPolicy, status_list_routes
-from vcsdk.trust import AccreditationPolicy, StatusDigest, TrustRegistry
+from vcsdk.status import StatusListStore, status_list_routes
+from vcsdk.trust import StatusDigest
 
 __all__ = ["DemoResult", "Narrator", "run_story"]
 
@@ -184,18 +181,6 @@ async def _serve(routes: list[web.RouteDef], port: int) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-async def _ethr_did_with_p256(
-    chain: Chain, ethr: EthrRegistry, resolver: Resolver, owner: Key
-) -> tuple[str, Key]:
-    """Publish a fresh P-256 signing key on the owner's did:ethr; return the DID and the key with its kid."""
-    identity = key_address(owner)
-    signing = Key.generate("P-256")
-    await ethr.set_attribute(identity, *key_attribute(signing), sender=owner)
-    did = f"did:ethr:{hex(int(chain.chain_id))}:{identity}"
-    published = await resolver.resolve_key(did, None)
-    return did, signing.with_kid(published.kid)
-
-
 async def _chain_totals(chain: Chain, first_block: int) -> tuple[int, int]:
     """Transactions and gas used by the story: the blocks after ``first_block`` (on a shared node,
     other users' transactions in those blocks count too)."""
@@ -275,18 +260,16 @@ async def run_story(
         chain, accounts, dev_chain = await _open_chain(stack, rpc_url, funder)
         first_block = await chain.block_number()
         governance, shop_owner = accounts[0], accounts[1]
-        did_registry = await chain.deploy("EthereumDIDRegistry", sender=governance)
-        network = EthrNetwork(chain_id=int(chain.chain_id), registry=did_registry, chain=chain)
-        ethr = await EthrRegistry.bind(chain, network)
-        resolver = Resolver([network], cache_ttl=timedelta(0))
-        stack.push_async_callback(resolver.close)
-        trust = await TrustRegistry.deploy(chain, sender=governance)
-        receipts_registry = await AccessReceiptRegistry.deploy(chain, sender=governance)
+        city = await stack.enter_async_context(await City.deploy(chain, sender=governance))
+        resolver, trust, contracts = city.resolver, city.trust, city.config["contracts"]
+        did_registry = contracts["EthereumDIDRegistry"]["address"]
+        receipts_registry = AccessReceiptRegistry(chain, contracts["AccessReceiptRegistry"]["address"],
+                                                  from_block=contracts["AccessReceiptRegistry"]["block"])
         where = "the embedded chain" if rpc_url is None else chain.endpoint
         narrator.say(f"contracts deployed on {where} (chain id {int(chain.chain_id)})",
                      did_registry=did_registry, trust_registry=trust.address,
                      receipt_registry=receipts_registry.address)
-        city_did, city_key = await _ethr_did_with_p256(chain, ethr, resolver, governance)
+        city_did, city_key = await city.publish_key(governance)
         resolution = await resolver.resolve(city_did)
         document = resolution.to_json()["didDocument"]
         narrator.say(f"city DID: {city_did}", did=city_did)
@@ -296,7 +279,7 @@ async def run_story(
         start = datetime.fromtimestamp((await chain.get_block("latest")).timestamp, UTC)
         await trust.accredit(city_did, VCTS.resident_identity, valid_from=start - timedelta(days=1), sender=governance)
         check("city_accredited", True, "the city is accredited on chain to issue ResidentIdentityCredential")
-        shop_did, shop_key = await _ethr_did_with_p256(chain, ethr, resolver, shop_owner)
+        shop_did, shop_key = await city.publish_key(shop_owner)
         narrator.say(f"the shop has its own DID: {shop_did}", shop_did=shop_did)
         shop_registration = RelyingPartyRegistration(
             issuer=city_did, service_did=shop_did, registration_id=f"reg-{secrets.token_hex(6)}", name=SHOP_NAME,
@@ -392,15 +375,8 @@ async def run_story(
 
         # -- 3. the shop asks, the resident consents ---------------------------------------------------
         narrator.step("A shop asks for 'age over 20 and city' (OpenID4VP + DCQL); the resident consents")
-        fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
-        status_checker = StatusListChecker(resolver=resolver, source=fetcher, policy=StatusPolicy(), digests=trust)
-        accreditation = AccreditationPolicy(trust)
-
-        async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
-            # Signature, key binding, accredited for this type when issued and still now, then status.
-            return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver,
-                                             status=status_checker, accreditation=accreditation, now=now)
-
+        # Signature, key binding, accredited for this type when issued and still now, then status.
+        service = await city.service(did=shop_did, key=shop_key, allow_loopback_http=True)
         shop_port = _free_port()
         shop_base = f"http://127.0.0.1:{shop_port}"
         results: list[PresentationResult] = []
@@ -409,9 +385,8 @@ async def run_story(
             results.append(result)
             return {"redirect_uri": f"{shop_base}/thanks"}
 
-        shop = Verifier(did=shop_did, signer=shop_key, response_uri=f"{shop_base}/oid4vp/response",
-                        request_uri_base=f"{shop_base}/oid4vp/request", store=InMemoryStateStore(),
-                        verify=verify, name=SHOP_NAME, registration=shop_registration_token)
+        shop = service.verifier(base_url=shop_base, name=SHOP_NAME, registration=shop_registration_token,
+                                clock=lambda: now)
         await stack.enter_async_context(_serve(verifier_routes(shop, clock=lambda: now, on_result=on_result),
                                                shop_port))
 
@@ -512,7 +487,7 @@ async def run_story(
         ctx = CityContext(
             chain=chain, resolver=resolver, city_did=city_did, city_key=city_key, vct=VCTS.voting_eligibility,
             status_list=status_list, publish_status=publish_status, registry=soap, session=session,
-            anchor_sender=accounts[3], status=status_checker,
+            anchor_sender=accounts[3], status=service.status,
             serve=_serve, free_port=_free_port,
         )
         await trust.accredit(city_did, VCTS.voting_eligibility, valid_from=start - timedelta(days=1),
