@@ -436,8 +436,11 @@ def _eligibility_issuer(path: str, ops: dict[str, Any]) -> tuple[str, dict[str, 
     copied: dict[str, Any] = {}
     for method, op in ops.items():
         parameters = [_ELECTION_ID, *op.get("parameters", [])]
+        responses = {**op["responses"], "404": {"description": "no such election", **_VOTING_ERROR},
+                     "409": {"description": "the election is not open (`election_state`)", **_VOTING_ERROR}}
         copied[method] = {**op, "operationId": f"eligibility_{op['operationId']}", "tags": [_VOTING],
-                          "summary": f"Eligibility credential: {op['summary']}", "parameters": parameters}
+                          "summary": f"Eligibility credential: {op['summary']}", "parameters": parameters,
+                          "responses": responses}
     return voting, copied
 
 

@@ -222,6 +222,11 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
             assert await page.locator("dd.mono").last.inner_text() == "0x" + stored.commitment.hex()
             records = b"".join(p.read_bytes() for p in tmp_path.glob("wallet.db*"))
             assert stored.token.serial not in records and stored.token.signature not in records
+            # the phone keeps the election and its receipt
+            await page.get_by_role("link", name="Vote").click()
+            await screen_title(page, "Vote")
+            await expect(page.locator("li.card")).to_contain_text("Your ballot is cast.")
+            await screen.check("wallet-vote-list", full_page=True)
         assert not screen.problems
 
 
