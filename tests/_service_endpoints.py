@@ -4,13 +4,16 @@ takes a withdrawal and answers with a withdrawal receipt.
 
 Each can be told to misbehave (``behaviour``), so the tests can watch the wallet record a violation:
 ``ok``; ``no_receipt`` (answer without one); ``bad_receipt`` (a receipt signed by a key that is not
-the service's); ``down`` (answer 503).
+the service's); ``down`` (answer 503); ``lost_answer`` (sign and keep the receipt, then answer 503,
+as when the answer is lost on its way). Receipts are signed through the SDK's
+:class:`~vcsdk.receipts.ReceiptDesk`: one per presentation, the same one again on a repeated POST or
+a ``GET`` of the receipt URI, dropped on the wallet's ``DELETE``.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -18,6 +21,7 @@ from typing import Literal
 from aiohttp import web
 
 from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.errors import NotFoundError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import PresentationResult
 from vcsdk.receipts import (
@@ -28,8 +32,11 @@ from vcsdk.receipts import (
     presentation_hash,
     verify_consent_record_resolved,
 )
+from vcsdk.receipts import (
+    ReceiptDesk as SdkReceiptDesk,
+)
 
-Behaviour = Literal["ok", "no_receipt", "bad_receipt", "down"]
+Behaviour = Literal["ok", "no_receipt", "bad_receipt", "down", "lost_answer"]
 
 
 @dataclass
@@ -49,6 +56,15 @@ class ReceiptDesk:
     evidence: dict[str, str] = field(default_factory=dict)
     receipt_behaviour: Behaviour = "ok"
     withdrawal_behaviour: Behaviour = "ok"
+    #: Called after a receipt is signed and kept, before the answer (a fault test cuts the wallet's
+    #: database there).
+    after_sign: Callable[[str], Awaitable[None]] | None = None
+    confirmed: list[str] = field(default_factory=list)
+    fetched_again: int = 0
+    sdk: SdkReceiptDesk | None = None
+
+    def __post_init__(self) -> None:
+        self.sdk = SdkReceiptDesk(self.key)
 
     def _signer(self, behaviour: Behaviour) -> Key:
         # A receipt that does not verify: a stranger's key under the service's kid.
@@ -68,12 +84,46 @@ class ReceiptDesk:
         self.evidence[consent.record_id] = signed
         if self.receipt_behaviour == "no_receipt":
             return web.json_response({})
-        token = issue_access_receipt(
-            self._signer(self.receipt_behaviour), consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
-            claims=consent.claims_disclosed, purpose=self.purpose, now=self.clock(),
+        if self.receipt_behaviour == "bad_receipt":
+            token = issue_access_receipt(
+                self._signer(self.receipt_behaviour), consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
+                claims=consent.claims_disclosed, purpose=self.purpose, now=self.clock(),
+            )
+            self.receipts.append(token)
+            return web.json_response({"access_receipt": token})
+        assert self.sdk is not None
+        request_id = request.match_info["request_id"]
+        fresh = await self.sdk.store.get(request_id) is None
+        token = await self.sdk.receipt(
+            request_id, consent=consent, claims=consent.claims_disclosed, purpose=self.purpose, now=self.clock()
         )
-        self.receipts.append(token)
+        if fresh:
+            self.receipts.append(token)
+        if self.after_sign is not None:
+            await self.after_sign(token)
+        if self.receipt_behaviour == "lost_answer":
+            self.receipt_behaviour = "ok"  # lost once
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
         return web.json_response({"access_receipt": token})
+
+    async def receipt_again(self, request: web.Request) -> web.Response:
+        """``GET`` of the receipt URI: the kept receipt, for a wallet that lost the answer."""
+        assert self.sdk is not None
+        if self.receipt_behaviour == "down":
+            return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        try:
+            token = await self.sdk.again(request.match_info["request_id"])
+        except NotFoundError:
+            return web.json_response({"error": "not_found"}, status=404)
+        self.fetched_again += 1
+        return web.json_response({"access_receipt": token})
+
+    async def receipt_confirmed(self, request: web.Request) -> web.Response:
+        """``DELETE`` of the receipt URI: the wallet stored the receipt."""
+        assert self.sdk is not None
+        await self.sdk.confirmed(request.match_info["request_id"])
+        self.confirmed.append(request.match_info["request_id"])
+        return web.Response(status=204)
 
     async def withdrawal(self, request: web.Request) -> web.Response:
         """The registered ``receipt_endpoint``: accept a withdrawal of a consent held, sign its receipt."""
@@ -97,4 +147,9 @@ class ReceiptDesk:
         return web.json_response({"withdrawal_receipt": token})
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post("/receipts/{request_id}", self.receipt), web.post("/withdrawals", self.withdrawal)]
+        return [
+            web.post("/receipts/{request_id}", self.receipt),
+            web.get("/receipts/{request_id}", self.receipt_again),
+            web.delete("/receipts/{request_id}", self.receipt_confirmed),
+            web.post("/withdrawals", self.withdrawal),
+        ]

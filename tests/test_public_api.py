@@ -99,9 +99,11 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.receipts": {
         "ACCESS_RECEIPT_TYP", "AccessCounter", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics",
         "BudgetLedger", "CONSENT_RECORD_TYP", "CellDomain", "ConsentEvent", "ConsentRecord", "ConsentRecordJson",
-        "ConsentState", "ConsentType", "Controller", "InclusionProof", "InclusionProofJson", "LedgerEntry",
+        "ConsentState", "ConsentType", "Controller", "InMemoryKeptReceipts", "InclusionProof", "InclusionProofJson",
+        "KeptReceipt", "KeptReceiptStore", "LedgerEntry",
         "LegalBasis", "MAX_BATCH_SIZE", "MIN_K_THRESHOLD", "MerkleTree", "PrivacyLedger", "PrivacyParameters",
-        "Pseudonym", "ReceiptKind", "SALT_BYTES", "ServiceCells", "WITHDRAWAL_RECEIPT_TYP", "WithdrawalReceiptClaims",
+        "Pseudonym", "ReceiptDesk", "ReceiptKind", "SALT_BYTES", "ServiceCells", "WITHDRAWAL_RECEIPT_TYP",
+        "WithdrawalReceiptClaims",
         "accept_withdrawal", "access_statistics", "batch_id_for", "hex32", "issue_access_receipt",
         "issue_withdrawal_receipt", "peek_access_receipt", "peek_consent_record", "presentation_hash", "receipt_leaf",
         "resident_pseudonym", "sign_consent_record", "verify_access_receipt", "verify_access_receipt_resolved",

@@ -61,6 +61,8 @@ __all__ = ["create_app", "system_clock"]
 
 log = logging.getLogger("wallet_server")
 PURGE_INTERVAL_SECONDS = 60.0
+#: How often owed receipt fetches are looked for (each one waits its own backoff).
+RECEIPT_FETCH_INTERVAL_SECONDS = 1.0
 
 
 def pg_timeouts(settings: Settings) -> PgTimeouts:
@@ -220,6 +222,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     from wallet_server.appkeys import (
         ANCHORER,
         ELECTIONS,
+        IDEMPOTENCY,
         OPEN_DATA,
         PRESENTATIONS,
         RECEIPTS,
@@ -228,6 +231,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         WALLET,
     )
     from wallet_server.services.elections import ElectionService
+    from wallet_server.services.idempotency import IdempotencyKeys
     from wallet_server.services.lease import AdvisoryLock, JobHolder, Lease
     from wallet_server.services.presentations import PresentationService
     from wallet_server.services.protocol_state import DatabaseStateStore
@@ -263,6 +267,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     data = WalletDataStore(store)
     keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
     vault = ResidentVault(store, data, keys=keys, clock=clock)
+    app[IDEMPOTENCY] = IdempotencyKeys(data, vault=vault, clock=clock)
     receipts = ReceiptService(
         data,
         vault=vault,
@@ -329,16 +334,21 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         lease = Lease(store, "receipt-anchorer", ttl=anchor_lease_ttl(settings), clock=clock)
     app[ANCHORER] = lease
     batcher = asyncio.create_task(receipts.run_batcher(interval=interval, stop=stop, lease=lease))
+    # Receipts services signed and this wallet has not stored yet are asked for again (every instance).
+    fetcher = asyncio.create_task(
+        app[PRESENTATIONS].run_receipt_fetcher(interval=RECEIPT_FETCH_INTERVAL_SECONDS, stop=stop)
+    )
     try:
         # A presentation left "sending" by a server that stopped mid-send shows as "unknown", never re-sent.
         await app[PRESENTATIONS].settle_interrupted()
         yield
     finally:
         stop.set()
-        batcher.cancel()
-        # Cancelled, or failed: either way the resources below must close.
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await batcher
+        for task in (batcher, fetcher):
+            task.cancel()
+            # Cancelled, or failed: either way the resources below must close.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await app[ELECTIONS].close()
         await session.close()
         await resolver.close()

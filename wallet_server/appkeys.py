@@ -12,6 +12,7 @@ from wallet_server.ratelimit import CircuitBreaker, RateLimiter
 from wallet_server.services import AdminService, AuthService, Clock, CredentialService, DeviceService
 from wallet_server.services.city import CitySetup
 from wallet_server.services.elections import ElectionService
+from wallet_server.services.idempotency import IdempotencyKeys
 from wallet_server.services.issuance import IssuanceService
 from wallet_server.services.lease import JobHolder
 from wallet_server.services.presentations import PresentationService
@@ -35,6 +36,7 @@ __all__ = [
     "DEVICES",
     "DEVICE_LIMITER",
     "ELECTIONS",
+    "IDEMPOTENCY",
     "IP_LIMITER",
     "ISSUANCE",
     "METRICS",
@@ -79,6 +81,8 @@ PUBLIC = web.AppKey("public", PublicService)
 # on the app before it starts (tests do); otherwise it comes from the city set-up (CITY).
 WALLET = web.AppKey("wallet", WalletService)
 PRESENTATIONS = web.AppKey("presentations", PresentationService)
+# Idempotency-Key on the resident API's POSTs that create something.
+IDEMPOTENCY = web.AppKey("idempotency", IdempotencyKeys)
 RECEIPTS = web.AppKey("receipts", ReceiptService)
 # Who anchors: this instance while it holds the lock (PostgreSQL) or the lease (SQLite).
 ANCHORER: web.AppKey[JobHolder] = web.AppKey("anchorer")

@@ -9,19 +9,24 @@
         └── RefreshTokenReuseError           refresh_token_reused    401
     ForbiddenError                           forbidden               403
     RateLimitedError                         rate_limited            429
+    IdempotencyKeyReusedError                idempotency_key_reused  422
+    ConflictError
+    └── IdempotencyKeyInUseError             idempotency_key_in_use  409
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from vcsdk.errors import VcsdkError, VerificationError
+from vcsdk.errors import ConflictError, VcsdkError, VerificationError
 
 __all__ = [
     "AuthenticationError",
     "DpopProofError",
     "DpopReplayError",
     "ForbiddenError",
+    "IdempotencyKeyInUseError",
+    "IdempotencyKeyReusedError",
     "RateLimitedError",
     "RefreshTokenReuseError",
 ]
@@ -68,3 +73,16 @@ class RateLimitedError(VcsdkError):
     def __init__(self, message: str, *, retry_after: float, details: dict[str, Any] | None = None) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+class IdempotencyKeyReusedError(VcsdkError):
+    """An ``Idempotency-Key`` sent again with another request than the first time it was used."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class IdempotencyKeyInUseError(ConflictError):
+    """The first request with this ``Idempotency-Key`` is still being answered; try again shortly."""
+
+    code = "idempotency_key_in_use"

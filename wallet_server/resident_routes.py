@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from wallet_server._http import authenticate, etag_json, query_int, read_json, require_admin
-from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, WALLET
+from wallet_server.appkeys import IDEMPOTENCY, PRESENTATIONS, RECEIPTS, WALLET
 from wallet_server.resident_schemas import (
     consent_json,
     offer_json,
@@ -57,9 +57,13 @@ async def list_offers(request: web.Request) -> web.Response:
 
 async def scan_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    view = await request.app[WALLET].add_scanned(principal, body.get("offer_uri"))
-    return web.json_response(offer_json(view), status=201, headers={"Location": f"/v1/offers/{view.id}"})
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        view = await request.app[WALLET].add_scanned(principal, body.get("offer_uri"))
+        return web.json_response(offer_json(view), status=201, headers={"Location": f"/v1/offers/{view.id}"})
+
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/offers", produce)
 
 
 async def get_offer(request: web.Request) -> web.Response:
@@ -116,11 +120,15 @@ async def decline_offer(request: web.Request) -> web.Response:
 
 async def start_presentation(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    view = await request.app[PRESENTATIONS].start(principal, body.get("request_uri"))
-    return web.json_response(
-        presentation_json(view), status=201, headers={"Location": f"/v1/presentations/{view.id}"}
-    )
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        view = await request.app[PRESENTATIONS].start(principal, body.get("request_uri"))
+        return web.json_response(
+            presentation_json(view), status=201, headers={"Location": f"/v1/presentations/{view.id}"}
+        )
+
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/presentations", produce)
 
 
 async def get_presentation(request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ from wallet_server.appkeys import (
     CLOCK,
     CREDENTIALS,
     DEVICES,
+    IDEMPOTENCY,
     IP_LIMITER,
     METRICS,
     OPENAPI,
@@ -168,9 +169,13 @@ async def list_devices(request: web.Request) -> web.Response:
 
 async def add_device(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    device = await request.app[DEVICES].add(principal, body.get("public_jwk"), body.get("name"))
-    return web.json_response(device_json(device), status=201)
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        device = await request.app[DEVICES].add(principal, body.get("public_jwk"), body.get("name"))
+        return web.json_response(device_json(device), status=201)
+
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/devices", produce)
 
 
 async def remove_device(request: web.Request) -> web.Response:
@@ -189,13 +194,17 @@ async def list_credentials(request: web.Request) -> web.Response:
 
 async def store_credential(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    view = await request.app[CREDENTIALS].put(
-        principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata")
-    )
-    return web.json_response(
-        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
-    )
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        view = await request.app[CREDENTIALS].put(
+            principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata")
+        )
+        return web.json_response(
+            credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
+        )
+
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/credentials", produce)
 
 
 async def get_credential(request: web.Request) -> web.Response:

@@ -49,6 +49,8 @@ _TABLES = "residents, enrolment_codes, devices, credentials, challenges, seen_jt
 _TABLES += ", protocol_state, offers, status_lists, issued_credentials, leases"
 # The city's registered services and open-data releases (migration 0005).
 _TABLES += ", service_registrations, open_data_releases"
+# Receipt fetches owed and idempotent answers (migration 0009).
+_TABLES += ", receipt_fetches, idempotency_keys"
 
 
 @pytest.fixture(params=BACKENDS)

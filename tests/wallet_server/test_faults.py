@@ -8,6 +8,7 @@ dependency and green again after it, and the API works again afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -15,8 +16,15 @@ import pytest
 
 from tests._proxy import TcpProxy
 from tests.wallet_server._helpers import new_resident
+from tests.wallet_server._resident_parties import StaticChainPort, b64sig, parties
 from tests.wallet_server.conftest import PG_DSN, make_settings
+from tests.wallet_server.test_resident_presentations import credential_for, start
+from vcsdk.errors import StorageError
+from vcsdk.outbox import AccessReceiptRegistry
+from vcsdk.receipts import peek_access_receipt
+from vcsdk.registry import Chain
 from wallet_server import create_app
+from wallet_server.appkeys import PRESENTATIONS, RECEIPTS, RESIDENT_CHAIN
 
 pytestmark = pytest.mark.slow
 
@@ -103,3 +111,74 @@ async def test_redis_fault_lets_requests_through_at_once(aiohttp_client, databas
                 break
         assert ready.status == 200
         assert (await _call(phone.call("GET", "/v1/me"))).status == 200
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_database_killed_between_sign_and_store_loses_no_receipt(aiohttp_client, database, clock) -> None:  # type: ignore[no-untyped-def]
+    """The service signs the receipt, then the wallet's database goes away before the wallet stores
+    it: the fetch recorded before asking is retried once the database is back, the service hands
+    out the same receipt, and it is stored and anchored exactly once."""
+    async with TcpProxy(urlsplit(PG_DSN).port or 5432) as proxy, Chain.embedded() as chain:
+        registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
+        settings = make_settings(
+            (_through(proxy), database[1]),
+            allow_loopback_http=True,
+            database_timeout=timedelta(seconds=1),
+            database_pool_timeout=timedelta(seconds=0.5),
+            receipt_batch_size=1,
+            receipt_confirmations=1,
+            receipt_anchor_interval=timedelta(hours=1),
+        )
+        app = create_app(settings, clock=clock)
+        app[RESIDENT_CHAIN] = StaticChainPort(registry=registry)
+        client = await aiohttp_client(app)
+        phone = await new_resident(client, clock)
+        store = app[RECEIPTS].store
+        async with parties(clock) as (issuer, service):
+            await credential_for(phone, issuer)
+
+            async def cut_storage(token: str) -> None:
+                await proxy.cut()
+
+            service.desk.after_sign = cut_storage
+            screen = await (await start(phone, (await service.request()).deep_link)).json()
+            consent = await (await phone.call("POST", f"/v1/presentations/{screen['id']}/consent", json={})).json()
+            body = {
+                "signatures": [
+                    {"query_id": s["query_id"], "signature": b64sig(phone.key, s["signing_input"])}
+                    for s in consent["signing_inputs"]
+                ]
+            }
+            resp = await _call(phone.call("POST", f"/v1/presentations/{screen['id']}/signature", json=body))
+            assert resp.status == 503, await resp.text()  # the database is gone: said so, within bounds
+            (signed,) = service.receipts
+            receipt_id = peek_access_receipt(signed).receipt_id
+            service.desk.after_sign = None
+            proxy.restore()
+
+            # The app's retries (its loop, or the same signatures sent again) store the receipt once.
+            clock.advance(seconds=5)
+            outcome: dict = {}
+            for _ in range(100):
+                with contextlib.suppress(StorageError):
+                    await app[PRESENTATIONS].fetch_due_receipts()
+                resp = await _call(phone.call("POST", f"/v1/presentations/{screen['id']}/signature", json=body))
+                if resp.status == 200:
+                    outcome = (await resp.json())["outcome"]
+                    if "receipt_id" in outcome:
+                        break
+                await asyncio.sleep(0.1)
+            assert outcome.get("receipt_id") == receipt_id, outcome
+            assert len(service.receipts) == 1 and len(service.results) == 1
+            listing = (await (await phone.call("GET", "/v1/receipts")).json())["items"]
+            assert [r["id"] for r in listing] == [receipt_id]
+
+            # Anchored exactly once.
+            for _ in range(5):
+                await app[RECEIPTS].tick()
+                await chain.mine(1)
+            stored = await store.get_receipt(receipt_id)
+            assert stored.batch_id is not None and (await store.get_batch(stored.batch_id)).state == "final"
+            topic = registry.contract.event_topic("BatchAnchored")
+            logs = await chain.get_logs(address=registry.address, topics=[topic, stored.batch_id])
+            assert len(logs) == 1

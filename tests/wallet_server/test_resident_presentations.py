@@ -121,9 +121,17 @@ async def test_consent_screen_then_two_step_signing_shares_exactly_the_requested
         (result,) = service.results
         assert dict(result.claims()) == {"age_over_20": True, "address": {"locality": CLAIMS["address"]["locality"]}}
 
-        # a second signature call is refused: the presentation went out once
+        # the same signature call again (an app that lost the answer) gets the same presentation, and
+        # the service got it once; other signatures are refused
         again = await phone.call("POST", f"/v1/presentations/{screen['id']}/signature", json=good)
-        assert again.status == 409
+        assert again.status == 200
+        assert (await again.json()) == {k: v for k, v in done.items() if k != "outcome"} | {
+            "outcome": {k: v for k, v in done["outcome"].items() if k != "redirect_uri"}
+        }
+        assert len(service.results) == 1 and len(service.receipts) == 1
+        other = [{**s, "signature": "A" * 86} for s in good["signatures"]]
+        refused = await phone.call("POST", f"/v1/presentations/{screen['id']}/signature", json={"signatures": other})
+        assert refused.status == 409
 
         # consent and receipt, as the resident sees them
         consents = (await (await phone.call("GET", "/v1/consents")).json())["items"]

@@ -41,7 +41,7 @@ URL_SAFE = re.compile(r"[A-Za-z0-9\-._~]{1,512}")
 class HttpRequest:
     """An HTTP request a protocol flow needs sent; the caller performs it (I/O stays outside)."""
 
-    method: Literal["GET", "POST"]
+    method: Literal["GET", "POST", "DELETE"]
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None

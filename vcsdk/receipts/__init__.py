@@ -25,6 +25,7 @@ from vcsdk.receipts._consent import (
     verify_consent_record,
     verify_consent_record_resolved,
 )
+from vcsdk.receipts._desk import InMemoryKeptReceipts, KeptReceipt, KeptReceiptStore, ReceiptDesk
 from vcsdk.receipts._export import (
     MIN_K_THRESHOLD,
     AccessCounter,
@@ -82,14 +83,18 @@ __all__ = [
     "ConsentState",
     "ConsentType",
     "Controller",
+    "InMemoryKeptReceipts",
     "InclusionProof",
     "InclusionProofJson",
+    "KeptReceipt",
+    "KeptReceiptStore",
     "LedgerEntry",
     "LegalBasis",
     "MerkleTree",
     "PrivacyLedger",
     "PrivacyParameters",
     "Pseudonym",
+    "ReceiptDesk",
     "ReceiptKind",
     "ServiceCells",
     "WithdrawalReceiptClaims",

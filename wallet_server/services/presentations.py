@@ -25,7 +25,11 @@ at a ``receipt_uri`` it names there, to which the wallet posts the consent recor
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import hashlib
 import json
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +44,8 @@ from vcsdk.errors import (
     KeyBindingError,
     ProtocolError,
     RegistrationError,
+    RegistryError,
+    StorageError,
     VcsdkError,
     VerificationError,
 )
@@ -52,7 +58,7 @@ from vcsdk.oid4vc import (
     load_request_object,
     parse_authorization_request_uri,
 )
-from vcsdk.receipts import ConsentRecord, presentation_hash, sign_consent_record
+from vcsdk.receipts import ConsentRecord, peek_access_receipt, presentation_hash, sign_consent_record
 from vcsdk.registration import RelyingPartyRegistration, check_registered_request, claim_path_name, peek_registration
 from vcsdk.status import StatusListChecker
 from wallet_server.errors import ForbiddenError
@@ -62,7 +68,14 @@ from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService
 from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.wallet import BATCH, OutgoingHttp, ResidentVault
-from wallet_server.storage import CopyPolicy, PresentationRow, PresentationState, ViolationKind, WalletDataStore
+from wallet_server.storage import (
+    CopyPolicy,
+    PresentationRow,
+    PresentationState,
+    ReceiptFetchRow,
+    ViolationKind,
+    WalletDataStore,
+)
 
 __all__ = [
     "DELIVERY_UNKNOWN",
@@ -81,6 +94,7 @@ _KIND = "presentation"
 _SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
 #: The ``outcome.error`` of a presentation whose send to the service was interrupted.
 DELIVERY_UNKNOWN = "delivery_unknown"
+log = logging.getLogger("wallet_server.presentations")
 #: The ``outcome.error`` of a request the wallet refused because the service broke a promise before
 #: and the resident chose to refuse such services.
 SERVICE_REFUSED = "service_refused_after_violation"
@@ -199,6 +213,10 @@ class PresentationService:
     :param custodial: whether the custodial key option is enabled (off by default).
     :param sending_timeout: how long a presentation may stay ``sending`` before it counts as
         interrupted and shows as ``unknown``; longer than any send (outgoing calls time out sooner).
+    :param receipt_retry: the pause before the first retry of a failed receipt fetch, doubled after
+        each failure up to ``receipt_retry_max``.
+    :param receipt_give_up: how long the wallet keeps asking for a receipt before it records the
+        service's violation (``receipt_missing``).
     """
 
     def __init__(
@@ -214,7 +232,10 @@ class PresentationService:
         ttl: timedelta = timedelta(minutes=10),
         consent_ttl: timedelta = timedelta(days=365),
         custodial: bool = False,
-        sending_timeout: timedelta = timedelta(minutes=2),
+        sending_timeout: timedelta = timedelta(seconds=45),
+        receipt_retry: timedelta = timedelta(seconds=2),
+        receipt_retry_max: timedelta = timedelta(minutes=10),
+        receipt_give_up: timedelta = timedelta(days=3),
     ) -> None:
         self._data = data
         self._vault = vault
@@ -227,6 +248,9 @@ class PresentationService:
         self._consent_ttl = consent_ttl
         self._custodial = custodial
         self._sending_timeout = sending_timeout
+        self._receipt_retry = receipt_retry
+        self._receipt_retry_max = receipt_retry_max
+        self._receipt_give_up = receipt_give_up
 
     # -- reading
 
@@ -245,6 +269,8 @@ class PresentationService:
         now = self._clock()
         if row.state != "sending" or now - row.updated_at < self._sending_timeout:
             return row
+        if await self._data.get_receipt_fetch(row.id) is not None:
+            return row  # the service answered; the receipt fetch finishes it
         try:
             await self._data.update_presentation(
                 row.resident_id, row.id, expect_state="sending", state="unknown", body=row.body, now=now
@@ -543,6 +569,15 @@ class PresentationService:
         self, principal: Principal, presentation_id: str, signatures: list[dict[str, Any]]
     ) -> PresentationView:
         row, body = await self._load(principal, presentation_id)
+        signed = _signatures_digest(signatures)
+        if row.state in ("sending", "shared", "refused", "unknown") and body.get("signed") == signed:
+            # The same signatures again (the app lost the answer): the same presentation, never a
+            # second send; a receipt still owed is asked for once more now.
+            job = await self._data.get_receipt_fetch(row.id)
+            if job is not None and job.state == "pending":
+                with contextlib.suppress(StorageError):
+                    await self._attempt_fetch(job, inline=False)
+            return await self.get(principal, row.id)
         self._check_open(row, "signature_required")
         holder = _holder(body)
         by_query = {s["query_id"]: s["signature"] for s in signatures if isinstance(s.get("query_id"), str)}
@@ -564,10 +599,13 @@ class PresentationService:
                     principal.resident_id, p.ref, service, once=body.get("copy_policy") != "per_service",
                     now=self._clock(),
                 )
-        # Single use on our side too: a second call finds the state moved on.
+        # Single use on our side too: a second call finds the state moved on (the same signatures
+        # again get the presentation as it stands, never a second send).
+        body["signed"] = signed
+        sending = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
         await self._data.update_presentation(
             principal.resident_id, row.id, expect_state="signature_required", state="sending",
-            body=row.body, now=self._clock(),
+            body=sending, now=self._clock(),
         )
         try:
             reply = await self._http.send(answer)
@@ -644,16 +682,23 @@ class PresentationService:
         kind: ViolationKind | None = None
         token = reply.get("access_receipt")
         receipt_uri = reply.get("receipt_uri")
-        try:
-            if not isinstance(token, str) and isinstance(receipt_uri, str):
-                # The service gets the record signed by the wallet, to hold as evidence of the consent.
-                response = await self._http.send(HttpRequest.json(receipt_uri, {"consent_record": signed}))
-                response.raise_for_error(what="access receipt")
-                token = response.json_object(what="access receipt").get("access_receipt")
-            if not isinstance(token, str):
-                kind, outcome["receipt_error"] = "receipt_missing", "receipt_missing"
-        except VcsdkError as exc:
-            kind, outcome["receipt_error"] = "receipt_missing", exc.code
+        if not isinstance(token, str) and isinstance(receipt_uri, str):
+            try:
+                self._http.check_url(receipt_uri)
+            except VcsdkError as exc:
+                kind, outcome["receipt_error"] = "receipt_missing", exc.code
+            else:
+                # Written before the service is asked: whatever fails from here on (the service, this
+                # server's database, the process), the fetch is retried until the receipt is stored.
+                job = ReceiptFetchRow(
+                    presentation_id, principal.resident_id, consent.record_id, did, receipt_uri, signed, "pending",
+                    attempts=1, next_at=now + self._receipt_retry, created_at=now, updated_at=now,
+                )
+                await self._data.add_receipt_fetch(job)
+                outcome.update(await self._attempt_fetch(job, inline=True))
+                return outcome
+        if not isinstance(token, str):
+            kind, outcome["receipt_error"] = "receipt_missing", "receipt_missing"
         if isinstance(token, str) and kind is None:
             try:
                 resolver = await self._chain.resolver()
@@ -667,6 +712,168 @@ class PresentationService:
             )
             outcome["violation"] = kind
         return outcome
+
+    # -- receipts owed: asked for until stored
+
+    async def _attempt_fetch(self, job: ReceiptFetchRow, *, inline: bool) -> dict[str, Any]:
+        """One attempt to get and store the receipt of ``job`` (already counted in ``job.attempts``).
+
+        A failure that may pass (the service unreachable or answering 5xx, this server's database
+        failing) leaves the fetch pending for the next attempt; a definitive one (the service answers
+        without a receipt, or with one that does not verify) or giving up records a violation.
+        Unless ``inline`` (the request that shared the presentation saves it itself), the
+        presentation's outcome is updated.
+
+        :raises StorageError: if the database fails while recording the result.
+        :return: the outcome's receipt fields: ``receipt_id``, or ``receipt_pending``, or
+            ``receipt_error`` and ``violation``.
+        """
+        try:
+            token = await self._ask_receipt(job)
+            if token is None:
+                result: dict[str, Any] = {"receipt_error": "receipt_missing", "violation": "receipt_missing"}
+            else:
+                result = await self._store_receipt(job, token)
+        except _Transient as exc:
+            return await self._retry_later(job, exc.code, inline=inline)
+        now = self._clock()
+        done = replace(job, updated_at=now, last_error=result.get("receipt_error"))
+        if "receipt_id" in result:
+            done = replace(done, state="done", receipt_id=result["receipt_id"])
+        else:
+            done = replace(done, state="failed")
+            await self._receipts.record_violation(
+                job.resident_id, job.service_did, result["violation"], result["receipt_error"], job.presentation_id
+            )
+        if not await self._data.update_receipt_fetch(done, expect_attempts=job.attempts):
+            return {"receipt_pending": True}  # another instance attempts it now; it records the result
+        if "receipt_id" in result:
+            with contextlib.suppress(VcsdkError):  # the service forgets it; best effort
+                await self._http.send(HttpRequest("DELETE", job.receipt_uri))
+        if not inline:
+            await self._record_outcome(job, result)
+        return result
+
+    async def _ask_receipt(self, job: ReceiptFetchRow) -> str | None:
+        """The service's receipt: posted for on the first attempt, fetched again (``GET`` of the
+        receipt URI) after that, posted for again if the service keeps none.
+
+        :raises _Transient: the service is unreachable or failing for now.
+        :return: the token, or ``None`` if the service answered without one.
+        """
+        post = HttpRequest.json(job.receipt_uri, {"consent_record": job.consent_record})
+        try:
+            response = await self._http.send(post if job.attempts <= 1 else HttpRequest("GET", job.receipt_uri))
+            if job.attempts > 1 and response.status in (404, 405):
+                response = await self._http.send(post)
+        except ProtocolError as exc:
+            if exc.code == "server_unreachable":
+                raise _Transient(exc.code) from None
+            return None
+        if response.status >= 500 or response.status in (408, 429):
+            raise _Transient(response.error_code or f"http_{response.status}")
+        try:
+            response.raise_for_error(what="access receipt")
+            token = response.json_object(what="access receipt").get("access_receipt")
+        except VcsdkError:
+            return None
+        return token if isinstance(token, str) else None
+
+    async def _store_receipt(self, job: ReceiptFetchRow, token: str) -> dict[str, Any]:
+        """Verify and store ``token``; one stored before under its id (an earlier attempt whose
+        answer was lost) counts as stored when it is the same token.
+
+        :raises _Transient: this server's database or the chain failed.
+        """
+        try:
+            consent = await self._receipts.store.get_consent(job.consent_id)
+            receipt = await self._receipts.accept_receipt(token, consent=consent, resolver=await self._chain.resolver())
+            return {"receipt_id": receipt.receipt_id}
+        except ConflictError:
+            try:
+                receipt_id = peek_access_receipt(token).receipt_id
+                stored = await self._receipts.store.get_receipt(receipt_id)
+            except StorageError as exc:
+                raise _Transient(exc.code) from None
+            if stored.receipt.token == token:
+                return {"receipt_id": receipt_id}
+            return {"receipt_error": "conflict", "violation": "receipt_invalid"}
+        except StorageError as exc:
+            raise _Transient(exc.code) from None
+        except RegistryError as exc:
+            raise _Transient(exc.code) from None
+        except VcsdkError as exc:
+            return {"receipt_error": exc.code, "violation": "receipt_invalid"}
+
+    async def _retry_later(self, job: ReceiptFetchRow, code: str, *, inline: bool) -> dict[str, Any]:
+        now = self._clock()
+        if now - job.created_at >= self._receipt_give_up:
+            result: dict[str, Any] = {"receipt_error": code, "violation": "receipt_missing"}
+            failed = replace(job, state="failed", updated_at=now, last_error=code)
+            if await self._data.update_receipt_fetch(failed, expect_attempts=job.attempts):
+                await self._receipts.record_violation(
+                    job.resident_id, job.service_did, "receipt_missing", code, job.presentation_id
+                )
+                if not inline:
+                    await self._record_outcome(job, result)
+            return result
+        log.info("receipt fetch delayed", extra={"event": "receipt_fetch_delayed", "code": code})
+        with contextlib.suppress(StorageError):  # the next attempt is due anyway (claimed at next_at)
+            await self._data.update_receipt_fetch(
+                replace(job, updated_at=now, last_error=code), expect_attempts=job.attempts
+            )
+        return {"receipt_pending": True}
+
+    async def _record_outcome(self, job: ReceiptFetchRow, result: dict[str, Any]) -> None:
+        """Put a fetch's result in the presentation's outcome; the service answered, so it is shared."""
+        row = await self._data.get_presentation(job.resident_id, job.presentation_id)
+        body = await self._vault.open_json(job.resident_id, row.body, kind=_KIND, row_id=row.id)
+        outcome = {k: v for k, v in (body.get("outcome") or {}).items() if k != "receipt_pending"}
+        if "consent_id" not in outcome:
+            outcome["consent_id"] = job.consent_id
+        outcome.update(result)
+        body["outcome"], body["pending"] = outcome, []
+        sealed = await self._vault.seal_json(job.resident_id, body, kind=_KIND, row_id=row.id)
+        with contextlib.suppress(ConflictError):  # the request that shared it saved it meanwhile: next round
+            await self._data.update_presentation(
+                job.resident_id, row.id, expect_state=row.state, state="shared", body=sealed, now=self._clock()
+            )
+
+    def _backoff(self, attempts: int) -> timedelta:
+        pause: timedelta = self._receipt_retry * (2 ** min(attempts - 1, 30))
+        return min(pause, self._receipt_retry_max)
+
+    async def fetch_due_receipts(self, *, limit: int = 50) -> int:
+        """Attempt every receipt fetch that is due (each claimed first, so instances do not race).
+
+        :raises StorageError: if the database fails.
+        :return: how many were attempted.
+        """
+        now = self._clock()
+        attempted = 0
+        for job in await self._data.due_receipt_fetches(now=now, limit=limit):
+            attempts = job.attempts + 1
+            claimed = replace(job, attempts=attempts, next_at=now + self._backoff(attempts), updated_at=now)
+            if not await self._data.update_receipt_fetch(claimed, expect_attempts=job.attempts):
+                continue
+            attempted += 1
+            try:
+                await self._attempt_fetch(claimed, inline=False)
+            except VcsdkError as exc:
+                log.warning("receipt fetch failed", extra={"event": "receipt_fetch_failed", "code": exc.code})
+        return attempted
+
+    async def run_receipt_fetcher(self, *, interval: float, stop: asyncio.Event) -> None:
+        """Retry owed receipt fetches on a timer until ``stop`` is set (every instance runs it)."""
+        while not stop.is_set():
+            try:
+                await self.fetch_due_receipts()
+            except VcsdkError as exc:
+                log.warning("receipt fetch round failed", extra={"event": "receipt_fetch_failed", "code": exc.code})
+            except Exception:  # a background loop must outlive any one failed round
+                log.exception("receipt fetch round failed", extra={"event": "receipt_fetch_failed"})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     # -- declining
 
@@ -692,6 +899,23 @@ class PresentationService:
         body["pending"] = []
         body["outcome"] = {"error": "access_denied"}
         return await self._save(principal, row, body, "declined")
+
+
+class _Transient(Exception):
+    """A receipt fetch failed in a way that may pass: try again later."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _signatures_digest(signatures: list[dict[str, Any]]) -> str:
+    """What identifies a signature request, to recognise the same one sent again."""
+    parts = sorted(
+        (str(s.get("query_id")), s["signature"].hex() if isinstance(s.get("signature"), bytes) else "")
+        for s in signatures
+    )
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 async def _revoked(status: StatusListChecker, claims: dict[str, Any], *, now: datetime) -> bool:

@@ -326,6 +326,7 @@ class SqlStore(BackOfficeQueries):
             n += await conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", ts)
             n += await conn.execute("DELETE FROM enrolment_codes WHERE expires_at <= ?", ts)
             n += await conn.execute("DELETE FROM protocol_state WHERE expires_at <= ?", ts)
+            n += await conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", ts)
         return n
 
     # -- refresh tokens ----------------------------------------------------------------------

@@ -21,10 +21,13 @@ from wallet_server.storage._sql import SqlStore
 
 __all__ = [
     "CopyPolicy",
+    "IdempotentAnswerRow",
     "OfferRow",
     "PresentationRow",
     "PresentationState",
     "PrivacyRow",
+    "ReceiptFetchRow",
+    "ReceiptFetchState",
     "ResidentConsentRow",
     "ResidentSecretsRow",
     "ViolationKind",
@@ -40,6 +43,10 @@ PresentationState = Literal[
     "consent_required", "signature_required", "sending", "shared", "refused", "declined", "unknown", "expired"
 ]
 
+
+#: A receipt fetch the wallet owes a resident: ``pending`` (try again at ``next_at``), ``done``
+#: (stored), ``failed`` (given up; a violation was recorded).
+ReceiptFetchState = Literal["pending", "done", "failed"]
 
 #: How the wallet spends credential copies: a fresh one per presentation, or one per service.
 CopyPolicy = Literal["one_time", "per_service"]
@@ -146,6 +153,48 @@ class ViolationSummary:
     last_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptFetchRow:
+    """The access receipt of one presentation, to ask its service for until it is stored.
+
+    :ivar consent_record: the consent record the wallet signed, posted to ``receipt_uri``.
+    """
+
+    presentation_id: str
+    resident_id: str
+    consent_id: str
+    service_did: str
+    receipt_uri: str
+    consent_record: str
+    state: ReceiptFetchState
+    attempts: int
+    next_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_error: str | None = None
+    receipt_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ReceiptFetchRow(presentation_id={self.presentation_id!r}, state={self.state!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentAnswerRow:
+    """The first request made with an ``Idempotency-Key`` and, once ``done``, its sealed answer."""
+
+    scope: str
+    key: str
+    request_hash: str
+    state: Literal["running", "done"]
+    created_at: datetime
+    expires_at: datetime
+    status: int | None = None
+    answer: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"IdempotentAnswerRow(scope={self.scope!r}, state={self.state!r})"
+
+
 _OFFER_COLS = (
     "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, "
     "updated_at, flow, credential_id"
@@ -153,6 +202,10 @@ _OFFER_COLS = (
 _PRESENTATION_COLS = "id, resident_id, state, created_at, expires_at, updated_at, body"
 _CONSENT_COLS = "consent_id, resident_id, service_did, presentation_id, created_at"
 _VIOLATION_COLS = "id, resident_id, service_did, kind, code, ref_id, created_at"
+_FETCH_COLS = (
+    "presentation_id, resident_id, consent_id, service_did, receipt_uri, consent_record, state, attempts, next_at, "
+    "created_at, updated_at, last_error, receipt_id"
+)
 
 
 def _offer(row: Sequence[Any]) -> OfferRow:
@@ -168,6 +221,13 @@ def _presentation(row: Sequence[Any]) -> PresentationRow:
 
 def _consent(row: Sequence[Any]) -> ResidentConsentRow:
     return ResidentConsentRow(row[0], row[1], row[2], row[3], _dt(row[4]))
+
+
+def _fetch_row(row: Sequence[Any]) -> ReceiptFetchRow:
+    return ReceiptFetchRow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], int(row[7]), _dt(row[8]), _dt(row[9]), _dt(row[10]),
+        row[11], row[12],
+    )
 
 
 def _violation(row: Sequence[Any]) -> ViolationRow:
@@ -303,14 +363,103 @@ class WalletDataStore:
 
         A send interrupted by a stopped server leaves its presentation ``sending``; it is never sent
         again (a presentation is single use), so the resident sees that it may or may not have arrived.
-        All residents at once: run at start-up.
+        A presentation with a receipt fetch was answered by its service: the fetch finishes it, so it is
+        left alone. All residents at once: run at start-up.
 
         :return: how many presentations changed.
         """
         return await self._execute(
-            "UPDATE presentations SET state = 'unknown', updated_at = ? WHERE state = 'sending' AND updated_at < ?",
+            "UPDATE presentations SET state = 'unknown', updated_at = ? WHERE state = 'sending' AND updated_at < ? "
+            "AND NOT EXISTS (SELECT 1 FROM receipt_fetches f WHERE f.presentation_id = presentations.id)",
             to_ts(now), to_ts(sending_before),
         )
+
+    # -- receipt fetches ---------------------------------------------------------------------------
+
+    async def add_receipt_fetch(self, row: ReceiptFetchRow) -> None:
+        """:raises ConflictError: if the presentation has one already."""
+        await self._execute(
+            f"INSERT INTO receipt_fetches ({_FETCH_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            row.presentation_id, row.resident_id, row.consent_id, row.service_did, row.receipt_uri,
+            row.consent_record, row.state, row.attempts, to_ts(row.next_at), to_ts(row.created_at),
+            to_ts(row.updated_at), row.last_error, row.receipt_id,
+        )
+
+    async def get_receipt_fetch(self, presentation_id: str) -> ReceiptFetchRow | None:
+        rows = await self._fetch(
+            f"SELECT {_FETCH_COLS} FROM receipt_fetches WHERE presentation_id = ?", presentation_id
+        )
+        return _fetch_row(rows[0]) if rows else None
+
+    async def due_receipt_fetches(self, *, now: datetime, limit: int) -> list[ReceiptFetchRow]:
+        """Pending fetches whose next attempt is due, the longest-waiting first."""
+        rows = await self._fetch(
+            f"SELECT {_FETCH_COLS} FROM receipt_fetches WHERE state = 'pending' AND next_at <= ? "
+            "ORDER BY next_at, presentation_id LIMIT ?",
+            to_ts(now), limit,
+        )
+        return [_fetch_row(r) for r in rows]
+
+    async def update_receipt_fetch(self, row: ReceiptFetchRow, *, expect_attempts: int) -> bool:
+        """Compare-and-set a fetch's progress: only if nobody else counted an attempt meanwhile.
+
+        :return: whether it changed (``False``: another instance got there first).
+        """
+        changed = await self._execute(
+            "UPDATE receipt_fetches SET state = ?, attempts = ?, next_at = ?, updated_at = ?, last_error = ?, "
+            "receipt_id = ? WHERE presentation_id = ? AND attempts = ? AND state = 'pending'",
+            row.state, row.attempts, to_ts(row.next_at), to_ts(row.updated_at), row.last_error, row.receipt_id,
+            row.presentation_id, expect_attempts,
+        )
+        return changed == 1
+
+    # -- idempotency keys --------------------------------------------------------------------------
+
+    async def claim_idempotency_key(self, row: IdempotentAnswerRow, *, stale_before: datetime) -> bool:
+        """Record the first request with a key (``running``), or take over an expired key or one whose
+        first request was abandoned (``running`` since before ``stale_before``).
+
+        :return: whether this request is the one to answer (``False``: the key is taken).
+        """
+        changed = await self._execute(
+            "INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, status, answer, created_at, "
+            "expires_at) VALUES (?, ?, ?, 'running', NULL, NULL, ?, ?) ON CONFLICT (scope, idem_key) DO UPDATE SET "
+            "request_hash = excluded.request_hash, state = 'running', status = NULL, answer = NULL, "
+            "created_at = excluded.created_at, expires_at = excluded.expires_at "
+            "WHERE idempotency_keys.expires_at <= excluded.created_at "
+            "OR (idempotency_keys.state = 'running' AND idempotency_keys.created_at < ?)",
+            row.scope, row.key, row.request_hash, to_ts(row.created_at), to_ts(row.expires_at), to_ts(stale_before),
+        )
+        return changed == 1
+
+    async def get_idempotency_key(self, scope: str, key: str) -> IdempotentAnswerRow | None:
+        rows = await self._fetch(
+            "SELECT scope, idem_key, request_hash, state, created_at, expires_at, status, answer "
+            "FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
+            scope, key,
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        answer = None if r[7] is None else bytes(r[7])
+        return IdempotentAnswerRow(r[0], r[1], r[2], r[3], _dt(r[4]), _dt(r[5]), r[6], answer)
+
+    async def finish_idempotency_key(self, scope: str, key: str, *, status: int, answer: bytes) -> None:
+        await self._execute(
+            "UPDATE idempotency_keys SET state = 'done', status = ?, answer = ? WHERE scope = ? AND idem_key = ?",
+            status, answer, scope, key,
+        )
+
+    async def drop_idempotency_key(self, scope: str, key: str) -> None:
+        """Forget a key whose request failed, so that trying again runs it again."""
+        await self._execute(
+            "DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ? AND state = 'running'", scope, key
+        )
+
+    async def count_receipt_fetches(self) -> int:
+        """Pending receipt fetches (for metrics)."""
+        rows = await self._fetch("SELECT COUNT(*) FROM receipt_fetches WHERE state = 'pending'")
+        return int(rows[0][0])
 
     # -- consents --------------------------------------------------------------------------------
 

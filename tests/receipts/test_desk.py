@@ -1,0 +1,64 @@
+"""The service's receipt desk: one receipt per presentation, the same one on every repeat, kept until
+the wallet confirms and then forgotten; a purge forgets the unconfirmed ones past the retention."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from tests.receipts._factories import T0, make_consent, service_key
+from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
+from vcsdk.receipts import InMemoryKeptReceipts, ReceiptDesk, peek_access_receipt, verify_access_receipt
+
+
+async def test_the_same_presentation_gets_the_same_receipt() -> None:
+    key = service_key()
+    desk = ReceiptDesk(key)
+    consent = make_consent()
+    first = await desk.receipt("req-1", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0)
+    later = T0 + timedelta(minutes=1)
+    again = await desk.receipt("req-1", consent=consent, claims=["age_over_18"], purpose="age_check", now=later)
+    assert again == first and await desk.again("req-1") == first
+    receipt = verify_access_receipt(first, consent=consent, service_key=key, now=T0)
+    assert receipt.purpose == "age_check" and receipt.receipt_id.startswith("rcpt-")
+    other = await desk.receipt("req-2", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0)
+    assert peek_access_receipt(other).receipt_id != receipt.receipt_id
+
+
+async def test_concurrent_requests_sign_one_receipt() -> None:
+    desk = ReceiptDesk(service_key())
+    consent = make_consent()
+    tokens = await asyncio.gather(
+        *(desk.receipt("req-1", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0) for _ in range(8))
+    )
+    assert len(set(tokens)) == 1
+
+
+async def test_kept_until_confirmed_and_another_consent_is_refused() -> None:
+    desk = ReceiptDesk(service_key(), store=InMemoryKeptReceipts())
+    consent = make_consent()
+    await desk.receipt("req-1", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0)
+    with pytest.raises(ConflictError):
+        await desk.receipt(
+            "req-1", consent=make_consent(record_id="consent-2"), claims=["age_over_18"], purpose="age_check", now=T0
+        )
+    await desk.confirmed("req-1")
+    await desk.confirmed("req-1")  # a repeated confirmation is harmless
+    with pytest.raises(NotFoundError) as caught:
+        await desk.again("req-1")
+    assert caught.value.code == "not_found"
+    with pytest.raises(InvalidInputError):
+        await desk.again("")
+
+
+async def test_purge_forgets_unconfirmed_receipts_past_the_retention() -> None:
+    desk = ReceiptDesk(service_key(), retention=timedelta(days=1))
+    consent = make_consent()
+    await desk.receipt("old", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0)
+    await desk.receipt("new", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0 + timedelta(days=1))
+    assert await desk.purge(now=T0 + timedelta(days=1, hours=1)) == 1
+    with pytest.raises(NotFoundError):
+        await desk.again("old")
+    assert await desk.again("new")
