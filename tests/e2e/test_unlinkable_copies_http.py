@@ -36,6 +36,7 @@ from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
 from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import peek
 from vcsdk.errors import VcsdkError
+from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRegistryClient
 from vcsdk.oid4vc import send
 from vcsdk.registry import EmbeddedChain
@@ -378,3 +379,66 @@ async def test_each_copy_serves_one_service_the_wallet_refills_and_revocation_ta
         assert screen["satisfiable"] is False  # no copy is offered any more
         status, problem = await _refill(w, batch, 2)  # and no refill revives it
         assert status == 400 and problem["code"] == "credential_request_denied", problem
+
+
+async def test_copy_refusals_are_typed_and_a_copy_raced_to_two_services_is_shown_once(tmp_path: Path) -> None:
+    async with world(tmp_path) as w, AsyncExitStack() as stack:
+        library = await serve_service(stack, w.wallet, w.city, w.clock, w.city.chain.dev_keys[3], name="Kaga Library")
+        tx_code = await w.issue_offer()
+        status, inbox = await w.phone.call("GET", "/v1/offers")
+        offer_id = inbox["items"][0]["id"]
+        accept = f"/v1/offers/{offer_id}/accept"
+
+        # -- keys the wallet refuses before the issuer sees them
+        one = w.phone.new_copy_keys(1)[0]
+        private = Key.generate("P-256").private_jwk()
+        secp = Key.generate("secp256k1").public_jwk()
+        for keys in ([one, one], [private], [secp], w.phone.new_copy_keys(21), [], "x"):
+            status, problem = await w.phone.call("POST", accept, {"tx_code": tx_code, "keys": keys})
+            assert status == 400 and problem["code"] == "invalid_input", (keys, problem)
+        status, problem = await w.phone.call("POST", accept, {"tx_code": tx_code, "keys": w.phone.new_copy_keys(11)})
+        assert status == 400 and problem["code"] == "invalid_input", problem  # more than the issuer's batch size
+        assert "that many keys" in problem["detail"]
+
+        # -- one signature per key proof, each with its own key
+        keys = w.phone.new_copy_keys(2)
+        status, to_sign = await w.phone.call("POST", accept, {"tx_code": tx_code, "keys": keys})
+        assert status == 200, to_sign
+        first, second = to_sign["signing_inputs"]
+        sign = f"/v1/offers/{offer_id}/signature"
+        status, problem = await w.phone.call("POST", sign, {"signatures": [w.phone.signature(first["signing_input"])]})
+        assert status == 400 and problem["code"] == "signature_invalid"
+        swapped = [w.phone.signature(first["signing_input"], second["jwk"]),
+                   w.phone.signature(second["signing_input"], first["jwk"])]
+        status, problem = await w.phone.call("POST", sign, {"signatures": swapped})
+        assert status == 400 and problem["code"] == "signature_invalid"
+        signed = [w.phone.signature(i["signing_input"], i["jwk"]) for i in (first, second)]
+        status, credential = await w.phone.call("POST", sign, {"signatures": signed})
+        assert status == 201, credential
+        vct = credential["vct"]
+
+        # -- two services at once: both screens offer the same unshown copy; it is shown to one only
+        shop_screen, library_screen = await _screen(w, vct), await _screen(w, vct, library)
+        offered = {s["credentials"][0]["options"][0]["credential_id"] for s in (shop_screen, library_screen)}
+        assert len(offered) == 1
+        await _share(w, shop_screen)
+        status, consent = await w.phone.call("POST", f"/v1/presentations/{library_screen['id']}/consent", {})
+        (item,) = consent["signing_inputs"]
+        signature = w.phone.signature(item["signing_input"], item["jwk"])
+        signatures = [{"query_id": item["query_id"], "signature": signature}]
+        status, problem = await w.phone.call(
+            "POST", f"/v1/presentations/{library_screen['id']}/signature", {"signatures": signatures}
+        )
+        assert status == 409 and "already shown" in problem["detail"], problem
+        assert len(library.results) == 0  # nothing reached the library
+        again = await _share(w, await _screen(w, vct, library))  # started again: the other copy
+        assert again["jwk"]["x"] != item["jwk"]["x"]
+
+        # -- a credential accepted without copy keys cannot be refilled here
+        device_bound = await accept_offer(w, await w.issue_offer())
+        status, problem = await w.phone.call(
+            "POST", f"/v1/offers/{device_bound['offer']['id']}/refill", {"keys": w.phone.new_copy_keys(1)}
+        )
+        assert status == 409 and problem["code"] == "conflict", problem
+        status, problem = await w.phone.call("POST", f"/v1/offers/{offer_id}/refill", {"keys": []})
+        assert status == 400 and problem["code"] == "invalid_input"
