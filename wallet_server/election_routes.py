@@ -171,9 +171,7 @@ async def token_nonce(request: web.Request) -> web.StreamResponse:
 
 async def token_sign(request: web.Request) -> web.StreamResponse:
     runtime = await request.app[ELECTIONS].runtime(request.match_info["election_id"], origin=_origin(request))
-    raw = await request.content.read(MAX_TOKEN_REQUEST + 1)
-    if len(raw) > MAX_TOKEN_REQUEST:
-        raise InvalidInputError("the token request is too large")
+    raw = await _body(request, MAX_TOKEN_REQUEST)
     from vcsdk.encoding import parse_json
 
     body = parse_json(raw, what="token request", max_bytes=MAX_TOKEN_REQUEST)
@@ -186,6 +184,14 @@ async def token_sign(request: web.Request) -> web.StreamResponse:
         presentation, nonce=value, blinded_msg=b64url_decode(blinded, what="blinded_msg"), now=request.app[CLOCK]()
     )
     return web.json_response({"blind_sig": b64url_encode(blind_sig)}, headers=NO_STORE)
+
+
+async def _body(request: web.Request, limit: int) -> bytes:
+    """The whole body (``request.read`` keeps it for every reader), refused past ``limit``."""
+    raw = await request.read()
+    if len(raw) > limit:
+        raise InvalidInputError("the token request is too large")
+    return raw
 
 
 def _loading(handler: Handler) -> Handler:
