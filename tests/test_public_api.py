@@ -30,7 +30,8 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "vcsdk.keys": {
         "ALGORITHM_FOR_CURVE", "AlgorithmPolicy", "DEFAULT_POLICY", "HEADER_KEY_PARAMS", "Key", "Kid", "Signer",
-        "UnverifiedJws", "VerifiedJws", "decode_jws", "jws_signing_input", "sign_jws", "verify_jws",
+        "UnverifiedJws", "VerifiedJws", "check_jose_header", "decode_jws", "jws_signing_input", "sign_jws",
+        "verify_jws", "verify_signature",
     },
     "vcsdk.did": {
         "Did", "DidAttributeChanged", "DidDelegateChanged", "DidDocument", "DidDocumentMetadata", "DidOwnerChanged",
@@ -63,8 +64,8 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.credentials.sd_jwt": {
         "ARRAY_DIGEST_KEY", "ClaimPath", "Disclosure", "KB_JWT_TYP", "LEGACY_SD_JWT_VC_TYP", "Limits",
         "PendingPresentation", "Processed", "SD_ALG_KEY", "SD_DIGESTS_KEY", "SD_HASH_KEY", "SD_JWT_VC_TYP",
-        "UnverifiedSdJwt", "check_claim_path", "finish_presentation", "issue", "parse", "prepare_presentation",
-        "present", "process_disclosures",
+        "UnverifiedSdJwt", "check_claim_path", "finish_presentation", "hash_function", "issue", "parse",
+        "prepare_presentation", "present", "process_disclosures",
     },
     "vcsdk.credentials.status_list": {
         "BITSTRING_STATUS_LIST", "BITSTRING_STATUS_LIST_CREDENTIAL", "BITSTRING_STATUS_LIST_ENTRY", "Bitstring",

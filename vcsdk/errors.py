@@ -11,6 +11,7 @@ with. Messages say what failed and what to do; they never contain key material o
     │   ├── InvalidDidError                      invalid_did
     │   └── InvalidTokenError                    invalid_token
     │       └── MalformedTokenError              malformed_token
+    │           └── CriticalHeaderError          crit_not_understood
     ├── UnsupportedAlgorithmError                unsupported_algorithm
     │   └── DisallowedAlgorithmError             algorithm_not_allowed
     ├── VerificationError                        verification_failed
@@ -98,6 +99,7 @@ __all__ = [
     "CredentialRevokedError",
     "CredentialStatusError",
     "CredentialSuspendedError",
+    "CriticalHeaderError",
     "DidDeactivatedError",
     "DidNotFoundError",
     "DidResolutionError",
@@ -220,6 +222,12 @@ class MalformedTokenError(InvalidTokenError, VerificationError):
     """
 
     code = "malformed_token"
+
+
+class CriticalHeaderError(MalformedTokenError):
+    """A JWS header lists a critical extension (``crit``) this verifier does not understand (RFC 7515 §4.1.11)."""
+
+    code = "crit_not_understood"
 
 
 class DisallowedAlgorithmError(UnsupportedAlgorithmError, VerificationError):

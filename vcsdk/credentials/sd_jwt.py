@@ -32,6 +32,7 @@ from vcsdk.credentials._sd_jwt._common import (
     SD_HASH_KEY,
     SD_JWT_VC_TYP,
     check_claim_path,
+    hash_function,
 )
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "UnverifiedSdJwt",
     "check_claim_path",
     "finish_presentation",
+    "hash_function",
     "issue",
     "parse",
     "prepare_presentation",

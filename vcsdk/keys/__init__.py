@@ -10,10 +10,12 @@ from vcsdk.keys._jws import (
     HEADER_KEY_PARAMS,
     UnverifiedJws,
     VerifiedJws,
+    check_jose_header,
     decode_jws,
     jws_signing_input,
     sign_jws,
     verify_jws,
+    verify_signature,
 )
 from vcsdk.keys._keys import ALGORITHM_FOR_CURVE, DEFAULT_POLICY, AlgorithmPolicy, Key, Kid, Signer
 
@@ -27,8 +29,10 @@ __all__ = [
     "Signer",
     "UnverifiedJws",
     "VerifiedJws",
+    "check_jose_header",
     "decode_jws",
     "jws_signing_input",
     "sign_jws",
     "verify_jws",
+    "verify_signature",
 ]

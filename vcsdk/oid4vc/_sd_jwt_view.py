@@ -8,27 +8,15 @@ request's nonce and client identifier before any expensive work.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vcsdk._b64 import b64url_decode, b64url_encode
-from vcsdk._json import parse_json
-from vcsdk.errors import DisclosureError, InvalidInputError, InvalidTokenError
-from vcsdk.keys import decode_jws
+from vcsdk.credentials.sd_jwt import Disclosure, hash_function, parse
+from vcsdk.errors import DisclosureError, InvalidTokenError
 
 __all__ = ["SdJwtView", "view_sd_jwt"]
 
 ConcretePath = tuple[str | int, ...]
-
-# SD-JWT (RFC 9901) §4.1.1: hash algorithms as named in the IANA registry; an allow-list.
-_HASHES: dict[str, Callable[[bytes], Any]] = {
-    "sha-256": hashlib.sha256,
-    "sha-384": hashlib.sha384,
-    "sha-512": hashlib.sha512,
-}
-MAX_DISCLOSURES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,29 +37,16 @@ def view_sd_jwt(presentation: str) -> SdJwtView:
     """
     if not isinstance(presentation, str) or "~" not in presentation:
         raise InvalidTokenError("an SD-JWT presentation has the form <jwt>~<disclosures>~<kb-jwt>")
-    parts = presentation.split("~")
-    issuer_jwt, disclosure_parts, kb = parts[0], parts[1:-1], parts[-1]
-    if len(disclosure_parts) > MAX_DISCLOSURES:
-        raise InvalidTokenError(f"SD-JWT carries more than {MAX_DISCLOSURES} disclosures")
-    payload = decode_jws(issuer_jwt).unverified_claims()
-    alg_name = payload.get("_sd_alg", "sha-256")
-    hasher = _HASHES.get(alg_name) if isinstance(alg_name, str) else None
-    if hasher is None:
-        raise DisclosureError("SD-JWT uses a digest algorithm that is not allowed")
+    # The one SD-JWT parser and the one _sd_alg allow-list (vcsdk.credentials.sd_jwt).
+    parsed = parse(presentation)
+    payload = parsed.payload
+    hasher = hash_function(payload.get("_sd_alg", "sha-256"))
     by_digest: dict[str, list[Any]] = {}
-    for raw in disclosure_parts:
-        if not raw:
-            raise InvalidTokenError("SD-JWT has an empty disclosure")
-        digest = b64url_encode(hasher(raw.encode("ascii")).digest())
+    for disclosure in parsed.disclosures:
+        digest = disclosure.digest(hasher)
         if digest in by_digest:
             raise DisclosureError("SD-JWT repeats a disclosure")
-        try:
-            decoded = parse_json(b64url_decode(raw, what="disclosure"), what="disclosure")
-        except InvalidInputError as exc:
-            raise DisclosureError("SD-JWT disclosure is not base64url JSON") from exc
-        if not isinstance(decoded, list) or len(decoded) not in (2, 3):
-            raise DisclosureError("SD-JWT disclosure is not a 2- or 3-element array")
-        by_digest[digest] = decoded
+        by_digest[digest] = _as_list(disclosure)
     used: set[str] = set()
     paths: list[ConcretePath] = []
 
@@ -114,5 +89,11 @@ def view_sd_jwt(presentation: str) -> SdJwtView:
     walk(payload, ())
     if used != set(by_digest):
         raise DisclosureError("SD-JWT carries a disclosure that no digest references")
-    kb_claims = decode_jws(kb).unverified_claims() if kb else None
-    return SdJwtView(payload, tuple(paths), kb_claims)
+    kb = parsed.unverified_kb_jwt()
+    return SdJwtView(payload, tuple(paths), kb[1] if kb is not None else None)
+
+
+def _as_list(disclosure: Disclosure) -> list[Any]:
+    if disclosure.name is None:
+        return [disclosure.salt, disclosure.value]
+    return [disclosure.salt, disclosure.name, disclosure.value]

@@ -26,6 +26,7 @@ from vcsdk.errors import (
     ClaimsError,
     CredentialRevokedError,
     CredentialStatusError,
+    CriticalHeaderError,
     DisallowedAlgorithmError,
     DisclosureError,
     KeyBindingError,
@@ -178,7 +179,10 @@ def test_algorithm_outside_the_policy(issuer_key: Key, holder_key: Key) -> None:
 
 def test_critical_header_extensions_are_refused(issuer_key: Key, holder_key: Key) -> None:
     raises_exactly(
-        MalformedTokenError, forge(issuer_key, holder_key, header={"crit": ["b64"], "b64": True}), issuer_key
+        CriticalHeaderError,
+        forge(issuer_key, holder_key, header={"crit": ["b64"], "b64": True}),
+        issuer_key,
+        code="crit_not_understood",
     )
 
 

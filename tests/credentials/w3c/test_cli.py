@@ -86,7 +86,7 @@ def test_verify_failures_are_json_errors(files: dict[str, Path], capsys: pytest.
 def test_garbage_token_and_missing_file(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     files["vc"].write_text("not a token")
     assert main(["vc", "verify", str(files["vc"]), "--issuer-key", str(files["issuer_pub"])]) == 1
-    assert json.loads(capsys.readouterr().err)["error"]["code"] == "invalid_token"
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "malformed_token"
     assert main(["vc", "decode", str(files["vc"]) + ".missing"]) == 1
     assert json.loads(capsys.readouterr().err)["error"]["code"] == "io_error"
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import json.scanner
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk._json import parse_json
 from vcsdk.credentials._policy import SD_ALGORITHMS
 from vcsdk.errors import DisallowedAlgorithmError, InvalidInputError, MalformedTokenError
 
@@ -89,74 +88,12 @@ def b64_decode(text: str, what: str) -> bytes:
     return b64url_decode(text, what=what, error=MalformedTokenError)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out = dict(pairs)
-    if len(out) != len(pairs):
-        raise MalformedTokenError("a JSON object in the token repeats a member name")
-    return out
-
-
-def _bad_constant(name: str) -> Any:
-    raise MalformedTokenError(f"token JSON contains {name}, which JSON does not allow")
-
-
-_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_bad_constant)
-#: The decoder's C scanner, called directly for the common case of JSON without surrounding
-#: whitespace (every JOSE part we see); anything else goes through the full ``decode``.
-_SCAN = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]  # typeshed names the class, not the decoder
-_WHITESPACE = frozenset(" \t\n\r")
-
-
-#: Nesting bound checked before the recursive JSON parser runs. The parser's own recursion guard
-#: follows ``sys.getrecursionlimit()``, which some libraries raise far beyond what the C stack holds.
-MAX_PARSE_DEPTH = 100
-_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-
-
-def _too_deep(text: str, limit: int) -> bool:
-    # Cheap bound first: fewer opening brackets than the limit cannot nest deeper than it.
-    if text.count("[") + text.count("{") <= limit:
-        return False
-    depth = 0
-    for ch in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
-        if ch in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
-
-
 def loads(data: bytes, what: str) -> Any:
-    """Strict JSON from UTF-8 bytes: duplicate names and NaN refused; deep nesting fails fast.
+    """Strict JSON from a presented token's bytes, through the one parser (:func:`vcsdk._json.parse_json`).
 
-    :raises MalformedTokenError: on anything that is not such JSON.
+    :raises MalformedTokenError: on anything that is not such JSON (codes ``token_too_deep``, …).
     """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise MalformedTokenError(f"{what} is not valid UTF-8") from None
-    # Cheap bound inline (every JOSE part goes through here): fewer opening brackets than the
-    # limit cannot nest deeper than it.
-    if text.count("[") + text.count("{") > MAX_PARSE_DEPTH and _too_deep(text, MAX_PARSE_DEPTH):
-        raise MalformedTokenError(f"{what} nests deeper than {MAX_PARSE_DEPTH} levels", code="token_too_deep")
-    try:
-        if text and text[0] not in _WHITESPACE and text[-1] not in _WHITESPACE:
-            try:
-                value, end = _SCAN(text, 0)
-            except StopIteration:
-                raise MalformedTokenError(f"{what} is not valid JSON") from None
-            if end == len(text):
-                return value
-        return _DECODER.decode(text)
-    except MalformedTokenError:
-        raise
-    except RecursionError:
-        raise MalformedTokenError(f"{what} nests too deeply", code="token_too_deep") from None
-    except ValueError:
-        raise MalformedTokenError(f"{what} is not valid JSON") from None
+    return parse_json(data, what=what, max_bytes=len(data), error=MalformedTokenError)
 
 
 def dumps(value: Any) -> str:

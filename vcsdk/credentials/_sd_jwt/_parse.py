@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from vcsdk._b64 import b64url_decode
 from vcsdk.credentials._sd_jwt._common import SEPARATOR, Disclosure, loads
 from vcsdk.errors import MalformedTokenError
+from vcsdk.keys import decode_jws
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "Serialization", "UnverifiedSdJwt", "parse", "split_jws"]
 
@@ -90,31 +90,14 @@ class UnverifiedSdJwt:
         )
 
 
-def _part_names(what: str) -> tuple[str, str, str]:
-    return f"{what} header", f"{what} payload", f"{what} signature"
-
-
-#: The part names of the JWS every presentation carries, built once rather than per call.
-_PART_NAMES = {what: _part_names(what) for what in ("Issuer-signed JWT", "KB-JWT")}
-
-
 def split_jws(compact: str, what: str) -> tuple[dict[str, Any], bytes, bytes, bytes]:
-    """Split and decode a compact JWS: (header, payload bytes, signing input, signature).
+    """Split and decode a compact JWS through the one decoder (:func:`vcsdk.keys.decode_jws`):
+    (header, payload bytes, signing input, signature).
 
     :raises MalformedTokenError: unless three base64url parts with a JSON-object header.
     """
-    parts = compact.split(".")
-    if len(parts) != 3:
-        raise MalformedTokenError(f"{what} must have three dot-separated parts")
-    h, p, s = parts
-    header_name, payload_name, signature_name = _PART_NAMES.get(what) or _part_names(what)
-    header = loads(b64url_decode(h, what=header_name, error=MalformedTokenError), header_name)
-    if not isinstance(header, dict):
-        raise MalformedTokenError(f"{what} header is not a JSON object")
-    # The signing input is the presented ASCII text before the second dot (RFC 7515 §5.2).
-    signing_input = compact[: len(h) + 1 + len(p)].encode("ascii")
-    payload = b64url_decode(p, what=payload_name, error=MalformedTokenError)
-    return header, payload, signing_input, b64url_decode(s, what=signature_name, error=MalformedTokenError)
+    jws = decode_jws(compact, max_bytes=len(compact), what=what)
+    return jws.header, jws.payload, jws.signing_input, jws.signature
 
 
 def _payload_object(payload: bytes) -> dict[str, Any]:

@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from vcsdk._b64 import b64url_decode
 from vcsdk._time import from_numeric_date, numeric_date
@@ -33,7 +30,6 @@ from vcsdk.errors import (
     AudienceMismatchError,
     ClaimsError,
     CredentialStatusError,
-    DisallowedAlgorithmError,
     InvalidInputError,
     IssuerNotAccreditedError,
     KeyBindingError,
@@ -45,13 +41,10 @@ from vcsdk.errors import (
     SignatureInvalidError,
     TokenExpiredError,
     TokenNotYetValidError,
-    TokenTypeError,
-    UnsupportedAlgorithmError,
-    UntrustedKeyError,
     VcsdkError,
     VerificationError,
 )
-from vcsdk.keys import HEADER_KEY_PARAMS, Key
+from vcsdk.keys import HEADER_KEY_PARAMS, Key, check_jose_header, verify_signature
 
 __all__ = [
     "UnverifiedSdJwtVc",
@@ -119,53 +112,19 @@ def _epoch(now: datetime) -> float:
     return (now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp()
 
 
-def _check_header(header: Mapping[str, Any], policy: VerificationPolicy, typs: tuple[str, ...], what: str) -> str:
-    alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in policy.algorithms:
-        shown = alg if isinstance(alg, str) and len(alg) <= 32 else type(alg).__name__
-        raise DisallowedAlgorithmError(
-            f"{what} algorithm {shown!r} is not allowed; accepted: {list(policy.algorithms)}"
-        )
-    if "crit" in header:
-        # RFC 7515 §4.1.11: a critical extension we do not understand must be refused.
-        raise MalformedTokenError(f"{what} lists critical header extensions this verifier does not understand")
-    if not HEADER_KEY_PARAMS.isdisjoint(header):
-        raise UntrustedKeyError(
-            f"{what} header carries its own key material; vcsdk verifies only with the issuer's "
-            "resolved key or the credential's cnf key"
-        )
-    typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in typs:
-        shown_typ = typ if isinstance(typ, str) and len(typ) <= 64 else type(typ).__name__
-        raise TokenTypeError(f"{what} typ is {shown_typ!r}; expected {' or '.join(typs)}")
-    return alg
+def _check_header(
+    header: Mapping[str, Any], key: Key, policy: VerificationPolicy, typs: tuple[str, ...], what: str
+) -> str:
+    # The one JOSE header check (vcsdk.keys.check_jose_header): alg allowed and the key's, crit, no
+    # key in the header, typ.
+    return check_jose_header(header, key, policy=policy.algorithm_policy, typ=typs, what=what)
 
 
 def _verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str, policy: VerificationPolicy) -> None:
-    if alg == "ES256" and key.curve == "P-256":
-        # The hot path of every presentation: ES256 straight through cryptography (what Key.verify
-        # does via pyjwt, minus two layers of dispatch). alg is already on the policy's allow-list,
-        # and a Key on P-256 always holds an EllipticCurvePublicKey.
-        public = cast(ec.EllipticCurvePublicKey, key.cryptography_key)
-        if len(signature) != 64:
-            raise SignatureInvalidError("signature does not verify with the expected key")
-        der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-        try:
-            public.verify(der, signing_input, _ECDSA_SHA256)
-        except InvalidSignature:
-            raise SignatureInvalidError("signature does not verify with the expected key") from None
-        return
-    try:
-        key.verify(signing_input, signature, alg=alg, policy=policy.algorithm_policy)
-    except UnsupportedAlgorithmError:
-        raise DisallowedAlgorithmError(
-            f"algorithm {alg} does not fit the {key.curve} key; the token cannot choose the key type",
-            code="alg_key_mismatch",
-        ) from None
+    verify_signature(key, signing_input, signature, alg, policy.algorithm_policy)
 
 
 _P256 = ec.SECP256R1()
-_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _P256_MEMBERS = frozenset({"kty", "crv", "x", "y", "kid", "alg", "use"})
 
 
@@ -224,7 +183,7 @@ def _verify_key_binding(
         raise KeyBindingError("the presentation has a KB-JWT but the credential has no cnf key to check it with")
     header, body, signing_input, signature = split_jws(parsed.kb_jwt, "KB-JWT")
     # RFC 9901 §7.3 step 5: typ kb+jwt, an allowed alg, then the signature with the cnf key.
-    alg = _check_header(header, policy, (KB_JWT_TYP,), "KB-JWT")
+    alg = _check_header(header, holder_key, policy, (KB_JWT_TYP,), "KB-JWT")
     try:
         _verify_signature(holder_key, signing_input, signature, alg, policy)
     except SignatureInvalidError:
@@ -273,7 +232,7 @@ def _verify_parsed(
     now_ts = _epoch(now)
     typs = (SD_JWT_VC_TYP, LEGACY_SD_JWT_VC_TYP) if policy.accept_legacy_typ else (SD_JWT_VC_TYP,)
     # RFC 9901 §7.1 step 2: the Issuer-signed JWT, with an allowed alg and the resolved key.
-    alg = _check_header(parsed.header, policy, typs, "SD-JWT")
+    alg = _check_header(parsed.header, issuer_key, policy, typs, "SD-JWT")
     _verify_signature(issuer_key, parsed.signing_input, parsed.signature, alg, policy)
     payload = parsed.payload
     hash_fn = hash_function(payload.get(SD_ALG_KEY, "sha-256"), policy.sd_algorithms)

@@ -95,7 +95,7 @@ def peek_vc_jwt(token: str | bytes) -> UnverifiedVcJwt:
 
 
 def verify_vc_jwt(
-    token: str | bytes,
+    token: str | bytes | UnverifiedVcJwt,
     key: Key,
     *,
     now: datetime,
@@ -120,7 +120,8 @@ def verify_vc_jwt(
     :raises TokenExpiredError: if ``validUntil`` or ``exp`` is before ``now`` - leeway.
     :return: the verified credential.
     """
-    unverified = peek_vc_jwt(token)
+    # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
+    unverified = token if isinstance(token, UnverifiedVcJwt) else peek_vc_jwt(token)
     verified = verify_jws(unverified.jws, key, policy=policy, typ=VC_JWT_TYP)
     cty = verified.header.get("cty")
     if cty is not None and (not isinstance(cty, str) or cty.lower() != VC_JWT_CTY):

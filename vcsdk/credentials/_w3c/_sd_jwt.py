@@ -39,10 +39,8 @@ from vcsdk.errors import (
     KeyBindingMissingError,
     TokenExpiredError,
     TokenNotYetValidError,
-    TokenTypeError,
-    UntrustedKeyError,
 )
-from vcsdk.keys import DEFAULT_POLICY, HEADER_KEY_PARAMS, AlgorithmPolicy, Key, Signer
+from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, check_jose_header, verify_signature
 
 __all__ = ["VC_SD_JWT_TYP", "issue_vc_sd_jwt", "peek_vc_sd_jwt", "verify_vc_sd_jwt"]
 
@@ -94,7 +92,11 @@ def peek_vc_sd_jwt(token: str | bytes) -> tuple[str, str | None]:
     :raises ClaimsError: if the visible ``issuer`` is not a URL or an object whose id is one.
     :return: ``(issuer, kid)``.
     """
-    parsed = sd_jwt.parse(token)
+    return issuer_and_kid(sd_jwt.parse(token))
+
+
+def issuer_and_kid(parsed: sd_jwt.UnverifiedSdJwt) -> tuple[str, str | None]:
+    """:func:`peek_vc_sd_jwt` on a token already parsed."""
     kid = parsed.header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise InvalidInputError("kid header must be a string")
@@ -102,7 +104,7 @@ def peek_vc_sd_jwt(token: str | bytes) -> tuple[str, str | None]:
 
 
 def verify_vc_sd_jwt(
-    token: str | bytes,
+    token: str | bytes | sd_jwt.UnverifiedSdJwt,
     key: Key,
     *,
     now: datetime,
@@ -150,15 +152,12 @@ def verify_vc_sd_jwt(
     if audience is not None and (not isinstance(audience, str) or not isinstance(nonce, str)):
         raise InvalidInputError("audience and nonce must be strings")
     now = aware(now, what="now")
-    parsed = sd_jwt.parse(token)
+    # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
+    parsed = token if isinstance(token, sd_jwt.UnverifiedSdJwt) else sd_jwt.parse(token)
     header = parsed.header
-    alg = policy.check(header.get("alg"))
-    if HEADER_KEY_PARAMS.intersection(header):
-        raise UntrustedKeyError("vc+sd-jwt header carries its own key material; refused")
-    typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() != VC_SD_JWT_TYP:
-        raise TokenTypeError(f"token typ is {typ!r}; expected {VC_SD_JWT_TYP}")
-    key.verify(parsed.signing_input, parsed.signature, alg=alg, policy=policy)
+    # The one JOSE header check: alg allowed and the key's, crit refused, no key in the header, typ.
+    alg = check_jose_header(header, key, policy=policy, typ=VC_SD_JWT_TYP, what="vc+sd-jwt")
+    verify_signature(key, parsed.signing_input, parsed.signature, alg, policy)
     if parsed.kb_jwt is not None and audience is None:
         raise KeyBindingError(
             "the presentation carries a KB-JWT; pass the audience and nonce of the request to verify it"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from vcsdk.credentials import _sd_jwt as sd_jwt
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
 from vcsdk.credentials._w3c._jwt import peek_vc_jwt, verify_vc_jwt
-from vcsdk.credentials._w3c._sd_jwt import peek_vc_sd_jwt, verify_vc_sd_jwt
+from vcsdk.credentials._w3c._sd_jwt import issuer_and_kid, verify_vc_sd_jwt
 from vcsdk.errors import ClaimsError, CredentialStatusError, InvalidInputError, KeyBindingMissingError
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy
 
@@ -60,11 +61,13 @@ async def verify_vc(
     if (audience is None) != (nonce is None):
         raise InvalidInputError("audience and nonce go together: pass both to verify key binding, or neither")
     text = token.decode("ascii", errors="replace") if isinstance(token, bytes) else token
+    # Each token is parsed once: the parsed form finds the key and is then verified.
     if isinstance(text, str) and "~" in text:
-        issuer, kid = peek_vc_sd_jwt(text)
+        parsed = sd_jwt.parse(text)
+        issuer, kid = issuer_and_kid(parsed)
         key = await resolver.resolve_key(issuer, kid, relationship="assertionMethod")
         verified = verify_vc_sd_jwt(
-            text, key, now=now, policy=policy, leeway=leeway, audience=audience, nonce=nonce,
+            parsed, key, now=now, policy=policy, leeway=leeway, audience=audience, nonce=nonce,
             key_binding_max_age=key_binding_max_age,
         )
     else:
@@ -74,7 +77,7 @@ async def verify_vc(
         if unverified.unverified_issuer is None:
             raise ClaimsError("issuer must be a URL (a DID) or an object whose id is one")
         key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
-        verified = verify_vc_jwt(token, key, now=now, policy=policy, leeway=leeway)
+        verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway)
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
     # the status URLs it chose.
     if accreditation is not None:

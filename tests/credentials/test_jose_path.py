@@ -1,0 +1,229 @@
+"""One JOSE path: every token kind goes through the same decoder, header check and JSON parser.
+
+- ``crit`` is refused by all three credential verifiers (it once slipped through ``vc+sd-jwt``);
+- the algorithm must be the key's, whatever the header says;
+- a lone UTF-16 surrogate (``"\\ud800"``) in any claim is refused by every verifier;
+- each token is parsed once per verification: the one JSON parser is counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.credentials.sd_jwt.conftest import AUD, ISSUER, KID, NONCE, NOW, VCT
+from vcsdk import _json
+from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.credentials import (
+    StaticKeyResolver,
+    issue_sd_jwt_vc,
+    present,
+    verify_credential,
+    verify_presentation,
+    verify_presentation_with_key,
+    verify_sd_jwt,
+)
+from vcsdk.credentials._w3c import (
+    build_credential,
+    issue_vc_jwt,
+    issue_vc_sd_jwt,
+    verify_vc,
+    verify_vc_jwt,
+    verify_vc_sd_jwt,
+)
+from vcsdk.errors import (
+    CriticalHeaderError,
+    DisallowedAlgorithmError,
+    InvalidTokenError,
+    MalformedTokenError,
+    VerificationError,
+)
+from vcsdk.keys import Key, decode_jws, verify_jws
+
+ISSUER_KEY = Key.generate("P-256").with_kid(KID)
+HOLDER_KEY = Key.generate("P-256")
+W3C_ISSUER = "did:ethr:0x7a69:0x1111111111111111111111111111111111111111"
+W3C_KEY = Key.generate("P-256").with_kid(W3C_ISSUER + "#controller")
+
+
+def _vc() -> dict[str, Any]:
+    return build_credential(
+        issuer=W3C_ISSUER,
+        types=["ResidentIdentityCredential"],
+        subject={"id": "did:key:z6Mk-holder", "locality": "Kaga"},
+        valid_from=NOW - timedelta(days=1),
+    )
+
+
+def _rebuild(jwt: str, key: Key, *, header: dict[str, Any] | None = None, payload_text: str | None = None) -> str:
+    """``jwt`` with header members added and/or the payload replaced by raw JSON text, signed again."""
+    h_b64, p_b64, _ = jwt.split(".")
+    h = json.loads(b64url_decode(h_b64))
+    h.update(header or {})
+    body = payload_text.encode() if payload_text is not None else b64url_decode(p_b64)
+    signing_input = f"{b64url_encode(json.dumps(h).encode())}.{b64url_encode(body)}"
+    return f"{signing_input}.{b64url_encode(key.sign(signing_input.encode()))}"
+
+
+def _sd_jwt(**kw: Any) -> str:
+    return issue_sd_jwt_vc(
+        {"given_name": "Hanako", "family_name": "Kaga"}, issuer=ISSUER, signer=ISSUER_KEY, vct=VCT,
+        disclosable=[["given_name"], ["family_name"]], holder_key=HOLDER_KEY, now=NOW, **kw,
+    )
+
+
+def _with_first_jwt(token: str, change: Callable[[str], str]) -> str:
+    jwt, rest = token.split("~", 1)
+    return change(jwt) + "~" + rest
+
+
+# -- crit: one header check for every verifier -------------------------------------------------------
+
+CRIT = {"crit": ["exp-ext"], "exp-ext": 1}
+
+VERIFIERS: dict[str, Callable[[dict[str, Any]], object]] = {
+    "sd-jwt": lambda h: verify_sd_jwt(
+        _with_first_jwt(_sd_jwt(), lambda j: _rebuild(j, ISSUER_KEY, header=h)),
+        issuer_key=ISSUER_KEY.public_key(), now=NOW,
+    ),
+    "vc+jwt": lambda h: verify_vc_jwt(_rebuild(issue_vc_jwt(_vc(), W3C_KEY), W3C_KEY, header=h), W3C_KEY, now=NOW),
+    "vc+sd-jwt": lambda h: verify_vc_sd_jwt(
+        _with_first_jwt(issue_vc_sd_jwt(_vc(), W3C_KEY, disclosable=["locality"]),
+                        lambda j: _rebuild(j, W3C_KEY, header=h)),
+        W3C_KEY, now=NOW,
+    ),
+    "jws": lambda h: verify_jws(_rebuild(issue_vc_jwt(_vc(), W3C_KEY), W3C_KEY, header=h), W3C_KEY),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(VERIFIERS))
+@pytest.mark.parametrize(
+    "header", [CRIT, {"crit": []}, {"crit": "exp-ext"}, {"crit": ["alg"]}, {"crit": ["missing"]}], ids=str
+)
+def test_crit_is_refused_by_every_verifier(kind: str, header: dict[str, Any]) -> None:
+    VERIFIERS[kind]({})  # the untouched token verifies
+    with pytest.raises(CriticalHeaderError) as info:
+        VERIFIERS[kind](header)
+    assert info.value.code == "crit_not_understood"
+    assert isinstance(info.value, VerificationError) and isinstance(info.value, InvalidTokenError)
+
+
+@pytest.mark.parametrize("kind", sorted(VERIFIERS))
+def test_the_algorithm_is_the_keys_not_the_headers(kind: str) -> None:
+    # ES256K is on the allow-list, but the key is P-256: the header cannot choose.
+    with pytest.raises(DisallowedAlgorithmError) as info:
+        VERIFIERS[kind]({"alg": "ES256K"})
+    assert info.value.code == "alg_key_mismatch"
+    with pytest.raises(DisallowedAlgorithmError):
+        VERIFIERS[kind]({"alg": "none"})
+
+
+# -- lone surrogates (not valid UTF-8 JSON) ---------------------------------------------------------
+
+LONE = ['"\\ud800"', '"a\\udfffb"', '"\\udc00\\ud800"', '{"\\ud83d": 1}']
+
+
+@pytest.mark.parametrize("raw", LONE)
+def test_a_lone_surrogate_in_a_claim_is_refused_by_both_verifiers(raw: str) -> None:
+    sd = _sd_jwt()
+    jwt = sd.split("~", 1)[0]
+    payload = json.loads(b64url_decode(jwt.split(".")[1]))
+    text = json.dumps({**payload, "nickname": "@@"}).replace('"@@"', raw)
+    token = _with_first_jwt(sd, lambda j: _rebuild(j, ISSUER_KEY, payload_text=text))
+    with pytest.raises(MalformedTokenError):
+        verify_sd_jwt(token, issuer_key=ISSUER_KEY.public_key(), now=NOW)
+    vc_text = json.dumps({**_vc(), "nickname": "@@"}).replace('"@@"', raw)
+    vc_token = _rebuild(issue_vc_jwt(_vc(), W3C_KEY), W3C_KEY, payload_text=vc_text)
+    with pytest.raises(MalformedTokenError):
+        verify_vc_jwt(vc_token, W3C_KEY, now=NOW)
+
+
+def test_a_paired_surrogate_escape_is_fine() -> None:
+    vc_text = json.dumps({**_vc(), "nickname": "@@"}).replace('"@@"', '"\\ud83d\\ude00"')
+    token = _rebuild(issue_vc_jwt(_vc(), W3C_KEY), W3C_KEY, payload_text=vc_text)
+    assert verify_vc_jwt(token, W3C_KEY, now=NOW).credential["nickname"] == "\U0001f600"
+
+
+def test_a_lone_surrogate_in_a_disclosure_or_the_kb_jwt_is_refused() -> None:
+    disclosure = b64url_encode(b'["salt-salt-salt-salt-1", "given_name", "\\ud800"]')
+    token = _sd_jwt().rsplit("~", 2)[0] + "~" + disclosure + "~"
+    with pytest.raises(MalformedTokenError):
+        verify_sd_jwt(token, issuer_key=ISSUER_KEY.public_key(), now=NOW)
+    presentation = present(
+        _sd_jwt(), disclose=[["given_name"]], holder_signer=HOLDER_KEY, audience=AUD, nonce=NONCE, now=NOW
+    )
+    head, kb = presentation.rsplit("~", 1)
+    kb_payload = json.loads(b64url_decode(kb.split(".")[1]))
+    text = json.dumps({**kb_payload, "note": "@@"}).replace('"@@"', '"\\udbff"')
+    bad = head + "~" + _rebuild(kb, HOLDER_KEY, payload_text=text)
+    with pytest.raises(MalformedTokenError):
+        verify_presentation_with_key(bad, issuer_key=ISSUER_KEY.public_key(), audience=AUD, nonce=NONCE, now=NOW)
+    with pytest.raises(MalformedTokenError):
+        decode_jws(bad.rsplit("~", 1)[1]).unverified_claims()
+
+
+# -- each token parsed once ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every text the one JSON parser decodes, in order."""
+    seen: list[str] = []
+    real = _json._decode
+
+    def counting(text: str) -> Any:
+        seen.append(text)
+        return real(text)
+
+    monkeypatch.setattr(_json, "_decode", counting)
+    return seen
+
+
+def _no_repeats(seen: list[str]) -> None:
+    assert len(seen) == len(set(seen)), "a JSON text was parsed twice"
+
+
+def test_verify_sd_jwt_parses_each_part_once(json_decodes: list[str]) -> None:
+    token = _sd_jwt(decoys=2)
+    json_decodes.clear()
+    verify_sd_jwt(token, issuer_key=ISSUER_KEY.public_key(), now=NOW)
+    # header, payload, two Disclosures
+    assert len(json_decodes) == 4
+    _no_repeats(json_decodes)
+
+
+async def test_verify_presentation_parses_each_part_once(json_decodes: list[str]) -> None:
+    presentation = present(
+        _sd_jwt(), disclose=[["given_name"]], holder_signer=HOLDER_KEY, audience=AUD, nonce=NONCE, now=NOW
+    )
+    resolver = StaticKeyResolver({ISSUER: ISSUER_KEY.public_key()})
+    json_decodes.clear()
+    await verify_presentation(presentation, audience=AUD, nonce=NONCE, resolver=resolver, now=NOW)
+    # issuer header, issuer payload, one Disclosure, KB-JWT header, KB-JWT payload
+    assert len(json_decodes) == 5
+    _no_repeats(json_decodes)
+    json_decodes.clear()
+    verify_presentation_with_key(presentation, issuer_key=ISSUER_KEY.public_key(), audience=AUD, nonce=NONCE, now=NOW)
+    assert len(json_decodes) == 5
+
+
+async def test_verify_credential_and_verify_vc_parse_each_part_once(json_decodes: list[str]) -> None:
+    resolver = StaticKeyResolver({ISSUER: ISSUER_KEY.public_key()})
+    token = _sd_jwt()
+    json_decodes.clear()
+    await verify_credential(token, resolver=resolver, now=NOW)
+    assert len(json_decodes) == 4
+    w3c = StaticKeyResolver({W3C_ISSUER: W3C_KEY.public_key()})
+    vc_jwt = issue_vc_jwt(_vc(), W3C_KEY)
+    json_decodes.clear()
+    await verify_vc(vc_jwt, resolver=w3c, now=NOW)
+    assert len(json_decodes) == 2  # header, payload
+    vc_sd = issue_vc_sd_jwt(_vc(), W3C_KEY, disclosable=["locality"])
+    json_decodes.clear()
+    await verify_vc(vc_sd, resolver=w3c, now=NOW)
+    assert len(json_decodes) == 3  # header, payload, one Disclosure
+    _no_repeats(json_decodes)
