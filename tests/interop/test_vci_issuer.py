@@ -12,12 +12,15 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.oid4vc._pki import make_hierarchy, x5c_of
 from tests.oid4vc.conftest import RESIDENT_CLAIMS, VCT
 from vcsdk.credentials import StaticKeyResolver, verify_credential
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
+    ClientAttestation,
     finish_authorization,
     finish_issuance,
+    issue_wallet_attestation,
     parse_credential_offer_uri,
     receive_credential,
     run_flow,
@@ -41,7 +44,7 @@ class NodeIssuer:
         self.key = Key.from_jwk(first["issuer_jwk"]).with_kid("credential-key")  # the kid their SD-JWT names
 
     @classmethod
-    async def start(cls, grant: str) -> NodeIssuer:
+    async def start(cls, grant: str, **extra: Any) -> NodeIssuer:
         require_node()
         proc = await asyncio.create_subprocess_exec(
             "node", str(HERE / "vci_issuer.mjs"),
@@ -49,7 +52,7 @@ class NodeIssuer:
         )
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps({"grant": grant, "claims": RESIDENT_CLAIMS, "vct": VCT,
-                                     "disclosable": ["given_name", "birthdate", "address"]}).encode())
+                                     "disclosable": ["given_name", "birthdate", "address"], **extra}).encode())
         proc.stdin.close()
         line = await asyncio.wait_for(proc.stdout.readline(), 60)
         if not line:
@@ -115,5 +118,37 @@ async def test_authorization_code_with_par_pkce_and_dpop_from_their_issuer():
     assert outcome.get("ok") is True, outcome
     assert outcome["par"] is True and outcome["pkce_method"] == "S256" and outcome["dpop_bound"] is True
     assert outcome["issuer_state"] == "their-state" and outcome["scope"] == "Resident"
+    (credential,) = issued.credentials
+    await _check(issuer, credential, phone)
+
+
+async def test_our_wallet_attestation_at_their_authorization_server():
+    """HAIP 1.0 §4.3.1 the other way: their authorization server requires client attestation; our
+    wallet sends its Wallet Attestation (the provider's x5c chain) and a PoP at PAR and token, and
+    their code verifies both (the chain against the provider's root, in the host callback)."""
+    provider = make_hierarchy(now=now(), name="wallet provider")
+    issuer = await NodeIssuer.start("authorization_code", attestation_root=x5c_of(provider.root)[0])
+    try:
+        offer = parse_credential_offer_uri(issuer.offer)
+        instance = Key.generate("P-256")
+        token = issue_wallet_attestation(provider.leaf_key, issuer="https://provider.example", client_id=CLIENT_ID,
+                                         instance_jwk=instance.public_jwk(), now=now(),
+                                         x5c=(provider.leaf, provider.intermediate))
+        attestation = ClientAttestation(token, instance, CLIENT_ID)
+        phone = Key.generate("P-256")
+        async with aiohttp.ClientSession() as session:
+            pending = await run_flow(start_authorization(offer, client_id=CLIENT_ID, redirect_uri=REDIRECT_URI,
+                                                         now=now, client_attestation=attestation), session)
+            async with session.get(pending.authorization_url, allow_redirects=False) as resp:
+                callback = resp.headers["Location"]
+            issuance = await run_flow(finish_authorization(pending, callback, jwks=[phone.public_jwk()], now=now,
+                                                           client_attestation=attestation), session)
+            issued = await run_flow(finish_issuance(issuance, [phone.sign(p) for p in issuance.signing_inputs],
+                                                    now=now), session)
+        outcome = await issuer.outcome()
+    finally:
+        await issuer.stop()
+    assert outcome.get("ok") is True, outcome
+    assert outcome["attestation_sub"] == CLIENT_ID and outcome["attestation_chain"] == 2
     (credential,) = issued.credentials
     await _check(issuer, credential, phone)

@@ -1,7 +1,8 @@
 // @openid4vc/openid4vci + @openid4vc/oauth2 (npm, pinned in tools/package.json) as the credential
 // issuer and its authorization server against our wallet, served over HTTP on 127.0.0.1; the
 // credential is an SD-JWT VC made by @sd-jwt/sd-jwt-vc.
-//   stdin: {"grant": "pre-authorized" | "authorization_code", "claims": {...}, "vct", "disclosable": [names]}
+//   stdin: {"grant": "pre-authorized" | "authorization_code", "claims": {...}, "vct", "disclosable": [names],
+//           "attestation_root"?: base64 DER of the wallet provider's root (then client attestation is required)}
 //   stdout, line 1: {"offer", "issuer", "issuer_jwk"}
 //   stdout, line 2, after the credential answer: {"ok": true, "dpop_bound", "pkce_method"?, "par"?,
 //                   "holder_jwk", "proof_typ"} or {"error"}
@@ -17,11 +18,27 @@ const chunks = []
 for await (const chunk of process.stdin) chunks.push(chunk)
 const config = JSON.parse(Buffer.concat(chunks).toString('utf8'))
 
+const facts = {}
 const tokenKey = await generateKey()
 const credentialKey = await generateKey()
 const callbacks = baseCallbacks([tokenKey.privateJwk, credentialKey.privateJwk], {
   clientAuthentication: oauth2.clientAuthenticationAnonymous(),
 })
+if (config.attestation_root) {
+  // Wallet attestations are trusted when their x5c chain ends at the provider's root (the library
+  // leaves chain validation to its host); other JWTs as before.
+  const root = new crypto.X509Certificate(Buffer.from(config.attestation_root, 'base64'))
+  const plain = callbacks.verifyJwt
+  callbacks.verifyJwt = async (signer, jwt) => {
+    if (signer.method === 'x5c') {
+      const chain = signer.x5c.map((c) => new crypto.X509Certificate(Buffer.from(c, 'base64')))
+      const linked = chain.every((cert, i) => cert.verify((chain[i + 1] ?? root).publicKey))
+      if (!linked) return { verified: false }
+      facts.attestation_chain = chain.length
+    }
+    return plain(signer, jwt)
+  }
+}
 const issuer = new vci.Openid4vciIssuer({ callbacks })
 const as = new oauth2.Oauth2AuthorizationServer({ callbacks })
 const rs = new oauth2.Oauth2ResourceServer({ callbacks })
@@ -42,6 +59,7 @@ const asMetadata = as.createAuthorizationServerMetadata({
   authorization_response_iss_parameter_supported: true,
   grant_types_supported: [oauth2.authorizationCodeGrantIdentifier, oauth2.preAuthorizedCodeGrantIdentifier],
   'pre-authorized_grant_anonymous_access_supported': true,
+  ...(config.attestation_root ? { token_endpoint_auth_methods_supported: ['attest_jwt_client_auth'] } : {}),
 })
 const configurations = {
   Resident: {
@@ -74,7 +92,6 @@ const offer = await issuer.createCredentialOffer({ credentialConfigurationIds: [
 const nonces = new Set()
 const pars = new Map() // request_uri -> verified PAR
 const codes = new Map() // code -> PAR
-const facts = {}
 
 function finish(result) {
   process.stdout.write(`${JSON.stringify(result)}\n`)
@@ -124,7 +141,9 @@ const routes = {
       authorizationServerMetadata: asMetadata,
       request: requestLike(req),
       dpop: parsed.dpop ? { ...parsed.dpop, required: false, allowedSigningAlgs: ['ES256'] } : undefined,
+      clientAttestation: config.attestation_root ? { ...parsed.clientAttestation, required: true } : undefined,
     })
+    facts.attestation_sub = verified.clientAttestation?.clientAttestation?.payload?.sub
     facts.par = true
     facts.pkce_method = parsed.authorizationRequest.code_challenge_method
     facts.scope = parsed.authorizationRequest.scope
@@ -169,6 +188,7 @@ const routes = {
         pkce: { codeChallenge: par.request.code_challenge, codeChallengeMethod: par.request.code_challenge_method,
                 codeVerifier: parsed.pkceCodeVerifier },
         dpop: { ...parsed.dpop, required: true, allowedSigningAlgs: ['ES256'], expectedJwkThumbprint: par.dpopJkt },
+        clientAttestation: config.attestation_root ? { ...parsed.clientAttestation, required: true } : undefined,
         authorizationServerMetadata: asMetadata,
       })
       subject = parsed.grant.code

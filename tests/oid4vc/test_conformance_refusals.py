@@ -98,7 +98,9 @@ async def test_encrypted_credential_responses_are_refused(city):
     with pytest.raises(ProtocolError) as info:
         await city.credential(token, body, now=NOW)
     assert info.value.code == "invalid_encryption_parameters"
-    # The metadata does not offer it either (nor key attestations, nor signed metadata).
+
+
+def test_metadata_offers_no_encryption_key_attestations_or_signed_metadata(city):
     meta = city.metadata()
     assert "credential_response_encryption" not in meta and "credential_request_encryption" not in meta
     assert "signed_metadata" not in meta

@@ -5,6 +5,7 @@ the specification names for every HAIP MUST the issuer implements."""
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 from typing import Any
@@ -17,7 +18,7 @@ from aiohttp import web
 from tests._net import free_port
 from vcsdk.credentials import issue_sd_jwt_vc, peek
 from vcsdk.errors import InvalidInputError, ProtocolError
-from vcsdk.keys import Key
+from vcsdk.keys import Key, sign_jws
 from vcsdk.oid4vc import (
     ClientAttestation,
     CredentialConfiguration,
@@ -40,6 +41,7 @@ from vcsdk.oid4vc import (
     run_flow,
     send,
     start_authorization,
+    verify_client_attestation,
 )
 from vcsdk.oid4vc._authorization import pkce_challenge
 
@@ -525,3 +527,23 @@ async def test_refresh_token_is_bound_to_the_dpop_key(city, session):
     assert info.value.code == "invalid_dpop_proof"
     with pytest.raises(InvalidInputError):
         next(refresh_issuance(PendingIssuance.from_state({**issuance.to_state(), "refresh_token": None}), now=clock))
+
+
+def test_attestation_pop_carries_exp_and_an_expired_one_is_refused():
+    provider = make_hierarchy(now=NOW, name="wallet provider")
+    instance = Key.generate("P-256")
+    attestation = issue_wallet_attestation(provider.leaf_key, issuer="https://provider.example", client_id=CLIENT_ID,
+                                           instance_jwk=instance.public_jwk(), now=NOW,
+                                           x5c=(provider.leaf, provider.intermediate))
+    pop = create_attestation_pop(instance, client_id=CLIENT_ID, audience="https://as.example", now=NOW)
+    claims = json.loads(base64.urlsafe_b64decode(pop.split(".")[1] + "=="))
+    assert claims["exp"] == claims["iat"] + 300  # servers on earlier drafts require exp
+    trust = WalletAttestationTrust(trust_anchors=[provider.root])
+    assert verify_client_attestation(attestation, pop, trust=trust, audience="https://as.example", now=NOW,
+                                     client_id=CLIENT_ID).client_id == CLIENT_ID
+    expired = sign_jws({**claims, "iat": int(NOW.timestamp()) - 30, "exp": int(NOW.timestamp()) - 120}, instance,
+                       typ="oauth-client-attestation-pop+jwt", include_kid=False)
+    with pytest.raises(ProtocolError) as info:
+        verify_client_attestation(attestation, expired, trust=trust, audience="https://as.example", now=NOW,
+                                  client_id=CLIENT_ID)
+    assert info.value.code == "invalid_client" and "expired" in info.value.message

@@ -47,6 +47,8 @@ ATTESTATION_POP_TYP = "oauth-client-attestation-pop+jwt"
 #: HAIP 1.0 §7: ES256 with P-256 keys.
 ATTESTATION_ALGORITHMS = AlgorithmPolicy(("ES256",))
 MAX_ATTESTATION_BYTES = 32 * 1024
+#: How long a proof of possession says it is valid (``exp``); servers also bound it by its ``iat``.
+POP_LIFETIME = timedelta(minutes=5)
 
 
 def _err(message: str) -> ProtocolError:
@@ -99,12 +101,14 @@ def create_attestation_pop(
     randomness: Randomness = SYSTEM_RANDOMNESS,
 ) -> str:
     """The proof of possession of the attested instance key for one request to ``audience`` (the
-    authorization server's issuer identifier)."""
+    authorization server's issuer identifier). It carries ``exp`` (``iat`` plus five minutes) as
+    well, which servers following earlier drafts of attestation-based client authentication require."""
     claims: dict[str, Any] = {
         "iss": client_id,
         "aud": audience,
         "jti": random_token(randomness, 16),
         "iat": int(now.timestamp()),
+        "exp": int((now + POP_LIFETIME).timestamp()),
     }
     if challenge is not None:
         claims["challenge"] = challenge
@@ -245,6 +249,9 @@ def verify_client_attestation(
     iat = _time_claim(pop_claims, "iat")
     if iat is None or iat > ts + slack or iat < ts - trust.pop_max_age.total_seconds():
         raise _err("the attestation proof of possession is not fresh; make a new one for every request")
+    pop_exp = _time_claim(pop_claims, "exp")
+    if pop_exp is not None and pop_exp < ts - slack:
+        raise _err("the attestation proof of possession has expired; make a new one for every request")
     jti = pop_claims.get("jti")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise _err("the attestation proof of possession needs a unique jti")
