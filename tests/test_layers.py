@@ -55,7 +55,7 @@ LAYERS: tuple[Layer, ...] = (
                    "vcsdk.encoding"), io=False,
           what="errors, encodings, strict JSON, time"),
     Layer("core", ("vcsdk.keys", "vcsdk.blindrsa", "vcsdk.did", "vcsdk.credentials", "vcsdk.kyc",
-                   "vcsdk.registration", "vcsdk.oid4vc", "vcsdk.receipts", "vcsdk.voting"), io=False,
+                   "vcsdk.registration", "vcsdk.oid4vc", "vcsdk.receipts", "vcsdk.voting", "vcsdk.sso"), io=False,
           what="bytes, keys and resolved documents in; values or typed errors out"),
     Layer("adapters", ("vcsdk._sql", "vcsdk.sql", "vcsdk._egress", "vcsdk.egress", "vcsdk.registry", "vcsdk.ethr",
                        "vcsdk.status", "vcsdk.trust", "vcsdk.kyc._client", "vcsdk.kyc._server", "vcsdk.oid4vc._http",

@@ -117,6 +117,11 @@ PUBLIC_API: dict[str, set[str]] = {
         "claim_path_name", "issue_registration", "peek_registration", "verify_registration",
         "verify_registration_resolved",
     },
+    "vcsdk.sso": {
+        "AuthMethod", "ClientStore", "LOGIN_CLAIM", "LoginStarted", "LoginSubject", "OAuthResponse", "OpenIDProvider",
+        "SCOPE_CLAIMS", "SsoClient", "SubjectSource", "allowed_scopes", "claim_paths", "login_registration",
+        "pairwise_subject", "project_claims", "secret_hash",
+    },
     "vcsdk.outbox": {
         "AccessReceiptRegistry", "AnchorChain", "AnchorLocation", "AnchoringState", "Batch", "BatchState", "LedgerFile",
         "PostgresReceiptStore", "ReceiptEntry", "ReceiptEntryJson", "ReceiptOutbox", "ReceiptStore", "ResidentView",

@@ -228,6 +228,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         RECEIPTS,
         REGISTRATIONS,
         RESIDENT_CHAIN,
+        SSO,
         WALLET,
     )
     from wallet_server.services.elections import ElectionService
@@ -237,6 +238,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     from wallet_server.services.protocol_state import DatabaseStateStore
     from wallet_server.services.receipts import CityChainPort, ReceiptService
     from wallet_server.services.registrations import OpenDataService, RegistrationService
+    from wallet_server.services.sso import SsoService, subject_secret
     from wallet_server.services.wallet import OutgoingHttp, PublicAddressResolver, ResidentVault, WalletService
     from wallet_server.storage import CityDataStore, ElectionDataStore, WalletDataStore
 
@@ -299,6 +301,11 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         public_base_url=settings.public_base_url,
         vcts=app[ISSUANCE].vcts,
         rpc_url=settings.web_rpc_url,
+    )
+    app[SSO] = SsoService(
+        city_data, store, state=DatabaseStateStore(store, keys=keys), city=app[CITY], http=http, clock=clock,
+        base_url=settings.public_base_url, vct=app[ISSUANCE].vcts.resident_identity,
+        secret=subject_secret(settings.sso_subject_secret, settings.data_keys), login_ttl=settings.sso_login_ttl,
     )
     app[WALLET] = WalletService(
         store,

@@ -19,6 +19,7 @@ from wallet_server.services.presentations import PresentationService
 from wallet_server.services.public import PublicService
 from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.registrations import OpenDataService, RegistrationService
+from wallet_server.services.sso import SsoService
 from wallet_server.services.status_lists import StatusListService
 from wallet_server.services.trust import TrustService
 from wallet_server.services.wallet import WalletService
@@ -93,6 +94,8 @@ OPEN_DATA = web.AppKey("open_data", OpenDataService)
 ELECTIONS = web.AppKey("elections", ElectionService)
 # The resident registry the back office checks identities against (None without kyc_registry_url).
 RESIDENT_REGISTRY: web.AppKey[ResidentRegistry | None] = web.AppKey("resident_registry")
+# The city's OpenID Provider (single sign-on with the wallet), mounted under /sso.
+SSO = web.AppKey("sso", SsoService)
 RESIDENT_CHAIN: web.AppKey[ChainPort] = web.AppKey("resident_chain")
 # The name lookup under outgoing calls (the system's by default; tests set an in-memory zone). The
 # app always wraps it in PublicAddressResolver with the settings' rules.

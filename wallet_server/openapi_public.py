@@ -446,3 +446,136 @@ def _eligibility_issuer(path: str, ops: dict[str, Any]) -> tuple[str, dict[str, 
 
 _ISSUER_PATHS = [(p, o) for p, o in PUBLIC_PATHS.items() if p.startswith(("/issuer/", "/.well-known/"))]
 PUBLIC_PATHS.update(dict(_eligibility_issuer(p, o) for p, o in _ISSUER_PATHS))
+_SSO = "single sign-on (OpenID Provider)"
+_TEXT = {"type": "string", "maxLength": 8192}
+
+
+def _form(required: list[str], *names: str) -> dict[str, Any]:
+    schema = {"type": "object", "required": required, "properties": {n: _TEXT for n in (*required, *names)}}
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+_AUTHORIZE_FORM = _form(["response_type", "client_id", "redirect_uri", "scope"], "state", "nonce", "code_challenge",
+                        "code_challenge_method", "prompt")
+_LOGOUT_FORM = _form(["id_token_hint"], "client_id", "post_logout_redirect_uri", "state")
+_ID = {"type": "string", "minLength": 1, "maxLength": 64}
+_SSO_JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _sso_authorize(method: str) -> dict[str, Any]:
+    extra: dict[str, Any] = {"requestBody": _AUTHORIZE_FORM} if method == "post" else {"parameters": [
+        {"name": n, "in": "query", "required": n in ("client_id", "redirect_uri", "response_type", "scope"),
+         "schema": _TEXT}
+        for n in ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "code_challenge",
+                  "code_challenge_method", "prompt")
+    ]}
+    return _op(
+        f"sso_authorize_{method}", "OpenID Connect authentication request (code flow, PKCE S256 required)", _SSO,
+        {
+            "303": {"description": "See Other: the login page (sets the login's browser cookie)"},
+            "302": {"description": "Found: back to the registered `redirect_uri` with `error` and `state`"},
+            "400": _oauth_error("`invalid_client` (unknown client), `invalid_request` (unregistered redirect_uri)"),
+            "429": _TOO_MANY,
+        },
+        **extra,
+    )
+
+
+def _sso_userinfo(method: str) -> dict[str, Any]:
+    return _op(
+        f"sso_userinfo_{method}", "UserInfo (OIDC Core §5.3): `sub` and the claims of the login", _SSO,
+        {"200": _SSO_JSON, "401": _oauth_error("`invalid_token`"), "429": _TOO_MANY},
+    )
+
+
+def _sso_logout(method: str) -> dict[str, Any]:
+    extra: dict[str, Any] = {"requestBody": _LOGOUT_FORM} if method == "post" else {"parameters": [
+        {"name": n, "in": "query", "required": n == "id_token_hint", "schema": _TEXT}
+        for n in ("id_token_hint", "client_id", "post_logout_redirect_uri", "state")
+    ]}
+    return _op(
+        f"sso_logout_{method}", "RP-initiated logout (the login's refresh tokens stop working)", _SSO,
+        {
+            "200": {"description": "Logged out (no redirect asked)", "content": {"text/html": {}}},
+            "302": {"description": "Found: to the registered `post_logout_redirect_uri`"},
+            "400": _oauth_error("`invalid_request`"),
+            "429": _TOO_MANY,
+        },
+        **extra,
+    )
+
+
+def _sso_request_object(method: str) -> dict[str, Any]:
+    extra: dict[str, Any] = {"requestBody": _form([], "wallet_metadata", "wallet_nonce")} if method == "post" else {}
+    return _op(
+        f"sso_request_object_{method}", "The provider's OpenID4VP Request Object (signed by the city)", _SSO,
+        {
+            "200": {"description": "OK",
+                    "content": {"application/oauth-authz-req+jwt": {"schema": {"type": "string"}}}},
+            "400": _oauth_error("`invalid_request`: unknown or expired request"),
+            "429": _TOO_MANY,
+        },
+        parameters=[{"name": "request_id", "in": "path", "required": True, "schema": _ID}],
+        **extra,
+    )
+
+
+_LOGIN_ID = [{"name": "login_id", "in": "path", "required": True, "schema": _ID}]
+
+PUBLIC_PATHS.update({
+    "/sso/.well-known/openid-configuration": {"get": _op(
+        "sso_configuration", "OpenID Provider Metadata (OpenID Connect Discovery 1.0 §3)", _SSO,
+        {"200": _SSO_JSON, "429": _TOO_MANY},
+    )},
+    "/sso/jwks": {"get": _op(
+        "sso_jwks", "The provider's public keys (the city's P-256 key, by its DID URL)", _SSO,
+        {"200": _SSO_JSON, "429": _TOO_MANY},
+    )},
+    "/sso/authorize": {"get": _sso_authorize("get"), "post": _sso_authorize("post")},
+    "/sso/login/{login_id}": {"get": _op(
+        "sso_login_page", "The login page: QR code and same-device link until the wallet answers, then the "
+        "redirect to the relying party (JSON state with `Accept: application/json`)", _SSO,
+        {
+            "200": {"description": "The page (or its state)", "content": {"text/html": {}, "application/json": {}}},
+            "302": {"description": "Found: to the relying party with `code` or `error`"},
+            "400": _oauth_error("`invalid_request`: unknown login or another browser's; `authorization_pending`"),
+            "429": _TOO_MANY,
+        },
+        parameters=_LOGIN_ID,
+    )},
+    "/sso/token": {"post": _op(
+        "sso_token", "Token endpoint: authorization code with PKCE, or refresh token; client_secret_basic or "
+        "private_key_jwt", _SSO,
+        {
+            "200": {"description": "OK: `access_token`, `id_token`, `refresh_token`", "headers": _NO_STORE,
+                    "content": {"application/json": {"schema": {"type": "object"}}}},
+            "400": _oauth_error("`invalid_grant` (used or unknown code, PKCE verifier, revoked credential), "
+                                "`invalid_request`, `unsupported_grant_type`"),
+            "401": _oauth_error("`invalid_client`"),
+            "429": _TOO_MANY,
+        },
+        requestBody=_form(["grant_type"], "code", "redirect_uri", "code_verifier", "refresh_token", "client_id",
+                          "client_assertion_type", "client_assertion", "scope"),
+    )},
+    "/sso/userinfo": {"get": _sso_userinfo("get"), "post": _sso_userinfo("post")},
+    "/sso/logout": {"get": _sso_logout("get"), "post": _sso_logout("post")},
+    "/sso/oid4vp/request/{request_id}": {"get": _sso_request_object("get"), "post": _sso_request_object("post")},
+    "/sso/oid4vp/response": {"post": _op(
+        "sso_oid4vp_response", "The wallet's OpenID4VP response (direct_post) to the provider's login request", _SSO,
+        {"200": _SSO_JSON, "400": _oauth_error("the spec's error codes"), "401": _oauth_error("a failed check"),
+         "429": _TOO_MANY},
+        requestBody=_form(["state"], "vp_token", "response", "error", "error_description"),
+    )},
+    "/sso/receipts/{login_id}": {"post": _op(
+        "sso_access_receipt", "The wallet's signed consent record for a login; answers the provider's access receipt",
+        _SSO,
+        {"200": _SSO_JSON, "400": _oauth_error("`invalid_request`"), "429": _TOO_MANY},
+        parameters=_LOGIN_ID,
+        requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    )},
+    "/sso/withdrawals": {"post": _op(
+        "sso_withdrawal", "A withdrawn login consent (the provider keeps no claims after a login)", _SSO,
+        {"200": _SSO_JSON, "400": _oauth_error("`invalid_request`"), "429": _TOO_MANY},
+        requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    )},
+})

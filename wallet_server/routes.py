@@ -50,6 +50,7 @@ from wallet_server.schemas import (
     resident_json,
     tokens_json,
 )
+from wallet_server.sso_routes import register_sso_client, sso_routes
 
 __all__ = ["READY_TIMEOUT", "ROUTES", "Route", "add_routes"]
 
@@ -430,6 +431,11 @@ ROUTES: tuple[Route, ...] = (
         auth="operator", body="ServiceRegistrationRequest", response="ServiceRegistration", status=201,
     ),
     Route(
+        "POST", "/admin/v1/sso/clients", register_sso_client,
+        "Register a service as an OpenID Connect client of the city's provider (single sign-on)", "admin",
+        auth="operator", body="SsoClientRequest", response="SsoClient", status=201, errors=(404,),
+    ),
+    Route(
         "GET", "/admin/v1/services", city.list_services, "The registered services", "admin",
         auth="operator", response="ServiceRegistrationPage", query=("limit", "cursor"), etag=True,
     ),
@@ -587,4 +593,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_routes([web.route(r.method, r.path, _checked(r)) for r in ROUTES])
     app.router.add_routes(city.protocol_routes(app))
     app.router.add_routes(er.election_protocol_routes(app))
+    app.router.add_routes(sso_routes(app))
     app.router.add_routes(page_routes())

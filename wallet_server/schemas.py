@@ -208,6 +208,37 @@ SERVICE_SCHEMAS: dict[str, Schema] = {
         "required": ["service_did", "name", "purposes", "claim_sets", "retention_days", "receipt_endpoint",
                      "privacy_policy"],
     },
+    "SsoClientRequest": {
+        "type": "object",
+        "description": "The OpenID Connect settings of a registered service (vcsdk.sso): redirect URIs (exact "
+                       "match), how it authenticates at the token endpoint, where logout may send the browser.",
+        "properties": {
+            "registration_id": {"type": "string", "minLength": 1, "maxLength": 128},
+            "redirect_uris": {
+                "type": "array", "minItems": 1, "maxItems": 10, "items": {"type": "string", "maxLength": 1024},
+            },
+            "token_endpoint_auth_method": {"type": "string", "enum": ["client_secret_basic", "private_key_jwt"]},
+            "jwks": {"type": "object", "description": "The client's public keys, for private_key_jwt."},
+            "post_logout_redirect_uris": {
+                "type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 1024},
+            },
+            "backchannel_logout_uri": {"type": "string", "maxLength": 1024},
+        },
+        "required": ["registration_id", "redirect_uris"],
+        "additionalProperties": False,
+    },
+    "SsoClient": _obj(
+        {
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string", "description": "Shown once (client_secret_basic)."},
+            "registration_id": {"type": "string"},
+            "issuer": {"type": "string", "description": "The provider's issuer URL (discovery under it)."},
+            "redirect_uris": {"type": "array", "items": {"type": "string"}},
+            "token_endpoint_auth_method": {"type": "string"},
+            "post_logout_redirect_uris": {"type": "array", "items": {"type": "string"}},
+        },
+        required=["client_id", "registration_id", "issuer", "redirect_uris", "token_endpoint_auth_method"],
+    ),
     "ServiceRegistration": _obj(
         {
             "id": _ID,

@@ -101,6 +101,10 @@ class Settings:
     :param web_rpc_url: the public JSON-RPC endpoint the ballot page reads token-key commitments
         and ballot batch roots from (its origin belongs in ``web_connect_origins``); put in the
         election's ballot-page link. None by default (the resident enters one on the page).
+    :param sso_subject_secret: the OpenID Provider's secret for pairwise ``sub`` values (32 bytes or
+        more, base64url in files); changing it changes every resident's ``sub`` at every service.
+        ``None`` derives it from the first data key (HKDF), which is then not to be removed.
+    :param sso_login_ttl: how long a login page's request can be answered by the wallet.
     """
 
     host: str = "127.0.0.1"
@@ -165,6 +169,9 @@ class Settings:
     registration_validity: timedelta = timedelta(days=365)
     web_connect_origins: tuple[str, ...] = ()
     web_rpc_url: str | None = None
+    # -- single sign-on (the city's OpenID Provider)
+    sso_subject_secret: bytes | None = field(default=None, repr=False)
+    sso_login_ttl: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         if self.workers < 1 or self.database_pool_size < 1:
@@ -283,6 +290,11 @@ def _coerce(name: str, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else tuple(o for o in str(value).split(",") if o)
     if name == "data_keys":
         return _parse_data_keys(value)
+    if name == "sso_subject_secret":
+        secret = b64url_decode(str(value), what="sso_subject_secret")
+        if len(secret) < 32:
+            raise ValueError("sso_subject_secret must be at least 32 bytes, base64url")
+        return secret
     if name == "admin_tokens":
         return _parse_admin_tokens(value)
     if name == "token_signing_keys":

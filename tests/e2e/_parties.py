@@ -163,6 +163,11 @@ class World:
         async with self.session.post(self.wallet_url + path, json=body, headers=headers) as resp:
             return resp.status, await resp.json()
 
+    async def admin_get(self, path: str, *, token: str = OPERATOR_TOKEN) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with self.session.get(self.wallet_url + path, headers=headers) as resp:
+            return resp.status, await resp.json()
+
     async def issue_offer(self) -> str:
         """The city's back office runs KYC for the phone's resident; returns the tx_code (sent by letter)."""
         status, answer = await self.admin(

@@ -113,6 +113,30 @@ class CityDataStore:
         )
         return tuple(_registration(r) for r in rows)
 
+    # -- OpenID Connect clients (a registered service's OAuth settings) ---------------------------
+
+    async def add_sso_client(
+        self, client_id: str, *, registration_id: str, body: str, created_by: str, created_at: datetime
+    ) -> None:
+        """:raises ConflictError: if the client id exists."""
+        await self._execute(
+            "INSERT INTO sso_clients (id, registration_id, body, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
+            client_id, registration_id, body, created_by, to_ts(created_at),
+        )
+
+    async def get_sso_client(self, client_id: str) -> str | None:
+        """The stored client (its JSON), or ``None``."""
+        rows = await self._fetch("SELECT body FROM sso_clients WHERE id = ?", client_id)
+        return str(rows[0][0]) if rows else None
+
+    async def issued_by_status(self, list_id: int, index: int) -> tuple[str, str, str] | None:
+        """The credential the city issued with this status list entry: ``(id, resident_id, state)``."""
+        rows = await self._fetch(
+            "SELECT id, resident_id, state FROM issued_credentials WHERE status_list_id = ? AND status_index = ?",
+            list_id, index,
+        )
+        return (str(rows[0][0]), str(rows[0][1]), str(rows[0][2])) if rows else None
+
     # -- open-data releases (the privacy budget ledger) -----------------------------------------
 
     async def releases(self, *, period: str | None = None) -> tuple[ReleaseRow, ...]:

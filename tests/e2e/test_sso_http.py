@@ -1,0 +1,138 @@
+"""Single sign-on with the city wallet, end to end over real HTTP on 127.0.0.1 (see ``_parties.py``).
+
+Two relying parties built with authlib's OAuth 2.0 client only (one authenticating with
+``client_secret_basic``, one with ``private_key_jwt``) log the same resident in through the city's
+OpenID Provider; the resident's phone answers the provider's OpenID4VP request through the wallet
+server. Each relying party validates its ID token itself and sees exactly the claims its
+registration and scopes allow, under its own ``sub``; every login leaves a consent record and an
+access receipt in the resident's history, anchored like any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from authlib.integrations.base_client.errors import OAuthError
+
+from tests.e2e._parties import ACTIVE, world
+from tests.e2e._sso import browser, log_in, register_service, relying_party
+from tests.e2e.test_oid4vc_http import accept_offer
+from tests.wallet_server._helpers import ISSUER_TOKEN
+from wallet_server.appkeys import RECEIPTS
+
+# OpenID Connect Discovery 1.0 §3: REQUIRED provider metadata.
+DISCOVERY_REQUIRED = (
+    "issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported",
+    "subject_types_supported", "id_token_signing_alg_values_supported",
+)
+
+
+async def test_two_services_log_the_same_resident_in_with_the_wallet(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        issued = await accept_offer(w, await w.issue_offer())
+        vct = issued["credential"]["vct"]
+        shop_reg = await register_service(w, w.service.did, "Kaga Onsen Shop",
+                                          [["given_name"], ["age_equal_or_over", "20"], ["address", "locality"]], vct)
+        other_did, _ = w.other_did_key
+        library_reg = await register_service(w, other_did, "Kaga Library", [["age_equal_or_over", "20"]], vct)
+        shop = await relying_party(w, registration_id=shop_reg, scope="openid profile age")
+        library = await relying_party(w, registration_id=library_reg, scope="openid age", auth="private_key_jwt")
+
+        # -- discovery: every required field, the issuer it is served under, the JWKS it names
+        meta = shop.metadata
+        assert all(meta.get(name) for name in DISCOVERY_REQUIRED)
+        assert meta["issuer"] == f"{w.wallet_url}/sso" and meta["subject_types_supported"] == ["pairwise"]
+        assert meta["code_challenge_methods_supported"] == ["S256"] and "ES256" in meta[
+            "id_token_signing_alg_values_supported"]
+        async with httpx.AsyncClient() as http:
+            jwks = (await http.get(meta["jwks_uri"])).json()
+        (key,) = jwks["keys"]
+        assert key["kty"] == "EC" and key["crv"] == "P-256" and key["kid"].startswith(w.city.did + "#")
+        assert "d" not in key
+
+        # -- the shop: a login through the browser and the phone, the code with PKCE, client_secret_basic
+        b = browser(w.wallet_url)
+        async with b.session:
+            callback = await log_in(w, shop, b)
+            assert callback.startswith(shop.redirect_uri + "?")
+            page = b.pages[-1]
+            assert "<svg" in page and "Kaga Onsen Shop" in page  # the QR code (cross-device), the name
+            token = await shop.fetch_token(callback)
+            claims = await shop.id_claims(token["id_token"], now=int(w.clock().timestamp()))
+            # exactly the registration ∩ the scopes: profile → given_name only, age → the 20+ flag
+            personal = {k: v for k, v in claims.items() if k not in (
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "sid")}
+            assert personal == {"given_name": ACTIVE.given_name, "age_equal_or_over": {"20": True}}
+            assert claims["acr"] in ("low", "substantial", "high")
+            info = await shop.userinfo()
+            assert info == {"sub": claims["sub"], **personal}
+
+            # -- the library: private_key_jwt, another sub for the same resident
+            callback = await log_in(w, library, b)
+            token_b = await library.fetch_token(callback)
+            claims_b = await library.id_claims(token_b["id_token"], now=int(w.clock().timestamp()))
+            assert claims_b["age_equal_or_over"] == {"20": True} and "given_name" not in claims_b
+            assert claims_b["sub"] != claims["sub"] and claims_b["aud"] == library.client_id
+
+            # -- the same resident at the shop again: the same sub (pairwise, stable)
+            again = await shop.fetch_token(await log_in(w, shop, b))
+            assert (await shop.id_claims(again["id_token"], now=int(w.clock().timestamp())))["sub"] == claims["sub"]
+
+        # -- every login is an access: consent records naming the service, receipts signed by the provider
+        _, consents = await w.phone.call("GET", "/v1/consents")
+        logins = [c for c in consents["items"] if c["service"]["did"] == w.city.did]
+        assert len(logins) == 3
+        _, receipts = await w.phone.call("GET", "/v1/receipts")
+        login_receipts = [r for r in receipts["items"] if r["purpose"] == "login"]
+        assert len(login_receipts) == 3
+        assert sorted(login_receipts[0]["claims"]) in (
+            sorted(["given_name", "age_equal_or_over.20", "verification.level"]),
+            sorted(["age_equal_or_over.20", "verification.level"]),
+        )
+        report = await w.wallet[RECEIPTS].tick()
+        assert report.batches_cut >= 1 and report.chain_error is None
+        await w.city.chain.mine(1)
+        await w.wallet[RECEIPTS].tick()
+        _status, one = await w.phone.call("GET", f"/v1/receipts/{login_receipts[0]['id']}")
+        assert one["state"] == "final" and one["proof_verified"] is True
+
+
+async def test_revoking_the_credential_ends_logins_and_refresh(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        issued = await accept_offer(w, await w.issue_offer())
+        vct = issued["credential"]["vct"]
+        reg = await register_service(w, w.service.did, "Kaga Onsen Shop", [["age_equal_or_over", "20"]], vct)
+        shop = await relying_party(w, registration_id=reg, scope="openid age")
+        b = browser(w.wallet_url)
+        async with b.session:
+            token = await shop.fetch_token(await log_in(w, shop, b))
+            refreshed = await shop.refresh(token["refresh_token"])
+            assert refreshed["access_token"] != token["access_token"]
+
+            # the city revokes the resident's credential
+            status, listing = await w.admin_get("/admin/v1/credentials", token=ISSUER_TOKEN)
+            assert status == 200 and listing["items"], listing
+            status, revoked = await w.admin(f"/admin/v1/credentials/{listing['items'][0]['id']}/revoke", {},
+                                            token=ISSUER_TOKEN)
+            assert status == 200, revoked
+
+            # the refresh token stops working at once
+            try:
+                await shop.refresh(refreshed["refresh_token"])
+                raise AssertionError("a refresh for a revoked credential was accepted")
+            except OAuthError as exc:
+                assert exc.error == "invalid_grant"
+
+            # and a new login cannot be finished: the wallet no longer offers the credential
+            _page, link = await b.start(shop.authorization_url())
+            status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+            assert status == 201 and screen["satisfiable"] is False and screen["credentials"] == [], screen
+            assert screen["purpose"] == "Log in to Kaga Onsen Shop"
+
+
+def _error_of(location: str | None) -> tuple[str, str | None]:
+    assert location is not None
+    query = parse_qs(urlsplit(location).query)
+    return query["error"][0], query.get("state", [None])[0]
