@@ -138,7 +138,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "TokenResponse", "TxCode", "VerifiedCredential", "Verifier", "WalletAttestationTrust",
         "build_authorization_response", "build_consent", "build_credential_request", "build_error_response",
         "NO_STORE", "build_token_request", "create_attestation_pop", "create_dpop_proof", "create_key_proof",
-        "error_response",
+        "error_response", "read_form",
         "fetch_credential_offer", "fetch_deferred_credentials", "fetch_request_object", "finish_authorization",
         "finish_issuance", "issue_wallet_attestation", "issuer_routes", "key_proof_signing_input",
         "load_request_object", "match_credential_query", "match_dcql", "notification_request", "notify_issuer",

@@ -22,8 +22,7 @@ from typing import Any
 from aiohttp import web
 
 from vcsdk.errors import InvalidInputError, VcsdkError
-from vcsdk.oid4vc import HttpRequest, PresentationResult, render_qr, verifier_routes
-from vcsdk.oid4vc._http import error_response, read_form
+from vcsdk.oid4vc import HttpRequest, PresentationResult, error_response, read_form, render_qr, verifier_routes
 from vcsdk.receipts import verify_consent_record_resolved
 from vcsdk.sso import LoginStarted, OAuthResponse, OpenIDProvider
 from wallet_server._http import read_json, require_admin

@@ -103,12 +103,22 @@ from vcsdk.oid4vc._wallet import (
 )
 
 if TYPE_CHECKING:  # the type checker sees the real signatures; at run time they load lazily
-    from vcsdk.oid4vc._http import NO_STORE, error_response, issuer_routes, run_flow, send, verifier_routes
+    from vcsdk.oid4vc._http import (
+        NO_STORE,
+        error_response,
+        issuer_routes,
+        read_form,
+        run_flow,
+        send,
+        verifier_routes,
+    )
     from vcsdk.oid4vc._redis import RedisStateStore
 
 #: aiohttp glue and the Redis state store, imported on first use so the protocol modules stay free
 #: of I/O libraries.
-_HTTP_NAMES = frozenset({"NO_STORE", "error_response", "issuer_routes", "run_flow", "send", "verifier_routes"})
+_HTTP_NAMES = frozenset(
+    {"NO_STORE", "error_response", "issuer_routes", "read_form", "run_flow", "send", "verifier_routes"}
+)
 
 
 def __getattr__(name: str) -> object:
@@ -195,6 +205,7 @@ __all__ = [
     "parse_response_uri_answer",
     "peek_request_object",
     "prepare_issuance",
+    "read_form",
     "receive_credential",
     "refresh_issuance",
     "render_qr",
