@@ -1,4 +1,4 @@
--- wallet_server schema, version 9: the city's OpenID Provider. An OpenID Connect client is a
+-- wallet_server schema, version 10: the city's OpenID Provider. An OpenID Connect client is a
 -- registered service with its OAuth settings (redirect URIs, how it authenticates, the registration
 -- the provider attaches to its login requests): body is the JSON of vcsdk.sso.SsoClient.
 CREATE TABLE sso_clients (
