@@ -51,7 +51,7 @@ class Layer:
 
 #: Bottom to top. "=vcsdk" is the module ``vcsdk`` itself, not its subpackages.
 LAYERS: tuple[Layer, ...] = (
-    Layer("base", ("=vcsdk", "vcsdk.errors", "vcsdk._b64", "vcsdk._json", "vcsdk._time", "vcsdk._url",
+    Layer("base", ("=vcsdk", "vcsdk.errors", "vcsdk._b64", "vcsdk._json", "vcsdk._time", "vcsdk._url", "vcsdk._random",
                    "vcsdk.encoding"), io=False,
           what="errors, encodings, strict JSON, time"),
     Layer("core", ("vcsdk.keys", "vcsdk.blindrsa", "vcsdk.did", "vcsdk.credentials", "vcsdk.kyc",

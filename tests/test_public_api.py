@@ -90,7 +90,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "key_address", "load_artifact", "load_network_config", "sign_hash",
     },
     "vcsdk.kyc": {
-        "CheckResult", "CredentialIssuer", "JST", "KycApplication", "KycOutcome", "KycPipeline",
+        "CheckResult", "JST", "KycCredentialIssuer", "KycApplication", "KycOutcome", "KycPipeline",
         "LocalResidentRegistry", "NoMatch", "NotActive", "PartialMatch", "RegistryClientConfig", "RegistryEntry",
         "ResidentAddress", "ResidentRecord", "ResidentRegistry", "ResidentRegistryClient", "ResidentStatus",
         "SEED_RESIDENTS", "Verified", "WSDL_PATH", "XSD_PATH", "address_matches", "build_resident_identity_claims",
@@ -129,13 +129,15 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "vcsdk.oid4vc": {
         "AuthorizationRequest", "AuthorizationRequestReference", "AuthorizationServer", "AuthorizationSession",
-        "CandidateCredential", "ClaimPath", "ClaimsQuery", "ClientAttestation", "ConsentCredential", "ConsentScreen",
+        "CandidateCredential", "ClaimsQuery", "ClientAttestation", "ConsentCredential", "ConsentScreen",
         "CredentialConfiguration", "CredentialIssuer", "CredentialMatch", "CredentialOffer", "CredentialQuery",
-        "CredentialSetQuery", "DcqlMatch", "DcqlQuery", "Deferred", "HolderPresentation", "HttpRequest",
+        "CredentialSetQuery", "DcqlClaimPath", "DcqlMatch", "DcqlQuery", "Deferred", "HolderPresentation",
+        "HttpRequest",
         "HttpResponse", "InMemoryStateStore", "IssuedCredentials", "IssuerSession", "NotificationEvent",
         "PendingAuthorization", "PendingIssuance", "PreparedPresentation", "PresentationRequest",
-        "PresentationResult", "Randomness", "RedisStateStore", "RequestContext", "StateStore", "SystemRandomness",
-        "TokenResponse", "TxCode", "VerifiedCredential", "Verifier", "WalletAttestationTrust",
+        "PresentationResult", "PresentedCredential", "Randomness", "RedisStateStore", "RequestContext", "StateStore",
+        "SystemRandomness",
+        "TokenResponse", "TxCode", "Verifier", "WalletAttestationTrust",
         "build_authorization_response", "build_consent", "build_credential_request", "build_error_response",
         "NO_STORE", "build_token_request", "create_attestation_pop", "create_dpop_proof", "create_key_proof",
         "error_response", "read_form",
@@ -177,3 +179,17 @@ def test_public_names_are_pinned(module: str) -> None:
     assert len(mod.__all__) == len(set(mod.__all__)), "a name is exported twice"
     for name in mod.__all__:
         assert getattr(mod, name) is not None, name
+
+
+def test_one_public_name_means_one_thing() -> None:
+    # A name exported by two packages is the same object in both (no two VerifiedCredential classes).
+    seen: dict[str, tuple[str, object]] = {}
+    clashes = []
+    for module in sorted(PUBLIC_API):
+        mod = importlib.import_module(module)
+        for name in mod.__all__:
+            value = getattr(mod, name)
+            if name in seen and seen[name][1] is not value and not isinstance(value, str | int | float | bytes):
+                clashes.append(f"{name}: {seen[name][0]} and {module}")
+            seen.setdefault(name, (module, value))
+    assert clashes == []

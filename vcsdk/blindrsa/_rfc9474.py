@@ -11,15 +11,16 @@ No I/O, no clock. Randomness is a parameter (``token_bytes``), the operating sys
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
 import gmpy2
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from vcsdk._random import Randomness as Randomness  # re-exported: one protocol for every package
+from vcsdk._random import SystemRandomness
 from vcsdk.errors import InvalidInputError, SignatureInvalidError, SigningFailedError, UnsupportedAlgorithmError
 
 __all__ = [
@@ -58,21 +59,7 @@ _HASH_LEN: Final = 48  # SHA-384
 _BLINDING_ATTEMPTS: Final = 8
 
 
-class Randomness(Protocol):
-    """Source of random bytes (``secrets`` in production; tests pass fixed values)."""
-
-    def token_bytes(self, n: int) -> bytes: ...
-
-
-class _SystemRandomness:
-    def token_bytes(self, n: int) -> bytes:
-        return secrets.token_bytes(n)
-
-    def __repr__(self) -> str:
-        return "SystemRandomness()"
-
-
-_SYSTEM: Final = _SystemRandomness()
+_SYSTEM: Final = SystemRandomness()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from vcsdk.kyc._normalize import address_matches, match_fields, normalize_address, normalize_kana, normalize_name
 from vcsdk.kyc._pipeline import (
     JST,
-    CredentialIssuer,
     KycApplication,
+    KycCredentialIssuer,
     KycOutcome,
     KycPipeline,
     NoMatch,
@@ -64,8 +64,8 @@ __all__ = [
     "WSDL_PATH",
     "XSD_PATH",
     "CheckResult",
-    "CredentialIssuer",
     "KycApplication",
+    "KycCredentialIssuer",
     "KycOutcome",
     "KycPipeline",
     "LocalResidentRegistry",

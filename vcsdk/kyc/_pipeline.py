@@ -41,8 +41,8 @@ from vcsdk.kyc._types import ALL_MATCH_FIELDS, MatchField, ResidentRecord, Resid
 
 __all__ = [
     "JST",
-    "CredentialIssuer",
     "KycApplication",
+    "KycCredentialIssuer",
     "KycOutcome",
     "KycPipeline",
     "NoMatch",
@@ -135,7 +135,7 @@ class NotActive:
 KycOutcome: TypeAlias = Verified | NoMatch | PartialMatch | NotActive
 
 
-class CredentialIssuer(Protocol):
+class KycCredentialIssuer(Protocol):
     """Issues the credential once the pipeline has verified the resident.
 
     The pipeline passes the finished claims and the device key; the issuer adds what it owns (its
@@ -200,8 +200,8 @@ def resident_identity_issuer(
     status_list: StatusListIssuer,
     vcts: VctRegistry | None = None,
     lifetime: timedelta | None = timedelta(days=365),
-) -> CredentialIssuer:
-    """A :class:`CredentialIssuer` that issues an SD-JWT VC with every claim selectively disclosable.
+) -> KycCredentialIssuer:
+    """A :class:`KycCredentialIssuer` that issues an SD-JWT VC with every claim selectively disclosable.
 
     Each credential gets a fresh entry in ``status_list`` and is bound to the device key (``cnf.jwk``).
 
@@ -244,7 +244,7 @@ class KycPipeline:
         self,
         *,
         registry: ResidentRegistry,
-        issue: CredentialIssuer,
+        issue: KycCredentialIssuer,
         level: VerificationLevel = "substantial",
         local_time: tzinfo = JST,
     ) -> None:

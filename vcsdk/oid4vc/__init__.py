@@ -38,11 +38,11 @@ from vcsdk.oid4vc._common import (
 )
 from vcsdk.oid4vc._dcql import (
     CandidateCredential,
-    ClaimPath,
     ClaimsQuery,
     CredentialMatch,
     CredentialQuery,
     CredentialSetQuery,
+    DcqlClaimPath,
     DcqlMatch,
     DcqlQuery,
     match_credential_query,
@@ -81,7 +81,7 @@ from vcsdk.oid4vc._vci_messages import (
     parse_credential_offer,
     parse_credential_offer_uri,
 )
-from vcsdk.oid4vc._verifier import PresentationResult, VerifiedCredential, Verifier
+from vcsdk.oid4vc._verifier import PresentationResult, PresentedCredential, Verifier
 from vcsdk.oid4vc._vp_messages import AuthorizationRequest, AuthorizationRequestReference, PresentationRequest
 from vcsdk.oid4vc._wallet import (
     ConsentCredential,
@@ -140,7 +140,6 @@ __all__ = [
     "AuthorizationServer",
     "AuthorizationSession",
     "CandidateCredential",
-    "ClaimPath",
     "ClaimsQuery",
     "ClientAttestation",
     "ConsentCredential",
@@ -151,6 +150,7 @@ __all__ = [
     "CredentialOffer",
     "CredentialQuery",
     "CredentialSetQuery",
+    "DcqlClaimPath",
     "DcqlMatch",
     "DcqlQuery",
     "Deferred",
@@ -166,6 +166,7 @@ __all__ = [
     "PreparedPresentation",
     "PresentationRequest",
     "PresentationResult",
+    "PresentedCredential",
     "Randomness",
     "RedisStateStore",
     "RequestContext",
@@ -173,7 +174,6 @@ __all__ = [
     "SystemRandomness",
     "TokenResponse",
     "TxCode",
-    "VerifiedCredential",
     "Verifier",
     "WalletAttestationTrust",
     "build_authorization_response",

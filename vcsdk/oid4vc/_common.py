@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import secrets
 import string
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from vcsdk._json import parse_json
+from vcsdk._random import Randomness as Randomness  # re-exported: one protocol for every package
+from vcsdk._random import SystemRandomness as SystemRandomness
 from vcsdk._url import is_https_url as is_https_url  # re-exported for the protocol modules
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError
 
@@ -134,20 +135,6 @@ def raise_for_error(response: HttpResponse, *, what: str) -> None:
     response.raise_for_error(what=what)
 
 
-class Randomness(Protocol):
-    """Source of unpredictable values (nonces, codes, state). Production: :class:`SystemRandomness`."""
-
-    def token_bytes(self, n: int) -> bytes: ...
-
-
-class SystemRandomness:
-    """Randomness from the operating system (``secrets``)."""
-
-    def token_bytes(self, n: int) -> bytes:
-        return secrets.token_bytes(n)
-
-    def __repr__(self) -> str:
-        return "SystemRandomness()"
 
 
 SYSTEM_RANDOMNESS = SystemRandomness()

@@ -24,6 +24,7 @@ __all__ = [
     "CredentialMatch",
     "CredentialQuery",
     "CredentialSetQuery",
+    "DcqlClaimPath",
     "DcqlMatch",
     "DcqlQuery",
     "match_credential_query",
@@ -37,7 +38,8 @@ __all__ = [
 SD_JWT_VC_FORMAT = "dc+sd-jwt"
 
 #: A claims path pointer: strings select object members, integers array indexes, ``None`` all elements.
-ClaimPath = tuple[str | int | None, ...]
+DcqlClaimPath = tuple[str | int | None, ...]
+ClaimPath = DcqlClaimPath  # the name the oid4vc modules use inside the package
 #: A concrete path into one credential (no ``None``).
 ConcretePath = tuple[str | int, ...]
 

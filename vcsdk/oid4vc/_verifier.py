@@ -62,12 +62,12 @@ from vcsdk.oid4vc._vp_messages import (
 from vcsdk.oid4vc._x509 import authority_key_ids, certificate_hash, dns_names, leaf_key, parse_x5c
 from vcsdk.registration import RelyingPartyRegistration, check_request, peek_registration
 
-__all__ = ["PresentationResult", "PresentationVerifyFn", "VerifiedCredential", "Verifier"]
+__all__ = ["PresentationResult", "PresentationVerifyFn", "PresentedCredential", "Verifier"]
 
 
 
 @dataclass(frozen=True, slots=True)
-class VerifiedCredential:
+class PresentedCredential:
     """One verified presentation in a response.
 
     :ivar claims: every processed claim the verify function returned (disclosed and always-visible).
@@ -101,7 +101,7 @@ class PresentationResult:
     nonce: str
     purpose: str | None
     query: DcqlQuery
-    credentials: Mapping[str, tuple[VerifiedCredential, ...]] = field(default_factory=dict)
+    credentials: Mapping[str, tuple[PresentedCredential, ...]] = field(default_factory=dict)
     error: str | None = None
     error_description: str | None = None
     #: for a verifier with a ``redirect_uri``: the code the wallet's redirect brings to the session.
@@ -179,7 +179,7 @@ class PresentationResult:
         """The result :meth:`to_state` saved; each credential's ``verified`` is ``None``."""
         credentials = {
             str(qid): tuple(
-                VerifiedCredential(
+                PresentedCredential(
                     query_id=str(qid),
                     presentation=str(v["presentation"]),
                     claims=v["claims"],
@@ -537,7 +537,7 @@ class Verifier:
 
     async def _check_response(
         self, params: Mapping[str, Any], query: DcqlQuery, nonce: str, base: dict[str, Any]
-    ) -> PresentationResult | dict[str, tuple[VerifiedCredential, ...]]:
+    ) -> PresentationResult | dict[str, tuple[PresentedCredential, ...]]:
         """The wallet's error answer as a result, or every presentation checked (raises on a failure)."""
         if "error" in params:
             code = params["error"]
@@ -547,7 +547,7 @@ class Verifier:
             desc = desc[:300] if isinstance(desc, str) and desc else None
             return PresentationResult(**base, error=code, error_description=desc)
         token = _parse_vp_token(params.get("vp_token"), query)
-        verified: dict[str, tuple[VerifiedCredential, ...]] = {}
+        verified: dict[str, tuple[PresentedCredential, ...]] = {}
         for qid, presentations in token.items():
             cq = query.credential(qid)
             verified[qid] = tuple([await self._check_one(cq, p, nonce) for p in presentations])
@@ -604,7 +604,7 @@ class Verifier:
             raise ProtocolError("the response_code is not this transaction's; start again", code="invalid_request")
         return PresentationResult.from_state(record["result"])
 
-    async def _check_one(self, cq: CredentialQuery, presentation: str, nonce: str) -> VerifiedCredential:
+    async def _check_one(self, cq: CredentialQuery, presentation: str, nonce: str) -> PresentedCredential:
         view = view_sd_jwt(presentation)
         kb = view.key_binding_claims
         if kb is None:
@@ -646,7 +646,7 @@ class Verifier:
             raise DisclosureError(
                 f"the presentation discloses {len(extra)} claim(s) the request did not ask for; refused"
             )
-        return VerifiedCredential(
+        return PresentedCredential(
             query_id=cq.id,
             presentation=presentation,
             claims=claims,
