@@ -365,6 +365,10 @@ async def test_each_copy_serves_one_service_the_wallet_refills_and_revocation_ta
         assert len(shop_keys) == 1 and len(library_keys) == 1 and shop_keys != library_keys
         # the shop keeps a copy it saw before; the library never gets one another service saw
         assert shop_keys <= set(keys) and not library_keys & set(keys)
+        screen = await _screen(w, vct)  # its own copy again; unshown copies remain for other services
+        assert screen["satisfiable"] is True and screen["refill"] == []
+        status, declined = await w.phone.call("POST", f"/v1/presentations/{screen['id']}/decline")
+        assert status == 200 and declined["state"] == "declined"
 
         # -- revocation: the city revokes one copy and every copy of the batch, refills included, goes
         headers = {"Authorization": f"Bearer {ISSUER_TOKEN}"}

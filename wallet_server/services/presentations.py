@@ -414,7 +414,7 @@ class PresentationService:
             left = len([c for c in fresh if c.ref != chosen.ref])
             copies[chosen.ref] = {"batch": batch, "left": left}
             if left == 0:
-                exhausted.append(batch)  # the last copy: refill before it runs out
+                exhausted.append(batch)  # no unshown copy after this one: refill before it runs out
         return out, {"copies": copies, "exhausted": exhausted}
 
     async def start(self, principal: Principal, request_uri: Any) -> PresentationView:
