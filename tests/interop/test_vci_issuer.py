@@ -18,10 +18,12 @@ from vcsdk.credentials import StaticKeyResolver, verify_credential
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     ClientAttestation,
+    fetch_deferred_credentials,
     finish_authorization,
     finish_issuance,
     issue_wallet_attestation,
     parse_credential_offer_uri,
+    prepare_issuance,
     receive_credential,
     run_flow,
     start_authorization,
@@ -151,4 +153,27 @@ async def test_our_wallet_attestation_at_their_authorization_server():
     assert outcome.get("ok") is True, outcome
     assert outcome["attestation_sub"] == CLIENT_ID and outcome["attestation_chain"] == 2
     (credential,) = issued.credentials
+    await _check(issuer, credential, phone)
+
+
+async def test_deferred_issuance_from_their_issuer():
+    """§9: their issuer answers 202 with a transaction_id; our wallet asks their Deferred Credential
+    Endpoint with the DPoP-bound token and receives the credential for the key it proved."""
+    issuer = await NodeIssuer.start("pre-authorized", deferred=True)
+    try:
+        offer = parse_credential_offer_uri(issuer.offer)
+        phone = Key.generate("P-256")
+        async with aiohttp.ClientSession() as session:
+            pending = await run_flow(prepare_issuance(offer, tx_code=None, jwks=[phone.public_jwk()], now=now),
+                                     session)
+            first = await run_flow(finish_issuance(pending, [phone.sign(p) for p in pending.signing_inputs],
+                                                   now=now), session)
+            assert first.deferred and first.credentials == () and first.transaction_id
+            await asyncio.sleep(first.interval or 1)
+            done = await run_flow(fetch_deferred_credentials(pending, first.transaction_id, now=now), session)
+        outcome = await issuer.outcome()
+    finally:
+        await issuer.stop()
+    assert outcome.get("ok") is True and outcome["deferred"] is True, outcome
+    (credential,) = done.credentials
     await _check(issuer, credential, phone)

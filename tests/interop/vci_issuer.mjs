@@ -2,7 +2,7 @@
 // issuer and its authorization server against our wallet, served over HTTP on 127.0.0.1; the
 // credential is an SD-JWT VC made by @sd-jwt/sd-jwt-vc.
 //   stdin: {"grant": "pre-authorized" | "authorization_code", "claims": {...}, "vct", "disclosable": [names],
-//           "attestation_root"?: base64 DER of the wallet provider's root (then client attestation is required)}
+//           "deferred"?: true, "attestation_root"?: base64 DER of the wallet provider's root (then client attestation is required)}
 //   stdout, line 1: {"offer", "issuer", "issuer_jwk"}
 //   stdout, line 2, after the credential answer: {"ok": true, "dpop_bound", "pkce_method"?, "par"?,
 //                   "holder_jwk", "proof_typ"} or {"error"}
@@ -75,6 +75,7 @@ const issuerMetadataDoc = issuer.createCredentialIssuerMetadata({
   credential_issuer: base,
   credential_endpoint: `${base}/credential`,
   nonce_endpoint: `${base}/nonce`,
+  deferred_credential_endpoint: `${base}/deferred_credential`,
   credential_configurations_supported: configurations,
 })
 const issuerMetadata = {
@@ -90,6 +91,7 @@ const grants = config.grant === 'pre-authorized'
 const offer = await issuer.createCredentialOffer({ credentialConfigurationIds: ['Resident'], grants, issuerMetadata })
 
 const nonces = new Set()
+const deferredHolders = new Map() // transaction_id -> holder key
 const pars = new Map() // request_uri -> verified PAR
 const codes = new Map() // code -> PAR
 
@@ -201,6 +203,21 @@ const routes = {
     })
     json(res, 200, response)
   },
+  'POST /deferred_credential': async (req, res) => {
+    await rs.verifyResourceRequest({
+      authorizationServers: [asMetadata], resourceServer: base, request: requestLike(req),
+      allowedAuthenticationSchemes: [oauth2.SupportedAuthenticationScheme.DPoP],
+    })
+    const { deferredCredentialRequest } = issuer.parseDeferredCredentialRequest({
+      deferredCredentialRequest: JSON.parse(await body(req)),
+    })
+    const holderJwk = deferredHolders.get(deferredCredentialRequest.transaction_id)
+    deferredHolders.delete(deferredCredentialRequest.transaction_id)
+    if (!holderJwk) return json(res, 400, { error: 'invalid_transaction_id' })
+    const credential = await issueCredential(holderJwk)
+    json(res, 200, issuer.createDeferredCredentialResponse({ credentials: [{ credential }] }))
+    finish({ ok: true, deferred: true, ...facts })
+  },
   'POST /nonce': async (req, res) => {
     const nonce = crypto.randomBytes(16).toString('base64url')
     nonces.add(nonce)
@@ -218,6 +235,17 @@ const routes = {
     if (!nonces.delete(payloadNonce)) return json(res, 400, { error: 'invalid_nonce' })
     const proof = await issuer.verifyCredentialRequestJwtProof({ issuerMetadata, jwt, expectedNonce: payloadNonce })
     const holderJwk = proof.signer.publicJwk
+    facts.dpop_jkt = dpop ? await thumbprint(dpop.jwk) : undefined
+    facts.holder_jwk = holderJwk
+    facts.proof_typ = proof.header.typ
+    facts.request_keys = Object.keys(parsed.credentialRequest)
+    if (config.deferred) {
+      // §9: not ready yet; the wallet comes back to the Deferred Credential Endpoint.
+      const transactionId = crypto.randomBytes(16).toString('base64url')
+      deferredHolders.set(transactionId, holderJwk)
+      json(res, 202, issuer.createCredentialResponse({ transactionId, interval: 1, credentialRequest: parsed }))
+      return
+    }
     const credential = await issueCredential(holderJwk)
     const credentialResponse = issuer.createCredentialResponse({ credentials: [{ credential }], credentialRequest: parsed })
     json(res, 200, credentialResponse)
