@@ -11,13 +11,14 @@ access receipt in the resident's history, anchored like any other.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
 
 from tests.e2e._parties import ACTIVE, world
-from tests.e2e._sso import browser, log_in, register_service, relying_party
+from tests.e2e._sso import RelyingParty, browser, log_in, register_service, relying_party
 from tests.e2e.test_oid4vc_http import accept_offer
 from tests.wallet_server._helpers import ISSUER_TOKEN
 from wallet_server.appkeys import RECEIPTS
@@ -75,6 +76,20 @@ async def test_two_services_log_the_same_resident_in_with_the_wallet(tmp_path: P
             claims_b = await library.id_claims(token_b["id_token"], now=int(w.clock().timestamp()))
             assert claims_b["age_equal_or_over"] == {"20": True} and "given_name" not in claims_b
             assert claims_b["sub"] != claims["sub"] and claims_b["aud"] == library.client_id
+
+            # -- RP-initiated logout: back to a registered URI with the state; the session's refresh ends
+            logout = library.metadata["end_session_endpoint"] + "?" + urlencode({
+                "id_token_hint": token_b["id_token"], "post_logout_redirect_uri": library.redirect_uri + "/bye",
+                "state": "s1"})
+            status, body, location = await b.get(logout)
+            assert status == 302 and location == library.redirect_uri + "/bye?state=s1", (status, body)
+            try:
+                await library.refresh(token_b["refresh_token"])
+                raise AssertionError("a refresh after logout was accepted")
+            except OAuthError as exc:
+                assert exc.error == "invalid_grant"
+            status, body, location = await b.get(logout.replace("%2Fbye", "%2Fevil"))
+            assert (status, location) == (400, None) and '"invalid_request"' in body
 
             # -- the same resident at the shop again: the same sub (pairwise, stable)
             again = await shop.fetch_token(await log_in(w, shop, b))
@@ -136,3 +151,120 @@ def _error_of(location: str | None) -> tuple[str, str | None]:
     assert location is not None
     query = parse_qs(urlsplit(location).query)
     return query["error"][0], query.get("state", [None])[0]
+
+
+async def _token(rp: RelyingParty, secret: str, **form: str) -> tuple[int, dict[str, Any]]:
+    """A token request as any client sends it (client_secret_basic), to see the provider's errors."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(rp.metadata["token_endpoint"], data=form, auth=(rp.client_id, secret))
+    return response.status_code, response.json()
+
+
+def _code_of(callback: str) -> str:
+    return parse_qs(urlsplit(callback).query)["code"][0]
+
+
+async def test_bad_input_gets_oauth_errors(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        issued = await accept_offer(w, await w.issue_offer())
+        vct = issued["credential"]["vct"]
+        reg = await register_service(w, w.service.did, "Kaga Onsen Shop", [["age_equal_or_over", "20"]], vct)
+        shop = await relying_party(w, registration_id=reg, scope="openid age")
+        secret = shop.client.client_secret
+        b = browser(w.wallet_url)
+        async with b.session:
+            # -- unknown client: an error page at the provider, never a redirect
+            url = shop.authorization_url().replace(shop.client_id, "rp-no-such-client")
+            status, body, location = await b.get(url)
+            assert (status, location) == (400, None) and '"invalid_client"' in body
+
+            # -- a redirect_uri the client did not register: never redirected to
+            url = shop.authorization_url(redirect_uri="http://127.0.0.1:9/elsewhere")
+            status, body, location = await b.get(url)
+            assert (status, location) == (400, None) and '"invalid_request"' in body
+
+            # -- a scope beyond the registration (profile: the shop may only learn the age flag)
+            status, body, location = await b.get(shop.authorization_url(scope="openid age profile"))
+            assert status == 302 and _error_of(location) == ("invalid_scope", shop.state)
+            # ... and a request that is not OpenID Connect at all
+            status, body, location = await b.get(shop.authorization_url(scope="age"))
+            assert status == 302 and _error_of(location) == ("invalid_scope", shop.state)
+
+            # -- PKCE is required, with S256
+            url = shop.authorization_url()
+            no_pkce = url.replace("code_challenge=", "code_chall=").replace("code_challenge_method=S256", "")
+            status, body, location = await b.get(no_pkce)
+            assert status == 302 and _error_of(location)[0] == "invalid_request"
+            plain = url.replace("code_challenge_method=S256", "code_challenge_method=plain")
+            status, body, location = await b.get(plain)
+            assert status == 302 and _error_of(location)[0] == "invalid_request"
+
+            # -- the token endpoint: a missing verifier, a wrong one, a code used twice, an unknown client
+            callback = await log_in(w, shop, b)
+            status, error = await _token(shop, secret, grant_type="authorization_code", code=_code_of(callback),
+                                         redirect_uri=shop.redirect_uri)
+            assert (status, error["error"]) == (400, "invalid_request")
+            callback = await log_in(w, shop, b)
+            status, error = await _token(shop, secret, grant_type="authorization_code", code=_code_of(callback),
+                                         redirect_uri=shop.redirect_uri, code_verifier=shop.verifier[::-1])
+            assert (status, error["error"]) == (400, "invalid_grant")
+            callback = await log_in(w, shop, b)
+            form = {"grant_type": "authorization_code", "code": _code_of(callback), "redirect_uri": shop.redirect_uri,
+                    "code_verifier": shop.verifier}
+            async with httpx.AsyncClient() as http:
+                response = await http.post(shop.metadata["token_endpoint"], data=form, auth=("rp-no-such", "x" * 40))
+            assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+            status, wrong_secret = await _token(shop, "y" * 43, **form)
+            assert (status, wrong_secret["error"]) == (401, "invalid_client")
+            status, tokens = await _token(shop, secret, **form)
+            assert status == 200 and tokens["id_token"], tokens
+            status, again = await _token(shop, secret, **form)
+            assert (status, again["error"]) == (400, "invalid_grant")
+            # RFC 6749 §4.1.2: the replay revokes what the code gave
+            status, refreshed = await _token(shop, secret, grant_type="refresh_token",
+                                             refresh_token=tokens["refresh_token"])
+            assert (status, refreshed["error"]) == (400, "invalid_grant")
+            async with httpx.AsyncClient() as http:
+                response = await http.get(shop.metadata["userinfo_endpoint"],
+                                          headers={"Authorization": f"Bearer {tokens['access_token']}"})
+            assert response.status_code == 401
+            # a redirect_uri at the token endpoint other than the one the code was issued for
+            callback = await log_in(w, shop, b)
+            status, error = await _token(shop, secret, grant_type="authorization_code", code=_code_of(callback),
+                                         redirect_uri=shop.redirect_uri + "/other", code_verifier=shop.verifier)
+            assert (status, error["error"]) == (400, "invalid_grant")
+            # UserInfo without a valid access token
+            async with httpx.AsyncClient() as http:
+                response = await http.get(shop.metadata["userinfo_endpoint"], headers={"Authorization": "Bearer nope"})
+            assert response.status_code == 401 and response.json()["error"] == "invalid_token"
+
+            # -- a presentation of a credential revoked between the consent screen and the signature:
+            # the provider refuses it (its own check of the city's records and the status list), the
+            # login fails and the service is told so at its redirect_uri
+            page, link = await b.start(shop.authorization_url())
+            status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+            assert status == 201 and screen["satisfiable"] is True, screen
+            status, consent = await w.phone.call("POST", f"/v1/presentations/{screen['id']}/consent", {})
+            assert status == 200, consent
+            status, listing = await w.admin_get("/admin/v1/credentials", token=ISSUER_TOKEN)
+            for item in listing["items"]:
+                status, revoked = await w.admin(f"/admin/v1/credentials/{item['id']}/revoke", {}, token=ISSUER_TOKEN)
+                assert status == 200, revoked
+            signatures = [{"query_id": s["query_id"], "signature": w.phone.signature(s["signing_input"])}
+                          for s in consent["signing_inputs"]]
+            status, done = await w.phone.call("POST", f"/v1/presentations/{screen['id']}/signature",
+                                              {"signatures": signatures})
+            assert done.get("state") != "shared", done
+            status, body, location = await b.get(page)
+            assert status == 302 and _error_of(location) == ("access_denied", shop.state)
+            assert "credential_revoked" in parse_qs(urlsplit(location or "").query)["error_description"][0]
+
+            # -- an expired login request: the page sends the browser back with an error
+            page, link = await b.start(shop.authorization_url())
+            w.clock.advance(minutes=6)
+            status, body, location = await b.get(page)
+            assert status == 302 and _error_of(location) == ("access_denied", shop.state)
+            assert "expired" in parse_qs(urlsplit(location or "").query)["error_description"][0]
+            # ... and the page is gone (the login was finished with that error)
+            status, body, location = await b.get(page)
+            assert status == 400 and '"invalid_request"' in body

@@ -37,7 +37,7 @@ from joserfc.errors import JoseError
 from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
-from vcsdk.keys import Key, decode_jws, sign_jws
+from vcsdk.keys import Key, decode_jws, sign_jws, verify_jws
 from vcsdk.oid4vc import PresentationRequest, PresentationResult, Randomness, StateStore, VerifiedCredential, Verifier
 from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, random_token
 from vcsdk.oid4vc._verifier import PresentationVerifyFn
@@ -781,26 +781,36 @@ class OpenIDProvider:
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code" and isinstance(form.get("code"), str):
             key = _digest(form["code"])
-            taken = await self.store.take("sso_code", key, now=now)  # once, whatever follows
-            if taken is not None:
-                session.code = (key, taken)
+            code = await self.store.get("sso_code", key, now=now)
+            if code is not None:
+                session.code = (key, code)
+            else:
+                await self._code_replayed(key, now)
         elif grant_type == "refresh_token" and isinstance(form.get("refresh_token"), str):
             key = _digest(form["refresh_token"])
-            taken = await self.store.take("sso_refresh", key, now=now)
-            if taken is not None and not await self._still_valid(taken, now):
-                taken = None  # revoked credential or ended session: invalid_grant
-            if taken is not None:
-                session.refresh = (key, taken)
+            refresh = await self.store.get("sso_refresh", key, now=now)
+            if refresh is not None and await self._still_valid(refresh, now):
+                session.refresh = (key, refresh)  # else invalid_grant: revoked credential or ended session
         request = _Request("POST", self.endpoint("token"), headers, form)
         request.session_now = now
         response: OAuthResponse = server.create_token_response(request)
         if response.status != 200:
-            return response
+            return response  # nothing is spent by a request that failed (client authentication, PKCE)
         if session.assertion_jti is not None:
             try:  # RFC 7523 §3: a client assertion is used once
                 await self.store.put("sso_jti", _digest(session.assertion_jti), {}, expires_at=now + timedelta(hours=1))
             except ConflictError:
                 return _error(401, "invalid_client", "this client assertion was used before")
+        # A code or refresh token is spent atomically, and only by a request that passed every check:
+        # of two racing requests one gets the tokens, the other invalid_grant.
+        if session.code is not None:
+            key, spent = session.code
+            if await self.store.take("sso_code", key, now=now) is None:
+                return _error(400, "invalid_grant", "the authorization code was already used")
+            await self.store.put("sso_code_spent", key, {"sid": spent["user"]["sid"]},
+                                 expires_at=now + self.refresh_ttl)
+        if session.refresh is not None and await self.store.take("sso_refresh", session.refresh[0], now=now) is None:
+            return _error(400, "invalid_grant", "the refresh token was already used")
         for token, user, client_id in session.saved_tokens:
             value = {"client_id": client_id, "scope": token.get("scope"), "user": user.to_json()}
             await self.store.put("sso_access", _digest(token["access_token"]), value,
@@ -809,6 +819,19 @@ class OpenIDProvider:
                 await self.store.put("sso_refresh", _digest(token["refresh_token"]), value,
                                      expires_at=now + self.refresh_ttl)
         return response
+
+    async def _code_replayed(self, key: str, now: datetime) -> None:
+        """RFC 6749 §4.1.2: a code used twice revokes what it gave: its login session ends (its refresh
+        tokens and access tokens stop working)."""
+        spent = await self.store.get("sso_code_spent", key, now=now)
+        if spent is not None:
+            await self._end(str(spent["sid"]), now)
+
+    async def _end(self, sid: str, now: datetime) -> None:
+        try:
+            await self.store.put("sso_ended", sid, {}, expires_at=now + self.refresh_ttl)
+        except ConflictError:
+            pass  # ended already
 
     async def _still_valid(self, refresh: Mapping[str, Any], now: datetime) -> bool:
         user = refresh.get("user") or {}
@@ -828,6 +851,8 @@ class OpenIDProvider:
         bearer = isinstance(authorization, str) and authorization[:7].lower() == "bearer "
         token = authorization[7:].strip() if bearer and authorization is not None else ""
         found = await self.store.get("sso_access", _digest(token), now=now) if token else None
+        if found is not None and await self.store.get("sso_ended", str(found["user"]["sid"]), now=now) is not None:
+            found = None  # the session was logged out, or its code replayed
         if found is None:
             return _error(401, "invalid_token", "unknown or expired access token",
                           {"WWW-Authenticate": 'Bearer error="invalid_token"'})
@@ -863,11 +888,7 @@ class OpenIDProvider:
             return _error(400, "invalid_request", "post_logout_redirect_uri is not registered for the client"), []
         tokens: list[tuple[str, str]] = []
         if isinstance(claims.get("sid"), str):
-            sid = claims["sid"]
-            try:
-                await self.store.put("sso_ended", sid, {}, expires_at=now + self.refresh_ttl)
-            except ConflictError:
-                pass  # ended already
+            await self._end(claims["sid"], now)
             if client.backchannel_logout_uri:
                 tokens.append((client.backchannel_logout_uri, self.logout_token(client.client_id, claims, now=now)))
         if target is None:
@@ -890,8 +911,7 @@ class OpenIDProvider:
             token = decode_jws(hint, max_bytes=16 * 1024)
             if token.header.get("kid") != self.signer.kid:
                 return None
-            self.signer.verify(token.signing_input, token.signature, alg=str(token.header.get("alg")))
-            claims = token.unverified_claims()
+            claims = verify_jws(token, self.signer, typ="JWT").claims()
         except VcsdkError:
             return None
         return claims if claims.get("iss") == self.issuer else None
