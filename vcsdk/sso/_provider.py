@@ -38,7 +38,7 @@ from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, VcsdkError
 from vcsdk.keys import Key, decode_jws, sign_jws, verify_jws
-from vcsdk.oid4vc import PresentationRequest, PresentationResult, Randomness, StateStore, VerifiedCredential, Verifier
+from vcsdk.oid4vc import PresentationRequest, PresentationResult, PresentedCredential, Randomness, StateStore, Verifier
 from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, random_token
 from vcsdk.oid4vc._verifier import PresentationVerifyFn
 from vcsdk.receipts import issue_access_receipt, presentation_hash, verify_consent_record_resolved
@@ -80,7 +80,7 @@ class SubjectSource(Protocol):
     without waiting for a status list cache to expire.
     """
 
-    async def subject(self, credential: VerifiedCredential) -> LoginSubject:
+    async def subject(self, credential: PresentedCredential) -> LoginSubject:
         """:raises CredentialRevokedError: (or another ``VerificationError``) if it may not log in."""
         ...
 

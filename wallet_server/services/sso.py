@@ -27,7 +27,7 @@ from vcsdk.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from vcsdk.oid4vc import StateStore, VerifiedCredential
+from vcsdk.oid4vc import PresentedCredential, StateStore
 from vcsdk.registration import peek_registration
 from vcsdk.sso import LoginSubject, OpenIDProvider, SsoClient, login_registration, secret_hash
 from vcsdk.status import StatusListChecker, StatusPolicy
@@ -78,7 +78,7 @@ class CitySubjects:
         self._store = store
         self._city = city
 
-    async def subject(self, credential: VerifiedCredential) -> LoginSubject:
+    async def subject(self, credential: PresentedCredential) -> LoginSubject:
         verified = credential.verified
         issuer = getattr(verified, "issuer", None)
         entry = (getattr(verified, "status", None) or {}).get("status_list")
