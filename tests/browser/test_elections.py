@@ -81,7 +81,8 @@ async def test_an_election_from_the_console_to_a_ballot_cast_in_the_browser(
         async with w.session.get(f"{w.wallet_url}/voting/{ELECTION_ID}") as resp:
             public = await resp.json()
         assert public["anchor"]["contract"] == contract
-        async with ballot_box(tmp_path, w.city.chain, service_key, public, port=port) as box:
+        async with ballot_box(tmp_path, w.city.chain, service_key, public, port=port,
+                              allow_origins=(w.wallet_url,)) as box:
             # -- the resident's phone, enrolled with a code from the counter
             phone = await open_screen(browser, shots, timezone_id="UTC")
             await phone.page.goto(f"{w.wallet_url}/app/")

@@ -188,7 +188,8 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         service_key = new_service_key()
         election = await open_election(w, service_url, await fund(w.city.chain, service_key),
                                        election_id=ELECTION_ID, title=ELECTION_TITLE)
-        async with ballot_box(tmp_path, w.city.chain, service_key, election, port=port) as box:
+        async with ballot_box(tmp_path, w.city.chain, service_key, election, port=port,
+                              allow_origins=(w.wallet_url,)) as box:
             link, pin = await eligibility_offer(w, ELECTION_ID)
             await page.get_by_role("link", name="Scan").click()
             await page.get_by_label("Or paste a link").fill(link)

@@ -44,19 +44,6 @@ async def fund(chain: Chain, key: Key) -> str:
     return address
 
 
-@web.middleware
-async def cors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """The ballot page calls this service from the wallet's origin (a plain JSON API, no cookies)."""
-    if request.method == "OPTIONS":
-        response: web.StreamResponse = web.Response(status=204)
-    else:
-        response = await handler(request)
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Access-Control-Allow-Methods"] = "GET, POST"
-    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-    return response
-
-
 @dataclass
 class BallotBox:
     base: str
@@ -77,10 +64,11 @@ class BallotBox:
 @asynccontextmanager
 async def ballot_box(
     tmp_path: Path, chain: Chain, key: Key, election_json: dict[str, Any], *, port: int,
-    name: str = "Kaga internet voting",
+    name: str = "Kaga internet voting", allow_origins: tuple[str, ...] = (),
 ) -> AsyncIterator[BallotBox]:
     """Serve the voting service at ``http://127.0.0.1:{port}/elections/{id}`` for a committed election
-    (``election_json`` is the city's ``GET /voting/{id}``)."""
+    (``election_json`` is the city's ``GET /voting/{id}``); ``allow_origins``: the web wallet's origin,
+whose ballot page calls it from the browser (CORS)."""
     election = Election.from_json(election_json["election"])
     anchor_facts = election_json["anchor"]
     anchor = BallotAnchor(chain, anchor_facts["contract"], sender=key, from_block=anchor_facts["from_block"])
@@ -92,8 +80,8 @@ async def ballot_box(
         token_keys=[TokenKey.from_json(k) for k in election_json["token_keys"]], clock=clock, min_batch_size=1,
         name=name,
     )
-    app = web.Application(middlewares=[cors])
-    app.add_routes(voting_routes(service, clock=clock))
+    app = web.Application()
+    app.add_routes(voting_routes(service, clock=clock, allow_origins=allow_origins))
     try:
         async with serve(app, port=port):
             yield BallotBox(base, service, clock)

@@ -113,3 +113,51 @@ async def test_token_issuer_keys_and_nonces(city: Any, svc: Svc) -> None:  # noq
     svc.clock.now = svc.election.closes_at
     closed = await city.post("/voting/nonce")
     assert closed.status == 409 and (await closed.json())["error"] == "voting_closed"
+
+
+WALLET = "https://wallet.city.example"
+
+
+@pytest.fixture
+async def cors_client(svc: Svc, aiohttp_client: Any) -> Any:  # noqa: F811
+    app = web.Application()
+    app.add_routes(voting_routes(svc.service, clock=svc.clock, allow_origins=[WALLET]))
+    return await aiohttp_client(app)
+
+
+async def test_the_ballot_page_origin_may_call_the_service_from_a_browser(cors_client: Any) -> None:
+    """The wallet's origin gets CORS answers (preflight, then the real request); another origin none."""
+    preflight = await cors_client.options(f"{BASE}/ballots", headers={
+        "Origin": WALLET, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"})
+    assert preflight.status == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == WALLET
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert preflight.headers["Access-Control-Allow-Headers"].lower() == "content-type"
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    answer = await cors_client.get(f"{BASE}/", headers={"Origin": WALLET})
+    assert answer.status == 200 and answer.headers["Access-Control-Allow-Origin"] == WALLET
+    refused = await cors_client.post(f"{BASE}/ballots", data=_ballot(token="1"), headers={"Origin": WALLET})
+    assert refused.status == 401 and refused.headers["Access-Control-Allow-Origin"] == WALLET  # errors readable too
+
+    other = "https://evil.example"
+    preflight = await cors_client.options(f"{BASE}/ballots", headers={"Origin": other,
+                                                                       "Access-Control-Request-Method": "POST"})
+    assert preflight.status == 403 and "Access-Control-Allow-Origin" not in preflight.headers
+    answer = await cors_client.get(f"{BASE}/", headers={"Origin": other})
+    assert "Access-Control-Allow-Origin" not in answer.headers
+
+
+async def test_without_allowed_origins_there_is_no_cors(client: Any) -> None:
+    answer = await client.get(f"{BASE}/", headers={"Origin": WALLET})
+    assert answer.status == 200 and "Access-Control-Allow-Origin" not in answer.headers
+    preflight = await client.options(f"{BASE}/ballots", headers={"Origin": WALLET,
+                                                                  "Access-Control-Request-Method": "POST"})
+    assert preflight.status == 405
+
+
+@pytest.mark.parametrize("origins", [["wallet.example"], ["https://w.example/app"], "https://w.example", ["ftp://x"]])
+def test_allowed_origins_are_plain_origins(svc: Svc, origins: Any) -> None:  # noqa: F811
+    from vcsdk.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        voting_routes(svc.service, clock=svc.clock, allow_origins=origins)

@@ -19,11 +19,16 @@ POST     ``/sign``                       ``{"presentation", "nonce", "blinded_ms
 
 Errors are ``{"error": code, "error_description": …}`` with the error class's HTTP status. No route
 logs or keeps a request body.
+
+A voter's ballot page runs on another origin (the city's web wallet) and calls the voting service
+from the browser: name that origin in ``voting_routes(…, allow_origins=…)`` and the service answers
+CORS preflights and adds ``Access-Control-Allow-Origin`` for it (never with credentials; nothing
+here uses cookies). Other origins get no CORS headers, so browsers keep their pages out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,13 +74,59 @@ def _base(url: str) -> str:
     return urlsplit(url).path.rstrip("/")
 
 
-def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> list[web.RouteDef]:
+def _cors(allowed: frozenset[str], handler: Handler) -> Handler:
+    async def run(request: web.Request) -> web.StreamResponse:
+        response = await handler(request)
+        origin = request.headers.get("Origin")
+        if origin is not None and origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Vary"] = "Origin"
+        return response
+
+    return run
+
+
+def _preflight(allowed: frozenset[str], methods: str) -> Handler:
+    async def run(request: web.Request) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        if origin is None or origin not in allowed:
+            return web.Response(status=403, headers={"Vary": "Origin"})
+        return web.Response(status=204, headers={
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Max-Age": "600",
+            "Vary": "Origin",
+        })
+
+    return run
+
+
+def _origins(allow_origins: Collection[str]) -> frozenset[str]:
+    if isinstance(allow_origins, str):
+        raise InvalidInputError("allow_origins is a collection of origins, not one string")
+    out = set()
+    for origin in allow_origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("https", "http") or not parts.netloc or parts.path or parts.query or parts.fragment:
+            raise InvalidInputError("each allowed origin is scheme://host[:port], e.g. https://wallet.city.example")
+        out.add(origin)
+    return frozenset(out)
+
+
+def voting_routes(
+    service: VotingService, *, clock: Callable[[], datetime], allow_origins: Collection[str] = ()
+) -> list[web.RouteDef]:
     """The voting service's HTTP routes at the path of ``service.base_url``.
 
     :param clock: returns the current time.
+    :param allow_origins: origins whose pages may call the service from a browser (CORS), e.g. the
+        city's web wallet ``https://wallet.city.example``; none by default.
+    :raises InvalidInputError: for an origin that is not ``scheme://host[:port]``.
     :return: routes for ``app.add_routes``.
     """
     base = _base(service.base_url)
+    allowed = _origins(allow_origins)
 
     async def election(_: web.Request) -> web.StreamResponse:
         return web.json_response(dict(service.election_json()))
@@ -97,13 +148,24 @@ def voting_routes(service: VotingService, *, clock: Callable[[], datetime]) -> l
     async def results(_: web.Request) -> web.StreamResponse:
         return web.json_response(dict(service.published()))
 
-    return [
-        *([web.get(base, _guard(election))] if base else []),
-        web.get(f"{base}/", _guard(election)),
-        web.post(f"{base}/ballots", _guard(ballots)),
-        web.get(f"{base}/receipts/{{commitment}}", _guard(receipt)),
-        web.get(f"{base}/results", _guard(results)),
+    def guarded(handler: Handler) -> Handler:
+        return _cors(allowed, _guard(handler)) if allowed else _guard(handler)
+
+    routes = [
+        *([web.get(base, guarded(election))] if base else []),
+        web.get(f"{base}/", guarded(election)),
+        web.post(f"{base}/ballots", guarded(ballots)),
+        web.get(f"{base}/receipts/{{commitment}}", guarded(receipt)),
+        web.get(f"{base}/results", guarded(results)),
     ]
+    if allowed:
+        routes += [
+            web.options(f"{base}/", _preflight(allowed, "GET")),
+            web.options(f"{base}/ballots", _preflight(allowed, "POST")),
+            web.options(f"{base}/receipts/{{commitment}}", _preflight(allowed, "GET")),
+            web.options(f"{base}/results", _preflight(allowed, "GET")),
+        ]
+    return routes
 
 
 def token_issuer_routes(issuer: BallotTokenIssuer, *, clock: Callable[[], datetime]) -> list[web.RouteDef]:
