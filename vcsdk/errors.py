@@ -9,12 +9,12 @@ with. Messages say what failed and what to do; they never contain key material o
     VcsdkError                                   vcsdk_error
     ├── InvalidInputError (also ValueError)      invalid_input
     │   ├── InvalidDidError                      invalid_did
-    │   └── InvalidTokenError                    invalid_token
+    │   └── InvalidTokenError (also Verification…) invalid_token
     │       └── MalformedTokenError              malformed_token
     │           └── CriticalHeaderError          crit_not_understood
-    ├── UnsupportedAlgorithmError                unsupported_algorithm
-    │   └── DisallowedAlgorithmError             algorithm_not_allowed
     ├── VerificationError                        verification_failed
+    │   ├── UnsupportedAlgorithmError            unsupported_algorithm
+    │   │   └── DisallowedAlgorithmError         algorithm_not_allowed
     │   ├── SignatureInvalidError                signature_invalid
     │   ├── UntrustedKeyError                    untrusted_key
     │   ├── KeyNotFoundError                     key_not_found
@@ -71,9 +71,11 @@ with. Messages say what failed and what to do; they never contain key material o
             ├── AlreadyVotedError                already_voted
             └── TokenAlreadyIssuedError          token_already_issued
 
-``MalformedTokenError`` and ``DisallowedAlgorithmError`` are also ``VerificationError``s: a damaged
-presentation or a token naming an algorithm the verifier does not allow is a failed verification
-as well as bad input, so ``except VerificationError`` catches every way a presentation can fail.
+Every way a token, credential or presentation can fail verification is a ``VerificationError``:
+``InvalidTokenError`` (and so ``MalformedTokenError``) is one as well as an ``InvalidInputError``, and
+``UnsupportedAlgorithmError`` is one, so a service that catches ``VerificationError`` misses none.
+Each check has its own stable ``code`` (docs/security.md lists them): a caller tells a bad signature
+(``signature_invalid``) from an expired credential (``token_expired``) without reading messages.
 
 A caller may narrow a class's code for one instance (``RegistryError("…", code="timeout")``);
 the class default is what a program can always rely on.
@@ -194,27 +196,30 @@ class InvalidDidError(InvalidInputError):
     code = "invalid_did"
 
 
-class InvalidTokenError(InvalidInputError):
-    """A token that cannot be parsed: bad base64url, bad JSON, wrong number of parts, too large."""
+class VerificationError(VcsdkError):
+    """A check on a token, credential, presentation or proof failed: the one class a service catches."""
+
+    code = "verification_failed"
+    http_status = 401
+
+
+class InvalidTokenError(InvalidInputError, VerificationError):
+    """A token that cannot be parsed: bad base64url, bad JSON, wrong number of parts, too large.
+
+    Both invalid input (HTTP 400) and a failed verification.
+    """
 
     code = "invalid_token"
 
 
-class UnsupportedAlgorithmError(VcsdkError):
+class UnsupportedAlgorithmError(VerificationError):
     """An algorithm, key type or digest that is not on the explicit allow-list."""
 
     code = "unsupported_algorithm"
     http_status = 400
 
 
-class VerificationError(VcsdkError):
-    """A check on a token, credential, presentation or proof failed."""
-
-    code = "verification_failed"
-    http_status = 401
-
-
-class MalformedTokenError(InvalidTokenError, VerificationError):
+class MalformedTokenError(InvalidTokenError):
     """A presented token that cannot be parsed (bad base64url, bad JSON, wrong layout, over a limit).
 
     Both invalid input and a failed verification: ``except VerificationError`` catches a damaged
@@ -230,7 +235,7 @@ class CriticalHeaderError(MalformedTokenError):
     code = "crit_not_understood"
 
 
-class DisallowedAlgorithmError(UnsupportedAlgorithmError, VerificationError):
+class DisallowedAlgorithmError(UnsupportedAlgorithmError):
     """A token names a JWS or digest (``_sd_alg``) algorithm the verifier's policy does not allow."""
 
     code = "algorithm_not_allowed"

@@ -166,7 +166,7 @@ def test_a_truncated_token_is_named_truncated(capsys: pytest.CaptureFixture[str]
         code, _, err = run(capsys, "sd-jwt", "verify", cut, "--issuer-key", files["issuer_pub"], "--aud", AUD,
                            "--nonce", NONCE, "--now", T)
         error = json.loads(err)["error"]
-        assert code == 1 and error["code"] == "malformed_token" and "truncated" in error["message"], length
+        assert code == 1 and error["code"] == "truncated_token" and "truncated" in error["message"], length
 
 
 def test_resolve_takes_the_chain_id_from_the_issuer_did(capsys: pytest.CaptureFixture[str]) -> None:

@@ -133,7 +133,7 @@ def test_vc_sd_jwt_issue_present_verify(files: dict[str, Path], capsys: pytest.C
                                                          "age_over_18": True}
     for extra, code in ((["--aud", "https://shop.example", "--nonce", "n2"], "nonce_mismatch"),
                         (["--aud", "https://other.example", "--nonce", "n1"], "audience_mismatch"),
-                        ([], "key_binding_invalid")):
+                        ([], "key_binding_unchecked")):
         assert main([*base, *extra]) == 1
         assert json.loads(capsys.readouterr().err)["error"]["code"] == code
 

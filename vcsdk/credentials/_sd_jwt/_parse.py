@@ -159,12 +159,16 @@ def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> Unverifi
     parts = text.split(SEPARATOR)
     if len(parts) < 2:
         if _cut_short(text):
-            raise MalformedTokenError(_TRUNCATED.format(where="inside its issuer-signed JWT, before any '~'"))
+            raise MalformedTokenError(
+                _TRUNCATED.format(where="inside its issuer-signed JWT, before any '~'"), code="truncated_token"
+            )
         raise MalformedTokenError("an SD-JWT ends with '~' (compact serialization: <JWT>~<Disclosures>~[<KB-JWT>])")
     if parts[-1] and _cut_short(parts[-1]):
         # Not '~' and not a whole KB-JWT: the text stops inside its last Disclosure or KB-JWT. Said
         # here, before the digest checks would report a cut Disclosure as merely "unreferenced".
-        raise MalformedTokenError(_TRUNCATED.format(where="inside its last part (a Disclosure or the KB-JWT)"))
+        raise MalformedTokenError(
+            _TRUNCATED.format(where="inside its last part (a Disclosure or the KB-JWT)"), code="truncated_token"
+        )
     if len(parts) - 2 > limits.max_disclosures:
         raise MalformedTokenError(
             f"token carries more than {limits.max_disclosures} Disclosures", code="too_many_disclosures"

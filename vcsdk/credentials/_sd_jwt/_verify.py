@@ -132,9 +132,9 @@ def _cnf_key(cnf: object) -> Key:
     """The holder key from ``cnf.jwk``; P-256 (device keys) takes a fast path."""
     jwk = cnf.get("jwk") if type(cnf) is dict else None
     if type(jwk) is not dict:
-        raise ClaimsError("cnf must be an object with a jwk member (SD-JWT VC holder binding)")
+        raise ClaimsError("cnf must be an object with a jwk member (SD-JWT VC holder binding)", code="invalid_cnf")
     if not HEADER_KEY_PARAMS.isdisjoint(jwk) or "d" in jwk:
-        raise ClaimsError("cnf.jwk must be a bare public key")
+        raise ClaimsError("cnf.jwk must be a bare public key", code="invalid_cnf")
     x, y = jwk.get("x"), jwk.get("y")
     if (
         jwk.get("crv") == "P-256"
@@ -153,11 +153,13 @@ def _cnf_key(cnf: object) -> Key:
             )
             return Key(ec.EllipticCurvePublicKey.from_encoded_point(_P256, point))
         except (MalformedTokenError, ValueError):
-            raise ClaimsError("cnf.jwk is not a valid P-256 public key") from None
+            raise ClaimsError("cnf.jwk is not a valid P-256 public key", code="invalid_cnf") from None
     try:
         return Key.from_jwk(jwk).public_key()
     except VcsdkError:
-        raise ClaimsError("cnf.jwk is not a supported public key (EC P-256, secp256k1 or Ed25519)") from None
+        raise ClaimsError(
+            "cnf.jwk is not a supported public key (EC P-256, secp256k1 or Ed25519)", code="invalid_cnf"
+        ) from None
 
 
 def _timestamp(claims: Mapping[str, Any], name: str) -> float | None:
@@ -180,14 +182,20 @@ def _verify_key_binding(
 ) -> None:
     assert parsed.kb_jwt is not None
     if holder_key is None:
-        raise KeyBindingError("the presentation has a KB-JWT but the credential has no cnf key to check it with")
+        raise KeyBindingError(
+            "the presentation has a KB-JWT but the credential has no cnf key to check it with",
+            code="key_binding_no_cnf",
+        )
     header, body, signing_input, signature = split_jws(parsed.kb_jwt, "KB-JWT")
     # RFC 9901 §7.3 step 5: typ kb+jwt, an allowed alg, then the signature with the cnf key.
     alg = _check_header(header, holder_key, policy, (KB_JWT_TYP,), "KB-JWT")
     try:
         _verify_signature(holder_key, signing_input, signature, alg, policy)
     except SignatureInvalidError:
-        raise KeyBindingError("the KB-JWT signature does not verify with the credential's holder key (cnf)") from None
+        raise KeyBindingError(
+            "the KB-JWT signature does not verify with the credential's holder key (cnf)",
+            code="key_binding_signature_invalid",
+        ) from None
     payload = loads(body, "KB-JWT payload")
     if not isinstance(payload, dict):
         raise MalformedTokenError("KB-JWT payload is not a JSON object")
@@ -241,7 +249,9 @@ def _verify_parsed(
     claims = processed.claims
     hidden = processed.disclosed_top_level & NON_DISCLOSABLE_VC_CLAIMS
     if hidden:
-        raise ClaimsError(f"SD-JWT VC claims {sorted(hidden)} must not be selectively disclosable")
+        raise ClaimsError(
+            f"SD-JWT VC claims {sorted(hidden)} must not be selectively disclosable", code="claim_not_disclosable"
+        )
     # RFC 9901 §7.1 step 5 / RFC 7519 §4.1: validity window with leeway.
     leeway = policy.leeway.total_seconds()
     iat, nbf, exp = _timestamp(claims, "iat"), _timestamp(claims, "nbf"), _timestamp(claims, "exp")
@@ -256,12 +266,12 @@ def _verify_parsed(
     # SD-JWT VC §3.2.2: iss and vct are required strings; status and cnf are objects.
     issuer, vct = claims.get("iss"), claims.get("vct")
     if not isinstance(issuer, str) or not issuer:
-        raise ClaimsError("SD-JWT VC has no iss claim")
+        raise ClaimsError("SD-JWT VC has no iss claim", code="missing_claim")
     if not isinstance(vct, str) or not vct:
-        raise ClaimsError("SD-JWT VC has no vct claim")
+        raise ClaimsError("SD-JWT VC has no vct claim", code="missing_claim")
     status = claims.get("status")
     if status is not None and not isinstance(status, dict):
-        raise ClaimsError("status must be a JSON object")
+        raise ClaimsError("status must be a JSON object", code="invalid_status_claim")
     holder_key = _cnf_key(claims["cnf"]) if "cnf" in claims else None
     key_bound = False
     if key_binding is not None:
@@ -347,7 +357,7 @@ def verify_presentation_with_key(
 async def _resolve(parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy: VerificationPolicy) -> Key:
     issuer = parsed.payload.get("iss")
     if not isinstance(issuer, str) or not issuer:
-        raise ClaimsError("SD-JWT VC has no iss claim, so its issuer key cannot be resolved")
+        raise ClaimsError("SD-JWT VC has no iss claim, so its issuer key cannot be resolved", code="missing_claim")
     kid = parsed.header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise MalformedTokenError("kid header must be a string")

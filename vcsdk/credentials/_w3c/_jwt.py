@@ -125,14 +125,14 @@ def verify_vc_jwt(
     verified = verify_jws(unverified.jws, key, policy=policy, typ=VC_JWT_TYP)
     cty = verified.header.get("cty")
     if cty is not None and (not isinstance(cty, str) or cty.lower() != VC_JWT_CTY):
-        raise TokenTypeError(f"vc+jwt cty must be {VC_JWT_CTY!r} when present")
+        raise TokenTypeError(f"vc+jwt cty must be {VC_JWT_CTY!r} when present", code="invalid_cty")
     vc = validate_credential(verified.claims())
     issuer = credential_issuer(vc)
     # VC-JOSE-COSE §3.1.1: a JWT iss, when present, must agree with the credential's issuer.
     if "iss" in vc and vc["iss"] != issuer:
-        raise ClaimsError("JWT iss does not match the credential's issuer")
+        raise ClaimsError("JWT iss does not match the credential's issuer", code="issuer_mismatch")
     if expected_issuer is not None and issuer != expected_issuer:
-        raise ClaimsError("credential issuer is not the expected issuer")
+        raise ClaimsError("credential issuer is not the expected issuer", code="issuer_mismatch")
     now = aware(now, what="now")
     valid_from = parse_datetime(vc["validFrom"], what="validFrom") if "validFrom" in vc else None
     valid_until = parse_datetime(vc["validUntil"], what="validUntil") if "validUntil" in vc else None

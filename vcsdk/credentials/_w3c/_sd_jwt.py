@@ -160,13 +160,16 @@ def verify_vc_sd_jwt(
     verify_signature(key, parsed.signing_input, parsed.signature, alg, policy)
     if parsed.kb_jwt is not None and audience is None:
         raise KeyBindingError(
-            "the presentation carries a KB-JWT; pass the audience and nonce of the request to verify it"
+            "the presentation carries a KB-JWT; pass the audience and nonce of the request to verify it",
+            code="key_binding_unchecked",
         )
     hash_fn = hash_function(parsed.payload.get("_sd_alg", "sha-256"), tuple(sd_algorithms))
     processed = sd_jwt.process_disclosures(parsed.payload, list(parsed.disclosures), hash_fn)
     hidden = processed.disclosed_top_level & _VISIBLE
     if hidden:
-        raise ClaimsError(f"data-model members {sorted(hidden)} must not be selectively disclosable")
+        raise ClaimsError(
+            f"data-model members {sorted(hidden)} must not be selectively disclosable", code="claim_not_disclosable"
+        )
     vc = processed.claims
     subject = vc.get("credentialSubject")
     # Every subject member may be undisclosed: validate the shape with a placeholder subject.

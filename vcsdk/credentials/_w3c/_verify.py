@@ -75,7 +75,9 @@ async def verify_vc(
             raise KeyBindingMissingError("a vc+jwt carries no key binding; ask for a key-bound vc+sd-jwt presentation")
         unverified = peek_vc_jwt(token)
         if unverified.unverified_issuer is None:
-            raise ClaimsError("issuer must be a URL (a DID) or an object whose id is one")
+            raise ClaimsError(
+                "issuer must be a URL (a DID) or an object whose id is one"
+            )
         key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
         verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway)
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
