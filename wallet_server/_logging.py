@@ -6,7 +6,9 @@ import json
 import logging
 from datetime import UTC, datetime
 
-__all__ = ["JsonFormatter", "configure_logging"]
+from aiohttp.http_exceptions import HttpProcessingError
+
+__all__ = ["JsonFormatter", "ServerLogFilter", "configure_logging", "install_server_log_filter"]
 
 _SAFE_FIELDS = ("event", "request_id", "method", "route", "status", "duration_ms", "code", "error")
 
@@ -36,3 +38,40 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+class ServerLogFilter(logging.Filter):
+    """Rewrites aiohttp's own "Error handling request from <client address>" records.
+
+    aiohttp logs a request it could not parse at error level, with the client's address and a
+    traceback whose exception text quotes the raw request line or header (an ``Authorization``
+    value included). A malformed request is the client's doing: it becomes one info line, event
+    ``malformed_request``, naming only the kind of error. Any other failure there stays an error
+    with its traceback, without the address.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not (isinstance(record.msg, str) and record.msg.startswith("Error handling request")):
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        record.args = ()
+        if exc is None or isinstance(exc, HttpProcessingError):
+            record.msg = "malformed request refused"
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info, record.exc_text = None, None
+            record.event = "malformed_request"
+            record.error = type(exc).__name__ if exc is not None else "unknown"
+        else:
+            record.msg = "error handling a request"
+            record.event = "server_error"
+        return True
+
+
+_SERVER_FILTER = ServerLogFilter()
+
+
+def install_server_log_filter() -> None:
+    """Put :class:`ServerLogFilter` on aiohttp's server logger (once; the app factory calls it)."""
+    logger = logging.getLogger("aiohttp.server")
+    if _SERVER_FILTER not in logger.filters:
+        logger.addFilter(_SERVER_FILTER)

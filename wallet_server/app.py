@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from vcsdk.sql import PgTimeouts
+from wallet_server._logging import install_server_log_filter
 from wallet_server.appkeys import (
     ADMIN,
     AUTH,
@@ -397,6 +398,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     :param clock: returns the current UTC time (tests may pass a fixed one).
     :return: an aiohttp application; the database opens when it starts and closes when it stops.
     """
+    # aiohttp's own log of a request it could not parse holds the client address and raw header bytes.
+    install_server_log_filter()
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=settings.client_max_size)
     app[SETTINGS] = settings
     app[CLOCK] = clock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -10,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from vcsdk.errors import ChainUnavailableError, InvalidInputError, NotFoundError, StorageError, VcsdkError
@@ -73,6 +75,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     try:
         response = await handler(request)
         status = response.status
+    except asyncio.CancelledError:
+        status = 499  # the client went away and the handler was cancelled (nginx's "client closed")
+        raise
     finally:
         resource = request.match_info.route.resource
         # The route template, not the path: no ids or tokens end up in logs or metrics.
@@ -135,6 +140,19 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         code = _HTTP_CODES.get(exc.status, "http_error")
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return problem_response(request, exc.status, code, exc.reason, headers=headers)
+    except (ConnectionResetError, HttpProcessingError) as exc:
+        # The client left while sending its body, or sent a body that does not parse (a bad chunk
+        # or a short Content-Length): its doing, not a server failure; the answer may never arrive.
+        disconnected = isinstance(exc, ConnectionResetError)
+        access_log.info(
+            "client disconnected during the request" if disconnected else "malformed request body",
+            extra={
+                "event": "client_disconnected" if disconnected else "malformed_request",
+                "request_id": request.get(REQUEST_ID, ""),
+                "error": type(exc).__name__,
+            },
+        )
+        return problem_response(request, 400, "invalid_input", "the request body did not arrive whole")
     except Exception:
         error_log.exception(
             "unhandled error", extra={"event": "unhandled_error", "request_id": request.get(REQUEST_ID, "")}

@@ -295,6 +295,19 @@ async def test_logout_ends_the_login(client, clock) -> None:
     await problem(resp, 401, "authentication_failed")
 
 
+async def test_logout_ends_the_access_token_at_once(client, clock) -> None:
+    """The access token of the login that logged out is refused right after, not when it expires."""
+    phone = await new_resident(client, clock)
+    other = Phone(client, clock, resident_id=phone.resident_id, device_id=phone.device_id, key=phone.key)
+    await other.login()  # a second login of the same device: it is not ended
+    old_access = phone.access_token
+    assert (await phone.call("GET", "/v1/me")).status == 200
+    assert (await phone.call("POST", "/v1/auth/logout", json={"refresh_token": phone.refresh_token})).status == 204
+    await problem(await phone.call("GET", "/v1/me"), 401, "authentication_failed")
+    assert phone.access_token == old_access  # the same token, well within its lifetime
+    assert (await other.call("GET", "/v1/me")).status == 200
+
+
 async def test_admin_auth_and_roles(client) -> None:
     await problem(await client.post("/admin/v1/enrolment-codes", json={}), 401, "authentication_failed")
     resp = await client.post("/admin/v1/enrolment-codes", json={}, headers=admin_headers("wrong"))

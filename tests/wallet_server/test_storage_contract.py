@@ -169,6 +169,19 @@ async def test_device_proof_is_recorded_only_while_the_device_holds_the_key(stor
     assert await store.remember_jti("j3", expires_at=exp)
 
 
+async def test_device_proof_is_refused_once_its_login_ended(store: Store) -> None:
+    await store.create_resident(resident(1))
+    await store.add_device(device(1, "res_1"))
+    await store.add_refresh_token(RefreshToken("r1", "fam_a", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+    await store.add_refresh_token(RefreshToken("r2", "fam_b", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+    proof = {"expires_at": T0 + timedelta(minutes=1), "device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1"}
+    assert await store.use_device_proof("j1", **proof, family_id="fam_a") == "ok"  # type: ignore[arg-type]
+    await store.revoke_refresh_family("fam_a", now=T0)
+    assert await store.use_device_proof("j2", **proof, family_id="fam_a") == "logged_out"  # type: ignore[arg-type]
+    assert await store.use_device_proof("j2", **proof, family_id="fam_b") == "ok"  # type: ignore[arg-type]
+    assert await store.use_device_proof("j3", **proof) == "ok"  # type: ignore[arg-type]
+
+
 async def test_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
     t1 = T0 + timedelta(seconds=10)
     assert await store.take_lease("job", "a", until=t1, now=T0)

@@ -260,9 +260,18 @@ class AuthService:
         jkt: str = claims["cnf"]["jkt"]
         jti_hash, expires_at = self._check_proof(dpop, jkt=jkt, method=method, url=url, access_token=token, now=now)
         # The proof's key is the token's cnf key; the device must still hold it (one round trip).
+        # The token's login (refresh-token family) must not have ended: logout takes effect at once.
+        family = claims.get("fam")
         outcome = await self._store.use_device_proof(
-            jti_hash, expires_at=expires_at, device_id=claims["dev"], resident_id=claims["sub"], jkt=jkt
+            jti_hash,
+            expires_at=expires_at,
+            device_id=claims["dev"],
+            resident_id=claims["sub"],
+            jkt=jkt,
+            family_id=family if isinstance(family, str) else None,
         )
+        if outcome == "logged_out":
+            raise AuthenticationError("this login was ended (logout); log in again")
         if outcome == "no_device":
             raise AuthenticationError("the device is not registered (or was removed); enrol it again")
         if outcome == "replay":
@@ -287,6 +296,7 @@ class AuthService:
             "exp": int((now + self._access_ttl).timestamp()),
             "jti": secrets.token_urlsafe(16),
             "cnf": {"jkt": device.jkt},
+            "fam": family_id,  # the login this token belongs to: logout ends it at once
         }
         access = sign_jws(claims, self._signing, typ=ACCESS_TOKEN_TYP)
         refresh = secrets.token_urlsafe(32)

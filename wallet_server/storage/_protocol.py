@@ -34,7 +34,7 @@ __all__ = [
 
 Cursor = tuple[datetime, str]
 #: What :meth:`ReplayCache.use_device_proof` found.
-DeviceProofOutcome = Literal["ok", "replay", "no_device"]
+DeviceProofOutcome = Literal["ok", "replay", "no_device", "logged_out"]
 R = TypeVar("R")
 
 
@@ -143,10 +143,19 @@ class ReplayCache(Protocol):
         ...
 
     async def use_device_proof(
-        self, jti_hash: str, *, expires_at: datetime, device_id: str, resident_id: str, jkt: str
+        self,
+        jti_hash: str,
+        *,
+        expires_at: datetime,
+        device_id: str,
+        resident_id: str,
+        jkt: str,
+        family_id: str | None = None,
     ) -> DeviceProofOutcome:
         """Record a DPoP proof id if the device is (still) registered to ``resident_id`` with key
-        ``jkt``, in one statement: ``"ok"``, ``"replay"`` (the id was seen before) or ``"no_device"``."""
+        ``jkt`` and the login ``family_id`` (if given) was not ended, in one statement: ``"ok"``,
+        ``"replay"`` (the id was seen before), ``"no_device"`` or ``"logged_out"`` (the login's
+        refresh-token family was revoked: logout or refresh-token reuse)."""
         ...
 
     async def purge_expired(self, *, now: datetime) -> int:

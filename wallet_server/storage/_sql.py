@@ -283,24 +283,41 @@ class SqlStore(BackOfficeQueries):
         return inserted == 1
 
     async def use_device_proof(
-        self, jti_hash: str, *, expires_at: datetime, device_id: str, resident_id: str, jkt: str
+        self,
+        jti_hash: str,
+        *,
+        expires_at: datetime,
+        device_id: str,
+        resident_id: str,
+        jkt: str,
+        family_id: str | None = None,
     ) -> DeviceProofOutcome:
-        # One round trip on the common path: the proof id goes in only while the device exists.
+        # One round trip on the common path: the proof id goes in only while the device exists and
+        # its login was not ended (family_id NULL matches no row, so NOT EXISTS holds).
         inserted = await self._execute(
             "INSERT INTO seen_jtis (jti_hash, expires_at) SELECT ?, ? FROM devices "
-            "WHERE id = ? AND resident_id = ? AND jkt = ? ON CONFLICT (jti_hash) DO NOTHING",
+            "WHERE id = ? AND resident_id = ? AND jkt = ? AND NOT EXISTS "
+            "(SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL) "
+            "ON CONFLICT (jti_hash) DO NOTHING",
             jti_hash,
             to_ts(expires_at),
             device_id,
             resident_id,
             jkt,
+            family_id,
         )
         if inserted == 1:
             return "ok"
         rows = await self._fetch(
             "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?", device_id, resident_id, jkt
         )
-        return "replay" if rows else "no_device"
+        if not rows:
+            return "no_device"
+        if family_id is not None and await self._fetch(
+            "SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL", family_id
+        ):
+            return "logged_out"
+        return "replay"
 
     async def take_lease(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:
         # One statement: insert, or take over an expired lease, or renew our own; never another's.
