@@ -33,6 +33,12 @@ EXPECTED: dict[str, list[str]] = {
         "a verifier accepts the credential",
         "after revocation the verifier refuses it: credential_revoked",
     ],
+    "sso_rp.py": [
+        "(pairwise subjects, ['S256'])",
+        "login page shows a QR code: True",
+        "the wallet shared ['given_name', 'age_equal_or_over.20', 'verification.level'] with Kaga Onsen Shop",
+        "given_name=太郎, age 20+=True",
+    ],
     "verify_offline.py": [
         "pinned JWK: verified offline, disclosed {'address': {'locality': 'Kaga'}, 'age_equal_or_over': {'20': True}}",
         "replay with another nonce refused: nonce_mismatch",
