@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from vcsdk.did import EthrNetwork, key_attribute  # noqa: E402
 from vcsdk.ethr import EthrRegistry, Resolver  # noqa: E402
 from vcsdk.keys import Key  # noqa: E402
-from vcsdk.registry import Chain, DevNode, key_address  # noqa: E402
+from vcsdk.registry import Chain, DevChain, DevNode, key_address  # noqa: E402
 
 #: VCSDK_BENCH_QUICK=1: a short history and few rounds, for the test that keeps the benchmarks running.
 QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
@@ -95,7 +95,7 @@ def run_reference(node: DevNode, registry: str, did: str, now: int, repeat: int)
 
 async def main() -> None:
     with DevNode.start(startup_timeout=60.0) as node:
-        async with await Chain.connect(node.url, chain_id=node.chain_id, mine_to_confirm=True) as chain:
+        async with await DevChain.connect(node.url, chain_id=node.chain_id, mine_to_confirm=True) as chain:
             did, registry, network = await build_history(chain)
             head = await chain.get_block("latest")
             now = head.timestamp + 60

@@ -46,7 +46,7 @@ from _http_load import LoadResult, closed_loop, open_loop, raw_request  # bench/
 from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import issue_sd_jwt_vc
 from vcsdk.keys import Key, sign_jws
-from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
+from vcsdk.registry import DevChain, DevNode, deploy_contracts, key_address
 
 QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
 PG_DSN = os.environ.get("VCSDK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -136,7 +136,7 @@ async def _wait_up(url: str, *, timeout: float = 120.0) -> None:
 async def _deploy_city(url: str, workdir: Path) -> dict[str, str]:
     """Fund a city key on the dev node and deploy the contracts, as ``vcsdk deploy`` does."""
     city_key = Key.generate("secp256k1")
-    chain = await Chain.connect(url, mine_to_confirm=True)
+    chain = await DevChain.connect(url, mine_to_confirm=True)
     try:
         await chain.fund(key_address(city_key), 10**20)
     finally:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vcsdk.registry import Chain, DevNode, EmbeddedChain, JsonRpcChain
+from vcsdk.registry import Chain, DevChain, DevNode, EmbeddedChain, JsonRpcChain
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TOOLS_DIR = REPO_ROOT / "tools"
@@ -67,7 +67,7 @@ def anvil_url(anvil_node: DevNode) -> str:
 @pytest.fixture
 async def anvil_chain(anvil_node: DevNode) -> AsyncIterator[JsonRpcChain]:
     """A chain connected to the session's anvil node; it mines blocks to reach confirmations."""
-    async with await Chain.connect(
+    async with await DevChain.connect(
         anvil_node.url, chain_id=anvil_node.chain_id, timeout=10.0, poll_interval=0.05, mine_to_confirm=True
     ) as chain:
         yield chain
@@ -88,7 +88,7 @@ async def any_chain(request: pytest.FixtureRequest) -> AsyncIterator[Chain]:
             yield chain
     else:
         node: DevNode = request.getfixturevalue("anvil_node")
-        async with await Chain.connect(
+        async with await DevChain.connect(
             node.url, chain_id=node.chain_id, timeout=10.0, poll_interval=0.05, mine_to_confirm=True
         ) as chain:
             yield chain

@@ -85,6 +85,7 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "vcsdk.registry": {
         "Artifact", "BlockId", "BlockInfo", "CONTRACTS", "Chain", "ChainId", "ContractCall", "ContractHandle",
+        "DevChain", "DevJsonRpcChain",
         "DevNode", "EmbeddedChain", "EventLog", "JsonRpcChain", "LogEntry", "LogFilter", "Sender", "Signature",
         "TxResult", "address_topic", "artifact_names", "check_chain", "contracts_hardfork", "deploy_contracts",
         "key_address", "load_artifact", "load_network_config", "sign_hash",

@@ -35,7 +35,7 @@ from vcsdk.errors import InvalidInputError, VcsdkError
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
-from vcsdk.registry import Chain, DevNode, contracts_hardfork, deploy_contracts, key_address
+from vcsdk.registry import DevChain, DevNode, contracts_hardfork, deploy_contracts, key_address
 from wallet_server._logging import configure_logging
 from wallet_server.app import create_app
 from wallet_server.appkeys import CITY
@@ -146,7 +146,7 @@ async def run_city(args: argparse.Namespace, *, ready: Callable[[dict[str, Any],
         node = await asyncio.to_thread(DevNode.start, port=rpc_port, chain_id=args.chain_id)
         stack.callback(node.stop)
         city_key, service_key = Key.generate("secp256k1"), Key.generate("secp256k1")
-        async with await Chain.connect(node.url, chain_id=node.chain_id) as chain:
+        async with await DevChain.connect(node.url, chain_id=node.chain_id) as chain:
             for key in (city_key, service_key):
                 await chain.fund(key_address(key), FUNDING_WEI)
         config = await deploy_contracts(node.url, city_key, chain_id=node.chain_id)

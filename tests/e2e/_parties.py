@@ -35,7 +35,7 @@ from vcsdk.keys import Key, sign_jws
 from vcsdk.kyc import SEED_RESIDENTS, LocalResidentRegistry, ResidentRecord
 from vcsdk.oid4vc import PresentationResult, Verifier, verifier_routes
 from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration, issue_registration
-from vcsdk.registry import Chain, DevNode, deploy_contracts, key_address
+from vcsdk.registry import DevChain, DevNode, deploy_contracts, key_address
 from vcsdk.status import HttpStatusListFetcher
 from wallet_server import create_app
 from wallet_server.appkeys import CITY, ISSUANCE
@@ -209,7 +209,7 @@ async def _on_node(node: DevNode, tmp_path: Path) -> tuple[dict[str, Any], list[
     deploy`` does; returns the settings that point the wallet server at them, and the owners."""
     city_key = Key.generate("secp256k1")
     owners = [Key.generate("secp256k1") for _ in range(2)]
-    async with await Chain.connect(node.url, chain_id=node.chain_id) as funding:
+    async with await DevChain.connect(node.url, chain_id=node.chain_id) as funding:
         for key in (city_key, *owners):
             await funding.fund(key_address(key), 10**18)
     config = await deploy_contracts(node.url, city_key, chain_id=node.chain_id)

@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 
 from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
-from vcsdk.registry import Chain
+from vcsdk.registry import DevChain
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -28,7 +28,7 @@ async def main(
             os.kill(os.getpid(), signal.SIGKILL)
 
     store = await SqliteReceiptStore.open(db)
-    async with await Chain.connect(rpc, timeout=10.0) as chain:
+    async with await DevChain.connect(rpc, timeout=10.0) as chain:
         registry = AccessReceiptRegistry(chain, address, sender=sender, from_block=from_block)
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=confirmations, on_step=on_step)
         for _ in range(40):

@@ -17,7 +17,7 @@ from tests.chain_fixtures import REPO_ROOT
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from vcsdk.outbox import STEPS, AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
 from vcsdk.receipts import verify_inclusion
-from vcsdk.registry import Chain, DevNode
+from vcsdk.registry import Chain, DevChain, DevNode
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ async def proxy(anvil_node: DevNode) -> AsyncIterator[TcpProxy]:
 
 async def test_rpc_outage_then_queue_drains(proxy: TcpProxy, tmp_path: Path) -> None:
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
-    async with await Chain.connect(proxy.url, timeout=5.0) as chain:
+    async with await DevChain.connect(proxy.url, timeout=5.0) as chain:
         sender = (await chain.dev_accounts())[0]
         registry = await AccessReceiptRegistry.deploy(chain, sender=sender)
         ids = await _accept(store, registry, 7, "outage")
@@ -111,7 +111,7 @@ async def test_confirmations_on_a_node_that_mines_only_on_demand(anvil_node: Dev
     """anvil makes a block per transaction and no other: 12 confirmations never come by themselves.
     ``mine_to_confirm`` mines the empty blocks a batch still needs; without it the batch waits."""
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
-    async with await Chain.connect(anvil_node.url, timeout=5.0) as chain:
+    async with await DevChain.connect(anvil_node.url, timeout=5.0) as chain:
         sender = (await chain.dev_accounts())[0]
         deployed = await AccessReceiptRegistry.deploy(chain, sender=sender)
         ids = await _accept(store, deployed, 3, "ondemand")
@@ -144,7 +144,7 @@ def manual_node(node_tools: Path) -> Iterator[DevNode]:
 @pytest.fixture(scope="module")
 def manual_registry(manual_node: DevNode) -> dict[str, Any]:
     async def setup() -> dict[str, Any]:
-        async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
+        async with await DevChain.connect(manual_node.url, timeout=10.0) as chain:
             sender = (await chain.dev_accounts())[0]
             registry = await AccessReceiptRegistry.deploy(chain, sender=sender)
             await chain.w3.provider.make_request("evm_setAutomine", [False])  # type: ignore[arg-type]
@@ -183,7 +183,7 @@ async def test_killed_at_each_step_then_restarted(
 ) -> None:
     db = tmp_path / "outbox.db"
     store = await SqliteReceiptStore.open(str(db))
-    async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
+    async with await DevChain.connect(manual_node.url, timeout=10.0) as chain:
         registry = _bind(chain, manual_registry)
         ids = await _accept(store, registry, 7, "crash-" + "-".join(crashes))
         await store.close()
@@ -210,7 +210,7 @@ async def test_dropped_transaction_is_resent(
     manual_node: DevNode, manual_registry: dict[str, Any], tmp_path: Path
 ) -> None:
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
-    async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
+    async with await DevChain.connect(manual_node.url, timeout=10.0) as chain:
         registry = _bind(chain, manual_registry)
         ids = await _accept(store, registry, 3, "dropped")
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=1)
@@ -232,7 +232,7 @@ async def test_reorganised_anchor_is_resent(
     manual_node: DevNode, manual_registry: dict[str, Any], tmp_path: Path
 ) -> None:
     store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
-    async with await Chain.connect(manual_node.url, timeout=10.0) as chain:
+    async with await DevChain.connect(manual_node.url, timeout=10.0) as chain:
         registry = _bind(chain, manual_registry)
         ids = await _accept(store, registry, 3, "reorg")
         outbox = ReceiptOutbox(store, registry, batch_size=3, confirmations=3)

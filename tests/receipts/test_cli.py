@@ -15,7 +15,7 @@ from tests.receipts._factories import SERVICE_DID, T0, make_consent, make_receip
 from tests.registration._factories import registration_token
 from vcsdk._cli import main
 from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, ResidentView, SqliteReceiptStore
-from vcsdk.registry import Chain, DevNode
+from vcsdk.registry import DevChain, DevNode
 
 KEY = service_key()
 NOW = T0 + timedelta(hours=1)
@@ -23,7 +23,7 @@ NOW = T0 + timedelta(hours=1)
 
 async def _anchor(url: str, db: Path, n: int) -> tuple[str, list[dict[str, object]]]:
     store = await SqliteReceiptStore.open(str(db))
-    async with await Chain.connect(url, timeout=10.0) as chain:
+    async with await DevChain.connect(url, timeout=10.0) as chain:
         sender = (await chain.dev_accounts())[0]
         registry = await AccessReceiptRegistry.deploy(chain, sender=sender)
         consent = make_consent()

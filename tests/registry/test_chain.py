@@ -12,6 +12,7 @@ from vcsdk.registry import (
     BlockInfo,
     Chain,
     ContractHandle,
+    DevChain,
     EmbeddedChain,
     JsonRpcChain,
     LogFilter,
@@ -120,7 +121,7 @@ async def test_default_confirmations_come_from_the_chain() -> None:
 
 @pytest.mark.integration
 async def test_confirmations_time_out_when_no_blocks_come(anvil_url: str) -> None:
-    async with await Chain.connect(anvil_url, confirmations=3, tx_timeout=0.3, poll_interval=0.05) as chain:
+    async with await DevChain.connect(anvil_url, confirmations=3, tx_timeout=0.3, poll_interval=0.05) as chain:
         accounts = await chain.dev_accounts()
         registry = await chain.deploy_contract("EthereumDIDRegistry", sender=accounts[0], confirmations=1)
         head = await chain.block_number()
@@ -250,3 +251,13 @@ async def test_anvil_chain_fixture_is_json_rpc(anvil_chain: JsonRpcChain) -> Non
     assert anvil_chain.chain_id == 31337
     assert anvil_chain.endpoint.startswith("http://127.0.0.1:")
     assert len(await anvil_chain.dev_accounts()) == 10
+
+
+def test_production_chain_has_no_dev_helpers() -> None:
+    # Mining, moving the clock, unlocked accounts and funding are DevChain's, never a production Chain's.
+    from vcsdk.registry import DevChain, DevJsonRpcChain, EmbeddedChain
+
+    for name in ("mine", "advance_time", "dev_accounts", "fund"):
+        assert not hasattr(JsonRpcChain, name) and not hasattr(Chain, name), name
+        assert callable(getattr(DevChain, name)) and callable(getattr(DevJsonRpcChain, name))
+    assert issubclass(EmbeddedChain, DevChain) and issubclass(DevJsonRpcChain, JsonRpcChain)

@@ -13,7 +13,16 @@ import pytest
 from vcsdk._cli import main
 from vcsdk.errors import ChainIdMismatchError, RegistryNotConfiguredError, UnsupportedChainError
 from vcsdk.keys import Key
-from vcsdk.registry import CONTRACTS, Chain, DevNode, check_chain, contracts_hardfork, key_address, load_artifact
+from vcsdk.registry import (
+    CONTRACTS,
+    Chain,
+    DevChain,
+    DevNode,
+    check_chain,
+    contracts_hardfork,
+    key_address,
+    load_artifact,
+)
 from vcsdk.registry._checks import _opcodes, required_features
 from vcsdk.trust import TrustRegistry
 
@@ -106,7 +115,7 @@ def shanghai_node(node_tools: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.integration
 async def test_a_shanghai_node_is_refused_with_the_hardfork_to_use(shanghai_node: DevNode) -> None:
-    async with await Chain.connect(shanghai_node.url) as chain:
+    async with await DevChain.connect(shanghai_node.url) as chain:
         with pytest.raises(UnsupportedChainError) as info:
             await check_chain(chain)
     message = info.value.message

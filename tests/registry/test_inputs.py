@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from vcsdk.errors import InvalidInputError, RegistryError
 from vcsdk.keys import Key
-from vcsdk.registry import Chain, address_topic, key_address, load_artifact, sign_hash
+from vcsdk.registry import Chain, DevChain, address_topic, key_address, load_artifact, sign_hash
 
 _CHAIN = Chain.embedded()
 
@@ -52,7 +52,7 @@ async def test_rpc_urls_from_text(text: str) -> None:
     if text.startswith(("http://", "https://")):
         return
     with pytest.raises(InvalidInputError):
-        await Chain.connect(text)
+        await DevChain.connect(text)
 
 
 def test_key_address_and_sign_hash_refuse_other_curves() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vcsdk._cli import main
-from vcsdk.registry import Chain, DevNode
+from vcsdk.registry import DevChain, DevNode
 from vcsdk.voting import BallotAnchor, batch_tree, build_publication, prepare_ballot
 
 from ._mint import mint, token_key
@@ -22,7 +22,7 @@ KEY = token_key(ELECTION)
 
 
 async def _publish(url: str, choices: list[str]) -> dict:
-    async with await Chain.connect(url, timeout=10.0, mine_to_confirm=True) as chain:
+    async with await DevChain.connect(url, timeout=10.0, mine_to_confirm=True) as chain:
         sender = (await chain.dev_accounts())[0]
         anchor = await BallotAnchor.deploy(chain, sender=sender)
         await anchor.commit_token_key(KEY)

@@ -88,7 +88,7 @@ from vcsdk.registration import (
     check_registered_request,
     issue_registration,
 )
-from vcsdk.registry import Chain, EmbeddedChain, check_chain, key_address
+from vcsdk.registry import Chain, DevChain, EmbeddedChain, check_chain, key_address
 from vcsdk.status import StatusListStore, status_list_routes
 from vcsdk.trust import StatusDigest
 
@@ -202,7 +202,7 @@ async def _open_chain(stack: AsyncExitStack, rpc_url: str | None, funder: Key | 
     if rpc_url is None:
         embedded: EmbeddedChain = await stack.enter_async_context(Chain.embedded())
         return embedded, list(embedded.dev_keys[:_ACCOUNTS]), True
-    chain = await stack.enter_async_context(await Chain.connect(rpc_url, mine_to_confirm=False))
+    chain = await stack.enter_async_context(await DevChain.connect(rpc_url, mine_to_confirm=False))
     await check_chain(chain)  # the hardfork the contracts need, before anything is sent
     dev = bool(await _try(chain.dev_accounts()))
     if funder is None and not dev:

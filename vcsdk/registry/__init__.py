@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from vcsdk.registry._artifacts import Artifact, artifact_names, load_artifact
 from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, JsonRpcChain, Sender
 from vcsdk.registry._checks import check_chain, contracts_hardfork
+from vcsdk.registry._dev import DevChain, DevJsonRpcChain
 from vcsdk.registry._devnode import DevNode
 from vcsdk.registry._network_config import CONTRACTS, deploy_contracts, load_network_config
 from vcsdk.registry._signing import address_topic, key_address, sign_hash
@@ -42,6 +43,8 @@ __all__ = [
     "ChainId",
     "ContractCall",
     "ContractHandle",
+    "DevChain",
+    "DevJsonRpcChain",
     "DevNode",
     "EmbeddedChain",
     "EventLog",

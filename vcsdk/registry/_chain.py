@@ -435,44 +435,10 @@ class Chain:
         :raises ChainIdMismatchError: if the node's chain id is not ``chain_id``.
         :return: the connected chain; close it when done.
         """
-        if not isinstance(rpc_url, str) or not rpc_url.startswith(("http://", "https://")):
-            raise InvalidInputError("rpc_url must be an http:// or https:// URL")
-        if timeout <= 0:
-            raise InvalidInputError("timeout must be positive")
-        client_timeout = aiohttp.ClientTimeout(total=timeout)
-        provider = AsyncHTTPProvider(
-            rpc_url,
-            request_kwargs={"timeout": client_timeout},
-            exception_retry_configuration=None,  # one bounded attempt; retries would break the timeout
+        return await _connect_json_rpc(
+            JsonRpcChain, rpc_url, chain_id=chain_id, timeout=timeout, confirmations=confirmations,
+            tx_timeout=tx_timeout, poll_interval=poll_interval, mine_to_confirm=mine_to_confirm, headers=headers,
         )
-        session = aiohttp.ClientSession(raise_for_status=True, timeout=client_timeout, headers=dict(headers or {}))
-        await provider.cache_async_session(session)
-        w3 = AsyncWeb3(provider)
-        chain: JsonRpcChain | None = None
-        try:
-            shown = _display_url(rpc_url)
-            node_chain_id = await _bounded(w3.eth.chain_id, timeout=timeout, what="eth_chainId", endpoint=shown)
-            if chain_id is not None and int(node_chain_id) != int(chain_id):
-                raise ChainIdMismatchError(
-                    f"the node at {shown} serves chain id {node_chain_id}, not the configured {chain_id}; "
-                    "check the RPC URL or the configured chain id",
-                    details={"expected": int(chain_id), "actual": int(node_chain_id)},
-                )
-            chain = JsonRpcChain(
-                w3,
-                chain_id=int(node_chain_id),
-                endpoint=shown,
-                confirmations=confirmations,
-                timeout=timeout,
-                tx_timeout=tx_timeout,
-                poll_interval=poll_interval,
-                mine_to_confirm=mine_to_confirm,
-            )
-            return chain
-        finally:
-            if chain is None:
-                await provider.disconnect()
-                await session.close()
 
     # -- properties -------------------------------------------------------------------------
 
@@ -916,7 +882,7 @@ class Chain:
         target = block_number + (self._confirmations if wanted is None else wanted) - 1
         head = await self.block_number()
         if head < target and (self._mine_to_confirm if mine is None else mine):
-            head = await self.mine(min(target - head, _MAX_MINE))
+            head = await self._mine_blocks(min(target - head, _MAX_MINE))
         return max(head - block_number + 1, 0)
 
     @property
@@ -973,9 +939,9 @@ class Chain:
         """
         return [await self.get_logs(flt) for flt in filters]
 
-    # -- dev helpers ------------------------------------------------------------------------
+    # -- mining on demand (dev nodes; DevChain.mine is the public face) ----------------------
 
-    async def mine(self, blocks: int = 1) -> int:
+    async def _mine_blocks(self, blocks: int = 1) -> int:
         """Mine ``blocks`` empty blocks (dev chains only: embedded, anvil, hardhat).
 
         :raises RegistryError: ``code="rpc_error"`` if the node does not offer ``evm_mine``.
@@ -996,35 +962,6 @@ class Chain:
                     code="rpc_error",
                 ) from exc
         return await self.block_number()
-
-    async def advance_time(self, seconds: int) -> BlockInfo:
-        """Move the chain clock forward by ``seconds`` and mine a block carrying the new time (dev only).
-
-        :raises RegistryError: ``code="rpc_error"`` if the node does not offer ``evm_increaseTime``.
-        :return: the new head block.
-        """
-        if seconds < 0:
-            raise InvalidInputError("seconds must not be negative")
-        await self._raw("evm_increaseTime", [seconds])
-        await self._raw("evm_mine", [])
-        return await self.get_block("latest")
-
-    async def dev_accounts(self) -> list[str]:
-        """Accounts the node holds unlocked and funded (``eth_accounts``); usable as ``sender``."""
-        accounts = await self._rpc(self._w3.eth.accounts, what="eth_accounts")
-        return [str(to_checksum_address(a)) for a in accounts]
-
-    async def fund(self, address: str, amount_wei: int, *, sender: Sender | None = None) -> TxResult:
-        """Send ``amount_wei`` to ``address``, from the first dev account unless ``sender`` is given.
-
-        :raises RegistryError: ``code="no_dev_accounts"`` if the node has no unlocked account.
-        """
-        if sender is None:
-            accounts = await self.dev_accounts()
-            if not accounts:
-                raise RegistryError("the node has no unlocked account to fund from", code="no_dev_accounts")
-            sender = accounts[0]
-        return await self.send(to=address, value=amount_wei, sender=sender, what="funding transfer")
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -1105,3 +1042,59 @@ class JsonRpcChain(Chain):
         if isinstance(provider, AsyncHTTPProvider):
             with contextlib.suppress(Exception):
                 await provider.disconnect()
+
+
+J = TypeVar("J", bound="JsonRpcChain")
+
+
+async def _connect_json_rpc(
+    kind: type[J],
+    rpc_url: str,
+    *,
+    chain_id: int | None,
+    timeout: float,
+    confirmations: int,
+    tx_timeout: float,
+    poll_interval: float,
+    mine_to_confirm: bool,
+    headers: Mapping[str, str] | None,
+) -> J:
+    """:meth:`Chain.connect`, building a ``kind`` (:class:`JsonRpcChain` or the dev chain's)."""
+    if not isinstance(rpc_url, str) or not rpc_url.startswith(("http://", "https://")):
+        raise InvalidInputError("rpc_url must be an http:// or https:// URL")
+    if timeout <= 0:
+        raise InvalidInputError("timeout must be positive")
+    client_timeout = aiohttp.ClientTimeout(total=timeout)
+    provider = AsyncHTTPProvider(
+        rpc_url,
+        request_kwargs={"timeout": client_timeout},
+        exception_retry_configuration=None,  # one bounded attempt; retries would break the timeout
+    )
+    session = aiohttp.ClientSession(raise_for_status=True, timeout=client_timeout, headers=dict(headers or {}))
+    await provider.cache_async_session(session)
+    w3 = AsyncWeb3(provider)
+    chain: J | None = None
+    try:
+        shown = _display_url(rpc_url)
+        node_chain_id = await _bounded(w3.eth.chain_id, timeout=timeout, what="eth_chainId", endpoint=shown)
+        if chain_id is not None and int(node_chain_id) != int(chain_id):
+            raise ChainIdMismatchError(
+                f"the node at {shown} serves chain id {node_chain_id}, not the configured {chain_id}; "
+                "check the RPC URL or the configured chain id",
+                details={"expected": int(chain_id), "actual": int(node_chain_id)},
+            )
+        chain = kind(
+            w3,
+            chain_id=int(node_chain_id),
+            endpoint=shown,
+            confirmations=confirmations,
+            timeout=timeout,
+            tx_timeout=tx_timeout,
+            poll_interval=poll_interval,
+            mine_to_confirm=mine_to_confirm,
+        )
+        return chain
+    finally:
+        if chain is None:
+            await provider.disconnect()
+            await session.close()

@@ -12,7 +12,8 @@ from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
-from vcsdk.registry._chain import _MAX_MINE, Chain
+from vcsdk.registry._chain import _MAX_MINE
+from vcsdk.registry._dev import DevChain
 from vcsdk.registry._errors import add_backend_errors
 from vcsdk.registry._types import BlockInfo
 
@@ -21,7 +22,7 @@ __all__ = ["EmbeddedChain"]
 add_backend_errors(reverted=(TransactionFailed,), rejected=(TesterValidationError,))
 
 
-class EmbeddedChain(Chain):
+class EmbeddedChain(DevChain):
     """An in-process chain on py-evm (web3's ``AsyncEthereumTesterProvider``), made fresh each time.
 
     Ten dev accounts are funded and unlocked (:meth:`dev_accounts`); their keys are in

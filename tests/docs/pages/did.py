@@ -13,14 +13,14 @@ from typing import Any
 from vcsdk.did import EthrNetwork, key_attribute
 from vcsdk.ethr import EthrRegistry
 from vcsdk.keys import Key
-from vcsdk.registry import Chain, DevNode, key_address
+from vcsdk.registry import DevChain, DevNode, key_address
 
 CHAIN_ID = 1337
 
 
 async def setup(ns: dict[str, Any]) -> None:
     node = DevNode.start(chain_id=CHAIN_ID)
-    chain = await Chain.connect(node.url, chain_id=CHAIN_ID, mine_to_confirm=True, confirmations=3,
+    chain = await DevChain.connect(node.url, chain_id=CHAIN_ID, mine_to_confirm=True, confirmations=3,
                                 poll_interval=0.05)
     owner = (await chain.dev_accounts())[0]
     registry_address = await chain.deploy("EthereumDIDRegistry", sender=owner)
