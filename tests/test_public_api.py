@@ -50,7 +50,8 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "vcsdk.credentials": {
         "Bitstring", "BitstringStatusListIssuer", "ClaimPath", "DEFAULT_VERIFICATION_POLICY",
-        "IssuerAccreditationChecker", "IssuerKeyResolver", "PendingPresentation", "RESIDENT_IDENTITY_CREDENTIAL",
+        "InMemoryNonceStore", "IssuerAccreditationChecker", "IssuerKeyResolver", "NonceStore", "PendingPresentation",
+        "RESIDENT_IDENTITY_CREDENTIAL", "StateStoreNonces",
         "StaticKeyResolver", "StatusChecker", "StatusListIssuer", "TokenStatusList", "UnverifiedSdJwtVc",
         "VOTING_ELIGIBILITY_CREDENTIAL", "VctRegistry", "VerificationPolicy", "VerifiedCredential",
         "VerifiedPresentation", "VerifiedStatusList", "age_equal_or_over", "age_on", "bitstring_status_entry",

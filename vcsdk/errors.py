@@ -27,6 +27,7 @@ with. Messages say what failed and what to do; they never contain key material o
     │   ├── KeyBindingError                      key_binding_invalid
     │   │   ├── KeyBindingMissingError           key_binding_missing
     │   │   ├── NonceMismatchError               nonce_mismatch
+    │   │   │   └── ReplayedNonceError           replayed_nonce
     │   │   ├── AudienceMismatchError            audience_mismatch
     │   │   ├── KeyBindingStaleError             key_binding_stale
     │   │   └── SdHashMismatchError              sd_hash_mismatch
@@ -37,6 +38,7 @@ with. Messages say what failed and what to do; they never contain key material o
     │   │   ├── StatusListStaleError             status_list_stale
     │   │   └── StatusListDigestMismatchError    status_list_digest_mismatch
     │   ├── IssuerNotAccreditedError             issuer_not_accredited
+    │   ├── CredentialTypeError                  wrong_credential_type
     │   ├── ProofInvalidError                    proof_invalid
     │   ├── TokenKeyError                        token_key_not_committed
     │   ├── BallotTokenError                     invalid_ballot_token
@@ -101,6 +103,7 @@ __all__ = [
     "CredentialRevokedError",
     "CredentialStatusError",
     "CredentialSuspendedError",
+    "CredentialTypeError",
     "CriticalHeaderError",
     "DidDeactivatedError",
     "DidNotFoundError",
@@ -126,6 +129,7 @@ __all__ = [
     "RegistrationError",
     "RegistryError",
     "RegistryNotConfiguredError",
+    "ReplayedNonceError",
     "RequestNotRegisteredError",
     "ResidentRegistryError",
     "ResidentRegistryFaultError",
@@ -293,6 +297,12 @@ class NonceMismatchError(KeyBindingError):
     code = "nonce_mismatch"
 
 
+class ReplayedNonceError(NonceMismatchError):
+    """The presentation's nonce was used before, expired, or was never issued by this verifier."""
+
+    code = "replayed_nonce"
+
+
 class AudienceMismatchError(KeyBindingError):
     code = "audience_mismatch"
 
@@ -339,6 +349,12 @@ class NotEligibleError(ClaimsError):
 
 class IssuerNotAccreditedError(VerificationError):
     code = "issuer_not_accredited"
+
+
+class CredentialTypeError(VerificationError):
+    """The credential is not of the type the verifier asked for (``vct`` or W3C ``type``)."""
+
+    code = "wrong_credential_type"
 
 
 class ProofInvalidError(VerificationError):

@@ -7,6 +7,7 @@ Recipes here run every check (``issue_sd_jwt_vc``, ``present``, ``verify_present
 from __future__ import annotations
 
 from vcsdk.credentials import sd_jwt, status_list
+from vcsdk.credentials._nonces import InMemoryNonceStore, NonceStore, StateStoreNonces
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt import (
@@ -70,9 +71,12 @@ __all__ = [
     "Bitstring",
     "BitstringStatusListIssuer",
     "ClaimPath",
+    "InMemoryNonceStore",
     "IssuerAccreditationChecker",
     "IssuerKeyResolver",
+    "NonceStore",
     "PendingPresentation",
+    "StateStoreNonces",
     "StaticKeyResolver",
     "StatusChecker",
     "StatusListIssuer",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from vcsdk.credentials import BitstringStatusListIssuer, StatusListIssuer, prepare_presentation
+from vcsdk.credentials import BitstringStatusListIssuer, StatusListIssuer, prepare_presentation, present
 from vcsdk.did import did_key_for
 from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
@@ -33,6 +33,10 @@ async def setup(ns: dict[str, Any]) -> None:
 
 
 async def before(source: str, ns: dict[str, Any]) -> None:
+    if "nonces=nonces" in source:
+        # The wallet answers the request carrying the nonce the store just issued.
+        ns["presentation"] = present(ns["credential"], disclose=ns["paths"], holder_signer=ns["device_key"],
+                                     audience=ns["aud"], nonce=ns["nonce_we_sent"], now=ns["now"])
     if "finish_presentation(pending, signature_from_phone)" in source:
         # The phone signs what prepare_presentation will produce for the same inputs.
         pending = prepare_presentation(ns["credential"], disclose=ns["paths"], audience=ns["aud"],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from vcsdk._b64 import b64url_decode
 from vcsdk._time import from_numeric_date, numeric_date
+from vcsdk.credentials._nonces import NonceStore
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._sd_jwt._common import (
@@ -30,6 +31,7 @@ from vcsdk.errors import (
     AudienceMismatchError,
     ClaimsError,
     CredentialStatusError,
+    CredentialTypeError,
     InvalidInputError,
     IssuerNotAccreditedError,
     KeyBindingError,
@@ -37,6 +39,7 @@ from vcsdk.errors import (
     KeyBindingStaleError,
     MalformedTokenError,
     NonceMismatchError,
+    ReplayedNonceError,
     SdHashMismatchError,
     SignatureInvalidError,
     TokenExpiredError,
@@ -409,11 +412,28 @@ async def _verify_resolved(
     now: datetime,
     *,
     key_binding: tuple[str, str] | None,
+    vct: str | Sequence[str] | None = None,
+    nonces: NonceStore | None = None,
 ) -> VerifiedPresentation:
-    """The recipe: resolve the issuer key, every SD-JWT (and KB-JWT) check, accreditation, status."""
+    """The recipe: resolve the issuer key, every SD-JWT (and KB-JWT) check, type, nonce, accreditation, status."""
+    expected = _expected_types(vct)
     parsed = parse(token, limits=policy)
     key = await _resolve(parsed, resolver, policy)
     result = _verify_parsed(parsed, key, policy, now, key_binding=key_binding)
+    if expected is not None and result.vct not in expected:
+        raise CredentialTypeError(
+            f"the credential's vct is not one this verifier asked for ({len(expected)} accepted)",
+            details={"vct": result.vct[:300]},
+        )
+    if nonces is not None and key_binding is not None:
+        # Single use: the nonce must be one this verifier issued, unexpired and not seen before.
+        if not result.key_bound:
+            raise KeyBindingMissingError("a nonce store checks replay through the KB-JWT; this presentation has none")
+        if not await nonces.consume(key_binding[1], now=now):
+            raise ReplayedNonceError(
+                "the presentation's nonce was used before, has expired, or was not issued by this verifier; "
+                "send a new request with a fresh nonce"
+            )
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
     # the status list it chose.
     await _check_accreditation(result, accreditation, now)
@@ -431,6 +451,8 @@ async def verify_presentation(
     status: StatusChecker | None = None,
     accreditation: IssuerAccreditationChecker | None = None,
     now: datetime,
+    vct: str | Sequence[str] | None = None,
+    nonces: NonceStore | None = None,
 ) -> VerifiedPresentation:
     """Verify an SD-JWT VC presentation end to end: the recipe a verifier calls.
 
@@ -443,6 +465,11 @@ async def verify_presentation(
         or for credentials without status.
     :param accreditation: checks the issuer was accredited for the credential's ``vct`` at its
         ``iat`` and still is at ``now`` (``vcsdk.trust.AccreditationPolicy``); ``None`` skips it.
+    :param vct: the credential type(s) this verifier accepts; another ``vct`` is refused.
+    :param nonces: the store that issued ``nonce``: it is consumed here, so a replayed
+        presentation is refused (``InMemoryNonceStore``, or ``StateStoreNonces`` over a shared store).
+    :raises CredentialTypeError: the ``vct`` is not one of ``vct`` (code ``wrong_credential_type``).
+    :raises ReplayedNonceError: ``nonce`` unknown to ``nonces``, expired or used (code ``replayed_nonce``).
     :raises KeyNotFoundError: no key for ``kid`` (from the resolver).
     :raises DidResolutionError: the issuer DID cannot be resolved (from the resolver).
     :raises IssuerNotAccreditedError: the issuer was not accredited for the ``vct`` when it issued
@@ -455,7 +482,7 @@ async def verify_presentation(
     if not isinstance(audience, str) or not isinstance(nonce, str):
         raise InvalidInputError("audience and nonce must be strings")
     return await _verify_resolved(
-        token, policy, resolver, status, accreditation, now, key_binding=(audience, nonce)
+        token, policy, resolver, status, accreditation, now, key_binding=(audience, nonce), vct=vct, nonces=nonces
     )
 
 
@@ -467,16 +494,28 @@ async def verify_credential(
     status: StatusChecker | None = None,
     accreditation: IssuerAccreditationChecker | None = None,
     now: datetime,
+    vct: str | Sequence[str] | None = None,
 ) -> VerifiedPresentation:
     """Verify an SD-JWT VC as issued (no key binding): issuer key, every SD-JWT check, accreditation, status.
 
     :param accreditation: checks the issuer was accredited for the credential's ``vct`` at its
         ``iat`` and still is at ``now`` (``vcsdk.trust.AccreditationPolicy``); ``None`` skips it.
+    :param vct: the credential type(s) this verifier accepts; another ``vct`` is refused.
+    :raises CredentialTypeError: the ``vct`` is not one of ``vct`` (code ``wrong_credential_type``).
     :raises IssuerNotAccreditedError: from the accreditation check (see :func:`verify_presentation`).
     :raises VerificationError: the subclass for the first failed check (see :func:`verify_sd_jwt`).
     :return: the verified credential, with every Disclosure it carries applied.
     """
-    return await _verify_resolved(token, policy, resolver, status, accreditation, now, key_binding=None)
+    return await _verify_resolved(token, policy, resolver, status, accreditation, now, key_binding=None, vct=vct)
+
+
+def _expected_types(vct: str | Sequence[str] | None) -> frozenset[str] | None:
+    if vct is None:
+        return None
+    wanted = (vct,) if isinstance(vct, str) else tuple(vct)
+    if not wanted or not all(isinstance(v, str) and v for v in wanted):
+        raise InvalidInputError("vct must be a non-empty string or a non-empty list of them")
+    return frozenset(wanted)
 
 
 def peek(token: str | bytes) -> UnverifiedSdJwtVc:

@@ -9,7 +9,13 @@ from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolv
 from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
 from vcsdk.credentials._w3c._jwt import peek_vc_jwt, verify_vc_jwt
 from vcsdk.credentials._w3c._sd_jwt import issuer_and_kid, verify_vc_sd_jwt
-from vcsdk.errors import ClaimsError, CredentialStatusError, InvalidInputError, KeyBindingMissingError
+from vcsdk.errors import (
+    ClaimsError,
+    CredentialStatusError,
+    CredentialTypeError,
+    InvalidInputError,
+    KeyBindingMissingError,
+)
 from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy
 
 __all__ = ["verify_vc"]
@@ -29,6 +35,7 @@ async def verify_vc(
     audience: str | None = None,
     nonce: str | None = None,
     key_binding_max_age: timedelta = DEFAULT_KEY_BINDING_MAX_AGE,
+    credential_type: str | None = None,
 ) -> VerifiedCredential:
     """Verify a W3C VC end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt` (for
     ``vc+jwt``) or of :func:`~vcsdk.credentials.verify_vc_sd_jwt` (for ``vc+sd-jwt``, with its KB-JWT
@@ -49,6 +56,10 @@ async def verify_vc(
         presentation is required and its KB-JWT ``aud`` must equal it.
     :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
     :param key_binding_max_age: how old a KB-JWT (by its ``iat``) may be.
+    :param credential_type: the ``type`` this verifier accepts (e.g. ``ResidentIdentityCredential``);
+        a credential whose ``type`` list lacks it is refused.
+    :raises CredentialTypeError: ``credential_type`` is not among the credential's types
+        (code ``wrong_credential_type``).
     :raises KeyBindingMissingError: ``audience``/``nonce`` given but the token carries no KB-JWT
         (a ``vc+jwt`` never does).
     :raises KeyBindingError: the KB-JWT checks (see :func:`~vcsdk.credentials.verify_vc_sd_jwt`).
@@ -80,6 +91,8 @@ async def verify_vc(
             )
         key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
         verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway)
+    if credential_type is not None and credential_type not in verified.types:
+        raise CredentialTypeError(f"the credential is not a {credential_type[:100]}")
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
     # the status URLs it chose.
     if accreditation is not None:
