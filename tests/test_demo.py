@@ -16,6 +16,7 @@ EXPECTED_OUTCOMES = {
     "credential_received",
     "shop_verified",
     "exact_disclosure",
+    "sso_login",
     "receipt_accepted",
     "receipt_anchored",
     "inclusion_proof",

@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from vcsdk._demo._election import CityContext, run_election
+from vcsdk._demo._sso import SsoContext, run_sso_login
 from vcsdk.credentials import (
     RESIDENT_IDENTITY_CREDENTIAL,
     StatusListIssuer,
@@ -120,7 +121,7 @@ class Narrator:
 
     json_mode: bool = False
     write: Callable[[str], None] = print
-    total_steps: int = 9
+    total_steps: int = 10
     events: list[dict[str, Any]] = field(default_factory=list)
     _step: int = 0
     _started: float = field(default_factory=time.perf_counter)
@@ -467,6 +468,20 @@ async def run_story(
         if proved and entry.proof is not None and root is not None:
             verify_inclusion(entry.leaf, entry.proof, root)
         check("inclusion_proof", proved, "the inclusion proof leads to the root stored on chain")
+
+        # -- 6. single sign-on -----------------------------------------------------------------------------
+        narrator.step("Log in with the city wallet: a library's OpenID Connect client, the wallet presents")
+        op_service = await city.service(did=city_did, key=city_key, allow_loopback_http=True)
+
+        async def op_verify(presentation: str, *, audience: str, nonce: str) -> Any:
+            return await op_service.verify(presentation, audience=audience, nonce=nonce, now=now)
+
+        seen["library"] = await run_sso_login(SsoContext(
+            city_did=city_did, city_key=city_key, library_did="did:web:library.kaga.example",
+            vct=VCTS.resident_identity, credential=credential, status_list=status_list, verify=op_verify,
+            resolver=resolver, serve=_serve, free_port=_free_port, wallet_answers=wallet_answers,
+            expected={"given_name": rec.given_name, "address": {"locality": rec.address.city}},
+        ), stack, now=now, check=check, say=narrator.say)
 
         # -- 6. revocation -------------------------------------------------------------------------------
         narrator.step("The city revokes the credential; the shop's next check fails")
