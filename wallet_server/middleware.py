@@ -15,6 +15,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 
 from vcsdk.errors import ChainUnavailableError, InvalidInputError, NotFoundError, StorageError, VcsdkError
+from vcsdk.oid4vc import error_response
 from wallet_server._validate import has_unstorable, json_has_unstorable
 from wallet_server.appkeys import IP_LIMITER, METRICS, SETTINGS
 from wallet_server.errors import DpopProofError, RateLimitedError
@@ -210,23 +211,38 @@ async def storable_text(request: web.Request, handler: Handler) -> web.StreamRes
     """Refuse NUL characters and lone surrogates in path ids (404), query values, headers, form and
     JSON bodies (400) before any handler sees them: PostgreSQL cannot store U+0000 in text and
     neither database a lone surrogate, so they are bad input, never a storage failure. Messages name
-    where, never the value."""
+    where, never the value. The protocol endpoints (OpenID4VCI, OpenID Connect, ballot tokens) answer
+    in their protocol's error format (RFC 6749 §5.2: ``invalid_request``), the rest as problem+json."""
+    refusal = await _unstorable(request)
+    if refusal is None:
+        return await handler(request)
+    if request.path.startswith(_PROTOCOL_PREFIXES):
+        return error_response(refusal, oauth=True)
+    raise refusal
+
+
+#: Paths whose answers follow OAuth 2.0's error format rather than RFC 9457 problems.
+_PROTOCOL_PREFIXES = ("/issuer/", "/sso/", "/voting/")
+
+
+async def _unstorable(request: web.Request) -> VcsdkError | None:
+    """The refusal for text no database can store, or None."""
     if any(has_unstorable(value) for value in request.match_info.values()):
-        raise NotFoundError("no such resource: the path holds a NUL character or an invalid character")
+        return NotFoundError("no such resource: the path holds a NUL character or an invalid character")
     if any(has_unstorable(name) or has_unstorable(value) for name, value in request.query.items()):
-        raise InvalidInputError("a query parameter holds a NUL character or a lone surrogate")
+        return InvalidInputError("a query parameter holds a NUL character or a lone surrogate")
     if any(has_unstorable(name) or has_unstorable(value) for name, value in request.headers.items()):
-        raise InvalidInputError("a request header holds a NUL character or bytes that are not UTF-8")
+        return InvalidInputError("a request header holds a NUL character or bytes that are not UTF-8")
     if request.body_exists and request.method in ("POST", "PUT", "PATCH"):
         content_type = request.content_type
         if content_type == _FORM:
             form = await request.post()  # kept by aiohttp: the handler reads the same form
             if any(has_unstorable(k) or (isinstance(v, str) and has_unstorable(v)) for k, v in form.items()):
-                raise InvalidInputError("a form parameter holds a NUL character or a lone surrogate")
+                return InvalidInputError("a form parameter holds a NUL character or a lone surrogate")
         elif content_type == "application/json" or content_type.endswith("+json"):
             if json_has_unstorable(await request.read()):  # kept by aiohttp for the handler
-                raise InvalidInputError("a JSON string in the body holds a NUL character or a lone surrogate")
-    return await handler(request)
+                return InvalidInputError("a JSON string in the body holds a NUL character or a lone surrogate")
+    return None
 
 
 #: Outermost first: request id and log, CORS, errors, the rate limit inside the error mapping, then

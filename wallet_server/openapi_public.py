@@ -93,6 +93,24 @@ PUBLIC_SCHEMAS: dict[str, Any] = {
             "tx_code": {"type": "string", "maxLength": 64, "description": "The PIN the resident received by letter."},
         },
     },
+    "IssuerParRequest": {
+        "type": "object",
+        "description": "RFC 9126 Pushed Authorization Request for the authorization code flow (PKCE S256 only).",
+        "required": ["response_type", "client_id", "redirect_uri", "code_challenge", "code_challenge_method"],
+        "properties": {
+            "response_type": {"type": "string", "const": "code"},
+            "client_id": {"type": "string", "maxLength": 256},
+            "redirect_uri": {"type": "string", "maxLength": 512},
+            "code_challenge": {"type": "string", "minLength": 43, "maxLength": 128},
+            "code_challenge_method": {"type": "string", "const": "S256"},
+            "authorization_details": {
+                "type": "string", "maxLength": 2048, "description": "RFC 9396 JSON array, form-encoded",
+            },
+            "scope": {"type": "string", "maxLength": 256},
+            "state": {"type": "string", "maxLength": 256},
+            "issuer_state": {"type": "string", "maxLength": 256},
+        },
+    },
     "IssuerTokenResponse": {
         "type": "object",
         "required": ["access_token", "token_type", "expires_in"],
@@ -221,7 +239,7 @@ PUBLIC_PATHS: dict[str, dict[str, Any]] = {
             },
             requestBody={
                 "required": True,
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}},
+                "content": {"application/x-www-form-urlencoded": {"schema": _ref("IssuerParRequest")}},
             },
         )
     },

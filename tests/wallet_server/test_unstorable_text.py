@@ -76,7 +76,9 @@ async def test_form_bodies(client) -> None:  # type: ignore[no-untyped-def]
         "/issuer/token", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     body = await resp.json()
-    assert resp.status == 400 and body["code"] == "invalid_input", body
+    # An OAuth endpoint answers in OAuth's error format (RFC 6749 §5.2), as for any other bad request.
+    assert resp.status == 400 and body["error"] == "invalid_request", body
+    assert "NUL" in body["error_description"] and resp.headers["Cache-Control"] == "no-store"
 
 
 async def test_headers(client, clock) -> None:  # type: ignore[no-untyped-def]
