@@ -82,7 +82,8 @@ PUBLIC_API: dict[str, set[str]] = {
         "StatusListStore", "StatusPolicy", "check_status_url", "create_status_app", "status_list_routes",
     },
     "vcsdk.trust": {
-        "Accreditation", "AccreditationPolicy", "StatusDigest", "TrustRegistry", "list_id", "text_id",
+        "Accreditation", "AccreditationPolicy", "AccreditationSource", "StatusDigest", "TrustRegistry", "list_id",
+        "text_id",
     },
     "vcsdk.registry": {
         "Artifact", "BlockId", "BlockInfo", "CONTRACTS", "Chain", "ChainId", "ContractCall", "ContractHandle",

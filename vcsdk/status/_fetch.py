@@ -238,13 +238,29 @@ class HttpStatusListFetcher:
 
 
 class StaticStatusListSource:
-    """Status list tokens held in memory (``uri`` → token), e.g. read from files by the CLI."""
+    """Status list tokens held in memory (``uri`` → token), e.g. read from files by the CLI.
 
-    def __init__(self, tokens: Mapping[str, str | bytes]) -> None:
+    The credential's status URI goes through the same URL rule as :class:`HttpStatusListFetcher`
+    (:func:`check_status_url`): swapping the source never widens what a credential may name.
+
+    :param allow_loopback_http: accept ``http://127.0.0.1``/``localhost`` URIs (development only).
+    :param private_hosts: private hosts the verifier accepts anyway.
+    """
+
+    def __init__(
+        self,
+        tokens: Mapping[str, str | bytes],
+        *,
+        allow_loopback_http: bool = False,
+        private_hosts: Iterable[str] = (),
+    ) -> None:
         self._tokens = {k: v.encode("ascii") if isinstance(v, str) else v for k, v in tokens.items()}
+        self.allow_loopback_http = allow_loopback_http
+        self.private_hosts = frozenset(private_hosts)
 
     async def fetch(self, uri: str, *, accept: str, etag: str | None = None) -> FetchedStatusList:
-        """:raises StatusListUnavailableError: if no token is held for ``uri``."""
+        """:raises StatusListUnavailableError: a URI the HTTP fetcher would refuse, or no token held for it."""
+        check_status_url(uri, allow_loopback_http=self.allow_loopback_http, private_hosts=self.private_hosts)
         try:
             return FetchedStatusList(self._tokens[uri])
         except KeyError:

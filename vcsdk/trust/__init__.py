@@ -9,6 +9,7 @@ from __future__ import annotations
 from vcsdk.trust._registry import (
     Accreditation,
     AccreditationPolicy,
+    AccreditationSource,
     StatusDigest,
     TrustRegistry,
     list_id,
@@ -18,6 +19,7 @@ from vcsdk.trust._registry import (
 __all__ = [
     "Accreditation",
     "AccreditationPolicy",
+    "AccreditationSource",
     "StatusDigest",
     "TrustRegistry",
     "list_id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from eth_utils.crypto import keccak
 
@@ -18,6 +18,7 @@ __all__ = [
     "CONTRACT_NAME",
     "Accreditation",
     "AccreditationPolicy",
+    "AccreditationSource",
     "StatusDigest",
     "TrustRegistry",
     "list_id",
@@ -242,15 +243,24 @@ class TrustRegistry:
         return AnchoredDigest(bytes(digest), int(version), datetime.fromtimestamp(anchored_at, UTC))
 
 
+class AccreditationSource(Protocol):
+    """Where a verifier reads accreditations: the chain's :class:`TrustRegistry`, or any store with
+    the same one read (a cached copy, a test table)."""
+
+    async def accreditation(self, issuer: str, credential_type: str) -> Accreditation | None:
+        """The stored accreditation of ``issuer`` for ``credential_type``, or ``None`` if there never was one."""
+        ...
+
+
 class AccreditationPolicy:
-    """The verifier's accreditation check over a :class:`TrustRegistry`.
+    """The verifier's accreditation check over an :class:`AccreditationSource` (a :class:`TrustRegistry`).
 
     An issuer passes when it was accredited for the credential type when the credential was issued
     *and* still is now: inside the window at both times, not revoked, not currently suspended.
     Implements :class:`vcsdk.credentials.IssuerAccreditationChecker`.
     """
 
-    def __init__(self, registry: TrustRegistry) -> None:
+    def __init__(self, registry: AccreditationSource) -> None:
         self.registry = registry
 
     async def check(self, issuer: str, credential_type: str, *, issued_at: datetime, now: datetime) -> None:

@@ -368,3 +368,35 @@ async def test_cache_is_bounded() -> None:
     for claim in claims:
         await checker.check(claim, issuer=ISSUER, now=NOW)
     assert len(checker._cache) == 2
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://city.example/status/1",
+        "https://127.0.0.1/status/1",
+        "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/status/1",  # fullwidth digits
+        "https://10.0.0.7/status/1",
+        "https://user:pw@city.example/status/1",
+        "file:///etc/passwd",
+        "https://[::1]/status/1",
+    ],
+)
+async def test_static_source_applies_the_http_fetchers_url_rules(uri: str) -> None:
+    # Even when the list is held in memory, a credential may not name a URL the fetcher would refuse.
+    lst = StatusListIssuer(uri, size=64)
+    claim = lst.allocate()
+    source = StaticStatusListSource({uri: lst.publish(KEY, now=NOW)})
+    with pytest.raises(StatusListUnavailableError, match="refused"):
+        await source.fetch(uri, accept="*/*")
+    with pytest.raises(StatusListUnavailableError):
+        await StatusListChecker(resolver=FixedResolver(KEY), source=source).check(claim, issuer=ISSUER, now=NOW)
+
+
+async def test_static_source_loopback_http_only_when_allowed() -> None:
+    uri = "http://127.0.0.1:8443/status/1"
+    lst = StatusListIssuer(uri, size=64)
+    tokens = {uri: lst.publish(KEY, now=NOW)}
+    with pytest.raises(StatusListUnavailableError):
+        await StaticStatusListSource(tokens).fetch(uri, accept="*/*")
+    assert (await StaticStatusListSource(tokens, allow_loopback_http=True).fetch(uri, accept="*/*")).body
