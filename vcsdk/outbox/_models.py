@@ -15,6 +15,7 @@ __all__ = [
     "AnchoringState",
     "Batch",
     "BatchState",
+    "QueuedLeaf",
     "ReceiptEntry",
     "ReceiptEntryJson",
     "StoredReceipt",
@@ -26,6 +27,17 @@ BatchState = Literal["pending", "sent", "final"]
 
 AnchoringState = Literal["queued", "anchoring", "final"]
 """A receipt's state: not in a batch yet, in a batch not yet final, anchored with enough confirmations."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedLeaf:
+    """A receipt waiting for a batch, as the batcher reads it: its position in the queue, id, leaf and
+    when it was stored."""
+
+    seq: int
+    receipt_id: str
+    leaf: bytes
+    stored_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

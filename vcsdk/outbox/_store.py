@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from vcsdk._time import to_numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
-from vcsdk.outbox._models import Batch, BatchState, StoredReceipt
+from vcsdk.outbox._models import Batch, BatchState, QueuedLeaf, StoredReceipt
 from vcsdk.receipts import ConsentRecord, peek_access_receipt
 
 __all__ = ["ReceiptStore", "SqlReceiptStore"]
@@ -133,6 +133,10 @@ def _dt(value: int | None) -> datetime | None:
 
 
 _RECEIPT_COLUMNS = "token, salt, leaf, stored_at, batch_id, leaf_index"
+#: Rows per multi-row INSERT and values per IN list on SQLite (its bound-parameter limit is 32,766).
+_SQLITE_ROWS = 1000
+_SQLITE_PARAMS = 10_000
+_EPOCH = datetime.fromtimestamp(0, tz=UTC)
 _BATCH_COLUMNS = "batch_id, root, size, state, created_at, tx_hash, block_number, final_at, attempts"
 
 
@@ -187,6 +191,129 @@ class SqlReceiptStore:
                 _ts(receipt.stored_at),
             )
         return receipt
+
+    async def add_receipts(self, receipts: Sequence[StoredReceipt]) -> list[StoredReceipt]:
+        """Store many receipts in one transaction and one statement per dialect (the batched intake);
+        like :meth:`add_receipt` for each: the same receipt again returns the stored one.
+
+        :raises ConflictError: if another receipt with one of the ids is stored (nothing is stored).
+        """
+        if not receipts:
+            return []
+        ids = [r.receipt.receipt_id for r in receipts]
+        if len(set(ids)) != len(ids):
+            raise ConflictError("two receipts in one call share an id")
+        rows = [
+            (
+                r.receipt.receipt_id, r.receipt.token, r.salt, r.leaf, r.receipt.service_did,
+                r.receipt.resident_pseudonym, r.receipt.consent_id, r.receipt.purpose, _ts(r.receipt.accessed_at),
+                _ts(r.stored_at),
+            )
+            for r in receipts
+        ]
+        async with self._tx() as conn:
+            if self.dialect == "postgres":
+                columns = list(zip(*rows, strict=True))
+                inserted = await conn.execute(
+                    "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, consent_id, "
+                    "purpose, accessed_at, stored_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], "
+                    "$4::bytea[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) "
+                    "ON CONFLICT (receipt_id) DO NOTHING",
+                    *[list(c) for c in columns],
+                )
+            else:
+                inserted = 0
+                for chunk in range(0, len(rows), _SQLITE_ROWS):
+                    part = rows[chunk : chunk + _SQLITE_ROWS]
+                    inserted += await conn.execute(
+                        "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, "
+                        "consent_id, purpose, accessed_at, stored_at) VALUES "
+                        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
+                        + " ON CONFLICT (receipt_id) DO NOTHING",
+                        *[v for row in part for v in row],
+                    )
+            if inserted == len(rows):
+                return list(receipts)
+            # Some were stored before: the same receipts are fine, another under the same id is not.
+            out = []
+            for receipt in receipts:
+                found = await conn.fetch(
+                    self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
+                    receipt.receipt.receipt_id,
+                )
+                existing = _receipt_row(found[0])
+                if existing.receipt.token != receipt.receipt.token:
+                    raise ConflictError("another receipt with this id is already stored")
+                out.append(existing if existing.salt != receipt.salt else receipt)
+            return out
+
+    async def get_consents(self, record_ids: Sequence[str]) -> dict[str, ConsentRecord]:
+        """The stored consents among ``record_ids``, by id (one query)."""
+        wanted = sorted(set(record_ids))
+        if not wanted:
+            return {}
+        out: dict[str, ConsentRecord] = {}
+        async with self._conn() as conn:
+            if self.dialect == "postgres":
+                rows = await conn.fetch(
+                    "SELECT record_id, body FROM outbox_consents WHERE record_id = ANY($1::text[])", wanted
+                )
+            else:
+                rows = []
+                for chunk in range(0, len(wanted), _SQLITE_PARAMS):
+                    part = wanted[chunk : chunk + _SQLITE_PARAMS]
+                    rows += await conn.fetch(
+                        "SELECT record_id, body FROM outbox_consents WHERE record_id IN ("
+                        + ", ".join("?" * len(part)) + ")",
+                        *part,
+                    )
+        for record_id, body in rows:
+            out[str(record_id)] = ConsentRecord.from_json(str(body))
+        return out
+
+    async def queued_leaves(self, *, limit: int) -> list[QueuedLeaf]:
+        """The oldest receipts not yet in a batch as the batcher needs them: position, id, leaf and
+        time stored (no token is read or parsed)."""
+        async with self._conn() as conn:
+            rows = await conn.fetch(
+                self._q(
+                    "SELECT seq, receipt_id, leaf, stored_at FROM outbox_receipts WHERE batch_id IS NULL "
+                    "ORDER BY seq LIMIT ?"
+                ),
+                limit,
+            )
+        return [QueuedLeaf(int(r[0]), str(r[1]), bytes(r[2]), _dt(int(r[3])) or _EPOCH) for r in rows]
+
+    async def create_batch_of_range(self, batch: Batch, queued: Sequence[QueuedLeaf]) -> None:
+        """Record a batch of the queued receipts ``queued`` (consecutive from :meth:`queued_leaves`),
+        leaf indexes in their order, in one transaction of three statements.
+
+        :raises ConflictError: if the receipts in that range are no longer exactly these, unbatched
+            (another batcher cut some, or one committed late into the range); nothing is changed.
+        """
+        if len(queued) != batch.size:
+            raise InvalidInputError("a batch's size must equal its number of receipts")
+        async with self._tx() as conn:
+            await conn.execute(
+                self._q(f"INSERT INTO outbox_batches ({_BATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                batch.batch_id, batch.root, batch.size, batch.state, _ts(batch.created_at), batch.tx_hash,
+                batch.block_number, None if batch.final_at is None else _ts(batch.final_at), batch.attempts,
+            )
+            changed = await conn.execute(
+                self._q(
+                    "UPDATE outbox_receipts SET batch_id = ?, leaf_index = w.idx FROM (SELECT seq AS s, "
+                    "ROW_NUMBER() OVER (ORDER BY seq) - 1 AS idx FROM outbox_receipts "
+                    "WHERE batch_id IS NULL AND seq >= ? AND seq <= ?) AS w WHERE outbox_receipts.seq = w.s"
+                ),
+                batch.batch_id, queued[0].seq, queued[-1].seq,
+            )
+            if changed != batch.size:
+                raise ConflictError("the queued receipts changed meanwhile")
+            rows = await conn.fetch(
+                self._q("SELECT leaf FROM outbox_receipts WHERE batch_id = ? ORDER BY leaf_index"), batch.batch_id
+            )
+            if [bytes(r[0]) for r in rows] != [q.leaf for q in queued]:
+                raise ConflictError("the queued receipts changed meanwhile")
 
     async def get_receipt(self, receipt_id: str) -> StoredReceipt:
         async with self._conn() as conn:

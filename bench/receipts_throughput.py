@@ -1,0 +1,232 @@
+"""The receipt anchorer's throughput: accepted → anchored → final through one anchorer, with the floor.
+
+For SQLite and PostgreSQL, a fresh outbox on an embedded chain (one ``AccessReceiptRegistry``, one
+confirmation) takes realistic signed access receipts (ES256, signed beforehand as services would)
+from 4 concurrent producers, ``ReceiptOutbox.accept_many`` in chunks of 500 (each receipt's
+consent read, its signature verified, a salted leaf hashed, the chunk stored in one transaction),
+while one anchorer ticks: batches of up to 4,096 receipts cut in one transaction, anchored, final.
+
+Printed per database: ``intake_per_s`` (receipts stored per second while producing),
+``anchored_per_s`` (receipts final per second from the first accept to the last final),
+``lag_p99_s`` (accept → final, per receipt), and the floor measured in the same run on the same
+receipts: one ES256 verification, one leaf hash and one batched insert per receipt
+(``floor_per_s``); ``ratio`` is ``anchored_per_s / floor_per_s``; and ``anchorer_per_s``, the
+anchorer alone (receipts already stored: cut, Merkle tree, anchor, final). The last line is
+PostgreSQL's: ``anchored_per_s=<n> intake_per_s=<n> lag_p99_s=<s> floor_per_s=<n> ratio=<r>
+anchorer_per_s=<n>``.
+
+``VCSDK_BENCH_QUICK=1`` runs 2,000 receipts per database instead of 20,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from vcsdk._b64 import b64url_decode
+from vcsdk.keys import Key
+from vcsdk.outbox import AccessReceiptRegistry, PostgresReceiptStore, ReceiptOutbox, ReceiptStore, SqliteReceiptStore
+from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash, resident_pseudonym
+from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration
+from vcsdk.registry import Chain
+
+QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
+RECEIPTS = 2_000 if QUICK else 20_000
+PRODUCERS = 4
+CHUNK = 500
+BATCH = 4_096
+PER_CONSENT = 10
+PG_DSN = os.environ.get("VCSDK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+VCT = "https://city.example/ResidentIdentityCredential"
+
+
+def _consents(count: int, did: str) -> list[ConsentRecord]:
+    now = datetime.now(UTC)
+    registration = RelyingPartyRegistration(
+        issuer="did:example:city", service_did=did, registration_id="reg-1", name="Kaga Library",
+        purposes=(Purpose("age_check", "Age check"),), claim_sets=(ClaimSet("age", VCT, (("age_over_18",),)),),
+        retention_days=30, receipt_endpoint="https://library.example/withdrawals",
+        privacy_policy="https://library.example/privacy", jurisdiction="JP", issued_at=now - timedelta(days=1),
+        expires_at=now + timedelta(days=365),
+    )
+    return [
+        ConsentRecord.give(
+            record_id=f"c-{n:06d}", resident_pseudonym=resident_pseudonym(secrets.token_bytes(32), did),
+            registration=registration, purposes=("age_check",), claims_requested=("age_over_18",),
+            claims_disclosed=("age_over_18",), presentation_hash=presentation_hash(f"p{n}"),
+            now=now - timedelta(hours=1), expires_at=None,
+        )
+        for n in range(count)
+    ]
+
+
+def _signed(key: Key, consents: list[ConsentRecord], count: int, *, prefix: str = "r") -> list[str]:
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    return [
+        issue_access_receipt(
+            key, consent=consents[i // PER_CONSENT], receipt_id=f"{prefix}-{i:07d}", claims=("age_over_18",),
+            purpose="age_check", now=now,
+        )
+        for i in range(count)
+    ]
+
+
+async def _floor(
+    store_kind: str, tokens: list[str], public: ec.EllipticCurvePublicKey, workdir: Path, schema: str
+) -> float:
+    """Receipts per second for one ES256 verification, one leaf hash and one batched insert each."""
+    started = time.perf_counter()
+    rows = []
+    for token in tokens:
+        head, body, sig = token.split(".")
+        raw = b64url_decode(sig, what="signature")
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        public.verify(der, f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA256()))
+        salt = secrets.token_bytes(32)
+        rows.append((token, salt, hashlib.sha256(salt + token.encode()).digest()))
+    if store_kind == "postgres":
+        conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": schema})
+        try:
+            await conn.execute("CREATE TABLE floor_rows (token TEXT, salt BYTEA, leaf BYTEA)")
+            async with conn.transaction():
+                await conn.executemany("INSERT INTO floor_rows VALUES ($1, $2, $3)", rows)
+        finally:
+            await conn.close()
+    else:
+        import sqlite3
+
+        db = sqlite3.connect(workdir / "floor.db")
+        db.execute("CREATE TABLE floor_rows (token TEXT, salt BLOB, leaf BLOB)")
+        with db:
+            db.executemany("INSERT INTO floor_rows VALUES (?, ?, ?)", rows)
+        db.close()
+    return len(tokens) / (time.perf_counter() - started)
+
+
+async def _final_ids(store: ReceiptStore, seen: set[bytes]) -> list[tuple[bytes, list[bytes]]]:
+    """Batches that became final since the last look, with their leaves."""
+    out = []
+    for batch in await store.recent_batches(limit=64):
+        if batch.state == "final" and batch.batch_id not in seen:
+            seen.add(batch.batch_id)
+            out.append((batch.batch_id, await store.batch_leaves(batch.batch_id)))
+    return out
+
+
+async def _run(store: ReceiptStore, key: Key, tokens: list[str]) -> tuple[float, float, float]:
+    async with Chain.embedded() as chain:
+        registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
+        outbox = ReceiptOutbox(store, registry, batch_size=BATCH, max_age=timedelta(seconds=1), confirmations=1)
+        accepted_at: dict[bytes, float] = {}
+        final_at: dict[bytes, float] = {}
+        chunks = [tokens[i : i + CHUNK] for i in range(0, len(tokens), CHUNK)]
+        queue: asyncio.Queue[list[str]] = asyncio.Queue()
+        for chunk in chunks:
+            queue.put_nowait(chunk)
+        started = time.perf_counter()
+        intake_done = 0.0
+
+        async def produce() -> None:
+            nonlocal intake_done
+            while not queue.empty():
+                chunk = queue.get_nowait()
+                stored = await outbox.accept_many([(t, key) for t in chunk], now=datetime.now(UTC))
+                done = time.perf_counter()
+                for s in stored:
+                    accepted_at[s.leaf] = done
+                intake_done = max(intake_done, done)
+
+        async def anchor() -> None:
+            seen: set[bytes] = set()
+            while len(final_at) < len(tokens):
+                await outbox.tick(now=datetime.now(UTC))
+                for _, leaves in await _final_ids(store, seen):
+                    done = time.perf_counter()
+                    for leaf in leaves:
+                        final_at.setdefault(leaf, done)
+                await asyncio.sleep(0.01)
+
+        await asyncio.gather(*(produce() for _ in range(PRODUCERS)), anchor())
+        last = max(final_at.values())
+        lags = sorted(final_at[leaf] - accepted_at[leaf] for leaf in final_at)
+        p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+        return len(tokens) / (last - started), len(tokens) / (intake_done - started), p99
+
+
+async def _anchorer_only(store: ReceiptStore, key: Key, tokens: list[str]) -> float:
+    """Receipts per second through the anchorer alone: already stored, cut, anchored and final."""
+    async with Chain.embedded() as chain:
+        registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
+        outbox = ReceiptOutbox(store, registry, batch_size=BATCH, max_age=timedelta(0), confirmations=1)
+        for i in range(0, len(tokens), CHUNK):
+            await outbox.accept_many([(t, key) for t in tokens[i : i + CHUNK]], now=datetime.now(UTC))
+        started = time.perf_counter()
+        while (await outbox.tick(now=datetime.now(UTC))).open_batches or await store.count_queued():
+            pass
+        return len(tokens) / (time.perf_counter() - started)
+
+
+async def measure(kind: str, workdir: Path) -> dict[str, float]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    key = Key(private, kid="did:example:library#key-1")
+    consents = _consents(RECEIPTS // PER_CONSENT, "did:example:library")
+    tokens = _signed(key, consents, RECEIPTS)
+    schema = f"bench_rt_{secrets.token_hex(4)}"
+    store: ReceiptStore
+    if kind == "postgres":
+        store = await PostgresReceiptStore.open(PG_DSN, schema=schema)
+    else:
+        store = await SqliteReceiptStore.open(str(workdir / "outbox.db"))
+    try:
+        for consent in consents:
+            await store.put_consent(consent)
+        floor = await _floor(kind, tokens, private.public_key(), workdir, schema)
+        anchored, intake, p99 = await _run(store, key, tokens)
+        again = _signed(key, consents, RECEIPTS, prefix="s")
+        anchorer = await _anchorer_only(store, key, again)
+    finally:
+        await store.close()
+        if kind == "postgres":
+            conn = await asyncpg.connect(PG_DSN)
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await conn.close()
+    return {
+        "anchored_per_s": anchored, "intake_per_s": intake, "lag_p99_s": p99, "floor_per_s": floor,
+        "ratio": anchored / floor, "anchorer_per_s": anchorer,
+    }
+
+
+def _line(figures: dict[str, float]) -> str:
+    return (
+        f"anchored_per_s={figures['anchored_per_s']:.0f} intake_per_s={figures['intake_per_s']:.0f} "
+        f"lag_p99_s={figures['lag_p99_s']:.2f} floor_per_s={figures['floor_per_s']:.0f} ratio={figures['ratio']:.3f} "
+        f"anchorer_per_s={figures['anchorer_per_s']:.0f}"
+    )
+
+
+async def main() -> None:
+    print(f"{RECEIPTS} receipts, {PRODUCERS} producers x {CHUNK}, batches of up to {BATCH}, one anchorer, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite = await measure("sqlite", Path(tmp))
+        print("sqlite:", _line(sqlite), flush=True)
+        postgres = await measure("postgres", Path(tmp))
+        print("postgres:", _line(postgres), flush=True)
+    print(_line(postgres), flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,129 @@
+"""The outbox's batched paths on real SQLite and PostgreSQL: many receipts accepted in one
+transaction (all or nothing), batches cut from the queue in one transaction (refused when the queue
+changed underneath), and every receipt of large batches provable against the root on chain."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.receipts._factories import T0, make_consent, make_receipt, service_key
+from vcsdk.errors import ConflictError, NotFoundError, SignatureInvalidError
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptEntry, ReceiptOutbox, ReceiptStore, ResidentView
+from vcsdk.outbox._models import Batch
+from vcsdk.receipts import MerkleTree, receipt_leaf, resident_pseudonym, verify_inclusion
+
+KEY = service_key()
+NOW = T0 + timedelta(hours=1)
+
+
+def _tokens(n: int, *, consents: int = 10, prefix: str = "r") -> tuple[list, list[str]]:
+    made = [make_consent(record_id=f"{prefix}-c{i}", secret=bytes([i + 1]) * 32) for i in range(consents)]
+    tokens = [
+        make_receipt(KEY, made[i % consents], receipt_id=f"{prefix}{i:05d}", at=T0 + timedelta(minutes=i % 50))
+        for i in range(n)
+    ]
+    return made, tokens
+
+
+async def test_accept_many_is_one_transaction(receipt_store: ReceiptStore, registry: AccessReceiptRegistry) -> None:
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, confirmations=1)
+    consents, tokens = _tokens(300)
+    for consent in consents:
+        await receipt_store.put_consent(consent)
+    key = KEY.public_key()
+    stored = await outbox.accept_many([(t, key) for t in tokens[:200]], now=NOW)
+    assert [s.receipt_id for s in stored] == [f"r{i:05d}" for i in range(200)]
+    for s in stored[:3]:
+        assert s.leaf == receipt_leaf(s.receipt.to_bytes(), s.salt)
+        assert (await receipt_store.get_receipt(s.receipt_id)).salt == s.salt
+    # The same receipts again (a retry) come back as stored, with the salts stored the first time.
+    again = await outbox.accept_many([(t, key) for t in tokens[190:210]], now=NOW)
+    assert [a.salt for a in again[:10]] == [s.salt for s in stored[190:200]]
+    assert await receipt_store.count_queued() == 210
+
+    # All or nothing: a bad signature, an unknown consent or another receipt under a stored id.
+    stranger = service_key()
+    with pytest.raises(SignatureInvalidError):
+        await outbox.accept_many([(tokens[210], key), (make_receipt(stranger, consents[0], receipt_id="x1"), key)],
+                                 now=NOW)  # fmt: skip
+    lost = make_consent(record_id="never-stored")
+    with pytest.raises(NotFoundError):
+        await outbox.accept_many([(tokens[211], key), (make_receipt(KEY, lost, receipt_id="x2"), key)], now=NOW)
+    reused = make_receipt(KEY, consents[1], receipt_id="r00000", at=T0 + timedelta(minutes=7))
+    with pytest.raises(ConflictError):
+        await outbox.accept_many([(tokens[212], key), (reused, key)], now=NOW)
+    with pytest.raises(ConflictError):
+        await outbox.accept_many([(tokens[213], key), (tokens[213], key)], now=NOW)
+    assert await receipt_store.count_queued() == 210
+    for receipt_id in ("r00210", "r00211", "r00212", "r00213", "x1", "x2"):
+        with pytest.raises(NotFoundError):
+            await receipt_store.get_receipt(receipt_id)
+
+
+async def test_large_batches_prove_against_the_chain(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry
+) -> None:
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=1000, max_age=timedelta(hours=1), confirmations=1)
+    consents, tokens = _tokens(2300, consents=23)
+    for consent in consents:
+        await receipt_store.put_consent(consent)
+    key = KEY.public_key()
+    for i in range(0, len(tokens), 500):
+        await outbox.accept_many([(t, key) for t in tokens[i : i + 500]], now=NOW)
+    report = await outbox.tick(now=NOW)
+    assert (report.batches_cut, report.queued_receipts) == (2, 300)  # the rest waits for max_age
+    await outbox.drain(now=NOW + timedelta(hours=2))
+    batches = {(await receipt_store.get_receipt(f"r{i:05d}")).batch_id for i in range(len(tokens))}
+    assert len(batches) == 3 and None not in batches
+    for batch_id in batches:
+        assert batch_id is not None
+        batch = await receipt_store.get_batch(batch_id)
+        leaves = await receipt_store.batch_leaves(batch_id)
+        tree = MerkleTree(leaves)
+        root = await registry.root_of(batch_id)
+        assert batch.state == "final" and root == batch.root == tree.root and len(leaves) == batch.size
+        for index in range(len(leaves)):
+            verify_inclusion(leaves[index], tree.proof(index), root)
+    # In queue order: the first batch holds the first thousand receipts, leaf i is receipt i.
+    first = await receipt_store.get_receipt("r00000")
+    assert first.batch_id is not None
+    assert await receipt_store.batch_leaves(first.batch_id) == [
+        (await receipt_store.get_receipt(f"r{i:05d}")).leaf for i in range(1000)
+    ]
+    # As a resident's app sees one: the proof from the view, the root from the chain.
+    pseudonym = resident_pseudonym(bytes([1]) * 32, consents[0].controller.did)
+    # r01242: 1242 = 54 x 23, under consent 0.
+    entry = await ResidentView(receipt_store, registry).get("r01242", pseudonyms=[pseudonym])
+    token, salt, proof = ReceiptEntry.proof_material(entry.to_json())
+    root = await registry.root_of(proof.batch_id)
+    assert root is not None
+    verify_inclusion(receipt_leaf(token.encode(), salt), proof, root)
+
+
+async def test_a_cut_refuses_a_queue_that_changed(receipt_store: ReceiptStore, registry: AccessReceiptRegistry) -> None:
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=8, confirmations=1)
+    consents, tokens = _tokens(8, consents=2)
+    for consent in consents:
+        await receipt_store.put_consent(consent)
+    await outbox.accept_many([(t, KEY.public_key()) for t in tokens], now=NOW)
+    queued = await receipt_store.queued_leaves(limit=8)  # type: ignore[attr-defined]
+    # Another batcher cuts the first two meanwhile.
+    other = MerkleTree([q.leaf for q in queued[:2]])
+    await receipt_store.create_batch(
+        Batch(other.batch_id, other.root, 2, "pending", NOW), [q.receipt_id for q in queued[:2]]
+    )
+    stale = MerkleTree([q.leaf for q in queued])
+    batch = Batch(stale.batch_id, stale.root, 8, "pending", NOW)
+    with pytest.raises(ConflictError):
+        await receipt_store.create_batch_of_range(batch, queued)  # type: ignore[attr-defined]
+    with pytest.raises(NotFoundError):
+        await receipt_store.get_batch(stale.batch_id)
+    assert await receipt_store.count_queued() == 6
+    # The outbox itself cuts what is left, in order.
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=6, confirmations=1)
+    assert (await outbox.tick(now=NOW)).batches_cut == 1
+    rest = (await receipt_store.get_receipt(queued[2].receipt_id)).batch_id
+    assert rest is not None
+    assert await receipt_store.batch_leaves(rest) == [q.leaf for q in queued[2:]]
