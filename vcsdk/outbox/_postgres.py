@@ -6,53 +6,13 @@ from contextlib import AbstractAsyncContextManager
 
 import asyncpg
 
-from vcsdk._sql import PgTimeouts, PostgresConn, open_pg_pool, pg_connection, pg_transaction
+from vcsdk._sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
 from vcsdk.errors import StorageError
 from vcsdk.outbox._store import SqlReceiptStore
 
 __all__ = ["PostgresReceiptStore"]
 
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox_receipts (
-    seq BIGSERIAL PRIMARY KEY,
-    receipt_id TEXT NOT NULL UNIQUE,
-    token TEXT NOT NULL,
-    salt BYTEA NOT NULL,
-    leaf BYTEA NOT NULL,
-    service_did TEXT NOT NULL,
-    pseudonym TEXT NOT NULL,
-    consent_id TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    accessed_at BIGINT NOT NULL,
-    stored_at BIGINT NOT NULL,
-    batch_id BYTEA,
-    leaf_index INTEGER
-);
-CREATE INDEX IF NOT EXISTS outbox_receipts_queued ON outbox_receipts (seq) WHERE batch_id IS NULL;
-CREATE INDEX IF NOT EXISTS outbox_receipts_batch ON outbox_receipts (batch_id, leaf_index);
-CREATE INDEX IF NOT EXISTS outbox_receipts_pseudonym ON outbox_receipts (pseudonym, accessed_at);
-CREATE INDEX IF NOT EXISTS outbox_receipts_pseudonym_page ON outbox_receipts (pseudonym, accessed_at, receipt_id);
-CREATE INDEX IF NOT EXISTS outbox_receipts_time ON outbox_receipts (accessed_at, receipt_id);
-CREATE TABLE IF NOT EXISTS outbox_batches (
-    batch_id BYTEA PRIMARY KEY,
-    root BYTEA NOT NULL,
-    size INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'final')),
-    created_at BIGINT NOT NULL,
-    tx_hash TEXT,
-    block_number BIGINT,
-    final_at BIGINT,
-    attempts INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS outbox_batches_open ON outbox_batches (created_at) WHERE state <> 'final';
-CREATE TABLE IF NOT EXISTS outbox_consents (
-    record_id TEXT PRIMARY KEY,
-    pseudonym TEXT NOT NULL,
-    service_did TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-"""
 
 
 class PostgresReceiptStore(SqlReceiptStore):
@@ -68,7 +28,7 @@ class PostgresReceiptStore(SqlReceiptStore):
     async def open(
         cls, dsn: str, *, schema: str | None = None, max_size: int = 10, timeouts: PgTimeouts | None = None
     ) -> PostgresReceiptStore:
-        """Connect a pool and create the tables.
+        """Connect a pool and apply the outbox's migrations.
 
         :param schema: keep the tables in this schema (created if missing); a lowercase identifier.
         :param timeouts: how long statements, pool waits and connects may take (defaults of
@@ -78,19 +38,19 @@ class PostgresReceiptStore(SqlReceiptStore):
         """
         timeouts = timeouts or PgTimeouts()
         pool = await open_pg_pool(dsn, schema=schema, min_size=1, max_size=max_size, timeouts=timeouts)
+        store = cls(pool, acquire_timeout=timeouts.acquire)
         try:
-            async with pool.acquire() as conn:
-                await conn.execute(SCHEMA)
-        except (OSError, asyncpg.PostgresError) as exc:
+            await store.migrate()
+        except (OSError, asyncpg.PostgresError, StorageError) as exc:
             await pool.close()
             raise StorageError("cannot reach or prepare the PostgreSQL database; check the DSN") from exc
-        return cls(pool, acquire_timeout=timeouts.acquire)
+        return store
 
     async def close(self) -> None:
         await self._pool.close()
 
     def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, acquire_timeout=self._acquire_timeout)
+        return pg_connection(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)
 
     def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, acquire_timeout=self._acquire_timeout)
+        return pg_transaction(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)

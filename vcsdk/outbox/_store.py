@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
 
+from vcsdk._sql import MigratedSql, PostgresConn, SqliteConn
 from vcsdk._time import to_numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from vcsdk.outbox._models import Batch, BatchState, QueuedLeaf, StoredReceipt
@@ -140,15 +141,22 @@ _EPOCH = datetime.fromtimestamp(0, tz=UTC)
 _BATCH_COLUMNS = "batch_id, root, size, state, created_at, tx_hash, block_number, final_at, attempts"
 
 
-class SqlReceiptStore:
-    """The :class:`ReceiptStore` logic over a minimal connection; backends supply ``_conn``/``_tx``."""
+class SqlReceiptStore(MigratedSql):
+    """The :class:`ReceiptStore` logic over a minimal connection; backends supply ``_conn``/``_tx``.
 
-    dialect: ClassVar[Literal["sqlite", "postgres"]]
+    Its tables come from the numbered migrations in ``vcsdk/outbox/migrations``, applied on open
+    (:meth:`~vcsdk.sql.MigratedSql.migrate`, bookkeeping in ``outbox_migrations``).
+    """
 
-    def _conn(self) -> AbstractAsyncContextManager[_Conn]:
+    dialect: ClassVar[Literal["sqlite", "postgres"]]  # type: ignore[assignment]
+    migrations = ("vcsdk.outbox", "migrations")
+    migrations_table = "outbox_migrations"
+    migration_lock = 0x76637364_6F757462
+
+    def _conn(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
         raise NotImplementedError
 
-    def _tx(self) -> AbstractAsyncContextManager[_Conn]:
+    def _tx(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
         raise NotImplementedError
 
     async def close(self) -> None:

@@ -1,0 +1,42 @@
+-- The receipt outbox: access receipts waiting for and carrying their Merkle batch, the batches and
+-- their anchoring state, and the consent records the receipts were checked against.
+-- IF NOT EXISTS: a database whose tables an earlier release created without migrations takes this
+-- version as it stands.
+CREATE TABLE IF NOT EXISTS outbox_receipts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    receipt_id TEXT NOT NULL UNIQUE,
+    token TEXT NOT NULL,
+    salt BLOB NOT NULL,
+    leaf BLOB NOT NULL,
+    service_did TEXT NOT NULL,
+    pseudonym TEXT NOT NULL,
+    consent_id TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    accessed_at INTEGER NOT NULL,
+    stored_at INTEGER NOT NULL,
+    batch_id BLOB,
+    leaf_index INTEGER
+);
+CREATE INDEX IF NOT EXISTS outbox_receipts_queued ON outbox_receipts (seq) WHERE batch_id IS NULL;
+CREATE INDEX IF NOT EXISTS outbox_receipts_batch ON outbox_receipts (batch_id, leaf_index);
+CREATE INDEX IF NOT EXISTS outbox_receipts_pseudonym ON outbox_receipts (pseudonym, accessed_at);
+CREATE INDEX IF NOT EXISTS outbox_receipts_pseudonym_page ON outbox_receipts (pseudonym, accessed_at, receipt_id);
+CREATE INDEX IF NOT EXISTS outbox_receipts_time ON outbox_receipts (accessed_at, receipt_id);
+CREATE TABLE IF NOT EXISTS outbox_batches (
+    batch_id BLOB PRIMARY KEY,
+    root BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'final')),
+    created_at INTEGER NOT NULL,
+    tx_hash TEXT,
+    block_number INTEGER,
+    final_at INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_batches_open ON outbox_batches (created_at) WHERE state <> 'final';
+CREATE TABLE IF NOT EXISTS outbox_consents (
+    record_id TEXT PRIMARY KEY,
+    pseudonym TEXT NOT NULL,
+    service_did TEXT NOT NULL,
+    body TEXT NOT NULL
+);
