@@ -86,12 +86,13 @@ class RelyingParty:
 
 async def relying_party(
     w: World, *, registration_id: str, scope: str, auth: str = "client_secret_basic", redirect_uri: str | None = None,
+    **settings: Any,
 ) -> RelyingParty:
     """Register the service as an OpenID Connect client with the city and build its authlib client."""
     redirect_uri = redirect_uri or f"http://127.0.0.1:9/cb/{secrets.token_hex(4)}"
     body: dict[str, Any] = {
         "registration_id": registration_id, "redirect_uris": [redirect_uri], "token_endpoint_auth_method": auth,
-        "post_logout_redirect_uris": [redirect_uri + "/bye"],
+        "post_logout_redirect_uris": [redirect_uri + "/bye"], **settings,
     }
     key = ECKey.generate_key("P-256")
     if auth == "private_key_jwt":

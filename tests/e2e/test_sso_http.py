@@ -16,9 +16,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from aiohttp import web
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.oidc.discovery import OpenIDProviderMetadata
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
+from tests._net import free_port, serve
 from tests.e2e._parties import ACTIVE, world
 from tests.e2e._sso import RelyingParty, browser, log_in, register_service, relying_party
 from tests.e2e.test_oid4vc_http import accept_offer
@@ -280,3 +284,36 @@ async def test_bad_input_gets_oauth_errors(tmp_path: Path) -> None:
             # ... and the page is gone (the login was finished with that error)
             status, body, location = await b.get(page)
             assert status == 400 and '"invalid_request"' in body
+
+
+async def test_back_channel_logout_tells_the_service(tmp_path: Path) -> None:
+    """OpenID Connect Back-Channel Logout 1.0: after an RP-initiated logout the provider posts a Logout
+    Token to the service's registered URI; the service verifies it as it verifies ID tokens."""
+    received: list[str] = []
+
+    async def backchannel(request: web.Request) -> web.Response:
+        received.append(str((await request.post())["logout_token"]))
+        return web.Response(status=200)
+
+    async with world(tmp_path) as w, serve([web.post("/backchannel", backchannel)], port=free_port()) as rp_url:
+        issued = await accept_offer(w, await w.issue_offer())
+        reg = await register_service(w, w.service.did, "Kaga Onsen Shop", [["age_equal_or_over", "20"]],
+                                     issued["credential"]["vct"])
+        shop = await relying_party(w, registration_id=reg, scope="openid age",
+                                   backchannel_logout_uri=f"{rp_url}/backchannel")
+        b = browser(w.wallet_url)
+        async with b.session:
+            token = await shop.fetch_token(await log_in(w, shop, b))
+            id_claims = await shop.id_claims(token["id_token"], now=int(w.clock().timestamp()))
+            status, body, _ = await b.get(
+                shop.metadata["end_session_endpoint"] + "?" + urlencode({"id_token_hint": token["id_token"]}))
+            assert status == 200, body
+        (logout_token,) = received
+        async with httpx.AsyncClient() as http:
+            jwks = (await http.get(shop.metadata["jwks_uri"])).json()
+        decoded = jwt.decode(logout_token, KeySet.import_key_set(jwks), algorithms=["ES256"])
+        claims = decoded.claims
+        assert decoded.header["typ"] == "logout+jwt" and "nonce" not in claims
+        assert claims["iss"] == shop.metadata["issuer"] and claims["aud"] == shop.client_id
+        assert claims["sub"] == id_claims["sub"] and claims["sid"] == id_claims["sid"]
+        assert claims["events"] == {"http://schemas.openid.net/event/backchannel-logout": {}}
