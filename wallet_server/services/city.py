@@ -118,10 +118,8 @@ class CitySetup:
             self._city = None
 
     async def _set_up(self) -> City:
-        from vcsdk.did import EthrNetwork
-        from vcsdk.ethr import EthrRegistry, Resolver
+        from vcsdk import City as NetworkCity
         from vcsdk.registry import CONTRACTS, EmbeddedChain, check_chain, key_address
-        from vcsdk.trust import TrustRegistry
 
         chain = await self._chain.get()
         addresses: dict[str, str] = {}
@@ -152,17 +150,18 @@ class CitySetup:
             # mistake here stops the start with the fix, not the first resident's request.
             await check_chain(chain, chain_id=int(config["chain_id"]), addresses=addresses,
                               where=f"the network config (--network-config {self._network_config})")
-        network = EthrNetwork(chain_id=int(chain.chain_id), registry=addresses["EthereumDIDRegistry"], chain=chain)
-        ethr = await EthrRegistry.bind(chain, network)
-        resolver = Resolver([network], cache_ttl=timedelta(seconds=1))
+        # The network wired as every service wires it (vcsdk.City): resolver, DID and trust registries.
+        config = {"chain_id": int(chain.chain_id),
+                  "contracts": {name: {"address": addresses[name], "block": blocks[name]} for name in CONTRACTS}}
+        network = await NetworkCity.open(config, chain=chain, cache_ttl=timedelta(seconds=1))
+        ethr, resolver, trust = network.ethr, network.resolver, network.trust
         try:
             identity = key_address(owner)
-            did = f"did:ethr:{hex(int(chain.chain_id))}:{identity}"
+            did = network.did_of(owner)
             signing = await self._publish_signing_key(ethr, resolver, did, identity, owner)
-            trust = TrustRegistry(chain, addresses["TrustedIssuerRegistry"])
             await self._accredit_self(chain, trust, did, owner)
         except BaseException:
-            await resolver.close()
+            await network.close()
             raise
         log.info("city set up", extra={"event": "city_ready"})
         return City(chain, did, signing, owner, ethr, resolver, trust, addresses, blocks)
