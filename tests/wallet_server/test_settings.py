@@ -137,3 +137,19 @@ def test_sqlite_development_keys_are_generated_once(tmp_path: Path) -> None:
     again = load_settings(parse("--database", f"sqlite:///{db}"), {})
     assert first.token_signing_keys == again.token_signing_keys and first.data_keys == again.data_keys
     assert "dev_admin_token" in json.loads(keys_file.read_text())
+
+
+def test_sso_settings_from_the_environment() -> None:
+    base = {
+        "VCSDK_WALLET_DATABASE_URL": "postgresql://x@127.0.0.1/test",
+        "VCSDK_WALLET_DATA_KEYS": f"k:{DATA_KEY}",
+        "VCSDK_WALLET_TOKEN_SIGNING_KEYS": SIGNING,
+        "VCSDK_WALLET_ADMIN_TOKENS": f"ops:{DIGEST}:operator",
+    }
+    secret = bytes(range(32))
+    s = load_settings(None, {**base, "VCSDK_WALLET_SSO_SUBJECT_SECRET": b64url_encode(secret),
+                             "VCSDK_WALLET_SSO_LOGIN_TTL": "120"})
+    assert s.sso_subject_secret == secret and s.sso_login_ttl == timedelta(seconds=120)
+    assert b64url_encode(secret) not in repr(s)
+    with pytest.raises(InvalidInputError):  # 32 bytes at least
+        load_settings(None, {**base, "VCSDK_WALLET_SSO_SUBJECT_SECRET": b64url_encode(b"short")})
