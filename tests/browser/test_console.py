@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from tests.browser._chromium import Screen, open_screen
-from tests.browser._world import browser_world, screen_title
+from tests.browser._world import COPIES, browser_world, screen_title
 from tests.e2e._parties import ACTIVE, identity
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
 
@@ -109,10 +109,13 @@ async def test_staff_enrol_check_identity_issue_and_revoke(browser, shots: Path,
         before = int(await page.locator("tbody tr").first.get_attribute("data-version") or "0")
         await sections.get_by_role("link", name="Credentials").click()
         await screen_title(page, "Issued credentials")
-        row = page.locator("li.issued")
-        await expect(row).to_have_count(1)
-        await expect(row).to_have_attribute("data-state", "valid")
-        await expect(row).to_contain_text(resident_id)
+        # the web wallet took the resident card as a batch of copies, one per service: one record each
+        rows = page.locator("li.issued")
+        await expect(rows).to_have_count(COPIES)
+        for i in range(COPIES):
+            await expect(rows.nth(i)).to_have_attribute("data-state", "valid")
+            await expect(rows.nth(i)).to_contain_text(resident_id)
+        row = rows.first
         await staff.check("console-credentials")
         credential_id = await row.get_attribute("data-credential")
         await row.get_by_role("button", name=f"Revoke: {credential_id}").click()
@@ -120,9 +123,11 @@ async def test_staff_enrol_check_identity_issue_and_revoke(browser, shots: Path,
         await expect(dialog).to_contain_text("cannot be undone")
         await staff.check("console-revoke-dialog")
         await dialog.get_by_role("button", name="Revoke").click()
-        await expect(row).to_have_attribute("data-state", "revoked")
         await expect(page.locator("#status")).to_contain_text("Credential revoked")
-        await expect(row.get_by_role("button")).to_have_count(0)  # nothing more to do with it
+        # revoking one copy revoked the batch: every copy, and nothing more to do with any
+        for i in range(COPIES):
+            await expect(rows.nth(i)).to_have_attribute("data-state", "revoked")
+        await expect(rows.get_by_role("button")).to_have_count(0)
         await sections.get_by_role("link", name="Status lists").click()
         await screen_title(page, "Status lists")
         after = int(await page.locator("tbody tr").first.get_attribute("data-version") or "0")

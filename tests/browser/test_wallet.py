@@ -1,13 +1,19 @@
 """A resident in the web wallet, in headless Chromium, against the real parties on a JSON-RPC node
 (anvil) the browser reads too: enrolment with a code → the city's offer with its PIN → the consent
-screen for a service → history with each receipt's on-chain proof checked → consents and withdrawal
+screen for a service → a second service, shown another copy of the resident card (its own key) →
+history with each receipt's on-chain proof checked → consents and withdrawal
 → settings → the voting credential → the ballot page: the key checked on chain, the token blinded
 and unblinded in the browser, the ballot cast at the voting service, its inclusion checked. Keyboard
 only where it matters; every screen passes axe-core and is photographed at 390x844."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from playwright.async_api import expect
@@ -15,8 +21,10 @@ from playwright.async_api import expect
 from tests._net import free_port
 from tests.browser._chromium import open_screen
 from tests.browser._world import (
+    COPIES,
     anchor_receipts,
     browser_world,
+    dev_chain,
     eligibility_offer,
     enrolment_code,
     kyc_offer,
@@ -24,13 +32,16 @@ from tests.browser._world import (
     screen_title,
     tab_to,
 )
-from tests.e2e._parties import ACTIVE, PURPOSE, PURPOSE_ID, SERVICE_NAME, query
+from tests.e2e._parties import ACTIVE, PURPOSE, PURPOSE_ID, SERVICE_NAME, query, serve_service
 from tests.e2e._voting import ballot_box, fund, new_service_key, voting_service_url
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
-from vcsdk.registry import DevNode
+from vcsdk.keys import Key
+from vcsdk.oid4vc import PresentationResult
+from vcsdk.registry import DevChain, DevNode
 
 ELECTION_ID = "kaga-2027-library"
 ELECTION_TITLE = "Kaga library referendum 2027"
+SHOP_NAME = "Kaga Onsen Shop"
 
 _DEVICE_KEY = """async () => {
   const db = await new Promise((ok, no) => {
@@ -43,6 +54,36 @@ _DEVICE_KEY = """async () => {
           exported, publicJwk: record.publicJwk, deviceId: record.deviceId, residentId: record.residentId}
 }"""
 
+# The copy keys the page keeps: thumbprint, public JWK, and whether the private half could leave.
+_COPY_KEYS = """async () => {
+  const db = await new Promise((ok, no) => {
+    const r = indexedDB.open('vcsdk-wallet'); r.onsuccess = () => ok(r.result); r.onerror = no })
+  const records = await new Promise((ok) => {
+    const r = db.transaction('copies').objectStore('copies').getAll(); r.onsuccess = () => ok(r.result) })
+  const out = []
+  for (const record of records) {
+    let exported = 'exported'
+    try { await crypto.subtle.exportKey('jwk', record.keyPair.privateKey) } catch (e) { exported = e.name }
+    out.push({thumbprint: record.thumbprint, publicJwk: record.publicJwk, exported,
+              extractable: record.keyPair.privateKey.extractable})
+  }
+  return out
+}"""
+
+
+def _thumbprint(jwk: dict[str, str]) -> str:
+    """RFC 7638, computed here independently of the page."""
+    canonical = json.dumps({k: jwk[k] for k in ("crv", "kty", "x", "y")}, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _cnf(result: PresentationResult) -> dict[str, Any]:
+    """The key the presented credential is bound to, as the service received it."""
+    ((presented,),) = result.credentials.values()
+    payload = presented.presentation.split("~")[0].split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["cnf"]["jwk"])
+
 
 async def test_resident_enrols_receives_consents_checks_history_and_votes(
     browser, shots: Path, tmp_path: Path, anvil_node: DevNode
@@ -51,7 +92,10 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
     service_url = voting_service_url(port, ELECTION_ID)
     node = urlsplit(anvil_node.url)
     origins = (f"http://127.0.0.1:{port}", f"{node.scheme}://{node.netloc}")
-    async with browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w:
+    async with (
+        browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w,
+        dev_chain(w, anvil_node) as chain,
+    ):
         screen = await open_screen(browser, shots)
         page = screen.page
         await page.goto(f"{w.wallet_url}/app/")
@@ -104,9 +148,24 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         await screen.check("wallet-credential", full_page=True)
 
         # -- a service asks (its link pasted into Scan): who, the purpose, exactly what goes and what stays
+        # the city issued a batch of copies, each bound to a key the page made for it (non-extractable,
+        # in IndexedDB under its thumbprint); the wallet lists them as one card
         async with w.session.get(f"{w.wallet_url}/admin/v1/credentials", headers=_issuer_headers()) as resp:
-            (issued,) = (await resp.json())["items"]
-        request = await w.service.verifier.create_request(query(issued["vct"]), purpose=PURPOSE_ID, now=w.clock())
+            issued = (await resp.json())["items"]
+        assert len(issued) == COPIES and len({c["status_index"] for c in issued}) == COPIES
+        copy_keys = await page.evaluate(_COPY_KEYS)
+        assert len(copy_keys) == COPIES
+        for copy in copy_keys:
+            assert copy["extractable"] is False and copy["exported"] == "InvalidAccessError"
+            assert copy["thumbprint"] == _thumbprint(copy["publicJwk"])
+            assert copy["publicJwk"]["x"] != key["publicJwk"]["x"]
+        await page.get_by_role("link", name="Wallet", exact=True).click()
+        await screen_title(page, "Your wallet")
+        card = page.locator("li.credential")
+        await expect(card).to_have_attribute("data-copies", str(COPIES))
+        await expect(card).to_contain_text(f"{COPIES} copies")
+        vct = issued[0]["vct"]
+        request = await w.service.verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
         await page.get_by_role("link", name="Scan").click()
         await screen_title(page, "Scan a QR code")
         await screen.check("wallet-scan")
@@ -124,6 +183,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
                        "Aged 18 or over"):
             assert hidden in withheld, (hidden, withheld)
         assert "Aged 20 or over" not in withheld and "City" not in withheld
+        await expect(page.locator(".copies-left")).to_have_attribute("data-copies-left", str(COPIES - 1))
         await screen.check("wallet-consent", full_page=True)
         await tab_to(page, page.get_by_role("button", name="Share", exact=True))
         await page.keyboard.press("Enter")
@@ -133,6 +193,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         (result,) = w.service.results
         expected = {"age_equal_or_over": {"20": True}, "address": {"locality": ACTIVE.address.city}}
         assert dict(result.claims()) == expected
+        first_cnf = _cnf(result)
 
         # -- history: recorded, then anchored on chain; the page checks each proof against the chain
         await page.get_by_role("link", name="See your activity").click()
@@ -140,7 +201,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         receipt = page.locator("li.receipt")
         await expect(receipt).to_have_attribute("data-state", "queued")
         await screen.check("wallet-activity-queued")
-        await anchor_receipts(w)
+        await anchor_receipts(w, chain)
         await page.reload()
         await screen_title(page, "Activity")
         await expect(receipt).to_have_attribute("data-state", "final")
@@ -167,6 +228,27 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         await expect(consent).to_have_attribute("data-state", "withdrawn")
         await expect(consent).to_contain_text("Withdrawn")
 
+        # -- a second service: it is shown another copy, bound to another of the page's keys
+        async with AsyncExitStack() as stack:
+            shop = await serve_service(stack, w.wallet, w.city, w.clock, await _funded(chain), name=SHOP_NAME)
+            request = await shop.verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
+            await page.get_by_role("link", name="Scan").click()
+            await page.get_by_label("Or paste a link").fill(request.deep_link)
+            await page.get_by_role("button", name="Open link").click()
+            await screen_title(page, "Share your data?")
+            await expect(page.locator(".service-name")).to_have_text(SHOP_NAME)
+            await expect(page.locator(".copies-left")).to_have_attribute("data-copies-left", str(COPIES - 2))
+            await page.get_by_role("button", name="Share", exact=True).click()
+            await expect(page.locator(".notice.ok")).to_have_text(f"Shared with {SHOP_NAME}.")
+            (shop_result,) = shop.results
+            assert dict(shop_result.claims()) == expected
+        second_cnf = _cnf(shop_result)
+        # two services, two keys: neither the device key, both among the page's copy keys
+        assert first_cnf != second_cnf
+        page_keys = {c["publicJwk"]["x"] for c in copy_keys}
+        assert {first_cnf["x"], second_cnf["x"]} <= page_keys
+        assert key["publicJwk"]["x"] not in (first_cnf["x"], second_cnf["x"])
+
         # -- settings: devices, language
         await page.get_by_role("link", name="Settings").click()
         await screen_title(page, "Settings")
@@ -186,7 +268,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
 
         # -- an election: the city opens it and offers the voting credential; the resident votes
         service_key = new_service_key()
-        election = await open_election(w, service_url, await fund(w.city.chain, service_key),
+        election = await open_election(w, service_url, await fund(chain, service_key),
                                        election_id=ELECTION_ID, title=ELECTION_TITLE)
         async with ballot_box(tmp_path, w.city.chain, service_key, election, port=port,
                               allow_origins=(w.wallet_url,)) as box:
@@ -230,6 +312,13 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
             await screen.check("wallet-vote-list", full_page=True)
         assert not screen.problems
 
+
+
+async def _funded(chain: DevChain) -> Key:
+    """A funded owner for another service's did:ethr on the node."""
+    owner = new_service_key()
+    await fund(chain, owner)
+    return owner
 
 
 def _issuer_headers() -> dict[str, str]:

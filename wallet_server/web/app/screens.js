@@ -1,6 +1,6 @@
 // The resident's screens. Each takes (app, main, ...route arguments), reads the API and renders.
 
-import { signAscii } from '../shared/device.js'
+import { newCopyKeys, saveCopyKeys, signAscii, signingKey } from '../shared/device.js'
 import { LANGUAGES, claimLabel, claimValue, formatDate, language, setLanguage, t, typeLabel } from '../shared/i18n.js'
 import { byReadingOrder, readSdJwt, shareSplit } from '../shared/sdjwt.js'
 import { credentialStatus } from '../shared/status.js'
@@ -9,6 +9,51 @@ import { announce, busy, button, confirmDialog, field, h, render, shortDid, uniq
 
 const OFFER_SCHEME = 'openid-credential-offer://'
 const REQUEST_SCHEME = 'openid4vp://'
+// The resident card comes as a batch of copies, each bound to its own fresh key and shown to one
+// service only, so services pooling what they received cannot link the resident. The page asks for
+// COPIES copies, or fewer when the issuer's metadata names a smaller batch_size. Other credentials
+// (the voting eligibility credential, which the ballot page presents) stay bound to the device key.
+const COPIED_CONFIGURATIONS = ['ResidentIdentityCredential']
+const COPIES = 5
+
+/** How many copies to ask the offer's issuer for: 0 (device-bound) for credentials not copied. */
+async function copiesFor(offer) {
+  if (!offer.configuration_ids.some((id) => COPIED_CONFIGURATIONS.includes(id))) return 0
+  try {
+    const url = new URL(offer.credential_issuer)
+    const response = await fetch(`${url.origin}/.well-known/openid-credential-issuer${url.pathname.replace(/\/+$/, '')}`, { cache: 'no-store' })
+    const meta = await response.json()
+    const size = meta.batch_credential_issuance && meta.batch_credential_issuance.batch_size
+    return Number.isInteger(size) && size >= 1 ? Math.min(COPIES, size) : 1
+  } catch {
+    return COPIES // metadata out of reach from the page (another origin): the wallet server checks
+  }
+}
+
+/**
+ * Sign the key proofs of an accept or refill answer: each signing input with the key its `jwk` names
+ * (a copy key made for it, or the device key). `keys`: the copy keys sent; kept once the server took them.
+ */
+async function signProofs(app, answer, keys) {
+  if (keys.length) await saveCopyKeys(keys)
+  const inputs = answer.signing_inputs && answer.signing_inputs.length ? answer.signing_inputs : [{ signing_input: answer.signing_input, jwk: null }]
+  const signatures = []
+  for (const item of inputs) signatures.push(await signAscii(await signingKey(app.device, item.jwk), item.signing_input))
+  return signatures
+}
+
+/** Refill batches of copies running out (the presentation's `refill`): fresh keys, the issuer's new copies. */
+async function refill(app, batches) {
+  let type = null
+  for (const batch of batches || []) {
+    const keys = await newCopyKeys(COPIES)
+    const path = `/v1/offers/${encodeURIComponent(batch)}/refill`
+    const answer = await app.api.call('POST', path, { keys: keys.map((k) => k.publicJwk) })
+    const stored = await app.api.call('POST', `${path}/signature`, { signatures: await signProofs(app, answer, keys) })
+    type = typeLabel(stored.vct || (stored.metadata && stored.metadata.vct))
+  }
+  return type
+}
 
 async function allPages(app, path, max = 10) {
   const items = []
@@ -69,22 +114,39 @@ async function wallet(app, main) {
     h(
       'ul',
       { class: 'list' },
-      credentials
-        .slice()
+      batches(credentials)
         .reverse()
-        .map((c) => {
+        .map(({ first: c, count }) => {
           const type = typeLabel(c.vct || (c.metadata && c.metadata.vct))
           return h(
             'li',
-            { class: 'card credential' },
+            { class: 'card credential', dataset: { copies: String(count) } },
             h('h3', {}, h('a', { href: `#/credential/${encodeURIComponent(c.id)}`, 'aria-label': t('wallet.open', { type }) }, type)),
             h('p', { class: 'muted' }, shortDid(c.issuer)),
             h('p', { class: 'muted' }, t('wallet.issued', { date: formatDate(c.created_at) })),
+            count > 1 ? h('p', { class: 'muted copies' }, t('wallet.copies', { count })) : null,
           )
         }),
     ),
   )
   render(main, t('wallet.title'), sections)
+}
+
+/** The stored credentials, the copies of one batch (metadata.batch) as one entry with their count. */
+function batches(credentials) {
+  const out = []
+  const seen = new Map()
+  for (const c of credentials) {
+    const batch = c.metadata && c.metadata.batch
+    if (batch && seen.has(batch)) {
+      seen.get(batch).count += 1
+      continue
+    }
+    const entry = { first: c, count: 1 }
+    if (batch) seen.set(batch, entry)
+    out.push(entry)
+  }
+  return out
 }
 
 // -- one credential ---------------------------------------------------------------------------
@@ -176,9 +238,13 @@ async function offer(app, main, id) {
       return
     }
     await busy(accept, async () => {
-      const toSign = await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/accept`, code ? { tx_code: code } : {})
-      const signature = await signAscii(app.device.keyPair.privateKey, toSign.signing_input)
-      const stored = await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/signature`, { signature })
+      // A fresh key per copy (none for a device-bound credential); kept only once the server took them.
+      const keys = await newCopyKeys(await copiesFor(item))
+      const body = code ? { tx_code: code } : {}
+      if (keys.length) body.keys = keys.map((k) => k.publicJwk)
+      const toSign = await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/accept`, body)
+      const signatures = await signProofs(app, toSign, keys)
+      const stored = await app.api.call('POST', `/v1/offers/${encodeURIComponent(id)}/signature`, { signatures })
       announce(t('offer.done'))
       app.go(`#/credential/${encodeURIComponent(stored.id)}`)
     }, { context: 'offer', working: t('offer.working') })
@@ -324,6 +390,9 @@ async function consentScreen(app, main, id, chosen = {}) {
       }
       section.append(group)
     }
+    if (Number.isInteger(option.copies_left)) {
+      section.append(h('p', { class: 'muted copies-left', dataset: { copiesLeft: String(option.copies_left) } }, t('consent.copies_left', { count: option.copies_left })))
+    }
     section.append(
       h('h2', {}, t('consent.shares')),
       claimList(shared.length ? shared : option.claims.map((p) => [p, '']), { values: shared.length > 0 }),
@@ -339,9 +408,13 @@ async function consentScreen(app, main, id, chosen = {}) {
       let answer = await app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/consent`, { selections })
       const signatures = []
       for (const item of answer.signing_inputs) {
-        signatures.push({ query_id: item.query_id, signature: await signAscii(app.device.keyPair.privateKey, item.signing_input) })
+        // A copy's Key Binding JWT is signed with that copy's key (the jwk it names), never the device key.
+        signatures.push({ query_id: item.query_id, signature: await signAscii(await signingKey(app.device, item.jwk), item.signing_input) })
       }
       answer = await app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/signature`, { signatures })
+      // The copy shown was the batch's last (or none was left for this service): new copies, fresh keys.
+      const refilled = await refill(app, presentation.refill)
+      if (refilled) announce(t('consent.refilled', { type: refilled }))
       return answer
     }, { context: 'consent', working: t('consent.working') })
     if (done) result(app, main, done)

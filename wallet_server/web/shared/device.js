@@ -7,6 +7,9 @@ const STORE = 'device'
 const CURRENT = 'current'
 // Version 2 adds the ballot page's store: per election, the pending token, the token and the receipt.
 const BALLOTS = 'ballots'
+// Version 3 adds the credential copies' keys: one non-extractable P-256 key per copy of the resident
+// card, keyed by its JWK thumbprint (RFC 7638), so that copies shown to different services share no key.
+const COPIES = 'copies'
 const ENCODER = new TextEncoder()
 
 export function b64url(bytes) {
@@ -33,9 +36,9 @@ export function randomId(bytes = 16) {
 
 function openDb() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 2)
+    const request = indexedDB.open(DB_NAME, 3)
     request.onupgradeneeded = () => {
-      for (const name of [STORE, BALLOTS]) {
+      for (const name of [STORE, BALLOTS, COPIES]) {
         if (!request.result.objectStoreNames.contains(name)) request.result.createObjectStore(name)
       }
     }
@@ -71,6 +74,7 @@ export async function saveDevice(record) {
 export async function forgetDevice() {
   await withStore('readwrite', (store) => store.delete(CURRENT))
   await withStore('readwrite', (store) => store.clear(), BALLOTS)
+  await withStore('readwrite', (store) => store.clear(), COPIES)
 }
 
 /** The ballot page's record for one election (kept on this phone only), or null. */
@@ -91,6 +95,54 @@ export async function newDeviceKey() {
   const keyPair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])
   const jwk = await crypto.subtle.exportKey('jwk', keyPair.publicKey)
   return { keyPair, publicJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } }
+}
+
+/** The RFC 7638 thumbprint of a public P-256 JWK (SHA-256, base64url). */
+export async function jwkThumbprint(jwk) {
+  return sha256b64url(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+}
+
+/** `count` fresh non-extractable P-256 keys, one per credential copy (not stored yet: see saveCopyKeys). */
+export async function newCopyKeys(count) {
+  const keys = []
+  for (let i = 0; i < count; i++) keys.push(await newDeviceKey())
+  return keys
+}
+
+/** Keep copy keys ({keyPair, publicJwk}) in IndexedDB under their thumbprints. */
+export async function saveCopyKeys(keys) {
+  const records = []
+  for (const key of keys) records.push([await jwkThumbprint(key.publicJwk), key])
+  await withStore('readwrite', (store) => {
+    let last = null
+    for (const [thumbprint, key] of records) last = store.put({ ...key, thumbprint }, thumbprint)
+    return last
+  }, COPIES)
+}
+
+/** The thumbprints of every copy key this phone holds. */
+export async function copyKeyThumbprints() {
+  return withStore('readonly', (store) => store.getAllKeys(), COPIES)
+}
+
+export class MissingKeyError extends Error {
+  constructor() {
+    super('copy_key_missing')
+    this.name = 'MissingKeyError'
+    this.code = 'copy_key_missing'
+  }
+}
+
+/**
+ * The private key to sign a signing input the server handed out with: the device key when `jwk` is
+ * absent or the device's own, else the copy key whose public JWK it is (found by thumbprint).
+ */
+export async function signingKey(device, jwk) {
+  if (!jwk || (jwk.x === device.publicJwk.x && jwk.y === device.publicJwk.y)) return device.keyPair.privateKey
+  const thumbprint = await jwkThumbprint(jwk)
+  const record = await withStore('readonly', (store) => store.get(thumbprint), COPIES)
+  if (!record) throw new MissingKeyError()
+  return record.keyPair.privateKey
 }
 
 /** ES256 over the ASCII bytes of `text`: base64url of the raw 64-byte signature (R || S). */

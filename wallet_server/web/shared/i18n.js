@@ -42,6 +42,7 @@ const STRINGS = {
     'wallet.credentials': 'Your credentials',
     'wallet.empty': 'No credentials yet. When the city has checked your identity, an offer appears here; or scan an offer’s QR code.',
     'wallet.issued': 'Stored {date}',
+    'wallet.copies': '{count} copies: each service is shown its own',
     'wallet.open': 'Show {type}',
 
     'credential.title': 'Credential',
@@ -111,6 +112,8 @@ const STRINGS = {
     'consent.expires': 'Answer before {date}.',
     'consent.working': 'Signing with this phone’s key and sending…',
     'consent.shared': 'Shared with {service}.',
+    'consent.copies_left': 'A copy no other service has seen; {count} more left',
+    'consent.refilled': 'New copies of your {type} are in your wallet.',
     'consent.receipt': 'The service returned a signed receipt. It will be anchored on the blockchain; see Activity.',
     'consent.noreceipt': 'The service returned no valid receipt ({code}).',
     'consent.refused': '{service} refused the data ({code}).',
@@ -279,6 +282,7 @@ const STRINGS = {
     'wallet.credentials': 'あなたの証明書',
     'wallet.empty': 'まだ証明書はありません。市が本人確認を終えると、ここに受け取りの案内が表示されます。QRコードを読み取ることもできます。',
     'wallet.issued': '{date} に保存',
+    'wallet.copies': '{count} 枚の写し（サービスごとに別の写しを提示）',
     'wallet.open': '{type} を表示',
 
     'credential.title': '証明書',
@@ -348,6 +352,8 @@ const STRINGS = {
     'consent.expires': '{date} までにお答えください。',
     'consent.working': 'この端末の鍵で署名して送信しています…',
     'consent.shared': '{service} に提供しました。',
+    'consent.copies_left': '他のサービスに見せていない写し（残り {count} 枚）',
+    'consent.refilled': '{type}の新しい写しをウォレットに保存しました。',
     'consent.receipt': 'サービスから署名付きの受領書が届きました。ブロックチェーンに記録されます。「履歴」で確認できます。',
     'consent.noreceipt': 'サービスから有効な受領書が届きませんでした（{code}）。',
     'consent.refused': '{service} が情報を受け付けませんでした（{code}）。',
