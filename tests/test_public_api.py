@@ -151,6 +151,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "parse_response_uri_answer", "peek_request_object", "prepare_issuance", "receive_credential",
         "refresh_issuance", "render_qr", "renew_issuance", "request_object_request", "run_flow", "select_claims",
         "send", "start_authorization", "verifier_routes", "verify_client_attestation", "verify_dpop_proof",
+        "verify_received_credential",
         "verify_request_object",
     },
     "vcsdk.voting": {

@@ -316,6 +316,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
         http=http,
         clock=clock,
         custodial=settings.custodial_keys,
+        chain=chain,
     )
     app[PRESENTATIONS] = PresentationService(
         data,

@@ -119,6 +119,9 @@ class Issuer:
     url: str
     oid4vci: CredentialIssuer
     did: str
+    key: Key | None = None
+    #: changes what the issuer returns: (token, holder_key) -> token (bad-credential tests)
+    tamper: Any = None
 
     async def offer(self, *, by_reference: bool = True, pin: bool = True) -> tuple[str, str | None]:
         from vcsdk.oid4vc import TxCode
@@ -161,10 +164,11 @@ async def parties(clock: Any, *, withdrawal_base: str | None = None) -> AsyncIte
         issuer_did, issuer_key = jwk_did(Key.generate("P-256"))
 
         def issue(claims: Any, holder_key: Key) -> str:
-            return issue_sd_jwt_vc(
+            token = issue_sd_jwt_vc(
                 claims, issuer=issuer_did, signer=issuer_key, vct=VCT, disclosable=DISCLOSABLE,
                 holder_key=holder_key, now=clock(), expires_at=clock() + timedelta(days=30),
             )
+            return issuer.tamper(token, holder_key) if issuer.tamper is not None else token
 
         issuer_port = free_port()
         oid4vci = CredentialIssuer(
@@ -174,7 +178,7 @@ async def parties(clock: Any, *, withdrawal_base: str | None = None) -> AsyncIte
             store=InMemoryStateStore(),
         )
         await stack.enter_async_context(serve(issuer_routes(oid4vci, clock=clock), port=issuer_port))
-        issuer = Issuer(oid4vci.credential_issuer, oid4vci, issuer_did)
+        issuer = Issuer(oid4vci.credential_issuer, oid4vci, issuer_did, issuer_key)
         issuer.oid4vci_clock = clock
 
         service_did, service_key = jwk_did(Key.generate("P-256"))

@@ -70,6 +70,7 @@ from vcsdk.oid4vc._holder import (
     start_authorization,
 )
 from vcsdk.oid4vc._issuer import CredentialIssuer
+from vcsdk.oid4vc._received import verify_received_credential
 from vcsdk.oid4vc._vci_messages import (
     CredentialConfiguration,
     CredentialOffer,
@@ -218,5 +219,6 @@ __all__ = [
     "verifier_routes",
     "verify_client_attestation",
     "verify_dpop_proof",
+    "verify_received_credential",
     "verify_request_object",
 ]

@@ -129,9 +129,12 @@ class IssuerSession:
     dpop_nonce: str | None = None
     client_id: str | None = None
     credential_identifiers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: configuration id -> the ``vct`` the issuer's metadata announces for it (checked on receipt)
+    vcts: Mapping[str, str] = field(default_factory=dict)
 
     def to_state(self) -> dict[str, Any]:
         return {
+            "vcts": dict(self.vcts),
             "credential_issuer": self.credential_issuer,
             "token_endpoint": self.token_endpoint,
             "credential_endpoint": self.credential_endpoint,
@@ -166,6 +169,7 @@ class IssuerSession:
             dpop_nonce=value.get("dpop_nonce"),
             client_id=value.get("client_id"),
             credential_identifiers={str(k): tuple(str(i) for i in v) for k, v in ids.items()},
+            vcts={str(k): str(v) for k, v in (value.get("vcts") or {}).items()},
         )
 
     def _key(self) -> Key | None:
@@ -199,6 +203,11 @@ class PendingIssuance:
     @property
     def notification_endpoint(self) -> str | None:
         return self.session.notification_endpoint
+
+    @property
+    def vct(self) -> str | None:
+        """The ``vct`` the issuer's metadata announced for :attr:`configuration_id`, if it did."""
+        return self.session.vcts.get(self.configuration_id)
 
     def to_state(self) -> dict[str, Any]:
         """JSON-compatible state."""
@@ -301,6 +310,11 @@ def _discover(credential_issuer: str, config_ids: Sequence[str], keys: int) -> F
         notification_endpoint=url(meta.get("notification_endpoint")),
         deferred_endpoint=url(meta.get("deferred_credential_endpoint")),
         as_issuer=as_id,
+        vcts={
+            c: str(configs[c]["vct"])
+            for c in config_ids
+            if isinstance(configs[c], Mapping) and isinstance(configs[c].get("vct"), str)
+        },
     )
     scopes = {
         c: str(configs[c]["scope"])

@@ -24,13 +24,22 @@ import secrets
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 
+from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.egress import PrivateAddressError, PublicAddressResolver, egress_refusal, normal_host
 from vcsdk.encoding import b64url_decode
-from vcsdk.errors import ConflictError, InvalidInputError, ProtocolError, SignatureInvalidError, VcsdkError
+from vcsdk.errors import (
+    ConflictError,
+    DidResolutionError,
+    InvalidInputError,
+    ProtocolError,
+    SignatureInvalidError,
+    VcsdkError,
+    VerificationError,
+)
 from vcsdk.keys import Key
 from vcsdk.oid4vc import (
     CredentialOffer,
@@ -49,6 +58,7 @@ from vcsdk.oid4vc import (
     renew_issuance,
     run_flow,
     send,
+    verify_received_credential,
 )
 from vcsdk.status import HttpStatusListFetcher
 from wallet_server.errors import ForbiddenError
@@ -184,6 +194,12 @@ class OutgoingHttp:
         return await run_flow(flow, self.send)
 
 
+class IssuerResolverPort(Protocol):
+    """Finds issuers' keys (the chain port; did:ethr resolution opens on first use)."""
+
+    async def resolver(self) -> IssuerKeyResolver: ...
+
+
 # -- sealed per-resident values -------------------------------------------------------------------
 
 
@@ -311,6 +327,8 @@ class WalletService:
     :param http: calls issuers.
     :param clock: returns the current UTC time.
     :param custodial: whether the custodial key option is enabled (off by default).
+    :param chain: resolves issuers' DIDs: every received credential is verified before it is stored
+        (without it, nothing is stored).
     """
 
     def __init__(
@@ -323,6 +341,7 @@ class WalletService:
         http: OutgoingHttp,
         clock: Clock,
         custodial: bool = False,
+        chain: IssuerResolverPort | None = None,
     ) -> None:
         self._store = store
         self._data = data
@@ -331,6 +350,7 @@ class WalletService:
         self._http = http
         self._clock = clock
         self._custodial = custodial
+        self._chain = chain
 
     # -- delivering offers
 
@@ -567,6 +587,7 @@ class WalletService:
                 "the issuer deferred issuance; this wallet takes offers it can redeem at once",
                 code="issuance_deferred",
             )
+        await self._verify_received(pending, issued.credentials)
         # Copies when the phone named keys of its own (the device key is not one of them).
         copies = not any(j.get("x") == device_x for j in pending.jwks) if device_x is not None else False
         flow = None
@@ -583,6 +604,33 @@ class WalletService:
             with contextlib.suppress(VcsdkError):
                 await self._http.run(notify_issuer(pending, issued.notification_id, now=self._clock))
         return view
+
+    async def _verify_received(self, pending: PendingIssuance, credentials: Sequence[str]) -> None:
+        """RFC 9901 §7.2: every credential is verified before anything is stored (issuer signature
+        with the key its DID names, SD-JWT not SD-JWT+KB, Disclosures, salts of 128 bits, ``cnf``
+        one of the keys proved, ``vct`` as the metadata announced); one bad credential refuses all.
+
+        :raises ProtocolError: with the failed check's code (``signature_invalid``, ``weak_salt``,
+            ``unexpected_key_binding``, ``cnf_mismatch``, ``unexpected_vct``, …).
+        """
+        if self._chain is None:
+            raise ProtocolError("this wallet cannot resolve issuers, so it stores no credential", code="server_error")
+        resolver = await self._chain.resolver()
+        seen: set[str] = set()
+        for token in credentials:
+            try:
+                verified = await verify_received_credential(
+                    token, resolver=resolver, device_jwks=pending.jwks, now=self._clock(), expected_vct=pending.vct
+                )
+            except (VerificationError, DidResolutionError) as exc:
+                # The issuer's answer failed a check: a bad request (400) with that check's code,
+                # not the app's own credentials (401). Nothing of the batch is stored.
+                raise ProtocolError(f"the issuer's credential does not verify: {exc.message}", code=exc.code) from None
+            assert verified.holder_key is not None
+            thumbprint = verified.holder_key.thumbprint()
+            if thumbprint in seen:
+                raise ProtocolError("the issuer bound two credentials to one key", code="cnf_mismatch")
+            seen.add(thumbprint)
 
     async def _store_credentials(
         self,
@@ -695,6 +743,7 @@ class WalletService:
             ) from None
         if issued.deferred or not issued.credentials:
             raise ProtocolError("the issuer deferred issuance", code="issuance_deferred")
+        await self._verify_received(pending, issued.credentials)
         session = issued.session if isinstance(issued.session, IssuerSession) else pending.session
         kept = {"pending": replace(pending, session=session).to_state(), "refill": True}
         flow = await self._vault.seal_json(principal.resident_id, kept, kind="offer-flow", row_id=row.id)
