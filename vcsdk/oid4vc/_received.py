@@ -8,7 +8,7 @@ will accept (a bad signature, a token bound to another key) or one whose Disclos
 * every salt carries at least 128 bits (RFC 9901 §9.3): at least 22 characters;
 * every check of :func:`vcsdk.credentials.verify_credential`: the issuer's signature with the key its
   DID names (resolved, never taken from the token), ``typ``, every Disclosure's digest referenced,
-  reserved names, dates;
+  reserved names, dates (not the status list: that is the verifiers' check when it is shown);
 * ``cnf.jwk`` is a device key the holder proved possession of in the Credential Request;
 * ``vct`` is the type the issuer's metadata announced for the configuration asked for.
 """
@@ -16,6 +16,7 @@ will accept (a bad signature, a token bound to another key) or one whose Disclos
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from vcsdk.credentials import (
@@ -73,7 +74,8 @@ async def verify_received_credential(
             "its value could be guessed from the digest",
             code="weak_salt",
         )
-    verified = await verify_credential(token, resolver=resolver, policy=policy, now=now)
+    # The status list is the verifiers' check at presentation time; a holder is not made to fetch it.
+    verified = await verify_credential(token, resolver=resolver, policy=replace(policy, check_status=False), now=now)
     proved = {Key.from_jwk(dict(jwk)).thumbprint() for jwk in device_jwks}
     if verified.holder_key is None or verified.holder_key.thumbprint() not in proved:
         raise KeyBindingError(

@@ -697,7 +697,7 @@ class PresentationService:
                 await self._data.add_receipt_fetch(job)
                 outcome.update(await self._attempt_fetch(job, inline=True))
                 return outcome
-        if not isinstance(token, str):
+        if not isinstance(token, str) and kind is None:  # a refused receipt_uri keeps its own code
             kind, outcome["receipt_error"] = "receipt_missing", "receipt_missing"
         if isinstance(token, str) and kind is None:
             try:
