@@ -59,6 +59,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "issue_status_list_credential", "issue_status_list_token", "issue_vc_jwt", "issue_vc_sd_jwt", "peek",
         "peek_vc_jwt", "prepare_presentation", "present", "resident_identity_claims", "sd_jwt", "status_claim",
         "status_list", "status_list_digest", "validate_claims", "validate_credential", "verify_credential",
+        "verify_jwt_vc_json",
         "verify_presentation", "verify_presentation_with_key", "verify_sd_jwt", "verify_status_list_credential",
         "verify_status_list_token", "verify_vc", "verify_vc_jwt", "verify_vc_sd_jwt", "voting_eligibility_claims",
     },

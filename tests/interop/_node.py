@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = ROOT / "tools" / "node_modules"
 #: The independent implementations and the exact versions tools/package.json pins.
-PACKAGES = ("@openid4vc/openid4vci", "@openid4vc/openid4vp", "@openid4vc/oauth2", "@sd-jwt/sd-jwt-vc")
+PACKAGES = (
+    "@openid4vc/openid4vci", "@openid4vc/openid4vp", "@openid4vc/oauth2", "@sd-jwt/sd-jwt-vc", "did-jwt-vc", "did-jwt",
+)
 
 
 def require_node() -> None:

@@ -10,6 +10,7 @@ from vcsdk.credentials._w3c._jwt import (
     peek_vc_jwt,
     verify_vc_jwt,
 )
+from vcsdk.credentials._w3c._jwt_vc_json import JWT_VC_JSON_TYP, VC_V1_CONTEXT, peek_jwt_vc_json, verify_jwt_vc_json
 from vcsdk.credentials._w3c._model import (
     BITSTRING_STATUS_LIST_ENTRY,
     VC_V2_CONTEXT,
@@ -24,8 +25,10 @@ from vcsdk.credentials._w3c._verify import verify_vc
 
 __all__ = [
     "BITSTRING_STATUS_LIST_ENTRY",
+    "JWT_VC_JSON_TYP",
     "VC_JWT_TYP",
     "VC_SD_JWT_TYP",
+    "VC_V1_CONTEXT",
     "VC_V2_CONTEXT",
     "UnverifiedVcJwt",
     "VerifiedCredential",
@@ -34,10 +37,12 @@ __all__ = [
     "issue_vc_jwt",
     "issue_vc_sd_jwt",
     "parse_datetime",
+    "peek_jwt_vc_json",
     "peek_vc_jwt",
     "peek_vc_sd_jwt",
     "status_entries",
     "validate_credential",
+    "verify_jwt_vc_json",
     "verify_vc",
     "verify_vc_jwt",
     "verify_vc_sd_jwt",

@@ -8,6 +8,7 @@ from vcsdk.credentials import _sd_jwt as sd_jwt
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
 from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
 from vcsdk.credentials._w3c._jwt import peek_vc_jwt, verify_vc_jwt
+from vcsdk.credentials._w3c._jwt_vc_json import is_jwt_vc_json, peek_jwt_vc_json, verify_jwt_vc_json
 from vcsdk.credentials._w3c._sd_jwt import issuer_and_kid, verify_vc_sd_jwt
 from vcsdk.errors import (
     ClaimsError,
@@ -85,12 +86,21 @@ async def verify_vc(
         if audience is not None:
             raise KeyBindingMissingError("a vc+jwt carries no key binding; ask for a key-bound vc+sd-jwt presentation")
         unverified = peek_vc_jwt(token)
-        if unverified.unverified_issuer is None:
-            raise ClaimsError(
-                "issuer must be a URL (a DID) or an object whose id is one"
-            )
-        key = await resolver.resolve_key(unverified.unverified_issuer, unverified.kid, relationship="assertionMethod")
-        verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway)
+        if is_jwt_vc_json(unverified.header, unverified.unverified_credential):
+            # VC DM 1.1 as a JWT (did-jwt-vc, EBSI): the issuer is iss, the key its DID names by kid.
+            legacy = peek_jwt_vc_json(token)
+            if legacy.unverified_issuer is None:
+                raise ClaimsError("a jwt_vc_json credential needs an iss claim (the issuer)", code="missing_claim")
+            key = await resolver.resolve_key(legacy.unverified_issuer, legacy.kid, relationship="assertionMethod")
+            verified = verify_jwt_vc_json(token, key, now=now, policy=policy, leeway=leeway)
+        else:
+            if unverified.unverified_issuer is None:
+                raise ClaimsError(
+                    "issuer must be a URL (a DID) or an object whose id is one"
+                )
+            issuer = unverified.unverified_issuer
+            key = await resolver.resolve_key(issuer, unverified.kid, relationship="assertionMethod")
+            verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway)
     if credential_type is not None and credential_type not in verified.types:
         raise CredentialTypeError(f"the credential is not a {credential_type[:100]}")
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
