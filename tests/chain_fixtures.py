@@ -92,3 +92,25 @@ async def any_chain(request: pytest.FixtureRequest) -> AsyncIterator[Chain]:
             node.url, chain_id=node.chain_id, timeout=10.0, poll_interval=0.05, mine_to_confirm=True
         ) as chain:
             yield chain
+
+
+async def as_dev_chain(chain: Chain) -> AsyncIterator[DevChain]:
+    """The dev helpers for a chain the code under test opened as a production ``Chain`` (the wallet
+    server's): itself if it is a dev chain (embedded), else a ``DevChain`` on the same node."""
+    if isinstance(chain, DevChain):
+        yield chain
+        return
+    async with await DevChain.connect(chain.endpoint, chain_id=int(chain.chain_id)) as dev:
+        yield dev
+
+
+async def mine(chain: Chain, blocks: int = 1) -> None:
+    """Mine ``blocks`` on the dev node behind ``chain``."""
+    async for dev in as_dev_chain(chain):
+        await dev.mine(blocks)
+
+
+async def fund(chain: Chain, address: str, amount_wei: int) -> None:
+    """Fund ``address`` from the dev node's first unlocked account."""
+    async for dev in as_dev_chain(chain):
+        await dev.fund(address, amount_wei)

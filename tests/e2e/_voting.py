@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from tests._net import serve
+from tests.chain_fixtures import fund as dev_fund
 from vcsdk.keys import Key
 from vcsdk.registry import Chain, key_address
 from vcsdk.voting import BallotAnchor, Election, SqliteBallotStore, TokenKey, VotingService, voting_routes
@@ -40,7 +41,7 @@ def new_service_key() -> Key:
 
 async def fund(chain: Chain, key: Key) -> str:
     address = key_address(key)
-    await chain.fund(address, 10**18)
+    await dev_fund(chain, address, 10**18)
     return address
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.chain_fixtures import mine
 from tests.e2e._parties import ACTIVE, PURPOSE, PURPOSE_ID, SERVICE_NAME, World, query, world
 from vcsdk.credentials import present
 from vcsdk.keys import decode_jws, sign_jws
@@ -126,7 +127,7 @@ async def test_offer_to_anchored_receipt(tmp_path: Path, backend: str, request: 
         assert report.batches_cut == 1 and report.sent == 1 and report.chain_error is None
         status, listing = await w.phone.call("GET", "/v1/receipts")
         assert listing["items"][0]["state"] == "anchoring"
-        await w.city.chain.mine(1)  # a second block on top: the configured two confirmations
+        await mine(w.city.chain, 1)  # a second block on top: the configured two confirmations
         report = await receipts.tick()
         assert report.finalized == 1, report
         status, one = await w.phone.call("GET", f"/v1/receipts/{receipt_id}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.chain_fixtures import mine
 from tests.e2e._parties import PURPOSE_ID, World, query, world
 from tests.e2e.test_oid4vc_http import accept_offer, answer
 from tests.wallet_server._helpers import OPERATOR_TOKEN
@@ -128,7 +129,7 @@ async def test_a_withdrawn_consent_reaches_the_service_and_its_receipt_is_anchor
         assert (receipt_id, "withdrawal") in kinds and (done["outcome"]["receipt_id"], "access") in kinds
         receipts = w.wallet[RECEIPTS]
         await receipts.tick()
-        await w.city.chain.mine(1)
+        await mine(w.city.chain, 1)
         await receipts.tick()
         status, one = await w.phone.call("GET", f"/v1/receipts/{receipt_id}")
         assert status == 200 and one["kind"] == "withdrawal" and one["state"] == "final" and one["proof_verified"]

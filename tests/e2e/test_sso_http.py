@@ -23,6 +23,7 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests._net import free_port, serve
+from tests.chain_fixtures import mine
 from tests.e2e._parties import ACTIVE, world
 from tests.e2e._sso import RelyingParty, browser, log_in, register_service, relying_party
 from tests.e2e.test_oid4vc_http import accept_offer
@@ -123,7 +124,7 @@ async def test_two_services_log_the_same_resident_in_with_the_wallet(tmp_path: P
         )
         report = await w.wallet[RECEIPTS].tick()
         assert report.batches_cut >= 1 and report.chain_error is None
-        await w.city.chain.mine(1)
+        await mine(w.city.chain, 1)
         await w.wallet[RECEIPTS].tick()
         _status, one = await w.phone.call("GET", f"/v1/receipts/{login_receipts[0]['id']}")
         assert one["state"] == "final" and one["proof_verified"] is True

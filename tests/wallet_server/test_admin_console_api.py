@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.chain_fixtures import mine
 from tests.e2e._parties import PURPOSE_ID, query, world
 from tests.e2e.test_oid4vc_http import accept_offer, answer
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN, admin_headers, new_resident
@@ -56,7 +57,7 @@ async def test_anchoring_follows_a_receipt_from_queue_to_final(tmp_path: Path) -
         (batch,) = sent["batches"]
         assert (sent["queued"], sent["open_batches"], batch["size"], batch["attempts"]) == (0, 1, 1, 1)
         assert batch["state"] != "final" and batch["tx_hash"].startswith("0x") and batch["root"].startswith("0x")
-        await w.city.chain.mine(1)
+        await mine(w.city.chain, 1)
         await w.wallet[RECEIPTS].tick()
         final = await overview()
         (batch,) = final["batches"]
