@@ -323,3 +323,59 @@ async def _funded(chain: DevChain) -> Key:
 
 def _issuer_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {ISSUER_TOKEN}"}
+
+
+async def test_the_page_refills_the_resident_card_when_its_last_copy_is_shown(
+    browser, shots: Path, tmp_path: Path
+) -> None:
+    async with browser_world(tmp_path) as w:
+        screen = await open_screen(browser, shots)
+        page = screen.page
+        await page.goto(f"{w.wallet_url}/app/")
+        await screen_title(page, "Set up your City Wallet")
+        await page.get_by_label("Enrolment code").fill(await enrolment_code(w))
+        await page.get_by_role("button", name="Register this phone").click()
+        await screen_title(page, "Your wallet")
+        pin = await kyc_offer(w, (await page.evaluate(_DEVICE_KEY))["residentId"])
+        await page.reload()
+        await page.get_by_role("link", name="Review offer").click()
+        await page.get_by_label("PIN (6 digits)").fill(pin)
+        await page.keyboard.press("Enter")
+        await screen_title(page, "Resident card")
+        async with w.session.get(f"{w.wallet_url}/admin/v1/credentials", headers=_issuer_headers()) as resp:
+            vct = (await resp.json())["items"][0]["vct"]
+
+        # each presentation shows a copy never shown before (copy_policy one_time); the last one
+        # shown, the page makes fresh keys and refills the batch
+        for left in range(COPIES - 1, -1, -1):
+            request = await w.service.verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
+            await page.get_by_role("link", name="Scan").click()
+            await page.get_by_label("Or paste a link").fill(request.deep_link)
+            await page.get_by_role("button", name="Open link").click()
+            await screen_title(page, "Share your data?")
+            await expect(page.locator(".copies-left")).to_have_attribute("data-copies-left", str(left))
+            await page.get_by_role("button", name="Share", exact=True).click()
+            await expect(page.locator(".notice.ok")).to_have_text(f"Shared with {SERVICE_NAME}.")
+        await expect(page.locator("#status")).to_contain_text("New copies of your Resident card")
+        cnf = {_cnf(r)["x"] for r in w.service.results}
+        assert len(cnf) == COPIES  # five presentations, five keys
+
+        async with w.session.get(f"{w.wallet_url}/admin/v1/credentials", headers=_issuer_headers()) as resp:
+            issued = (await resp.json())["items"]
+        assert len(issued) == 2 * COPIES
+        copy_keys = await page.evaluate(_COPY_KEYS)
+        assert len(copy_keys) == 2 * COPIES
+        assert all(c["extractable"] is False for c in copy_keys)
+
+        # the refilled copies are the batch's: the next presentation shows one of them, with a new key
+        request = await w.service.verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
+        await page.get_by_role("link", name="Scan").click()
+        await page.get_by_label("Or paste a link").fill(request.deep_link)
+        await page.get_by_role("button", name="Open link").click()
+        await screen_title(page, "Share your data?")
+        await expect(page.locator(".copies-left")).to_have_attribute("data-copies-left", str(COPIES - 1))
+        await page.get_by_role("button", name="Share", exact=True).click()
+        await expect(page.locator(".notice.ok")).to_have_text(f"Shared with {SERVICE_NAME}.")
+        new = _cnf(w.service.results[-1])["x"]
+        assert new not in cnf and new in {c["publicJwk"]["x"] for c in copy_keys}
+        assert not screen.problems

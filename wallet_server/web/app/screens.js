@@ -413,11 +413,12 @@ async function consentScreen(app, main, id, chosen = {}) {
       }
       answer = await app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/signature`, { signatures })
       // The copy shown was the batch's last (or none was left for this service): new copies, fresh keys.
-      const refilled = await refill(app, presentation.refill)
-      if (refilled) announce(t('consent.refilled', { type: refilled }))
-      return answer
+      return { answer, refilled: await refill(app, presentation.refill) }
     }, { context: 'consent', working: t('consent.working') })
-    if (done) result(app, main, done)
+    if (done) {
+      result(app, main, done.answer)
+      if (done.refilled) announce(t('consent.refilled', { type: done.refilled }))
+    }
   }, { class: 'button block' })
   const decline = button(t('consent.decline'), async () => {
     const done = await busy(decline, () => app.api.call('POST', `/v1/presentations/${encodeURIComponent(id)}/decline`), { context: 'consent' })
