@@ -15,9 +15,10 @@ from typing import Any
 
 from playwright.async_api import Locator, Page, expect
 
+from tests.chain_fixtures import mine
 from tests.e2e._parties import ACTIVE, World, identity, world
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
-from vcsdk.registry import DevChain, DevNode
+from vcsdk.registry import DevNode
 from wallet_server.appkeys import RECEIPTS
 
 #: The copies of the resident card the web wallet asks for (COPIES in app/screens.js; the city's
@@ -56,25 +57,13 @@ async def kyc_offer(w: World, resident_id: str) -> str:
     return str(answer["tx_code"])
 
 
-@asynccontextmanager
-async def dev_chain(w: World, node: DevNode | None = None) -> AsyncIterator[DevChain]:
-    """The parties' chain with its development helpers (fund, mine): the embedded chain itself, or a
-    development connection to ``node`` (the city's own connection to a node has none of them)."""
-    if node is None:
-        assert isinstance(w.city.chain, DevChain)
-        yield w.city.chain
-        return
-    async with await DevChain.connect(node.url, chain_id=node.chain_id) as chain:
-        yield chain
-
-
-async def anchor_receipts(w: World, chain: DevChain | None = None) -> None:
-    """Two rounds of the anchoring task around one more block (mined on ``chain``, by default the
-    embedded chain): the receipts become final."""
+async def anchor_receipts(w: World) -> None:
+    """Two rounds of the anchoring task around one more block (mined on the dev node behind the
+    wallet server's chain): the receipts become final."""
     receipts = w.wallet[RECEIPTS]
     report = await receipts.tick()
     assert report.sent >= 1 and report.chain_error is None, report
-    await (chain or w.city.chain).mine(1)
+    await mine(w.city.chain)
     report = await receipts.tick()
     assert report.finalized >= 1, report
 

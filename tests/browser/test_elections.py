@@ -17,7 +17,7 @@ from playwright.async_api import expect
 
 from tests._net import free_port
 from tests.browser._chromium import open_screen
-from tests.browser._world import browser_world, dev_chain, enrolment_code, screen_title
+from tests.browser._world import browser_world, enrolment_code, screen_title
 from tests.browser.test_console import sign_in, sign_out
 from tests.e2e._parties import ACTIVE, identity
 from tests.e2e._voting import ballot_box, fund, new_service_key, voting_service_url
@@ -39,10 +39,7 @@ async def test_an_election_from_the_console_to_a_ballot_cast_in_the_browser(
     port = free_port()
     service_url = voting_service_url(port, ELECTION_ID)
     origins = (f"http://127.0.0.1:{port}", f"{urlsplit(anvil_node.url).scheme}://{urlsplit(anvil_node.url).netloc}")
-    async with (
-        browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w,
-        dev_chain(w, anvil_node) as chain,
-    ):
+    async with browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w:
         staff = await open_screen(browser, shots, timezone_id="UTC")
         page = staff.page
 
@@ -68,7 +65,7 @@ async def test_an_election_from_the_console_to_a_ballot_cast_in_the_browser(
 
         # -- commit the key on chain (the voting service's account may anchor), then open
         service_key = new_service_key()
-        anchorer = await fund(chain, service_key)
+        anchorer = await fund(w.city.chain, service_key)
         await card.get_by_label("Voting service account (optional)").fill(anchorer)
         await staff.check("console-elections-draft", full_page=True)
         await card.get_by_role("button", name=f"Commit token key on chain: {TITLE}").click()

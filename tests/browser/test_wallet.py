@@ -24,7 +24,6 @@ from tests.browser._world import (
     COPIES,
     anchor_receipts,
     browser_world,
-    dev_chain,
     eligibility_offer,
     enrolment_code,
     kyc_offer,
@@ -37,7 +36,7 @@ from tests.e2e._voting import ballot_box, fund, new_service_key, voting_service_
 from tests.wallet_server._helpers import ISSUER_TOKEN, OPERATOR_TOKEN
 from vcsdk.keys import Key
 from vcsdk.oid4vc import PresentationResult
-from vcsdk.registry import DevChain, DevNode
+from vcsdk.registry import Chain, DevNode
 
 ELECTION_ID = "kaga-2027-library"
 ELECTION_TITLE = "Kaga library referendum 2027"
@@ -92,10 +91,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
     service_url = voting_service_url(port, ELECTION_ID)
     node = urlsplit(anvil_node.url)
     origins = (f"http://127.0.0.1:{port}", f"{node.scheme}://{node.netloc}")
-    async with (
-        browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w,
-        dev_chain(w, anvil_node) as chain,
-    ):
+    async with browser_world(tmp_path, node=anvil_node, web_connect_origins=origins, web_rpc_url=anvil_node.url) as w:
         screen = await open_screen(browser, shots)
         page = screen.page
         await page.goto(f"{w.wallet_url}/app/")
@@ -201,7 +197,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         receipt = page.locator("li.receipt")
         await expect(receipt).to_have_attribute("data-state", "queued")
         await screen.check("wallet-activity-queued")
-        await anchor_receipts(w, chain)
+        await anchor_receipts(w)
         await page.reload()
         await screen_title(page, "Activity")
         await expect(receipt).to_have_attribute("data-state", "final")
@@ -230,7 +226,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
 
         # -- a second service: it is shown another copy, bound to another of the page's keys
         async with AsyncExitStack() as stack:
-            shop = await serve_service(stack, w.wallet, w.city, w.clock, await _funded(chain), name=SHOP_NAME)
+            shop = await serve_service(stack, w.wallet, w.city, w.clock, await _funded(w.city.chain), name=SHOP_NAME)
             request = await shop.verifier.create_request(query(vct), purpose=PURPOSE_ID, now=w.clock())
             await page.get_by_role("link", name="Scan").click()
             await page.get_by_label("Or paste a link").fill(request.deep_link)
@@ -268,7 +264,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
 
         # -- an election: the city opens it and offers the voting credential; the resident votes
         service_key = new_service_key()
-        election = await open_election(w, service_url, await fund(chain, service_key),
+        election = await open_election(w, service_url, await fund(w.city.chain, service_key),
                                        election_id=ELECTION_ID, title=ELECTION_TITLE)
         async with ballot_box(tmp_path, w.city.chain, service_key, election, port=port,
                               allow_origins=(w.wallet_url,)) as box:
@@ -314,7 +310,7 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
 
 
 
-async def _funded(chain: DevChain) -> Key:
+async def _funded(chain: Chain) -> Key:
     """A funded owner for another service's did:ethr on the node."""
     owner = new_service_key()
     await fund(chain, owner)
