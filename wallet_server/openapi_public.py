@@ -440,7 +440,8 @@ PUBLIC_PATHS.update({
             _VOTING,
             {"200": {"description": "OK: `{blind_sig}` (base64url)", "headers": _NO_STORE,
                      "content": {"application/json": {"schema": {"type": "object"}}}},
-             "400": _VOTING_ERROR, "403": _VOTING_ERROR, "404": _VOTING_ERROR, "409": _VOTING_ERROR},
+             "400": _VOTING_ERROR, "403": _VOTING_ERROR, "404": _VOTING_ERROR, "409": _VOTING_ERROR,
+             "413": {"description": "Payload Too Large", "content": _json("Problem", _PROBLEM)}},
             parameters=[_ELECTION_ID],
             requestBody={"required": True, "content": _json("BallotTokenRequest")},
         )
