@@ -547,7 +547,8 @@ PUBLIC_PATHS.update({
         {"200": _SSO_JSON, "429": _TOO_MANY},
     )},
     "/sso/jwks": {"get": _op(
-        "sso_jwks", "The provider's public keys (the city's P-256 key, by its DID URL)", _SSO,
+        "sso_jwks", "The provider's public keys (the city's P-256 key by its DID URL, its RSA key by thumbprint)",
+        _SSO,
         {"200": _SSO_JSON, "429": _TOO_MANY},
     )},
     "/sso/authorize": {"get": _sso_authorize("get"), "post": _sso_authorize("post")},

@@ -223,6 +223,11 @@ SERVICE_SCHEMAS: dict[str, Schema] = {
                 "type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 1024},
             },
             "backchannel_logout_uri": {"type": "string", "maxLength": 1024},
+            "id_token_signed_response_alg": {
+                "type": "string", "enum": ["ES256", "RS256"],
+                "description": "How the client's ID tokens are signed: ES256 (the city's P-256 key, the default) "
+                               "or RS256 (the provider's RSA key).",
+            },
         },
         "required": ["registration_id", "redirect_uris"],
         "additionalProperties": False,
@@ -236,6 +241,7 @@ SERVICE_SCHEMAS: dict[str, Schema] = {
             "redirect_uris": {"type": "array", "items": {"type": "string"}},
             "token_endpoint_auth_method": {"type": "string"},
             "post_logout_redirect_uris": {"type": "array", "items": {"type": "string"}},
+            "id_token_signed_response_alg": {"type": "string", "enum": ["ES256", "RS256"]},
         },
         required=["client_id", "registration_id", "issuer", "redirect_uris", "token_endpoint_auth_method"],
     ),

@@ -248,6 +248,7 @@ async def register_sso_client(request: web.Request) -> web.Response:
         "redirect_uris": list(client.redirect_uris),
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
     }
     if registered.client_secret is not None:
         answer["client_secret"] = registered.client_secret  # shown once; the city keeps its hash

@@ -37,6 +37,7 @@ class RelyingParty:
     client_id: str
     metadata: dict[str, Any]
     redirect_uri: str
+    alg: str = "ES256"  # the client's id_token_signed_response_alg: the only one it accepts
     verifier: str = ""
     nonce: str = ""
     state: str = ""
@@ -74,7 +75,8 @@ class RelyingParty:
         """The RP's own checks: signature with the provider's JWKS, iss, aud, nonce, exp, iat."""
         async with httpx.AsyncClient() as http:
             jwks = (await http.get(self.metadata["jwks_uri"])).json()
-        decoded = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=["ES256"])
+        decoded = jwt.decode(id_token, KeySet.import_key_set(jwks), algorithms=[self.alg])
+        assert decoded.header["alg"] == self.alg
         claims = CodeIDToken(
             decoded.claims, decoded.header,
             options={"iss": {"essential": True, "value": self.metadata["issuer"]}},
@@ -112,7 +114,9 @@ async def relying_party(
             registered["client_id"], registered["client_secret"], scope=scope, redirect_uri=redirect_uri,
             code_challenge_method="S256", token_endpoint_auth_method="client_secret_basic",
         )
-    return RelyingParty(client, registered["client_id"], metadata, redirect_uri)
+    alg = registered["id_token_signed_response_alg"]
+    assert alg == settings.get("id_token_signed_response_alg", "ES256")
+    return RelyingParty(client, registered["client_id"], metadata, redirect_uri, alg)
 
 
 async def register_service(w: World, did: str, name: str, paths: list[list[str]], vct: str) -> str:

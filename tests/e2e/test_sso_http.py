@@ -20,7 +20,8 @@ from aiohttp import web
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet, RSAKey
 
 from tests._net import free_port, serve
 from tests.chain_fixtures import mine
@@ -28,6 +29,7 @@ from tests.e2e._parties import ACTIVE, world
 from tests.e2e._sso import RelyingParty, browser, log_in, register_service, relying_party
 from tests.e2e.test_oid4vc_http import accept_offer
 from tests.wallet_server._helpers import ISSUER_TOKEN
+from vcsdk._b64 import b64url_decode
 from wallet_server.appkeys import RECEIPTS
 
 # OpenID Connect Discovery 1.0 §3: REQUIRED provider metadata.
@@ -51,23 +53,23 @@ async def test_two_services_log_the_same_resident_in_with_the_wallet(tmp_path: P
         # -- discovery: every required field, the issuer it is served under, the JWKS it names
         meta = shop.metadata
         assert all(meta.get(name) for name in DISCOVERY_REQUIRED)
-        # authlib's own check of every Discovery 1.0 field, but one: Discovery §3 wants RS256 listed, and
-        # the provider signs with the city's P-256 DID key only (RSA is not on vcsdk's algorithm list)
-        checked = OpenIDProviderMetadata(meta)
-        for name in dir(checked):
-            if name.startswith("validate_") and name != "validate_id_token_signing_alg_values_supported":
-                getattr(checked, name)()
-        with pytest.raises(ValueError, match="RS256"):
-            checked.validate_id_token_signing_alg_values_supported()
+        # authlib's own check of every Discovery 1.0 field (RS256 listed, as §3 requires)
+        OpenIDProviderMetadata(meta).validate()
+        assert meta["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
         assert meta["end_session_endpoint"] == f"{w.wallet_url}/sso/logout"
         assert meta["issuer"] == f"{w.wallet_url}/sso" and meta["subject_types_supported"] == ["pairwise"]
         assert meta["code_challenge_methods_supported"] == ["S256"] and "ES256" in meta[
             "id_token_signing_alg_values_supported"]
         async with httpx.AsyncClient() as http:
             jwks = (await http.get(meta["jwks_uri"])).json()
-        (key,) = jwks["keys"]
+        key, rsa_key = jwks["keys"]
         assert key["kty"] == "EC" and key["crv"] == "P-256" and key["kid"].startswith(w.city.did + "#")
-        assert "d" not in key
+        assert (key["use"], key["alg"]) == ("sig", "ES256") and "d" not in key
+        # the provider's RSA key: 3072 bits, named by its RFC 7638 thumbprint, public only
+        assert (rsa_key["kty"], rsa_key["use"], rsa_key["alg"]) == ("RSA", "sig", "RS256")
+        assert rsa_key["kid"] == RSAKey.import_key(rsa_key).thumbprint()
+        assert len(b64url_decode(rsa_key["n"])) * 8 == 3072
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(rsa_key)
 
         # -- the shop: a login through the browser and the phone, the code with PKCE, client_secret_basic
         b = browser(w.wallet_url)
@@ -318,3 +320,65 @@ async def test_back_channel_logout_tells_the_service(tmp_path: Path) -> None:
         assert claims["iss"] == shop.metadata["issuer"] and claims["aud"] == shop.client_id
         assert claims["sub"] == id_claims["sub"] and claims["sid"] == id_claims["sid"]
         assert claims["events"] == {"http://schemas.openid.net/event/backchannel-logout": {}}
+
+
+async def test_a_client_registered_for_rs256_gets_rs256_id_and_logout_tokens(tmp_path: Path) -> None:
+    """A client registered with ``id_token_signed_response_alg: RS256`` validates its ID token (authlib's
+    ``CodeIDToken``) with the provider's RSA key from the JWKS; the city's ES256 stays the default;
+    RP-initiated logout takes the RS256 ID token as its hint and the logout token is RS256 too."""
+    received: list[str] = []
+
+    async def backchannel(request: web.Request) -> web.Response:
+        received.append(str((await request.post())["logout_token"]))
+        return web.Response(status=200)
+
+    async with world(tmp_path) as w, serve([web.post("/backchannel", backchannel)], port=free_port()) as rp_url:
+        issued = await accept_offer(w, await w.issue_offer())
+        reg = await register_service(w, w.service.did, "Kaga Onsen Shop", [["age_equal_or_over", "20"]],
+                                     issued["credential"]["vct"])
+        # only ES256 and RS256: anything else is refused, typed, and nothing is registered
+        for alg in ("HS256", "none", "PS256", "RS384", "EdDSA", 256):
+            status, refused = await w.admin("/admin/v1/sso/clients", {
+                "registration_id": reg, "redirect_uris": ["http://127.0.0.1:9/cb"],
+                "id_token_signed_response_alg": alg})
+            assert status == 400 and refused["code"] in ("invalid_input", "unsupported_id_token_alg"), refused
+        shop = await relying_party(w, registration_id=reg, scope="openid age", id_token_signed_response_alg="RS256",
+                                   backchannel_logout_uri=f"{rp_url}/backchannel")
+        library = await relying_party(w, registration_id=reg, scope="openid age", auth="private_key_jwt")
+        assert (shop.alg, library.alg) == ("RS256", "ES256")  # ES256 is the default
+        async with httpx.AsyncClient() as http:
+            jwks = (await http.get(shop.metadata["jwks_uri"])).json()
+        rsa_kid = next(k["kid"] for k in jwks["keys"] if k["kty"] == "RSA")
+        b = browser(w.wallet_url)
+        async with b.session:
+            token = await shop.fetch_token(await log_in(w, shop, b))
+            header = jwt.decode(token["id_token"], KeySet.import_key_set(jwks), algorithms=["RS256"]).header
+            assert header == {"alg": "RS256", "typ": "JWT", "kid": rsa_kid}
+            claims = await shop.id_claims(token["id_token"], now=int(w.clock().timestamp()))  # at_hash checked
+            assert claims["aud"] == shop.client_id and claims["age_equal_or_over"] == {"20": True}
+            # an RP that accepts only ES256 refuses it: it is not the city's ES256 signature
+            with pytest.raises(JoseError):
+                jwt.decode(token["id_token"], KeySet.import_key_set(jwks), algorithms=["ES256"])
+            # the ES256 client of the same service still gets ES256 (the city's DID key)
+            token_b = await library.fetch_token(await log_in(w, library, b))
+            assert jwt.decode(token_b["id_token"], KeySet.import_key_set(jwks), algorithms=["ES256"]).header[
+                "kid"].startswith(w.city.did + "#")
+            await library.id_claims(token_b["id_token"], now=int(w.clock().timestamp()))
+            # a tampered RS256 hint is not the provider's
+            forged = token["id_token"][:-4] + ("AAAA" if not token["id_token"].endswith("AAAA") else "BBBB")
+            status, body, _ = await b.get(
+                shop.metadata["end_session_endpoint"] + "?" + urlencode({"id_token_hint": forged}))
+            assert status == 400 and '"invalid_request"' in body and not received
+            status, body, _ = await b.get(
+                shop.metadata["end_session_endpoint"] + "?" + urlencode({"id_token_hint": token["id_token"]}))
+            assert status == 200, body
+            try:
+                await shop.refresh(token["refresh_token"])
+                raise AssertionError("a refresh after logout was accepted")
+            except OAuthError as exc:
+                assert exc.error == "invalid_grant"
+        (logout_token,) = received
+        decoded = jwt.decode(logout_token, KeySet.import_key_set(jwks), algorithms=["RS256"])
+        assert decoded.header == {"alg": "RS256", "typ": "logout+jwt", "kid": rsa_kid}
+        assert decoded.claims["sid"] == claims["sid"] and decoded.claims["aud"] == shop.client_id
+

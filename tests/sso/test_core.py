@@ -122,6 +122,24 @@ def test_a_malformed_client_is_refused(changes: dict[str, object]) -> None:
         _client(**changes)
 
 
+def test_id_tokens_are_es256_unless_the_client_asks_for_rs256() -> None:
+    client = _client()
+    assert client.id_token_signed_response_alg == "ES256"
+    stored = client.to_json()
+    del stored["id_token_signed_response_alg"]  # a client registered before the setting existed
+    assert SsoClient.from_json(stored).id_token_signed_response_alg == "ES256"
+    rs256 = _client(id_token_signed_response_alg="RS256")
+    assert SsoClient.from_json(rs256.to_json()) == rs256 and rs256.to_json()["id_token_signed_response_alg"] == "RS256"
+
+
+@pytest.mark.parametrize("alg", ["HS256", "none", "PS256", "RS384", "ES384", "EdDSA", "rs256", "", None, 256])
+def test_an_unsupported_id_token_alg_is_refused(alg: object) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        _client(id_token_signed_response_alg=alg)
+    assert refused.value.code == "unsupported_id_token_alg" and refused.value.http_status == 400
+    assert "ES256, RS256" in refused.value.message
+
+
 def test_the_login_registration_names_the_service_as_recipient_and_is_signed_by_the_city() -> None:
     city_key = Key.generate("P-256").with_kid(CITY + "#key-1")
     token = login_registration(city_key, SHOP_REG, provider_did=CITY, vct=VCT,

@@ -130,8 +130,8 @@ async def run_sso_login(ctx: SsoContext, stack: Any, *, now: datetime, check: Ca
         {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier},
         {"Authorization": f"Basic {basic}"}, now=now)
     id_token = str((token.body or {}).get("id_token", ""))
-    # The library checks the ID token with the provider's JWKS key.
-    (jwk,) = provider.jwks()["keys"]
+    # The library checks the ID token with the provider's JWKS key (the city's ES256 key, the default).
+    jwk = next(k for k in provider.jwks()["keys"] if k["alg"] == "ES256")
     claims = verify_jws(id_token, Key.from_jwk({k: v for k, v in jwk.items() if k not in ("use", "alg")}),
                         typ="JWT").claims() if id_token else {}
     ok = (error is None and token.status == 200 and claims.get("aud") == client.client_id

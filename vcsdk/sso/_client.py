@@ -19,6 +19,9 @@ __all__ = ["AuthMethod", "ClientStore", "SsoClient", "login_registration", "secr
 
 AuthMethod = Literal["client_secret_basic", "private_key_jwt"]
 AUTH_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "private_key_jwt")
+IdTokenAlg = Literal["ES256", "RS256"]
+#: The algorithms a client may ask its ID tokens to be signed with (``id_token_signed_response_alg``).
+ID_TOKEN_ALGS: tuple[IdTokenAlg, ...] = ("ES256", "RS256")
 #: The purpose the provider's OpenID4VP requests name.
 LOGIN_PURPOSE = "login"
 _MAX_URIS = 10
@@ -43,6 +46,9 @@ class SsoClient:
     :ivar jwks: the client's public keys, for ``private_key_jwt``.
     :ivar post_logout_redirect_uris: where RP-initiated logout may send the browser.
     :ivar backchannel_logout_uri: where the provider posts logout tokens (OIDC Back-Channel Logout).
+    :ivar id_token_signed_response_alg: how the client's ID tokens (and logout tokens) are signed
+        (OIDC Dynamic Client Registration §2): ``ES256`` (the city's P-256 key, the default) or
+        ``RS256`` (the provider's RSA key).
     """
 
     client_id: str
@@ -54,8 +60,12 @@ class SsoClient:
     jwks: Mapping[str, Any] | None = None
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
+    id_token_signed_response_alg: IdTokenAlg = "ES256"  # noqa: S105 - an algorithm name
 
     def __post_init__(self) -> None:
+        if self.id_token_signed_response_alg not in ID_TOKEN_ALGS:
+            raise InvalidInputError(f"id_token_signed_response_alg is one of {', '.join(ID_TOKEN_ALGS)}",
+                                    code="unsupported_id_token_alg")
         if not isinstance(self.client_id, str) or not 8 <= len(self.client_id) <= 128:
             raise InvalidInputError("client_id must be 8 to 128 characters")
         if self.token_endpoint_auth_method not in AUTH_METHODS:
@@ -101,6 +111,7 @@ class SsoClient:
             "jwks": dict(self.jwks) if self.jwks is not None else None,
             "post_logout_redirect_uris": list(self.post_logout_redirect_uris),
             "backchannel_logout_uri": self.backchannel_logout_uri,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
         }
 
     @classmethod
@@ -117,6 +128,7 @@ class SsoClient:
                 jwks=value.get("jwks"),
                 post_logout_redirect_uris=tuple(value.get("post_logout_redirect_uris") or ()),
                 backchannel_logout_uri=value.get("backchannel_logout_uri"),
+                id_token_signed_response_alg=value.get("id_token_signed_response_alg", "ES256"),
             )
         except (KeyError, TypeError) as exc:
             raise InvalidInputError(f"a stored client is malformed: {exc}") from None

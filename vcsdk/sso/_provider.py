@@ -31,8 +31,10 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import AuthorizationCodeMixin
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.core.grants.util import create_half_hash
+from cryptography.hazmat.primitives.asymmetric import rsa
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import RSAKey
 
 from vcsdk._b64 import b64url_decode
 from vcsdk.credentials import IssuerKeyResolver
@@ -43,13 +45,18 @@ from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, random_token
 from vcsdk.oid4vc._verifier import PresentationVerifyFn
 from vcsdk.receipts import issue_access_receipt, presentation_hash, verify_consent_record_resolved
 from vcsdk.sso._claims import LOGIN_CLAIM, ClaimPath, allowed_scopes, claim_paths, pairwise_subject, project_claims
-from vcsdk.sso._client import LOGIN_PURPOSE, ClientStore, SsoClient
+from vcsdk.sso._client import LOGIN_PURPOSE, ClientStore, IdTokenAlg, SsoClient
 
 __all__ = ["LoginStarted", "LoginSubject", "OAuthResponse", "OpenIDProvider", "SubjectSource"]
 
 QUERY_ID = "resident"
-#: The algorithms the provider signs with and accepts in client assertions.
-SIGNING_ALGS = ("ES256",)
+#: The algorithms the provider signs ID tokens with: ES256 with the city's P-256 key (the default),
+#: RS256 with the provider's own RSA key (OpenID Connect Discovery 1.0 §3 requires it be offered).
+SIGNING_ALGS = ("ES256", "RS256")
+#: The smallest RSA modulus the provider signs with (bits).
+RSA_MIN_BITS = 2048
+#: The size of the RSA key the provider makes when it is given none (bits).
+RSA_BITS = 3072
 _ASSERTION_ALGS = ["ES256", "ES384", "EdDSA", "RS256", "PS256"]
 _BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -330,7 +337,7 @@ class _OpenIDCode(OpenIDCode):  # type: ignore[misc]
         code: _Code = request.authorization_code
         return self.provider.id_token(
             user, client_id=request.client.client_id, nonce=code.get_nonce(), access_token=token.get("access_token"),
-            now=self.provider_now(request),
+            now=self.provider_now(request), alg=request.client.client.id_token_signed_response_alg,
         )
 
     def provider_now(self, request: Any) -> datetime:
@@ -433,6 +440,9 @@ class OpenIDProvider:
     :param verify: checks each presentation (signature, accreditation, status, key binding).
     :param resolver: resolves the wallet's DID to check consent records.
     :param subject_secret: the provider's secret for pairwise ``sub`` values (32 bytes or more).
+    :param rsa_key: the provider's RSA private key (2048 bits or more) for the clients that ask for
+        RS256 ID tokens; published in the JWKS under its RFC 7638 thumbprint. ``None``: a fresh
+        3072-bit key, which lasts as long as this object (a server keeps one and passes it in).
     """
 
     def __init__(
@@ -449,6 +459,7 @@ class OpenIDProvider:
         verify: PresentationVerifyFn,
         resolver: IssuerKeyResolver,
         subject_secret: bytes,
+        rsa_key: rsa.RSAPrivateKey | None = None,
         randomness: Randomness = SYSTEM_RANDOMNESS,
         login_ttl: timedelta = timedelta(minutes=5),
         code_ttl: timedelta = timedelta(minutes=1),
@@ -458,8 +469,15 @@ class OpenIDProvider:
     ) -> None:
         if len(subject_secret) < 32:
             raise InvalidInputError("subject_secret must be at least 32 bytes")
-        if signer.alg not in SIGNING_ALGS:
-            raise InvalidInputError("the provider signs ID tokens with a P-256 key (ES256)")
+        if signer.alg != "ES256":
+            raise InvalidInputError("the provider signs with the city's P-256 key (ES256)")
+        if rsa_key is None:
+            rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+        if not isinstance(rsa_key, rsa.RSAPrivateKey) or rsa_key.key_size < RSA_MIN_BITS:
+            raise InvalidInputError(f"rsa_key must be an RSA private key of {RSA_MIN_BITS} bits or more")
+        self._rsa = RSAKey.import_key(rsa_key)
+        #: The ``kid`` of the RSA key: its JWK thumbprint (RFC 7638).
+        self.rsa_kid = self._rsa.thumbprint()
         self.issuer = issuer.rstrip("/")
         self.signer = signer
         self.did = did
@@ -536,12 +554,25 @@ class OpenIDProvider:
         }
 
     def jwks(self) -> dict[str, Any]:
-        """The provider's public keys (``jwks_uri``): the city's P-256 key, by its DID URL."""
-        return {"keys": [{**self.signer.public_jwk(include_kid=True), "use": "sig", "alg": self.signer.alg}]}
+        """The provider's public keys (``jwks_uri``): the city's P-256 key, by its DID URL (ES256), and
+        the provider's RSA key, by its RFC 7638 thumbprint (RS256)."""
+        rsa_jwk = {k: v for k, v in self._rsa.as_dict(private=False).items() if k in ("kty", "n", "e")}
+        return {"keys": [
+            {**self.signer.public_jwk(include_kid=True), "use": "sig", "alg": self.signer.alg},
+            {**rsa_jwk, "kid": self.rsa_kid, "use": "sig", "alg": "RS256"},
+        ]}
+
+    def _sign(self, claims: Mapping[str, Any], *, alg: IdTokenAlg, typ: str) -> str:
+        """A JWT the provider signs: ES256 with the city's key, or RS256 with the provider's RSA key."""
+        if alg == "RS256":
+            header = {"alg": "RS256", "typ": typ, "kid": self.rsa_kid}
+            return jose_jwt.encode(header, dict(claims), self._rsa, algorithms=["RS256"])
+        return sign_jws(dict(claims), self.signer, typ=typ)
 
     def id_token(self, user: _User, *, client_id: str, nonce: str | None, access_token: str | None,
-                 now: datetime) -> str:
-        """Sign an ID token (ES256, the city's key) for one client."""
+                 now: datetime, alg: IdTokenAlg = "ES256") -> str:
+        """Sign an ID token for one client: ES256 with the city's key (the default), or RS256 with the
+        provider's RSA key (the client's ``id_token_signed_response_alg``)."""
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
             "iss": self.issuer, "sub": user.sub, "aud": client_id, "iat": iat,
@@ -553,9 +584,9 @@ class OpenIDProvider:
         if user.acr is not None:
             claims["acr"] = user.acr
         if access_token is not None:
-            claims["at_hash"] = create_half_hash(access_token, self.signer.alg).decode("ascii")
+            claims["at_hash"] = create_half_hash(access_token, alg).decode("ascii")
         claims.update(user.claims)
-        return sign_jws(claims, self.signer, typ="JWT")
+        return self._sign(claims, alg=alg, typ="JWT")
 
     # -- loading what authlib will ask for --------------------------------------------------------
 
@@ -890,28 +921,42 @@ class OpenIDProvider:
         if isinstance(claims.get("sid"), str):
             await self._end(claims["sid"], now)
             if client.backchannel_logout_uri:
-                tokens.append((client.backchannel_logout_uri, self.logout_token(client.client_id, claims, now=now)))
+                tokens.append((client.backchannel_logout_uri, self.logout_token(
+                    client.client_id, claims, now=now, alg=client.id_token_signed_response_alg)))
         if target is None:
             return OAuthResponse(200, {"logged_out": True}), tokens
         state = params.get("state")
         return OAuthResponse(302, None, {"Location": _with_query(target, {"state": state})}), tokens
 
-    def logout_token(self, client_id: str, id_claims: Mapping[str, Any], *, now: datetime) -> str:
-        """A Logout Token (OpenID Connect Back-Channel Logout 1.0 §2.4) for one client's session."""
+    def logout_token(self, client_id: str, id_claims: Mapping[str, Any], *, now: datetime,
+                     alg: IdTokenAlg = "ES256") -> str:
+        """A Logout Token (OpenID Connect Back-Channel Logout 1.0 §2.4) for one client's session, signed
+        like its ID tokens (``alg``)."""
         claims: dict[str, Any] = {
             "iss": self.issuer, "aud": client_id, "iat": int(now.timestamp()),
             "exp": int(now.timestamp()) + 120, "jti": _rand(self.randomness, 16), "sub": id_claims.get("sub"),
             "sid": id_claims.get("sid"), "events": {_BACKCHANNEL_EVENT: {}},
         }
-        return sign_jws(claims, self.signer, typ="logout+jwt")
+        return self._sign(claims, alg=alg, typ="logout+jwt")
 
     def _check_hint(self, hint: str) -> dict[str, Any] | None:
-        """An ID token this provider signed (expired ones too: RP-Initiated Logout §2)."""
-        try:
-            token = decode_jws(hint, max_bytes=16 * 1024)
-            if token.header.get("kid") != self.signer.kid:
+        """An ID token this provider signed (expired ones too: RP-Initiated Logout §2), with either key."""
+        if len(hint) > 16 * 1024:
+            return None
+        if _peek_header(hint).get("kid") == self.rsa_kid:
+            try:
+                token = jose_jwt.decode(hint, self._rsa, algorithms=["RS256"])
+            except (JoseError, ValueError):
                 return None
-            claims = verify_jws(token, self.signer, typ="JWT").claims()
+            found: dict[str, Any] = dict(token.claims)
+            if token.header.get("typ") != "JWT":
+                return None
+            return found if found.get("iss") == self.issuer else None
+        try:
+            decoded = decode_jws(hint, max_bytes=16 * 1024)
+            if decoded.header.get("kid") != self.signer.kid:
+                return None
+            claims = verify_jws(decoded, self.signer, typ="JWT").claims()
         except VcsdkError:
             return None
         return claims if claims.get("iss") == self.issuer else None
@@ -932,6 +977,17 @@ def _claim_names(paths: Iterable[Sequence[Any]]) -> tuple[str, ...]:
 def _error(status: int, code: str, description: str, headers: Mapping[str, str] | None = None) -> OAuthResponse:
     return OAuthResponse(status, {"error": code, "error_description": description},
                          {"Cache-Control": "no-store", **(headers or {})})
+
+
+def _peek_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS before anything is verified (to pick the key)."""
+    if token.count(".") != 2:
+        return {}
+    try:
+        header: object = json.loads(b64url_decode(token.split(".")[0]))
+    except (ValueError, VcsdkError):
+        return {}
+    return header if isinstance(header, dict) else {}
 
 
 def _peek_sub(assertion: str | None) -> str | None:

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from vcsdk.credentials import verify_presentation
 from vcsdk.errors import (
+    ConflictError,
     CredentialRevokedError,
     CredentialStatusError,
     CredentialSuspendedError,
@@ -43,6 +45,10 @@ if TYPE_CHECKING:
 __all__ = ["CitySubjects", "RegisteredClient", "SsoClients", "SsoService", "subject_secret"]
 
 SSO_PATH = "/sso"
+#: Where the provider's RSA key (RS256 ID tokens) is kept: the protocol state, sealed with the data keys.
+_KEY_NAMESPACE = "sso_keys"
+_RSA_KEY_NAME = "id_token_rs256"
+_KEY_LIFETIME = timedelta(days=365 * 100)
 
 
 def subject_secret(configured: bytes | None, data_keys: tuple[tuple[str, bytes], ...]) -> bytes:
@@ -147,7 +153,31 @@ class SsoService:
         self._secret = secret
         self._login_ttl = login_ttl
         self._providers: dict[str, OpenIDProvider] = {}
+        self._rsa_key: rsa.RSAPrivateKey | None = None
         self.clients = SsoClients(data)
+
+    async def rsa_key(self) -> rsa.RSAPrivateKey:
+        """The provider's RSA key for RS256 ID tokens: made once (3072 bits) and kept in the protocol
+        state, sealed with the server's data keys like every other entry there, so that it (and its
+        ``kid``) survives restarts and is the same on every instance (the first to store it wins)."""
+        if self._rsa_key is not None:
+            return self._rsa_key
+        now = self._clock()
+        found = await self._state.get(_KEY_NAMESPACE, _RSA_KEY_NAME, now=now)
+        if found is None:
+            fresh = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+            pem = fresh.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()).decode("ascii")
+            try:
+                await self._state.put(_KEY_NAMESPACE, _RSA_KEY_NAME, {"pem": pem}, expires_at=now + _KEY_LIFETIME)
+                found = {"pem": pem}
+            except ConflictError:  # another instance stored its key first: use that one
+                found = await self._state.get(_KEY_NAMESPACE, _RSA_KEY_NAME, now=now)
+        key = serialization.load_pem_private_key(str((found or {}).get("pem", "")).encode("ascii"), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise InvalidInputError("the stored SSO signing key is not an RSA key")
+        self._rsa_key = key
+        return key
 
     @property
     def http(self) -> OutgoingHttp:
@@ -182,7 +212,7 @@ class SsoService:
             issuer=issuer, signer=city.signing_key, did=city.did, wallet_did=city.did, vct=self.vct,
             clients=self.clients, subjects=CitySubjects(self._data, self._store, city=self._city),
             store=self._state, verify=verify, resolver=city.resolver, subject_secret=self._secret,
-            login_ttl=self._login_ttl,
+            login_ttl=self._login_ttl, rsa_key=await self.rsa_key(),
         )
         if len(self._providers) > 16:
             self._providers.clear()
@@ -194,8 +224,9 @@ class SsoService:
 
         :param body: ``registration_id`` (a service the city registered), ``redirect_uris``,
             ``token_endpoint_auth_method`` (``client_secret_basic``, the default, or
-            ``private_key_jwt`` with ``jwks``), optionally ``post_logout_redirect_uris`` and
-            ``backchannel_logout_uri``.
+            ``private_key_jwt`` with ``jwks``), optionally ``post_logout_redirect_uris``,
+            ``backchannel_logout_uri`` and ``id_token_signed_response_alg`` (``ES256``, the default,
+            or ``RS256``).
         :raises NotFoundError: no such registration. :raises InvalidInputError: malformed settings.
         """
         row = await self._data.get_registration(str(body.get("registration_id")))
@@ -221,6 +252,7 @@ class SsoService:
             post_logout_redirect_uris=tuple(_strings(body.get("post_logout_redirect_uris", []),
                                                      "post_logout_redirect_uris")),
             backchannel_logout_uri=body.get("backchannel_logout_uri"),
+            id_token_signed_response_alg=body.get("id_token_signed_response_alg", "ES256"),
         )
         await self._data.add_sso_client(client.client_id, registration_id=row.id, body=json.dumps(client.to_json()),
                                         created_by=admin.name, created_at=now)
