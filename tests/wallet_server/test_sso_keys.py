@@ -39,9 +39,9 @@ def _service(store: Store, keys: LocalKeyProvider = KEYS) -> SsoService:
 
 def _provider(key: rsa.RSAPrivateKey) -> OpenIDProvider:
     return OpenIDProvider(
-        issuer="https://wallet.example/sso", signer=Key.generate("P-256").with_kid("did:example:city#k1"), did="did:example:city",
-        wallet_did="did:example:city", vct="urn:vct", clients=NONE, subjects=NONE, store=NONE, verify=NONE,
-        resolver=NONE, subject_secret=b"s" * 32, rsa_key=key,
+        issuer="https://wallet.example/sso", signer=Key.generate("P-256").with_kid("did:example:city#k1"),
+        did="did:example:city", wallet_did="did:example:city", vct="urn:vct", clients=NONE, subjects=NONE,
+        store=NONE, verify=NONE, resolver=NONE, subject_secret=b"s" * 32, rsa_key=key,
     )
 
 
