@@ -221,13 +221,17 @@ async def storable_text(request: web.Request, handler: Handler) -> web.StreamRes
     raise refusal
 
 
+#: Paths whose id is parsed by its own syntax, which refuses these characters in its own terms (a DID
+#: with a NUL is `invalidDid`, DID Resolution §7.1); nothing from them is stored.
+_OWN_SYNTAX = ("/1.0/identifiers/",)
+
 #: Paths whose answers follow OAuth 2.0's error format rather than RFC 9457 problems.
 _PROTOCOL_PREFIXES = ("/issuer/", "/sso/", "/voting/")
 
 
 async def _unstorable(request: web.Request) -> VcsdkError | None:
     """The refusal for text no database can store, or None."""
-    if any(has_unstorable(value) for value in request.match_info.values()):
+    if not request.path.startswith(_OWN_SYNTAX) and any(has_unstorable(v) for v in request.match_info.values()):
         return NotFoundError("no such resource: the path holds a NUL character or an invalid character")
     if any(has_unstorable(name) or has_unstorable(value) for name, value in request.query.items()):
         return InvalidInputError("a query parameter holds a NUL character or a lone surrogate")
