@@ -310,7 +310,6 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     )
     app[WALLET] = WalletService(
         store,
-        data,
         vault=vault,
         credentials=app[CREDENTIALS],
         http=http,

@@ -100,7 +100,20 @@ async def test_offers_and_issued_credentials(store: Store) -> None:
     assert await store.get_offer("off_1") == offer
     page = await store.list_offers(rid, limit=10)
     assert page.items == (offer,) and page.next_after is None
-    assert await store.set_offer_state("off_1", "redeemed", now=NOW)
+    # The resident's side reads and moves the same row, scoped to the resident.
+    with pytest.raises(NotFoundError):
+        await store.get_offer("off_1", resident_id="res_other")
+    assert not await store.set_offer_state("off_1", "accepting", now=NOW, resident_id="res_other", flow=b"f")
+    assert await store.set_offer_state("off_1", "accepting", now=NOW, resident_id=rid, flow=b"sealed")
+    accepting = await store.get_offer("off_1", resident_id=rid)
+    assert (accepting.state, accepting.flow, accepting.credential_id) == ("accepting", b"sealed", None)
+    assert b"sealed" not in repr(accepting).encode()
+    assert not await store.set_offer_state("off_1", "redeemed", now=NOW)  # expected "pending": it moved on
+    assert await store.set_offer_state(
+        "off_1", "redeemed", now=NOW, expected=("pending", "accepting"), resident_id=rid, credential_id="cred_x"
+    )
+    redeemed = await store.get_offer("off_1")
+    assert (redeemed.state, redeemed.flow, redeemed.credential_id) == ("redeemed", None, "cred_x")
     assert not await store.set_offer_state("off_1", "redeemed", now=NOW)
     await store.create_status_list(_list())
     for i in range(3):

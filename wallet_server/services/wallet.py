@@ -67,7 +67,7 @@ from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService, CredentialView
 from wallet_server.services.encryption import KeyProvider, WrappedKey, open_sealed, resident_key_aad, seal
-from wallet_server.storage import OfferRow, ResidentSecretsRow, Store, WalletDataStore
+from wallet_server.storage import Offer, OfferState, ResidentSecretsRow, Store, WalletDataStore
 
 __all__ = [
     "BATCH",
@@ -93,7 +93,7 @@ SCANNED_OFFER_TTL = timedelta(days=1)
 PROOF_SIGNING_TTL = timedelta(minutes=5)
 #: Most copy keys the phone may name for one offer (the issuer's batch size may be smaller).
 MAX_COPIES = 20
-_OPEN_STATES = ("pending", "accepting")
+_OPEN_STATES: tuple[OfferState, ...] = ("pending", "accepting")
 
 
 def _copy_keys(keys: Any) -> list[dict[str, str]]:
@@ -320,8 +320,7 @@ class ProofSigningRequest:
 class WalletService:
     """The offers inbox; every method is scoped to the calling resident.
 
-    :param store: the wallet store (devices).
-    :param data: the resident-side tables.
+    :param store: the wallet store (devices and the offers inbox).
     :param vault: seals the in-progress flow under the resident's data key.
     :param credentials: stores the issued credential, encrypted.
     :param http: calls issuers.
@@ -334,7 +333,6 @@ class WalletService:
     def __init__(
         self,
         store: Store,
-        data: WalletDataStore,
         *,
         vault: ResidentVault,
         credentials: CredentialService,
@@ -344,13 +342,33 @@ class WalletService:
         chain: IssuerResolverPort | None = None,
     ) -> None:
         self._store = store
-        self._data = data
         self._vault = vault
         self._credentials = credentials
         self._http = http
         self._clock = clock
         self._custodial = custodial
         self._chain = chain
+
+    async def _move_offer(
+        self,
+        resident_id: str,
+        offer_id: str,
+        *,
+        expect_state: OfferState | Sequence[OfferState],
+        state: OfferState,
+        now: datetime,
+        flow: bytes | None = None,
+        credential_id: str | None = None,
+    ) -> None:
+        """Compare-and-set an offer of the resident (``flow`` and ``credential_id`` written as given).
+
+        :raises ConflictError: if another request changed it first (or it is gone).
+        """
+        if not await self._store.set_offer_state(
+            offer_id, state, now=now, expected=expect_state, resident_id=resident_id, flow=flow,
+            credential_id=credential_id,
+        ):
+            raise ConflictError("the offer changed meanwhile; read it again")
 
     # -- delivering offers
 
@@ -373,7 +391,7 @@ class WalletService:
         """
         await self._store.get_resident(resident_id)
         now = self._clock()
-        row = OfferRow(
+        row = Offer(
             id=new_id("off"),
             resident_id=resident_id,
             configuration_id=offer.credential_configuration_ids[0],
@@ -385,7 +403,7 @@ class WalletService:
             state="pending",
             updated_at=now,
         )
-        await self._data.add_offer(row)
+        await self._store.add_offer(row)
         return self._view(row)
 
     async def add_scanned(self, principal: Principal, uri: Any) -> OfferView:
@@ -410,7 +428,7 @@ class WalletService:
 
     # -- reading
 
-    def _view(self, row: OfferRow) -> OfferView:
+    def _view(self, row: Offer) -> OfferView:
         try:
             offer = parse_credential_offer(row.offer_json)
             issuer, ids, tx = offer.credential_issuer, offer.credential_configuration_ids, offer.tx_code
@@ -423,7 +441,7 @@ class WalletService:
 
     async def get(self, principal: Principal, offer_id: str) -> OfferView:
         """:raises NotFoundError: if the resident has no such offer."""
-        return self._view(await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer")))
+        return self._view(await self._store.get_offer(require_id(offer_id, "offer"), resident_id=principal.resident_id))
 
     async def list(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> OffersPage:
         """The resident's offers, oldest first.
@@ -432,7 +450,7 @@ class WalletService:
         """
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
-        page = await self._data.list_offers(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        page = await self._store.list_offers(principal.resident_id, limit=limit, after=decode_cursor(cursor))
         items = tuple(self._view(r) for r in page.items)
         return OffersPage(items, encode_cursor(page.next_after) if page.next_after else None)
 
@@ -441,18 +459,18 @@ class WalletService:
 
         :raises NotFoundError: no such offer. :raises ConflictError: it is not open any more.
         """
-        row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
+        row = await self._store.get_offer(require_id(offer_id, "offer"), resident_id=principal.resident_id)
         if row.state not in _OPEN_STATES:
             raise ConflictError(f"the offer is {row.state}; only an open offer can be declined")
-        await self._data.update_offer(
+        await self._move_offer(
             principal.resident_id, row.id, expect_state=_OPEN_STATES, state="declined", now=self._clock()
         )
         return await self.get(principal, row.id)
 
     # -- accepting
 
-    async def _open_row(self, principal: Principal, offer_id: str) -> OfferRow:
-        row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
+    async def _open_row(self, principal: Principal, offer_id: str) -> Offer:
+        row = await self._store.get_offer(require_id(offer_id, "offer"), resident_id=principal.resident_id)
         if row.state not in _OPEN_STATES:
             raise ConflictError(f"the offer is {row.state}; it cannot be accepted again")
         if self._clock() >= row.expires_at:
@@ -505,7 +523,7 @@ class WalletService:
         return await self._save_flow(principal, row, pending)
 
     async def _pending(
-        self, principal: Principal, row: OfferRow, jwk: dict[str, str], *, same_device: bool = True
+        self, principal: Principal, row: Offer, jwk: dict[str, str], *, same_device: bool = True
     ) -> PendingIssuance:
         assert row.flow is not None
         state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
@@ -522,10 +540,10 @@ class WalletService:
             }
         return PendingIssuance.from_state(state["pending"])
 
-    async def _save_flow(self, principal: Principal, row: OfferRow, pending: PendingIssuance) -> ProofSigningRequest:
+    async def _save_flow(self, principal: Principal, row: Offer, pending: PendingIssuance) -> ProofSigningRequest:
         state = {"pending": pending.to_state(), "device_id": principal.device_id}
         sealed = await self._vault.seal_json(principal.resident_id, state, kind="offer-flow", row_id=row.id)
-        await self._data.update_offer(
+        await self._move_offer(
             principal.resident_id, row.id, expect_state=row.state, state="accepting", now=self._clock(), flow=sealed
         )
         expires = min(self._clock() + PROOF_SIGNING_TTL, row.expires_at)
@@ -552,7 +570,7 @@ class WalletService:
             fresh input) or ``invalid_proof``.
         :return: the stored credential.
         """
-        row = await self._data.get_offer(principal.resident_id, require_id(offer_id, "offer"))
+        row = await self._store.get_offer(require_id(offer_id, "offer"), resident_id=principal.resident_id)
         if row.state != "accepting" or row.flow is None:
             raise ConflictError("the offer is not waiting for a proof signature; accept it first")
         device = await self._store.get_device(principal.device_id)
@@ -576,7 +594,7 @@ class WalletService:
     async def _received(
         self,
         principal: Principal,
-        row: OfferRow,
+        row: Offer,
         pending: PendingIssuance,
         issued: IssuedCredentials,
         *,
@@ -635,7 +653,7 @@ class WalletService:
     async def _store_credentials(
         self,
         principal: Principal,
-        row: OfferRow,
+        row: Offer,
         tokens: Sequence[str],
         issuer: str,
         *,
@@ -660,7 +678,7 @@ class WalletService:
             for token in tokens
         ]
         view = views[0]
-        await self._data.update_offer(
+        await self._move_offer(
             principal.resident_id,
             row.id,
             # The city's own issuer marks its offers redeemed as it issues; that is the same outcome.
@@ -674,8 +692,8 @@ class WalletService:
 
     # -- refilling a batch of copies
 
-    async def _refill_state(self, principal: Principal, batch: str) -> tuple[OfferRow, dict[str, Any]]:
-        row = await self._data.get_offer(principal.resident_id, require_id(batch, "batch"))
+    async def _refill_state(self, principal: Principal, batch: str) -> tuple[Offer, dict[str, Any]]:
+        row = await self._store.get_offer(require_id(batch, "batch"), resident_id=principal.resident_id)
         if row.state != "redeemed" or row.flow is None:
             raise ConflictError("these copies cannot be refilled here; accept a new offer from the issuer")
         state = await self._vault.open_json(principal.resident_id, row.flow, kind="offer-flow", row_id=row.id)
@@ -707,7 +725,7 @@ class WalletService:
             kind="offer-flow",
             row_id=row.id,
         )
-        await self._data.update_offer(
+        await self._move_offer(
             principal.resident_id, row.id, expect_state="redeemed", state="redeemed", now=self._clock(),
             flow=sealed, credential_id=row.credential_id,
         )
@@ -752,7 +770,7 @@ class WalletService:
         )
 
     async def _accept_custodial(
-        self, principal: Principal, row: OfferRow, offer: CredentialOffer, tx_code: str | None, config_id: str | None
+        self, principal: Principal, row: Offer, offer: CredentialOffer, tx_code: str | None, config_id: str | None
     ) -> CredentialView:
         if not self._custodial:
             raise ForbiddenError("the custodial key option is not enabled on this server")

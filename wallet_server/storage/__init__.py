@@ -40,7 +40,6 @@ from wallet_server.storage._sqlite import SqliteStore
 from wallet_server.storage._wallet import (
     CopyPolicy,
     IdempotentAnswerRow,
-    OfferRow,
     PresentationRow,
     PresentationState,
     PrivacyRow,
@@ -70,7 +69,6 @@ __all__ = [
     "IdempotentAnswerRow",
     "IssuedCredential",
     "Offer",
-    "OfferRow",
     "OfferState",
     "Page",
     "PostgresStore",

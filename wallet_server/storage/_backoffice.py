@@ -49,7 +49,8 @@ def _at(value: int) -> datetime:
 
 
 _OFFER_COLS = (
-    "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, updated_at"
+    "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, "
+    "updated_at, flow, credential_id"
 )
 _ISSUED_COLS = (
     "id, offer_id, resident_id, configuration_id, vct, status_list_id, status_index, issued_at, expires_at, "
@@ -62,7 +63,10 @@ _LIST_COLS = (
 
 
 def _offer(row: Row) -> Offer:
-    return Offer(row[0], row[1], row[2], row[3], row[4], row[5], _at(row[6]), _at(row[7]), row[8], _at(row[9]))
+    return Offer(
+        row[0], row[1], row[2], row[3], row[4], row[5], _at(row[6]), _at(row[7]), row[8], _at(row[9]),
+        None if row[10] is None else bytes(row[10]), row[11],
+    )
 
 
 def _issued(row: Row) -> IssuedCredential:
@@ -175,7 +179,7 @@ class BackOfficeQueries:
 
     async def add_offer(self, offer: Offer) -> None:
         await self._run(
-            f"INSERT INTO offers ({_OFFER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO offers ({_OFFER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             offer.id,
             offer.resident_id,
             offer.configuration_id,
@@ -186,10 +190,17 @@ class BackOfficeQueries:
             to_ts(offer.expires_at),
             offer.state,
             to_ts(offer.updated_at),
+            offer.flow,
+            offer.credential_id,
         )
 
-    async def get_offer(self, offer_id: str) -> Offer:
-        rows = await self._rows(f"SELECT {_OFFER_COLS} FROM offers WHERE id = ?", offer_id)
+    async def get_offer(self, offer_id: str, *, resident_id: str | None = None) -> Offer:
+        if resident_id is None:
+            rows = await self._rows(f"SELECT {_OFFER_COLS} FROM offers WHERE id = ?", offer_id)
+        else:
+            rows = await self._rows(
+                f"SELECT {_OFFER_COLS} FROM offers WHERE id = ? AND resident_id = ?", offer_id, resident_id
+            )
         if not rows:
             raise NotFoundError("no such offer")
         return _offer(rows[0])
@@ -203,15 +214,32 @@ class BackOfficeQueries:
         return page_of([_offer(r) for r in await self._rows(sql, *args)], limit)
 
     async def set_offer_state(
-        self, offer_id: str, state: OfferState, *, now: datetime, expected: OfferState = "pending"
+        self,
+        offer_id: str,
+        state: OfferState,
+        *,
+        now: datetime,
+        expected: OfferState | Sequence[OfferState] = "pending",
+        resident_id: str | None = None,
+        flow: bytes | None = None,
+        credential_id: str | None = None,
     ) -> bool:
-        """Move an offer from ``expected`` to ``state``; ``False`` if it was not in ``expected``."""
+        """Move an offer from ``expected`` (one state or several) to ``state``, writing ``flow`` and
+        ``credential_id`` as given (``None`` clears them); ``False`` if it was not in ``expected``
+        (or is not the resident's, with ``resident_id``)."""
+        states = [expected] if isinstance(expected, str) else list(expected)
+        where = f"id = ? AND state IN ({', '.join('?' for _ in states)})"
+        args: list[Any] = [offer_id, *states]
+        if resident_id is not None:
+            where += " AND resident_id = ?"
+            args.append(resident_id)
         changed = await self._run(
-            "UPDATE offers SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+            f"UPDATE offers SET state = ?, flow = ?, credential_id = ?, updated_at = ? WHERE {where}",
             state,
+            flow,
+            credential_id,
             to_ts(now),
-            offer_id,
-            expected,
+            *args,
         )
         return changed == 1
 

@@ -105,9 +105,12 @@ CredentialState = Literal["valid", "suspended", "revoked"]
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A credential offer in a resident's inbox (``offer_uri`` is what the app opens).
+    """A credential offer in a resident's inbox (``offer_uri`` is what the app opens): the city's own
+    offers (``created_by`` an administrator) and the ones a resident scanned (``resident``).
 
-    The Transaction Code is never stored here: the city delivers it out of band.
+    The Transaction Code is never stored here: the city delivers it out of band. ``flow`` is the
+    wallet's sealed accept state (``accepting``; after a batch of copies, what refills it), and
+    ``credential_id`` the credential an accepted offer produced.
     """
 
     id: str
@@ -120,6 +123,11 @@ class Offer:
     expires_at: datetime
     state: OfferState
     updated_at: datetime
+    flow: bytes | None = None
+    credential_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Offer(id={self.id!r}, state={self.state!r})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,8 +225,8 @@ class BackOfficeStore(Protocol):
         """Put an offer in its resident's inbox. :raises ConflictError: if the id exists."""
         ...
 
-    async def get_offer(self, offer_id: str) -> Offer:
-        """:raises NotFoundError: if there is no such offer."""
+    async def get_offer(self, offer_id: str, *, resident_id: str | None = None) -> Offer:
+        """:raises NotFoundError: if there is no such offer (or, with ``resident_id``, not theirs)."""
         ...
 
     async def list_offers(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[Offer]:
@@ -234,9 +234,22 @@ class BackOfficeStore(Protocol):
         ...
 
     async def set_offer_state(
-        self, offer_id: str, state: OfferState, *, now: datetime, expected: OfferState = "pending"
+        self,
+        offer_id: str,
+        state: OfferState,
+        *,
+        now: datetime,
+        expected: OfferState | Sequence[OfferState] = "pending",
+        resident_id: str | None = None,
+        flow: bytes | None = None,
+        credential_id: str | None = None,
     ) -> bool:
-        """Move an offer from ``expected`` to ``state``; ``False`` if it was not in ``expected``."""
+        """Move an offer from ``expected`` (one state or several) to ``state`` (compare-and-set),
+        writing the wallet's sealed ``flow`` and the ``credential_id`` as given (``None`` clears them).
+
+        :param resident_id: change it only if it is this resident's offer.
+        :return: ``False`` if it was not in ``expected`` (another request changed it first) or is gone.
+        """
         ...
 
     async def create_status_list(self, record: StatusListRecord) -> None:

@@ -1,4 +1,7 @@
-"""The resident's wallet tables: offers inbox, presentations, consents index, per-resident secrets.
+"""The resident's wallet tables: presentations, consents index, receipt fetches, per-resident secrets.
+
+The offers inbox is the back office's ``offers`` table, one model (:class:`~wallet_server.storage.Offer`)
+and one query set for the city's and the resident's side (:class:`~wallet_server.storage.BackOfficeStore`).
 
 :class:`WalletDataStore` runs its queries on the connections of a :class:`SqlStore` (SQLite or
 PostgreSQL), so it shares the database, the pool and the migrations. Every read and change is
@@ -22,7 +25,6 @@ from wallet_server.storage._sql import SqlStore
 __all__ = [
     "CopyPolicy",
     "IdempotentAnswerRow",
-    "OfferRow",
     "PresentationRow",
     "PresentationState",
     "PrivacyRow",
@@ -57,27 +59,6 @@ ViolationKind = Literal["receipt_missing", "receipt_invalid", "withdrawal_unansw
 
 def _dt(value: int) -> datetime:
     return datetime.fromtimestamp(int(value), UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class OfferRow:
-    """An offer in a resident's inbox; ``flow`` is the sealed accept state while ``accepting``."""
-
-    id: str
-    resident_id: str
-    configuration_id: str
-    offer_uri: str
-    offer_json: str
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    state: str
-    updated_at: datetime
-    flow: bytes | None = None
-    credential_id: str | None = None
-
-    def __repr__(self) -> str:
-        return f"OfferRow(id={self.id!r}, state={self.state!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +176,6 @@ class IdempotentAnswerRow:
         return f"IdempotentAnswerRow(scope={self.scope!r}, state={self.state!r})"
 
 
-_OFFER_COLS = (
-    "id, resident_id, configuration_id, offer_uri, offer_json, created_by, created_at, expires_at, state, "
-    "updated_at, flow, credential_id"
-)
 _PRESENTATION_COLS = "id, resident_id, state, created_at, expires_at, updated_at, body"
 _CONSENT_COLS = "consent_id, resident_id, service_did, presentation_id, created_at"
 _VIOLATION_COLS = "id, resident_id, service_did, kind, code, ref_id, created_at"
@@ -206,13 +183,6 @@ _FETCH_COLS = (
     "presentation_id, resident_id, consent_id, service_did, receipt_uri, consent_record, state, attempts, next_at, "
     "created_at, updated_at, last_error, receipt_id"
 )
-
-
-def _offer(row: Sequence[Any]) -> OfferRow:
-    return OfferRow(
-        row[0], row[1], row[2], row[3], row[4], row[5], _dt(row[6]), _dt(row[7]), row[8], _dt(row[9]),
-        None if row[10] is None else bytes(row[10]), row[11],
-    )
 
 
 def _presentation(row: Sequence[Any]) -> PresentationRow:
@@ -252,59 +222,6 @@ class WalletDataStore:
     async def _execute(self, sql: str, *args: Any) -> int:
         async with self._store._conn() as conn:
             return await conn.execute(sql, *args)
-
-    # -- offers --------------------------------------------------------------------------------
-
-    async def add_offer(self, offer: OfferRow) -> None:
-        """:raises ConflictError: if the id exists."""
-        await self._execute(
-            f"INSERT INTO offers ({_OFFER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            offer.id, offer.resident_id, offer.configuration_id, offer.offer_uri, offer.offer_json,
-            offer.created_by, to_ts(offer.created_at), to_ts(offer.expires_at), offer.state,
-            to_ts(offer.updated_at), offer.flow, offer.credential_id,
-        )
-
-    async def get_offer(self, resident_id: str, offer_id: str) -> OfferRow:
-        """:raises NotFoundError: if the resident has no such offer."""
-        rows = await self._fetch(
-            f"SELECT {_OFFER_COLS} FROM offers WHERE id = ? AND resident_id = ?", offer_id, resident_id
-        )
-        if not rows:
-            raise NotFoundError("no such offer")
-        return _offer(rows[0])
-
-    async def list_offers(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[OfferRow]:
-        """The resident's offers, oldest first, after the ``(created_at, id)`` key ``after``."""
-        sql, args = keyset_query(
-            f"SELECT {_OFFER_COLS} FROM offers", where="resident_id = ?", args=[resident_id], after=after, limit=limit
-        )
-        rows = await self._fetch(sql, *args)
-        return page_of([_offer(r) for r in rows], limit)
-
-    async def update_offer(
-        self,
-        resident_id: str,
-        offer_id: str,
-        *,
-        expect_state: str | Sequence[str],
-        state: str,
-        now: datetime,
-        flow: bytes | None = None,
-        credential_id: str | None = None,
-    ) -> None:
-        """Move an offer to ``state`` if it is still in ``expect_state`` (compare-and-set).
-
-        :raises ConflictError: if another request changed it first (or it is gone).
-        """
-        expected = [expect_state] if isinstance(expect_state, str) else list(expect_state)
-        marks = ", ".join("?" for _ in expected)
-        changed = await self._execute(
-            f"UPDATE offers SET state = ?, flow = ?, credential_id = ?, updated_at = ? "
-            f"WHERE id = ? AND resident_id = ? AND state IN ({marks})",
-            state, flow, credential_id, to_ts(now), offer_id, resident_id, *expected,
-        )
-        if changed != 1:
-            raise ConflictError("the offer changed meanwhile; read it again")
 
     # -- presentations ---------------------------------------------------------------------------
 
