@@ -239,6 +239,7 @@ def _verify_parsed(
     now: datetime,
     *,
     key_binding: tuple[str, str] | None,
+    expected_issuer: str | None = None,
 ) -> VerifiedPresentation:
     now_ts = _epoch(now)
     typs = (SD_JWT_VC_TYP, LEGACY_SD_JWT_VC_TYP) if policy.accept_legacy_typ else (SD_JWT_VC_TYP,)
@@ -272,6 +273,12 @@ def _verify_parsed(
         raise ClaimsError("SD-JWT VC has no iss claim", code="missing_claim")
     if not isinstance(vct, str) or not vct:
         raise ClaimsError("SD-JWT VC has no vct claim", code="missing_claim")
+    if expected_issuer is not None and issuer != expected_issuer:
+        # The caller's key vouches for the signature, not for the iss the signer wrote.
+        raise ClaimsError(
+            "the credential's iss is not the issuer whose key verified it", code="issuer_mismatch",
+            details={"iss": issuer[:300]},
+        )
     status = claims.get("status")
     if status is not None and not isinstance(status, dict):
         raise ClaimsError("status must be a JSON object", code="invalid_status_claim")
@@ -305,6 +312,7 @@ def verify_sd_jwt(
     token: str | bytes,
     *,
     issuer_key: Key,
+    expected_issuer: str | None = None,
     policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     now: datetime,
 ) -> VerifiedPresentation:
@@ -312,7 +320,13 @@ def verify_sd_jwt(
 
     Runs every check except key binding (a KB-JWT, if present, is not examined) and status.
 
+    The key proves who signed, not the ``iss`` the signer wrote: pass ``expected_issuer`` (the
+    issuer ``issuer_key`` belongs to), or ``result.issuer`` is only the signer's word.
+
     :param issuer_key: the issuer's public key, found from ``iss``/``kid`` (never from the token).
+    :param expected_issuer: the issuer ``issuer_key`` belongs to; a token whose ``iss`` differs is
+        refused (``ClaimsError``, code ``issuer_mismatch``). Leave it out only if the caller checks
+        ``result.issuer`` itself.
     :raises MalformedTokenError: the token cannot be parsed or is over a limit.
     :raises DisallowedAlgorithmError: ``alg`` or ``_sd_alg`` not allowed by ``policy``.
     :raises UntrustedKeyError: the header carries its own key (``jwk``, ``x5c``, …).
@@ -321,16 +335,26 @@ def verify_sd_jwt(
     :raises DisclosureError: a digest or Disclosure check of RFC 9901 §7.1 fails.
     :raises TokenNotYetValidError: ``iat`` or ``nbf`` in the future beyond the leeway.
     :raises TokenExpiredError: ``exp`` passed beyond the leeway.
-    :raises ClaimsError: missing ``iss``/``vct``, hidden ``cnf``/``status``/…, malformed ``cnf``.
+    :raises ClaimsError: missing ``iss``/``vct``, hidden ``cnf``/``status``/…, malformed ``cnf``,
+        ``iss`` other than ``expected_issuer`` (``issuer_mismatch``).
     :return: the verified issuer, type, claims and holder key.
     """
-    return _verify_parsed(parse(token, limits=policy), issuer_key, policy, now, key_binding=None)
+    _check_expected_issuer(expected_issuer)
+    return _verify_parsed(
+        parse(token, limits=policy), issuer_key, policy, now, key_binding=None, expected_issuer=expected_issuer
+    )
+
+
+def _check_expected_issuer(expected_issuer: object) -> None:
+    if expected_issuer is not None and (not isinstance(expected_issuer, str) or not expected_issuer):
+        raise InvalidInputError("expected_issuer must be a non-empty string (the issuer the key belongs to)")
 
 
 def verify_presentation_with_key(
     token: str | bytes,
     *,
     issuer_key: Key,
+    expected_issuer: str | None = None,
     audience: str,
     nonce: str,
     policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
@@ -338,7 +362,11 @@ def verify_presentation_with_key(
 ) -> VerifiedPresentation:
     """Verify an SD-JWT VC presentation (SD-JWT+KB) with a key the caller found (pure core).
 
-    Everything :func:`verify_sd_jwt` checks, then the KB-JWT (RFC 9901 §7.3).
+    Everything :func:`verify_sd_jwt` checks, then the KB-JWT (RFC 9901 §7.3). As there, the key
+    proves who signed, not the ``iss`` the signer wrote: pass ``expected_issuer``.
+
+    :param expected_issuer: the issuer ``issuer_key`` belongs to; a token whose ``iss`` differs is
+        refused (``ClaimsError``, code ``issuer_mismatch``).
 
     :param audience: this verifier's identifier; the KB-JWT ``aud`` must equal it.
     :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
@@ -353,11 +381,16 @@ def verify_presentation_with_key(
     """
     if not isinstance(audience, str) or not isinstance(nonce, str):
         raise InvalidInputError("audience and nonce must be strings")
+    _check_expected_issuer(expected_issuer)
     parsed = parse(token, limits=policy)
-    return _verify_parsed(parsed, issuer_key, policy, now, key_binding=(audience, nonce))
+    return _verify_parsed(
+        parsed, issuer_key, policy, now, key_binding=(audience, nonce), expected_issuer=expected_issuer
+    )
 
 
-async def _resolve(parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy: VerificationPolicy) -> Key:
+async def _resolve(
+    parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy: VerificationPolicy
+) -> tuple[str, Key]:
     issuer = parsed.payload.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise ClaimsError("SD-JWT VC has no iss claim, so its issuer key cannot be resolved", code="missing_claim")
@@ -368,7 +401,7 @@ async def _resolve(parsed: UnverifiedSdJwt, resolver: IssuerKeyResolver, policy:
     if policy.resolve_key_at_issuance:
         iat = _timestamp(parsed.payload, "iat")
         at = _as_datetime(iat)
-    return await resolver.resolve_key(issuer, kid, relationship="assertionMethod", at=at)
+    return issuer, await resolver.resolve_key(issuer, kid, relationship="assertionMethod", at=at)
 
 
 async def _check_status(
@@ -418,8 +451,8 @@ async def _verify_resolved(
     """The recipe: resolve the issuer key, every SD-JWT (and KB-JWT) check, type, nonce, accreditation, status."""
     expected = _expected_types(vct)
     parsed = parse(token, limits=policy)
-    key = await _resolve(parsed, resolver, policy)
-    result = _verify_parsed(parsed, key, policy, now, key_binding=key_binding)
+    issuer, key = await _resolve(parsed, resolver, policy)
+    result = _verify_parsed(parsed, key, policy, now, key_binding=key_binding, expected_issuer=issuer)
     if expected is not None and result.vct not in expected:
         raise CredentialTypeError(
             f"the credential's vct is not one this verifier asked for ({len(expected)} accepted)",

@@ -109,7 +109,9 @@ def verify_vc_jwt(
     :param now: the verification time; no clock is read.
     :param policy: the algorithm allow-list.
     :param leeway: clock skew tolerated on ``validFrom``/``validUntil``.
-    :param expected_issuer: if given, the credential's issuer must equal it.
+    :param expected_issuer: if given, the credential's issuer must equal it (code
+        ``issuer_mismatch``). The key proves who signed, not the issuer the signer wrote: pass the
+        issuer ``key`` belongs to.
     :raises InvalidTokenError: if the token cannot be parsed.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit ``key``.
     :raises UntrustedKeyError: if the header carries its own key.

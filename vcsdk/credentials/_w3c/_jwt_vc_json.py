@@ -141,7 +141,9 @@ def verify_jwt_vc_json(
     :param now: the verification time; no clock is read.
     :param policy: the algorithm allow-list (ES256, ES256K, EdDSA by default).
     :param leeway: clock skew tolerated on ``nbf`` and ``exp``.
-    :param expected_issuer: if given, ``iss`` must equal it.
+    :param expected_issuer: if given, ``iss`` must equal it (code
+        ``issuer_mismatch``). The key proves who signed, not the issuer the signer wrote: pass the
+        issuer ``key`` belongs to.
     :raises MalformedTokenError: the token cannot be parsed.
     :raises UnsupportedAlgorithmError: ``alg`` is not allowed or does not fit ``key``.
     :raises CriticalHeaderError: the header lists ``crit`` extensions.

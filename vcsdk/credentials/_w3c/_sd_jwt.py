@@ -114,6 +114,7 @@ def verify_vc_sd_jwt(
     leeway: timedelta = DEFAULT_LEEWAY,
     key_binding_max_age: timedelta = DEFAULT_KEY_BINDING_MAX_AGE,
     sd_algorithms: Sequence[str] = ("sha-256",),
+    expected_issuer: str | None = None,
 ) -> VerifiedCredential:
     """Verify a ``vc+sd-jwt`` credential or key-bound presentation with a key the caller found.
 
@@ -131,13 +132,17 @@ def verify_vc_sd_jwt(
     :param leeway: clock skew tolerated on ``validFrom``/``validUntil`` and the KB-JWT ``iat``.
     :param key_binding_max_age: how old a KB-JWT (by its ``iat``) may be.
     :param sd_algorithms: digest algorithms accepted as ``_sd_alg``.
+    :param expected_issuer: the issuer ``key`` belongs to; a credential whose ``issuer`` differs is
+        refused (``ClaimsError``, code ``issuer_mismatch``). The key proves who signed, not the
+        ``issuer`` the signer wrote: leave it out only if the caller checks ``result.issuer`` itself.
     :raises InvalidInputError: if the token cannot be parsed, or only one of ``audience``/``nonce`` is given.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit ``key``.
     :raises UntrustedKeyError: if the header carries its own key.
     :raises TokenTypeError: if ``typ`` is not ``vc+sd-jwt``, or the KB-JWT ``typ`` is not ``kb+jwt``.
     :raises SignatureInvalidError: if the signature does not verify.
     :raises DisclosureError: the RFC 9901 Disclosure checks.
-    :raises ClaimsError: data model broken, a data-model member hidden behind a Disclosure, bad ``cnf``.
+    :raises ClaimsError: data model broken, a data-model member hidden behind a Disclosure, bad ``cnf``,
+        an issuer other than ``expected_issuer`` (``issuer_mismatch``).
     :raises TokenNotYetValidError: / :raises TokenExpiredError: ``validFrom`` / ``validUntil``.
     :raises KeyBindingMissingError: ``audience``/``nonce`` given but no KB-JWT.
     :raises KeyBindingError: a KB-JWT without ``audience``/``nonce``, no ``cnf`` key, or a KB-JWT
@@ -175,6 +180,8 @@ def verify_vc_sd_jwt(
     # Every subject member may be undisclosed: validate the shape with a placeholder subject.
     validate_credential({**vc, "credentialSubject": {"_": True}} if subject == {} else vc)
     issuer = credential_issuer(vc)
+    if expected_issuer is not None and issuer != expected_issuer:
+        raise ClaimsError("credential issuer is not the expected issuer", code="issuer_mismatch")
     valid_from = parse_datetime(vc["validFrom"], what="validFrom") if "validFrom" in vc else None
     valid_until = parse_datetime(vc["validUntil"], what="validUntil") if "validUntil" in vc else None
     if valid_from is not None and now + leeway < valid_from:

@@ -80,7 +80,7 @@ async def verify_vc(
         key = await resolver.resolve_key(issuer, kid, relationship="assertionMethod")
         verified = verify_vc_sd_jwt(
             parsed, key, now=now, policy=policy, leeway=leeway, audience=audience, nonce=nonce,
-            key_binding_max_age=key_binding_max_age,
+            key_binding_max_age=key_binding_max_age, expected_issuer=issuer,
         )
     else:
         if audience is not None:
@@ -92,7 +92,9 @@ async def verify_vc(
             if legacy.unverified_issuer is None:
                 raise ClaimsError("a jwt_vc_json credential needs an iss claim (the issuer)", code="missing_claim")
             key = await resolver.resolve_key(legacy.unverified_issuer, legacy.kid, relationship="assertionMethod")
-            verified = verify_jwt_vc_json(token, key, now=now, policy=policy, leeway=leeway)
+            verified = verify_jwt_vc_json(
+                token, key, now=now, policy=policy, leeway=leeway, expected_issuer=legacy.unverified_issuer
+            )
         else:
             if unverified.unverified_issuer is None:
                 raise ClaimsError(
@@ -100,7 +102,7 @@ async def verify_vc(
                 )
             issuer = unverified.unverified_issuer
             key = await resolver.resolve_key(issuer, unverified.kid, relationship="assertionMethod")
-            verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway)
+            verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway, expected_issuer=issuer)
     if credential_type is not None and credential_type not in verified.types:
         raise CredentialTypeError(f"the credential is not a {credential_type[:100]}")
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
