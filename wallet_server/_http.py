@@ -15,8 +15,18 @@ from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, SETTINGS
 from wallet_server.errors import RateLimitedError
 from wallet_server.schemas import SCHEMAS
 from wallet_server.services import Administrator, AdminRole, Principal
+from wallet_server.storage import DeviceProof
 
-__all__ = ["BODY_SCHEMA", "authenticate", "etag_json", "query_int", "read_json", "request_url", "require_admin"]
+__all__ = [
+    "BODY_SCHEMA",
+    "authenticate",
+    "authenticate_unrecorded",
+    "etag_json",
+    "query_int",
+    "read_json",
+    "request_url",
+    "require_admin",
+]
 
 
 #: The component schema name of the current route's request body (set by the route table).
@@ -74,6 +84,26 @@ async def authenticate(request: web.Request) -> Principal:
     if wait is not None:
         raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
     return principal
+
+
+async def authenticate_unrecorded(request: web.Request) -> tuple[Principal, DeviceProof]:
+    """:func:`authenticate` without recording the DPoP proof: the handler records it in the same
+    statement as its own query and refuses the request by the outcome (see
+    :meth:`AuthService.check_request`); the per-device rate limit applies here.
+
+    :raises AuthenticationError: no or bad access token.
+    :raises RateLimitedError: this device sent too many requests.
+    """
+    principal, proof = request.app[AUTH].check_request(
+        authorization=request.headers.get("Authorization"),
+        dpop=request.headers.getall("DPoP", []),
+        method=request.method,
+        url=request_url(request),
+    )
+    wait = await request.app[DEVICE_LIMITER].acquire(principal.device_id)
+    if wait is not None:
+        raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
+    return principal, proof
 
 
 def require_admin(request: web.Request, role: AdminRole | None) -> Administrator:

@@ -17,7 +17,16 @@ from vcsdk.errors import InvalidInputError
 from wallet_server import back_office_routes as city
 from wallet_server import election_routes as er
 from wallet_server import resident_routes as rr
-from wallet_server._http import BODY_SCHEMA, authenticate, etag_json, query_int, read_json, request_url, require_admin
+from wallet_server._http import (
+    BODY_SCHEMA,
+    authenticate,
+    authenticate_unrecorded,
+    etag_json,
+    query_int,
+    read_json,
+    request_url,
+    require_admin,
+)
 from wallet_server.api_docs import DOCS_CSP, render_docs
 from wallet_server.appkeys import (
     ADMIN,
@@ -186,9 +195,12 @@ async def remove_device(request: web.Request) -> web.Response:
 
 
 async def list_credentials(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
+    # The DPoP proof is recorded in the listing's own round trip (refused there if it cannot be).
+    principal, proof = await authenticate_unrecorded(request)
     limit = query_int(request, "limit", default=20)
-    page = await request.app[CREDENTIALS].summaries(principal, limit=limit, cursor=request.query.get("cursor"))
+    page = await request.app[CREDENTIALS].summaries(
+        principal, limit=limit, cursor=request.query.get("cursor"), proof=proof
+    )
     items = [credential_summary_json(c) for c in page.items]
     return etag_json(request, {"items": items, "next_cursor": page.next_cursor})
 

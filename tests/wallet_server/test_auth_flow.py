@@ -128,6 +128,27 @@ async def test_dpop_replay_is_refused(client, clock) -> None:
     await problem(await client.get("/v1/me", headers=headers), 401, "dpop_replay")
 
 
+async def test_credential_listing_checks_the_proof_in_its_own_query(client, clock) -> None:
+    """GET /v1/credentials records the DPoP proof in the listing's round trip: a replayed proof,
+    an ended login and a removed device are refused there as everywhere else."""
+    phone = await new_resident(client, clock)
+    second = Phone(client, clock, resident_id=phone.resident_id)
+    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
+    assert resp.status == 201
+    second.device_id = (await resp.json())["id"]
+    await second.login()
+    headers = phone.auth_headers("GET", "/v1/credentials")
+    assert (await client.get("/v1/credentials", headers=headers)).status == 200
+    await problem(await client.get("/v1/credentials", headers=headers), 401, "dpop_replay")
+    assert (await second.call("GET", "/v1/credentials")).status == 200
+    assert (await phone.call("DELETE", f"/v1/devices/{second.device_id}")).status == 204
+    await problem(await second.call("GET", "/v1/credentials"), 401, "authentication_failed")
+    assert (await phone.call("POST", "/v1/auth/logout", json={"refresh_token": phone.refresh_token})).status == 204
+    resp = await phone.call("GET", "/v1/credentials")
+    await problem(resp, 401, "authentication_failed")
+    assert "logout" in (await resp.json())["detail"]
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

@@ -11,7 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vcsdk.errors import ConflictError, NotFoundError, StorageError
-from wallet_server.storage import Device, EnrolmentCode, RefreshToken, Resident, Store, StoredCredential
+from wallet_server.storage import (
+    CredentialKey,
+    Device,
+    DeviceProof,
+    EnrolmentCode,
+    Page,
+    RefreshToken,
+    Resident,
+    Store,
+    StoredCredential,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -180,6 +190,47 @@ async def test_device_proof_is_refused_once_its_login_ended(store: Store) -> Non
     assert await store.use_device_proof("j2", **proof, family_id="fam_a") == "logged_out"  # type: ignore[arg-type]
     assert await store.use_device_proof("j2", **proof, family_id="fam_b") == "ok"  # type: ignore[arg-type]
     assert await store.use_device_proof("j3", **proof) == "ok"  # type: ignore[arg-type]
+
+
+async def test_proof_and_credential_listing_in_one_call(store: Store) -> None:
+    """The listing is read only when the proof is recorded; a refused proof gives its reason and
+    no rows, and (unlike a replay) does not spend the proof id."""
+    await store.create_resident(resident(1))
+    await store.create_resident(resident(2))
+    await store.add_device(device(1, "res_1"))
+    await store.add_refresh_token(RefreshToken("r1", "fam_a", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+    for n in range(3):
+        at = T0 + timedelta(seconds=3 - n)  # stored newest first: the listing orders by created_at
+        await store.put_credential(StoredCredential(f"c{n}", "res_1", "dc+sd-jwt", at, bytes([n]) * 40))
+    await store.put_credential(StoredCredential("c9", "res_2", "vc+jwt", T0, b"x"))
+
+    def proof(jti: str, **changes: str) -> DeviceProof:
+        values = {"device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1", "family_id": "fam_a", **changes}
+        return DeviceProof(jti, T0 + timedelta(minutes=1), **values)  # type: ignore[arg-type]
+
+    outcome, first = await store.prove_and_list_credential_keys(proof("j1"), limit=2)
+    assert outcome == "ok"
+    assert first.items == (
+        CredentialKey("c2", "dc+sd-jwt", T0 + timedelta(seconds=1)),
+        CredentialKey("c1", "dc+sd-jwt", T0 + timedelta(seconds=2)),
+    )
+    assert first.next_after is not None
+    outcome, rest = await store.prove_and_list_credential_keys(proof("j2"), limit=2, after=first.next_after)
+    assert outcome == "ok" and [k.id for k in rest.items] == ["c0"] and rest.next_after is None
+    # The same proof again, another resident's or key's proof, a removed device, an ended login.
+    assert await store.prove_and_list_credential_keys(proof("j1"), limit=5) == ("replay", Page((), None))
+    for jti, wrong in (("j3", {"resident_id": "res_2"}), ("j4", {"jkt": "jkt_9"}), ("j5", {"device_id": "dev_9"})):
+        outcome, page = await store.prove_and_list_credential_keys(proof(jti, **wrong), limit=5)
+        assert (outcome, page.items) == ("no_device", ())
+    assert await store.remember_jti("j3", expires_at=T0 + timedelta(minutes=1))  # not spent by the refusal
+    await store.revoke_refresh_family("fam_a", now=T0)
+    outcome, page = await store.prove_and_list_credential_keys(proof("j6"), limit=5)
+    assert (outcome, page.items) == ("logged_out", ())
+    outcome, page = await store.prove_and_list_credential_keys(proof("j7", family_id="fam_b"), limit=5)
+    assert outcome == "ok" and len(page.items) == 3
+    await store.delete_device("res_1", "dev_1")
+    outcome, page = await store.prove_and_list_credential_keys(proof("j8", family_id="fam_b"), limit=5)
+    assert (outcome, page.items) == ("no_device", ())
 
 
 async def test_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:

@@ -33,7 +33,7 @@ from vcsdk.errors import (
 from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
 from wallet_server.errors import AuthenticationError, DpopProofError, DpopReplayError, RefreshTokenReuseError
 from wallet_server.services._common import Clock, new_id, require_id, require_str, sha256_hex
-from wallet_server.storage import Device, RefreshToken, Store
+from wallet_server.storage import Device, DeviceProof, DeviceProofOutcome, RefreshToken, Store
 
 __all__ = [
     "ACCESS_TOKEN_TYP",
@@ -45,6 +45,7 @@ __all__ = [
     "TokenPair",
     "access_token_hash",
     "normalize_htu",
+    "refuse_proof",
 ]
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 media type, not a secret
@@ -243,11 +244,38 @@ class AuthService:
 
         :param dpop: every ``DPoP`` header value (exactly one is allowed).
         :param url: the URL the client used (the public base URL plus the path).
-        :raises AuthenticationError: no or bad access token, removed device.
+        :raises AuthenticationError: no or bad access token, removed device, ended login.
         :raises TokenExpiredError: the access token expired (refresh it).
         :raises DpopProofError: proof missing, malformed, for another method/URL/token or key.
         :raises DpopReplayError: the proof was used before.
         :return: who is calling.
+        """
+        principal, proof = self.check_request(authorization=authorization, dpop=dpop, method=method, url=url)
+        # The proof's key is the token's cnf key; the device must still hold it (one round trip).
+        # The token's login (refresh-token family) must not have ended: logout takes effect at once.
+        outcome = await self._store.use_device_proof(
+            proof.jti_hash,
+            expires_at=proof.expires_at,
+            device_id=proof.device_id,
+            resident_id=proof.resident_id,
+            jkt=proof.jkt,
+            family_id=proof.family_id,
+        )
+        refuse_proof(outcome)
+        return principal
+
+    def check_request(
+        self, *, authorization: str | None, dpop: Sequence[str], method: str, url: str
+    ) -> tuple[Principal, DeviceProof]:
+        """What :meth:`authenticate` checks without the database: the access token and the proof.
+
+        The caller must record the returned proof before it answers, in the same statement as its
+        own query (e.g. :meth:`~wallet_server.storage.CredentialStore.prove_and_list_credential_keys`),
+        and pass the outcome to :func:`refuse_proof`: until then the caller is not authenticated.
+
+        :raises AuthenticationError: no or bad access token.
+        :raises TokenExpiredError: the access token expired (refresh it).
+        :raises DpopProofError: proof missing, malformed, for another method/URL/token or key.
         """
         if authorization is None:
             raise AuthenticationError("this route needs Authorization: DPoP <access token> and a DPoP proof")
@@ -259,24 +287,11 @@ class AuthService:
         claims = self._verify_access_token(token, now=now)
         jkt: str = claims["cnf"]["jkt"]
         jti_hash, expires_at = self._check_proof(dpop, jkt=jkt, method=method, url=url, access_token=token, now=now)
-        # The proof's key is the token's cnf key; the device must still hold it (one round trip).
-        # The token's login (refresh-token family) must not have ended: logout takes effect at once.
         family = claims.get("fam")
-        outcome = await self._store.use_device_proof(
-            jti_hash,
-            expires_at=expires_at,
-            device_id=claims["dev"],
-            resident_id=claims["sub"],
-            jkt=jkt,
-            family_id=family if isinstance(family, str) else None,
+        proof = DeviceProof(
+            jti_hash, expires_at, claims["dev"], claims["sub"], jkt, family if isinstance(family, str) else None
         )
-        if outcome == "logged_out":
-            raise AuthenticationError("this login was ended (logout); log in again")
-        if outcome == "no_device":
-            raise AuthenticationError("the device is not registered (or was removed); enrol it again")
-        if outcome == "replay":
-            raise DpopReplayError("this DPoP proof was used before; make a new proof for every request")
-        return Principal(claims["sub"], claims["dev"], jkt)
+        return Principal(claims["sub"], claims["dev"], jkt), proof
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -437,6 +452,20 @@ class AuthService:
             raise DpopProofError("the DPoP proof needs a unique jti (8 to 128 characters)")
         expires_at = from_numeric_date(iat, what="DPoP proof iat") + self._dpop_max_age + self._leeway * 2
         return sha256_hex(f"{jkt}:{jti}"), expires_at
+
+
+def refuse_proof(outcome: DeviceProofOutcome) -> None:
+    """Raise the error for a DPoP proof the store did not record; nothing for ``"ok"``.
+
+    :raises AuthenticationError: the device was removed or the login ended.
+    :raises DpopReplayError: the proof was used before.
+    """
+    if outcome == "logged_out":
+        raise AuthenticationError("this login was ended (logout); log in again")
+    if outcome == "no_device":
+        raise AuthenticationError("the device is not registered (or was removed); enrol it again")
+    if outcome == "replay":
+        raise DpopReplayError("this DPoP proof was used before; make a new proof for every request")
 
 
 _CACHE_ENTRIES = 10_000

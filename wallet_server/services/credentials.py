@@ -16,9 +16,9 @@ from vcsdk.errors import InvalidInputError, StorageError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services._describe import CredentialFacts, describe_credential
-from wallet_server.services.auth import Principal
+from wallet_server.services.auth import Principal, refuse_proof
 from wallet_server.services.encryption import DataKeys, KeyProvider, credential_aad, open_sealed, seal
-from wallet_server.storage import Store, StoredCredential
+from wallet_server.storage import DeviceProof, Page, Store, StoredCredential
 
 __all__ = ["CredentialFormat", "CredentialService", "CredentialSummary", "CredentialView", "CredentialsPage",
            "SummariesPage"]
@@ -172,14 +172,38 @@ class CredentialService:
         items = tuple(self._open(data_key, row) for row in page.items)
         return CredentialsPage(items, encode_cursor(page.next_after) if page.next_after else None)
 
-    async def summaries(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> SummariesPage:
+    async def summaries(
+        self, principal: Principal, *, limit: int = 20, cursor: str | None = None, proof: DeviceProof | None = None
+    ) -> SummariesPage:
         """One page of summaries (no tokens), oldest first: what the app's credential list shows.
 
+        :param proof: the request's DPoP proof, not yet recorded (see
+            :meth:`~wallet_server.services.AuthService.check_request`): it is recorded in the same
+            round trip as the listing, and the listing is refused if it cannot be.
         :raises InvalidInputError: bad ``limit`` or a cursor this server did not make.
+        :raises AuthenticationError: (with ``proof``) removed device or ended login.
+        :raises DpopReplayError: (with ``proof``) the proof was used before.
         """
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
-        page = await self._store.list_credentials(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        after = decode_cursor(cursor)
+        if proof is None:
+            rows = await self._store.list_credentials(principal.resident_id, limit=limit, after=after)
+            return await self._summaries_of(principal, rows)
+        if proof.resident_id != principal.resident_id:
+            raise InvalidInputError("the proof belongs to another resident")
+        outcome, keys = await self._store.prove_and_list_credential_keys(proof, limit=limit, after=after)
+        refuse_proof(outcome)
+        cached = [self._summaries.get(k.id) for k in keys.items]
+        if all(s is not None and s.created_at == k.created_at for s, k in zip(cached, keys.items, strict=True)):
+            items = tuple(s for s in cached if s is not None)
+            return SummariesPage(items, encode_cursor(keys.next_after) if keys.next_after else None)
+        # Not decrypted in this process yet (a restart, another worker's upload): the page's
+        # ciphertexts, once; the proof is already recorded.
+        rows = await self._store.list_credentials(principal.resident_id, limit=limit, after=after)
+        return await self._summaries_of(principal, rows)
+
+    async def _summaries_of(self, principal: Principal, page: Page[StoredCredential]) -> SummariesPage:
         items = []
         for row in page.items:
             summary = self._summaries.get(row.id)

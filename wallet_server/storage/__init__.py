@@ -10,8 +10,10 @@ from __future__ import annotations
 from wallet_server.storage._city import CityDataStore, ReleaseRow, ServiceRegistrationRow
 from wallet_server.storage._elections import ElectionDataStore, ElectionRow
 from wallet_server.storage._models import (
+    CredentialKey,
     CredentialState,
     Device,
+    DeviceProof,
     EnrolmentCode,
     IssuedCredential,
     Offer,
@@ -57,9 +59,11 @@ __all__ = [
     "BackOfficeStore",
     "CityDataStore",
     "CopyPolicy",
+    "CredentialKey",
     "CredentialState",
     "CredentialStore",
     "Device",
+    "DeviceProof",
     "DeviceProofOutcome",
     "DeviceStore",
     "ElectionDataStore",

@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Generic, Literal, TypeVar
 
 __all__ = [
+    "CredentialKey",
     "CredentialState",
     "Device",
+    "DeviceProof",
     "EnrolmentCode",
     "IssuedCredential",
     "Offer",
@@ -75,6 +77,29 @@ class StoredCredential:
 
     def __repr__(self) -> str:
         return f"StoredCredential(id={self.id!r}, format={self.format!r}, {len(self.ciphertext)} bytes)"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialKey:
+    """What a listing of summaries needs of a credential row: everything but the ciphertext."""
+
+    id: str
+    format: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProof:
+    """A checked DPoP proof still to be recorded: its replay key (``jti_hash``, kept until
+    ``expires_at``) and the device, resident, key thumbprint and login (``family_id``) it must
+    still belong to when it is recorded."""
+
+    jti_hash: str
+    expires_at: datetime
+    device_id: str
+    resident_id: str
+    jkt: str
+    family_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

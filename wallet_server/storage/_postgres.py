@@ -1,12 +1,17 @@
 """PostgreSQL backend (asyncpg): for several server instances behind a load balancer."""
+# ruff: noqa: S608 -- the only interpolated text is constant SQL; values are bound.
 
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 from vcsdk.sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
-from wallet_server.storage._sql import Conn, SqlStore
+from wallet_server.storage._models import CredentialKey, DeviceProof, Page
+from wallet_server.storage._paging import keyset_query, page_of, to_ts
+from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
+from wallet_server.storage._sql import RECORD_DEVICE_PROOF, Conn, SqlStore
 
 __all__ = ["PostgresStore"]
 
@@ -61,6 +66,43 @@ class PostgresStore(SqlStore):
 
     async def _lock_migrations(self, conn: Conn) -> None:
         await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
+
+    async def prove_and_list_credential_keys(
+        self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
+    ) -> tuple[DeviceProofOutcome, Page[CredentialKey]]:
+        # One round trip: the proof's insert is a data-modifying CTE that always runs once; its
+        # RETURNING row is the marker (id NULL) and the page is read only if that row exists.
+        page_sql, page_args = keyset_query(
+            "SELECT id, format, created_at FROM credentials",
+            where="resident_id = ? AND EXISTS (SELECT 1 FROM proof)",
+            args=[proof.resident_id],
+            after=after,
+            limit=limit,
+        )
+        sql = (
+            f"WITH proof AS ({RECORD_DEVICE_PROOF} RETURNING 1) "
+            f"SELECT NULL, NULL, NULL FROM proof UNION ALL ({page_sql})"
+        )
+        rows = await self._fetch(
+            sql,
+            proof.jti_hash,
+            to_ts(proof.expires_at),
+            proof.device_id,
+            proof.resident_id,
+            proof.jkt,
+            proof.family_id,
+            *page_args,
+        )
+        if not any(row[0] is None for row in rows):
+            outcome = await self._refused_proof_outcome(
+                device_id=proof.device_id, resident_id=proof.resident_id, jkt=proof.jkt, family_id=proof.family_id
+            )
+            return outcome, Page((), None)
+        keys = sorted(
+            (CredentialKey(row[0], row[1], datetime.fromtimestamp(row[2], UTC)) for row in rows if row[0] is not None),
+            key=lambda k: (k.created_at, k.id),
+        )
+        return "ok", page_of(keys, limit)
 
     def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
         return pg_connection(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)

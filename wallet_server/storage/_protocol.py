@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Literal, Protocol, TypeVar
 
 from wallet_server.storage._models import (
+    CredentialKey,
     CredentialState,
     Device,
+    DeviceProof,
     EnrolmentCode,
     IssuedCredential,
     Offer,
@@ -124,6 +126,15 @@ class CredentialStore(Protocol):
 
     async def delete_credential(self, resident_id: str, credential_id: str) -> None:
         """:raises NotFoundError: if the resident has no such credential."""
+        ...
+
+    async def prove_and_list_credential_keys(
+        self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
+    ) -> tuple[DeviceProofOutcome, Page[CredentialKey]]:
+        """Record ``proof`` as :meth:`ReplayCache.use_device_proof` does and, only if that gives
+        ``"ok"``, list ``proof.resident_id``'s credentials without their ciphertext (oldest first,
+        ``limit`` at most, after ``after``); otherwise the page is empty. PostgreSQL does both in
+        one round trip."""
         ...
 
 

@@ -14,11 +14,20 @@ from vcsdk.errors import NotFoundError
 from vcsdk.sql import apply_migrations
 from vcsdk.sql import load_migrations as _load_migrations
 from wallet_server.storage._backoffice import BackOfficeQueries
-from wallet_server.storage._models import Device, EnrolmentCode, Page, RefreshToken, Resident, StoredCredential
+from wallet_server.storage._models import (
+    CredentialKey,
+    Device,
+    DeviceProof,
+    EnrolmentCode,
+    Page,
+    RefreshToken,
+    Resident,
+    StoredCredential,
+)
 from wallet_server.storage._paging import keyset_query, page_of, to_ts
 from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
 
-__all__ = ["Conn", "SqlStore", "from_ts", "load_migrations", "to_ts"]
+__all__ = ["RECORD_DEVICE_PROOF", "Conn", "SqlStore", "from_ts", "load_migrations", "to_ts"]
 
 Row = Sequence[Any]
 
@@ -61,6 +70,10 @@ def _credential(row: Row) -> StoredCredential:
     return StoredCredential(row[0], row[1], row[2], _ts(row[3]), bytes(row[4]))
 
 
+def _credential_key(row: Row) -> CredentialKey:
+    return CredentialKey(row[0], row[1], _ts(row[2]))
+
+
 def _refresh(row: Row) -> RefreshToken:
     return RefreshToken(row[0], row[1], row[2], row[3], _ts(row[4]), _ts(row[5]), from_ts(row[6]), from_ts(row[7]))
 
@@ -68,6 +81,16 @@ def _refresh(row: Row) -> RefreshToken:
 _RESIDENT_COLS = "id, status, created_at, wrap_key_id, wrapped_key"
 _DEVICE_COLS = "id, resident_id, jkt, public_jwk, name, created_at"
 _CREDENTIAL_COLS = "id, resident_id, format, created_at, ciphertext"
+_CREDENTIAL_KEY_COLS = "id, format, created_at"
+#: Records a DPoP proof id only while its device holds the key and its login was not ended
+#: (a NULL family matches no row, so NOT EXISTS holds). Arguments: jti_hash, expires_at,
+#: device_id, resident_id, jkt, family_id.
+RECORD_DEVICE_PROOF = (
+    "INSERT INTO seen_jtis (jti_hash, expires_at) SELECT ?, ? FROM devices "
+    "WHERE id = ? AND resident_id = ? AND jkt = ? AND NOT EXISTS "
+    "(SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL) "
+    "ON CONFLICT (jti_hash) DO NOTHING"
+)
 _REFRESH_COLS = "token_hash, family_id, resident_id, device_id, created_at, expires_at, used_at, revoked_at"
 
 
@@ -260,6 +283,26 @@ class SqlStore(BackOfficeQueries):
         ) != 1:
             raise NotFoundError("no such credential")
 
+    async def prove_and_list_credential_keys(
+        self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
+    ) -> tuple[DeviceProofOutcome, Page[CredentialKey]]:
+        # Two statements here; PostgreSQL overrides this with one.
+        outcome = await self.use_device_proof(
+            proof.jti_hash,
+            expires_at=proof.expires_at,
+            device_id=proof.device_id,
+            resident_id=proof.resident_id,
+            jkt=proof.jkt,
+            family_id=proof.family_id,
+        )
+        if outcome != "ok":
+            return outcome, Page((), None)
+        sql, args = keyset_query(
+            f"SELECT {_CREDENTIAL_KEY_COLS} FROM credentials", where="resident_id = ?", args=[proof.resident_id],
+            after=after, limit=limit,
+        )  # fmt: skip
+        return "ok", page_of([_credential_key(r) for r in await self._fetch(sql, *args)], limit)
+
     # -- replay cache ------------------------------------------------------------------------
 
     async def add_challenge(self, nonce_hash: str, *, expires_at: datetime) -> None:
@@ -295,10 +338,7 @@ class SqlStore(BackOfficeQueries):
         # One round trip on the common path: the proof id goes in only while the device exists and
         # its login was not ended (family_id NULL matches no row, so NOT EXISTS holds).
         inserted = await self._execute(
-            "INSERT INTO seen_jtis (jti_hash, expires_at) SELECT ?, ? FROM devices "
-            "WHERE id = ? AND resident_id = ? AND jkt = ? AND NOT EXISTS "
-            "(SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL) "
-            "ON CONFLICT (jti_hash) DO NOTHING",
+            RECORD_DEVICE_PROOF,
             jti_hash,
             to_ts(expires_at),
             device_id,
@@ -308,6 +348,13 @@ class SqlStore(BackOfficeQueries):
         )
         if inserted == 1:
             return "ok"
+        return await self._refused_proof_outcome(device_id=device_id, resident_id=resident_id, jkt=jkt,
+                                                 family_id=family_id)  # fmt: skip
+
+    async def _refused_proof_outcome(
+        self, *, device_id: str, resident_id: str, jkt: str, family_id: str | None
+    ) -> DeviceProofOutcome:
+        """Why a proof was not recorded: its device is gone, its login ended, or it was seen before."""
         rows = await self._fetch(
             "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?", device_id, resident_id, jkt
         )
@@ -389,8 +436,3 @@ class SqlStore(BackOfficeQueries):
             to_ts(now),
             family_id,
         )
-
-
-
-
-
