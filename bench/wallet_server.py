@@ -7,7 +7,10 @@ API and measures with a keep-alive HTTP/1.1 load generator (``bench/_http_load.p
 - ``read``: ``GET /v1/credentials?limit=20`` of a resident holding 20 SD-JWT VCs;
 - ``write``: ``POST /v1/credentials`` (a 1 KiB SD-JWT VC);
 - ``flow``: one presentation to a third-party service on loopback: start + consent + signature
-  (the service fetches, verifies and answers with a signed access receipt the wallet stores);
+  (the wallet fetches the signed request, the service verifies the presentation and answers with
+  a signed access receipt the wallet checks and stores). The service is an SDK ``Verifier`` and
+  ``ReceiptDesk`` in its own process, a did:jwk registered by the city through the back office;
+  the resident is the reader's, holding 20 credentials. ``--flow-concurrency`` flows run at once;
 - the p99 latency of reads and writes at 70 % of the measured maximum rate (open loop).
 
 Every authenticated request carries its own DPoP proof, signed before the run. The reference is a
@@ -45,6 +48,7 @@ from _http_load import LoadResult, closed_loop, open_loop, raw_request  # bench/
 
 from vcsdk._b64 import b64url_encode
 from vcsdk.credentials import issue_sd_jwt_vc
+from vcsdk.did import did_jwk_for
 from vcsdk.keys import Key, sign_jws
 from vcsdk.registry import DevChain, DevNode, deploy_contracts, key_address
 
@@ -107,6 +111,152 @@ def bare_servers(processes: int, body: bytes) -> Iterator[tuple[int, int]]:
         parent.send_signal(signal.SIGINT)
         parent.wait(timeout=30)
         body_file.unlink()
+
+
+# -- the third-party service -------------------------------------------------------------------
+
+
+def serve_service(config_file: Path) -> None:
+    """A third-party service built with the SDK, in its own process: a did:jwk, a ``Verifier`` that
+    checks each presentation (issuer signature, holder binding, audience and nonce), a receipt
+    endpoint signing access receipts with the SDK's ``ReceiptDesk`` (kept until the wallet confirms),
+    and ``POST /links`` that makes request links ahead of a measured slice. It reads the wallet's
+    consent record without checking the city's signature on it (the bench measures the wallet)."""
+    from aiohttp import web
+
+    from vcsdk.credentials import verify_presentation
+    from vcsdk.ethr import Resolver
+    from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
+    from vcsdk.receipts import ReceiptDesk, peek_consent_record
+
+    config = json.loads(config_file.read_text())
+    did, base = config["did"], f"http://{HOST}:{config['port']}"
+    key = Key.from_jwk(config["key"]).with_kid(f"{did}#0")
+
+    def clock() -> datetime:
+        return datetime.now(UTC)
+
+    resolver = Resolver(methods=("key", "jwk"))
+
+    async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
+        return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=clock())
+
+    verifier = Verifier(did=did, signer=key, response_uri=f"{base}/response", request_uri_base=f"{base}/request",
+                        store=InMemoryStateStore(), verify=verify, name="Bench Shop",
+                        registration=config["registration"])  # fmt: skip
+    desk = ReceiptDesk(key)
+
+    async def on_result(result: PresentationResult) -> dict[str, Any]:
+        return {"receipt_uri": f"{base}/receipts/{result.request_id}"}
+
+    async def receipt(request: web.Request) -> web.Response:
+        consent = peek_consent_record((await request.json())["consent_record"])
+        token = await desk.receipt(request.match_info["request_id"], consent=consent,
+                                   claims=consent.claims_disclosed, purpose=PURPOSE_ID, now=clock())  # fmt: skip
+        return web.json_response({"access_receipt": token})
+
+    async def receipt_again(request: web.Request) -> web.Response:
+        return web.json_response({"access_receipt": await desk.again(request.match_info["request_id"])})
+
+    async def receipt_confirmed(request: web.Request) -> web.Response:
+        await desk.confirmed(request.match_info["request_id"])
+        return web.Response(status=204)
+
+    async def links(request: web.Request) -> web.Response:
+        count = int((await request.json())["n"])
+        made = [(await verifier.create_request(FLOW_QUERY, purpose=PURPOSE_ID, now=clock())).deep_link
+                for _ in range(count)]  # fmt: skip
+        return web.json_response({"links": made})
+
+    app = web.Application()
+    app.add_routes([
+        *verifier_routes(verifier, clock=clock, on_result=on_result),
+        web.post("/receipts/{request_id}", receipt), web.get("/receipts/{request_id}", receipt_again),
+        web.delete("/receipts/{request_id}", receipt_confirmed), web.post("/links", links),
+    ])  # fmt: skip
+    web.run_app(app, host=HOST, port=config["port"], access_log=None, print=None)
+
+
+@contextlib.contextmanager
+def service(wallet_base: str, workdir: Path) -> Iterator[str]:
+    """The service, registered by the city through the wallet's back office; yields its base URL."""
+    port = free_port()
+    base = f"http://{HOST}:{port}"
+    key = Key.generate("P-256")
+    did = did_jwk_for(key.public_key())
+    registration = asyncio.run(_register(wallet_base, did, base))
+    config_file = workdir / f"service-{port}.json"
+    config_file.write_text(json.dumps({"did": did, "port": port, "key": key.private_jwk(),
+                                       "registration": registration}))  # fmt: skip
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-service", str(config_file)])
+    try:
+        asyncio.run(_wait_up(f"{base}/links"))
+        yield base
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+
+
+async def _register(wallet_base: str, did: str, base: str) -> str:
+    body = {
+        "service_did": did, "name": "Bench Shop", "purposes": [{"id": PURPOSE_ID, "description": "Age check"}],
+        "claim_sets": [{"id": "age", "vct": VCT, "paths": [["age_over_20"]]},
+                       {"id": "locality", "vct": VCT, "paths": [["address", "locality"]]}],
+        "retention_days": 30, "receipt_endpoint": f"{base}/withdrawals", "privacy_policy": f"{base}/privacy",
+    }  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        async with session.post(f"{wallet_base}/admin/v1/services", json=body, headers=headers) as resp:
+            assert resp.status == 201, await resp.text()
+            return str((await resp.json())["registration"])
+
+
+async def _links(service_base: str, count: int) -> list[str]:
+    async with aiohttp.ClientSession() as session, session.post(f"{service_base}/links", json={"n": count}) as resp:
+        assert resp.status == 200, await resp.text()
+        return list((await resp.json())["links"])
+
+
+async def run_flows(
+    base: str, phone: Phone, links: list[str], *, seconds: float, concurrency: int
+) -> tuple[int, float]:
+    """Presentation flows (start, consent, signature: the wallet fetches the request, answers the
+    service and stores its signed receipt), ``concurrency`` at a time for ``seconds``; returns how
+    many ended shared and the time taken."""
+    done = 0
+    pending = iter(links)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call(method: str, path: str, body: dict[str, Any]) -> Any:
+            async with session.request(method, base + path, json=body, headers=phone.headers(method, path)) as resp:
+                answer = await resp.json()
+                if resp.status >= 300:
+                    raise RuntimeError(f"flow: {method} {path} answered {resp.status}: {answer}")
+                return answer
+
+        async def one(link: str) -> None:
+            screen = await call("POST", "/v1/presentations", {"request_uri": link})
+            path = f"/v1/presentations/{screen['id']}"
+            consent = await call("POST", f"{path}/consent", {})
+            signatures = [{"query_id": s["query_id"],
+                           "signature": b64url_encode(phone.key.sign(s["signing_input"].encode("ascii")))}
+                          for s in consent["signing_inputs"]]  # fmt: skip
+            final = await call("POST", f"{path}/signature", {"signatures": signatures})
+            if final["state"] != "shared":
+                raise RuntimeError(f"flow: the presentation ended {final['state']}: {final.get('outcome')}")
+
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < deadline and (link := next(pending, None)) is not None:
+                await one(link)
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done, time.perf_counter() - started
 
 
 # -- the wallet server -------------------------------------------------------------------------
@@ -277,6 +427,14 @@ async def enrol(session: aiohttp.ClientSession, base: str) -> Phone:
 
 
 ISSUER_KEY = Key.generate("P-256")
+ISSUER_DID = did_jwk_for(ISSUER_KEY.public_key())
+VCT = "https://credentials.city.test/ResidentIdentityCredential"
+PURPOSE_ID = "age_check"
+#: What the service asks of a presentation: two claims of the resident credential.
+FLOW_QUERY: dict[str, Any] = {
+    "credentials": [{"id": "resident", "format": "dc+sd-jwt", "meta": {"vct_values": [VCT]},
+                     "claims": [{"path": ["age_over_20"]}, {"path": ["address", "locality"]}]}]
+}  # fmt: skip
 
 
 def credential(n: int, holder: Key) -> str:
@@ -284,7 +442,7 @@ def credential(n: int, holder: Key) -> str:
     return issue_sd_jwt_vc(
         {"given_name": "Hanako", "family_name": "Kaga", "age_over_20": True, "card_number": n,
          "address": {"locality": "Kaga", "postal_code": "922-0000"}},
-        issuer="did:example:city", signer=ISSUER_KEY, vct="https://credentials.city.test/ResidentIdentityCredential",
+        issuer=ISSUER_DID, signer=ISSUER_KEY.with_kid(f"{ISSUER_DID}#0"), vct=VCT,
         disclosable=[("given_name",), ("family_name",), ("age_over_20",), ("address", "locality"),
                      ("address", "postal_code")],
         holder_key=holder.public_key(), now=datetime.now(UTC), expires_at=datetime.now(UTC) + timedelta(days=30),
@@ -400,7 +558,12 @@ class Row:
     p99: dict[str, float]
 
     def ratio(self, kind: str) -> float:
+        if kind == "flow":  # one flow against three bare requests (the POST, which reads a body)
+            return self.tallies["flow"].rate * 3 / self.tallies["bare_write"].rate
         return self.tallies[kind].rate / self.tallies[f"bare_{kind}"].rate
+
+    def ratios(self) -> str:
+        return " ".join(f"{kind}_vs_bare={self.ratio(kind):.3f}" for kind in ("read", "write", "flow"))
 
     def describe(self) -> str:
         parts = [f"{self.backend} processes={self.processes}:"]
@@ -408,7 +571,9 @@ class Row:
             mine, bare = self.tallies[kind], self.tallies[f"bare_{kind}"]
             parts.append(f"{kind} {mine.rate:.0f}/s ({mine.cpu_us:.0f} us CPU each, p99 {self.p99[kind]:.1f} ms at 70%)"
                          f" vs bare {bare.rate:.0f}/s ({bare.cpu_us:.0f} us);")  # fmt: skip
-        parts.append(f"read_vs_bare={self.ratio('read'):.3f} write_vs_bare={self.ratio('write'):.3f}")
+        flow = self.tallies["flow"]
+        parts.append(f"flow {flow.rate:.1f}/s ({flow.cpu_us / 1000:.1f} ms CPU each);")
+        parts.append(self.ratios())
         return " ".join(parts)
 
 
@@ -416,7 +581,7 @@ def measure_pair(backend: str, processes: int, workdir: Path, args: argparse.Nam
     seconds = 1.0 if QUICK else args.seconds
     rounds = 1 if QUICK else args.rounds
     write_body = store_body(0, Key.generate("P-256"))
-    tallies = {k: Tally() for k in ("read", "bare_read", "write", "bare_write")}
+    tallies = {k: Tally() for k in ("read", "bare_read", "write", "bare_write", "flow")}
     p99: dict[str, float] = {}
     with wallet_server(backend, processes, workdir) as wallet:
         base = f"http://{HOST}:{wallet.port}"
@@ -435,6 +600,16 @@ def measure_pair(backend: str, processes: int, workdir: Path, args: argparse.Nam
             interleave(writes, rounds=rounds, seconds=seconds, connections=args.connections, what="write")
             for kind, target in (("read", reads[0]), ("write", writes[0])):
                 p99[kind] = p99_at(target, fraction=0.7, seconds=seconds * 2, connections=args.connections, what=kind)
+        with service(base, workdir) as service_base:
+            flow = tallies["flow"]
+            for _ in range(rounds):
+                links = asyncio.run(_links(service_base, int((flow.rate or 100.0) * seconds * 1.5) + 20))
+                cpu = _cpu_seconds(wallet.pid)
+                done, elapsed = asyncio.run(run_flows(base, reader, links, seconds=seconds,
+                                                      concurrency=args.flow_concurrency))  # fmt: skip
+                flow.cpu += _cpu_seconds(wallet.pid) - cpu
+                flow.ok += done
+                flow.elapsed += elapsed
     return Row(backend, processes, tallies, p99)
 
 
@@ -457,7 +632,7 @@ def run(args: argparse.Namespace) -> None:
             path.unlink()
         workdir.rmdir()
     main_row = next((r for r in rows if (r.backend, r.processes) == ("postgres", 1)), rows[0])
-    print(f"read_vs_bare={main_row.ratio('read'):.3f} write_vs_bare={main_row.ratio('write'):.3f}")
+    print(main_row.ratios())
 
 
 def main() -> None:
@@ -467,8 +642,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="keep-alive connections of the load generator")
     parser.add_argument("--backends", default="", help="sqlite,postgres (default both)")
     parser.add_argument("--processes", default="1,2", help="server process counts to measure")
+    parser.add_argument("--flow-concurrency", type=int, default=8, help="presentation flows run at once")
+    parser.add_argument("--serve-service", metavar="CONFIG_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--serve-bare", nargs=3, metavar=("PORT", "BODY_FILE", "PROCESSES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_service:
+        serve_service(Path(args.serve_service))
+        return
     if args.serve_bare:
         serve_bare(int(args.serve_bare[0]), Path(args.serve_bare[1]).read_bytes(), int(args.serve_bare[2]))
         return
