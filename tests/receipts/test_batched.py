@@ -10,7 +10,14 @@ import pytest
 
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from vcsdk.errors import ConflictError, NotFoundError, SignatureInvalidError
-from vcsdk.outbox import AccessReceiptRegistry, ReceiptEntry, ReceiptOutbox, ReceiptStore, ResidentView
+from vcsdk.outbox import (
+    AccessReceiptRegistry,
+    PostgresReceiptStore,
+    ReceiptEntry,
+    ReceiptOutbox,
+    ReceiptStore,
+    ResidentView,
+)
 from vcsdk.outbox._models import Batch
 from vcsdk.receipts import MerkleTree, receipt_leaf, resident_pseudonym, verify_inclusion
 
@@ -127,3 +134,82 @@ async def test_a_cut_refuses_a_queue_that_changed(receipt_store: ReceiptStore, r
     rest = (await receipt_store.get_receipt(queued[2].receipt_id)).batch_id
     assert rest is not None
     assert await receipt_store.batch_leaves(rest) == [q.leaf for q in queued[2:]]
+
+
+async def test_positions_a_failed_insert_consumed_do_not_shift_leaves(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry
+) -> None:
+    """A batch covers a range of queue positions; positions no receipt holds (on PostgreSQL a rolled
+    back insert, or a retry that found its receipts stored, still takes sequence values) are
+    skipped, so every receipt's leaf index is its place in the batch and its proof verifies."""
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=9, max_age=timedelta(hours=1), confirmations=1)
+    consents, tokens = _tokens(9, consents=3, prefix="g")
+    for consent in consents:
+        await receipt_store.put_consent(consent)
+    key = KEY.public_key()
+    await outbox.accept_many([(t, key) for t in tokens[:3]], now=NOW)
+    reused = make_receipt(KEY, consents[0], receipt_id="g00000", at=T0 + timedelta(minutes=9))
+    with pytest.raises(ConflictError):  # rolled back after inserting one row
+        await outbox.accept_many([(tokens[3], key), (reused, key)], now=NOW)
+    await outbox.accept_many([(t, key) for t in tokens[:6]], now=NOW)  # three of them again
+    await outbox.accept_many([(t, key) for t in tokens[6:]], now=NOW)
+    assert (await outbox.tick(now=NOW)).batches_cut == 1
+    await outbox.drain(now=NOW)
+    first = await receipt_store.get_receipt("g00000")
+    assert first.batch_id is not None
+    leaves = await receipt_store.batch_leaves(first.batch_id)
+    assert leaves == [(await receipt_store.get_receipt(f"g{i:05d}")).leaf for i in range(9)]
+    if isinstance(receipt_store, PostgresReceiptStore):  # the range does hold positions without a receipt
+        assert len((await receipt_store._fetch("SELECT gaps FROM outbox_batches"))[0][0]) >= 16
+    pseudonyms = [c.resident_pseudonym for c in consents]
+    view = ResidentView(receipt_store, registry)
+    for i in range(9):
+        stored = await receipt_store.get_receipt(f"g{i:05d}")
+        assert (stored.batch_id, stored.leaf_index) == (first.batch_id, i)
+        entry = await view.get(f"g{i:05d}", pseudonyms=pseudonyms)  # checked against the root on chain
+        assert entry.state == "final" and entry.proof is not None and entry.proof.leaf_index == i
+    listed = await receipt_store.list_receipts(pseudonyms=pseudonyms)
+    assert sorted((r.receipt_id, r.leaf_index) for r in listed) == [(f"g{i:05d}", i) for i in range(9)]
+
+
+async def test_batches_cut_while_receipts_arrive_hold_each_receipt_once(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry
+) -> None:
+    """Producers store receipts in concurrent transactions while the outbox cuts: no receipt is left
+    out of the range it falls in (on PostgreSQL an insert may commit after a later one), none is in
+    two batches, and every batch's leaves are exactly its receipts, anchored as its root."""
+    import asyncio
+
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, max_age=timedelta(0), confirmations=1)
+    consents, tokens = _tokens(1200, consents=12, prefix="k")
+    for consent in consents:
+        await receipt_store.put_consent(consent)
+    key = KEY.public_key()
+    chunks = [tokens[i : i + 25] for i in range(0, len(tokens), 25)]
+    producing = 4
+
+    async def produce(part: list[list[str]]) -> None:
+        nonlocal producing
+        for chunk in part:
+            await outbox.accept_many([(t, key) for t in chunk], now=NOW)
+            await asyncio.sleep(0)
+        producing -= 1
+
+    async def cut() -> None:
+        while producing:
+            await outbox.tick(now=NOW)
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(produce(chunks[n::4]) for n in range(4)), cut())
+    report = await outbox.drain(now=NOW)
+    assert (report.open_batches, report.queued_receipts) == (0, 0)
+    members: dict[bytes, list[tuple[int, bytes]]] = {}
+    for i in range(len(tokens)):
+        stored = await receipt_store.get_receipt(f"k{i:05d}")
+        assert stored.batch_id is not None and stored.leaf_index is not None
+        members.setdefault(stored.batch_id, []).append((stored.leaf_index, stored.leaf))
+    for batch_id, held in members.items():
+        leaves = await receipt_store.batch_leaves(batch_id)
+        assert sorted(held) == list(enumerate(leaves))
+        assert await registry.root_of(batch_id) == MerkleTree(leaves).root
+    assert sum(len(held) for held in members.values()) == len(tokens) and len(members) >= 19

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -42,9 +44,11 @@ class ReceiptStore(Protocol):
     async def count_queued(self) -> int: ...
 
     async def create_batch(self, batch: Batch, receipt_ids: Sequence[str]) -> None:
-        """Record a batch and put the receipts into it, in order, atomically.
+        """Record a batch and put the receipts into it, in order, atomically. The receipts are the
+        next ones queued, in queue order (as :meth:`queued_receipts` returns them).
 
-        :raises ConflictError: if a receipt is already in a batch or the batch exists.
+        :raises ConflictError: if a receipt is already in a batch, is not next in the queue, or the
+            batch exists.
         """
         ...
 
@@ -133,7 +137,13 @@ def _dt(value: int | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, tz=UTC)
 
 
-_RECEIPT_COLUMNS = "token, salt, leaf, stored_at, batch_id, leaf_index"
+_RECEIPT_COLUMNS = "token, salt, leaf, stored_at, batch_id, leaf_index, seq"
+#: The last queue position already in a batch (0 for none): the queue is every receipt after it.
+_CURSOR = "COALESCE((SELECT MAX(last_seq) FROM outbox_batches), 0)"
+#: First key of the PostgreSQL advisory lock between receipt inserts (shared) and batch cuts
+#: (exclusive); the second is the receipts table's oid, so each schema has its own lock.
+_INTAKE_LOCK = 0x766F7574
+_INTAKE_KEYS = "?, 'outbox_receipts'::regclass::oid::int"
 #: Rows per multi-row INSERT and values per IN list on SQLite (its bound-parameter limit is 32,766).
 _SQLITE_ROWS = 1000
 _SQLITE_PARAMS = 10_000
@@ -146,6 +156,10 @@ class SqlReceiptStore(MigratedSql):
 
     Its tables come from the numbered migrations in ``vcsdk/outbox/migrations``, applied on open
     (:meth:`~vcsdk.sql.MigratedSql.migrate`, bookkeeping in ``outbox_migrations``).
+
+    Receipt rows are written once, at intake, with their leaf; a batch is one row naming the range
+    of queue positions it covers (migration 0002), so anchoring never rewrites a receipt. Anything
+    that inserts receipts on PostgreSQL does so through :meth:`_intake` in its transaction.
     """
 
     dialect: ClassVar[Literal["sqlite", "postgres"]]  # type: ignore[assignment]
@@ -178,10 +192,11 @@ class SqlReceiptStore(MigratedSql):
                 r.receipt_id,
             )
             if rows:
-                existing = _receipt_row(rows[0])
+                existing = (await self._stored(conn, rows))[0]
                 if existing.receipt.token != r.token:
                     raise ConflictError("another receipt with this id is already stored")
                 return existing
+            await self._intake(conn)
             await conn.execute(
                 self._q(
                     "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, "
@@ -220,6 +235,7 @@ class SqlReceiptStore(MigratedSql):
             for r in receipts
         ]
         async with self._tx() as conn:
+            await self._intake(conn)
             if self.dialect == "postgres":
                 columns = list(zip(*rows, strict=True))
                 inserted = await conn.execute(
@@ -249,7 +265,7 @@ class SqlReceiptStore(MigratedSql):
                     self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
                     receipt.receipt.receipt_id,
                 )
-                existing = _receipt_row(found[0])
+                existing = (await self._stored(conn, found))[0]
                 if existing.receipt.token != receipt.receipt.token:
                     raise ConflictError("another receipt with this id is already stored")
                 out.append(existing if existing.salt != receipt.salt else receipt)
@@ -279,49 +295,114 @@ class SqlReceiptStore(MigratedSql):
             out[str(record_id)] = ConsentRecord.from_json(str(body))
         return out
 
+    # -- the queue and batches as position ranges -------------------------------------------------
+    #
+    # A receipt's queue position is its ``seq``. A batch covers the positions first_seq..last_seq
+    # after the previous batch's last_seq; anchoring writes one batch row and never rewrites a
+    # receipt. On PostgreSQL a position is taken by an insert that may commit after a later one, so
+    # inserts hold a shared advisory lock and a cut takes it exclusively: while a cut holds it no
+    # insert is in flight, every position up to the highest one stored is final, and a batch's range
+    # can never gain a receipt later. (SQLite runs one write transaction at a time.)
+
+    async def _intake(self, conn: SqliteConn | PostgresConn) -> None:
+        """Before inserting receipts in a transaction: hold the intake lock, shared (PostgreSQL)."""
+        if self.dialect == "postgres":
+            await conn.fetch(f"SELECT pg_advisory_xact_lock_shared({self._q(_INTAKE_KEYS)})", _INTAKE_LOCK)
+
+    async def _quiesce(self, conn: SqliteConn | PostgresConn) -> None:
+        """In a transaction: wait for the receipt inserts in flight and hold new ones off until it ends."""
+        if self.dialect == "postgres":
+            await conn.fetch(f"SELECT pg_advisory_xact_lock({self._q(_INTAKE_KEYS)})", _INTAKE_LOCK)
+
+    async def _stored(self, conn: SqliteConn | PostgresConn, rows: Sequence[Sequence[Any]]) -> list[StoredReceipt]:
+        """Receipt rows (``_RECEIPT_COLUMNS``) with the batch and leaf index of each batched one."""
+        wanted = sorted({int(row[6]) for row in rows if row[4] is None})
+        found: dict[int, tuple[bytes, int]] = {}
+        if wanted:
+            cover = (
+                "JOIN outbox_batches b ON b.last_seq = (SELECT last_seq FROM outbox_batches "
+                "WHERE last_seq >= s.seq ORDER BY last_seq LIMIT 1) WHERE b.first_seq <= s.seq"
+            )
+            if self.dialect == "postgres":
+                batches = await conn.fetch(
+                    f"SELECT s.seq, b.batch_id, b.first_seq, b.gaps FROM unnest($1::bigint[]) AS s(seq) {cover}",
+                    wanted,
+                )
+            else:
+                batches = await conn.fetch(
+                    "SELECT s.seq, b.batch_id, b.first_seq, b.gaps FROM "
+                    f"(SELECT value AS seq FROM json_each(?)) AS s {cover}",
+                    json.dumps(wanted),
+                )
+            for seq, batch_id, first_seq, gaps in batches:
+                found[int(seq)] = (bytes(batch_id), _leaf_index(int(seq), int(first_seq), bytes(gaps or b"")))
+        return [_receipt_row(row, found.get(int(row[6]))) for row in rows]
+
     async def queued_leaves(self, *, limit: int) -> list[QueuedLeaf]:
         """The oldest receipts not yet in a batch as the batcher needs them: position, id, leaf and
-        time stored (no token is read or parsed)."""
+        time stored (no token is read or parsed). On PostgreSQL only positions no insert in flight
+        can still fill (read under the intake lock, held for one statement)."""
+        bound, args = "", []
+        if self.dialect == "postgres":
+            async with self._tx() as conn:
+                await self._quiesce(conn)
+                top = (await conn.fetch("SELECT MAX(seq) FROM outbox_receipts"))[0][0]
+            if top is None:
+                return []
+            bound, args = " AND seq <= ?", [int(top)]
         async with self._conn() as conn:
             rows = await conn.fetch(
                 self._q(
-                    "SELECT seq, receipt_id, leaf, stored_at FROM outbox_receipts WHERE batch_id IS NULL "
+                    f"SELECT seq, receipt_id, leaf, stored_at FROM outbox_receipts WHERE seq > {_CURSOR}{bound} "
                     "ORDER BY seq LIMIT ?"
                 ),
+                *args,
                 limit,
             )
         return [QueuedLeaf(int(r[0]), str(r[1]), bytes(r[2]), _dt(int(r[3])) or _EPOCH) for r in rows]
 
     async def create_batch_of_range(self, batch: Batch, queued: Sequence[QueuedLeaf]) -> None:
-        """Record a batch of the queued receipts ``queued`` (consecutive from :meth:`queued_leaves`),
-        leaf indexes in their order, in one transaction of three statements.
+        """Record a batch of the queued receipts ``queued`` (consecutive from :meth:`queued_leaves`,
+        leaf indexes in their order) as one row: its root and the range of queue positions it covers.
+        No receipt row is written.
 
         :raises ConflictError: if the receipts in that range are no longer exactly these, unbatched
-            (another batcher cut some, or one committed late into the range); nothing is changed.
+            (another batcher cut some meanwhile); nothing is changed.
         """
         if len(queued) != batch.size:
             raise InvalidInputError("a batch's size must equal its number of receipts")
+        seqs = [q.seq for q in queued]
+        if any(b <= a for a, b in itertools.pairwise(seqs)):
+            raise InvalidInputError("a batch's receipts must be in queue order")
         async with self._tx() as conn:
-            await conn.execute(
-                self._q(f"INSERT INTO outbox_batches ({_BATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                batch.batch_id, batch.root, batch.size, batch.state, _ts(batch.created_at), batch.tx_hash,
-                batch.block_number, None if batch.final_at is None else _ts(batch.final_at), batch.attempts,
-            )
-            changed = await conn.execute(
+            await self._quiesce(conn)
+            await self._record_range(conn, batch, seqs)
+
+    async def _record_range(self, conn: SqliteConn | PostgresConn, batch: Batch, seqs: Sequence[int]) -> None:
+        """Insert ``batch`` covering the queue positions ``seqs`` (ascending), which must be the head of
+        the queue and every receipt in their range; the caller holds the intake lock."""
+        first, last = seqs[0], seqs[-1]
+        head, count = (
+            await conn.fetch(
                 self._q(
-                    "UPDATE outbox_receipts SET batch_id = ?, leaf_index = w.idx FROM (SELECT seq AS s, "
-                    "ROW_NUMBER() OVER (ORDER BY seq) - 1 AS idx FROM outbox_receipts "
-                    "WHERE batch_id IS NULL AND seq >= ? AND seq <= ?) AS w WHERE outbox_receipts.seq = w.s"
+                    f"SELECT (SELECT MIN(seq) FROM outbox_receipts WHERE seq > {_CURSOR}), "
+                    "(SELECT COUNT(*) FROM outbox_receipts WHERE seq >= ? AND seq <= ?)"
                 ),
-                batch.batch_id, queued[0].seq, queued[-1].seq,
+                first,
+                last,
             )
-            if changed != batch.size:
-                raise ConflictError("the queued receipts changed meanwhile")
-            rows = await conn.fetch(
-                self._q("SELECT leaf FROM outbox_receipts WHERE batch_id = ? ORDER BY leaf_index"), batch.batch_id
-            )
-            if [bytes(r[0]) for r in rows] != [q.leaf for q in queued]:
-                raise ConflictError("the queued receipts changed meanwhile")
+        )[0]
+        if head is None or int(head) != first or int(count) != len(seqs):
+            raise ConflictError("the queued receipts changed meanwhile")
+        await conn.execute(
+            self._q(
+                f"INSERT INTO outbox_batches ({_BATCH_COLUMNS}, first_seq, last_seq, gaps) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ),
+            batch.batch_id, batch.root, batch.size, batch.state, _ts(batch.created_at), batch.tx_hash,
+            batch.block_number, None if batch.final_at is None else _ts(batch.final_at), batch.attempts,
+            first, last, _gaps(seqs),
+        )
 
     async def get_receipt(self, receipt_id: str) -> StoredReceipt:
         async with self._conn() as conn:
@@ -329,23 +410,21 @@ class SqlReceiptStore(MigratedSql):
                 self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
                 receipt_id,
             )
-        if not rows:
-            raise NotFoundError("no such receipt")
-        return _receipt_row(rows[0])
+            if not rows:
+                raise NotFoundError("no such receipt")
+            return (await self._stored(conn, rows))[0]
 
     async def queued_receipts(self, *, limit: int) -> list[StoredReceipt]:
         async with self._conn() as conn:
             rows = await conn.fetch(
-                self._q(
-                    f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE batch_id IS NULL ORDER BY seq LIMIT ?"
-                ),
+                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE seq > {_CURSOR} ORDER BY seq LIMIT ?"),
                 limit,
             )
-        return [_receipt_row(row) for row in rows]
+        return [_receipt_row(row, None) for row in rows]
 
     async def count_queued(self) -> int:
         async with self._conn() as conn:
-            rows = await conn.fetch("SELECT COUNT(*) FROM outbox_receipts WHERE batch_id IS NULL")
+            rows = await conn.fetch(f"SELECT COUNT(*) FROM outbox_receipts WHERE seq > {_CURSOR}")
         return int(rows[0][0])
 
     async def list_receipts(
@@ -374,7 +453,7 @@ class SqlReceiptStore(MigratedSql):
         sql = f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts {clause} ORDER BY accessed_at, receipt_id LIMIT ?"
         async with self._conn() as conn:
             rows = await conn.fetch(self._q(sql), *args, limit)
-        return [_receipt_row(row) for row in rows]
+            return await self._stored(conn, rows)
 
     @staticmethod
     def _filters(
@@ -424,7 +503,7 @@ class SqlReceiptStore(MigratedSql):
         sql = f"SELECT {_RECEIPT_COLUMNS} FROM ({' UNION ALL '.join(parts)}) AS page ORDER BY k1, k2 LIMIT ?"
         async with self._conn() as conn:
             rows = await conn.fetch(self._q(sql), *args, limit)
-        return [_receipt_row(row) for row in rows]
+            return await self._stored(conn, rows)
 
     async def iter_receipts(
         self, *, since: datetime | None = None, until: datetime | None = None, page_size: int = 1000
@@ -447,30 +526,14 @@ class SqlReceiptStore(MigratedSql):
         if len(receipt_ids) != batch.size:
             raise InvalidInputError("a batch's size must equal its number of receipts")
         async with self._tx() as conn:
-            await conn.execute(
-                self._q(f"INSERT INTO outbox_batches ({_BATCH_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                batch.batch_id,
-                batch.root,
-                batch.size,
-                batch.state,
-                _ts(batch.created_at),
-                batch.tx_hash,
-                batch.block_number,
-                None if batch.final_at is None else _ts(batch.final_at),
-                batch.attempts,
+            await self._quiesce(conn)
+            rows = await conn.fetch(
+                self._q(f"SELECT seq, receipt_id FROM outbox_receipts WHERE seq > {_CURSOR} ORDER BY seq LIMIT ?"),
+                len(receipt_ids),
             )
-            for index, receipt_id in enumerate(receipt_ids):
-                changed = await conn.execute(
-                    self._q(
-                        "UPDATE outbox_receipts SET batch_id = ?, leaf_index = ? "
-                        "WHERE receipt_id = ? AND batch_id IS NULL"
-                    ),
-                    batch.batch_id,
-                    index,
-                    receipt_id,
-                )
-                if changed != 1:
-                    raise ConflictError("a receipt is missing or already in another batch")
+            if [str(r[1]) for r in rows] != list(receipt_ids):
+                raise ConflictError("a receipt is missing, already in a batch, or not next in the queue")
+            await self._record_range(conn, batch, [int(r[0]) for r in rows])
 
     async def open_batches(self) -> list[Batch]:
         async with self._conn() as conn:
@@ -527,9 +590,22 @@ class SqlReceiptStore(MigratedSql):
 
     async def batch_leaves(self, batch_id: bytes) -> list[bytes]:
         async with self._conn() as conn:
-            rows = await conn.fetch(
-                self._q("SELECT leaf FROM outbox_receipts WHERE batch_id = ? ORDER BY leaf_index"), batch_id
+            found = await conn.fetch(
+                self._q("SELECT first_seq, last_seq FROM outbox_batches WHERE batch_id = ?"), batch_id
             )
+            if not found:
+                return []
+            first_seq, last_seq = found[0]
+            if first_seq is None:  # cut before batches were ranges: the receipts name their batch
+                rows = await conn.fetch(
+                    self._q("SELECT leaf FROM outbox_receipts WHERE batch_id = ? ORDER BY leaf_index"), batch_id
+                )
+            else:
+                rows = await conn.fetch(
+                    self._q("SELECT leaf FROM outbox_receipts WHERE seq >= ? AND seq <= ? ORDER BY seq"),
+                    int(first_seq),
+                    int(last_seq),
+                )
         return [bytes(row[0]) for row in rows]
 
     # -- consents ---------------------------------------------------------------------------------
@@ -574,8 +650,33 @@ class SqlReceiptStore(MigratedSql):
         return ConsentRecord.from_json(str(rows[0][0]))
 
 
-def _receipt_row(row: Sequence[Any]) -> StoredReceipt:
-    token, salt, leaf, stored_at, batch_id, leaf_index = row
+def _gaps(seqs: Sequence[int]) -> bytes:
+    """The positions missing between ascending ``seqs`` as runs: (start, length) as two 8-byte
+    big-endian integers each; empty when the positions are consecutive (the usual case)."""
+    if seqs[-1] - seqs[0] + 1 == len(seqs):
+        return b""
+    out = bytearray()
+    for a, b in itertools.pairwise(seqs):
+        if b - a > 1:
+            out += (a + 1).to_bytes(8, "big") + (b - a - 1).to_bytes(8, "big")
+    return bytes(out)
+
+
+def _leaf_index(seq: int, first_seq: int, gaps: bytes) -> int:
+    """The leaf index of the receipt at ``seq`` in a batch starting at ``first_seq`` with ``gaps``."""
+    index = seq - first_seq
+    for at in range(0, len(gaps), 16):
+        start = int.from_bytes(gaps[at : at + 8], "big")
+        if start >= seq:
+            break
+        index -= int.from_bytes(gaps[at + 8 : at + 16], "big")
+    return index
+
+
+def _receipt_row(row: Sequence[Any], batched: tuple[bytes, int] | None) -> StoredReceipt:
+    token, salt, leaf, stored_at, batch_id, leaf_index, _seq = row
+    if batch_id is None and batched is not None:
+        batch_id, leaf_index = batched
     try:
         receipt = peek_access_receipt(str(token))
     except InvalidInputError as exc:  # pragma: no cover - only verified receipts are stored
