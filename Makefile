@@ -31,12 +31,15 @@ demo: setup
 dev: setup
 	$(VENV)/bin/vcsdk dev up
 
+# The suite runs on every core (pytest-xdist; JOBS=1 for one process).
+JOBS ?= auto
+
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(JOBS)
 
 # Everything but the slow suites (load, soak, fuzz, browser), for quick local edits.
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n $(JOBS) -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check vcsdk wallet_server tests examples bench

@@ -21,6 +21,10 @@ LAST_LINE = re.compile(r"[a-z0-9_]+=\d+(\.\d+)?( [a-z0-9_]+=\d+(\.\d+)?)*")
 NEEDS_NODE = {"did_resolve.py"}  # anvil and the npm reference resolver
 
 
+# Load runs (quick mode still drives real servers for tens of seconds): CI, not every local edit.
+pytestmark = pytest.mark.slow
+
+
 @pytest.mark.parametrize(
     "script",
     [pytest.param(p.name, marks=pytest.mark.integration) if p.name in NEEDS_NODE else p.name

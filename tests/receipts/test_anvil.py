@@ -175,6 +175,7 @@ async def _driver(db: Path, node: DevNode, info: dict[str, Any], step: str | Non
     return process.returncode, out.decode() + err.decode()
 
 
+@pytest.mark.slow  # a fault suite: kill -9 at each step against a real node
 @pytest.mark.parametrize(
     "crashes", [[s] for s in STEPS] + [["after_send", "send_recorded", "confirmed"]], ids=lambda c: "+".join(c)
 )

@@ -137,6 +137,7 @@ def test_served_document_is_the_generated_one(server: ServerThread) -> None:
     assert requests.get(f"{server.base_url}/openapi.json", timeout=10).json() == build_openapi()
 
 
+@pytest.mark.slow  # a fuzz suite: hundreds of generated requests per operation
 @pytest.mark.parametrize(("path", "method", "mode"), OPERATIONS, ids=[f"{m} {p} {g.value}" for p, m, g in OPERATIONS])
 def test_api_conforms_to_its_openapi_document(
     api_schema: Any, server: ServerThread, device: Device, path: str, method: str, mode: GenerationMode
