@@ -141,7 +141,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "PendingAuthorization", "PendingIssuance", "PreparedPresentation", "PresentationRequest",
         "PresentationResult", "PresentedCredential", "Randomness", "RedisStateStore", "RequestContext", "StateStore",
         "SystemRandomness",
-        "TokenResponse", "TxCode", "Verifier", "WalletAttestationTrust",
+        "TokenResponse", "TxCode", "VerifiedDpopProof", "Verifier", "WalletAttestationTrust", "access_token_hash",
         "build_authorization_response", "build_consent", "build_credential_request", "build_error_response",
         "NO_STORE", "build_token_request", "create_attestation_pop", "create_dpop_proof", "create_key_proof",
         "error_response", "read_form",

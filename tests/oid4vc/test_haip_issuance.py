@@ -403,7 +403,7 @@ async def test_dpop_replay_and_wrong_htu_and_wrong_method(city, session):
     wrong_htu = create_dpop_proof(key, method="POST", url=f"{city.url}/credential", now=NOW, nonce=nonce)
     refused = await _token(city, session, _code_form(code), dpop_key=key, proof=wrong_htu)
     assert refused.error_code == "invalid_dpop_proof"
-    assert f"expected {city.url}/token" in json.loads(refused.body)["error_description"]
+    assert f"expects htu {city.url}/token" in json.loads(refused.body)["error_description"]
     code = await _code(city, session, dpop_key=key)
     wrong_method = create_dpop_proof(key, method="GET", url=f"{city.url}/token", now=NOW, nonce=nonce)
     assert (await _token(city, session, _code_form(code), dpop_key=key, proof=wrong_method)).error_code == (

@@ -50,7 +50,7 @@ from vcsdk.oid4vc._dcql import (
     parse_dcql_query,
     select_claims,
 )
-from vcsdk.oid4vc._dpop import create_dpop_proof, verify_dpop_proof
+from vcsdk.oid4vc._dpop import VerifiedDpopProof, access_token_hash, create_dpop_proof, verify_dpop_proof
 from vcsdk.oid4vc._holder import (
     HolderPresentation,
     IssuerSession,
@@ -175,8 +175,10 @@ __all__ = [
     "SystemRandomness",
     "TokenResponse",
     "TxCode",
+    "VerifiedDpopProof",
     "Verifier",
     "WalletAttestationTrust",
+    "access_token_hash",
     "build_authorization_response",
     "build_consent",
     "build_credential_request",

@@ -7,7 +7,9 @@ token's hash ``ath``. An access token issued against a proof is bound to the key
 (``cnf.jkt``); it is then useless without the private key.
 
 This module is pure: :func:`verify_dpop_proof` checks one proof against one request; remembering
-``jti`` values (replay) and handing out server nonces is the caller's, who has the state store.
+``jti`` values (replay) and handing out server nonces is the caller's, who has the state store
+(:class:`DpopGuard` does both with a :class:`StateStore`; a server with its own store records
+:attr:`VerifiedDpopProof.replay_key` until :attr:`VerifiedDpopProof.replay_until`).
 """
 
 from __future__ import annotations
@@ -117,13 +119,50 @@ def create_dpop_proof(
 
 @dataclass(frozen=True, slots=True)
 class VerifiedDpopProof:
-    """A DPoP proof that verified for one request: the key's thumbprint (``jkt``) and what the caller
-    still checks with its state (``jti`` not seen before, ``nonce`` one it handed out)."""
+    """A DPoP proof that verified for one request: the key and its thumbprint (``jkt``), and what the
+    caller still checks with its state (``jti`` not seen before, ``nonce`` one it handed out).
+
+    :ivar replay_until: how long the ``jti`` must be remembered to refuse a replay (RFC 9449 §11.1):
+        the proof's ``iat`` plus the accepted age and twice the clock leeway.
+    """
 
     jkt: str
     jti: str
     iat: int
     nonce: str | None
+    key: Key
+    replay_until: datetime
+
+    @property
+    def replay_key(self) -> str:
+        """What identifies this proof in a replay store: the key thumbprint and the ``jti``."""
+        return f"{self.jkt}:{self.jti}"
+
+
+#: The members of an EC or OKP public JWK that its RFC 7638 thumbprint covers.
+_KEY_MEMBERS = ("kty", "crv", "x", "y")
+
+
+def _key_members(jwk: Mapping[str, Any]) -> tuple[object, ...]:
+    return tuple(jwk.get(name) for name in _KEY_MEMBERS)
+
+
+def _proof_key(jwk: Mapping[str, Any], *, bound_jkt: str | None, known_key: Key | None) -> tuple[Key, str]:
+    """The key of a proof's ``jwk`` header and its thumbprint, refused unless it is ``bound_jkt``'s."""
+    if known_key is not None and _key_members(jwk) == _key_members(known_key.public_jwk()):
+        # The members a thumbprint covers are those of the key the caller holds for bound_jkt: same key.
+        key, jkt = known_key, str(bound_jkt)
+    else:
+        try:
+            key = Key.from_jwk(dict(jwk))
+            jkt = key.thumbprint()
+        except VcsdkError:
+            raise _err("the DPoP proof's jwk header is not a supported public key") from None
+        if bound_jkt is not None and jkt != bound_jkt:
+            raise _err("the DPoP proof is signed by another key than the one this request is bound to")
+    if key.curve != "P-256":
+        raise _err("DPoP keys must be P-256")
+    return key, jkt
 
 
 def verify_dpop_proof(
@@ -133,6 +172,8 @@ def verify_dpop_proof(
     url: str,
     now: datetime,
     access_token: str | None = None,
+    bound_jkt: str | None = None,
+    known_key: Key | None = None,
     max_age: timedelta = timedelta(minutes=5),
     leeway: timedelta = timedelta(seconds=60),
 ) -> VerifiedDpopProof:
@@ -143,9 +184,17 @@ def verify_dpop_proof(
 
     :param url: the endpoint's URL as the server publishes it (compared without query and fragment).
     :param access_token: the access token sent with the request: ``ath`` must be its hash.
+    :param bound_jkt: the thumbprint of the key the token, code or device is bound to: a proof with
+        another key is refused before its signature is checked.
+    :param known_key: the public key with thumbprint ``bound_jkt``, when the caller holds it parsed
+        already: a ``jwk`` header with the same key members is taken as that key without parsing.
+    :param max_age: the oldest ``iat`` accepted. :param leeway: how far ahead ``iat`` may be.
+    :raises InvalidInputError: if ``known_key`` comes without ``bound_jkt``.
     :raises ProtocolError: (``invalid_dpop_proof``) for any failed check.
-    :return: the key thumbprint, ``jti``, ``iat`` and ``nonce``.
+    :return: the key and its thumbprint, ``jti``, ``iat``, ``nonce`` and how long to remember ``jti``.
     """
+    if known_key is not None and bound_jkt is None:
+        raise InvalidInputError("known_key is the key of bound_jkt: pass both")
     if not isinstance(proof, str) or len(proof) > MAX_DPOP_BYTES:
         raise _err("the DPoP proof is missing or too large")
     try:
@@ -155,36 +204,38 @@ def verify_dpop_proof(
     jwk = unverified.header.get("jwk")
     if not isinstance(jwk, Mapping) or "d" in jwk:
         raise _err("the DPoP proof needs the client's public key as its jwk header")
-    try:
-        key = Key.from_jwk(dict(jwk))
-    except VcsdkError:
-        raise _err("the DPoP proof's jwk header is not a supported public key") from None
-    if key.curve != "P-256":
-        raise _err("DPoP keys must be P-256")
+    key, jkt = _proof_key(jwk, bound_jkt=bound_jkt, known_key=known_key)
     try:
         claims = verify_jws(unverified, key, policy=DPOP_ALGORITHMS, typ=DPOP_TYP, header_keys="ignore").claims()
     except VcsdkError as exc:
-        raise _err(f"the DPoP proof does not verify ({exc.code})") from None
+        raise _err(f"the DPoP proof does not verify with its key ({exc.code})") from None
     if claims.get("htm") != method.upper():
         raise _err("the DPoP proof's htm does not match the request method")
-    htu = claims.get("htu")
-    expected = _shown_url(url)
-    mismatch = (
-        f"the DPoP proof's htu does not match the request URL: expected {expected} "
-        "(scheme, host and path, without query or fragment)"
-    )
     try:
-        if not isinstance(htu, str) or normalize_htu(htu) != normalize_htu(url):
-            raise _err(mismatch)
+        expected = normalize_htu(url)
     except InvalidInputError:
-        raise _err(mismatch) from None
+        raise _err("the request URL (its Host header) is not a URL a DPoP proof can name") from None
+    htu = claims.get("htu")
+    # An htu already in normal form is compared as it is; only a differently spelt one is normalised.
+    if htu != expected:
+        try:
+            matches = isinstance(htu, str) and normalize_htu(htu) == expected
+        except InvalidInputError:
+            matches = False
+        if not matches:
+            # RFC 9449 §4.3: htu is the request URL without query and fragment. Behind a proxy the URL
+            # the server expects comes from its public base URL: say which, so a client can see why.
+            raise _err(
+                f"the DPoP proof's htu does not match the request URL: this server expects htu {expected} "
+                "(scheme, host and path, without query or fragment)"
+            )
     try:
         iat = numeric_date(claims.get("iat"), what="the DPoP proof's iat")
     except InvalidInputError:
         raise _err("the DPoP proof needs a numeric iat (seconds since the epoch)") from None
     ts = now.timestamp()
     if iat > ts + leeway.total_seconds() or iat < ts - max_age.total_seconds():
-        raise _err("the DPoP proof's iat is not fresh; make a new proof for every request")
+        raise _err("the DPoP proof's iat is not fresh (check the clock); make a new proof for every request")
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise _err("the DPoP proof needs a unique jti (8 to 128 characters)")
@@ -193,7 +244,8 @@ def verify_dpop_proof(
     nonce = claims.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
         raise _err("the DPoP proof's nonce is not a string")
-    return VerifiedDpopProof(key.thumbprint(), jti, int(iat), nonce)
+    replay_until = from_numeric_date(iat, what="the DPoP proof's iat") + max_age + 2 * leeway
+    return VerifiedDpopProof(jkt, jti, int(iat), nonce, key, replay_until)
 
 
 class DpopGuard:
@@ -266,19 +318,23 @@ class DpopGuard:
         if not proof:
             raise _err("a DPoP proof is required for this request (DPoP header)")
         verified = verify_dpop_proof(
-            proof, method=method, url=url, now=now, access_token=access_token, max_age=self.max_age, leeway=self.leeway
+            proof,
+            method=method,
+            url=url,
+            now=now,
+            access_token=access_token,
+            bound_jkt=bound_jkt,
+            max_age=self.max_age,
+            leeway=self.leeway,
         )
-        if bound_jkt is not None and verified.jkt != bound_jkt:
-            raise _err("the DPoP proof is signed by another key than the one the token is bound to")
         if self.require_nonce:
             slot = self._slot(now)
             accepted = {await self._nonce_of(s, now, create=False) for s in (slot, slot - 1)} - {None}
             if verified.nonce is None or verified.nonce not in accepted:
                 raise ProtocolError("send the server's DPoP-Nonce in the DPoP proof", code="use_dpop_nonce")
         # RFC 9449 §11.1: a proof is accepted once; its jti is remembered for as long as its iat is.
-        expires = from_numeric_date(verified.iat, what="the DPoP proof's iat") + self.max_age + 2 * self.leeway
         try:
-            await self._store.put("dpop_jti", f"{verified.jkt}:{verified.jti}", {}, expires_at=expires)
+            await self._store.put("dpop_jti", verified.replay_key, {}, expires_at=verified.replay_until)
         except ConflictError:
             raise _err("this DPoP proof was used before; make a new proof for every request") from None
         return verified

@@ -14,42 +14,39 @@ No passwords. A device proves possession of its registered P-256 key three ways:
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from vcsdk.encoding import b64url_encode, from_numeric_date, numeric_date
+from vcsdk.encoding import numeric_date
 from vcsdk.errors import (
     InvalidInputError,
     NotFoundError,
+    ProtocolError,
     TokenExpiredError,
     UnsupportedAlgorithmError,
     VerificationError,
 )
 from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
+from vcsdk.oid4vc import VerifiedDpopProof, access_token_hash, verify_dpop_proof
 from wallet_server.errors import AuthenticationError, DpopProofError, DpopReplayError, RefreshTokenReuseError
 from wallet_server.services._common import Clock, new_id, require_id, require_str, sha256_hex
 from wallet_server.storage import Device, DeviceProof, DeviceProofOutcome, RefreshToken, Store
 
 __all__ = [
     "ACCESS_TOKEN_TYP",
-    "DPOP_TYP",
     "LOGIN_TYP",
     "AuthService",
     "Challenge",
     "Principal",
     "TokenPair",
     "access_token_hash",
-    "normalize_htu",
     "refuse_proof",
 ]
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - RFC 9068 media type, not a secret
-DPOP_TYP = "dpop+jwt"  # RFC 9449 §4.2
 LOGIN_TYP = "wallet-auth+jwt"
 DEVICE_POLICY = AlgorithmPolicy(("ES256",))
 _MAX_TOKEN = 8192
@@ -86,32 +83,6 @@ class TokenPair:
     def __repr__(self) -> str:
         # Never print the tokens themselves.
         return f"TokenPair(resident_id={self.resident_id!r}, device_id={self.device_id!r})"
-
-
-def access_token_hash(access_token: str) -> str:
-    """The DPoP ``ath`` value: base64url SHA-256 of the access token's ASCII (RFC 9449 §4.2)."""
-    return b64url_encode(hashlib.sha256(access_token.encode("ascii")).digest())
-
-
-def normalize_htu(url: str) -> str:
-    """The URL without query and fragment, scheme and host lowercased, default port dropped (RFC 9449 §4.3).
-
-    :raises InvalidInputError: if ``url`` is not an absolute http(s) URL.
-    """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise InvalidInputError("htu is not a URL") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInputError("htu must be an absolute http or https URL")
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{port}"
-    return urlunsplit((scheme, host, parts.path or "/", "", ""))
 
 
 class AuthService:
@@ -153,7 +124,7 @@ class AuthService:
         # still compared on every request), and parsed device keys by thumbprint. Neither holds a
         # secret; both only spare the same signature check and JWK parse on every request.
         self._verified_tokens: dict[str, dict[str, Any]] = {}
-        self._device_keys: dict[str, tuple[Key, tuple[object, ...]]] = {}
+        self._device_keys: dict[str, Key] = {}
 
     # -- login -------------------------------------------------------------------------------
 
@@ -358,39 +329,20 @@ class AuthService:
         """The registered key of a device, parsed once per process."""
         cached = self._device_keys.get(device.jkt)
         if cached is not None:
-            return cached[0]
+            return cached
         key = Key.from_jwk(device.public_jwk)
-        _remember(self._device_keys, device.jkt, (key, _key_members(key.public_jwk())))
+        _remember(self._device_keys, device.jkt, key)
         return key
 
-    def _proof_key(self, header_jwk: dict[str, Any], jkt: str) -> Key:
-        """The key of a proof's ``jwk`` header, which must be the key with thumbprint ``jkt``."""
-        cached = self._device_keys.get(jkt)
-        if cached is not None and _key_members(header_jwk) == cached[1]:
-            # Same required members as a key whose RFC 7638 thumbprint is jkt: the same key.
-            return cached[0]
-        try:
-            key = Key.from_jwk(header_jwk)
-            header_jkt = key.thumbprint()
-        except (InvalidInputError, UnsupportedAlgorithmError) as exc:
-            raise DpopProofError("the DPoP proof's jwk header is not a supported public key") from exc
-        if header_jkt != jkt:
-            raise DpopProofError("the DPoP proof is signed by another key than the device's")
-        if cached is None:
-            _remember(self._device_keys, jkt, (key, _key_members(key.public_jwk())))
-        return key
-
-    def _check_iat(
-        self, iat: object, *, max_age: timedelta, what: str, error: type[Exception] = AuthenticationError
-    ) -> int:
+    def _check_iat(self, iat: object, *, max_age: timedelta, what: str) -> int:
         now = self._clock().timestamp()
         # RFC 7519 NumericDate: seconds, possibly with a fraction.
         try:
             iat = numeric_date(iat, what=f"the {what} iat")
         except InvalidInputError:
-            raise error(f"the {what} needs a numeric iat") from None
+            raise AuthenticationError(f"the {what} needs a numeric iat") from None
         if iat > now + self._leeway.total_seconds() or iat < now - max_age.total_seconds():
-            raise error(f"the {what} iat is outside the accepted window; check the phone's clock")
+            raise AuthenticationError(f"the {what} iat is outside the accepted window; check the phone's clock")
         return int(iat)
 
     def _check_proof(
@@ -405,53 +357,28 @@ class AuthService:
     ) -> tuple[str, datetime]:
         """Check a DPoP proof made with the key ``jkt``; return its replay-cache key and expiry.
 
-        The caller records the ``jti`` (and, per request, that the device still holds that key).
+        The checks are the SDK's (:func:`vcsdk.oid4vc.verify_dpop_proof`, RFC 9449 §4.3); the caller
+        records the ``jti`` in the wallet store (and, per request, that the device still holds that key).
         """
-        # RFC 9449 §4.3: exactly one proof, a well-formed JWS with typ dpop+jwt, an allowed asymmetric
-        # alg, a public jwk header whose key verifies it, and matching htm, htu, iat, jti and ath.
         if len(proofs) != 1:
             raise DpopProofError("send exactly one DPoP header with a proof for this request")
         try:
-            unverified = decode_jws(proofs[0], max_bytes=_MAX_TOKEN)
-        except InvalidInputError as exc:
-            raise DpopProofError("the DPoP proof is not a compact JWS") from exc
-        header_jwk = unverified.header.get("jwk")
-        if not isinstance(header_jwk, dict) or "d" in header_jwk:
-            raise DpopProofError("the DPoP proof needs the device's public key as its jwk header")
-        key = self._proof_key(header_jwk, jkt)
-        try:
-            claims = verify_jws(unverified, key, policy=DEVICE_POLICY, typ=DPOP_TYP, header_keys="ignore").claims()
-        except (VerificationError, InvalidInputError, UnsupportedAlgorithmError) as exc:
-            raise DpopProofError("the DPoP proof does not verify with the device's key") from exc
-        if claims.get("htm") != method.upper():
-            raise DpopProofError("the DPoP proof's htm does not match the request method")
-        htu = claims.get("htu")
-        # The same text is the same URL; only a differently spelt one needs normalising.
-        if not isinstance(htu, str) or htu != url:
-            try:
-                expected = normalize_htu(url)
-            except InvalidInputError:
-                raise DpopProofError("the request URL (its Host header) is not a URL a DPoP proof can name") from None
-            try:
-                matches = isinstance(htu, str) and normalize_htu(htu) == expected
-            except InvalidInputError:
-                matches = False
-            if not matches:
-                # RFC 9449 §4.3: htu is the request URL without query and fragment. Behind a proxy, the
-                # URL the server expects comes from its public_base_url: say which, so a client can see why.
-                raise DpopProofError(
-                    f"the DPoP proof's htu does not match the request URL: this server expects htu {expected} "
-                    "(its public base URL and the request path, without query or fragment)"
-                )
-        iat = self._check_iat(claims.get("iat"), max_age=self._dpop_max_age, what="DPoP proof", error=DpopProofError)
-        if access_token is not None:
-            if claims.get("ath") != access_token_hash(access_token):
-                raise DpopProofError("the DPoP proof's ath does not match the access token")
-        jti = claims.get("jti")
-        if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
-            raise DpopProofError("the DPoP proof needs a unique jti (8 to 128 characters)")
-        expires_at = from_numeric_date(iat, what="DPoP proof iat") + self._dpop_max_age + self._leeway * 2
-        return sha256_hex(f"{jkt}:{jti}"), expires_at
+            verified: VerifiedDpopProof = verify_dpop_proof(
+                proofs[0],
+                method=method,
+                url=url,
+                now=now,
+                access_token=access_token,
+                bound_jkt=jkt,
+                known_key=self._device_keys.get(jkt),
+                max_age=self._dpop_max_age,
+                leeway=self._leeway,
+            )
+        except ProtocolError as exc:
+            raise DpopProofError(exc.message) from exc
+        if jkt not in self._device_keys:
+            _remember(self._device_keys, jkt, verified.key)
+        return sha256_hex(verified.replay_key), verified.replay_until
 
 
 def refuse_proof(outcome: DeviceProofOutcome) -> None:
@@ -469,7 +396,6 @@ def refuse_proof(outcome: DeviceProofOutcome) -> None:
 
 
 _CACHE_ENTRIES = 10_000
-_KEY_MEMBERS = ("kty", "crv", "x", "y")
 
 
 def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
@@ -478,7 +404,3 @@ def _remember(cache: dict[str, Any], key: str, value: Any) -> None:
         del cache[next(iter(cache))]
     cache[key] = value
 
-
-def _key_members(jwk: dict[str, Any]) -> tuple[object, ...]:
-    # The members an RFC 7638 thumbprint of an EC or OKP key covers.
-    return tuple(jwk.get(name) for name in _KEY_MEMBERS)
