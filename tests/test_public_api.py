@@ -29,7 +29,8 @@ PUBLIC_API: dict[str, set[str]] = {
         "pg_transaction", "sqlite_connection", "sqlite_transaction",
     },
     "vcsdk.keys": {
-        "ALGORITHM_FOR_CURVE", "AlgorithmPolicy", "DEFAULT_POLICY", "HEADER_KEY_PARAMS", "Key", "Kid", "Signer",
+        "ALGORITHM_FOR_CURVE", "AlgorithmPolicy", "AlgorithmPolicySource", "DEFAULT_POLICY", "HEADER_KEY_PARAMS",
+        "Key", "Kid", "Signer",
         "UnverifiedJws", "VerifiedJws", "check_jose_header", "decode_jws", "jws_signing_input", "sign_jws",
         "verify_jws", "verify_signature",
     },

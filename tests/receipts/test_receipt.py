@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.receipts._factories import OTHER_DID, SERVICE_DID, T0, make_consent, make_receipt, service_key
 from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.credentials import VerificationPolicy
 from vcsdk.errors import (
     ClaimsError,
     ClaimsNotConsentedError,
@@ -28,7 +29,7 @@ from vcsdk.errors import (
     UntrustedKeyError,
     VerificationError,
 )
-from vcsdk.keys import AlgorithmPolicy, Key, sign_jws
+from vcsdk.keys import Key, sign_jws
 from vcsdk.receipts import (
     ACCESS_RECEIPT_TYP,
     ConsentRecord,
@@ -128,7 +129,7 @@ def test_garbage_is_invalid_token() -> None:
 
 def test_algorithm_outside_policy() -> None:
     with pytest.raises(UnsupportedAlgorithmError):
-        _verify(make_receipt(KEY, CONSENT), policy=AlgorithmPolicy(("EdDSA",)))
+        _verify(make_receipt(KEY, CONSENT), policy=VerificationPolicy(algorithms=("EdDSA",)))
 
 
 def test_header_key_refused() -> None:

@@ -18,6 +18,7 @@ from vcsdk._cli._common import PinnedKeyResolver, moment, read_token, status_in_
 from vcsdk._json import parse_json, parse_json_object
 from vcsdk.credentials import (
     IssuerKeyResolver,
+    VerificationPolicy,
     build_credential,
     issue_vc_jwt,
     issue_vc_sd_jwt,
@@ -178,7 +179,7 @@ async def _verify_async(args: argparse.Namespace, token: str) -> int:
         with status_in_flag_terms():
             verified = await verify_vc(
                 token, resolver=resolver, status=None if args.skip_status else checker, now=moment(args.now),
-                check_status=not args.skip_status, audience=args.aud, nonce=args.nonce,
+                policy=VerificationPolicy(check_status=not args.skip_status), audience=args.aud, nonce=args.nonce,
             )
     finally:
         if closer is not None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from vcsdk.errors import InvalidInputError, UnsupportedAlgorithmError
 from vcsdk.keys import AlgorithmPolicy
 
-__all__ = ["DEFAULT_VERIFICATION_POLICY", "SD_ALGORITHMS", "VerificationPolicy"]
+__all__ = ["DEFAULT_VERIFICATION_POLICY", "SD_ALGORITHMS", "VerificationPolicy", "verification_policy"]
 
 #: Digest algorithms an SD-JWT ``_sd_alg`` may name (IANA "Named Information Hash Algorithm"
 #: registry names). A policy allows a subset of these; ``sha-256`` is the default and the only
@@ -19,6 +20,11 @@ SD_ALGORITHMS: tuple[str, ...] = ("sha-256", "sha-384", "sha-512", "sha3-256", "
 @dataclass(frozen=True, slots=True)
 class VerificationPolicy:
     """The verifier's explicit choices. Defaults are the safe ones; print the object to see them.
+
+    The one policy every ``verify_*`` function of vcsdk takes (SD-JWT VC, W3C VC, status lists,
+    receipts, registrations, request objects): each reads the fields that apply to what it checks
+    (the algorithms and the leeway everywhere; key binding, ``_sd_alg`` and the input limits where
+    a token has them; ``check_status`` where a credential carries a status).
 
     :param algorithms: JWS algorithms accepted for the issuer signature and the KB-JWT.
     :param leeway: clock skew tolerated on ``iat``, ``nbf``, ``exp`` and the KB-JWT ``iat``.
@@ -83,3 +89,25 @@ class VerificationPolicy:
 
 
 DEFAULT_VERIFICATION_POLICY = VerificationPolicy()
+
+
+def verification_policy(policy: object) -> VerificationPolicy:
+    """The :class:`VerificationPolicy` a ``verify_*`` function was given.
+
+    An :class:`~vcsdk.keys.AlgorithmPolicy` (what the W3C, status-list, receipt and registration
+    verifiers took before) still works for now: it becomes ``VerificationPolicy(algorithms=…)`` with
+    a ``DeprecationWarning``, and will be refused in a later release.
+
+    :raises InvalidInputError: for anything else.
+    """
+    if isinstance(policy, VerificationPolicy):
+        return policy
+    if isinstance(policy, AlgorithmPolicy):
+        warnings.warn(
+            "passing an AlgorithmPolicy as policy is deprecated; pass "
+            f"VerificationPolicy(algorithms={policy.names!r}) (it also holds the leeway)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return VerificationPolicy(algorithms=policy.names)
+    raise InvalidInputError(f"policy must be a VerificationPolicy, not {type(policy).__name__}")

@@ -17,13 +17,22 @@ from vcsdk.keys._jws import (
     verify_jws,
     verify_signature,
 )
-from vcsdk.keys._keys import ALGORITHM_FOR_CURVE, DEFAULT_POLICY, AlgorithmPolicy, Key, Kid, Signer
+from vcsdk.keys._keys import (
+    ALGORITHM_FOR_CURVE,
+    DEFAULT_POLICY,
+    AlgorithmPolicy,
+    AlgorithmPolicySource,
+    Key,
+    Kid,
+    Signer,
+)
 
 __all__ = [
     "ALGORITHM_FOR_CURVE",
     "DEFAULT_POLICY",
     "HEADER_KEY_PARAMS",
     "AlgorithmPolicy",
+    "AlgorithmPolicySource",
     "Key",
     "Kid",
     "Signer",

@@ -22,7 +22,7 @@ from vcsdk.errors import (
     TokenTypeError,
     UntrustedKeyError,
 )
-from vcsdk.keys._keys import ALGORITHM_FOR_CURVE, DEFAULT_POLICY, AlgorithmPolicy, Key, Signer
+from vcsdk.keys._keys import ALGORITHM_FOR_CURVE, DEFAULT_POLICY, AlgorithmPolicySource, Key, Signer
 
 __all__ = [
     "HEADER_KEY_PARAMS",
@@ -190,7 +190,7 @@ def check_jose_header(
     header: Mapping[str, Any],
     key: Key,
     *,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    policy: AlgorithmPolicySource = DEFAULT_POLICY,
     typ: str | tuple[str, ...] | None = None,
     header_keys: Literal["reject", "ignore"] = "reject",
     understood: frozenset[str] = frozenset(),
@@ -210,11 +210,12 @@ def check_jose_header(
     :raises TokenTypeError: ``typ`` differs.
     :return: the algorithm.
     """
+    names = policy.algorithm_policy.names
     alg = header.get("alg")
-    if not isinstance(alg, str) or alg not in policy.names:
+    if not isinstance(alg, str) or alg not in names:
         shown = alg if isinstance(alg, str) and len(alg) <= 32 else type(alg).__name__
         raise DisallowedAlgorithmError(
-            f"{what} algorithm {shown!r} is not allowed; this verifier accepts {list(policy.names)}"
+            f"{what} algorithm {shown!r} is not allowed; this verifier accepts {list(names)}"
         )
     if alg != ALGORITHM_FOR_CURVE[key.curve]:
         raise DisallowedAlgorithmError(
@@ -251,8 +252,12 @@ _P256 = ec.SECP256R1()
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 
 
-def verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str, policy: AlgorithmPolicy) -> None:
+def verify_signature(
+    key: Key, signing_input: bytes, signature: bytes, alg: str, policy: AlgorithmPolicySource
+) -> None:
     """Check a JWS signature with ``key`` (``alg`` already passed :func:`check_jose_header`).
+
+    :param policy: an ``AlgorithmPolicy`` or a ``VerificationPolicy`` (its ``algorithm_policy``).
 
     :raises SignatureInvalidError: if it does not verify.
     """
@@ -268,21 +273,22 @@ def verify_signature(key: Key, signing_input: bytes, signature: bytes, alg: str,
         except InvalidSignature:
             raise SignatureInvalidError("signature does not verify with the expected key") from None
         return
-    key.verify(signing_input, signature, alg=alg, policy=policy)
+    key.verify(signing_input, signature, alg=alg, policy=policy.algorithm_policy)
 
 
 def verify_jws(
     token: str | bytes | UnverifiedJws,
     key: Key,
     *,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    policy: AlgorithmPolicySource = DEFAULT_POLICY,
     typ: str | tuple[str, ...] | None = None,
     header_keys: Literal["reject", "ignore"] = "reject",
 ) -> VerifiedJws:
     """Verify a compact JWS with a key the caller found (DID document, ``cnf``), never the token.
 
     :param key: the verification key; the token's ``alg`` must be allowed and be the key's.
-    :param policy: the allow-list; passed explicitly by every verifier.
+    :param policy: the allow-list (an ``AlgorithmPolicy``, or the ``VerificationPolicy`` a service
+        passes to every ``verify_*``: its ``algorithms`` are used); passed explicitly by every verifier.
     :param typ: required ``typ`` header value(s), compared case-insensitively (RFC 7515 §4.1.9).
     :param header_keys: ``reject`` (default) refuses a token carrying ``jwk``/``jku``/``x5u``/``x5c``;
         ``ignore`` lets a protocol that already extracted and checked such a key (an OpenID4VCI proof)

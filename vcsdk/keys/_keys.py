@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, NewType, Protocol, get_args
+from typing import Any, Literal, NewType, Protocol, get_args, runtime_checkable
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from jwcrypto import jwk as _jwk
@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "Algorithm",
     "AlgorithmPolicy",
+    "AlgorithmPolicySource",
     "Curve",
     "Key",
     "Kid",
@@ -72,11 +73,27 @@ class AlgorithmPolicy:
             )
         return alg  # type: ignore[return-value]
 
+    @property
+    def algorithm_policy(self) -> AlgorithmPolicy:
+        """This policy: what a ``VerificationPolicy`` also has, so the JOSE functions take either."""
+        return self
+
     def __repr__(self) -> str:
         return f"AlgorithmPolicy(names={self.names!r})"
 
 
 DEFAULT_POLICY = AlgorithmPolicy()
+
+
+@runtime_checkable
+class AlgorithmPolicySource(Protocol):
+    """What the JOSE functions read a policy's algorithms from: an :class:`AlgorithmPolicy`, or the
+    ``vcsdk.credentials.VerificationPolicy`` a service passes to every ``verify_*`` function."""
+
+    @property
+    def algorithm_policy(self) -> AlgorithmPolicy:
+        """The allow-list of JWS algorithms."""
+        ...
 
 
 class Signer(Protocol):

@@ -22,6 +22,7 @@ from vcsdk._b64 import b64url_encode
 from vcsdk._json import parse_json
 from vcsdk._time import numeric_date
 from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.errors import (
     InvalidInputError,
     KeyNotFoundError,
@@ -32,7 +33,7 @@ from vcsdk.errors import (
     UntrustedKeyError,
     VcsdkError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, jws_signing_input, verify_jws
+from vcsdk.keys import Key, Signer, decode_jws, jws_signing_input, verify_jws
 from vcsdk.oid4vc._common import URL_SAFE, HttpRequest, HttpResponse, is_https_url, raise_for_error
 from vcsdk.oid4vc._dcql import SD_JWT_VC_FORMAT, ClaimPath, ConcretePath, CredentialMatch, DcqlMatch, parse_dcql_query
 from vcsdk.oid4vc._jwe import ENCRYPTION_ALGORITHMS, ENCRYPTION_METHODS, choose_encryption_key, encrypt_response
@@ -444,8 +445,7 @@ def verify_request_object(
     *,
     expected_client_id: str | None,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = timedelta(seconds=60),
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     wallet_nonce: str | None = None,
     trust_anchors: Sequence[Any] = (),
 ) -> AuthorizationRequest:
@@ -458,6 +458,7 @@ def verify_request_object(
 
     :param expected_client_id: the ``client_id`` of the deep link; it must equal the signed one
         (OpenID4VP §5.10.1), including the prefix. ``None`` only for requests without a link.
+    :param policy: the algorithm allow-list and the clock skew (``leeway``) on ``iat``/``exp``.
     :param wallet_nonce: the ``wallet_nonce`` the wallet sent with ``request_uri_method=post``.
     :param trust_anchors: the wallet's anchors (``cryptography`` certificates) for ``x509_*`` verifiers.
     :raises InvalidTokenError: if the token cannot be parsed.
@@ -473,6 +474,8 @@ def verify_request_object(
         ``transaction_data`` is present (not supported).
     :return: the validated request.
     """
+    policy = verification_policy(policy)
+    algorithms = policy.algorithm_policy
     peeked = peek_request_object(token)
     if expected_client_id is not None and peeked.client_id != expected_client_id:
         raise ProtocolError("the signed client_id differs from the link's client_id", code="invalid_request")
@@ -481,12 +484,12 @@ def verify_request_object(
         key = _x509_key(peeked, unverified.get("response_uri"), trust_anchors, now)
         # The x5c header was validated against the wallet's own anchors above: it is not trusted
         # because the token brings it, but because the chain leads to an anchor the wallet chose.
-        claims = verify_jws(peeked.token, key, policy=policy, typ=REQUEST_OBJECT_TYP, header_keys="ignore").claims()
+        claims = verify_jws(peeked.token, key, policy=algorithms, typ=REQUEST_OBJECT_TYP, header_keys="ignore").claims()
     else:
         if key is None:
             raise InvalidInputError("pass the key the DID document has for the request's kid")
-        claims = verify_jws(peeked.token, key, policy=policy, typ=REQUEST_OBJECT_TYP).claims()
-    return _validated(claims, peeked.client_id, now=now, leeway=leeway, wallet_nonce=wallet_nonce, signed=True)
+        claims = verify_jws(peeked.token, key, policy=algorithms, typ=REQUEST_OBJECT_TYP).claims()
+    return _validated(claims, peeked.client_id, now=now, leeway=policy.leeway, wallet_nonce=wallet_nonce, signed=True)
 
 
 def request_from_parameters(
@@ -638,7 +641,7 @@ async def load_request_object(
     resolver: IssuerKeyResolver | None,
     expected_client_id: str | None,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     wallet_nonce: str | None = None,
     trust_anchors: Sequence[Any] = (),
 ) -> AuthorizationRequest:
@@ -668,7 +671,7 @@ async def load_request_object(
         key,
         expected_client_id=expected_client_id,
         now=now,
-        policy=policy,
+        policy=verification_policy(policy),
         wallet_nonce=wallet_nonce,
         trust_anchors=trust_anchors,
     )

@@ -21,8 +21,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from vcsdk._time import aware
+from vcsdk.credentials import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key
+from vcsdk.keys import Key
 from vcsdk.outbox._chain import AnchorChain
 from vcsdk.outbox._models import Batch, QueuedLeaf, StoredReceipt, TickReport
 from vcsdk.outbox._store import ReceiptStore, SqlReceiptStore
@@ -92,7 +93,7 @@ class ReceiptOutbox:
         *,
         service_key: Key,
         now: datetime,
-        policy: AlgorithmPolicy = DEFAULT_POLICY,
+        policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     ) -> StoredReceipt:
         """Verify a receipt against its stored consent, then store it durably; acknowledge after this.
 
@@ -135,7 +136,7 @@ class ReceiptOutbox:
         receipts: Sequence[tuple[str, Key]],
         *,
         now: datetime,
-        policy: AlgorithmPolicy = DEFAULT_POLICY,
+        policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     ) -> list[StoredReceipt]:
         """:meth:`accept` for many receipts at once (each with its service's key): their consents read
         in one query, each verified, and all stored in one transaction; acknowledge after this.

@@ -26,6 +26,7 @@ from vcsdk._json import canonical_json, parse_json_object
 from vcsdk._time import aware, parse_rfc3339, to_rfc3339
 from vcsdk._url import is_https_url
 from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.errors import (
     ConflictError,
     ConsentMismatchError,
@@ -33,7 +34,7 @@ from vcsdk.errors import (
     KeyNotFoundError,
     TokenNotYetValidError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, decode_jws, sign_jws, verify_jws
 from vcsdk.registration import RelyingPartyRegistration
 
 __all__ = [
@@ -555,7 +556,7 @@ def peek_consent_record(token: str) -> ConsentRecord:
 
 
 def verify_consent_record(
-    token: str, *, wallet_did: str, wallet_key: Key, policy: AlgorithmPolicy = DEFAULT_POLICY
+    token: str, *, wallet_did: str, wallet_key: Key, policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY
 ) -> ConsentRecord:
     """Verify a consent record the wallet signed.
 
@@ -571,14 +572,19 @@ def verify_consent_record(
     :return: the record.
     """
     jws = decode_jws(token, max_bytes=MAX_CONSENT_RECORD_BYTES)
-    verified = verify_jws(jws, wallet_key, policy=policy, typ=CONSENT_RECORD_TYP)
+    algorithms = verification_policy(policy).algorithm_policy
+    verified = verify_jws(jws, wallet_key, policy=algorithms, typ=CONSENT_RECORD_TYP)
     if verified.kid is None or not verified.kid.startswith(wallet_did + "#"):
         raise KeyNotFoundError("the consent record's kid is not a key of the wallet's DID")
     return ConsentRecord.from_json(verified.claims())
 
 
 async def verify_consent_record_resolved(
-    token: str, *, wallet_did: str, resolver: IssuerKeyResolver, policy: AlgorithmPolicy = DEFAULT_POLICY
+    token: str,
+    *,
+    wallet_did: str,
+    resolver: IssuerKeyResolver,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> ConsentRecord:
     """Resolve the wallet's key named by the token's ``kid``, then :func:`verify_consent_record`.
 
@@ -589,7 +595,7 @@ async def verify_consent_record_resolved(
     if not isinstance(kid, str) or not kid.startswith(wallet_did + "#"):
         raise KeyNotFoundError("the consent record's kid is not a key of the wallet's DID")
     key = await resolver.resolve_key(wallet_did, kid, relationship="assertionMethod")
-    return verify_consent_record(token, wallet_did=wallet_did, wallet_key=key, policy=policy)
+    return verify_consent_record(token, wallet_did=wallet_did, wallet_key=key, policy=verification_policy(policy))
 
 
 def accept_withdrawal(held: ConsentRecord, withdrawn: ConsentRecord, *, now: datetime) -> ConsentRecord:

@@ -19,6 +19,7 @@ from typing import Any, Literal, TypedDict
 from vcsdk._b64 import b64url_encode
 from vcsdk._time import aware, from_numeric_date, to_numeric_date
 from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.errors import (
     ClaimsError,
     ClaimsNotConsentedError,
@@ -30,7 +31,7 @@ from vcsdk.errors import (
     PurposeNotConsentedError,
     TokenNotYetValidError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, decode_jws, sign_jws, verify_jws
 from vcsdk.receipts._consent import ConsentRecord, Pseudonym
 
 __all__ = [
@@ -55,7 +56,6 @@ ACCESS_RECEIPT_TYP = "access-receipt+jwt"
 WITHDRAWAL_RECEIPT_TYP = "withdrawal-receipt+jwt"
 ReceiptKind = Literal["access", "withdrawal"]
 MAX_RECEIPT_BYTES = 16_384
-_DEFAULT_LEEWAY = timedelta(seconds=60)
 _ID = re.compile(r"[A-Za-z0-9._:~-]{1,128}")
 
 
@@ -183,8 +183,7 @@ def verify_access_receipt(
     consent: ConsentRecord,
     service_key: Key,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = _DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> AccessReceipt:
     """Verify an access receipt on the wallet side before accepting it.
 
@@ -195,9 +194,8 @@ def verify_access_receipt(
     :param token: the compact JWS the service returned.
     :param consent: the consent the wallet holds for this service.
     :param service_key: the key resolved from the service's DID for the token's ``kid``.
-    :param now: the current time (the receipt's ``iat`` may not be later than ``now + leeway``).
-    :param policy: the algorithm allow-list.
-    :param leeway: clock skew tolerated for ``iat``.
+    :param now: the current time (the receipt's ``iat`` may not be later than ``now + policy.leeway``).
+    :param policy: the algorithm allow-list and the clock skew (``leeway``) tolerated for ``iat``.
     :raises InvalidTokenError: if the token cannot be parsed.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit the key.
     :raises UntrustedKeyError: if the header carries its own key.
@@ -205,7 +203,7 @@ def verify_access_receipt(
     :raises SignatureInvalidError: if the signature does not verify.
     :raises KeyNotFoundError: if ``kid`` is not a DID URL of the receipt's issuer.
     :raises ClaimsError: if a receipt claim is missing or malformed.
-    :raises TokenNotYetValidError: if ``iat`` is after ``now + leeway``.
+    :raises TokenNotYetValidError: if ``iat`` is after ``now + policy.leeway``.
     :raises ConsentMismatchError: if the receipt names another consent, service, resident or
         presentation, or an access before the consent was given.
     :raises ClaimsNotConsentedError: if it accessed claims not disclosed under the consent.
@@ -215,7 +213,9 @@ def verify_access_receipt(
     :return: the verified receipt.
     """
     jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
-    verified = verify_jws(jws, service_key, policy=policy, typ=ACCESS_RECEIPT_TYP)
+    policy = verification_policy(policy)
+    leeway = policy.leeway
+    verified = verify_jws(jws, service_key, policy=policy.algorithm_policy, typ=ACCESS_RECEIPT_TYP)
     receipt = _receipt_from_claims(token, verified.claims(), kid=verified.kid)
     if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
@@ -231,8 +231,7 @@ async def verify_access_receipt_resolved(
     consent: ConsentRecord,
     resolver: IssuerKeyResolver,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = _DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> AccessReceipt:
     """Resolve the service's key through ``resolver``, then run :func:`verify_access_receipt`.
 
@@ -245,7 +244,9 @@ async def verify_access_receipt_resolved(
     :return: the verified receipt.
     """
     key = await _service_key(token, consent, resolver)
-    return verify_access_receipt(token, consent=consent, service_key=key, now=now, policy=policy, leeway=leeway)
+    return verify_access_receipt(
+        token, consent=consent, service_key=key, now=now, policy=verification_policy(policy)
+    )
 
 
 async def _service_key(token: str, consent: ConsentRecord, resolver: IssuerKeyResolver) -> Key:
@@ -362,8 +363,7 @@ def verify_withdrawal_receipt(
     consent: ConsentRecord,
     service_key: Key,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = _DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> AccessReceipt:
     """Verify a withdrawal receipt on the wallet side: signed by the service, for exactly the
     withdrawn record the wallet delivered.
@@ -376,13 +376,15 @@ def verify_withdrawal_receipt(
     :raises SignatureInvalidError: if the signature does not verify.
     :raises KeyNotFoundError: if ``kid`` is not a DID URL of the service's DID.
     :raises ClaimsError: if a claim is missing or malformed.
-    :raises TokenNotYetValidError: if ``iat`` is after ``now + leeway``.
+    :raises TokenNotYetValidError: if ``iat`` is after ``now + policy.leeway``.
     :raises ConsentMismatchError: another consent, service, resident, presentation, withdrawal time or
         record, or a receipt dated before the withdrawal.
     :return: the verified receipt (``kind`` ``withdrawal``).
     """
     jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
-    verified = verify_jws(jws, service_key, policy=policy, typ=WITHDRAWAL_RECEIPT_TYP)
+    policy = verification_policy(policy)
+    leeway = policy.leeway
+    verified = verify_jws(jws, service_key, policy=policy.algorithm_policy, typ=WITHDRAWAL_RECEIPT_TYP)
     receipt = _withdrawal_from_claims(token, verified.claims(), kid=verified.kid)
     if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
@@ -410,8 +412,7 @@ async def verify_withdrawal_receipt_resolved(
     consent: ConsentRecord,
     resolver: IssuerKeyResolver,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = _DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> AccessReceipt:
     """Resolve the service's key for the consent's controller DID, then :func:`verify_withdrawal_receipt`.
 
@@ -420,7 +421,9 @@ async def verify_withdrawal_receipt_resolved(
     :raises VerificationError: any error :func:`verify_withdrawal_receipt` raises.
     """
     key = await _service_key(token, consent, resolver)
-    return verify_withdrawal_receipt(token, consent=consent, service_key=key, now=now, policy=policy, leeway=leeway)
+    return verify_withdrawal_receipt(
+        token, consent=consent, service_key=key, now=now, policy=verification_policy(policy)
+    )
 
 
 def _withdrawal_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
 from vcsdk._time import aware, from_numeric_date, to_numeric_date
 from vcsdk._url import is_https_url
 from vcsdk.credentials import IssuerKeyResolver, StatusChecker
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.errors import (
     ClaimsError,
     CredentialRevokedError,
@@ -37,7 +38,7 @@ from vcsdk.errors import (
     UnsupportedAlgorithmError,
     VerificationError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, decode_jws, sign_jws, verify_jws
 
 __all__ = [
     "MAX_REGISTRATION_BYTES",
@@ -67,7 +68,6 @@ _MAX_RETENTION_DAYS = 3650
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _DID = re.compile(r"did:[a-z0-9]+:[A-Za-z0-9._:%-]{1,200}")
 _JURISDICTION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
-_DEFAULT_LEEWAY = timedelta(seconds=60)
 
 #: A claims path pointer (OpenID4VP §7): member names, array indexes, ``None`` for every element.
 _Path = tuple[str | int | None, ...]
@@ -329,13 +329,13 @@ def verify_registration(
     city_did: str,
     city_key: Key,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = _DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> RelyingPartyRegistration:
     """Verify a registration as the wallet does: signed by the city, current.
 
     :param city_did: the city's DID, configured in the wallet (never taken from the token).
     :param city_key: the key the token's ``kid`` names, resolved from the city's DID document.
+    :param policy: the algorithm allow-list and the clock skew (``leeway``) on its validity.
     :raises InvalidTokenError: if the token cannot be parsed.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed or does not fit the key.
     :raises UntrustedKeyError: if the header carries its own key.
@@ -347,8 +347,10 @@ def verify_registration(
     :raises TokenNotYetValidError: if it is issued in the future; :raises TokenExpiredError: if it ended.
     :return: the registration.
     """
+    policy = verification_policy(policy)
+    leeway = policy.leeway
     jws = decode_jws(token, max_bytes=MAX_REGISTRATION_BYTES)
-    verified = verify_jws(jws, city_key, policy=policy, typ=REGISTRATION_TYP)
+    verified = verify_jws(jws, city_key, policy=policy.algorithm_policy, typ=REGISTRATION_TYP)
     if verified.kid is None or not verified.kid.startswith(city_did + "#"):
         raise KeyNotFoundError("the registration's kid is not a key of the city's DID")
     registration = RelyingPartyRegistration.from_claims(verified.claims())
@@ -369,8 +371,7 @@ async def verify_registration_resolved(
     resolver: IssuerKeyResolver,
     now: datetime,
     status: StatusChecker | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = _DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
 ) -> RelyingPartyRegistration:
     """Resolve the city's key named by the token's ``kid``, :func:`verify_registration`, then check
     the registration's status-list entry (if it has one and ``status`` is given).
@@ -383,11 +384,12 @@ async def verify_registration_resolved(
     :raises VerificationError: any error :func:`verify_registration` raises, or the status checker's
         own (``status_list_unavailable``, …).
     """
+    policy = verification_policy(policy)
     kid = decode_jws(token, max_bytes=MAX_REGISTRATION_BYTES).header.get("kid")
     if not isinstance(kid, str) or not kid.startswith(city_did + "#"):
         raise KeyNotFoundError("the registration's kid is not a key of the city's DID")
     key = await resolver.resolve_key(city_did, kid, relationship="assertionMethod")
-    registration = verify_registration(token, city_did=city_did, city_key=key, now=now, policy=policy, leeway=leeway)
+    registration = verify_registration(token, city_did=city_did, city_key=key, now=now, policy=policy)
     if status is not None and registration.status is not None:
         try:
             await status.check(registration.status, issuer=city_did, now=now)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
-from vcsdk.credentials import IssuerKeyResolver
+from vcsdk.credentials import IssuerKeyResolver, VerificationPolicy
 from vcsdk.credentials.status_list import (
     BITSTRING_STATUS_LIST_ENTRY,
     DEFAULT_MAX_INFLATED_BYTES,
@@ -83,6 +83,12 @@ class StatusPolicy:
     require_anchor: bool = False
     algorithms: AlgorithmPolicy = DEFAULT_POLICY
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES
+    verification_policy: VerificationPolicy = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # What the status-list verifiers take: these algorithms and this leeway.
+        policy = VerificationPolicy(algorithms=self.algorithms.names, leeway=self.leeway)
+        object.__setattr__(self, "verification_policy", policy)
 
 
 @dataclass(slots=True)
@@ -263,9 +269,10 @@ class StatusListChecker:
         self, target: _Target, body: bytes, key: Key, *, issuer: str, now: datetime
     ) -> VerifiedStatusList:
         p = self.policy
+        policy = p.verification_policy
         if target.fmt == "token":
             verified = verify_status_list_token(
-                body, key, uri=target.uri, now=now, policy=p.algorithms, leeway=p.leeway, max_age=p.max_age,
+                body, key, uri=target.uri, now=now, policy=policy, max_age=p.max_age,
                 max_inflated_bytes=p.max_inflated_bytes,
             )
             if verified.issuer is not None and verified.issuer != issuer:
@@ -273,7 +280,7 @@ class StatusListChecker:
             return verified
         return verify_status_list_credential(
             body, key, url=target.uri, purpose=target.purpose, now=now, status_size=target.status_size,
-            policy=p.algorithms, leeway=p.leeway, max_age=p.max_age, expected_issuer=issuer,
+            policy=policy, max_age=p.max_age, expected_issuer=issuer,
             max_inflated_bytes=p.max_inflated_bytes,
         )
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from vcsdk.credentials import VerificationPolicy
 from vcsdk.credentials._status_list import (
     Bitstring,
     StatusListIssuer,
@@ -29,7 +30,7 @@ from vcsdk.errors import (
     TokenTypeError,
     UnsupportedAlgorithmError,
 )
-from vcsdk.keys import AlgorithmPolicy, Key, sign_jws
+from vcsdk.keys import Key, sign_jws
 
 URI = "https://city.example/status/1"
 NOW = datetime(2026, 4, 1, 12, tzinfo=UTC)
@@ -70,7 +71,7 @@ def test_wrong_typ_is_typ_error() -> None:
 
 def test_disallowed_alg_is_algorithm_error() -> None:
     with pytest.raises(UnsupportedAlgorithmError):
-        verify_status_list_token(_token(), KEY, uri=URI, now=NOW, policy=AlgorithmPolicy(("EdDSA",)))
+        verify_status_list_token(_token(), KEY, uri=URI, now=NOW, policy=VerificationPolicy(algorithms=("EdDSA",)))
 
 
 def test_sub_must_equal_uri() -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from vcsdk.credentials import VerificationPolicy
 from vcsdk.credentials._w3c import (
     VC_V2_CONTEXT,
     build_credential,
@@ -34,7 +35,7 @@ from vcsdk.errors import (
     UntrustedKeyError,
     VerificationError,
 )
-from vcsdk.keys import AlgorithmPolicy, Key, sign_jws
+from vcsdk.keys import Key, sign_jws
 
 ISSUER = "did:ethr:0x7a69:0x1111111111111111111111111111111111111111"
 KID = ISSUER + "#controller"
@@ -47,6 +48,7 @@ STATUS = {
     "statusListIndex": "7",
     "statusListCredential": "https://city.example/w3c/rev/1",
 }
+NO_STATUS = VerificationPolicy(check_status=False)
 
 
 def _vc(**kw: Any) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def test_cty_other_than_vc() -> None:
 def test_alg() -> None:
     token = issue_vc_jwt(_vc(), KEY)
     with pytest.raises(UnsupportedAlgorithmError):
-        verify_vc_jwt(token, KEY, now=NOW, policy=AlgorithmPolicy(("ES256",)))
+        verify_vc_jwt(token, KEY, now=NOW, policy=VerificationPolicy(algorithms=("ES256",)))
 
 
 def test_embedded_key_refused() -> None:
@@ -117,7 +119,7 @@ def test_valid_from_and_until_with_leeway() -> None:
     edge = NOW - timedelta(days=1) - timedelta(seconds=30)
     verify_vc_jwt(token, KEY, now=edge)  # inside the 60 s leeway
     with pytest.raises(TokenNotYetValidError):
-        verify_vc_jwt(token, KEY, now=edge, leeway=timedelta(0))
+        verify_vc_jwt(token, KEY, now=edge, policy=VerificationPolicy(leeway=timedelta(0)))
 
 
 def _jwt_dated(**dates: Any) -> str:
@@ -145,9 +147,9 @@ def test_jwt_exp_and_nbf_are_checked_with_leeway() -> None:
     # Inside the 60 s leeway both pass; without leeway both fail.
     verify_vc_jwt(_jwt_dated(exp=TS - 30, nbf=TS + 30, iat=TS + 30), KEY, now=NOW)
     with pytest.raises(TokenExpiredError):
-        verify_vc_jwt(_jwt_dated(exp=TS - 30), KEY, now=NOW, leeway=timedelta(0))
+        verify_vc_jwt(_jwt_dated(exp=TS - 30), KEY, now=NOW, policy=VerificationPolicy(leeway=timedelta(0)))
     with pytest.raises(TokenNotYetValidError):
-        verify_vc_jwt(_jwt_dated(nbf=TS + 30), KEY, now=NOW, leeway=timedelta(0))
+        verify_vc_jwt(_jwt_dated(nbf=TS + 30), KEY, now=NOW, policy=VerificationPolicy(leeway=timedelta(0)))
     with pytest.raises(ClaimsError) as bad:
         verify_vc_jwt(_jwt_dated(exp="tomorrow"), KEY, now=NOW)
     assert bad.value.code == "invalid_numeric_date"
@@ -155,7 +157,7 @@ def test_jwt_exp_and_nbf_are_checked_with_leeway() -> None:
 
 async def test_verify_vc_refuses_an_expired_jwt() -> None:
     with pytest.raises(TokenExpiredError):
-        await verify_vc(_jwt_dated(exp=TS - DAY), resolver=_Resolver(KEY), now=NOW, check_status=False)
+        await verify_vc(_jwt_dated(exp=TS - DAY), resolver=_Resolver(KEY), now=NOW, policy=NO_STATUS)
 
 
 def _signed(vc: dict[str, Any]) -> str:
@@ -269,7 +271,7 @@ async def test_recipe_runs_status_and_accreditation() -> None:
     with pytest.raises(CredentialStatusError) as info:
         await verify_vc(token, resolver=_Resolver(KEY), now=NOW)
     assert info.value.code == "status_not_checked"
-    await verify_vc(token, resolver=_Resolver(KEY), accreditation=trust, now=NOW, check_status=False,
+    await verify_vc(token, resolver=_Resolver(KEY), accreditation=trust, now=NOW, policy=NO_STATUS,
                     accreditation_type="https://credentials.kaga.example/ResidentIdentityCredential")
     assert trust.calls[-1] == (ISSUER, "https://credentials.kaga.example/ResidentIdentityCredential")
     with pytest.raises(CredentialRevokedError):

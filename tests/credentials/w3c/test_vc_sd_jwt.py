@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vcsdk.credentials import present
+from vcsdk.credentials import VerificationPolicy, present
 from vcsdk.credentials._w3c import build_credential, issue_vc_sd_jwt, verify_vc_sd_jwt
 from vcsdk.credentials.sd_jwt import issue as raw_issue
 from vcsdk.errors import (
@@ -17,7 +17,7 @@ from vcsdk.errors import (
     TokenTypeError,
     UnsupportedAlgorithmError,
 )
-from vcsdk.keys import AlgorithmPolicy, Key
+from vcsdk.keys import Key
 
 ISSUER = "did:ethr:0x539:0x1111111111111111111111111111111111111111"
 NOW = datetime(2026, 4, 1, 12, tzinfo=UTC)
@@ -54,7 +54,7 @@ def test_checks() -> None:
     with pytest.raises(SignatureInvalidError):
         verify_vc_sd_jwt(token, Key.generate("P-256"), now=NOW)
     with pytest.raises(UnsupportedAlgorithmError):
-        verify_vc_sd_jwt(token, KEY, now=NOW, policy=AlgorithmPolicy(("EdDSA",)))
+        verify_vc_sd_jwt(token, KEY, now=NOW, policy=VerificationPolicy(algorithms=("EdDSA",)))
     with pytest.raises(TokenExpiredError):
         verify_vc_sd_jwt(token, KEY, now=NOW + timedelta(days=31))
     wrong_typ = raw_issue(_vc(), signer=KEY, typ="dc+sd-jwt")

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vcsdk._b64 import b64url_encode
-from vcsdk.credentials import present
+from vcsdk.credentials import VerificationPolicy, present
 from vcsdk.credentials._w3c import build_credential, issue_vc_sd_jwt, verify_vc, verify_vc_sd_jwt
 from vcsdk.credentials.sd_jwt import issue as raw_issue
 from vcsdk.errors import (
@@ -32,7 +32,7 @@ from vcsdk.errors import (
     TokenTypeError,
     UnsupportedAlgorithmError,
 )
-from vcsdk.keys import AlgorithmPolicy, Key, sign_jws
+from vcsdk.keys import Key, sign_jws
 
 ISSUER = "did:ethr:0x7a69:0x1111111111111111111111111111111111111111"
 KID = ISSUER + "#controller"
@@ -193,7 +193,7 @@ def test_old_kb_jwt_is_refused() -> None:
     with pytest.raises(KeyBindingStaleError):
         _verify(vp)
     # A longer allowed age accepts it.
-    assert _verify(vp, key_binding_max_age=timedelta(minutes=15)).key_bound
+    assert _verify(vp, policy=VerificationPolicy(key_binding_max_age=timedelta(minutes=15))).key_bound
 
 
 def test_kb_jwt_from_the_future_is_refused() -> None:
@@ -230,7 +230,7 @@ def test_kb_jwt_without_audience_and_nonce_is_refused() -> None:
 def test_issuer_signature_typ_and_alg_are_still_checked() -> None:
     vp = _present([("given_name",)])
     with pytest.raises(UnsupportedAlgorithmError):
-        _verify(vp, policy=AlgorithmPolicy(("ES256",)))
+        _verify(vp, policy=VerificationPolicy(algorithms=("ES256",)))
     wrong_typ = raw_issue(_vc(), signer=KEY, typ="dc+sd-jwt", holder_key=HOLDER.public_key(),
                           disclosable=[["credentialSubject", "given_name"]])
     with pytest.raises(TokenTypeError):

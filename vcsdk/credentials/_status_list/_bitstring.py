@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.credentials._status_list._lists import DEFAULT_MAX_INFLATED_BYTES, Bitstring
 from vcsdk.credentials._status_list._token import VerifiedStatusList, status_list_digest
-from vcsdk.credentials._w3c._common import DEFAULT_LEEWAY
 from vcsdk.credentials._w3c._jwt import issue_vc_jwt, verify_vc_jwt
 from vcsdk.credentials._w3c._model import BITSTRING_STATUS_LIST_ENTRY, build_credential
 from vcsdk.errors import (
@@ -19,7 +19,7 @@ from vcsdk.errors import (
     StatusListStaleError,
     TokenExpiredError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer
+from vcsdk.keys import Key, Signer
 
 __all__ = [
     "BITSTRING_STATUS_LIST",
@@ -147,8 +147,7 @@ def verify_status_list_credential(
     purpose: str,
     now: datetime,
     status_size: int = 1,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     max_age: timedelta | None = None,
     expected_issuer: str | None = None,
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES,
@@ -157,14 +156,18 @@ def verify_status_list_credential(
 
     :param url: the entry's ``statusListCredential``; the credential's ``id`` must equal it.
     :param purpose: the entry's ``statusPurpose``; the list must have it.
+    :param policy: the algorithm allow-list and the clock skew (``leeway``) on its dates and age.
+    :param max_age: refuse a list issued longer ago than this (a server replaying an old list).
     :raises SignatureInvalidError: and the other :func:`verify_vc_jwt` errors.
     :raises ClaimsError: wrong ``id``, type, ``statusPurpose`` or issuer.
     :raises StatusListStaleError: the list's ``validUntil`` passed or it is older than ``max_age``.
     :raises InvalidTokenError: if ``encodedList`` cannot be decoded (or inflates beyond the limit).
     :return: the verified list.
     """
+    policy = verification_policy(policy)
+    leeway = policy.leeway
     try:
-        verified = verify_vc_jwt(token, key, now=now, policy=policy, leeway=leeway, expected_issuer=expected_issuer)
+        verified = verify_vc_jwt(token, key, now=now, policy=policy, expected_issuer=expected_issuer)
     except TokenExpiredError:
         raise StatusListStaleError("status list credential has expired (validUntil has passed)") from None
     vc = verified.credential

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Literal, TypedDict, TypeGuard
 
 from vcsdk._time import NUMERIC_DATE_CODE, from_numeric_date, numeric_date, to_numeric_date
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.credentials._status_list._lists import DEFAULT_MAX_INFLATED_BYTES, Bitstring, TokenStatusList
 from vcsdk.errors import (
     ClaimsError,
@@ -21,7 +22,7 @@ from vcsdk.errors import (
     StatusListStaleError,
     TokenNotYetValidError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, decode_jws, sign_jws, verify_jws
 
 __all__ = [
     "STATUS_INVALID",
@@ -184,8 +185,7 @@ def verify_status_list_token(
     *,
     uri: str,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = timedelta(seconds=60),
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     max_age: timedelta | None = None,
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES,
 ) -> VerifiedStatusList:
@@ -193,19 +193,22 @@ def verify_status_list_token(
 
     :param key: the list issuer's key (from its DID document), never one from the token.
     :param uri: ``status_list.uri`` of the referenced token; ``sub`` must equal it.
+    :param policy: the algorithm allow-list and the clock skew (``leeway``) on ``iat``, ``exp`` and the age.
     :param max_age: refuse a list issued longer ago than this (a server replaying an old list).
     :raises InvalidTokenError: if the token cannot be parsed.
     :raises TokenTypeError: if ``typ`` is not ``statuslist+jwt``.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed for ``key``.
     :raises SignatureInvalidError: if the signature does not verify.
     :raises ClaimsError: if ``sub`` differs from ``uri`` or a required claim is missing.
-    :raises TokenNotYetValidError: if ``iat`` is in the future beyond ``leeway``.
+    :raises TokenNotYetValidError: if ``iat`` is in the future beyond ``policy.leeway``.
     :raises StatusListStaleError: if the token expired or is older than ``max_age``.
     :raises InvalidInputError: if the list cannot be decoded or inflates beyond the limit.
     :return: the verified list.
     """
+    policy = verification_policy(policy)
+    leeway = policy.leeway
     jws = decode_jws(token, max_bytes=MAX_STATUS_LIST_TOKEN_BYTES)
-    verified = verify_jws(jws, key, policy=policy, typ=STATUS_LIST_TOKEN_TYP)
+    verified = verify_jws(jws, key, policy=policy.algorithm_policy, typ=STATUS_LIST_TOKEN_TYP)
     claims = verified.claims()
     sub = claims.get("sub")
     if sub != uri:

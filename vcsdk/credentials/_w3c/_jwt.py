@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from vcsdk._time import aware
-from vcsdk.credentials._w3c._common import DEFAULT_LEEWAY, VerifiedCredential, check_jwt_dates
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
+from vcsdk.credentials._w3c._common import VerifiedCredential, check_jwt_dates
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
@@ -26,7 +27,7 @@ from vcsdk.errors import (
     TokenNotYetValidError,
     TokenTypeError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
 
 __all__ = [
     "VC_JWT_CTY",
@@ -99,16 +100,15 @@ def verify_vc_jwt(
     key: Key,
     *,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     expected_issuer: str | None = None,
 ) -> VerifiedCredential:
     """Verify a ``vc+jwt`` with a key the caller found. Skips status and accreditation (see :func:`verify_vc`).
 
     :param key: the issuer's verification key.
     :param now: the verification time; no clock is read.
-    :param policy: the algorithm allow-list.
-    :param leeway: clock skew tolerated on ``validFrom``/``validUntil``.
+    :param policy: the algorithm allow-list (``algorithms``) and the clock skew tolerated on
+        ``validFrom``/``validUntil`` and the JWT dates (``leeway``).
     :param expected_issuer: if given, the credential's issuer must equal it (code
         ``issuer_mismatch``). The key proves who signed, not the issuer the signer wrote: pass the
         issuer ``key`` belongs to.
@@ -123,8 +123,10 @@ def verify_vc_jwt(
     :return: the verified credential.
     """
     # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
+    policy = verification_policy(policy)
+    leeway = policy.leeway
     unverified = token if isinstance(token, UnverifiedVcJwt) else peek_vc_jwt(token)
-    verified = verify_jws(unverified.jws, key, policy=policy, typ=VC_JWT_TYP)
+    verified = verify_jws(unverified.jws, key, policy=policy.algorithm_policy, typ=VC_JWT_TYP)
     cty = verified.header.get("cty")
     if cty is not None and (not isinstance(cty, str) or cty.lower() != VC_JWT_CTY):
         raise TokenTypeError(f"vc+jwt cty must be {VC_JWT_CTY!r} when present", code="invalid_cty")

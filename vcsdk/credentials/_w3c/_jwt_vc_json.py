@@ -16,13 +16,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from vcsdk._time import aware, from_numeric_date, to_numeric_date
-from vcsdk.credentials._w3c._common import DEFAULT_LEEWAY, VerifiedCredential
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
+from vcsdk.credentials._w3c._common import VerifiedCredential
 from vcsdk.errors import ClaimsError, TokenExpiredError, TokenNotYetValidError
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
 
 __all__ = [
     "JWT_VC_JSON_TYP",
@@ -59,12 +60,13 @@ def is_jwt_vc_json(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool
     return (isinstance(typ, str) and typ.lower() == JWT_VC_JSON_TYP.lower()) or "vc" in claims
 
 
-def peek_jwt_vc_json(token: str | bytes) -> UnverifiedJwtVcJson:
+def peek_jwt_vc_json(token: str | bytes | UnverifiedJws) -> UnverifiedJwtVcJson:
     """Parse a ``jwt_vc_json`` without verifying it, to learn which issuer and key to look up.
 
+    :param token: the compact JWS, or one already decoded (not decoded again).
     :raises MalformedTokenError: if it is not a compact JWS with a JSON-object payload.
     """
-    jws = decode_jws(token, max_bytes=MAX_JWT_VC_JSON_BYTES)
+    jws = token if isinstance(token, UnverifiedJws) else decode_jws(token, max_bytes=MAX_JWT_VC_JSON_BYTES)
     claims = jws.unverified_claims()
     iss = claims.get("iss")
     kid = jws.header.get("kid")
@@ -126,12 +128,11 @@ def _credential(claims: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def verify_jwt_vc_json(
-    token: str | bytes,
+    token: str | bytes | UnverifiedJwtVcJson,
     key: Key,
     *,
     now: datetime,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     expected_issuer: str | None = None,
 ) -> VerifiedCredential:
     """Verify a ``jwt_vc_json`` (VC DM 1.1 JWT) with a key the caller found (the issuer DID's
@@ -139,8 +140,8 @@ def verify_jwt_vc_json(
 
     :param key: the issuer's verification key.
     :param now: the verification time; no clock is read.
-    :param policy: the algorithm allow-list (ES256, ES256K, EdDSA by default).
-    :param leeway: clock skew tolerated on ``nbf`` and ``exp``.
+    :param policy: the algorithm allow-list (``algorithms``: ES256, ES256K, EdDSA by default) and the
+        clock skew tolerated on ``nbf`` and ``exp`` (``leeway``).
     :param expected_issuer: if given, ``iss`` must equal it (code
         ``issuer_mismatch``). The key proves who signed, not the issuer the signer wrote: pass the
         issuer ``key`` belongs to.
@@ -159,8 +160,11 @@ def verify_jwt_vc_json(
     :return: the verified credential (the decoded VC DM 1.1 credential, ``valid_from`` from ``nbf``,
         ``valid_until`` from ``exp``).
     """
-    unverified = peek_jwt_vc_json(token)
-    verified = verify_jws(unverified.jws, key, policy=policy, typ=JWT_VC_JSON_TYP)
+    policy = verification_policy(policy)
+    leeway = policy.leeway
+    # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
+    unverified = token if isinstance(token, UnverifiedJwtVcJson) else peek_jwt_vc_json(token)
+    verified = verify_jws(unverified.jws, key, policy=policy.algorithm_policy, typ=JWT_VC_JSON_TYP)
     claims = verified.claims()
     credential = _credential(claims)
     issuer = str(claims["iss"])

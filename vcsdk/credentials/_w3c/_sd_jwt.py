@@ -10,22 +10,17 @@ SD-JWT engine's Disclosure and KB-JWT checks (RFC 9901 §7.1, §7.3) and the VC 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from vcsdk._time import aware
 from vcsdk.credentials import _sd_jwt as sd_jwt
-from vcsdk.credentials._policy import VerificationPolicy
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.credentials._sd_jwt._common import hash_function
 
 # The SD-JWT engine's own holder-key and KB-JWT checks (RFC 9901 §7.3), called rather than copied.
 from vcsdk.credentials._sd_jwt._verify import _cnf_key, _verify_key_binding
-from vcsdk.credentials._w3c._common import (
-    DEFAULT_KEY_BINDING_MAX_AGE,
-    DEFAULT_LEEWAY,
-    VerifiedCredential,
-    check_jwt_dates,
-)
+from vcsdk.credentials._w3c._common import VerifiedCredential, check_jwt_dates
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
@@ -40,7 +35,7 @@ from vcsdk.errors import (
     TokenExpiredError,
     TokenNotYetValidError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy, Key, Signer, check_jose_header, verify_signature
+from vcsdk.keys import Key, Signer, check_jose_header, verify_signature
 
 __all__ = ["VC_SD_JWT_TYP", "issue_vc_sd_jwt", "peek_vc_sd_jwt", "verify_vc_sd_jwt"]
 
@@ -110,10 +105,7 @@ def verify_vc_sd_jwt(
     now: datetime,
     audience: str | None = None,
     nonce: str | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = DEFAULT_LEEWAY,
-    key_binding_max_age: timedelta = DEFAULT_KEY_BINDING_MAX_AGE,
-    sd_algorithms: Sequence[str] = ("sha-256",),
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     expected_issuer: str | None = None,
 ) -> VerifiedCredential:
     """Verify a ``vc+sd-jwt`` credential or key-bound presentation with a key the caller found.
@@ -128,10 +120,11 @@ def verify_vc_sd_jwt(
     :param now: the verification time; no clock is read.
     :param audience: this verifier's identifier; the KB-JWT ``aud`` must equal it.
     :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
-    :param policy: the algorithm allow-list, for the issuer signature and the KB-JWT.
-    :param leeway: clock skew tolerated on ``validFrom``/``validUntil`` and the KB-JWT ``iat``.
-    :param key_binding_max_age: how old a KB-JWT (by its ``iat``) may be.
-    :param sd_algorithms: digest algorithms accepted as ``_sd_alg``.
+    :param policy: ``algorithms`` for the issuer signature and the KB-JWT, ``leeway`` on
+        ``validFrom``/``validUntil``, the JWT dates and the KB-JWT ``iat``, ``key_binding_max_age``,
+        ``sd_algorithms`` (accepted as ``_sd_alg``), and the input limits ``max_token_bytes``,
+        ``max_disclosures``, ``max_depth``. ``require_key_binding`` does not apply: passing
+        ``audience`` and ``nonce`` is what requires a KB-JWT here.
     :param expected_issuer: the issuer ``key`` belongs to; a credential whose ``issuer`` differs is
         refused (``ClaimsError``, code ``issuer_mismatch``). The key proves who signed, not the
         ``issuer`` the signer wrote: leave it out only if the caller checks ``result.issuer`` itself.
@@ -148,7 +141,7 @@ def verify_vc_sd_jwt(
     :raises KeyBindingError: a KB-JWT without ``audience``/``nonce``, no ``cnf`` key, or a KB-JWT
         signature that does not verify with it.
     :raises NonceMismatchError: / :raises AudienceMismatchError: wrong KB-JWT ``nonce`` / ``aud``.
-    :raises KeyBindingStaleError: KB-JWT ``iat`` in the future or older than ``key_binding_max_age``.
+    :raises KeyBindingStaleError: KB-JWT ``iat`` in the future or older than ``policy.key_binding_max_age``.
     :raises SdHashMismatchError: ``sd_hash`` does not cover the presented SD-JWT and Disclosures.
     :return: the credential with the presented Disclosures applied.
     """
@@ -157,19 +150,23 @@ def verify_vc_sd_jwt(
     if audience is not None and (not isinstance(audience, str) or not isinstance(nonce, str)):
         raise InvalidInputError("audience and nonce must be strings")
     now = aware(now, what="now")
+    policy = verification_policy(policy)
+    leeway = policy.leeway
     # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
-    parsed = token if isinstance(token, sd_jwt.UnverifiedSdJwt) else sd_jwt.parse(token)
+    parsed = token if isinstance(token, sd_jwt.UnverifiedSdJwt) else sd_jwt.parse(token, limits=policy)
     header = parsed.header
     # The one JOSE header check: alg allowed and the key's, crit refused, no key in the header, typ.
-    alg = check_jose_header(header, key, policy=policy, typ=VC_SD_JWT_TYP, what="vc+sd-jwt")
-    verify_signature(key, parsed.signing_input, parsed.signature, alg, policy)
+    alg = check_jose_header(header, key, policy=policy.algorithm_policy, typ=VC_SD_JWT_TYP, what="vc+sd-jwt")
+    verify_signature(key, parsed.signing_input, parsed.signature, alg, policy.algorithm_policy)
     if parsed.kb_jwt is not None and audience is None:
         raise KeyBindingError(
             "the presentation carries a KB-JWT; pass the audience and nonce of the request to verify it",
             code="key_binding_unchecked",
         )
-    hash_fn = hash_function(parsed.payload.get("_sd_alg", "sha-256"), tuple(sd_algorithms))
-    processed = sd_jwt.process_disclosures(parsed.payload, list(parsed.disclosures), hash_fn)
+    hash_fn = hash_function(parsed.payload.get("_sd_alg", "sha-256"), policy.sd_algorithms)
+    processed = sd_jwt.process_disclosures(
+        parsed.payload, list(parsed.disclosures), hash_fn, max_depth=policy.max_depth
+    )
     hidden = processed.disclosed_top_level & _VISIBLE
     if hidden:
         raise ClaimsError(
@@ -194,11 +191,7 @@ def verify_vc_sd_jwt(
     if audience is not None and nonce is not None:
         if parsed.kb_jwt is None:
             raise KeyBindingMissingError("presentation has no KB-JWT; ask the wallet for a key-bound presentation")
-        kb_policy = VerificationPolicy(
-            algorithms=policy.names, leeway=leeway, key_binding_max_age=key_binding_max_age,
-            sd_algorithms=tuple(sd_algorithms),
-        )
-        _verify_key_binding(parsed, holder_key, hash_fn, kb_policy, now.timestamp(), audience, nonce)
+        _verify_key_binding(parsed, holder_key, hash_fn, policy, now.timestamp(), audience, nonce)
         key_bound = True
     kid = header.get("kid")
     return VerifiedCredential(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from vcsdk.credentials import _sd_jwt as sd_jwt
+from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
 from vcsdk.credentials._ports import IssuerAccreditationChecker, IssuerKeyResolver, StatusChecker
-from vcsdk.credentials._w3c._common import DEFAULT_KEY_BINDING_MAX_AGE, DEFAULT_LEEWAY, VerifiedCredential
+from vcsdk.credentials._w3c._common import VerifiedCredential
 from vcsdk.credentials._w3c._jwt import peek_vc_jwt, verify_vc_jwt
 from vcsdk.credentials._w3c._jwt_vc_json import is_jwt_vc_json, peek_jwt_vc_json, verify_jwt_vc_json
 from vcsdk.credentials._w3c._sd_jwt import issuer_and_kid, verify_vc_sd_jwt
@@ -17,7 +18,6 @@ from vcsdk.errors import (
     InvalidInputError,
     KeyBindingMissingError,
 )
-from vcsdk.keys import DEFAULT_POLICY, AlgorithmPolicy
 
 __all__ = ["verify_vc"]
 
@@ -29,13 +29,10 @@ async def verify_vc(
     now: datetime,
     status: StatusChecker | None = None,
     accreditation: IssuerAccreditationChecker | None = None,
-    policy: AlgorithmPolicy = DEFAULT_POLICY,
-    leeway: timedelta = DEFAULT_LEEWAY,
+    policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     accreditation_type: str | None = None,
-    check_status: bool = True,
     audience: str | None = None,
     nonce: str | None = None,
-    key_binding_max_age: timedelta = DEFAULT_KEY_BINDING_MAX_AGE,
     credential_type: str | None = None,
 ) -> VerifiedCredential:
     """Verify a W3C VC end to end: issuer key by ``kid``, every check of :func:`verify_vc_jwt` (for
@@ -47,8 +44,10 @@ async def verify_vc(
 
     :param resolver: finds the issuer key (``assertionMethod``) for the token's ``kid``.
     :param status: checks each ``credentialStatus`` entry.
-    :param check_status: with ``status=None``, a credential that has ``credentialStatus`` is refused
-        (``CredentialStatusError``, code ``status_not_checked``) unless this is ``False``.
+    :param policy: algorithms, leeway, key-binding age, ``_sd_alg`` and input limits (see
+        :func:`~vcsdk.credentials.verify_vc_sd_jwt`); with ``status=None``, a credential that has
+        ``credentialStatus`` is refused (``CredentialStatusError``, code ``status_not_checked``)
+        unless ``policy.check_status`` is ``False``.
     :param accreditation: checks the issuer is accredited for the credential's most specific type
         at ``validFrom`` and at ``now``; ``None`` skips it.
     :param accreditation_type: the type id the accreditation is registered under, e.g. the ``vct``
@@ -56,7 +55,6 @@ async def verify_vc(
     :param audience: this verifier's identifier; with ``nonce``, a key-bound ``vc+sd-jwt``
         presentation is required and its KB-JWT ``aud`` must equal it.
     :param nonce: the nonce this verifier sent; the KB-JWT ``nonce`` must equal it.
-    :param key_binding_max_age: how old a KB-JWT (by its ``iat``) may be.
     :param credential_type: the ``type`` this verifier accepts (e.g. ``ResidentIdentityCredential``);
         a credential whose ``type`` list lacks it is refused.
     :raises CredentialTypeError: ``credential_type`` is not among the credential's types
@@ -72,15 +70,15 @@ async def verify_vc(
     """
     if (audience is None) != (nonce is None):
         raise InvalidInputError("audience and nonce go together: pass both to verify key binding, or neither")
+    policy = verification_policy(policy)
     text = token.decode("ascii", errors="replace") if isinstance(token, bytes) else token
     # Each token is parsed once: the parsed form finds the key and is then verified.
     if isinstance(text, str) and "~" in text:
-        parsed = sd_jwt.parse(text)
+        parsed = sd_jwt.parse(text, limits=policy)
         issuer, kid = issuer_and_kid(parsed)
         key = await resolver.resolve_key(issuer, kid, relationship="assertionMethod")
         verified = verify_vc_sd_jwt(
-            parsed, key, now=now, policy=policy, leeway=leeway, audience=audience, nonce=nonce,
-            key_binding_max_age=key_binding_max_age, expected_issuer=issuer,
+            parsed, key, now=now, policy=policy, audience=audience, nonce=nonce, expected_issuer=issuer
         )
     else:
         if audience is not None:
@@ -88,13 +86,11 @@ async def verify_vc(
         unverified = peek_vc_jwt(token)
         if is_jwt_vc_json(unverified.header, unverified.unverified_credential):
             # VC DM 1.1 as a JWT (did-jwt-vc, EBSI): the issuer is iss, the key its DID names by kid.
-            legacy = peek_jwt_vc_json(token)
+            legacy = peek_jwt_vc_json(unverified.jws)
             if legacy.unverified_issuer is None:
                 raise ClaimsError("a jwt_vc_json credential needs an iss claim (the issuer)", code="missing_claim")
             key = await resolver.resolve_key(legacy.unverified_issuer, legacy.kid, relationship="assertionMethod")
-            verified = verify_jwt_vc_json(
-                token, key, now=now, policy=policy, leeway=leeway, expected_issuer=legacy.unverified_issuer
-            )
+            verified = verify_jwt_vc_json(legacy, key, now=now, policy=policy, expected_issuer=legacy.unverified_issuer)
         else:
             if unverified.unverified_issuer is None:
                 raise ClaimsError(
@@ -102,7 +98,7 @@ async def verify_vc(
                 )
             issuer = unverified.unverified_issuer
             key = await resolver.resolve_key(issuer, unverified.kid, relationship="assertionMethod")
-            verified = verify_vc_jwt(unverified, key, now=now, policy=policy, leeway=leeway, expected_issuer=issuer)
+            verified = verify_vc_jwt(unverified, key, now=now, policy=policy, expected_issuer=issuer)
     if credential_type is not None and credential_type not in verified.types:
         raise CredentialTypeError(f"the credential is not a {credential_type[:100]}")
     # Accreditation first: an issuer the city does not accredit should not make the verifier fetch
@@ -117,11 +113,11 @@ async def verify_vc(
     if status is not None:
         for entry in verified.status:
             await status.check(entry, issuer=verified.issuer, now=now)
-    elif verified.status and check_status:
+    elif verified.status and policy.check_status:
         uri = next((e.get("statusListCredential") for e in verified.status if isinstance(e, dict)), None)
         raise CredentialStatusError(
-            "the credential has a credentialStatus but no status checker was given; pass one or "
-            "check_status=False",
+            "the credential has a credentialStatus but no status checker was given; pass one or a "
+            "policy with check_status=False",
             code="status_not_checked",
             details={"uri": uri[:300]} if isinstance(uri, str) else None,
         )
