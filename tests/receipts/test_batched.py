@@ -5,10 +5,12 @@ changed underneath), and every receipt of large batches provable against the roo
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
+from tests.receipts.conftest import PG_DSN
 from vcsdk.errors import ConflictError, NotFoundError, SignatureInvalidError
 from vcsdk.outbox import (
     AccessReceiptRegistry,
@@ -213,3 +215,44 @@ async def test_batches_cut_while_receipts_arrive_hold_each_receipt_once(
         assert sorted(held) == list(enumerate(leaves))
         assert await registry.root_of(batch_id) == MerkleTree(leaves).root
     assert sum(len(held) for held in members.values()) == len(tokens) and len(members) >= 19
+
+
+async def test_postgres_cut_waits_for_an_insert_in_flight(
+    receipt_pg_schemas: Any, registry: AccessReceiptRegistry
+) -> None:
+    """On PostgreSQL a receipt takes its queue position when inserted and becomes visible at commit:
+    a later insert may commit first. A cut waits for inserts in flight (the intake lock), so the
+    early position is never left out of a range that covers it."""
+    import asyncio
+
+    store = await PostgresReceiptStore.open(PG_DSN, schema=receipt_pg_schemas.new(), max_size=4)
+    try:
+        outbox = ReceiptOutbox(store, registry, batch_size=5, max_age=timedelta(0), confirmations=1)
+        consents, tokens = _tokens(5, consents=1, prefix="w")
+        await store.put_consent(consents[0])
+        key = KEY.public_key()
+        await outbox.accept_many([(t, key) for t in tokens[:3]], now=NOW)
+        slow = (await outbox.accept_many([(tokens[3], key)], now=NOW))[0]  # its row, re-inserted below
+        await store._fetch("DELETE FROM outbox_receipts WHERE receipt_id = $1", slow.receipt_id)
+        async with store._tx() as conn:  # an insert that takes position 5 and commits after position 6
+            await store._intake(conn)
+            r = slow.receipt
+            await conn.execute(
+                "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, consent_id, "
+                "purpose, accessed_at, stored_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                r.receipt_id, r.token, slow.salt, slow.leaf, r.service_did, r.resident_pseudonym, r.consent_id,
+                r.purpose, int(r.accessed_at.timestamp()), int(NOW.timestamp()),
+            )
+            await outbox.accept_many([(tokens[4], key)], now=NOW)  # position 6, committed first
+            tick = asyncio.ensure_future(outbox.tick(now=NOW))
+            done, _ = await asyncio.wait([tick], timeout=0.5)
+            assert not done, "the cut must wait for the insert in flight"
+        report = await tick
+        assert report.batches_cut == 1
+        batch_id = (await store.get_receipt("w00004")).batch_id
+        assert batch_id is not None and (await store.get_receipt("w00003")).batch_id == batch_id
+        # Positions 1-3, then 5 (the slow insert) and 6; 4 holds nothing.
+        assert [(await store.get_receipt(f"w{i:05d}")).leaf_index for i in range(5)] == [0, 1, 2, 3, 4]
+        assert await store.batch_leaves(batch_id) == [(await store.get_receipt(f"w{i:05d}")).leaf for i in range(5)]
+    finally:
+        await store.close()
