@@ -59,7 +59,9 @@ from wallet_server.schemas import (
     resident_json,
     tokens_json,
 )
+from wallet_server.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wallet_server.sso_routes import register_sso_client, sso_routes
+from wallet_server.storage import DeviceProof
 
 __all__ = ["READY_TIMEOUT", "ROUTES", "Route", "add_routes"]
 
@@ -206,12 +208,18 @@ async def list_credentials(request: web.Request) -> web.Response:
 
 
 async def store_credential(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
+    proof: DeviceProof | None = None
+    if IDEMPOTENCY_HEADER in request.headers:
+        # A kept answer is given again only to a request whose proof was recorded first.
+        principal = await authenticate(request)
+    else:
+        # The DPoP proof is recorded in the credential's own statement (refused there if it cannot be).
+        principal, proof = await authenticate_unrecorded(request)
 
     async def produce() -> web.Response:
         body = await read_json(request)
         view = await request.app[CREDENTIALS].put(
-            principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata")
+            principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata"), proof=proof
         )
         return web.json_response(
             credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.wallet_server._helpers import Phone, admin_headers, issue_code, new_resident
+from tests.wallet_server._helpers import Phone, admin_headers, issue_code, new_resident, sd_jwt
 from vcsdk.keys import Key, sign_jws
 
 
@@ -147,6 +147,32 @@ async def test_credential_listing_checks_the_proof_in_its_own_query(client, cloc
     resp = await phone.call("GET", "/v1/credentials")
     await problem(resp, 401, "authentication_failed")
     assert "logout" in (await resp.json())["detail"]
+
+
+async def test_credential_upload_checks_the_proof_in_its_own_statement(client, clock) -> None:
+    """POST /v1/credentials records the DPoP proof in the statement that stores the credential:
+    a replayed proof, a removed device and an ended login store nothing."""
+    phone = await new_resident(client, clock)
+    second = Phone(client, clock, resident_id=phone.resident_id)
+    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
+    assert resp.status == 201
+    second.device_id = (await resp.json())["id"]
+    await second.login()
+
+    def body(n: int) -> dict[str, Any]:
+        return {"credential": sd_jwt(n), "format": "dc+sd-jwt"}
+
+    headers = phone.auth_headers("POST", "/v1/credentials")
+    assert (await client.post("/v1/credentials", json=body(1), headers=headers)).status == 201
+    await problem(await client.post("/v1/credentials", json=body(2), headers=headers), 401, "dpop_replay")
+    assert (await second.call("POST", "/v1/credentials", json=body(3))).status == 201
+    assert (await phone.call("DELETE", f"/v1/devices/{second.device_id}")).status == 204
+    await problem(await second.call("POST", "/v1/credentials", json=body(4)), 401, "authentication_failed")
+    assert (await phone.call("POST", "/v1/auth/logout", json={"refresh_token": phone.refresh_token})).status == 204
+    await problem(await phone.call("POST", "/v1/credentials", json=body(5)), 401, "authentication_failed")
+    await phone.login()
+    listing = await (await phone.call("GET", "/v1/credentials")).json()
+    assert len(listing["items"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -233,6 +233,33 @@ async def test_proof_and_credential_listing_in_one_call(store: Store) -> None:
     assert (outcome, page.items) == ("no_device", ())
 
 
+async def test_proof_and_credential_upload_in_one_call(store: Store) -> None:
+    """The credential is stored only with a recorded proof; a refused proof stores nothing."""
+    await store.create_resident(resident(1))
+    await store.add_device(device(1, "res_1"))
+    await store.add_refresh_token(RefreshToken("r1", "fam_a", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+
+    def proof(jti: str, **changes: str) -> DeviceProof:
+        values = {"device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1", "family_id": "fam_a", **changes}
+        return DeviceProof(jti, T0 + timedelta(minutes=1), **values)  # type: ignore[arg-type]
+
+    def cred(n: int) -> StoredCredential:
+        return StoredCredential(f"c{n}", "res_1", "dc+sd-jwt", T0 + timedelta(seconds=n), bytes([n]) * 40)
+
+    assert await store.prove_and_put_credential(proof("j1"), cred(1)) == "ok"
+    assert (await store.get_credential("res_1", "c1")).ciphertext == bytes([1]) * 40
+    assert await store.prove_and_put_credential(proof("j1"), cred(2)) == "replay"
+    assert await store.prove_and_put_credential(proof("j2", jkt="jkt_9"), cred(3)) == "no_device"
+    with pytest.raises(ConflictError):  # an existing id: nothing stored, the proof not spent
+        await store.prove_and_put_credential(proof("j4"), cred(1))
+    assert await store.prove_and_put_credential(proof("j4"), cred(4)) == "ok"
+    await store.revoke_refresh_family("fam_a", now=T0)
+    assert await store.prove_and_put_credential(proof("j5"), cred(5)) == "logged_out"
+    await store.delete_device("res_1", "dev_1")
+    assert await store.prove_and_put_credential(proof("j6", family_id="fam_b"), cred(6)) == "no_device"
+    assert [c.id for c in (await store.list_credentials("res_1", limit=10)).items] == ["c1", "c4"]
+
+
 async def test_lease_has_one_holder_until_it_expires_or_is_released(store: Store) -> None:
     t1 = T0 + timedelta(seconds=10)
     assert await store.take_lease("job", "a", until=t1, now=T0)

@@ -125,14 +125,27 @@ class CredentialService:
         except (ValueError, KeyError, TypeError):
             raise StorageError("a stored credential is not in the expected shape") from None
 
-    async def put(self, principal: Principal, credential: Any, *, format: Any, metadata: Any = None) -> CredentialView:
+    async def put(
+        self,
+        principal: Principal,
+        credential: Any,
+        *,
+        format: Any,
+        metadata: Any = None,
+        proof: DeviceProof | None = None,
+    ) -> CredentialView:
         """Encrypt and store a credential the app received.
 
         :param credential: the raw token (an SD-JWT with its disclosures, or a JWT).
         :param format: one of ``dc+sd-jwt``, ``vc+sd-jwt``, ``jwt_vc_json``, ``vc+jwt``.
         :param metadata: a small JSON object the app wants back in listings (display name, type, …).
+        :param proof: the request's DPoP proof, not yet recorded (see
+            :meth:`~wallet_server.services.AuthService.check_request`): it is recorded in the same
+            statement as the credential, which is stored only if the proof can be.
         :raises InvalidInputError: if any of them is malformed or too large, or the token is not a
             well-formed token of ``format``.
+        :raises AuthenticationError: (with ``proof``) removed device or ended login.
+        :raises DpopReplayError: (with ``proof``) the proof was used before.
         :return: the stored credential.
         """
         raw = require_str(credential, "credential", max_len=MAX_CREDENTIAL_CHARS)
@@ -148,7 +161,12 @@ class CredentialService:
         plain = json.dumps(record, separators=(",", ":")).encode()
         sealed = seal(data_key, plain, aad=credential_aad(principal.resident_id, row_id))
         row = StoredCredential(row_id, principal.resident_id, format, self._clock(), sealed)
-        await self._store.put_credential(row)
+        if proof is None:
+            await self._store.put_credential(row)
+        else:
+            if proof.resident_id != principal.resident_id:
+                raise InvalidInputError("the proof belongs to another resident")
+            refuse_proof(await self._store.prove_and_put_credential(proof, row))
         view = CredentialView(row.id, row.format, row.created_at, meta, raw, facts.issuer, facts.vct)
         self._remember(_summary(view))
         return view

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vcsdk.credentials import IssuerKeyResolver
 from vcsdk.egress import PrivateAddressError, PublicAddressResolver, egress_refusal, normal_host
@@ -66,7 +67,7 @@ from wallet_server.services._common import Clock, new_id, require_id, require_st
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
 from wallet_server.services.credentials import CredentialService, CredentialView
-from wallet_server.services.encryption import KeyProvider, WrappedKey, open_sealed, resident_key_aad, seal
+from wallet_server.services.encryption import DataKeys, KeyProvider, open_sealed, seal
 from wallet_server.storage import Offer, OfferState, ResidentSecretsRow, Store, WalletDataStore
 
 __all__ = [
@@ -202,6 +203,8 @@ class IssuerResolverPort(Protocol):
 
 # -- sealed per-resident values -------------------------------------------------------------------
 
+_CACHED_SECRETS = 10_000
+
 
 class ResidentVault:
     """Seals JSON under a resident's data key; holds the pseudonym secret and the custodial key.
@@ -215,11 +218,14 @@ class ResidentVault:
         self._data = data
         self._keys = keys
         self._clock = clock
+        # Per process and bounded: unwrapped data keys (DataKeys), and pseudonym secrets, which
+        # never change once made; both only spare a row read (and an unwrap) per use.
+        self._data_keys = DataKeys(store, keys)
+        self._pseudonym_secrets: dict[str, bytes] = {}
 
-    async def data_key(self, resident_id: str) -> bytes:
-        resident = await self._store.get_resident(resident_id)
-        wrapped = WrappedKey(resident.wrap_key_id, resident.wrapped_key)
-        return await self._keys.unwrap(wrapped, aad=resident_key_aad(resident_id))
+    async def data_key(self, resident_id: str) -> AESGCM:
+        """The resident's data key, ready to seal and open (unwrapped once per process)."""
+        return await self._data_keys.cipher(resident_id)
 
     @staticmethod
     def _aad(kind: str, resident_id: str, row_id: str) -> bytes:
@@ -249,10 +255,17 @@ class ResidentVault:
 
     async def pseudonym_secret(self, resident_id: str) -> bytes:
         """The resident's 32-byte secret for per-service pseudonyms (made on first use)."""
-        row = await self._secrets(resident_id)
-        return open_sealed(
-            await self.data_key(resident_id), row.pseudonym_secret, aad=self._aad("pseudonym-secret", resident_id, "0")
-        )
+        secret = self._pseudonym_secrets.get(resident_id)
+        if secret is None:
+            row = await self._secrets(resident_id)
+            secret = open_sealed(
+                await self.data_key(resident_id), row.pseudonym_secret,
+                aad=self._aad("pseudonym-secret", resident_id, "0"),
+            )  # fmt: skip
+            if len(self._pseudonym_secrets) >= _CACHED_SECRETS:
+                del self._pseudonym_secrets[next(iter(self._pseudonym_secrets))]
+            self._pseudonym_secrets[resident_id] = secret
+        return secret
 
     async def custodial_key(self, resident_id: str, *, create: bool) -> Key | None:
         """The resident's server-held P-256 key (custodial option), made on first use if ``create``."""

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vcsdk.sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
-from wallet_server.storage._models import CredentialKey, DeviceProof, Page
-from wallet_server.storage._paging import keyset_query, page_of, to_ts
+from wallet_server.storage._models import CredentialKey, DeviceProof, Page, StoredCredential
+from wallet_server.storage._paging import keyset_query, page_of
 from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
-from wallet_server.storage._sql import RECORD_DEVICE_PROOF, Conn, SqlStore
+from wallet_server.storage._sql import RECORD_DEVICE_PROOF, Conn, SqlStore, credential_args, proof_args
 
 __all__ = ["PostgresStore"]
 
@@ -67,6 +67,21 @@ class PostgresStore(SqlStore):
     async def _lock_migrations(self, conn: Conn) -> None:
         await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
 
+    async def prove_and_put_credential(self, proof: DeviceProof, credential: StoredCredential) -> DeviceProofOutcome:
+        # One statement: the credential row goes in only if the proof's insert returned its row.
+        inserted = await self._execute(
+            f"WITH proof AS ({RECORD_DEVICE_PROOF} RETURNING 1) "
+            "INSERT INTO credentials (id, resident_id, format, created_at, ciphertext) "
+            "SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM proof)",
+            *proof_args(proof),
+            *credential_args(credential),
+        )
+        if inserted == 1:
+            return "ok"
+        return await self._refused_proof_outcome(
+            device_id=proof.device_id, resident_id=proof.resident_id, jkt=proof.jkt, family_id=proof.family_id
+        )
+
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
     ) -> tuple[DeviceProofOutcome, Page[CredentialKey]]:
@@ -83,16 +98,7 @@ class PostgresStore(SqlStore):
             f"WITH proof AS ({RECORD_DEVICE_PROOF} RETURNING 1) "
             f"SELECT NULL, NULL, NULL FROM proof UNION ALL ({page_sql})"
         )
-        rows = await self._fetch(
-            sql,
-            proof.jti_hash,
-            to_ts(proof.expires_at),
-            proof.device_id,
-            proof.resident_id,
-            proof.jkt,
-            proof.family_id,
-            *page_args,
-        )
+        rows = await self._fetch(sql, *proof_args(proof), *page_args)
         if not any(row[0] is None for row in rows):
             outcome = await self._refused_proof_outcome(
                 device_id=proof.device_id, resident_id=proof.resident_id, jkt=proof.jkt, family_id=proof.family_id

@@ -128,6 +128,14 @@ class CredentialStore(Protocol):
         """:raises NotFoundError: if the resident has no such credential."""
         ...
 
+    async def prove_and_put_credential(self, proof: DeviceProof, credential: StoredCredential) -> DeviceProofOutcome:
+        """Record ``proof`` as :meth:`ReplayCache.use_device_proof` does and store ``credential``
+        only if that gives ``"ok"`` (PostgreSQL: in one statement).
+
+        :raises ConflictError: if the credential id exists (nothing is recorded then).
+        """
+        ...
+
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
     ) -> tuple[DeviceProofOutcome, Page[CredentialKey]]:

@@ -27,7 +27,16 @@ from wallet_server.storage._models import (
 from wallet_server.storage._paging import keyset_query, page_of, to_ts
 from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
 
-__all__ = ["RECORD_DEVICE_PROOF", "Conn", "SqlStore", "from_ts", "load_migrations", "to_ts"]
+__all__ = [
+    "RECORD_DEVICE_PROOF",
+    "Conn",
+    "SqlStore",
+    "credential_args",
+    "from_ts",
+    "load_migrations",
+    "proof_args",
+    "to_ts",
+]
 
 Row = Sequence[Any]
 
@@ -72,6 +81,17 @@ def _credential(row: Row) -> StoredCredential:
 
 def _credential_key(row: Row) -> CredentialKey:
     return CredentialKey(row[0], row[1], _ts(row[2]))
+
+
+def credential_args(credential: StoredCredential) -> tuple[Any, ...]:
+    return (credential.id, credential.resident_id, credential.format, to_ts(credential.created_at),
+            credential.ciphertext)  # fmt: skip
+
+
+def proof_args(proof: DeviceProof) -> tuple[Any, ...]:
+    """The arguments of :data:`RECORD_DEVICE_PROOF`."""
+    return (proof.jti_hash, to_ts(proof.expires_at), proof.device_id, proof.resident_id, proof.jkt,
+            proof.family_id)  # fmt: skip
 
 
 def _refresh(row: Row) -> RefreshToken:
@@ -251,12 +271,7 @@ class SqlStore(BackOfficeQueries):
 
     async def put_credential(self, credential: StoredCredential) -> None:
         await self._execute(
-            f"INSERT INTO credentials ({_CREDENTIAL_COLS}) VALUES (?, ?, ?, ?, ?)",
-            credential.id,
-            credential.resident_id,
-            credential.format,
-            to_ts(credential.created_at),
-            credential.ciphertext,
+            f"INSERT INTO credentials ({_CREDENTIAL_COLS}) VALUES (?, ?, ?, ?, ?)", *credential_args(credential)
         )
 
     async def get_credential(self, resident_id: str, credential_id: str) -> StoredCredential:
@@ -282,6 +297,20 @@ class SqlStore(BackOfficeQueries):
             "DELETE FROM credentials WHERE id = ? AND resident_id = ?", credential_id, resident_id
         ) != 1:
             raise NotFoundError("no such credential")
+
+    async def prove_and_put_credential(self, proof: DeviceProof, credential: StoredCredential) -> DeviceProofOutcome:
+        # One transaction here; PostgreSQL overrides this with one statement.
+        async with self._tx() as conn:
+            inserted = await conn.execute(RECORD_DEVICE_PROOF, *proof_args(proof))
+            if inserted == 1:
+                await conn.execute(
+                    f"INSERT INTO credentials ({_CREDENTIAL_COLS}) VALUES (?, ?, ?, ?, ?)",
+                    *credential_args(credential),
+                )
+        if inserted == 1:
+            return "ok"
+        return await self._refused_proof_outcome(device_id=proof.device_id, resident_id=proof.resident_id,
+                                                 jkt=proof.jkt, family_id=proof.family_id)  # fmt: skip
 
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
