@@ -12,22 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from vcsdk._time import aware
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
-from vcsdk.credentials._w3c._common import VerifiedCredential, check_jwt_dates
-from vcsdk.credentials._w3c._model import (
-    credential_issuer,
-    credential_types,
-    parse_datetime,
-    validate_credential,
+from vcsdk.credentials._w3c._common import (
+    JwtCredentialContent,
+    UnverifiedJwtCredential,
+    VerifiedCredential,
+    check_jwt_dates,
+    peek_jwt_credential,
+    validity_period,
+    verify_jwt_credential,
 )
-from vcsdk.errors import (
-    ClaimsError,
-    TokenExpiredError,
-    TokenNotYetValidError,
-    TokenTypeError,
-)
-from vcsdk.keys import Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.credentials._w3c._model import credential_issuer, credential_types, validate_credential
+from vcsdk.errors import ClaimsError, TokenTypeError
+from vcsdk.keys import Key, Signer, UnverifiedJws, VerifiedJws, sign_jws
 
 __all__ = [
     "VC_JWT_CTY",
@@ -40,18 +37,16 @@ __all__ = [
 
 VC_JWT_TYP: Final = "vc+jwt"
 VC_JWT_CTY: Final = "vc"
-MAX_VC_JWT_BYTES: Final = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class UnverifiedVcJwt:
+class UnverifiedVcJwt(UnverifiedJwtCredential):
     """A parsed ``vc+jwt`` whose signature has not been checked: only for finding the issuer key."""
 
-    header: dict[str, Any]
-    unverified_credential: dict[str, Any]
-    unverified_issuer: str | None
-    kid: str | None
-    jws: UnverifiedJws
+    @property
+    def unverified_credential(self) -> dict[str, Any]:
+        """The payload (the credential), not verified yet."""
+        return self.jws.unverified_claims()
 
 
 def issue_vc_jwt(
@@ -80,19 +75,34 @@ def issue_vc_jwt(
     return sign_jws(vc, signer, typ=VC_JWT_TYP, header=header)
 
 
-def peek_vc_jwt(token: str | bytes) -> UnverifiedVcJwt:
+def _issuer_or_none(payload: dict[str, Any]) -> str | None:
+    try:
+        return credential_issuer(payload)
+    except ClaimsError:
+        return None
+
+
+def peek_vc_jwt(token: str | bytes | UnverifiedJws) -> UnverifiedVcJwt:
     """Parse a ``vc+jwt`` without verifying it, to learn which issuer and key to look up.
 
+    :param token: the compact JWS, or one already decoded (not decoded again).
     :raises InvalidTokenError: if it is not a compact JWS with a JSON-object payload.
     """
-    jws = decode_jws(token, max_bytes=MAX_VC_JWT_BYTES)
-    payload = jws.unverified_claims()
-    try:
-        issuer: str | None = credential_issuer(payload)
-    except ClaimsError:
-        issuer = None
-    kid = jws.header.get("kid")
-    return UnverifiedVcJwt(jws.header, payload, issuer, kid if isinstance(kid, str) else None, jws)
+    return peek_jwt_credential(token, UnverifiedVcJwt, _issuer_or_none)
+
+
+def _read_vc_jwt(verified: VerifiedJws) -> JwtCredentialContent:
+    """The credential of a verified ``vc+jwt``: its payload, checked against the data model."""
+    cty = verified.header.get("cty")
+    if cty is not None and (not isinstance(cty, str) or cty.lower() != VC_JWT_CTY):
+        raise TokenTypeError(f"vc+jwt cty must be {VC_JWT_CTY!r} when present", code="invalid_cty")
+    vc = validate_credential(verified.claims())
+    issuer = credential_issuer(vc)
+    # VC-JOSE-COSE §3.1.1: a JWT iss, when present, must agree with the credential's issuer.
+    if "iss" in vc and vc["iss"] != issuer:
+        raise ClaimsError("JWT iss does not match the credential's issuer", code="issuer_mismatch")
+    valid_from, valid_until = validity_period(vc)
+    return JwtCredentialContent(vc, issuer, credential_types(vc), valid_from, valid_until)
 
 
 def verify_vc_jwt(
@@ -122,35 +132,11 @@ def verify_vc_jwt(
     :raises TokenExpiredError: if ``validUntil`` or ``exp`` is before ``now`` - leeway.
     :return: the verified credential.
     """
-    # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
     policy = verification_policy(policy)
-    leeway = policy.leeway
+    # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
     unverified = token if isinstance(token, UnverifiedVcJwt) else peek_vc_jwt(token)
-    verified = verify_jws(unverified.jws, key, policy=policy.algorithm_policy, typ=VC_JWT_TYP)
-    cty = verified.header.get("cty")
-    if cty is not None and (not isinstance(cty, str) or cty.lower() != VC_JWT_CTY):
-        raise TokenTypeError(f"vc+jwt cty must be {VC_JWT_CTY!r} when present", code="invalid_cty")
-    vc = validate_credential(verified.claims())
-    issuer = credential_issuer(vc)
-    # VC-JOSE-COSE §3.1.1: a JWT iss, when present, must agree with the credential's issuer.
-    if "iss" in vc and vc["iss"] != issuer:
-        raise ClaimsError("JWT iss does not match the credential's issuer", code="issuer_mismatch")
-    if expected_issuer is not None and issuer != expected_issuer:
-        raise ClaimsError("credential issuer is not the expected issuer", code="issuer_mismatch")
-    now = aware(now, what="now")
-    valid_from = parse_datetime(vc["validFrom"], what="validFrom") if "validFrom" in vc else None
-    valid_until = parse_datetime(vc["validUntil"], what="validUntil") if "validUntil" in vc else None
-    if valid_from is not None and now + leeway < valid_from:
-        raise TokenNotYetValidError("credential is not valid yet (validFrom is in the future)")
-    if valid_until is not None and now - leeway > valid_until:
-        raise TokenExpiredError("credential has expired (validUntil has passed)")
-    check_jwt_dates(vc, now=now, leeway=leeway)
-    return VerifiedCredential(
-        credential=vc,
-        issuer=issuer,
-        types=credential_types(vc),
-        valid_from=valid_from,
-        valid_until=valid_until,
-        alg=verified.alg,
-        kid=verified.kid,
+    verified = verify_jwt_credential(
+        unverified, key, typ=VC_JWT_TYP, read=_read_vc_jwt, now=now, policy=policy, expected_issuer=expected_issuer
     )
+    check_jwt_dates(verified.credential, now=now, leeway=policy.leeway)
+    return verified

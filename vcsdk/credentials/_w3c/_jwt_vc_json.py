@@ -19,11 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from vcsdk._time import aware, from_numeric_date, to_numeric_date
+from vcsdk._time import from_numeric_date, to_numeric_date
 from vcsdk.credentials._policy import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, verification_policy
-from vcsdk.credentials._w3c._common import VerifiedCredential
-from vcsdk.errors import ClaimsError, TokenExpiredError, TokenNotYetValidError
-from vcsdk.keys import Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.credentials._w3c._common import (
+    JwtCredentialContent,
+    UnverifiedJwtCredential,
+    VerifiedCredential,
+    peek_jwt_credential,
+    verify_jwt_credential,
+)
+from vcsdk.errors import ClaimsError
+from vcsdk.keys import Key, Signer, UnverifiedJws, VerifiedJws, sign_jws
 
 __all__ = [
     "JWT_VC_JSON_TYP",
@@ -36,18 +42,16 @@ __all__ = [
 
 JWT_VC_JSON_TYP: Final = "JWT"
 VC_V1_CONTEXT: Final = "https://www.w3.org/2018/credentials/v1"
-MAX_JWT_VC_JSON_BYTES: Final = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class UnverifiedJwtVcJson:
+class UnverifiedJwtVcJson(UnverifiedJwtCredential):
     """A parsed ``jwt_vc_json`` whose signature has not been checked: only for finding the issuer key."""
 
-    header: dict[str, Any]
-    unverified_claims: dict[str, Any]
-    unverified_issuer: str | None
-    kid: str | None
-    jws: UnverifiedJws
+    @property
+    def unverified_claims(self) -> dict[str, Any]:
+        """The JWT claims (the credential under ``vc``), not verified yet."""
+        return self.jws.unverified_claims()
 
 
 def is_jwt_vc_json(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool:
@@ -60,19 +64,18 @@ def is_jwt_vc_json(header: Mapping[str, Any], claims: Mapping[str, Any]) -> bool
     return (isinstance(typ, str) and typ.lower() == JWT_VC_JSON_TYP.lower()) or "vc" in claims
 
 
+def _iss(claims: dict[str, Any]) -> str | None:
+    iss = claims.get("iss")
+    return iss if isinstance(iss, str) else None
+
+
 def peek_jwt_vc_json(token: str | bytes | UnverifiedJws) -> UnverifiedJwtVcJson:
     """Parse a ``jwt_vc_json`` without verifying it, to learn which issuer and key to look up.
 
     :param token: the compact JWS, or one already decoded (not decoded again).
     :raises MalformedTokenError: if it is not a compact JWS with a JSON-object payload.
     """
-    jws = token if isinstance(token, UnverifiedJws) else decode_jws(token, max_bytes=MAX_JWT_VC_JSON_BYTES)
-    claims = jws.unverified_claims()
-    iss = claims.get("iss")
-    kid = jws.header.get("kid")
-    return UnverifiedJwtVcJson(
-        jws.header, claims, iss if isinstance(iss, str) else None, kid if isinstance(kid, str) else None, jws
-    )
+    return peek_jwt_credential(token, UnverifiedJwtVcJson, _iss)
 
 
 def _date(claims: Mapping[str, Any], name: str) -> datetime | None:
@@ -127,6 +130,19 @@ def _credential(claims: Mapping[str, Any]) -> dict[str, Any]:
     return credential
 
 
+def _read_jwt_vc_json(verified: VerifiedJws) -> JwtCredentialContent:
+    """The VC DM 1.1 credential of a verified ``jwt_vc_json``; ``nbf`` and ``exp`` its validity period."""
+    claims = verified.claims()
+    credential = _credential(claims)
+    valid_from = _date(claims, "nbf")
+    if valid_from is None:
+        raise ClaimsError("a jwt_vc_json credential needs an nbf claim (its issuanceDate)", code="missing_claim")
+    valid_until = _date(claims, "exp")
+    return JwtCredentialContent(
+        credential, str(claims["iss"]), tuple(credential["type"]), valid_from, valid_until, ("nbf", "exp")
+    )
+
+
 def verify_jwt_vc_json(
     token: str | bytes | UnverifiedJwtVcJson,
     key: Key,
@@ -161,33 +177,11 @@ def verify_jwt_vc_json(
         ``valid_until`` from ``exp``).
     """
     policy = verification_policy(policy)
-    leeway = policy.leeway
     # verify_vc hands over the token it already parsed to find the issuer key: parsed once.
     unverified = token if isinstance(token, UnverifiedJwtVcJson) else peek_jwt_vc_json(token)
-    verified = verify_jws(unverified.jws, key, policy=policy.algorithm_policy, typ=JWT_VC_JSON_TYP)
-    claims = verified.claims()
-    credential = _credential(claims)
-    issuer = str(claims["iss"])
-    if expected_issuer is not None and issuer != expected_issuer:
-        raise ClaimsError("credential issuer is not the expected issuer", code="issuer_mismatch")
-    now = aware(now, what="now")
-    valid_from = _date(claims, "nbf")
-    valid_until = _date(claims, "exp")
-    if valid_from is None:
-        raise ClaimsError("a jwt_vc_json credential needs an nbf claim (its issuanceDate)", code="missing_claim")
-    if now + leeway < valid_from:
-        raise TokenNotYetValidError("credential is not valid yet (nbf is in the future)")
-    if valid_until is not None and now - leeway > valid_until:
-        raise TokenExpiredError("credential has expired (exp has passed)")
-    types = tuple(credential["type"])
-    return VerifiedCredential(
-        credential=credential,
-        issuer=issuer,
-        types=types,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        alg=verified.alg,
-        kid=verified.kid,
+    return verify_jwt_credential(
+        unverified, key, typ=JWT_VC_JSON_TYP, read=_read_jwt_vc_json, now=now, policy=policy,
+        expected_issuer=expected_issuer,
     )
 
 

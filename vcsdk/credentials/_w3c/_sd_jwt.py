@@ -20,11 +20,15 @@ from vcsdk.credentials._sd_jwt._common import hash_function
 
 # The SD-JWT engine's own holder-key and KB-JWT checks (RFC 9901 §7.3), called rather than copied.
 from vcsdk.credentials._sd_jwt._verify import _cnf_key, _verify_key_binding
-from vcsdk.credentials._w3c._common import VerifiedCredential, check_jwt_dates
+from vcsdk.credentials._w3c._common import (
+    VerifiedCredential,
+    check_jwt_dates,
+    check_validity_period,
+    validity_period,
+)
 from vcsdk.credentials._w3c._model import (
     credential_issuer,
     credential_types,
-    parse_datetime,
     validate_credential,
 )
 from vcsdk.errors import (
@@ -32,8 +36,6 @@ from vcsdk.errors import (
     InvalidInputError,
     KeyBindingError,
     KeyBindingMissingError,
-    TokenExpiredError,
-    TokenNotYetValidError,
 )
 from vcsdk.keys import Key, Signer, check_jose_header, verify_signature
 
@@ -179,12 +181,8 @@ def verify_vc_sd_jwt(
     issuer = credential_issuer(vc)
     if expected_issuer is not None and issuer != expected_issuer:
         raise ClaimsError("credential issuer is not the expected issuer", code="issuer_mismatch")
-    valid_from = parse_datetime(vc["validFrom"], what="validFrom") if "validFrom" in vc else None
-    valid_until = parse_datetime(vc["validUntil"], what="validUntil") if "validUntil" in vc else None
-    if valid_from is not None and now + leeway < valid_from:
-        raise TokenNotYetValidError("credential is not valid yet (validFrom is in the future)")
-    if valid_until is not None and now - leeway > valid_until:
-        raise TokenExpiredError("credential has expired (validUntil has passed)")
+    valid_from, valid_until = validity_period(vc)
+    check_validity_period(valid_from, valid_until, now=now, leeway=leeway)
     check_jwt_dates(vc, now=now, leeway=leeway)
     holder_key = _cnf_key(vc["cnf"]) if "cnf" in vc else None
     key_bound = False
