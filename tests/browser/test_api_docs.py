@@ -19,7 +19,8 @@ async def test_swagger_ui_renders_the_whole_document_from_this_server(browser, s
         screen = await open_screen(browser, shots)
         await screen.page.goto(f"{base}/docs")
         operations = screen.page.locator(".opblock")
-        await expect(operations.first).to_be_visible()
+        # Swagger UI renders a few hundred operations in script: allow a loaded machine its time.
+        await expect(operations.first).to_be_visible(timeout=30_000)
         paths = await screen.page.locator(".opblock-summary-path").all_inner_texts()
         normalized = {p.replace("\u200b", "").strip() for p in paths}
         for path in ("/v1/enrolment", "/issuer/token", "/status/{list_id}", "/1.0/identifiers/{did}",
