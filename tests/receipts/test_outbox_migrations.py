@@ -22,6 +22,7 @@ import pytest
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from tests.receipts.conftest import PG_DSN
 from vcsdk._sql import PostgresConn, SqliteConn, apply_migrations, load_migrations, numbered_placeholders
+from vcsdk.errors import ConflictError
 from vcsdk.outbox import (
     AccessReceiptRegistry,
     PostgresReceiptStore,
@@ -47,7 +48,7 @@ async def test_sqlite_fresh_legacy_and_reopened(tmp_path: Path) -> None:
     await store.close()
     store = await SqliteReceiptStore.open(str(fresh))  # again: nothing applied twice
     await store.close()
-    assert await _versions_sqlite(fresh) == [1, 2]
+    assert await _versions_sqlite(fresh) == [1, 2, 3]
 
     legacy = tmp_path / "legacy.db"
     async with aiosqlite.connect(legacy) as db:
@@ -56,7 +57,7 @@ async def test_sqlite_fresh_legacy_and_reopened(tmp_path: Path) -> None:
         await db.commit()
     store = await SqliteReceiptStore.open(str(legacy))
     await store.close()
-    assert await _versions_sqlite(legacy) == [1, 2]
+    assert await _versions_sqlite(legacy) == [1, 2, 3]
     async with aiosqlite.connect(legacy) as db, db.execute("SELECT record_id FROM outbox_consents") as cur:
         assert [r[0] for r in await cur.fetchall()] == ["c-1"]
         async with db.execute("SELECT count(*) FROM outbox_receipts") as receipts:
@@ -70,13 +71,13 @@ async def test_postgres_fresh_legacy_and_reopened(receipt_pg_schemas: Any) -> No
         await store.close()
     conn = await asyncpg.connect(PG_DSN)
     try:
-        assert [r[0] for r in await conn.fetch(f'SELECT version FROM "{fresh}".outbox_migrations')] == [1, 2]
+        assert [r[0] for r in await conn.fetch(f'SELECT version FROM "{fresh}".outbox_migrations')] == [1, 2, 3]
         await conn.execute(f'CREATE SCHEMA "{legacy}"')
         await conn.execute(_LEGACY.replace("outbox_consents", f'"{legacy}".outbox_consents'))
         await conn.execute(f"""INSERT INTO "{legacy}".outbox_consents VALUES ('c-1', 'p', 'did:web:shop', '{{}}')""")
         store = await PostgresReceiptStore.open(PG_DSN, schema=legacy, max_size=2)
         await store.close()
-        assert [r[0] for r in await conn.fetch(f'SELECT version FROM "{legacy}".outbox_migrations')] == [1, 2]
+        assert [r[0] for r in await conn.fetch(f'SELECT version FROM "{legacy}".outbox_migrations')] == [1, 2, 3]
         assert [r[0] for r in await conn.fetch(f'SELECT record_id FROM "{legacy}".outbox_consents')] == ["c-1"]
     finally:
         await conn.close()
@@ -86,7 +87,7 @@ async def test_postgres_fresh_legacy_and_reopened(receipt_pg_schemas: Any) -> No
 def test_one_migration_file_per_dialect(dialect: str) -> None:
     folder = Path(__file__).resolve().parents[2] / "vcsdk" / "outbox" / "migrations"
     assert sorted(p.name for p in folder.glob(f"*.{dialect}.sql")) == [
-        f"0001_outbox.{dialect}.sql", f"0002_batch_ranges.{dialect}.sql"
+        f"0001_outbox.{dialect}.sql", f"0002_batch_ranges.{dialect}.sql", f"0003_batches_are_ranges.{dialect}.sql"
     ]
 
 
@@ -165,7 +166,7 @@ async def test_sqlite_from_version_1(tmp_path: Path, registry: AccessReceiptRegi
         await db.commit()
     store = await SqliteReceiptStore.open(str(path))
     try:
-        assert await _versions_sqlite(path) == [1, 2]
+        assert await _versions_sqlite(path) == [1, 2, 3]
         await _check_after_migration(store, registry, old, old_leaves)
     finally:
         await store.close()
@@ -195,5 +196,9 @@ async def test_postgres_from_version_1(receipt_pg_schemas: Any, registry: Access
     store = await PostgresReceiptStore.open(PG_DSN, schema=schema, max_size=2)
     try:
         await _check_after_migration(store, registry, old, old_leaves)
+        # An instance of the earlier release still running cannot cut a batch the old way any more.
+        with pytest.raises(ConflictError):
+            await store._fetch("INSERT INTO outbox_batches (batch_id, root, size, state, created_at) "
+                               "VALUES ($1, $1, 1, 'pending', 0)", bytes(32))
     finally:
         await store.close()

@@ -1,0 +1,3 @@
+-- On PostgreSQL this version refuses batches without a range, so an instance of an earlier release
+-- left running cannot cut receipts already in a range. SQLite serves one host, whose processes are
+-- upgraded together: nothing to change here, the version keeps both dialects numbered alike.
