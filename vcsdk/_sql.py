@@ -342,25 +342,36 @@ class MigratedSql:
     def _tx(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
         raise NotImplementedError
 
+    async def close(self) -> None:
+        raise NotImplementedError
+
     async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
         async with self._conn() as conn:
             return await conn.fetch(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> int:
+        async with self._conn() as conn:
+            return await conn.execute(sql, *args)
+
+    @classmethod
+    def migration_files(cls, dialect: str) -> list[Migration]:
+        """The store's numbered migrations for ``dialect``, in order (see :func:`load_migrations`)."""
+        package, *parts = cls.migrations
+        folder = resources.files(package)
+        for part in parts:
+            folder = folder.joinpath(part)
+        return load_migrations(folder, dialect)
 
     async def migrate(self) -> list[int]:
         """Apply the migrations this database lacks, in one transaction.
 
         :return: the versions applied now.
         """
-        package, *parts = self.migrations
-        folder = resources.files(package)
-        for part in parts:
-            folder = folder.joinpath(part)
         async with self._tx() as conn:
             if self.dialect == "postgres":  # processes starting at once migrate one after the other
                 await conn.fetch("SELECT pg_advisory_xact_lock(?)", self.migration_lock)
             return await apply_migrations(
-                conn, load_migrations(folder, self.dialect), table=self.migrations_table,
-                applied_at=int(time.time()),
+                conn, self.migration_files(self.dialect), table=self.migrations_table, applied_at=int(time.time()),
             )
 
 
@@ -370,17 +381,21 @@ class SqliteMigrated(MigratedSql):
     dialect = "sqlite"
     #: What the store is called in error messages (``"the ballot database"``).
     what: ClassVar[str] = "the database"
+    #: Run on the connection when the file is opened, before the migrations.
+    pragmas: ClassVar[tuple[str, ...]] = ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000",
+                                          "secure_delete=ON")
 
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def _open_file(cls, path: str) -> Self:
-        """Open (creating if needed) the file in WAL mode, ``synchronous=FULL`` and ``secure_delete``,
-        and apply the migrations.
+    async def _open_file(cls, path: str, *, migrate: bool = True) -> Self:
+        """Open (creating if needed) the file, run :attr:`pragmas` and (unless not ``migrate``) apply
+        the migrations.
 
         :raises StorageError: if the file cannot be opened or prepared.
+        :raises InvalidInputError: if two migrations share a number.
         """
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
@@ -388,14 +403,20 @@ class SqliteMigrated(MigratedSql):
             raise StorageError(f"cannot open {cls.what}; check the path and its permissions") from exc
         store = cls(db)
         try:
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "secure_delete=ON"):
+            for pragma in cls.pragmas:
                 async with db.execute(f"PRAGMA {pragma}") as cursor:
                     await cursor.fetchall()
-            await store.migrate()
-        except (sqlite3.Error, StorageError) as exc:
+            if migrate:
+                await store.migrate()
+        except BaseException as exc:
             await db.close()
-            raise StorageError(f"cannot prepare {cls.what}") from exc
+            if isinstance(exc, (sqlite3.Error, StorageError)):
+                raise StorageError(f"cannot prepare {cls.what}") from exc
+            raise
         return store
+
+    async def close(self) -> None:
+        await self._db.close()
 
     def _conn(self) -> AbstractAsyncContextManager[SqliteConn]:
         return sqlite_connection(self._db, self._lock)
@@ -409,27 +430,51 @@ class PostgresMigrated(MigratedSql):
 
     dialect = "postgres"
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: Any, *, acquire_timeout: float | None = None) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
 
     @classmethod
-    async def _open_pool(cls, dsn: str, *, schema: str | None, max_size: int) -> Self:
-        """Connect a pool in ``schema`` (created if missing) and apply the migrations.
+    async def _open_pool(
+        cls,
+        dsn: str,
+        *,
+        schema: str | None,
+        max_size: int,
+        min_size: int = 1,
+        timeouts: PgTimeouts | None = None,
+        migrate: bool = True,
+    ) -> Self:
+        """Connect a pool in ``schema`` (created if missing) and (unless not ``migrate``) apply the
+        migrations.
 
+        :param timeouts: bounds for the pool's statements, waits and connects; the migrations then
+            run first on a connection of their own without them (they may take as long as they need).
         :raises InvalidInputError: if ``schema`` is not a lowercase identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        pool = await open_pg_pool(dsn, schema=schema, max_size=max_size)
-        store = cls(pool)
-        try:
-            await store.migrate()
-        except BaseException:
-            await pool.close()
-            raise
+        if migrate and timeouts is not None:
+            migrating = await open_pg_pool(dsn, schema=schema, min_size=1, max_size=1)
+            try:
+                await cls(migrating).migrate()
+            finally:
+                await migrating.close()
+            migrate = False
+        pool = await open_pg_pool(dsn, schema=schema, min_size=min_size, max_size=max_size, timeouts=timeouts)
+        store = cls(pool, acquire_timeout=None if timeouts is None else timeouts.acquire)
+        if migrate:
+            try:
+                await store.migrate()
+            except BaseException:
+                await pool.close()
+                raise
         return store
 
+    async def close(self) -> None:
+        await self._pool.close()
+
     def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, rewrite=numbered_placeholders)
+        return pg_connection(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)
 
     def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, rewrite=numbered_placeholders)
+        return pg_transaction(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)

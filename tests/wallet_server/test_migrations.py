@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from wallet_server.storage._sql import load_migrations
+from vcsdk.sql import load_migrations as load_folder
+from wallet_server.storage._sql import SqlStore
+
+load_migrations = SqlStore.migration_files
 
 
 def test_shipped_migrations_are_numbered_from_one_without_gaps() -> None:
@@ -27,9 +30,7 @@ def test_init_creates_every_table() -> None:
     assert "--" not in statements  # comments are stripped before splitting on ';'
 
 
-def test_dialect_file_replaces_the_portable_one(tmp_path, monkeypatch) -> None:
-    import wallet_server.storage._sql as sql
-
+def test_dialect_file_replaces_the_portable_one(tmp_path) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()
     (folder / "0001_init.sql").write_text("CREATE TABLE a (x INT);")
@@ -37,23 +38,17 @@ def test_dialect_file_replaces_the_portable_one(tmp_path, monkeypatch) -> None:
     (folder / "0002_more.postgres.sql").write_text("CREATE TABLE b (x BIGINT);")
     (folder / "notes.txt").write_text("ignored")
 
-    class Files:
-        def joinpath(self, name: str):
-            return folder
-
-    monkeypatch.setattr(sql.resources, "files", lambda package: Files())
-    assert [s for _, _, s in sql.load_migrations("sqlite")] == [
+    assert [s for _, _, s in load_folder(folder, "sqlite")] == [
         ["CREATE TABLE a (x INT)"],
         ["CREATE TABLE b (x INT)", "CREATE TABLE c (x INT)"],
     ]
-    assert sql.load_migrations("postgres")[1][2] == ["CREATE TABLE b (x BIGINT)"]
+    assert load_folder(folder, "postgres")[1][2] == ["CREATE TABLE b (x BIGINT)"]
 
 
 def test_two_migrations_with_one_number_are_refused(tmp_path) -> None:
     """Two branches that both add ``0004_…`` must not lose one of them silently."""
     import pytest
 
-    from vcsdk._sql import load_migrations as load_folder
     from vcsdk.errors import InvalidInputError
 
     folder = tmp_path / "migrations"

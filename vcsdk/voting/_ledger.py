@@ -116,9 +116,6 @@ class SqliteIssuanceLedger(_SqlLedger, SqliteMigrated):
         """
         return await cls._open_file(path)
 
-    async def close(self) -> None:
-        await self._db.close()
-
     def __repr__(self) -> str:
         return "SqliteIssuanceLedger()"
 
@@ -135,9 +132,6 @@ class PostgresIssuanceLedger(_SqlLedger, PostgresMigrated):
         :raises StorageError: if the database cannot be reached.
         """
         return await cls._open_pool(dsn, schema=schema, max_size=max_size)
-
-    async def close(self) -> None:
-        await self._pool.close()
 
     def __repr__(self) -> str:
         return "PostgresIssuanceLedger()"

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from vcsdk.errors import ConflictError, NotFoundError
+from vcsdk.sql import MigratedSql
 from wallet_server.storage._models import (
     CredentialState,
     IssuedCredential,
@@ -92,29 +92,13 @@ def _status_list(row: Row) -> StatusListRecord:
     )
 
 
-class BackOfficeQueries:
+class BackOfficeQueries(MigratedSql):
     """Queries of :class:`~wallet_server.storage.BackOfficeStore`; the driver supplies the connection."""
-
-    dialect: str
-
-    def _conn(self) -> AbstractAsyncContextManager[_Conn]:
-        raise NotImplementedError
-
-    def _tx(self) -> AbstractAsyncContextManager[_Conn]:
-        raise NotImplementedError
 
     @property
     def _for_update(self) -> str:
         # SQLite's BEGIN IMMEDIATE already holds the database's write lock for the transaction.
         return " FOR UPDATE" if self.dialect == "postgres" else ""
-
-    async def _rows(self, sql: str, *args: Any) -> list[Row]:
-        async with self._conn() as conn:
-            return await conn.fetch(sql, *args)
-
-    async def _run(self, sql: str, *args: Any) -> int:
-        async with self._conn() as conn:
-            return await conn.execute(sql, *args)
 
     # -- OpenID4VCI protocol state -----------------------------------------------------------
 
@@ -122,7 +106,7 @@ class BackOfficeQueries:
         self, namespace: str, key_hash: str, *, wrap_key_id: str, sealed: bytes, expires_at: datetime
     ) -> None:
         """:raises ConflictError: if the key exists."""
-        await self._run(
+        await self._execute(
             "INSERT INTO protocol_state (namespace, key_hash, wrap_key_id, sealed, counter, expires_at) "
             "VALUES (?, ?, ?, ?, 0, ?)",
             namespace,
@@ -133,7 +117,7 @@ class BackOfficeQueries:
         )
 
     async def get_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
-        rows = await self._rows(
+        rows = await self._fetch(
             "SELECT wrap_key_id, sealed FROM protocol_state WHERE namespace = ? AND key_hash = ? AND expires_at > ?",
             namespace,
             key_hash,
@@ -143,7 +127,7 @@ class BackOfficeQueries:
 
     async def take_state(self, namespace: str, key_hash: str, *, now: datetime) -> tuple[str, bytes] | None:
         # One DELETE … RETURNING: of two racing requests exactly one gets the row.
-        rows = await self._rows(
+        rows = await self._fetch(
             "DELETE FROM protocol_state WHERE namespace = ? AND key_hash = ? RETURNING wrap_key_id, sealed, expires_at",
             namespace,
             key_hash,
@@ -173,12 +157,12 @@ class BackOfficeQueries:
 
     async def purge_state(self, *, now: datetime) -> int:
         """Drop expired protocol state; returns how many rows went."""
-        return await self._run("DELETE FROM protocol_state WHERE expires_at <= ?", to_ts(now))
+        return await self._execute("DELETE FROM protocol_state WHERE expires_at <= ?", to_ts(now))
 
     # -- offers ------------------------------------------------------------------------------
 
     async def add_offer(self, offer: Offer) -> None:
-        await self._run(
+        await self._execute(
             f"INSERT INTO offers ({_OFFER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             offer.id,
             offer.resident_id,
@@ -196,9 +180,9 @@ class BackOfficeQueries:
 
     async def get_offer(self, offer_id: str, *, resident_id: str | None = None) -> Offer:
         if resident_id is None:
-            rows = await self._rows(f"SELECT {_OFFER_COLS} FROM offers WHERE id = ?", offer_id)
+            rows = await self._fetch(f"SELECT {_OFFER_COLS} FROM offers WHERE id = ?", offer_id)
         else:
-            rows = await self._rows(
+            rows = await self._fetch(
                 f"SELECT {_OFFER_COLS} FROM offers WHERE id = ? AND resident_id = ?", offer_id, resident_id
             )
         if not rows:
@@ -211,7 +195,7 @@ class BackOfficeQueries:
         sql, args = keyset_query(
             f"SELECT {_OFFER_COLS} FROM offers", where="resident_id = ?", args=[resident_id], after=after, limit=limit
         )
-        return page_of([_offer(r) for r in await self._rows(sql, *args)], limit)
+        return page_of([_offer(r) for r in await self._fetch(sql, *args)], limit)
 
     async def set_offer_state(
         self,
@@ -233,7 +217,7 @@ class BackOfficeQueries:
         if resident_id is not None:
             where += " AND resident_id = ?"
             args.append(resident_id)
-        changed = await self._run(
+        changed = await self._execute(
             f"UPDATE offers SET state = ?, flow = ?, credential_id = ?, updated_at = ? WHERE {where}",
             state,
             flow,
@@ -247,7 +231,7 @@ class BackOfficeQueries:
 
     async def create_status_list(self, record: StatusListRecord) -> None:
         """:raises ConflictError: if a list with this id or URI exists (another instance made it)."""
-        await self._run(
+        await self._execute(
             f"INSERT INTO status_lists ({_LIST_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             *self._list_values(record),
         )
@@ -270,18 +254,18 @@ class BackOfficeQueries:
         )
 
     async def get_status_list(self, list_id: int) -> StatusListRecord:
-        rows = await self._rows(f"SELECT {_LIST_COLS} FROM status_lists WHERE id = ?", list_id)
+        rows = await self._fetch(f"SELECT {_LIST_COLS} FROM status_lists WHERE id = ?", list_id)
         if not rows:
             raise NotFoundError("no such status list")
         return _status_list(rows[0])
 
     async def list_status_lists(self) -> tuple[StatusListRecord, ...]:
-        rows = await self._rows(f"SELECT {_LIST_COLS} FROM status_lists ORDER BY id")
+        rows = await self._fetch(f"SELECT {_LIST_COLS} FROM status_lists ORDER BY id")
         return tuple(_status_list(r) for r in rows)
 
     async def published_status_list(self, list_id: int) -> tuple[str, datetime] | None:
         """The last published token of a list and when it was published, if any."""
-        rows = await self._rows(
+        rows = await self._fetch(
             "SELECT token, published_at FROM status_lists WHERE id = ? AND token IS NOT NULL", list_id
         )
         return (rows[0][0], _at(rows[0][1])) if rows else None
@@ -313,7 +297,7 @@ class BackOfficeQueries:
     # -- issued credentials ------------------------------------------------------------------
 
     async def add_issued_credential(self, credential: IssuedCredential) -> None:
-        await self._run(
+        await self._execute(
             f"INSERT INTO issued_credentials ({_ISSUED_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             credential.id,
             credential.offer_id,
@@ -329,13 +313,13 @@ class BackOfficeQueries:
         )
 
     async def get_issued_credential(self, credential_id: str) -> IssuedCredential:
-        rows = await self._rows(f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE id = ?", credential_id)
+        rows = await self._fetch(f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE id = ?", credential_id)
         if not rows:
             raise NotFoundError("no such issued credential")
         return _issued(rows[0])
 
     async def issued_credentials_of_offer(self, offer_id: str) -> tuple[IssuedCredential, ...]:
-        rows = await self._rows(
+        rows = await self._fetch(
             f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE offer_id = ? ORDER BY issued_at, id", offer_id
         )
         return tuple(_issued(r) for r in rows)
@@ -351,7 +335,7 @@ class BackOfficeQueries:
         if after is not None:
             where.append("(issued_at > ? OR (issued_at = ? AND id > ?))")
             args += [to_ts(after[0]), to_ts(after[0]), after[1]]
-        rows = await self._rows(
+        rows = await self._fetch(
             f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE {' AND '.join(where)} "
             "ORDER BY issued_at, id LIMIT ?",
             *args,

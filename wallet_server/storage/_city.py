@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vcsdk.errors import InvalidInputError, NotFoundError
+from vcsdk.errors import NotFoundError
 from wallet_server.storage._models import Page
 from wallet_server.storage._paging import keyset_query, page_of, to_ts
-from wallet_server.storage._protocol import Cursor, Store
-from wallet_server.storage._sql import SqlStore
+from wallet_server.storage._protocol import Cursor
+from wallet_server.storage._tables import StoreTables
 
 __all__ = ["CityDataStore", "ReleaseRow", "ServiceRegistrationRow"]
 
@@ -65,21 +65,10 @@ def _release(row: Sequence[Any]) -> ReleaseRow:
     return ReleaseRow(row[0], row[1], int(row[2]), row[3], int(row[4]), row[5], _dt(row[6]), row[7])
 
 
-class CityDataStore:
+class CityDataStore(StoreTables):
     """Queries for the city's registrations and open-data releases, on the connections of ``store``."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise InvalidInputError("the city's records need the SQLite or PostgreSQL store")
-        self._store = store
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._store._conn() as conn:
-            return list(await conn.fetch(sql, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> int:
-        async with self._store._conn() as conn:
-            return await conn.execute(sql, *args)
+    what = "the city's records"
 
     # -- registrations -------------------------------------------------------------------------
 

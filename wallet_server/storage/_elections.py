@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
+from vcsdk.errors import ConflictError, NotFoundError
 from wallet_server.storage._paging import to_ts
-from wallet_server.storage._protocol import Store
-from wallet_server.storage._sql import SqlStore
+from wallet_server.storage._tables import StoreTables
 
 __all__ = ["ElectionDataStore", "ElectionRow"]
 
@@ -43,21 +42,10 @@ def _row(row: Sequence[Any]) -> ElectionRow:
                        datetime.fromtimestamp(int(row[6]), UTC), datetime.fromtimestamp(int(row[7]), UTC))
 
 
-class ElectionDataStore:
+class ElectionDataStore(StoreTables):
     """Queries for the city's elections, on the connections of ``store``."""
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise InvalidInputError("elections need the SQLite or PostgreSQL store")
-        self._store = store
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._store._conn() as conn:
-            return list(await conn.fetch(sql, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> int:
-        async with self._store._conn() as conn:
-            return await conn.execute(sql, *args)
+    what = "elections"
 
     async def add(self, row: ElectionRow) -> None:
         """:raises ConflictError: if an election with this id exists."""

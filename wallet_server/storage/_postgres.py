@@ -3,33 +3,22 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
 
-from vcsdk.sql import PgTimeouts, PostgresConn, numbered_placeholders, open_pg_pool, pg_connection, pg_transaction
+from vcsdk.sql import PgTimeouts, PostgresMigrated
 from wallet_server.storage._models import CredentialKey, DeviceProof, Page, StoredCredential
 from wallet_server.storage._paging import keyset_query, page_of
 from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
-from wallet_server.storage._sql import RECORD_DEVICE_PROOF, Conn, SqlStore, credential_args, proof_args
+from wallet_server.storage._sql import RECORD_DEVICE_PROOF, SqlStore, credential_args, proof_args
 
 __all__ = ["PostgresStore"]
 
-# Any constant works; it only has to be the same for every instance migrating this database.
-_MIGRATION_LOCK = 0x76637364_6B_77
 
-
-class PostgresStore(SqlStore):
+class PostgresStore(SqlStore, PostgresMigrated):
     """The :class:`~wallet_server.storage.Store` on PostgreSQL through an asyncpg pool.
 
     Open with :meth:`open`; ``schema`` keeps the tables in their own schema (created if missing).
     """
-
-    dialect = "postgres"
-
-    def __init__(self, pool: Any, *, acquire_timeout: float | None = None) -> None:
-        self._pool = pool
-        self._acquire_timeout = acquire_timeout
 
     @classmethod
     async def open(
@@ -50,22 +39,10 @@ class PostgresStore(SqlStore):
         :raises InvalidInputError: if ``schema`` is not a plain identifier.
         :raises StorageError: if the database cannot be reached.
         """
-        timeouts = timeouts or PgTimeouts()
-        if migrate:
-            # Migrations may take as long as they need, on a connection of their own.
-            migrating = await open_pg_pool(dsn, schema=schema, min_size=1, max_size=1, timeouts=None)
-            try:
-                await cls(migrating).migrate()
-            finally:
-                await migrating.close()
-        pool = await open_pg_pool(dsn, schema=schema, min_size=min_size, max_size=max_size, timeouts=timeouts)
-        return cls(pool, acquire_timeout=timeouts.acquire)
-
-    async def close(self) -> None:
-        await self._pool.close()
-
-    async def _lock_migrations(self, conn: Conn) -> None:
-        await conn.fetch("SELECT pg_advisory_xact_lock(?)", _MIGRATION_LOCK)
+        return await cls._open_pool(
+            dsn, schema=schema, min_size=min_size, max_size=max_size, timeouts=timeouts or PgTimeouts(),
+            migrate=migrate,
+        )
 
     async def prove_and_put_credential(self, proof: DeviceProof, credential: StoredCredential) -> DeviceProofOutcome:
         # One statement: the credential row goes in only if the proof's insert returned its row.
@@ -109,9 +86,3 @@ class PostgresStore(SqlStore):
             key=lambda k: (k.created_at, k.id),
         )
         return "ok", page_of(keys, limit)
-
-    def _conn(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_connection(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)
-
-    def _tx(self) -> AbstractAsyncContextManager[PostgresConn]:
-        return pg_transaction(self._pool, rewrite=numbered_placeholders, acquire_timeout=self._acquire_timeout)

@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any, Protocol
 
 from vcsdk.errors import NotFoundError
-from vcsdk.sql import apply_migrations
-from vcsdk.sql import load_migrations as _load_migrations
 from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import (
     CredentialKey,
@@ -33,7 +29,6 @@ __all__ = [
     "SqlStore",
     "credential_args",
     "from_ts",
-    "load_migrations",
     "proof_args",
     "to_ts",
 ]
@@ -57,14 +52,6 @@ class Conn(Protocol):
         ...
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]: ...
-
-
-def load_migrations(dialect: str) -> list[tuple[int, str, list[str]]]:
-    """The numbered migrations for ``dialect``: ``(version, name, statements)`` in order.
-
-    ``NNNN_name.sql`` is portable; ``NNNN_name.<dialect>.sql`` replaces it for one dialect.
-    """
-    return _load_migrations(resources.files("wallet_server.storage").joinpath("migrations"), dialect)
 
 
 def _resident(row: Row) -> Resident:
@@ -115,44 +102,18 @@ _REFRESH_COLS = "token_hash, family_id, resident_id, device_id, created_at, expi
 
 
 class SqlStore(BackOfficeQueries):
-    """The shared implementation of :class:`~wallet_server.storage.Store` over a :class:`Conn`.
+    """The shared implementation of :class:`~wallet_server.storage.Store`: the queries, once.
 
-    Drivers provide ``_conn()`` (one statement) and ``_tx()`` (a transaction) and translate their
-    exceptions into :class:`StorageError`, :class:`NotFoundError` and :class:`ConflictError`.
+    :class:`~vcsdk.sql.SqliteMigrated` and :class:`~vcsdk.sql.PostgresMigrated` run them (the
+    drivers in ``_sqlite.py`` and ``_postgres.py``): opening, connections, transactions, driver
+    errors as :class:`StorageError`, :class:`NotFoundError` and :class:`ConflictError`, and the
+    numbered migrations in ``wallet_server/storage/migrations`` (bookkeeping in ``schema_migrations``).
     """
 
-    dialect = "sql"
-
-    def _conn(self) -> AbstractAsyncContextManager[Conn]:
-        raise NotImplementedError
-
-    def _tx(self) -> AbstractAsyncContextManager[Conn]:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        raise NotImplementedError
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Row]:
-        async with self._conn() as conn:
-            return await conn.fetch(sql, *args)
-
-    async def _execute(self, sql: str, *args: Any) -> int:
-        async with self._conn() as conn:
-            return await conn.execute(sql, *args)
-
-    async def migrate(self) -> list[int]:
-        """Apply the migrations this database lacks, each in its own transaction.
-
-        :return: the versions applied now.
-        """
-        async with self._tx() as conn:
-            await self._lock_migrations(conn)
-            return await apply_migrations(
-                conn, load_migrations(self.dialect), table="schema_migrations", applied_at=to_ts(datetime.now(UTC))
-            )
-
-    async def _lock_migrations(self, conn: Conn) -> None:
-        """Serialise migrations between instances starting at once (PostgreSQL overrides)."""
+    migrations = ("wallet_server.storage", "migrations")
+    migrations_table = "schema_migrations"
+    # Any constant works; it only has to be the same for every instance migrating this database.
+    migration_lock = 0x76637364_6B_77
 
     async def ping(self) -> None:
         await self._fetch("SELECT 1")

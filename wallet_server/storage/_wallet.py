@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
+from vcsdk.errors import ConflictError, NotFoundError
 from wallet_server.storage._models import Page
 from wallet_server.storage._paging import keyset_query, page_of, to_ts
-from wallet_server.storage._protocol import Cursor, Store
-from wallet_server.storage._sql import SqlStore
+from wallet_server.storage._protocol import Cursor
+from wallet_server.storage._tables import StoreTables
 
 __all__ = [
     "CopyPolicy",
@@ -204,24 +204,13 @@ def _violation(row: Sequence[Any]) -> ViolationRow:
     return ViolationRow(row[0], row[1], row[2], row[3], row[4], row[5], _dt(row[6]))
 
 
-class WalletDataStore:
+class WalletDataStore(StoreTables):
     """Queries for the resident-side tables, on the connections of ``store``.
 
     :param store: an open :class:`~wallet_server.storage.SqliteStore` or ``PostgresStore``.
     """
 
-    def __init__(self, store: Store) -> None:
-        if not isinstance(store, SqlStore):
-            raise InvalidInputError("the resident wallet tables need the SQLite or PostgreSQL store")
-        self._store = store
-
-    async def _fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self._store._conn() as conn:
-            return list(await conn.fetch(sql, *args))
-
-    async def _execute(self, sql: str, *args: Any) -> int:
-        async with self._store._conn() as conn:
-            return await conn.execute(sql, *args)
+    what = "the resident wallet tables"
 
     # -- presentations ---------------------------------------------------------------------------
 
