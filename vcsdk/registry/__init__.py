@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from vcsdk.registry._artifacts import Artifact, artifact_names, load_artifact
-from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, JsonRpcChain, Sender
+from vcsdk.registry._chain import Chain, ContractCall, ContractHandle, JsonRpcChain
 from vcsdk.registry._checks import check_chain, contracts_hardfork
 from vcsdk.registry._dev import DevChain, DevJsonRpcChain
 from vcsdk.registry._devnode import DevNode
@@ -27,6 +27,7 @@ from vcsdk.registry._types import (
     EventLog,
     LogEntry,
     LogFilter,
+    Sender,
     Signature,
     TxResult,
 )

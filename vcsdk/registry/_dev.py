@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from eth_utils.address import to_checksum_address
 
 from vcsdk.errors import InvalidInputError, RegistryError
-from vcsdk.registry._chain import Chain, JsonRpcChain, Sender, _connect_json_rpc
-from vcsdk.registry._types import BlockInfo, TxResult
+from vcsdk.registry._chain import Chain, JsonRpcChain, _connect_json_rpc
+from vcsdk.registry._types import BlockInfo, Sender, TxResult
 
 __all__ = ["DevChain", "DevJsonRpcChain"]
 

@@ -12,9 +12,9 @@ from web3.providers.eth_tester import AsyncEthereumTesterProvider
 
 from vcsdk.errors import InvalidInputError
 from vcsdk.keys import Key
-from vcsdk.registry._chain import _MAX_MINE
 from vcsdk.registry._dev import DevChain
 from vcsdk.registry._errors import add_backend_errors
+from vcsdk.registry._transactions import MAX_MINE
 from vcsdk.registry._types import BlockInfo
 
 __all__ = ["EmbeddedChain"]
@@ -50,8 +50,8 @@ class EmbeddedChain(DevChain):
         return [Key.from_secp256k1_bytes(k.to_bytes()) for k in self._tester.backend.account_keys]
 
     async def mine(self, blocks: int = 1) -> int:
-        if not 0 < blocks <= _MAX_MINE:
-            raise InvalidInputError(f"blocks must be between 1 and {_MAX_MINE}")
+        if not 0 < blocks <= MAX_MINE:
+            raise InvalidInputError(f"blocks must be between 1 and {MAX_MINE}")
         self._tester.mine_blocks(blocks)
         return await self.block_number()
 

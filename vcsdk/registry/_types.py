@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NewType
 
+from vcsdk.keys import Key
+
 __all__ = [
     "BlockId",
     "BlockInfo",
@@ -13,6 +15,7 @@ __all__ = [
     "EventLog",
     "LogEntry",
     "LogFilter",
+    "Sender",
     "Signature",
     "TxResult",
 ]
@@ -21,6 +24,9 @@ ChainId = NewType("ChainId", int)
 BlockTag = Literal["latest", "earliest", "pending", "safe", "finalized"]
 #: A block number or one of the JSON-RPC block tags.
 BlockId = int | BlockTag
+#: Who pays for and signs a transaction: a private secp256k1 :class:`~vcsdk.keys.Key` (signed
+#: locally, sent raw) or the address of an account the node has unlocked (``eth_sendTransaction``).
+Sender = Key | str
 
 
 @dataclass(frozen=True, slots=True)
