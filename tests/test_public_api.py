@@ -67,7 +67,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.credentials.sd_jwt": {
         "ARRAY_DIGEST_KEY", "ClaimPath", "Disclosure", "KB_JWT_TYP", "LEGACY_SD_JWT_VC_TYP", "Limits",
         "PendingPresentation", "Processed", "SD_ALG_KEY", "SD_DIGESTS_KEY", "SD_HASH_KEY", "SD_JWT_VC_TYP",
-        "UnverifiedSdJwt", "check_claim_path", "finish_presentation", "hash_function", "issue", "parse",
+        "SdJwtText", "UnverifiedSdJwt", "check_claim_path", "finish_presentation", "hash_function", "issue", "parse",
         "prepare_presentation", "present", "process_disclosures",
     },
     "vcsdk.credentials.status_list": {

@@ -3,7 +3,9 @@
 - ``crit`` is refused by all three credential verifiers (it once slipped through ``vc+sd-jwt``);
 - the algorithm must be the key's, whatever the header says;
 - a lone UTF-16 surrogate (``"\\ud800"``) in any claim is refused by every verifier;
-- each token is parsed once per verification: the one JSON parser is counted.
+- each token is parsed once per verification: the one JSON parser is counted, through the
+  credentials recipes, the OpenID4VP verifier (its protocol view and the service's ``verify``
+  callback share one parse) and the holder's check of a received credential.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from vcsdk import _json
 from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk.credentials import (
     StaticKeyResolver,
+    VerificationPolicy,
     issue_sd_jwt_vc,
     present,
     verify_credential,
@@ -35,14 +38,18 @@ from vcsdk.credentials._w3c import (
     verify_vc_jwt,
     verify_vc_sd_jwt,
 )
+from vcsdk.credentials.sd_jwt import SdJwtText
 from vcsdk.errors import (
     CriticalHeaderError,
     DisallowedAlgorithmError,
     InvalidTokenError,
     MalformedTokenError,
+    NonceMismatchError,
+    SdHashMismatchError,
     VerificationError,
 )
 from vcsdk.keys import Key, decode_jws, verify_jws
+from vcsdk.oid4vc import InMemoryStateStore, Verifier, verify_received_credential
 
 ISSUER_KEY = Key.generate("P-256").with_kid(KID)
 HOLDER_KEY = Key.generate("P-256")
@@ -227,3 +234,101 @@ async def test_verify_credential_and_verify_vc_parse_each_part_once(json_decodes
     await verify_vc(vc_sd, resolver=w3c, now=NOW)
     assert len(json_decodes) == 3  # header, payload, one Disclosure
     _no_repeats(json_decodes)
+
+
+# -- the OpenID4VP verifier and the holder parse each presentation once as well -----------------------
+
+SERVICE_DID = "did:example:bike-share"
+SERVICE_KEY = Key.generate("P-256").with_kid(SERVICE_DID + "#key-1")
+GIVEN_NAME_QUERY = {"credentials": [{"id": "resident", "format": "dc+sd-jwt", "meta": {"vct_values": [VCT]},
+                                     "claims": [{"path": ["given_name"]}]}]}
+
+
+def _verifier(verify: Callable[..., Any]) -> Verifier:
+    return Verifier(did=SERVICE_DID, signer=SERVICE_KEY, response_uri="https://bikes.example/oid4vp/response",
+                    request_uri_base="https://bikes.example/oid4vp/request", store=InMemoryStateStore(),
+                    verify=verify, name="Tsukuba Bike Share")
+
+
+async def test_the_oid4vp_verifier_parses_each_part_once(json_decodes: list[str]) -> None:
+    resolver = StaticKeyResolver({ISSUER: ISSUER_KEY.public_key()})
+    seen_by_callback: list[object] = []
+
+    async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
+        # What a service writes: the credentials recipe on the string it is given.
+        seen_by_callback.append(presentation)
+        return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=NOW)
+
+    verifier = _verifier(verify)
+    request = await verifier.create_request(GIVEN_NAME_QUERY, purpose="Say hello by name.", now=NOW)
+    presentation = present(_sd_jwt(), disclose=[["given_name"]], holder_signer=HOLDER_KEY,
+                           audience=request.client_id, nonce=request.nonce, now=NOW)
+    form = {"state": request.state, "vp_token": json.dumps({"resident": [presentation]})}
+    json_decodes.clear()
+    result = await verifier.handle_response(form, now=NOW)
+    assert result.ok and result.claims() == {"given_name": "Hanako"}
+    assert seen_by_callback == [presentation]  # the callback still gets the presentation's text
+    # vp_token, then issuer header, issuer payload, one Disclosure, KB-JWT header, KB-JWT payload:
+    # the protocol view (disclosed paths, nonce and aud), the issuer's x5c and the callback's
+    # verify_presentation all read one parse.
+    assert len(json_decodes) == 6, json_decodes
+    _no_repeats(json_decodes)
+
+
+async def test_the_oid4vp_verifier_still_refuses_what_the_checks_refuse(json_decodes: list[str]) -> None:
+    # The shared parse changes no answer: a presentation for another nonce is refused before the
+    # callback runs, one with another presentation's KB-JWT by the callback's verify_presentation.
+    resolver = StaticKeyResolver({ISSUER: ISSUER_KEY.public_key()})
+    calls: list[str] = []
+
+    async def verify(presentation: str, *, audience: str, nonce: str) -> Any:
+        calls.append(presentation)
+        return await verify_presentation(presentation, audience=audience, nonce=nonce, resolver=resolver, now=NOW)
+
+    verifier = _verifier(verify)
+    request = await verifier.create_request(GIVEN_NAME_QUERY, purpose="Say hello by name.", now=NOW)
+    stale = present(_sd_jwt(), disclose=[["given_name"]], holder_signer=HOLDER_KEY, audience=request.client_id,
+                    nonce="another-nonce", now=NOW)
+    with pytest.raises(NonceMismatchError):
+        await verifier.handle_response(
+            {"state": request.state, "vp_token": json.dumps({"resident": [stale]})}, now=NOW
+        )
+    assert calls == []
+    request = await verifier.create_request(GIVEN_NAME_QUERY, purpose="Say hello by name.", now=NOW)
+    good = present(_sd_jwt(), disclose=[["given_name"]], holder_signer=HOLDER_KEY, audience=request.client_id,
+                   nonce=request.nonce, now=NOW)
+    kb_start = good.rindex("~") + 1
+    other_kb = present(_sd_jwt(), disclose=[], holder_signer=HOLDER_KEY, audience=request.client_id,
+                       nonce=request.nonce, now=NOW)
+    # A KB-JWT of another presentation: its sd_hash covers other Disclosures.
+    spliced = good[:kb_start] + other_kb[other_kb.rindex("~") + 1:]
+    with pytest.raises(SdHashMismatchError):
+        await verifier.handle_response(
+            {"state": request.state, "vp_token": json.dumps({"resident": [spliced]})}, now=NOW
+        )
+    assert len(calls) == 1
+
+
+async def test_the_holder_parses_a_received_credential_once(json_decodes: list[str]) -> None:
+    token = _sd_jwt()
+    resolver = StaticKeyResolver({ISSUER: ISSUER_KEY.public_key()})
+    json_decodes.clear()
+    verified = await verify_received_credential(token, resolver=resolver, device_jwks=[HOLDER_KEY.public_jwk()],
+                                                now=NOW)
+    assert verified.claims["given_name"] == "Hanako"
+    assert len(json_decodes) == 4  # header, payload, two Disclosures
+    _no_repeats(json_decodes)
+
+
+def test_a_parsed_text_still_meets_the_callers_limits() -> None:
+    token = _sd_jwt()
+    text = SdJwtText.of(token)  # parsed under the default limits
+    assert text == token and text.parsed.header["typ"] == "dc+sd-jwt"
+    assert verify_sd_jwt(text, issuer_key=ISSUER_KEY.public_key(), now=NOW).claims["given_name"] == "Hanako"
+    with pytest.raises(MalformedTokenError) as info:
+        verify_sd_jwt(text, issuer_key=ISSUER_KEY.public_key(), now=NOW, policy=VerificationPolicy(max_disclosures=1))
+    assert info.value.code == "too_many_disclosures"
+    with pytest.raises(MalformedTokenError) as big:
+        verify_sd_jwt(text, issuer_key=ISSUER_KEY.public_key(), now=NOW,
+                      policy=VerificationPolicy(max_token_bytes=len(text) - 1))
+    assert big.value.code == "token_too_large"

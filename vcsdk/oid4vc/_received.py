@@ -26,7 +26,7 @@ from vcsdk.credentials import (
     VerifiedPresentation,
     verify_credential,
 )
-from vcsdk.credentials.sd_jwt import parse
+from vcsdk.credentials.sd_jwt import SdJwtText
 from vcsdk.errors import ClaimsError, DisclosureError, KeyBindingError, MalformedTokenError
 from vcsdk.keys import Key
 
@@ -62,7 +62,9 @@ async def verify_received_credential(
     :raises DidResolutionError: the issuer's DID cannot be resolved.
     :return: the verified credential.
     """
-    parsed = parse(token, limits=policy)
+    # Parsed once: these holder checks and verify_credential read the same parse.
+    text = SdJwtText.of(token, limits=policy)
+    parsed = text.parsed
     if parsed.kb_jwt is not None:
         raise MalformedTokenError(
             "the issuer returned an SD-JWT with a Key Binding JWT (a presentation), not a credential",
@@ -75,7 +77,7 @@ async def verify_received_credential(
             code="weak_salt",
         )
     # The status list is the verifiers' check at presentation time; a holder is not made to fetch it.
-    verified = await verify_credential(token, resolver=resolver, policy=replace(policy, check_status=False), now=now)
+    verified = await verify_credential(text, resolver=resolver, policy=replace(policy, check_status=False), now=now)
     proved = {Key.from_jwk(dict(jwk)).thumbprint() for jwk in device_jwks}
     if verified.holder_key is None or verified.holder_key.thumbprint() not in proved:
         raise KeyBindingError(

@@ -31,6 +31,8 @@ class SdJwtView:
 def view_sd_jwt(presentation: str) -> SdJwtView:
     """Split an SD-JWT presentation and map each disclosure to the claim path it reveals.
 
+    :param presentation: the presentation; an :class:`~vcsdk.credentials.sd_jwt.SdJwtText` is not
+        parsed again (the verifier parses each presentation once, for this view and the checks).
     :raises InvalidTokenError: if the presentation is not ``<jwt>~<disclosure>~…~[<kb-jwt>]``.
     :raises DisclosureError: if a disclosure is malformed, repeated or referenced by no digest.
     :return: the view (nothing in it is verified).

@@ -23,18 +23,20 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from vcsdk._json import parse_json
+from vcsdk.credentials.sd_jwt import SdJwtText
 from vcsdk.errors import (
     AudienceMismatchError,
     ClaimsError,
     DisclosureError,
     InvalidInputError,
+    InvalidTokenError,
     IssuerNotAccreditedError,
     KeyBindingMissingError,
     NonceMismatchError,
     ProtocolError,
     VcsdkError,
 )
-from vcsdk.keys import Key, Signer, decode_jws, sign_jws
+from vcsdk.keys import Key, Signer, sign_jws
 from vcsdk.oid4vc._common import SYSTEM_RANDOMNESS, URL_SAFE, Randomness, StateStore, is_https_url, random_token
 from vcsdk.oid4vc._dcql import (
     SD_JWT_VC_FORMAT,
@@ -605,7 +607,12 @@ class Verifier:
         return PresentationResult.from_state(record["result"])
 
     async def _check_one(self, cq: CredentialQuery, presentation: str, nonce: str) -> PresentedCredential:
-        view = view_sd_jwt(presentation)
+        # Parsed once: the view, the issuer's x5c and the verify callback (whose verify_presentation
+        # takes the parse from the text) all read this one parse.
+        if not isinstance(presentation, str) or "~" not in presentation:
+            raise InvalidTokenError("an SD-JWT presentation has the form <jwt>~<disclosures>~<kb-jwt>")
+        text = SdJwtText.of(presentation)
+        view = view_sd_jwt(text)
         kb = view.key_binding_claims
         if kb is None:
             if cq.require_cryptographic_holder_binding:
@@ -621,9 +628,9 @@ class Verifier:
                 raise AudienceMismatchError("presentation is bound to another verifier (aud)")
         if cq.trusted_authorities is not None:
             # §6.1.1: the issuer must be one the query trusts (the aki of its x5c chain).
-            if not trusted_by(cq.trusted_authorities, _issuer_akis(presentation)):
+            if not trusted_by(cq.trusted_authorities, _issuer_akis(text.parsed.header)):
                 raise IssuerNotAccreditedError("the credential's issuer is none of the requested trusted authorities")
-        result = self._verify(presentation, audience=self.client_id, nonce=nonce)
+        result = self._verify(text, audience=self.client_id, nonce=nonce)
         if inspect.isawaitable(result):
             result = await result
         claims = _claims_of(result)
@@ -633,7 +640,7 @@ class Verifier:
             vct=_str_or_none(claims.get("vct")),
             claims=claims,
             holder_binding=kb is not None,
-            authority_key_ids=_issuer_akis(presentation) if cq.trusted_authorities is not None else frozenset(),
+            authority_key_ids=_issuer_akis(text.parsed.header) if cq.trusted_authorities is not None else frozenset(),
         )
         if cq.format == SD_JWT_VC_FORMAT and candidate.vct not in cq.vct_values:
             raise ClaimsError("the presented credential is not of a requested type (vct)")
@@ -667,10 +674,9 @@ def _by_value(request: AuthorizationRequest) -> dict[str, str]:
     return out
 
 
-def _issuer_akis(presentation: str) -> frozenset[str]:
+def _issuer_akis(header: Mapping[str, Any]) -> frozenset[str]:
     """The Authority Key Identifiers of the issuer's ``x5c`` chain in an SD-JWT's header (none without)."""
     try:
-        header = decode_jws(presentation.split("~", 1)[0], max_bytes=64 * 1024).header
         x5c = header.get("x5c")
         return frozenset(authority_key_ids(parse_x5c(x5c))) if x5c is not None else frozenset()
     except VcsdkError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vcsdk.credentials._sd_jwt._common import ClaimPath, Disclosure
 from vcsdk.credentials._sd_jwt._issue import issue
-from vcsdk.credentials._sd_jwt._parse import Limits, UnverifiedSdJwt, parse
+from vcsdk.credentials._sd_jwt._parse import Limits, SdJwtText, UnverifiedSdJwt, parse
 from vcsdk.credentials._sd_jwt._present import (
     PendingPresentation,
     finish_presentation,
@@ -34,6 +34,7 @@ __all__ = [
     "Limits",
     "PendingPresentation",
     "Processed",
+    "SdJwtText",
     "StaticKeyResolver",
     "UnverifiedSdJwt",
     "UnverifiedSdJwtVc",

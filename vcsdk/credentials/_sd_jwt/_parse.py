@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from vcsdk.credentials._sd_jwt._common import SEPARATOR, Disclosure, loads
 from vcsdk.errors import MalformedTokenError
 from vcsdk.keys import decode_jws
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "Serialization", "UnverifiedSdJwt", "parse", "split_jws"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "SdJwtText", "Serialization", "UnverifiedSdJwt", "parse", "split_jws"]
 
 Serialization = Literal["compact", "json"]
 
@@ -60,6 +60,9 @@ class UnverifiedSdJwt:
     json_object: dict[str, Any] | None = None
     #: for the compact serialization: the presented text up to and including the last ``~``.
     presented_sd_jwt: str | None = None
+    # The KB-JWT decoded once, when first asked for (the view and the verification share it).
+    _kb_jws: tuple[dict[str, Any], bytes, bytes, bytes] | None = field(default=None, repr=False, compare=False)
+    _kb_payload: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def sd_hash_input(self) -> str:
@@ -75,13 +78,37 @@ class UnverifiedSdJwt:
 
         :raises MalformedTokenError: if the KB-JWT cannot be decoded.
         """
+        parts = self.kb_jws()
+        if parts is None:
+            return None
+        return parts[0], self.kb_payload()
+
+    def kb_jws(self) -> tuple[dict[str, Any], bytes, bytes, bytes] | None:
+        """The KB-JWT split and its header decoded: (header, payload bytes, signing input,
+        signature); decoded once, however often it is asked for (``None`` without a KB-JWT).
+
+        :raises MalformedTokenError: if the KB-JWT is not a compact JWS with a JSON-object header.
+        """
         if self.kb_jwt is None:
             return None
-        header, body, _, _ = split_jws(self.kb_jwt, "KB-JWT")
-        payload = loads(body, "KB-JWT payload")
-        if not isinstance(payload, dict):
-            raise MalformedTokenError("KB-JWT payload is not a JSON object")
-        return header, payload
+        if self._kb_jws is None:
+            object.__setattr__(self, "_kb_jws", split_jws(self.kb_jwt, "KB-JWT"))
+        return self._kb_jws
+
+    def kb_payload(self) -> dict[str, Any]:
+        """The KB-JWT's payload, decoded once (an empty object without a KB-JWT).
+
+        :raises MalformedTokenError: if it is not a JSON object.
+        """
+        if self._kb_payload is None:
+            parts = self.kb_jws()
+            if parts is None:
+                return {}
+            payload = loads(parts[1], "KB-JWT payload")
+            if not isinstance(payload, dict):
+                raise MalformedTokenError("KB-JWT payload is not a JSON object")
+            object.__setattr__(self, "_kb_payload", payload)
+        return self._kb_payload  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return (
@@ -142,6 +169,29 @@ def _cut_short(part: str) -> bool:
     return len(pieces) == 3 and 0 < len(pieces[2]) < _SIGNATURE_CHARS
 
 
+class SdJwtText(str):
+    """The text of an SD-JWT that carries its one parse (:attr:`parsed`), made by :meth:`of`.
+
+    :func:`parse` given one returns that parse (after checking the limits it is given) instead of
+    reading the text again, so a token handed on through code that passes strings (an OpenID4VP
+    verifier's ``verify`` callback calling ``verify_presentation``) is still parsed once per
+    verification. Everywhere else it is the string it equals.
+    """
+
+    parsed: UnverifiedSdJwt
+
+    @classmethod
+    def of(cls, token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> SdJwtText:
+        """Parse ``token`` (see :func:`parse`) and keep the parse with its text.
+
+        :raises MalformedTokenError: as :func:`parse`.
+        """
+        parsed = parse(token, limits=limits)
+        text = cls(_text(token, limits))
+        text.parsed = parsed
+        return text
+
+
 def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> UnverifiedSdJwt:
     """Parse an SD-JWT (issuance) or SD-JWT+KB (presentation), compact or JWS JSON, unverified.
 
@@ -149,11 +199,20 @@ def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> Unverifi
     the KB-JWT sit in the unprotected ``header`` (of the first signature, for general), as
     RFC 9901 §8 specifies; the pre-RFC layout with top-level ``disclosures`` is refused.
 
+    :param token: the token; an :class:`SdJwtText` is not parsed again.
     :param limits: largest token and most Disclosures accepted (a :class:`Limits` or a policy).
     :raises MalformedTokenError: (an ``InvalidInputError``) on anything malformed or over a limit.
     :return: the parts, unverified.
     """
     text = _text(token, limits)
+    done = getattr(token, "parsed", None) if isinstance(token, SdJwtText) else None
+    if isinstance(done, UnverifiedSdJwt):
+        # Parsed when the text was made (perhaps under other limits): these limits still apply.
+        if len(done.disclosures) > limits.max_disclosures:
+            raise MalformedTokenError(
+                f"token carries more than {limits.max_disclosures} Disclosures", code="too_many_disclosures"
+            )
+        return done
     if text[:1] == "{":
         return _parse_json(text, limits)
     parts = text.split(SEPARATOR)

@@ -23,9 +23,8 @@ from vcsdk.credentials._sd_jwt._common import (
     SD_JWT_VC_TYP,
     digest,
     hash_function,
-    loads,
 )
-from vcsdk.credentials._sd_jwt._parse import UnverifiedSdJwt, parse, split_jws
+from vcsdk.credentials._sd_jwt._parse import UnverifiedSdJwt, parse
 from vcsdk.credentials._sd_jwt._process import process_disclosures
 from vcsdk.errors import (
     AudienceMismatchError,
@@ -189,7 +188,9 @@ def _verify_key_binding(
             "the presentation has a KB-JWT but the credential has no cnf key to check it with",
             code="key_binding_no_cnf",
         )
-    header, body, signing_input, signature = split_jws(parsed.kb_jwt, "KB-JWT")
+    kb_parts = parsed.kb_jws()  # decoded once: a protocol view of the same parse may have read it
+    assert kb_parts is not None
+    header, _body, signing_input, signature = kb_parts
     # RFC 9901 §7.3 step 5: typ kb+jwt, an allowed alg, then the signature with the cnf key.
     alg = _check_header(header, holder_key, policy, (KB_JWT_TYP,), "KB-JWT")
     try:
@@ -199,9 +200,7 @@ def _verify_key_binding(
             "the KB-JWT signature does not verify with the credential's holder key (cnf)",
             code="key_binding_signature_invalid",
         ) from None
-    payload = loads(body, "KB-JWT payload")
-    if not isinstance(payload, dict):
-        raise MalformedTokenError("KB-JWT payload is not a JSON object")
+    payload = parsed.kb_payload()
     if payload.get("nonce") != nonce:
         raise NonceMismatchError("presentation nonce does not match the request; ask the wallet for a new presentation")
     if payload.get("aud") != audience:
