@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -11,7 +12,7 @@ from aiohttp import web
 from vcsdk.encoding import b64url_encode, parse_json_object
 from vcsdk.errors import InvalidInputError
 from wallet_server._validate import validate
-from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, SETTINGS
+from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, IDEMPOTENCY, SETTINGS
 from wallet_server.errors import RateLimitedError
 from wallet_server.schemas import SCHEMAS
 from wallet_server.services import Administrator, AdminRole, Principal
@@ -22,6 +23,7 @@ __all__ = [
     "authenticate",
     "authenticate_unrecorded",
     "etag_json",
+    "once_per_key",
     "query_int",
     "read_json",
     "request_url",
@@ -104,6 +106,16 @@ async def authenticate_unrecorded(request: web.Request) -> tuple[Principal, Devi
     if wait is not None:
         raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
     return principal, proof
+
+
+async def once_per_key(
+    request: web.Request, admin: Administrator, produce: Callable[[], Awaitable[web.Response]]
+) -> web.Response:
+    """A back-office POST that creates something, answered once per ``Idempotency-Key`` of the
+    admin token (see :class:`~wallet_server.services.idempotency.IdempotencyKeys`)."""
+    resource = request.match_info.route.resource
+    route = f"{request.method} {resource.canonical if resource is not None else request.path}"
+    return await request.app[IDEMPOTENCY].answer_admin(request, admin.name, route, produce)
 
 
 def require_admin(request: web.Request, role: AdminRole | None) -> Administrator:

@@ -270,7 +270,7 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     data = WalletDataStore(store)
     keys = LocalKeyProvider(dict(settings.data_keys), current=settings.current_data_key)
     vault = ResidentVault(store, data, keys=keys, clock=clock)
-    app[IDEMPOTENCY] = IdempotencyKeys(data, vault=vault, clock=clock)
+    app[IDEMPOTENCY] = IdempotencyKeys(data, vault=vault, keys=keys, clock=clock)
     receipts = ReceiptService(
         data,
         vault=vault,

@@ -31,7 +31,7 @@ from vcsdk.errors import (
     VcsdkError,
 )
 from vcsdk.oid4vc import CredentialIssuer, issuer_routes
-from wallet_server._http import etag_json, query_int, read_json, require_admin
+from wallet_server._http import etag_json, once_per_key, query_int, read_json, require_admin
 from wallet_server.appkeys import CITY, CLOCK, ISSUANCE, OPEN_DATA, PUBLIC, REGISTRATIONS, STATUS_LISTS, TRUST
 from wallet_server.middleware import REQUEST_ID
 from wallet_server.schemas import (
@@ -84,9 +84,13 @@ def _origin(request: web.Request) -> str:
 
 async def start_issuance(request: web.Request) -> web.Response:
     admin = require_admin(request, "issuer")
-    body = await read_json(request)
-    outcome = await request.app[ISSUANCE].start(admin, body, origin=_origin(request))
-    return web.json_response(issuance_outcome_json(outcome), headers=NO_STORE)
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        outcome = await request.app[ISSUANCE].start(admin, body, origin=_origin(request))
+        return web.json_response(issuance_outcome_json(outcome), headers=NO_STORE)
+
+    return await once_per_key(request, admin, produce)
 
 
 async def list_issued_credentials(request: web.Request) -> web.Response:
@@ -143,10 +147,14 @@ async def publish_status_lists(request: web.Request) -> web.Response:
 
 async def register_service(request: web.Request) -> web.Response:
     admin = require_admin(request, "operator")
-    body = await read_json(request)
-    registered = await request.app[REGISTRATIONS].register(admin, body)
-    location = f"/admin/v1/services/{registered.row.id}"
-    return web.json_response(service_registration_json(registered), status=201, headers={"Location": location})
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        registered = await request.app[REGISTRATIONS].register(admin, body)
+        location = f"/admin/v1/services/{registered.row.id}"
+        return web.json_response(service_registration_json(registered), status=201, headers={"Location": location})
+
+    return await once_per_key(request, admin, produce)
 
 
 async def list_services(request: web.Request) -> web.Response:
@@ -159,11 +167,15 @@ async def list_services(request: web.Request) -> web.Response:
 
 async def export_open_data(request: web.Request) -> web.Response:
     admin = require_admin(request, "operator")
-    body = await read_json(request)
-    release = await request.app[OPEN_DATA].export(
-        admin, period=body["period"], epsilon=body["epsilon"], k_threshold=body.get("k_threshold", 10)
-    )
-    return web.json_response(release_json(release), status=201)
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        release = await request.app[OPEN_DATA].export(
+            admin, period=body["period"], epsilon=body["epsilon"], k_threshold=body.get("k_threshold", 10)
+        )
+        return web.json_response(release_json(release), status=201)
+
+    return await once_per_key(request, admin, produce)
 
 
 async def list_open_data_releases(request: web.Request) -> web.Response:
@@ -180,13 +192,17 @@ async def open_data_ledger(request: web.Request) -> web.Response:
 
 
 async def accredit_issuer(request: web.Request) -> web.Response:
-    require_admin(request, "operator")
-    body = await read_json(request)
-    accreditation = await request.app[TRUST].accredit(
-        body.get("issuer"), body.get("credential_type"),
-        valid_from=body.get("valid_from"), valid_until=body.get("valid_until"),
-    )
-    return web.json_response(accreditation_json(accreditation))
+    admin = require_admin(request, "operator")
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        accreditation = await request.app[TRUST].accredit(
+            body.get("issuer"), body.get("credential_type"),
+            valid_from=body.get("valid_from"), valid_until=body.get("valid_until"),
+        )
+        return web.json_response(accreditation_json(accreditation))
+
+    return await once_per_key(request, admin, produce)
 
 
 async def get_accreditation(request: web.Request) -> web.Response:

@@ -27,7 +27,7 @@ from vcsdk.encoding import b64url_decode, b64url_encode
 from vcsdk.errors import InvalidInputError, VcsdkError
 from vcsdk.oid4vc import NO_STORE, CredentialIssuer, error_response, issuer_routes
 from vcsdk.voting import TOKEN_VARIANT
-from wallet_server._http import read_json, require_admin
+from wallet_server._http import once_per_key, read_json, require_admin
 from wallet_server.appkeys import CLOCK, ELECTIONS
 from wallet_server.services.elections import ELECTIONS_PATH, ElectionView, EligibilityOutcome
 
@@ -93,9 +93,13 @@ def _outcome_json(outcome: EligibilityOutcome) -> dict[str, Any]:
 
 async def create_election(request: web.Request) -> web.Response:
     admin = require_admin(request, "operator")
-    body = await read_json(request)
-    view = await request.app[ELECTIONS].create(admin, body)
-    return _answer(request, view, status=201)
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        view = await request.app[ELECTIONS].create(admin, body)
+        return _answer(request, view, status=201)
+
+    return await once_per_key(request, admin, produce)
 
 
 async def list_elections(request: web.Request) -> web.Response:
@@ -133,10 +137,14 @@ async def publish_election(request: web.Request) -> web.Response:
 
 
 async def offer_eligibility(request: web.Request) -> web.Response:
-    require_admin(request, "issuer")
-    body = await read_json(request)
-    outcome = await request.app[ELECTIONS].offer(request.match_info["election_id"], body, origin=_origin(request))
-    return web.json_response(_outcome_json(outcome), headers={"Cache-Control": "no-store"})
+    admin = require_admin(request, "issuer")
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        outcome = await request.app[ELECTIONS].offer(request.match_info["election_id"], body, origin=_origin(request))
+        return web.json_response(_outcome_json(outcome), headers={"Cache-Control": "no-store"})
+
+    return await once_per_key(request, admin, produce)
 
 
 # -- public: the election, the ballot-token issuer, the eligibility issuer ---------------------------

@@ -73,25 +73,36 @@ async def get_offer(request: web.Request) -> web.Response:
 
 async def accept_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    result = await request.app[WALLET].accept(
-        principal, request.match_info["offer_id"], tx_code=body.get("tx_code"), custodial=body.get("custodial") is True,
-        keys=body.get("keys"),
-    )
-    if isinstance(result, ProofSigningRequest):
-        return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
-    return web.json_response(credential_summary_json(result), headers={"Location": f"/v1/credentials/{result.id}"})
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        result = await request.app[WALLET].accept(
+            principal, request.match_info["offer_id"], tx_code=body.get("tx_code"),
+            custodial=body.get("custodial") is True, keys=body.get("keys"),
+        )
+        if isinstance(result, ProofSigningRequest):
+            return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
+        location = f"/v1/credentials/{result.id}"
+        return web.json_response(credential_summary_json(result), headers={"Location": location})
+
+    route = "POST /v1/offers/{offer_id}/accept"
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
 
 
 async def sign_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    view = await request.app[WALLET].finish(
-        principal, request.match_info["offer_id"], body.get("signature"), signatures=body.get("signatures")
-    )
-    return web.json_response(
-        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
-    )
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        view = await request.app[WALLET].finish(
+            principal, request.match_info["offer_id"], body.get("signature"), signatures=body.get("signatures")
+        )
+        return web.json_response(
+            credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
+        )
+
+    route = "POST /v1/offers/{offer_id}/signature"
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
 
 
 async def refill_offer(request: web.Request) -> web.Response:
@@ -103,11 +114,17 @@ async def refill_offer(request: web.Request) -> web.Response:
 
 async def sign_refill(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    body = await read_json(request)
-    view = await request.app[WALLET].finish_refill(principal, request.match_info["offer_id"], body.get("signatures"))
-    return web.json_response(
-        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
-    )
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        offer_id = request.match_info["offer_id"]
+        view = await request.app[WALLET].finish_refill(principal, offer_id, body.get("signatures"))
+        return web.json_response(
+            credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
+        )
+
+    route = "POST /v1/offers/{offer_id}/refill/signature"
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
 
 
 async def decline_offer(request: web.Request) -> web.Response:

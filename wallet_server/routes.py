@@ -22,6 +22,7 @@ from wallet_server._http import (
     authenticate,
     authenticate_unrecorded,
     etag_json,
+    once_per_key,
     query_int,
     read_json,
     request_url,
@@ -245,9 +246,13 @@ async def delete_credential(request: web.Request) -> web.Response:
 
 async def issue_enrolment_code(request: web.Request) -> web.Response:
     admin = require_admin(request, "operator")
-    body = await read_json(request)
-    issued = await request.app[ADMIN].issue_enrolment_code(admin, resident_id=body.get("resident_id"))
-    return web.json_response(enrolment_code_json(issued), status=201, headers={"Cache-Control": "no-store"})
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        issued = await request.app[ADMIN].issue_enrolment_code(admin, resident_id=body.get("resident_id"))
+        return web.json_response(enrolment_code_json(issued), status=201, headers={"Cache-Control": "no-store"})
+
+    return await once_per_key(request, admin, produce)
 
 
 async def admin_me(request: web.Request) -> web.Response:

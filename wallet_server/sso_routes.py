@@ -25,7 +25,7 @@ from vcsdk.errors import InvalidInputError, VcsdkError
 from vcsdk.oid4vc import HttpRequest, PresentationResult, error_response, read_form, render_qr, verifier_routes
 from vcsdk.receipts import verify_consent_record_resolved
 from vcsdk.sso import LoginStarted, OAuthResponse, OpenIDProvider
-from wallet_server._http import read_json, require_admin
+from wallet_server._http import once_per_key, read_json, require_admin
 from wallet_server.appkeys import CITY, CLOCK, SSO
 from wallet_server.services.sso import SSO_PATH
 
@@ -238,18 +238,22 @@ def sso_routes(app: web.Application) -> list[web.RouteDef]:
 
 async def register_sso_client(request: web.Request) -> web.Response:
     admin = require_admin(request, "operator")
-    body = await read_json(request)
-    registered = await request.app[SSO].register_client(admin, body, origin=_origin(request))
-    client = registered.client
-    answer = {
-        "client_id": client.client_id,
-        "registration_id": registered.registration_id,
-        "issuer": request.app[SSO].issuer(_origin(request)),
-        "redirect_uris": list(client.redirect_uris),
-        "token_endpoint_auth_method": client.token_endpoint_auth_method,
-        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
-        "id_token_signed_response_alg": client.id_token_signed_response_alg,
-    }
-    if registered.client_secret is not None:
-        answer["client_secret"] = registered.client_secret  # shown once; the city keeps its hash
-    return web.json_response(answer, status=201, headers=_NO_STORE)
+
+    async def produce() -> web.Response:
+        body = await read_json(request)
+        registered = await request.app[SSO].register_client(admin, body, origin=_origin(request))
+        client = registered.client
+        answer = {
+            "client_id": client.client_id,
+            "registration_id": registered.registration_id,
+            "issuer": request.app[SSO].issuer(_origin(request)),
+            "redirect_uris": list(client.redirect_uris),
+            "token_endpoint_auth_method": client.token_endpoint_auth_method,
+            "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+            "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        }
+        if registered.client_secret is not None:
+            answer["client_secret"] = registered.client_secret  # shown once; the city keeps its hash
+        return web.json_response(answer, status=201, headers=_NO_STORE)
+
+    return await once_per_key(request, admin, produce)

@@ -1,17 +1,21 @@
-"""Idempotency-Key on the resident API's creating POSTs, on SQLite and PostgreSQL: the same key and
-request get the first answer again (also from another app on the same database), another request
+"""Idempotency-Key on the creating POSTs (resident API and back office), on SQLite and PostgreSQL: the
+same key and request get the first answer again (also from another app on the same database), another request
 with the key is 422, a key in use is 409 until its first request is abandoned, a failed request
 frees its key, and keys expire."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from typing import Any
 
-from tests.wallet_server._helpers import Phone, new_resident, sd_jwt
+from tests.wallet_server._helpers import OPERATOR_TOKEN, Phone, admin_headers, new_resident, sd_jwt
+from tests.wallet_server._resident_parties import StaticChainPort, b64sig, parties
 from tests.wallet_server.conftest import make_settings
+from vcsdk.keys import Key
 from wallet_server import create_app
-from wallet_server.appkeys import IDEMPOTENCY, STORE
+from wallet_server.appkeys import IDEMPOTENCY, RESIDENT_CHAIN, STORE
+from wallet_server.services import AdminToken
 from wallet_server.storage import IdempotentAnswerRow, WalletDataStore
 
 
@@ -113,3 +117,83 @@ async def test_presentations_and_offers_take_keys_too(aiohttp_client, database, 
         one = await phone.call("POST", path, json=body, headers={"Idempotency-Key": "k-4"})
         two = await phone.call("POST", path, json=body, headers={"Idempotency-Key": "k-4"})
         assert one.status == two.status == 400, await one.text()
+
+
+async def test_offer_signature_takes_a_key(aiohttp_client, database, clock) -> None:  # type: ignore[no-untyped-def]
+    """POST /v1/offers/{id}/signature repeated with its key gives the stored credential again,
+    not a 409 for an offer already redeemed; another body with the key is 422."""
+    app = create_app(make_settings(database, allow_loopback_http=True), clock=clock)
+    app[RESIDENT_CHAIN] = StaticChainPort()
+    client = await aiohttp_client(app)
+    phone = await new_resident(client, clock)
+    async with parties(clock) as (issuer, _):
+        uri, pin = await issuer.offer()
+        offer = await (await phone.call("POST", "/v1/offers", json={"offer_uri": uri})).json()
+        to_sign = await (await phone.call("POST", f"/v1/offers/{offer['id']}/accept", json={"tx_code": pin})).json()
+        path = f"/v1/offers/{offer['id']}/signature"
+        body = {"signature": b64sig(phone.key, to_sign["signing_input"])}
+        first = await phone.call("POST", path, json=body, headers={"Idempotency-Key": "sig-1"})
+        assert first.status == 201, await first.text()
+        again = await phone.call("POST", path, json=body, headers={"Idempotency-Key": "sig-1"})
+        assert again.status == 201 and again.headers["Idempotency-Replayed"] == "true"
+        assert await again.json() == await first.json() and again.headers["Location"] == first.headers["Location"]
+        other = {"signature": b64sig(Key.generate("P-256"), to_sign["signing_input"])}
+        resp = await phone.call("POST", path, json=other, headers={"Idempotency-Key": "sig-1"})
+        assert resp.status == 422 and (await resp.json())["code"] == "idempotency_key_reused"
+        # Without the key the repeat is what it always was: the offer is already redeemed.
+        assert (await phone.call("POST", path, json=body)).status == 409
+        assert len(await _ids(phone)) == 1
+
+
+async def _admin_post(client: Any, path: str, body: dict[str, Any], key: str | None, token: str) -> Any:
+    headers = {**admin_headers(token), **({"Idempotency-Key": key} if key is not None else {})}
+    return await client.post(path, json=body, headers=headers)
+
+
+async def test_back_office_creating_routes_take_keys(aiohttp_client, database, clock) -> None:  # type: ignore[no-untyped-def]
+    """An enrolment code and a service registration are made once per key of an admin token; the
+    kept answer (a code that enrols a resident) is sealed, not stored as sent; keys are per token."""
+    client = await aiohttp_client(create_app(make_settings(database), clock=clock))
+    first = await _admin_post(client, "/admin/v1/enrolment-codes", {}, "code-1", OPERATOR_TOKEN)
+    assert first.status == 201 and "Idempotency-Replayed" not in first.headers
+    code = (await first.json())["code"]
+    again = await _admin_post(client, "/admin/v1/enrolment-codes", {}, "code-1", OPERATOR_TOKEN)
+    assert again.status == 201 and again.headers["Idempotency-Replayed"] == "true"
+    assert (await again.json())["code"] == code
+    # Durable: another app on the same database (and the same server key) answers the same.
+    other = await aiohttp_client(create_app(make_settings(database), clock=clock))
+    replayed = await _admin_post(other, "/admin/v1/enrolment-codes", {}, "code-1", OPERATOR_TOKEN)
+    assert replayed.status == 201 and (await replayed.json())["code"] == code
+    resp = await _admin_post(client, "/admin/v1/enrolment-codes", {"resident_id": "res_x"}, "code-1", OPERATOR_TOKEN)
+    assert resp.status == 422 and (await resp.json())["code"] == "idempotency_key_reused"
+    assert (await _admin_post(client, "/admin/v1/enrolment-codes", {}, None, OPERATOR_TOKEN)).status == 201
+    # The kept answers are sealed: the code is nowhere in the table.
+    store = client.app[STORE]
+    rows = await WalletDataStore(store)._fetch("SELECT answer FROM idempotency_keys")
+    assert rows and all(code.encode() not in bytes(r[0]) for r in rows)
+    # A code enrols once: the replayed answer is the same code, still usable once.
+    assert (await Phone(client, clock).enrol(code)).status == 201
+
+    body = {
+        "service_did": "did:web:shop.example", "name": "Shop", "purposes": [{"id": "age", "description": "Age"}],
+        "claim_sets": [{"id": "age", "vct": "urn:vct:test", "paths": [["age_over_20"]]}], "retention_days": 30,
+        "receipt_endpoint": "https://shop.example/withdrawals", "privacy_policy": "https://shop.example/privacy",
+    }  # fmt: skip
+    one = await _admin_post(client, "/admin/v1/services", body, "svc-1", OPERATOR_TOKEN)
+    assert one.status == 201, await one.text()
+    two = await _admin_post(client, "/admin/v1/services", body, "svc-1", OPERATOR_TOKEN)
+    assert two.status == 201 and (await two.json())["id"] == (await one.json())["id"]
+    listing = await (await client.get("/admin/v1/services", headers=admin_headers(OPERATOR_TOKEN))).json()
+    assert len(listing["items"]) == 1
+
+
+async def test_back_office_keys_are_per_admin_token(aiohttp_client, database, clock) -> None:  # type: ignore[no-untyped-def]
+    second = "second-operator-" + "x" * 24
+    settings = make_settings(database)
+    tokens = (*settings.admin_tokens, AdminToken("ops2", hashlib.sha256(second.encode()).hexdigest(),
+                                                 frozenset({"operator"})))  # fmt: skip
+    client = await aiohttp_client(create_app(replace(settings, admin_tokens=tokens), clock=clock))
+    mine = await _admin_post(client, "/admin/v1/enrolment-codes", {}, "same-key", OPERATOR_TOKEN)
+    theirs = await _admin_post(client, "/admin/v1/enrolment-codes", {}, "same-key", second)
+    assert mine.status == theirs.status == 201 and "Idempotency-Replayed" not in theirs.headers
+    assert (await mine.json())["code"] != (await theirs.json())["code"]
