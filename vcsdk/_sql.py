@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import re
 import sqlite3
 import time
@@ -121,6 +122,18 @@ async def sqlite_transaction(db: aiosqlite.Connection, lock: asyncio.Lock) -> As
                 with contextlib.suppress(sqlite3.Error):
                     await db.execute("ROLLBACK")
                 raise _sqlite_error(exc) from exc
+
+
+@asynccontextmanager
+async def _joined(conn: SqliteConn | PostgresConn) -> AsyncIterator[SqliteConn | PostgresConn]:
+    """A statement or transaction of a joined store: on the connection of the caller's transaction,
+    which commits or rolls back; driver errors become :class:`StorageError` as on any connection."""
+    try:
+        yield conn
+    except sqlite3.Error as exc:
+        raise _sqlite_error(exc) from exc
+    except _PG_ERRORS as exc:
+        raise _pg_error(exc) from exc
 
 
 async def _acquire(pool: Any, timeout: float | None) -> Any:
@@ -352,6 +365,35 @@ class MigratedSql:
     async def _execute(self, sql: str, *args: Any) -> int:
         async with self._conn() as conn:
             return await conn.execute(sql, *args)
+
+    def transaction(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
+        """One transaction on this store's database (committed at the end, rolled back on any
+        exception); other stores of the same database take part in it through :meth:`joined`.
+
+        :raises StorageError: if the database fails (nothing of the transaction is kept).
+        """
+        return self._tx()
+
+    def joined(self, conn: SqliteConn | PostgresConn) -> Self:
+        """This store with its statements run on ``conn``, the connection of a :meth:`transaction`
+        open on the same database: what several stores write there commits together or not at all.
+
+        The store's own transactions become part of the caller's, so a failure anywhere in it rolls
+        back every store's writes. Use the joined store only inside that ``async with`` block.
+
+        :raises InvalidInputError: if ``conn`` is a connection of the other SQL dialect.
+        """
+        if not isinstance(conn, SqliteConn if self.dialect == "sqlite" else PostgresConn):
+            raise InvalidInputError(f"a {self.dialect} store cannot join a transaction of another database")
+        clone = copy.copy(self)
+
+        def on_conn() -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
+            return _joined(conn)
+
+        # Instance attributes before the class's methods: every query of the store, whichever
+        # backend class defines its connections, runs on ``conn``.
+        vars(clone).update(_conn=on_conn, _tx=on_conn)
+        return clone
 
     @classmethod
     def migration_files(cls, dialect: str) -> list[Migration]:

@@ -9,7 +9,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 from vcsdk._sql import MigratedSql, PostgresConn, SqliteConn
 from vcsdk._time import to_numeric_date
@@ -118,6 +118,11 @@ class ReceiptStore(Protocol):
 
     async def get_consent(self, record_id: str) -> ConsentRecord:
         """:raises NotFoundError:."""
+        ...
+
+    def joined(self, conn: SqliteConn | PostgresConn) -> Self:
+        """This store inside the caller's transaction on ``conn`` (the same database): its writes
+        commit with the caller's, or neither does (see :meth:`vcsdk.sql.MigratedSql.joined`)."""
         ...
 
     async def close(self) -> None: ...

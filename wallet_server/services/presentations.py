@@ -670,7 +670,6 @@ class PresentationService:
             now=now,
             expires_at=now + self._consent_ttl,
         )
-        await self._receipts.record_consent(principal.resident_id, presentation_id, consent)
         signed = sign_consent_record(consent, await self._chain.consent_signer())
         outcome: dict[str, Any] = {"consent_id": consent.record_id, "claims": claims}
         redirect = reply.get("redirect_uri")
@@ -682,21 +681,25 @@ class PresentationService:
         kind: ViolationKind | None = None
         token = reply.get("access_receipt")
         receipt_uri = reply.get("receipt_uri")
+        job: ReceiptFetchRow | None = None
         if not isinstance(token, str) and isinstance(receipt_uri, str):
             try:
                 self._http.check_url(receipt_uri)
             except VcsdkError as exc:
                 kind, outcome["receipt_error"] = "receipt_missing", exc.code
             else:
-                # Written before the service is asked: whatever fails from here on (the service, this
-                # server's database, the process), the fetch is retried until the receipt is stored.
+                # Written with the consent, before the service is asked: whatever fails from here on
+                # (the service, this server's database, the process), the fetch is retried until the
+                # receipt is stored.
                 job = ReceiptFetchRow(
                     presentation_id, principal.resident_id, consent.record_id, did, receipt_uri, signed, "pending",
                     attempts=1, next_at=now + self._receipt_retry, created_at=now, updated_at=now,
                 )
-                await self._data.add_receipt_fetch(job)
-                outcome.update(await self._attempt_fetch(job, inline=True))
-                return outcome
+        # The consent (outbox and the resident's index) and the fetch owed: one transaction.
+        await self._receipts.record_consent(principal.resident_id, presentation_id, consent, fetch=job)
+        if job is not None:
+            outcome.update(await self._attempt_fetch(job, inline=True))
+            return outcome
         if not isinstance(token, str) and kind is None:  # a refused receipt_uri keeps its own code
             kind, outcome["receipt_error"] = "receipt_missing", "receipt_missing"
         if isinstance(token, str) and kind is None:

@@ -58,6 +58,7 @@ from wallet_server.services.wallet import OutgoingHttp, ResidentVault
 from wallet_server.storage import (
     CopyPolicy,
     PrivacyRow,
+    ReceiptFetchRow,
     ResidentConsentRow,
     ViolationKind,
     ViolationRow,
@@ -304,13 +305,24 @@ class ReceiptService:
         secret = await self._vault.pseudonym_secret(resident_id)
         return [resident_pseudonym(secret, did) for did in await self._data.service_dids(resident_id)]
 
-    async def record_consent(self, resident_id: str, presentation_id: str, consent: ConsentRecord) -> None:
-        """Keep a consent the resident gave (in the outbox, where receipts are checked against it)."""
-        await self.store.put_consent(consent)
+    async def record_consent(
+        self, resident_id: str, presentation_id: str, consent: ConsentRecord, *, fetch: ReceiptFetchRow | None = None
+    ) -> None:
+        """Keep a consent the resident gave: in the outbox (where receipts are checked against it), in
+        the resident's consents and, with ``fetch``, the receipt fetch owed for it, in one transaction
+        of the wallet's database: a failure on the way leaves none of them written.
+
+        :raises StorageError: if the database fails (nothing is kept).
+        """
         row = ResidentConsentRow(
             consent.record_id, resident_id, consent.controller.did, presentation_id, consent.given_at
         )
-        await self._data.add_consent(row)
+        async with self._data.transaction() as conn:
+            data = self._data.joined(conn)
+            await self.store.joined(conn).put_consent(consent)
+            await data.add_consent(row)
+            if fetch is not None:
+                await data.add_receipt_fetch(fetch)
 
     async def list_consents(self, principal: Principal, *, limit: int = 20, cursor: str | None = None) -> ConsentsPage:
         """The resident's consents, oldest first.

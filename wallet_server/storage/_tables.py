@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from contextlib import AbstractAsyncContextManager
+from typing import Any, ClassVar, Self
 
 from vcsdk.errors import InvalidInputError
+from vcsdk.sql import PostgresConn, SqliteConn
 from wallet_server.storage._protocol import Store
 from wallet_server.storage._sql import SqlStore
 
@@ -34,3 +36,15 @@ class StoreTables:
 
     async def _execute(self, sql: str, *args: Any) -> int:
         return await self._store._execute(sql, *args)
+
+    def transaction(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
+        """A transaction of the store's database (see :meth:`vcsdk.sql.MigratedSql.transaction`);
+        these tables, the core store and the receipt outbox join it with ``joined(conn)``."""
+        return self._store.transaction()
+
+    def joined(self, conn: SqliteConn | PostgresConn) -> Self:
+        """These tables' queries inside the transaction of ``conn``, which commits or rolls them back.
+
+        :raises InvalidInputError: if ``conn`` is a connection of the other SQL dialect.
+        """
+        return type(self)(self._store.joined(conn))
