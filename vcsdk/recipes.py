@@ -170,6 +170,15 @@ class City:
             raise NotFoundError("the published key does not appear in the DID document")
         return did, signing.with_kid(kid)
 
+    def status_checker(self, source: StatusListSource) -> StatusListChecker:
+        """A status-list checker on this city's network: lists from ``source``, signed by their
+        issuer's DID key, compared with the digests the city anchored (when it anchored one).
+
+        What :meth:`service` checks status with; for a party that checks status without verifying
+        presentations (a ballot-token issuer, a wallet showing whether a credential still holds).
+        """
+        return _anchored_status(self.resolver, self.trust, source)
+
     async def service(
         self,
         *,
@@ -228,7 +237,7 @@ class Service:
     ) -> Service:
         """A service from its parts: status lists from ``status_source`` checked against the digests
         ``trust`` anchored, and accreditation from ``trust`` (:meth:`City.service` calls this)."""
-        status = StatusListChecker(resolver=resolver, source=status_source, digests=trust)
+        status = _anchored_status(resolver, trust, status_source)
         return cls(did=did, key=key, resolver=resolver, status=status, accreditation=AccreditationPolicy(trust),
                    policy=policy, wallet_did=wallet_did)
 
@@ -351,6 +360,11 @@ class Service:
             yield f"http://{host}:{port}"
         finally:
             await runner.cleanup()
+
+
+def _anchored_status(resolver: Resolver, trust: TrustRegistry, source: StatusListSource) -> StatusListChecker:
+    """Status lists from ``source``, checked against the digests ``trust`` anchored."""
+    return StatusListChecker(resolver=resolver, source=source, digests=trust)
 
 
 def _kid_of(result: DidResolutionResult, signing: Key) -> str | None:

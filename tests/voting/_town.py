@@ -13,14 +13,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from vcsdk import City
 from vcsdk.credentials import StatusListIssuer, VctRegistry, present
-from vcsdk.did import EthrNetwork, key_attribute
-from vcsdk.ethr import EthrRegistry, Resolver
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.kyc import SEED_RESIDENTS, RegistryEntry, ResidentRegistryClient
 from vcsdk.oid4vc import InMemoryStateStore, issuer_routes, receive_credential, run_flow, send
-from vcsdk.registry import EmbeddedChain, key_address
-from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListStore, status_list_routes
+from vcsdk.registry import EmbeddedChain
+from vcsdk.status import HttpStatusListFetcher, StatusListStore, status_list_routes
 from vcsdk.voting import (
     ELIGIBILITY_CLAIMS,
     BallotAnchor,
@@ -141,6 +141,7 @@ class Town:
     ledger_path: Path
     session: aiohttp.ClientSession
     extra_issuers: dict[str, EligibilityIssuer] = field(default_factory=dict)
+    city: City | None = None
 
     @property
     def base(self) -> str:
@@ -194,16 +195,11 @@ async def build_town(aiohttp_server: Any, chain: EmbeddedChain, tmp_path: Path, 
     start = await chain_now(chain)
     clock = Clock(start)  # voting opens an hour later: the keys are committed before
     gov = chain.dev_keys[0]
-    # The city's did:ethr with a P-256 signing key published on the ERC-1056 registry.
-    did_registry = await chain.deploy("EthereumDIDRegistry", sender=gov)
-    network = EthrNetwork(chain_id=int(chain.chain_id), registry=did_registry, chain=chain)
-    ethr = await EthrRegistry.bind(chain, network)
-    identity = key_address(gov)
-    city_key = Key.generate("P-256")
-    await ethr.set_attribute(identity, *key_attribute(city_key), sender=gov)
-    city_did = f"did:ethr:{hex(int(chain.chain_id))}:{identity}"
-    resolver = Resolver([network], cache_ttl=timedelta(0))
-    city_key = city_key.with_kid((await resolver.resolve_key(city_did, None)).kid)
+    # The city (the vcsdk.City recipe): its registries, resolver and status checking; its did:ethr
+    # with a P-256 signing key published on the ERC-1056 registry.
+    city = await City.deploy(chain, sender=gov)
+    city_did, city_key = await city.publish_key(gov)
+    resolver = city.resolver
 
     # Status lists, served over HTTP.
     status_store = StatusListStore()
@@ -230,7 +226,7 @@ async def build_town(aiohttp_server: Any, chain: EmbeddedChain, tmp_path: Path, 
     token_issuer = BallotTokenIssuer(
         election=election, keys=generate_token_keys(election), ledger=ledger,
         audience=f"http://127.0.0.1:{city_port}/voting/ballot-tokens", resolver=resolver, issuers=[city_did],
-        vct=VCTS.voting_eligibility, status=StatusListChecker(resolver=resolver, source=fetcher), clock=clock,
+        vct=VCTS.voting_eligibility, status=city.status_checker(fetcher), clock=clock,
         registry=registry,
     )
     city_app = web.Application()
@@ -255,4 +251,4 @@ async def build_town(aiohttp_server: Any, chain: EmbeddedChain, tmp_path: Path, 
     vote_app.add_routes(voting_routes(service, clock=clock))
     await aiohttp_server(vote_app, host="127.0.0.1", port=vote_port)
     return Town(chain, gov, city_did, city_key, resolver, clock, status_list, status_store, ledger, issuer,
-                token_issuer, service, store, anchor, db_path, ledger_path, session, {"kaga": kaga})
+                token_issuer, service, store, anchor, db_path, ledger_path, session, {"kaga": kaga}, city)

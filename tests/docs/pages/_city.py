@@ -1,58 +1,65 @@
-"""A city on a fresh embedded chain, for pages whose snippets assume one: its DID with a published
-P-256 key, the network config to resolve it, and status lists served from memory."""
+"""A city on a fresh embedded chain, for pages whose snippets assume one: the ``vcsdk.City`` recipe
+deployed there, its DID with a published P-256 key, and status lists served from memory."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+import vcsdk
 from vcsdk.credentials import StatusListIssuer, resident_identity_claims
-from vcsdk.did import EthrNetwork, key_attribute
-from vcsdk.ethr import EthrRegistry, Resolver
+from vcsdk.did import EthrNetwork
+from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
-from vcsdk.registry import Chain, EmbeddedChain, key_address
+from vcsdk.registry import Chain, EmbeddedChain
 from vcsdk.status import StaticStatusListSource, StatusListChecker
+from vcsdk.trust import TrustRegistry
 
 
 @dataclass
 class City:
+    city: vcsdk.City
     chain: EmbeddedChain
-    networks: list[EthrNetwork]
     did: str
     key: Key  # P-256, kid = the DID URL of the published key
     governance: Key
 
+    @property
+    def networks(self) -> list[EthrNetwork]:
+        return [self.city.network]
+
+    @property
+    def resolver(self) -> Resolver:
+        return self.city.resolver
+
+    @property
+    def trust(self) -> TrustRegistry:
+        """The city's trusted-issuer registry (governance and status publisher: ``governance``)."""
+        return self.city.trust
+
     async def published_key(self, owner: Key) -> tuple[str, Key]:
         """Publish a fresh P-256 key on ``owner``'s did:ethr; return the DID and the key with its kid."""
-        return await _publish(self.chain, self.networks[0], owner)
+        return await self.city.publish_key(owner)
 
     def status_checker(self, lists: dict[str, StatusListIssuer], *, now: datetime,
                        tokens: dict[str, str] | None = None) -> StatusListChecker:
-        """A checker whose lists (uri -> issuer state, or signed tokens) the city signed, held in memory."""
+        """The city's checker, its lists (uri -> issuer state, or signed tokens) signed by the city, held in memory."""
         tokens = {**{uri: lst.publish(self.key, now=now, iss=self.did) for uri, lst in lists.items()},
                   **(tokens or {})}
-        return StatusListChecker(resolver=Resolver(self.networks, cache_ttl=timedelta(0)),
-                                 source=StaticStatusListSource(tokens))
+        return self.city.status_checker(StaticStatusListSource(tokens))
 
-
-async def _publish(chain: EmbeddedChain, network: EthrNetwork, owner: Key) -> tuple[str, Key]:
-    signing = Key.generate("P-256")
-    await (await EthrRegistry.bind(chain, network)).set_attribute(
-        key_address(owner), *key_attribute(signing), sender=owner)
-    did = f"did:ethr:{hex(int(chain.chain_id))}:{key_address(owner)}"
-    async with Resolver([network]) as resolver:
-        published = await resolver.resolve_key(did, None)
-    return did, signing.with_kid(published.kid or "")
+    async def close(self) -> None:
+        await self.city.close()
+        await self.chain.close()
 
 
 async def start_city() -> City:
     chain = await Chain.embedded().__aenter__()
     governance = chain.dev_keys[0]
-    registry = await chain.deploy("EthereumDIDRegistry", sender=governance)
-    network = EthrNetwork(chain_id=int(chain.chain_id), registry=registry, chain=chain)
-    did, key = await _publish(chain, network, governance)
-    return City(chain, [network], did, key, governance)
+    city = await vcsdk.City.deploy(chain, sender=governance)
+    did, key = await city.publish_key(governance)
+    return City(city, chain, did, key, governance)
 
 
 def now() -> datetime:

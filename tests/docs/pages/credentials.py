@@ -10,9 +10,7 @@ from typing import Any
 
 from vcsdk.credentials import BitstringStatusListIssuer, StatusListIssuer, prepare_presentation, present
 from vcsdk.did import did_key_for
-from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
-from vcsdk.trust import TrustRegistry
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _city import City, city_names, now, start_city
@@ -47,17 +45,14 @@ async def before(source: str, ns: dict[str, Any]) -> None:
         city: City = ns["_city"]
         lists = BitstringStatusListIssuer("https://city.example/bsl/r", "https://city.example/bsl/s", issuer=city.did)
         tokens = {lists.urls[p]: lists.publish(city.key, p, now=ns["now"]) for p in ("revocation", "suspension")}
-        trust = await TrustRegistry.deploy(city.chain, sender=city.governance)
+        trust = city.trust
         await trust.accredit(city.did, "ResidentIdentityCredential", valid_from=ns["now"] - timedelta(days=1),
                              sender=city.governance)
         ns.update(holder_did=did_key_for(ns["device_key"]), bitstring_lists=lists, trust=trust,
-                  city_public_key=city.key.public_key(), resolver=Resolver(city.networks),
+                  city_public_key=city.key.public_key(), resolver=city.resolver,
                   status_checker=city.status_checker(ns["_lists"], now=ns["now"], tokens=tokens))
 
 
 async def teardown(ns: dict[str, Any]) -> None:
-    for name in ("resolver",):
-        if name in ns and hasattr(ns[name], "close"):
-            await ns[name].close()
     if "_city" in ns:
-        await ns["_city"].chain.close()
+        await ns["_city"].close()  # its resolver too

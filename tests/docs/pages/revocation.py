@@ -21,10 +21,9 @@ from aiohttp import web
 
 from tests.tls_fixtures import make_ca
 from vcsdk.credentials import StatusListIssuer, disclosable_paths, issue_sd_jwt_vc, present
-from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 from vcsdk.status import StatusListStore, status_list_routes
-from vcsdk.trust import StatusDigest, TrustRegistry
+from vcsdk.trust import StatusDigest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _city import city_names, now, resident_claims, start_city
@@ -32,9 +31,8 @@ from _city import city_names, now, resident_claims, start_city
 
 async def setup(ns: dict[str, Any]) -> None:
     city = await start_city()
-    trust = await TrustRegistry.deploy(city.chain, sender=city.governance)
     moment = now()
-    ns.update(city_names(city), chain=city.chain, registry_address=trust.address, publisher_key=city.governance,
+    ns.update(city_names(city), chain=city.chain, registry_address=city.trust.address, publisher_key=city.governance,
               governance_key=city.governance, now=moment, start=moment - timedelta(days=1),
               claims=resident_claims(moment), vct="https://credentials.kaga.example/ResidentIdentityCredential")
 
@@ -68,13 +66,13 @@ async def _https_status_server(ns: dict[str, Any]) -> None:
     )
     store.publish("/lists/1", status_list.publish(city_key, now=at, ttl=timedelta(minutes=5), iss=city_did),
                   max_age=300)
-    trust = TrustRegistry(ns["chain"], ns["registry_address"])
+    trust = ns["_city"].trust
     await trust.anchor_status_digests(
         [StatusDigest(status_list.uri, status_list.digest, status_list.version + 1)], sender=ns["publisher_key"])
     await trust.accredit(city_did, vct, valid_from=ns["start"], sender=ns["governance_key"])
     aud, nonce = "https://shop.example", "n-0S6_WzA2Mj"
     ns.update(
-        aud=aud, nonce=nonce, resolver=Resolver(ns["networks"], cache_ttl=timedelta(0)),
+        aud=aud, nonce=nonce, resolver=ns["_city"].resolver,
         token=present(credential, disclose=[["address", "locality"]], holder_signer=holder, audience=aud,
                       nonce=nonce, now=at),
     )
@@ -84,9 +82,8 @@ async def teardown(ns: dict[str, Any]) -> None:
     try:
         if "_status_runner" in ns:
             await ns["fetcher"].close()
-            await ns["resolver"].close()
             await ns["_status_runner"].cleanup()
             assert ns["verified"].claims["address"] == {"locality": "Kaga"}
     finally:
         if "_city" in ns:
-            await ns["_city"].chain.close()
+            await ns["_city"].close()  # its resolver too
