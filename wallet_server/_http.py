@@ -22,6 +22,8 @@ __all__ = [
     "BODY_SCHEMA",
     "authenticate",
     "authenticate_unrecorded",
+    "compact_json",
+    "etag_body",
     "etag_json",
     "once_per_key",
     "query_int",
@@ -137,7 +139,16 @@ def _matches(header: str, etag: str) -> bool:
 
 def etag_json(request: web.Request, value: Any, *, status: int = 200) -> web.Response:
     """A JSON response with a strong ``ETag``; ``304 Not Modified`` if ``If-None-Match`` matches."""
-    body = json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+    return etag_body(request, compact_json(value), status=status)
+
+
+def compact_json(value: Any) -> bytes:
+    """``value`` as the JSON :func:`etag_json` sends: compact, keys sorted."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
+
+
+def etag_body(request: web.Request, body: bytes, *, status: int = 200) -> web.Response:
+    """:func:`etag_json` for a body already encoded (by :func:`compact_json` or pieces of it)."""
     etag = _etag(body)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     condition = request.headers.get("If-None-Match")

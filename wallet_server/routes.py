@@ -21,6 +21,8 @@ from wallet_server._http import (
     BODY_SCHEMA,
     authenticate,
     authenticate_unrecorded,
+    compact_json,
+    etag_body,
     etag_json,
     once_per_key,
     query_int,
@@ -60,6 +62,7 @@ from wallet_server.schemas import (
     resident_json,
     tokens_json,
 )
+from wallet_server.services.credentials import CredentialSummary
 from wallet_server.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wallet_server.sso_routes import register_sso_client, sso_routes
 from wallet_server.storage import DeviceProof
@@ -204,8 +207,28 @@ async def list_credentials(request: web.Request) -> web.Response:
     page = await request.app[CREDENTIALS].summaries(
         principal, limit=limit, cursor=request.query.get("cursor"), proof=proof
     )
-    items = [credential_summary_json(c) for c in page.items]
-    return etag_json(request, {"items": items, "next_cursor": page.next_cursor})
+    # The same bytes as etag_json of {"items": [...], "next_cursor": ...} ("items" sorts first),
+    # each summary encoded once per process.
+    items = b",".join(_summary_bytes(c) for c in page.items)
+    body = b'{"items":[' + items + b'],"next_cursor":' + compact_json(page.next_cursor) + b"}"
+    return etag_body(request, body)
+
+
+#: Encoded summaries by credential id, with the summary object they encode (a stored credential
+#: never changes; the credential service hands out the same object while it keeps it). Bounded.
+_SUMMARY_BYTES: dict[str, tuple[CredentialSummary, bytes]] = {}
+_SUMMARY_BYTES_ENTRIES = 50_000
+
+
+def _summary_bytes(summary: CredentialSummary) -> bytes:
+    cached = _SUMMARY_BYTES.get(summary.id)
+    if cached is not None and cached[0] is summary:
+        return cached[1]
+    encoded = compact_json(credential_summary_json(summary))
+    if len(_SUMMARY_BYTES) >= _SUMMARY_BYTES_ENTRIES:
+        del _SUMMARY_BYTES[next(iter(_SUMMARY_BYTES))]
+    _SUMMARY_BYTES[summary.id] = (summary, encoded)
+    return encoded
 
 
 async def store_credential(request: web.Request) -> web.Response:

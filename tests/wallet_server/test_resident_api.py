@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.wallet_server._helpers import CITY_DID, Phone, admin_headers, issue_code, new_resident, sd_jwt
@@ -86,6 +87,21 @@ async def test_etags_and_if_none_match(client, clock) -> None:
     assert (await phone.call("GET", "/v1/credentials", headers={"If-None-Match": list_etag})).status == 304
     await store_credential(phone, 1)
     assert (await phone.call("GET", "/v1/credentials", headers={"If-None-Match": list_etag})).status == 200
+
+
+async def test_credential_listing_is_canonical_json(client, clock) -> None:
+    """The listing, assembled from summaries encoded once, is the compact sorted-keys JSON every
+    other answer is (so its ETag is that of the content), on every page and on repeat."""
+    phone = await new_resident(client, clock)
+    for n in range(3):
+        await store_credential(phone, n)
+    for path in ("/v1/credentials?limit=2", "/v1/credentials?limit=2", "/v1/credentials?limit=5"):
+        raw = await (await phone.call("GET", path)).read()
+        assert raw == json.dumps(json.loads(raw), separators=(",", ":"), sort_keys=True).encode()
+    page = json.loads(raw)
+    assert len(page["items"]) == 3 and page["next_cursor"] is None
+    cursor = json.loads(await (await phone.call("GET", "/v1/credentials?limit=1")).read())["next_cursor"]
+    assert isinstance(cursor, str)
 
 
 async def test_store_credential_validation(client, clock) -> None:

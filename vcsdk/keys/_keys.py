@@ -125,7 +125,7 @@ class Key:
     ``repr`` shows the curve and ``kid``, never private material.
     """
 
-    __slots__ = ("_kid", "_private", "_public", "curve")
+    __slots__ = ("_kid", "_private", "_public", "_public_members", "curve")
 
     def __init__(self, key: PrivateKeyTypes | PublicKeyTypes, *, kid: str | None = None) -> None:
         # Public EC keys first: every verification builds one (the issuer's, the holder's cnf key).
@@ -152,6 +152,8 @@ class Key:
         self._private: PrivateKeyTypes | None = private
         self._public: PublicKeyTypes = public
         self._kid = kid
+        # The public JWK's members, made on first use (the key never changes); callers get copies.
+        self._public_members: dict[str, str] | None = None
 
     # -- construction -------------------------------------------------------------------------
 
@@ -264,6 +266,14 @@ class Key:
 
     def public_jwk(self, *, include_kid: bool = False) -> dict[str, str]:
         """The public key as a JWK object (``kty``, ``crv``, ``x`` and for EC ``y``)."""
+        if self._public_members is None:
+            self._public_members = self._make_public_jwk()
+        out = dict(self._public_members)
+        if include_kid:
+            out["kid"] = self.kid
+        return out
+
+    def _make_public_jwk(self) -> dict[str, str]:
         if isinstance(self._public, ed25519.Ed25519PublicKey):
             from cryptography.hazmat.primitives import serialization
 
@@ -277,8 +287,6 @@ class Key:
                 "x": b64url_encode(nums.x.to_bytes(32, "big")),
                 "y": b64url_encode(nums.y.to_bytes(32, "big")),
             }
-        if include_kid:
-            out["kid"] = self.kid
         return out
 
     def private_jwk(self, *, include_kid: bool = False) -> dict[str, str]:
