@@ -7,9 +7,8 @@ import itertools
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal, Protocol, Self
+from typing import Any, Protocol, Self
 
 from vcsdk._sql import MigratedSql, PostgresConn, SqliteConn
 from vcsdk._time import to_numeric_date
@@ -157,7 +156,9 @@ _BATCH_COLUMNS = "batch_id, root, size, state, created_at, tx_hash, block_number
 
 
 class SqlReceiptStore(MigratedSql):
-    """The :class:`ReceiptStore` logic over a minimal connection; backends supply ``_conn``/``_tx``.
+    """The :class:`ReceiptStore` logic, once; :class:`~vcsdk.sql.SqliteMigrated` and
+    :class:`~vcsdk.sql.PostgresMigrated` open, connect and migrate (``SqliteReceiptStore``,
+    ``PostgresReceiptStore``).
 
     Its tables come from the numbered migrations in ``vcsdk/outbox/migrations``, applied on open
     (:meth:`~vcsdk.sql.MigratedSql.migrate`, bookkeeping in ``outbox_migrations``).
@@ -167,19 +168,9 @@ class SqlReceiptStore(MigratedSql):
     that inserts receipts on PostgreSQL does so through :meth:`_intake` in its transaction.
     """
 
-    dialect: ClassVar[Literal["sqlite", "postgres"]]  # type: ignore[assignment]
     migrations = ("vcsdk.outbox", "migrations")
     migrations_table = "outbox_migrations"
     migration_lock = 0x76637364_6F757462
-
-    def _conn(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
-        raise NotImplementedError
-
-    def _tx(self) -> AbstractAsyncContextManager[SqliteConn | PostgresConn]:
-        raise NotImplementedError
-
-    async def close(self) -> None:
-        raise NotImplementedError
 
     def _q(self, sql: str) -> str:
         if self.dialect == "sqlite":
