@@ -4,6 +4,9 @@ leaves none of them, on a real SQLite file and on the real PostgreSQL."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,10 +15,11 @@ from tests.wallet_server._helpers import new_resident
 from tests.wallet_server._resident_parties import StaticChainPort, parties
 from tests.wallet_server.conftest import make_settings
 from tests.wallet_server.test_resident_presentations import consents, credential_for, share
-from vcsdk.errors import StorageError
+from vcsdk.errors import InvalidInputError, StorageError
+from vcsdk.sql import PostgresConn, SqliteConn
 from wallet_server import create_app
 from wallet_server.appkeys import RESIDENT_CHAIN
-from wallet_server.storage import ReceiptFetchRow, ResidentConsentRow, WalletDataStore, open_store
+from wallet_server.storage import ReceiptFetchRow, Resident, ResidentConsentRow, WalletDataStore, open_store
 from wallet_server.storage._sql import SqlStore
 
 
@@ -84,3 +88,35 @@ async def test_a_failure_between_the_writes_leaves_none_of_them(
         "outbox_consents": False, "resident_consents": False, "receipt_fetches": False,
     }
     assert await consents(phone) == []
+
+
+async def test_a_store_joins_only_a_transaction_of_its_own_dialect(store) -> None:  # type: ignore[no-untyped-def]
+    """A connection of the other SQL dialect is refused before any statement runs on it."""
+    assert isinstance(store, SqlStore)
+    other = PostgresConn(None) if store.dialect == "sqlite" else SqliteConn(None)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="another database"):
+        store.joined(other)
+    with pytest.raises(InvalidInputError):
+        WalletDataStore(store).joined(other)
+
+
+async def test_a_joined_write_is_rolled_back_with_the_transaction(store) -> None:  # type: ignore[no-untyped-def]
+    """The statements of a joined store run in the caller's transaction: kept on commit, gone on rollback."""
+    assert isinstance(store, SqlStore)
+    data = WalletDataStore(store)
+    now = datetime.now(UTC)
+    rid = f"res_{secrets.token_hex(6)}"
+    await store.create_resident(Resident(rid, "active", now, "k1", b"w" * 40))
+    row = ResidentConsentRow(f"cns_{secrets.token_hex(6)}", rid, "did:example:svc", "prs_x", now)
+    with pytest.raises(StorageError):
+        async with data.transaction() as conn:
+            await data.joined(conn).add_consent(row)
+            assert await store.joined(conn)._fetch(
+                "SELECT 1 FROM resident_consents WHERE consent_id = ?", row.consent_id
+            )
+            raise StorageError("the database failed")
+    assert not await store._fetch("SELECT 1 FROM resident_consents WHERE consent_id = ?", row.consent_id)
+    kept = replace(row, consent_id=f"cns_{secrets.token_hex(6)}")
+    async with data.transaction() as conn:
+        await data.joined(conn).add_consent(kept)
+    assert await store._fetch("SELECT 1 FROM resident_consents WHERE consent_id = ?", kept.consent_id)
