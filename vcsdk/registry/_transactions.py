@@ -5,8 +5,9 @@ a transaction a reorganisation moved; mining the missing blocks on a dev chain t
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from eth_account import Account
 
@@ -20,6 +21,8 @@ from vcsdk.registry._types import Sender, TxResult
 from vcsdk.registry._wire import bounded, checksum, result_from_receipt
 
 __all__ = ["MAX_MINE", "Transactions"]
+
+T = TypeVar("T")
 
 _GAS_MARGIN: Final = 1.25
 _GAS_PAD: Final = 10_000
@@ -141,15 +144,10 @@ class Transactions(ChainBase):
 
         :raises ChainUnavailableError: if the node does not answer in time.
         """
-        try:
-            tx = await self._rpc(
-                self._w3.eth.get_transaction(tx_hash),  # type: ignore[arg-type]
-                what="eth_getTransactionByHash",
-            )
-        except RegistryError as exc:
-            if type(exc.__cause__).__name__ != "TransactionNotFound":
-                raise
-            return False
+        tx = await self._unless_not_found(
+            self._w3.eth.get_transaction(tx_hash),  # type: ignore[arg-type]
+            what="eth_getTransactionByHash",
+        )
         return tx is not None and tx.get("blockNumber") is None
 
     async def _fees(self) -> dict[str, int]:
@@ -255,15 +253,10 @@ class Transactions(ChainBase):
         return max(head - block_number + 1, 0)
 
     async def _receipt(self, tx_hash: bytes) -> Any:
-        try:
-            receipt = await self._rpc(
-                self._w3.eth.get_transaction_receipt(tx_hash),  # type: ignore[arg-type]
-                what="eth_getTransactionReceipt",
-            )
-        except RegistryError as exc:
-            if type(exc.__cause__).__name__ != "TransactionNotFound":
-                raise
-            receipt = None
+        receipt = await self._unless_not_found(
+            self._w3.eth.get_transaction_receipt(tx_hash),  # type: ignore[arg-type]
+            what="eth_getTransactionReceipt",
+        )
         if receipt is None:
             raise RegistryError(
                 "transaction is not on the chain (dropped by a reorganisation, or never mined)",
@@ -271,6 +264,15 @@ class Transactions(ChainBase):
                 details={"tx_hash": "0x" + tx_hash.hex()},
             )
         return receipt
+
+    async def _unless_not_found(self, awaitable: Awaitable[T], *, what: str) -> T | None:
+        """A transaction lookup, ``None`` when the node does not know the transaction."""
+        try:
+            return await self._rpc(awaitable, what=what)
+        except RegistryError as exc:
+            if type(exc.__cause__).__name__ != "TransactionNotFound":
+                raise
+            return None
 
     # -- mining on demand (dev nodes; DevChain.mine is the public face) ----------------------
 
