@@ -590,18 +590,7 @@ class WalletService:
         pending = await self._pending(principal, row, json.loads(device.public_jwk))
         if signatures is None:
             signatures = [signature]
-        if not isinstance(signatures, list) or len(signatures) != len(pending.signing_inputs):
-            raise InvalidInputError(
-                f"send one signature per signing input ({len(pending.signing_inputs)})", code="signature_invalid"
-            )
-        raw = [b64url_decode(require_str(s, "signature", max_len=200), what="signature") for s in signatures]
-        try:
-            issued = await self._http.run(finish_issuance(pending, raw, now=self._clock))
-        except SignatureInvalidError:
-            raise InvalidInputError(
-                "a signature does not verify with its key; sign each signing_input with ES256 and the key of its jwk",
-                code="signature_invalid",
-            ) from None
+        issued = await self._finish_signed(pending, signatures)
         return await self._received(principal, row, pending, issued, device_x=json.loads(device.public_jwk).get("x"))
 
     async def _received(
@@ -635,6 +624,25 @@ class WalletService:
             with contextlib.suppress(VcsdkError):
                 await self._http.run(notify_issuer(pending, issued.notification_id, now=self._clock))
         return view
+
+    async def _finish_signed(self, pending: PendingIssuance, signatures: object) -> IssuedCredentials:
+        """Send the credential request with the phone's signatures, one per signing input.
+
+        :raises InvalidInputError: (``signature_invalid``) a missing, extra or wrong signature.
+        :raises ProtocolError: the issuer's error.
+        """
+        if not isinstance(signatures, list) or len(signatures) != len(pending.signing_inputs):
+            raise InvalidInputError(
+                f"send one signature per signing input ({len(pending.signing_inputs)})", code="signature_invalid"
+            )
+        raw = [b64url_decode(require_str(s, "signature", max_len=200), what="signature") for s in signatures]
+        try:
+            return await self._http.run(finish_issuance(pending, raw, now=self._clock))
+        except SignatureInvalidError:
+            raise InvalidInputError(
+                "a signature does not verify with its key; sign each signing_input with ES256 and the key of its jwk",
+                code="signature_invalid",
+            ) from None
 
     async def _verify_received(self, pending: PendingIssuance, credentials: Sequence[str]) -> None:
         """RFC 9901 §7.2: every credential is verified before anything is stored (issuer signature
@@ -760,18 +768,7 @@ class WalletService:
         if state.get("device_id") != principal.device_id:
             raise ConflictError("start the refill on this device first")
         pending = PendingIssuance.from_state(state["pending"])
-        if not isinstance(signatures, list) or len(signatures) != len(pending.signing_inputs):
-            raise InvalidInputError(
-                f"send one signature per signing input ({len(pending.signing_inputs)})", code="signature_invalid"
-            )
-        raw = [b64url_decode(require_str(s, "signature", max_len=200), what="signature") for s in signatures]
-        try:
-            issued = await self._http.run(finish_issuance(pending, raw, now=self._clock))
-        except SignatureInvalidError:
-            raise InvalidInputError(
-                "a signature does not verify with its key; sign each signing_input with ES256 and the key of its jwk",
-                code="signature_invalid",
-            ) from None
+        issued = await self._finish_signed(pending, signatures)
         if issued.deferred or not issued.credentials:
             raise ProtocolError("the issuer deferred issuance", code="issuance_deferred")
         await self._verify_received(pending, issued.credentials)
