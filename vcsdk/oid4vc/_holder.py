@@ -411,6 +411,29 @@ def _new_inputs(
     )
 
 
+def _token_then_inputs(
+    session: IssuerSession,
+    form: Mapping[str, str],
+    configuration_id: str,
+    jwks: Sequence[Mapping[str, str]],
+    *,
+    client_attestation: ClientAttestation | None,
+    now: Callable[[], datetime],
+    alg: str,
+    randomness: Randomness,
+) -> Flow[PendingIssuance]:
+    """The token request (``form``, with DPoP and client attestation as the session has them), then
+    a ``c_nonce`` and the key proofs' signing inputs: how both grants end."""
+
+    def build(headers: Mapping[str, str]) -> HttpRequest:
+        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
+        return HttpRequest.form(session.token_endpoint, form, headers={**headers, **extra})
+
+    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
+    session = _after_token(session, parse_token_response(response))
+    return (yield from _new_inputs(session, configuration_id, jwks, now=now, alg=alg))
+
+
 def prepare_issuance(
     offer: CredentialOffer,
     *,
@@ -453,14 +476,12 @@ def prepare_issuance(
     if client_attestation is not None:
         form = {**form, "client_id": client_attestation.client_id}
         session = replace(session, client_id=client_attestation.client_id)
-
-    def build(headers: Mapping[str, str]) -> HttpRequest:
-        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
-        return HttpRequest.form(session.token_endpoint, form, headers={**headers, **extra})
-
-    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
-    session = _after_token(session, parse_token_response(response))
-    return (yield from _new_inputs(session, config_id, jwks, now=now, alg=alg))
+    return (
+        yield from _token_then_inputs(
+            session, form, config_id, jwks, client_attestation=client_attestation, now=now, alg=alg,
+            randomness=randomness,
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -630,14 +651,12 @@ def finish_authorization(
         "redirect_uri": pending.redirect_uri,
         "client_id": session.client_id or "",
     }
-
-    def build(headers: Mapping[str, str]) -> HttpRequest:
-        extra = _client_headers(client_attestation, session.as_issuer, now, randomness)
-        return HttpRequest.form(session.token_endpoint, form, headers={**headers, **extra})
-
-    response, session = yield from _dpop_request(session, build, now=now, randomness=randomness)
-    session = _after_token(session, parse_token_response(response))
-    return (yield from _new_inputs(session, config_id, jwks, now=now, alg=alg))
+    return (
+        yield from _token_then_inputs(
+            session, form, config_id, jwks, client_attestation=client_attestation, now=now, alg=alg,
+            randomness=randomness,
+        )
+    )
 
 
 def renew_issuance(pending: PendingIssuance, *, now: Callable[[], datetime]) -> Flow[PendingIssuance]:
