@@ -26,7 +26,15 @@ from vcsdk.credentials import (
     verify_vc_jwt,
     verify_vc_sd_jwt,
 )
+from vcsdk.credentials._status_list._bitstring import issue_status_list_credential
+from vcsdk.credentials._status_list._token import issue_status_list_token
 from vcsdk.credentials._w3c._jwt_vc_json import issue_jwt_vc_json
+from vcsdk.credentials.status_list import (
+    Bitstring,
+    TokenStatusList,
+    verify_status_list_credential,
+    verify_status_list_token,
+)
 from vcsdk.errors import ClaimsError, InvalidInputError, VerificationError
 from vcsdk.keys import Key
 
@@ -63,6 +71,18 @@ def _jwt_vc_json(iss: str) -> str:
     return issue_jwt_vc_json(vc, KEY, issuer=iss, now=NOW - timedelta(minutes=5))
 
 
+LIST_URL = "https://city.example/status/1"
+
+
+def _status_list_token(iss: str) -> str:
+    return issue_status_list_token(TokenStatusList(64, bits=1), KEY, uri=LIST_URL, now=NOW, iss=iss)
+
+
+def _status_list_credential(iss: str) -> str:
+    return issue_status_list_credential(Bitstring(131072), KEY, url=LIST_URL, issuer=iss, purpose="revocation",
+                                        now=NOW - timedelta(minutes=5))
+
+
 #: (make a token naming this issuer, verify it with KEY and this expected issuer, read the result's issuer)
 CASES: dict[str, tuple[Callable[[str], str], Verify]] = {
     "verify_sd_jwt": (
@@ -82,6 +102,16 @@ CASES: dict[str, tuple[Callable[[str], str], Verify]] = {
     "verify_vc_jwt": (
         lambda iss: issue_vc_jwt(_w3c(iss), KEY),
         lambda t, e: verify_vc_jwt(t, KEY.public_key(), expected_issuer=e, now=NOW).issuer,
+    ),
+    "verify_status_list_token": (
+        _status_list_token,
+        lambda t, e: verify_status_list_token(t, KEY.public_key(), uri=LIST_URL, expected_issuer=e, now=NOW).issuer,
+    ),
+    "verify_status_list_credential": (
+        _status_list_credential,
+        lambda t, e: verify_status_list_credential(
+            t, KEY.public_key(), url=LIST_URL, purpose="revocation", expected_issuer=e, now=NOW
+        ).issuer,
     ),
     "verify_jwt_vc_json": (
         _jwt_vc_json,

@@ -273,10 +273,8 @@ class StatusListChecker:
         if target.fmt == "token":
             verified = verify_status_list_token(
                 body, key, uri=target.uri, now=now, policy=policy, max_age=p.max_age,
-                max_inflated_bytes=p.max_inflated_bytes,
+                max_inflated_bytes=p.max_inflated_bytes, expected_issuer=issuer,
             )
-            if verified.issuer is not None and verified.issuer != issuer:
-                raise ClaimsError("status list token iss is not the credential's issuer")
             return verified
         return verify_status_list_credential(
             body, key, url=target.uri, purpose=target.purpose, now=now, status_size=target.status_size,

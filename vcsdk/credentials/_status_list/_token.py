@@ -188,6 +188,7 @@ def verify_status_list_token(
     policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     max_age: timedelta | None = None,
     max_inflated_bytes: int = DEFAULT_MAX_INFLATED_BYTES,
+    expected_issuer: str | None = None,
 ) -> VerifiedStatusList:
     """Verify a Status List Token against the list URL the credential named (§8.3).
 
@@ -195,6 +196,8 @@ def verify_status_list_token(
     :param uri: ``status_list.uri`` of the referenced token; ``sub`` must equal it.
     :param policy: the algorithm allow-list and the clock skew (``leeway``) on ``iat``, ``exp`` and the age.
     :param max_age: refuse a list issued longer ago than this (a server replaying an old list).
+    :param expected_issuer: the credential's issuer, whose key ``key`` is; a token whose ``iss``
+        (optional in a Status List Token) names another is refused (code ``issuer_mismatch``).
     :raises InvalidTokenError: if the token cannot be parsed.
     :raises TokenTypeError: if ``typ`` is not ``statuslist+jwt``.
     :raises UnsupportedAlgorithmError: if ``alg`` is not allowed for ``key``.
@@ -238,6 +241,8 @@ def verify_status_list_token(
     except InvalidInputError as exc:
         raise InvalidTokenError(f"status list token: {exc.message}") from None
     iss = claims.get("iss")
+    if expected_issuer is not None and iss is not None and iss != expected_issuer:
+        raise ClaimsError("status list token iss is not the credential's issuer", code="issuer_mismatch")
     return VerifiedStatusList(
         uri=uri,
         statuses=statuses,
