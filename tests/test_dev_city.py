@@ -23,7 +23,7 @@ import pytest
 from tests._net import free_port
 from tests.docs._blocks import blocks_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # the whole local city in subprocesses
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = ROOT / "examples" / "quickstart_service.py"

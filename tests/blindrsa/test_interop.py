@@ -30,7 +30,7 @@ from vcsdk.blindrsa import (
 )
 from vcsdk.errors import SignatureInvalidError
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a Node process per case
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).with_name("blindrsa_reference.mjs")

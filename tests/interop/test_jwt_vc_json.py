@@ -20,6 +20,8 @@ from vcsdk.errors import SignatureInvalidError, TokenExpiredError
 from vcsdk.ethr import Resolver
 from vcsdk.keys import Key
 
+pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a Node process per case
+
 ALGS = {"ES256K": "secp256k1", "ES256": "P-256", "EdDSA": "Ed25519"}
 SUBJECT = "did:example:resident"
 

@@ -13,7 +13,7 @@ from vcsdk.keys import Key
 from ._node import ok, run_node
 from .conftest import now
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.slow]  # a Node process per case
 
 
 @pytest.fixture(params=["secp256k1", "P-256"], ids=["ES256K", "ES256"])

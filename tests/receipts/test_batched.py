@@ -71,6 +71,7 @@ async def test_accept_many_is_one_transaction(receipt_store: ReceiptStore, regis
             await receipt_store.get_receipt(receipt_id)
 
 
+@pytest.mark.slow  # load: thousands of receipts
 async def test_large_batches_prove_against_the_chain(
     receipt_store: ReceiptStore, registry: AccessReceiptRegistry
 ) -> None:
@@ -174,6 +175,7 @@ async def test_positions_a_failed_insert_consumed_do_not_shift_leaves(
     assert sorted((r.receipt_id, r.leaf_index) for r in listed) == [(f"g{i:05d}", i) for i in range(9)]
 
 
+@pytest.mark.slow  # load: concurrent producers and cuts
 async def test_batches_cut_while_receipts_arrive_hold_each_receipt_once(
     receipt_store: ReceiptStore, registry: AccessReceiptRegistry
 ) -> None:

@@ -96,6 +96,7 @@ def test_artifact_name_must_be_an_identifier(name: str) -> None:
         load_artifact(name)
 
 
+@pytest.mark.slow  # solc runs four times
 def test_write_rewrites_only_what_changed(tmp_path: Path, node_tools: Path) -> None:
     src, out = tmp_path / "contracts", tmp_path / "artifacts"
     src.mkdir()
@@ -121,6 +122,7 @@ def test_write_rewrites_only_what_changed(tmp_path: Path, node_tools: Path) -> N
     assert sorted(p.name for p in out.iterdir()) == ["Counter.json", "Foreign.json"]
 
 
+@pytest.mark.slow  # solc runs several times
 def test_check_mode_reports_stale_artifacts(
     tmp_path: Path, node_tools: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

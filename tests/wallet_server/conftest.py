@@ -53,6 +53,15 @@ _TABLES += ", service_registrations, open_data_releases"
 _TABLES += ", receipt_fetches, idempotency_keys"
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m "not slow" deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The PostgreSQL half of a wide bad-input matrix runs in ``make test``, not ``make test-fast``."""
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if item.get_closest_marker("matrix") and params is not None and params.params.get("backend") == "postgres":
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)

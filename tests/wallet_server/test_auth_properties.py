@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -75,12 +76,14 @@ async def scenario(
             await store.close()
 
 
+@pytest.mark.slow  # a fuzz run: 150 crafted logins
 @settings(max_examples=150)
 @given(token_changes=overrides, proof_changes=overrides, header_changes=overrides)
 def test_crafted_tokens_and_proofs_raise_only_typed_errors(token_changes, proof_changes, header_changes) -> None:
     asyncio.run(scenario(token_changes, proof_changes, header_changes))
 
 
+@pytest.mark.slow  # a fuzz run: 150 header texts
 @settings(max_examples=150)
 @given(authorization=st.text(max_size=200), proofs=st.lists(st.text(max_size=200), max_size=3))
 def test_arbitrary_header_text_raises_only_typed_errors(authorization: str, proofs: list[str]) -> None:

@@ -64,6 +64,7 @@ async def assert_client_error(resp, what: str) -> None:
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.method != "GET"], ids=lambda r: f"{r.method} {r.path}")
+@pytest.mark.matrix
 async def test_garbage_bodies_give_4xx(client, clock, route) -> None:
     phone = await new_resident(client, clock)
     path = concrete(route.path)
@@ -79,6 +80,7 @@ async def test_garbage_bodies_give_4xx(client, clock, route) -> None:
 
 
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.auth != "none"], ids=lambda r: f"{r.method} {r.path}")
+@pytest.mark.matrix
 async def test_bad_tokens_give_401(client, route) -> None:
     for headers in BAD_AUTH:
         # An id of the shape this server makes: a NUL in the path is answered 404 before any

@@ -91,6 +91,7 @@ async def test_did_endpoint_resolves_the_city_did(client) -> None:
         ("did:ethr:%00", 400, "invalidDid"),
     ],
 )
+@pytest.mark.matrix
 async def test_did_endpoint_errors(client, did, status, error) -> None:
     resp = await client.get(f"/1.0/identifiers/{did}")
     assert resp.status == status, await resp.text()
@@ -169,6 +170,7 @@ PROTOCOL_ROUTES = [
 
 
 @pytest.mark.parametrize(("method", "path"), PROTOCOL_ROUTES, ids=[f"{m} {p}" for m, p in PROTOCOL_ROUTES])
+@pytest.mark.matrix
 async def test_garbage_to_protocol_routes_gives_4xx(client, clock, method, path) -> None:
     phone = await new_resident(client, clock)
     bodies = [*GARBAGE_BODIES, ("application/x-www-form-urlencoded", b"grant_type=x&grant_type=y"),

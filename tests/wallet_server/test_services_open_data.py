@@ -69,6 +69,7 @@ async def test_a_registration_is_signed_by_the_city_and_listed(client) -> None:
         ({"purposes": [{"id": "a", "description": "x"}, {"id": "a", "description": "y"}]}, "invalid_input"),
     ],
 )
+@pytest.mark.matrix
 async def test_a_bad_registration_is_refused(client, change: dict[str, Any], code: str) -> None:
     resp = await client.post(
         "/admin/v1/services", json=registration_body(**change), headers=admin_headers(OPERATOR_TOKEN)

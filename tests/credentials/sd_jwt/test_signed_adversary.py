@@ -251,6 +251,7 @@ holder_cases = given(
 )
 
 
+@pytest.mark.slow  # a fuzz run: 400 signed tokens
 @settings(max_examples=400)
 @signed_token_cases
 @example(data=None, encoded=[], kb=({"typ": "kb+jwt"}, GOOD_KB), with_kb=True)
