@@ -26,6 +26,7 @@ from vcsdk.oid4vc._authorization import AuthorizationSession, RequestContext
 from vcsdk.oid4vc._client_attestation import ATTESTATION_HEADER, ATTESTATION_POP_HEADER
 from vcsdk.oid4vc._common import Flow, HttpRequest, HttpResponse
 from vcsdk.oid4vc._issuer import CredentialIssuer
+from vcsdk.oid4vc._vci_messages import IssuedCredentials
 from vcsdk.oid4vc._verifier import PresentationResult, Verifier
 from vcsdk.oid4vc._vp_messages import REQUEST_OBJECT_TYP
 
@@ -35,6 +36,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 #: Finds the issuer serving a request (a server whose public URL follows the request's host).
 IssuerLookup = Callable[[web.Request], CredentialIssuer]
+#: One issuance call of an issuer endpoint: the issuer, the request body and its headers.
+IssueCall = Callable[[CredentialIssuer, bytes, RequestContext], Awaitable[IssuedCredentials]]
 MAX_FLOW_STEPS = 16
 MAX_RESPONSE_BYTES = 2_000_000
 MAX_TOKEN_CHARS = 1024
@@ -337,25 +340,27 @@ def issuer_routes(
             return error_response(exc, oauth=True)
         return answer(body, nonce=nonce)
 
-    async def credential(request: web.Request) -> web.Response:
+    async def issuance(request: web.Request, issue: IssueCall) -> web.Response:
+        """A credential or deferred-credential request: 200 with credentials, 202 while deferred;
+        the issuer's DPoP nonce on every answer, errors included."""
         found = lookup(request)
         nonce = None
         try:
             nonce = await nonce_header(found)
-            issued = await found.credential(None, await request.read(), now=clock(), context=_context(request))
+            issued = await issue(found, await request.read(), _context(request))
         except VcsdkError as exc:
             return _issuer_error(exc, resource=True, request=request, nonce=nonce)
         return answer(issued.to_dict(), status=202 if issued.deferred else 200, nonce=nonce)
 
+    async def credential(request: web.Request) -> web.Response:
+        return await issuance(
+            request, lambda found, body, context: found.credential(None, body, now=clock(), context=context)
+        )
+
     async def deferred(request: web.Request) -> web.Response:
-        found = lookup(request)
-        nonce = None
-        try:
-            nonce = await nonce_header(found)
-            issued = await found.deferred_credential(await request.read(), now=clock(), context=_context(request))
-        except VcsdkError as exc:
-            return _issuer_error(exc, resource=True, request=request, nonce=nonce)
-        return answer(issued.to_dict(), status=202 if issued.deferred else 200, nonce=nonce)
+        return await issuance(
+            request, lambda found, body, context: found.deferred_credential(body, now=clock(), context=context)
+        )
 
     async def notification(request: web.Request) -> web.Response:
         found = lookup(request)
