@@ -20,6 +20,10 @@ anchorer_per_s=<n> half_rate_lag_p99_s=<s>``.
 
 ``VCSDK_BENCH_QUICK=1`` runs 2,000 receipts per database instead of 20,000;
 ``VCSDK_BENCH_CHAINS=embedded`` (or ``anvil``) runs one chain only.
+
+Then intake alone on PostgreSQL from 1 and 2 processes (``VCSDK_BENCH_PROCESSES``), each with its
+own pool and two producers, into one outbox schema: ``intake_processes=<n> intake_per_s=<n>``
+(receipt inserts share a lock only with batch cuts, never with each other).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import multiprocessing
 import os
 import secrets
 import tempfile
@@ -37,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
@@ -54,7 +59,8 @@ PRODUCERS = 4
 CHUNK = 500
 BATCH = 4_096
 PER_CONSENT = 10
-CHAINS = os.environ.get("VCSDK_BENCH_CHAINS", "embedded,anvil").split(",")
+CHAINS = [c for c in os.environ.get("VCSDK_BENCH_CHAINS", "embedded,anvil").split(",") if c in ("embedded", "anvil")]
+PROCESSES = [int(n) for n in os.environ.get("VCSDK_BENCH_PROCESSES", "1,2").split(",")]
 MAX_AGE = timedelta(seconds=1)
 TOOLS = Path(__file__).resolve().parents[1] / "tools"
 PG_DSN = os.environ.get("VCSDK_BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -244,6 +250,73 @@ async def measure(kind: str, workdir: Path, node: DevNode | None) -> dict[str, f
     }
 
 
+def _intake_worker(schema: str, pem: bytes, tokens: list[str], barrier: Any, results: Any) -> None:
+    """One intake process: two producers accept its share of ``tokens`` into the shared schema."""
+
+    async def go() -> tuple[float, float]:
+        private = serialization.load_pem_private_key(pem, password=None)
+        key = Key(private, kid="did:example:library#key-1")  # type: ignore[arg-type]
+        store = await PostgresReceiptStore.open(PG_DSN, schema=schema)
+        try:
+            async with Chain.embedded() as chain:  # accepting never touches the chain
+                registry = await AccessReceiptRegistry.deploy(chain, sender=chain.dev_keys[0])
+                outbox = ReceiptOutbox(store, registry)
+                chunks = [tokens[i : i + CHUNK] for i in range(0, len(tokens), CHUNK)]
+                await asyncio.to_thread(barrier.wait)
+                started = time.time()
+
+                async def produce(mine: list[list[str]]) -> None:
+                    for chunk in mine:
+                        await outbox.accept_many([(t, key) for t in chunk], now=datetime.now(UTC))
+
+                await asyncio.gather(produce(chunks[0::2]), produce(chunks[1::2]))
+                return started, time.time()
+        finally:
+            await store.close()
+
+    results.put(asyncio.run(go()))
+
+
+async def intake_by_processes() -> dict[int, float]:
+    """Receipts stored per second on PostgreSQL by 1, 2, … intake processes into one outbox."""
+    private = ec.generate_private_key(ec.SECP256R1())
+    key = Key(private, kid="did:example:library#key-1")
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    consents = _consents(RECEIPTS // PER_CONSENT, "did:example:library")
+    tokens = _signed(key, consents, RECEIPTS)
+    ctx = multiprocessing.get_context("spawn")
+    out: dict[int, float] = {}
+    for count in PROCESSES:
+        schema = f"bench_rt_{secrets.token_hex(4)}"
+        store = await PostgresReceiptStore.open(PG_DSN, schema=schema)
+        try:
+            for consent in consents:
+                await store.put_consent(consent)
+        finally:
+            await store.close()
+        barrier, results = ctx.Barrier(count), ctx.Queue()
+        workers = [
+            ctx.Process(target=_intake_worker, args=(schema, pem, tokens[n::count], barrier, results))
+            for n in range(count)
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            spans = [await asyncio.to_thread(results.get, True, 600) for _ in workers]
+            out[count] = len(tokens) / (max(end for _, end in spans) - min(start for start, _ in spans))
+        finally:
+            for worker in workers:
+                worker.join(timeout=60)
+            conn = await asyncpg.connect(PG_DSN)
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await conn.close()
+    return out
+
+
 def _line(figures: dict[str, float]) -> str:
     return (
         f"anchored_per_s={figures['anchored_per_s']:.0f} intake_per_s={figures['intake_per_s']:.0f} "
@@ -274,6 +347,8 @@ async def main() -> None:
             finally:
                 if node is not None:
                     node.stop()
+    for count, rate in (await intake_by_processes()).items():
+        print(f"postgres intake_processes={count} intake_per_s={rate:.0f}", flush=True)
     if last is not None:
         print(_line(last), flush=True)
 
