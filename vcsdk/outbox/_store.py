@@ -355,7 +355,14 @@ class SqlReceiptStore(MigratedSql):
                 *args,
                 limit,
             )
-        return [QueuedLeaf(int(r[0]), str(r[1]), bytes(r[2]), _dt(int(r[3])) or _EPOCH) for r in rows]
+        times: dict[int, datetime] = {}  # receipts stored together share their time: convert it once
+        out = []
+        for seq, receipt_id, leaf, stored_at in rows:
+            when = times.get(stored_at)
+            if when is None:
+                when = times[stored_at] = _dt(int(stored_at)) or _EPOCH
+            out.append(QueuedLeaf(int(seq), str(receipt_id), bytes(leaf), when))
+        return out
 
     async def create_batch_of_range(self, batch: Batch, queued: Sequence[QueuedLeaf]) -> None:
         """Record a batch of the queued receipts ``queued`` (consecutive from :meth:`queued_leaves`,
