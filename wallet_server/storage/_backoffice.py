@@ -327,25 +327,11 @@ class BackOfficeQueries(MigratedSql):
     async def list_issued_credentials(
         self, *, limit: int, after: tuple[datetime, str] | None = None, resident_id: str | None = None
     ) -> Page[IssuedCredential]:
-        where: list[str] = ["1 = 1"]
-        args: list[Any] = []
-        if resident_id is not None:
-            where.append("resident_id = ?")
-            args.append(resident_id)
-        if after is not None:
-            where.append("(issued_at > ? OR (issued_at = ? AND id > ?))")
-            args += [to_ts(after[0]), to_ts(after[0]), after[1]]
-        rows = await self._fetch(
-            f"SELECT {_ISSUED_COLS} FROM issued_credentials WHERE {' AND '.join(where)} "
-            "ORDER BY issued_at, id LIMIT ?",
-            *args,
-            limit + 1,
+        sql, args = keyset_query(
+            f"SELECT {_ISSUED_COLS} FROM issued_credentials", where=None if resident_id is None else "resident_id = ?",
+            args=[] if resident_id is None else [resident_id], after=after, limit=limit, order=("issued_at", "id"),
         )
-        items = [_issued(r) for r in rows]
-        if len(items) > limit:
-            items = items[:limit]
-            return Page(tuple(items), (items[-1].issued_at, items[-1].id))
-        return Page(tuple(items), None)
+        return page_of([_issued(r) for r in await self._fetch(sql, *args)], limit, order=("issued_at", "id"))
 
     async def set_credentials_state(
         self,

@@ -385,25 +385,16 @@ class WalletDataStore(StoreTables):
             raise NotFoundError("no such consent")
         return _consent(rows[0])
 
-    async def list_consents(self, resident_id: str, *, limit: int, after: Cursor | None = None) -> Page[Any]:
-        """The resident's consents, oldest first (``Page[ResidentConsentRow]``)."""
-        if after is None:
-            rows = await self._fetch(
-                f"SELECT {_CONSENT_COLS} FROM resident_consents WHERE resident_id = ? "
-                "ORDER BY created_at, consent_id LIMIT ?",
-                resident_id, limit + 1,
-            )
-        else:
-            rows = await self._fetch(
-                f"SELECT {_CONSENT_COLS} FROM resident_consents WHERE resident_id = ? "
-                "AND (created_at > ? OR (created_at = ? AND consent_id > ?)) ORDER BY created_at, consent_id LIMIT ?",
-                resident_id, to_ts(after[0]), to_ts(after[0]), after[1], limit + 1,
-            )
-        items = [_consent(r) for r in rows]
-        if len(items) > limit:
-            items = items[:limit]
-            return Page(tuple(items), (items[-1].created_at, items[-1].consent_id))
-        return Page(tuple(items), None)
+    async def list_consents(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[ResidentConsentRow]:
+        """The resident's consents, oldest first."""
+        sql, args = keyset_query(
+            f"SELECT {_CONSENT_COLS} FROM resident_consents", where="resident_id = ?", args=[resident_id],
+            after=after, limit=limit, order=("created_at", "consent_id"),
+        )
+        rows = await self._fetch(sql, *args)
+        return page_of([_consent(r) for r in rows], limit, order=("created_at", "consent_id"))
 
     async def service_dids(self, resident_id: str) -> list[str]:
         """Every service the resident has consented to (for their per-service pseudonyms)."""
