@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict
@@ -139,11 +139,7 @@ def issue_access_receipt(
     :raises ConsentWithdrawnError: if the consent was withdrawn before ``now``.
     :return: the compact JWS.
     """
-    did = consent.controller.did
-    if signer.kid is None or not signer.kid.startswith(did + "#"):
-        raise InvalidInputError("the signer's kid must be a DID URL of the consent's controller (did#fragment)")
-    if not isinstance(receipt_id, str) or _ID.fullmatch(receipt_id) is None:
-        raise InvalidInputError("receipt_id must be 1-128 characters of [A-Za-z0-9._:~-]")
+    did = _controller_signing(signer, consent, receipt_id)
     names = tuple(claims)
     if not names or len(set(names)) != len(names) or not all(isinstance(c, str) and c for c in names):
         raise InvalidInputError("claims must be a non-empty list of distinct claim names")
@@ -160,6 +156,19 @@ def issue_access_receipt(
     receipt = _receipt_from_claims("", dict(payload), kid=signer.kid)
     _check_against_consent(receipt, consent, leeway=timedelta(0))
     return sign_jws(dict(payload), signer, typ=ACCESS_RECEIPT_TYP)
+
+
+def _controller_signing(signer: Signer, consent: ConsentRecord, receipt_id: str) -> str:
+    """The consent's controller DID, which the signer's ``kid`` must be a key of; ``receipt_id`` checked.
+
+    :raises InvalidInputError: another ``kid``, or a malformed ``receipt_id``.
+    """
+    did = consent.controller.did
+    if signer.kid is None or not signer.kid.startswith(did + "#"):
+        raise InvalidInputError("the signer's kid must be a DID URL of the consent's controller (did#fragment)")
+    if not isinstance(receipt_id, str) or _ID.fullmatch(receipt_id) is None:
+        raise InvalidInputError("receipt_id must be 1-128 characters of [A-Za-z0-9._:~-]")
+    return did
 
 
 def peek_access_receipt(token: str) -> AccessReceipt:
@@ -212,17 +221,39 @@ def verify_access_receipt(
     :raises ConsentWithdrawnError: if the access is at or after the consent's withdrawal.
     :return: the verified receipt.
     """
-    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
     policy = verification_policy(policy)
-    leeway = policy.leeway
-    verified = verify_jws(jws, service_key, policy=policy.algorithm_policy, typ=ACCESS_RECEIPT_TYP)
-    receipt = _receipt_from_claims(token, verified.claims(), kid=verified.kid)
+    receipt, _ = _verified_receipt(
+        token, service_key, policy, now, typ=ACCESS_RECEIPT_TYP, read=_receipt_from_claims, moment="access time"
+    )
+    _check_against_consent(receipt, consent, leeway=policy.leeway)
+    return receipt
+
+
+def _verified_receipt(
+    token: str,
+    service_key: Key,
+    policy: VerificationPolicy,
+    now: datetime,
+    *,
+    typ: str,
+    read: Callable[[str, dict[str, Any], str | None], AccessReceipt],
+    moment: str,
+) -> tuple[AccessReceipt, dict[str, Any]]:
+    """What verifying either receipt starts with: the signature through the one JOSE path (``typ``),
+    the claims (``read``), a ``kid`` under the service's DID, and a time (``moment``) not in the future.
+
+    :return: the receipt and its verified claims.
+    """
+    verified = verify_jws(
+        decode_jws(token, max_bytes=MAX_RECEIPT_BYTES), service_key, policy=policy.algorithm_policy, typ=typ
+    )
+    claims = verified.claims()
+    receipt = read(token, claims, verified.kid)
     if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
-    if receipt.accessed_at > aware(now, what="now") + leeway:
-        raise TokenNotYetValidError("the receipt's access time is in the future; check the service's clock")
-    _check_against_consent(receipt, consent, leeway=leeway)
-    return receipt
+    if receipt.accessed_at > aware(now, what="now") + policy.leeway:
+        raise TokenNotYetValidError(f"the receipt's {moment} is in the future; check the service's clock")
+    return receipt, claims
 
 
 async def verify_access_receipt_resolved(
@@ -259,13 +290,11 @@ async def _service_key(token: str, consent: ConsentRecord, resolver: IssuerKeyRe
     return await resolver.resolve_key(did, kid, relationship="assertionMethod")
 
 
-def _receipt_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:
-    missing = sorted(set(AccessReceiptClaims.__annotations__) - set(claims))
-    if missing:
-        raise ClaimsError(f"access receipt lacks the claims {missing}")
-    for name in ("iss", "sub", "jti", "consent_id", "purpose", "presentation_hash"):
-        if not isinstance(claims[name], str) or not claims[name]:
-            raise ClaimsError(f"access receipt claim {name!r} must be a non-empty string")
+def _receipt_from_claims(token: str, claims: dict[str, Any], kid: str | None) -> AccessReceipt:
+    _require_claims(
+        claims, AccessReceiptClaims.__annotations__,
+        ("iss", "sub", "jti", "consent_id", "purpose", "presentation_hash"), what="access receipt",
+    )
     accessed = claims["claims"]
     if (
         not isinstance(accessed, list)
@@ -276,17 +305,42 @@ def _receipt_from_claims(token: str, claims: dict[str, Any], *, kid: str | None)
     ):
         raise ClaimsError("access receipt claim 'claims' must be a non-empty list of distinct names")
     accessed_at = from_numeric_date(claims["iat"], what="access receipt iat", error=ClaimsError, whole=True)
+    return _receipt(token, claims, kid, accessed_at, claims_accessed=tuple(accessed), purpose=claims["purpose"])
+
+
+def _require_claims(claims: dict[str, Any], required: Iterable[str], strings: Iterable[str], *, what: str) -> None:
+    """Every ``required`` claim present, and each of ``strings`` a non-empty string."""
+    missing = sorted(set(required) - set(claims))
+    if missing:
+        raise ClaimsError(f"{what} lacks the claims {missing}")
+    for name in strings:
+        if not isinstance(claims[name], str) or not claims[name]:
+            raise ClaimsError(f"{what} claim {name!r} must be a non-empty string")
+
+
+def _receipt(
+    token: str,
+    claims: dict[str, Any],
+    kid: str | None,
+    at: datetime,
+    *,
+    claims_accessed: tuple[str, ...] = (),
+    purpose: str = "",
+    kind: ReceiptKind = "access",
+) -> AccessReceipt:
+    """The receipt from claims already checked: the members both kinds carry, and the kind's own."""
     return AccessReceipt(
         token=token,
         receipt_id=claims["jti"],
         service_did=claims["iss"],
         resident_pseudonym=Pseudonym(claims["sub"]),
         consent_id=claims["consent_id"],
-        claims_accessed=tuple(accessed),
-        purpose=claims["purpose"],
-        accessed_at=accessed_at,
+        claims_accessed=claims_accessed,
+        purpose=purpose,
+        accessed_at=at,
         presentation_hash=claims["presentation_hash"],
         kid=kid,
+        kind=kind,
     )
 
 
@@ -335,11 +389,7 @@ def issue_withdrawal_receipt(signer: Signer, *, consent: ConsentRecord, receipt_
         or ``now`` is before the withdrawal.
     :return: the compact JWS.
     """
-    did = consent.controller.did
-    if signer.kid is None or not signer.kid.startswith(did + "#"):
-        raise InvalidInputError("the signer's kid must be a DID URL of the consent's controller (did#fragment)")
-    if not isinstance(receipt_id, str) or _ID.fullmatch(receipt_id) is None:
-        raise InvalidInputError("receipt_id must be 1-128 characters of [A-Za-z0-9._:~-]")
+    did = _controller_signing(signer, consent, receipt_id)
     if consent.withdrawn_at is None:
         raise InvalidInputError("a withdrawal receipt is for a withdrawn consent")
     if aware(now, what="now") < consent.withdrawn_at:
@@ -381,16 +431,11 @@ def verify_withdrawal_receipt(
         record, or a receipt dated before the withdrawal.
     :return: the verified receipt (``kind`` ``withdrawal``).
     """
-    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
     policy = verification_policy(policy)
     leeway = policy.leeway
-    verified = verify_jws(jws, service_key, policy=policy.algorithm_policy, typ=WITHDRAWAL_RECEIPT_TYP)
-    receipt = _withdrawal_from_claims(token, verified.claims(), kid=verified.kid)
-    if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
-        raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
-    if receipt.accessed_at > aware(now, what="now") + leeway:
-        raise TokenNotYetValidError("the receipt's time is in the future; check the service's clock")
-    claims = verified.claims()
+    receipt, claims = _verified_receipt(
+        token, service_key, policy, now, typ=WITHDRAWAL_RECEIPT_TYP, read=_withdrawal_from_claims, moment="time"
+    )
     if receipt.consent_id != consent.record_id or receipt.service_did != consent.controller.did:
         raise ConsentMismatchError("the withdrawal receipt names another consent or service")
     if receipt.resident_pseudonym != consent.resident_pseudonym:
@@ -426,25 +471,11 @@ async def verify_withdrawal_receipt_resolved(
     )
 
 
-def _withdrawal_from_claims(token: str, claims: dict[str, Any], *, kid: str | None) -> AccessReceipt:
-    missing = sorted(set(WithdrawalReceiptClaims.__annotations__) - set(claims))
-    if missing:
-        raise ClaimsError(f"withdrawal receipt lacks the claims {missing}")
-    for name in ("iss", "sub", "jti", "consent_id", "presentation_hash", "record_hash"):
-        if not isinstance(claims[name], str) or not claims[name]:
-            raise ClaimsError(f"withdrawal receipt claim {name!r} must be a non-empty string")
+def _withdrawal_from_claims(token: str, claims: dict[str, Any], kid: str | None) -> AccessReceipt:
+    _require_claims(
+        claims, WithdrawalReceiptClaims.__annotations__,
+        ("iss", "sub", "jti", "consent_id", "presentation_hash", "record_hash"), what="withdrawal receipt",
+    )
     received_at = from_numeric_date(claims["iat"], what="withdrawal receipt iat", error=ClaimsError, whole=True)
     from_numeric_date(claims["withdrawn_at"], what="withdrawal receipt withdrawn_at", error=ClaimsError, whole=True)
-    return AccessReceipt(
-        token=token,
-        receipt_id=claims["jti"],
-        service_did=claims["iss"],
-        resident_pseudonym=Pseudonym(claims["sub"]),
-        consent_id=claims["consent_id"],
-        claims_accessed=(),
-        purpose="",
-        accessed_at=received_at,
-        presentation_hash=claims["presentation_hash"],
-        kid=kid,
-        kind="withdrawal",
-    )
+    return _receipt(token, claims, kid, received_at, kind="withdrawal")
