@@ -237,13 +237,15 @@ async def run_flows(
 
         async def one(link: str) -> None:
             screen = await call("POST", "/v1/presentations", {"request_uri": link})
+            if screen["state"] != "consent_required":
+                raise RuntimeError(f"flow: the presentation started {screen['state']}: {screen.get('outcome')}")
             path = f"/v1/presentations/{screen['id']}"
             consent = await call("POST", f"{path}/consent", {})
             signatures = [{"query_id": s["query_id"],
                            "signature": b64url_encode(phone.key.sign(s["signing_input"].encode("ascii")))}
                           for s in consent["signing_inputs"]]  # fmt: skip
             final = await call("POST", f"{path}/signature", {"signatures": signatures})
-            if final["state"] != "shared":
+            if final["state"] != "shared" or "receipt_id" not in (final.get("outcome") or {}):
                 raise RuntimeError(f"flow: the presentation ended {final['state']}: {final.get('outcome')}")
 
         started = time.perf_counter()
