@@ -19,7 +19,8 @@ embedded chain: ``anchored_per_s=<n> intake_per_s=<n> lag_p99_s=<s> floor_per_s=
 anchorer_per_s=<n> half_rate_lag_p99_s=<s>``.
 
 ``VCSDK_BENCH_QUICK=1`` runs 2,000 receipts per database instead of 20,000;
-``VCSDK_BENCH_CHAINS=embedded`` (or ``anvil``) runs one chain only.
+``VCSDK_BENCH_CHAINS=embedded`` (or ``anvil``) runs one chain only; ``VCSDK_BENCH_RECEIPTS`` and
+``VCSDK_BENCH_BATCH`` set the number of receipts and the largest batch.
 
 Then intake alone on PostgreSQL from 1 and 2 processes (``VCSDK_BENCH_PROCESSES``), each with its
 own pool and two producers, into one outbox schema: ``intake_processes=<n> intake_per_s=<n>``
@@ -54,10 +55,10 @@ from vcsdk.registration import ClaimSet, Purpose, RelyingPartyRegistration
 from vcsdk.registry import Chain, DevChain, DevNode
 
 QUICK = os.environ.get("VCSDK_BENCH_QUICK") == "1"
-RECEIPTS = 2_000 if QUICK else 20_000
+RECEIPTS = int(os.environ.get("VCSDK_BENCH_RECEIPTS", "0")) or (2_000 if QUICK else 20_000)
 PRODUCERS = 4
 CHUNK = 500
-BATCH = 4_096
+BATCH = int(os.environ.get("VCSDK_BENCH_BATCH", "4096"))
 PER_CONSENT = 10
 CHAINS = [c for c in os.environ.get("VCSDK_BENCH_CHAINS", "embedded,anvil").split(",") if c in ("embedded", "anvil")]
 PROCESSES = [int(n) for n in os.environ.get("VCSDK_BENCH_PROCESSES", "1,2").split(",")]
