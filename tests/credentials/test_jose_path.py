@@ -5,19 +5,23 @@
 - a lone UTF-16 surrogate (``"\\ud800"``) in any claim is refused by every verifier;
 - each token is parsed once per verification: the one JSON parser is counted, through the
   credentials recipes, the OpenID4VP verifier (its protocol view and the service's ``verify``
-  callback share one parse) and the holder's check of a received credential.
+  callback share one parse), the holder's check of a received credential, and the receipt outbox's
+  intake (a receipt previewed to find its consent, then verified).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.credentials.sd_jwt.conftest import AUD, ISSUER, KID, NONCE, NOW, VCT
+from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from vcsdk import _json
 from vcsdk._b64 import b64url_decode, b64url_encode
 from vcsdk.credentials import (
@@ -40,21 +44,28 @@ from vcsdk.credentials._w3c import (
 )
 from vcsdk.credentials.sd_jwt import SdJwtText
 from vcsdk.errors import (
+    ConsentMismatchError,
     CriticalHeaderError,
     DisallowedAlgorithmError,
     InvalidTokenError,
     MalformedTokenError,
     NonceMismatchError,
     SdHashMismatchError,
+    SignatureInvalidError,
+    TokenTypeError,
     VerificationError,
 )
 from vcsdk.keys import Key, decode_jws, verify_jws
 from vcsdk.oid4vc import InMemoryStateStore, Verifier, verify_received_credential
+from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
+from vcsdk.receipts import ReceiptText, peek_access_receipt, verify_access_receipt, verify_withdrawal_receipt
+from vcsdk.registry import EmbeddedChain
 
 ISSUER_KEY = Key.generate("P-256").with_kid(KID)
 HOLDER_KEY = Key.generate("P-256")
 W3C_ISSUER = "did:ethr:0x7a69:0x1111111111111111111111111111111111111111"
 W3C_KEY = Key.generate("P-256").with_kid(W3C_ISSUER + "#controller")
+NOW_RECEIPT = T0 + timedelta(hours=1)
 
 
 def _vc() -> dict[str, Any]:
@@ -332,3 +343,66 @@ def test_a_parsed_text_still_meets_the_callers_limits() -> None:
         verify_sd_jwt(text, issuer_key=ISSUER_KEY.public_key(), now=NOW,
                       policy=VerificationPolicy(max_token_bytes=len(text) - 1))
     assert big.value.code == "token_too_large"
+
+
+# -- receipts: previewed to find the consent, then verified, parsed once ------------------------------
+
+
+def _receipt_parts(tokens: list[str]) -> Counter[str]:
+    """The JSON texts of the receipts' headers and payloads, counted (receipts by one key share a header)."""
+    return Counter(b64url_decode(part).decode() for token in tokens for part in token.split(".")[:2])
+
+
+async def test_the_outbox_parses_each_receipt_once_at_intake(
+    json_decodes: list[str], tmp_path: Path, embedded_chain: EmbeddedChain
+) -> None:
+    key = service_key()
+    first, second = make_consent(record_id="consent-1"), make_consent(record_id="consent-2")
+    tokens = [make_receipt(key, c, receipt_id=f"r-{n}-{c.record_id}") for n in range(3) for c in (first, second)]
+    store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
+    try:
+        registry = await AccessReceiptRegistry.deploy(embedded_chain, sender=(await embedded_chain.dev_accounts())[0])
+        outbox = ReceiptOutbox(store, registry)
+        for consent in (first, second):
+            await store.put_consent(consent)
+        json_decodes.clear()
+        stored = await outbox.accept_many([(t, key.public_key()) for t in tokens[:-1]], now=NOW_RECEIPT)
+        assert [s.receipt.token for s in stored] == tokens[:-1]
+        assert all(type(s.receipt.token) is str for s in stored)  # the stored receipt keeps plain text
+        # Each receipt's header and payload once; the two consents once each (read in one query).
+        receipt_texts = Counter(t for t in json_decodes if t in _receipt_parts(tokens))
+        assert receipt_texts == _receipt_parts(tokens[:-1])
+        assert len(json_decodes) - sum(receipt_texts.values()) == 2
+
+        json_decodes.clear()
+        one = await outbox.accept(tokens[-1], service_key=key.public_key(), now=NOW_RECEIPT)
+        assert one.receipt.token == tokens[-1]
+        assert Counter(t for t in json_decodes if t in _receipt_parts(tokens)) == _receipt_parts(tokens[-1:])
+    finally:
+        await store.close()
+
+
+async def test_a_previewed_receipt_still_meets_every_check(tmp_path: Path, embedded_chain: EmbeddedChain) -> None:
+    key, other = service_key(), service_key()
+    consent, elsewhere = make_consent(record_id="consent-1"), make_consent(record_id="consent-2")
+    token = make_receipt(key, consent)
+    peeked = peek_access_receipt(token)
+    assert isinstance(peeked.token, ReceiptText) and peeked.token == token
+    with pytest.raises(SignatureInvalidError):
+        verify_access_receipt(peeked.token, consent=consent, service_key=other.public_key(), now=NOW_RECEIPT)
+    with pytest.raises(ConsentMismatchError):
+        verify_access_receipt(peeked.token, consent=elsewhere, service_key=key.public_key(), now=NOW_RECEIPT)
+    with pytest.raises(TokenTypeError):  # the parse carried is checked for the withdrawal typ too
+        verify_withdrawal_receipt(peeked.token, consent=consent, service_key=key.public_key(), now=NOW_RECEIPT)
+    # A batch with one forged receipt stores nothing, though each was parsed only once.
+    store = await SqliteReceiptStore.open(str(tmp_path / "outbox.db"))
+    try:
+        registry = await AccessReceiptRegistry.deploy(embedded_chain, sender=(await embedded_chain.dev_accounts())[0])
+        outbox = ReceiptOutbox(store, registry)
+        await store.put_consent(consent)
+        forged = make_receipt(other, consent, receipt_id="receipt-2")
+        with pytest.raises(SignatureInvalidError):
+            await outbox.accept_many([(token, key.public_key()), (forged, key.public_key())], now=NOW_RECEIPT)
+        assert await store.count_queued() == 0
+    finally:
+        await store.close()

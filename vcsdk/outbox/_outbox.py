@@ -111,10 +111,11 @@ class ReceiptOutbox:
         :raises ConflictError: if another receipt with the same id is stored.
         :return: the stored receipt, with its salt and leaf.
         """
+        # The preview's token carries its parse, so verifying it does not read the text again.
         unverified = peek_access_receipt(token)
         consent = await self.store.get_consent(unverified.consent_id)
         verify = verify_withdrawal_receipt if unverified.kind == "withdrawal" else verify_access_receipt
-        receipt = verify(token, consent=consent, service_key=service_key, now=now, policy=policy)
+        receipt = verify(unverified.token, consent=consent, service_key=service_key, now=now, policy=policy)
         return await self.keep(receipt, now=now)
 
     async def keep(self, receipt: AccessReceipt, *, now: datetime) -> StoredReceipt:
@@ -139,7 +140,8 @@ class ReceiptOutbox:
         policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
     ) -> list[StoredReceipt]:
         """:meth:`accept` for many receipts at once (each with its service's key): their consents read
-        in one query, each verified, and all stored in one transaction; acknowledge after this.
+        in one query, each parsed once and verified, and all stored in one transaction; acknowledge
+        after this.
 
         :raises NotFoundError: if a consent one names is not stored (nothing is stored).
         :raises VerificationError: if one fails a check (nothing is stored).
@@ -154,12 +156,13 @@ class ReceiptOutbox:
             consents = {cid: await self.store.get_consent(cid) for cid in dict.fromkeys(wanted)}
         kept = []
         stored_at = aware(now)
-        for (token, key), peeked in zip(receipts, unverified, strict=True):
+        for (_, key), peeked in zip(receipts, unverified, strict=True):
             consent = consents.get(peeked.consent_id)
             if consent is None:
                 raise NotFoundError("no such consent")
             verify = verify_withdrawal_receipt if peeked.kind == "withdrawal" else verify_access_receipt
-            receipt = verify(token, consent=consent, service_key=key, now=now, policy=policy)
+            # peeked.token carries the preview's parse: each receipt is parsed once.
+            receipt = verify(peeked.token, consent=consent, service_key=key, now=now, policy=policy)
             salt = self._salt_source(SALT_BYTES)
             kept.append(StoredReceipt(receipt, salt, receipt_leaf(receipt.to_bytes(), salt), stored_at))
         if isinstance(self.store, SqlReceiptStore):

@@ -31,7 +31,7 @@ from vcsdk.errors import (
     PurposeNotConsentedError,
     TokenNotYetValidError,
 )
-from vcsdk.keys import Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
 from vcsdk.receipts._consent import ConsentRecord, Pseudonym
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "AccessReceipt",
     "AccessReceiptClaims",
     "ReceiptKind",
+    "ReceiptText",
     "WithdrawalReceiptClaims",
     "issue_access_receipt",
     "issue_withdrawal_receipt",
@@ -171,14 +172,51 @@ def _controller_signing(signer: Signer, consent: ConsentRecord, receipt_id: str)
     return did
 
 
+class ReceiptText(str):
+    """The text of a receipt that carries its one parse (:attr:`jws`), made by :meth:`of`.
+
+    The receipt verifiers given one use that parse instead of reading the text again, so a receipt
+    previewed to find its consent (:func:`peek_access_receipt`, whose ``token`` is one) and then
+    verified is split and its header and payload JSON parsed once. Every check still runs on the
+    parse. Everywhere else it is the string it equals.
+    """
+
+    jws: UnverifiedJws
+
+    @classmethod
+    def of(cls, token: str | bytes) -> ReceiptText:
+        """Parse ``token`` as a compact JWS of at most 16,384 bytes and keep the parse with its text.
+
+        :raises InvalidTokenError: if the token is not a compact JWS.
+        """
+        if isinstance(token, ReceiptText):
+            return token
+        jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+        text = cls(token.decode("ascii") if isinstance(token, bytes | bytearray) else token)
+        text.jws = jws
+        return text
+
+
+def _decoded(token: str) -> UnverifiedJws:
+    """The token's parse: the one a :class:`ReceiptText` carries, or a fresh one."""
+    if isinstance(token, ReceiptText):
+        return token.jws
+    return decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+
+
 def peek_access_receipt(token: str) -> AccessReceipt:
     """Parse a receipt (access or withdrawal, by its ``typ``) without verifying it. Trust nothing in it yet.
+
+    The receipt's ``token`` is a :class:`ReceiptText` carrying the parse: hand it to a verifier
+    (:func:`verify_access_receipt`, :func:`verify_withdrawal_receipt` or their ``_resolved`` forms)
+    and the token is not parsed again.
 
     :raises InvalidTokenError: if the token is not a compact JWS.
     :raises ClaimsError: if a receipt claim is missing or malformed.
     :return: the unverified receipt.
     """
-    jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
+    token = ReceiptText.of(token)
+    jws = token.jws
     kid = jws.header.get("kid")
     kid = kid if isinstance(kid, str) else None
     if jws.header.get("typ") == WITHDRAWAL_RECEIPT_TYP:
@@ -244,11 +282,10 @@ def _verified_receipt(
 
     :return: the receipt and its verified claims.
     """
-    verified = verify_jws(
-        decode_jws(token, max_bytes=MAX_RECEIPT_BYTES), service_key, policy=policy.algorithm_policy, typ=typ
-    )
+    verified = verify_jws(_decoded(token), service_key, policy=policy.algorithm_policy, typ=typ)
     claims = verified.claims()
-    receipt = read(token, claims, verified.kid)
+    # The verified receipt keeps the plain text, not the parse the text may carry.
+    receipt = read(str.__str__(token), claims, verified.kid)
     if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
     if receipt.accessed_at > aware(now, what="now") + policy.leeway:
@@ -283,7 +320,7 @@ async def verify_access_receipt_resolved(
 async def _service_key(token: str, consent: ConsentRecord, resolver: IssuerKeyResolver) -> Key:
     """The key named by the token's ``kid``, looked up for the consent's controller DID (never a DID
     the token chooses), relationship ``assertionMethod``."""
-    kid = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES).header.get("kid")
+    kid = _decoded(token).header.get("kid")
     did = consent.controller.did
     if not isinstance(kid, str) or not kid.startswith(did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the consent's controller DID")

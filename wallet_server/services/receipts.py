@@ -495,9 +495,9 @@ class ReceiptService:
         """
         current = await self.store.get_consent(consent.record_id)
         now = self._clock()
-        kind = peek_access_receipt(token).kind
-        verify = verify_withdrawal_receipt_resolved if kind == "withdrawal" else verify_access_receipt_resolved
-        receipt = await verify(token, consent=current, resolver=resolver, now=now)
+        peeked = peek_access_receipt(token)  # its token carries the parse: verified without reading it again
+        verify = verify_withdrawal_receipt_resolved if peeked.kind == "withdrawal" else verify_access_receipt_resolved
+        receipt = await verify(peeked.token, consent=current, resolver=resolver, now=now)
         stored = await (await self.outbox()).keep(receipt, now=now)
         return stored.receipt
 
