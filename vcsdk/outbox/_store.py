@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, Self
 
-from vcsdk._sql import MigratedSql, PostgresConn, SqliteConn
+from vcsdk._sql import MigratedSql, PostgresConn, SqliteConn, numbered_placeholders
 from vcsdk._time import to_numeric_date
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 from vcsdk.outbox._models import Batch, BatchState, QueuedLeaf, StoredReceipt
@@ -173,10 +172,9 @@ class SqlReceiptStore(MigratedSql):
     migration_lock = 0x76637364_6F757462
 
     def _q(self, sql: str) -> str:
-        if self.dialect == "sqlite":
-            return sql
-        counter = iter(range(1, 1000))
-        return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
+        """``sql`` for this dialect: ``?`` placeholders numbered on PostgreSQL, even on a joined
+        connection that does not rewrite them itself."""
+        return sql if self.dialect == "sqlite" else numbered_placeholders(sql)
 
     # -- receipts ---------------------------------------------------------------------------------
 
