@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -167,15 +168,16 @@ async def test_device_proof_is_recorded_only_while_the_device_holds_the_key(stor
     await store.create_resident(resident(2))
     await store.add_device(device(1, "res_1"))
     exp = T0 + timedelta(minutes=1)
-    proof = {"expires_at": exp, "device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1"}
-    assert await store.use_device_proof("j1", **proof) == "ok"  # type: ignore[arg-type]
-    assert await store.use_device_proof("j1", **proof) == "replay"  # type: ignore[arg-type]
+    proof = DeviceProof("j1", exp, "dev_1", "res_1", "jkt_1", None)
+    assert await store.use_device_proof(proof) == "ok"
+    assert await store.use_device_proof(proof) == "replay"
     # Another resident, another key or a removed device: refused, and the proof id is not spent.
-    for wrong in ({"resident_id": "res_2"}, {"jkt": "jkt_9"}, {"device_id": "dev_9"}):
-        assert await store.use_device_proof("j2", **{**proof, **wrong}) == "no_device"  # type: ignore[arg-type]
-    assert await store.use_device_proof("j2", **proof) == "ok"  # type: ignore[arg-type]
+    j2 = replace(proof, jti_hash="j2")
+    for wrong in (replace(j2, resident_id="res_2"), replace(j2, jkt="jkt_9"), replace(j2, device_id="dev_9")):
+        assert await store.use_device_proof(wrong) == "no_device"
+    assert await store.use_device_proof(j2) == "ok"
     await store.delete_device("res_1", "dev_1")
-    assert await store.use_device_proof("j3", **proof) == "no_device"  # type: ignore[arg-type]
+    assert await store.use_device_proof(replace(proof, jti_hash="j3")) == "no_device"
     assert await store.remember_jti("j3", expires_at=exp)
 
 
@@ -184,12 +186,12 @@ async def test_device_proof_is_refused_once_its_login_ended(store: Store) -> Non
     await store.add_device(device(1, "res_1"))
     await store.add_refresh_token(RefreshToken("r1", "fam_a", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
     await store.add_refresh_token(RefreshToken("r2", "fam_b", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
-    proof = {"expires_at": T0 + timedelta(minutes=1), "device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1"}
-    assert await store.use_device_proof("j1", **proof, family_id="fam_a") == "ok"  # type: ignore[arg-type]
+    proof = DeviceProof("j1", T0 + timedelta(minutes=1), "dev_1", "res_1", "jkt_1", "fam_a")
+    assert await store.use_device_proof(proof) == "ok"
     await store.revoke_refresh_family("fam_a", now=T0)
-    assert await store.use_device_proof("j2", **proof, family_id="fam_a") == "logged_out"  # type: ignore[arg-type]
-    assert await store.use_device_proof("j2", **proof, family_id="fam_b") == "ok"  # type: ignore[arg-type]
-    assert await store.use_device_proof("j3", **proof) == "ok"  # type: ignore[arg-type]
+    assert await store.use_device_proof(replace(proof, jti_hash="j2")) == "logged_out"
+    assert await store.use_device_proof(replace(proof, jti_hash="j2", family_id="fam_b")) == "ok"
+    assert await store.use_device_proof(replace(proof, jti_hash="j3", family_id=None)) == "ok"
 
 
 async def test_proof_and_credential_listing_in_one_call(store: Store) -> None:

@@ -224,14 +224,7 @@ class AuthService:
         principal, proof = self.check_request(authorization=authorization, dpop=dpop, method=method, url=url)
         # The proof's key is the token's cnf key; the device must still hold it (one round trip).
         # The token's login (refresh-token family) must not have ended: logout takes effect at once.
-        outcome = await self._store.use_device_proof(
-            proof.jti_hash,
-            expires_at=proof.expires_at,
-            device_id=proof.device_id,
-            resident_id=proof.resident_id,
-            jkt=proof.jkt,
-            family_id=proof.family_id,
-        )
+        outcome = await self._store.use_device_proof(proof)
         refuse_proof(outcome)
         return principal
 

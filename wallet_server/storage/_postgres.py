@@ -55,9 +55,7 @@ class PostgresStore(SqlStore, PostgresMigrated):
         )
         if inserted == 1:
             return "ok"
-        return await self._refused_proof_outcome(
-            device_id=proof.device_id, resident_id=proof.resident_id, jkt=proof.jkt, family_id=proof.family_id
-        )
+        return await self._refused_proof_outcome(proof)
 
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
@@ -77,9 +75,7 @@ class PostgresStore(SqlStore, PostgresMigrated):
         )
         rows = await self._fetch(sql, *proof_args(proof), *page_args)
         if not any(row[0] is None for row in rows):
-            outcome = await self._refused_proof_outcome(
-                device_id=proof.device_id, resident_id=proof.resident_id, jkt=proof.jkt, family_id=proof.family_id
-            )
+            outcome = await self._refused_proof_outcome(proof)
             return outcome, Page((), None)
         keys = sorted(
             (CredentialKey(row[0], row[1], datetime.fromtimestamp(row[2], UTC)) for row in rows if row[0] is not None),

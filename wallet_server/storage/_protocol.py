@@ -161,18 +161,10 @@ class ReplayCache(Protocol):
         """Record a DPoP proof id; ``False`` if it was seen before (a replay)."""
         ...
 
-    async def use_device_proof(
-        self,
-        jti_hash: str,
-        *,
-        expires_at: datetime,
-        device_id: str,
-        resident_id: str,
-        jkt: str,
-        family_id: str | None = None,
-    ) -> DeviceProofOutcome:
-        """Record a DPoP proof id if the device is (still) registered to ``resident_id`` with key
-        ``jkt`` and the login ``family_id`` (if given) was not ended, in one statement: ``"ok"``,
+    async def use_device_proof(self, proof: DeviceProof) -> DeviceProofOutcome:
+        """Record the DPoP proof id ``proof.jti_hash`` (until ``proof.expires_at``) if the device
+        ``proof.device_id`` is (still) registered to ``proof.resident_id`` with key ``proof.jkt``
+        and the login ``proof.family_id`` (if given) was not ended, in one statement: ``"ok"``,
         ``"replay"`` (the id was seen before), ``"no_device"`` or ``"logged_out"`` (the login's
         refresh-token family was revoked: logout or refresh-token reuse)."""
         ...

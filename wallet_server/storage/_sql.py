@@ -270,21 +270,13 @@ class SqlStore(BackOfficeQueries):
                 )
         if inserted == 1:
             return "ok"
-        return await self._refused_proof_outcome(device_id=proof.device_id, resident_id=proof.resident_id,
-                                                 jkt=proof.jkt, family_id=proof.family_id)  # fmt: skip
+        return await self._refused_proof_outcome(proof)
 
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
     ) -> tuple[DeviceProofOutcome, Page[CredentialKey]]:
         # Two statements here; PostgreSQL overrides this with one.
-        outcome = await self.use_device_proof(
-            proof.jti_hash,
-            expires_at=proof.expires_at,
-            device_id=proof.device_id,
-            resident_id=proof.resident_id,
-            jkt=proof.jkt,
-            family_id=proof.family_id,
-        )
+        outcome = await self.use_device_proof(proof)
         if outcome != "ok":
             return outcome, Page((), None)
         sql, args = keyset_query(
@@ -315,43 +307,23 @@ class SqlStore(BackOfficeQueries):
         )
         return inserted == 1
 
-    async def use_device_proof(
-        self,
-        jti_hash: str,
-        *,
-        expires_at: datetime,
-        device_id: str,
-        resident_id: str,
-        jkt: str,
-        family_id: str | None = None,
-    ) -> DeviceProofOutcome:
+    async def use_device_proof(self, proof: DeviceProof) -> DeviceProofOutcome:
         # One round trip on the common path: the proof id goes in only while the device exists and
         # its login was not ended (family_id NULL matches no row, so NOT EXISTS holds).
-        inserted = await self._execute(
-            RECORD_DEVICE_PROOF,
-            jti_hash,
-            to_ts(expires_at),
-            device_id,
-            resident_id,
-            jkt,
-            family_id,
-        )
-        if inserted == 1:
+        if await self._execute(RECORD_DEVICE_PROOF, *proof_args(proof)) == 1:
             return "ok"
-        return await self._refused_proof_outcome(device_id=device_id, resident_id=resident_id, jkt=jkt,
-                                                 family_id=family_id)  # fmt: skip
+        return await self._refused_proof_outcome(proof)
 
-    async def _refused_proof_outcome(
-        self, *, device_id: str, resident_id: str, jkt: str, family_id: str | None
-    ) -> DeviceProofOutcome:
-        """Why a proof was not recorded: its device is gone, its login ended, or it was seen before."""
+    async def _refused_proof_outcome(self, proof: DeviceProof) -> DeviceProofOutcome:
+        """Why ``proof`` was not recorded: its device is gone, its login ended, or it was seen before."""
         rows = await self._fetch(
-            "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?", device_id, resident_id, jkt
-        )
+            "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?",
+            proof.device_id, proof.resident_id, proof.jkt,
+        )  # fmt: skip
         if not rows:
             return "no_device"
-        if family_id is not None and await self._fetch(
-            "SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL", family_id
+        if proof.family_id is not None and await self._fetch(
+            "SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL", proof.family_id
         ):
             return "logged_out"
         return "replay"
