@@ -372,3 +372,23 @@ def test_bytes32_refuses_long_names() -> None:
     assert bytes32("veriKey") == b"veriKey" + b"\x00" * 25
     with pytest.raises(InvalidInputError):
         bytes32("x" * 33)
+
+
+async def test_a_parsed_key_is_reused_only_while_the_document_stands(setup: Setup) -> None:
+    s = setup
+    first = Key.generate("P-256")
+    await s.registry.set_attribute(s.identity, *key_attribute(first), sender=s.owner)
+    await s.clock.sync(s.chain)
+    async with s.resolver() as resolver:  # no TTL: every resolve asks the chain whether the DID changed
+        kid = f"{s.did}#delegate-1"
+        key = await resolver.resolve_key(s.did, kid)
+        assert await resolver.resolve_key(s.did, kid) is key  # same document: the key is not parsed again
+        assert key.public_jwk() == first.public_jwk()
+        # Another relationship is looked up on its own (a veriKey is not an authentication key).
+        with pytest.raises(KeyNotFoundError):
+            await resolver.resolve_key(s.did, kid, relationship="authentication")
+        # The key revoked: the next lookup reads the new document and no longer finds it.
+        await s.registry.revoke_attribute(s.identity, *key_attribute(first), sender=s.owner)
+        await s.clock.sync(s.chain)
+        with pytest.raises(KeyNotFoundError):
+            await resolver.resolve_key(s.did, kid)

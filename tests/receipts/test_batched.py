@@ -4,14 +4,18 @@ changed underneath), and every receipt of large batches provable against the roo
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from tests.receipts._factories import T0, make_consent, make_receipt, service_key
 from tests.receipts.conftest import PG_DSN
-from vcsdk.errors import ConflictError, NotFoundError, SignatureInvalidError
+from vcsdk.errors import ConflictError, KeyNotFoundError, NotFoundError, SignatureInvalidError
+from vcsdk.ethr import Resolver
+from vcsdk.keys import Key, decode_jws, sign_jws
 from vcsdk.outbox import (
     AccessReceiptRegistry,
     PostgresReceiptStore,
@@ -21,7 +25,7 @@ from vcsdk.outbox import (
     ResidentView,
 )
 from vcsdk.outbox._models import Batch
-from vcsdk.receipts import MerkleTree, receipt_leaf, resident_pseudonym, verify_inclusion
+from vcsdk.receipts import ACCESS_RECEIPT_TYP, MerkleTree, receipt_leaf, resident_pseudonym, verify_inclusion
 
 KEY = service_key()
 NOW = T0 + timedelta(hours=1)
@@ -34,6 +38,63 @@ def _tokens(n: int, *, consents: int = 10, prefix: str = "r") -> tuple[list, lis
         for i in range(n)
     ]
     return made, tokens
+
+
+class _CountingResolver(Resolver):
+    """A real resolver that counts the key lookups asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lookups: list[tuple[str, str | None]] = []
+
+    async def resolve_key(
+        self,
+        issuer: str,
+        kid: str | None,
+        *,
+        relationship: Literal["assertionMethod", "authentication"] = "assertionMethod",
+        at: Any = None,
+    ) -> Key:
+        self.lookups.append((issuer, kid))
+        return await super().resolve_key(issuer, kid, relationship=relationship, at=at)
+
+
+def _did_jwk_key() -> Key:
+    key = Key.generate("P-256")
+    did = "did:jwk:" + base64.urlsafe_b64encode(json.dumps(key.public_jwk()).encode()).decode().rstrip("=")
+    return key.with_kid(f"{did}#0")
+
+
+async def test_accept_many_resolved_looks_each_service_key_up_once(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry
+) -> None:
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, confirmations=1)
+    library, museum = _did_jwk_key(), _did_jwk_key()
+    dids = {k: str(k.kid).split("#")[0] for k in (library, museum)}
+    consents = {k: make_consent(did=dids[k], record_id=f"c-{n}") for n, k in enumerate((library, museum))}
+    for consent in consents.values():
+        await receipt_store.put_consent(consent)
+    tokens = [make_receipt(k, consents[k], receipt_id=f"m{i:03d}-{n}")
+              for i in range(40) for n, k in enumerate((library, museum))]
+    resolver = _CountingResolver()
+    stored = await outbox.accept_many_resolved(tokens, resolver=resolver, now=NOW)
+    assert [s.receipt.token for s in stored] == tokens
+    # 80 receipts from two services: two lookups, each for the consent's controller DID.
+    assert sorted(resolver.lookups) == sorted((dids[k], k.kid) for k in (library, museum))
+    # A receipt signed by another key under a kid of the controller fails its signature; one whose
+    # kid is under another DID than the consent's controller is never looked up. Nothing is stored.
+    forged = make_receipt(museum.with_kid(str(library.kid)), consents[library], receipt_id="f1")
+    with pytest.raises(SignatureInvalidError):
+        await outbox.accept_many_resolved([make_receipt(library, consents[library], receipt_id="ok1"), forged],
+                                          resolver=resolver, now=NOW)
+    # The library's receipt signed instead by the museum under the museum's kid: never looked up.
+    claims = decode_jws(make_receipt(library, consents[library], receipt_id="f2")).unverified_claims()
+    alien = sign_jws(claims, museum, typ=ACCESS_RECEIPT_TYP)
+    resolver.lookups.clear()
+    with pytest.raises(KeyNotFoundError):
+        await outbox.accept_many_resolved([alien], resolver=resolver, now=NOW)
+    assert resolver.lookups == []
+    assert await receipt_store.count_queued() == 80
 
 
 async def test_accept_many_is_one_transaction(receipt_store: ReceiptStore, registry: AccessReceiptRegistry) -> None:

@@ -70,6 +70,9 @@ class Resolver:
         self._ethr: EthrResolver | None = None
         self._parsed: dict[str, DidUrl] = {}
         self._static: dict[str, DidResolutionResult] = {}
+        # Parsed keys by (DID or DID?versionTime, kid, relationship), each with the resolution result
+        # it was read from: reused only while resolving gives that same result object again.
+        self._keys: dict[tuple[str, str | None, str], tuple[DidResolutionResult, Key]] = {}
 
     @property
     def networks(self) -> tuple[EthrNetwork, ...]:
@@ -166,12 +169,24 @@ class Resolver:
         result = await self.resolve(target)
         if result.deactivated:
             raise DidDeactivatedError(f"{issuer} is deactivated; its keys can no longer be used")
-        return key_from_document(result.did_document, kid, relationship=relationship)
+        # A service signing many receipts (or an issuer many credentials) is looked up once per
+        # document: the key is parsed again only when resolution yields another document.
+        memo = (target, kid, relationship)
+        hit = self._keys.get(memo)
+        if hit is not None and hit[0] is result:
+            return hit[1]
+        key = key_from_document(result.did_document, kid, relationship=relationship)
+        if len(self._keys) > 10_000:
+            self._keys.clear()
+        self._keys[memo] = (result, key)
+        return key
 
     def invalidate(self, did: str | None = None) -> None:
         """Drop cached did:ethr documents (of one DID, or all), e.g. right after updating it."""
         if self._ethr is not None:
             self._ethr.invalidate(did)
+        for memo in [m for m in self._keys if did is None or m[0].split("?", 1)[0] == did]:
+            del self._keys[memo]
 
     async def close(self) -> None:
         """Close the chain connections this resolver opened."""

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from vcsdk._time import aware
-from vcsdk.credentials import DEFAULT_VERIFICATION_POLICY, VerificationPolicy
+from vcsdk.credentials import DEFAULT_VERIFICATION_POLICY, IssuerKeyResolver, VerificationPolicy
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from vcsdk.keys import Key
 from vcsdk.outbox._chain import AnchorChain
@@ -31,12 +31,14 @@ from vcsdk.receipts import (
     MAX_BATCH_SIZE,
     SALT_BYTES,
     AccessReceipt,
+    ConsentRecord,
     MerkleTree,
     peek_access_receipt,
     receipt_leaf,
     verify_access_receipt,
     verify_withdrawal_receipt,
 )
+from vcsdk.receipts._receipt import service_kid
 
 __all__ = ["STEPS", "ReceiptOutbox"]
 
@@ -148,21 +150,70 @@ class ReceiptOutbox:
         :raises ConflictError: if another receipt with one of the ids is stored (nothing is stored).
         :return: the stored receipts, in the order given.
         """
-        unverified = [peek_access_receipt(token) for token, _ in receipts]
-        wanted = [u.consent_id for u in unverified]
+        peeked = [peek_access_receipt(token) for token, _ in receipts]
+        consents = await self._consents_of(peeked)
+        return await self._verify_and_store(peeked, consents, [key for _, key in receipts], now=now, policy=policy)
+
+    async def accept_many_resolved(
+        self,
+        tokens: Sequence[str],
+        *,
+        resolver: IssuerKeyResolver,
+        now: datetime,
+        policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
+    ) -> list[StoredReceipt]:
+        """:meth:`accept_many` with each service's key resolved through ``resolver``: looked up for
+        the consent's controller DID (never a DID the token names) by the token's ``kid``, once per
+        distinct DID and ``kid`` in the call, however many receipts a service signed with it.
+
+        :raises NotFoundError: if a consent one names is not stored (nothing is stored).
+        :raises KeyNotFoundError: if a ``kid`` is missing or not a key of the consent's controller DID.
+        :raises DidResolutionError: if a controller's DID cannot be resolved.
+        :raises VerificationError: if one fails a check (nothing is stored).
+        :raises ConflictError: if another receipt with one of the ids is stored (nothing is stored).
+        :return: the stored receipts, in the order given.
+        """
+        peeked = [peek_access_receipt(token) for token in tokens]
+        consents = await self._consents_of(peeked)
+        found: dict[tuple[str, str], Key] = {}
+        keys = []
+        for receipt in peeked:
+            did, kid = service_kid(receipt.token, _consent(consents, receipt))
+            key = found.get((did, kid))
+            if key is None:
+                key = found[did, kid] = await resolver.resolve_key(did, kid, relationship="assertionMethod")
+            keys.append(key)
+        return await self._verify_and_store(peeked, consents, keys, now=now, policy=policy)
+
+    async def _consents_of(self, receipts: Sequence[AccessReceipt]) -> dict[str, ConsentRecord]:
+        """The stored consents the receipts name (one query on the SQL stores); absent ones left out."""
+        wanted = [r.consent_id for r in receipts]
         if isinstance(self.store, SqlReceiptStore):
-            consents = await self.store.get_consents(wanted)
-        else:
-            consents = {cid: await self.store.get_consent(cid) for cid in dict.fromkeys(wanted)}
+            return await self.store.get_consents(wanted)
+        found = {}
+        for cid in dict.fromkeys(wanted):
+            with contextlib.suppress(NotFoundError):
+                found[cid] = await self.store.get_consent(cid)
+        return found
+
+    async def _verify_and_store(
+        self,
+        peeked: Sequence[AccessReceipt],
+        consents: dict[str, ConsentRecord],
+        keys: Sequence[Key],
+        *,
+        now: datetime,
+        policy: VerificationPolicy,
+    ) -> list[StoredReceipt]:
+        """Verify each previewed receipt against its consent with its key, then store all in one
+        transaction (nothing stored if one fails)."""
         kept = []
         stored_at = aware(now)
-        for (_, key), peeked in zip(receipts, unverified, strict=True):
-            consent = consents.get(peeked.consent_id)
-            if consent is None:
-                raise NotFoundError("no such consent")
-            verify = verify_withdrawal_receipt if peeked.kind == "withdrawal" else verify_access_receipt
-            # peeked.token carries the preview's parse: each receipt is parsed once.
-            receipt = verify(peeked.token, consent=consent, service_key=key, now=now, policy=policy)
+        for unverified, key in zip(peeked, keys, strict=True):
+            consent = _consent(consents, unverified)
+            verify = verify_withdrawal_receipt if unverified.kind == "withdrawal" else verify_access_receipt
+            # The preview's token carries its parse: each receipt is parsed once.
+            receipt = verify(unverified.token, consent=consent, service_key=key, now=now, policy=policy)
             salt = self._salt_source(SALT_BYTES)
             kept.append(StoredReceipt(receipt, salt, receipt_leaf(receipt.to_bytes(), salt), stored_at))
         if isinstance(self.store, SqlReceiptStore):
@@ -309,3 +360,14 @@ class ReceiptOutbox:
         if stored.batch_id is None:
             raise NotFoundError("the receipt is not in a batch yet")
         return await self.store.get_batch(stored.batch_id)
+
+
+def _consent(consents: dict[str, ConsentRecord], receipt: AccessReceipt) -> ConsentRecord:
+    """The stored consent a receipt names.
+
+    :raises NotFoundError: if it is not stored.
+    """
+    consent = consents.get(receipt.consent_id)
+    if consent is None:
+        raise NotFoundError("no such consent")
+    return consent

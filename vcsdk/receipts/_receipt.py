@@ -320,11 +320,22 @@ async def verify_access_receipt_resolved(
 async def _service_key(token: str, consent: ConsentRecord, resolver: IssuerKeyResolver) -> Key:
     """The key named by the token's ``kid``, looked up for the consent's controller DID (never a DID
     the token chooses), relationship ``assertionMethod``."""
+    did, kid = service_kid(token, consent)
+    return await resolver.resolve_key(did, kid, relationship="assertionMethod")
+
+
+def service_kid(token: str, consent: ConsentRecord) -> tuple[str, str]:
+    """Where a receipt's key is looked up: the consent's controller DID (never a DID the token
+    chooses) and the token's ``kid``, which must be a DID URL under it.
+
+    :raises InvalidTokenError: if the token is not a compact JWS.
+    :raises KeyNotFoundError: if the ``kid`` is missing or not under the controller's DID.
+    """
     kid = _decoded(token).header.get("kid")
     did = consent.controller.did
     if not isinstance(kid, str) or not kid.startswith(did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the consent's controller DID")
-    return await resolver.resolve_key(did, kid, relationship="assertionMethod")
+    return did, kid
 
 
 def _receipt_from_claims(token: str, claims: dict[str, Any], kid: str | None) -> AccessReceipt:
