@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from vcsdk.credentials._w3c import (
     verify_vc_sd_jwt,
 )
 from vcsdk.credentials.sd_jwt import SdJwtText
+from vcsdk.credentials.sd_jwt import parse as sd_jwt_parse
 from vcsdk.errors import (
     ConsentMismatchError,
     CriticalHeaderError,
@@ -345,6 +347,34 @@ def test_a_parsed_text_still_meets_the_callers_limits() -> None:
     assert big.value.code == "token_too_large"
 
 
+def _carry(text: str, other: object) -> None:
+    """Make ``text`` carry ``other`` as its parse, by assignment or, failing that, in its instance dict."""
+    name = "parsed" if isinstance(text, SdJwtText) else "jws"
+    with contextlib.suppress(AttributeError):  # a read-only parse cannot be assigned
+        setattr(text, name, other)
+    for key, value in list(vars(text).items()):
+        vars(text)[key] = (value[0], other) if isinstance(value, tuple) else other
+
+
+def test_a_parsed_text_cannot_carry_another_tokens_parse() -> None:
+    genuine = _sd_jwt()
+    mallory = Key.generate("P-256").with_kid(KID)
+    forged = issue_sd_jwt_vc(
+        {"given_name": "Mallory", "family_name": "Kaga"}, issuer=ISSUER, signer=mallory, vct=VCT,
+        disclosable=[["given_name"], ["family_name"]], holder_key=HOLDER_KEY, now=NOW,
+    )
+    text = SdJwtText.of(forged)
+    _carry(text, sd_jwt_parse(genuine))
+    # What is checked is the text: the forged token, which the issuer's key did not sign.
+    assert sd_jwt_parse(text).issuer_jwt == forged.split("~", 1)[0]
+    assert text.parsed.issuer_jwt == forged.split("~", 1)[0]
+    with pytest.raises(SignatureInvalidError):
+        verify_sd_jwt(text, issuer_key=ISSUER_KEY.public_key(), now=NOW)
+    assert verify_sd_jwt(text, issuer_key=mallory.public_key(), now=NOW).claims["given_name"] == "Mallory"
+    # A text made without SdJwtText.of is parsed when asked.
+    assert SdJwtText(genuine).parsed.issuer_jwt == genuine.split("~", 1)[0]
+
+
 # -- receipts: previewed to find the consent, then verified, parsed once ------------------------------
 
 
@@ -380,6 +410,19 @@ async def test_the_outbox_parses_each_receipt_once_at_intake(
         assert Counter(t for t in json_decodes if t in _receipt_parts(tokens)) == _receipt_parts(tokens[-1:])
     finally:
         await store.close()
+
+
+def test_a_receipt_text_cannot_carry_another_receipts_parse() -> None:
+    key, other = service_key(), service_key()
+    consent = make_consent(record_id="consent-1")
+    genuine, forged = make_receipt(key, consent), make_receipt(other, consent)
+    text = ReceiptText.of(forged)
+    _carry(text, decode_jws(genuine))
+    assert text.jws.signing_input == forged.rsplit(".", 1)[0].encode()
+    # The forged text is what is verified: the service's key did not sign it.
+    with pytest.raises(SignatureInvalidError):
+        verify_access_receipt(text, consent=consent, service_key=key.public_key(), now=NOW_RECEIPT)
+    verify_access_receipt(text, consent=consent, service_key=other.public_key(), now=NOW_RECEIPT)
 
 
 async def test_a_previewed_receipt_still_meets_every_check(tmp_path: Path, embedded_chain: EmbeddedChain) -> None:

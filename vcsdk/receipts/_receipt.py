@@ -179,9 +179,19 @@ class ReceiptText(str):
     previewed to find its consent (:func:`peek_access_receipt`, whose ``token`` is one) and then
     verified is split and its header and payload JSON parsed once. Every check still runs on the
     parse. Everywhere else it is the string it equals.
+
+    The parse is bound to the text: :attr:`jws` cannot be assigned, and a verifier uses a carried
+    parse only if its signing input and signature are exactly this text's; otherwise it reads the
+    text, which is what gets verified.
     """
 
-    jws: UnverifiedJws
+    @property
+    def jws(self) -> UnverifiedJws:
+        """The parse of this text (parsed now if not made by :meth:`of`).
+
+        :raises InvalidTokenError: if the text is not a compact JWS.
+        """
+        return _decoded(self)
 
     @classmethod
     def of(cls, token: str | bytes) -> ReceiptText:
@@ -189,18 +199,35 @@ class ReceiptText(str):
 
         :raises InvalidTokenError: if the token is not a compact JWS.
         """
-        if isinstance(token, ReceiptText):
+        if isinstance(token, ReceiptText) and _carried_jws(token) is not None:
             return token
         jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
         text = cls(token.decode("ascii") if isinstance(token, bytes | bytearray) else token)
-        text.jws = jws
+        text.__dict__[_CARRIED] = jws
         return text
 
 
+_CARRIED = "_receipt_jws"
+
+
+def _carried_jws(token: ReceiptText) -> UnverifiedJws | None:
+    """The parse ``token`` carries, if it is one of exactly its text (``None`` otherwise)."""
+    jws = token.__dict__.get(_CARRIED)
+    if not isinstance(jws, UnverifiedJws):
+        return None
+    signing_input = jws.signing_input.decode("ascii", errors="replace")
+    return jws if token == f"{signing_input}.{b64url_encode(jws.signature)}" else None
+
+
 def _decoded(token: str) -> UnverifiedJws:
-    """The token's parse: the one a :class:`ReceiptText` carries, or a fresh one."""
+    """The token's parse: the one a :class:`ReceiptText` carries (if it is this text's), or a fresh one."""
     if isinstance(token, ReceiptText):
-        return token.jws
+        carried = _carried_jws(token)
+        if carried is not None:
+            return carried
+        jws = decode_jws(str(token), max_bytes=MAX_RECEIPT_BYTES)
+        token.__dict__[_CARRIED] = jws
+        return jws
     return decode_jws(token, max_bytes=MAX_RECEIPT_BYTES)
 
 

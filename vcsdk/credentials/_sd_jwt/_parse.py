@@ -176,9 +176,23 @@ class SdJwtText(str):
     reading the text again, so a token handed on through code that passes strings (an OpenID4VP
     verifier's ``verify`` callback calling ``verify_presentation``) is still parsed once per
     verification. Everywhere else it is the string it equals.
+
+    The parse is bound to the text: :attr:`parsed` cannot be assigned, and :func:`parse` uses a
+    carried parse only if it is a parse of exactly this text (for the compact serialization, its
+    parts joined again are the text); otherwise it reads the text, which is what gets verified.
     """
 
-    parsed: UnverifiedSdJwt
+    @property
+    def parsed(self) -> UnverifiedSdJwt:
+        """The parse of this text (parsed now under the default limits if not made by :meth:`of`).
+
+        :raises MalformedTokenError: as :func:`parse`.
+        """
+        carried = _carried_parse(self, self)
+        if carried is None:
+            carried = parse(str(self))
+            self.__dict__[_CARRIED] = (str(self), carried)
+        return carried
 
     @classmethod
     def of(cls, token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> SdJwtText:
@@ -186,10 +200,29 @@ class SdJwtText(str):
 
         :raises MalformedTokenError: as :func:`parse`.
         """
-        parsed = parse(token, limits=limits)
-        text = cls(_text(token, limits))
-        text.parsed = parsed
+        source = _text(token, limits)
+        parsed = parse(str(source), limits=limits)
+        text = cls(source)
+        text.__dict__[_CARRIED] = (str(source), parsed)
         return text
+
+
+_CARRIED = "_sd_jwt_parse"
+
+
+def _carried_parse(token: SdJwtText, text: str) -> UnverifiedSdJwt | None:
+    """The parse ``token`` carries, if it is one of exactly ``text`` (``None`` otherwise)."""
+    carried = token.__dict__.get(_CARRIED)
+    if not isinstance(carried, tuple) or len(carried) != 2:
+        return None
+    source, done = carried
+    if not isinstance(done, UnverifiedSdJwt) or not isinstance(source, str) or source != text:
+        return None
+    if done.serialization == "compact" and (
+        done.presented_sd_jwt is None or done.presented_sd_jwt + (done.kb_jwt or "") != text
+    ):
+        return None
+    return done
 
 
 def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> UnverifiedSdJwt:
@@ -205,8 +238,8 @@ def parse(token: str | bytes, *, limits: HasLimits = DEFAULT_LIMITS) -> Unverifi
     :return: the parts, unverified.
     """
     text = _text(token, limits)
-    done = getattr(token, "parsed", None) if isinstance(token, SdJwtText) else None
-    if isinstance(done, UnverifiedSdJwt):
+    done = _carried_parse(token, text) if isinstance(token, SdJwtText) else None
+    if done is not None:
         # Parsed when the text was made (perhaps under other limits): these limits still apply.
         if len(done.disclosures) > limits.max_disclosures:
             raise MalformedTokenError(
