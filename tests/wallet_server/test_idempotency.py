@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from tests.wallet_server._helpers import OPERATOR_TOKEN, Phone, admin_headers, new_resident, sd_jwt
@@ -197,3 +198,36 @@ async def test_back_office_keys_are_per_admin_token(aiohttp_client, database, cl
     theirs = await _admin_post(client, "/admin/v1/enrolment-codes", {}, "same-key", second)
     assert mine.status == theirs.status == 201 and "Idempotency-Replayed" not in theirs.headers
     assert (await mine.json())["code"] != (await theirs.json())["code"]
+
+
+async def test_a_request_taken_over_as_abandoned_keeps_nothing(aiohttp_client, database, clock) -> None:  # type: ignore[no-untyped-def]
+    """A first request that outlives ``abandoned_after`` loses its key to the one that took it over:
+    its late answer is not kept under the other request's key, and its failure does not free that
+    request's key for a third run."""
+    app = create_app(make_settings(database), clock=clock)
+    await aiohttp_client(app)
+    data = WalletDataStore(app[STORE])
+    ttl = app[IDEMPOTENCY].ttl
+    scope = "res_x:POST /v1/credentials"
+    slow = IdempotentAnswerRow(scope, "k-5", "digest-a", "running", clock(), clock() + ttl)
+    assert await data.claim_idempotency_key(slow, stale_before=clock())
+    clock.advance(minutes=2)
+    later = IdempotentAnswerRow(scope, "k-5", "digest-b", "running", clock(), clock() + ttl)
+    assert await data.claim_idempotency_key(later, stale_before=clock() - timedelta(minutes=1))
+
+    # The slow request fails late: the key stays the later request's, still running.
+    await data.drop_idempotency_key(slow)
+    held = await data.get_idempotency_key(scope, "k-5")
+    assert held is not None and held.state == "running" and held.request_hash == "digest-b"
+    # The slow request answers late: nothing is kept for it under the later request's hash.
+    assert not await data.finish_idempotency_key(slow, status=201, answer=b"slow answer")
+    held = await data.get_idempotency_key(scope, "k-5")
+    assert held is not None and held.state == "running" and held.answer is None
+    # The later request's own answer is kept.
+    assert await data.finish_idempotency_key(later, status=201, answer=b"later answer")
+    held = await data.get_idempotency_key(scope, "k-5")
+    assert held is not None and (held.state, held.request_hash, held.answer) == ("done", "digest-b", b"later answer")
+    # Done: neither a late failure nor a late answer of either changes it.
+    await data.drop_idempotency_key(later)
+    assert not await data.finish_idempotency_key(slow, status=201, answer=b"slow answer")
+    assert await data.get_idempotency_key(scope, "k-5") == held

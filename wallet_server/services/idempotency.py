@@ -160,14 +160,15 @@ class IdempotencyKeys:
         try:
             response = await produce()
         except BaseException:
-            await self._data.drop_idempotency_key(scope, key)
+            await self._data.drop_idempotency_key(row)
             raise
         if not 200 <= response.status < 300 or not isinstance(response.body, bytes):
-            await self._data.drop_idempotency_key(scope, key)
+            await self._data.drop_idempotency_key(row)
             return response
         kept: dict[str, Any] = {"body": response.body.decode(), "location": response.headers.get("Location")}
         sealed = await sealer.seal(kept, row_id=_row_id(scope, key))
-        await self._data.finish_idempotency_key(scope, key, status=response.status, answer=sealed)
+        # Kept only while this request still holds the key (not taken over as abandoned meanwhile).
+        await self._data.finish_idempotency_key(row, status=response.status, answer=sealed)
         return response
 
     async def _replay(self, wanted: IdempotentAnswerRow, sealer: _Sealer) -> web.Response:

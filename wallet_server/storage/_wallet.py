@@ -61,6 +61,10 @@ def _dt(value: int) -> datetime:
     return datetime.fromtimestamp(int(value), UTC)
 
 
+#: The row of one claim of an idempotency key: still running, by the request that claimed it.
+_CLAIMED = "scope = ? AND idem_key = ? AND state = 'running' AND request_hash = ? AND created_at = ?"
+
+
 @dataclass(frozen=True, slots=True)
 class PresentationRow:
     """A presentation request the resident answers; ``body`` is sealed JSON."""
@@ -350,16 +354,28 @@ class WalletDataStore(StoreTables):
         answer = None if r[7] is None else bytes(r[7])
         return IdempotentAnswerRow(r[0], r[1], r[2], r[3], _dt(r[4]), _dt(r[5]), r[6], answer)
 
-    async def finish_idempotency_key(self, scope: str, key: str, *, status: int, answer: bytes) -> None:
-        await self._execute(
-            "UPDATE idempotency_keys SET state = 'done', status = ?, answer = ? WHERE scope = ? AND idem_key = ?",
-            status, answer, scope, key,
-        )
+    async def finish_idempotency_key(self, claimed: IdempotentAnswerRow, *, status: int, answer: bytes) -> bool:
+        """Keep the answer of the request that claimed the key (``claimed``, as given to
+        :meth:`claim_idempotency_key`).
 
-    async def drop_idempotency_key(self, scope: str, key: str) -> None:
-        """Forget a key whose request failed, so that trying again runs it again."""
+        Nothing changes if another request took the key over since (its first request was taken to
+        be abandoned): that request's row is its own, and it keeps its own answer.
+
+        :return: whether the answer was kept.
+        """
+        changed = await self._execute(
+            "UPDATE idempotency_keys SET state = 'done', status = ?, answer = ? "
+            f"WHERE {_CLAIMED}",
+            status, answer, claimed.scope, claimed.key, claimed.request_hash, to_ts(claimed.created_at),
+        )
+        return changed == 1
+
+    async def drop_idempotency_key(self, claimed: IdempotentAnswerRow) -> None:
+        """Forget a key whose request failed, so that trying again runs it again; only while the
+        request that failed (``claimed``) still holds it."""
         await self._execute(
-            "DELETE FROM idempotency_keys WHERE scope = ? AND idem_key = ? AND state = 'running'", scope, key
+            f"DELETE FROM idempotency_keys WHERE {_CLAIMED}",
+            claimed.scope, claimed.key, claimed.request_hash, to_ts(claimed.created_at),
         )
 
     async def count_receipt_fetches(self) -> int:
