@@ -319,3 +319,32 @@ async def test_postgres_cut_waits_for_an_insert_in_flight(
         assert await store.batch_leaves(batch_id) == [(await store.get_receipt(f"w{i:05d}")).leaf for i in range(5)]
     finally:
         await store.close()
+
+
+async def test_a_round_never_counts_the_whole_queue(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=8, max_age=timedelta(hours=1), confirmations=1)
+    consents, tokens = _tokens(43, consents=5)
+    for consent in consents:
+        await receipt_store.put_consent(consent)
+    key = KEY.public_key()
+    await outbox.accept_many([(t, key) for t in tokens], now=NOW)
+
+    async def whole_queue() -> int:
+        raise AssertionError("an anchoring round counted the whole queue")
+
+    monkeypatch.setattr(receipt_store, "count_queued", whole_queue)
+    monkeypatch.setattr("vcsdk.outbox._outbox._MAX_BATCHES_PER_TICK", 2)
+    # The round stops at its batch limit with 27 still queued: it reports at most one batch's worth.
+    report = await outbox.tick(now=NOW)
+    assert (report.batches_cut, report.open_batches, report.queued_receipts) == (2, 2, 8)
+    report = await outbox.tick(now=NOW)
+    assert (report.batches_cut, report.queued_receipts) == (2, 8)
+    # Below a batch, exact: 11 left, one batch cut, 3 too young to cut.
+    report = await outbox.tick(now=NOW)
+    assert (report.batches_cut, report.queued_receipts) == (1, 3)
+    report = await outbox.drain(now=NOW + timedelta(hours=2))
+    assert (report.open_batches, report.queued_receipts) == (0, 0)
+    monkeypatch.undo()
+    assert await receipt_store.count_queued() == 0

@@ -97,6 +97,9 @@ class AnchorLocation:
 class TickReport:
     """What one :meth:`ReceiptOutbox.tick` did.
 
+    :ivar queued_receipts: receipts left waiting for a batch, exact below the outbox's
+        ``batch_size``; a longer queue reports ``batch_size`` (a round never counts the whole
+        queue; :meth:`ReceiptStore.count_queued` does, for metrics).
     :ivar chain_error: the error code if the chain could not be reached or refused a call; the
         work stays queued and the next tick retries.
     """

@@ -232,7 +232,7 @@ class ReceiptOutbox:
         :return: what happened.
         """
         now = aware(now)
-        cut = await self._cut_batches(now)
+        cut, queued = await self._cut_batches(now)
         sent = finalized = 0
         chain_error: str | None = None
         for batch in await self.store.open_batches():
@@ -243,30 +243,40 @@ class ReceiptOutbox:
                 break
             sent += outcome == "sent"
             finalized += outcome == "final"
+        if queued is None:
+            # The round stopped with a full batch's worth or more still queued: count at most that
+            # much again (never the whole queue, which grows when intake outruns anchoring).
+            queued = len(await self._queued(self.batch_size))
         return TickReport(
             batches_cut=cut,
             sent=sent,
             finalized=finalized,
             open_batches=len(await self.store.open_batches()),
-            queued_receipts=await self.store.count_queued(),
+            queued_receipts=queued,
             chain_error=chain_error,
         )
 
-    async def _cut_batches(self, now: datetime) -> int:
+    async def _queued(self, limit: int) -> Sequence[QueuedLeaf | StoredReceipt]:
+        """The first ``limit`` receipts queued: the SQL stores read only what a batch needs (no
+        token parsed); any other store gives whole receipts."""
+        if isinstance(self.store, SqlReceiptStore):
+            return await self.store.queued_leaves(limit=limit)
+        return await self.store.queued_receipts(limit=limit)
+
+    async def _cut_batches(self, now: datetime) -> tuple[int, int | None]:
+        """Cut the batches due; return how many, and how many receipts were left queued when the
+        cutting stopped (exact when fewer than ``batch_size``; ``None`` when not known without
+        another look: the round's batch limit was reached or another outbox cut first)."""
         cut = 0
         fast = isinstance(self.store, SqlReceiptStore)
         while cut < _MAX_BATCHES_PER_TICK:
-            # The SQL stores read only what a batch needs (no token parsed) and cut it in one
-            # transaction of three statements; any other store goes receipt by receipt.
-            queued: Sequence[QueuedLeaf | StoredReceipt]
-            if fast:
-                queued = await self.store.queued_leaves(limit=self.batch_size)  # type: ignore[attr-defined]
-            else:
-                queued = await self.store.queued_receipts(limit=self.batch_size)
+            # The SQL stores cut a batch in one transaction of three statements; any other store
+            # goes receipt by receipt.
+            queued = await self._queued(self.batch_size)
             if not queued:
-                break
+                return cut, 0
             if len(queued) < self.batch_size and now - queued[0].stored_at < self.max_age:
-                break
+                return cut, len(queued)
             tree = MerkleTree([r.leaf for r in queued])
             batch = Batch(
                 batch_id=tree.batch_id, root=tree.root, size=tree.size, state="pending", created_at=now
@@ -278,10 +288,10 @@ class ReceiptOutbox:
                     await self.store.create_batch(batch, [r.receipt_id for r in queued])
             except ConflictError:
                 # Another outbox on the same database cut these receipts first; its batch stands.
-                break
+                return cut, None
             self._step("batch_cut")
             cut += 1
-        return cut
+        return cut, None
 
     async def _advance(self, batch: Batch, now: datetime) -> str:
         location = await self.chain.find_anchor(batch.batch_id)

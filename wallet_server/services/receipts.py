@@ -568,7 +568,8 @@ class ReceiptService:
 
     async def tick(self) -> TickReport:
         """One anchoring round: cut due batches, advance open ones (chain errors stay in the report)."""
-        if await self.store.count_queued() == 0 and not await self.store.open_batches():
+        # One queued receipt is enough to know there is work (never count the whole queue).
+        if not await self.store.queued_receipts(limit=1) and not await self.store.open_batches():
             return TickReport()  # nothing to anchor: do not even open the chain
         return await (await self.outbox()).tick(now=self._clock())
 
