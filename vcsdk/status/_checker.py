@@ -150,8 +150,9 @@ class StatusListChecker:
         self.source = source
         self.policy = policy
         self.digests = digests
-        self._cache: dict[tuple[str, str], _Entry] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # By list and issuer: a list verified as one issuer's is never the answer for another's credential.
+        self._cache: dict[tuple[str, str, str], _Entry] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.max_cached_lists = max_cached_lists
 
     async def check(self, status: Mapping[str, Any], *, issuer: str, now: datetime) -> None:
@@ -178,7 +179,7 @@ class StatusListChecker:
 
     async def status_list(self, target: _Target, *, issuer: str, now: datetime) -> VerifiedStatusList:
         """The verified list for ``target``, from the cache while fresh, else fetched."""
-        lock = self._locks.setdefault(target.key, asyncio.Lock())
+        lock = self._locks.setdefault((*target.key, issuer), asyncio.Lock())
         async with lock:
             verified = await self._get(target, issuer=issuer, now=now, force=False)
             if self.digests is not None:
@@ -203,7 +204,8 @@ class StatusListChecker:
         return now - verified.issued_at > self.policy.max_age + self.policy.leeway
 
     async def _get(self, target: _Target, *, issuer: str, now: datetime, force: bool) -> VerifiedStatusList:
-        entry = self._cache.get(target.key)
+        cache_key = (*target.key, issuer)
+        entry = self._cache.get(cache_key)
         if entry is not None and not force and now < entry.fresh_until and not self._too_old(entry.status_list, now):
             return entry.status_list
         accept = ACCEPT_TOKEN if target.fmt == "token" else ACCEPT_VC
@@ -229,14 +231,14 @@ class StatusListChecker:
             entry.etag = fetched.etag or entry.etag
             return entry.status_list
         verified = await self._verify(target, fetched.body or b"", issuer=issuer, now=now)
-        self._cache.pop(target.key, None)
+        self._cache.pop(cache_key, None)
         while len(self._cache) >= self.max_cached_lists:
             evicted = next(iter(self._cache))  # dicts keep insertion order: the oldest fetch
             del self._cache[evicted]
             lock = self._locks.get(evicted)
             if lock is not None and not lock.locked():
                 del self._locks[evicted]
-        self._cache[target.key] = _Entry(verified, self._fresh_until(verified, fetched, now), fetched.etag)
+        self._cache[cache_key] = _Entry(verified, self._fresh_until(verified, fetched, now), fetched.etag)
         return verified
 
     def _fresh_until(self, verified: VerifiedStatusList, fetched: FetchedStatusList, now: datetime) -> datetime:

@@ -400,3 +400,19 @@ async def test_static_source_loopback_http_only_when_allowed() -> None:
     with pytest.raises(StatusListUnavailableError):
         await StaticStatusListSource(tokens).fetch(uri, accept="*/*")
     assert (await StaticStatusListSource(tokens, allow_loopback_http=True).fetch(uri, accept="*/*")).body
+
+
+async def test_a_cached_list_is_one_issuers(status_server: StatusServer, fetcher) -> None:
+    """A list verified for one issuer's credential is not the answer for another issuer's credential
+    naming the same URL: that one is checked against the list as fetched, which that issuer did not sign."""
+    lst = StatusListIssuer(status_server.url("/status/issuer"), size=1024)
+    claim = lst.allocate()
+    _publish(status_server, lst, "/status/issuer", now=NOW)
+    checker = _checker(fetcher)
+    await checker.check(claim, issuer=ISSUER, now=NOW)
+    # Refused: the other issuer's DID has no such key (and the list's iss is not that issuer).
+    with pytest.raises(KeyNotFoundError):
+        await checker.check(claim, issuer="did:example:another-issuer", now=NOW + timedelta(seconds=1))
+    # The first issuer's credentials are still answered from the cache.
+    await checker.check(claim, issuer=ISSUER, now=NOW + timedelta(seconds=2))
+    assert [s for _, s in status_server.hits] == [200, 200]
