@@ -146,7 +146,7 @@ async def _rate_limiters(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _chain(app: web.Application) -> AsyncIterator[None]:
-    app[CHAIN] = LazyChain(app[SETTINGS].rpc_url)
+    app[CHAIN] = LazyChain(app[SETTINGS].rpc_url, dev=app[SETTINGS].mine_to_confirm)
     try:
         yield
     finally:

@@ -21,11 +21,14 @@ class LazyChain:
 
     :param rpc_url: a JSON-RPC endpoint, or ``None`` for the embedded chain.
     :param confirmations: blocks a transaction needs before it counts.
+    :param dev: the node is a development node (anvil) that may be asked to mine: it is opened as a
+        :class:`vcsdk.registry.DevChain` (the ``mine_to_confirm`` setting).
     """
 
-    def __init__(self, rpc_url: str | None, *, confirmations: int = 1) -> None:
+    def __init__(self, rpc_url: str | None, *, confirmations: int = 1, dev: bool = False) -> None:
         self._rpc_url = rpc_url
         self._confirmations = confirmations
+        self._dev = dev
         self._chain: Chain | None = None
         self._lock = asyncio.Lock()
 
@@ -37,10 +40,12 @@ class LazyChain:
         """
         async with self._lock:
             if self._chain is None:
-                from vcsdk.registry import Chain
+                from vcsdk.registry import Chain, DevChain
 
                 if self._rpc_url is None:
                     self._chain = Chain.embedded(confirmations=self._confirmations)
+                elif self._dev:
+                    self._chain = await DevChain.connect(self._rpc_url, confirmations=self._confirmations)
                 else:
                     self._chain = await Chain.connect(self._rpc_url, confirmations=self._confirmations)
             return self._chain

@@ -257,7 +257,28 @@ def test_production_chain_has_no_dev_helpers() -> None:
     # Mining, moving the clock, unlocked accounts and funding are DevChain's, never a production Chain's.
     from vcsdk.registry import DevChain, DevJsonRpcChain, EmbeddedChain
 
-    for name in ("mine", "advance_time", "dev_accounts", "fund"):
+    for name in ("mine", "_mine_blocks", "advance_time", "dev_accounts", "fund"):
         assert not hasattr(JsonRpcChain, name) and not hasattr(Chain, name), name
+    for name in ("mine", "advance_time", "dev_accounts", "fund"):
         assert callable(getattr(DevChain, name)) and callable(getattr(DevJsonRpcChain, name))
     assert issubclass(EmbeddedChain, DevChain) and issubclass(DevJsonRpcChain, JsonRpcChain)
+    # Confirmation waiting mines through a hook only the dev chain fills in.
+    assert DevChain._mine_for_confirmations is not Chain._mine_for_confirmations
+
+
+@pytest.mark.integration
+async def test_only_a_dev_chain_mines_for_confirmations(anvil_url: str) -> None:
+    async with await Chain.connect(anvil_url) as chain:
+        assert not isinstance(chain, DevChain)
+        head = await chain.block_number()
+        with pytest.raises(RegistryError) as info:
+            await chain.confirmations_of(head, wanted=3, mine=True)
+        assert info.value.code == "rpc_error" and "DevChain" in str(info.value)
+        assert await chain.block_number() == head  # nothing was mined
+        assert await chain.confirmations_of(head, wanted=3) == 1  # without mining: what there is
+    # Asking Chain.connect to mine gives a dev chain, which mines the missing blocks.
+    async with await Chain.connect(anvil_url, mine_to_confirm=True) as dev:
+        assert isinstance(dev, DevChain) and isinstance(dev, JsonRpcChain)
+        head = await dev.block_number()
+        assert await dev.confirmations_of(head, wanted=3) == 3
+        assert await dev.block_number() == head + 2

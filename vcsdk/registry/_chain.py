@@ -81,7 +81,9 @@ class Chain(Transactions, ContractCalls, EventReads):
         :param confirmations: blocks a transaction needs before it counts (default 1: mined).
         :param tx_timeout: seconds to wait for a transaction to be mined and confirmed.
         :param poll_interval: seconds between polls for receipts and new blocks.
-        :param mine_to_confirm: mine missing blocks with ``evm_mine`` (dev nodes such as anvil only).
+        :param mine_to_confirm: mine missing blocks with ``evm_mine`` (dev nodes such as anvil only):
+            the chain returned is then a :class:`~vcsdk.registry.DevChain`, as from
+            ``DevChain.connect``, since only a dev chain mines.
         :param headers: extra HTTP headers for every request, e.g. an ``Authorization`` header
             for a node behind an API gateway (never logged or shown in errors).
         :raises InvalidInputError: if ``rpc_url`` is not an http(s) URL.
@@ -89,8 +91,14 @@ class Chain(Transactions, ContractCalls, EventReads):
         :raises ChainIdMismatchError: if the node's chain id is not ``chain_id``.
         :return: the connected chain; close it when done.
         """
+        kind: type[JsonRpcChain] = JsonRpcChain
+        if mine_to_confirm:
+            # Imported here: _dev builds on this module.
+            from vcsdk.registry._dev import DevJsonRpcChain
+
+            kind = DevJsonRpcChain
         return await _connect_json_rpc(
-            JsonRpcChain, rpc_url, chain_id=chain_id, timeout=timeout, confirmations=confirmations,
+            kind, rpc_url, chain_id=chain_id, timeout=timeout, confirmations=confirmations,
             tx_timeout=tx_timeout, poll_interval=poll_interval, mine_to_confirm=mine_to_confirm, headers=headers,
         )
 

@@ -14,6 +14,7 @@ from eth_utils.address import to_checksum_address
 
 from vcsdk.errors import InvalidInputError, RegistryError
 from vcsdk.registry._chain import Chain, JsonRpcChain, _connect_json_rpc
+from vcsdk.registry._transactions import MAX_MINE
 from vcsdk.registry._types import BlockInfo, Sender, TxResult
 
 __all__ = ["DevChain", "DevJsonRpcChain"]
@@ -43,10 +44,29 @@ class DevChain(Chain):
     async def mine(self, blocks: int = 1) -> int:
         """Mine ``blocks`` empty blocks.
 
+        :raises InvalidInputError: unless ``blocks`` is between 1 and ``MAX_MINE``.
         :raises RegistryError: ``code="rpc_error"`` if the node does not offer ``evm_mine``.
         :return: the new head block number.
         """
-        return await self._mine_blocks(blocks)
+        if not 0 < blocks <= MAX_MINE:
+            raise InvalidInputError(f"blocks must be between 1 and {MAX_MINE}")
+        for _ in range(blocks):
+            try:
+                await self._raw("evm_mine", [])
+            except RegistryError as exc:
+                if exc.code != "rpc_error":
+                    raise
+                raise RegistryError(
+                    f"the node at {self._endpoint} does not mine blocks on request (evm_mine): only dev nodes "
+                    "(anvil, hardhat, the embedded chain) do; do not ask this node to mine for confirmations "
+                    "(mine_to_confirm)",
+                    code="rpc_error",
+                ) from exc
+        return await self.block_number()
+
+    async def _mine_for_confirmations(self, blocks: int) -> int:
+        # The hook of Chain.confirmations_of: a dev chain mines what a confirmation wait lacks.
+        return await self.mine(blocks)
 
     async def advance_time(self, seconds: int) -> BlockInfo:
         """Move the chain clock forward by ``seconds`` and mine a block carrying the new time (dev only).

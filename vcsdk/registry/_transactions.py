@@ -219,7 +219,7 @@ class Transactions(ChainBase):
                     raise RegistryError(
                         f"transaction has {depth} of {wanted} confirmations after {self._tx_timeout:g} s; the "
                         f"chain at {self._endpoint} is not making blocks (a dev node that mines only on demand "
-                        "needs Chain.connect(…, mine_to_confirm=True), or fewer confirmations)",
+                        "needs DevChain.connect(…, mine_to_confirm=True), or fewer confirmations)",
                         code="confirmation_timeout",
                         details={"tx_hash": "0x" + result.tx_hash.hex(), "block_number": result.block_number},
                     )
@@ -238,18 +238,20 @@ class Transactions(ChainBase):
 
         On a chain that mines only on demand (the embedded chain, a dev node in automine or
         no-mining mode), ``mine`` first mines the missing empty blocks up to ``wanted``, so a
-        transaction there becomes final as soon as it is asked about.
+        transaction there becomes final as soon as it is asked about; only a
+        :class:`~vcsdk.registry.DevChain` mines.
 
         :param wanted: the confirmations the caller waits for (default: the chain's).
         :param mine: mine the missing blocks (default: the chain's ``mine_to_confirm``).
-        :raises RegistryError: ``code="rpc_error"`` when mining is asked of a node that does not offer it.
+        :raises RegistryError: ``code="rpc_error"`` when mining is asked of a chain that is not a
+            :class:`~vcsdk.registry.DevChain` or of a node that does not offer it.
         :raises ChainUnavailableError: if the node does not answer in time.
         :return: 0 if the block is not on the chain yet.
         """
         target = block_number + (self._confirmations if wanted is None else wanted) - 1
         head = await self.block_number()
         if head < target and (self._mine_to_confirm if mine is None else mine):
-            head = await self._mine_blocks(min(target - head, MAX_MINE))
+            head = await self._mine_for_confirmations(min(target - head, MAX_MINE))
         return max(head - block_number + 1, 0)
 
     async def _receipt(self, tx_hash: bytes) -> Any:
@@ -274,26 +276,17 @@ class Transactions(ChainBase):
                 raise
             return None
 
-    # -- mining on demand (dev nodes; DevChain.mine is the public face) ----------------------
+    # -- blocks on request: none here; DevChain supplies them --------------------------------
 
-    async def _mine_blocks(self, blocks: int = 1) -> int:
-        """Mine ``blocks`` empty blocks (dev chains only: embedded, anvil, hardhat).
+    async def _mine_for_confirmations(self, blocks: int) -> int:
+        """Make ``blocks`` empty blocks for a confirmation wait that asked to mine; a production
+        chain makes none and says so (:class:`~vcsdk.registry.DevChain` mines them).
 
-        :raises RegistryError: ``code="rpc_error"`` if the node does not offer ``evm_mine``.
-        :return: the new head block number.
+        :raises RegistryError: ``code="rpc_error"``, always.
         """
-        if not 0 < blocks <= MAX_MINE:
-            raise InvalidInputError(f"blocks must be between 1 and {MAX_MINE}")
-        for _ in range(blocks):
-            try:
-                await self._raw("evm_mine", [])
-            except RegistryError as exc:
-                if exc.code != "rpc_error":
-                    raise
-                raise RegistryError(
-                    f"the node at {self._endpoint} does not mine blocks on request (evm_mine): only dev nodes "
-                    "(anvil, hardhat, the embedded chain) do; do not ask this node to mine for confirmations "
-                    "(mine_to_confirm)",
-                    code="rpc_error",
-                ) from exc
-        return await self.block_number()
+        raise RegistryError(
+            f"the chain at {self._endpoint} does not mine blocks on request: only a DevChain does "
+            "(DevChain.connect to anvil or hardhat, Chain.embedded); do not ask this chain to mine for "
+            "confirmations (mine_to_confirm)",
+            code="rpc_error",
+        )
