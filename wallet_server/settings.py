@@ -178,6 +178,11 @@ class Settings:
             raise InvalidInputError("workers and database_pool_size must be at least 1")
         if min(self.database_timeout, self.database_pool_timeout, self.redis_timeout) <= timedelta(0):
             raise InvalidInputError("database_timeout, database_pool_timeout and redis_timeout must be positive")
+        names = [t.name for t in self.admin_tokens]
+        if len(set(names)) != len(names) or any(not n or not n.isprintable() for n in names):
+            # The name is the admin's identity: Idempotency-Key answers (enrolment codes, client
+            # secrets) are kept per name, and the audit trail names it. Two tokens must not share one.
+            raise InvalidInputError("each admin token needs its own non-empty, printable name")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
