@@ -155,7 +155,7 @@ def test_sso_settings_from_the_environment() -> None:
         load_settings(None, {**base, "VCSDK_WALLET_SSO_SUBJECT_SECRET": b64url_encode(b"short")})
 
 
-def test_admin_token_names_are_distinct() -> None:
+def test_admin_token_names_are_distinct(tmp_path: Path) -> None:
     """An admin token's name is its identity (Idempotency-Key answers are kept per name): two tokens
     sharing one would replay each other's enrolment codes and client secrets."""
     env = {"VCSDK_WALLET_ADMIN_TOKENS": f"ops:{DIGEST}:operator,ops:{'b' * 64}:issuer"}
@@ -163,5 +163,8 @@ def test_admin_token_names_are_distinct() -> None:
         load_settings(None, env)
     with pytest.raises(InvalidInputError, match="own non-empty"):
         load_settings(None, {"VCSDK_WALLET_ADMIN_TOKENS": f":{DIGEST}:operator"})
-    two = load_settings(None, {"VCSDK_WALLET_ADMIN_TOKENS": f"ops:{DIGEST}:operator,issuing:{'b' * 64}:issuer"})
+    two = load_settings(None, {
+        "VCSDK_WALLET_ADMIN_TOKENS": f"ops:{DIGEST}:operator,issuing:{'b' * 64}:issuer",
+        "VCSDK_WALLET_DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",  # its dev keys file goes beside it
+    })
     assert [t.name for t in two.admin_tokens] == ["ops", "issuing"]
