@@ -6,6 +6,9 @@ and errors, in :data:`wallet_server.routes.ROUTES`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from wallet_server._http import authenticate, etag_json, query_int, read_json, require_admin
@@ -21,6 +24,7 @@ from wallet_server.resident_schemas import (
     violation_summary_json,
 )
 from wallet_server.schemas import credential_summary_json
+from wallet_server.services import Principal
 from wallet_server.services.wallet import ProofSigningRequest
 
 __all__ = [
@@ -45,6 +49,25 @@ __all__ = [
     "withdraw_consent",
 ]
 
+#: A create handler's work: the resident and the request's JSON body in, the answer out.
+_Respond = Callable[[Principal, dict[str, Any]], Awaitable[web.Response]]
+
+
+async def _idempotent(request: web.Request, route: str, respond: _Respond) -> web.Response:
+    """Authenticate, then ``respond`` to the body once per ``Idempotency-Key`` (keys scoped to the
+    resident and ``route``); a repeated key replays the kept answer."""
+    principal = await authenticate(request)
+
+    async def produce() -> web.Response:
+        return await respond(principal, await read_json(request))
+
+    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
+
+
+def _created(body: dict[str, Any], location: str) -> web.Response:
+    return web.json_response(body, status=201, headers={"Location": location})
+
+
 # -- offers ----------------------------------------------------------------------------------------
 
 
@@ -56,14 +79,11 @@ async def list_offers(request: web.Request) -> web.Response:
 
 
 async def scan_offer(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-
-    async def produce() -> web.Response:
-        body = await read_json(request)
+    async def respond(principal: Principal, body: dict[str, Any]) -> web.Response:
         view = await request.app[WALLET].add_scanned(principal, body.get("offer_uri"))
-        return web.json_response(offer_json(view), status=201, headers={"Location": f"/v1/offers/{view.id}"})
+        return _created(offer_json(view), f"/v1/offers/{view.id}")
 
-    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/offers", produce)
+    return await _idempotent(request, "POST /v1/offers", respond)
 
 
 async def get_offer(request: web.Request) -> web.Response:
@@ -72,10 +92,7 @@ async def get_offer(request: web.Request) -> web.Response:
 
 
 async def accept_offer(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-
-    async def produce() -> web.Response:
-        body = await read_json(request)
+    async def respond(principal: Principal, body: dict[str, Any]) -> web.Response:
         result = await request.app[WALLET].accept(
             principal, request.match_info["offer_id"], tx_code=body.get("tx_code"),
             custodial=body.get("custodial") is True, keys=body.get("keys"),
@@ -85,24 +102,17 @@ async def accept_offer(request: web.Request) -> web.Response:
         location = f"/v1/credentials/{result.id}"
         return web.json_response(credential_summary_json(result), headers={"Location": location})
 
-    route = "POST /v1/offers/{offer_id}/accept"
-    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
+    return await _idempotent(request, "POST /v1/offers/{offer_id}/accept", respond)
 
 
 async def sign_offer(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-
-    async def produce() -> web.Response:
-        body = await read_json(request)
+    async def respond(principal: Principal, body: dict[str, Any]) -> web.Response:
         view = await request.app[WALLET].finish(
             principal, request.match_info["offer_id"], body.get("signature"), signatures=body.get("signatures")
         )
-        return web.json_response(
-            credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
-        )
+        return _created(credential_summary_json(view), f"/v1/credentials/{view.id}")
 
-    route = "POST /v1/offers/{offer_id}/signature"
-    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
+    return await _idempotent(request, "POST /v1/offers/{offer_id}/signature", respond)
 
 
 async def refill_offer(request: web.Request) -> web.Response:
@@ -113,18 +123,12 @@ async def refill_offer(request: web.Request) -> web.Response:
 
 
 async def sign_refill(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-
-    async def produce() -> web.Response:
-        body = await read_json(request)
+    async def respond(principal: Principal, body: dict[str, Any]) -> web.Response:
         offer_id = request.match_info["offer_id"]
         view = await request.app[WALLET].finish_refill(principal, offer_id, body.get("signatures"))
-        return web.json_response(
-            credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
-        )
+        return _created(credential_summary_json(view), f"/v1/credentials/{view.id}")
 
-    route = "POST /v1/offers/{offer_id}/refill/signature"
-    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, route, produce)
+    return await _idempotent(request, "POST /v1/offers/{offer_id}/refill/signature", respond)
 
 
 async def decline_offer(request: web.Request) -> web.Response:
@@ -136,16 +140,11 @@ async def decline_offer(request: web.Request) -> web.Response:
 
 
 async def start_presentation(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-
-    async def produce() -> web.Response:
-        body = await read_json(request)
+    async def respond(principal: Principal, body: dict[str, Any]) -> web.Response:
         view = await request.app[PRESENTATIONS].start(principal, body.get("request_uri"))
-        return web.json_response(
-            presentation_json(view), status=201, headers={"Location": f"/v1/presentations/{view.id}"}
-        )
+        return _created(presentation_json(view), f"/v1/presentations/{view.id}")
 
-    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/presentations", produce)
+    return await _idempotent(request, "POST /v1/presentations", respond)
 
 
 async def get_presentation(request: web.Request) -> web.Response:
