@@ -68,6 +68,20 @@ def _err(code: str, message: str) -> ProtocolError:
     return ProtocolError(message, code=code)
 
 
+def _same_client(
+    client: VerifiedClientAttestation | None, form: Mapping[str, str], granted_to: Any, what: str
+) -> str | None:
+    """The client of this token request (its attestation, else its ``client_id``), which must be
+    the one the ``what`` was issued to.
+
+    :raises ProtocolError: ``invalid_grant`` otherwise.
+    """
+    client_id = client.client_id if client is not None else form.get("client_id")
+    if client_id != granted_to:
+        raise _err("invalid_grant", f"the {what} was issued to another client")
+    return client_id
+
+
 def pkce_challenge(code_verifier: str) -> str:
     """The ``S256`` code challenge of a verifier (RFC 7636 §4.2)."""
     return b64url_encode(hashlib.sha256(code_verifier.encode("ascii")).digest())
@@ -435,9 +449,7 @@ class AuthorizationServer:
         code = form.get("pre-authorized_code")
         if not code:
             raise _err("invalid_request", "pre-authorized_code is missing")
-        record = await self._store.get("vci_code", code, now=now)
-        if record is None:
-            raise _err("invalid_grant", "the pre-authorized code is unknown, expired or already used")
+        record = await self._grant("vci_code", code, "pre-authorized code", now)
         expected = record.get("tx_code")
         given = form.get("tx_code")
         if expected is None and given is not None:
@@ -453,9 +465,7 @@ class AuthorizationServer:
                 raise _err("invalid_grant", "wrong tx_code")
         jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=None)
         # Single use (§4.1.1): the atomic take decides between two racing requests.
-        record = await self._store.take("vci_code", code, now=now)
-        if record is None:
-            raise _err("invalid_grant", "the pre-authorized code is unknown, expired or already used")
+        record = await self._grant("vci_code", code, "pre-authorized code", now, take=True)
         configs = [str(record["configuration_id"])]
         return await self._issue_tokens(
             configs=configs,
@@ -490,16 +500,10 @@ class AuthorizationServer:
             raise _err("invalid_request", "code_verifier is missing or malformed (RFC 7636 §4.1)")
         # The DPoP proof first (a use_dpop_nonce retry must find the code still there); then the code
         # is taken, single use whatever happens next: a failed attempt burns it (RFC 6749 §4.1.2).
-        found = await self._store.get("vci_authz_code", code, now=now)
-        if found is None:
-            raise _err("invalid_grant", "the authorization code is unknown, expired or already used")
+        found = await self._grant("vci_authz_code", code, "authorization code", now)
         jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=found.get("dpop_jkt"))
-        record = await self._store.take("vci_authz_code", code, now=now)
-        if record is None:
-            raise _err("invalid_grant", "the authorization code is unknown, expired or already used")
-        client_id = client.client_id if client is not None else form.get("client_id")
-        if client_id != record["client_id"]:
-            raise _err("invalid_grant", "the authorization code was issued to another client")
+        record = await self._grant("vci_authz_code", code, "authorization code", now, take=True)
+        client_id = _same_client(client, form, record["client_id"], "authorization code")
         if form.get("redirect_uri") != record["redirect_uri"]:
             raise _err("invalid_grant", "redirect_uri differs from the authorization request's")
         if not hmac.compare_digest(pkce_challenge(verifier), str(record["code_challenge"])):
@@ -524,19 +528,13 @@ class AuthorizationServer:
         token = form.get("refresh_token")
         if not token:
             raise _err("invalid_request", "refresh_token is missing")
-        found = await self._store.get("vci_refresh", token, now=now)
-        if found is None:
-            raise _err("invalid_grant", "the refresh token is unknown, expired or already used")
+        found = await self._grant("vci_refresh", token, "refresh token", now)
         if found.get("client_id") is not None:
-            client_id = client.client_id if client is not None else form.get("client_id")
-            if client_id != found["client_id"]:
-                raise _err("invalid_grant", "the refresh token was issued to another client")
+            _same_client(client, form, found["client_id"], "refresh token")
         # RFC 9449 §5: a refresh token issued to a public client is bound to the same DPoP key.
         jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=found.get("dpop_jkt"))
         # Rotation (RFC 9700 §4.14.2): a refresh token is used once; the answer carries the next one.
-        record = await self._store.take("vci_refresh", token, now=now)
-        if record is None:
-            raise _err("invalid_grant", "the refresh token is unknown, expired or already used")
+        record = await self._grant("vci_refresh", token, "refresh token", now, take=True)
         return await self._issue_tokens(
             configs=list(record["configs"]),
             claims=record["claims"],
@@ -547,6 +545,19 @@ class AuthorizationServer:
             now=now,
             refresh=True,
         )
+
+    async def _grant(
+        self, namespace: str, value: str, what: str, now: datetime, *, take: bool = False
+    ) -> dict[str, Any]:
+        """The stored grant ``value`` (a code or refresh token): read, or with ``take`` removed
+        atomically, so that only one of two racing requests gets it.
+
+        :raises ProtocolError: ``invalid_grant`` if it is unknown, expired or already used.
+        """
+        record = await (self._store.take if take else self._store.get)(namespace, value, now=now)
+        if record is None:
+            raise _err("invalid_grant", f"the {what} is unknown, expired or already used")
+        return record
 
     async def _issue_tokens(
         self,
