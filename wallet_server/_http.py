@@ -16,10 +16,12 @@ from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, IDEMPOTENCY, SETT
 from wallet_server.errors import RateLimitedError
 from wallet_server.schemas import SCHEMAS
 from wallet_server.services import Administrator, AdminRole, Principal
+from wallet_server.services.auth import refuse_proof
 from wallet_server.storage import DeviceProof
 
 __all__ = [
     "BODY_SCHEMA",
+    "answer_spending_proof",
     "authenticate",
     "authenticate_unrecorded",
     "compact_json",
@@ -30,6 +32,7 @@ __all__ = [
     "read_json",
     "request_url",
     "require_admin",
+    "spend_proof",
 ]
 
 
@@ -106,8 +109,37 @@ async def authenticate_unrecorded(request: web.Request) -> tuple[Principal, Devi
     )
     wait = await request.app[DEVICE_LIMITER].acquire(principal.device_id)
     if wait is not None:
+        await spend_proof(request, proof)
         raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
     return principal, proof
+
+
+async def spend_proof(request: web.Request, proof: DeviceProof) -> None:
+    """Record a proof from :func:`authenticate_unrecorded` whose request is refused before the
+    handler's own statement recorded it: a DPoP proof is used once, whatever the answer (RFC 9449
+    §11.1), so the same proof cannot carry another request. Recording it again is harmless.
+
+    :raises AuthenticationError: the device was removed or the login ended (said instead of the
+        refusal, which an unauthenticated caller is not told).
+    """
+    outcome = await request.app[AUTH].record_proof(proof)
+    if outcome in ("no_device", "logged_out"):
+        refuse_proof(outcome)
+
+
+async def answer_spending_proof(
+    request: web.Request, proof: DeviceProof | None, answer: Callable[[], Awaitable[web.Response]]
+) -> web.Response:
+    """``answer()``, with ``proof`` (unrecorded, or ``None`` once recorded) spent if it fails.
+
+    :raises AuthenticationError: the device was removed or the login ended.
+    """
+    try:
+        return await answer()
+    except Exception:
+        if proof is not None:
+            await spend_proof(request, proof)
+        raise
 
 
 async def once_per_key(

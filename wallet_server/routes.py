@@ -19,6 +19,7 @@ from wallet_server import election_routes as er
 from wallet_server import resident_routes as rr
 from wallet_server._http import (
     BODY_SCHEMA,
+    answer_spending_proof,
     authenticate,
     authenticate_unrecorded,
     compact_json,
@@ -62,7 +63,7 @@ from wallet_server.schemas import (
     resident_json,
     tokens_json,
 )
-from wallet_server.services.credentials import CredentialSummary
+from wallet_server.services.credentials import CredentialSummary, SummariesPage
 from wallet_server.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wallet_server.sso_routes import register_sso_client, sso_routes
 from wallet_server.storage import DeviceProof
@@ -203,10 +204,19 @@ async def remove_device(request: web.Request) -> web.Response:
 async def list_credentials(request: web.Request) -> web.Response:
     # The DPoP proof is recorded in the listing's own round trip (refused there if it cannot be).
     principal, proof = await authenticate_unrecorded(request)
-    limit = query_int(request, "limit", default=20)
-    page = await request.app[CREDENTIALS].summaries(
-        principal, limit=limit, cursor=request.query.get("cursor"), proof=proof
-    )
+
+    async def listing() -> web.Response:
+        limit = query_int(request, "limit", default=20)
+        page = await request.app[CREDENTIALS].summaries(
+            principal, limit=limit, cursor=request.query.get("cursor"), proof=proof
+        )
+        return _listing_body(request, page)
+
+    # A request refused before the listing's statement (a bad limit or cursor) still spends its proof.
+    return await answer_spending_proof(request, proof, listing)
+
+
+def _listing_body(request: web.Request, page: SummariesPage) -> web.Response:
     # The same bytes as etag_json of {"items": [...], "next_cursor": ...} ("items" sorts first),
     # each summary encoded once per process.
     items = b",".join(_summary_bytes(c) for c in page.items)
@@ -249,7 +259,12 @@ async def store_credential(request: web.Request) -> web.Response:
             credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
         )
 
-    return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/credentials", produce)
+    # A request refused before the credential's statement (a malformed token) still spends its proof.
+    return await answer_spending_proof(
+        request,
+        proof,
+        lambda: request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/credentials", produce),
+    )
 
 
 async def get_credential(request: web.Request) -> web.Response:

@@ -175,6 +175,30 @@ async def test_credential_upload_checks_the_proof_in_its_own_statement(client, c
     assert len(listing["items"]) == 2
 
 
+async def test_a_proof_is_spent_by_a_refused_request_too(client, clock) -> None:
+    """The routes that record the DPoP proof in their own statement spend it when they refuse the
+    request before that statement (a bad cursor, a malformed credential): the same proof cannot then
+    read the listing or store another credential; and a logged-out token is told so, not that its
+    input was bad."""
+    phone = await new_resident(client, clock)
+    good = {"credential": sd_jwt(1), "format": "dc+sd-jwt"}
+    headers = phone.auth_headers("POST", "/v1/credentials")
+    bad = await client.post("/v1/credentials", json={"credential": "not a token", "format": "dc+sd-jwt"},
+                            headers=headers)
+    assert bad.status == 400, await bad.text()
+    await problem(await client.post("/v1/credentials", json=good, headers=headers), 401, "dpop_replay")
+
+    headers = phone.auth_headers("GET", "/v1/credentials")
+    assert (await client.get("/v1/credentials?cursor=not-a-cursor", headers=headers)).status == 400
+    await problem(await client.get("/v1/credentials", headers=headers), 401, "dpop_replay")
+    assert (await phone.call("GET", "/v1/credentials")).status == 200
+
+    assert (await phone.call("POST", "/v1/auth/logout", json={"refresh_token": phone.refresh_token})).status == 204
+    resp = await phone.call("POST", "/v1/credentials", json={"credential": "not a token", "format": "dc+sd-jwt"})
+    await problem(resp, 401, "authentication_failed")
+    await problem(await phone.call("GET", "/v1/credentials?limit=0"), 401, "authentication_failed")
+
+
 @pytest.mark.parametrize(
     "overrides",
     [

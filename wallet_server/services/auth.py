@@ -222,11 +222,18 @@ class AuthService:
         :return: who is calling.
         """
         principal, proof = self.check_request(authorization=authorization, dpop=dpop, method=method, url=url)
-        # The proof's key is the token's cnf key; the device must still hold it (one round trip).
-        # The token's login (refresh-token family) must not have ended: logout takes effect at once.
-        outcome = await self._store.use_device_proof(proof)
-        refuse_proof(outcome)
+        refuse_proof(await self.record_proof(proof))
         return principal
+
+    async def record_proof(self, proof: DeviceProof) -> DeviceProofOutcome:
+        """Record a proof :meth:`check_request` returned (its ``jti`` is then spent), only while its
+        device still holds the key and its login was not ended (one round trip).
+
+        :return: ``"ok"``, or why it was not recorded (pass it to :func:`refuse_proof`).
+        """
+        # The proof's key is the token's cnf key; the device must still hold it.
+        # The token's login (refresh-token family) must not have ended: logout takes effect at once.
+        return await self._store.use_device_proof(proof)
 
     def check_request(
         self, *, authorization: str | None, dpop: Sequence[str], method: str, url: str
@@ -235,7 +242,8 @@ class AuthService:
 
         The caller must record the returned proof before it answers, in the same statement as its
         own query (e.g. :meth:`~wallet_server.storage.CredentialStore.prove_and_list_credential_keys`),
-        and pass the outcome to :func:`refuse_proof`: until then the caller is not authenticated.
+        and pass the outcome to :func:`refuse_proof`: until then the caller is not authenticated. A
+        request refused before that statement must still spend the proof (:meth:`record_proof`).
 
         :raises AuthenticationError: no or bad access token.
         :raises TokenExpiredError: the access token expired (refresh it).
