@@ -38,6 +38,8 @@ Clock = Callable[[], datetime]
 IssuerLookup = Callable[[web.Request], CredentialIssuer]
 #: One issuance call of an issuer endpoint: the issuer, the request body and its headers.
 IssueCall = Callable[[CredentialIssuer, bytes, RequestContext], Awaitable[IssuedCredentials]]
+#: An authorization-server endpoint taking a form (PAR, token): its JSON answer.
+FormCall = Callable[[CredentialIssuer, dict[str, str], RequestContext], Awaitable[Mapping[str, object]]]
 MAX_FLOW_STEPS = 16
 MAX_RESPONSE_BYTES = 2_000_000
 MAX_TOKEN_CHARS = 1024
@@ -298,17 +300,26 @@ def issuer_routes(
             return error_response(exc, oauth=True)
         return web.json_response(body, headers=NO_STORE)
 
-    async def par(request: web.Request) -> web.Response:
+    async def form_post(request: web.Request, call: FormCall, *, status: int = 200) -> web.Response:
+        """A form-encoded POST to the authorization server (PAR, token): ``call``'s answer, and the
+        issuer's DPoP nonce on every answer, errors included."""
         found = lookup(request)
         nonce = None
         try:
             nonce = await nonce_header(found)
-            body = await found.authorization_server.pushed_authorization_request(
-                await read_form(request, strict=True), now=clock(), context=_context(request)
-            )
+            body = await call(found, await read_form(request, strict=True), _context(request))
         except VcsdkError as exc:
             return _issuer_error(exc, resource=False, request=request, nonce=nonce)
-        return answer(body, status=201, nonce=nonce)
+        return answer(body, status=status, nonce=nonce)
+
+    async def pushed(found: CredentialIssuer, form: dict[str, str], context: RequestContext) -> dict[str, Any]:
+        return await found.authorization_server.pushed_authorization_request(form, now=clock(), context=context)
+
+    async def tokens(found: CredentialIssuer, form: dict[str, str], context: RequestContext) -> Mapping[str, object]:
+        return (await found.token(form, now=clock(), context=context)).to_dict()
+
+    async def par(request: web.Request) -> web.Response:
+        return await form_post(request, pushed, status=201)
 
     async def authorize(request: web.Request) -> web.StreamResponse:
         server = lookup(request).authorization_server
@@ -322,14 +333,7 @@ def issuer_routes(
         return await on_authorization(request, session)
 
     async def token(request: web.Request) -> web.Response:
-        found = lookup(request)
-        nonce = None
-        try:
-            nonce = await nonce_header(found)
-            tokens = await found.token(await read_form(request, strict=True), now=clock(), context=_context(request))
-        except VcsdkError as exc:
-            return _issuer_error(exc, resource=False, request=request, nonce=nonce)
-        return answer(tokens.to_dict(), nonce=nonce)
+        return await form_post(request, tokens)
 
     async def nonce_endpoint(request: web.Request) -> web.Response:
         found = lookup(request)
