@@ -305,3 +305,38 @@ async def test_a_redirect_is_handed_to_the_app_once_and_never_stored(wallet, clo
 
         raw = b"".join(p.read_bytes() for p in Path(url[len("sqlite:///"):]).parent.glob("wallet.db*"))
         assert b"s3cret" not in raw
+
+
+async def test_consent_screens_read_each_stored_token_once_per_process(wallet, clock, monkeypatch) -> None:
+    """The consent screen parses a stored credential's token once; a deleted one is never offered again."""
+    import wallet_server.services.presentations as presentations
+
+    peeked: list[str] = []
+    real_peek = presentations.peek
+
+    def counting_peek(token: str | bytes) -> Any:
+        peeked.append(str(token))
+        return real_peek(token)
+
+    monkeypatch.setattr(presentations, "peek", counting_peek)
+    phone = await new_resident(wallet, clock)
+    async with parties(clock) as (issuer, service):
+        cred_id = await credential_for(phone, issuer)
+        screens = []
+        for _ in range(3):
+            resp = await start(phone, (await service.request()).deep_link)
+            assert resp.status == 201, await resp.text()
+            screens.append(await resp.json())
+        for screen in screens:
+            (query,) = screen["credentials"]
+            assert [o["credential_id"] for o in query["options"]] == [cred_id]
+            assert query["options"][0]["claims"] == [["age_over_20"], ["address", "locality"]]
+        assert len(peeked) == 1
+
+        deleted = await phone.call("DELETE", f"/v1/credentials/{cred_id}")
+        assert deleted.status == 204, await deleted.text()
+        resp = await start(phone, (await service.request()).deep_link)
+        assert resp.status == 201, await resp.text()
+        screen = await resp.json()
+        assert screen["satisfiable"] is False
+        assert all(not q["options"] for q in screen["credentials"])

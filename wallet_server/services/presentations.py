@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from vcsdk.credentials import peek
+from vcsdk.credentials import UnverifiedSdJwtVc, peek
 from vcsdk.encoding import b64url_decode, from_numeric_date
 from vcsdk.errors import (
     ConflictError,
@@ -65,7 +65,7 @@ from wallet_server.errors import ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.auth import Principal
-from wallet_server.services.credentials import CredentialService
+from wallet_server.services.credentials import CredentialService, CredentialView
 from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.wallet import BATCH, OutgoingHttp, ResidentVault
 from wallet_server.storage import (
@@ -92,6 +92,8 @@ MAX_ITEMS = 16
 KB_ALG = "ES256"
 _KIND = "presentation"
 _SD_JWT_FORMATS = ("dc+sd-jwt", "vc+sd-jwt")
+#: Stored credentials whose parsed token a process keeps for consent screens.
+_PEEKED = 20_000
 #: The ``outcome.error`` of a presentation whose send to the service was interrupted.
 DELIVERY_UNKNOWN = "delivery_unknown"
 log = logging.getLogger("wallet_server.presentations")
@@ -251,6 +253,23 @@ class PresentationService:
         self._receipt_retry = receipt_retry
         self._receipt_retry_max = receipt_retry_max
         self._receipt_give_up = receipt_give_up
+        # A stored credential never changes: its token is read for the consent screen once per
+        # process (bounded), keyed by id and creation time like the credential summaries.
+        self._peeked: dict[str, tuple[datetime, UnverifiedSdJwtVc | None]] = {}
+
+    def _peek(self, view: CredentialView) -> UnverifiedSdJwtVc | None:
+        """The unverified facts of a stored SD-JWT VC, or ``None`` if its token does not parse."""
+        known = self._peeked.get(view.id)
+        if known is not None and known[0] == view.created_at:
+            return known[1]
+        try:
+            facts: UnverifiedSdJwtVc | None = peek(view.credential)
+        except VcsdkError:
+            facts = None
+        if len(self._peeked) >= _PEEKED:
+            del self._peeked[next(iter(self._peeked))]
+        self._peeked[view.id] = (view.created_at, facts)
+        return facts
 
     # -- reading
 
@@ -382,9 +401,8 @@ class PresentationService:
             for view in page.items:
                 if view.format not in _SD_JWT_FORMATS:
                     continue
-                try:
-                    facts = peek(view.credential)
-                except VcsdkError:
+                facts = self._peek(view)
+                if facts is None:
                     continue
                 claims = facts.unverified_claims
                 if await _revoked(status, claims, now=self._clock()):
