@@ -108,7 +108,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "ConsentState", "ConsentType", "Controller", "InMemoryKeptReceipts", "InclusionProof", "InclusionProofJson",
         "KeptReceipt", "KeptReceiptStore", "LedgerEntry",
         "LegalBasis", "MAX_BATCH_SIZE", "MIN_K_THRESHOLD", "MerkleTree", "PrivacyLedger", "PrivacyParameters",
-        "Pseudonym", "ReceiptDesk", "ReceiptKind", "SALT_BYTES", "ServiceCells", "WITHDRAWAL_RECEIPT_TYP",
+        "Pseudonym", "ReceiptDesk", "ReceiptKind", "ReceiptText", "SALT_BYTES", "ServiceCells", "WITHDRAWAL_RECEIPT_TYP",
         "WithdrawalReceiptClaims",
         "accept_withdrawal", "access_statistics", "batch_id_for", "hex32", "issue_access_receipt",
         "issue_withdrawal_receipt", "peek_access_receipt", "peek_consent_record", "presentation_hash", "receipt_leaf",
