@@ -81,15 +81,9 @@ async def authenticate(request: web.Request) -> Principal:
     :raises AuthenticationError: see :meth:`AuthService.authenticate`.
     :raises RateLimitedError: this device sent too many requests.
     """
-    principal = await request.app[AUTH].authenticate(
-        authorization=request.headers.get("Authorization"),
-        dpop=request.headers.getall("DPoP", []),
-        method=request.method,
-        url=request_url(request),
-    )
-    wait = await request.app[DEVICE_LIMITER].acquire(principal.device_id)
-    if wait is not None:
-        raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
+    principal, proof = _checked_request(request)
+    refuse_proof(await request.app[AUTH].record_proof(proof))
+    await _device_limit(request, principal)
     return principal
 
 
@@ -101,17 +95,31 @@ async def authenticate_unrecorded(request: web.Request) -> tuple[Principal, Devi
     :raises AuthenticationError: no or bad access token.
     :raises RateLimitedError: this device sent too many requests.
     """
-    principal, proof = request.app[AUTH].check_request(
+    principal, proof = _checked_request(request)
+    await _device_limit(request, principal, unspent=proof)
+    return principal, proof
+
+
+def _checked_request(request: web.Request) -> tuple[Principal, DeviceProof]:
+    """The access token and DPoP proof of ``request``, checked (see :meth:`AuthService.check_request`)."""
+    return request.app[AUTH].check_request(
         authorization=request.headers.get("Authorization"),
         dpop=request.headers.getall("DPoP", []),
         method=request.method,
         url=request_url(request),
     )
+
+
+async def _device_limit(request: web.Request, principal: Principal, *, unspent: DeviceProof | None = None) -> None:
+    """The per-device rate limit; a refused request spends its ``unspent`` proof first.
+
+    :raises RateLimitedError: this device sent too many requests.
+    """
     wait = await request.app[DEVICE_LIMITER].acquire(principal.device_id)
     if wait is not None:
-        await spend_proof(request, proof)
+        if unspent is not None:
+            await spend_proof(request, unspent)
         raise RateLimitedError("this device sent too many requests; slow down", retry_after=wait)
-    return principal, proof
 
 
 async def spend_proof(request: web.Request, proof: DeviceProof) -> None:
