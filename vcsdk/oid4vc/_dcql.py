@@ -8,7 +8,7 @@ claim paths must be disclosed (the minimal disclosure set), following the select
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,13 +259,8 @@ def _parse_credential_query(value: Any) -> CredentialQuery:
         known = {c.id for c in claims}
         sets = []
         for option in _nonempty_list(value["claim_sets"], "claim_sets", MAX_OPTIONS):
-            ids = [
-                _identifier(i, "claim_sets entry") for i in _nonempty_list(option, "claim set", MAX_CLAIMS_PER_QUERY)
-            ]
-            unknown = [i for i in ids if i not in known]
-            if unknown:
-                raise _bad(f"claim_sets names unknown claims id {unknown[0]!r}")
-            sets.append(tuple(ids))
+            sets.append(_id_option(option, "claim set", "claim_sets entry", MAX_CLAIMS_PER_QUERY, known=known,
+                                   unknown="claim_sets names unknown claims id"))  # fmt: skip
         claim_sets = tuple(sets)
     return CredentialQuery(
         id=qid,
@@ -277,6 +272,22 @@ def _parse_credential_query(value: Any) -> CredentialQuery:
         require_cryptographic_holder_binding=binding,
         trusted_authorities=authorities,
     )
+
+
+def _id_option(
+    option: Any, what: str, entry: str, limit: int, *, known: Collection[str | None], unknown: str
+) -> tuple[str, ...]:
+    """One option of ``claim_sets`` or ``credential_sets``: a non-empty list (``limit`` at most) of
+    identifiers, each naming one of ``known``.
+
+    :raises ProtocolError: (``invalid_request``) otherwise; ``unknown`` starts the message for an id
+        that names nothing.
+    """
+    ids = tuple(_identifier(i, entry) for i in _nonempty_list(option, what, limit))
+    strangers = [i for i in ids if i not in known]
+    if strangers:
+        raise _bad(f"{unknown} {strangers[0]!r}")
+    return ids
 
 
 def parse_dcql_query(value: Mapping[str, Any] | str | bytes) -> DcqlQuery:
@@ -312,13 +323,8 @@ def parse_dcql_query(value: Mapping[str, Any] | str | bytes) -> DcqlQuery:
                 raise _bad("each credential_sets entry must be an object")
             options = []
             for option in _nonempty_list(entry.get("options"), "credential set options", MAX_OPTIONS):
-                members = [
-                    _identifier(i, "credential set option") for i in _nonempty_list(option, "option", MAX_OPTIONS)
-                ]
-                unknown = [i for i in members if i not in ids]
-                if unknown:
-                    raise _bad(f"credential_sets names unknown credential query id {unknown[0]!r}")
-                options.append(tuple(members))
+                options.append(_id_option(option, "option", "credential set option", MAX_OPTIONS, known=ids,
+                                          unknown="credential_sets names unknown credential query id"))  # fmt: skip
             required = entry.get("required", True)
             if not isinstance(required, bool):
                 raise _bad("credential set required must be a boolean")
