@@ -237,6 +237,9 @@ async def test_expired_pre_authorized_code_is_invalid_grant(issuer):
         ({"grant_type": "authorization_code", "code": "x"}, "invalid_request"),  # no PKCE code_verifier
         ({"grant_type": PRE_AUTHORIZED_GRANT}, "invalid_request"),
         ({"grant_type": PRE_AUTHORIZED_GRANT, "pre-authorized_code": "unknown", "tx_code": "1"}, "invalid_grant"),
+        ({"grant_type": "refresh_token"}, "invalid_request"),
+        ({"grant_type": "refresh_token", "refresh_token": ""}, "invalid_request"),
+        ({"grant_type": "refresh_token", "refresh_token": "unknown"}, "invalid_grant"),
     ],
 )
 async def test_token_request_errors(issuer, form, code):

@@ -446,10 +446,8 @@ class AuthorizationServer:
 
     async def _pre_authorized(self, form: Mapping[str, str], now: datetime, context: RequestContext) -> TokenResponse:
         client = await self._client(form.get("client_id"), context, now)
-        code = form.get("pre-authorized_code")
-        if not code:
-            raise _err("invalid_request", "pre-authorized_code is missing")
-        record = await self._grant("vci_code", code, "pre-authorized code", now)
+        code = form.get("pre-authorized_code", "")
+        record = await self._grant("vci_code", code, "pre-authorized code", now, field="pre-authorized_code")
         expected = record.get("tx_code")
         given = form.get("tx_code")
         if expected is None and given is not None:
@@ -465,7 +463,7 @@ class AuthorizationServer:
                 raise _err("invalid_grant", "wrong tx_code")
         jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=None)
         # Single use (§4.1.1): the atomic take decides between two racing requests.
-        record = await self._grant("vci_code", code, "pre-authorized code", now, take=True)
+        record = await self._grant("vci_code", code, "pre-authorized code", now, field="pre-authorized_code", take=True)
         configs = [str(record["configuration_id"])]
         return await self._issue_tokens(
             configs=configs,
@@ -500,9 +498,9 @@ class AuthorizationServer:
             raise _err("invalid_request", "code_verifier is missing or malformed (RFC 7636 §4.1)")
         # The DPoP proof first (a use_dpop_nonce retry must find the code still there); then the code
         # is taken, single use whatever happens next: a failed attempt burns it (RFC 6749 §4.1.2).
-        found = await self._grant("vci_authz_code", code, "authorization code", now)
+        found = await self._grant("vci_authz_code", code, "authorization code", now, field="code")
         jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=found.get("dpop_jkt"))
-        record = await self._grant("vci_authz_code", code, "authorization code", now, take=True)
+        record = await self._grant("vci_authz_code", code, "authorization code", now, field="code", take=True)
         client_id = _same_client(client, form, record["client_id"], "authorization code")
         if form.get("redirect_uri") != record["redirect_uri"]:
             raise _err("invalid_grant", "redirect_uri differs from the authorization request's")
@@ -525,16 +523,14 @@ class AuthorizationServer:
 
     async def _refresh(self, form: Mapping[str, str], now: datetime, context: RequestContext) -> TokenResponse:
         client = await self._client(form.get("client_id"), context, now)
-        token = form.get("refresh_token")
-        if not token:
-            raise _err("invalid_request", "refresh_token is missing")
-        found = await self._grant("vci_refresh", token, "refresh token", now)
+        token = form.get("refresh_token", "")
+        found = await self._grant("vci_refresh", token, "refresh token", now, field="refresh_token")
         if found.get("client_id") is not None:
             _same_client(client, form, found["client_id"], "refresh token")
         # RFC 9449 §5: a refresh token issued to a public client is bound to the same DPoP key.
         jkt = await self._dpop_jkt(context, self.token_endpoint, now, bound=found.get("dpop_jkt"))
         # Rotation (RFC 9700 §4.14.2): a refresh token is used once; the answer carries the next one.
-        record = await self._grant("vci_refresh", token, "refresh token", now, take=True)
+        record = await self._grant("vci_refresh", token, "refresh token", now, field="refresh_token", take=True)
         return await self._issue_tokens(
             configs=list(record["configs"]),
             claims=record["claims"],
@@ -547,13 +543,16 @@ class AuthorizationServer:
         )
 
     async def _grant(
-        self, namespace: str, value: str, what: str, now: datetime, *, take: bool = False
+        self, namespace: str, value: str, what: str, now: datetime, *, field: str, take: bool = False
     ) -> dict[str, Any]:
-        """The stored grant ``value`` (a code or refresh token): read, or with ``take`` removed
-        atomically, so that only one of two racing requests gets it.
+        """The stored grant ``value`` (a code or refresh token, the form's ``field``): read, or with
+        ``take`` removed atomically, so that only one of two racing requests gets it.
 
-        :raises ProtocolError: ``invalid_grant`` if it is unknown, expired or already used.
+        :raises ProtocolError: ``invalid_request`` if the form has no ``field``; ``invalid_grant``
+            if it is unknown, expired or already used.
         """
+        if not value:
+            raise _err("invalid_request", f"{field} is missing")
         record = await (self._store.take if take else self._store.get)(namespace, value, now=now)
         if record is None:
             raise _err("invalid_grant", f"the {what} is unknown, expired or already used")
