@@ -53,9 +53,7 @@ class PostgresStore(SqlStore, PostgresMigrated):
             *proof_args(proof),
             *credential_args(credential),
         )
-        if inserted == 1:
-            return "ok"
-        return await self._refused_proof_outcome(proof)
+        return await self._proof_outcome(inserted == 1, proof)
 
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
@@ -75,7 +73,7 @@ class PostgresStore(SqlStore, PostgresMigrated):
         )
         rows = await self._fetch(sql, *proof_args(proof), *page_args)
         if not any(row[0] is None for row in rows):
-            outcome = await self._refused_proof_outcome(proof)
+            outcome = await self._proof_outcome(False, proof)
             return outcome, Page((), None)
         keys = sorted(
             (CredentialKey(row[0], row[1], datetime.fromtimestamp(row[2], UTC)) for row in rows if row[0] is not None),

@@ -268,9 +268,7 @@ class SqlStore(BackOfficeQueries):
                     f"INSERT INTO credentials ({_CREDENTIAL_COLS}) VALUES (?, ?, ?, ?, ?)",
                     *credential_args(credential),
                 )
-        if inserted == 1:
-            return "ok"
-        return await self._refused_proof_outcome(proof)
+        return await self._proof_outcome(inserted == 1, proof)
 
     async def prove_and_list_credential_keys(
         self, proof: DeviceProof, *, limit: int, after: Cursor | None = None
@@ -310,12 +308,13 @@ class SqlStore(BackOfficeQueries):
     async def use_device_proof(self, proof: DeviceProof) -> DeviceProofOutcome:
         # One round trip on the common path: the proof id goes in only while the device exists and
         # its login was not ended (family_id NULL matches no row, so NOT EXISTS holds).
-        if await self._execute(RECORD_DEVICE_PROOF, *proof_args(proof)) == 1:
-            return "ok"
-        return await self._refused_proof_outcome(proof)
+        return await self._proof_outcome(await self._execute(RECORD_DEVICE_PROOF, *proof_args(proof)) == 1, proof)
 
-    async def _refused_proof_outcome(self, proof: DeviceProof) -> DeviceProofOutcome:
-        """Why ``proof`` was not recorded: its device is gone, its login ended, or it was seen before."""
+    async def _proof_outcome(self, recorded: bool, proof: DeviceProof) -> DeviceProofOutcome:
+        """``"ok"`` if ``proof`` was recorded; else why not: its device is gone, its login ended, or
+        it was seen before."""
+        if recorded:
+            return "ok"
         rows = await self._fetch(
             "SELECT 1 FROM devices WHERE id = ? AND resident_id = ? AND jkt = ?",
             proof.device_id, proof.resident_id, proof.jkt,
