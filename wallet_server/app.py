@@ -64,6 +64,9 @@ log = logging.getLogger("wallet_server")
 PURGE_INTERVAL_SECONDS = 60.0
 #: How often owed receipt fetches are looked for (each one waits its own backoff).
 RECEIPT_FETCH_INTERVAL_SECONDS = 1.0
+#: How long the city set-up lease lasts unrenewed (its holder renews it every third of this); a
+#: process that dies setting the city up holds the others' start back at most this long.
+CITY_SETUP_LEASE = timedelta(seconds=30)
 
 
 def pg_timeouts(settings: Settings) -> PgTimeouts:
@@ -158,6 +161,7 @@ async def _back_office(app: web.Application) -> AsyncIterator[None]:
     from vcsdk.credentials import VctRegistry
     from wallet_server.services.city import CitySetup
     from wallet_server.services.issuance import IssuanceService
+    from wallet_server.services.lease import Lease
     from wallet_server.services.protocol_state import DatabaseStateStore
     from wallet_server.services.public import PublicService
     from wallet_server.services.status_lists import StatusListService
@@ -172,6 +176,8 @@ async def _back_office(app: web.Application) -> AsyncIterator[None]:
         signing_key=settings.city_signing_key,
         network_config=settings.network_config,
         accredit_types=(vcts.resident_identity,),
+        # Every worker and instance sets the city up at start: one at a time writes it on chain.
+        lease=None if settings.rpc_url is None else Lease(store, "city-setup", ttl=CITY_SETUP_LEASE, clock=clock),
     )
     status_lists = StatusListService(
         store, city=city, clock=clock, size=settings.status_list_size, ttl=settings.status_list_ttl

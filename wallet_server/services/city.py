@@ -4,12 +4,22 @@ On the embedded chain (the default) the three contracts are deployed when the ci
 and the city's DID and accreditation are set up there; with ``rpc_url`` the addresses come from the
 network config ``vcsdk deploy`` wrote, and the keys from settings. Everything else in the back
 office (issuance, status lists, trust, DID resolution) asks :meth:`CitySetup.get`.
+
+Every process of a deployment (the workers of ``--workers N``, instances behind a load balancer)
+sets the city up at start, at the same moment. The on-chain writes (the signing key on the DID, the
+self-accreditation) are made by one of them at a time, under a lease in the shared database: the
+others wait, then find the key published. Two processes publishing the same key would each write an
+attribute, and did:ethr names a key published twice by its last event (``#delegate-2``), so the
+first one's signatures (``kid`` ``#delegate-1``: registrations, consent records) would stop
+verifying anywhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,10 +32,13 @@ if TYPE_CHECKING:
     from vcsdk.registry import Chain
     from vcsdk.trust import TrustRegistry
     from wallet_server.chain import LazyChain
+    from wallet_server.services.lease import Lease
 
 __all__ = ["City", "CitySetup", "load_network_config"]
 
 log = logging.getLogger("wallet_server.city")
+#: Pause between two attempts to take the set-up lease another process holds.
+_LEASE_POLL = 0.2
 
 @dataclass(frozen=True, slots=True)
 class City:
@@ -75,6 +88,8 @@ class CitySetup:
     :param signing_key: the city's P-256 signing key (``None``: a fresh one, development only).
     :param network_config: path of the network config (required with a JSON-RPC chain).
     :param accredit_types: credential types (``vct``) the city accredits itself for.
+    :param lease: the shared database's lease under which one process at a time writes the city's
+        key and accreditation on chain (``None``: this process is the only one, e.g. the embedded chain).
     """
 
     def __init__(
@@ -86,6 +101,7 @@ class CitySetup:
         signing_key: Key | None,
         network_config: str | None,
         accredit_types: tuple[str, ...],
+        lease: Lease | None = None,
     ) -> None:
         self._chain = chain
         self._embedded = embedded
@@ -93,6 +109,7 @@ class CitySetup:
         self._signing_key = signing_key
         self._network_config = network_config
         self._accredit_types = accredit_types
+        self._lease = lease
         self._city: City | None = None
         self._lock = asyncio.Lock()
 
@@ -158,13 +175,45 @@ class CitySetup:
         try:
             identity = key_address(owner)
             did = network.did_of(owner)
-            signing = await self._publish_signing_key(ethr, resolver, did, identity, owner)
-            await self._accredit_self(chain, trust, did, owner)
+            async with self._holding_lease():
+                signing = await self._publish_signing_key(ethr, resolver, did, identity, owner)
+                await self._accredit_self(chain, trust, did, owner)
         except BaseException:
             await network.close()
             raise
         log.info("city set up", extra={"event": "city_ready"})
         return City(chain, did, signing, owner, ethr, resolver, trust, addresses, blocks)
+
+    @contextlib.asynccontextmanager
+    async def _holding_lease(self) -> AsyncIterator[None]:
+        """Wait for the set-up lease, keep it renewed while the body runs, then give it up.
+
+        A holder that dies stops renewing it, and the first process to ask once it expires takes over.
+
+        :raises StorageError: if the database fails.
+        """
+        lease = self._lease
+        if lease is None:
+            yield
+            return
+        while not await lease.hold():
+            await asyncio.sleep(_LEASE_POLL)
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(lease.ttl.total_seconds() / 3)
+                with contextlib.suppress(VcsdkError):  # a failed renewal is tried again; the lease lasts
+                    await lease.hold()
+
+        renewing = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            with contextlib.suppress(VcsdkError):  # unreleased, it expires
+                await lease.release()
 
     async def _publish_signing_key(
         self, ethr: EthrRegistry, resolver: Resolver, did: str, identity: str, owner: Key
@@ -176,6 +225,7 @@ class CitySetup:
             log.warning("no city_signing_key configured: using a fresh key (development only)",
                         extra={"event": "city_key_ephemeral"})
             signing = Key.generate("P-256")
+        resolver.invalidate(did)  # what the chain says now: another process may have just published it
         published = _find_key(await resolver.resolve(did), signing, key_from_verification_method)
         if published is None:
             await ethr.set_attribute(identity, *key_attribute(signing), sender=owner)
