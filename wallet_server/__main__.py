@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from vcsdk.errors import ChainUnavailableError, InvalidInputError, VcsdkError
 from wallet_server._logging import configure_logging
-from wallet_server.app import create_app, system_clock
+from wallet_server.app import create_app, pg_timeouts, system_clock
 from wallet_server.appkeys import CITY
 from wallet_server.services import AdminService, LocalKeyProvider
 from wallet_server.settings import Settings, add_arguments, load_settings
@@ -49,6 +50,30 @@ async def _set_up_city(app: web.Application) -> None:
         logging.getLogger("wallet_server.city").warning(
             "the chain node does not answer; the city is set up on first use", extra={"event": "city_deferred"}
         )
+
+
+async def _prepare_database(settings: Settings) -> None:
+    """Create and migrate the wallet's tables and the receipt outbox's, once, before workers start.
+
+    Workers that all opened a new SQLite file at once raced to switch it to WAL and migrate it, and
+    the losers stopped at start (``database is locked``) until they were replaced.
+    """
+    from vcsdk.outbox import PostgresReceiptStore, SqliteReceiptStore
+
+    store = await open_store(settings.database_url, schema=settings.database_schema,
+                             timeouts=pg_timeouts(settings), pool_size=1)  # fmt: skip
+    try:
+        if store.dialect == "sqlite":
+            outbox: SqliteReceiptStore | PostgresReceiptStore = await SqliteReceiptStore.open(
+                settings.database_url.split("sqlite:///", 1)[-1]
+            )
+        else:
+            outbox = await PostgresReceiptStore.open(
+                settings.database_url, schema=settings.database_schema, max_size=1, timeouts=pg_timeouts(settings)
+            )
+        await outbox.close()
+    finally:
+        await store.close()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -112,6 +137,10 @@ def _run_workers(settings: Settings, *, banner: str) -> None:
     Forked before any event loop or thread exists. SIGTERM or SIGINT stops them all.
     """
     log = logging.getLogger("wallet_server.workers")
+    asyncio.run(_prepare_database(settings))
+    for thread in threading.enumerate():  # the database's connection threads, ending after their close
+        if thread is not threading.current_thread():
+            thread.join(timeout=5.0)
     sock = socket.create_server((settings.host, settings.port), backlog=1024)
     _say(banner)
     stopping = False
