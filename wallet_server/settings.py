@@ -316,7 +316,13 @@ _FIELDS = [f for f in Settings.__dataclass_fields__ if f != "current_data_key"]
 
 
 def _dev_keys(path: Path) -> dict[str, Any]:
-    """Development only: keep generated keys in a 0600 file next to the SQLite database."""
+    """Development only: keep generated keys in a 0600 file next to the SQLite database.
+
+    Processes starting together on one database (instances on one host) must end up with the same
+    keys: the file appears whole or not at all (written and synced under a temporary name, then
+    hard-linked to its name, which fails if it exists), and a process that loses the race reads the
+    winner's keys.
+    """
     if path.exists():
         loaded: dict[str, Any] = json.loads(path.read_text())
         return loaded
@@ -330,8 +336,20 @@ def _dev_keys(path: Path) -> dict[str, Any]:
         # For the developer to call the admin API with; the server itself uses only the digest.
         "dev_admin_token": admin_token,
     }
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process made them first (whole): use its keys
+            theirs: dict[str, Any] = json.loads(path.read_text())
+            return theirs
+    finally:
+        temporary.unlink(missing_ok=True)
     log.warning("development keys written to a new keys file; never use them in production")
     return data
 

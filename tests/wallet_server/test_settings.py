@@ -139,6 +139,24 @@ def test_sqlite_development_keys_are_generated_once(tmp_path: Path) -> None:
     assert "dev_admin_token" in json.loads(keys_file.read_text())
 
 
+def test_a_process_that_loses_the_race_for_the_development_keys_uses_the_winners(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instances started at once on one SQLite file: one that found no keys file, then made its keys
+    while another wrote the file, keeps the file as it is and uses its keys."""
+    db = tmp_path / "w.db"
+    winner = load_settings(parse("--database", f"sqlite:///{db}"), {})
+    keys_file = Path(f"{db}.keys.json")
+    written = keys_file.read_bytes()
+    monkeypatch.setattr(Path, "exists", lambda self: False)  # it looked before the winner wrote
+    loser = load_settings(parse("--database", f"sqlite:///{db}"), {})
+    monkeypatch.undo()
+    assert keys_file.read_bytes() == written
+    assert loser.token_signing_keys == winner.token_signing_keys and loser.data_keys == winner.data_keys
+    assert loser.city_signing_key == winner.city_signing_key and loser.admin_tokens == winner.admin_tokens
+    assert [f.name for f in tmp_path.iterdir()] == ["w.db.keys.json"]  # no temporary file left
+
+
 def test_sso_settings_from_the_environment() -> None:
     base = {
         "VCSDK_WALLET_DATABASE_URL": "postgresql://x@127.0.0.1/test",
