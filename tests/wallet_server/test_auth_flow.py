@@ -20,6 +20,16 @@ async def problem(resp: Any, status: int, code: str) -> dict[str, Any]:
     return body
 
 
+async def add_device(phone: Phone, client, clock) -> Phone:
+    """A second phone of ``phone``'s resident, added through ``POST /v1/devices`` and logged in."""
+    second = Phone(client, clock, resident_id=phone.resident_id)
+    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
+    assert resp.status == 201
+    second.device_id = (await resp.json())["id"]
+    await second.login()
+    return second
+
+
 async def test_full_device_auth_flow(client, clock) -> None:
     code = await issue_code(client)
     phone = Phone(client, clock)
@@ -132,11 +142,7 @@ async def test_credential_listing_checks_the_proof_in_its_own_query(client, cloc
     """GET /v1/credentials records the DPoP proof in the listing's round trip: a replayed proof,
     an ended login and a removed device are refused there as everywhere else."""
     phone = await new_resident(client, clock)
-    second = Phone(client, clock, resident_id=phone.resident_id)
-    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
-    assert resp.status == 201
-    second.device_id = (await resp.json())["id"]
-    await second.login()
+    second = await add_device(phone, client, clock)
     headers = phone.auth_headers("GET", "/v1/credentials")
     assert (await client.get("/v1/credentials", headers=headers)).status == 200
     await problem(await client.get("/v1/credentials", headers=headers), 401, "dpop_replay")
@@ -153,11 +159,7 @@ async def test_credential_upload_checks_the_proof_in_its_own_statement(client, c
     """POST /v1/credentials records the DPoP proof in the statement that stores the credential:
     a replayed proof, a removed device and an ended login store nothing."""
     phone = await new_resident(client, clock)
-    second = Phone(client, clock, resident_id=phone.resident_id)
-    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
-    assert resp.status == 201
-    second.device_id = (await resp.json())["id"]
-    await second.login()
+    second = await add_device(phone, client, clock)
 
     def body(n: int) -> dict[str, Any]:
         return {"credential": sd_jwt(n), "format": "dc+sd-jwt"}
@@ -338,11 +340,7 @@ async def test_refresh_needs_the_device_key(client, clock) -> None:
 
 async def test_removing_a_device_kills_its_tokens(client, clock) -> None:
     phone = await new_resident(client, clock)
-    second = Phone(client, clock, resident_id=phone.resident_id)
-    resp = await phone.call("POST", "/v1/devices", json={"public_jwk": second.key.public_jwk(), "name": "tablet"})
-    assert resp.status == 201
-    second.device_id = (await resp.json())["id"]
-    await second.login()
+    second = await add_device(phone, client, clock)
     assert (await second.call("GET", "/v1/me")).status == 200
     assert (await phone.call("DELETE", f"/v1/devices/{second.device_id}")).status == 204
     await problem(await second.call("GET", "/v1/me"), 401, "authentication_failed")
