@@ -39,6 +39,17 @@ DISCOVERY_REQUIRED = (
 )
 
 
+def backchannel_receiver() -> tuple[list[str], list[web.RouteDef]]:
+    """A service's back-channel logout endpoint (``POST /backchannel``) and the logout tokens it received."""
+    received: list[str] = []
+
+    async def backchannel(request: web.Request) -> web.Response:
+        received.append(str((await request.post())["logout_token"]))
+        return web.Response(status=200)
+
+    return received, [web.post("/backchannel", backchannel)]
+
+
 async def test_two_services_log_the_same_resident_in_with_the_wallet(tmp_path: Path) -> None:
     async with world(tmp_path) as w:
         issued = await accept_offer(w, await w.issue_offer())
@@ -292,13 +303,8 @@ async def test_bad_input_gets_oauth_errors(tmp_path: Path) -> None:
 async def test_back_channel_logout_tells_the_service(tmp_path: Path) -> None:
     """OpenID Connect Back-Channel Logout 1.0: after an RP-initiated logout the provider posts a Logout
     Token to the service's registered URI; the service verifies it as it verifies ID tokens."""
-    received: list[str] = []
-
-    async def backchannel(request: web.Request) -> web.Response:
-        received.append(str((await request.post())["logout_token"]))
-        return web.Response(status=200)
-
-    async with world(tmp_path) as w, serve([web.post("/backchannel", backchannel)], port=free_port()) as rp_url:
+    received, routes = backchannel_receiver()
+    async with world(tmp_path) as w, serve(routes, port=free_port()) as rp_url:
         issued = await accept_offer(w, await w.issue_offer())
         reg = await register_service(w, w.service.did, "Kaga Onsen Shop", [["age_equal_or_over", "20"]],
                                      issued["credential"]["vct"])
@@ -326,13 +332,8 @@ async def test_a_client_registered_for_rs256_gets_rs256_id_and_logout_tokens(tmp
     """A client registered with ``id_token_signed_response_alg: RS256`` validates its ID token (authlib's
     ``CodeIDToken``) with the provider's RSA key from the JWKS; the city's ES256 stays the default;
     RP-initiated logout takes the RS256 ID token as its hint and the logout token is RS256 too."""
-    received: list[str] = []
-
-    async def backchannel(request: web.Request) -> web.Response:
-        received.append(str((await request.post())["logout_token"]))
-        return web.Response(status=200)
-
-    async with world(tmp_path) as w, serve([web.post("/backchannel", backchannel)], port=free_port()) as rp_url:
+    received, routes = backchannel_receiver()
+    async with world(tmp_path) as w, serve(routes, port=free_port()) as rp_url:
         issued = await accept_offer(w, await w.issue_offer())
         reg = await register_service(w, w.service.did, "Kaga Onsen Shop", [["age_equal_or_over", "20"]],
                                      issued["credential"]["vct"])
