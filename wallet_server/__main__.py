@@ -125,10 +125,20 @@ def _run(settings: Settings, sock: socket.socket | None = None, *, banner: str |
             _say(banner)
 
         app.on_startup.append(announce)
+    loop = _new_loop(settings)
     if sock is None:
-        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+        web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None, loop=loop)
     else:
-        web.run_app(app, sock=sock, access_log=None, print=None)
+        web.run_app(app, sock=sock, access_log=None, print=None, loop=loop)
+
+
+def _new_loop(settings: Settings) -> asyncio.AbstractEventLoop:
+    """The event loop the server runs on (``settings.event_loop``)."""
+    if settings.event_loop == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
 
 
 def _run_workers(settings: Settings, *, banner: str) -> None:

@@ -88,6 +88,8 @@ class Settings:
         default), so the server mines the empty blocks receipt batches need for
         ``receipt_confirmations``; a production node refuses this (it has no ``evm_mine``).
     :param workers: server processes sharing the port (each with its own pool and tasks).
+    :param event_loop: ``uvloop`` (the default: libuv's event loop, about a tenth less CPU per
+        request here) or ``asyncio`` (the standard library's).
     :param database_timeout: seconds one PostgreSQL statement may take (then ``503``).
     :param database_pool_timeout: seconds a request may wait for a free PostgreSQL connection.
     :param database_pool_size: PostgreSQL connections per process.
@@ -159,6 +161,7 @@ class Settings:
     mine_to_confirm: bool = False
     # -- processes and bounded waits
     workers: int = 1
+    event_loop: str = "uvloop"
     database_timeout: timedelta = timedelta(seconds=5)
     database_pool_timeout: timedelta = timedelta(seconds=5)
     database_pool_size: int = 10
@@ -174,6 +177,8 @@ class Settings:
     sso_login_ttl: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
+        if self.event_loop not in ("uvloop", "asyncio"):
+            raise InvalidInputError("event_loop must be uvloop or asyncio")
         if self.workers < 1 or self.database_pool_size < 1:
             raise InvalidInputError("workers and database_pool_size must be at least 1")
         if min(self.database_timeout, self.database_pool_timeout, self.redis_timeout) <= timedelta(0):
@@ -194,6 +199,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
     parser.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
+    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), help="the event loop (default uvloop)")
     parser.add_argument("--public-base-url", help="the URL clients use, e.g. https://wallet.city.example")
     parser.add_argument("--redis-url", help="share rate limits through Redis, e.g. redis://127.0.0.1:6379/0")
     parser.add_argument("--cors-origin", action="append", dest="cors_origins", help="allowed app origin (repeat)")

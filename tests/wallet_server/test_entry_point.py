@@ -27,10 +27,12 @@ def test_vcsdk_serve_is_registered() -> None:
 
 
 @pytest.mark.integration
-def test_python_m_wallet_server_serves_health(tmp_path: Path) -> None:
+@pytest.mark.parametrize("loop_args", [[], ["--event-loop", "asyncio"]], ids=["uvloop", "asyncio"])
+def test_python_m_wallet_server_serves_health(tmp_path: Path, loop_args: list[str]) -> None:
     port = free_port()
+    database = f"sqlite:///{tmp_path / 'w.db'}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wallet_server", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--port", str(port)],
+        [sys.executable, "-m", "wallet_server", "--database", database, "--port", str(port), *loop_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -89,3 +91,22 @@ def test_worker_count_and_timeouts_are_checked() -> None:
     with pytest.raises(InvalidInputError):
         Settings(database_timeout=timedelta(0))
     assert Settings(workers=3).workers == 3
+    with pytest.raises(InvalidInputError, match="event_loop must be uvloop or asyncio"):
+        Settings(event_loop="tokio")
+
+
+def test_the_event_loop_is_uvloop_unless_asyncio_is_asked_for() -> None:
+    import asyncio
+
+    import uvloop
+
+    from wallet_server.__main__ import _new_loop
+    from wallet_server.settings import Settings
+
+    default, plain = _new_loop(Settings()), _new_loop(Settings(event_loop="asyncio"))
+    try:
+        assert isinstance(default, uvloop.Loop)
+        assert not isinstance(plain, uvloop.Loop) and isinstance(plain, asyncio.BaseEventLoop)
+    finally:
+        default.close()
+        plain.close()
