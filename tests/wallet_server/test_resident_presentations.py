@@ -187,9 +187,33 @@ async def test_withdrawn_consent_refuses_later_receipts(wallet, clock) -> None:
         late = {**_claims_of(service.receipts[0]), "jti": "rcpt-late", "iat": int(clock().timestamp())}
         token = sign_jws(late, service.key, typ="access-receipt+jwt")
         with pytest.raises(ConsentWithdrawnError):
-            await wallet.app[RECEIPTS].accept_receipt(token, consent=consent, resolver=StaticChainPort()._resolver)
+            await wallet.app[RECEIPTS].accept_receipt(
+                token, consent_id=consent.record_id, resolver=StaticChainPort()._resolver
+            )
         # the receipt for the access before the withdrawal still verifies
         assert verify_access_receipt(service.receipts[0], consent=consent, service_key=service.key, now=clock())
+
+
+async def test_each_step_answers_the_presentation_as_a_later_read_finds_it(wallet, clock) -> None:
+    """Consent and signature answer from the state they just wrote, without reading it back: what
+    they answer is what GET /v1/presentations/{id} returns afterwards."""
+    phone = await new_resident(wallet, clock)
+    async with parties(clock) as (issuer, service):
+        await credential_for(phone, issuer)
+        screen = await (await start(phone, (await service.request()).deep_link)).json()
+        path = f"/v1/presentations/{screen['id']}"
+        assert await (await phone.call("GET", path)).json() == screen
+        consented = await (await phone.call("POST", f"{path}/consent", json={})).json()
+        assert consented["state"] == "signature_required" and consented["signing_inputs"]
+        assert await (await phone.call("GET", path)).json() == consented
+        signatures = [
+            {"query_id": s["query_id"], "signature": b64sig(phone.key, s["signing_input"])}
+            for s in consented["signing_inputs"]
+        ]
+        resp = await phone.call("POST", f"{path}/signature", json={"signatures": signatures})
+        shared = await resp.json()
+        assert shared["state"] == "shared" and "receipt_id" in shared["outcome"], shared
+        assert await (await phone.call("GET", path)).json() == shared
 
 
 def _principal(phone: Phone) -> Any:

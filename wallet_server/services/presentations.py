@@ -469,7 +469,9 @@ class PresentationService:
             # The service is not told: an unregistered party learns nothing, not even that it was scanned.
             refused = HolderPresentation.start(request, [])
             return await self._refuse(principal, refused, exc.code, exc.message, now=now)
-        if await self._receipts.refuses(principal.resident_id, request.verifier_did):
+        # One read of the resident's choices serves both the refusal rule and the copy policy.
+        refuses, privacy = await self._receipts.screen(principal.resident_id, request.verifier_did)
+        if refuses:
             registration = peek_registration(request.registration) if request.registration else None
             name = registration.name if registration is not None else "This service"
             reason = (
@@ -480,7 +482,7 @@ class PresentationService:
             return await self._refuse(principal, refused, SERVICE_REFUSED, reason, now=now)
         self._http.check_url(request.response_uri)
         service = await self._receipts.pseudonym(principal.resident_id, request.verifier_did)
-        policy = (await self._receipts.privacy_settings(principal)).copy_policy
+        policy = privacy.copy_policy
         candidates, copies = await self._candidates(principal, service=service, policy=policy)
         holder = HolderPresentation.start(request, candidates)
         expires = now + self._ttl
@@ -558,7 +560,8 @@ class PresentationService:
                 raise ConflictError("this resident has no custodial key; accept an offer with custodial first")
             signatures = [{"query_id": p.query_id, "signature": key.sign(p.signing_input)} for p in holder.prepared]
             return await self._finish(principal, row.id, signatures)
-        return await self.get(principal, row.id)
+        # The row as just written (the update checked the state it moved from): no second read.
+        return self._view(replace(row, state="signature_required", updated_at=now, body=sealed), body)
 
     # -- step 3: signatures, the answer, consent record and receipt
 
@@ -651,10 +654,12 @@ class PresentationService:
         self, principal: Principal, row: PresentationRow, body: dict[str, Any], state: PresentationState
     ) -> PresentationView:
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
+        now = self._clock()
         await self._data.update_presentation(
-            principal.resident_id, row.id, expect_state="sending", state=state, body=sealed, now=self._clock()
+            principal.resident_id, row.id, expect_state="sending", state=state, body=sealed, now=now
         )
-        return await self.get(principal, row.id)
+        # The row as just written (the update checked it was still ``sending``): no second read.
+        return self._view(replace(row, state=state, updated_at=now, body=sealed), body)
 
     async def _after_shared(
         self,
@@ -723,7 +728,7 @@ class PresentationService:
         if isinstance(token, str) and kind is None:
             try:
                 resolver = await self._chain.resolver()
-                receipt = await self._receipts.accept_receipt(token, consent=consent, resolver=resolver)
+                receipt = await self._receipts.accept_receipt(token, consent_id=consent.record_id, resolver=resolver)
                 outcome["receipt_id"] = receipt.receipt_id
             except VcsdkError as exc:
                 kind, outcome["receipt_error"] = "receipt_invalid", exc.code
@@ -807,8 +812,10 @@ class PresentationService:
         :raises _Transient: this server's database or the chain failed.
         """
         try:
-            consent = await self._receipts.store.get_consent(job.consent_id)
-            receipt = await self._receipts.accept_receipt(token, consent=consent, resolver=await self._chain.resolver())
+            # accept_receipt reads the consent as stored now itself (a withdrawal since counts).
+            receipt = await self._receipts.accept_receipt(
+                token, consent_id=job.consent_id, resolver=await self._chain.resolver()
+            )
             return {"receipt_id": receipt.receipt_id}
         except ConflictError:
             try:

@@ -419,7 +419,7 @@ class ReceiptService:
             await self.record_violation(resident_id, did, "withdrawal_unanswered", "receipt_missing", ref)
             return
         try:
-            await self.accept_receipt(token, consent=record, resolver=await self._chain.resolver())
+            await self.accept_receipt(token, consent_id=record.record_id, resolver=await self._chain.resolver())
         except VcsdkError as exc:
             await self.record_violation(resident_id, did, "withdrawal_receipt_invalid", exc.code, ref)
 
@@ -471,9 +471,14 @@ class ReceiptService:
     async def refuses(self, resident_id: str, service_did: str) -> bool:
         """Whether the wallet refuses ``service_did`` for this resident: the resident chose so (the
         default), and the service broke a promise to them before."""
+        return (await self.screen(resident_id, service_did))[0]
+
+    async def screen(self, resident_id: str, service_did: str) -> tuple[bool, PrivacySettings]:
+        """:meth:`refuses` and the resident's :meth:`privacy_settings`, from one read of their choices."""
         row = await self._data.get_privacy(resident_id)
-        refuse = True if row is None else row.refuse_after_violation
-        return refuse and await self._data.service_has_violation(resident_id, service_did)
+        settings = PrivacySettings() if row is None else PrivacySettings(row.refuse_after_violation, row.copy_policy)
+        refused = settings.refuse_after_violation and await self._data.service_has_violation(resident_id, service_did)
+        return refused, settings
 
     async def violation_summary(self) -> list[ViolationSummary]:
         """For the city: violations counted per service and kind (never which resident)."""
@@ -481,10 +486,10 @@ class ReceiptService:
 
     # -- receipts
 
-    async def accept_receipt(self, token: str, *, consent: ConsentRecord, resolver: IssuerKeyResolver) -> AccessReceipt:
-        """Verify a receipt a service returned against the consent as stored now (a withdrawn one
-        refuses an access after the withdrawal; a withdrawal receipt needs it withdrawn), then store
-        it in the outbox.
+    async def accept_receipt(self, token: str, *, consent_id: str, resolver: IssuerKeyResolver) -> AccessReceipt:
+        """Verify a receipt a service returned against the consent ``consent_id`` as stored now (a
+        withdrawn one refuses an access after the withdrawal; a withdrawal receipt needs it
+        withdrawn), then store it in the outbox.
 
         The service's key is resolved from the consent's controller DID (never a DID the token
         names), by :func:`vcsdk.receipts.verify_access_receipt_resolved`.
@@ -493,7 +498,7 @@ class ReceiptService:
         :raises VerificationError: any check of :func:`vcsdk.receipts.verify_access_receipt`.
         :return: the stored receipt.
         """
-        current = await self.store.get_consent(consent.record_id)
+        current = await self.store.get_consent(consent_id)
         now = self._clock()
         peeked = peek_access_receipt(token)  # its token carries the parse: verified without reading it again
         verify = verify_withdrawal_receipt_resolved if peeked.kind == "withdrawal" else verify_access_receipt_resolved
