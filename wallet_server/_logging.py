@@ -35,6 +35,12 @@ def configure_logging(level: str) -> None:
     """Send JSON lines to stderr at ``level`` (the entry point calls this, library code never does)."""
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
+    # The JSON lines name no source line, thread or process: the logging HOWTO's "Optimization"
+    # switches spare every record (one per request) the stack walk and lookups that find them.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

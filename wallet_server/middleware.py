@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from http import HTTPStatus
+from itertools import chain
 from typing import Any
 
 from aiohttp import web
@@ -66,15 +67,17 @@ def problem_response(
 
 
 @web.middleware
-async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Request id (``X-Request-Id`` in, or a new one) and a one-line access log without personal data."""
+async def front(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request's way in and out, in one layer (each middleware layer costs a coroutine per
+    request): the request id and a one-line access log without personal data, CORS, the per-IP
+    rate limit, the storable-text check, and the one mapping of failures to problem+json."""
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if _REQUEST_ID.fullmatch(incoming) else secrets.token_hex(8)
     request[REQUEST_ID] = request_id
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        response = await _cors(request, handler)
         status = response.status
     except asyncio.CancelledError:
         status = 499  # the client went away and the handler was cancelled (nginx's "client closed")
@@ -85,25 +88,26 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         route = resource.canonical if resource is not None else "(unmatched)"
         elapsed = time.perf_counter() - started
         request.app[METRICS].observe(request.method, route, status, elapsed)
-        access_log.info(
-            "request",
-            extra={
-                "event": "request",
-                "request_id": request_id,
-                "method": request.method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 1),
-            },
-        )
-    response.headers["X-Request-Id"] = request_id
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={
+                    "event": "request",
+                    "request_id": request_id,
+                    "method": request.method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
+    headers = response.headers
+    headers["X-Request-Id"] = request_id
     for name, value in _SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+        headers.setdefault(name, value)
     return response
 
 
-@web.middleware
-async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """CORS for the configured app origins only; answers preflights itself."""
     origin = request.headers.get("Origin")
     allowed = origin is not None and origin in request.app[SETTINGS].cors_origins
@@ -120,7 +124,7 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
                 "Vary": "Origin",
             },
         )
-    response = await handler(request)
+    response = await _errors(request, handler)
     if allowed:
         response.headers["Access-Control-Allow-Origin"] = origin or ""
         response.headers["Access-Control-Expose-Headers"] = _EXPOSE_HEADERS
@@ -128,11 +132,10 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     return response
 
 
-@web.middleware
-async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes ``application/problem+json``; unexpected ones are logged, never shown."""
     try:
-        return await handler(request)
+        return await _guarded(request, handler)
     except VcsdkError as exc:
         return _from_vcsdk(request, exc)
     except web.HTTPException as exc:
@@ -163,6 +166,19 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         )
 
 
+async def _guarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The per-IP rate limit, then the storable-text check (a body is read only for an allowed
+    request), then the handler."""
+    if request.path not in _UNPROTECTED:
+        await _ip_rate_limit(request)
+    refusal = await _unstorable(request)
+    if refusal is not None:
+        if request.path.startswith(_PROTOCOL_PREFIXES):
+            return error_response(refusal, oauth=True)
+        raise refusal
+    return await handler(request)
+
+
 def _from_vcsdk(request: web.Request, exc: VcsdkError) -> web.Response:
     status = exc.http_status
     headers: dict[str, str] = {}
@@ -188,11 +204,11 @@ def _from_vcsdk(request: web.Request, exc: VcsdkError) -> web.Response:
     return problem_response(request, status, exc.code, exc.message, headers=headers or None)
 
 
-@web.middleware
-async def ip_rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Per-client-address token bucket (the load balancer's forwarded address when configured)."""
-    if request.path in _UNPROTECTED:
-        return await handler(request)
+async def _ip_rate_limit(request: web.Request) -> None:
+    """Per-client-address token bucket (the load balancer's forwarded address when configured).
+
+    :raises RateLimitedError: this address sent too many requests.
+    """
     header = request.app[SETTINGS].forwarded_for_header
     address = request.remote or "unknown"
     if header is not None and header in request.headers:
@@ -200,25 +216,9 @@ async def ip_rate_limit(request: web.Request, handler: Handler) -> web.StreamRes
     wait = await request.app[IP_LIMITER].acquire(address)
     if wait is not None:
         raise RateLimitedError("too many requests from this address; slow down", retry_after=wait)
-    return await handler(request)
 
 
 _FORM = "application/x-www-form-urlencoded"
-
-
-@web.middleware
-async def storable_text(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse NUL characters and lone surrogates in path ids (404), query values, headers, form and
-    JSON bodies (400) before any handler sees them: PostgreSQL cannot store U+0000 in text and
-    neither database a lone surrogate, so they are bad input, never a storage failure. Messages name
-    where, never the value. The protocol endpoints (OpenID4VCI, OpenID Connect, ballot tokens) answer
-    in their protocol's error format (RFC 6749 §5.2: ``invalid_request``), the rest as problem+json."""
-    refusal = await _unstorable(request)
-    if refusal is None:
-        return await handler(request)
-    if request.path.startswith(_PROTOCOL_PREFIXES):
-        return error_response(refusal, oauth=True)
-    raise refusal
 
 
 #: Paths whose id is parsed by its own syntax, which refuses these characters in its own terms (a DID
@@ -231,11 +231,12 @@ _PROTOCOL_PREFIXES = ("/issuer/", "/sso/", "/voting/")
 
 async def _unstorable(request: web.Request) -> VcsdkError | None:
     """The refusal for text no database can store, or None."""
-    if not request.path.startswith(_OWN_SYNTAX) and any(has_unstorable(v) for v in request.match_info.values()):
+    # Each group is searched as one joined string (one regex pass, not one per value).
+    if not request.path.startswith(_OWN_SYNTAX) and has_unstorable("".join(request.match_info.values())):
         return NotFoundError("no such resource: the path holds a NUL character or an invalid character")
-    if any(has_unstorable(name) or has_unstorable(value) for name, value in request.query.items()):
+    if request.query and has_unstorable("".join(chain.from_iterable(request.query.items()))):
         return InvalidInputError("a query parameter holds a NUL character or a lone surrogate")
-    if any(has_unstorable(name) or has_unstorable(value) for name, value in request.headers.items()):
+    if has_unstorable("".join(chain.from_iterable(request.headers.items()))):
         return InvalidInputError("a request header holds a NUL character or bytes that are not UTF-8")
     if request.body_exists and request.method in ("POST", "PUT", "PATCH"):
         content_type = request.content_type
@@ -249,6 +250,6 @@ async def _unstorable(request: web.Request) -> VcsdkError | None:
     return None
 
 
-#: Outermost first: request id and log, CORS, errors, the rate limit inside the error mapping, then
-#: the text check (after the rate limit, so a body is read only for an allowed request).
-MIDDLEWARES = (request_context, cors, errors, ip_rate_limit, storable_text)
+#: One layer: request id and log, CORS, errors, the rate limit inside the error mapping, then the
+#: text check (after the rate limit, so a body is read only for an allowed request); see :func:`front`.
+MIDDLEWARES = (front,)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, NamedTuple, TypeVar
 
 __all__ = [
     "CredentialKey",
@@ -79,9 +79,9 @@ class StoredCredential:
         return f"StoredCredential(id={self.id!r}, format={self.format!r}, {len(self.ciphertext)} bytes)"
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialKey:
-    """What a listing of summaries needs of a credential row: everything but the ciphertext."""
+class CredentialKey(NamedTuple):
+    """What a listing of summaries needs of a credential row: everything but the ciphertext (a
+    named tuple: a listing makes one per row and request, and tuples are the cheapest to make)."""
 
     id: str
     format: str

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from vcsdk.sql import PgTimeouts, PostgresMigrated
 from wallet_server.storage._models import CredentialKey, DeviceProof, Page, StoredCredential
@@ -12,6 +13,9 @@ from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
 from wallet_server.storage._sql import RECORD_DEVICE_PROOF, SqlStore, credential_args, proof_args
 
 __all__ = ["PostgresStore"]
+
+
+_CREATED_AT_ID = itemgetter(2, 0)
 
 
 class PostgresStore(SqlStore, PostgresMigrated):
@@ -75,8 +79,7 @@ class PostgresStore(SqlStore, PostgresMigrated):
         if not any(row[0] is None for row in rows):
             outcome = await self._proof_outcome(False, proof)
             return outcome, Page((), None)
-        keys = sorted(
-            (CredentialKey(row[0], row[1], datetime.fromtimestamp(row[2], UTC)) for row in rows if row[0] is not None),
-            key=lambda k: (k.created_at, k.id),
-        )
+        # UNION ALL keeps no order: the page's rows sorted again, by (created_at, id), as tuples.
+        ordered = sorted((row for row in rows if row[0] is not None), key=_CREATED_AT_ID)
+        keys = [CredentialKey(row[0], row[1], datetime.fromtimestamp(row[2], UTC)) for row in ordered]
         return "ok", page_of(keys, limit)
