@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -125,11 +126,20 @@ def _run(settings: Settings, sock: socket.socket | None = None, *, banner: str |
             _say(banner)
 
         app.on_startup.append(announce)
+    app.on_startup.append(_freeze_startup_objects)  # last: after the city's set-up
     loop = _new_loop(settings)
     if sock is None:
         web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None, loop=loop)
     else:
         web.run_app(app, sock=sock, access_log=None, print=None, loop=loop)
+
+
+async def _freeze_startup_objects(_: web.Application) -> None:
+    """Move what start-up made (modules, the app, the city's state: about 125,000 objects, which
+    live as long as the process) out of the cyclic collector's reach. A full collection over them
+    took about 60 ms, a pause every request in flight waited through (the p99 latency under load)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _new_loop(settings: Settings) -> asyncio.AbstractEventLoop:
