@@ -45,6 +45,30 @@ async def test_add_get_idempotent_and_conflict(receipt_store: ReceiptStore) -> N
         await receipt_store.get_receipt("nope")
 
 
+async def test_the_same_receipt_again_keeps_the_stored_salt_and_the_queue_counts_past_it(
+    receipt_store: ReceiptStore,
+) -> None:
+    """A receipt is inserted first and read only when its id is taken: the same token again (kept
+    anew, so with another salt) returns the stored one, and the queue position the refused insert
+    may have used leaves no hole in the batch's leaf indexes."""
+    first, second = stored(1), stored(2)
+    assert await receipt_store.add_receipt(first) == first
+    again = StoredReceipt(
+        receipt=first.receipt, salt=b"\x09" * 32, leaf=receipt_leaf(first.receipt.token.encode(), b"\x09" * 32),
+        stored_at=first.stored_at + timedelta(minutes=5),
+    )
+    assert await receipt_store.add_receipt(again) == first
+    assert await receipt_store.add_receipt(second) == second
+    queued = await receipt_store.queued_receipts(limit=10)
+    assert [(r.receipt_id, r.salt) for r in queued] == [("r001", first.salt), ("r002", second.salt)]
+    tree = MerkleTree([r.leaf for r in queued])
+    await receipt_store.create_batch(
+        Batch(batch_id=tree.batch_id, root=tree.root, size=2, state="pending", created_at=T0), ["r001", "r002"]
+    )
+    assert [(await receipt_store.get_receipt(i)).leaf_index for i in ("r001", "r002")] == [0, 1]
+    assert await receipt_store.batch_leaves(tree.batch_id) == [first.leaf, second.leaf]
+
+
 def _fields(value: object) -> dict[str, object]:
     return {name: getattr(value, name) for name in value.__slots__}  # type: ignore[attr-defined]
 

@@ -21,6 +21,7 @@ from tests.wallet_server._resident_parties import (
     b64sig,
     jwk_did,
     parties,
+    register,
 )
 from tests.wallet_server.conftest import make_settings
 from vcsdk.errors import ConsentWithdrawnError
@@ -28,6 +29,7 @@ from vcsdk.keys import Key, sign_jws
 from vcsdk.receipts import verify_access_receipt
 from wallet_server import create_app
 from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN
+from wallet_server.services.presentations import _peek_registration
 
 
 @pytest.fixture
@@ -214,6 +216,20 @@ async def test_each_step_answers_the_presentation_as_a_later_read_finds_it(walle
         shared = await resp.json()
         assert shared["state"] == "shared" and "receipt_id" in shared["outcome"], shared
         assert await (await phone.call("GET", path)).json() == shared
+
+
+async def test_a_new_registration_shows_on_the_next_consent_screen(wallet, clock) -> None:
+    """The wallet keeps registrations it read by their token (bounded): a service the city registers
+    anew carries another token, and its next consent screen shows the new registration."""
+    phone = await new_resident(wallet, clock)
+    async with parties(clock) as (issuer, service):
+        await credential_for(phone, issuer)
+        first = await (await start(phone, (await service.request()).deep_link)).json()
+        assert first["registration"]["name"] == "Kaga Sake Shop"
+        service.verifier.registration = register(service.did, name="Kaga Sake & Rice", base=service.base)
+        again = await (await start(phone, (await service.request()).deep_link)).json()
+        assert again["registration"]["name"] == again["service"]["name"] == "Kaga Sake & Rice", again
+    assert _peek_registration.cache_info().maxsize == 1024
 
 
 def _principal(phone: Phone) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from wallet_server.storage import Resident, ResidentConsentRow, Store, WalletDataStore
+from wallet_server.storage import PrivacyRow, Resident, ResidentConsentRow, Store, ViolationRow, WalletDataStore
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -31,3 +31,20 @@ async def test_consents_page_by_time_then_id(store: Store) -> None:
     seen += [r.consent_id for r in page.items]
     assert seen == [f"{c}_{rid}" for c in ("cns_a", "cns_b", "cns_c", "cns_d", "cns_e")] and pages == 3
     assert (await data.list_consents("res_other", limit=2)).items == ()
+
+
+async def test_privacy_and_violation_read_together_as_apart(store: Store) -> None:
+    """A request's screening reads the resident's choices and the service's violations in one
+    statement: the same answers as get_privacy and service_has_violation."""
+    rid = f"res_{secrets.token_hex(6)}"
+    await store.create_resident(Resident(rid, "active", NOW, "k1", b"w" * 40))
+    data = WalletDataStore(store)
+    assert await data.privacy_and_violation(rid, "did:example:svc") == (None, False)
+    await data.add_violation(ViolationRow("vio_1", rid, "did:example:bad", "receipt_missing", "x", "prs_1", NOW))
+    assert await data.privacy_and_violation(rid, "did:example:bad") == (None, True)
+    assert await data.privacy_and_violation(rid, "did:example:svc") == (None, False)
+    await data.set_privacy(PrivacyRow(rid, False, "per_service", NOW))
+    for did in ("did:example:bad", "did:example:svc"):
+        together = await data.privacy_and_violation(rid, did)
+        assert together == (await data.get_privacy(rid), await data.service_has_violation(rid, did))
+    assert (await data.privacy_and_violation(rid, "did:example:bad"))[0] == PrivacyRow(rid, False, "per_service", NOW)

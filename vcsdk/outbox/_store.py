@@ -181,20 +181,14 @@ class SqlReceiptStore(MigratedSql):
     async def add_receipt(self, receipt: StoredReceipt) -> StoredReceipt:
         r = receipt.receipt
         async with self._tx() as conn:
-            rows = await conn.fetch(
-                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
-                r.receipt_id,
-            )
-            if rows:
-                existing = (await self._stored(conn, rows))[0]
-                if existing.receipt.token != r.token:
-                    raise ConflictError("another receipt with this id is already stored")
-                return existing
             await self._intake(conn)
-            await conn.execute(
+            # Insert first: a new receipt (the usual case) costs one statement; only when its id is
+            # taken is the stored one read, to tell the same receipt again from another one.
+            inserted = await conn.execute(
                 self._q(
                     "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, "
-                    "consent_id, purpose, accessed_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    "consent_id, purpose, accessed_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (receipt_id) DO NOTHING"
                 ),
                 r.receipt_id,
                 r.token,
@@ -207,7 +201,16 @@ class SqlReceiptStore(MigratedSql):
                 _ts(r.accessed_at),
                 _ts(receipt.stored_at),
             )
-        return receipt
+            if inserted:
+                return receipt
+            rows = await conn.fetch(
+                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
+                r.receipt_id,
+            )
+            existing = (await self._stored(conn, rows))[0]
+            if existing.receipt.token != r.token:
+                raise ConflictError("another receipt with this id is already stored")
+            return existing
 
     async def add_receipts(self, receipts: Sequence[StoredReceipt]) -> list[StoredReceipt]:
         """Store many receipts in one transaction and one statement per dialect (the batched intake);
@@ -614,20 +617,23 @@ class SqlReceiptStore(MigratedSql):
     async def put_consent(self, consent: ConsentRecord) -> None:
         body = consent.to_bytes().decode("utf-8")
         async with self._tx() as conn:
+            # Insert first: a new consent (the usual case) costs one statement; a stored one is read
+            # and may only be withdrawn.
+            inserted = await conn.execute(
+                self._q(
+                    "INSERT INTO outbox_consents (record_id, pseudonym, service_did, body) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (record_id) DO NOTHING"
+                ),
+                consent.record_id,
+                consent.resident_pseudonym,
+                consent.controller.did,
+                body,
+            )
+            if inserted:
+                return
             rows = await conn.fetch(
                 self._q("SELECT body FROM outbox_consents WHERE record_id = ?"), consent.record_id
             )
-            if not rows:
-                await conn.execute(
-                    self._q(
-                        "INSERT INTO outbox_consents (record_id, pseudonym, service_did, body) VALUES (?, ?, ?, ?)"
-                    ),
-                    consent.record_id,
-                    consent.resident_pseudonym,
-                    consent.controller.did,
-                    body,
-                )
-                return
             stored = ConsentRecord.from_json(str(rows[0][0]))
             if stored == consent:
                 return

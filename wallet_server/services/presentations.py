@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -181,10 +182,15 @@ def _holder_jwk(token: str) -> dict[str, Any] | None:
     return dict(jwk) if isinstance(jwk, dict) else None
 
 
+#: A registration token read for a consent screen, by its text: the parse depends on nothing else,
+#: and a service's presentations all carry the same token (bounded: the least recently used goes).
+_peek_registration = functools.lru_cache(maxsize=1024)(peek_registration)
+
+
 def _registered(body: dict[str, Any], holder: HolderPresentation) -> RelyingPartyRegistration | None:
     """The registration the wallet checked at the start (``registered`` marks a checked one)."""
     token = holder.request.registration
-    return peek_registration(token) if isinstance(token, str) and body.get("registered") else None
+    return _peek_registration(token) if isinstance(token, str) and body.get("registered") else None
 
 
 def _registration_json(registration: RelyingPartyRegistration | None) -> dict[str, Any] | None:
@@ -472,7 +478,7 @@ class PresentationService:
         # One read of the resident's choices serves both the refusal rule and the copy policy.
         refuses, privacy = await self._receipts.screen(principal.resident_id, request.verifier_did)
         if refuses:
-            registration = peek_registration(request.registration) if request.registration else None
+            registration = _peek_registration(request.registration) if request.registration else None
             name = registration.name if registration is not None else "This service"
             reason = (
                 f"{name} did not keep its promise to you before (no valid access receipt, or a withdrawal left "

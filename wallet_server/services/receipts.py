@@ -475,10 +475,9 @@ class ReceiptService:
 
     async def screen(self, resident_id: str, service_did: str) -> tuple[bool, PrivacySettings]:
         """:meth:`refuses` and the resident's :meth:`privacy_settings`, from one read of their choices."""
-        row = await self._data.get_privacy(resident_id)
+        row, violated = await self._data.privacy_and_violation(resident_id, service_did)
         settings = PrivacySettings() if row is None else PrivacySettings(row.refuse_after_violation, row.copy_policy)
-        refused = settings.refuse_after_violation and await self._data.service_has_violation(resident_id, service_did)
-        return refused, settings
+        return settings.refuse_after_violation and violated, settings
 
     async def violation_summary(self) -> list[ViolationSummary]:
         """For the city: violations counted per service and kind (never which resident)."""

@@ -463,6 +463,18 @@ class WalletDataStore(StoreTables):
         r = rows[0]
         return PrivacyRow(r[0], bool(r[1]), r[2], _dt(r[3]))
 
+    async def privacy_and_violation(self, resident_id: str, service_did: str) -> tuple[PrivacyRow | None, bool]:
+        """:meth:`get_privacy` and :meth:`service_has_violation` in one statement (a request's screening)."""
+        rows = await self._fetch(
+            "SELECT p.resident_id, p.refuse_after_violation, p.copy_policy, p.updated_at, "
+            "EXISTS (SELECT 1 FROM violations WHERE resident_id = ? AND service_did = ?) "
+            "FROM (SELECT 1 AS one) AS o LEFT JOIN resident_privacy p ON p.resident_id = ?",
+            resident_id, service_did, resident_id,
+        )  # fmt: skip
+        r = rows[0]
+        privacy = None if r[0] is None else PrivacyRow(r[0], bool(r[1]), r[2], _dt(r[3]))
+        return privacy, bool(r[4])
+
     async def set_privacy(self, row: PrivacyRow) -> None:
         await self._execute(
             "INSERT INTO resident_privacy (resident_id, refuse_after_violation, copy_policy, updated_at) "
