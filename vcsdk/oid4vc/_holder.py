@@ -937,7 +937,7 @@ HolderPresentationState = Literal["consent_required", "signature_required"]
 
 def _path(value: Any) -> ClaimPath:
     if isinstance(value, str):  # a path saved as its consent-record name ("address.locality", "*")
-        return tuple(None if p == "*" else p for p in value.split("."))
+        return tuple([None if p == "*" else p for p in value.split(".")])
     return tuple(value)
 
 
@@ -950,12 +950,10 @@ def _option_state(option: ConsentCredential) -> dict[str, Any]:
 
 
 def _option_of(query_id: str, value: Mapping[str, Any]) -> ConsentCredential:
-    concrete: tuple[ConcretePath, ...] = tuple(tuple(p) for p in value.get("concrete", ()))
+    # List comprehensions, not generators: a consent screen's state holds an option per credential.
+    concrete: tuple[ConcretePath, ...] = tuple([tuple(p) for p in value.get("concrete", ())])
     return ConsentCredential(
-        query_id=query_id,
-        ref=str(value["credential_id"]),
-        claims=tuple(_path(p) for p in value.get("claims", ())),
-        concrete_claims=concrete,
+        query_id, str(value["credential_id"]), tuple([_path(p) for p in value.get("claims", ())]), concrete
     )
 
 
@@ -1111,7 +1109,7 @@ class HolderPresentation:
         """
         try:
             options = {
-                str(qid): tuple(_option_of(str(qid), o) for o in opts) for qid, opts in value["options"].items()
+                str(qid): tuple([_option_of(str(qid), o) for o in opts]) for qid, opts in value["options"].items()
             }
             selected = value.get("selected")
             prepared = tuple(

@@ -311,8 +311,18 @@ class PresentationService:
         body = await self._vault.open_json(principal.resident_id, row.body, kind=_KIND, row_id=row.id)
         return row, body
 
-    def _view(self, row: PresentationRow, body: dict[str, Any], *, with_inputs: bool = True) -> PresentationView:
-        holder = _holder(body)
+    def _view(
+        self,
+        row: PresentationRow,
+        body: dict[str, Any],
+        *,
+        with_inputs: bool = True,
+        holder: HolderPresentation | None = None,
+    ) -> PresentationView:
+        """The app's view of a presentation; ``holder``: the body's holder state, when the caller
+        has it parsed already (what ``body`` keeps, not parsed again)."""
+        if holder is None:
+            holder = _holder(body)
         copies = body.get("copies") or {}
         credentials = tuple(
             {"query_id": qid, "options": [_option_json(o, copies) for o in holder.options.get(qid, ())]}
@@ -499,7 +509,7 @@ class PresentationService:
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row_id)
         row = PresentationRow(row_id, principal.resident_id, "consent_required", now, expires, now, sealed)
         await self._data.add_presentation(row)
-        return self._view(row, body)
+        return self._view(row, body, holder=holder)
 
     async def _refuse(
         self, principal: Principal, holder: HolderPresentation, code: str, reason: str, *, now: datetime
@@ -567,7 +577,7 @@ class PresentationService:
             signatures = [{"query_id": p.query_id, "signature": key.sign(p.signing_input)} for p in holder.prepared]
             return await self._finish(principal, row.id, signatures)
         # The row as just written (the update checked the state it moved from): no second read.
-        return self._view(replace(row, state="signature_required", updated_at=now, body=sealed), body)
+        return self._view(replace(row, state="signature_required", updated_at=now, body=sealed), body, holder=holder)
 
     # -- step 3: signatures, the answer, consent record and receipt
 
@@ -640,7 +650,7 @@ class PresentationService:
             answered = reply.json_object(what="service answer") if reply.body else {}
         except ProtocolError as exc:
             body["outcome"] = {"error": exc.code}
-            return await self._save(principal, row, body, "refused")
+            return await self._save(principal, row, body, "refused", holder=holder)
         try:
             outcome = await self._after_shared(principal, row.id, body, holder, presentations, answered)
         except VcsdkError as exc:
@@ -651,13 +661,19 @@ class PresentationService:
         redirect = outcome.pop("redirect_uri", None)
         body["outcome"] = outcome
         body["pending"] = []
-        view = await self._save(principal, row, body, "shared")
+        view = await self._save(principal, row, body, "shared", holder=replace(holder, prepared=()))
         if redirect is not None:
             view = replace(view, outcome={**view.outcome, "redirect_uri": redirect})
         return view
 
     async def _save(
-        self, principal: Principal, row: PresentationRow, body: dict[str, Any], state: PresentationState
+        self,
+        principal: Principal,
+        row: PresentationRow,
+        body: dict[str, Any],
+        state: PresentationState,
+        *,
+        holder: HolderPresentation | None = None,
     ) -> PresentationView:
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
         now = self._clock()
@@ -665,7 +681,7 @@ class PresentationService:
             principal.resident_id, row.id, expect_state="sending", state=state, body=sealed, now=now
         )
         # The row as just written (the update checked it was still ``sending``): no second read.
-        return self._view(replace(row, state=state, updated_at=now, body=sealed), body)
+        return self._view(replace(row, state=state, updated_at=now, body=sealed), body, holder=holder)
 
     async def _after_shared(
         self,
