@@ -18,8 +18,8 @@ __all__ = ["has_unstorable", "json_has_unstorable", "validate"]
 
 # A lone surrogate cannot be encoded as UTF-8; U+0000 cannot be stored in PostgreSQL text.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# What a JSON text must contain before its strings can hold either: a raw NUL, or an escape of one.
-_JSON_SUSPECT = re.compile(rb"\x00|\\u0000|\\u[dD][89a-fA-F]")
+# Where a JSON text without a raw NUL can still hold either: an escape of one.
+_JSON_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def has_unstorable(text: str) -> bool:
@@ -43,7 +43,9 @@ def json_has_unstorable(raw: bytes) -> bool:
     Bodies without a NUL byte or a ``\\u0000``/surrogate escape are not parsed here (the common case);
     a body that is not JSON is left to the handler, which refuses it as such.
     """
-    if _JSON_SUSPECT.search(raw) is None:
+    # Two single-byte scans first (memchr): most bodies hold neither a NUL nor a backslash, and
+    # the escape search runs only on those with a backslash (a 1.7 KB body: 0.4 µs instead of 9).
+    if b"\x00" not in raw and (b"\\" not in raw or _JSON_ESCAPE.search(raw) is None):
         return False
     try:
         return _walk(json.loads(raw))

@@ -89,3 +89,22 @@ async def test_headers(client, clock) -> None:  # type: ignore[no-untyped-def]
     assert resp.status in (400, 401), await resp.text()
     resp = await client.get("/admin/v1/residents", headers={"Authorization": "Bearer op\u00e9rator"})
     assert resp.status in (400, 401), await resp.text()
+
+
+@pytest.mark.parametrize(
+    ("raw", "unstorable"),
+    [
+        (b'{"a": "\\u0000"}', True),
+        (b'{"a": "\\uD800"}', True),
+        (b'{"\\udfff": 1}', True),
+        (b'{"a": "x\x00y"}', True),  # a raw NUL: not JSON either, refused all the same
+        (b'{"a": "\\\\u0000"}', False),  # an escaped backslash, then the text u0000
+        (b'{"a": "line\\nbreak \\u00e9 \\"q\\""}', False),
+        (b'{"a": "plain"}', False),
+        (b"not json \\u0000", False),  # left to the handler, which refuses it as JSON
+    ],
+)
+def test_json_body_scan(raw: bytes, unstorable: bool) -> None:
+    from wallet_server._validate import json_has_unstorable
+
+    assert json_has_unstorable(raw) is unstorable
