@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -82,6 +83,12 @@ def _shown_url(url: str) -> str:
     except InvalidInputError:
         return url.split("?", 1)[0].split("#", 1)[0]
 
+
+
+#: A server checks every request's proof against the same few URLs and access tokens: the two pure
+#: functions above, remembered for the most recent ones (a URL that fails is not remembered).
+_expected_htu = lru_cache(maxsize=1024)(normalize_htu)
+_expected_ath = lru_cache(maxsize=1024)(access_token_hash)
 
 def create_dpop_proof(
     key: Key,
@@ -212,7 +219,7 @@ def verify_dpop_proof(
     if claims.get("htm") != method.upper():
         raise _err("the DPoP proof's htm does not match the request method")
     try:
-        expected = normalize_htu(url)
+        expected = _expected_htu(url)
     except InvalidInputError:
         raise _err("the request URL (its Host header) is not a URL a DPoP proof can name") from None
     htu = claims.get("htu")
@@ -239,7 +246,7 @@ def verify_dpop_proof(
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise _err("the DPoP proof needs a unique jti (8 to 128 characters)")
-    if access_token is not None and claims.get("ath") != access_token_hash(access_token):
+    if access_token is not None and claims.get("ath") != _expected_ath(access_token):
         raise _err("the DPoP proof's ath does not match the access token")
     nonce = claims.get("nonce")
     if nonce is not None and not isinstance(nonce, str):
