@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import re
 import sqlite3
 import time
@@ -189,8 +190,12 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _PLACEHOLDER = re.compile(r"\?")
 
 
+@functools.lru_cache(maxsize=2048)
 def numbered_placeholders(sql: str) -> str:
-    """Our queries use ``?``; asyncpg wants ``$1, $2, …`` (no query has a literal ``?``)."""
+    """Our queries use ``?``; asyncpg wants ``$1, $2, …`` (no query has a literal ``?``).
+
+    Kept per query text (bounded): the stores' queries are constants, rewritten on every statement.
+    """
     counter = iter(range(1, 1000))
     return _PLACEHOLDER.sub(lambda _m: f"${next(counter)}", sql)
 

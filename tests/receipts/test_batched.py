@@ -321,6 +321,37 @@ async def test_postgres_cut_waits_for_an_insert_in_flight(
         await store.close()
 
 
+async def test_postgres_cut_waits_for_a_single_receipt_in_a_transaction(
+    receipt_pg_schemas: Any, registry: AccessReceiptRegistry
+) -> None:
+    """add_receipt is one statement that takes the intake lock before its row and queue position:
+    inside a caller's transaction the lock holds until that commits, so a cut waits for it and the
+    receipt lands in the range that covers its position."""
+    import asyncio
+
+    store = await PostgresReceiptStore.open(PG_DSN, schema=receipt_pg_schemas.new(), max_size=4)
+    try:
+        outbox = ReceiptOutbox(store, registry, batch_size=5, max_age=timedelta(0), confirmations=1)
+        consents, tokens = _tokens(3, consents=1, prefix="s")
+        await store.put_consent(consents[0])
+        key = KEY.public_key()
+        await outbox.accept(tokens[0], service_key=key, now=NOW)
+        async with store.transaction() as conn:
+            joined = ReceiptOutbox(store.joined(conn), registry, batch_size=5, max_age=timedelta(0), confirmations=1)
+            await joined.accept(tokens[1], service_key=key, now=NOW)  # position 2, committed last
+            await outbox.accept(tokens[2], service_key=key, now=NOW)  # position 3, committed first
+            tick = asyncio.ensure_future(outbox.tick(now=NOW))
+            done, _ = await asyncio.wait([tick], timeout=0.5)
+            assert not done, "the cut must wait for the receipt in flight"
+        report = await tick
+        assert report.batches_cut == 1
+        stored = [await store.get_receipt(f"s{i:05d}") for i in range(3)]
+        assert {r.batch_id for r in stored} == {stored[0].batch_id} and stored[0].batch_id is not None
+        assert [r.leaf_index for r in stored] == [0, 1, 2]
+    finally:
+        await store.close()
+
+
 async def test_a_round_never_counts_the_whole_queue(
     receipt_store: ReceiptStore, registry: AccessReceiptRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:

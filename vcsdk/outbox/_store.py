@@ -180,37 +180,41 @@ class SqlReceiptStore(MigratedSql):
 
     async def add_receipt(self, receipt: StoredReceipt) -> StoredReceipt:
         r = receipt.receipt
-        async with self._tx() as conn:
-            await self._intake(conn)
-            # Insert first: a new receipt (the usual case) costs one statement; only when its id is
-            # taken is the stored one read, to tell the same receipt again from another one.
-            inserted = await conn.execute(
-                self._q(
-                    "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, "
-                    "consent_id, purpose, accessed_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (receipt_id) DO NOTHING"
-                ),
-                r.receipt_id,
-                r.token,
-                receipt.salt,
-                receipt.leaf,
-                r.service_did,
-                r.resident_pseudonym,
-                r.consent_id,
-                r.purpose,
-                _ts(r.accessed_at),
-                _ts(receipt.stored_at),
-            )
-            if inserted:
-                return receipt
+        values = (
+            r.receipt_id, r.token, receipt.salt, receipt.leaf, r.service_did, r.resident_pseudonym, r.consent_id,
+            r.purpose, _ts(r.accessed_at), _ts(receipt.stored_at),
+        )  # fmt: skip
+        # Insert first: a new receipt (the usual case) is one statement; only when its id is taken is
+        # the stored one read, to tell the same receipt again from another one.
+        if self.dialect == "postgres":
+            # One statement, its own transaction (or the caller's, joined): the shared intake lock is
+            # taken before the row and its queue position are made, and held until it commits.
+            async with self._conn() as conn:
+                inserted = await conn.execute(
+                    f"WITH intake AS (SELECT pg_advisory_xact_lock_shared({numbered_placeholders(_INTAKE_KEYS)})) "
+                    "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, consent_id, "
+                    "purpose, accessed_at, stored_at) SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM intake "
+                    "ON CONFLICT (receipt_id) DO NOTHING",
+                    _INTAKE_LOCK, *values,
+                )  # fmt: skip
+        else:
+            async with self._tx() as conn:
+                inserted = await conn.execute(
+                    "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, consent_id, "
+                    "purpose, accessed_at, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (receipt_id) DO NOTHING",
+                    *values,
+                )
+        if inserted:
+            return receipt
+        async with self._conn() as conn:
             rows = await conn.fetch(
-                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"),
-                r.receipt_id,
+                self._q(f"SELECT {_RECEIPT_COLUMNS} FROM outbox_receipts WHERE receipt_id = ?"), r.receipt_id
             )
             existing = (await self._stored(conn, rows))[0]
-            if existing.receipt.token != r.token:
-                raise ConflictError("another receipt with this id is already stored")
-            return existing
+        if existing.receipt.token != r.token:
+            raise ConflictError("another receipt with this id is already stored")
+        return existing
 
     async def add_receipts(self, receipts: Sequence[StoredReceipt]) -> list[StoredReceipt]:
         """Store many receipts in one transaction and one statement per dialect (the batched intake);
