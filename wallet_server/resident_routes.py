@@ -11,7 +11,15 @@ from typing import Any
 
 from aiohttp import web
 
-from wallet_server._http import authenticate, etag_json, query_int, read_json, require_admin
+from wallet_server._http import (
+    answer_spending_proof,
+    authenticate,
+    authenticate_unrecorded,
+    etag_json,
+    query_int,
+    read_json,
+    require_admin,
+)
 from wallet_server.appkeys import IDEMPOTENCY, PRESENTATIONS, RECEIPTS, WALLET
 from wallet_server.resident_schemas import (
     consent_json,
@@ -154,23 +162,36 @@ async def get_presentation(request: web.Request) -> web.Response:
 
 
 async def consent_presentation(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
-    view = await request.app[PRESENTATIONS].consent(
-        principal,
-        request.match_info["presentation_id"],
-        selections=body.get("selections"),
-        custodial=body.get("custodial") is True,
-    )
-    return web.json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
+    # The DPoP proof is recorded in the presentation's read (refused there if it cannot be).
+    principal, proof = await authenticate_unrecorded(request)
+
+    async def answer() -> web.Response:
+        body = await read_json(request)
+        view = await request.app[PRESENTATIONS].consent(
+            principal,
+            request.match_info["presentation_id"],
+            selections=body.get("selections"),
+            custodial=body.get("custodial") is True,
+            proof=proof,
+        )
+        return web.json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
+
+    # A request refused before that read (a body that is not JSON) still spends its proof.
+    return await answer_spending_proof(request, proof, answer)
 
 
 async def sign_presentation(request: web.Request) -> web.Response:
-    principal = await authenticate(request)
-    body = await read_json(request)
-    presentation_id = request.match_info["presentation_id"]
-    view = await request.app[PRESENTATIONS].sign(principal, presentation_id, body.get("signatures"))
-    return web.json_response(presentation_json(view))
+    # The DPoP proof is recorded in the presentation's read (refused there if it cannot be).
+    principal, proof = await authenticate_unrecorded(request)
+
+    async def answer() -> web.Response:
+        body = await read_json(request)
+        presentation_id = request.match_info["presentation_id"]
+        view = await request.app[PRESENTATIONS].sign(principal, presentation_id, body.get("signatures"), proof=proof)
+        return web.json_response(presentation_json(view))
+
+    # A request refused before that read (malformed signatures) still spends its proof.
+    return await answer_spending_proof(request, proof, answer)
 
 
 async def decline_presentation(request: web.Request) -> web.Response:

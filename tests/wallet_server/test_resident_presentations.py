@@ -232,6 +232,46 @@ async def test_a_new_registration_shows_on_the_next_consent_screen(wallet, clock
     assert _peek_registration.cache_info().maxsize == 1024
 
 
+async def test_consent_and_signature_record_the_proof_in_the_presentations_read(wallet, clock) -> None:
+    """Consent and signature record the DPoP proof in the round trip that reads the presentation: a
+    replayed proof is refused there and changes nothing; a request refused before that read (a body
+    that is not JSON, malformed signatures) still spends its proof."""
+    phone = await new_resident(wallet, clock)
+    async with parties(clock) as (issuer, service):
+        await credential_for(phone, issuer)
+        screen = await (await start(phone, (await service.request()).deep_link)).json()
+        path = f"/v1/presentations/{screen['id']}"
+        headers = phone.auth_headers("POST", f"{path}/consent")
+        bad = await wallet.post(f"{path}/consent", data=b"not json", headers=headers)
+        assert bad.status == 400, await bad.text()
+        replayed = await wallet.post(f"{path}/consent", json={}, headers=headers)
+        assert replayed.status == 401 and (await replayed.json())["code"] == "dpop_replay"
+        assert (await (await phone.call("GET", path)).json())["state"] == "consent_required"
+        headers = phone.auth_headers("POST", f"{path}/consent")
+        consented = await (await wallet.post(f"{path}/consent", json={}, headers=headers)).json()
+        assert consented["state"] == "signature_required"
+        replayed = await wallet.post(f"{path}/consent", json={}, headers=headers)
+        assert replayed.status == 401 and (await replayed.json())["code"] == "dpop_replay"
+
+        signatures = [
+            {"query_id": s["query_id"], "signature": b64sig(phone.key, s["signing_input"])}
+            for s in consented["signing_inputs"]
+        ]
+        headers = phone.auth_headers("POST", f"{path}/signature")
+        bad = await wallet.post(f"{path}/signature", json={"signatures": "none"}, headers=headers)
+        assert bad.status == 400, await bad.text()
+        replayed = await wallet.post(f"{path}/signature", json={"signatures": signatures}, headers=headers)
+        assert replayed.status == 401 and (await replayed.json())["code"] == "dpop_replay"
+        assert (await (await phone.call("GET", path)).json())["state"] == "signature_required"
+        assert service.results == []  # nothing was sent
+        headers = phone.auth_headers("POST", f"{path}/signature")
+        done = await wallet.post(f"{path}/signature", json={"signatures": signatures}, headers=headers)
+        assert done.status == 200 and (await done.json())["state"] == "shared"
+        replayed = await wallet.post(f"{path}/signature", json={"signatures": signatures}, headers=headers)
+        assert replayed.status == 401 and (await replayed.json())["code"] == "dpop_replay"
+        assert len(service.results) == 1
+
+
 def _principal(phone: Phone) -> Any:
     from wallet_server.services import Principal
 

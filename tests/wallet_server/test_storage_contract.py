@@ -18,10 +18,12 @@ from wallet_server.storage import (
     DeviceProof,
     EnrolmentCode,
     Page,
+    PresentationRow,
     RefreshToken,
     Resident,
     Store,
     StoredCredential,
+    WalletDataStore,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -233,6 +235,34 @@ async def test_proof_and_credential_listing_in_one_call(store: Store) -> None:
     await store.delete_device("res_1", "dev_1")
     outcome, page = await store.prove_and_list_credential_keys(proof("j8", family_id="fam_b"), limit=5)
     assert (outcome, page.items) == ("no_device", ())
+
+
+async def test_proof_and_presentation_read_in_one_call(store: Store) -> None:
+    """A presentation is read only when the proof is recorded; a refused proof gives its reason and
+    no row, and another resident's presentation is not found."""
+    await store.create_resident(resident(1))
+    await store.create_resident(resident(2))
+    await store.add_device(device(1, "res_1"))
+    await store.add_device(device(2, "res_2"))
+    await store.add_refresh_token(RefreshToken("r1", "fam_a", "res_1", "dev_1", T0, T0 + timedelta(days=1)))
+    data = WalletDataStore(store)
+    mine = PresentationRow("prs_1", "res_1", "consent_required", T0, T0 + timedelta(minutes=10), T0, b"sealed-1")
+    await data.add_presentation(mine)
+    await data.add_presentation(replace(mine, id="prs_2", resident_id="res_2", body=b"sealed-2"))
+
+    def proof(jti: str, **changes: str) -> DeviceProof:
+        values = {"device_id": "dev_1", "resident_id": "res_1", "jkt": "jkt_1", "family_id": "fam_a", **changes}
+        return DeviceProof(jti, T0 + timedelta(minutes=1), **values)  # type: ignore[arg-type]
+
+    assert await data.prove_and_get_presentation(proof("j1"), "prs_1") == ("ok", mine)
+    assert await data.prove_and_get_presentation(proof("j2"), "prs_2") == ("ok", None)  # res_2's
+    assert await data.prove_and_get_presentation(proof("j3"), "prs_9") == ("ok", None)
+    assert await data.prove_and_get_presentation(proof("j1"), "prs_1") == ("replay", None)
+    assert await data.prove_and_get_presentation(proof("j4", jkt="jkt_9"), "prs_1") == ("no_device", None)
+    assert await store.remember_jti("j4", expires_at=T0 + timedelta(minutes=1))  # not spent by the refusal
+    await store.revoke_refresh_family("fam_a", now=T0)
+    assert await data.prove_and_get_presentation(proof("j5"), "prs_1") == ("logged_out", None)
+    assert await data.prove_and_get_presentation(proof("j6", family_id="fam_b"), "prs_1") == ("ok", mine)
 
 
 async def test_proof_and_credential_upload_in_one_call(store: Store) -> None:

@@ -43,6 +43,7 @@ from vcsdk.errors import (
     CredentialSuspendedError,
     InvalidInputError,
     KeyBindingError,
+    NotFoundError,
     ProtocolError,
     RegistrationError,
     RegistryError,
@@ -65,12 +66,13 @@ from vcsdk.status import StatusListChecker
 from wallet_server.errors import ForbiddenError
 from wallet_server.services._common import Clock, new_id, require_id, require_str
 from wallet_server.services._cursor import decode_cursor, encode_cursor
-from wallet_server.services.auth import Principal
+from wallet_server.services.auth import Principal, refuse_proof
 from wallet_server.services.credentials import CredentialService, CredentialView
 from wallet_server.services.receipts import ChainPort, ReceiptService
 from wallet_server.services.wallet import BATCH, OutgoingHttp, ResidentVault
 from wallet_server.storage import (
     CopyPolicy,
+    DeviceProof,
     PresentationRow,
     PresentationState,
     ReceiptFetchRow,
@@ -305,8 +307,26 @@ class PresentationService:
             return await self._data.get_presentation(row.resident_id, row.id)
         return replace(row, state="unknown", updated_at=now)
 
-    async def _load(self, principal: Principal, presentation_id: str) -> tuple[PresentationRow, dict[str, Any]]:
-        row = await self._data.get_presentation(principal.resident_id, require_id(presentation_id, "presentation"))
+    async def _load(
+        self, principal: Principal, presentation_id: str, *, proof: DeviceProof | None = None
+    ) -> tuple[PresentationRow, dict[str, Any]]:
+        """The presentation and its state; with ``proof`` (the request's DPoP proof, not yet recorded),
+        the proof is recorded in the same round trip and the request refused if it cannot be.
+
+        :raises AuthenticationError: (with ``proof``) removed device or ended login.
+        :raises DpopReplayError: (with ``proof``) the proof was used before.
+        """
+        wanted = require_id(presentation_id, "presentation")
+        if proof is None:
+            row = await self._data.get_presentation(principal.resident_id, wanted)
+        else:
+            if proof.resident_id != principal.resident_id:
+                raise InvalidInputError("the proof belongs to another resident")
+            outcome, found = await self._data.prove_and_get_presentation(proof, wanted)
+            refuse_proof(outcome)
+            if found is None:
+                raise NotFoundError("no such presentation")
+            row = found
         row = await self._settle(row)
         body = await self._vault.open_json(principal.resident_id, row.body, kind=_KIND, row_id=row.id)
         return row, body
@@ -530,7 +550,13 @@ class PresentationService:
             raise ConflictError("the request has expired; scan the service's QR code again")
 
     async def consent(
-        self, principal: Principal, presentation_id: str, *, selections: Any = None, custodial: bool = False
+        self,
+        principal: Principal,
+        presentation_id: str,
+        *,
+        selections: Any = None,
+        custodial: bool = False,
+        proof: DeviceProof | None = None,
     ) -> PresentationView:
         """The resident consents: prepare the presentations and return what the phone must sign.
 
@@ -541,9 +567,11 @@ class PresentationService:
             expired, or nothing the resident holds answers it.
         :raises InvalidInputError: a selection that is not one of the offered choices.
         :raises ForbiddenError: ``custodial`` while the option is off.
+        :param proof: the request's DPoP proof, not yet recorded: recorded with the presentation's read
+            (see :meth:`~wallet_server.services.AuthService.check_request`).
         :return: the presentation in state ``signature_required`` (or finished, when custodial).
         """
-        row, body = await self._load(principal, presentation_id)
+        row, body = await self._load(principal, presentation_id, proof=proof)
         self._check_open(row, "consent_required")
         holder = _holder(body)
         if not holder.satisfiable:
@@ -581,7 +609,9 @@ class PresentationService:
 
     # -- step 3: signatures, the answer, consent record and receipt
 
-    async def sign(self, principal: Principal, presentation_id: str, signatures: Any) -> PresentationView:
+    async def sign(
+        self, principal: Principal, presentation_id: str, signatures: Any, *, proof: DeviceProof | None = None
+    ) -> PresentationView:
         """Attach the phone's KB-JWT signatures, post the presentations, keep consent and receipt.
 
         :param signatures: ``[{"query_id", "signature"}]``: base64url raw ES256 signatures over the
@@ -590,6 +620,7 @@ class PresentationService:
             signatures, or expired.
         :raises InvalidInputError: (``signature_invalid``) a missing signature or one that does not
             verify with the credential's holder key.
+        :param proof: the request's DPoP proof, not yet recorded: recorded with the presentation's read.
         :return: the presentation, ``shared`` or ``refused`` (with the service's error code).
         """
         if not isinstance(signatures, list) or not 0 < len(signatures) <= MAX_ITEMS:
@@ -600,12 +631,17 @@ class PresentationService:
                 raise InvalidInputError("each signature is an object with query_id and signature")
             text = require_str(item.get("signature"), "signature", max_len=200)
             decoded.append({"query_id": item.get("query_id"), "signature": b64url_decode(text, what="signature")})
-        return await self._finish(principal, presentation_id, decoded)
+        return await self._finish(principal, presentation_id, decoded, proof=proof)
 
     async def _finish(
-        self, principal: Principal, presentation_id: str, signatures: list[dict[str, Any]]
+        self,
+        principal: Principal,
+        presentation_id: str,
+        signatures: list[dict[str, Any]],
+        *,
+        proof: DeviceProof | None = None,
     ) -> PresentationView:
-        row, body = await self._load(principal, presentation_id)
+        row, body = await self._load(principal, presentation_id, proof=proof)
         signed = _signatures_digest(signatures)
         if row.state in ("sending", "shared", "refused", "unknown") and body.get("signed") == signed:
             # The same signatures again (the app lost the answer): the same presentation, never a

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from vcsdk.errors import ConflictError, NotFoundError
-from wallet_server.storage._models import Page
+from wallet_server.storage._models import DeviceProof, Page
 from wallet_server.storage._paging import keyset_query, page_of, to_ts
-from wallet_server.storage._protocol import Cursor
+from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
+from wallet_server.storage._sql import RECORD_DEVICE_PROOF, proof_args
 from wallet_server.storage._tables import StoreTables
 
 __all__ = [
@@ -234,6 +235,35 @@ class WalletDataStore(StoreTables):
         if not rows:
             raise NotFoundError("no such presentation")
         return _presentation(rows[0])
+
+    async def prove_and_get_presentation(
+        self, proof: DeviceProof, presentation_id: str
+    ) -> tuple[DeviceProofOutcome, PresentationRow | None]:
+        """Record ``proof`` as :meth:`~wallet_server.storage.ReplayCache.use_device_proof` does and,
+        only if that gives ``"ok"``, read ``proof.resident_id``'s presentation (``None``: no such
+        one). PostgreSQL does both in one round trip."""
+        if self._store.dialect != "postgres":
+            outcome = await self._store.use_device_proof(proof)
+            if outcome != "ok":
+                return outcome, None
+            rows = await self._fetch(
+                f"SELECT {_PRESENTATION_COLS} FROM presentations WHERE id = ? AND resident_id = ?",
+                presentation_id, proof.resident_id,
+            )  # fmt: skip
+            return "ok", _presentation(rows[0]) if rows else None
+        # The proof's insert is a data-modifying CTE that always runs once; its RETURNING row is the
+        # marker (id NULL) and the presentation is read only if that row exists.
+        rows = await self._fetch(
+            f"WITH proof AS ({RECORD_DEVICE_PROOF} RETURNING 1) "
+            "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM proof UNION ALL "
+            f"(SELECT {_PRESENTATION_COLS} FROM presentations "
+            "WHERE id = ? AND resident_id = ? AND EXISTS (SELECT 1 FROM proof))",
+            *proof_args(proof), presentation_id, proof.resident_id,
+        )  # fmt: skip
+        if not any(row[0] is None for row in rows):
+            return await self._store._proof_outcome(False, proof), None
+        found = [row for row in rows if row[0] is not None]
+        return "ok", _presentation(found[0]) if found else None
 
     async def list_presentations(
         self, resident_id: str, *, limit: int, after: Cursor | None = None
