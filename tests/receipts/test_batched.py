@@ -11,9 +11,22 @@ from typing import Any, Literal
 
 import pytest
 
-from tests.receipts._factories import T0, make_consent, make_receipt, service_key
+from tests.receipts._factories import OTHER_DID, T0, make_consent, make_receipt, service_key
 from tests.receipts.conftest import PG_DSN
-from vcsdk.errors import ConflictError, KeyNotFoundError, NotFoundError, SignatureInvalidError
+from vcsdk.errors import (
+    ClaimsNotConsentedError,
+    ConflictError,
+    ConsentMismatchError,
+    ConsentWithdrawnError,
+    DisallowedAlgorithmError,
+    KeyNotFoundError,
+    NotFoundError,
+    PurposeNotConsentedError,
+    SignatureInvalidError,
+    TokenNotYetValidError,
+    TokenTypeError,
+    UntrustedKeyError,
+)
 from vcsdk.ethr import Resolver
 from vcsdk.keys import Key, decode_jws, sign_jws
 from vcsdk.outbox import (
@@ -25,7 +38,18 @@ from vcsdk.outbox import (
     ResidentView,
 )
 from vcsdk.outbox._models import Batch
-from vcsdk.receipts import ACCESS_RECEIPT_TYP, MerkleTree, receipt_leaf, resident_pseudonym, verify_inclusion
+from vcsdk.receipts import (
+    ACCESS_RECEIPT_TYP,
+    WITHDRAWAL_RECEIPT_TYP,
+    MerkleTree,
+    issue_withdrawal_receipt,
+    peek_access_receipt,
+    receipt_leaf,
+    resident_pseudonym,
+    verify_access_receipt,
+    verify_inclusion,
+    verify_withdrawal_receipt,
+)
 
 KEY = service_key()
 NOW = T0 + timedelta(hours=1)
@@ -130,6 +154,99 @@ async def test_accept_many_is_one_transaction(receipt_store: ReceiptStore, regis
     for receipt_id in ("r00210", "r00211", "r00212", "r00213", "x1", "x2"):
         with pytest.raises(NotFoundError):
             await receipt_store.get_receipt(receipt_id)
+
+
+def _forged(token: str, **changes: Any) -> dict[str, Any]:
+    """The claims of ``token`` with ``changes``, to sign again."""
+    return {**decode_jws(token).unverified_claims(), **changes}
+
+
+def _flip(token: str) -> str:
+    """``token`` with one base64url character of its signature changed."""
+    head, body, signature = token.split(".")
+    return f"{head}.{body}.{signature[:10]}{'A' if signature[10] != 'A' else 'B'}{signature[11:]}"
+
+
+async def test_each_receipt_of_a_chunk_meets_every_check(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry
+) -> None:
+    """accept_many parses each distinct header once and checks it once per key, and verifies from
+    the preview's parse; a bad receipt in the middle of a chunk of good ones under the same header
+    still fails with the error verifying it alone gives, and nothing of the chunk is stored."""
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, confirmations=1)
+    consents, tokens = _tokens(40, consents=4, prefix="k")
+    withdrawn = make_consent(record_id="k-withdrawn", secret=bytes([9]) * 32)
+    for consent in (*consents, withdrawn.withdraw(now=NOW - timedelta(minutes=5))):
+        await receipt_store.put_consent(consent)
+    withdrawn = await receipt_store.get_consent("k-withdrawn")
+    key = KEY.public_key()
+    good = tokens[0]
+    other = service_key()  # the same kid, so the same header text as KEY's receipts
+    lost = make_consent(record_id="k-never-stored")
+    after_withdrawal = int((NOW - timedelta(minutes=1)).timestamp())
+    elsewhere = service_key(OTHER_DID)
+    bad: list[tuple[str, str, Key, type[Exception]]] = [
+        ("a signature changed", _flip(good), key, SignatureInvalidError),
+        ("another receipt's payload under its signature",
+         ".".join((good.split(".")[0], tokens[1].split(".")[1], good.split(".")[2])), key, SignatureInvalidError),
+        ("signed by another key under the service's kid", make_receipt(other, consents[1], receipt_id="kx1"), key,
+         SignatureInvalidError),
+        ("the caller's key for it is of another curve", make_receipt(KEY, consents[1], receipt_id="kx0"),
+         service_key(curve="secp256k1").public_key(), DisallowedAlgorithmError),
+        ("a header carrying its own key",
+         sign_jws(_forged(good, jti="kx2"), KEY, typ=ACCESS_RECEIPT_TYP, header={"jwk": KEY.public_jwk()}), key,
+         UntrustedKeyError),
+        ("another typ", sign_jws(_forged(good, jti="kx3"), KEY, typ="JWT"), key, TokenTypeError),
+        ("a kid under another DID than the receipt's issuer",
+         sign_jws(_forged(good, jti="kx4"), elsewhere, typ=ACCESS_RECEIPT_TYP), elsewhere.public_key(),
+         KeyNotFoundError),
+        ("issued in the future",
+         sign_jws(_forged(good, jti="kx5", iat=int((NOW + timedelta(hours=1)).timestamp())), KEY,
+                  typ=ACCESS_RECEIPT_TYP), key, TokenNotYetValidError),
+        ("claims not disclosed", sign_jws(_forged(good, jti="kx6", claims=["address"]), KEY, typ=ACCESS_RECEIPT_TYP),
+         key, ClaimsNotConsentedError),
+        ("a purpose not consented",
+         sign_jws(_forged(good, jti="kx7", purpose="marketing"), KEY, typ=ACCESS_RECEIPT_TYP), key,
+         PurposeNotConsentedError),
+        ("a withdrawal receipt for a consent still given",
+         sign_jws(_forged(issue_withdrawal_receipt(KEY, consent=withdrawn, receipt_id="kx8", now=NOW),
+                          consent_id=consents[2].record_id, sub=consents[2].resident_pseudonym),
+                  KEY, typ=WITHDRAWAL_RECEIPT_TYP), key, ConsentMismatchError),
+        ("an access after the withdrawal",
+         sign_jws(_forged(make_receipt(KEY, withdrawn, receipt_id="kx9"), iat=after_withdrawal), KEY,
+                  typ=ACCESS_RECEIPT_TYP), key, ConsentWithdrawnError),
+        ("a consent that is not stored", make_receipt(KEY, lost, receipt_id="kx10"), key, NotFoundError),
+        ("the chunk's first receipt again", good, key, ConflictError),
+    ]
+    stored_consents = {c.record_id: c for c in (*consents, withdrawn)}
+    for what, token, service, error in bad:
+        # Alone, through the single receipt verifiers, it fails with the same error (or is a duplicate).
+        if error not in (NotFoundError, ConflictError):
+            unverified = peek_access_receipt(token)
+            verify = verify_withdrawal_receipt if unverified.kind == "withdrawal" else verify_access_receipt
+            with pytest.raises(error):
+                verify(token, consent=stored_consents[unverified.consent_id], service_key=service, now=NOW)
+        chunk = [(t, key) for t in tokens[:20]] + [(token, service)] + [(t, key) for t in tokens[20:]]
+        with pytest.raises(error):
+            await outbox.accept_many(chunk, now=NOW)
+        assert await receipt_store.count_queued() == 0, what
+    # The chunk with a withdrawal receipt for the withdrawn consent and access receipts before the
+    # withdrawal: stored, each receipt as the single verifiers give it.
+    withdrawal = issue_withdrawal_receipt(KEY, consent=withdrawn, receipt_id="kw1", now=NOW)
+    earlier = make_receipt(KEY, withdrawn, receipt_id="kw0", at=T0 + timedelta(minutes=3))
+    chunk = [*tokens[:20], withdrawal, earlier, *tokens[20:]]
+    stored = await outbox.accept_many([(t, key) for t in chunk], now=NOW)
+    expected = [
+        (verify_withdrawal_receipt if t == withdrawal else verify_access_receipt)(
+            t, consent=stored_consents[peek_access_receipt(t).consent_id], service_key=key, now=NOW
+        )
+        for t in chunk
+    ]
+    assert [s.receipt for s in stored] == expected
+    assert all(type(s.receipt.token) is str for s in stored)
+    assert len({s.salt for s in stored}) == len(chunk)
+    assert all(s.leaf == receipt_leaf(s.receipt.to_bytes(), s.salt) for s in stored)
+    assert await receipt_store.count_queued() == len(chunk)
 
 
 @pytest.mark.slow  # load: thousands of receipts

@@ -147,13 +147,23 @@ MAX_HEADER_BYTES = 16_384
 _REGISTERED = frozenset({"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"})
 
 
-def decode_jws(token: str | bytes, *, max_bytes: int = MAX_JWS_BYTES, what: str = "JWS") -> UnverifiedJws:
+def decode_jws(
+    token: str | bytes,
+    *,
+    max_bytes: int = MAX_JWS_BYTES,
+    what: str = "JWS",
+    headers: dict[str, dict[str, Any]] | None = None,
+) -> UnverifiedJws:
     """Parse a compact JWS without verifying it: the one compact-JWS decoder of the SDK.
 
     Every token vcsdk reads (SD-JWT issuer JWTs, KB-JWTs, ``vc+jwt``, status lists, receipts,
     proofs, attestations) is split here, its header parsed by the one strict JSON parser.
 
     :param what: names the token in error messages (``"KB-JWT"``).
+    :param headers: for many tokens decoded together (a batch of receipts, whose signer writes the
+        same header on each): the headers parsed so far, by their base64url text, filled as tokens
+        are decoded. A text parsed before gives the same header without parsing it again; the header
+        object is then shared by those tokens, so read it only.
     :raises MalformedTokenError: (an ``InvalidTokenError``) on anything but three base64url parts
         with a JSON-object header, a token larger than ``max_bytes`` (code ``token_too_large``),
         or non-ASCII text.
@@ -174,12 +184,16 @@ def decode_jws(token: str | bytes, *, max_bytes: int = MAX_JWS_BYTES, what: str 
     h, p, sig = parts
     if not token.isascii():
         raise MalformedTokenError(f"{what} is not ASCII text")
-    header = parse_json_object(
-        b64url_decode(h, what=f"{what} header", error=MalformedTokenError),
-        what=f"{what} header",
-        max_bytes=MAX_HEADER_BYTES,
-        error=MalformedTokenError,
-    )
+    header = None if headers is None else headers.get(h)
+    if header is None:
+        header = parse_json_object(
+            b64url_decode(h, what=f"{what} header", error=MalformedTokenError),
+            what=f"{what} header",
+            max_bytes=MAX_HEADER_BYTES,
+            error=MalformedTokenError,
+        )
+        if headers is not None:
+            headers[h] = header
     payload = b64url_decode(p, what=f"{what} payload", error=MalformedTokenError)
     signature = b64url_decode(sig, what=f"{what} signature", error=MalformedTokenError)
     # The signing input is the presented ASCII text before the second dot (RFC 7515 §5.2).

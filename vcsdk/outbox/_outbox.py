@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from vcsdk._time import aware
 from vcsdk.credentials import DEFAULT_VERIFICATION_POLICY, IssuerKeyResolver, VerificationPolicy
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
-from vcsdk.keys import Key
+from vcsdk.keys import Key, UnverifiedJws
 from vcsdk.outbox._chain import AnchorChain
 from vcsdk.outbox._models import Batch, QueuedLeaf, StoredReceipt, TickReport
 from vcsdk.outbox._store import ReceiptStore, SqlReceiptStore
@@ -38,7 +38,7 @@ from vcsdk.receipts import (
     verify_access_receipt,
     verify_withdrawal_receipt,
 )
-from vcsdk.receipts._receipt import service_kid
+from vcsdk.receipts._receipt import ReceiptVerifier, controller_kid, peek_receipts
 
 __all__ = ["STEPS", "ReceiptOutbox"]
 
@@ -150,7 +150,7 @@ class ReceiptOutbox:
         :raises ConflictError: if another receipt with one of the ids is stored (nothing is stored).
         :return: the stored receipts, in the order given.
         """
-        peeked = [peek_access_receipt(token) for token, _ in receipts]
+        peeked = peek_receipts([token for token, _ in receipts])
         consents = await self._consents_of(peeked)
         return await self._verify_and_store(peeked, consents, [key for _, key in receipts], now=now, policy=policy)
 
@@ -173,21 +173,21 @@ class ReceiptOutbox:
         :raises ConflictError: if another receipt with one of the ids is stored (nothing is stored).
         :return: the stored receipts, in the order given.
         """
-        peeked = [peek_access_receipt(token) for token in tokens]
+        peeked = peek_receipts(tokens)
         consents = await self._consents_of(peeked)
         found: dict[tuple[str, str], Key] = {}
         keys = []
-        for receipt in peeked:
-            did, kid = service_kid(receipt.token, _consent(consents, receipt))
+        for receipt, _ in peeked:
+            did, kid = controller_kid(receipt, _consent(consents, receipt))
             key = found.get((did, kid))
             if key is None:
                 key = found[did, kid] = await resolver.resolve_key(did, kid, relationship="assertionMethod")
             keys.append(key)
         return await self._verify_and_store(peeked, consents, keys, now=now, policy=policy)
 
-    async def _consents_of(self, receipts: Sequence[AccessReceipt]) -> dict[str, ConsentRecord]:
+    async def _consents_of(self, receipts: Sequence[tuple[AccessReceipt, UnverifiedJws]]) -> dict[str, ConsentRecord]:
         """The stored consents the receipts name (one query on the SQL stores); absent ones left out."""
-        wanted = [r.consent_id for r in receipts]
+        wanted = [r.consent_id for r, _ in receipts]
         if isinstance(self.store, SqlReceiptStore):
             return await self.store.get_consents(wanted)
         found = {}
@@ -198,7 +198,7 @@ class ReceiptOutbox:
 
     async def _verify_and_store(
         self,
-        peeked: Sequence[AccessReceipt],
+        peeked: Sequence[tuple[AccessReceipt, UnverifiedJws]],
         consents: dict[str, ConsentRecord],
         keys: Sequence[Key],
         *,
@@ -207,14 +207,18 @@ class ReceiptOutbox:
     ) -> list[StoredReceipt]:
         """Verify each previewed receipt against its consent with its key, then store all in one
         transaction (nothing stored if one fails)."""
-        kept = []
         stored_at = aware(now)
-        for unverified, key in zip(peeked, keys, strict=True):
-            consent = _consent(consents, unverified)
-            verify = verify_withdrawal_receipt if unverified.kind == "withdrawal" else verify_access_receipt
-            # The preview's token carries its parse: each receipt is parsed once.
-            receipt = verify(unverified.token, consent=consent, service_key=key, now=now, policy=policy)
-            salt = self._salt_source(SALT_BYTES)
+        verifier = ReceiptVerifier(now=stored_at, policy=policy)
+        if self._salt_source is secrets.token_bytes:
+            # One read of the system's random source for the call, cut into the receipts' salts.
+            pool = secrets.token_bytes(SALT_BYTES * len(peeked))
+            salts = [pool[i : i + SALT_BYTES] for i in range(0, len(pool), SALT_BYTES)]
+        else:
+            salts = [self._salt_source(SALT_BYTES) for _ in peeked]
+        kept = []
+        for (unverified, jws), key, salt in zip(peeked, keys, salts, strict=True):
+            # Verified from the preview's parse: each receipt is parsed and read once.
+            receipt = verifier.verify(unverified, jws, consent=_consent(consents, unverified), service_key=key)
             kept.append(StoredReceipt(receipt, salt, receipt_leaf(receipt.to_bytes(), salt), stored_at))
         if isinstance(self.store, SqlReceiptStore):
             return await self.store.add_receipts(kept)

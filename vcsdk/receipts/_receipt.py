@@ -31,7 +31,16 @@ from vcsdk.errors import (
     PurposeNotConsentedError,
     TokenNotYetValidError,
 )
-from vcsdk.keys import Key, Signer, UnverifiedJws, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import (
+    Key,
+    Signer,
+    UnverifiedJws,
+    check_jose_header,
+    decode_jws,
+    sign_jws,
+    verify_jws,
+    verify_signature,
+)
 from vcsdk.receipts._consent import ConsentRecord, Pseudonym
 
 __all__ = [
@@ -243,12 +252,84 @@ def peek_access_receipt(token: str) -> AccessReceipt:
     :return: the unverified receipt.
     """
     token = ReceiptText.of(token)
-    jws = token.jws
+    return _read_unverified(token, token.jws)
+
+
+def _read_unverified(token: str, jws: UnverifiedJws) -> AccessReceipt:
+    """The receipt ``jws`` (the parse of ``token``) holds, by its ``typ``, unverified."""
     kid = jws.header.get("kid")
     kid = kid if isinstance(kid, str) else None
     if jws.header.get("typ") == WITHDRAWAL_RECEIPT_TYP:
         return _withdrawal_from_claims(token, jws.unverified_claims(), kid=kid)
     return _receipt_from_claims(token, jws.unverified_claims(), kid=kid)
+
+
+def peek_receipts(tokens: Iterable[str]) -> list[tuple[AccessReceipt, UnverifiedJws]]:
+    """:func:`peek_access_receipt` for the receipts of one intake call, each with its parse, for
+    :class:`ReceiptVerifier`: each token split and its payload parsed once, each distinct header
+    text once (a service signs all its receipts under one header); each receipt's ``token`` is the
+    plain text.
+
+    :raises InvalidTokenError: if a token is not a compact JWS.
+    :raises ClaimsError: if a receipt claim is missing or malformed.
+    """
+    headers: dict[str, dict[str, Any]] = {}
+    out = []
+    for token in tokens:
+        jws = decode_jws(token, max_bytes=MAX_RECEIPT_BYTES, headers=headers)
+        text = token.decode("ascii") if isinstance(token, bytes | bytearray) else str.__str__(token)
+        out.append((_read_unverified(text, jws), jws))
+    return out
+
+
+class ReceiptVerifier:
+    """Verifies the receipts :func:`peek_receipts` read, each exactly as :func:`verify_access_receipt`
+    or :func:`verify_withdrawal_receipt` (by its ``kind``) would, with what is the same for all of
+    them done once: the policy and the latest time a receipt may carry for ``now``, and each distinct
+    header's JOSE check per key.
+
+    :raises InvalidInputError: if ``now`` is naive or ``policy`` is not a policy.
+    """
+
+    __slots__ = ("_checked", "_latest", "_policy")
+
+    def __init__(self, *, now: datetime, policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY) -> None:
+        self._policy = verification_policy(policy)
+        self._latest = aware(now, what="now") + self._policy.leeway
+        # (header, key, typ) by identity -> the checked alg; the value holds the header and key, so
+        # their identities cannot pass to other objects while the entry exists.
+        self._checked: dict[tuple[int, int, str], tuple[str, dict[str, Any], Key]] = {}
+
+    def verify(
+        self, receipt: AccessReceipt, jws: UnverifiedJws, *, consent: ConsentRecord, service_key: Key
+    ) -> AccessReceipt:
+        """Verify ``receipt`` (read from ``jws``, as :func:`peek_receipts` gave both) against
+        ``consent`` with ``service_key``.
+
+        :raises VerificationError: any error :func:`verify_access_receipt` or
+            :func:`verify_withdrawal_receipt` raises for the receipt.
+        :return: the verified receipt (``receipt`` itself: the verified claims are the ones it was read from).
+        """
+        withdrawal = receipt.kind == "withdrawal"
+        typ = WITHDRAWAL_RECEIPT_TYP if withdrawal else ACCESS_RECEIPT_TYP
+        header = jws.header
+        algorithms = self._policy.algorithm_policy
+        seen = (id(header), id(service_key), typ)
+        checked = self._checked.get(seen)
+        if checked is None:
+            alg = check_jose_header(header, service_key, policy=algorithms, typ=typ)
+            self._checked[seen] = (alg, header, service_key)
+        else:
+            alg = checked[0]
+        verify_signature(service_key, jws.signing_input, jws.signature, alg, algorithms)
+        _check_kid(receipt)
+        if withdrawal:
+            _check_not_future(receipt, self._latest, "time")
+            _check_withdrawal_against_consent(receipt, jws.unverified_claims(), consent, leeway=self._policy.leeway)
+        else:
+            _check_not_future(receipt, self._latest, "access time")
+            _check_against_consent(receipt, consent, leeway=self._policy.leeway)
+        return receipt
 
 
 def verify_access_receipt(
@@ -313,11 +394,19 @@ def _verified_receipt(
     claims = verified.claims()
     # The verified receipt keeps the plain text, not the parse the text may carry.
     receipt = read(str.__str__(token), claims, verified.kid)
+    _check_kid(receipt)
+    _check_not_future(receipt, aware(now, what="now") + policy.leeway, moment)
+    return receipt, claims
+
+
+def _check_kid(receipt: AccessReceipt) -> None:
     if receipt.kid is None or not receipt.kid.startswith(receipt.service_did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the service's DID; the service must sign with it")
-    if receipt.accessed_at > aware(now, what="now") + policy.leeway:
+
+
+def _check_not_future(receipt: AccessReceipt, latest: datetime, moment: str) -> None:
+    if receipt.accessed_at > latest:
         raise TokenNotYetValidError(f"the receipt's {moment} is in the future; check the service's clock")
-    return receipt, claims
 
 
 async def verify_access_receipt_resolved(
@@ -358,7 +447,15 @@ def service_kid(token: str, consent: ConsentRecord) -> tuple[str, str]:
     :raises InvalidTokenError: if the token is not a compact JWS.
     :raises KeyNotFoundError: if the ``kid`` is missing or not under the controller's DID.
     """
-    kid = _decoded(token).header.get("kid")
+    return _controller_kid(_decoded(token).header.get("kid"), consent)
+
+
+def controller_kid(receipt: AccessReceipt, consent: ConsentRecord) -> tuple[str, str]:
+    """:func:`service_kid` for a receipt :func:`peek_receipts` read."""
+    return _controller_kid(receipt.kid, consent)
+
+
+def _controller_kid(kid: object, consent: ConsentRecord) -> tuple[str, str]:
     did = consent.controller.did
     if not isinstance(kid, str) or not kid.startswith(did + "#"):
         raise KeyNotFoundError("the receipt's kid is not a key of the consent's controller DID")
@@ -507,10 +604,16 @@ def verify_withdrawal_receipt(
     :return: the verified receipt (``kind`` ``withdrawal``).
     """
     policy = verification_policy(policy)
-    leeway = policy.leeway
     receipt, claims = _verified_receipt(
         token, service_key, policy, now, typ=WITHDRAWAL_RECEIPT_TYP, read=_withdrawal_from_claims, moment="time"
     )
+    _check_withdrawal_against_consent(receipt, claims, consent, leeway=policy.leeway)
+    return receipt
+
+
+def _check_withdrawal_against_consent(
+    receipt: AccessReceipt, claims: dict[str, Any], consent: ConsentRecord, *, leeway: timedelta
+) -> None:
     if receipt.consent_id != consent.record_id or receipt.service_did != consent.controller.did:
         raise ConsentMismatchError("the withdrawal receipt names another consent or service")
     if receipt.resident_pseudonym != consent.resident_pseudonym:
@@ -523,7 +626,6 @@ def verify_withdrawal_receipt(
         raise ConsentMismatchError("the withdrawal receipt is for another version of the consent record")
     if receipt.accessed_at < consent.withdrawn_at - leeway:
         raise ConsentMismatchError("the withdrawal receipt is dated before the withdrawal")
-    return receipt
 
 
 async def verify_withdrawal_receipt_resolved(
