@@ -69,9 +69,15 @@ def free_port() -> int:
 # -- the bare reference ------------------------------------------------------------------------
 
 
-def serve_bare(port: int, body: bytes, processes: int) -> None:
+def serve_bare(port: int, body: bytes, processes: int, floor_schema: str | None = None) -> None:
     """The reference: aiohttp answering a fixed JSON body, and a POST that parses its JSON body;
-    ``processes`` processes share the port (``SO_REUSEPORT``), the way the wallet server's workers do."""
+    ``processes`` processes share the port (``SO_REUSEPORT``), the way the wallet server's workers do.
+
+    With ``floor_schema`` (PostgreSQL) the same app also serves the floor of an authenticated
+    request at ``/v1/credentials``: the DPoP proof's ES256 signature checked with the key in its
+    header, then one statement that records its ``jti`` and reads 20 rows (GET) or stores the body
+    (POST), the fixed body answered. Nothing else a real server does (access token, claims, paging,
+    encryption, logs, metrics) is in it."""
     from aiohttp import web
 
     async def read(request: web.Request) -> web.Response:
@@ -89,6 +95,8 @@ def serve_bare(port: int, body: bytes, processes: int) -> None:
         children.append(pid)
     app = web.Application()
     app.add_routes([web.get("/bare", read), web.post("/bare", write)])
+    if floor_schema is not None:
+        _add_floor(app, body, floor_schema)
     try:
         web.run_app(app, host=HOST, port=port, access_log=None, print=None, reuse_port=True)
     finally:
@@ -97,14 +105,101 @@ def serve_bare(port: int, body: bytes, processes: int) -> None:
             os.waitpid(pid, 0)
 
 
+def _add_floor(app: Any, body: bytes, schema: str) -> None:
+    from aiohttp import web
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from vcsdk._b64 import b64url_decode
+
+    keys: dict[tuple[str, str], ec.EllipticCurvePublicKey] = {}
+    ecdsa = ec.ECDSA(hashes.SHA256())
+
+    def checked_jti(request: web.Request) -> str:
+        header, payload, signature = request.headers["DPoP"].split(".")
+        jwk = json.loads(b64url_decode(header))["jwk"]
+        key = keys.get((jwk["x"], jwk["y"]))
+        if key is None:
+            numbers = ec.EllipticCurvePublicNumbers(
+                int.from_bytes(b64url_decode(jwk["x"]), "big"), int.from_bytes(b64url_decode(jwk["y"]), "big"),
+                ec.SECP256R1(),
+            )  # fmt: skip
+            key = keys[(jwk["x"], jwk["y"])] = numbers.public_key()
+        raw = b64url_decode(signature)
+        der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+        try:
+            key.verify(der, f"{header}.{payload}".encode(), ecdsa)
+        except InvalidSignature:
+            raise web.HTTPUnauthorized() from None
+        return str(json.loads(b64url_decode(payload))["jti"])
+
+    async def floor_read(request: web.Request) -> web.Response:
+        jti = checked_jti(request)
+        async with app["floor_pool"].acquire() as conn:
+            rows = await conn.fetch(
+                "WITH p AS (INSERT INTO jtis VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1) "
+                "SELECT id, format, created_at FROM items WHERE EXISTS (SELECT 1 FROM p) ORDER BY created_at LIMIT 20",
+                jti,
+            )
+        if not rows:
+            raise web.HTTPUnauthorized()
+        return web.Response(body=body, content_type="application/json")
+
+    async def floor_write(request: web.Request) -> web.Response:
+        jti = checked_jti(request)
+        value = json.loads(await request.read())
+        async with app["floor_pool"].acquire() as conn:
+            stored = await conn.execute(
+                "WITH p AS (INSERT INTO jtis VALUES ($1) ON CONFLICT DO NOTHING RETURNING 1) "
+                "INSERT INTO stored SELECT $2, $3 WHERE EXISTS (SELECT 1 FROM p)",
+                jti, secrets.token_hex(8), value["credential"],
+            )  # fmt: skip
+        if stored != "INSERT 0 1":
+            raise web.HTTPUnauthorized()
+        return web.json_response({"id": secrets.token_hex(8)}, status=201)
+
+    async def pool(app: web.Application) -> Any:
+        async def keep_session(conn: Any) -> None:  # as the server's pool: no RESET ALL per release
+            return None
+
+        app["floor_pool"] = await asyncpg.create_pool(PG_DSN, min_size=10, max_size=10, reset=keep_session,
+                                                      server_settings={"search_path": schema})  # fmt: skip
+        yield
+        await app["floor_pool"].close()
+
+    app.cleanup_ctx.append(pool)
+    app.add_routes([web.get("/v1/credentials", floor_read), web.post("/v1/credentials", floor_write)])
+
+
+async def _create_floor_schema(schema: str) -> None:
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}")
+        await conn.execute(f"SET search_path TO {schema}")
+        await conn.execute("CREATE TABLE jtis (jti text PRIMARY KEY)")
+        await conn.execute("CREATE TABLE items (id text PRIMARY KEY, format text, created_at double precision)")
+        await conn.execute("CREATE TABLE stored (id text PRIMARY KEY, body text)")
+        await conn.executemany("INSERT INTO items VALUES ($1, 'dc+sd-jwt', $2)",
+                               [(secrets.token_hex(8), time.time() + n) for n in range(CREDENTIALS)])  # fmt: skip
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
-def bare_servers(processes: int, body: bytes) -> Iterator[tuple[int, int]]:
+def bare_servers(processes: int, body: bytes, *, floor: bool = False) -> Iterator[tuple[int, int]]:
     """``processes`` bare servers sharing one port; yields the port and the first one's process id
-    (they are started by one parent, this script, so their CPU is summed through it)."""
+    (they are started by one parent, this script, so their CPU is summed through it). With
+    ``floor``, they also serve the floor of an authenticated request (see :func:`serve_bare`)."""
     port = free_port()
     body_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-bare-{port}.json"
     body_file.write_bytes(body)
-    parent = subprocess.Popen([sys.executable, __file__, "--serve-bare", str(port), str(body_file), str(processes)])
+    schema = f"bench_floor_{secrets.token_hex(4)}" if floor else ""
+    if floor:
+        asyncio.run(_create_floor_schema(schema))
+    command = [sys.executable, __file__, "--serve-bare", str(port), str(body_file), str(processes), schema]
+    parent = subprocess.Popen(command)
     try:
         asyncio.run(_wait_up(f"http://{HOST}:{port}/bare"))
         yield port, parent.pid
@@ -112,6 +207,8 @@ def bare_servers(processes: int, body: bytes) -> Iterator[tuple[int, int]]:
         parent.send_signal(signal.SIGINT)
         parent.wait(timeout=30)
         body_file.unlink()
+        if floor:
+            asyncio.run(_drop_schema(schema))
 
 
 # -- the third-party service -------------------------------------------------------------------
@@ -572,8 +669,11 @@ class Row:
         parts = [f"{self.backend} processes={self.processes}:"]
         for kind in ("read", "write"):
             mine, bare = self.tallies[kind], self.tallies[f"bare_{kind}"]
+            floor = self.tallies[f"floor_{kind}"]
+            shown_floor = (f", floor {floor.rate:.0f}/s ({floor.cpu_us:.0f} us, {floor.rate / bare.rate:.3f} of bare)"
+                           if floor.ok else "")  # fmt: skip
             parts.append(f"{kind} {mine.rate:.0f}/s ({mine.cpu_us:.0f} us CPU each, p99 {self.p99[kind]:.1f} ms at 70%)"
-                         f" vs bare {bare.rate:.0f}/s ({bare.cpu_us:.0f} us);")  # fmt: skip
+                         f" vs bare {bare.rate:.0f}/s ({bare.cpu_us:.0f} us){shown_floor};")  # fmt: skip
         flow = self.tallies["flow"]
         parts.append(f"flow {flow.rate:.1f}/s ({flow.cpu_us / 1000:.1f} ms CPU each);")
         parts.append(self.ratios())
@@ -584,13 +684,15 @@ def measure_pair(backend: str, processes: int, workdir: Path, args: argparse.Nam
     seconds = 1.0 if QUICK else args.seconds
     rounds = 1 if QUICK else args.rounds
     write_body = store_body(0, Key.generate("P-256"))
-    tallies = {k: Tally() for k in ("read", "bare_read", "write", "bare_write", "flow")}
+    kinds = ("read", "bare_read", "floor_read", "write", "bare_write", "floor_write", "flow")
+    tallies = {k: Tally() for k in kinds}
     p99: dict[str, float] = {}
+    floor = backend == "postgres"
     with wallet_server(backend, processes, workdir) as wallet:
         base = f"http://{HOST}:{wallet.port}"
         reader, writer, listing = asyncio.run(_prepare_wallet(base))
         path = f"/v1/credentials?limit={CREDENTIALS}"
-        with bare_servers(processes, listing) as (bare_port, bare_pid):
+        with bare_servers(processes, listing, floor=floor) as (bare_port, bare_pid):
             get = raw_request("GET", f"{HOST}:{bare_port}", "/bare")
             post = raw_request("POST", f"{HOST}:{bare_port}", "/bare", headers={"Content-Type": "application/json"},
                                body=write_body)  # fmt: skip
@@ -599,6 +701,13 @@ def measure_pair(backend: str, processes: int, workdir: Path, args: argparse.Nam
             writes = [Target(wallet.port, wallet.pid, lambda i: writer.raw("POST", "/v1/credentials", write_body),
                              tallies["write"]),
                       Target(bare_port, bare_pid, lambda i: post, tallies["bare_write"])]  # fmt: skip
+            if floor:  # the same requests (their own proofs) to the floor on the bare server
+                floor_reader = Phone(f"http://{HOST}:{bare_port}", reader.key, access_token=reader.access_token)
+                floor_writer = Phone(f"http://{HOST}:{bare_port}", writer.key, access_token=writer.access_token)
+                floor_get = lambda i: floor_reader.raw("GET", path)  # noqa: E731
+                floor_post = lambda i: floor_writer.raw("POST", "/v1/credentials", write_body)  # noqa: E731
+                reads.append(Target(bare_port, bare_pid, floor_get, tallies["floor_read"]))
+                writes.append(Target(bare_port, bare_pid, floor_post, tallies["floor_write"]))
             interleave(reads, rounds=rounds, seconds=seconds, connections=args.connections, what="read")
             interleave(writes, rounds=rounds, seconds=seconds, connections=args.connections, what="write")
             for kind, target in (("read", reads[0]), ("write", writes[0])):
@@ -648,13 +757,15 @@ def main() -> None:
     parser.add_argument("--processes", default="1,2", help="server process counts to measure")
     parser.add_argument("--flow-concurrency", type=int, default=8, help="presentation flows run at once")
     parser.add_argument("--serve-service", metavar="CONFIG_FILE", help=argparse.SUPPRESS)
-    parser.add_argument("--serve-bare", nargs=3, metavar=("PORT", "BODY_FILE", "PROCESSES"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve-bare", nargs=4, metavar=("PORT", "BODY_FILE", "PROCESSES", "FLOOR_SCHEMA"),
+                        help=argparse.SUPPRESS)  # fmt: skip
     args = parser.parse_args()
     if args.serve_service:
         serve_service(Path(args.serve_service))
         return
     if args.serve_bare:
-        serve_bare(int(args.serve_bare[0]), Path(args.serve_bare[1]).read_bytes(), int(args.serve_bare[2]))
+        port, body_file, processes, floor_schema = args.serve_bare
+        serve_bare(int(port), Path(body_file).read_bytes(), int(processes), floor_schema or None)
         return
     run(args)
 
