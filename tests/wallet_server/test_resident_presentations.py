@@ -28,7 +28,7 @@ from vcsdk.errors import ConsentWithdrawnError
 from vcsdk.keys import Key, sign_jws
 from vcsdk.receipts import verify_access_receipt
 from wallet_server import create_app
-from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN
+from wallet_server.appkeys import RECEIPTS, RESIDENT_CHAIN, STORE
 from wallet_server.services.presentations import _peek_registration
 
 
@@ -270,6 +270,39 @@ async def test_consent_and_signature_record_the_proof_in_the_presentations_read(
         replayed = await wallet.post(f"{path}/signature", json={"signatures": signatures}, headers=headers)
         assert replayed.status == 401 and (await replayed.json())["code"] == "dpop_replay"
         assert len(service.results) == 1
+
+
+async def test_a_consent_screen_lists_known_credentials_without_decrypting_them_and_follows_changes(
+    wallet, clock, monkeypatch
+) -> None:
+    """Credentials this process read before are listed for a consent screen by id and creation time
+    only (no ciphertext read); one added or deleted since shows at once."""
+    phone = await new_resident(wallet, clock)
+    store = wallet.app[STORE]
+    full_reads = 0
+    list_credentials = store.list_credentials
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal full_reads
+        full_reads += 1
+        return await list_credentials(*args, **kwargs)
+
+    monkeypatch.setattr(store, "list_credentials", counted)
+
+    async def offered(service: Any) -> set[str]:
+        screen = await (await start(phone, (await service.request()).deep_link)).json()
+        return {o["credential_id"] for o in screen["credentials"][0]["options"]}
+
+    async with parties(clock) as (issuer, service):
+        first, second = await credential_for(phone, issuer), await credential_for(phone, issuer)
+        assert await offered(service) == {first, second}
+        reads = full_reads
+        assert await offered(service) == {first, second} and full_reads == reads  # known: keys only
+        assert (await phone.call("DELETE", f"/v1/credentials/{first}")).status == 204
+        assert await offered(service) == {second} and full_reads == reads
+        third = await credential_for(phone, issuer)
+        assert await offered(service) == {second, third}
+        assert await offered(service) == {second, third}
 
 
 def _principal(phone: Phone) -> Any:

@@ -138,7 +138,15 @@ async def test_credentials_crud_and_scoping(store: Store) -> None:
     rest = await store.list_credentials("res_1", limit=10, after=first.next_after)
     assert [c.id for c in rest.items] == ["c2", "c3", "c4"] and rest.next_after is None
     assert (await store.list_credentials("res_2", limit=10)).items == ()
+    # The keys listing pages exactly like the full one, without the ciphertexts.
+    keys = await store.list_credential_keys("res_1", limit=2)
+    assert keys.items == tuple(CredentialKey(c.id, c.format, c.created_at) for c in first.items)
+    assert keys.next_after == first.next_after
+    more = await store.list_credential_keys("res_1", limit=10, after=keys.next_after)
+    assert [k.id for k in more.items] == ["c2", "c3", "c4"] and more.next_after is None
+    assert (await store.list_credential_keys("res_2", limit=10)).items == ()
     await store.delete_credential("res_1", "c3")
+    assert [k.id for k in (await store.list_credential_keys("res_1", limit=10)).items] == ["c0", "c1", "c2", "c4"]
     with pytest.raises(NotFoundError):
         await store.get_credential("res_1", "c3")
 

@@ -18,7 +18,7 @@ from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services._describe import CredentialFacts, describe_credential
 from wallet_server.services.auth import Principal, refuse_proof
 from wallet_server.services.encryption import DataKeys, KeyProvider, credential_aad, open_sealed, seal
-from wallet_server.storage import DeviceProof, Page, Store, StoredCredential
+from wallet_server.storage import CredentialKey, DeviceProof, Page, Store, StoredCredential
 
 __all__ = ["CredentialFormat", "CredentialService", "CredentialSummary", "CredentialView", "CredentialsPage",
            "SummariesPage"]
@@ -188,7 +188,28 @@ class CredentialService:
             return CredentialsPage((), None)
         data_key = await self._data_key(principal.resident_id)
         items = tuple(self._open(data_key, row) for row in page.items)
+        for view in items:
+            self._remember(_summary(view))
         return CredentialsPage(items, encode_cursor(page.next_after) if page.next_after else None)
+
+    async def keys(
+        self, principal: Principal, *, limit: int = 20, cursor: str | None = None
+    ) -> tuple[tuple[CredentialKey, ...], str | None]:
+        """One page of the resident's credentials as ids, formats and creation times (nothing
+        decrypted), oldest first, and the cursor for the next, as :meth:`list` pages them.
+
+        :raises InvalidInputError: bad ``limit`` or a cursor this server did not make.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"limit must be between 1 and {MAX_PAGE}")
+        page = await self._store.list_credential_keys(principal.resident_id, limit=limit, after=decode_cursor(cursor))
+        return page.items, encode_cursor(page.next_after) if page.next_after else None
+
+    def known(self, key: CredentialKey) -> CredentialSummary | None:
+        """The summary of ``key``'s credential this process decrypted before (a stored credential
+        never changes: the same id and creation time), or ``None``."""
+        summary = self._summaries.get(key.id)
+        return summary if summary is not None and summary.created_at == key.created_at else None
 
     async def summaries(
         self, principal: Principal, *, limit: int = 20, cursor: str | None = None, proof: DeviceProof | None = None

@@ -415,6 +415,29 @@ class PresentationService:
 
     # -- step 1: the request and the consent screen
 
+    async def _credential_page(
+        self, principal: Principal, cursor: str | None
+    ) -> tuple[list[tuple[str, dict[str, Any], UnverifiedSdJwtVc | None]], str | None]:
+        """One page of the resident's SD-JWT VCs as the consent screen reads them (id, metadata and
+        the token's unverified facts), and the next cursor. Credentials never change, so the page is
+        listed without its ciphertexts when this process knows every one of them already (by id and
+        creation time); otherwise the page is read and decrypted."""
+        keys, after = await self._credentials.keys(principal, limit=MAX_PAGE, cursor=cursor)
+        entries: list[tuple[str, dict[str, Any], UnverifiedSdJwtVc | None]] = []
+        for key in keys:
+            if key.format not in _SD_JWT_FORMATS:
+                continue
+            summary = self._credentials.known(key)
+            peeked = self._peeked.get(key.id)
+            if summary is None or peeked is None or peeked[0] != key.created_at:
+                break
+            entries.append((key.id, summary.metadata, peeked[1]))
+        else:
+            return entries, after
+        page = await self._credentials.list(principal, limit=MAX_PAGE, cursor=cursor)
+        views = [view for view in page.items if view.format in _SD_JWT_FORMATS]
+        return [(view.id, view.metadata, self._peek(view)) for view in views], page.next_cursor
+
     async def _candidates(
         self, principal: Principal, *, service: str, policy: CopyPolicy
     ) -> tuple[list[CandidateCredential], dict[str, Any]]:
@@ -433,26 +456,22 @@ class PresentationService:
         # One checker per consent screen: each status list is fetched once, and fresh.
         status = StatusListChecker(resolver=await self._chain.resolver(), source=self._http.status_fetcher())
         for _ in range(MAX_CREDENTIAL_PAGES):
-            page = await self._credentials.list(principal, limit=MAX_PAGE, cursor=cursor)
-            for view in page.items:
-                if view.format not in _SD_JWT_FORMATS:
-                    continue
-                facts = self._peek(view)
+            entries, cursor = await self._credential_page(principal, cursor)
+            for ref, metadata, facts in entries:
                 if facts is None:
                     continue
                 claims = facts.unverified_claims
                 if await _revoked(status, claims, now=self._clock()):
                     continue  # offering it would only end in a refusal from the service
                 candidate = CandidateCredential(
-                    ref=view.id, format="dc+sd-jwt", vct=facts.unverified_vct, claims=claims,
+                    ref=ref, format="dc+sd-jwt", vct=facts.unverified_vct, claims=claims,
                     holder_binding="cnf" in claims,
                 )
-                batch = view.metadata.get(BATCH)
+                batch = metadata.get(BATCH)
                 if isinstance(batch, str):
                     batches.setdefault(batch, []).append(candidate)
                 else:
                     out.append(candidate)  # not a copy: bound to the device key, linkable by it anyway
-            cursor = page.next_cursor
             if cursor is None:
                 break
         copies: dict[str, Any] = {}

@@ -124,6 +124,12 @@ class CredentialStore(Protocol):
         """The resident's credentials oldest first, ``limit`` at most, after the key ``after``."""
         ...
 
+    async def list_credential_keys(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[CredentialKey]:
+        """:meth:`list_credentials` without the ciphertexts: ids, formats and creation times."""
+        ...
+
     async def delete_credential(self, resident_id: str, credential_id: str) -> None:
         """:raises NotFoundError: if the resident has no such credential."""
         ...

@@ -253,6 +253,15 @@ class SqlStore(BackOfficeQueries):
         rows = await self._fetch(sql, *args)
         return page_of([_credential(r) for r in rows], limit)
 
+    async def list_credential_keys(
+        self, resident_id: str, *, limit: int, after: Cursor | None = None
+    ) -> Page[CredentialKey]:
+        sql, args = keyset_query(
+            f"SELECT {_CREDENTIAL_KEY_COLS} FROM credentials", where="resident_id = ?", args=[resident_id],
+            after=after, limit=limit,
+        )  # fmt: skip
+        return page_of([_credential_key(r) for r in await self._fetch(sql, *args)], limit)
+
     async def delete_credential(self, resident_id: str, credential_id: str) -> None:
         if await self._execute(
             "DELETE FROM credentials WHERE id = ? AND resident_id = ?", credential_id, resident_id
