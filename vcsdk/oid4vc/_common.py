@@ -14,7 +14,6 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, TypeVar
-from urllib.parse import urlencode
 
 from vcsdk._json import parse_json
 from vcsdk._random import Randomness as Randomness  # re-exported: one protocol for every package
@@ -34,6 +33,27 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: What ``application/x-www-form-urlencoded`` escapes: every byte but the unreserved ones (and the
+#: space, which becomes ``+``), as :func:`urllib.parse.urlencode` does.
+_FORM_ESCAPED = re.compile(rb"[^A-Za-z0-9_.\-~ ]")
+
+
+def _form_byte(match: re.Match[bytes]) -> bytes:
+    return b"%%%02X" % match.group()[0]
+
+
+def form_urlencode(fields: Mapping[str, str]) -> bytes:
+    """``fields`` as an ``application/x-www-form-urlencoded`` UTF-8 body: the bytes
+    :func:`urllib.parse.urlencode` makes, with the few bytes to escape found by one regular
+    expression instead of a Python step per byte (a presentation in a form is kilobytes long)."""
+    return b"&".join(
+        _FORM_ESCAPED.sub(_form_byte, name.encode("utf-8")).replace(b" ", b"+")
+        + b"="
+        + _FORM_ESCAPED.sub(_form_byte, value.encode("utf-8")).replace(b" ", b"+")
+        for name, value in fields.items()
+    )
+
+
 #: RFC 6749 / OpenID4VP §5.2: nonce and state use only URL-safe ASCII.
 URL_SAFE = re.compile(r"[A-Za-z0-9\-._~]{1,512}")
 
@@ -52,7 +72,7 @@ class HttpRequest:
         """A POST with an ``application/x-www-form-urlencoded`` UTF-8 body."""
         merged = {"Content-Type": "application/x-www-form-urlencoded"}
         merged.update(headers or {})
-        return cls("POST", url, merged, urlencode(dict(fields)).encode("utf-8"))
+        return cls("POST", url, merged, form_urlencode(fields))
 
     @classmethod
     def json(cls, url: str, value: Any, *, headers: Mapping[str, str] | None = None) -> HttpRequest:
