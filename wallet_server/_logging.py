@@ -4,21 +4,39 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import UTC, datetime
 
 from aiohttp.http_exceptions import HttpProcessingError
 
 __all__ = ["JsonFormatter", "ServerLogFilter", "configure_logging", "install_server_log_filter"]
 
+#: One encoder for every line (json.dumps with options makes a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 _SAFE_FIELDS = ("event", "request_id", "method", "route", "status", "duration_ms", "code", "error")
 
 
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", …}``; tracebacks only for unexpected errors, in ``exc``."""
 
+    _second = -1
+    _prefix = ""
+
+    def _timestamp(self, created: float) -> str:
+        # The same text as datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        # the date and time formatted once per second (one record per request).
+        fraction, whole = math.modf(created)  # as datetime splits it, rounding half to even
+        second, micro = int(whole), round(fraction * 1e6)
+        if micro >= 1_000_000:
+            second, micro = second + 1, micro - 1_000_000
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._prefix}.{micro // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -28,7 +46,7 @@ class JsonFormatter(logging.Formatter):
                 out[name] = record.__dict__[name]
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+        return _ENCODER.encode(out)
 
 
 def configure_logging(level: str) -> None:

@@ -9,10 +9,13 @@ level with a traceback; a client that disconnects while sending its body used to
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests._net import serve
 from tests.wallet_server.conftest import make_settings
@@ -98,3 +101,19 @@ async def test_a_client_leaving_during_its_body_is_not_an_unhandled_error(server
     assert "unhandled_error" not in events, _all_text(caplog)
     assert not [r for r in _records(caplog) if r.levelno >= logging.WARNING], [r.getMessage() for r in _records(caplog)]
     assert "client_disconnected" in events, [(r.getMessage(), r.__dict__.get("status")) for r in _records(caplog)]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_log_timestamps_are_datetimes_isoformat(created: float) -> None:
+    # The JSON lines format the date and time once per second; the text is what datetime writes.
+    from datetime import UTC, datetime
+
+    from wallet_server._logging import JsonFormatter
+
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert JsonFormatter()._timestamp(created) == expected
+    record = logging.LogRecord("wallet_server.access", logging.INFO, "", 0, "request", None, None)
+    record.created = created
+    line = JsonFormatter().format(record)
+    assert json.loads(line) == {"ts": expected, "level": "info", "logger": "wallet_server.access", "msg": "request"}
