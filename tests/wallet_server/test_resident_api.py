@@ -120,6 +120,19 @@ async def test_store_credential_validation(client, clock) -> None:
         assert resp.status == 400, body
 
 
+
+async def test_store_credential_refuses_whitespace_and_non_ascii(client, clock) -> None:
+    # Every character str.isspace() finds in ASCII, and a non-ASCII one, anywhere in the token.
+    phone = await new_resident(client, clock)
+    cut = SD_JWT.index("~")
+    for char in "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f é":
+        for token in (char + SD_JWT, SD_JWT[:cut] + char + SD_JWT[cut:], SD_JWT + char):
+            resp = await phone.call("POST", "/v1/credentials", json={"credential": token, "format": "dc+sd-jwt"})
+            problem = await resp.json()
+            assert resp.status == 400 and problem["code"] == "invalid_input", (char, problem)
+            assert "ASCII without whitespace" in problem["detail"], (char, problem)
+    assert (await (await phone.call("GET", "/v1/credentials")).json())["items"] == []
+
 async def test_devices_list_add_remove(client, clock) -> None:
     phone = await new_resident(client, clock)
     second = Phone(client, clock)
