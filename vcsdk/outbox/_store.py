@@ -224,29 +224,33 @@ class SqlReceiptStore(MigratedSql):
         """
         if not receipts:
             return []
-        ids = [r.receipt.receipt_id for r in receipts]
+        parsed = [r.receipt for r in receipts]
+        ids = [r.receipt_id for r in parsed]
         if len(set(ids)) != len(ids):
             raise ConflictError("two receipts in one call share an id")
-        rows = [
-            (
-                r.receipt.receipt_id, r.receipt.token, r.salt, r.leaf, r.receipt.service_did,
-                r.receipt.resident_pseudonym, r.receipt.consent_id, r.receipt.purpose, _ts(r.receipt.accessed_at),
-                _ts(r.stored_at),
-            )
-            for r in receipts
-        ]
+        # Each distinct time converted once: receipts stored together share their stored time, and
+        # many were issued in the same second.
+        seconds: dict[datetime, int] = {}
+        for when in {r.accessed_at for r in parsed} | {r.stored_at for r in receipts}:
+            seconds[when] = _ts(when)
+        columns = (
+            ids, [r.token for r in parsed], [r.salt for r in receipts], [r.leaf for r in receipts],
+            [r.service_did for r in parsed], [r.resident_pseudonym for r in parsed], [r.consent_id for r in parsed],
+            [r.purpose for r in parsed], [seconds[r.accessed_at] for r in parsed],
+            [seconds[r.stored_at] for r in receipts],
+        )  # fmt: skip
         async with self._tx() as conn:
             await self._intake(conn)
             if self.dialect == "postgres":
-                columns = list(zip(*rows, strict=True))
                 inserted = await conn.execute(
                     "INSERT INTO outbox_receipts (receipt_id, token, salt, leaf, service_did, pseudonym, consent_id, "
                     "purpose, accessed_at, stored_at) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], "
                     "$4::bytea[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[]) "
                     "ON CONFLICT (receipt_id) DO NOTHING",
-                    *[list(c) for c in columns],
+                    *columns,
                 )
             else:
+                rows = list(zip(*columns, strict=True))
                 inserted = 0
                 for chunk in range(0, len(rows), _SQLITE_ROWS):
                     part = rows[chunk : chunk + _SQLITE_ROWS]
@@ -257,7 +261,7 @@ class SqlReceiptStore(MigratedSql):
                         + " ON CONFLICT (receipt_id) DO NOTHING",
                         *[v for row in part for v in row],
                     )
-            if inserted == len(rows):
+            if inserted == len(receipts):
                 return list(receipts)
             # Some were stored before: the same receipts are fine, another under the same id is not.
             out = []

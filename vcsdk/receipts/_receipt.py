@@ -462,17 +462,20 @@ def _controller_kid(kid: object, consent: ConsentRecord) -> tuple[str, str]:
     return did, kid
 
 
+_ACCESS_CLAIMS = frozenset(AccessReceiptClaims.__annotations__)
+_ACCESS_STRINGS = ("iss", "sub", "jti", "consent_id", "purpose", "presentation_hash")
+_WITHDRAWAL_CLAIMS = frozenset(WithdrawalReceiptClaims.__annotations__)
+_WITHDRAWAL_STRINGS = ("iss", "sub", "jti", "consent_id", "presentation_hash", "record_hash")
+
+
 def _receipt_from_claims(token: str, claims: dict[str, Any], kid: str | None) -> AccessReceipt:
-    _require_claims(
-        claims, AccessReceiptClaims.__annotations__,
-        ("iss", "sub", "jti", "consent_id", "purpose", "presentation_hash"), what="access receipt",
-    )
+    _require_claims(claims, _ACCESS_CLAIMS, _ACCESS_STRINGS, what="access receipt")
     accessed = claims["claims"]
     if (
         not isinstance(accessed, list)
         or not accessed
         or len(accessed) > 64
-        or not all(isinstance(c, str) and c for c in accessed)
+        or not all([isinstance(c, str) and c for c in accessed])
         or len(set(accessed)) != len(accessed)
     ):
         raise ClaimsError("access receipt claim 'claims' must be a non-empty list of distinct names")
@@ -480,13 +483,15 @@ def _receipt_from_claims(token: str, claims: dict[str, Any], kid: str | None) ->
     return _receipt(token, claims, kid, accessed_at, claims_accessed=tuple(accessed), purpose=claims["purpose"])
 
 
-def _require_claims(claims: dict[str, Any], required: Iterable[str], strings: Iterable[str], *, what: str) -> None:
+def _require_claims(
+    claims: dict[str, Any], required: frozenset[str], strings: tuple[str, ...], *, what: str
+) -> None:
     """Every ``required`` claim present, and each of ``strings`` a non-empty string."""
-    missing = sorted(set(required) - set(claims))
-    if missing:
-        raise ClaimsError(f"{what} lacks the claims {missing}")
+    if not claims.keys() >= required:
+        raise ClaimsError(f"{what} lacks the claims {sorted(required - claims.keys())}")
     for name in strings:
-        if not isinstance(claims[name], str) or not claims[name]:
+        value = claims[name]
+        if not isinstance(value, str) or not value:
             raise ClaimsError(f"{what} claim {name!r} must be a non-empty string")
 
 
@@ -529,7 +534,7 @@ def _check_against_consent(receipt: AccessReceipt, consent: ConsentRecord, *, le
     # same second as the consent is not "before" it.
     if receipt.accessed_at < consent.given_at.replace(microsecond=0) - leeway:
         raise ConsentMismatchError("the receipt records an access before the consent was given")
-    extra = set(receipt.claims_accessed) - set(consent.claims_disclosed)
+    extra = set(receipt.claims_accessed).difference(consent.claims_disclosed)
     if extra:
         # The message counts the claims but never names their values.
         raise ClaimsNotConsentedError(
@@ -649,10 +654,7 @@ async def verify_withdrawal_receipt_resolved(
 
 
 def _withdrawal_from_claims(token: str, claims: dict[str, Any], kid: str | None) -> AccessReceipt:
-    _require_claims(
-        claims, WithdrawalReceiptClaims.__annotations__,
-        ("iss", "sub", "jti", "consent_id", "presentation_hash", "record_hash"), what="withdrawal receipt",
-    )
+    _require_claims(claims, _WITHDRAWAL_CLAIMS, _WITHDRAWAL_STRINGS, what="withdrawal receipt")
     received_at = from_numeric_date(claims["iat"], what="withdrawal receipt iat", error=ClaimsError, whole=True)
     from_numeric_date(claims["withdrawn_at"], what="withdrawal receipt withdrawn_at", error=ClaimsError, whole=True)
     return _receipt(token, claims, kid, received_at, kind="withdrawal")
