@@ -118,6 +118,11 @@ PublicKeyTypes = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 _CURVE_NAMES = {"secp256r1": "P-256", "secp256k1": "secp256k1"}
 
 
+#: Public keys imported from JWKs, by their members (kty, crv, x, y): the oldest goes when full.
+_PUBLIC_KEYS: dict[tuple[str, str, str | None, str | None], Any] = {}
+_PUBLIC_KEYS_KEPT = 4096
+
+
 class Key:
     """A P-256, secp256k1 or Ed25519 key, public or private, exchanged as JWK.
 
@@ -194,12 +199,21 @@ class Key:
         members = {k: jwk[k] for k in ("kty", "crv", "x", "y", "d") if k in jwk}
         if not all(isinstance(v, str) for v in members.values()):
             raise InvalidInputError("JWK members kty, crv, x, y and d must be strings")
-        try:
-            imported = _jwk.JWK(**members)
-            op_key = imported.get_op_key("sign" if "d" in members else "verify")
-        except Exception as exc:  # jwcrypto raises several unrelated types for a bad point
-            raise InvalidInputError("JWK is malformed or its point is not on the curve") from exc
         kid = jwk.get("kid")
+        # A public key is a value: the same members import the same key, so the point is decoded
+        # and checked on the curve once per process (bounded). Private keys are never kept here.
+        cache_key = None if "d" in members else (members["kty"], members["crv"], members.get("x"), members.get("y"))
+        op_key = _PUBLIC_KEYS.get(cache_key) if cache_key is not None else None
+        if op_key is None:
+            try:
+                imported = _jwk.JWK(**members)
+                op_key = imported.get_op_key("sign" if "d" in members else "verify")
+            except Exception as exc:  # jwcrypto raises several unrelated types for a bad point
+                raise InvalidInputError("JWK is malformed or its point is not on the curve") from exc
+            if cache_key is not None:
+                if len(_PUBLIC_KEYS) >= _PUBLIC_KEYS_KEPT:
+                    del _PUBLIC_KEYS[next(iter(_PUBLIC_KEYS))]
+                _PUBLIC_KEYS[cache_key] = op_key
         return cls(op_key, kid=kid if isinstance(kid, str) else None)
 
     @classmethod
