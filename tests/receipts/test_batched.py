@@ -249,6 +249,32 @@ async def test_each_receipt_of_a_chunk_meets_every_check(
     assert await receipt_store.count_queued() == len(chunk)
 
 
+async def test_consents_read_again_are_the_stored_text_parsed(
+    receipt_store: ReceiptStore, registry: AccessReceiptRegistry
+) -> None:
+    """A consent body read again is not parsed again (kept by its text), and a withdrawal, which
+    changes the stored text, is what the next read and the next intake see."""
+    outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, confirmations=1)
+    consent = make_consent(record_id="kept-1", secret=bytes([7]) * 32)
+    await receipt_store.put_consent(consent)
+    first = (await receipt_store.get_consents(["kept-1"]))["kept-1"]  # type: ignore[attr-defined]
+    assert first == consent
+    assert (await receipt_store.get_consents(["kept-1"]))["kept-1"] is first  # type: ignore[attr-defined]
+    assert await receipt_store.get_consent("kept-1") is first
+    key = KEY.public_key()
+    before = make_receipt(KEY, consent, receipt_id="kept-r1", at=T0 + timedelta(minutes=5))
+    after = sign_jws(_forged(make_receipt(KEY, consent, receipt_id="kept-r2"),
+                             iat=int((T0 + timedelta(minutes=30)).timestamp())), KEY, typ=ACCESS_RECEIPT_TYP)
+    await outbox.accept_many([(before, key)], now=NOW)
+    withdrawn = consent.withdraw(now=T0 + timedelta(minutes=10))
+    await receipt_store.put_consent(withdrawn)
+    assert (await receipt_store.get_consents(["kept-1"]))["kept-1"] == withdrawn  # type: ignore[attr-defined]
+    assert await receipt_store.get_consent("kept-1") == withdrawn
+    with pytest.raises(ConsentWithdrawnError):
+        await outbox.accept_many([(after, key)], now=NOW)
+    assert await receipt_store.count_queued() == 1
+
+
 @pytest.mark.slow  # load: thousands of receipts
 async def test_large_batches_prove_against_the_chain(
     receipt_store: ReceiptStore, registry: AccessReceiptRegistry
