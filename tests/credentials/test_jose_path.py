@@ -60,6 +60,7 @@ from vcsdk.errors import (
 from vcsdk.keys import Key, decode_jws, verify_jws
 from vcsdk.oid4vc import InMemoryStateStore, Verifier, verify_received_credential
 from vcsdk.outbox import AccessReceiptRegistry, ReceiptOutbox, SqliteReceiptStore
+from vcsdk.outbox._store import _consent as consent_bodies
 from vcsdk.receipts import ReceiptText, peek_access_receipt, verify_access_receipt, verify_withdrawal_receipt
 from vcsdk.registry import EmbeddedChain
 
@@ -395,6 +396,7 @@ async def test_the_outbox_parses_each_receipt_once_at_intake(
         outbox = ReceiptOutbox(store, registry)
         for consent in (first, second):
             await store.put_consent(consent)
+        consent_bodies.cache_clear()  # bodies read by earlier tests are kept parsed by their text
         json_decodes.clear()
         stored = await outbox.accept_many([(t, key.public_key()) for t in tokens[:-1]], now=NOW_RECEIPT)
         assert [s.receipt.token for s in stored] == tokens[:-1]
@@ -405,6 +407,10 @@ async def test_the_outbox_parses_each_receipt_once_at_intake(
         assert receipt_texts == Counter(set(_receipt_parts(tokens[:-1])))
         assert len({token.split(".")[0] for token in tokens}) == 1
         assert len(json_decodes) - sum(receipt_texts.values()) == 2
+        # Read again, the stored consents are not parsed again.
+        json_decodes.clear()
+        assert set(await store.get_consents(["consent-1", "consent-2"])) == {"consent-1", "consent-2"}
+        assert json_decodes == []
 
         json_decodes.clear()
         one = await outbox.accept(tokens[-1], service_key=key.public_key(), now=NOW_RECEIPT)
