@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vcsdk.errors import InvalidInputError
@@ -64,42 +64,114 @@ _TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def _type_ok(value: Any, name: str) -> bool:
-    if name in ("integer", "number") and isinstance(value, bool):
-        return False
-    return isinstance(value, _TYPES[name])
+#: A compiled schema: raises InvalidInputError naming ``at`` (or a member below it) if ``value`` does not fit.
+Check = Callable[[Any, str], None]
+#: Compiled schemas by identity (each kept with its schema and table, so an id is never reused while
+#: cached); a bounded cache, for callers that pass schemas made on the fly.
+_CHECKS: dict[tuple[int, int], tuple[Mapping[str, Any], Mapping[str, Any], Check]] = {}
+_MAX_CHECKS = 4096
 
 
 def validate(value: Any, schema: Mapping[str, Any], components: Mapping[str, Any], *, at: str = "body") -> None:
     """Check ``value`` against ``schema``.
 
+    The schema is compiled once into nested checks (the route schemas are constants; a schema
+    changed after its first use is not read again).
+
     :param components: the ``#/components/schemas`` table ``$ref`` points into.
     :raises InvalidInputError: naming the first member that does not fit (never its value).
     """
+    _checker(schema, components)(value, at)
+
+
+def _checker(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Check:
+    key = (id(schema), id(components))
+    hit = _CHECKS.get(key)
+    if hit is not None and hit[0] is schema and hit[1] is components:
+        return hit[2]
+    check = _compile(schema, components)
+    if len(_CHECKS) >= _MAX_CHECKS:
+        _CHECKS.clear()
+    _CHECKS[key] = (schema, components, check)
+    return check
+
+
+def _compile(schema: Mapping[str, Any], components: Mapping[str, Any]) -> Check:
+    """The checks of ``schema`` in the order they run: type, enum, length, range, members, items."""
     if "$ref" in schema:
-        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+        target = components[schema["$ref"].rsplit("/", 1)[-1]]
+        # Looked up when used: a schema may refer to itself.
+        return lambda value, at: _checker(target, components)(value, at)
+    steps: list[Check] = []
     wanted = schema.get("type")
     if wanted is not None:
         names = [wanted] if isinstance(wanted, str) else list(wanted)
-        if not any(_type_ok(value, n) for n in names):
-            raise InvalidInputError(f"{at} must be {' or '.join(names)}")
-    if "enum" in schema and value not in schema["enum"]:
-        raise InvalidInputError(f"{at} must be one of {', '.join(map(str, schema['enum']))}")
-    if isinstance(value, str):
-        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", len(value)):
-            raise InvalidInputError(
-                f"{at} must be {schema.get('minLength', 0)} to {schema.get('maxLength', 'any')} characters long"
-            )
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if value < schema.get("minimum", value) or value > schema.get("maximum", value):
-            raise InvalidInputError(f"{at} is out of range")
-    if isinstance(value, dict):
-        for name in schema.get("required", ()):
-            if name not in value:
-                raise InvalidInputError(f"{at}.{name} is required")
-        for name, sub in schema.get("properties", {}).items():
-            if name in value:
-                validate(value[name], sub, components, at=f"{at}.{name}")
-    if isinstance(value, list) and "items" in schema:
-        for i, item in enumerate(value):
-            validate(item, schema["items"], components, at=f"{at}[{i}]")
+        types = tuple(t for name in names for t in _TYPES[name])
+        # bool is an int to Python, never an integer or a number to JSON Schema.
+        bool_ok = "boolean" in names
+        not_type = " must be " + " or ".join(names)
+
+        def check_type(value: Any, at: str) -> None:
+            if not isinstance(value, types) or (not bool_ok and isinstance(value, bool)):
+                raise InvalidInputError(at + not_type)
+
+        steps.append(check_type)
+    if "enum" in schema:
+        enum = schema["enum"]
+        not_member = " must be one of " + ", ".join(map(str, enum))
+
+        def check_enum(value: Any, at: str) -> None:
+            if value not in enum:
+                raise InvalidInputError(at + not_member)
+
+        steps.append(check_enum)
+    min_len, max_len = schema.get("minLength", 0), schema.get("maxLength")
+    if min_len or max_len is not None:
+        bad_length = f" must be {min_len} to {'any' if max_len is None else max_len} characters long"
+
+        def check_length(value: Any, at: str) -> None:
+            if isinstance(value, str) and (len(value) < min_len or (max_len is not None and len(value) > max_len)):
+                raise InvalidInputError(at + bad_length)
+
+        steps.append(check_length)
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is not None or high is not None:
+
+        def check_range(value: Any, at: str) -> None:
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise InvalidInputError(f"{at} is out of range")
+
+        steps.append(check_range)
+    required = tuple(schema.get("required", ()))
+    members = tuple((name, _checker(sub, components)) for name, sub in schema.get("properties", {}).items())
+    if required or members:
+
+        def check_members(value: Any, at: str) -> None:
+            if isinstance(value, dict):
+                for name in required:
+                    if name not in value:
+                        raise InvalidInputError(f"{at}.{name} is required")
+                for name, check in members:
+                    if name in value:
+                        check(value[name], f"{at}.{name}")
+
+        steps.append(check_members)
+    if "items" in schema:
+        check_item = _checker(schema["items"], components)
+
+        def check_items(value: Any, at: str) -> None:
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    check_item(item, f"{at}[{i}]")
+
+        steps.append(check_items)
+    if len(steps) == 1:
+        return steps[0]
+    run = tuple(steps)
+
+    def check_all(value: Any, at: str) -> None:
+        for step in run:
+            step(value, at)
+
+    return check_all
