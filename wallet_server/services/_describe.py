@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from vcsdk.credentials import peek, peek_vc_jwt
 from vcsdk.errors import InvalidInputError, VcsdkError
 
 __all__ = ["CredentialFacts", "describe_credential"]
@@ -23,8 +24,6 @@ def describe_credential(format: str, token: str) -> CredentialFacts:
 
     :raises InvalidInputError: if the token is not a well-formed token of that format.
     """
-    from vcsdk.credentials import peek, peek_vc_jwt
-
     try:
         if format in ("dc+sd-jwt", "vc+sd-jwt"):
             facts = peek(token)
