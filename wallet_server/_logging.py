@@ -19,8 +19,8 @@ _SAFE_FIELDS = ("event", "request_id", "method", "route", "status", "duration_ms
 class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "msg", …}``; tracebacks only for unexpected errors, in ``exc``."""
 
-    _second = -1
-    _prefix = ""
+    #: The last second formatted and its text, one tuple: threads logging at once see a pair.
+    _last: tuple[int, str] = (-1, "")
 
     def _timestamp(self, created: float) -> str:
         # The same text as datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
@@ -29,10 +29,11 @@ class JsonFormatter(logging.Formatter):
         second, micro = int(whole), round(fraction * 1e6)
         if micro >= 1_000_000:
             second, micro = second + 1, micro - 1_000_000
-        if second != self._second:
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return f"{self._prefix}.{micro // 1000:03d}+00:00"
+        last_second, prefix = self._last
+        if second != last_second:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._last = (second, prefix)
+        return f"{prefix}.{micro // 1000:03d}+00:00"
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, object] = {
