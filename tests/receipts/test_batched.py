@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -53,6 +55,14 @@ from vcsdk.receipts import (
 
 KEY = service_key()
 NOW = T0 + timedelta(hours=1)
+
+
+async def _consented(store: Any, n: int, *, consents: int = 10, prefix: str = "r") -> tuple[list, list[str]]:
+    """:func:`_tokens`, with their consents put in ``store``."""
+    made, tokens = _tokens(n, consents=consents, prefix=prefix)
+    for consent in made:
+        await store.put_consent(consent)
+    return made, tokens
 
 
 def _tokens(n: int, *, consents: int = 10, prefix: str = "r") -> tuple[list, list[str]]:
@@ -123,9 +133,7 @@ async def test_accept_many_resolved_looks_each_service_key_up_once(
 
 async def test_accept_many_is_one_transaction(receipt_store: ReceiptStore, registry: AccessReceiptRegistry) -> None:
     outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, confirmations=1)
-    consents, tokens = _tokens(300)
-    for consent in consents:
-        await receipt_store.put_consent(consent)
+    consents, tokens = await _consented(receipt_store, 300)
     key = KEY.public_key()
     stored = await outbox.accept_many([(t, key) for t in tokens[:200]], now=NOW)
     assert [s.receipt_id for s in stored] == [f"r{i:05d}" for i in range(200)]
@@ -280,9 +288,7 @@ async def test_large_batches_prove_against_the_chain(
     receipt_store: ReceiptStore, registry: AccessReceiptRegistry
 ) -> None:
     outbox = ReceiptOutbox(receipt_store, registry, batch_size=1000, max_age=timedelta(hours=1), confirmations=1)
-    consents, tokens = _tokens(2300, consents=23)
-    for consent in consents:
-        await receipt_store.put_consent(consent)
+    consents, tokens = await _consented(receipt_store, 2300, consents=23)
     key = KEY.public_key()
     for i in range(0, len(tokens), 500):
         await outbox.accept_many([(t, key) for t in tokens[i : i + 500]], now=NOW)
@@ -318,9 +324,7 @@ async def test_large_batches_prove_against_the_chain(
 
 async def test_a_cut_refuses_a_queue_that_changed(receipt_store: ReceiptStore, registry: AccessReceiptRegistry) -> None:
     outbox = ReceiptOutbox(receipt_store, registry, batch_size=8, confirmations=1)
-    consents, tokens = _tokens(8, consents=2)
-    for consent in consents:
-        await receipt_store.put_consent(consent)
+    _, tokens = await _consented(receipt_store, 8, consents=2)
     await outbox.accept_many([(t, KEY.public_key()) for t in tokens], now=NOW)
     queued = await receipt_store.queued_leaves(limit=8)  # type: ignore[attr-defined]
     # Another batcher cuts the first two meanwhile.
@@ -350,9 +354,7 @@ async def test_positions_a_failed_insert_consumed_do_not_shift_leaves(
     back insert, or a retry that found its receipts stored, still takes sequence values) are
     skipped, so every receipt's leaf index is its place in the batch and its proof verifies."""
     outbox = ReceiptOutbox(receipt_store, registry, batch_size=9, max_age=timedelta(hours=1), confirmations=1)
-    consents, tokens = _tokens(9, consents=3, prefix="g")
-    for consent in consents:
-        await receipt_store.put_consent(consent)
+    consents, tokens = await _consented(receipt_store, 9, consents=3, prefix="g")
     key = KEY.public_key()
     await outbox.accept_many([(t, key) for t in tokens[:3]], now=NOW)
     reused = make_receipt(KEY, consents[0], receipt_id="g00000", at=T0 + timedelta(minutes=9))
@@ -389,9 +391,7 @@ async def test_batches_cut_while_receipts_arrive_hold_each_receipt_once(
     import asyncio
 
     outbox = ReceiptOutbox(receipt_store, registry, batch_size=64, max_age=timedelta(0), confirmations=1)
-    consents, tokens = _tokens(1200, consents=12, prefix="k")
-    for consent in consents:
-        await receipt_store.put_consent(consent)
+    _, tokens = await _consented(receipt_store, 1200, consents=12, prefix="k")
     key = KEY.public_key()
     chunks = [tokens[i : i + 25] for i in range(0, len(tokens), 25)]
     producing = 4
@@ -423,6 +423,16 @@ async def test_batches_cut_while_receipts_arrive_hold_each_receipt_once(
     assert sum(len(held) for held in members.values()) == len(tokens) and len(members) >= 19
 
 
+@asynccontextmanager
+async def _pg_outbox(schemas: Any, registry: AccessReceiptRegistry) -> AsyncIterator[tuple[Any, ReceiptOutbox]]:
+    """A PostgreSQL outbox in a new schema that cuts a batch of up to 5 at every tick."""
+    store = await PostgresReceiptStore.open(PG_DSN, schema=schemas.new(), max_size=4)
+    try:
+        yield store, ReceiptOutbox(store, registry, batch_size=5, max_age=timedelta(0), confirmations=1)
+    finally:
+        await store.close()
+
+
 async def test_postgres_cut_waits_for_an_insert_in_flight(
     receipt_pg_schemas: Any, registry: AccessReceiptRegistry
 ) -> None:
@@ -431,11 +441,8 @@ async def test_postgres_cut_waits_for_an_insert_in_flight(
     early position is never left out of a range that covers it."""
     import asyncio
 
-    store = await PostgresReceiptStore.open(PG_DSN, schema=receipt_pg_schemas.new(), max_size=4)
-    try:
-        outbox = ReceiptOutbox(store, registry, batch_size=5, max_age=timedelta(0), confirmations=1)
-        consents, tokens = _tokens(5, consents=1, prefix="w")
-        await store.put_consent(consents[0])
+    async with _pg_outbox(receipt_pg_schemas, registry) as (store, outbox):
+        _, tokens = await _consented(store, 5, consents=1, prefix="w")
         key = KEY.public_key()
         await outbox.accept_many([(t, key) for t in tokens[:3]], now=NOW)
         slow = (await outbox.accept_many([(tokens[3], key)], now=NOW))[0]  # its row, re-inserted below
@@ -460,8 +467,6 @@ async def test_postgres_cut_waits_for_an_insert_in_flight(
         # Positions 1-3, then 5 (the slow insert) and 6; 4 holds nothing.
         assert [(await store.get_receipt(f"w{i:05d}")).leaf_index for i in range(5)] == [0, 1, 2, 3, 4]
         assert await store.batch_leaves(batch_id) == [(await store.get_receipt(f"w{i:05d}")).leaf for i in range(5)]
-    finally:
-        await store.close()
 
 
 async def test_postgres_cut_waits_for_a_single_receipt_in_a_transaction(
@@ -472,11 +477,8 @@ async def test_postgres_cut_waits_for_a_single_receipt_in_a_transaction(
     receipt lands in the range that covers its position."""
     import asyncio
 
-    store = await PostgresReceiptStore.open(PG_DSN, schema=receipt_pg_schemas.new(), max_size=4)
-    try:
-        outbox = ReceiptOutbox(store, registry, batch_size=5, max_age=timedelta(0), confirmations=1)
-        consents, tokens = _tokens(3, consents=1, prefix="s")
-        await store.put_consent(consents[0])
+    async with _pg_outbox(receipt_pg_schemas, registry) as (store, outbox):
+        _, tokens = await _consented(store, 3, consents=1, prefix="s")
         key = KEY.public_key()
         await outbox.accept(tokens[0], service_key=key, now=NOW)
         async with store.transaction() as conn:
@@ -491,17 +493,13 @@ async def test_postgres_cut_waits_for_a_single_receipt_in_a_transaction(
         stored = [await store.get_receipt(f"s{i:05d}") for i in range(3)]
         assert {r.batch_id for r in stored} == {stored[0].batch_id} and stored[0].batch_id is not None
         assert [r.leaf_index for r in stored] == [0, 1, 2]
-    finally:
-        await store.close()
 
 
 async def test_a_round_never_counts_the_whole_queue(
     receipt_store: ReceiptStore, registry: AccessReceiptRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     outbox = ReceiptOutbox(receipt_store, registry, batch_size=8, max_age=timedelta(hours=1), confirmations=1)
-    consents, tokens = _tokens(43, consents=5)
-    for consent in consents:
-        await receipt_store.put_consent(consent)
+    _, tokens = await _consented(receipt_store, 43, consents=5)
     key = KEY.public_key()
     await outbox.accept_many([(t, key) for t in tokens], now=NOW)
 
