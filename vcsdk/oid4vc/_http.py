@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from vcsdk._body import read_capped
 from vcsdk.errors import ProtocolError, VcsdkError
 from vcsdk.oid4vc._authorization import AuthorizationSession, RequestContext
 from vcsdk.oid4vc._client_attestation import ATTESTATION_HEADER, ATTESTATION_POP_HEADER
@@ -55,7 +56,7 @@ async def send(session: aiohttp.ClientSession, request: HttpRequest) -> HttpResp
     async with session.request(
         request.method, request.url, headers=dict(request.headers), data=request.body, allow_redirects=False
     ) as resp:
-        body = await resp.content.read(MAX_RESPONSE_BYTES + 1)
+        body = await read_capped(resp.content, MAX_RESPONSE_BYTES)
         if len(body) > MAX_RESPONSE_BYTES:
             raise ProtocolError("the peer's answer is too large", code="invalid_response")
         return HttpResponse(resp.status, body, {k: v for k, v in resp.headers.items()})

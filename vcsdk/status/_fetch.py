@@ -21,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
+from vcsdk._body import read_capped
 from vcsdk._egress import PrivateAddressError, PublicAddressResolver, client_host, egress_refusal, normal_host
 from vcsdk.errors import InvalidInputError, StatusListUnavailableError
 
@@ -227,14 +228,10 @@ class HttpStatusListFetcher:
                 )
             if resp.content_length is not None and resp.content_length > self.max_bytes:
                 raise StatusListUnavailableError("status list response is larger than this verifier accepts")
-            chunks: list[bytes] = []
-            total = 0
-            async for chunk in resp.content.iter_chunked(64 * 1024):
-                total += len(chunk)
-                if total > self.max_bytes:
-                    raise StatusListUnavailableError("status list response is larger than this verifier accepts")
-                chunks.append(chunk)
-            return FetchedStatusList(b"".join(chunks), etag=etag, max_age=max_age)
+            body = await read_capped(resp.content, self.max_bytes)
+            if len(body) > self.max_bytes:
+                raise StatusListUnavailableError("status list response is larger than this verifier accepts")
+            return FetchedStatusList(body, etag=etag, max_age=max_age)
 
 
 class StaticStatusListSource:

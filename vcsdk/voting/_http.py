@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk._body import read_capped
 from vcsdk._json import parse_json
 from vcsdk.errors import InvalidInputError, VcsdkError
 from vcsdk.oid4vc import NO_STORE, error_response
@@ -64,7 +65,7 @@ def _guard(handler: Handler) -> Handler:
 
 
 async def _json_body(request: web.Request, *, what: str, max_bytes: int) -> dict[str, Any]:
-    body = parse_json(await request.content.read(max_bytes + 1), what=what, max_bytes=max_bytes)
+    body = parse_json(await read_capped(request.content, max_bytes), what=what, max_bytes=max_bytes)
     if not isinstance(body, dict):
         raise InvalidInputError(f"the {what} must be a JSON object")
     return body
