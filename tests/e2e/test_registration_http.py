@@ -14,8 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from aiohttp import web
+
+from tests._net import free_port, serve
 from tests.e2e._parties import PURPOSE_ID, SERVICE_NAME, World, query, world
 from tests.e2e.test_oid4vc_http import accept_offer, answer
+from vcsdk.credentials import StatusListIssuer
 from vcsdk.keys import Key, sign_jws
 from vcsdk.oid4vc import AuthorizationRequest, parse_dcql_query
 from vcsdk.oid4vc._vp_messages import REQUEST_OBJECT_TYP
@@ -111,3 +115,40 @@ async def test_unregistered_and_over_asking_services_are_refused_before_consent(
         screen = done["screen"]
         assert screen["registration"]["name"] == SERVICE_NAME and screen["registration"]["retention_days"] == 30
         assert done["done"]["state"] == "shared" and len(w.service.results) == 1
+
+
+async def test_a_registration_the_city_withdrew_through_its_status_list_is_refused(tmp_path: Path) -> None:
+    """A registration with an entry in the city's status list: the wallet reads the list whole for
+    every request; once the city sets the entry, the service is refused before consent; a list the
+    wallet cannot read is an outage (503), not a verdict on the service."""
+    async with world(tmp_path) as w:
+        issued = await accept_offer(w, await w.issue_offer())
+        two_claims = query(issued["credential"]["vct"])
+        registration = w.service.verifier.registration
+        assert registration is not None
+        port = free_port()
+        statuses = StatusListIssuer(f"http://127.0.0.1:{port}/status/registrations", size=1024)
+        entry = statuses.allocate()
+        withdrawable = issue_registration(
+            w.city.signing_key, replace(peek_registration(registration), status=dict(entry))
+        )
+        link = _link(w, w.service.did, w.service.key, two_claims, registration=withdrawable, purpose=PURPOSE_ID)
+
+        async def status_list(_request: web.Request) -> web.Response:
+            token = statuses.publish(w.city.signing_key, now=w.clock(), iss=w.city.did)
+            return web.Response(text=token, content_type="application/statuslist+jwt")
+
+        async with serve([web.get("/status/registrations", status_list)], port=port):
+            status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+            assert status == 201 and screen["state"] == "consent_required", screen
+            assert screen["registration"]["name"] == SERVICE_NAME
+
+            statuses.revoke(entry["status_list"]["idx"])
+            withdrawn = await _refused(w, link)
+            assert withdrawn["outcome"]["error"] == "service_not_registered"
+            assert "withdrawn" in withdrawn["outcome"]["reason"]
+
+        # The list is gone: the wallet cannot tell, and says so rather than blaming the service.
+        status, problem = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+        assert status == 503 and problem["code"] == "status_list_unavailable", problem
+        assert w.service.results == []

@@ -439,12 +439,14 @@ class PresentationService:
         return [(view.id, view.metadata, self._peek(view)) for view in views], page.next_cursor
 
     async def _candidates(
-        self, principal: Principal, *, service: str, policy: CopyPolicy
+        self, principal: Principal, *, service: str, policy: CopyPolicy, status: StatusListChecker
     ) -> tuple[list[CandidateCredential], dict[str, Any]]:
         """The credentials that may answer a request of ``service`` (the resident's pseudonym for it):
         of each batch of copies one copy, never one shown to another service — with ``one_time``
         a copy never shown, with ``per_service`` the copy this service saw before if there is one.
 
+        :param status: the consent screen's status checker (a revoked or suspended credential is
+            not offered).
         :return: the candidates, and per batch copy offered: its batch and how many unshown copies
             the batch has left (``copies``), plus the batches to refill: none left for this service,
             or this is the last (``exhausted``).
@@ -453,8 +455,6 @@ class PresentationService:
         out: list[CandidateCredential] = []
         batches: dict[str, list[CandidateCredential]] = {}
         cursor: str | None = None
-        # One checker per consent screen: each status list is fetched once, and fresh.
-        status = StatusListChecker(resolver=await self._chain.resolver(), source=self._http.status_fetcher())
         for _ in range(MAX_CREDENTIAL_PAGES):
             entries, cursor = await self._credential_page(principal, cursor)
             for ref, metadata, facts in entries:
@@ -501,6 +501,8 @@ class PresentationService:
             A failed signature, type or time check is a ``ProtocolError`` with that check's code
             (``signature_invalid``, ``invalid_typ``, ``token_expired``, …).
         :raises DidResolutionError: the service's DID cannot be resolved.
+        :raises StatusListUnavailableError: the request's registration has a status entry and the
+            city's status list cannot be read (an outage: the service is not refused for it).
         :return: the presentation in state ``consent_required`` (``satisfiable`` false if the
             resident holds no credential that answers it: decline it then).
         """
@@ -515,9 +517,14 @@ class PresentationService:
             # The service's request failed a check: a bad request (400), not the app's own credentials
             # (401); the specific code (signature_invalid, token_expired, …) is kept.
             raise ProtocolError(f"the service's request does not verify: {exc.message}", code=exc.code) from None
+        # One checker per consent screen: each status list (the city's for its registrations, the
+        # issuers' for the credentials offered) is fetched once, and fresh.
+        status = StatusListChecker(resolver=resolver, source=self._http.status_fetcher())
         try:
+            # A registration with a status entry the city has set (withdrawn early) is refused.
             await check_registered_request(
-                request, city_did=await self._chain.registration_authority(), resolver=resolver, now=now
+                request, city_did=await self._chain.registration_authority(), resolver=resolver, now=now,
+                status=status,
             )
         except RegistrationError as exc:
             # Refused before the resident is asked anything, and kept in their history with the reason.
@@ -538,7 +545,7 @@ class PresentationService:
         self._http.check_url(request.response_uri)
         service = await self._receipts.pseudonym(principal.resident_id, request.verifier_did)
         policy = privacy.copy_policy
-        candidates, copies = await self._candidates(principal, service=service, policy=policy)
+        candidates, copies = await self._candidates(principal, service=service, policy=policy, status=status)
         holder = HolderPresentation.start(request, candidates)
         expires = now + self._ttl
         if request.expires_at is not None:
