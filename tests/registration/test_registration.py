@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vcsdk._b64 import b64url_decode, b64url_encode
+from vcsdk.credentials import VerificationPolicy
 from vcsdk.errors import (
     ClaimsError,
     InvalidInputError,
@@ -229,3 +230,27 @@ def test_payload_is_not_personal_data() -> None:
     claims = peek_registration(token())
     body = b64url_decode(token().split(".")[1], what="payload").decode()
     assert claims.service_did in body and "resident" not in body
+
+
+def test_a_registration_verified_once_is_still_checked_at_every_use() -> None:
+    """The wallet keeps the verified signature of a registration it has seen; what depends on the
+    time, the key, the city or the algorithms is checked on every call, and a failure is never kept."""
+    tok = token()
+    other = Key.generate("secp256k1").with_kid(CITY_DID + "#controller")
+    # A failure first (another key), then the right key: the failure was not kept.
+    with pytest.raises(SignatureInvalidError):
+        verify(tok, key=other)
+    assert verify(tok).name == "Kaga Onsen Shop"
+    # Verified before: still refused with another key, at a time outside the window, or for another city.
+    with pytest.raises(SignatureInvalidError):
+        verify(tok, key=other)
+    with pytest.raises(TokenExpiredError):
+        verify(tok, now=T0 + timedelta(days=366))
+    with pytest.raises(TokenNotYetValidError):
+        verify(tok, now=T0 - timedelta(days=1))
+    with pytest.raises(KeyNotFoundError):
+        verify_registration(tok, city_did=OTHER_DID, city_key=CITY_KEY.public_key(), now=T0 + timedelta(days=1))
+    with pytest.raises(UnsupportedAlgorithmError):
+        verify_registration(tok, city_did=CITY_DID, city_key=CITY_KEY.public_key(), now=T0 + timedelta(days=1),
+                            policy=VerificationPolicy(algorithms=("ES256",)))
+    assert verify(tok).name == "Kaga Onsen Shop"

@@ -13,6 +13,7 @@ revokes a credential (short validity, and an optional entry in its status list).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from vcsdk.errors import (
     UnsupportedAlgorithmError,
     VerificationError,
 )
-from vcsdk.keys import Key, Signer, decode_jws, sign_jws, verify_jws
+from vcsdk.keys import AlgorithmPolicy, Key, Signer, decode_jws, sign_jws, verify_jws
 
 __all__ = [
     "MAX_REGISTRATION_BYTES",
@@ -323,6 +324,24 @@ def peek_registration(token: str) -> RelyingPartyRegistration:
     return RelyingPartyRegistration.from_claims(decode_jws(token, max_bytes=MAX_REGISTRATION_BYTES).unverified_claims())
 
 
+@functools.lru_cache(maxsize=256)
+def _signed_registration(
+    token: str, city_did: str, city_key: Key, algorithms: AlgorithmPolicy
+) -> RelyingPartyRegistration:
+    """The signature, issuer and contents of a registration: a function of these arguments alone,
+    so kept per process (bounded; failures are not kept). A service attaches one registration to
+    every request, and the wallet checks each against it; the validity window, which depends on
+    the time, is checked at every use."""
+    jws = decode_jws(token, max_bytes=MAX_REGISTRATION_BYTES)
+    verified = verify_jws(jws, city_key, policy=algorithms, typ=REGISTRATION_TYP)
+    if verified.kid is None or not verified.kid.startswith(city_did + "#"):
+        raise KeyNotFoundError("the registration's kid is not a key of the city's DID")
+    registration = RelyingPartyRegistration.from_claims(verified.claims())
+    if registration.issuer != city_did:
+        raise ServiceNotRegisteredError("this service's registration was not issued by the city")
+    return registration
+
+
 def verify_registration(
     token: str,
     *,
@@ -349,13 +368,7 @@ def verify_registration(
     """
     policy = verification_policy(policy)
     leeway = policy.leeway
-    jws = decode_jws(token, max_bytes=MAX_REGISTRATION_BYTES)
-    verified = verify_jws(jws, city_key, policy=policy.algorithm_policy, typ=REGISTRATION_TYP)
-    if verified.kid is None or not verified.kid.startswith(city_did + "#"):
-        raise KeyNotFoundError("the registration's kid is not a key of the city's DID")
-    registration = RelyingPartyRegistration.from_claims(verified.claims())
-    if registration.issuer != city_did:
-        raise ServiceNotRegisteredError("this service's registration was not issued by the city")
+    registration = _signed_registration(token, city_did, city_key, policy.algorithm_policy)
     now = aware(now, what="now")
     if registration.issued_at > now + leeway:
         raise TokenNotYetValidError("the service's registration is issued in the future")
