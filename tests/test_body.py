@@ -111,3 +111,22 @@ async def test_a_voting_request_body_in_pieces_is_read_whole(aiohttp_server):
         async with session.post(server.make_url("/"), data=_pieces_body([too_big[:50_000], too_big[50_000:]])) as r:
             assert r.status == 400
             assert "larger than" in (await r.json())["error"]
+
+
+async def test_a_negative_cap_is_refused_not_read_without_bound() -> None:
+    stream = aiohttp.StreamReader(protocol=_NoProtocol(), limit=2**16, loop=asyncio.get_running_loop())
+    stream.feed_data(b"x" * 10)
+    stream.feed_eof()
+    with pytest.raises(ValueError, match="negative"):
+        await read_capped(stream, -2)
+    assert await read_capped(stream, 0) == b"x"  # over a cap of 0: one byte, nothing more
+
+
+class _NoProtocol:
+    """A stream's protocol for a stream fed by the test itself: never paused, never resumed."""
+
+    _reading_paused = False
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self, *, resume_parser: bool = True) -> None: ...

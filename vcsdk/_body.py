@@ -14,8 +14,13 @@ __all__ = ["read_capped"]
 
 
 async def read_capped(stream: StreamReader, cap: int) -> bytes:
-    """The whole body, or its first ``cap + 1`` bytes or more when it is larger than ``cap`` (the
-    caller refuses those with its own error); nothing beyond is read."""
+    """The whole body, or its first ``cap + 1`` bytes when it is larger than ``cap`` (the caller
+    refuses those with its own error); nothing beyond is read.
+
+    :raises ValueError: if ``cap`` is negative.
+    """
+    if cap < 0:
+        raise ValueError("the cap of a body must not be negative")
     chunks: list[bytes] = []
     total = 0
     while total <= cap:

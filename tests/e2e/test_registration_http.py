@@ -10,6 +10,7 @@ nothing at all.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -134,15 +135,38 @@ async def test_a_registration_the_city_withdrew_through_its_status_list_is_refus
         )
         link = _link(w, w.service.did, w.service.key, two_claims, registration=withdrawable, purpose=PURPOSE_ID)
 
+        served = {"as": "current"}
+        stranger = Key.generate("P-256").with_kid(w.city.signing_key.kid)
+
         async def status_list(_request: web.Request) -> web.Response:
-            token = statuses.publish(w.city.signing_key, now=w.clock(), iss=w.city.did)
+            now = w.clock()
+            if served["as"] == "expired":
+                token = statuses.publish(w.city.signing_key, now=now - timedelta(days=2), iss=w.city.did)
+            elif served["as"] == "forged":  # the city's kid, another key
+                token = statuses.publish(stranger, now=now, iss=w.city.did)
+            else:
+                token = statuses.publish(w.city.signing_key, now=now, iss=w.city.did)
             return web.Response(text=token, content_type="application/statuslist+jwt")
+
+        async def history_size() -> int:
+            status, history = await w.phone.call("GET", "/v1/history/presentations")
+            assert status == 200
+            return len(history["items"])
 
         async with serve([web.get("/status/registrations", status_list)], port=port):
             status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
             assert status == 201 and screen["state"] == "consent_required", screen
             assert screen["registration"]["name"] == SERVICE_NAME
 
+            # A list the wallet cannot use is the city's outage: 503, nothing kept, nobody logged out.
+            kept = await history_size()
+            for fault in ("expired", "forged"):
+                served["as"] = fault
+                status, problem = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+                assert status == 503 and problem["code"] == "status_list_unavailable", (fault, problem)
+            assert await history_size() == kept
+
+            served["as"] = "current"
             statuses.revoke(entry["status_list"]["idx"])
             withdrawn = await _refused(w, link)
             assert withdrawn["outcome"]["error"] == "service_not_registered"

@@ -254,3 +254,14 @@ def test_a_registration_verified_once_is_still_checked_at_every_use() -> None:
         verify_registration(tok, city_did=CITY_DID, city_key=CITY_KEY.public_key(), now=T0 + timedelta(days=1),
                             policy=VerificationPolicy(algorithms=("ES256",)))
     assert verify(tok).name == "Kaga Onsen Shop"
+
+
+def test_each_caller_gets_its_own_status_entry() -> None:
+    """The verified registration is kept per process; what a caller does with its status entry
+    does not reach the next caller."""
+    entry = {"status_list": {"idx": 7, "uri": "https://city.example/status/1"}}
+    tok = token(registration(status=entry))
+    first = verify(tok)
+    assert first.status == entry
+    first.status["status_list"]["uri"] = "https://elsewhere.example/"  # type: ignore[index]
+    assert verify(tok).status == entry

@@ -164,6 +164,25 @@ async def test_a_withdrawn_registration_is_refused_through_the_status_list() -> 
         await check_registered_request(request, city_did=CITY_DID, resolver=RESOLVER, now=NOW, status=empty)
 
 
+async def test_a_city_list_that_cannot_be_used_is_an_outage_not_a_verdict() -> None:
+    """A stale list, or one signed by another key under the city's kid: the wallet cannot tell
+    whether the registration stands, and says so (503) rather than refusing the service."""
+    statuses = StatusListIssuer(STATUS_URI, size=1024)
+    entry = statuses.allocate()
+    token = issue_registration(CITY_KEY, make_registration(SHOP_DID, status=dict(entry)))
+    request = await wallet_loads(await _signed_request(token, query(["age_over_18"])))
+    stranger = Key.generate("secp256k1").with_kid(CITY_KEY.kid)
+    unusable = {
+        "stale": statuses.publish(CITY_KEY, now=NOW - timedelta(days=2), iss=CITY_DID),
+        "forged": statuses.publish(stranger, now=NOW, iss=CITY_DID),
+    }
+    for name, published in unusable.items():
+        checker = StatusListChecker(resolver=RESOLVER, source=StaticStatusListSource({STATUS_URI: published}))
+        with pytest.raises(StatusListUnavailableError) as caught:
+            await check_registered_request(request, city_did=CITY_DID, resolver=RESOLVER, now=NOW, status=checker)
+        assert caught.value.http_status == 503 and caught.value.details["cause"], name
+
+
 async def test_an_unknown_city_key_is_not_a_registration() -> None:
     token = issue_registration(CITY_KEY, make_registration(SHOP_DID))
     request = await wallet_loads(await _signed_request(token, query(["age_over_18"])))

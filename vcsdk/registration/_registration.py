@@ -13,10 +13,11 @@ revokes a credential (short validity, and an optional entry in its status list).
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
@@ -34,6 +35,7 @@ from vcsdk.errors import (
     RegistrationError,
     RequestNotRegisteredError,
     ServiceNotRegisteredError,
+    StatusListUnavailableError,
     TokenExpiredError,
     TokenNotYetValidError,
     UnsupportedAlgorithmError,
@@ -369,6 +371,8 @@ def verify_registration(
     policy = verification_policy(policy)
     leeway = policy.leeway
     registration = _signed_registration(token, city_did, city_key, policy.algorithm_policy)
+    if registration.status is not None:  # the kept value is shared: each caller gets its own entry
+        registration = replace(registration, status=copy.deepcopy(registration.status))
     now = aware(now, what="now")
     if registration.issued_at > now + leeway:
         raise TokenNotYetValidError("the service's registration is issued in the future")
@@ -394,8 +398,10 @@ async def verify_registration_resolved(
     :raises KeyNotFoundError: if the ``kid`` is missing or not a key of the city's DID.
     :raises DidResolutionError: if the city's DID cannot be resolved.
     :raises ServiceNotRegisteredError: if the city has withdrawn the registration (status).
-    :raises VerificationError: any error :func:`verify_registration` raises, or the status checker's
-        own (``status_list_unavailable``, …).
+    :raises StatusListUnavailableError: if the city's status list cannot be read or used (stale,
+        not verifiable, not the city's): an outage, whatever the checker's own error was
+        (``details.cause``).
+    :raises VerificationError: any error :func:`verify_registration` raises.
     """
     policy = verification_policy(policy)
     kid = decode_jws(token, max_bytes=MAX_REGISTRATION_BYTES).header.get("kid")
@@ -409,6 +415,15 @@ async def verify_registration_resolved(
         except (CredentialRevokedError, CredentialSuspendedError):
             raise ServiceNotRegisteredError(
                 f"the city has withdrawn the registration of {registration.name}, so your wallet did not answer it"
+            ) from None
+        except StatusListUnavailableError:
+            raise
+        except VerificationError as exc:
+            # The city's list could not be used (stale, signed badly, not its own): the city's
+            # outage, never a verdict on the service nor a reason to log the resident out.
+            raise StatusListUnavailableError(
+                f"the city's status list cannot be used now ({exc.message}); try again later",
+                details={"cause": exc.code},
             ) from None
     return registration
 

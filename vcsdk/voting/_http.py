@@ -65,7 +65,11 @@ def _guard(handler: Handler) -> Handler:
 
 
 async def _json_body(request: web.Request, *, what: str, max_bytes: int) -> dict[str, Any]:
-    body = parse_json(await read_capped(request.content, max_bytes), what=what, max_bytes=max_bytes)
+    try:
+        data = await read_capped(request.content, max_bytes)
+    except ConnectionError:
+        raise InvalidInputError(f"the {what} did not arrive whole; send it again") from None
+    body = parse_json(data, what=what, max_bytes=max_bytes)
     if not isinstance(body, dict):
         raise InvalidInputError(f"the {what} must be a JSON object")
     return body
