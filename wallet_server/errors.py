@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vcsdk.errors import ConflictError, VcsdkError, VerificationError
+from vcsdk.errors import ConflictError, TokenExpiredError, VcsdkError, VerificationError
 
 __all__ = [
+    "AccessTokenExpiredError",
     "AuthenticationError",
     "DpopProofError",
     "DpopReplayError",
@@ -37,6 +38,12 @@ class AuthenticationError(VerificationError):
 
     code = "authentication_failed"
     http_status = 401
+
+
+class AccessTokenExpiredError(AuthenticationError, TokenExpiredError):
+    """The access token's time is up: refresh it (the one expiry that is the caller's own)."""
+
+    code = "token_expired"
 
 
 class DpopProofError(AuthenticationError):

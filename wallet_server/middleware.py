@@ -19,7 +19,7 @@ from vcsdk.errors import ChainUnavailableError, InvalidInputError, NotFoundError
 from vcsdk.oid4vc import error_response
 from wallet_server._validate import has_unstorable, json_has_unstorable
 from wallet_server.appkeys import IP_LIMITER, METRICS, SETTINGS
-from wallet_server.errors import DpopProofError, RateLimitedError
+from wallet_server.errors import AuthenticationError, DpopProofError, RateLimitedError
 
 __all__ = ["MIDDLEWARES", "REQUEST_ID", "problem_response"]
 
@@ -193,6 +193,11 @@ def _from_vcsdk(request: web.Request, exc: VcsdkError) -> web.Response:
             "service failure",
             extra={"event": "service_error", "request_id": request.get(REQUEST_ID, ""), "code": exc.code},
         )
+    if status == 401 and not isinstance(exc, AuthenticationError):
+        # Only the caller's own credentials answer 401 (which tells an app to log in again): a check
+        # that failed on another party's material while serving the caller (a service's token, a
+        # status list, a receipt) is a bad request with that check's code.
+        status = 400
     if status == 401:
         if request.path.startswith("/admin/"):
             headers["WWW-Authenticate"] = 'Bearer realm="admin"'

@@ -12,7 +12,9 @@ from aiohttp import web
 
 from tests.wallet_server._helpers import ISSUER_TOKEN, admin_headers, new_resident
 from tests.wallet_server.conftest import APP_ORIGIN, make_settings
+from vcsdk.errors import SignatureInvalidError, TokenExpiredError
 from wallet_server import create_app
+from wallet_server.errors import AccessTokenExpiredError, AuthenticationError
 from wallet_server.ratelimit import RateLimit
 from wallet_server.routes import ROUTES
 
@@ -131,6 +133,31 @@ async def test_unexpected_errors_are_500_problems_without_details(aiohttp_client
     assert body["code"] == "internal_error" and body["request_id"] == "req-123"
     assert "secret" not in json.dumps(body) and "Traceback" not in json.dumps(body)
     assert any(getattr(r, "request_id", None) == "req-123" for r in caplog.records)
+
+
+async def test_only_the_callers_own_credentials_answer_401(aiohttp_client, settings) -> None:
+    """A check that fails on another party's material while serving a request (a service's
+    signature, an issuer's expired token) is a 400 with the check's code: a 401 would tell the app
+    to log the resident in again. The caller's own login failing stays 401 with its challenge."""
+    app = create_app(settings)
+    raised: dict[str, Exception] = {
+        "peer_signature": SignatureInvalidError("the service's signature does not verify"),
+        "peer_expired": TokenExpiredError("the service's token expired"),
+        "login": AuthenticationError("the access token is not valid"),
+        "access_expired": AccessTokenExpiredError("the access token expired; use the refresh token"),
+    }
+
+    async def failing(request: web.Request) -> web.Response:
+        raise raised[request.match_info["what"]]
+
+    app.router.add_get("/v1/failing/{what}", failing)
+    client = await aiohttp_client(app)
+    for what, status, code in [("peer_signature", 400, "signature_invalid"), ("peer_expired", 400, "token_expired"),
+                               ("login", 401, "authentication_failed"), ("access_expired", 401, "token_expired")]:
+        resp = await client.get(f"/v1/failing/{what}")
+        body = await resp.json()
+        assert (resp.status, body["code"]) == (status, code), (what, body)
+        assert ("WWW-Authenticate" in resp.headers) == (status == 401), what
 
 
 async def test_security_headers(client) -> None:

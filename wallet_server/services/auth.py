@@ -25,13 +25,18 @@ from vcsdk.errors import (
     InvalidInputError,
     NotFoundError,
     ProtocolError,
-    TokenExpiredError,
     UnsupportedAlgorithmError,
     VerificationError,
 )
 from vcsdk.keys import AlgorithmPolicy, Key, decode_jws, sign_jws, verify_jws
 from vcsdk.oid4vc import VerifiedDpopProof, access_token_hash, verify_dpop_proof
-from wallet_server.errors import AuthenticationError, DpopProofError, DpopReplayError, RefreshTokenReuseError
+from wallet_server.errors import (
+    AccessTokenExpiredError,
+    AuthenticationError,
+    DpopProofError,
+    DpopReplayError,
+    RefreshTokenReuseError,
+)
 from wallet_server.services._common import Clock, new_id, require_id, require_str, sha256_hex
 from wallet_server.storage import Device, DeviceProof, DeviceProofOutcome, RefreshToken, Store
 
@@ -216,7 +221,7 @@ class AuthService:
         :param dpop: every ``DPoP`` header value (exactly one is allowed).
         :param url: the URL the client used (the public base URL plus the path).
         :raises AuthenticationError: no or bad access token, removed device, ended login.
-        :raises TokenExpiredError: the access token expired (refresh it).
+        :raises AccessTokenExpiredError: the access token expired (refresh it).
         :raises DpopProofError: proof missing, malformed, for another method/URL/token or key.
         :raises DpopReplayError: the proof was used before.
         :return: who is calling.
@@ -246,7 +251,7 @@ class AuthService:
         request refused before that statement must still spend the proof (:meth:`record_proof`).
 
         :raises AuthenticationError: no or bad access token.
-        :raises TokenExpiredError: the access token expired (refresh it).
+        :raises AccessTokenExpiredError: the access token expired (refresh it).
         :raises DpopProofError: proof missing, malformed, for another method/URL/token or key.
         """
         if authorization is None:
@@ -298,7 +303,7 @@ class AuthService:
             claims = self._verify_access_token_signature(token)
             _remember(self._verified_tokens, token, claims)
         if claims["exp"] <= now.timestamp():
-            raise TokenExpiredError("the access token expired; use the refresh token")
+            raise AccessTokenExpiredError("the access token expired; use the refresh token")
         return claims
 
     def _verify_access_token_signature(self, token: str) -> dict[str, Any]:
