@@ -805,7 +805,7 @@ class PresentationService:
         # The consent (outbox and the resident's index) and the fetch owed: one transaction.
         await self._receipts.record_consent(principal.resident_id, presentation_id, consent, fetch=job)
         if job is not None:
-            outcome.update(await self._attempt_fetch(job, inline=True))
+            outcome.update(await self._attempt_fetch(job, inline=True, consent=consent))
             return outcome
         if not isinstance(token, str) and kind is None:  # a refused receipt_uri keeps its own code
             kind, outcome["receipt_error"] = "receipt_missing", "receipt_missing"
@@ -825,14 +825,16 @@ class PresentationService:
 
     # -- receipts owed: asked for until stored
 
-    async def _attempt_fetch(self, job: ReceiptFetchRow, *, inline: bool) -> dict[str, Any]:
+    async def _attempt_fetch(
+        self, job: ReceiptFetchRow, *, inline: bool, consent: ConsentRecord | None = None
+    ) -> dict[str, Any]:
         """One attempt to get and store the receipt of ``job`` (already counted in ``job.attempts``).
 
         A failure that may pass (the service unreachable or answering 5xx, this server's database
         failing) leaves the fetch pending for the next attempt; a definitive one (the service answers
         without a receipt, or with one that does not verify) or giving up records a violation.
         Unless ``inline`` (the request that shared the presentation saves it itself), the
-        presentation's outcome is updated.
+        presentation's outcome is updated. ``consent``: the consent the inline attempt just recorded.
 
         :raises StorageError: if the database fails while recording the result.
         :return: the outcome's receipt fields: ``receipt_id``, or ``receipt_pending``, or
@@ -843,7 +845,7 @@ class PresentationService:
             if token is None:
                 result: dict[str, Any] = {"receipt_error": "receipt_missing", "violation": "receipt_missing"}
             else:
-                result = await self._store_receipt(job, token)
+                result = await self._store_receipt(job, token, consent=consent)
         except _Transient as exc:
             return await self._retry_later(job, exc.code, inline=inline)
         now = self._clock()
@@ -889,16 +891,19 @@ class PresentationService:
             return None
         return token if isinstance(token, str) else None
 
-    async def _store_receipt(self, job: ReceiptFetchRow, token: str) -> dict[str, Any]:
+    async def _store_receipt(
+        self, job: ReceiptFetchRow, token: str, *, consent: ConsentRecord | None = None
+    ) -> dict[str, Any]:
         """Verify and store ``token``; one stored before under its id (an earlier attempt whose
         answer was lost) counts as stored when it is the same token.
 
+        :param consent: the consent as the sharing request just recorded it (its first attempt);
+            a later attempt reads it as stored then, so that a withdrawal since counts.
         :raises _Transient: this server's database or the chain failed.
         """
         try:
-            # accept_receipt reads the consent as stored now itself (a withdrawal since counts).
             receipt = await self._receipts.accept_receipt(
-                token, consent_id=job.consent_id, resolver=await self._chain.resolver()
+                token, consent_id=job.consent_id, resolver=await self._chain.resolver(), consent=consent
             )
             return {"receipt_id": receipt.receipt_id}
         except ConflictError:

@@ -485,7 +485,9 @@ class ReceiptService:
 
     # -- receipts
 
-    async def accept_receipt(self, token: str, *, consent_id: str, resolver: IssuerKeyResolver) -> AccessReceipt:
+    async def accept_receipt(
+        self, token: str, *, consent_id: str, resolver: IssuerKeyResolver, consent: ConsentRecord | None = None
+    ) -> AccessReceipt:
         """Verify a receipt a service returned against the consent ``consent_id`` as stored now (a
         withdrawn one refuses an access after the withdrawal; a withdrawal receipt needs it
         withdrawn), then store it in the outbox.
@@ -493,11 +495,17 @@ class ReceiptService:
         The service's key is resolved from the consent's controller DID (never a DID the token
         names), by :func:`vcsdk.receipts.verify_access_receipt_resolved`.
 
+        :param consent: the consent ``consent_id`` as the caller just recorded it, in the request
+            that shared the access the receipt is for (the app learns the consent's id only from
+            that request's answer, so nothing can have withdrawn it): not read again.
+
         :raises KeyNotFoundError: the ``kid`` is not a key of the service's DID.
         :raises VerificationError: any check of :func:`vcsdk.receipts.verify_access_receipt`.
         :return: the stored receipt.
         """
-        current = await self.store.get_consent(consent_id)
+        if consent is not None and consent.record_id != consent_id:
+            raise ValueError("the consent passed is not the one named")
+        current = consent if consent is not None else await self.store.get_consent(consent_id)
         now = self._clock()
         peeked = peek_access_receipt(token)  # its token carries the parse: verified without reading it again
         verify = verify_withdrawal_receipt_resolved if peeked.kind == "withdrawal" else verify_access_receipt_resolved
