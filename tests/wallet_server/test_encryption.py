@@ -84,3 +84,33 @@ async def test_ciphertext_moved_to_another_record_does_not_decrypt(store: Store)
     with pytest.raises(StorageError):
         await creds.get(me, "cred_copy")
     assert credential_aad(resident.id, first.id) != credential_aad(resident.id, "cred_copy")
+
+
+async def test_sealed_json_reads_back_whatever_encoder_wrote_it(store: Store) -> None:
+    """Sealed JSON is written compactly (orjson, or the standard library for what orjson does not
+    take) and read back the same; a blob the standard library wrote before (even with NaN) opens."""
+    import json
+
+    from wallet_server.services.wallet import ResidentVault
+    from wallet_server.storage import WalletDataStore
+
+    keys = LocalKeyProvider({"k1": b"\x01" * 32}, current="k1")
+    resident = await AdminService(store, keys=keys, tokens=(), clock=lambda: NOW).create_resident()
+    vault = ResidentVault(store, WalletDataStore(store), keys=keys, clock=lambda: NOW)
+    values = [
+        {"options": {"q": [{"credential_id": "crd_1", "claims": [["address", "locality"], [None, 0]]}]}, "n": 1.5},
+        {"big": 2**70, "名前": "花子"},  # beyond 64 bits: the standard library writes it
+        {1: "int key"},  # not a string key: the standard library turns it into "1"
+    ]
+    for value in values:
+        sealed = await vault.seal_json(resident.id, value, kind="presentation", row_id="prs_1")
+        assert await vault.open_json(resident.id, sealed, kind="presentation", row_id="prs_1") == json.loads(
+            json.dumps(value)
+        )
+    cipher = await vault.data_key(resident.id)
+    old = seal(cipher, json.dumps({"x": float("nan"), "y": [1]}).encode(), aad=b"vcsdk-wallet/presentation/v1/"
+               + resident.id.encode() + b"/prs_2")
+    opened = await vault.open_json(resident.id, old, kind="presentation", row_id="prs_2")
+    assert opened["y"] == [1] and opened["x"] != opened["x"]  # NaN
+    with pytest.raises(StorageError):  # another row's blob does not open here
+        await vault.open_json(resident.id, old, kind="presentation", row_id="prs_1")

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
+import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from vcsdk.credentials import IssuerKeyResolver
@@ -203,6 +204,15 @@ class IssuerResolverPort(Protocol):
 
 # -- sealed per-resident values -------------------------------------------------------------------
 
+
+def _json_bytes(value: Any) -> bytes:
+    """Compact JSON of a value the server built: orjson, or the standard library for what orjson
+    does not take (integers beyond 64 bits, keys that are not strings); both read back alike."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
 _CACHED_SECRETS = 10_000
 
 
@@ -232,13 +242,15 @@ class ResidentVault:
         return f"vcsdk-wallet/{kind}/v1/{resident_id}/{row_id}".encode()
 
     async def seal_json(self, resident_id: str, value: Any, *, kind: str, row_id: str) -> bytes:
-        plain = json.dumps(value, separators=(",", ":")).encode()
-        return seal(await self.data_key(resident_id), plain, aad=self._aad(kind, resident_id, row_id))
+        return seal(await self.data_key(resident_id), _json_bytes(value), aad=self._aad(kind, resident_id, row_id))
 
     async def open_json(self, resident_id: str, blob: bytes, *, kind: str, row_id: str) -> Any:
         """:raises StorageError: if the blob was altered or belongs elsewhere."""
         plain = open_sealed(await self.data_key(resident_id), blob, aad=self._aad(kind, resident_id, row_id))
-        return json.loads(plain)
+        try:
+            return orjson.loads(plain)
+        except orjson.JSONDecodeError:  # written by an earlier version (json.dumps allows NaN)
+            return json.loads(plain)
 
     async def _secrets(self, resident_id: str) -> ResidentSecretsRow:
         row = await self._data.get_secrets(resident_id)
