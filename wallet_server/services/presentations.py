@@ -174,12 +174,9 @@ def _option_json(option: ConsentCredential, copies: dict[str, Any]) -> dict[str,
     }
 
 
-def _holder_jwk(token: str) -> dict[str, Any] | None:
-    """The holder key a credential is bound to (``cnf.jwk``), read without verification."""
-    try:
-        cnf = peek(token).unverified_claims.get("cnf")
-    except VcsdkError:
-        return None
+def _holder_jwk(facts: UnverifiedSdJwtVc | None) -> dict[str, Any] | None:
+    """The holder key a credential is bound to (``cnf.jwk``), from its unverified facts."""
+    cnf = facts.unverified_claims.get("cnf") if facts is not None else None
     jwk = cnf.get("jwk") if isinstance(cnf, dict) else None
     return dict(jwk) if isinstance(jwk, dict) else None
 
@@ -613,12 +610,13 @@ class PresentationService:
                 raise InvalidInputError("each selection must name a requested query and one of its offered credentials")
             picked[qid] = cid
         chosen = holder.consent_screen.choose(picked)
-        stored = {c.ref: (await self._credentials.get(principal, c.ref)).credential for c in chosen}
+        views = {c.ref: await self._credentials.get(principal, c.ref) for c in chosen}
+        stored = {ref: view.credential for ref, view in views.items()}
         now = self._clock()
         holder = holder.consent(stored, now=now, selections=picked, alg=KB_ALG)
         body.update(holder.to_state())
         # Which key the phone signs each KB-JWT with: the copy's own key (cnf.jwk).
-        body["holder_jwks"] = {ref: _holder_jwk(token) for ref, token in stored.items()}
+        body["holder_jwks"] = {ref: _holder_jwk(self._peek(view)) for ref, view in views.items()}
         sealed = await self._vault.seal_json(principal.resident_id, body, kind=_KIND, row_id=row.id)
         await self._data.update_presentation(
             principal.resident_id, row.id, expect_state="consent_required", state="signature_required",
