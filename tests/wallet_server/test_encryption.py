@@ -99,14 +99,14 @@ async def test_sealed_json_reads_back_whatever_encoder_wrote_it(store: Store) ->
     vault = ResidentVault(store, WalletDataStore(store), keys=keys, clock=lambda: NOW)
     values = [
         {"options": {"q": [{"credential_id": "crd_1", "claims": [["address", "locality"], [None, 0]]}]}, "n": 1.5},
-        {"big": 2**70, "名前": "花子"},  # beyond 64 bits: the standard library writes it
+        {"big": 2**70 + 1, "negative": -(2**64) - 3, "名前": "花子"},  # beyond 64 bits: read back exactly
         {1: "int key"},  # not a string key: the standard library turns it into "1"
     ]
     for value in values:
         sealed = await vault.seal_json(resident.id, value, kind="presentation", row_id="prs_1")
-        assert await vault.open_json(resident.id, sealed, kind="presentation", row_id="prs_1") == json.loads(
-            json.dumps(value)
-        )
+        opened = await vault.open_json(resident.id, sealed, kind="presentation", row_id="prs_1")
+        assert opened == json.loads(json.dumps(value))
+        assert json.dumps(opened) == json.dumps(json.loads(json.dumps(value)))  # same types: no int became a float
     cipher = await vault.data_key(resident.id)
     old = seal(cipher, json.dumps({"x": float("nan"), "y": [1]}).encode(), aad=b"vcsdk-wallet/presentation/v1/"
                + resident.id.encode() + b"/prs_2")

@@ -204,13 +204,16 @@ class IssuerResolverPort(Protocol):
 
 # -- sealed per-resident values -------------------------------------------------------------------
 
+#: Marks sealed JSON that orjson wrote (a byte no JSON text starts with): orjson reads it back
+#: exactly. Anything else (what orjson does not write, such as integers beyond 64 bits, which its
+#: reader would turn into floats; blobs of earlier versions) is read by the standard library.
+_ORJSON = b"\x01"
 
-def _json_bytes(value: Any) -> bytes:
-    """Compact JSON of a value the server built: orjson, or the standard library for what orjson
-    does not take (integers beyond 64 bits, keys that are not strings); both read back alike."""
+
+def _sealable_json(value: Any) -> bytes:
     try:
-        return orjson.dumps(value)
-    except TypeError:
+        return _ORJSON + orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError: integers beyond 64 bits, keys that are not strings, …
         return json.dumps(value, separators=(",", ":")).encode()
 
 _CACHED_SECRETS = 10_000
@@ -242,15 +245,14 @@ class ResidentVault:
         return f"vcsdk-wallet/{kind}/v1/{resident_id}/{row_id}".encode()
 
     async def seal_json(self, resident_id: str, value: Any, *, kind: str, row_id: str) -> bytes:
-        return seal(await self.data_key(resident_id), _json_bytes(value), aad=self._aad(kind, resident_id, row_id))
+        return seal(await self.data_key(resident_id), _sealable_json(value), aad=self._aad(kind, resident_id, row_id))
 
     async def open_json(self, resident_id: str, blob: bytes, *, kind: str, row_id: str) -> Any:
         """:raises StorageError: if the blob was altered or belongs elsewhere."""
         plain = open_sealed(await self.data_key(resident_id), blob, aad=self._aad(kind, resident_id, row_id))
-        try:
-            return orjson.loads(plain)
-        except orjson.JSONDecodeError:  # written by an earlier version (json.dumps allows NaN)
-            return json.loads(plain)
+        if plain[:1] == _ORJSON:
+            return orjson.loads(plain[1:])
+        return json.loads(plain)
 
     async def _secrets(self, resident_id: str) -> ResidentSecretsRow:
         row = await self._data.get_secrets(resident_id)
