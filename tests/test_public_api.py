@@ -17,7 +17,7 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "vcsdk.encoding": {
         "MAX_JSON_DEPTH", "MAX_NUMERIC_DATE", "b64url_decode", "b64url_encode", "canonical_json",
-        "from_numeric_date", "numeric_date", "parse_json", "parse_json_object",
+        "from_numeric_date", "json_bytes", "numeric_date", "parse_json", "parse_json_object",
     },
     "vcsdk.egress": {
         "PrivateAddressError", "PublicAddressResolver", "client_host", "egress_refusal", "normal_host",

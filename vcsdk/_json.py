@@ -13,6 +13,8 @@ import json.scanner
 import re
 from typing import Any
 
+import orjson
+
 from vcsdk.errors import InvalidInputError
 
 __all__ = ["MAX_JSON_BYTES", "MAX_JSON_DEPTH", "canonical_json", "parse_json", "parse_json_object"]
@@ -167,3 +169,13 @@ def parse_json_object(
 def canonical_json(value: Any) -> bytes:
     """Compact, key-sorted UTF-8 JSON (used for thumbprints and digests of our own values)."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON of a value this code built (answers, sealed state), fast: orjson, or the
+    standard library for what orjson does not take (integers beyond 64 bits, keys that are not
+    strings, lone surrogates). Not for digests: :func:`canonical_json` fixes the key order."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, separators=(",", ":")).encode()  # ASCII: lone surrogates escaped

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from vcsdk.encoding import b64url_encode, parse_json_object
+from vcsdk.encoding import b64url_encode, json_bytes, parse_json_object
 from vcsdk.errors import InvalidInputError
 from wallet_server._validate import validate
 from wallet_server.appkeys import ADMIN, AUTH, DEVICE_LIMITER, IDEMPOTENCY, SETTINGS
@@ -175,6 +175,21 @@ def _matches(header: str, etag: str) -> bool:
     if header.strip() == "*":
         return True
     return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
+
+
+def json_response(
+    value: Any,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    content_type: str = "application/json",
+) -> web.Response:
+    """``aiohttp.web.json_response`` with the fast compact encoder (:func:`vcsdk.encoding.json_bytes`):
+    an answer of the wallet (a consent screen lists every credential that can answer) is encoded
+    several times faster than by the standard library."""
+    return web.Response(
+        body=json_bytes(value), status=status, headers=headers, content_type=content_type, charset="utf-8"
+    )
 
 
 def etag_json(request: web.Request, value: Any, *, status: int = 200) -> web.Response:

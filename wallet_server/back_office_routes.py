@@ -31,7 +31,7 @@ from vcsdk.errors import (
     VcsdkError,
 )
 from vcsdk.oid4vc import CredentialIssuer, issuer_routes
-from wallet_server._http import etag_json, once_per_key, query_int, read_json, require_admin
+from wallet_server._http import etag_json, json_response, once_per_key, query_int, read_json, require_admin
 from wallet_server.appkeys import CITY, CLOCK, ISSUANCE, OPEN_DATA, PUBLIC, REGISTRATIONS, STATUS_LISTS, TRUST
 from wallet_server.middleware import REQUEST_ID
 from wallet_server.schemas import (
@@ -88,7 +88,7 @@ async def start_issuance(request: web.Request) -> web.Response:
     async def produce() -> web.Response:
         body = await read_json(request)
         outcome = await request.app[ISSUANCE].start(admin, body, origin=_origin(request))
-        return web.json_response(issuance_outcome_json(outcome), headers=NO_STORE)
+        return json_response(issuance_outcome_json(outcome), headers=NO_STORE)
 
     return await once_per_key(request, admin, produce)
 
@@ -113,7 +113,7 @@ async def get_issued_credential(request: web.Request) -> web.Response:
 async def _change(request: web.Request, action: StatusAction) -> web.Response:
     require_admin(request, "issuer")
     changed = await request.app[ISSUANCE].change_status(request.match_info["credential_id"], action)
-    return web.json_response({"items": [issued_credential_json(c) for c in changed]})
+    return json_response({"items": [issued_credential_json(c) for c in changed]})
 
 
 async def revoke_credential(request: web.Request) -> web.Response:
@@ -138,7 +138,7 @@ async def publish_status_lists(request: web.Request) -> web.Response:
     require_admin(request, "issuer")
     await request.app[STATUS_LISTS].publish()
     records = await request.app[STATUS_LISTS].lists()
-    return web.json_response({"items": [status_list_json(r) for r in records]})
+    return json_response({"items": [status_list_json(r) for r in records]})
 
 
 
@@ -152,7 +152,7 @@ async def register_service(request: web.Request) -> web.Response:
         body = await read_json(request)
         registered = await request.app[REGISTRATIONS].register(admin, body)
         location = f"/admin/v1/services/{registered.row.id}"
-        return web.json_response(service_registration_json(registered), status=201, headers={"Location": location})
+        return json_response(service_registration_json(registered), status=201, headers={"Location": location})
 
     return await once_per_key(request, admin, produce)
 
@@ -173,7 +173,7 @@ async def export_open_data(request: web.Request) -> web.Response:
         release = await request.app[OPEN_DATA].export(
             admin, period=body["period"], epsilon=body["epsilon"], k_threshold=body.get("k_threshold", 10)
         )
-        return web.json_response(release_json(release), status=201)
+        return json_response(release_json(release), status=201)
 
     return await once_per_key(request, admin, produce)
 
@@ -200,7 +200,7 @@ async def accredit_issuer(request: web.Request) -> web.Response:
             body.get("issuer"), body.get("credential_type"),
             valid_from=body.get("valid_from"), valid_until=body.get("valid_until"),
         )
-        return web.json_response(accreditation_json(accreditation))
+        return json_response(accreditation_json(accreditation))
 
     return await once_per_key(request, admin, produce)
 
@@ -208,28 +208,28 @@ async def accredit_issuer(request: web.Request) -> web.Response:
 async def get_accreditation(request: web.Request) -> web.Response:
     require_admin(request, "operator")
     accreditation = await request.app[TRUST].get(request.query.get("issuer"), request.query.get("credential_type"))
-    return web.json_response(accreditation_json(accreditation))
+    return json_response(accreditation_json(accreditation))
 
 
 async def suspend_accreditation(request: web.Request) -> web.Response:
     require_admin(request, "operator")
     body = await read_json(request)
     accreditation = await request.app[TRUST].suspend(body.get("issuer"), body.get("credential_type"))
-    return web.json_response(accreditation_json(accreditation))
+    return json_response(accreditation_json(accreditation))
 
 
 async def reinstate_accreditation(request: web.Request) -> web.Response:
     require_admin(request, "operator")
     body = await read_json(request)
     accreditation = await request.app[TRUST].reinstate(body.get("issuer"), body.get("credential_type"))
-    return web.json_response(accreditation_json(accreditation))
+    return json_response(accreditation_json(accreditation))
 
 
 async def city_info(request: web.Request) -> web.Response:
     require_admin(request, "operator")
     city = await request.app[CITY].get()
     issuer = request.app[ISSUANCE].issuer(_origin(request))
-    return web.json_response(
+    return json_response(
         {
             "did": city.did,
             "chain_id": int(city.chain.chain_id),
@@ -298,8 +298,8 @@ async def resolve_did(request: web.Request) -> web.Response:
     accept = request.headers.get("Accept", "")
     status = 410 if deactivated else 200
     if DID_DOCUMENT_MEDIA_TYPE in accept and "did-resolution" not in accept:
-        return web.json_response(result["didDocument"], status=status, content_type=DID_DOCUMENT_MEDIA_TYPE)
-    response = web.json_response(result, status=status)
+        return json_response(result["didDocument"], status=status, content_type=DID_DOCUMENT_MEDIA_TYPE)
+    response = json_response(result, status=status)
     response.headers["Content-Type"] = DID_RESOLUTION_MEDIA_TYPE
     return response
 
@@ -329,7 +329,7 @@ def _did_problem(request: web.Request, exc: VcsdkError) -> web.Response:
         "didDocument": None,
         "didDocumentMetadata": {},
     }
-    return web.json_response(body, status=status, content_type="application/problem+json")
+    return json_response(body, status=status, content_type="application/problem+json")
 
 
 def _issuer(request: web.Request) -> CredentialIssuer:

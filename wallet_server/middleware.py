@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from vcsdk.errors import ChainUnavailableError, InvalidInputError, NotFoundError, StorageError, VcsdkError
 from vcsdk.oid4vc import error_response
+from wallet_server._http import json_response
 from wallet_server._validate import has_unstorable, json_has_unstorable
 from wallet_server.appkeys import IP_LIMITER, METRICS, SETTINGS
 from wallet_server.errors import AuthenticationError, DpopProofError, RateLimitedError
@@ -62,7 +63,7 @@ def problem_response(
         "code": code,
         "request_id": request.get(REQUEST_ID, ""),
     }
-    response = web.json_response(body, status=status, content_type="application/problem+json", headers=headers)
+    response = json_response(body, status=status, content_type="application/problem+json", headers=headers)
     return response
 
 

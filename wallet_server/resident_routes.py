@@ -16,6 +16,7 @@ from wallet_server._http import (
     authenticate,
     authenticate_unrecorded,
     etag_json,
+    json_response,
     query_int,
     read_json,
     require_admin,
@@ -73,7 +74,7 @@ async def _idempotent(request: web.Request, route: str, respond: _Respond) -> we
 
 
 def _created(body: dict[str, Any], location: str) -> web.Response:
-    return web.json_response(body, status=201, headers={"Location": location})
+    return json_response(body, status=201, headers={"Location": location})
 
 
 # -- offers ----------------------------------------------------------------------------------------
@@ -106,9 +107,9 @@ async def accept_offer(request: web.Request) -> web.Response:
             custodial=body.get("custodial") is True, keys=body.get("keys"),
         )
         if isinstance(result, ProofSigningRequest):
-            return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
+            return json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
         location = f"/v1/credentials/{result.id}"
-        return web.json_response(credential_summary_json(result), headers={"Location": location})
+        return json_response(credential_summary_json(result), headers={"Location": location})
 
     return await _idempotent(request, "POST /v1/offers/{offer_id}/accept", respond)
 
@@ -127,7 +128,7 @@ async def refill_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_json(request)
     result = await request.app[WALLET].refill(principal, request.match_info["offer_id"], body.get("keys"))
-    return web.json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
+    return json_response(proof_request_json(result), headers={"Cache-Control": "no-store"})
 
 
 async def sign_refill(request: web.Request) -> web.Response:
@@ -141,7 +142,7 @@ async def sign_refill(request: web.Request) -> web.Response:
 
 async def decline_offer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    return web.json_response(offer_json(await request.app[WALLET].decline(principal, request.match_info["offer_id"])))
+    return json_response(offer_json(await request.app[WALLET].decline(principal, request.match_info["offer_id"])))
 
 
 # -- presentations ---------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ async def start_presentation(request: web.Request) -> web.Response:
 async def get_presentation(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     view = await request.app[PRESENTATIONS].get(principal, request.match_info["presentation_id"])
-    return web.json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
+    return json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
 
 
 async def consent_presentation(request: web.Request) -> web.Response:
@@ -174,7 +175,7 @@ async def consent_presentation(request: web.Request) -> web.Response:
             custodial=body.get("custodial") is True,
             proof=proof,
         )
-        return web.json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
+        return json_response(presentation_json(view), headers={"Cache-Control": "no-store"})
 
     # A request refused before that read (a body that is not JSON) still spends its proof.
     return await answer_spending_proof(request, proof, answer)
@@ -188,7 +189,7 @@ async def sign_presentation(request: web.Request) -> web.Response:
         body = await read_json(request)
         presentation_id = request.match_info["presentation_id"]
         view = await request.app[PRESENTATIONS].sign(principal, presentation_id, body.get("signatures"), proof=proof)
-        return web.json_response(presentation_json(view))
+        return json_response(presentation_json(view))
 
     # A request refused before that read (malformed signatures) still spends its proof.
     return await answer_spending_proof(request, proof, answer)
@@ -197,7 +198,7 @@ async def sign_presentation(request: web.Request) -> web.Response:
 async def decline_presentation(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     view = await request.app[PRESENTATIONS].decline(principal, request.match_info["presentation_id"])
-    return web.json_response(presentation_json(view))
+    return json_response(presentation_json(view))
 
 
 async def list_presentation_history(request: web.Request) -> web.Response:
@@ -227,7 +228,7 @@ async def get_consent(request: web.Request) -> web.Response:
 async def withdraw_consent(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     view = await request.app[RECEIPTS].withdraw(principal, request.match_info["consent_id"])
-    return web.json_response(consent_json(view))
+    return json_response(consent_json(view))
 
 
 async def list_receipts(request: web.Request) -> web.Response:
@@ -240,7 +241,7 @@ async def list_receipts(request: web.Request) -> web.Response:
 async def get_receipt(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     view = await request.app[RECEIPTS].get_receipt(principal, request.match_info["receipt_id"])
-    return web.json_response(receipt_json(view), headers={"Cache-Control": "no-store"})
+    return json_response(receipt_json(view), headers={"Cache-Control": "no-store"})
 
 
 # -- the resident's privacy choices and the services that broke a promise ---------------------------
@@ -255,15 +256,15 @@ async def list_violations(request: web.Request) -> web.Response:
 
 async def get_privacy(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    return web.json_response(privacy_json(await request.app[RECEIPTS].privacy_settings(principal)))
+    return json_response(privacy_json(await request.app[RECEIPTS].privacy_settings(principal)))
 
 
 async def update_privacy(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     body = await read_json(request)
-    return web.json_response(privacy_json(await request.app[RECEIPTS].update_privacy_settings(principal, body)))
+    return json_response(privacy_json(await request.app[RECEIPTS].update_privacy_settings(principal, body)))
 
 
 async def violation_summary(request: web.Request) -> web.Response:
     require_admin(request, "operator")
-    return web.json_response(violation_summary_json(await request.app[RECEIPTS].violation_summary()))
+    return json_response(violation_summary_json(await request.app[RECEIPTS].violation_summary()))

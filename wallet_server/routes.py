@@ -25,6 +25,7 @@ from wallet_server._http import (
     compact_json,
     etag_body,
     etag_json,
+    json_response,
     once_per_key,
     query_int,
     read_json,
@@ -100,14 +101,14 @@ class Route:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def ready(request: web.Request) -> web.Response:
     checks = await check_ready(_readiness_checks(request.app), timeout=READY_TIMEOUT)
     up = all(c.state != "down" for c in checks)
     body = {"status": "ready" if up else "not_ready", "checks": {c.name: c.state for c in checks}}
-    return web.json_response(body, status=200 if up else 503, headers={"Cache-Control": "no-store"})
+    return json_response(body, status=200 if up else 503, headers={"Cache-Control": "no-store"})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -124,7 +125,7 @@ def _readiness_checks(app: web.Application) -> dict[str, Callable[[], Awaitable[
 
 
 async def openapi_document(request: web.Request) -> web.Response:
-    return web.json_response(request.app[OPENAPI])
+    return json_response(request.app[OPENAPI])
 
 
 async def docs_page(request: web.Request) -> web.Response:
@@ -139,17 +140,17 @@ async def docs_page(request: web.Request) -> web.Response:
 async def enrol(request: web.Request) -> web.Response:
     body = await read_json(request)
     device = await request.app[DEVICES].enrol(body.get("code"), body.get("public_jwk"), body.get("name"))
-    return web.json_response({"resident_id": device.resident_id, "device": device_json(device)}, status=201)
+    return json_response({"resident_id": device.resident_id, "device": device_json(device)}, status=201)
 
 
 async def challenge(request: web.Request) -> web.Response:
-    return web.json_response(challenge_json(await request.app[AUTH].challenge()))
+    return json_response(challenge_json(await request.app[AUTH].challenge()))
 
 
 async def token(request: web.Request) -> web.Response:
     body = await read_json(request)
     tokens = await request.app[AUTH].login(body.get("device_id", ""), body.get("assertion", ""))
-    return web.json_response(tokens_json(tokens), headers={"Cache-Control": "no-store"})
+    return json_response(tokens_json(tokens), headers={"Cache-Control": "no-store"})
 
 
 async def refresh(request: web.Request) -> web.Response:
@@ -160,7 +161,7 @@ async def refresh(request: web.Request) -> web.Response:
         method=request.method,
         url=request_url(request),
     )
-    return web.json_response(tokens_json(tokens), headers={"Cache-Control": "no-store"})
+    return json_response(tokens_json(tokens), headers={"Cache-Control": "no-store"})
 
 
 async def logout(request: web.Request) -> web.Response:
@@ -175,7 +176,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    return web.json_response({"resident_id": principal.resident_id, "device_id": principal.device_id})
+    return json_response({"resident_id": principal.resident_id, "device_id": principal.device_id})
 
 
 async def list_devices(request: web.Request) -> web.Response:
@@ -190,7 +191,7 @@ async def add_device(request: web.Request) -> web.Response:
     async def produce() -> web.Response:
         body = await read_json(request)
         device = await request.app[DEVICES].add(principal, body.get("public_jwk"), body.get("name"))
-        return web.json_response(device_json(device), status=201)
+        return json_response(device_json(device), status=201)
 
     return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/devices", produce)
 
@@ -255,7 +256,7 @@ async def store_credential(request: web.Request) -> web.Response:
         view = await request.app[CREDENTIALS].put(
             principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata"), proof=proof
         )
-        return web.json_response(
+        return json_response(
             credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
         )
 
@@ -288,18 +289,18 @@ async def issue_enrolment_code(request: web.Request) -> web.Response:
     async def produce() -> web.Response:
         body = await read_json(request)
         issued = await request.app[ADMIN].issue_enrolment_code(admin, resident_id=body.get("resident_id"))
-        return web.json_response(enrolment_code_json(issued), status=201, headers={"Cache-Control": "no-store"})
+        return json_response(enrolment_code_json(issued), status=201, headers={"Cache-Control": "no-store"})
 
     return await once_per_key(request, admin, produce)
 
 
 async def admin_me(request: web.Request) -> web.Response:
-    return web.json_response(admin_json(require_admin(request, None)), headers={"Cache-Control": "no-store"})
+    return json_response(admin_json(require_admin(request, None)), headers={"Cache-Control": "no-store"})
 
 
 async def anchoring(request: web.Request) -> web.Response:
     require_admin(request, "operator")
-    return web.json_response(anchoring_json(await request.app[RECEIPTS].anchoring_overview()))
+    return json_response(anchoring_json(await request.app[RECEIPTS].anchoring_overview()))
 
 
 async def list_residents(request: web.Request) -> web.Response:
