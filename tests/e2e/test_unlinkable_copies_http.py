@@ -446,3 +446,36 @@ async def test_copy_refusals_are_typed_and_a_copy_raced_to_two_services_is_shown
         assert status == 409 and problem["code"] == "conflict", problem
         status, problem = await w.phone.call("POST", f"/v1/offers/{offer_id}/refill", {"keys": []})
         assert status == 400 and problem["code"] == "invalid_input"
+
+
+async def test_a_suspended_batch_gets_no_new_copies_until_it_is_reinstated(tmp_path: Path) -> None:
+    async with world(tmp_path) as w:
+        accepted = await accept_offer(w, await w.issue_offer(), copies=3)
+        batch, vct = accepted["offer"]["id"], accepted["credential"]["vct"]
+        headers = {"Authorization": f"Bearer {ISSUER_TOKEN}"}
+        url = f"{w.wallet_url}/admin/v1/credentials?resident_id={w.phone.resident_id}"
+
+        async def states() -> list[str]:
+            async with w.session.get(url, headers=headers) as resp:
+                return sorted(c["state"] for c in (await resp.json())["items"])
+
+        async with w.session.get(url, headers=headers) as resp:
+            first = (await resp.json())["items"][0]["id"]
+        status, _ = await w.admin(f"/admin/v1/credentials/{first}/suspend", {}, token=ISSUER_TOKEN)
+        assert status == 200 and await states() == ["suspended"] * 3
+
+        # While suspended: no copy is offered, and a refill hands out no valid copy.
+        assert (await _screen(w, vct))["satisfiable"] is False
+        status, problem = await _refill(w, batch, 2)
+        assert status == 400 and problem["code"] == "credential_request_denied", problem
+        assert "suspended" in problem["detail"]
+        assert await states() == ["suspended"] * 3
+
+        # Reinstated, the batch refills as before.
+        status, _ = await w.admin(f"/admin/v1/credentials/{first}/reinstate", {}, token=ISSUER_TOKEN)
+        assert status == 200 and await states() == ["valid"] * 3
+        w.clock.advance(seconds=61)
+        await w.phone.login()
+        status, refilled = await _refill(w, batch, 2)
+        assert status == 201, refilled
+        assert await states() == ["valid"] * 5

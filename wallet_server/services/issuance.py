@@ -190,10 +190,17 @@ class IssuanceService:
             raise ConflictError("this offer was not made by the back office")
         subject = {k: v for k, v in claims.items() if k != _CONTEXT}
         offer_id = str(context["offer_id"])
-        # A refill (re-issuance under the same grant) never revives what the city revoked.
-        if any(c.state == "revoked" for c in await self._store.issued_credentials_of_offer(offer_id)):
+        # A refill (re-issuance under the same grant) never revives what the city revoked, nor
+        # hands out valid copies of a batch it suspended (until it reinstates the batch).
+        states = {c.state for c in await self._store.issued_credentials_of_offer(offer_id)}
+        if "revoked" in states:
             raise ProtocolError(
                 "this credential was revoked; no new copies are issued", code="credential_request_denied"
+            )
+        if "suspended" in states:
+            raise ProtocolError(
+                "this credential is suspended; no new copies are issued until the city reinstates it",
+                code="credential_request_denied",
             )
         city = await self._city.get()
         allocation = await self._status_lists.allocate(base_url=str(context["base_url"]))
