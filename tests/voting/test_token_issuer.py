@@ -4,8 +4,8 @@ signature per resident (retries answered the same), per-district keys, on SQLite
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from vcsdk.errors import (
     TokenAlreadyIssuedError,
 )
 from vcsdk.keys import Key
+from vcsdk.kyc import ResidentStatus
 from vcsdk.voting import (
     ELIGIBILITY_CLAIMS,
     BallotTokenIssuer,
@@ -220,3 +221,31 @@ def test_issuer_configuration_is_checked(city: City) -> None:
         BallotTokenIssuer(election=ELECTION, keys=KEYS, ledger=city.ledger, audience=AUDIENCE,
                           resolver=StaticKeyResolver({}), issuers=[], vct=VCT, status=None, clock=city.clock)
     assert "TK-" not in repr(city.issuer)
+
+
+async def test_a_resident_the_registry_no_longer_lists_as_active_gets_no_token(city: City) -> None:
+    """The wallet server's elections issue eligibility without a status entry: the token issuer asks
+    the resident registry again before it signs, and nothing is claimed in the ledger on a refusal."""
+    class Registry:
+        def __init__(self) -> None:
+            self.status: dict[str, str] = {}
+
+        async def get_resident_status(self, resident_id: str) -> ResidentStatus:
+            return ResidentStatus(self.status.get(resident_id, "active"), date(2026, 1, 1))  # type: ignore[arg-type]
+
+    registry = Registry()
+    issuer = _issuer(city.ledger, city.clock, city.city_key, city.other_key, registry=registry)
+    city = replace(city, issuer=issuer)
+    for resident_id, status in (("TK-000301", "moved_out"), ("TK-000302", "deceased")):
+        holder = Key.generate("P-256")
+        vc = city.credential(holder=holder)
+        await city.enrol(resident_id, vc)
+        registry.status[resident_id] = status
+        with pytest.raises(NotEligibleError, match="no longer lists"):
+            await city.ask(vc, holder)
+    assert await city.ledger.tokens_issued(ELECTION.election_id) == 0
+    holder = Key.generate("P-256")
+    vc = city.credential(holder=holder)
+    await city.enrol("TK-000303", vc)
+    await city.ask(vc, holder)  # still active: signed
+    assert await city.ledger.tokens_issued(ELECTION.election_id) == 1
