@@ -173,6 +173,36 @@ async def test_jti_replay_cache(store: Store) -> None:
     assert await store.remember_jti("j1", expires_at=T0 + timedelta(minutes=3))
 
 
+async def test_purge_in_batches_removes_every_expired_row_and_no_live_one(store: Store) -> None:
+    now = T0 + timedelta(minutes=10)
+    # 53 expired (the last one ends exactly now) and 20 live proof ids, across batches of 7.
+    expired = [f"old_{n}" for n in range(53)]
+    live = [f"new_{n}" for n in range(20)]
+    for n, jti in enumerate(expired):
+        assert await store.remember_jti(jti, expires_at=now - timedelta(seconds=52 - n))
+    for n, jti in enumerate(live):
+        assert await store.remember_jti(jti, expires_at=now + timedelta(seconds=1 + n))
+    await store.add_challenge("old_nonce", expires_at=now)
+    await store.add_challenge("new_nonce", expires_at=now + timedelta(seconds=1))
+
+    assert await store.purge_expired(now=now, batch=7, pause=0) == len(expired) + 1
+    assert await store.purge_expired(now=now, batch=7, pause=0) == 0
+    # Replay protection stays exact: every proof id still within its window is refused.
+    for jti in live:
+        assert not await store.remember_jti(jti, expires_at=now + timedelta(minutes=1))
+    for jti in expired:
+        assert await store.remember_jti(jti, expires_at=now + timedelta(minutes=1))
+    assert await store.consume_challenge("new_nonce", now=now)
+    assert not await store.consume_challenge("old_nonce", now=now)
+
+
+async def test_purge_refuses_an_empty_batch_or_a_negative_pause(store: Store) -> None:
+    with pytest.raises(ValueError, match="at least one row"):
+        await store.purge_expired(now=T0, batch=0)
+    with pytest.raises(ValueError, match="pause not negative"):
+        await store.purge_expired(now=T0, pause=-1.0)
+
+
 async def test_device_proof_is_recorded_only_while_the_device_holds_the_key(store: Store) -> None:
     await store.create_resident(resident(1))
     await store.create_resident(resident(2))

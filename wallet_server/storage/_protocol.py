@@ -175,8 +175,16 @@ class ReplayCache(Protocol):
         refresh-token family was revoked: logout or refresh-token reuse)."""
         ...
 
-    async def purge_expired(self, *, now: datetime) -> int:
-        """Drop expired challenges, proof ids and refresh tokens; returns how many rows went."""
+    async def purge_expired(self, *, now: datetime, batch: int = 500, pause: float = 0.02) -> int:
+        """Drop expired challenges, proof ids, refresh tokens, enrolment codes, protocol state and
+        idempotent answers (``expires_at`` at or before ``now``); returns how many rows went.
+
+        Deletes at most ``batch`` rows per statement, each committed on its own and followed by a
+        ``pause`` (seconds), so no request waits behind the database's write lock for longer than
+        one batch.
+
+        :raises InvalidInputError: if ``batch`` is below one or ``pause`` negative.
+        """
         ...
 
     async def take_lease(self, name: str, holder: str, *, until: datetime, now: datetime) -> bool:

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from vcsdk.errors import NotFoundError
+from vcsdk.errors import InvalidInputError, NotFoundError
 from wallet_server.storage._backoffice import BackOfficeQueries
 from wallet_server.storage._models import (
     CredentialKey,
@@ -24,6 +25,8 @@ from wallet_server.storage._paging import keyset_query, page_of, to_ts
 from wallet_server.storage._protocol import Cursor, DeviceProofOutcome
 
 __all__ = [
+    "PURGE_BATCH",
+    "PURGE_PAUSE",
     "RECORD_DEVICE_PROOF",
     "Conn",
     "SqlStore",
@@ -98,6 +101,13 @@ RECORD_DEVICE_PROOF = (
     "(SELECT 1 FROM refresh_tokens WHERE family_id = ? AND revoked_at IS NOT NULL) "
     "ON CONFLICT (jti_hash) DO NOTHING"
 )
+#: The tables whose rows end at ``expires_at`` and go in :meth:`SqlStore.purge_expired`.
+_EXPIRING = ("challenges", "seen_jtis", "refresh_tokens", "enrolment_codes", "protocol_state", "idempotency_keys")
+#: Rows one purge statement deletes at most (about 5 ms of SQLite's write lock for proof ids).
+PURGE_BATCH = 500
+#: Seconds the purge rests between two batches: it takes at most about a fifth of the connection's
+#: time, however loaded the server is (45,000 expired proof ids go in about 2.5 s).
+PURGE_PAUSE = 0.02
 _REFRESH_COLS = "token_hash, family_id, resident_id, device_id, created_at, expires_at, used_at, revoked_at"
 
 
@@ -352,16 +362,29 @@ class SqlStore(BackOfficeQueries):
     async def release_lease(self, name: str, holder: str) -> None:
         await self._execute("DELETE FROM leases WHERE name = ? AND holder = ?", name, holder)
 
-    async def purge_expired(self, *, now: datetime) -> int:
-        ts = to_ts(now)
-        async with self._tx() as conn:
-            n = await conn.execute("DELETE FROM challenges WHERE expires_at <= ?", ts)
-            n += await conn.execute("DELETE FROM seen_jtis WHERE expires_at <= ?", ts)
-            n += await conn.execute("DELETE FROM refresh_tokens WHERE expires_at <= ?", ts)
-            n += await conn.execute("DELETE FROM enrolment_codes WHERE expires_at <= ?", ts)
-            n += await conn.execute("DELETE FROM protocol_state WHERE expires_at <= ?", ts)
-            n += await conn.execute("DELETE FROM idempotency_keys WHERE expires_at <= ?", ts)
-        return n
+    async def purge_expired(self, *, now: datetime, batch: int = PURGE_BATCH, pause: float = PURGE_PAUSE) -> int:
+        # Each batch is its own short statement: on SQLite a delete holds the write lock of the
+        # whole file, and one transaction over every expired row (tens of thousands of DPoP proof
+        # ids under load) stalled every request for as long as it ran. Between batches the store's
+        # lock goes to the requests queued on it (asyncio's lock is first come, first served), and
+        # the pause keeps a long purge from filling the connection's time on a busy server.
+        if batch < 1 or pause < 0:
+            raise InvalidInputError("the purge batch must be at least one row and its pause not negative")
+        ts, row_id = to_ts(now), "rowid" if self.dialect == "sqlite" else "ctid"
+        total = 0
+        for table in _EXPIRING:
+            while True:
+                deleted = await self._execute(
+                    f"DELETE FROM {table} WHERE {row_id} IN "
+                    f"(SELECT {row_id} FROM {table} WHERE expires_at <= ? LIMIT ?)",
+                    ts,
+                    batch,
+                )
+                total += deleted
+                if deleted < batch:
+                    break
+                await asyncio.sleep(pause)
+        return total
 
     # -- refresh tokens ----------------------------------------------------------------------
 
