@@ -56,12 +56,14 @@ from wallet_server.services import (
     LocalKeyProvider,
 )
 from wallet_server.settings import Settings
-from wallet_server.storage import open_store
+from wallet_server.storage import SqliteStore, open_store
 
 __all__ = ["create_app", "system_clock"]
 
 log = logging.getLogger("wallet_server")
 PURGE_INTERVAL_SECONDS = 60.0
+#: How often a SQLite database's WAL is copied back into the file, off the requests' way.
+CHECKPOINT_INTERVAL_SECONDS = 0.2
 #: How often owed receipt fetches are looked for (each one waits its own backoff).
 RECEIPT_FETCH_INTERVAL_SECONDS = 1.0
 #: How long the city set-up lease lasts unrenewed (its holder renews it every third of this); a
@@ -387,6 +389,30 @@ async def _purge_loop(app: web.Application) -> None:
             log.warning("purging expired nonces and tokens failed", extra={"event": "purge_failed"})
 
 
+async def _checkpoint_loop(store: SqliteStore) -> None:
+    while True:
+        await asyncio.sleep(CHECKPOINT_INTERVAL_SECONDS)
+        try:
+            await store.checkpoint()
+        except Exception:  # the next round copies what this one did not; commits are the backstop
+            log.warning("checkpointing the SQLite database failed", extra={"event": "checkpoint_failed"})
+
+
+async def _checkpointer(app: web.Application) -> AsyncIterator[None]:
+    """On SQLite, checkpoint the WAL in the background (see :meth:`SqliteStore.checkpoint`)."""
+    store = app[STORE]
+    if not isinstance(store, SqliteStore):
+        yield
+        return
+    task = asyncio.create_task(_checkpoint_loop(store))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _purger(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(_purge_loop(app))
     try:
@@ -417,5 +443,6 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Applic
     app.cleanup_ctx.append(_back_office)
     app.cleanup_ctx.append(_resident_wallet)
     app.cleanup_ctx.append(_purger)
+    app.cleanup_ctx.append(_checkpointer)
     add_routes(app)
     return app
