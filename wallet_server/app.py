@@ -293,7 +293,8 @@ async def _resident_wallet(app: web.Application) -> AsyncIterator[None]:
     app[RECEIPTS] = receipts
     city_data = CityDataStore(store)
     app[REGISTRATIONS] = RegistrationService(
-        city_data, city=app[CITY], clock=clock, validity=settings.registration_validity
+        city_data, city=app[CITY], clock=clock, status_lists=app[STATUS_LISTS], validity=settings.registration_validity,
+        public_base_url=settings.public_base_url,
     )
     app[OPEN_DATA] = OpenDataService(
         city_data, receipts=receipts_store, clock=clock, budget_per_period=settings.open_data_budget

@@ -67,6 +67,7 @@ __all__ = [
     "start_issuance",
     "suspend_accreditation",
     "suspend_credential",
+    "withdraw_service",
 ]
 
 DID_DOCUMENT_MEDIA_TYPE = "application/did+ld+json"
@@ -150,11 +151,17 @@ async def register_service(request: web.Request) -> web.Response:
 
     async def produce() -> web.Response:
         body = await read_json(request)
-        registered = await request.app[REGISTRATIONS].register(admin, body)
+        registered = await request.app[REGISTRATIONS].register(admin, body, origin=_origin(request))
         location = f"/admin/v1/services/{registered.row.id}"
         return json_response(service_registration_json(registered), status=201, headers={"Location": location})
 
     return await once_per_key(request, admin, produce)
+
+
+async def withdraw_service(request: web.Request) -> web.Response:
+    admin = require_admin(request, "operator")
+    withdrawn = await request.app[REGISTRATIONS].withdraw(admin, request.match_info["registration_id"])
+    return json_response(service_registration_json(withdrawn))
 
 
 async def list_services(request: web.Request) -> web.Response:

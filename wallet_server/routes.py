@@ -495,6 +495,12 @@ ROUTES: tuple[Route, ...] = (
         auth="operator", body="ServiceRegistrationRequest", response="ServiceRegistration", status=201,
     ),
     Route(
+        "POST", "/admin/v1/services/{registration_id}/withdraw", city.withdraw_service,
+        "Withdraw a service's registration before it expires: its status entry is revoked and the list "
+        "published, so wallets refuse the service's requests", "admin",
+        auth="operator", response="ServiceRegistration", errors=(404, 409),
+    ),
+    Route(
         "POST", "/admin/v1/sso/clients", register_sso_client,
         "Register a service as an OpenID Connect client of the city's provider (single sign-on)", "admin",
         auth="operator", body="SsoClientRequest", response="SsoClient", status=201, errors=(404,),

@@ -261,6 +261,12 @@ SERVICE_SCHEMAS: dict[str, Schema] = {
             "expires_at": _TIME,
             "created_by": {"type": "string"},
             "registration": {"type": "string", "description": "The signed registration (compact JWS) for the service."},
+            "withdrawable": {
+                "type": "boolean",
+                "description": "It carries an entry in the city's status lists (registrations signed before had none).",
+            },
+            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
+            "withdrawn_by": {"type": ["string", "null"]},
         }
     ),
     "ServiceRegistrationPage": _obj(
@@ -716,6 +722,9 @@ def service_registration_json(item: RegisteredService) -> dict[str, Any]:
         "expires_at": _time(r.expires_at),
         "created_by": item.row.created_by,
         "registration": item.row.token,
+        "withdrawable": item.row.status_list_id is not None,
+        "withdrawn_at": _time(item.row.withdrawn_at) if item.row.withdrawn_at is not None else None,
+        "withdrawn_by": item.row.withdrawn_by,
     }
 
 

@@ -176,3 +176,43 @@ async def test_a_registration_the_city_withdrew_through_its_status_list_is_refus
         status, problem = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
         assert status == 503 and problem["code"] == "status_list_unavailable", problem
         assert w.service.results == []
+
+
+async def test_the_city_withdraws_a_registration_from_its_back_office(tmp_path: Path) -> None:
+    """A registration the back office signs carries an entry in the city's status list; withdrawing
+    it (once, final) revokes the entry and publishes the list, and the wallet refuses the service's
+    next request before the resident is asked anything."""
+    async with world(tmp_path) as w:
+        issued = await accept_offer(w, await w.issue_offer())
+        two_claims = query(issued["credential"]["vct"])
+        assert w.service.verifier.registration is not None
+        shown = peek_registration(w.service.verifier.registration)
+        body = {
+            "service_did": w.service.did, "name": SERVICE_NAME,
+            "purposes": [{"id": p.id, "description": p.description} for p in shown.purposes],
+            "claim_sets": [{"id": c.id, "vct": c.vct, "paths": [list(p) for p in c.paths]} for c in shown.claim_sets],
+            "retention_days": 30, "receipt_endpoint": shown.receipt_endpoint, "privacy_policy": shown.privacy_policy,
+        }  # fmt: skip
+        status, registered = await w.admin("/admin/v1/services", body)
+        assert status == 201, registered
+        assert registered["withdrawable"] is True and registered["withdrawn_at"] is None
+        assert peek_registration(registered["registration"]).status is not None
+        link = _link(w, w.service.did, w.service.key, two_claims, registration=registered["registration"],
+                     purpose=PURPOSE_ID)  # fmt: skip
+        status, screen = await w.phone.call("POST", "/v1/presentations", {"request_uri": link})
+        assert status == 201 and screen["state"] == "consent_required", screen
+
+        path = f"/admin/v1/services/{registered['id']}/withdraw"
+        status, withdrawn = await w.admin(path, {})
+        assert status == 200 and withdrawn["withdrawn_at"] is not None and withdrawn["withdrawn_by"], withdrawn
+        refused = await _refused(w, link)
+        assert refused["outcome"]["error"] == "service_not_registered" and "withdrawn" in refused["outcome"]["reason"]
+
+        # Final and idempotent: withdrawing again keeps the first withdrawal; an unknown id is a 404.
+        status, again = await w.admin(path, {})
+        assert status == 200 and again["withdrawn_at"] == withdrawn["withdrawn_at"]
+        status, problem = await w.admin("/admin/v1/services/reg_unknown/withdraw", {})
+        assert status == 404, problem
+        status, listed = await w.admin_get("/admin/v1/services")
+        assert status == 200
+        assert {i["id"]: i["withdrawn_at"] for i in listed["items"]}[registered["id"]] == withdrawn["withdrawn_at"]

@@ -29,13 +29,14 @@ from vcsdk.registration import (
     issue_registration,
     peek_registration,
 )
-from wallet_server.services._common import Clock, new_id
+from wallet_server.services._common import Clock, new_id, require_id
 from wallet_server.services._cursor import decode_cursor, encode_cursor
 from wallet_server.services.admin import Administrator
 from wallet_server.storage import CityDataStore, Page, ReleaseRow, ServiceRegistrationRow
 
 if TYPE_CHECKING:
     from wallet_server.services.city import CitySetup
+    from wallet_server.services.status_lists import StatusListService
 
 __all__ = ["OpenDataService", "RegisteredService", "RegistrationService", "Release"]
 
@@ -60,19 +61,25 @@ class RegistrationService:
     :param validity: how long a registration lasts unless the request says otherwise.
     """
 
-    def __init__(self, data: CityDataStore, *, city: CitySetup, clock: Clock,
-                 validity: timedelta = timedelta(days=365)) -> None:
+    def __init__(self, data: CityDataStore, *, city: CitySetup, clock: Clock, status_lists: StatusListService,
+                 validity: timedelta = timedelta(days=365), public_base_url: str | None = None) -> None:
         self._data = data
         self._city = city
         self._clock = clock
+        self._status_lists = status_lists
         self._validity = validity
+        self._public_base_url = public_base_url.rstrip("/") if public_base_url else None
 
-    async def register(self, admin: Administrator, body: Mapping[str, Any]) -> RegisteredService:
-        """Sign and keep a registration for the service ``body`` describes.
+    async def register(self, admin: Administrator, body: Mapping[str, Any], *, origin: str) -> RegisteredService:
+        """Sign and keep a registration for the service ``body`` describes, with an entry in the
+        city's status lists so that it can be withdrawn before it expires (:meth:`withdraw`).
 
+        :param origin: ``scheme://host`` of the request (where the status list is served, without
+            ``public_base_url``).
         :raises InvalidInputError: a malformed DID, purpose, claim set, URL or jurisdiction.
         """
         city = await self._city.get()
+        allocation = await self._status_lists.allocate(base_url=self._public_base_url or origin.rstrip("/"))
         now = self._clock()
         days = body.get("valid_days")
         registration = RelyingPartyRegistration(
@@ -92,6 +99,7 @@ class RegistrationService:
             recipients=tuple(body.get("recipients", ())),
             issued_at=now,
             expires_at=now + (timedelta(days=days) if isinstance(days, int) else self._validity),
+            status=allocation.claim,
         )
         token = issue_registration(city.signing_key, registration)
         row = ServiceRegistrationRow(
@@ -102,9 +110,28 @@ class RegistrationService:
             created_by=admin.name,
             created_at=registration.issued_at,
             expires_at=registration.expires_at,
+            status_list_id=allocation.list_id,
+            status_index=allocation.index,
         )
         await self._data.add_registration(row)
         return RegisteredService(row, registration)
+
+    async def withdraw(self, admin: Administrator, registration_id: str) -> RegisteredService:
+        """Withdraw a registration before it expires: its status entry is revoked and the list
+        published, so wallets refuse the service's requests from their next check of the list (within
+        the list's cache lifetime). Final; withdrawing again changes nothing.
+
+        :raises NotFoundError: no such registration.
+        :raises ConflictError: a registration signed without a status entry (it can only expire).
+        """
+        row = await self._data.get_registration(require_id(registration_id, "service registration"))
+        if row.status_list_id is None or row.status_index is None:
+            raise ConflictError("this registration was signed without a status entry; it can only expire")
+        await self._data.mark_registration_withdrawn(row.id, by=admin.name, now=self._clock())
+        # Marked first: a failure from here on is mended by withdrawing again (revoking is idempotent).
+        await self._status_lists.revoke_entry(row.status_list_id, row.status_index)
+        row = await self._data.get_registration(row.id)
+        return RegisteredService(row, peek_registration(row.token))
 
     async def list(self, *, limit: int, cursor: str | None) -> tuple[tuple[RegisteredService, ...], str | None]:
         """The registrations, oldest first, a page at a time."""

@@ -134,6 +134,21 @@ class StatusListService:
         await self.publish(list_ids=sorted({c.status_list_id for c in changed}))
         return changed
 
+    async def revoke_entry(self, list_id: int, index: int) -> None:
+        """Revoke one entry that belongs to no issued credential (a service's registration), then
+        publish and anchor its list. Revoking it again changes nothing.
+
+        :raises NotFoundError: for an unknown list. :raises InvalidInputError: an index never allocated.
+        """
+
+        def mutate(record: StatusListRecord) -> tuple[StatusListRecord, None]:
+            issuer = StatusListIssuer.from_json(dict(record.state))
+            issuer.revoke(index)
+            return replace(record, state=issuer.to_json(), version=issuer.version), None
+
+        await self._store.update_status_list(list_id, mutate)
+        await self.publish(list_ids=[list_id])
+
     # -- publication ----------------------------------------------------------------------------
 
     async def publish(

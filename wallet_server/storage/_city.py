@@ -37,6 +37,12 @@ class ServiceRegistrationRow:
     created_by: str
     created_at: datetime
     expires_at: datetime
+    #: The registration's entry in the city's status lists (``None`` for one signed without).
+    status_list_id: int | None = None
+    status_index: int | None = None
+    #: When and by whom the city withdrew it (``None`` while it stands).
+    withdrawn_at: datetime | None = None
+    withdrawn_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +59,19 @@ class ReleaseRow:
     body: str
 
 
-_REGISTRATION_COLS = "id, service_did, name, token, created_by, created_at, expires_at"
+_REGISTRATION_COLS = (
+    "id, service_did, name, token, created_by, created_at, expires_at, status_list_id, status_index, withdrawn_at, "
+    "withdrawn_by"
+)
 _RELEASE_COLS = "id, period, seq, epsilon, k_threshold, created_by, created_at, body"
 
 
 def _registration(row: Sequence[Any]) -> ServiceRegistrationRow:
-    return ServiceRegistrationRow(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), _dt(row[6]))
+    return ServiceRegistrationRow(
+        row[0], row[1], row[2], row[3], row[4], _dt(row[5]), _dt(row[6]),
+        None if row[7] is None else int(row[7]), None if row[8] is None else int(row[8]),
+        None if row[9] is None else _dt(row[9]), row[10],
+    )  # fmt: skip
 
 
 def _release(row: Sequence[Any]) -> ReleaseRow:
@@ -75,10 +88,23 @@ class CityDataStore(StoreTables):
     async def add_registration(self, row: ServiceRegistrationRow) -> None:
         """:raises ConflictError: if the id exists."""
         await self._execute(
-            f"INSERT INTO service_registrations ({_REGISTRATION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO service_registrations ({_REGISTRATION_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             row.id, row.service_did, row.name, row.token, row.created_by, to_ts(row.created_at),
-            to_ts(row.expires_at),
+            to_ts(row.expires_at), row.status_list_id, row.status_index,
+            None if row.withdrawn_at is None else to_ts(row.withdrawn_at), row.withdrawn_by,
+        )  # fmt: skip
+
+    async def mark_registration_withdrawn(self, registration_id: str, *, by: str, now: datetime) -> None:
+        """Record the withdrawal once (a second one keeps the first's time and name).
+
+        :raises NotFoundError: if there is none with this id.
+        """
+        changed = await self._execute(
+            "UPDATE service_registrations SET withdrawn_at = ?, withdrawn_by = ? WHERE id = ? AND withdrawn_at IS NULL",
+            to_ts(now), by, registration_id,
         )
+        if not changed:
+            await self.get_registration(registration_id)  # raises NotFoundError if there is none
 
     async def get_registration(self, registration_id: str) -> ServiceRegistrationRow:
         """:raises NotFoundError: if there is none with this id."""
