@@ -48,6 +48,7 @@ from vcsdk.receipts import (
     Controller,
     presentation_hash,
     resident_pseudonym,
+    sign_consent_record,
     verify_access_receipt_resolved,
 )
 from vcsdk.registry import Chain, EmbeddedChain
@@ -154,7 +155,8 @@ async def start_city(stack: AsyncExitStack) -> CityIssuer:
 async def start_wallet(stack: AsyncExitStack, issuer: CityIssuer, claims: dict[str, Any]) -> Wallet:
     """A resident's phone holding a credential the city just issued (status list published)."""
     session = await stack.enter_async_context(aiohttp.ClientSession())
-    wallet = Wallet(session, issuer.resolver, Key.generate("P-256"), now=issuer.now)
+    # The city's wallet server signs the residents' consent records with the city's key.
+    wallet = Wallet(session, issuer.resolver, Key.generate("P-256"), now=issuer.now, consent_signer=issuer.key)
     wallet.credential = await issuer.issue(claims, holder_key=wallet.device)
     await issuer.publish_status()
     return wallet
@@ -168,6 +170,7 @@ class Wallet:
     resolver: Resolver
     device: Key
     now: datetime
+    consent_signer: Key
     credential: str = ""
     secret: bytes = b""
     shown: list[tuple[ConsentScreen, str]] = field(default_factory=list)
@@ -200,9 +203,10 @@ class Wallet:
         return screen, response.json_object(what="response_uri answer")
 
     async def receipt(self, receipt_uri: str) -> AccessReceipt:
-        """Send the consent record of the last presentation to ``receipt_uri``; verify the receipt."""
+        """Send the signed consent record of the last presentation to ``receipt_uri``; verify the receipt."""
         consent = self.consent_for(*self.shown[-1], now=self.now)
-        async with self.session.post(receipt_uri, json=consent.to_json()) as response:
+        signed = sign_consent_record(consent, self.consent_signer)
+        async with self.session.post(receipt_uri, json={"consent_record": signed}) as response:
             token = (await response.json())["access_receipt"]
         return await verify_access_receipt_resolved(token, consent=consent, resolver=self.resolver, now=self.now)
 

@@ -33,7 +33,8 @@ async def main() -> None:
         did, key = await city.publish_key(town.chain.dev_keys[1])
         print(f"service DID: {did}")
         # 2. The service: resolver, status checker (anchored digests), accreditation, verifier, receipts.
-        service = await city.service(did=did, key=key, allow_loopback_http=True)
+        # Consent records come signed by the city's wallet server (its DID: the city's).
+        service = await city.service(did=did, key=key, wallet_did=town.did, allow_loopback_http=True)
         verifier = service.verifier(base_url=f"http://127.0.0.1:{port}", name=NAME, clock=lambda: now)
         await stack.enter_async_context(serve(service.routes(verifier, purpose=PURPOSE, clock=lambda: now), port))
 

@@ -5,9 +5,10 @@ takes a withdrawal and answers with a withdrawal receipt.
 Each can be told to misbehave (``behaviour``), so the tests can watch the wallet record a violation:
 ``ok``; ``no_receipt`` (answer without one); ``bad_receipt`` (a receipt signed by a key that is not
 the service's); ``down`` (answer 503); ``lost_answer`` (sign and keep the receipt, then answer 503,
-as when the answer is lost on its way). Receipts are signed through the SDK's
-:class:`~vcsdk.receipts.ReceiptDesk`: one per presentation, the same one again on a repeated POST or
-a ``GET`` of the receipt URI, dropped on the wallet's ``DELETE``.
+as when the answer is lost on its way). Receipts are signed, and consents held and withdrawn, through
+the SDK's :class:`~vcsdk.receipts.ReceiptDesk` (what ``vcsdk.Service.routes`` serves): one receipt
+per presentation, the same one again on a repeated POST or a ``GET`` of the receipt URI, dropped on
+the wallet's ``DELETE``; a withdrawal accepted only for the consent held.
 """
 
 from __future__ import annotations
@@ -25,15 +26,13 @@ from vcsdk.errors import NotFoundError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import PresentationResult
 from vcsdk.receipts import (
-    ConsentRecord,
-    accept_withdrawal,
+    ReceiptDesk as SdkReceiptDesk,
+)
+from vcsdk.receipts import (
     issue_access_receipt,
     issue_withdrawal_receipt,
     presentation_hash,
     verify_consent_record_resolved,
-)
-from vcsdk.receipts import (
-    ReceiptDesk as SdkReceiptDesk,
 )
 
 Behaviour = Literal["ok", "no_receipt", "bad_receipt", "down", "lost_answer"]
@@ -41,7 +40,8 @@ Behaviour = Literal["ok", "no_receipt", "bad_receipt", "down", "lost_answer"]
 
 @dataclass
 class ReceiptDesk:
-    """What the service keeps: the signed consent records (evidence) and the receipts it signed."""
+    """What the service keeps: the signed consent records (evidence, in ``sdk.consents``) and the
+    receipts it signed."""
 
     did: str
     key: Key
@@ -52,8 +52,6 @@ class ReceiptDesk:
     results: list[PresentationResult]
     receipts: list[str] = field(default_factory=list)
     withdrawal_receipts: list[str] = field(default_factory=list)
-    consents: dict[str, ConsentRecord] = field(default_factory=dict)
-    evidence: dict[str, str] = field(default_factory=dict)
     receipt_behaviour: Behaviour = "ok"
     withdrawal_behaviour: Behaviour = "ok"
     #: Called after a receipt is signed and kept, before the answer (a fault test cuts the wallet's
@@ -80,8 +78,8 @@ class ReceiptDesk:
         (presented,) = result.credentials["resident"]
         if consent.controller.did != self.did or consent.presentation_hash != presentation_hash(presented.presentation):
             return web.json_response({"error": "invalid_request"}, status=400)
-        self.consents[consent.record_id] = consent
-        self.evidence[consent.record_id] = signed
+        assert self.sdk is not None
+        await self.sdk.hold(consent, evidence=signed)
         if self.receipt_behaviour == "no_receipt":
             return web.json_response({})
         if self.receipt_behaviour == "bad_receipt":
@@ -91,7 +89,6 @@ class ReceiptDesk:
             )
             self.receipts.append(token)
             return web.json_response({"access_receipt": token})
-        assert self.sdk is not None
         request_id = request.match_info["request_id"]
         fresh = await self.sdk.store.get(request_id) is None
         token = await self.sdk.receipt(
@@ -129,20 +126,20 @@ class ReceiptDesk:
         """The registered ``receipt_endpoint``: accept a withdrawal of a consent held, sign its receipt."""
         if self.withdrawal_behaviour == "down":
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
+        assert self.sdk is not None
         signed = (await request.json())["consent_record"]
         delivered = await verify_consent_record_resolved(signed, wallet_did=self.wallet_did, resolver=self.resolver)
-        held = self.consents.get(delivered.record_id)
-        if held is None:
-            return web.json_response({"error": "unknown_consent"}, status=404)
-        withdrawn = accept_withdrawal(held, delivered, now=self.clock())
-        self.consents[withdrawn.record_id] = withdrawn
-        self.evidence[withdrawn.record_id] = signed
+        try:
+            token = await self.sdk.withdrawal(delivered, evidence=signed, now=self.clock())
+        except NotFoundError:
+            return web.json_response({"error": "not_found"}, status=404)
         if self.withdrawal_behaviour == "no_receipt":
             return web.json_response({})
-        token = issue_withdrawal_receipt(
-            self._signer(self.withdrawal_behaviour), consent=withdrawn, receipt_id=f"wdr-{secrets.token_hex(8)}",
-            now=self.clock(),
-        )
+        if self.withdrawal_behaviour == "bad_receipt":
+            token = issue_withdrawal_receipt(
+                self._signer(self.withdrawal_behaviour), consent=delivered, receipt_id=f"wdr-{secrets.token_hex(8)}",
+                now=self.clock(),
+            )
         self.withdrawal_receipts.append(token)
         return web.json_response({"withdrawal_receipt": token})
 

@@ -105,7 +105,8 @@ PUBLIC_API: dict[str, set[str]] = {
     "vcsdk.receipts": {
         "ACCESS_RECEIPT_TYP", "AccessCounter", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics",
         "BudgetLedger", "CONSENT_RECORD_TYP", "CellDomain", "ConsentEvent", "ConsentRecord", "ConsentRecordJson",
-        "ConsentState", "ConsentType", "Controller", "InMemoryKeptReceipts", "InclusionProof", "InclusionProofJson",
+        "ConsentState", "ConsentStore", "ConsentType", "Controller", "HeldConsent", "InMemoryConsents",
+        "InMemoryKeptReceipts", "InclusionProof", "InclusionProofJson",
         "KeptReceipt", "KeptReceiptStore", "LedgerEntry",
         "LegalBasis", "MAX_BATCH_SIZE", "MIN_K_THRESHOLD", "MerkleTree", "PrivacyLedger", "PrivacyParameters",
         "Pseudonym", "ReceiptDesk", "ReceiptKind", "ReceiptText", "SALT_BYTES", "ServiceCells",

@@ -49,7 +49,8 @@ async def test_open_refuses_what_is_not_a_network_config(config: dict[str, objec
 async def test_the_receipt_endpoint_answers_typed_errors() -> None:
     async with Chain.embedded() as chain, await City.deploy(chain, sender=chain.dev_keys[0]) as city:
         did, key = await city.publish_key(chain.dev_keys[1])
-        service = await city.service(did=did, key=key, status_source=StaticStatusListSource({}))
+        wallet_did, _ = await city.publish_key(chain.dev_keys[2])
+        service = await city.service(did=did, key=key, status_source=StaticStatusListSource({}), wallet_did=wallet_did)
         assert isinstance(service, Service) and vcsdk.Service is Service
         port = free_port()
         verifier = service.verifier(base_url=f"http://127.0.0.1:{port}", name="Shop")
@@ -58,6 +59,27 @@ async def test_the_receipt_endpoint_answers_typed_errors() -> None:
                 assert (resp.status, (await resp.json())["error"]) == (404, "not_found")
             async with http.post(f"{base}/receipts/unknown", data=b"not json") as resp:
                 assert resp.status == 400 and (await resp.json())["error"] == "invalid_input"
+            async with http.get(f"{base}/receipts/unknown") as resp:  # never signed: the wallet may post again
+                assert (resp.status, (await resp.json())["error"]) == (404, "not_found")
+            async with http.delete(f"{base}/receipts/unknown") as resp:  # a repeated confirmation is harmless
+                assert resp.status == 204
+            async with http.post(f"{base}/withdrawals", json={"consent_record": "not.a.jws"}) as resp:
+                assert resp.status == 400
+
+
+async def test_without_a_wallet_did_the_routes_refuse_to_serve_unless_told_it_is_development() -> None:
+    async with Chain.embedded() as chain, await City.deploy(chain, sender=chain.dev_keys[0]) as city:
+        did, key = await city.publish_key(chain.dev_keys[1])
+        service = await city.service(did=did, key=key, status_source=StaticStatusListSource({}))
+        verifier = service.verifier(base_url="http://127.0.0.1:8070", name="Shop")
+        with pytest.raises(InvalidInputError, match="wallet_did"):
+            service.routes(verifier, purpose="age")
+        with pytest.raises(InvalidInputError, match="wallet_did"):
+            await service.read_consent({"consent_record": "x"})
+        dev = await city.service(did=did, key=key, status_source=StaticStatusListSource({}), unsigned_consent=True)
+        paths = {(r.method, r.path) for r in dev.routes(verifier, purpose="age", withdrawal_path="/w")}
+        assert {("POST", "/receipts/{request_id}"), ("GET", "/receipts/{request_id}"),
+                ("DELETE", "/receipts/{request_id}"), ("POST", "/w")} <= paths
 
 
 async def test_a_receipt_only_for_the_access_that_happened() -> None:

@@ -8,9 +8,9 @@ accreditation of the issuer, a verifier that checks the presentation with all th
 receipt for what it read. These recipes wire them once::
 
     async with await City.open(load_network_config("city.json")) as city:
-        service = await city.service(did=did, key=key)
+        service = await city.service(did=did, key=key, wallet_did=city_did)  # consent records signed by the city
         verifier = service.verifier(base_url="https://shop.example", name="Kaga Onsen Shop")
-        app.add_routes(service.routes(verifier, purpose="age-check"))
+        app.add_routes(service.routes(verifier, purpose="age-check"))  # + /receipts/{id}, /withdrawals
 
 Everything here is made of public parts (:mod:`vcsdk.ethr`, :mod:`vcsdk.status`,
 :mod:`vcsdk.trust`, :mod:`vcsdk.oid4vc`, :mod:`vcsdk.receipts`); a service with other needs builds
@@ -38,12 +38,23 @@ from vcsdk.errors import InvalidInputError, NotFoundError, VcsdkError
 from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, StateStore, Verifier, error_response, verifier_routes
-from vcsdk.receipts import ConsentRecord, issue_access_receipt, presentation_hash, verify_consent_record_resolved
+from vcsdk.receipts import (
+    ConsentRecord,
+    ConsentStore,
+    KeptReceiptStore,
+    ReceiptDesk,
+    issue_access_receipt,
+    presentation_hash,
+    verify_consent_record_resolved,
+)
 from vcsdk.registry import CONTRACTS, Chain, key_address, load_network_config
 from vcsdk.status import HttpStatusListFetcher, StatusListChecker, StatusListSource
 from vcsdk.trust import AccreditationPolicy, TrustRegistry
 
 __all__ = ["City", "Service"]
+
+_NO_WALLET_DID = ("this service cannot verify consent records: pass wallet_did (the city's DID, whose wallet "
+                  "server signs them), or unsigned_consent=True in development")
 
 Clock = Callable[[], datetime]
 
@@ -187,6 +198,9 @@ class City:
         status_source: StatusListSource | None = None,
         policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
         wallet_did: str | None = None,
+        unsigned_consent: bool = False,
+        receipt_store: KeptReceiptStore | None = None,
+        consent_store: ConsentStore | None = None,
         allow_loopback_http: bool = False,
     ) -> Service:
         """A :class:`Service` on this city's network, checking status against the digests it anchored.
@@ -194,15 +208,23 @@ class City:
         :param did: the service's DID; ``key`` signs its requests and receipts.
         :param status_source: where status lists come from; by default an
             :class:`~vcsdk.status.HttpStatusListFetcher`, closed with the city.
-        :param wallet_did: the DID whose key signs the consent records wallets send (the city's
-            wallet server); ``None`` accepts a consent record as JSON.
+        :param wallet_did: the DID whose key signs the consent records wallets send (the city's DID:
+            its wallet server signs them); the receipt and withdrawal endpoints refuse records it
+            did not sign.
+        :param unsigned_consent: without ``wallet_did``, accept a consent record as plain JSON
+            (development only: the service then holds no evidence). Without either, :meth:`Service.routes`
+            refuses to serve.
+        :param receipt_store: where signed access receipts wait for the wallet's confirmation
+            (in memory by default; see :class:`~vcsdk.receipts.ReceiptDesk`).
+        :param consent_store: where the consents received are kept (in memory by default).
         :param allow_loopback_http: let the default fetcher read ``http://127.0.0.1`` (development).
         """
         if status_source is None:
             fetcher = HttpStatusListFetcher(allow_loopback_http=allow_loopback_http)
             status_source = await self._stack.enter_async_context(fetcher)
         return Service.of(did=did, key=key, resolver=self.resolver, trust=self.trust, status_source=status_source,
-                          policy=policy, wallet_did=wallet_did)
+                          policy=policy, wallet_did=wallet_did, unsigned_consent=unsigned_consent,
+                          receipt_store=receipt_store, consent_store=consent_store)
 
 
 @dataclass
@@ -212,6 +234,11 @@ class Service:
     :meth:`verify` runs every check: the issuer's signature (key from its DID), key binding to the
     service's nonce and audience, expiry, the status list (against the anchored digest) and the
     issuer's accreditation for the credential type, at issuance and now.
+
+    Consent records are verified against :attr:`wallet_did` (the city's DID) and kept, with the
+    signed receipts, by :attr:`desk` (a :class:`~vcsdk.receipts.ReceiptDesk`): one access receipt per
+    presentation, handed out again until the wallet confirms it, and one withdrawal receipt per
+    withdrawn consent. ``unsigned_consent`` accepts plain JSON records instead (development only).
     """
 
     did: str
@@ -222,6 +249,13 @@ class Service:
     policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY
     wallet_did: str | None = None
     results: dict[str, PresentationResult] = field(default_factory=dict)
+    unsigned_consent: bool = False
+    receipt_store: KeptReceiptStore | None = None
+    consent_store: ConsentStore | None = None
+    desk: ReceiptDesk = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.desk = ReceiptDesk(self.key, store=self.receipt_store, consents=self.consent_store)
 
     @classmethod
     def of(
@@ -234,12 +268,17 @@ class Service:
         status_source: StatusListSource,
         policy: VerificationPolicy = DEFAULT_VERIFICATION_POLICY,
         wallet_did: str | None = None,
+        unsigned_consent: bool = False,
+        receipt_store: KeptReceiptStore | None = None,
+        consent_store: ConsentStore | None = None,
     ) -> Service:
         """A service from its parts: status lists from ``status_source`` checked against the digests
-        ``trust`` anchored, and accreditation from ``trust`` (:meth:`City.service` calls this)."""
+        ``trust`` anchored, and accreditation from ``trust`` (:meth:`City.service` calls this and
+        describes the rest)."""
         status = _anchored_status(resolver, trust, status_source)
         return cls(did=did, key=key, resolver=resolver, status=status, accreditation=AccreditationPolicy(trust),
-                   policy=policy, wallet_did=wallet_did)
+                   policy=policy, wallet_did=wallet_did, unsigned_consent=unsigned_consent,
+                   receipt_store=receipt_store, consent_store=consent_store)
 
     async def verify(self, presentation: str, *, audience: str, nonce: str, now: datetime | None = None
                      ) -> VerifiedPresentation:
@@ -283,21 +322,35 @@ class Service:
 
         :raises InvalidInputError: (``consent_mismatch``) if it does not.
         """
-        if (consent.controller.did != self.did or purpose not in consent.purposes
-                or consent.presentation_hash != presentation_hash(presentation)):
-            raise InvalidInputError("the consent does not describe this presentation", code="consent_mismatch")
+        self._check_access(consent, presentation, purpose=purpose)
         return issue_access_receipt(self.key, consent=consent, receipt_id=f"rcpt-{secrets.token_hex(8)}",
                                     claims=consent.claims_disclosed, purpose=purpose, now=now or _system_clock())
 
+    def _check_access(self, consent: ConsentRecord, presentation: str, *, purpose: str) -> None:
+        if (consent.controller.did != self.did or purpose not in consent.purposes
+                or consent.presentation_hash != presentation_hash(presentation)):
+            raise InvalidInputError("the consent does not describe this presentation", code="consent_mismatch")
+
     async def read_consent(self, body: dict[str, Any]) -> ConsentRecord:
         """The consent record a wallet posts: ``{"consent_record": <signed>}`` checked against
-        :attr:`wallet_did`, or (without ``wallet_did``) the record's JSON."""
+        :attr:`wallet_did`, or (``unsigned_consent``, development) the record's JSON.
+
+        :raises InvalidInputError: no signed record, or neither ``wallet_did`` nor ``unsigned_consent``.
+        :raises VerificationError: the record is not signed by a key of :attr:`wallet_did`.
+        """
+        return (await self._read_consent(body))[0]
+
+    async def _read_consent(self, body: dict[str, Any]) -> tuple[ConsentRecord, str]:
+        """The verified record and the evidence to keep (the signed token; empty when unsigned)."""
         if self.wallet_did is not None:
             token = body.get("consent_record")
             if not isinstance(token, str):
                 raise InvalidInputError("send the signed consent record as consent_record")
-            return await verify_consent_record_resolved(token, wallet_did=self.wallet_did, resolver=self.resolver)
-        return ConsentRecord.from_json(body)
+            verified = await verify_consent_record_resolved(token, wallet_did=self.wallet_did, resolver=self.resolver)
+            return verified, token
+        if not self.unsigned_consent:
+            raise InvalidInputError(_NO_WALLET_DID)
+        return ConsentRecord.from_json(body), ""
 
     def routes(
         self,
@@ -307,12 +360,27 @@ class Service:
         clock: Clock = _system_clock,
         on_result: Callable[[PresentationResult], Awaitable[None]] | None = None,
         on_failure: Callable[[PresentationResult], Awaitable[None]] | None = None,
+        withdrawal_path: str = "/withdrawals",
     ) -> list[web.RouteDef]:
-        """The OpenID4VP endpoints of ``verifier`` and ``POST <base>/receipts/{request_id}``.
+        """The OpenID4VP endpoints of ``verifier``, the receipt endpoint and the withdrawal endpoint.
+
+        - ``POST <base>/receipts/{request_id}``: the wallet's signed consent record for a verified
+          presentation; the consent is kept (:meth:`~vcsdk.receipts.ReceiptDesk.hold`) and answered
+          with the access receipt, signed once: a repeated post gets the same receipt.
+        - ``GET`` of that URI: the same receipt again (the wallet lost the answer); ``DELETE``: the
+          wallet stored it, and the service forgets it.
+        - ``POST <base><withdrawal_path>`` (register ``<base>/withdrawals`` as the ``receipt_endpoint``):
+          the wallet-signed withdrawal of a consent the service holds, answered with a signed
+          withdrawal receipt (the same one again if delivered again).
 
         Each answer is kept in :attr:`results` under its request id; a verified one tells the wallet
-        where to post its consent record for the access receipt (``receipt_uri``).
+        where to post its consent record (``receipt_uri``).
+
+        :raises InvalidInputError: the service has no :attr:`wallet_did` to verify consent records with
+            (pass the city's DID), and ``unsigned_consent`` is not set.
         """
+        if self.wallet_did is None and not self.unsigned_consent:
+            raise InvalidInputError(_NO_WALLET_DID)
         base = verifier.response_uri.rsplit("/oid4vp/", 1)[0]
 
         async def kept(result: PresentationResult) -> dict[str, Any]:
@@ -327,32 +395,63 @@ class Service:
                 await on_failure(result)
 
         async def receipt(request: web.Request) -> web.Response:
+            request_id = request.match_info["request_id"]
             try:
                 body = parse_json_object(await request.read(), what="consent")
-                result = self.results.get(request.match_info["request_id"])
+                result = self.results.get(request_id)
                 if result is None or not result.ok:
                     raise NotFoundError("no verified presentation for this request")
-                consent = await self.read_consent(body)
+                consent, evidence = await self._read_consent(body)
                 presented = [c.presentation for found in result.credentials.values() for c in found]
-                token = await self.access_receipt(consent, presented[0], purpose=purpose, now=clock())
+                self._check_access(consent, presented[0], purpose=purpose)
+                await self.desk.hold(consent, evidence=evidence)
+                token = await self.desk.receipt(request_id, consent=consent, claims=consent.claims_disclosed,
+                                                purpose=purpose, now=clock())
             except VcsdkError as exc:
                 return error_response(exc)
             return web.json_response({"access_receipt": token})
 
+        async def receipt_again(request: web.Request) -> web.Response:
+            try:
+                token = await self.desk.again(request.match_info["request_id"])
+            except VcsdkError as exc:
+                return error_response(exc)
+            return web.json_response({"access_receipt": token})
+
+        async def receipt_confirmed(request: web.Request) -> web.Response:
+            try:
+                await self.desk.confirmed(request.match_info["request_id"])
+            except VcsdkError as exc:
+                return error_response(exc)
+            return web.Response(status=204)
+
+        async def withdrawal(request: web.Request) -> web.Response:
+            try:
+                body = parse_json_object(await request.read(), what="withdrawal")
+                delivered, evidence = await self._read_consent(body)
+                token = await self.desk.withdrawal(delivered, evidence=evidence, now=clock())
+            except VcsdkError as exc:
+                return error_response(exc)
+            return web.json_response({"withdrawal_receipt": token})
+
+        receipts = f"{_path(base)}/receipts/{{request_id}}"
         return [*verifier_routes(verifier, clock=clock, on_result=kept, on_failure=failed),
-                web.post(f"{_path(base)}/receipts/{{request_id}}", receipt)]
+                web.post(receipts, receipt), web.get(receipts, receipt_again), web.delete(receipts, receipt_confirmed),
+                web.post(f"{_path(base)}/{withdrawal_path.strip('/')}", withdrawal)]
 
     @asynccontextmanager
     async def serve(
         self, verifier: Verifier, *, purpose: str, port: int, host: str = "127.0.0.1", clock: Clock = _system_clock,
         on_failure: Callable[[PresentationResult], Awaitable[None]] | None = None,
+        withdrawal_path: str = "/withdrawals",
     ) -> AsyncIterator[str]:
         """Serve :meth:`routes` on ``host:port`` until the block ends (behind a TLS proxy in production).
 
         :return: the base URL it listens on.
         """
         app = web.Application()
-        app.add_routes(self.routes(verifier, purpose=purpose, clock=clock, on_failure=on_failure))
+        app.add_routes(self.routes(verifier, purpose=purpose, clock=clock, on_failure=on_failure,
+                                   withdrawal_path=withdrawal_path))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -230,17 +230,7 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
 
     service_port = free_port()
     base = f"http://127.0.0.1:{service_port}"
-    # The city registers the service: these two claims of its resident credential, this purpose.
-    vct = app[ISSUANCE].vcts.resident_identity
-    now = clock()
-    registration = issue_registration(city.signing_key, RelyingPartyRegistration(
-        issuer=city.did, service_did=did, registration_id=f"reg-{secrets.token_hex(4)}", name=name,
-        purposes=(Purpose(PURPOSE_ID, PURPOSE),),
-        claim_sets=(ClaimSet("age", vct, (("age_equal_or_over", "20"),)),
-                    ClaimSet("locality", vct, (("address", "locality"),))),
-        retention_days=30, receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy",
-        jurisdiction="JP-17", issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
-    ))
+    registration = _registration(app, city, clock, did, base, name)
     verifier = checks.verifier(base_url=base, name=name, registration=registration, clock=clock)
     service = Service(base, did, key, verifier)
 
@@ -258,6 +248,42 @@ async def serve_service(stack: AsyncExitStack, app: web.Application, city: Any, 
         routes = [web.RouteDef(r.method, r.path, _recording(r.handler, received), r.kwargs) for r in routes]
     await stack.enter_async_context(serve(routes, port=service_port))
     return service
+
+
+def _registration(app: web.Application, city: Any, clock: Any, did: str, base: str, name: str) -> str:
+    """The city registers the service: these two claims of its resident credential, this purpose,
+    withdrawals delivered to ``<base>/withdrawals``."""
+    vct = app[ISSUANCE].vcts.resident_identity
+    now = clock()
+    return issue_registration(city.signing_key, RelyingPartyRegistration(
+        issuer=city.did, service_did=did, registration_id=f"reg-{secrets.token_hex(4)}", name=name,
+        purposes=(Purpose(PURPOSE_ID, PURPOSE),),
+        claim_sets=(ClaimSet("age", vct, (("age_equal_or_over", "20"),)),
+                    ClaimSet("locality", vct, (("address", "locality"),))),
+        retention_days=30, receipt_endpoint=f"{base}/withdrawals", privacy_policy=f"{base}/privacy",
+        jurisdiction="JP-17", issued_at=now - timedelta(days=1), expires_at=now + timedelta(days=365),
+    ))
+
+
+async def serve_recipe_service(
+    stack: AsyncExitStack, app: web.Application, city: Any, clock: Any, owner: Key, *, name: str = SERVICE_NAME,
+    wrap: Callable[[web.RouteDef], web.RouteDef] | None = None,
+) -> tuple[vcsdk.Service, Verifier, str]:
+    """A third-party service built only from the SDK's recipe: ``vcsdk.Service`` checking consent
+    records against the city's DID, its ``routes`` (OpenID4VP, receipts, withdrawals) on 127.0.0.1.
+    ``wrap``: applied to each route (a test loses an answer there). Returns the service, its
+    verifier and its base URL."""
+    did, key = await did_with_p256(city, owner)
+    fetcher = await stack.enter_async_context(HttpStatusListFetcher(allow_loopback_http=True))
+    service = vcsdk.Service.of(did=did, key=key, resolver=city.resolver, trust=city.trust, status_source=fetcher,
+                               wallet_did=city.did)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    verifier = service.verifier(base_url=base, name=name, registration=_registration(app, city, clock, did, base, name),
+                                clock=clock)
+    routes = service.routes(verifier, purpose=PURPOSE_ID, clock=clock)
+    await stack.enter_async_context(serve([wrap(r) for r in routes] if wrap else routes, port=port))
+    return service, verifier, base
 
 
 def _recording(handler: Any, received: list[bytes]) -> Any:

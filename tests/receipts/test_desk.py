@@ -1,5 +1,6 @@
 """The service's receipt desk: one receipt per presentation, the same one on every repeat, kept until
-the wallet confirms and then forgotten; a purge forgets the unconfirmed ones past the retention."""
+the wallet confirms and then forgotten; a purge forgets the unconfirmed ones past the retention; the
+consents it holds, and one withdrawal receipt for the withdrawal of exactly one of them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from datetime import timedelta
 import pytest
 
 from tests.receipts._factories import T0, make_consent, service_key
-from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
-from vcsdk.receipts import InMemoryKeptReceipts, ReceiptDesk, peek_access_receipt, verify_access_receipt
+from vcsdk.errors import ConflictError, ConsentMismatchError, InvalidInputError, NotFoundError
+from vcsdk.receipts import (
+    InMemoryKeptReceipts,
+    ReceiptDesk,
+    peek_access_receipt,
+    verify_access_receipt,
+    verify_withdrawal_receipt,
+)
 
 
 async def test_the_same_presentation_gets_the_same_receipt() -> None:
@@ -62,3 +69,34 @@ async def test_purge_forgets_unconfirmed_receipts_past_the_retention() -> None:
     with pytest.raises(NotFoundError):
         await desk.again("old")
     assert await desk.again("new")
+
+
+async def test_a_withdrawal_of_the_consent_held_gets_one_signed_receipt() -> None:
+    key = service_key()
+    desk = ReceiptDesk(key)
+    consent = make_consent()
+    withdrawn = consent.withdraw(now=T0 + timedelta(days=1))
+    later = T0 + timedelta(days=1, minutes=1)
+    with pytest.raises(NotFoundError):  # a service accepts only the withdrawal of a consent it holds
+        await desk.withdrawal(withdrawn, evidence="signed-withdrawal", now=later)
+    await desk.hold(consent, evidence="signed-consent")
+    await desk.hold(consent, evidence="signed-consent")  # a repeated post changes nothing
+    with pytest.raises(ConsentMismatchError):  # another consent's withdrawal, under the held id
+        other = make_consent(secret=bytes(range(2, 34))).withdraw(now=T0 + timedelta(days=1))
+        await desk.withdrawal(other, evidence="forged", now=later)
+    with pytest.raises(ConsentMismatchError):  # not a withdrawal
+        await desk.withdrawal(consent, evidence="signed-consent", now=later)
+    first = await desk.withdrawal(withdrawn, evidence="signed-withdrawal", now=later)
+    again = await desk.withdrawal(withdrawn, evidence="signed-withdrawal", now=later + timedelta(minutes=5))
+    assert again == first  # delivered again: the same receipt, never a second one
+    receipt = verify_withdrawal_receipt(first, consent=withdrawn, service_key=key, now=later)
+    assert receipt.receipt_id.startswith("wdr-")
+    held = await desk.consents.get(consent.record_id)
+    assert held is not None and held.record == withdrawn and held.evidence == "signed-withdrawal"
+    await desk.hold(consent, evidence="signed-consent")  # a late repeat of the consent stays withdrawn
+    assert (await desk.consents.get(consent.record_id)) == held
+    with pytest.raises(ConflictError):  # withdrawn at another time
+        await desk.withdrawal(consent.withdraw(now=T0 + timedelta(hours=1)), evidence="x", now=later)
+    with pytest.raises(ConflictError):  # another record under a held id
+        await desk.hold(make_consent(record_id="consent-2"), evidence="a")
+        await desk.hold(make_consent(record_id="consent-2", secret=bytes(range(1, 33))), evidence="b")

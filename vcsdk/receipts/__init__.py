@@ -25,7 +25,15 @@ from vcsdk.receipts._consent import (
     verify_consent_record,
     verify_consent_record_resolved,
 )
-from vcsdk.receipts._desk import InMemoryKeptReceipts, KeptReceipt, KeptReceiptStore, ReceiptDesk
+from vcsdk.receipts._desk import (
+    ConsentStore,
+    HeldConsent,
+    InMemoryConsents,
+    InMemoryKeptReceipts,
+    KeptReceipt,
+    KeptReceiptStore,
+    ReceiptDesk,
+)
 from vcsdk.receipts._export import (
     MIN_K_THRESHOLD,
     AccessCounter,
@@ -82,8 +90,11 @@ __all__ = [
     "ConsentRecord",
     "ConsentRecordJson",
     "ConsentState",
+    "ConsentStore",
     "ConsentType",
     "Controller",
+    "HeldConsent",
+    "InMemoryConsents",
     "InMemoryKeptReceipts",
     "InclusionProof",
     "InclusionProofJson",

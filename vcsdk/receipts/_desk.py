@@ -1,10 +1,14 @@
 """The service's side of the receipt handshake: one signed access receipt per presentation, kept
-until the wallet confirms it has stored it.
+until the wallet confirms it has stored it, and one signed withdrawal receipt per withdrawn consent.
 
 A wallet that lost the answer (a timeout, its database failed, it restarted) asks again for the
 same presentation and gets the same receipt, never a second one, so an access is receipted, stored
 and anchored exactly once. The store is the service's (:class:`KeptReceiptStore`; one in memory,
 :class:`InMemoryKeptReceipts`, for a single process and for tests).
+
+The service also keeps the consents it received (:class:`ConsentStore`; :class:`InMemoryConsents`):
+the wallet-signed record is its evidence, and a withdrawal is accepted only for exactly the consent
+it holds (:func:`~vcsdk.receipts.accept_withdrawal`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,18 @@ from typing import Protocol
 
 from vcsdk.errors import ConflictError, InvalidInputError, NotFoundError
 from vcsdk.keys import Signer
-from vcsdk.receipts._consent import ConsentRecord
-from vcsdk.receipts._receipt import issue_access_receipt, peek_access_receipt
+from vcsdk.receipts._consent import ConsentRecord, accept_withdrawal
+from vcsdk.receipts._receipt import issue_access_receipt, issue_withdrawal_receipt, peek_access_receipt
 
-__all__ = ["InMemoryKeptReceipts", "KeptReceipt", "KeptReceiptStore", "ReceiptDesk"]
+__all__ = [
+    "ConsentStore",
+    "HeldConsent",
+    "InMemoryConsents",
+    "InMemoryKeptReceipts",
+    "KeptReceipt",
+    "KeptReceiptStore",
+    "ReceiptDesk",
+]
 
 #: How long a signed receipt waits for the wallet's confirmation before it may be purged.
 DEFAULT_RETENTION = timedelta(days=7)
@@ -83,6 +95,42 @@ class InMemoryKeptReceipts:
         return len(old)
 
 
+@dataclass(frozen=True, slots=True)
+class HeldConsent:
+    """A consent the service holds: the record, the wallet-signed token it came as (the evidence;
+    empty when a development service took it unsigned) and, once withdrawn, the withdrawal receipt
+    the service signed for it (handed out again if the wallet delivers the withdrawal again)."""
+
+    record: ConsentRecord
+    evidence: str
+    withdrawal_receipt: str | None = None
+
+
+class ConsentStore(Protocol):
+    """Where a service keeps the consents it received, by record id."""
+
+    async def get(self, record_id: str) -> HeldConsent | None:
+        """The consent held under ``record_id``, if any."""
+        ...
+
+    async def put(self, held: HeldConsent) -> None:
+        """Keep ``held`` under its record id, replacing what was kept there."""
+        ...
+
+
+class InMemoryConsents:
+    """A :class:`ConsentStore` in this process's memory (one process; tests)."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, HeldConsent] = {}
+
+    async def get(self, record_id: str) -> HeldConsent | None:
+        return self._held.get(record_id)
+
+    async def put(self, held: HeldConsent) -> None:
+        self._held[held.record.record_id] = held
+
+
 def _request_id(request_id: str) -> str:
     if not isinstance(request_id, str) or not 0 < len(request_id) <= _MAX_REQUEST_ID:
         raise InvalidInputError(f"a request id is 1 to {_MAX_REQUEST_ID} characters")
@@ -96,17 +144,28 @@ class ReceiptDesk:
     kept receipt to a ``GET`` of that URI (:meth:`again`, the wallet fetching it again after a
     failure), and drop it when the wallet confirms it stored it (:meth:`confirmed`, a ``DELETE``).
 
+    The consents behind the receipts are kept with :meth:`hold`; a withdrawal of one of them is
+    checked and answered with a signed withdrawal receipt by :meth:`withdrawal`.
+
     :param signer: the service's key (its ``kid`` a DID URL of the service's DID).
     :param store: where signed receipts are kept (in memory by default).
+    :param consents: where received consents are kept (in memory by default).
     :param retention: how long an unconfirmed receipt is kept (:meth:`purge`).
     """
 
     def __init__(
-        self, signer: Signer, *, store: KeptReceiptStore | None = None, retention: timedelta = DEFAULT_RETENTION
+        self,
+        signer: Signer,
+        *,
+        store: KeptReceiptStore | None = None,
+        consents: ConsentStore | None = None,
+        retention: timedelta = DEFAULT_RETENTION,
     ) -> None:
         self._signer = signer
         self.store: KeptReceiptStore = store if store is not None else InMemoryKeptReceipts()
+        self.consents: ConsentStore = consents if consents is not None else InMemoryConsents()
         self.retention = retention
+        self._withdrawing = asyncio.Lock()
 
     async def receipt(
         self,
@@ -153,3 +212,41 @@ class ReceiptDesk:
     async def purge(self, *, now: datetime) -> int:
         """Forget unconfirmed receipts older than the retention; return how many."""
         return await self.store.purge(signed_before=now - self.retention)
+
+    async def hold(self, consent: ConsentRecord, *, evidence: str) -> None:
+        """Keep a consent the wallet sent (verified by the caller) with the signed token it came as.
+
+        A consent already held is kept as it is (a repeated post changes nothing, and a withdrawn
+        one stays withdrawn).
+
+        :raises ConflictError: another record is held under the same id.
+        """
+        held = await self.consents.get(consent.record_id)
+        if held is None:
+            await self.consents.put(HeldConsent(consent, evidence))
+        elif held.record != consent and held.record.state != "withdrawn":
+            raise ConflictError("another consent record is held under this id")
+
+    async def withdrawal(
+        self, delivered: ConsentRecord, *, evidence: str, now: datetime, receipt_id: str | None = None
+    ) -> str:
+        """The withdrawal receipt for ``delivered`` (verified by the caller as the wallet's): checked
+        against the consent held (:func:`~vcsdk.receipts.accept_withdrawal`), kept instead of it, and
+        signed the first time; the same receipt when the wallet delivers the same withdrawal again.
+
+        :raises NotFoundError: no consent is held under the delivered record's id.
+        :raises ConsentMismatchError: it withdraws another consent than the one held, or changes it.
+        :raises ConflictError: the held consent was withdrawn at another time.
+        """
+        async with self._withdrawing:
+            held = await self.consents.get(delivered.record_id)
+            if held is None:
+                raise NotFoundError("no consent is held under this id")
+            withdrawn = accept_withdrawal(held.record, delivered, now=now)
+            if held.withdrawal_receipt is not None:
+                return held.withdrawal_receipt
+            token = issue_withdrawal_receipt(
+                self._signer, consent=withdrawn, receipt_id=receipt_id or f"wdr-{secrets.token_hex(12)}", now=now
+            )
+            await self.consents.put(HeldConsent(withdrawn, evidence, token))
+            return token
