@@ -19,7 +19,8 @@ from vcsdk.errors import CredentialRevokedError, CredentialSuspendedError, Proto
 from vcsdk.keys import Key
 from vcsdk.kyc import LocalResidentRegistry
 from wallet_server import create_app
-from wallet_server.appkeys import CITY, STORE
+from wallet_server.appkeys import CITY, ISSUANCE, STORE
+from wallet_server.services.issuance import _CONTEXT
 from wallet_server.settings import Settings
 
 CITY_SIGNING_KEY = Key.generate("P-256")
@@ -299,3 +300,64 @@ async def test_a_registry_behind_mutual_tls(aiohttp_client, database, clock, tmp
         phone = await new_resident(client, clock)
         answer = await (await start_issuance(client, phone.resident_id)).json()
         assert answer["outcome"] == "verified"
+
+
+async def test_a_refill_racing_a_revocation_leaves_no_valid_copy(city_client, clock) -> None:
+    """Both orders of a refill landing while the city revokes the batch: the copy stored between the
+    revocation's read and its change is revoked by the revocation's second look; the copy stored
+    after the refill's check but before the revocation finished is revoked by the refill's own
+    second look, and the refill is refused."""
+    issuance = city_client.server.app[ISSUANCE]
+    store = issuance._store
+    phone = await new_resident(city_client, clock)
+    answer = await (await start_issuance(city_client, phone.resident_id)).json()
+    issued = await redeem(city_client, answer["offer"]["offer_uri"], answer["tx_code"], phone, extra_signers=1)
+    offer_id = answer["offer"]["id"]
+    (first, *_) = await store.issued_credentials_of_offer(offer_id)
+    context = {"offer_id": offer_id, "resident_id": phone.resident_id, "base_url": str(city_client.make_url(""))}
+    # What the credential endpoint passes for a refill: the subject's claims and the back office's context.
+    subject = {k: v for k, v in peek(issued.credentials[0]).unverified_claims.items()
+               if k not in ("iss", "iat", "exp", "nbf", "vct", "cnf", "status", "_sd_alg")}  # fmt: skip
+
+    async def refill() -> str:
+        return await issuance._issue({**subject, _CONTEXT: context}, Key.generate("P-256"))
+
+    # 1. The refill lands between the revocation's read of the batch and its change.
+    real_change = issuance._status_lists.change
+    landed: list[str] = []
+
+    async def change_after_a_refill(credentials, action):  # type: ignore[no-untyped-def]
+        if not landed:
+            landed.append(await refill())
+        return await real_change(credentials, action)
+
+    issuance._status_lists.change = change_after_a_refill
+    try:
+        changed = await issuance.change_status(first.id, "revoke")
+    finally:
+        issuance._status_lists.change = real_change
+    states = {c.id: c.state for c in await store.issued_credentials_of_offer(offer_id)}
+    assert len(states) == 3 and set(states.values()) == {"revoked"} and len(changed) == 3
+
+    # 2. A refill whose check passed before a revocation and whose copy is stored after it.
+    phone = await new_resident(city_client, clock)
+    answer = await (await start_issuance(city_client, phone.resident_id)).json()
+    await redeem(city_client, answer["offer"]["offer_uri"], answer["tx_code"], phone)
+    offer_id = answer["offer"]["id"]
+    (first,) = await store.issued_credentials_of_offer(offer_id)
+    context = {"offer_id": offer_id, "resident_id": phone.resident_id, "base_url": str(city_client.make_url(""))}
+    real_add = store.add_issued_credential
+
+    async def add_after_a_revocation(credential):  # type: ignore[no-untyped-def]
+        await issuance.change_status(first.id, "revoke")
+        await real_add(credential)
+
+    store.add_issued_credential = add_after_a_revocation
+    try:
+        with pytest.raises(ProtocolError) as refused:
+            await refill()
+    finally:
+        store.add_issued_credential = real_add
+    assert refused.value.code == "credential_request_denied"
+    states = {c.id: c.state for c in await store.issued_credentials_of_offer(offer_id)}
+    assert len(states) == 2 and set(states.values()) == {"revoked"}

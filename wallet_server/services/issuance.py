@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
@@ -192,16 +192,7 @@ class IssuanceService:
         offer_id = str(context["offer_id"])
         # A refill (re-issuance under the same grant) never revives what the city revoked, nor
         # hands out valid copies of a batch it suspended (until it reinstates the batch).
-        states = {c.state for c in await self._store.issued_credentials_of_offer(offer_id)}
-        if "revoked" in states:
-            raise ProtocolError(
-                "this credential was revoked; no new copies are issued", code="credential_request_denied"
-            )
-        if "suspended" in states:
-            raise ProtocolError(
-                "this credential is suspended; no new copies are issued until the city reinstates it",
-                code="credential_request_denied",
-            )
+        _refuse_refill({c.state for c in await self._store.issued_credentials_of_offer(offer_id)})
         city = await self._city.get()
         allocation = await self._status_lists.allocate(base_url=str(context["base_url"]))
         now = self._clock()
@@ -214,12 +205,19 @@ class IssuanceService:
             disclosable=self._paths, holder_key=holder_key, status=allocation.claim, now=issued_at,
             expires_at=expires_at,
         )
-        await self._store.add_issued_credential(
-            IssuedCredential(
-                new_id("icr"), offer_id, str(context["resident_id"]), CONFIGURATION_ID, self.vcts.resident_identity,
-                allocation.list_id, allocation.index, now, expires_at, "valid", now,
-            )
+        copy = IssuedCredential(
+            new_id("icr"), offer_id, str(context["resident_id"]), CONFIGURATION_ID, self.vcts.resident_identity,
+            allocation.list_id, allocation.index, now, expires_at, "valid", now,
         )
+        await self._store.add_issued_credential(copy)
+        # The city may have revoked or suspended the batch since the check above, its change not
+        # seeing this copy yet: look again now that the copy is stored (the change looks again after
+        # changing too, so one of the two sees the other), and give the copy the batch's fate.
+        later = {c.state for c in await self._store.issued_credentials_of_offer(offer_id) if c.id != copy.id}
+        fate: StatusAction | None = "revoke" if "revoked" in later else "suspend" if "suspended" in later else None
+        if fate is not None:
+            await self._status_lists.change((copy,), fate)
+            _refuse_refill(later)
         await self._store.set_offer_state(offer_id, "redeemed", now=now)
         log.info("credential issued", extra={"event": "credential_issued"})
         return token
@@ -313,4 +311,25 @@ class IssuanceService:
         """
         credential = await self.get_issued(credential_id)
         copies = await self._store.issued_credentials_of_offer(credential.offer_id)
-        return await self._status_lists.change(copies or (credential,), action)
+        changed = await self._status_lists.change(copies or (credential,), action)
+        if action == "reinstate":
+            return changed
+        # A refill racing this change may have stored a copy after the read above; it looks at the
+        # batch again after storing, and this looks again after changing: one sees the other.
+        known = {c.id for c in changed}
+        late = [
+            c for c in await self._store.issued_credentials_of_offer(credential.offer_id)
+            if c.id not in known and c.state == "valid"
+        ]
+        return changed + (await self._status_lists.change(late, action) if late else ())
+
+
+def _refuse_refill(states: Collection[str]) -> None:
+    """:raises ProtocolError: (``credential_request_denied``) a batch the city revoked or suspended."""
+    if "revoked" in states:
+        raise ProtocolError("this credential was revoked; no new copies are issued", code="credential_request_denied")
+    if "suspended" in states:
+        raise ProtocolError(
+            "this credential is suspended; no new copies are issued until the city reinstates it",
+            code="credential_request_denied",
+        )
