@@ -24,6 +24,10 @@ _JSON_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 def has_unstorable(text: str) -> bool:
     """Whether ``text`` holds a NUL character or a lone surrogate (neither database stores them)."""
+    if text.isascii():
+        # ASCII text (every request's headers: known in O(1)) holds no surrogate: one memchr for
+        # NUL, where the regular expression tested its character class at each of ~1,200 characters.
+        return "\x00" in text
     return _UNSTORABLE.search(text) is not None
 
 

@@ -53,6 +53,7 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self._latency_children: dict[tuple[str, str, int], Histogram] = {}
         self.dependency_errors = Counter(
             "wallet_dependency_errors",
             "Requests answered 503 because a dependency failed",
@@ -75,7 +76,12 @@ class Metrics:
         self.registry.register(_BreakerFailures(breaker))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.latency.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        child = self._latency_children.get(key)
+        if child is None:
+            # The labelled child is found once per combination: labels() checks and locks on every call.
+            child = self._latency_children[key] = self.latency.labels(method, route, str(status))
+        child.observe(seconds)
 
     def dependency_failed(self, dependency: str) -> None:
         self.dependency_errors.labels(dependency).inc()

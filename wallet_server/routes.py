@@ -64,6 +64,7 @@ from wallet_server.schemas import (
     resident_json,
     tokens_json,
 )
+from wallet_server.services import Principal
 from wallet_server.services.credentials import CredentialSummary, SummariesPage
 from wallet_server.services.idempotency import HEADER as IDEMPOTENCY_HEADER
 from wallet_server.sso_routes import register_sso_client, sso_routes
@@ -243,28 +244,28 @@ def _summary_bytes(summary: CredentialSummary) -> bytes:
 
 
 async def store_credential(request: web.Request) -> web.Response:
-    proof: DeviceProof | None = None
     if IDEMPOTENCY_HEADER in request.headers:
         # A kept answer is given again only to a request whose proof was recorded first.
         principal = await authenticate(request)
-    else:
-        # The DPoP proof is recorded in the credential's own statement (refused there if it cannot be).
-        principal, proof = await authenticate_unrecorded(request)
 
-    async def produce() -> web.Response:
-        body = await read_json(request)
-        view = await request.app[CREDENTIALS].put(
-            principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata"), proof=proof
-        )
-        return json_response(
-            credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
-        )
+        async def produce() -> web.Response:
+            return await _store_credential(request, principal, None)
 
+        return await request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/credentials", produce)
+    # The DPoP proof is recorded in the credential's own statement (refused there if it cannot be).
+    # Without a key there is no kept answer to look up: the credential is stored straight away.
+    unrecorded, proof = await authenticate_unrecorded(request)
     # A request refused before the credential's statement (a malformed token) still spends its proof.
-    return await answer_spending_proof(
-        request,
-        proof,
-        lambda: request.app[IDEMPOTENCY].answer(request, principal.resident_id, "POST /v1/credentials", produce),
+    return await answer_spending_proof(request, proof, lambda: _store_credential(request, unrecorded, proof))
+
+
+async def _store_credential(request: web.Request, principal: Principal, proof: DeviceProof | None) -> web.Response:
+    body = await read_json(request)
+    view = await request.app[CREDENTIALS].put(
+        principal, body.get("credential"), format=body.get("format"), metadata=body.get("metadata"), proof=proof
+    )
+    return json_response(
+        credential_summary_json(view), status=201, headers={"Location": f"/v1/credentials/{view.id}"}
     )
 
 
