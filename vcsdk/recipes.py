@@ -31,7 +31,13 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from vcsdk.credentials import DEFAULT_VERIFICATION_POLICY, VerificationPolicy, VerifiedPresentation, verify_presentation
+from vcsdk.credentials import (
+    DEFAULT_VERIFICATION_POLICY,
+    NonceStore,
+    VerificationPolicy,
+    VerifiedPresentation,
+    verify_presentation,
+)
 from vcsdk.did import DidResolutionResult, EthrNetwork, key_attribute, key_from_verification_method
 from vcsdk.encoding import parse_json_object
 from vcsdk.errors import InvalidInputError, NotFoundError, VcsdkError
@@ -280,14 +286,18 @@ class Service:
                    policy=policy, wallet_did=wallet_did, unsigned_consent=unsigned_consent,
                    receipt_store=receipt_store, consent_store=consent_store)
 
-    async def verify(self, presentation: str, *, audience: str, nonce: str, now: datetime | None = None
-                     ) -> VerifiedPresentation:
+    async def verify(self, presentation: str, *, audience: str, nonce: str, now: datetime | None = None,
+                     nonces: NonceStore | None = None) -> VerifiedPresentation:
         """Verify an SD-JWT VC presentation with every check (see the class).
+
+        That a nonce is answered once is the :meth:`verifier`'s (it consumes each request once); a
+        caller using ``verify`` on its own passes the ``nonces`` store that issued ``nonce``, which
+        consumes it (a replay is ``replayed_nonce``).
 
         :raises VcsdkError: the failed check's error (``credential_revoked``, ``nonce_mismatch``, …).
         """
         return await verify_presentation(presentation, audience=audience, nonce=nonce, policy=self.policy,
-                                         resolver=self.resolver, status=self.status,
+                                         resolver=self.resolver, status=self.status, nonces=nonces,
                                          accreditation=self.accreditation, now=now or _system_clock())
 
     def verifier(

@@ -361,3 +361,27 @@ async def test_a_refill_racing_a_revocation_leaves_no_valid_copy(city_client, cl
     assert refused.value.code == "credential_request_denied"
     states = {c.id: c.state for c in await store.issued_credentials_of_offer(offer_id)}
     assert len(states) == 2 and set(states.values()) == {"revoked"}
+
+
+async def test_the_service_recipe_consumes_a_nonce_it_is_given_a_store_for(city_client, clock) -> None:
+    """``vcsdk.Service.verify`` called on its own: with the store that issued the nonce, a replay of
+    the same presentation is refused; the Verifier does this for the OpenID4VP flow."""
+    import vcsdk
+    from vcsdk.credentials import InMemoryNonceStore, present
+    from vcsdk.errors import ReplayedNonceError
+    from vcsdk.status import HttpStatusListFetcher
+
+    phone = await new_resident(city_client, clock)
+    credential, _ = await issue_to(city_client, phone)
+    city = await city_client.server.app[CITY].get()
+    nonces = InMemoryNonceStore()
+    nonce = await nonces.issue(now=clock())
+    vp = present(credential, disclose=[("address", "locality")], holder_signer=phone.key, audience="https://shop.test",
+                 nonce=nonce, now=clock())  # fmt: skip
+    async with HttpStatusListFetcher(allow_loopback_http=True) as fetcher:
+        shop = vcsdk.Service.of(did="did:web:shop.test", key=Key.generate("P-256"), resolver=city.resolver,
+                                trust=city.trust, status_source=fetcher)  # fmt: skip
+        verified = await shop.verify(vp, audience="https://shop.test", nonce=nonce, now=clock(), nonces=nonces)
+        assert verified.claims["address"]["locality"]
+        with pytest.raises(ReplayedNonceError):
+            await shop.verify(vp, audience="https://shop.test", nonce=nonce, now=clock(), nonces=nonces)
