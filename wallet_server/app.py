@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -399,29 +399,31 @@ async def _checkpoint_loop(store: SqliteStore) -> None:
             log.warning("checkpointing the SQLite database failed", extra={"event": "checkpoint_failed"})
 
 
+@contextlib.asynccontextmanager
+async def _in_background(loop: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run ``loop`` as a task for the block; cancelled, and awaited, at its end."""
+    task = asyncio.create_task(loop)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _checkpointer(app: web.Application) -> AsyncIterator[None]:
     """On SQLite, checkpoint the WAL in the background (see :meth:`SqliteStore.checkpoint`)."""
     store = app[STORE]
     if not isinstance(store, SqliteStore):
         yield
         return
-    task = asyncio.create_task(_checkpoint_loop(store))
-    try:
+    async with _in_background(_checkpoint_loop(store)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _purger(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_purge_loop(app))
-    try:
+    async with _in_background(_purge_loop(app)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> web.Application:
