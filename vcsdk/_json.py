@@ -174,7 +174,9 @@ def canonical_json(value: Any) -> bytes:
 def json_bytes(value: Any) -> bytes:
     """Compact UTF-8 JSON of a value this code built (answers, sealed state), fast: orjson, or the
     standard library for what orjson does not take (integers beyond 64 bits, keys that are not
-    strings, lone surrogates). Not for digests: :func:`canonical_json` fixes the key order."""
+    strings, lone surrogates). NaN and the infinities, which JSON has no numbers for, are written
+    as ``null`` (the standard library would write text no JSON parser reads). Not for digests:
+    :func:`canonical_json` fixes the key order."""
     try:
         return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError

@@ -362,6 +362,44 @@ async def test_a_refill_racing_a_revocation_leaves_no_valid_copy(city_client, cl
     states = {c.id: c.state for c in await store.issued_credentials_of_offer(offer_id)}
     assert len(states) == 2 and set(states.values()) == {"revoked"}
 
+    # 3. A refill whose check passed before a suspension stores its copy while the city reinstates:
+    # it finds the batch still suspended and suspends its copy; the reinstatement's second look
+    # reinstates it, so no copy stays behind (and later refills are not refused).
+    phone = await new_resident(city_client, clock)
+    answer = await (await start_issuance(city_client, phone.resident_id)).json()
+    await redeem(city_client, answer["offer"]["offer_uri"], answer["tx_code"], phone)
+    offer_id = answer["offer"]["id"]
+    (first,) = await store.issued_credentials_of_offer(offer_id)
+    context = {"offer_id": offer_id, "resident_id": phone.resident_id, "base_url": str(city_client.make_url(""))}
+    await issuance.change_status(first.id, "suspend")
+    real_read = store.issued_credentials_of_offer
+    stale = [False]
+
+    async def read(offer: str):  # type: ignore[no-untyped-def]
+        if stale[0]:  # the refill's check, made before the suspension
+            stale[0] = False
+            return ()
+        return await real_read(offer)
+
+    async def change_during_a_refill(credentials, action):  # type: ignore[no-untyped-def]
+        if action == "reinstate" and not stale[0] and not landed_3:
+            landed_3.append(True)
+            stale[0] = True
+            with pytest.raises(ProtocolError):  # it finds the batch suspended: its copy suspended too
+                await refill()
+        return await real_change(credentials, action)
+
+    landed_3: list[bool] = []
+    store.issued_credentials_of_offer = read
+    issuance._status_lists.change = change_during_a_refill
+    try:
+        await issuance.change_status(first.id, "reinstate")
+    finally:
+        store.issued_credentials_of_offer = real_read
+        issuance._status_lists.change = real_change
+    states = {c.id: c.state for c in await store.issued_credentials_of_offer(offer_id)}
+    assert landed_3 and len(states) == 2 and set(states.values()) == {"valid"}
+
 
 async def test_the_service_recipe_consumes_a_nonce_it_is_given_a_store_for(city_client, clock) -> None:
     """``vcsdk.Service.verify`` called on its own: with the store that issued the nonce, a replay of

@@ -312,14 +312,14 @@ class IssuanceService:
         credential = await self.get_issued(credential_id)
         copies = await self._store.issued_credentials_of_offer(credential.offer_id)
         changed = await self._status_lists.change(copies or (credential,), action)
-        if action == "reinstate":
-            return changed
-        # A refill racing this change may have stored a copy after the read above; it looks at the
-        # batch again after storing, and this looks again after changing: one sees the other.
+        # A refill racing this change may have stored a copy after the read above (and given it the
+        # batch's fate as it saw it); it looks at the batch again after storing, and this looks
+        # again after changing: one sees the other, and the copy ends with the batch's new state.
         known = {c.id for c in changed}
+        behind = {"revoke": ("valid", "suspended"), "suspend": ("valid",), "reinstate": ("suspended",)}[action]
         late = [
             c for c in await self._store.issued_credentials_of_offer(credential.offer_id)
-            if c.id not in known and c.state == "valid"
+            if c.id not in known and c.state in behind
         ]
         return changed + (await self._status_lists.change(late, action) if late else ())
 

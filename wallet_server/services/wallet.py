@@ -204,9 +204,12 @@ class IssuerResolverPort(Protocol):
 
 # -- sealed per-resident values -------------------------------------------------------------------
 
-#: Marks sealed JSON that orjson wrote (a byte no JSON text starts with): orjson reads it back
-#: exactly. Anything else (what orjson does not write, such as integers beyond 64 bits, which its
+#: Marks sealed JSON that orjson wrote (a byte no JSON text starts with): orjson reads it back as
+#: written. Anything else (what orjson does not write, such as integers beyond 64 bits, which its
 #: reader would turn into floats; blobs of earlier versions) is read by the standard library.
+#: A sealed value never holds NaN or an infinity (what residents send is parsed strictly, which
+#: refuses them); orjson would write them as null. Blobs with the marker cannot be read by a
+#: version before it: roll back only to one that has it.
 _ORJSON = b"\x01"
 
 
