@@ -225,7 +225,7 @@ def serve_service(config_file: Path) -> None:
     from vcsdk.credentials import verify_presentation
     from vcsdk.ethr import Resolver
     from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, Verifier, verifier_routes
-    from vcsdk.receipts import ReceiptDesk, peek_consent_record
+    from vcsdk.receipts import CONSENT_HEADER, ReceiptDesk, peek_consent_record
 
     config = json.loads(config_file.read_text())
     did, base = config["did"], f"http://{HOST}:{config['port']}"
@@ -254,10 +254,11 @@ def serve_service(config_file: Path) -> None:
         return web.json_response({"access_receipt": token})
 
     async def receipt_again(request: web.Request) -> web.Response:
-        return web.json_response({"access_receipt": await desk.again(request.match_info["request_id"])})
+        kept = await desk.again(request.match_info["request_id"], consent_id=request.headers.get(CONSENT_HEADER))
+        return web.json_response({"access_receipt": kept})
 
     async def receipt_confirmed(request: web.Request) -> web.Response:
-        await desk.confirmed(request.match_info["request_id"])
+        await desk.confirmed(request.match_info["request_id"], consent_id=request.headers.get(CONSENT_HEADER))
         return web.Response(status=204)
 
     async def links(request: web.Request) -> web.Response:

@@ -26,13 +26,14 @@ from vcsdk.errors import NotFoundError
 from vcsdk.keys import Key
 from vcsdk.oid4vc import PresentationResult
 from vcsdk.receipts import (
-    ReceiptDesk as SdkReceiptDesk,
-)
-from vcsdk.receipts import (
+    CONSENT_HEADER,
     issue_access_receipt,
     issue_withdrawal_receipt,
     presentation_hash,
     verify_consent_record_resolved,
+)
+from vcsdk.receipts import (
+    ReceiptDesk as SdkReceiptDesk,
 )
 
 Behaviour = Literal["ok", "no_receipt", "bad_receipt", "down", "lost_answer"]
@@ -109,7 +110,8 @@ class ReceiptDesk:
         if self.receipt_behaviour == "down":
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
         try:
-            token = await self.sdk.again(request.match_info["request_id"])
+            named = request.headers.get(CONSENT_HEADER)
+            token = await self.sdk.again(request.match_info["request_id"], consent_id=named)
         except NotFoundError:
             return web.json_response({"error": "not_found"}, status=404)
         self.fetched_again += 1
@@ -118,7 +120,7 @@ class ReceiptDesk:
     async def receipt_confirmed(self, request: web.Request) -> web.Response:
         """``DELETE`` of the receipt URI: the wallet stored the receipt."""
         assert self.sdk is not None
-        await self.sdk.confirmed(request.match_info["request_id"])
+        await self.sdk.confirmed(request.match_info["request_id"], consent_id=request.headers.get(CONSENT_HEADER))
         self.confirmed.append(request.match_info["request_id"])
         return web.Response(status=204)
 

@@ -104,7 +104,8 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "vcsdk.receipts": {
         "ACCESS_RECEIPT_TYP", "AccessCounter", "AccessReceipt", "AccessReceiptClaims", "AccessStatistics",
-        "BudgetLedger", "CONSENT_RECORD_TYP", "CellDomain", "ConsentEvent", "ConsentRecord", "ConsentRecordJson",
+        "BudgetLedger", "CONSENT_HEADER", "CONSENT_RECORD_TYP", "CellDomain", "ConsentEvent", "ConsentRecord",
+        "ConsentRecordJson",
         "ConsentState", "ConsentStore", "ConsentType", "Controller", "HeldConsent", "InMemoryConsents",
         "InMemoryKeptReceipts", "InclusionProof", "InclusionProofJson",
         "KeptReceipt", "KeptReceiptStore", "LedgerEntry",

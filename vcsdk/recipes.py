@@ -45,6 +45,7 @@ from vcsdk.ethr import EthrRegistry, Resolver
 from vcsdk.keys import Key
 from vcsdk.oid4vc import InMemoryStateStore, PresentationResult, StateStore, Verifier, error_response, verifier_routes
 from vcsdk.receipts import (
+    CONSENT_HEADER,
     ConsentRecord,
     ConsentStore,
     KeptReceiptStore,
@@ -423,14 +424,16 @@ class Service:
 
         async def receipt_again(request: web.Request) -> web.Response:
             try:
-                token = await self.desk.again(request.match_info["request_id"])
+                token = await self.desk.again(request.match_info["request_id"],
+                                              consent_id=request.headers.get(CONSENT_HEADER))
             except VcsdkError as exc:
                 return error_response(exc)
             return web.json_response({"access_receipt": token})
 
         async def receipt_confirmed(request: web.Request) -> web.Response:
             try:
-                await self.desk.confirmed(request.match_info["request_id"])
+                await self.desk.confirmed(request.match_info["request_id"],
+                                          consent_id=request.headers.get(CONSENT_HEADER))
             except VcsdkError as exc:
                 return error_response(exc)
             return web.Response(status=204)

@@ -26,7 +26,7 @@ from tests.e2e._parties import PURPOSE_ID, World, query, serve_recipe_service, w
 from tests.e2e.test_oid4vc_http import accept_offer, answer
 from tests.wallet_server._helpers import OPERATOR_TOKEN
 from vcsdk.keys import Key
-from vcsdk.receipts import peek_access_receipt, sign_consent_record, verify_consent_record_resolved
+from vcsdk.receipts import CONSENT_HEADER, peek_access_receipt, sign_consent_record, verify_consent_record_resolved
 from wallet_server.appkeys import RECEIPTS
 
 
@@ -186,11 +186,18 @@ async def test_a_service_built_on_the_sdk_recipe_keeps_the_receipt_and_withdrawa
             assert resp.status == 200
             again = (await resp.json())["access_receipt"]
         assert peek_access_receipt(again).receipt_id == receipt_id
-        async with w.session.get(receipt_uri) as resp:
+        named = {CONSENT_HEADER: held.record.record_id}
+        # Someone who read the request link but cannot name the consent gets nothing, deletes nothing.
+        for stranger in ({}, {CONSENT_HEADER: "cns_someone_else"}):
+            async with w.session.get(receipt_uri, headers=stranger) as resp:
+                assert resp.status == 404
+            async with w.session.delete(receipt_uri, headers=stranger) as resp:
+                assert resp.status == 404
+        async with w.session.get(receipt_uri, headers=named) as resp:
             assert resp.status == 200 and (await resp.json())["access_receipt"] == again
-        async with w.session.delete(receipt_uri) as resp:  # confirmed: the service forgets it
+        async with w.session.delete(receipt_uri, headers=named) as resp:  # confirmed: the service forgets it
             assert resp.status == 204
-        async with w.session.get(receipt_uri) as resp:
+        async with w.session.get(receipt_uri, headers=named) as resp:
             assert resp.status == 404
 
         # unsigned or forged consent records are refused, and nothing is signed for them

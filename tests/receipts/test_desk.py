@@ -27,7 +27,7 @@ async def test_the_same_presentation_gets_the_same_receipt() -> None:
     first = await desk.receipt("req-1", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0)
     later = T0 + timedelta(minutes=1)
     again = await desk.receipt("req-1", consent=consent, claims=["age_over_18"], purpose="age_check", now=later)
-    assert again == first and await desk.again("req-1") == first
+    assert again == first and await desk.again("req-1", consent_id=consent.record_id) == first
     receipt = verify_access_receipt(first, consent=consent, service_key=key, now=T0)
     assert receipt.purpose == "age_check" and receipt.receipt_id.startswith("rcpt-")
     other = await desk.receipt("req-2", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0)
@@ -51,13 +51,20 @@ async def test_kept_until_confirmed_and_another_consent_is_refused() -> None:
         await desk.receipt(
             "req-1", consent=make_consent(record_id="consent-2"), claims=["age_over_18"], purpose="age_check", now=T0
         )
-    await desk.confirmed("req-1")
-    await desk.confirmed("req-1")  # a repeated confirmation is harmless
+    # Someone who read the request link (its id) but does not name the consent gets nothing.
+    for stranger in (None, "", "consent-2", consent.record_id + "x"):
+        with pytest.raises(NotFoundError):
+            await desk.again("req-1", consent_id=stranger)
+        with pytest.raises(NotFoundError):
+            await desk.confirmed("req-1", consent_id=stranger)
+    assert await desk.again("req-1", consent_id=consent.record_id)  # still kept
+    await desk.confirmed("req-1", consent_id=consent.record_id)
+    await desk.confirmed("req-1", consent_id=consent.record_id)  # a repeated confirmation is harmless
     with pytest.raises(NotFoundError) as caught:
-        await desk.again("req-1")
+        await desk.again("req-1", consent_id=consent.record_id)
     assert caught.value.code == "not_found"
     with pytest.raises(InvalidInputError):
-        await desk.again("")
+        await desk.again("", consent_id=consent.record_id)
 
 
 async def test_purge_forgets_unconfirmed_receipts_past_the_retention() -> None:
@@ -67,8 +74,8 @@ async def test_purge_forgets_unconfirmed_receipts_past_the_retention() -> None:
     await desk.receipt("new", consent=consent, claims=["age_over_18"], purpose="age_check", now=T0 + timedelta(days=1))
     assert await desk.purge(now=T0 + timedelta(days=1, hours=1)) == 1
     with pytest.raises(NotFoundError):
-        await desk.again("old")
-    assert await desk.again("new")
+        await desk.again("old", consent_id=consent.record_id)
+    assert await desk.again("new", consent_id=consent.record_id)
 
 
 async def test_a_withdrawal_of_the_consent_held_gets_one_signed_receipt() -> None:

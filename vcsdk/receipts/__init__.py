@@ -26,6 +26,7 @@ from vcsdk.receipts._consent import (
     verify_consent_record_resolved,
 )
 from vcsdk.receipts._desk import (
+    CONSENT_HEADER,
     ConsentStore,
     HeldConsent,
     InMemoryConsents,
@@ -75,6 +76,7 @@ from vcsdk.receipts._receipt import (
 
 __all__ = [
     "ACCESS_RECEIPT_TYP",
+    "CONSENT_HEADER",
     "CONSENT_RECORD_TYP",
     "MAX_BATCH_SIZE",
     "MIN_K_THRESHOLD",

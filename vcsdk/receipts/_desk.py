@@ -14,6 +14,7 @@ it holds (:func:`~vcsdk.receipts.accept_withdrawal`).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from vcsdk.receipts._consent import ConsentRecord, accept_withdrawal
 from vcsdk.receipts._receipt import issue_access_receipt, issue_withdrawal_receipt, peek_access_receipt
 
 __all__ = [
+    "CONSENT_HEADER",
     "ConsentStore",
     "HeldConsent",
     "InMemoryConsents",
@@ -37,6 +39,10 @@ __all__ = [
 
 #: How long a signed receipt waits for the wallet's confirmation before it may be purged.
 DEFAULT_RETENTION = timedelta(days=7)
+#: The header in which a wallet names the receipt's consent record when it fetches a kept receipt
+#: again (``GET``) or confirms it (``DELETE``): the request id is in a link anyone near the QR code
+#: may read; the consent's id only the wallet and the service know.
+CONSENT_HEADER = "Consent-Record-Id"
 _MAX_REQUEST_ID = 256
 
 
@@ -195,19 +201,30 @@ class ReceiptDesk:
             raise ConflictError("this presentation's receipt was signed under another consent")
         return kept.token
 
-    async def again(self, request_id: str) -> str:
-        """The receipt signed for ``request_id`` and not yet confirmed.
+    async def again(self, request_id: str, *, consent_id: str | None) -> str:
+        """The receipt signed for ``request_id`` and not yet confirmed, to the wallet that names its
+        consent record (the :data:`CONSENT_HEADER` of the request): the request id travels in a link
+        anyone near the QR code may read, the consent's id only the wallet and the service know.
 
-        :raises NotFoundError: none is kept (never signed, confirmed, or purged).
+        :raises NotFoundError: none is kept (never signed, confirmed, or purged), or ``consent_id``
+            is not its consent's (the same answer: nothing tells a stranger a receipt exists).
         """
         kept = await self.store.get(_request_id(request_id))
-        if kept is None:
+        if kept is None or not _same(kept.consent_id, consent_id):
             raise NotFoundError("no receipt is kept for this presentation")
         return kept.token
 
-    async def confirmed(self, request_id: str) -> None:
-        """The wallet stored the receipt: forget it (a repeated confirmation is harmless)."""
-        await self.store.drop(_request_id(request_id))
+    async def confirmed(self, request_id: str, *, consent_id: str | None) -> None:
+        """The wallet stored the receipt: forget it (a repeated confirmation is harmless).
+
+        :raises NotFoundError: ``consent_id`` is not the kept receipt's consent (it is kept).
+        """
+        kept = await self.store.get(_request_id(request_id))
+        if kept is None:
+            return
+        if not _same(kept.consent_id, consent_id):
+            raise NotFoundError("no receipt is kept for this presentation")
+        await self.store.drop(kept.request_id)
 
     async def purge(self, *, now: datetime) -> int:
         """Forget unconfirmed receipts older than the retention; return how many."""
@@ -250,3 +267,7 @@ class ReceiptDesk:
             )
             await self.consents.put(HeldConsent(withdrawn, evidence, token))
             return token
+
+
+def _same(kept: str, named: str | None) -> bool:
+    return isinstance(named, str) and hmac.compare_digest(kept.encode(), named.encode())

@@ -60,7 +60,7 @@ from vcsdk.oid4vc import (
     load_request_object,
     parse_authorization_request_uri,
 )
-from vcsdk.receipts import ConsentRecord, peek_access_receipt, presentation_hash, sign_consent_record
+from vcsdk.receipts import CONSENT_HEADER, ConsentRecord, peek_access_receipt, presentation_hash, sign_consent_record
 from vcsdk.registration import RelyingPartyRegistration, check_registered_request, claim_path_name, peek_registration
 from vcsdk.status import StatusListChecker
 from wallet_server.errors import ForbiddenError
@@ -859,7 +859,7 @@ class PresentationService:
             return {"receipt_pending": True}  # another instance attempts it now; it records the result
         if "receipt_id" in result:
             with contextlib.suppress(VcsdkError):  # the service forgets it; best effort
-                await self._http.send(HttpRequest("DELETE", job.receipt_uri))
+                await self._http.send(HttpRequest("DELETE", job.receipt_uri, {CONSENT_HEADER: job.consent_id}))
         if not inline:
             await self._record_outcome(job, result)
         return result
@@ -872,8 +872,10 @@ class PresentationService:
         :return: the token, or ``None`` if the service answered without one.
         """
         post = HttpRequest.json(job.receipt_uri, {"consent_record": job.consent_record})
+        # The kept receipt is the consent's: a GET names it (the request id in the link is no secret).
+        again = HttpRequest("GET", job.receipt_uri, {CONSENT_HEADER: job.consent_id})
         try:
-            response = await self._http.send(post if job.attempts <= 1 else HttpRequest("GET", job.receipt_uri))
+            response = await self._http.send(post if job.attempts <= 1 else again)
             if job.attempts > 1 and response.status in (404, 405):
                 response = await self._http.send(post)
         except ProtocolError as exc:
