@@ -130,3 +130,23 @@ class _NoProtocol:
     def pause_reading(self) -> None: ...
 
     def resume_reading(self, *, resume_parser: bool = True) -> None: ...
+
+
+async def test_a_form_that_is_not_utf8_is_invalid_request(aiohttp_server) -> None:
+    from vcsdk.oid4vc._http import read_form
+
+    async def form(request: web.Request) -> web.Response:
+        try:
+            return web.json_response(await read_form(request, strict=True))
+        except ProtocolError as exc:
+            return web.json_response({"error": exc.code, "message": exc.message}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/", form)
+    server = await aiohttp_server(app)
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    async with aiohttp.ClientSession() as session:
+        async with session.post(server.make_url("/"), data=b"grant_type=\xff\xfe", headers=headers) as r:
+            assert r.status == 400 and (await r.json())["error"] == "invalid_request"
+        async with session.post(server.make_url("/"), data=b"code=%C3%A9", headers=headers) as r:
+            assert r.status == 200 and (await r.json()) == {"code": "é"}

@@ -247,7 +247,10 @@ async def _unstorable(request: web.Request) -> VcsdkError | None:
     if request.body_exists and request.method in ("POST", "PUT", "PATCH"):
         content_type = request.content_type
         if content_type == _FORM:
-            form = await request.post()  # kept by aiohttp: the handler reads the same form
+            try:
+                form = await request.post()  # kept by aiohttp: the handler reads the same form
+            except ValueError:  # UnicodeDecodeError: raw bytes that are not UTF-8
+                return InvalidInputError("the form body is not UTF-8 text")
             if any(has_unstorable(k) or (isinstance(v, str) and has_unstorable(v)) for k, v in form.items()):
                 return InvalidInputError("a form parameter holds a NUL character or a lone surrogate")
         elif content_type == "application/json" or content_type.endswith("+json"):

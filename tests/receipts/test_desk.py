@@ -52,7 +52,7 @@ async def test_kept_until_confirmed_and_another_consent_is_refused() -> None:
             "req-1", consent=make_consent(record_id="consent-2"), claims=["age_over_18"], purpose="age_check", now=T0
         )
     # Someone who read the request link (its id) but does not name the consent gets nothing.
-    for stranger in (None, "", "consent-2", consent.record_id + "x"):
+    for stranger in (None, "", "consent-2", consent.record_id + "x", "\udcff\udcfe", "名前"):
         with pytest.raises(NotFoundError):
             await desk.again("req-1", consent_id=stranger)
         with pytest.raises(NotFoundError):

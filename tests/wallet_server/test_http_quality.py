@@ -243,3 +243,14 @@ async def test_logs_carry_no_tokens_or_keys(client, clock, caplog) -> None:
     assert "request" in text
     for secret in (phone.access_token, phone.refresh_token, phone.key.public_jwk()["x"], "cred_x"):
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    "path", ["/issuer/token", "/issuer/par", "/sso/token", "/sso/authorize", "/sso/oid4vp/response", "/v1/auth/token"]
+)
+async def test_a_form_that_is_not_utf8_is_a_client_error(client, path) -> None:
+    """Raw bytes that are not UTF-8 in a form body: a 4xx with the protocol's or the API's error,
+    never a 500 (the form is parsed by the storable-text check and by the protocol endpoints)."""
+    for body in (b"grant_type=\xff\xfe", b"\xc3=1&code=%FF", b"a=1&b=\xed\xb3\xbf"):
+        resp = await client.post(path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert 400 <= resp.status < 500, (path, body, resp.status, await resp.text())

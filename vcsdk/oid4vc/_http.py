@@ -121,12 +121,15 @@ async def read_form(request: web.Request, *, strict: bool = False) -> dict[str, 
     """A form-encoded body as name → value.
 
     :param strict: refuse another content type (OAuth endpoints, RFC 6749 §3.2).
-    :raises ProtocolError: (``invalid_request``) if a parameter repeats or is not text, or (strict)
-        the body is not ``application/x-www-form-urlencoded``.
+    :raises ProtocolError: (``invalid_request``) if a parameter repeats or is not text, the body is
+        not UTF-8, or (strict) it is not ``application/x-www-form-urlencoded``.
     """
     if strict and request.content_type != "application/x-www-form-urlencoded":
         raise ProtocolError("send the request as application/x-www-form-urlencoded", code="invalid_request")
-    data = await request.post()
+    try:
+        data = await request.post()
+    except ValueError:  # UnicodeDecodeError: raw bytes that are not UTF-8
+        raise ProtocolError("the form body is not UTF-8 text", code="invalid_request") from None
     out: dict[str, str] = {}
     for name in data:
         values = data.getall(name)

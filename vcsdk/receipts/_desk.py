@@ -270,4 +270,7 @@ class ReceiptDesk:
 
 
 def _same(kept: str, named: str | None) -> bool:
-    return isinstance(named, str) and hmac.compare_digest(kept.encode(), named.encode())
+    # surrogatepass: a header that was not UTF-8 arrives with lone surrogates; it compares unequal.
+    return isinstance(named, str) and hmac.compare_digest(
+        kept.encode("utf-8", "surrogatepass"), named.encode("utf-8", "surrogatepass")
+    )
