@@ -8,6 +8,7 @@ only where it matters; every screen passes axe-core and is photographed at 390x8
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -258,6 +259,28 @@ async def test_resident_enrols_receives_consents_checks_history_and_votes(
         await screen_title(page, "ウォレット")
         await expect(page.locator("li.credential h3")).to_have_text("住民証明書")
         await screen.check("wallet-ja")
+        await page.get_by_role("link", name="設定").click()
+        await page.get_by_label("言語").select_option("en")
+        await screen_title(page, "Settings")
+
+        # -- a screen the resident left before its data arrived never replaces the one they went to:
+        # the language change redraws settings after the device list, held here until the resident
+        # has moved on to the wallet
+        held = asyncio.Event()
+
+        async def hold(route: Any) -> None:
+            await held.wait()
+            await route.continue_()
+
+        await page.route("**/v1/devices", hold)
+        await page.get_by_label("Language").select_option("ja")
+        await page.get_by_role("link", name="ウォレット").click()
+        await screen_title(page, "ウォレット")
+        async with page.expect_response("**/v1/devices"):
+            held.set()
+        await page.unroute("**/v1/devices", hold)
+        await page.wait_for_timeout(300)  # the late answer has been handled by now
+        await screen_title(page, "ウォレット")
         await page.get_by_role("link", name="設定").click()
         await page.get_by_label("言語").select_option("en")
         await screen_title(page, "Settings")

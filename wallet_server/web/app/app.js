@@ -93,7 +93,23 @@ function welcome() {
   render(main, t('welcome.title'), h('p', {}, t('welcome.intro')), form)
 }
 
+let navigations = 0
+
+/** The main element as one navigation's screen sees it: `stale` once the resident went elsewhere,
+ * so a screen whose data arrives late (a re-render after a language change, a slow list) does not
+ * replace the screen they are on (see `render`). */
+function screenView(navigation) {
+  return new Proxy(main, {
+    get(target, prop) {
+      if (prop === 'stale') return navigation !== navigations
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 async function route() {
+  const navigation = ++navigations
   // Query parameters (#/vote?service=…) are the screen's own to read.
   const [name, ...args] = (location.hash.slice(2) || 'wallet').split('?')[0].split('/')
   if (!app.device) {
@@ -105,7 +121,7 @@ async function route() {
   const screen = SCREENS[name] || SCREENS.wallet
   refreshChrome()
   try {
-    await screen(app, main, ...args.map(decodeURIComponent))
+    await screen(app, screenView(navigation), ...args.map(decodeURIComponent))
   } catch (error) {
     if (error instanceof ApiError && error.status === 401 && error.code === 'authentication_failed') {
       // This phone's key is no longer registered (removed from another phone): start again.

@@ -57,6 +57,8 @@ export function clearStaleStatus() {
 
 /** Replace the main region and move focus to its heading (the new screen's name). */
 export function render(main, title, ...content) {
+  // A screen the resident has left (its data came after they went elsewhere) draws nothing.
+  if (main.stale) return null
   clearStaleStatus()
   const heading = h('h1', { tabindex: '-1', id: 'screen-title' }, title)
   main.replaceChildren(heading, ...content.flat(Infinity).filter(Boolean))
