@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -322,6 +323,16 @@ async def test_a_refill_racing_a_revocation_leaves_no_valid_copy(city_client, cl
     async def refill() -> str:
         return await issuance._issue({**subject, _CONTEXT: context}, Key.generate("P-256"))
 
+    async def one_copy_batch() -> tuple[str, Any, dict[str, str]]:
+        """A new resident's batch of one copy: its offer, its copy, and what a refill of it carries."""
+        phone = await new_resident(city_client, clock)
+        answer = await (await start_issuance(city_client, phone.resident_id)).json()
+        await redeem(city_client, answer["offer"]["offer_uri"], answer["tx_code"], phone)
+        (copy,) = await store.issued_credentials_of_offer(answer["offer"]["id"])
+        base = str(city_client.make_url(""))
+        return answer["offer"]["id"], copy, {"offer_id": answer["offer"]["id"], "resident_id": phone.resident_id,
+                                             "base_url": base}
+
     # 1. The refill lands between the revocation's read of the batch and its change.
     real_change = issuance._status_lists.change
     landed: list[str] = []
@@ -340,12 +351,7 @@ async def test_a_refill_racing_a_revocation_leaves_no_valid_copy(city_client, cl
     assert len(states) == 3 and set(states.values()) == {"revoked"} and len(changed) == 3
 
     # 2. A refill whose check passed before a revocation and whose copy is stored after it.
-    phone = await new_resident(city_client, clock)
-    answer = await (await start_issuance(city_client, phone.resident_id)).json()
-    await redeem(city_client, answer["offer"]["offer_uri"], answer["tx_code"], phone)
-    offer_id = answer["offer"]["id"]
-    (first,) = await store.issued_credentials_of_offer(offer_id)
-    context = {"offer_id": offer_id, "resident_id": phone.resident_id, "base_url": str(city_client.make_url(""))}
+    offer_id, first, context = await one_copy_batch()
     real_add = store.add_issued_credential
 
     async def add_after_a_revocation(credential):  # type: ignore[no-untyped-def]
@@ -365,12 +371,7 @@ async def test_a_refill_racing_a_revocation_leaves_no_valid_copy(city_client, cl
     # 3. A refill whose check passed before a suspension stores its copy while the city reinstates:
     # it finds the batch still suspended and suspends its copy; the reinstatement's second look
     # reinstates it, so no copy stays behind (and later refills are not refused).
-    phone = await new_resident(city_client, clock)
-    answer = await (await start_issuance(city_client, phone.resident_id)).json()
-    await redeem(city_client, answer["offer"]["offer_uri"], answer["tx_code"], phone)
-    offer_id = answer["offer"]["id"]
-    (first,) = await store.issued_credentials_of_offer(offer_id)
-    context = {"offer_id": offer_id, "resident_id": phone.resident_id, "base_url": str(city_client.make_url(""))}
+    offer_id, first, context = await one_copy_batch()
     await issuance.change_status(first.id, "suspend")
     real_read = store.issued_credentials_of_offer
     stale = [False]
