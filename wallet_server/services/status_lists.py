@@ -136,18 +136,21 @@ class StatusListService:
 
     async def revoke_entry(self, list_id: int, index: int) -> None:
         """Revoke one entry that belongs to no issued credential (a service's registration), then
-        publish and anchor its list. Revoking it again changes nothing.
+        publish and anchor its list. Revoking it again changes nothing and signs nothing (unless the
+        first time stopped before its list was published and anchored).
 
         :raises NotFoundError: for an unknown list. :raises InvalidInputError: an index never allocated.
         """
 
-        def mutate(record: StatusListRecord) -> tuple[StatusListRecord, None]:
+        def mutate(record: StatusListRecord) -> tuple[StatusListRecord, bool]:
             issuer = StatusListIssuer.from_json(dict(record.state))
             issuer.revoke(index)
-            return replace(record, state=issuer.to_json(), version=issuer.version), None
+            # Published and anchored at this version already (a repeated withdrawal): nothing to sign.
+            done = record.published_version == issuer.version and record.anchored_version == issuer.version
+            return replace(record, state=issuer.to_json(), version=issuer.version), not done
 
-        await self._store.update_status_list(list_id, mutate)
-        await self.publish(list_ids=[list_id])
+        if await self._store.update_status_list(list_id, mutate):
+            await self.publish(list_ids=[list_id])
 
     # -- publication ----------------------------------------------------------------------------
 
